@@ -417,7 +417,7 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     requireAccess(req, project)
     if (await applyFault(faults.read, res)) return
 
-    let m: RegExpExecArray | null
+    let m: RegExpExecArray | null = null
     if (rest === 'pipelines') {
       const q = url.searchParams
       const after = q.get('updated_after')
@@ -440,15 +440,18 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
       )
       return
     }
-    if ((m = /^pipelines\/(\d+)$/.exec(rest))) {
+    m = /^pipelines\/(\d+)$/.exec(rest)
+    if (m) {
       send(res, 200, pipelineJson(project, findPipeline(project, m[1]!)))
       return
     }
-    if ((m = /^pipelines\/(\d+)\/variables$/.exec(rest))) {
+    m = /^pipelines\/(\d+)\/variables$/.exec(rest)
+    if (m) {
       send(res, 200, findPipeline(project, m[1]!).variables)
       return
     }
-    if ((m = /^pipelines\/(\d+)\/jobs$/.exec(rest))) {
+    m = /^pipelines\/(\d+)\/jobs$/.exec(rest)
+    if (m) {
       const p = findPipeline(project, m[1]!)
       send(
         res,
@@ -457,7 +460,8 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
       )
       return
     }
-    if ((m = /^jobs\/(\d+)(\/trace)?$/.exec(rest))) {
+    m = /^jobs\/(\d+)(\/trace)?$/.exec(rest)
+    if (m) {
       const id = Number(m[1])
       const p = pipelines.find(
         (x) => x.project_id === project.id && x.jobs.some((j) => j.id === id),
