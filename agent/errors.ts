@@ -1,0 +1,38 @@
+/** Stable codes for every way the agent can fail. Never renamed: scripts and tests match on them. */
+export const AgentErrorCode = {
+  /** The resolved configuration is invalid (bad file, variable or flag). */
+  INVALID_CONFIG: 'INVALID_CONFIG',
+  /** The job command could not be started. */
+  SPAWN_FAILED: 'SPAWN_FAILED',
+  /** No runner key is configured or it does not parse. */
+  MISSING_KEY: 'MISSING_KEY',
+  /** A spooled job is missing or its state file is unreadable. */
+  SPOOL_CORRUPT: 'SPOOL_CORRUPT',
+  /** No spooled job has this id. */
+  UNKNOWN_JOB: 'UNKNOWN_JOB',
+  /** The Worker did not accept a result report. */
+  REPORT_FAILED: 'REPORT_FAILED',
+  /** No settlement client is wired or the transaction failed. */
+  SETTLE_FAILED: 'SETTLE_FAILED',
+  /** IPFS add, pin or read failed. */
+  IPFS_FAILED: 'IPFS_FAILED',
+  /** A bundle's hashes or signature do not match its manifest. */
+  BUNDLE_INVALID: 'BUNDLE_INVALID',
+  /** The GitLab custom executor was called in a way it does not support. */
+  EXECUTOR_USAGE: 'EXECUTOR_USAGE',
+} as const
+
+/** One of the stable agent error codes. */
+export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode]
+
+/** A failure of the agent with a stable code; the CLI prints `code: message` on one line. */
+export class AgentError extends Error {
+  override readonly name = 'AgentError'
+  constructor(
+    readonly code: AgentErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}

@@ -1,0 +1,132 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { readdir, readlink } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import { PERF_SEPARATOR, type PerfReading, parsePerfLine } from './perf-csv.ts'
+
+const execFileP = promisify(execFile)
+
+/** Events the agent asks perf for; hardware ones are often `<not supported>` on VMs and are kept to say so. */
+export const DEFAULT_PERF_EVENTS = [
+  'task-clock',
+  'context-switches',
+  'cpu-migrations',
+  'page-faults',
+  'major-faults',
+  'minor-faults',
+  'cycles',
+  'instructions',
+  'branches',
+  'branch-misses',
+  'cache-references',
+  'cache-misses',
+] as const
+
+/** Whether `perf stat` can count this process's children, and why not. */
+export interface PerfProbe {
+  available: boolean
+  reason?: string
+}
+
+/** Runs `perf stat -e task-clock -- true` to learn whether perf exists and the kernel lets us count. */
+export async function probePerf(perfPath = 'perf'): Promise<PerfProbe> {
+  try {
+    const { stderr } = await execFileP(
+      perfPath,
+      ['stat', '-x', PERF_SEPARATOR, '-e', 'task-clock', '--', 'true'],
+      {
+        timeout: 10_000,
+      },
+    )
+    const ok = stderr.split('\n').some((l) => l.includes('task-clock') && !l.includes('<not'))
+    return ok
+      ? { available: true }
+      : { available: false, reason: stderr.trim().split('\n')[0] ?? 'no reading' }
+  } catch (e) {
+    const err = e as { code?: string; stderr?: string; message: string }
+    if (err.code === 'ENOENT') return { available: false, reason: 'perf not installed' }
+    // perf_event_paranoid or seccomp: perf prints a long advice text; keep its first line.
+    return {
+      available: false,
+      reason: (err.stderr ?? err.message).trim().split('\n')[0] ?? 'perf failed',
+    }
+  }
+}
+
+/** A `perf stat -I` process attached to a job, streaming parsed readings. */
+export interface PerfSession {
+  child: ChildProcess
+  /** Resolves once perf exits (it does when the target process tree is gone). */
+  done: Promise<void>
+  /** Stops perf early (it prints the last partial interval on SIGINT). */
+  stop(): void
+}
+
+async function perfEventFds(pid: number): Promise<number> {
+  try {
+    const fds = await readdir(`/proc/${pid}/fd`)
+    let n = 0
+    for (const fd of fds) {
+      const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
+      if (link.includes('perf_event')) n++
+    }
+    return n
+  } catch {
+    return -1
+  }
+}
+
+/**
+ * Attaches `perf stat` in interval mode to `pid` (children inherit the counters) and resolves once
+ * its counters are open, so the caller can let a stopped job run without losing its first cycles.
+ */
+export async function attachPerf(
+  pid: number,
+  options: {
+    intervalMs: number
+    events: readonly string[]
+    onReading: (r: PerfReading) => void
+    perfPath?: string
+  },
+): Promise<PerfSession> {
+  const args = [
+    'stat',
+    '-x',
+    PERF_SEPARATOR,
+    '-I',
+    String(options.intervalMs),
+    '-e',
+    options.events.join(','),
+    '-p',
+    String(pid),
+  ]
+  const child = spawn(options.perfPath ?? 'perf', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let buffered = ''
+  child.stderr!.setEncoding('utf8')
+  child.stderr!.on('data', (chunk: string) => {
+    buffered += chunk
+    const lines = buffered.split('\n')
+    buffered = lines.pop() ?? ''
+    for (const line of lines) {
+      const r = parsePerfLine(line)
+      if (r) options.onReading(r)
+    }
+  })
+  const done = new Promise<void>((resolve) => {
+    child.on('close', () => {
+      const r = parsePerfLine(buffered)
+      if (r) options.onReading(r)
+      resolve()
+    })
+    child.on('error', () => resolve())
+  })
+  // Ready when the number of open perf_event fds stops growing (unsupported events open none).
+  let last = 0
+  for (let i = 0; i < 300; i++) {
+    await new Promise((r) => setTimeout(r, 10))
+    if (child.exitCode !== null) break
+    const n = await perfEventFds(child.pid ?? -1)
+    if (n > 0 && n === last) break
+    last = n
+  }
+  return { child, done, stop: () => child.kill('SIGINT') }
+}
