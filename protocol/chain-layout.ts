@@ -1,0 +1,86 @@
+// The service contract's on-chain state as every reader (Worker, page, agent) decodes it from
+// Mina GraphQL `zkappState` (8 decimal strings). The contract writes exactly this layout.
+
+const TWO_32 = 1n << 32n
+const TWO_64 = 1n << 64n
+
+/** Index of each service contract state field. */
+export const ServiceState = {
+  /** Git commit SHA-1 of the pipeline definition, as an integer (frozen). */
+  sourceCommitment: 0,
+  /** First field of cidToFields(descriptor CID) (frozen). */
+  descriptorCid0: 1,
+  /** Second field of cidToFields(descriptor CID) (frozen). */
+  descriptorCid1: 2,
+  /** pricePerJob + withdrawTimelockSlots * 2^64 (frozen). */
+  terms: 3,
+  /** Poseidon(runner public key fields) (frozen). */
+  runnerKeyHash: 4,
+  /** Poseidon(digestToFields(sha256(Worker HPKE public key))) (frozen). */
+  workerKeyHash: 5,
+  /** Root of the per-user channel map (paid so far, nonce, withdraw request, results root). */
+  channelsRoot: 6,
+  /** lastHeartbeatSlot + settledJobs * 2^32. */
+  heartbeat: 7,
+} as const
+
+/** The frozen price and refund timelock of a service version. */
+export interface ServiceTerms {
+  pricePerJob: bigint
+  withdrawTimelockSlots: bigint
+}
+
+/** Packs terms into one field. */
+export const encodeTerms = (t: ServiceTerms): bigint =>
+  t.pricePerJob + t.withdrawTimelockSlots * TWO_64
+
+/** Unpacks the terms field. */
+export const decodeTerms = (field: bigint): ServiceTerms => ({
+  pricePerJob: field % TWO_64,
+  withdrawTimelockSlots: field / TWO_64,
+})
+
+/** The runner's liveness and throughput counters. */
+export interface ServiceHeartbeat {
+  lastHeartbeatSlot: bigint
+  settledJobs: bigint
+}
+
+/** Packs the heartbeat field. */
+export const encodeHeartbeat = (h: ServiceHeartbeat): bigint =>
+  h.lastHeartbeatSlot + h.settledJobs * TWO_32
+
+/** Unpacks the heartbeat field. */
+export const decodeHeartbeat = (field: bigint): ServiceHeartbeat => ({
+  lastHeartbeatSlot: field % TWO_32,
+  settledJobs: field / TWO_32,
+})
+
+/** A git commit SHA-1 (hex) as the integer stored in state. */
+export const commitToField = (sha: string): bigint => BigInt(`0x${sha}`)
+
+/** The integer stored in state back to a 40-digit commit SHA. */
+export const fieldToCommit = (field: bigint): string => field.toString(16).padStart(40, '0')
+
+/** Why a service cannot take a job right now. */
+export type ServiceDisabledReason = 'stale-heartbeat' | 'funding-exhausted' | 'unknown-service'
+
+/**
+ * Decides whether a service takes one more job: the runner's heartbeat is at most `maxHeartbeatAgeSlots`
+ * old, and the deposit covers what is already owed plus one more job at the frozen price.
+ */
+export function serviceAvailability(input: {
+  heartbeat: ServiceHeartbeat
+  terms: ServiceTerms
+  currentSlot: bigint
+  maxHeartbeatAgeSlots: bigint
+  deposit: bigint
+  owed: bigint
+}): { enabled: true } | { enabled: false; reason: ServiceDisabledReason } {
+  if (input.currentSlot - input.heartbeat.lastHeartbeatSlot > input.maxHeartbeatAgeSlots) {
+    return { enabled: false, reason: 'stale-heartbeat' }
+  }
+  if (input.owed + input.terms.pricePerJob > input.deposit)
+    return { enabled: false, reason: 'funding-exhausted' }
+  return { enabled: true }
+}

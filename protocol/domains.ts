@@ -1,0 +1,18 @@
+import { bytesToBigint } from './digest.ts'
+
+/** A domain tag: the ASCII bytes of `tag` read as one big-endian Field, so no signed message can pass as another kind. */
+export function domainTag(tag: string): bigint {
+  if (tag.length > 31) throw new RangeError('a domain tag fits in 31 bytes')
+  return bytesToBigint(new TextEncoder().encode(tag))
+}
+
+/** First field of every voucher message. */
+export const VOUCHER_DOMAIN = domainTag('zkrunner/voucher/v1')
+/** First field of every signed result manifest. */
+export const MANIFEST_DOMAIN = domainTag('zkrunner/manifest/v1')
+/** First field of every runner heartbeat. */
+export const HEARTBEAT_DOMAIN = domainTag('zkrunner/heartbeat/v1')
+/** First field of every settlement batch the runner signs. */
+export const SETTLE_DOMAIN = domainTag('zkrunner/settle/v1')
+/** First field of every service registration the operator signs. */
+export const REGISTRATION_DOMAIN = domainTag('zkrunner/registration/v1')

@@ -1,0 +1,130 @@
+// The one definition of every zkrunner message: schemas, types, canonical bytes, hashes, signatures.
+// Runs unchanged in Node, the browser and a Cloudflare Worker (no o1js, no node: imports).
+
+export {
+  commitToField,
+  decodeHeartbeat,
+  decodeTerms,
+  encodeHeartbeat,
+  encodeTerms,
+  fieldToCommit,
+  type ServiceDisabledReason,
+  type ServiceHeartbeat,
+  ServiceState,
+  type ServiceTerms,
+  serviceAvailability,
+} from './chain-layout.ts'
+export { cidToFields, fieldsToCid, parseCid } from './cid-fields.ts'
+export { bigintToBytes, bytesToBigint, digestToFields, fieldsToDigest, sha256 } from './digest.ts'
+export {
+  domainTag,
+  HEARTBEAT_DOMAIN,
+  MANIFEST_DOMAIN,
+  REGISTRATION_DOMAIN,
+  SETTLE_DOMAIN,
+  VOUCHER_DOMAIN,
+} from './domains.ts'
+export {
+  canonicalBytes,
+  canonicalJson,
+  fromBase64url,
+  fromHex,
+  toBase64url,
+  toHex,
+} from './encoding.ts'
+export {
+  type Envelope,
+  EnvelopeSchema,
+  generateHpkeKeyPair,
+  HPKE_SUITE,
+  type HpkeKeyPair,
+  type HpkeRecipientKey,
+  hpkeKeyPairOf,
+  JOB_REQUEST_INFO,
+  keyId,
+  openJson,
+  parseEnvelope,
+  sealJson,
+  TRIGGER_TOKEN_INFO,
+} from './envelope.ts'
+export { fail, ok, ProtocolError, ProtocolErrorCode, type Result, unwrap } from './errors.ts'
+export {
+  type JobRequest,
+  JobRequestSchema,
+  type JobSubmission,
+  JobSubmissionSchema,
+  newRequestId,
+  parseJobRequest,
+  parseJobSubmission,
+} from './job-request.ts'
+export {
+  heartbeatMessage,
+  manifestMessage,
+  registrationMessage,
+  settleMessage,
+  voucherMessage,
+} from './messages.ts'
+export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
+export {
+  type ParameterSpec,
+  ParameterSpecSchema,
+  type ParameterValues,
+  ParameterValuesSchema,
+  validateParameters,
+} from './parameters.ts'
+export { parseJsonWith, parseWith } from './parse.ts'
+export {
+  CidSchema,
+  CommitShaSchema,
+  HpkePublicKeySchema,
+  PublicKeySchema,
+  RequestIdSchema,
+  Sha256HexSchema,
+  SignatureSchema,
+  Uint64Schema,
+} from './primitives.ts'
+export {
+  MANIFEST_FILE,
+  MANIFEST_SIGNATURE_FILE,
+  type ManifestFile,
+  ManifestFileSchema,
+  type ManifestSignature,
+  ManifestSignatureSchema,
+  manifestDigest,
+  parseManifestSignature,
+  parseResultManifest,
+  type ResultManifest,
+  ResultManifestSchema,
+  type SamplingSummary,
+  SamplingSummarySchema,
+  signManifest,
+  verifyManifest,
+} from './result-manifest.ts'
+export { parseResultReport, type ResultReport, ResultReportSchema } from './result-report.ts'
+export {
+  parseServiceDescriptor,
+  type ServiceDescriptor,
+  ServiceDescriptorSchema,
+} from './service-descriptor.ts'
+export {
+  parseServiceRegistration,
+  type ServiceRegistration,
+  ServiceRegistrationSchema,
+  signServiceRegistration,
+  verifyServiceRegistration,
+} from './service-registration.ts'
+export {
+  generateMinaKeyPair,
+  type MinaKeyPair,
+  publicKeyOf,
+  signFields,
+  verifyFields,
+} from './signature.ts'
+export {
+  parseVoucher,
+  signVoucher,
+  type UnsignedVoucher,
+  type Voucher,
+  VoucherSchema,
+  verifyVoucher,
+} from './voucher.ts'

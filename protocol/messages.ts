@@ -1,0 +1,54 @@
+import { digestToFields } from './digest.ts'
+import {
+  HEARTBEAT_DOMAIN,
+  MANIFEST_DOMAIN,
+  REGISTRATION_DOMAIN,
+  SETTLE_DOMAIN,
+  VOUCHER_DOMAIN,
+} from './domains.ts'
+import { unwrap } from './errors.ts'
+import { publicKeyToFields } from './mina-key.ts'
+
+// The exact Field sequences that are signed. The contracts check the same sequences in circuit,
+// so any change here is a protocol version change.
+
+/** What a user signs to owe a service `cumulativeAmount` credits in total, at voucher `nonce`. */
+export function voucherMessage(v: {
+  service: string
+  cumulativeAmount: bigint
+  nonce: bigint
+}): bigint[] {
+  const [sx, sOdd] = unwrap(publicKeyToFields(v.service))
+  return [VOUCHER_DOMAIN, sx, sOdd, v.cumulativeAmount, v.nonce]
+}
+
+/** What the runner signs to settle a user's jobs whose results Merkle root is `resultsRoot`. */
+export function settleMessage(s: {
+  service: string
+  user: string
+  resultsRoot: bigint
+  cumulativeAmount: bigint
+  nonce: bigint
+}): bigint[] {
+  const [sx, sOdd] = unwrap(publicKeyToFields(s.service))
+  const [ux, uOdd] = unwrap(publicKeyToFields(s.user))
+  return [SETTLE_DOMAIN, sx, sOdd, ux, uOdd, s.resultsRoot, s.cumulativeAmount, s.nonce]
+}
+
+/** What the runner signs to show it is alive at `slot`. */
+export function heartbeatMessage(h: { service: string; slot: bigint }): bigint[] {
+  const [sx, sOdd] = unwrap(publicKeyToFields(h.service))
+  return [HEARTBEAT_DOMAIN, sx, sOdd, h.slot]
+}
+
+/** What the runner signs over a result manifest's SHA-256 digest. */
+export function manifestMessage(digest: Uint8Array): bigint[] {
+  const [hi, lo] = unwrap(digestToFields(digest))
+  return [MANIFEST_DOMAIN, hi, lo]
+}
+
+/** What an operator signs to register a service version with the Worker (digest of the registration body). */
+export function registrationMessage(digest: Uint8Array): bigint[] {
+  const [hi, lo] = unwrap(digestToFields(digest))
+  return [REGISTRATION_DOMAIN, hi, lo]
+}

@@ -1,0 +1,35 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { createBase58check } from '@scure/base'
+import { fail, ok, ProtocolErrorCode, type Result } from './errors.ts'
+
+/** The order of the Pallas base field: every Field is below it. */
+export const FIELD_MODULUS = 0x40000000000000000000000000000000224698fc094cf91b992d30ed00000001n
+
+// Mina's base58check of a public key: version byte 0xcb, two version numbers (both 1), then x as
+// 32 little-endian bytes and the isOdd byte. Cross-checked against o1js in mina-key.test.ts.
+const base58check = createBase58check(sha256)
+const PREFIX = [0xcb, 0x01, 0x01]
+
+/** A Mina public key as the two Fields o1js uses (`PublicKey.toFields()`: x, isOdd). */
+export function publicKeyToFields(base58: string): Result<[bigint, bigint]> {
+  let bytes: Uint8Array
+  try {
+    bytes = base58check.decode(base58)
+  } catch {
+    return fail(ProtocolErrorCode.INVALID_KEY, 'not a base58check Mina public key')
+  }
+  if (
+    bytes.length !== 36 ||
+    PREFIX.some((b, i) => bytes[i] !== b) ||
+    (bytes[35] !== 0 && bytes[35] !== 1)
+  ) {
+    return fail(ProtocolErrorCode.INVALID_KEY, 'not a Mina public key')
+  }
+  let x = 0n
+  for (let i = 34; i >= 3; i--) x = (x << 8n) | BigInt(bytes[i]!)
+  if (x >= FIELD_MODULUS) return fail(ProtocolErrorCode.INVALID_KEY, 'public key x out of range')
+  return ok([x, BigInt(bytes[35]!)])
+}
+
+/** True when the text is a well-formed Mina public key. */
+export const isPublicKey = (base58: string): boolean => publicKeyToFields(base58).ok

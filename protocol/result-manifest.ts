@@ -1,0 +1,142 @@
+import { z } from 'zod'
+import { sha256 } from './digest.ts'
+import { canonicalBytes, toHex } from './encoding.ts'
+import { fail, type Result } from './errors.ts'
+import { manifestMessage } from './messages.ts'
+import { parseWith } from './parse.ts'
+import {
+  CidSchema,
+  CommitShaSchema,
+  PublicKeySchema,
+  RequestIdSchema,
+  Sha256HexSchema,
+  SignatureSchema,
+} from './primitives.ts'
+import { signFields, verifyFields } from './signature.ts'
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+const isoTime = z.iso.datetime({ offset: true })
+
+/** One file of a result bundle, as the runner hashed it. */
+export const ManifestFileSchema = z.strictObject({
+  /** Path inside the bundle, `/`-separated, no `..`. */
+  path: z
+    .string()
+    .min(1)
+    .max(1024)
+    .refine(
+      (p) => !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.' || s === ''),
+      {
+        message: 'must be a relative path without . or .. segments',
+      },
+    ),
+  size: count,
+  sha256: Sha256HexSchema,
+  /** UnixFS CID of the file's bytes. */
+  cid: CidSchema,
+})
+/** One file of a result bundle. */
+export type ManifestFile = z.infer<typeof ManifestFileSchema>
+
+/** One counter the sampler tried to record, and what it found. */
+export const SampledEventSchema = z.strictObject({
+  /** Event name as perf or the fallback reader names it (task-clock, cpu-clock, rss, …). */
+  event: z.string().min(1).max(128),
+  /** False where the host does not expose the counter (`<not supported>`). */
+  supported: z.boolean(),
+  /** Sum over the run (or peak, for gauges such as memory). */
+  total: z.number().min(0).nullable(),
+  unit: z.string().max(32).default(''),
+})
+
+/** How the run was measured, and the headline numbers. */
+export const SamplingSummarySchema = z.strictObject({
+  source: z.enum(['perf', 'procfs', 'cgroup']),
+  intervalMs: z.int().min(1).max(3_600_000),
+  sampleCount: count,
+  events: z.array(SampledEventSchema).max(256),
+  /** Path of the time series inside the bundle (documented in agent/README.md). */
+  samplesPath: z.string().min(1).max(1024),
+})
+/** How the run was measured. */
+export type SamplingSummary = z.infer<typeof SamplingSummarySchema>
+
+/** What the runner asserts about one job: signed, pinned, and checked by anyone. */
+export const ResultManifestSchema = z.strictObject({
+  v: z.literal(1),
+  jobId: RequestIdSchema,
+  /** The service contract's address. */
+  service: PublicKeySchema,
+  sourceCommitment: CommitShaSchema,
+  /** The runner oracle's public key that signs this manifest. */
+  runner: PublicKeySchema,
+  /** The paying user. */
+  user: PublicKeySchema,
+  /** Exit code, or null when the job was ended by a signal. */
+  exitCode: z.int().min(0).max(255).nullable(),
+  signal: z.string().max(16).nullable().default(null),
+  startedAt: isoTime,
+  endedAt: isoTime,
+  wallMs: count,
+  cpuMs: count,
+  peakRssBytes: count,
+  sampling: SamplingSummarySchema,
+  /** Every file of the bundle except the manifest and its signature. */
+  files: z.array(ManifestFileSchema).max(10_000),
+})
+/** What the runner asserts about one job. */
+export type ResultManifest = z.infer<typeof ResultManifestSchema>
+
+/** The runner's signature over a manifest digest: stored beside the manifest in the bundle. */
+export const ManifestSignatureSchema = z.strictObject({
+  v: z.literal(1),
+  runner: PublicKeySchema,
+  /** SHA-256 of the manifest's canonical JSON, hex. */
+  digest: Sha256HexSchema,
+  signature: SignatureSchema,
+})
+/** The runner's signature over a manifest digest. */
+export type ManifestSignature = z.infer<typeof ManifestSignatureSchema>
+
+/** File names of the manifest and its signature inside every bundle. */
+export const MANIFEST_FILE = 'manifest.json'
+/** File name of the manifest signature inside every bundle. */
+export const MANIFEST_SIGNATURE_FILE = 'manifest.sig.json'
+
+/** Validates an untrusted manifest. */
+export const parseResultManifest = (input: unknown): Result<ResultManifest> =>
+  parseWith(ResultManifestSchema, input)
+
+/** Validates an untrusted manifest signature. */
+export const parseManifestSignature = (input: unknown): Result<ManifestSignature> =>
+  parseWith(ManifestSignatureSchema, input)
+
+/** SHA-256 of the manifest's canonical JSON: what the runner signs. */
+export function manifestDigest(manifest: ResultManifest): Uint8Array {
+  return sha256(canonicalBytes(manifest))
+}
+
+/** Signs a manifest with the runner oracle key. */
+export function signManifest(
+  manifest: ResultManifest,
+  runnerPrivateKey: string,
+): ManifestSignature {
+  const digest = manifestDigest(manifest)
+  return {
+    v: 1,
+    runner: manifest.runner,
+    digest: toHex(digest),
+    signature: signFields(manifestMessage(digest), runnerPrivateKey),
+  }
+}
+
+/** Checks that `sig` is the manifest's runner's signature over exactly this manifest. */
+export function verifyManifest(manifest: ResultManifest, sig: ManifestSignature): Result<true> {
+  const digest = manifestDigest(manifest)
+  if (toHex(digest) !== sig.digest)
+    return fail('BAD_SIGNATURE', 'digest does not match the manifest', ['digest'])
+  if (sig.runner !== manifest.runner)
+    return fail('BAD_SIGNATURE', 'signed by another runner', ['runner'])
+  const r = verifyFields(manifestMessage(digest), sig.signature, sig.runner)
+  return r.ok ? r : fail(r.error.code, r.error.message, ['signature'])
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod'
+import { sha256 } from './digest.ts'
+import { canonicalBytes } from './encoding.ts'
+import { EnvelopeSchema } from './envelope.ts'
+import { fail, type Result } from './errors.ts'
+import { registrationMessage } from './messages.ts'
+import { parseWith } from './parse.ts'
+import { CidSchema, PublicKeySchema, SignatureSchema } from './primitives.ts'
+import { ServiceDescriptorSchema } from './service-descriptor.ts'
+import { signFields, verifyFields } from './signature.ts'
+
+/**
+ * An operator's registration of one service version with the Worker (POST /v1/services).
+ * The GitLab trigger token travels sealed to the Worker's key and is stored only sealed.
+ */
+export const ServiceRegistrationSchema = z.strictObject({
+  v: z.literal(1),
+  /** The service contract's address. */
+  service: PublicKeySchema,
+  descriptor: ServiceDescriptorSchema,
+  /** CID of the descriptor JSON on IPFS, as frozen in the contract. */
+  descriptorCid: CidSchema,
+  /** Token id of the service's deposit receipts (TokenId.derive(service)), base58. */
+  receiptTokenId: z
+    .string()
+    .min(10)
+    .max(80)
+    .regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'must be base58'),
+  /** The trigger token sealed with TRIGGER_TOKEN_INFO. */
+  triggerToken: EnvelopeSchema,
+  /** Signature of the descriptor's runner key over registrationMessage(sha256(body without signature)). */
+  signature: SignatureSchema,
+})
+/** An operator's registration of one service version. */
+export type ServiceRegistration = z.infer<typeof ServiceRegistrationSchema>
+
+/** Validates an untrusted registration (shape only; see verifyServiceRegistration). */
+export const parseServiceRegistration = (input: unknown): Result<ServiceRegistration> =>
+  parseWith(ServiceRegistrationSchema, input)
+
+const digestOf = (r: Omit<ServiceRegistration, 'signature'>) => {
+  const { signature: _ignored, ...body } = r as ServiceRegistration
+  return sha256(canonicalBytes(body))
+}
+
+/** Signs a registration with the runner oracle (operator) key named by the descriptor. */
+export function signServiceRegistration(
+  r: Omit<ServiceRegistration, 'signature'>,
+  operatorPrivateKey: string,
+): ServiceRegistration {
+  return { ...r, signature: signFields(registrationMessage(digestOf(r)), operatorPrivateKey) }
+}
+
+/** Checks the registration is signed by the runner key its descriptor names. */
+export function verifyServiceRegistration(r: ServiceRegistration): Result<true> {
+  const v = verifyFields(
+    registrationMessage(digestOf(r)),
+    r.signature,
+    r.descriptor.runnerPublicKey,
+  )
+  return v.ok ? v : fail(v.error.code, v.error.message, ['signature'])
+}

@@ -1,0 +1,66 @@
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 as mhSha256 } from 'multiformats/hashes/sha2'
+import {
+  canonicalJson,
+  cidToFields,
+  digestToFields,
+  domainTag,
+  keyId,
+  manifestDigest,
+  manifestMessage,
+  publicKeyToFields,
+  sha256,
+  signManifest,
+  signVoucher,
+  toHex,
+  unwrap,
+  voucherMessage,
+} from '../index.ts'
+import { descriptor, helloBytes, keys, manifest, voucher } from './inputs.ts'
+
+const dec = (xs: readonly bigint[]) => xs.map(String)
+
+/** Computes every vector from the fixed inputs: the committed vectors.json must equal this. */
+export async function computeVectors() {
+  const helloCid = CID.createV1(raw.code, await mhSha256.digest(helloBytes))
+  const mDigest = manifestDigest(manifest)
+  const signedVoucher = signVoucher(voucher, keys.user.privateKey)
+  return {
+    domains: {
+      voucher: String(domainTag('zkrunner/voucher/v1')),
+      manifest: String(domainTag('zkrunner/manifest/v1')),
+    },
+    hello: {
+      sha256: toHex(sha256(helloBytes)),
+      fields: dec(unwrap(digestToFields(sha256(helloBytes)))),
+      rawCid: helloCid.toString(),
+      cidFields: dec(unwrap(cidToFields(helloCid))),
+    },
+    publicKeys: {
+      user: dec(unwrap(publicKeyToFields(keys.user.publicKey))),
+      service: dec(unwrap(publicKeyToFields(keys.service.publicKey))),
+    },
+    hpkeKeyId: keyId(keys.hpke.publicKey),
+    descriptor: {
+      canonical: canonicalJson(descriptor),
+      sha256: toHex(sha256(new TextEncoder().encode(canonicalJson(descriptor)))),
+    },
+    voucher: {
+      message: dec(
+        voucherMessage({
+          ...voucher,
+          cumulativeAmount: BigInt(voucher.cumulativeAmount),
+          nonce: BigInt(voucher.nonce),
+        }),
+      ),
+      signature: signedVoucher.signature,
+    },
+    manifest: {
+      canonical: canonicalJson(manifest),
+      digest: toHex(mDigest),
+      message: dec(manifestMessage(mDigest)),
+      signature: signManifest(manifest, keys.runner.privateKey).signature,
+    },
+  }
+}

@@ -1,0 +1,93 @@
+import type { ResultManifest, ServiceDescriptor, UnsignedVoucher } from '../index.ts'
+
+// Fixed inputs of the committed test vectors. These keys are public test keys: never fund them.
+
+/** Test keys (Mina base58 and HPKE base64url). */
+export const keys = {
+  user: {
+    publicKey: 'B62qkmSLJVkBYf82Ja5Nrx6N2AvWUEbf7dRfy1Wmh3SjvHwpT5UBstJ',
+    privateKey: 'EKEuNF1CzLdERBS8PzZqgrf4ria1TMnEfPepwmG63vVdhFcHKzU1',
+  },
+  runner: {
+    publicKey: 'B62qqEc9dEctNXNTmwoJfUxdd42F9CFzPPtGWnu1fLaokR3x53jNFWj',
+    privateKey: 'EKDqPzgb2Rx3fSwm2gFzkfGy5T4RfifJVDM8iKpfzPFVxtTi39RL',
+  },
+  service: {
+    publicKey: 'B62qkx9aSYUXWUCqQQbdP8dqPUBWFcY4HX1RqLVv4Fn5bJpZn1rnfKc',
+    privateKey: 'EKExV9mf1K8r2aZqyemSSxZo1P5LbwNq2JLAV9HmnoM8ZknMVsnh',
+  },
+  hpke: {
+    kid: '8e42b7c74965c40c',
+    publicKey: '9OBIjAZmFQo0ktHADYbSq3DNwTj4enwdR_9VBkBO1UU',
+    privateKey: 'oDQ7Si0ZDroRlexJT8MooqrxHrcT8iq0l8RrN6yznks',
+  },
+} as const
+
+/** A service descriptor with every kind of parameter. */
+export const descriptor: ServiceDescriptor = {
+  v: 1,
+  name: 'Build and test primes',
+  description: 'Compiles a small C program and runs its tests.',
+  provider: 'gitlab',
+  providerUrl: 'https://gitlab.example.com',
+  project: 'zkrunner/sample-primes',
+  ref: 'main',
+  job: 'test',
+  sourceCommitment: '3f786850e387550fdab836ed7e6dc881de23001b',
+  pricePerJob: '1000000',
+  runnerPublicKey: keys.runner.publicKey,
+  workerPublicKey: keys.hpke.publicKey,
+  parameters: [
+    { name: 'LIMIT', type: 'integer', required: true, min: 1, max: 10000000 },
+    { name: 'OPT', type: 'enum', required: false, values: ['O0', 'O2'], default: 'O2' },
+    { name: 'VERBOSE', type: 'boolean', required: false, default: false },
+    { name: 'LABEL', type: 'string', required: false, maxLength: 32, pattern: '[a-z0-9-]*' },
+  ],
+}
+
+/** A voucher for 3 jobs at the descriptor's price. */
+export const voucher: UnsignedVoucher = {
+  v: 1,
+  user: keys.user.publicKey,
+  service: keys.service.publicKey,
+  cumulativeAmount: '3000000',
+  nonce: '3',
+}
+
+/** A result manifest of a finished job. */
+export const manifest: ResultManifest = {
+  v: 1,
+  jobId: '00112233445566778899aabbccddeeff',
+  service: keys.service.publicKey,
+  sourceCommitment: descriptor.sourceCommitment,
+  runner: keys.runner.publicKey,
+  user: keys.user.publicKey,
+  exitCode: 0,
+  signal: null,
+  startedAt: '2026-11-29T12:00:00.000Z',
+  endedAt: '2026-11-29T12:00:01.500Z',
+  wallMs: 1500,
+  cpuMs: 1420,
+  peakRssBytes: 10485760,
+  sampling: {
+    source: 'perf',
+    intervalMs: 100,
+    sampleCount: 15,
+    events: [
+      { event: 'task-clock', supported: true, total: 1420.5, unit: 'msec' },
+      { event: 'cycles', supported: false, total: null, unit: '' },
+    ],
+    samplesPath: 'samples.jsonl',
+  },
+  files: [
+    {
+      path: 'stdout.log',
+      size: 12,
+      sha256: 'a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447',
+      cid: 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4',
+    },
+  ],
+}
+
+/** Bytes whose SHA-256 and raw CID are vectors. */
+export const helloBytes = new TextEncoder().encode('hello world\n')
