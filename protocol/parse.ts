@@ -37,5 +37,9 @@ function isAbsent(input: unknown, path: ReadonlyArray<string | number>): boolean
     node = (node as Record<string | number, unknown>)[key]
   }
   const last = path[path.length - 1]!
-  return node !== null && typeof node === 'object' && !Object.hasOwn(node, last)
+  return (
+    node !== null &&
+    typeof node === 'object' &&
+    (node as Record<string | number, unknown>)[last] === undefined
+  )
 }

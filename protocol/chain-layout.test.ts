@@ -1,0 +1,59 @@
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import {
+  commitToField,
+  decodeHeartbeat,
+  decodeTerms,
+  encodeHeartbeat,
+  encodeTerms,
+  fieldToCommit,
+  serviceAvailability,
+} from './chain-layout.ts'
+
+describe('packed state fields', () => {
+  test('terms and heartbeat round trip within their bit widths', () => {
+    fc.assert(
+      fc.property(fc.bigInt(0n, (1n << 64n) - 1n), fc.bigInt(0n, (1n << 32n) - 1n), (a, b) => {
+        expect(decodeTerms(encodeTerms({ pricePerJob: a, withdrawTimelockSlots: b }))).toEqual({
+          pricePerJob: a,
+          withdrawTimelockSlots: b,
+        })
+        expect(decodeHeartbeat(encodeHeartbeat({ lastHeartbeatSlot: b, settledJobs: a }))).toEqual({
+          lastHeartbeatSlot: b,
+          settledJobs: a,
+        })
+      }),
+    )
+  })
+
+  test('a commit SHA survives the field, leading zeros included', () => {
+    const sha = '00000000e387550fdab836ed7e6dc881de23001b'
+    expect(fieldToCommit(commitToField(sha))).toBe(sha)
+  })
+})
+
+describe('serviceAvailability', () => {
+  const base = {
+    heartbeat: { lastHeartbeatSlot: 100n, settledJobs: 0n },
+    terms: { pricePerJob: 10n, withdrawTimelockSlots: 50n },
+    currentSlot: 105n,
+    maxHeartbeatAgeSlots: 10n,
+    deposit: 30n,
+    owed: 20n,
+  }
+  test('enabled while the heartbeat is fresh and one more job is paid for', () => {
+    expect(serviceAvailability(base)).toEqual({ enabled: true })
+  })
+  test('a stale heartbeat disables the service', () => {
+    expect(serviceAvailability({ ...base, currentSlot: 111n })).toEqual({
+      enabled: false,
+      reason: 'stale-heartbeat',
+    })
+  })
+  test('a deposit that cannot pay one more job disables it', () => {
+    expect(serviceAvailability({ ...base, owed: 21n })).toEqual({
+      enabled: false,
+      reason: 'funding-exhausted',
+    })
+  })
+})
