@@ -1,0 +1,326 @@
+import {
+  AccountUpdate,
+  Bool,
+  Field,
+  fetchAccount,
+  Mina,
+  PrivateKey,
+  PublicKey,
+  Signature,
+  TokenId,
+  UInt8,
+  UInt32,
+  UInt64,
+} from 'o1js'
+import { Channel } from './channel.ts'
+import type { ChannelBook } from './channel-book.ts'
+import { CreditAdmin } from './credit-admin.ts'
+import {
+  CreditToken,
+  creditTokenAddress,
+  creditTokenId,
+  setCreditTokenAddress,
+} from './credit-token.ts'
+import {
+  ServiceContract,
+  type ServiceDeployProps,
+  SLOT_WINDOW,
+  VoucherFields,
+} from './service-contract.ts'
+import { ServiceRegistry } from './service-registry.ts'
+import { ServiceVault } from './service-vault.ts'
+import { decodeServiceState, type ServiceState } from './state-decode.ts'
+
+// Every function here takes the selected Mina instance (LocalBlockchain or Mina.Network) as is,
+// builds, proves, signs and sends one transaction, and returns it once sent.
+
+/** Who pays the fee and signs as sender. */
+export interface FeePayer {
+  key: PrivateKey
+  /** Fee in nanomina; 0.1 MINA by default. */
+  fee?: number
+}
+
+type Pending = Awaited<ReturnType<Mina.Transaction<false, true>['send']>>
+
+const DEFAULT_FEE = 100_000_000
+
+async function run(
+  payer: FeePayer,
+  signers: PrivateKey[],
+  body: () => Promise<void>,
+): Promise<Pending> {
+  const tx = await Mina.transaction(
+    { sender: payer.key.toPublicKey(), fee: payer.fee ?? DEFAULT_FEE },
+    body,
+  )
+  await tx.prove()
+  const pending = await tx.sign([payer.key, ...signers]).send()
+  if (pending.status !== 'pending') {
+    throw new Error(`transaction rejected: ${JSON.stringify(pending.errors)}`)
+  }
+  return pending
+}
+
+const isLocal = () => 'testAccounts' in Mina.activeInstance
+
+/** True when the account exists (fetched first on a real network). */
+export async function accountExists(publicKey: PublicKey, tokenId?: Field): Promise<boolean> {
+  if (!isLocal()) await fetchAccount({ publicKey, ...(tokenId ? { tokenId } : {}) })
+  return Mina.hasAccount(publicKey, tokenId)
+}
+
+/** Fetches the accounts a method reads while proving (no-op on LocalBlockchain). */
+async function fetchAll(...accounts: [PublicKey, Field?][]): Promise<void> {
+  if (isLocal()) return
+  for (const [publicKey, tokenId] of accounts) {
+    await fetchAccount({ publicKey, ...(tokenId ? { tokenId } : {}) })
+  }
+}
+
+/** Deploy arguments of the credit token and its admin. */
+export interface DeployCreditTokenArgs {
+  /** Key of the token contract account (its address becomes the credit token address). */
+  tokenKey: PrivateKey
+  /** Key of the admin contract account. */
+  adminContractKey: PrivateKey
+  /** The key that may mint, pause and resume. */
+  admin: PublicKey
+  symbol: string
+  decimals: number
+  /** Link to the source, placed in the token's zkappUri. */
+  src: string
+}
+
+/** Deploys the credit token and its admin, unpaused, and selects it for the service contracts. */
+export async function deployCreditToken(payer: FeePayer, a: DeployCreditTokenArgs) {
+  setCreditTokenAddress(a.tokenKey.toPublicKey())
+  const token = new CreditToken(a.tokenKey.toPublicKey())
+  const adminContract = new CreditAdmin(a.adminContractKey.toPublicKey())
+  return run(payer, [a.tokenKey, a.adminContractKey], async () => {
+    AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 3)
+    await adminContract.deploy({ adminPublicKey: a.admin })
+    await token.deploy({ symbol: a.symbol, src: a.src, allowUpdates: false })
+    await token.initialize(adminContract.address, UInt8.from(a.decimals), Bool(false))
+  })
+}
+
+/** Mints credits to `to` (admin signs). */
+export async function mintCredits(
+  payer: FeePayer,
+  adminKey: PrivateKey,
+  to: PublicKey,
+  amount: bigint,
+) {
+  const token = new CreditToken(creditTokenAddress())
+  const isNew = !(await accountExists(to, creditTokenId()))
+  await fetchAll([creditTokenAddress()])
+  return run(payer, [adminKey], async () => {
+    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
+    await token.mint(to, UInt64.from(amount))
+  })
+}
+
+/** Deploys one service version: the ServiceContract and its credit vault, frozen. */
+export async function deployService(
+  payer: FeePayer,
+  serviceKey: PrivateKey,
+  props: Omit<ServiceDeployProps, 'verificationKey'>,
+) {
+  const address = serviceKey.toPublicKey()
+  const service = new ServiceContract(address)
+  const vault = new ServiceVault(address, creditTokenId())
+  const token = new CreditToken(creditTokenAddress())
+  return run(payer, [serviceKey], async () => {
+    AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 2)
+    await service.deploy(props)
+    await vault.deploy()
+    await token.approveAccountUpdate(vault.self)
+  })
+}
+
+/** Locks `amount` credits of `payerKey` for `beneficiary` (a sponsor may pay for someone else). */
+export async function deposit(
+  payer: FeePayer,
+  service: PublicKey,
+  payerKey: PrivateKey,
+  beneficiary: PublicKey,
+  amount: bigint,
+) {
+  const contract = new ServiceContract(service)
+  const isNew = !(await accountExists(beneficiary, receiptTokenId(service)))
+  await fetchAll([creditTokenAddress()])
+  return run(payer, [payerKey], async () => {
+    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
+    await contract.deposit(payerKey.toPublicKey(), beneficiary, UInt64.from(amount))
+  })
+}
+
+/** A user's signed voucher as the contract takes it. */
+export interface SignedVoucher {
+  cumulativeAmount: bigint
+  nonce: bigint
+  /** Base58 Mina field signature over voucherMessage. */
+  signature: string
+}
+
+/** Arguments of settle: one user's latest voucher and the results it covers, runner-signed. */
+export interface SettleArgs {
+  service: PublicKey
+  book: ChannelBook
+  user: PublicKey
+  voucher: SignedVoucher
+  resultsRoot: Field
+  runner: PublicKey
+  /** Base58 Mina field signature of the runner over settleMessage. */
+  runnerSignature: string
+}
+
+/** Settles a user's voucher; on success the book holds the new channel. */
+export async function settle(payer: FeePayer, a: SettleArgs) {
+  const vault = new ServiceVault(a.service, creditTokenId())
+  const token = new CreditToken(creditTokenAddress())
+  const before = a.book.get(a.user)
+  const isNew = !(await accountExists(a.runner, creditTokenId()))
+  await fetchAll([a.service], [a.user, receiptTokenId(a.service)], [creditTokenAddress()])
+  const pending = await run(payer, [], async () => {
+    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
+    await vault.settle(
+      a.book.snapshot(),
+      a.user,
+      before,
+      new VoucherFields({
+        cumulativeAmount: UInt64.from(a.voucher.cumulativeAmount),
+        nonce: UInt64.from(a.voucher.nonce),
+      }),
+      Signature.fromBase58(a.voucher.signature),
+      a.resultsRoot,
+      a.runner,
+      Signature.fromBase58(a.runnerSignature),
+    )
+    await token.approveAccountUpdate(vault.self)
+  })
+  a.book.apply(
+    a.user,
+    new Channel({
+      paidSoFar: UInt64.from(a.voucher.cumulativeAmount),
+      voucherNonce: UInt64.from(a.voucher.nonce),
+      withdrawRequestedAtSlot: before.withdrawRequestedAtSlot,
+      resultsRoot: a.resultsRoot,
+    }),
+  )
+  return pending
+}
+
+/** Starts the withdrawal timelock for `userKey`; returns the slot it counts from. */
+export async function requestWithdraw(
+  payer: FeePayer,
+  service: PublicKey,
+  book: ChannelBook,
+  userKey: PrivateKey,
+) {
+  const contract = new ServiceContract(service)
+  const user = userKey.toPublicKey()
+  const before = book.get(user)
+  await fetchAll([service])
+  const now = Mina.getNetworkState().globalSlotSinceGenesis
+  const pending = await run(payer, [userKey], async () => {
+    await contract.requestWithdraw(book.snapshot(), user, before)
+  })
+  const atSlot = now.add(UInt32.from(SLOT_WINDOW))
+  book.apply(user, new Channel({ ...before, withdrawRequestedAtSlot: atSlot }))
+  return pending
+}
+
+/** Refunds `userKey` the unspent deposit once the timelock is over. */
+export async function withdraw(
+  payer: FeePayer,
+  service: PublicKey,
+  book: ChannelBook,
+  userKey: PrivateKey,
+) {
+  const vault = new ServiceVault(service, creditTokenId())
+  const token = new CreditToken(creditTokenAddress())
+  const user = userKey.toPublicKey()
+  const before = book.get(user)
+  await fetchAll([service], [user, receiptTokenId(service)], [creditTokenAddress()])
+  const pending = await run(payer, [userKey], async () => {
+    await vault.withdraw(book.snapshot(), user, before)
+    await token.approveAccountUpdate(vault.self)
+  })
+  book.apply(user, new Channel({ ...before, withdrawRequestedAtSlot: UInt32.zero }))
+  return pending
+}
+
+/** Records a runner heartbeat at `slot` (signature base58 over heartbeatMessage). */
+export async function heartbeat(
+  payer: FeePayer,
+  service: PublicKey,
+  runner: PublicKey,
+  slot: bigint,
+  signature: string,
+) {
+  const contract = new ServiceContract(service)
+  await fetchAll([service])
+  return run(payer, [], async () => {
+    await contract.heartbeat(runner, UInt32.from(slot), Signature.fromBase58(signature))
+  })
+}
+
+/** Deploys the service registry. */
+export async function deployRegistry(payer: FeePayer, registryKey: PrivateKey) {
+  const registry = new ServiceRegistry(registryKey.toPublicKey())
+  return run(payer, [registryKey], async () => {
+    AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
+    await registry.deploy()
+  })
+}
+
+/** Lists a service version in the registry under `operatorKey`. */
+export async function publishService(
+  payer: FeePayer,
+  registry: PublicKey,
+  operatorKey: PrivateKey,
+  service: PublicKey,
+  descriptorCid: [bigint, bigint],
+) {
+  const contract = new ServiceRegistry(registry)
+  return run(payer, [operatorKey], async () => {
+    await contract.publish(
+      service,
+      operatorKey.toPublicKey(),
+      Field(descriptorCid[0]),
+      Field(descriptorCid[1]),
+    )
+  })
+}
+
+/** The receipts token id of a service: a user's balance in it is their cumulative deposit. */
+export function receiptTokenId(service: PublicKey): Field {
+  return TokenId.derive(service)
+}
+
+/** A user's cumulative deposit with a service (0 if none). */
+export async function readDeposit(service: PublicKey, user: PublicKey): Promise<bigint> {
+  if (!(await accountExists(user, receiptTokenId(service)))) return 0n
+  return Mina.getBalance(user, receiptTokenId(service)).toBigInt()
+}
+
+/** The credits a key holds (0 if it has no credit account). */
+export async function readCredits(owner: PublicKey): Promise<bigint> {
+  if (!(await accountExists(owner, creditTokenId()))) return 0n
+  return Mina.getBalance(owner, creditTokenId()).toBigInt()
+}
+
+/** The credits escrowed by a service (its vault balance). */
+export async function readEscrow(service: PublicKey): Promise<bigint> {
+  return readCredits(service)
+}
+
+/** The decoded state of a service contract. */
+export async function readServiceState(service: PublicKey): Promise<ServiceState> {
+  if (!isLocal()) await fetchAccount({ publicKey: service })
+  const state = Mina.getAccount(service).zkapp?.appState
+  if (!state) throw new Error('not a service contract')
+  return decodeServiceState(state.map((f) => f.toBigInt()))
+}

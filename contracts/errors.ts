@@ -1,0 +1,28 @@
+/** Assertion messages of the service contract; tests and clients match on them. */
+export const ServiceErrors = {
+  notRunner: 'Runner key does not match the service',
+  badRunnerSignature: 'Runner signature does not verify',
+  badVoucherSignature: 'Voucher signature does not verify',
+  staleVoucher: 'Voucher nonce is not above the last settled nonce',
+  voucherBelowPaid: 'Voucher amount is below what was already paid',
+  voucherAboveDeposit: 'Voucher amount is above the deposit',
+  channelMismatch: 'Channel does not match the channels root',
+  zeroDeposit: 'Deposit amount must be positive',
+  withdrawNotRequested: 'No withdrawal was requested',
+  timelockNotOver: 'Withdrawal timelock is not over',
+  staleHeartbeat: 'Heartbeat slot is not recent',
+  heartbeatNotNewer: 'Heartbeat slot is not newer than the last one',
+  badHeartbeatSignature: 'Heartbeat signature does not verify',
+  receiptsNotTransferable: 'Deposit receipts cannot be transferred',
+} as const
+
+/** Assertion messages of the service registry. */
+export const RegistryErrors = {
+  emptyCid: 'Descriptor CID must not be empty',
+} as const
+
+/** Assertion messages of the credit token's admin contract. */
+export const CreditAdminErrors = {
+  noAdminKey: 'could not fetch credit admin key',
+  frozen: 'Credit token admin and verification key are frozen',
+} as const

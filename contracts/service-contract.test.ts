@@ -1,0 +1,62 @@
+import { Field, UInt32 } from 'o1js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import * as client from './client.ts'
+import { startTestChain, type TestChain, type TestService } from './test-chain.ts'
+
+let chain: TestChain
+let svc: TestService
+
+beforeAll(async () => {
+  chain = await startTestChain({ users: 3 })
+  svc = await chain.deployService({ price: 10n, timelock: 50 })
+})
+
+describe('service contract', () => {
+  it('deploys with the frozen fields in place', async () => {
+    const state = await client.readServiceState(svc.address)
+    expect(state.terms).toEqual({ pricePerJob: 10n, withdrawTimelockSlots: 50n })
+    expect(state.channelsRoot).toBe(svc.book.root.toBigInt())
+    expect(state.heartbeat).toEqual({ lastHeartbeatSlot: 0n, settledJobs: 0n })
+  })
+
+  it('deposits mint receipts and move credits into the vault', async () => {
+    const user = chain.users[0]!
+    const before = await client.readCredits(user.toPublicKey())
+    await client.deposit(chain.payer, svc.address, user, user.toPublicKey(), 500n)
+    expect(await client.readDeposit(svc.address, user.toPublicKey())).toBe(500n)
+    expect(await client.readEscrow(svc.address)).toBe(500n)
+    expect(await client.readCredits(user.toPublicKey())).toBe(before - 500n)
+  })
+
+  it('settles a voucher and pays the runner the newly owed amount', async () => {
+    const user = chain.users[0]!
+    const v = chain.voucher(user, svc, 320n, 1n)
+    const root = Field(1234)
+    await client.settle(chain.payer, {
+      service: svc.address,
+      book: svc.book,
+      user: user.toPublicKey(),
+      voucher: v,
+      resultsRoot: root,
+      runner: svc.runnerKey.toPublicKey(),
+      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, v),
+    })
+    expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(320n)
+    expect(await client.readEscrow(svc.address)).toBe(180n)
+    const state = await client.readServiceState(svc.address)
+    expect(state.channelsRoot).toBe(svc.book.root.toBigInt())
+    expect(state.heartbeat.settledJobs).toBe(32n)
+  })
+
+  it('withdraws the remainder after the timelock', async () => {
+    const user = chain.users[0]!
+    const slot0 = Number(chain.local.getNetworkState().globalSlotSinceGenesis.toBigint())
+    await client.requestWithdraw(chain.payer, svc.address, svc.book, user)
+    chain.local.setGlobalSlot(UInt32.from(slot0 + 10 + 50))
+    const before = await client.readCredits(user.toPublicKey())
+    await client.withdraw(chain.payer, svc.address, svc.book, user)
+    expect(await client.readCredits(user.toPublicKey())).toBe(before + 180n)
+    expect(await client.readEscrow(svc.address)).toBe(0n)
+    expect(await client.readDeposit(svc.address, user.toPublicKey())).toBe(320n)
+  })
+})

@@ -1,0 +1,123 @@
+import { Field, Mina, PrivateKey, PublicKey, UInt32, UInt64 } from 'o1js'
+import { heartbeatMessage, settleMessage, voucherMessage } from '../protocol/messages.ts'
+import { signFields } from '../protocol/signature.ts'
+import { ChannelBook } from './channel-book.ts'
+import * as client from './client.ts'
+
+// A LocalBlockchain with the credit token, one or more services and funded users, shared by the
+// tests, the property test and the benchmark. Keys are derived from fixed seeds so compiled
+// circuits (which embed the credit token address) hit the cache from run to run.
+
+/** Fixed key for tests: the same seed gives the same key in every run. */
+export function seededKey(seed: number): PrivateKey {
+  return PrivateKey.fromBigInt(0x7a6b72756e6e6572n * 1_000_003n + BigInt(seed))
+}
+
+/** The deterministic credit token key used by tests and the benchmark. */
+export const TEST_TOKEN_KEY = seededKey(1)
+
+/** One deployed test service and its off-chain state. */
+export interface TestService {
+  key: PrivateKey
+  address: PublicKey
+  runnerKey: PrivateKey
+  book: ChannelBook
+  price: bigint
+  timelock: number
+}
+
+/** A local chain with a credit token, an admin, users holding credits, and helpers. */
+export interface TestChain {
+  local: Awaited<ReturnType<typeof Mina.LocalBlockchain>>
+  payer: client.FeePayer
+  adminKey: PrivateKey
+  users: PrivateKey[]
+  deployService(opts?: { price?: bigint; timelock?: number; seed?: number }): Promise<TestService>
+  voucher(
+    user: PrivateKey,
+    s: TestService,
+    cumulativeAmount: bigint,
+    nonce: bigint,
+  ): client.SignedVoucher
+  runnerSign(
+    s: TestService,
+    user: PublicKey,
+    resultsRoot: Field,
+    v: client.SignedVoucher,
+    key?: PrivateKey,
+  ): string
+  heartbeatSign(s: TestService, slot: bigint, key?: PrivateKey): string
+}
+
+let serviceSeed = 1000
+
+/** Starts a LocalBlockchain and deploys the credit token; users get `credits` each. */
+export async function startTestChain(
+  opts: { proofsEnabled?: boolean; users?: number; credits?: bigint } = {},
+): Promise<TestChain> {
+  const local = await Mina.LocalBlockchain({ proofsEnabled: opts.proofsEnabled ?? false })
+  Mina.setActiveInstance(local)
+  const [deployer, ...rest] = local.testAccounts
+  const payer: client.FeePayer = { key: deployer!.key }
+  // The admin signs mints, so it needs a MINA account: take the last funded test account.
+  const adminKey = local.testAccounts[local.testAccounts.length - 1]!.key
+  await client.deployCreditToken(payer, {
+    tokenKey: TEST_TOKEN_KEY,
+    adminContractKey: seededKey(3),
+    admin: adminKey.toPublicKey(),
+    symbol: 'CRED',
+    decimals: 0,
+    src: 'https://example.invalid/zkrunner/contracts/credit-token.ts',
+  })
+  const users = rest.slice(0, opts.users ?? 3).map((a) => a.key)
+  for (const u of users) {
+    await client.mintCredits(payer, adminKey, u.toPublicKey(), opts.credits ?? 1_000_000n)
+  }
+  return {
+    local,
+    payer,
+    adminKey,
+    users,
+    async deployService(o = {}) {
+      const seed = o.seed ?? serviceSeed++
+      const key = seededKey(seed)
+      const runnerKey = seededKey(seed + 500_000)
+      const price = o.price ?? 10n
+      const timelock = o.timelock ?? 100
+      await client.deployService(payer, key, {
+        sourceCommitment: Field(0xc0ffee_0000_0000_0000_0000_0000_0000_0000_0000n),
+        descriptorCid: [Field(0x55n << 128n), Field(seed)],
+        pricePerJob: UInt64.from(price),
+        withdrawTimelockSlots: UInt32.from(timelock),
+        runner: runnerKey.toPublicKey(),
+        workerKeyHash: Field(42),
+      })
+      return {
+        key,
+        address: key.toPublicKey(),
+        runnerKey,
+        book: new ChannelBook(),
+        price,
+        timelock,
+      }
+    },
+    voucher(user, s, cumulativeAmount, nonce) {
+      const fields = voucherMessage({ service: s.address.toBase58(), cumulativeAmount, nonce })
+      return { cumulativeAmount, nonce, signature: signFields(fields, user.toBase58()) }
+    },
+    runnerSign(s, user, resultsRoot, v, key) {
+      const fields = settleMessage({
+        service: s.address.toBase58(),
+        user: user.toBase58(),
+        resultsRoot: resultsRoot.toBigInt(),
+        cumulativeAmount: v.cumulativeAmount,
+        nonce: v.nonce,
+      })
+      return signFields(fields, (key ?? s.runnerKey).toBase58())
+    },
+    heartbeatSign(s, slot, key) {
+      const fields = heartbeatMessage({ service: s.address.toBase58(), slot })
+      return signFields(fields, (key ?? s.runnerKey).toBase58())
+    },
+  }
+}
