@@ -387,6 +387,10 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://standin')
+    if (options.control && url.pathname.startsWith('/__standin/')) {
+      await control(url.pathname.slice('/__standin/'.length), req, res)
+      return
+    }
     const parts = url.pathname.replace(/^\/api\/v4\//, '').split('/')
     const method = req.method ?? 'GET'
     if (!url.pathname.startsWith('/api/v4/') || parts[0] !== 'projects' || !parts[1]) {
@@ -474,6 +478,21 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
       } else {
         send(res, 200, jobJson(project, p, job))
       }
+      return
+    }
+    throw new HttpError(404, { message: '404 Not Found' })
+  }
+
+  /** Test and local-stack control: set faults, read pipelines (never exposed unless `control`). */
+  const control = async (what: string, req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'POST' && what === 'faults') {
+      const next = JSON.parse((await readBody(req)) || '{}') as Faults
+      faults = { trigger: [], read: [], ...next }
+      send(res, 200, { ok: true })
+      return
+    }
+    if (req.method === 'GET' && what === 'pipelines') {
+      send(res, 200, { triggerRequests, pipelines })
       return
     }
     throw new HttpError(404, { message: '404 Not Found' })

@@ -101,6 +101,8 @@ export interface GitlabStandinOptions {
   faults?: Faults
   /** Runs a job (the local stack runs the job script through the runner agent); default: succeed at once. */
   runJob?: (context: RunJobContext) => Promise<RunJobOutcome>
+  /** Serve `POST /__standin/faults` and `GET /__standin/pipelines` for tests in another process. */
+  control?: boolean
   /** Whether triggered pipelines run (pending → running → success/failed); default true. */
   autoRun?: boolean
 }

@@ -1,0 +1,35 @@
+import type { JobIndex } from './job-index.ts'
+import type { ServiceObject } from './service-object.ts'
+
+/** The Worker's bindings, as wrangler.toml and the secrets declare them. */
+export interface Env {
+  SERVICES: DurableObjectNamespace<ServiceObject>
+  JOBS: DurableObjectNamespace<JobIndex>
+  /** Current HPKE private key (unpadded base64url, 32 bytes). Secret. */
+  HPKE_PRIVATE_KEY?: string
+  /** The previous HPKE private key, still accepted during a rotation grace period. Secret. */
+  HPKE_PREVIOUS_PRIVATE_KEY?: string
+  /** Shared secret GitLab sends as X-Gitlab-Token. Secret. */
+  GITLAB_WEBHOOK_SECRET?: string
+  MINA_GRAPHQL_URL?: string
+  GITLAB_URL?: string
+  HEARTBEAT_MAX_AGE_SLOTS?: string
+  /** How long chain reads are reused, in ms (a stale deposit can only refuse, never over-accept). */
+  CHAIN_CACHE_MS?: string
+  /** Attempts of one trigger before handing over to the alarm. */
+  GITLAB_MAX_ATTEMPTS?: string
+  /** Per-request timeout towards GitLab, in ms. */
+  GITLAB_TIMEOUT_MS?: string
+}
+
+/** Hono's environment type for the app. */
+export type AppEnv = { Bindings: Env }
+
+type WorkerEnv = Env
+
+// Types `env` from 'cloudflare:workers' (used by the tests) as this Env.
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {}
+  }
+}

@@ -1,0 +1,62 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+
+/** Stable error codes of the Worker's HTTP API: clients match on them, so they are never renamed. */
+export const ApiErrorCode = {
+  BODY_TOO_LARGE: 'body_too_large',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  MALFORMED_JSON: 'malformed_json',
+  INVALID_BODY: 'invalid_body',
+  BAD_ENVELOPE: 'bad_envelope',
+  UNKNOWN_KEY_ID: 'unknown_key_id',
+  DECRYPT_FAILED: 'decrypt_failed',
+  EXPIRED: 'expired',
+  REPLAYED: 'replayed',
+  UNKNOWN_SERVICE: 'unknown_service',
+  SERVICE_DISABLED: 'service_disabled',
+  DESCRIPTOR_MISMATCH: 'descriptor_mismatch',
+  INVALID_PARAMETERS: 'invalid_parameters',
+  BAD_SIGNATURE: 'bad_signature',
+  VOUCHER_STALE: 'voucher_stale',
+  VOUCHER_INSUFFICIENT: 'voucher_insufficient',
+  VOUCHER_ABOVE_DEPOSIT: 'voucher_above_deposit',
+  WRONG_RUNNER: 'wrong_runner',
+  RESULT_CONFLICT: 'result_conflict',
+  UNAUTHORIZED: 'unauthorized',
+  NOT_FOUND: 'not_found',
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
+  NOT_CONFIGURED: 'not_configured',
+  CHAIN_UNAVAILABLE: 'chain_unavailable',
+  INTERNAL: 'internal',
+} as const
+
+/** One of the Worker's stable error codes. */
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode]
+
+/** A failure with an HTTP status and a stable code; `app.onError` turns it into `{ error: { code, message } }`. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError'
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly path?: ReadonlyArray<string | number>,
+  ) {
+    super(message)
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  error: { code: ApiErrorCode; message: string; path?: ReadonlyArray<string | number> }
+}
+
+/** The body for an ApiError (never a stack, never a secret: messages are written for clients). */
+export function errorBody(error: ApiError): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.path && error.path.length > 0 ? { path: error.path } : {}),
+    },
+  }
+}

@@ -1,0 +1,187 @@
+/** GitLab's pipeline object (the fields the Worker reads), as `POST /projects/:id/trigger/pipeline` answers it. */
+export interface GitlabPipeline {
+  id: number
+  iid?: number
+  project_id: number
+  sha?: string
+  ref: string
+  status: string
+  source?: string
+  web_url?: string
+  created_at?: string
+  updated_at?: string
+}
+
+/** A pipeline variable as `GET /projects/:id/pipelines/:pid/variables` answers it. */
+export interface GitlabVariable {
+  key: string
+  value: string
+  variable_type?: string
+}
+
+/** What one trigger request came to. */
+export type TriggerOutcome =
+  /** GitLab created the pipeline. */
+  | { kind: 'created'; pipeline: GitlabPipeline }
+  /** GitLab refused it (bad token, unknown project or ref): no retry can help. */
+  | { kind: 'rejected'; status: number }
+  /** 429: nothing was created; wait `retryAfterMs` if GitLab said how long. */
+  | { kind: 'rate-limited'; retryAfterMs: number | undefined }
+  /** 5xx, timeout or network error: the pipeline may or may not exist. */
+  | { kind: 'ambiguous'; reason: string }
+
+/** What a read came to: data, or a failure that may go away (`retryAfterMs`), or not. */
+export type ReadOutcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; retryable: boolean; retryAfterMs: number | undefined; reason: string }
+
+/** Options of a GitlabClient. */
+export interface GitlabClientOptions {
+  /** GitLab base URL, e.g. https://gitlab.com (the API is under /api/v4). */
+  baseUrl: string
+  /** Per-request timeout. */
+  timeoutMs?: number
+  fetch?: typeof fetch
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined
+  const text = header.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** Exponential backoff with full jitter, raised to `Retry-After` when GitLab sent one, capped. */
+export function backoffMs(
+  attempt: number,
+  retryAfterMs: number | undefined,
+  options: { baseMs?: number; capMs?: number; random?: () => number } = {},
+): number {
+  const base = options.baseMs ?? 200
+  const cap = options.capMs ?? 10_000
+  const jittered = (options.random ?? Math.random)() * Math.min(cap, base * 2 ** attempt)
+  return Math.min(cap, Math.max(jittered, retryAfterMs ?? 0))
+}
+
+/**
+ * A typed client for the few GitLab REST endpoints the Worker calls. It makes exactly one HTTP
+ * request per call and classifies the outcome: the retry loop belongs to the caller, which must
+ * record each trigger attempt before it is made (see ServiceObject).
+ */
+export class GitlabClient {
+  readonly #api: string
+  readonly #timeoutMs: number
+  readonly #fetch: typeof fetch
+
+  constructor(options: GitlabClientOptions) {
+    this.#api = `${options.baseUrl.replace(/\/+$/, '')}/api/v4`
+    this.#timeoutMs = options.timeoutMs ?? 8000
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init))
+  }
+
+  #project(project: string): string {
+    return `${this.#api}/projects/${encodeURIComponent(project)}`
+  }
+
+  /** `POST /projects/:id/trigger/pipeline` with a trigger token, a ref and variables. */
+  async triggerPipeline(input: {
+    project: string
+    token: string
+    ref: string
+    variables: Record<string, string>
+  }): Promise<TriggerOutcome> {
+    const form = new URLSearchParams({ token: input.token, ref: input.ref })
+    for (const [key, value] of Object.entries(input.variables))
+      form.append(`variables[${key}]`, value)
+    let res: Response
+    try {
+      res = await this.#fetch(`${this.#project(input.project)}/trigger/pipeline`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: form,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      })
+    } catch (error) {
+      return { kind: 'ambiguous', reason: error instanceof Error ? error.name : 'network error' }
+    }
+    if (res.status === 201 || res.status === 200) {
+      try {
+        const pipeline = (await res.json()) as GitlabPipeline
+        if (typeof pipeline.id === 'number') return { kind: 'created', pipeline }
+      } catch {
+        // fall through: a success we cannot read is as good as unknown
+      }
+      return { kind: 'ambiguous', reason: 'unreadable success answer' }
+    }
+    await res.body?.cancel()
+    if (res.status === 429) {
+      return { kind: 'rate-limited', retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) }
+    }
+    if (res.status >= 500 || res.status === 408) {
+      return { kind: 'ambiguous', reason: `HTTP ${res.status}` }
+    }
+    return { kind: 'rejected', status: res.status }
+  }
+
+  async #read<T>(url: string, apiToken: string): Promise<ReadOutcome<T>> {
+    let res: Response
+    try {
+      res = await this.#fetch(url, {
+        headers: { 'private-token': apiToken, accept: 'application/json' },
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      })
+    } catch {
+      return { ok: false, retryable: true, retryAfterMs: undefined, reason: 'network error' }
+    }
+    if (res.ok) {
+      try {
+        return { ok: true, value: (await res.json()) as T }
+      } catch {
+        return { ok: false, retryable: true, retryAfterMs: undefined, reason: 'unreadable answer' }
+      }
+    }
+    await res.body?.cancel()
+    const retryable = res.status === 429 || res.status >= 500
+    return {
+      ok: false,
+      retryable,
+      retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+      reason: `HTTP ${res.status}`,
+    }
+  }
+
+  /** `GET /projects/:id/pipelines?source=trigger&updated_after=…`: recent triggered pipelines, newest first. */
+  listTriggeredPipelines(input: {
+    project: string
+    apiToken: string
+    ref: string
+    updatedAfter: Date
+  }): Promise<ReadOutcome<GitlabPipeline[]>> {
+    const q = new URLSearchParams({
+      source: 'trigger',
+      ref: input.ref,
+      updated_after: input.updatedAfter.toISOString(),
+      order_by: 'id',
+      sort: 'desc',
+      per_page: '100',
+    })
+    return this.#read(`${this.#project(input.project)}/pipelines?${q}`, input.apiToken)
+  }
+
+  /** `GET /projects/:id/pipelines/:pid/variables`. */
+  pipelineVariables(input: {
+    project: string
+    apiToken: string
+    pipelineId: number
+  }): Promise<ReadOutcome<GitlabVariable[]>> {
+    return this.#read(
+      `${this.#project(input.project)}/pipelines/${input.pipelineId}/variables`,
+      input.apiToken,
+    )
+  }
+}

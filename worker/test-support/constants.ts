@@ -1,0 +1,18 @@
+// What global-setup.ts provides to the tests in workerd.
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Base URL of the GitLab stand-in. */
+    gitlabUrl: string
+    /** GraphQL URL of the fake Mina node. */
+    minaUrl: string
+  }
+}
+
+/** GitLab project id of the stand-in project the tests register. */
+export const TEST_PROJECT_ID = 42
+/** The stand-in's trigger token (a test value, not a secret). */
+export const TEST_TRIGGER_TOKEN = 'glptt-test-trigger-token-0123456789'
+/** The stand-in's read-only API token. */
+export const TEST_API_TOKEN = 'glpat-test-read-api-0123456789'
+/** Webhook secret the tests configure. */
+export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789'

@@ -1,0 +1,238 @@
+import { env, exports } from 'cloudflare:workers'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { inject } from 'vitest'
+import {
+  canonicalBytes,
+  cidToFields,
+  commitToField,
+  type Envelope,
+  encodeHeartbeat,
+  encodeTerms,
+  generateMinaKeyPair,
+  JOB_REQUEST_INFO,
+  type MinaKeyPair,
+  newRequestId,
+  type ParameterValues,
+  type ServiceDescriptor,
+  type ServiceRegistration,
+  sealJson,
+  sha256,
+  signServiceRegistration,
+  signVoucher,
+  TRIGGER_TOKEN_INFO,
+} from '../../protocol/index.ts'
+import type { Env } from '../env.ts'
+import { TEST_API_TOKEN, TEST_PROJECT_ID, TEST_TRIGGER_TOKEN } from './constants.ts'
+
+/** The test Worker's bindings. */
+export const testEnv = env as unknown as Env
+
+/** A request to the Worker through its real entry point (the same isolate as the test). */
+export function call(path: string, init?: RequestInit): Promise<Response> {
+  return (exports as unknown as { default: Fetcher }).default.fetch(`http://worker${path}`, init)
+}
+
+/** POSTs JSON to the Worker. */
+export const postJson = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  call(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+
+const minaControl = () => inject('minaUrl').replace(/\/graphql$/, '')
+
+/** Sets an account on the fake Mina node. */
+export async function setChainAccount(
+  publicKey: string,
+  account: { zkappState?: string[]; balance?: string },
+  token?: string,
+): Promise<void> {
+  await fetch(`${minaControl()}/__fake/account`, {
+    method: 'POST',
+    body: JSON.stringify({ publicKey, account, token }),
+  })
+}
+
+/** Sets the fake node's current slot. */
+export async function setSlot(slot: number): Promise<void> {
+  await fetch(`${minaControl()}/__fake/slot`, { method: 'POST', body: JSON.stringify({ slot }) })
+}
+
+/** Replaces the GitLab stand-in's fault queues. */
+export async function setGitlabFaults(faults: unknown): Promise<void> {
+  await fetch(`${inject('gitlabUrl')}/__standin/faults`, {
+    method: 'POST',
+    body: JSON.stringify(faults),
+  })
+}
+
+/** The stand-in's pipelines carrying a job id, and its trigger request count. */
+export async function pipelinesFor(
+  jobId: string,
+): Promise<{ triggerRequests: number; pipelines: { id: number; status: string }[] }> {
+  const res = await fetch(`${inject('gitlabUrl')}/__standin/pipelines`)
+  const body = (await res.json()) as {
+    triggerRequests: number
+    pipelines: { id: number; status: string; variables: { key: string; value: string }[] }[]
+  }
+  return {
+    triggerRequests: body.triggerRequests,
+    pipelines: body.pipelines.filter((p) =>
+      p.variables.some((v) => v.key === 'ZKRUNNER_JOB_ID' && v.value === jobId),
+    ),
+  }
+}
+
+/** The Worker's current HPKE public key, as a client learns it. */
+export async function workerKey(): Promise<{ kid: string; publicKey: string }> {
+  return (await (await call('/v1/keys')).json()) as { kid: string; publicKey: string }
+}
+
+const SLOT = 1000
+
+/** A service on the fake chain, registered (or ready to register) with the Worker. */
+export interface TestService {
+  address: string
+  operator: MinaKeyPair
+  descriptor: ServiceDescriptor
+  descriptorCid: string
+  receiptTokenId: string
+  registration: ServiceRegistration
+  price: bigint
+}
+
+const base58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+
+/** Deploys a fake service contract on the fake chain and builds its signed registration. */
+export async function makeService(
+  options: {
+    price?: bigint
+    heartbeatSlot?: number
+    apiToken?: boolean
+    parameters?: ServiceDescriptor['parameters']
+  } = {},
+): Promise<TestService> {
+  const { publicKey } = await workerKey()
+  const operator = generateMinaKeyPair()
+  const address = generateMinaKeyPair().publicKey
+  const price = options.price ?? 10n
+  const descriptor: ServiceDescriptor = {
+    v: 1,
+    name: 'test service',
+    description: '',
+    provider: 'gitlab',
+    providerUrl: 'https://gitlab.example.com',
+    project: String(TEST_PROJECT_ID),
+    ref: 'main',
+    job: 'zkrunner',
+    sourceCommitment: 'a91957a858320c0e17f3a0eca7cfacbff50ea29a',
+    pricePerJob: String(price),
+    runnerPublicKey: operator.publicKey,
+    workerPublicKey: publicKey,
+    parameters: options.parameters ?? [
+      { name: 'N', type: 'integer', min: 1, max: 10, required: true },
+    ],
+  }
+  const cid = CID.createV1(0x55, createDigest(0x12, sha256(canonicalBytes(descriptor))))
+  const [cid0, cid1] = (() => {
+    const f = cidToFields(cid)
+    if (!f.ok) throw f.error
+    return f.value
+  })()
+  await setSlot(SLOT)
+  await setChainAccount(address, {
+    zkappState: [
+      commitToField(descriptor.sourceCommitment),
+      cid0,
+      cid1,
+      encodeTerms({ pricePerJob: price, withdrawTimelockSlots: 100n }),
+      0n,
+      0n,
+      0n,
+      encodeHeartbeat({
+        lastHeartbeatSlot: BigInt(options.heartbeatSlot ?? SLOT),
+        settledJobs: 0n,
+      }),
+    ].map(String),
+  })
+  const receiptTokenId = `w${Array.from(crypto.getRandomValues(new Uint8Array(40)), (b) => base58[b % 58]).join('')}`
+  const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, {
+    v: 1,
+    triggerToken: TEST_TRIGGER_TOKEN,
+    ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
+  })
+  const registration = signServiceRegistration(
+    {
+      v: 1,
+      service: address,
+      descriptor,
+      descriptorCid: cid.toString(),
+      receiptTokenId,
+      triggerToken,
+    },
+    operator.privateKey,
+  )
+  return {
+    address,
+    operator,
+    descriptor,
+    descriptorCid: cid.toString(),
+    receiptTokenId,
+    registration,
+    price,
+  }
+}
+
+/** Deploys and registers a service; fails the test if registration fails. */
+export async function registeredService(
+  options: Parameters<typeof makeService>[0] = {},
+): Promise<TestService> {
+  const service = await makeService(options)
+  const res = await postJson('/v1/services', service.registration)
+  if (res.status !== 201) throw new Error(`registration failed: ${await res.text()}`)
+  return service
+}
+
+/** A user with a deposit of `deposit` credits into `service`. */
+export async function fundedUser(service: TestService, deposit: bigint): Promise<MinaKeyPair> {
+  const user = generateMinaKeyPair()
+  await setChainAccount(user.publicKey, { balance: String(deposit) }, service.receiptTokenId)
+  return user
+}
+
+/** A sealed job submission. */
+export async function sealedJob(
+  service: TestService,
+  user: MinaKeyPair,
+  options: {
+    cumulativeAmount: bigint
+    nonce: bigint
+    parameters?: ParameterValues
+    requestId?: string
+    expiresAt?: number
+  },
+): Promise<{ envelope: Envelope; requestId: string }> {
+  const { publicKey } = await workerKey()
+  const requestId = options.requestId ?? newRequestId()
+  const request = {
+    v: 1 as const,
+    service: service.address,
+    user: user.publicKey,
+    requestId,
+    parameters: options.parameters ?? { N: 3 },
+    expiresAt: options.expiresAt ?? Math.floor(Date.now() / 1000) + 600,
+  }
+  const voucher = signVoucher(
+    {
+      v: 1,
+      user: user.publicKey,
+      service: service.address,
+      cumulativeAmount: String(options.cumulativeAmount),
+      nonce: String(options.nonce),
+    },
+    user.privateKey,
+  )
+  return { envelope: await sealJson(publicKey, JOB_REQUEST_INFO, { request, voucher }), requestId }
+}

@@ -1,0 +1,36 @@
+import { webcrypto } from 'node:crypto'
+import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { defineProject } from 'vitest/config'
+import { TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
+
+// A fresh HPKE key per run: tests read the public half from GET /v1/keys like any client.
+const hpkePrivateKey = Buffer.from(webcrypto.getRandomValues(new Uint8Array(32))).toString(
+  'base64url',
+)
+
+export default defineProject({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      wrangler: { configPath: '../wrangler.toml' },
+      miniflare: {
+        bindings: {
+          HPKE_PRIVATE_KEY: hpkePrivateKey,
+          GITLAB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+          MINA_GRAPHQL_URL: inject('minaUrl'),
+          GITLAB_URL: inject('gitlabUrl'),
+          GITLAB_TIMEOUT_MS: '400',
+          CHAIN_CACHE_MS: '0',
+        },
+      },
+    })),
+  ],
+  test: {
+    name: 'worker',
+    include: ['**/*.test.ts'],
+    exclude: ['test-support/**', 'node_modules/**'],
+    globalSetup: ['./test-support/global-setup.ts'],
+    // The stand-in's fault queue is shared: files run one after another.
+    fileParallelism: false,
+    testTimeout: 60_000,
+  },
+})
