@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { AgentError, AgentErrorCode } from './errors.ts'
+
+const listen = z.string().regex(/^(|[^:\s]+:\d{1,5})$/, 'must be host:port or empty to disable')
+
+/** The agent's resolved configuration: defaults, then file, then environment, then flags. */
+export const AgentConfigSchema = z.strictObject({
+  /** Holds the spool, the IPFS blockstore and the runner key. */
+  dataDir: z.string().min(1),
+  /** Base58 Mina private key (`EK…`) of the runner oracle; else read from `<dataDir>/runner-key.json`. */
+  runnerKey: z.string().optional(),
+  /** Base URL of the zkrunner Worker the agent reports results to. */
+  workerUrl: z.url(),
+  /** Mina GraphQL endpoint used by `settle` (the local Mina node by default). */
+  minaGraphqlUrl: z.url(),
+  /** Sampling interval. */
+  intervalMs: z.coerce.number().int().min(10).max(60_000),
+  /** `auto`: perf when it works, procfs/cgroup always; `off`: procfs/cgroup only. */
+  perf: z.enum(['auto', 'off']),
+  /** Put each job in its own cgroup when the host allows it. */
+  cgroup: z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]),
+  /** Where `run` serves Prometheus metrics while a job runs (`''` disables). */
+  metricsListen: listen,
+  /** Where `gateway` serves the trustless gateway. */
+  gatewayListen: listen,
+  /** Opt-in: start libp2p and announce pinned bundles to the public IPFS network. */
+  announce: z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]),
+  /** Attempts per report before leaving it in the spool for `resume`. */
+  reportAttempts: z.coerce.number().int().min(1).max(100),
+})
+/** The agent's resolved configuration. */
+export type AgentConfig = z.infer<typeof AgentConfigSchema>
+
+/** Built-in defaults: everything local, nothing public. */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const base = env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
+  return {
+    dataDir: join(base, 'zkrunner-agent'),
+    workerUrl: 'http://127.0.0.1:8787',
+    minaGraphqlUrl: 'http://127.0.0.1:8080/graphql',
+    intervalMs: 100,
+    perf: 'auto',
+    cgroup: true,
+    metricsListen: '127.0.0.1:9477',
+    gatewayListen: '127.0.0.1:8090',
+    announce: false,
+    reportAttempts: 5,
+  }
+}
+
+/** Environment variable for each config key (`ZKRUNNER_DATA_DIR`, …). */
+export const ENV_KEYS: Record<keyof AgentConfig, string> = {
+  dataDir: 'ZKRUNNER_DATA_DIR',
+  runnerKey: 'ZKRUNNER_RUNNER_KEY',
+  workerUrl: 'ZKRUNNER_WORKER_URL',
+  minaGraphqlUrl: 'ZKRUNNER_MINA_GRAPHQL_URL',
+  intervalMs: 'ZKRUNNER_INTERVAL_MS',
+  perf: 'ZKRUNNER_PERF',
+  cgroup: 'ZKRUNNER_CGROUP',
+  metricsListen: 'ZKRUNNER_METRICS_LISTEN',
+  gatewayListen: 'ZKRUNNER_GATEWAY_LISTEN',
+  announce: 'ZKRUNNER_ANNOUNCE',
+  reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
+}
+
+/**
+ * Resolves the configuration once at start-up. The file is `flags.config`, else
+ * `$ZKRUNNER_CONFIG`, else `/etc/zkrunner/agent.json` when it exists.
+ */
+export function loadConfig(
+  flags: Partial<Record<keyof AgentConfig | 'config', unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): AgentConfig {
+  const merged: Record<string, unknown> = { ...defaultConfig(env) }
+  const explicit = (flags.config as string | undefined) ?? env.ZKRUNNER_CONFIG
+  const file = explicit ?? '/etc/zkrunner/agent.json'
+  let text: string | undefined
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    if (explicit)
+      throw new AgentError(
+        AgentErrorCode.INVALID_CONFIG,
+        `cannot read config file ${file}: ${(e as Error).message}`,
+      )
+  }
+  if (text !== undefined) {
+    try {
+      Object.assign(merged, JSON.parse(text))
+    } catch {
+      throw new AgentError(AgentErrorCode.INVALID_CONFIG, `config file ${file} is not JSON`)
+    }
+  }
+  for (const [key, name] of Object.entries(ENV_KEYS))
+    if (env[name] !== undefined) merged[key] = env[name]
+  for (const [key, value] of Object.entries(flags))
+    if (key !== 'config' && value !== undefined) merged[key] = value
+  const parsed = AgentConfigSchema.safeParse(merged)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      `config ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    )
+  }
+  return parsed.data
+}

@@ -1,0 +1,194 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { CarWriter } from '@ipld/car'
+import * as dagPb from '@ipld/dag-pb'
+import type { Blockstore } from 'interface-blockstore'
+import { CID } from 'multiformats/cid'
+
+const RAW = 'application/vnd.ipld.raw'
+const CAR = 'application/vnd.ipld.car'
+const CAR_TYPE = `${CAR}; version=1; order=dfs; dups=n`
+const DAG_PB = 0x70
+const RAW_CODE = 0x55
+
+/** Where the gateway reads blocks: only `has` and `get`, so any blockstore (or a fake) serves. */
+export type GatewayBlocks = Pick<Blockstore, 'has' | 'get'>
+
+class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+function sendError(res: ServerResponse, e: GatewayError, head: boolean): void {
+  res.writeHead(e.status, { 'content-type': 'application/json' })
+  res.end(head ? undefined : JSON.stringify({ error: { code: e.code, message: e.message } }))
+}
+
+/** Picks the response format from `?format=` or the Accept header, per the trustless gateway spec. */
+export function negotiate(format: string | null, accept: string | undefined): 'raw' | 'car' | null {
+  if (format === 'raw' || format === 'car') return format
+  if (format !== null) return null
+  for (const part of (accept ?? '').split(',')) {
+    const type = part.split(';')[0]?.trim()
+    if (type === RAW) return 'raw'
+    if (type === CAR) return 'car'
+  }
+  return null
+}
+
+async function getBlock(blocks: GatewayBlocks, cid: CID): Promise<Uint8Array> {
+  // `offline` keeps a networked Helia blockstore from asking brokers for a block we do not hold.
+  if (!(await blocks.has(cid)))
+    throw new GatewayError(404, 'NOT_FOUND', `block ${cid} is not held by this gateway`)
+  const opts = { offline: true } as Parameters<GatewayBlocks['get']>[1]
+  const got = blocks.get(cid, opts) as unknown
+  // interface-blockstore 6 returns an async iterable of chunks; 5 returned bytes.
+  if (got instanceof Uint8Array) return got
+  const awaited = await (got as Promise<Uint8Array> | AsyncIterable<Uint8Array>)
+  if (awaited instanceof Uint8Array) return awaited
+  const parts: Uint8Array[] = []
+  for await (const p of awaited as AsyncIterable<Uint8Array>) parts.push(p)
+  return Buffer.concat(parts)
+}
+
+function links(cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code !== DAG_PB) return []
+  return dagPb.decode(bytes).Links.map((l) => l.Hash)
+}
+
+function isUnixfsFile(bytes: Uint8Array): boolean {
+  // UnixFS Data field 1 (Type) is varint; 2 = File, 0 = Raw. Directories (1) and HAMTs (5) are not files.
+  const data = dagPb.decode(bytes).Data
+  return data !== undefined && data[0] === 0x08 && (data[1] === 2 || data[1] === 0)
+}
+
+/** Yields the blocks of a DAG depth-first without duplicates, limited by `dag-scope`. */
+async function* walk(
+  blocks: GatewayBlocks,
+  root: CID,
+  scope: 'all' | 'entity' | 'block',
+): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
+  const seen = new Set<string>()
+  const stack: { cid: CID; follow: boolean }[] = [{ cid: root, follow: scope !== 'block' }]
+  while (stack.length > 0) {
+    const { cid, follow } = stack.pop()!
+    const key = cid.toString()
+    if (seen.has(key)) continue
+    seen.add(key)
+    const bytes = await getBlock(blocks, cid)
+    yield { cid, bytes }
+    if (!follow || (cid.code !== DAG_PB && cid.code !== RAW_CODE)) continue
+    const children = links(cid, bytes)
+    // entity scope of a directory is the directory node only; of a file, the whole file.
+    const descend = scope === 'all' || (cid.code === DAG_PB && isUnixfsFile(bytes))
+    if (!descend) continue
+    for (let i = children.length - 1; i >= 0; i--) stack.push({ cid: children[i]!, follow: true })
+  }
+}
+
+/** Handles one request against a blockstore: the whole trustless gateway. */
+export async function handleGatewayRequest(
+  blocks: GatewayBlocks,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const head = req.method === 'HEAD'
+  try {
+    if (req.method !== 'GET' && !head)
+      throw new GatewayError(405, 'METHOD_NOT_ALLOWED', 'only GET and HEAD')
+    const url = new URL(req.url ?? '/', 'http://gateway')
+    const m = /^\/ipfs\/([^/]+)(\/.*)?$/.exec(url.pathname)
+    if (!m) throw new GatewayError(404, 'NOT_FOUND', 'expected /ipfs/{cid}')
+    let cid: CID
+    try {
+      cid = CID.parse(m[1]!)
+    } catch {
+      throw new GatewayError(400, 'INVALID_CID', `not a CID: ${m[1]}`)
+    }
+    if (m[2] && m[2] !== '/')
+      throw new GatewayError(
+        400,
+        'PATH_NOT_SUPPORTED',
+        'this gateway serves CIDs without sub-paths',
+      )
+    const format = negotiate(url.searchParams.get('format'), req.headers.accept)
+    if (!format)
+      throw new GatewayError(
+        406,
+        'NOT_ACCEPTABLE',
+        `a trustless gateway answers ${RAW} or ${CAR} (Accept or ?format=)`,
+      )
+    const common = {
+      'cache-control': 'public, max-age=29030400, immutable',
+      'x-content-type-options': 'nosniff',
+      'x-ipfs-path': `/ipfs/${cid}`,
+      'x-ipfs-roots': cid.toString(),
+      vary: 'Accept',
+    }
+    if (format === 'raw') {
+      const bytes = await getBlock(blocks, cid)
+      res.writeHead(200, {
+        ...common,
+        'content-type': RAW,
+        'content-length': bytes.length,
+        etag: `"${cid}.raw"`,
+      })
+      res.end(head ? undefined : bytes)
+      return
+    }
+    const scopeParam = url.searchParams.get('dag-scope') ?? 'all'
+    if (scopeParam !== 'all' && scopeParam !== 'entity' && scopeParam !== 'block')
+      throw new GatewayError(400, 'INVALID_DAG_SCOPE', 'dag-scope must be all, entity or block')
+    if (url.searchParams.has('entity-bytes'))
+      throw new GatewayError(400, 'NOT_SUPPORTED', 'entity-bytes is not supported')
+    if (!(await blocks.has(cid)))
+      throw new GatewayError(404, 'NOT_FOUND', `block ${cid} is not held by this gateway`)
+    res.writeHead(200, { ...common, 'content-type': CAR_TYPE, etag: `"${cid}.car.${scopeParam}"` })
+    if (head) {
+      res.end()
+      return
+    }
+    const { writer, out } = CarWriter.create([cid])
+    const pump = (async () => {
+      for await (const chunk of out)
+        if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
+    })()
+    try {
+      for await (const block of walk(blocks, cid, scopeParam)) await writer.put(block)
+    } finally {
+      await writer.close()
+    }
+    await pump
+    res.end()
+  } catch (e) {
+    if (res.headersSent) {
+      // A missing block mid-CAR: cut the stream so the client's verification fails loudly.
+      res.destroy(e as Error)
+      return
+    }
+    const err =
+      e instanceof GatewayError ? e : new GatewayError(500, 'INTERNAL', (e as Error).message)
+    sendError(res, err, head)
+  }
+}
+
+/** Starts the trustless gateway on `host:port` (port 0 picks a free one) and resolves once listening. */
+export async function startGateway(
+  blocks: GatewayBlocks,
+  listen: string,
+): Promise<{ server: Server; url: string }> {
+  const i = listen.lastIndexOf(':')
+  const host = listen.slice(0, i)
+  const server = createServer((req, res) => void handleGatewayRequest(blocks, req, res))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(Number(listen.slice(i + 1)), host, resolve)
+  })
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  return { server, url: `http://${host}:${port}` }
+}

@@ -1,0 +1,194 @@
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Helia } from 'helia'
+import type { CID } from 'multiformats/cid'
+import type { MinaKeyPair } from '../../protocol/index.ts'
+import {
+  type BytesProgress,
+  pinBundle,
+  readSealed,
+  SAMPLES_FILE,
+  SUMMARY_FILE,
+  sealBundle,
+} from '../bundle/build-bundle.ts'
+import { AgentError, AgentErrorCode } from '../errors.ts'
+import { type ReportOptions, reportResult } from '../report/report.ts'
+import type { SamplingSummary } from '../sampling/sampler.ts'
+import { SAMPLES_FORMAT } from '../sampling/samples.ts'
+import { type JobState, reached, type Spool } from '../spool/spool.ts'
+
+/** What advancing a job needs: an open IPFS node, the runner key, and where to report (optional). */
+export interface AdvanceDeps {
+  spool: Spool
+  helia: Pick<Helia, 'blockstore' | 'pins'>
+  runner: MinaKeyPair
+  /** Omit to stop at `pinned` (e.g. no Worker configured). */
+  report?: Omit<ReportOptions, 'signal'>
+  onHashProgress?: BytesProgress
+  onPinBlock?: (blocks: number) => void
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Marks a job whose agent died mid-run as interrupted, keeping whatever output was captured.
+ * Returns false (and leaves it alone) while the job's process is still alive.
+ */
+export async function recoverInterrupted(
+  spool: Spool,
+  jobId: string,
+  state: JobState,
+): Promise<boolean> {
+  if (state.pid !== undefined && processAlive(state.pid)) return false
+  const bundleDir = spool.bundleDir(jobId)
+  const meta = await spool.meta(jobId)
+  for (const f of ['stdout.log', 'stderr.log'])
+    await writeFile(join(bundleDir, f), '', { flag: 'a' })
+  const hasSamples = await stat(join(bundleDir, SAMPLES_FILE)).then(
+    () => true,
+    () => false,
+  )
+  if (!hasSamples) {
+    const header = {
+      kind: 'header',
+      format: SAMPLES_FORMAT,
+      intervalMs: 1,
+      sources: [],
+      perfEvents: [],
+      notSupported: [],
+      interrupted: true,
+    }
+    await writeFile(join(bundleDir, SAMPLES_FILE), `${JSON.stringify(header)}\n`)
+  }
+  const summary: SamplingSummary = {
+    source: 'procfs',
+    sources: [],
+    intervalMs: 1,
+    cpuMs: 0,
+    peakRssBytes: 0,
+    cgroupPeakMemoryBytes: null,
+    perfEvents: [],
+    notSupported: [],
+    perfTotals: {},
+    records: 1,
+  }
+  await writeFile(join(spool.jobDir(jobId), SUMMARY_FILE), JSON.stringify(summary))
+  const ended = new Date(state.updatedAt)
+  const started = new Date(meta.createdAt)
+  await spool.setState(jobId, {
+    phase: 'ran',
+    // The agent that watched the job is gone: its exit status is unknown and said so.
+    outcome: {
+      exitCode: null,
+      signal: 'agent-lost',
+      startedAt: started.toISOString(),
+      endedAt: ended.toISOString(),
+      wallMs: Math.max(0, ended.getTime() - started.getTime()),
+    },
+  })
+  return true
+}
+
+/** Moves a job from its current phase through signed → pinned → reported → queued, durably per step. */
+export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobState> {
+  const { spool } = deps
+  let state = await spool.state(jobId)
+  if (state.phase === 'running') {
+    if (!(await recoverInterrupted(spool, jobId, state))) return state
+    state = await spool.state(jobId)
+  }
+  const bundleDir = spool.bundleDir(jobId)
+  let fileCids: Map<string, CID> | undefined
+  try {
+    if (!reached(state.phase, 'signed')) {
+      const meta = await spool.meta(jobId)
+      const sampling = JSON.parse(
+        await readFile(join(spool.jobDir(jobId), SUMMARY_FILE), 'utf8'),
+      ) as SamplingSummary
+      if (!state.outcome)
+        throw new AgentError(AgentErrorCode.SPOOL_CORRUPT, `job ${jobId} ran but has no outcome`)
+      const sealed = await sealBundle({
+        helia: deps.helia,
+        bundleDir,
+        meta,
+        outcome: state.outcome,
+        sampling,
+        runner: deps.runner,
+        onProgress: deps.onHashProgress,
+      })
+      fileCids = sealed.fileCids
+      state = await spool.setState(jobId, {
+        phase: 'signed',
+        manifestDigest: sealed.signature.digest,
+        signature: sealed.signature.signature,
+        lastError: undefined,
+      })
+    }
+    if (!reached(state.phase, 'pinned')) {
+      const cid = await pinBundle({
+        helia: deps.helia,
+        bundleDir,
+        fileCids,
+        onBlock: deps.onPinBlock,
+      })
+      state = await spool.setState(jobId, {
+        phase: 'pinned',
+        bundleCid: cid.toString(),
+        lastError: undefined,
+      })
+    }
+    if (!reached(state.phase, 'reported') && deps.report) {
+      const { manifest, signature } = await readSealed(bundleDir)
+      await reportResult(
+        {
+          v: 1,
+          jobId,
+          bundleCid: state.bundleCid!,
+          manifestDigest: signature.digest,
+          runner: signature.runner,
+          signature: signature.signature,
+          exitCode: manifest.exitCode,
+        },
+        deps.report,
+      )
+      state = await spool.setState(jobId, { phase: 'reported', lastError: undefined })
+    }
+    if (state.phase === 'reported') {
+      // Entering `queued` is the settlement queue: `settle` picks up every queued job.
+      state = await spool.setState(jobId, { phase: 'queued' })
+    }
+  } catch (e) {
+    await spool.setState(jobId, { lastError: (e as Error).message })
+    throw e
+  }
+  return state
+}
+
+/** Advances every unfinished job in the spool; one job's failure does not stop the others. */
+export async function resumeAll(
+  deps: AdvanceDeps,
+): Promise<{ jobId: string; phase: string; error?: string }[]> {
+  const out: { jobId: string; phase: string; error?: string }[] = []
+  for (const jobId of await deps.spool.list()) {
+    try {
+      const before = await deps.spool.state(jobId)
+      if (reached(before.phase, 'queued')) continue
+      const after = await advanceJob(deps, jobId)
+      out.push({ jobId, phase: after.phase })
+    } catch (e) {
+      out.push({
+        jobId,
+        phase: (await deps.spool.state(jobId).catch(() => ({ phase: 'unknown' }))).phase,
+        error: (e as Error).message,
+      })
+    }
+  }
+  return out
+}

@@ -1,0 +1,141 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fallbackRouter } from '@helia/fallback-router'
+import { trustlessGatewayBlockBroker } from '@helia/trustless-gateway-client'
+import { createVerifiedFetch } from '@helia/verified-fetch'
+import { MemoryBlockstore } from 'blockstore-core'
+import { createHeliaLight, type Helia } from 'helia'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateMinaKeyPair, type ResultManifest, verifyManifest } from '../../protocol/index.ts'
+import { startGateway } from '../gateway/server.ts'
+import { openIpfsNode } from '../ipfs/node.ts'
+import { Spool } from '../spool/spool.ts'
+import { advanceJob } from './advance-job.ts'
+import { startJob } from './start-job.ts'
+
+/**
+ * The local gateway as an ordinary (non-fallback) router: with only fallback routers Helia 7 waits
+ * on an empty default-router list until it times out (the REFERENCE's "httpGatewayRouting" note).
+ */
+function gatewayRouter(url: string) {
+  const fb = fallbackRouter({ gateways: [url] })
+  return { name: 'local-gateway', findProviders: fb.findProviders.bind(fb) }
+}
+
+const runner = generateMinaKeyPair()
+const service = generateMinaKeyPair().publicKey
+const user = generateMinaKeyPair().publicKey
+const quiet = { write: () => true } as unknown as NodeJS.WritableStream
+
+let dir: string
+let helia: Helia
+let spool: Spool
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-pipeline-'))
+  helia = await openIpfsNode({ dataDir: dir })
+  spool = new Spool(dir)
+})
+afterAll(async () => {
+  await helia?.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function runAndSeal(command: string, args: string[], artifacts: string[] = [], cwd = dir) {
+  const jobId = randomBytes(16).toString('hex')
+  const outcome = await startJob({
+    spool,
+    config: { intervalMs: 50, perf: 'auto', cgroup: true },
+    meta: {
+      jobId,
+      service,
+      user,
+      sourceCommitment: 'a'.repeat(40),
+      command,
+      args,
+      artifacts,
+      cwd,
+      createdAt: new Date().toISOString(),
+    },
+    stdout: quiet as never,
+    stderr: quiet as never,
+  })
+  const state = await advanceJob({ spool, helia, runner }, jobId)
+  const manifest = JSON.parse(
+    await readFile(join(spool.bundleDir(jobId), 'manifest.json'), 'utf8'),
+  ) as ResultManifest
+  return { jobId, outcome, state, manifest }
+}
+
+describe('a job through the pipeline', () => {
+  it('missing command: exit 127, still a signed manifest and a pinned bundle', async () => {
+    const { state, manifest } = await runAndSeal('zkrunner-no-such-command', [])
+    expect(manifest.exitCode).toBe(127)
+    expect(state.phase).toBe('pinned')
+    expect(
+      await helia.pins.isPinned((await import('multiformats/cid')).CID.parse(state.bundleCid!)),
+    ).toBe(true)
+  })
+
+  it('failing command keeps its exit code and its stderr', async () => {
+    const { jobId, manifest } = await runAndSeal('sh', ['-c', 'echo broken >&2; exit 7'])
+    expect(manifest.exitCode).toBe(7)
+    expect(await readFile(join(spool.bundleDir(jobId), 'stderr.log'), 'utf8')).toBe('broken\n')
+  })
+
+  it('a command killed by a signal records the signal', async () => {
+    const { manifest } = await runAndSeal('sh', ['-c', 'kill -TERM $$'])
+    expect(manifest.exitCode).toBeNull()
+    expect(manifest.signal).toBe('SIGTERM')
+  })
+
+  it('round trip: pin, serve through the gateway, fetch verified, recompute hashes, verify signature', async () => {
+    await writeFile(join(dir, 'artifact.bin'), randomBytes(300_000))
+    const { state, manifest } = await runAndSeal(
+      'sh',
+      ['-c', 'echo hello; (echo from-child) ; exit 0'],
+      ['artifact.bin'],
+    )
+    expect(manifest.files.map((f) => f.path)).toEqual([
+      'artifacts/artifact.bin',
+      'samples.jsonl',
+      'stderr.log',
+      'stdout.log',
+    ])
+    const gw = await startGateway(helia.blockstore, '127.0.0.1:0')
+    // A fresh, empty client node that can only get blocks through our gateway.
+    const client = await createHeliaLight({
+      blockstore: new MemoryBlockstore(),
+      blockBrokers: [trustlessGatewayBlockBroker({ allowLocal: true, allowInsecure: true })],
+      routers: [gatewayRouter(gw.url)],
+    }).start()
+    const vfetch = await createVerifiedFetch(client)
+    try {
+      const read = async (path: string) => {
+        const res = await vfetch(`ipfs://${state.bundleCid}/${path}`)
+        expect(res.status).toBe(200)
+        return new Uint8Array(await res.arrayBuffer())
+      }
+      const fetched = JSON.parse(
+        new TextDecoder().decode(await read('manifest.json')),
+      ) as ResultManifest
+      const sig = JSON.parse(new TextDecoder().decode(await read('manifest.sig.json')))
+      expect(fetched).toEqual(manifest)
+      expect(verifyManifest(fetched, sig).ok).toBe(true)
+      for (const f of fetched.files) {
+        const bytes = await read(f.path)
+        expect(bytes.length).toBe(f.size)
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256)
+      }
+      expect(new TextDecoder().decode(await read('stdout.log'))).toBe('hello\nfrom-child\n')
+      const tampered = { ...fetched, exitCode: 1 }
+      expect(verifyManifest(tampered, sig).ok).toBe(false)
+    } finally {
+      await vfetch.stop()
+      await client.stop()
+      gw.server.close()
+    }
+  })
+})

@@ -1,0 +1,55 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Writable } from 'node:stream'
+import { collectArtifacts } from '../bundle/artifacts.ts'
+import { SUMMARY_FILE } from '../bundle/build-bundle.ts'
+import type { AgentConfig } from '../config.ts'
+import { type RunOutcome, runJob } from '../run/run-job.ts'
+import type { LiveSample } from '../sampling/sampler.ts'
+import type { JobMeta, Spool } from '../spool/spool.ts'
+
+/** Spools a job, runs it under sampling, collects its artifacts and records the outcome durably. */
+export async function startJob(args: {
+  spool: Spool
+  config: Pick<AgentConfig, 'intervalMs' | 'perf' | 'cgroup'>
+  meta: JobMeta
+  env?: NodeJS.ProcessEnv
+  stdout?: Writable
+  stderr?: Writable
+  onSample?: (s: LiveSample) => void
+}): Promise<RunOutcome> {
+  const { spool, meta } = args
+  await spool.create(meta)
+  const bundleDir = spool.bundleDir(meta.jobId)
+  const outcome = await runJob({
+    command: meta.command,
+    args: meta.args,
+    outDir: bundleDir,
+    cwd: meta.cwd,
+    env: args.env,
+    intervalMs: args.config.intervalMs,
+    perf: args.config.perf,
+    cgroup: args.config.cgroup,
+    cgroupName: `zkrunner-${meta.jobId}`,
+    stdout: args.stdout,
+    stderr: args.stderr,
+    onSample: args.onSample,
+    onStart: (pid) => void spool.setState(meta.jobId, { pid }),
+  })
+  await collectArtifacts(meta.cwd, meta.artifacts, bundleDir)
+  await writeFile(
+    join(spool.jobDir(meta.jobId), SUMMARY_FILE),
+    JSON.stringify(outcome.sampling, null, 2),
+  )
+  await spool.setState(meta.jobId, {
+    phase: 'ran',
+    outcome: {
+      exitCode: outcome.signal ? null : outcome.exitCode,
+      signal: outcome.signal,
+      startedAt: outcome.startedAt,
+      endedAt: outcome.endedAt,
+      wallMs: outcome.wallMs,
+    },
+  })
+  return outcome
+}

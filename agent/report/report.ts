@@ -1,0 +1,43 @@
+import type { ResultReport } from '../../protocol/index.ts'
+import { AgentError, AgentErrorCode } from '../errors.ts'
+
+/** How to reach the Worker and how hard to try. */
+export interface ReportOptions {
+  workerUrl: string
+  attempts: number
+  /** First back-off delay; doubles per attempt. */
+  baseDelayMs?: number
+  fetch?: typeof fetch
+  signal?: AbortSignal
+}
+
+/**
+ * Posts a result report to `POST {workerUrl}/v1/jobs/:id/result`, retrying network errors, 5xx
+ * and 429 with exponential back-off. 2xx and 409 (the Worker already has it) acknowledge.
+ */
+export async function reportResult(report: ResultReport, options: ReportOptions): Promise<void> {
+  const doFetch = options.fetch ?? fetch
+  const url = new URL(`/v1/jobs/${report.jobId}/result`, options.workerUrl)
+  let last = ''
+  for (let attempt = 0; attempt < options.attempts; attempt++) {
+    if (attempt > 0)
+      await new Promise((r) => setTimeout(r, (options.baseDelayMs ?? 500) * 2 ** (attempt - 1)))
+    try {
+      const res = await doFetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(report),
+        signal: options.signal ?? AbortSignal.timeout(15_000),
+      })
+      if (res.ok || res.status === 409) return
+      last = `HTTP ${res.status} ${(await res.text()).slice(0, 200)}`
+      if (res.status < 500 && res.status !== 429) break
+    } catch (e) {
+      last = (e as Error).message
+    }
+  }
+  throw new AgentError(
+    AgentErrorCode.REPORT_FAILED,
+    `report of job ${report.jobId} to ${url.origin}: ${last}`,
+  )
+}

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AgentError, AgentErrorCode } from '../errors.ts'
+
+/** Where a job stands; each phase is durable before the next begins, so `resume` picks up from it. */
+export type JobPhase = 'running' | 'ran' | 'signed' | 'pinned' | 'reported' | 'queued' | 'settled'
+
+/** Phases in order, for "at least" comparisons. */
+export const PHASES: readonly JobPhase[] = [
+  'running',
+  'ran',
+  'signed',
+  'pinned',
+  'reported',
+  'queued',
+  'settled',
+]
+
+/** Who the job was for: from the Worker's pipeline variables or the `run` flags. */
+export interface JobMeta {
+  jobId: string
+  service: string
+  sourceCommitment: string
+  user: string
+  command: string
+  args: string[]
+  /** Declared artifact paths (files or directories, relative to the job's working directory). */
+  artifacts: string[]
+  cwd: string
+  createdAt: string
+  /** The user's latest voucher for this service, if the Worker passed it (JSON of protocol Voucher). */
+  voucher?: unknown
+}
+
+/** The durable state of one spooled job. */
+export interface JobState {
+  phase: JobPhase
+  /** Set once the command finished (or was found interrupted by `resume`). */
+  outcome?: {
+    exitCode: number | null
+    signal: string | null
+    startedAt: string
+    endedAt: string
+    wallMs: number
+  }
+  /** Hex SHA-256 of the manifest's canonical JSON. */
+  manifestDigest?: string
+  signature?: string
+  bundleCid?: string
+  /** Pid of the job's launcher while it runs, so `resume` can tell a live job from a lost one. */
+  pid?: number
+  /** Settlement transaction that covered this job. */
+  settleTx?: string
+  /** Last failure of a step that `resume` will retry. */
+  lastError?: string
+  updatedAt: string
+}
+
+/** Writes a file so that a crash leaves either the old or the new content, never a torn one. */
+export async function writeDurable(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
+  const fh = await open(tmp, 'w')
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await rename(tmp, path)
+}
+
+/** The on-disk spool: one directory per job under `<dataDir>/spool`. */
+export class Spool {
+  readonly root: string
+  constructor(dataDir: string) {
+    this.root = join(dataDir, 'spool')
+  }
+
+  /** Directory of a job. */
+  jobDir(jobId: string): string {
+    return join(this.root, jobId)
+  }
+
+  /** Directory whose contents become the job's UnixFS bundle. */
+  bundleDir(jobId: string): string {
+    return join(this.jobDir(jobId), 'bundle')
+  }
+
+  /** Creates the job's directory and records its metadata before anything runs. */
+  async create(meta: JobMeta): Promise<void> {
+    await mkdir(this.bundleDir(meta.jobId), { recursive: true })
+    await writeDurable(join(this.jobDir(meta.jobId), 'job.json'), JSON.stringify(meta, null, 2))
+    await this.setState(meta.jobId, { phase: 'running' })
+  }
+
+  /** Reads a job's metadata. */
+  async meta(jobId: string): Promise<JobMeta> {
+    return this.readJson<JobMeta>(jobId, 'job.json')
+  }
+
+  /** Reads a job's state. */
+  async state(jobId: string): Promise<JobState> {
+    return this.readJson<JobState>(jobId, 'state.json')
+  }
+
+  /** Merges a change into the job's state durably. */
+  async setState(jobId: string, change: Partial<JobState>): Promise<JobState> {
+    let prev: Partial<JobState> = {}
+    try {
+      prev = await this.state(jobId)
+    } catch {
+      // First write.
+    }
+    const next = { ...prev, ...change, updatedAt: new Date().toISOString() } as JobState
+    await writeDurable(join(this.jobDir(jobId), 'state.json'), JSON.stringify(next, null, 2))
+    return next
+  }
+
+  /** Ids of every spooled job. */
+  async list(): Promise<string[]> {
+    try {
+      return (await readdir(this.root, { withFileTypes: true }))
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+    } catch {
+      return []
+    }
+  }
+
+  private async readJson<T>(jobId: string, file: string): Promise<T> {
+    let text: string
+    try {
+      text = await readFile(join(this.jobDir(jobId), file), 'utf8')
+    } catch {
+      throw new AgentError(AgentErrorCode.UNKNOWN_JOB, `no spooled job ${jobId}`)
+    }
+    try {
+      return JSON.parse(text) as T
+    } catch {
+      throw new AgentError(AgentErrorCode.SPOOL_CORRUPT, `${file} of job ${jobId} is not JSON`)
+    }
+  }
+}
+
+/** True when `phase` is at or past `target`. */
+export const reached = (phase: JobPhase, target: JobPhase): boolean =>
+  PHASES.indexOf(phase) >= PHASES.indexOf(target)
