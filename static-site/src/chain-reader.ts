@@ -1,0 +1,208 @@
+import {
+  commitToField,
+  decodeHeartbeat,
+  decodeTerms,
+  fieldsToCid,
+  fieldToCommit,
+  type ServiceHeartbeat,
+  ServiceState,
+  type ServiceTerms,
+} from '../../protocol/index.ts'
+import { SiteError, SiteErrorCode } from './errors.ts'
+import { fieldsToPublicKey } from './mina-address.ts'
+
+/** One event as the archive returns it: the block it is in and its fields (type index first). */
+export interface ChainEvent {
+  height: number
+  slot: number
+  data: bigint[]
+}
+
+/** What the page reads from Mina: narrow, so tests answer it with a small GraphQL double. */
+export interface ChainReader {
+  /** The 8 app-state fields of the zkApp at `address`, or null when there is none. */
+  zkappState(address: string): Promise<bigint[] | null>
+  /** The balance of `(owner, tokenId)`; 0 when the account does not exist. */
+  balance(owner: string, tokenId?: string): Promise<bigint>
+  /** The global slot of the best tip. */
+  currentSlot(): Promise<bigint>
+  /** Every event of `address`, oldest first (from the archive). */
+  events(address: string): Promise<ChainEvent[]>
+}
+
+const quote = (s: string) => JSON.stringify(s)
+const toBigint = (v: unknown): bigint => {
+  if (typeof v === 'string' || typeof v === 'number') return BigInt(v)
+  throw new TypeError('not a number')
+}
+
+/** Reads Mina GraphQL and the archive API with the same documents o1js sends; no o1js needed. */
+export class GraphqlChainReader implements ChainReader {
+  constructor(
+    readonly graphqlUrl: string,
+    readonly archiveUrl: string,
+    readonly fetchFn: typeof fetch = (...a) => fetch(...a),
+  ) {}
+
+  async #query(url: string, query: string): Promise<Record<string, unknown>> {
+    let res: Response
+    try {
+      res = await this.fetchFn(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query }),
+      })
+    } catch {
+      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
+    }
+    if (!res.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url}: HTTP ${res.status}`)
+    const body = (await res.json().catch(() => ({}))) as {
+      data?: Record<string, unknown> | null
+      errors?: { message?: string }[]
+    }
+    // A missing account comes back as `account: null` beside an error on some nodes: data wins.
+    if (!body.data) {
+      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, body.errors?.[0]?.message ?? 'no data')
+    }
+    return body.data
+  }
+
+  async zkappState(address: string): Promise<bigint[] | null> {
+    const data = await this.#query(
+      this.graphqlUrl,
+      `{ account(publicKey: ${quote(address)}) { zkappState } }`,
+    )
+    const account = data.account as { zkappState?: unknown } | null
+    if (!account || !Array.isArray(account.zkappState)) return null
+    return account.zkappState.map(toBigint)
+  }
+
+  async balance(owner: string, tokenId?: string): Promise<bigint> {
+    const token = tokenId ? `, token: ${quote(tokenId)}` : ''
+    const data = await this.#query(
+      this.graphqlUrl,
+      `{ account(publicKey: ${quote(owner)}${token}) { balance { total } } }`,
+    )
+    const account = data.account as { balance?: { total?: unknown } } | null
+    return account ? toBigint(account.balance?.total) : 0n
+  }
+
+  async currentSlot(): Promise<bigint> {
+    const data = await this.#query(
+      this.graphqlUrl,
+      '{ bestChain(maxLength: 1) { protocolState { consensusState { slotSinceGenesis } } } }',
+    )
+    const chain = data.bestChain as
+      | { protocolState?: { consensusState?: { slotSinceGenesis?: unknown } } }[]
+      | null
+    return toBigint(chain?.[0]?.protocolState?.consensusState?.slotSinceGenesis)
+  }
+
+  async events(address: string): Promise<ChainEvent[]> {
+    const data = await this.#query(
+      this.archiveUrl,
+      `{ events(input: { address: ${quote(address)} }) { blockInfo { height globalSlotSinceGenesis } eventData { data } } }`,
+    )
+    const out: ChainEvent[] = []
+    for (const block of (data.events ?? []) as {
+      blockInfo?: { height?: number; globalSlotSinceGenesis?: number }
+      eventData?: { data?: unknown[] }[]
+    }[]) {
+      for (const e of block.eventData ?? []) {
+        out.push({
+          height: block.blockInfo?.height ?? 0,
+          slot: block.blockInfo?.globalSlotSinceGenesis ?? 0,
+          data: (e.data ?? []).map(toBigint),
+        })
+      }
+    }
+    return out.sort((a, b) => a.height - b.height)
+  }
+}
+
+// o1js numbers a contract's event types by their sorted names.
+const REGISTRY_PUBLISHED = 0n
+const REGISTRY_RETIRED = 1n
+const SERVICE_SETTLE = 3n
+
+/** One listing in the registry: who published which service contract, with which descriptor. */
+export interface RegistryEntry {
+  service: string
+  operator: string
+  descriptorCid: string | null
+  height: number
+}
+
+/** The registry's live listings (Published minus Retired by the same operator), newest first. */
+export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] {
+  const live = new Map<string, RegistryEntry>()
+  for (const e of events) {
+    const [kind, sx, sOdd, ox, oOdd, c0, c1] = e.data
+    if (sx === undefined || sOdd === undefined || ox === undefined || oOdd === undefined) continue
+    const service = fieldsToPublicKey(sx, sOdd)
+    const operator = fieldsToPublicKey(ox, oOdd)
+    if (!service || !operator) continue
+    if (kind === REGISTRY_PUBLISHED && c0 !== undefined && c1 !== undefined) {
+      const cid = fieldsToCid([c0, c1])
+      live.set(service, {
+        service,
+        operator,
+        descriptorCid: cid.ok ? cid.value.toString() : null,
+        height: e.height,
+      })
+    } else if (kind === REGISTRY_RETIRED && live.get(service)?.operator === operator) {
+      live.delete(service)
+    }
+  }
+  return [...live.values()].sort((a, b) => b.height - a.height)
+}
+
+/** A service contract's state, decoded for display and verification. */
+export interface ServiceOnChain {
+  sourceCommitment: string
+  descriptorCid: string | null
+  terms: ServiceTerms
+  heartbeat: ServiceHeartbeat
+  runnerKeyHash: bigint
+}
+
+/** Decodes the 8 state fields of a service contract with the protocol's chain layout. */
+export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
+  const at = (i: number) => state[i] ?? 0n
+  const cid = fieldsToCid([at(ServiceState.descriptorCid0), at(ServiceState.descriptorCid1)])
+  return {
+    sourceCommitment: fieldToCommit(at(ServiceState.sourceCommitment)),
+    descriptorCid: cid.ok ? cid.value.toString() : null,
+    terms: decodeTerms(at(ServiceState.terms)),
+    heartbeat: decodeHeartbeat(at(ServiceState.heartbeat)),
+    runnerKeyHash: at(ServiceState.runnerKeyHash),
+  }
+}
+
+/** True when a commit SHA is the one frozen in the state (compared as the stored integer). */
+export const sameCommit = (state: ServiceOnChain, sha: string): boolean =>
+  /^[0-9a-f]{40}$/.test(sha) && commitToField(sha) === commitToField(state.sourceCommitment)
+
+/** A user's channel as its settlements left it: jobs covered so far and their results root. */
+export interface Settlement {
+  /** Jobs settled over all of the user's settlements (each Settle event counts its batch). */
+  jobs: bigint
+  /** The results root of the latest settlement: it covers every settled job. */
+  resultsRoot: bigint
+  height: number
+}
+
+/** The user's settlement state from a service's event log, or null if never settled. */
+export function latestSettlement(events: readonly ChainEvent[], user: string): Settlement | null {
+  let latest: Settlement | null = null
+  let total = 0n
+  for (const e of events) {
+    const [kind, ux, uOdd, , , , jobs, root] = e.data
+    if (kind !== SERVICE_SETTLE || ux === undefined || uOdd === undefined) continue
+    if (jobs === undefined || root === undefined) continue
+    if (fieldsToPublicKey(ux, uOdd) !== user) continue
+    total += jobs
+    latest = { jobs: total, resultsRoot: root, height: e.height }
+  }
+  return latest
+}

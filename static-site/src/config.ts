@@ -1,0 +1,63 @@
+import { z } from 'zod'
+import { PublicKeySchema } from '../../protocol/index.ts'
+import { SiteError, SiteErrorCode } from './errors.ts'
+
+const httpUrl = z.url({ protocol: /^https?$/ })
+
+/** What a deployment of the page talks to: the only place URLs and addresses come from. */
+export const SiteConfigSchema = z.strictObject({
+  /** Base URL of the edge oracle (job submission and status). */
+  workerUrl: httpUrl,
+  /** Mina daemon GraphQL endpoint. */
+  minaGraphqlUrl: httpUrl,
+  /** Archive node GraphQL endpoint (events). */
+  archiveUrl: httpUrl,
+  /** Trustless IPFS gateways, tried in order; every block is checked against its CID. */
+  gateways: z.array(httpUrl).min(1).max(16),
+  /** 'devnet', 'mainnet' or 'testnet' (the local stack): transaction signatures depend on it. */
+  networkId: z.string().min(1).max(32),
+  /** The ServiceRegistry contract whose Published events list the market. */
+  registryAddress: PublicKeySchema,
+  /** The credit token contract. */
+  tokenAddress: PublicKeySchema,
+  /** A local-stack private key offered as a clearly labelled dev wallet; never set in production. */
+  devKey: z.string().min(40).max(64).optional(),
+  /** Base URL of commit links, `{project}` and `{sha}` replaced; defaults to the descriptor's GitLab. */
+  commitUrlTemplate: z.string().max(300).optional(),
+  /** How old (in slots) a heartbeat may be before a service counts as down. */
+  maxHeartbeatAgeSlots: z.int().min(1).default(20),
+})
+/** The validated page configuration. */
+export type SiteConfig = z.infer<typeof SiteConfigSchema>
+
+/** Validates a parsed config.json, naming the first bad field. */
+export function parseConfig(input: unknown): SiteConfig {
+  const parsed = SiteConfigSchema.safeParse(input)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  const where = issue ? issue.path.join('.') : ''
+  throw new SiteError(
+    SiteErrorCode.CONFIG_INVALID,
+    `config.json: ${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`,
+  )
+}
+
+/** Loads `config.json` beside the page (any static host serves it), then validates it once. */
+export async function loadConfig(
+  url = new URL('config.json', document.baseURI),
+): Promise<SiteConfig> {
+  let res: Response
+  try {
+    res = await fetch(url, { cache: 'no-store' })
+  } catch {
+    throw new SiteError(SiteErrorCode.CONFIG_UNREACHABLE, `cannot fetch ${url}`)
+  }
+  if (!res.ok) throw new SiteError(SiteErrorCode.CONFIG_UNREACHABLE, `${url}: HTTP ${res.status}`)
+  let body: unknown
+  try {
+    body = await res.json()
+  } catch {
+    throw new SiteError(SiteErrorCode.CONFIG_INVALID, 'config.json is not JSON')
+  }
+  return parseConfig(body)
+}

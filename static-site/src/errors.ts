@@ -1,0 +1,28 @@
+/** Stable codes of the page's own failures: views and tests match on them. */
+export const SiteErrorCode = {
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  CONFIG_UNREACHABLE: 'CONFIG_UNREACHABLE',
+  CHAIN_UNAVAILABLE: 'CHAIN_UNAVAILABLE',
+  WORKER_UNAVAILABLE: 'WORKER_UNAVAILABLE',
+  WORKER_REFUSED: 'WORKER_REFUSED',
+  IPFS_UNAVAILABLE: 'IPFS_UNAVAILABLE',
+  WALLET_UNAVAILABLE: 'WALLET_UNAVAILABLE',
+  WALLET_REFUSED: 'WALLET_REFUSED',
+  INVALID_INPUT: 'INVALID_INPUT',
+  PROVER_FAILED: 'PROVER_FAILED',
+} as const
+
+/** One of the page's stable error codes. */
+export type SiteErrorCode = (typeof SiteErrorCode)[keyof typeof SiteErrorCode]
+
+/** A failure the page shows to the user, with a stable code (and the Worker's code when it refused). */
+export class SiteError extends Error {
+  override readonly name = 'SiteError'
+  constructor(
+    readonly code: SiteErrorCode,
+    message: string,
+    readonly remoteCode?: string,
+  ) {
+    super(message)
+  }
+}

@@ -1,0 +1,37 @@
+/** Where one link of the verification chain stands. */
+export type LinkStatus = 'ok' | 'broken' | 'pending'
+
+/** The links of the chain from bytes on IPFS to the state of the service contract, in order. */
+export const LINKS = {
+  bundle: 'Bundle retrieved and verified against its CID',
+  manifest: 'Manifest is well-formed and names this job',
+  files: 'Every file matches its SHA-256 in the manifest',
+  signature: "Runner's signature on the manifest",
+  runner: "Signer is the service's runner (descriptor on chain)",
+  service: 'Manifest is for this service contract',
+  source: 'Source commitment matches the service contract',
+  settled: 'Included in the settled results root on chain',
+} as const
+
+/** Identifier of one link. */
+export type LinkId = keyof typeof LINKS
+
+/** One checked link: its name, its status and why. */
+export interface VerificationLink {
+  id: LinkId
+  name: string
+  status: LinkStatus
+  detail: string
+}
+
+/** Builds a link record with its display name. */
+export const link = (id: LinkId, status: LinkStatus, detail: string): VerificationLink => ({
+  id,
+  name: LINKS[id],
+  status,
+  detail,
+})
+
+/** The first broken link of a chain, or null when none is broken. */
+export const firstBroken = (links: readonly VerificationLink[]): VerificationLink | null =>
+  links.find((l) => l.status === 'broken') ?? null

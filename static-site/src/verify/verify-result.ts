@@ -1,0 +1,251 @@
+import {
+  MANIFEST_FILE,
+  MANIFEST_SIGNATURE_FILE,
+  type ManifestSignature,
+  manifestDigest,
+  parseManifestSignature,
+  parseResultManifest,
+  parseServiceDescriptor,
+  type ResultManifest,
+  type ServiceDescriptor,
+  sha256,
+  toHex,
+  verifyManifest,
+} from '../../../protocol/index.ts'
+import {
+  type ChainReader,
+  decodeServiceState,
+  latestSettlement,
+  type ServiceOnChain,
+  sameCommit,
+} from '../chain-reader.ts'
+import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
+
+/** Content-addressed reads; every implementation must check each block against its CID. */
+export interface BundleReader {
+  /** The bytes at `path` inside the UnixFS directory `root`. */
+  readPath(root: string, path: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** The bytes of a file CID (the service descriptor). */
+  readCid(cid: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+}
+
+/** Where the leaves of a user's results tree come from, and how its root is computed (Poseidon). */
+export interface SettledResults {
+  /** Manifest digests of the user's jobs with this service in settlement order, as far as known. */
+  digests(service: string, user: string): Promise<Uint8Array[]>
+  /** The results-tree root of `digests` (leaf i = the i-th job), as the contract computes it. */
+  root(digests: readonly Uint8Array[]): Promise<bigint>
+}
+
+/** What to verify: a bundle, for a service, optionally for one job id. */
+export interface VerifyTarget {
+  bundleCid: string
+  service: string
+  jobId?: string
+}
+
+/** The narrow dependencies of verification. */
+export interface VerifyDeps {
+  bundle: BundleReader
+  chain: Pick<ChainReader, 'zkappState' | 'events'>
+  settled?: SettledResults
+  signal?: AbortSignal
+}
+
+/** The verdict, plus what the views need to show the result (only ever from checked bytes). */
+export interface VerifyOutcome {
+  links: VerificationLink[]
+  manifest: ResultManifest | null
+  /** Bytes of each manifest file that matched its hash. */
+  files: Map<string, Uint8Array>
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true })
+const why = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+function parseJsonBytes(bytes: Uint8Array): unknown {
+  return JSON.parse(decoder.decode(bytes))
+}
+
+/**
+ * Walks the verification chain of one result: bundle → manifest → file hashes → runner signature
+ * → runner key named by the on-chain descriptor → service → source commitment → settled root.
+ * Independent links are all checked, so a report names every broken one, not only the first.
+ * `onLink` is called as each link is decided, for progressive display.
+ */
+export async function verifyResult(
+  target: VerifyTarget,
+  deps: VerifyDeps,
+  onLink: (l: VerificationLink) => void = () => {},
+): Promise<VerifyOutcome> {
+  const decided = new Map<LinkId, VerificationLink>()
+  const set = (id: LinkId, status: VerificationLink['status'], detail: string) => {
+    const l = link(id, status, detail)
+    decided.set(id, l)
+    onLink(l)
+  }
+  const opts = deps.signal ? { signal: deps.signal } : {}
+  const files = new Map<string, Uint8Array>()
+  const outcome = (manifest: ResultManifest | null): VerifyOutcome => {
+    const links = (Object.keys(LINKS) as LinkId[]).map(
+      (id) => decided.get(id) ?? link(id, 'pending', 'not checked: an earlier link is broken'),
+    )
+    return { links, manifest, files }
+  }
+
+  // 1. The manifest and its signature, fetched with verified retrieval.
+  let manifestBytes: Uint8Array
+  let sigBytes: Uint8Array
+  try {
+    ;[manifestBytes, sigBytes] = await Promise.all([
+      deps.bundle.readPath(target.bundleCid, MANIFEST_FILE, opts),
+      deps.bundle.readPath(target.bundleCid, MANIFEST_SIGNATURE_FILE, opts),
+    ])
+  } catch (e) {
+    set('bundle', 'broken', `cannot retrieve ${target.bundleCid}: ${why(e)}`)
+    return outcome(null)
+  }
+  set('bundle', 'ok', `${target.bundleCid} (every block checked against its CID)`)
+
+  // 2. The manifest parses and is about the job asked for.
+  let manifest: ResultManifest
+  try {
+    const parsed = parseResultManifest(parseJsonBytes(manifestBytes))
+    if (!parsed.ok) throw parsed.error
+    manifest = parsed.value
+  } catch (e) {
+    set('manifest', 'broken', `${MANIFEST_FILE} is not a valid manifest: ${why(e)}`)
+    return outcome(null)
+  }
+  if (target.jobId !== undefined && manifest.jobId !== target.jobId) {
+    set('manifest', 'broken', `manifest is for job ${manifest.jobId}, not ${target.jobId}`)
+  } else {
+    set(
+      'manifest',
+      'ok',
+      `job ${manifest.jobId}, exit code ${manifest.exitCode ?? manifest.signal}`,
+    )
+  }
+
+  // 3. Every file the manifest lists, re-hashed from the bytes the bundle really holds.
+  const bad: string[] = []
+  for (const f of manifest.files) {
+    try {
+      const bytes = await deps.bundle.readPath(target.bundleCid, f.path, opts)
+      if (bytes.length !== f.size || toHex(sha256(bytes)) !== f.sha256) bad.push(f.path)
+      else files.set(f.path, bytes)
+    } catch {
+      bad.push(`${f.path} (missing)`)
+    }
+  }
+  if (bad.length > 0) set('files', 'broken', `hash mismatch: ${bad.join(', ')}`)
+  else set('files', 'ok', `${manifest.files.length} files re-hashed`)
+
+  // 4. The runner's signature over the manifest digest.
+  let sig: ManifestSignature | null = null
+  try {
+    const parsed = parseManifestSignature(parseJsonBytes(sigBytes))
+    if (!parsed.ok) throw parsed.error
+    sig = parsed.value
+    const verified = verifyManifest(manifest, sig)
+    if (!verified.ok) throw verified.error
+    set('signature', 'ok', `signed by ${manifest.runner}`)
+  } catch (e) {
+    set('signature', 'broken', `${MANIFEST_SIGNATURE_FILE}: ${why(e)}`)
+  }
+
+  // 5–7. The service contract's frozen state, and the descriptor its CID names.
+  let state: ServiceOnChain | null = null
+  try {
+    const fields = await deps.chain.zkappState(target.service)
+    if (fields !== null && fields.length >= 8) state = decodeServiceState(fields)
+  } catch (e) {
+    for (const id of ['runner', 'service', 'source', 'settled'] as const) {
+      set(id, 'pending', `Mina node unavailable: ${why(e)}`)
+    }
+    return outcome(manifest)
+  }
+  if (state === null) {
+    set('service', 'broken', `no service contract at ${target.service}`)
+    return outcome(manifest)
+  }
+  if (manifest.service !== target.service) {
+    set('service', 'broken', `manifest names ${manifest.service}, not ${target.service}`)
+  } else set('service', 'ok', target.service)
+
+  let descriptor: ServiceDescriptor | null = null
+  if (state.descriptorCid === null) {
+    set('runner', 'broken', 'the contract holds no valid descriptor CID')
+  } else {
+    try {
+      const parsed = parseServiceDescriptor(
+        parseJsonBytes(await deps.bundle.readCid(state.descriptorCid, opts)),
+      )
+      if (!parsed.ok) throw parsed.error
+      descriptor = parsed.value
+    } catch (e) {
+      set('runner', 'broken', `descriptor ${state.descriptorCid}: ${why(e)}`)
+    }
+  }
+  if (descriptor !== null) {
+    if (descriptor.runnerPublicKey !== manifest.runner) {
+      set(
+        'runner',
+        'broken',
+        `signed by ${manifest.runner}, the service's runner is ${descriptor.runnerPublicKey}`,
+      )
+    } else set('runner', 'ok', `${descriptor.runnerPublicKey} (descriptor ${state.descriptorCid})`)
+  }
+
+  if (!sameCommit(state, manifest.sourceCommitment)) {
+    set(
+      'source',
+      'broken',
+      `manifest says ${manifest.sourceCommitment}, the contract holds ${state.sourceCommitment}`,
+    )
+  } else set('source', 'ok', state.sourceCommitment)
+
+  // 8. Inclusion in the user's settled results root.
+  set('settled', ...(await settledStatus(target.service, manifest, deps)))
+  return outcome(manifest)
+}
+
+async function settledStatus(
+  service: string,
+  manifest: ResultManifest,
+  deps: VerifyDeps,
+): Promise<['ok' | 'broken' | 'pending', string]> {
+  let settlement: ReturnType<typeof latestSettlement>
+  try {
+    settlement = latestSettlement(await deps.chain.events(service), manifest.user)
+  } catch (e) {
+    return ['pending', `archive unavailable: ${why(e)}`]
+  }
+  if (settlement === null)
+    return ['pending', 'not settled yet: the runner has not settled this user']
+  if (!deps.settled) return ['pending', 'settled on chain; this page cannot compute results roots']
+  const digest = toHex(manifestDigest(manifest))
+  let leaves: Uint8Array[]
+  try {
+    leaves = await deps.settled.digests(service, manifest.user)
+  } catch (e) {
+    return ['pending', `cannot list the user's results: ${why(e)}`]
+  }
+  const index = leaves.findIndex((l) => toHex(l) === digest)
+  const covered = Number(settlement.jobs)
+  if (index < 0) return ['pending', 'this page does not know the leaves of the settled results']
+  if (index >= covered) return ['pending', `not settled yet (${covered} jobs settled)`]
+  let root: bigint
+  try {
+    root = await deps.settled.root(leaves.slice(0, covered))
+  } catch (e) {
+    return ['pending', `cannot compute the results root: ${why(e)}`]
+  }
+  if (root !== settlement.resultsRoot) {
+    return [
+      'broken',
+      `results root ${root} differs from the settled root ${settlement.resultsRoot}`,
+    ]
+  }
+  return ['ok', `leaf ${index} of ${covered} under root ${settlement.resultsRoot}`]
+}

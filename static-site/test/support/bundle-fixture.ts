@@ -1,0 +1,190 @@
+import { unixfs } from '@helia/unixfs'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import {
+  canonicalBytes,
+  cidToFields,
+  commitToField,
+  encodeHeartbeat,
+  encodeTerms,
+  generateMinaKeyPair,
+  MANIFEST_FILE,
+  MANIFEST_SIGNATURE_FILE,
+  type MinaKeyPair,
+  type ResultManifest,
+  type ServiceDescriptor,
+  sha256,
+  signManifest,
+  toHex,
+} from '../../../protocol/index.ts'
+
+/** How a fixture bundle is spoiled, to check that the page names the broken link. */
+export type BundleVariant = 'good' | 'tampered-file' | 'wrong-signature' | 'wrong-source'
+
+/** The keys, descriptor and on-chain state of one service version, shared by its bundles. */
+export interface ServiceFixture {
+  address: string
+  runner: MinaKeyPair
+  user: MinaKeyPair
+  descriptor: ServiceDescriptor
+  descriptorCid: CID
+  sourceCommitment: string
+  /** The service contract's 8 state fields, as the chain double answers them. */
+  state: bigint[]
+}
+
+const RAW = 0x55
+const enc = new TextEncoder()
+
+/** A service version whose descriptor block is put into `blocks` (raw CID of its canonical JSON). */
+export async function serviceFixture(
+  blocks: MemoryBlockstore,
+  opts: { workerPublicKey: string; user?: MinaKeyPair; slot?: bigint },
+): Promise<ServiceFixture> {
+  const runner = generateMinaKeyPair()
+  const user = opts.user ?? generateMinaKeyPair()
+  const address = generateMinaKeyPair().publicKey
+  const sourceCommitment = 'c0ffee0000000000000000000000000000000042'
+  const descriptor: ServiceDescriptor = {
+    v: 1,
+    name: 'unit tests (node 22)',
+    description: 'Runs the project test suite.',
+    provider: 'gitlab',
+    providerUrl: 'http://127.0.0.1:1/',
+    project: 'zkrunner/demo',
+    ref: 'main',
+    job: 'test',
+    sourceCommitment,
+    pricePerJob: '5',
+    runnerPublicKey: runner.publicKey,
+    workerPublicKey: opts.workerPublicKey,
+    parameters: [
+      {
+        name: 'SUITE',
+        type: 'enum',
+        values: ['unit', 'integration'],
+        required: true,
+        default: 'unit',
+      },
+      { name: 'REPEAT', type: 'integer', min: 1, max: 5, required: true, default: 1 },
+      { name: 'FILTER', type: 'string', maxLength: 40, pattern: '[a-z-]*', required: false },
+      { name: 'VERBOSE', type: 'boolean', required: false },
+    ],
+  }
+  const bytes = canonicalBytes(descriptor)
+  const descriptorCid = CID.createV1(RAW, createDigest(0x12, sha256(bytes)))
+  await blocks.put(descriptorCid, bytes)
+  const fields = cidToFields(descriptorCid)
+  if (!fields.ok) throw fields.error
+  const [c0, c1] = fields.value
+  const state = [
+    commitToField(sourceCommitment),
+    c0,
+    c1,
+    encodeTerms({ pricePerJob: 5n, withdrawTimelockSlots: 100n }),
+    123n,
+    456n,
+    0n,
+    encodeHeartbeat({ lastHeartbeatSlot: opts.slot ?? 10n, settledJobs: 0n }),
+  ]
+  return { address, runner, user, descriptor, descriptorCid, sourceCommitment, state }
+}
+
+/** A JSON-lines samples file in the agent's `zkrunner-samples/1` format: CPU and memory rising. */
+export function samplesJsonl(count = 24): string {
+  const lines: unknown[] = [
+    {
+      kind: 'header',
+      format: 'zkrunner-samples/1',
+      intervalMs: 250,
+      sources: ['procfs'],
+      perfEvents: [],
+      notSupported: [],
+    },
+  ]
+  for (let i = 1; i <= count; i++) {
+    lines.push({
+      kind: 'proc',
+      t: i * 250,
+      processes: 2,
+      cpuMs: i * 180,
+      rssBytes: (20 + 5 * Math.sin(i / 3)) * 1024 * 1024,
+      hwmBytes: 26 * 1024 * 1024,
+    })
+  }
+  return lines.map((l) => `${JSON.stringify(l)}\n`).join('')
+}
+
+/** One bundle: its directory CID and the manifest as signed. */
+export interface BundleFixture {
+  cid: CID
+  manifest: ResultManifest
+}
+
+/** Builds a UnixFS bundle for `jobId` in `blocks`, spoiled as `variant` asks. */
+export async function bundleFixture(
+  blocks: MemoryBlockstore,
+  service: ServiceFixture,
+  jobId: string,
+  variant: BundleVariant = 'good',
+): Promise<BundleFixture> {
+  const fs = unixfs({ blockstore: blocks })
+  const content: Record<string, string> = {
+    'stdout.log': Array.from({ length: 40 }, (_, i) => `ok ${i + 1} - test case ${i + 1}\n`).join(
+      '',
+    ),
+    'stderr.log': 'warning: deprecated flag --foo\n',
+    'samples.jsonl': samplesJsonl(),
+  }
+  const files = []
+  const cids = new Map<string, CID>()
+  for (const [path, text] of Object.entries(content)) {
+    const bytes = enc.encode(text)
+    const cid = await fs.addBytes(bytes)
+    cids.set(path, cid)
+    files.push({ path, size: bytes.length, sha256: toHex(sha256(bytes)), cid: cid.toString() })
+  }
+  const manifest: ResultManifest = {
+    v: 1,
+    jobId,
+    service: service.address,
+    sourceCommitment:
+      variant === 'wrong-source'
+        ? 'badbad0000000000000000000000000000000001'
+        : service.sourceCommitment,
+    runner: service.runner.publicKey,
+    user: service.user.publicKey,
+    exitCode: 0,
+    signal: null,
+    startedAt: '2025-01-01T00:00:00.000Z',
+    endedAt: '2025-01-01T00:00:06.000Z',
+    wallMs: 6000,
+    cpuMs: 4320,
+    peakRssBytes: 26 * 1024 * 1024,
+    sampling: {
+      source: 'procfs',
+      intervalMs: 250,
+      sampleCount: 24,
+      events: [{ event: 'cpu-time', supported: true, total: 4320, unit: 'msec' }],
+      samplesPath: 'samples.jsonl',
+    },
+    files,
+  }
+  let signature = signManifest(manifest, service.runner.privateKey)
+  if (variant === 'wrong-signature') {
+    // Signed by another key but claiming to be the runner's: only the signature check can tell.
+    const other = signManifest(manifest, generateMinaKeyPair().privateKey)
+    signature = { ...signature, signature: other.signature }
+  }
+  if (variant === 'tampered-file') {
+    cids.set('stdout.log', await fs.addBytes(enc.encode('ok 1 - everything passed (edited)\n')))
+  }
+  cids.set(MANIFEST_FILE, await fs.addBytes(enc.encode(JSON.stringify(manifest, null, 2))))
+  cids.set(MANIFEST_SIGNATURE_FILE, await fs.addBytes(enc.encode(JSON.stringify(signature))))
+  let dir = await fs.addDirectory()
+  for (const [name, cid] of [...cids.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    dir = await fs.cp(cid, dir, name)
+  }
+  return { cid: dir, manifest }
+}

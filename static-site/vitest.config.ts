@@ -1,0 +1,14 @@
+import { defineProject } from 'vitest/config'
+
+// Unit tests of the verification logic and the Playwright page test both run in Node:
+// the page test drives a real Chromium, so vitest itself needs no browser environment.
+export default defineProject({
+  test: {
+    name: 'static-site',
+    root: import.meta.dirname,
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+})
