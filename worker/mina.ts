@@ -13,6 +13,9 @@ export interface ChainReader {
   currentSlot(): Promise<bigint>
 }
 
+/** Marks a cache entry that is only shared while its query is in flight (no TTL). */
+const IN_FLIGHT = -1
+
 const unavailable = (why: string) =>
   new ApiError(503, ApiErrorCode.CHAIN_UNAVAILABLE, `the Mina node did not answer: ${why}`)
 
@@ -65,13 +68,18 @@ export class MinaGraphqlReader implements ChainReader {
     const now = Date.now()
     const hit = this.#cache.get(key)
     if (hit && now - hit.at < ttl) return hit.value as Promise<T>
+    if (hit && ttl === 0 && hit.at === IN_FLIGHT) return hit.value as Promise<T>
     const value = load()
-    if (ttl > 0) {
-      this.#cache.set(key, { at: now, value })
+    // Concurrent identical reads share one query; with a TTL the answer is reused for that long.
+    this.#cache.set(key, { at: ttl > 0 ? now : IN_FLIGHT, value })
+    value.then(
+      () => {
+        if (ttl === 0) this.#cache.delete(key)
+      },
       // A failed read must not be served from the cache.
-      value.catch(() => this.#cache.delete(key))
-      if (this.#cache.size > 10_000) this.#cache.clear()
-    }
+      () => this.#cache.delete(key),
+    )
+    if (this.#cache.size > 10_000) this.#cache.clear()
     return value
   }
 

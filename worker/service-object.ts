@@ -133,6 +133,8 @@ export class ServiceObject extends DurableObject<Env> {
   readonly #sql: SqlStorage
   /** Jobs whose trigger loop runs in this instance now: at most one loop per job. */
   readonly #triggering = new Set<string>()
+  /** Request ids being admitted now: a concurrent duplicate is refused before it reads the chain. */
+  readonly #admitting = new Set<string>()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -303,123 +305,137 @@ export class ServiceObject extends DurableObject<Env> {
     submission: JobSubmission,
   ): Promise<Outcome<{ jobId: string; status: JobStatus; pipelineId: number | null }>> {
     return guarded(async () => {
-      const { request, voucher } = submission
-      const replayed = () =>
-        new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
+      const { request } = submission
       // Cheap early refusal; the authoritative check is repeated at admission below.
-      if (this.#seen(request.requestId)) throw replayed()
-      const registration = this.#requireRegistration()
-      const { descriptor } = registration
-      for (const name of Object.keys(request.parameters)) {
-        if (name.startsWith(RESERVED_PREFIX)) {
-          throw new ApiError(422, ApiErrorCode.INVALID_PARAMETERS, `${name}: reserved name`, [
-            'parameters',
-            name,
-          ])
-        }
+      if (this.#admitting.has(request.requestId) || this.#seen(request.requestId)) {
+        throw new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
       }
-      const parameters = validateParameters(descriptor.parameters, request.parameters)
-      if (!parameters.ok) {
-        throw new ApiError(
-          422,
-          ApiErrorCode.INVALID_PARAMETERS,
-          parameters.error.message,
-          parameters.error.path,
-        )
-      }
-      const config = this.#config()
-      const chain = chainReaderFor(config)
-      const [chainState, deposit] = await Promise.all([
-        readServiceChainState(chain, request.service),
-        chain.balance(request.user, registration.receiptTokenId),
-      ])
-      if (!chainState) {
-        throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
-      }
-      const price = chainState.terms.pricePerJob
-      const cumulative = BigInt(voucher.cumulativeAmount)
-      const nonce = BigInt(voucher.nonce)
-
-      // Admission: from here to the INSERTs there is no await, so it is atomic in this object.
-      const now = Date.now()
-      this.ctx.storage.transactionSync(() => {
-        if (this.#seen(request.requestId)) throw replayed()
-        const channel = this.#channel(request.user)
-        const availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, {
-          deposit,
-          owed: channel.cumulative,
-        })
-        if (!availability.enabled) {
-          throw new ApiError(
-            409,
-            ApiErrorCode.SERVICE_DISABLED,
-            `the service is disabled: ${availability.reason}`,
-          )
-        }
-        if (nonce <= channel.nonce) {
-          throw new ApiError(
-            409,
-            ApiErrorCode.VOUCHER_STALE,
-            `voucher nonce must exceed ${channel.nonce}`,
-          )
-        }
-        if (cumulative < channel.cumulative + price) {
-          throw new ApiError(
-            402,
-            ApiErrorCode.VOUCHER_INSUFFICIENT,
-            `voucher must owe at least ${channel.cumulative + price} (previous ${channel.cumulative} + price ${price})`,
-          )
-        }
-        if (cumulative > deposit) {
-          throw new ApiError(
-            402,
-            ApiErrorCode.VOUCHER_ABOVE_DEPOSIT,
-            `voucher owes ${cumulative}, above the deposit of ${deposit}`,
-          )
-        }
-        const variables: Record<string, string> = {
-          ...parameters.value,
-          [JOB_ID_VARIABLE]: request.requestId,
-          [SERVICE_VARIABLE]: request.service,
-          ZKRUNNER_USER: request.user,
-          ZKRUNNER_JOB_NAME: descriptor.job,
-          ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
-        }
-        this.#sql.exec(
-          'INSERT INTO requests (request_id, forget_at) VALUES (?, ?)',
-          request.requestId,
-          request.expiresAt * 1000 + REQUEST_ID_MARGIN_MS,
-        )
-        this.#sql.exec(
-          'INSERT OR REPLACE INTO channels (user, cumulative, nonce) VALUES (?, ?, ?)',
-          request.user,
-          String(cumulative),
-          String(nonce),
-        )
-        this.#sql.exec(
-          `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
-          request.requestId,
-          request.user,
-          now,
-          now,
-          JSON.stringify(variables),
-          now,
-        )
-        this.#event(request.requestId, 'queued', 'worker', now)
-      })
-      await this.#scheduleAlarm()
-      await this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(
-        request.service,
-      )
-      await this.#runTrigger(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS)
-      const job = this.#jobRow(request.requestId)!
-      return {
-        jobId: request.requestId,
-        status: job.status as JobStatus,
-        pipelineId: (job.pipeline_id as number | null) ?? null,
+      this.#admitting.add(request.requestId)
+      try {
+        return await this.#admit(submission)
+      } finally {
+        this.#admitting.delete(request.requestId)
       }
     })
+  }
+
+  async #admit(
+    submission: JobSubmission,
+  ): Promise<{ jobId: string; status: JobStatus; pipelineId: number | null }> {
+    const { request, voucher } = submission
+    const replayed = () =>
+      new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
+    const registration = this.#requireRegistration()
+    const { descriptor } = registration
+    for (const name of Object.keys(request.parameters)) {
+      if (name.startsWith(RESERVED_PREFIX)) {
+        throw new ApiError(422, ApiErrorCode.INVALID_PARAMETERS, `${name}: reserved name`, [
+          'parameters',
+          name,
+        ])
+      }
+    }
+    const parameters = validateParameters(descriptor.parameters, request.parameters)
+    if (!parameters.ok) {
+      throw new ApiError(
+        422,
+        ApiErrorCode.INVALID_PARAMETERS,
+        parameters.error.message,
+        parameters.error.path,
+      )
+    }
+    const config = this.#config()
+    const chain = chainReaderFor(config)
+    const [chainState, deposit] = await Promise.all([
+      readServiceChainState(chain, request.service),
+      chain.balance(request.user, registration.receiptTokenId),
+    ])
+    if (!chainState) {
+      throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
+    }
+    const price = chainState.terms.pricePerJob
+    const cumulative = BigInt(voucher.cumulativeAmount)
+    const nonce = BigInt(voucher.nonce)
+
+    // Admission: from here to the INSERTs there is no await, so it is atomic in this object.
+    const now = Date.now()
+    this.ctx.storage.transactionSync(() => {
+      if (this.#seen(request.requestId)) throw replayed()
+      const channel = this.#channel(request.user)
+      const availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, {
+        deposit,
+        owed: channel.cumulative,
+      })
+      if (!availability.enabled) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.SERVICE_DISABLED,
+          `the service is disabled: ${availability.reason}`,
+        )
+      }
+      if (nonce <= channel.nonce) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.VOUCHER_STALE,
+          `voucher nonce must exceed ${channel.nonce}`,
+        )
+      }
+      if (cumulative < channel.cumulative + price) {
+        throw new ApiError(
+          402,
+          ApiErrorCode.VOUCHER_INSUFFICIENT,
+          `voucher must owe at least ${channel.cumulative + price} (previous ${channel.cumulative} + price ${price})`,
+        )
+      }
+      if (cumulative > deposit) {
+        throw new ApiError(
+          402,
+          ApiErrorCode.VOUCHER_ABOVE_DEPOSIT,
+          `voucher owes ${cumulative}, above the deposit of ${deposit}`,
+        )
+      }
+      const variables: Record<string, string> = {
+        ...parameters.value,
+        [JOB_ID_VARIABLE]: request.requestId,
+        [SERVICE_VARIABLE]: request.service,
+        ZKRUNNER_USER: request.user,
+        ZKRUNNER_JOB_NAME: descriptor.job,
+        ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
+      }
+      this.#sql.exec(
+        'INSERT INTO requests (request_id, forget_at) VALUES (?, ?)',
+        request.requestId,
+        request.expiresAt * 1000 + REQUEST_ID_MARGIN_MS,
+      )
+      this.#sql.exec(
+        'INSERT OR REPLACE INTO channels (user, cumulative, nonce) VALUES (?, ?, ?)',
+        request.user,
+        String(cumulative),
+        String(nonce),
+      )
+      this.#sql.exec(
+        `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
+        request.requestId,
+        request.user,
+        now,
+        now,
+        JSON.stringify(variables),
+        now,
+      )
+      this.#event(request.requestId, 'queued', 'worker', now)
+    })
+    await this.#scheduleAlarm()
+    await this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(
+      request.service,
+    )
+    await this.#runTrigger(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS)
+    const job = this.#jobRow(request.requestId)!
+    return {
+      jobId: request.requestId,
+      status: job.status as JobStatus,
+      pipelineId: (job.pipeline_id as number | null) ?? null,
+    }
   }
 
   #event(jobId: string, status: string, source: JobEvent['source'], at: number, detail?: string) {
@@ -493,7 +509,7 @@ export class ServiceObject extends DurableObject<Env> {
     })
     for (;;) {
       const job = this.#jobRow(jobId)
-      if (!job || job.status !== 'queued') return
+      if (job?.status !== 'queued') return
       const attempts = this.#sql
         .exec<{ attempt: number; started_at: number; outcome: string | null }>(
           'SELECT attempt, started_at, outcome FROM trigger_attempts WHERE job_id = ? ORDER BY attempt',

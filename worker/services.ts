@@ -61,7 +61,7 @@ export const services = new Hono<AppEnv>()
     }
     const status = unwrapOutcome(await serviceStub(c.env, address).status(address, user))
     const availability = status.availability
-    const enabled = status.registered && availability !== null && availability.enabled
+    const enabled = status.registered && availability?.enabled
     const reason = enabled
       ? undefined
       : !status.registered || availability === null
