@@ -1,0 +1,37 @@
+import { Cache, type PublicKey } from 'o1js'
+import { CreditAdmin } from './credit-admin.ts'
+import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
+import { ServiceContract } from './service-contract.ts'
+import { ServiceRegistry } from './service-registry.ts'
+import { ServiceVault } from './service-vault.ts'
+
+/** Where compiled keys are cached (gitignored). */
+export const DEFAULT_CACHE_DIR = new URL('../.zkrunner/o1js-cache', import.meta.url).pathname
+
+/** Seconds each contract took to compile. */
+export type CompileTimes = Record<string, number>
+
+/**
+ * Compiles every contract for the credit token at `creditToken`, using a key cache. Call
+ * `setBackend('native')` before anything else touches o1js to prove natively.
+ */
+export async function compileAll(
+  creditToken: PublicKey,
+  cacheDir: string = DEFAULT_CACHE_DIR,
+): Promise<CompileTimes> {
+  setCreditTokenAddress(creditToken)
+  const cache = Cache.FileSystem(cacheDir)
+  const times: CompileTimes = {}
+  for (const [name, c] of [
+    ['CreditAdmin', CreditAdmin],
+    ['CreditToken', CreditToken],
+    ['ServiceContract', ServiceContract],
+    ['ServiceVault', ServiceVault],
+    ['ServiceRegistry', ServiceRegistry],
+  ] as const) {
+    const t0 = performance.now()
+    await c.compile({ cache })
+    times[name] = (performance.now() - t0) / 1000
+  }
+  return times
+}

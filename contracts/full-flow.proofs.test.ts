@@ -1,0 +1,54 @@
+import { Field, setBackend, UInt32 } from 'o1js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import * as client from './client.ts'
+import { compileAll } from './compile.ts'
+import { resultsRoot } from './results-tree.ts'
+import { startTestChain, TEST_TOKEN_KEY, type TestChain, type TestService } from './test-chain.ts'
+
+// Proofs on, native backend, keys cached under .zkrunner/o1js-cache: the one flow that proves
+// every transaction for real. Compile happens once here.
+setBackend('native')
+
+let chain: TestChain
+let svc: TestService
+const JOBS = 40
+
+beforeAll(async () => {
+  const times = await compileAll(TEST_TOKEN_KEY.toPublicKey())
+  console.log('compile seconds', times)
+  chain = await startTestChain({ proofsEnabled: true, users: 1, credits: 10_000n })
+  svc = await chain.deployService({ price: 10n, timelock: 20 })
+})
+
+describe('full flow with proofs', () => {
+  it('deposit → settle many jobs in one transaction → withdraw the remainder', async () => {
+    const user = chain.users[0]!
+    await client.deposit(chain.payer, svc.address, user, user.toPublicKey(), 1_000n)
+    const digests = Array.from({ length: JOBS }, (_, i) => new Uint8Array(32).fill(i + 1))
+    const root: Field = resultsRoot(digests)
+    const v = chain.voucher(user, svc, BigInt(JOBS) * svc.price, 1n)
+    const t0 = performance.now()
+    await client.settle(chain.payer, {
+      service: svc.address,
+      book: svc.book,
+      user: user.toPublicKey(),
+      voucher: v,
+      resultsRoot: root,
+      runner: svc.runnerKey.toPublicKey(),
+      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, v),
+    })
+    console.log('settle (build+prove+send) seconds', (performance.now() - t0) / 1000)
+    expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(400n)
+    const state = await client.readServiceState(svc.address)
+    expect(state.heartbeat.settledJobs).toBe(BigInt(JOBS))
+    expect(state.channelsRoot).toBe(svc.book.root.toBigInt())
+
+    const slot = Number(chain.local.getNetworkState().globalSlotSinceGenesis.toBigint())
+    await client.requestWithdraw(chain.payer, svc.address, svc.book, user)
+    chain.local.setGlobalSlot(UInt32.from(slot + 10 + 20))
+    const before = await client.readCredits(user.toPublicKey())
+    await client.withdraw(chain.payer, svc.address, svc.book, user)
+    expect(await client.readCredits(user.toPublicKey())).toBe(before + 600n)
+    expect(await client.readEscrow(svc.address)).toBe(0n)
+  })
+})
