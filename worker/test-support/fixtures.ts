@@ -111,6 +111,7 @@ export async function makeService(
     price?: bigint
     heartbeatSlot?: number
     apiToken?: boolean
+    triggerToken?: string
     parameters?: ServiceDescriptor['parameters']
   } = {},
 ): Promise<TestService> {
@@ -160,7 +161,7 @@ export async function makeService(
   const receiptTokenId = `w${Array.from(crypto.getRandomValues(new Uint8Array(40)), (b) => base58[b % 58]).join('')}`
   const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, {
     v: 1,
-    triggerToken: TEST_TRIGGER_TOKEN,
+    triggerToken: options.triggerToken ?? TEST_TRIGGER_TOKEN,
     ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
   })
   const registration = signServiceRegistration(

@@ -1,0 +1,142 @@
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import {
+  generateHpkeKeyPair,
+  generateMinaKeyPair,
+  sealJson,
+  TRIGGER_TOKEN_INFO,
+} from '../protocol/index.ts'
+import {
+  call,
+  fundedUser,
+  makeService,
+  postJson,
+  registeredService,
+  setChainAccount,
+  setSlot,
+} from './test-support/fixtures.ts'
+
+const errorOf = async (res: Response) =>
+  ((await res.json()) as { error: { code: string; message: string } }).error
+
+describe('GET /v1/keys', () => {
+  it('answers the HPKE suite, key id and public key, and nothing private', async () => {
+    const res = await call('/v1/keys')
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    const body = JSON.parse(text) as {
+      suite: string
+      kid: string
+      publicKey: string
+      keys: unknown[]
+    }
+    expect(body.suite).toBe('DHKEM(X25519,HKDF-SHA256)/HKDF-SHA256/ChaCha20Poly1305')
+    expect(body.kid).toMatch(/^[0-9a-f]{16}$/)
+    expect(body.publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(body.keys).toEqual([{ kid: body.kid, publicKey: body.publicKey, current: true }])
+    expect(text).not.toContain(String(env.HPKE_PRIVATE_KEY))
+  })
+})
+
+describe('POST /v1/services', () => {
+  it('registers a service whose descriptor matches the chain and is signed by its runner key', async () => {
+    const service = await makeService()
+    const res = await postJson('/v1/services', service.registration)
+    expect(res.status).toBe(201)
+    expect(await res.json()).toMatchObject({ service: service.address })
+    // Registering again (a new token, say) is allowed under the same checks.
+    expect((await postJson('/v1/services', service.registration)).status).toBe(201)
+  })
+
+  it('refuses a registration whose signature does not cover its body', async () => {
+    const service = await makeService()
+    const tampered = {
+      ...service.registration,
+      descriptor: { ...service.registration.descriptor, name: 'renamed' },
+    }
+    const res = await postJson('/v1/services', tampered)
+    expect(res.status).toBe(403)
+    expect((await errorOf(res)).code).toBe('bad_signature')
+  })
+
+  it('refuses a descriptor that differs from the service contract', async () => {
+    const service = await makeService({ price: 10n })
+    // The chain says 11 per job; the signed descriptor says 10.
+    const other = await makeService({ price: 11n })
+    await setChainAccount(service.address, { zkappState: await stateOf(other.address) })
+    const res = await postJson('/v1/services', service.registration)
+    expect(res.status).toBe(409)
+    expect((await errorOf(res)).code).toBe('descriptor_mismatch')
+  })
+
+  it('refuses an address with no service contract, and a token sealed to another key', async () => {
+    const service = await makeService()
+    await setChainAccount(service.address, {})
+    const none = await postJson('/v1/services', service.registration)
+    expect(none.status).toBe(404)
+    expect((await errorOf(none)).code).toBe('unknown_service')
+  })
+
+  it('refuses a trigger token sealed to a key the Worker does not hold', async () => {
+    const stranger = await generateHpkeKeyPair()
+    const service = await makeService()
+    const { signServiceRegistration } = await import('../protocol/index.ts')
+    const { signature: _s, ...body } = service.registration
+    const resealed = signServiceRegistration(
+      { ...body, triggerToken: await sealJson(stranger.publicKey, TRIGGER_TOKEN_INFO, 'glptt-x') },
+      service.operator.privateKey,
+    )
+    const res = await postJson('/v1/services', resealed)
+    expect(res.status).toBe(400)
+    expect((await errorOf(res)).code).toBe('unknown_key_id')
+  })
+})
+
+async function stateOf(address: string): Promise<string[]> {
+  const url = (await import('vitest')).inject('minaUrl')
+  const res = await fetch(url, {
+    method: 'POST',
+    body: JSON.stringify({ query: `{ account(publicKey: "${address}") { zkappState } }` }),
+  })
+  return ((await res.json()) as { data: { account: { zkappState: string[] } } }).data.account
+    .zkappState
+}
+
+describe('GET /v1/services/:address', () => {
+  it('reports enabled, with the chain figures and, for a user, the funding', async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 15n)
+    const res = await call(`/v1/services/${service.address}?user=${user.publicKey}`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({
+      service: service.address,
+      enabled: true,
+      registered: true,
+      descriptorCid: service.descriptorCid,
+      chain: { pricePerJob: '10', funding: { deposit: '15', owed: '0' } },
+    })
+  })
+
+  it('reports disabled with the reason: funding exhausted, stale heartbeat, unknown', async () => {
+    const service = await registeredService({ price: 10n })
+    const poor = await fundedUser(service, 9n)
+    const funding = await (
+      await call(`/v1/services/${service.address}?user=${poor.publicKey}`)
+    ).json()
+    expect(funding).toMatchObject({ enabled: false, reason: 'funding-exhausted' })
+
+    await setSlot(5000)
+    const stale = await (await call(`/v1/services/${service.address}`)).json()
+    expect(stale).toMatchObject({ enabled: false, reason: 'stale-heartbeat' })
+    await setSlot(1000)
+
+    const unknown = await (await call(`/v1/services/${generateMinaKeyPair().publicKey}`)).json()
+    expect(unknown).toMatchObject({ enabled: false, reason: 'unknown-service', registered: false })
+  })
+
+  it('answers 400 for an address that is not a Mina key', async () => {
+    const res = await call('/v1/services/not-an-address')
+    expect(res.status).toBe(400)
+    expect((await errorOf(res)).code).toBe('invalid_body')
+  })
+})
