@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Field, setBackend } from 'o1js'
+import * as client from '../contracts/client.ts'
+import { compileAll } from '../contracts/compile.ts'
+import { CreditAdmin } from '../contracts/credit-admin.ts'
+import { CreditToken, setCreditTokenAddress } from '../contracts/credit-token.ts'
+import { RESULTS_TREE_HEIGHT, resultsRoot } from '../contracts/results-tree.ts'
+import { ServiceContract } from '../contracts/service-contract.ts'
+import { ServiceRegistry } from '../contracts/service-registry.ts'
+import { ServiceVault } from '../contracts/service-vault.ts'
+import { startTestChain, TEST_TOKEN_KEY } from '../contracts/test-chain.ts'
+
+// Contract figures: circuit rows of every method against a plain token transfer, compile time
+// cold and cached, and the native prove time of one settle covering many jobs.
+setBackend('native')
+
+/** Runs the contracts benchmark; `cold: false` skips the cold compile (minutes). */
+export async function run(opts: { cold?: boolean } = {}): Promise<Record<string, number | string>> {
+  const out: Record<string, number | string> = {}
+  setCreditTokenAddress(TEST_TOKEN_KEY.toPublicKey())
+  const transfer = (await CreditToken.analyzeMethods()).transfer!.rows
+  out['rows CreditToken.transfer (baseline)'] = transfer
+  for (const [name, c] of [
+    ['CreditAdmin', CreditAdmin],
+    ['ServiceContract', ServiceContract],
+    ['ServiceVault', ServiceVault],
+    ['ServiceRegistry', ServiceRegistry],
+  ] as const) {
+    for (const [m, a] of Object.entries(await c.analyzeMethods())) {
+      out[`rows ${name}.${m}`] = a.rows
+      out[`ratio ${name}.${m} / transfer`] = Number((a.rows / transfer).toFixed(2))
+    }
+  }
+  if (opts.cold ?? true) {
+    const dir = mkdtempSync(join(tmpdir(), 'zkrunner-contracts-bench-'))
+    const t0 = performance.now()
+    await compileAll(TEST_TOKEN_KEY.toPublicKey(), dir)
+    out['compile all, cold cache (s)'] = Number(((performance.now() - t0) / 1000).toFixed(1))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  await compileAll(TEST_TOKEN_KEY.toPublicKey())
+  const t1 = performance.now()
+  await compileAll(TEST_TOKEN_KEY.toPublicKey())
+  out['compile all, cached (s)'] = Number(((performance.now() - t1) / 1000).toFixed(1))
+
+  const chain = await startTestChain({ proofsEnabled: true, users: 1, credits: 100_000n })
+  const svc = await chain.deployService({ price: 10n, timelock: 20 })
+  const user = chain.users[0]!
+  await client.deposit(chain.payer, svc.address, user, user.toPublicKey(), 50_000n)
+  const jobs = 2 ** (RESULTS_TREE_HEIGHT - 1)
+  const digests = Array.from({ length: jobs }, (_, i) =>
+    new Uint8Array(32).fill(i % 256).map((b, j) => (j === 0 ? i >> 8 : b)),
+  )
+  const root: Field = resultsRoot(digests)
+  const v = chain.voucher(user, svc, BigInt(jobs) * svc.price, 1n)
+  const t2 = performance.now()
+  await client.settle(chain.payer, {
+    service: svc.address,
+    book: svc.book,
+    user: user.toPublicKey(),
+    voucher: v,
+    resultsRoot: root,
+    runner: svc.runnerKey.toPublicKey(),
+    runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, v),
+  })
+  out['settle build+prove+send, native (s)'] = Number(((performance.now() - t2) / 1000).toFixed(1))
+  out['jobs covered by that settle'] = jobs
+  out['max jobs a user per results tree'] = jobs
+  return out
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await run({ cold: !process.argv.includes('--no-cold') })
+  console.table(Object.entries(rows).map(([figure, value]) => ({ figure, value })))
+  process.exit(0)
+}

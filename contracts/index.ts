@@ -1,0 +1,83 @@
+// The contracts part: o1js zkApps of zkrunner and the one client that builds their transactions.
+export { CHANNEL_MAP_HEIGHT, Channel, ChannelMap, channelKey } from './channel.ts'
+export { ChannelBook } from './channel-book.ts'
+export {
+  type ChannelValues,
+  EMPTY_CHANNEL,
+  type RuleOutcome,
+  requestWithdrawRule,
+  settleRule,
+  withdrawRule,
+} from './channel-rules.ts'
+export {
+  accountExists,
+  type DeployCreditTokenArgs,
+  deployCreditToken,
+  deployRegistry,
+  deployService,
+  deposit,
+  type FeePayer,
+  heartbeat,
+  mintCredits,
+  publishService,
+  readCredits,
+  readDeposit,
+  readEscrow,
+  readServiceState,
+  receiptTokenId,
+  requestWithdraw,
+  type SettleArgs,
+  type SignedVoucher,
+  settle,
+  withdraw,
+} from './client.ts'
+export { type CompileTimes, compileAll, DEFAULT_CACHE_DIR } from './compile.ts'
+export { CreditAdmin, type CreditAdminDeployProps } from './credit-admin.ts'
+export {
+  CreditToken,
+  creditTokenAddress,
+  creditTokenId,
+  setCreditTokenAddress,
+} from './credit-token.ts'
+export { CreditAdminErrors, RegistryErrors, ServiceErrors } from './errors.ts'
+export { Heartbeat, Terms } from './packing.ts'
+export {
+  RESULTS_TREE_HEIGHT,
+  ResultWitness,
+  resultLeaf,
+  resultsRoot,
+  resultsTree,
+  resultWitness,
+  verifyResult,
+} from './results-tree.ts'
+export {
+  frozenServicePermissions,
+  ServiceContract,
+  type ServiceDeployProps,
+  SLOT_WINDOW,
+  VoucherFields,
+} from './service-contract.ts'
+export {
+  ChannelEvent,
+  DepositEvent,
+  HeartbeatEvent,
+  SettleEvent,
+  WithdrawEvent,
+  WithdrawRequestEvent,
+} from './service-events.ts'
+export { ServicePublishedEvent, ServiceRegistry, ServiceRetiredEvent } from './service-registry.ts'
+export { frozenVaultPermissions, ServiceVault } from './service-vault.ts'
+export {
+  decodeHeartbeat,
+  decodeServiceState,
+  decodeTerms,
+  encodeTerms,
+  SERVICE_STATE_INDEX,
+  type ServiceHeartbeat,
+  type ServiceRefusal,
+  type ServiceState,
+  type ServiceStatusInput,
+  type ServiceTerms,
+  serviceRefusal,
+  sourceCommitmentToSha1,
+} from './state-decode.ts'
