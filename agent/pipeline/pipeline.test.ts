@@ -21,7 +21,7 @@ import { startJob } from './start-job.ts'
  */
 function gatewayRouter(url: string) {
   const fb = fallbackRouter({ gateways: [url] })
-  return { name: 'local-gateway', findProviders: fb.findProviders.bind(fb) }
+  return { name: 'local-gateway', findProviders: fb.findProviders!.bind(fb) }
 }
 
 const runner = generateMinaKeyPair()

@@ -1,0 +1,229 @@
+import { execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import type { Command } from 'commander'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateMinaKeyPair, parseResultReport, type ResultManifest } from '../protocol/index.ts'
+import { buildProgram } from './cli.ts'
+import { Spool } from './spool/spool.ts'
+
+const execFileP = promisify(execFile)
+const root = new URL('..', import.meta.url).pathname
+const NODE = join(root, 'node_modules/.bin/node')
+const CLI = ['--import', import.meta.resolve('tsx'), join(root, 'agent/cli.ts')]
+
+let dir: string
+let worker: Server
+let workerUrl: string
+const reports: unknown[] = []
+let failNext = 0
+const service = generateMinaKeyPair().publicKey
+const user = generateMinaKeyPair().publicKey
+const commit = 'b'.repeat(40)
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-cli-'))
+  // A stand-in Worker: answers 503 `failNext` times, then records and acknowledges.
+  worker = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => (body += c))
+    req.on('end', () => {
+      if (failNext > 0) {
+        failNext--
+        res.writeHead(503).end()
+        return
+      }
+      reports.push({ url: req.url, body: JSON.parse(body) })
+      res.writeHead(202, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  await new Promise<void>((r) => worker.listen(0, '127.0.0.1', r))
+  const a = worker.address()
+  workerUrl = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`
+  await agent(['keygen'])
+})
+afterAll(async () => {
+  worker.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ZKRUNNER_DATA_DIR: dir,
+    ZKRUNNER_WORKER_URL: workerUrl,
+    ZKRUNNER_METRICS_LISTEN: '',
+    ZKRUNNER_INTERVAL_MS: '50',
+    ...extra,
+  }
+}
+
+async function agent(
+  args: string[],
+  extra: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await execFileP(NODE, [...CLI, ...args], { env: env(extra), cwd: dir })
+    return { code: 0, stdout: r.stdout, stderr: r.stderr }
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string }
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+  }
+}
+
+describe('zkrunner-agent CLI', () => {
+  it('--help works on every command', () => {
+    const program = buildProgram()
+    const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)]
+    for (const cmd of all(program)) {
+      let text = ''
+      cmd.exitOverride().configureOutput({ writeOut: (t) => (text += t) })
+      const path: string[] = []
+      for (let c: Command | null = cmd; c && c !== program; c = c.parent) path.unshift(c.name())
+      expect(() => program.parse([...path, '--help'], { from: 'user' })).toThrow(/help|outputHelp/)
+      expect(text, path.join(' ')).toMatch(/^Usage: zkrunner-agent/)
+    }
+  })
+
+  it('bad config: one line, stable code, non-zero exit', async () => {
+    const r = await agent(['run', '--interval', 'soon', '--', 'true'])
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/INVALID_CONFIG/)
+  })
+
+  it('run: output passes through, exit code kept, report retried until acknowledged, job queued', async () => {
+    failNext = 1
+    const jobId = randomBytes(16).toString('hex')
+    const r = await agent([
+      'run',
+      '--job',
+      jobId,
+      '--service',
+      service,
+      '--user',
+      user,
+      '--source-commitment',
+      commit,
+      '--',
+      'sh',
+      '-c',
+      'echo visible; exit 4',
+    ])
+    expect(r.code).toBe(4)
+    expect(r.stdout).toBe('visible\n')
+    const state = await new Spool(dir).state(jobId)
+    expect(state.phase).toBe('queued')
+    const report = reports.find(
+      (x) => (x as { url: string }).url === `/v1/jobs/${jobId}/result`,
+    ) as { body: unknown }
+    const parsed = parseResultReport(report.body)
+    expect(parsed.ok).toBe(true)
+    if (parsed.ok) expect(parsed.value.bundleCid).toBe(state.bundleCid)
+  })
+
+  it('killed agent, then resume: the job ends signed, pinned, reported; nothing lost', async () => {
+    const jobId = randomBytes(16).toString('hex')
+    const child = spawn(
+      NODE,
+      [
+        ...CLI,
+        'run',
+        '--job',
+        jobId,
+        '--service',
+        service,
+        '--user',
+        user,
+        '--source-commitment',
+        commit,
+        '--',
+        'sh',
+        '-c',
+        'echo started; sleep 1; echo late',
+      ],
+      {
+        env: env(),
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    const spool = new Spool(dir)
+    // Kill the agent once the job runs (its pid is recorded).
+    for (let i = 0; i < 200; i++) {
+      const s = await spool.state(jobId).catch(() => null)
+      if (s?.pid) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('exit', r))
+    const before = await spool.state(jobId)
+    expect(before.phase).toBe('running')
+    // Let the orphaned job die (its stdout pipe is gone) before resuming.
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(before.pid!, 0)
+      } catch {
+        break
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const r = await agent(['resume'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`${jobId} queued`)
+    const manifest = JSON.parse(
+      await readFile(join(spool.bundleDir(jobId), 'manifest.json'), 'utf8'),
+    ) as ResultManifest
+    expect(manifest.signal).toBe('agent-lost')
+    expect(manifest.files.map((f) => f.path)).toContain('stdout.log')
+    expect((await spool.state(jobId)).bundleCid).toMatch(/^bafy/)
+  })
+
+  it('executor: driven the way GitLab Runner calls it', async () => {
+    const jobId = randomBytes(16).toString('hex')
+    const project = join(dir, 'project')
+    await writeFile(
+      join(dir, 'step.sh'),
+      `#!/usr/bin/env bash\nmkdir -p "${project}" && cd "${project}" && echo built > out.txt && echo job-log && exit 0\n`,
+    )
+    await writeFile(join(dir, 'failing.sh'), '#!/usr/bin/env bash\nexit 3\n')
+    await writeFile(join(dir, 'prep.sh'), '#!/usr/bin/env bash\necho preparing\n')
+    const gitlab = {
+      BUILD_FAILURE_EXIT_CODE: '37',
+      SYSTEM_FAILURE_EXIT_CODE: '38',
+      CUSTOM_ENV_CI_COMMIT_SHA: commit,
+      CUSTOM_ENV_CI_PROJECT_DIR: project,
+      CUSTOM_ENV_ZKRUNNER_JOB_ID: jobId,
+      CUSTOM_ENV_ZKRUNNER_SERVICE: service,
+      CUSTOM_ENV_ZKRUNNER_USER: user,
+      CUSTOM_ENV_ZKRUNNER_ARTIFACTS: 'out.txt',
+    }
+    const cfg = await agent(['executor', 'config'], gitlab)
+    expect(JSON.parse(cfg.stdout)).toMatchObject({
+      driver: { name: 'zkrunner' },
+      builds_dir: join(dir, 'builds'),
+    })
+    expect((await agent(['executor', 'prepare'], gitlab)).code).toBe(0)
+    const prep = await agent(['executor', 'run', join(dir, 'prep.sh'), 'prepare_script'], gitlab)
+    expect(prep).toMatchObject({ code: 0, stdout: 'preparing\n' })
+    const step = await agent(['executor', 'run', join(dir, 'step.sh'), 'step_script'], gitlab)
+    expect(step.code, step.stderr).toBe(0)
+    expect(step.stdout).toBe('job-log\n')
+    const manifest = JSON.parse(
+      await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'), 'utf8'),
+    ) as ResultManifest
+    expect(manifest.files.map((f) => f.path)).toContain('artifacts/out.txt')
+    const failed = await agent(['executor', 'run', join(dir, 'failing.sh'), 'after_script'], gitlab)
+    expect(failed.code).toBe(37)
+    const broken = await agent(['executor', 'run', join(dir, 'step.sh'), 'step_script'], {
+      ...gitlab,
+      CUSTOM_ENV_ZKRUNNER_USER: '',
+    })
+    expect(broken.code).toBe(38)
+    expect((await agent(['executor', 'cleanup'], gitlab)).code).toBe(0)
+  })
+})

@@ -1,0 +1,80 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { probePerf } from '../sampling/perf.ts'
+import { parseJsonLines } from '../sampling/samples.ts'
+import { runJob } from './run-job.ts'
+
+let dir: string
+const out: Buffer[] = []
+const sink = { write: (b: Buffer) => out.push(b) } as never
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-run-'))
+})
+afterAll(() => rm(dir, { recursive: true, force: true }))
+
+const run = (name: string, command: string, args: string[]) =>
+  runJob({
+    command,
+    args,
+    outDir: dir,
+    intervalMs: 50,
+    perf: 'auto',
+    cgroup: true,
+    cgroupName: `zkrunner-test-${name}-${process.pid}`,
+    stdout: sink,
+    stderr: sink,
+  })
+
+describe('runJob on real processes', () => {
+  it('a CPU-bound job: samples present, CPU time close to what the process itself measured', async () => {
+    const o = await run('cpu', process.execPath, [
+      '-e',
+      'const t=Date.now(); let x=0; while(Date.now()-t<700) x+=Math.sqrt(x+1); const u=process.cpuUsage(); console.log(JSON.stringify({ms:(u.user+u.system)/1000}))',
+    ])
+    expect(o.exitCode).toBe(0)
+    const self = JSON.parse(await readFile(join(dir, 'stdout.log'), 'utf8')) as { ms: number }
+    expect(o.sampling.cpuMs).toBeGreaterThan(self.ms * 0.9)
+    expect(o.sampling.cpuMs).toBeLessThan(self.ms * 1.3 + 150)
+    const records = parseJsonLines(await readFile(o.files.samples, 'utf8'))
+    expect(records[0]?.kind).toBe('header')
+    expect(records.filter((r) => r.kind === 'proc').length).toBeGreaterThan(5)
+    const perf = await probePerf()
+    if (perf.available) {
+      expect(o.sampling.sources).toContain('perf')
+      expect(o.sampling.perfTotals['task-clock']).toBeGreaterThan(self.ms * 0.9)
+    } else {
+      // No perf permission here: procfs must carry the run alone.
+      expect(o.sampling.sources).toContain('procfs')
+      expect(o.perfUnavailable).toBeTruthy()
+    }
+  })
+
+  it('a memory-hungry job: peak RSS covers what it touched, within sensible bounds', async () => {
+    const o = await run('mem', process.execPath, [
+      '-e',
+      'const b=Buffer.alloc(200*2**20,1); setTimeout(()=>console.log(b[5]),400)',
+    ])
+    expect(o.exitCode).toBe(0)
+    expect(o.sampling.peakRssBytes).toBeGreaterThan(200 * 2 ** 20)
+    expect(o.sampling.peakRssBytes).toBeLessThan(450 * 2 ** 20)
+    if (o.sampling.cgroupPeakMemoryBytes !== null)
+      expect(o.sampling.cgroupPeakMemoryBytes).toBeGreaterThan(200 * 2 ** 20)
+  })
+
+  it('follows children a job forks', async () => {
+    const kid = `${process.execPath} -e "let x=0;for(let i=0;i<3e7;i++)x+=i%7;const u=process.cpuUsage();console.log((u.user+u.system)/1000)"`
+    const o = await run('fork', 'sh', ['-c', `${kid} & ${kid} & wait`])
+    expect(o.exitCode).toBe(0)
+    const own = (await readFile(o.files.stdout, 'utf8')).trim().split('\n').map(Number)
+    expect(own).toHaveLength(2)
+    expect(o.sampling.cpuMs).toBeGreaterThan((own[0]! + own[1]!) * 0.9)
+    const procs = parseJsonLines(await readFile(o.files.samples, 'utf8')).filter(
+      (r) => r.kind === 'proc',
+    )
+    expect(
+      Math.max(...procs.map((r) => (r.kind === 'proc' ? r.processes : 0))),
+    ).toBeGreaterThanOrEqual(3)
+  })
+})
