@@ -1,0 +1,356 @@
+import './style.css'
+import {
+  fromHex,
+  type ParameterValues,
+  parseServiceDescriptor,
+  type ServiceDescriptor,
+  serviceAvailability,
+} from '../../protocol/index.ts'
+import {
+  type ChainReader,
+  decodeServiceState,
+  GraphqlChainReader,
+  registryEntries,
+} from './chain-reader.ts'
+import { loadConfig, type SiteConfig } from './config.ts'
+import { createVerifiedReader, type VerifiedReader } from './ipfs/verified-reader.ts'
+import { createProver, type Prover } from './prover/prover-client.ts'
+import { buildSealedRequest } from './request.ts'
+import { parseSamples } from './samples.ts'
+import { type SettledResults, verifyResult } from './verify/verify-result.ts'
+import { h, messageOf, short } from './views/dom.ts'
+import { renderJob } from './views/job-watch.ts'
+import { renderLogs } from './views/log-viewer.ts'
+import { renderPlot } from './views/plot.ts'
+import { renderRequestForm } from './views/request-form.ts'
+import { type MarketService, reasonText, renderMarket } from './views/services.ts'
+import { verificationPanel } from './views/verification.ts'
+import { auroProvider, connectAuro } from './wallet/auro.ts'
+import { devKeyWallet } from './wallet/dev-key.ts'
+import type { Wallet } from './wallet/wallet.ts'
+import { TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
+
+/** Everything the views share: configuration and the three outside systems. */
+interface App {
+  config: SiteConfig
+  chain: ChainReader
+  worker: WorkerClient
+  ipfs: VerifiedReader
+  prover: Prover
+  wallet: Wallet | null
+  devPrivateKey: string | null
+}
+
+const $ = (id: string) => document.getElementById(id)!
+const decoder = new TextDecoder()
+const POLL_MS = 1000
+
+// The page remembers which jobs it sent (per service and user): they are the leaves it can
+// offer when checking a settled results root, and the nonce floor of the next voucher.
+const jobsKey = (service: string, user: string) => `zkrunner:jobs:${service}:${user}`
+const nonceKey = (service: string, user: string) => `zkrunner:nonce:${service}:${user}`
+const rememberedJobs = (service: string, user: string): string[] =>
+  JSON.parse(localStorage.getItem(jobsKey(service, user)) ?? '[]') as string[]
+
+function settledResults(app: App): SettledResults {
+  return {
+    async digests(service, user) {
+      const out: Uint8Array[] = []
+      for (const id of rememberedJobs(service, user)) {
+        const job = await app.worker.job(id).catch(() => null)
+        if (job?.result) out.push(fromHex(job.result.manifestDigest))
+      }
+      return out
+    },
+    root: (digests) => app.prover.resultsRoot(digests),
+  }
+}
+
+async function loadMarket(app: App): Promise<MarketService[]> {
+  const [events, currentSlot] = await Promise.all([
+    app.chain.events(app.config.registryAddress),
+    app.chain.currentSlot(),
+  ])
+  const user = app.wallet?.publicKey
+  return Promise.all(
+    registryEntries(events).map(async (entry): Promise<MarketService> => {
+      const fields = await app.chain.zkappState(entry.service).catch(() => null)
+      const chain = fields && fields.length >= 8 ? decodeServiceState(fields) : null
+      let descriptor: ServiceDescriptor | null = null
+      if (chain?.descriptorCid) {
+        try {
+          const bytes = await app.ipfs.readCid(chain.descriptorCid, {
+            signal: AbortSignal.timeout(15_000),
+          })
+          const parsed = parseServiceDescriptor(JSON.parse(decoder.decode(bytes)))
+          if (parsed.ok) descriptor = parsed.value
+        } catch {
+          // Shown as unavailable; the Worker's copy is not trusted in its place.
+        }
+      }
+      const status = await app.worker.service(entry.service, user).catch(() => null)
+      let disabledReason: string | null = null
+      if (!chain) disabledReason = 'no-contract'
+      else if (!descriptor) disabledReason = 'descriptor-unavailable'
+      else if (status && !status.enabled) disabledReason = status.reason ?? 'unknown-service'
+      else if (!status) {
+        const local = serviceAvailability({
+          heartbeat: chain.heartbeat,
+          terms: chain.terms,
+          currentSlot,
+          maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
+          deposit: chain.terms.pricePerJob,
+          owed: 0n,
+        })
+        disabledReason = local.enabled ? 'worker-unavailable' : local.reason
+      }
+      return {
+        address: entry.service,
+        operator: entry.operator,
+        chain,
+        descriptor,
+        status,
+        currentSlot,
+        disabledReason,
+      }
+    }),
+  )
+}
+
+/** Verifies a bundle and shows each link, then the plot and the logs from the checked bytes. */
+async function showVerification(
+  app: App,
+  root: HTMLElement,
+  target: { bundleCid: string; service: string; jobId?: string },
+): Promise<void> {
+  const panel = verificationPanel()
+  const extras = h('div')
+  root.replaceChildren(panel.el, extras)
+  const outcome = await verifyResult(
+    target,
+    { bundle: app.ipfs, chain: app.chain, settled: settledResults(app) },
+    panel.update,
+  )
+  panel.finish(outcome.links)
+  const m = outcome.manifest
+  if (!m) return
+  extras.append(
+    h(
+      'p',
+      {},
+      `Exit code ${m.exitCode ?? m.signal} · wall ${(m.wallMs / 1000).toFixed(1)} s · CPU ${(m.cpuMs / 1000).toFixed(1)} s · peak RSS ${(m.peakRssBytes / 1048576).toFixed(1)} MiB`,
+    ),
+  )
+  const samples = outcome.files.get(m.sampling.samplesPath)
+  if (samples) extras.append(renderPlot(parseSamples(decoder.decode(samples))))
+  const logs = new Map<string, string>()
+  for (const [path, bytes] of outcome.files) {
+    if (path.endsWith('.log')) logs.set(path, decoder.decode(bytes))
+  }
+  if (logs.size > 0) extras.append(renderLogs(logs))
+}
+
+async function watchJob(app: App, jobId: string, service: string, root: HTMLElement) {
+  const statusBox = h('div', { 'data-role': 'job' })
+  const verifyBox = h('div')
+  root.replaceChildren(statusBox, verifyBox)
+  for (;;) {
+    try {
+      const job = await app.worker.job(jobId)
+      renderJob(statusBox, job)
+      if (job.result) {
+        await showVerification(app, verifyBox, {
+          bundleCid: job.result.bundleCid,
+          service,
+          jobId,
+        })
+        return
+      }
+      // A failed job may still report a bundle (its logs): keep polling a little after the end.
+      if (TERMINAL_STATUSES.has(job.status) && Date.now() - Date.parse(job.updatedAt) > 60_000)
+        return
+    } catch (e) {
+      statusBox.append(h('p', { class: 'error' }, messageOf(e)))
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS))
+  }
+}
+
+function openService(app: App, s: MarketService): void {
+  const root = $('service')
+  const d = s.descriptor
+  if (!d || !s.chain) {
+    root.replaceChildren(
+      h('p', { class: 'error' }, `Unavailable: ${reasonText(s.disabledReason ?? '')}`),
+    )
+    return
+  }
+  const jobBox = h('div', { class: 'job' })
+  const depositStatus = h('p', { 'aria-live': 'polite', 'data-role': 'deposit-status' })
+  const amount = h('input', {
+    type: 'number',
+    min: 1,
+    value: Number(s.chain.terms.pricePerJob) * 4,
+    name: 'amount',
+  })
+  const depositButton = h('button', { type: 'button' }, 'Deposit credits')
+  depositButton.addEventListener('click', async () => {
+    if (!app.devPrivateKey) {
+      depositStatus.textContent =
+        'Deposits from Auro are not wired yet: this page proves deposits with the dev key only.'
+      return
+    }
+    depositButton.disabled = true
+    try {
+      const hash = await app.prover.deposit(
+        s.address,
+        app.devPrivateKey,
+        BigInt(amount.value),
+        (m) => {
+          depositStatus.textContent = m
+        },
+      )
+      depositStatus.textContent = `Deposit sent: ${hash}`
+    } catch (e) {
+      depositStatus.textContent = messageOf(e)
+    } finally {
+      depositButton.disabled = false
+    }
+  })
+  const submit = async (values: ParameterValues) => {
+    if (!app.wallet) throw new Error('connect a wallet first')
+    const user = app.wallet.publicKey
+    const status = await app.worker.service(s.address, user)
+    const owed = BigInt(status.chain?.funding?.owed ?? '0')
+    const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
+    const { envelope, submission } = await buildSealedRequest(
+      { service: s.address, descriptor: d, values, owed, lastNonce },
+      app.wallet,
+    )
+    localStorage.setItem(nonceKey(s.address, user), submission.voucher.nonce)
+    const job = await app.worker.submit(envelope)
+    localStorage.setItem(
+      jobsKey(s.address, user),
+      JSON.stringify([...rememberedJobs(s.address, user), job.jobId]),
+    )
+    void watchJob(app, job.jobId, s.address, jobBox)
+  }
+  root.replaceChildren(
+    h('h2', {}, d.name),
+    h('p', {}, d.description),
+    h(
+      'dl',
+      {},
+      h('dt', {}, 'Service contract'),
+      h('dd', {}, h('code', {}, s.address)),
+      h('dt', {}, 'Pipeline'),
+      h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
+      h('dt', {}, 'Runner key'),
+      h('dd', {}, h('code', {}, d.runnerPublicKey)),
+    ),
+    s.disabledReason
+      ? h('p', { class: 'badge bad', role: 'status' }, `Disabled: ${reasonText(s.disabledReason)}`)
+      : '',
+    h('h3', {}, 'Deposit'),
+    h('p', { class: 'muted' }, 'Proving runs in a web worker and takes a few minutes.'),
+    h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
+    depositStatus,
+    h('h3', {}, 'Request a job'),
+    renderRequestForm(d, submit),
+    jobBox,
+  )
+  root.scrollIntoView({ block: 'start' })
+}
+
+function renderWallet(app: App, onChange: () => void): void {
+  const bar = $('wallet')
+  const provider = auroProvider()
+  bar.replaceChildren(
+    app.wallet
+      ? h(
+          'span',
+          { class: app.wallet.isDevKey ? 'badge warn' : 'badge good', 'data-role': 'wallet' },
+          `${app.wallet.label}: ${short(app.wallet.publicKey)}`,
+        )
+      : h('span', { class: 'muted' }, 'No wallet'),
+    ' ',
+    provider && !app.wallet?.label.startsWith('Auro')
+      ? h(
+          'button',
+          {
+            type: 'button',
+            onclick: async () => {
+              try {
+                app.wallet = await connectAuro(provider)
+                app.devPrivateKey = null
+                renderWallet(app, onChange)
+                onChange()
+              } catch (e) {
+                bar.append(h('span', { class: 'error' }, messageOf(e)))
+              }
+            },
+          },
+          'Connect Auro',
+        )
+      : '',
+  )
+}
+
+function renderVerifyAny(app: App): void {
+  const out = h('div')
+  const form = h(
+    'form',
+    { 'aria-label': 'Verify a result', 'data-role': 'verify-form' },
+    h('label', {}, 'Bundle CID ', h('input', { name: 'cid', required: true, size: 64 })),
+    h('label', {}, 'Service address ', h('input', { name: 'service', required: true, size: 56 })),
+    h('label', {}, 'Job id (optional) ', h('input', { name: 'job', size: 34 })),
+    h('button', { type: 'submit' }, 'Verify'),
+  )
+  form.addEventListener('submit', (e) => {
+    e.preventDefault()
+    const data = new FormData(form)
+    const jobId = String(data.get('job') ?? '').trim()
+    void showVerification(app, out, {
+      bundleCid: String(data.get('cid')).trim(),
+      service: String(data.get('service')).trim(),
+      ...(jobId ? { jobId } : {}),
+    })
+  })
+  $('verify').replaceChildren(h('h2', {}, 'Verify any result'), form, out)
+}
+
+async function main(): Promise<void> {
+  const status = $('status')
+  try {
+    const config = await loadConfig()
+    const dev = config.devKey ? devKeyWallet(config.devKey) : null
+    const app: App = {
+      config,
+      chain: new GraphqlChainReader(config.minaGraphqlUrl, config.archiveUrl),
+      worker: new WorkerClient(config.workerUrl),
+      ipfs: await createVerifiedReader(config.gateways),
+      prover: createProver(config),
+      wallet: dev,
+      devPrivateKey: dev?.privateKey ?? null,
+    }
+    const refresh = async () => {
+      status.textContent = 'Loading services…'
+      try {
+        const services = await loadMarket(app)
+        renderMarket($('market'), services, (s) => openService(app, s))
+        status.textContent = ''
+      } catch (e) {
+        status.textContent = messageOf(e)
+      }
+    }
+    renderWallet(app, refresh)
+    renderVerifyAny(app)
+    await refresh()
+    document.body.dataset.ready = 'true'
+  } catch (e) {
+    status.textContent = messageOf(e)
+    status.className = 'error'
+  }
+}
+
+void main()

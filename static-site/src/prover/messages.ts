@@ -1,0 +1,23 @@
+/** What the page asks the prover worker (o1js lives only there: it is large and proves slowly). */
+export type ProverRequest =
+  | {
+      kind: 'deposit'
+      id: number
+      network: {
+        minaGraphqlUrl: string
+        archiveUrl: string
+        networkId: string
+        tokenAddress: string
+      }
+      service: string
+      /** The dev key pays the fee and the credits; Auro deposits need an unsigned-transaction path (see README). */
+      privateKey: string
+      amount: string
+    }
+  | { kind: 'results-root'; id: number; digests: string[] }
+
+/** What the prover worker answers: progress lines, then one result or error per request id. */
+export type ProverResponse =
+  | { kind: 'progress'; id: number; message: string }
+  | { kind: 'done'; id: number; value: string }
+  | { kind: 'error'; id: number; message: string }

@@ -1,0 +1,72 @@
+import {
+  type Envelope,
+  JOB_REQUEST_INFO,
+  type JobSubmission,
+  newRequestId,
+  type ParameterValues,
+  parseJobSubmission,
+  type ServiceDescriptor,
+  sealJson,
+  validateParameters,
+  voucherMessage,
+} from '../../protocol/index.ts'
+import { SiteError, SiteErrorCode } from './errors.ts'
+import type { Wallet } from './wallet/wallet.ts'
+
+/** How long a request stays valid: long enough to reach the Worker, short enough to be forgotten. */
+export const REQUEST_TTL_SECONDS = 15 * 60
+
+/** Inputs of one job request. */
+export interface RequestInput {
+  service: string
+  descriptor: ServiceDescriptor
+  values: ParameterValues
+  /** What the user already owes this service (the Worker's `funding.owed`). */
+  owed: bigint
+  /** The last voucher nonce this page used with this service (0 if none). */
+  lastNonce: bigint
+  /** Seconds since the epoch (injectable for tests). */
+  now?: number
+}
+
+/**
+ * Validates parameters against the service's schema, signs a voucher for what is owed plus one
+ * job, and seals request and voucher to the Worker key the descriptor (frozen on chain) names.
+ * Nonces are millisecond clock readings, bumped past the last one used, so they only ever grow.
+ */
+export async function buildSealedRequest(
+  input: RequestInput,
+  wallet: Wallet,
+): Promise<{ envelope: Envelope; submission: JobSubmission }> {
+  const checked = validateParameters(input.descriptor.parameters, input.values)
+  if (!checked.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, checked.error.message)
+  const now = input.now ?? Math.floor(Date.now() / 1000)
+  const clockNonce = BigInt(Date.now())
+  const nonce = clockNonce > input.lastNonce ? clockNonce : input.lastNonce + 1n
+  const cumulativeAmount = input.owed + BigInt(input.descriptor.pricePerJob)
+  const signature = await wallet.signFields(
+    voucherMessage({ service: input.service, cumulativeAmount, nonce }),
+  )
+  const candidate = {
+    request: {
+      v: 1,
+      service: input.service,
+      user: wallet.publicKey,
+      requestId: newRequestId(),
+      parameters: input.values,
+      expiresAt: now + REQUEST_TTL_SECONDS,
+    },
+    voucher: {
+      v: 1,
+      user: wallet.publicKey,
+      service: input.service,
+      cumulativeAmount: cumulativeAmount.toString(),
+      nonce: nonce.toString(),
+      signature,
+    },
+  }
+  const parsed = parseJobSubmission(candidate)
+  if (!parsed.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, parsed.error.message)
+  const envelope = await sealJson(input.descriptor.workerPublicKey, JOB_REQUEST_INFO, parsed.value)
+  return { envelope, submission: parsed.value }
+}

@@ -1,0 +1,71 @@
+import type { WorkerJob } from '../worker-client.ts'
+import { h } from './dom.ts'
+
+const PHASE: Record<string, string> = {
+  queued: 'triggered',
+  triggered: 'triggered',
+  created: 'triggered',
+  pending: 'triggered',
+  waiting_for_resource: 'triggered',
+  preparing: 'triggered',
+  running: 'running',
+  success: 'done',
+  failed: 'failed',
+  canceled: 'failed',
+  skipped: 'failed',
+  trigger_failed: 'failed',
+}
+
+/** The user-facing phase of a Worker job status: triggered, running, done or failed. */
+export const phaseOf = (status: string): string => PHASE[status] ?? status
+
+/** Renders a job's status, pipeline link and history into `root`. */
+export function renderJob(root: HTMLElement, job: WorkerJob): void {
+  const phase = phaseOf(job.status)
+  const pipeline = job.pipeline
+  const parts: (HTMLElement | null)[] = [
+    h('h3', {}, 'Job ', h('code', {}, job.jobId)),
+    h(
+      'p',
+      {},
+      'Status: ',
+      h(
+        'strong',
+        { 'data-role': 'job-status', 'data-phase': phase, class: `phase ${phase}` },
+        phase,
+      ),
+      ` (${job.status})`,
+      pipeline ? ' · ' : null,
+      pipeline?.webUrl
+        ? h(
+            'a',
+            {
+              href: pipeline.webUrl,
+              target: '_blank',
+              rel: 'noopener',
+              'data-role': 'pipeline-link',
+            },
+            `GitLab pipeline #${pipeline.id}`,
+          )
+        : pipeline
+          ? `pipeline #${pipeline.id}`
+          : null,
+    ),
+    job.result
+      ? h(
+          'p',
+          {},
+          'Result bundle: ',
+          h('code', { 'data-role': 'bundle-cid' }, job.result.bundleCid),
+        )
+      : null,
+    h(
+      'ol',
+      { class: 'history' },
+      ...job.history.map((e) =>
+        h('li', {}, `${new Date(e.at).toLocaleTimeString()} ${e.status} (${e.source})`),
+      ),
+    ),
+  ]
+  root.replaceChildren(...parts.filter((n) => n !== null))
+}

@@ -1,0 +1,230 @@
+import type { ServiceDescriptor } from '../../../protocol/index.ts'
+import type { ServiceOnChain } from '../chain-reader.ts'
+import type { WorkerServiceStatus } from '../worker-client.ts'
+import { h, short } from './dom.ts'
+
+/** One row of the market: registry entry, on-chain state, descriptor and the Worker's verdict. */
+export interface MarketService {
+  address: string
+  operator: string
+  chain: ServiceOnChain | null
+  descriptor: ServiceDescriptor | null
+  status: WorkerServiceStatus | null
+  currentSlot: bigint
+  /** Why the service cannot take a job from this user, or null when it can. */
+  disabledReason: string | null
+}
+
+const REASONS: Record<string, string> = {
+  'stale-heartbeat': 'runner heartbeat is stale: the runner looks offline',
+  'funding-exhausted': 'your deposit does not cover one more job: deposit credits first',
+  'unknown-service': 'the Worker does not know this service (not registered)',
+  'no-contract': 'no service contract at this address',
+  'descriptor-unavailable': 'the descriptor named on chain could not be retrieved',
+  'worker-unavailable': 'the Worker did not answer',
+}
+
+/** A human sentence for a disabled reason code. */
+export const reasonText = (r: string): string => REASONS[r] ?? r
+
+/** Link to the commit a service version runs, on its provider. */
+export function commitUrl(d: ServiceDescriptor, sha: string): string {
+  const base = d.providerUrl.endsWith('/') ? d.providerUrl : `${d.providerUrl}/`
+  return d.provider === 'github'
+    ? `${base}${d.project}/commit/${sha}`
+    : `${base}${d.project}/-/commit/${sha}`
+}
+
+interface MarketState {
+  sort: 'price' | 'name' | 'heartbeat'
+  provider: string
+  maxPrice: string
+  text: string
+}
+
+/** The services market: sortable by price, name and liveness, filterable by provider and price. */
+export function renderMarket(
+  root: HTMLElement,
+  services: readonly MarketService[],
+  onPick: (s: MarketService) => void,
+): void {
+  const state: MarketState = { sort: 'price', provider: '', maxPrice: '', text: '' }
+  const providers = [
+    ...new Set(services.flatMap((s) => (s.descriptor ? [s.descriptor.provider] : []))),
+  ]
+  const operators = [...new Set(services.map((s) => s.operator))]
+  const tbody = h('tbody')
+  const count = h('p', { class: 'muted', 'aria-live': 'polite' })
+  const draw = () => {
+    const price = (s: MarketService) =>
+      s.chain?.terms.pricePerJob ?? BigInt(Number.MAX_SAFE_INTEGER)
+    const max = state.maxPrice === '' ? null : BigInt(state.maxPrice)
+    const rows = services
+      .filter((s) => {
+        if (state.provider.startsWith('p:') && s.descriptor?.provider !== state.provider.slice(2))
+          return false
+        if (state.provider.startsWith('o:') && s.operator !== state.provider.slice(2)) return false
+        if (max !== null && price(s) > max) return false
+        const hay = `${s.descriptor?.name ?? ''} ${s.descriptor?.project ?? ''} ${s.address}`
+        return hay.toLowerCase().includes(state.text.toLowerCase())
+      })
+      .sort((a, b) => {
+        if (state.sort === 'name')
+          return (a.descriptor?.name ?? '').localeCompare(b.descriptor?.name ?? '')
+        if (state.sort === 'heartbeat') {
+          const ha = a.chain?.heartbeat.lastHeartbeatSlot ?? 0n
+          const hb = b.chain?.heartbeat.lastHeartbeatSlot ?? 0n
+          return hb > ha ? 1 : hb < ha ? -1 : 0
+        }
+        return price(a) > price(b) ? 1 : price(a) < price(b) ? -1 : 0
+      })
+    tbody.replaceChildren(...rows.map((s) => row(s, onPick)))
+    count.textContent = `${rows.length} of ${services.length} services`
+  }
+  const select = (label: string, options: [string, string][], on: (v: string) => void) =>
+    h(
+      'label',
+      {},
+      label,
+      h(
+        'select',
+        { onchange: (e: Event) => on((e.target as HTMLSelectElement).value) },
+        ...options.map(([v, t]) => h('option', { value: v }, t)),
+      ),
+    )
+  const controls = h(
+    'div',
+    { class: 'controls' },
+    select(
+      'Sort by ',
+      [
+        ['price', 'price (lowest first)'],
+        ['name', 'name'],
+        ['heartbeat', 'latest heartbeat'],
+      ],
+      (v) => {
+        state.sort = v as MarketState['sort']
+        draw()
+      },
+    ),
+    select(
+      'Provider ',
+      [
+        ['', 'any'],
+        ...providers.map((p): [string, string] => [`p:${p}`, p]),
+        ...operators.map((o): [string, string] => [`o:${o}`, `operator ${short(o, 6)}`]),
+      ],
+      (v) => {
+        state.provider = v
+        draw()
+      },
+    ),
+    h(
+      'label',
+      {},
+      'Max price ',
+      h('input', {
+        type: 'number',
+        min: 0,
+        inputmode: 'numeric',
+        name: 'max-price',
+        oninput: (e: Event) => {
+          state.maxPrice = (e.target as HTMLInputElement).value.replace(/[^0-9]/g, '')
+          draw()
+        },
+      }),
+    ),
+    h(
+      'label',
+      {},
+      'Search ',
+      h('input', {
+        type: 'search',
+        name: 'service-search',
+        oninput: (e: Event) => {
+          state.text = (e.target as HTMLInputElement).value
+          draw()
+        },
+      }),
+    ),
+  )
+  root.replaceChildren(
+    h('h2', {}, 'Services'),
+    controls,
+    count,
+    h(
+      'table',
+      { class: 'market' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Service', 'Operator', 'Price', 'Source', 'Runner heartbeat', 'Funding', ''].map(
+            (t) => h('th', { scope: 'col' }, t),
+          ),
+        ),
+      ),
+      tbody,
+    ),
+  )
+  draw()
+}
+
+function row(s: MarketService, onPick: (s: MarketService) => void): HTMLTableRowElement {
+  const d = s.descriptor
+  const hb = s.chain?.heartbeat
+  const age = hb ? s.currentSlot - hb.lastHeartbeatSlot : null
+  const funding = s.status?.chain?.funding
+  return h(
+    'tr',
+    { 'data-service': s.address, class: s.disabledReason ? 'disabled' : '' },
+    h(
+      'td',
+      {},
+      h('strong', {}, d?.name ?? '(descriptor unavailable)'),
+      h('br'),
+      h('code', { title: s.address }, short(s.address)),
+      d ? h('div', { class: 'muted' }, `${d.provider} · ${d.project} · ${d.job}`) : null,
+    ),
+    h('td', {}, h('code', { title: s.operator }, short(s.operator, 6))),
+    h('td', { class: 'num' }, s.chain ? `${s.chain.terms.pricePerJob} credits` : '—'),
+    h(
+      'td',
+      {},
+      s.chain && d
+        ? h(
+            'a',
+            { href: commitUrl(d, s.chain.sourceCommitment), rel: 'noopener', target: '_blank' },
+            h('code', {}, s.chain.sourceCommitment.slice(0, 12)),
+          )
+        : s.chain
+          ? h('code', {}, s.chain.sourceCommitment.slice(0, 12))
+          : '—',
+    ),
+    h(
+      'td',
+      {},
+      hb ? `slot ${hb.lastHeartbeatSlot} (${age} slots ago) · ${hb.settledJobs} jobs settled` : '—',
+    ),
+    h(
+      'td',
+      {},
+      funding ? `deposit ${funding.deposit}, owed ${funding.owed}` : 'connect a wallet to see',
+    ),
+    h(
+      'td',
+      {},
+      s.disabledReason
+        ? h(
+            'span',
+            { class: 'badge bad', role: 'status' },
+            `Disabled: ${reasonText(s.disabledReason)}`,
+          )
+        : h('span', { class: 'badge good' }, 'Available'),
+      ' ',
+      h('button', { type: 'button', onclick: () => onPick(s) }, 'Open'),
+    ),
+  )
+}
