@@ -1,5 +1,5 @@
 import { Field, MerkleTree, MerkleWitness, Poseidon } from 'o1js'
-import { manifestMessage } from '../protocol/messages.ts'
+import { manifestMessage } from '../protocol/index.ts'
 
 /** Height of a user's results tree: 2^10 = 1,024 settled jobs a user and service version. */
 export const RESULTS_TREE_HEIGHT = 11

@@ -19,7 +19,7 @@ import {
   UInt32,
   UInt64,
 } from 'o1js'
-import { HEARTBEAT_DOMAIN, SETTLE_DOMAIN, VOUCHER_DOMAIN } from '../protocol/domains.ts'
+import { HEARTBEAT_DOMAIN, SETTLE_DOMAIN, VOUCHER_DOMAIN } from '../protocol/index.ts'
 import { Channel, ChannelMap, channelKey } from './channel.ts'
 import { creditTokenAddress, creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'

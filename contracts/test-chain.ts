@@ -1,6 +1,5 @@
 import { Field, Mina, PrivateKey, PublicKey, UInt32, UInt64 } from 'o1js'
-import { heartbeatMessage, settleMessage, voucherMessage } from '../protocol/messages.ts'
-import { signFields } from '../protocol/signature.ts'
+import { heartbeatMessage, settleMessage, signFields, voucherMessage } from '../protocol/index.ts'
 import { ChannelBook } from './channel-book.ts'
 import * as client from './client.ts'
 
