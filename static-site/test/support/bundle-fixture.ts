@@ -11,6 +11,7 @@ import {
   generateMinaKeyPair,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
+  type ManifestSignature,
   type MinaKeyPair,
   type ResultManifest,
   type ServiceDescriptor,
@@ -40,7 +41,13 @@ const enc = new TextEncoder()
 /** A service version whose descriptor block is put into `blocks` (raw CID of its canonical JSON). */
 export async function serviceFixture(
   blocks: MemoryBlockstore,
-  opts: { workerPublicKey: string; user?: MinaKeyPair; slot?: bigint },
+  opts: {
+    workerPublicKey: string
+    user?: MinaKeyPair
+    slot?: bigint
+    name?: string
+    price?: bigint
+  },
 ): Promise<ServiceFixture> {
   const runner = generateMinaKeyPair()
   const user = opts.user ?? generateMinaKeyPair()
@@ -48,7 +55,7 @@ export async function serviceFixture(
   const sourceCommitment = 'c0ffee0000000000000000000000000000000042'
   const descriptor: ServiceDescriptor = {
     v: 1,
-    name: 'unit tests (node 22)',
+    name: opts.name ?? 'unit tests (node 22)',
     description: 'Runs the project test suite.',
     provider: 'gitlab',
     providerUrl: 'http://127.0.0.1:1/',
@@ -56,7 +63,7 @@ export async function serviceFixture(
     ref: 'main',
     job: 'test',
     sourceCommitment,
-    pricePerJob: '5',
+    pricePerJob: String(opts.price ?? 5n),
     runnerPublicKey: runner.publicKey,
     workerPublicKey: opts.workerPublicKey,
     parameters: [
@@ -82,7 +89,7 @@ export async function serviceFixture(
     commitToField(sourceCommitment),
     c0,
     c1,
-    encodeTerms({ pricePerJob: 5n, withdrawTimelockSlots: 100n }),
+    encodeTerms({ pricePerJob: opts.price ?? 5n, withdrawTimelockSlots: 100n }),
     123n,
     456n,
     0n,
@@ -120,6 +127,7 @@ export function samplesJsonl(count = 24): string {
 export interface BundleFixture {
   cid: CID
   manifest: ResultManifest
+  signature: ManifestSignature
 }
 
 /** Builds a UnixFS bundle for `jobId` in `blocks`, spoiled as `variant` asks. */
@@ -186,5 +194,5 @@ export async function bundleFixture(
   for (const [name, cid] of [...cids.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     dir = await fs.cp(cid, dir, name)
   }
-  return { cid: dir, manifest }
+  return { cid: dir, manifest, signature }
 }

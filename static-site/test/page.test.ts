@@ -1,0 +1,178 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { newRequestId, verifyVoucher } from '../../protocol/index.ts'
+import { computeResultsRoot } from '../src/verify/results-root.ts'
+import { buildPage, type Stack, startStack } from './support/stack.ts'
+
+// The whole page in Debian's Chromium against loopback doubles that speak the real protocols:
+// a trustless gateway, the Worker's JSON API with HPKE, and Mina/archive GraphQL.
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const RESULTS = new URL('../test-results/', import.meta.url).pathname
+
+let stack: Stack
+let context: BrowserContext
+let page: Page
+let pageDir: string
+let profile: string
+const consoleErrors: string[] = []
+
+beforeAll(async () => {
+  pageDir = await buildPage()
+  stack = await startStack({ pageDir, settledRoot: computeResultsRoot })
+  profile = await mkdtemp(join(tmpdir(), 'zkrunner-site-chromium-'))
+  // A fresh profile per run: launchPersistentContext is how Playwright takes a user-data dir.
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    viewport: { width: 1200, height: 1600 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  page = context.pages()[0] ?? (await context.newPage())
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text())
+  })
+  page.on('pageerror', (e) => consoleErrors.push(e.message))
+  await mkdir(RESULTS, { recursive: true })
+}, 150_000)
+
+afterAll(async () => {
+  await context?.close()
+  await stack?.close()
+  await rm(pageDir, { recursive: true, force: true })
+  await rm(profile, { recursive: true, force: true })
+})
+
+async function verifyByCid(cid: string, jobId: string): Promise<Record<string, string>> {
+  const form = page.locator('[data-role="verify-form"]')
+  await form.locator('input[name="cid"]').fill(cid)
+  await form.locator('input[name="service"]').fill(stack.service.address)
+  await form.locator('input[name="job"]').fill(jobId)
+  await form.locator('button[type="submit"]').click()
+  const summary = page.locator('#verify [data-role="verify-summary"][data-result]')
+  await summary.waitFor({ timeout: 30_000 })
+  return Object.fromEntries(
+    await page
+      .locator('#verify ol.links li')
+      .evaluateAll((lis) =>
+        lis.map((li) => [li.getAttribute('data-link'), li.getAttribute('data-status')]),
+      ),
+  )
+}
+
+describe('the page in Chromium', () => {
+  it('lists the services as a market, with a disabled one saying why', async () => {
+    await page.goto(stack.pageUrl)
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true)
+    const rows = page.locator('table.market tbody tr')
+    await expect.poll(() => rows.count()).toBe(2)
+    // Sorted by price: the cheaper (stale) service first.
+    expect(await rows.nth(0).getAttribute('data-service')).toBe(stack.staleService.address)
+    const stale = page.locator(`tr[data-service="${stack.staleService.address}"]`)
+    expect(await stale.textContent()).toContain('heartbeat is stale')
+    const good = page.locator(`tr[data-service="${stack.service.address}"]`)
+    expect(await good.textContent()).toContain('5 credits')
+    expect(await good.textContent()).toContain('Available')
+    expect(await good.locator('a[href*="/-/commit/"]').getAttribute('href')).toContain(
+      stack.service.sourceCommitment,
+    )
+    await page.locator('select').first().selectOption('name')
+    expect(await rows.nth(0).getAttribute('data-service')).toBe(stack.staleService.address)
+    await page.locator('input[name="max-price"]').fill('4')
+    await expect.poll(() => rows.count()).toBe(1)
+    await page.locator('input[name="max-price"]').fill('')
+  })
+
+  it('requests a job with a sealed envelope, watches it complete and verifies every link', async () => {
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    const form = page.locator('form.request')
+    await form.locator('select[name="SUITE"]').selectOption('integration')
+    // Invalid first: the page refuses before signing or sending anything.
+    await form.locator('input[name="REPEAT"]').fill('9')
+    await form.locator('button[type="submit"]').click()
+    await expect
+      .poll(() => form.locator('[data-role="form-error"]').textContent())
+      .toContain('at most 5')
+    expect(stack.worker.received).toHaveLength(0)
+    await form.locator('input[name="REPEAT"]').fill('2')
+    await form.locator('button[type="submit"]').click()
+
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(1)
+    const { submission, envelope } = stack.worker.received[0]!
+    expect(envelope.kid).toBe(stack.worker.keys.kid)
+    expect(submission.request.parameters).toEqual({
+      SUITE: 'integration',
+      REPEAT: 2,
+      VERBOSE: false,
+    })
+    expect(submission.request.service).toBe(stack.service.address)
+    expect(submission.voucher.cumulativeAmount).toBe('5')
+    expect(verifyVoucher(submission.voucher).ok).toBe(true)
+
+    const status = page.locator('[data-role="job-status"]')
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+    expect(await status.textContent()).toBe('done')
+    expect(await page.locator('[data-role="pipeline-link"]').getAttribute('href')).toContain(
+      '/pipelines/4242',
+    )
+    const summary = page.locator('#service [data-role="verify-summary"][data-result]')
+    await summary.waitFor({ timeout: 120_000 })
+    const links = Object.fromEntries(
+      await page
+        .locator('#service ol.links li')
+        .evaluateAll((lis) =>
+          lis.map((li) => [li.getAttribute('data-link'), li.getAttribute('data-status')]),
+        ),
+    )
+    expect(links).toEqual({
+      bundle: 'ok',
+      manifest: 'ok',
+      files: 'ok',
+      signature: 'ok',
+      runner: 'ok',
+      service: 'ok',
+      source: 'ok',
+      settled: 'ok',
+    })
+    expect(await summary.getAttribute('data-result')).toBe('ok')
+    await page.locator('figure.plot canvas').first().waitFor({ timeout: 10_000 })
+    await page.locator('input[name="log-search"]').fill('test case 7')
+    await expect.poll(() => page.locator('[data-role="log"] mark').count()).toBe(1)
+    await page.locator('#service').screenshot({ path: join(RESULTS, 'page-verified.png') })
+  }, 170_000)
+
+  it.each([
+    ['tampered-file', 'files'],
+    ['wrong-signature', 'signature'],
+    ['wrong-source', 'source'],
+  ] as const)('names the broken link for a %s bundle', async (variant, broken) => {
+    const jobId = newRequestId()
+    const cid = await stack.addBundle(variant, jobId)
+    const links = await verifyByCid(cid, jobId)
+    expect(
+      Object.entries(links)
+        .filter(([, s]) => s === 'broken')
+        .map(([id]) => id),
+    ).toEqual([broken])
+    expect(await page.locator('#verify [data-role="verify-summary"]').textContent()).toContain(
+      'Broken link',
+    )
+    await page.locator('#verify').screenshot({ path: join(RESULTS, `page-${variant}.png`) })
+  })
+
+  it('logged no errors in the page', () => {
+    expect(consoleErrors.filter((e) => !e.includes('favicon'))).toEqual([])
+  })
+})

@@ -1,0 +1,202 @@
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { extname, join, normalize } from 'node:path'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import { build } from 'vite'
+import {
+  cidToFields,
+  generateMinaKeyPair,
+  manifestDigest,
+  publicKeyToFields,
+  unwrap,
+} from '../../../protocol/index.ts'
+import {
+  type BundleVariant,
+  bundleFixture,
+  type ServiceFixture,
+  serviceFixture,
+} from './bundle-fixture.ts'
+import { type ChainData, startGraphqlDouble } from './graphql-double.ts'
+import { listen, type RunningServer, startTrustlessGateway } from './trustless-gateway.ts'
+import { startWorkerDouble, type WorkerDouble } from './worker-double.ts'
+
+const SITE = new URL('../..', import.meta.url).pathname
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+}
+
+/** The local stack as the page test sees it: URLs, and handles on what the doubles received. */
+export interface Stack {
+  pageUrl: string
+  worker: WorkerDouble
+  service: ServiceFixture
+  /** A second, disabled service (stale heartbeat), to see the market say why. */
+  staleService: ServiceFixture
+  /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
+  addBundle(variant: BundleVariant, jobId: string): Promise<string>
+  close(): Promise<void>
+}
+
+/** Builds the page once with vite into a fresh directory. */
+export async function buildPage(): Promise<string> {
+  const outDir = join(tmpdir(), `zkrunner-site-${process.pid}-${Date.now()}`)
+  await build({
+    configFile: join(SITE, 'vite.config.ts'),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true },
+  })
+  return outDir
+}
+
+/** Serves a built page with the isolation headers production hosts must send, and a config.json. */
+async function servePage(dir: string, config: unknown): Promise<RunningServer> {
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://page').pathname
+    const headers = {
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'credentialless',
+    }
+    if (path === '/config.json') {
+      res.writeHead(200, { ...headers, 'content-type': 'application/json' })
+      res.end(JSON.stringify(config))
+      return
+    }
+    const file = normalize(join(dir, path === '/' ? 'index.html' : path))
+    if (!file.startsWith(dir)) {
+      res.writeHead(403).end()
+      return
+    }
+    try {
+      const body = await readFile(file)
+      res.writeHead(200, {
+        ...headers,
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      })
+      res.end(body)
+    } catch {
+      res.writeHead(404, headers).end('not found')
+    }
+  })
+  return listen(server)
+}
+
+/**
+ * Starts the pieces the page talks to, all real protocols on loopback: a trustless gateway over
+ * a blockstore, a Worker-API double (HPKE, vouchers), a Mina GraphQL + archive double, and the
+ * built page. `settledRoot` computes the results root for a Settle event once a job completes
+ * (o1js Poseidon); without it the job stays unsettled.
+ */
+export async function startStack(opts: {
+  pageDir: string
+  settledRoot?: (digests: Uint8Array[]) => bigint
+}): Promise<Stack> {
+  const blocks = new MemoryBlockstore()
+  const gateway = await startTrustlessGateway(blocks)
+  const devUser = generateMinaKeyPair()
+  const registry = generateMinaKeyPair().publicKey
+  const chain: ChainData = { states: new Map(), balances: new Map(), slot: 12n, events: new Map() }
+  const owed = new Map<string, bigint>()
+  let service!: ServiceFixture
+  let staleService!: ServiceFixture
+  const worker = await startWorkerDouble({
+    status: (address, user) => {
+      const s = [service, staleService].find((x) => x.address === address)
+      if (!s)
+        return {
+          service: address,
+          enabled: false,
+          reason: 'unknown-service',
+          registered: false,
+          descriptor: null,
+          descriptorCid: null,
+          chain: null,
+        }
+      const stale = s === staleService
+      return {
+        service: address,
+        enabled: !stale,
+        ...(stale ? { reason: 'stale-heartbeat' } : {}),
+        registered: true,
+        descriptor: s.descriptor,
+        descriptorCid: s.descriptorCid.toString(),
+        chain: {
+          enabled: !stale,
+          ...(stale ? { reason: 'stale-heartbeat' } : {}),
+          pricePerJob: s.descriptor.pricePerJob,
+          lastHeartbeatSlot: stale ? '1' : '10',
+          currentSlot: String(chain.slot + 50n * BigInt(stale)),
+          maxHeartbeatAgeSlots: '20',
+          settledJobs: '0',
+          ...(user
+            ? { funding: { deposit: '20', owed: String(owed.get(`${address}:${user}`) ?? 0n) } }
+            : {}),
+        },
+      }
+    },
+    complete: async (submission) => {
+      const { request, voucher } = submission
+      owed.set(`${request.service}:${request.user}`, BigInt(voucher.cumulativeAmount))
+      const bundle = await bundleFixture(blocks, service, request.requestId, 'good')
+      if (opts.settledRoot) {
+        const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
+        const root = opts.settledRoot([manifestDigest(bundle.manifest)])
+        const events = chain.events.get(service.address) ?? []
+        events.push({ height: 9, data: [3n, ux, uOdd, 5n, BigInt(voucher.nonce), 5n, 1n, root] })
+        chain.events.set(service.address, events)
+      }
+      return {
+        bundleCid: bundle.cid.toString(),
+        manifest: bundle.manifest,
+        runner: service.runner.publicKey,
+        signature: bundle.signature.signature,
+      }
+    },
+  })
+  service = await serviceFixture(blocks, { workerPublicKey: worker.keys.publicKey, user: devUser })
+  staleService = await serviceFixture(blocks, {
+    workerPublicKey: worker.keys.publicKey,
+    user: devUser,
+    slot: 1n,
+    name: 'lint (stale runner)',
+    // Cheaper, so sorting by price puts it first.
+    price: 3n,
+  })
+  const graphqlDouble = await startGraphqlDouble(chain)
+  const publish = (s: ServiceFixture, height: number) => {
+    const [sx, sOdd] = unwrap(publicKeyToFields(s.address))
+    const [ox, oOdd] = unwrap(publicKeyToFields(s.runner.publicKey))
+    const [c0, c1] = unwrap(cidToFields(s.descriptorCid))
+    return { height, data: [0n, sx, sOdd, ox, oOdd, c0, c1] }
+  }
+  chain.states.set(service.address, service.state)
+  chain.states.set(staleService.address, staleService.state)
+  chain.events.set(registry, [publish(service, 3), publish(staleService, 4)])
+  chain.slot = 12n
+  const page = await servePage(opts.pageDir, {
+    workerUrl: worker.url,
+    minaGraphqlUrl: `${graphqlDouble.url}/graphql`,
+    archiveUrl: `${graphqlDouble.url}/archive`,
+    gateways: [gateway.url],
+    networkId: 'testnet',
+    registryAddress: registry,
+    tokenAddress: generateMinaKeyPair().publicKey,
+    devKey: devUser.privateKey,
+  })
+  return {
+    pageUrl: page.url,
+    worker,
+    service,
+    staleService,
+    addBundle: async (variant, jobId) =>
+      (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
+    close: async () => {
+      await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
+    },
+  }
+}

@@ -1,0 +1,164 @@
+import { createServer } from 'node:http'
+import {
+  type Envelope,
+  generateHpkeKeyPair,
+  HPKE_SUITE,
+  type HpkeKeyPair,
+  JOB_REQUEST_INFO,
+  type JobSubmission,
+  manifestDigest,
+  openJson,
+  parseEnvelope,
+  parseJobSubmission,
+  type ResultManifest,
+  toHex,
+  verifyVoucher,
+} from '../../../protocol/index.ts'
+import { CROSS_ORIGIN_HEADERS, listen, type RunningServer } from './trustless-gateway.ts'
+
+/** What a finished job reports: the bundle the runner pinned. */
+export interface DoubleResult {
+  bundleCid: string
+  manifest: ResultManifest
+  runner: string
+  signature: string
+}
+
+/** A Worker-API double over HTTP: the worker's documented JSON, real HPKE and voucher checks. */
+export interface WorkerDouble extends RunningServer {
+  keys: HpkeKeyPair
+  /** Every envelope POSTed, with what it opened to. */
+  received: { envelope: Envelope; submission: JobSubmission }[]
+}
+
+interface Job {
+  submission: JobSubmission
+  polls: number
+  result: DoubleResult | null
+  createdAt: string
+}
+
+/**
+ * Starts the double. `service` answers GET /v1/services/:address; `complete` is called when a
+ * job reaches success and returns the result report (the bundle the "runner" pinned).
+ */
+export async function startWorkerDouble(opts: {
+  status: (address: string, user: string | null) => unknown
+  complete: (submission: JobSubmission) => Promise<DoubleResult>
+}): Promise<WorkerDouble> {
+  const keys = await generateHpkeKeyPair()
+  const received: WorkerDouble['received'] = []
+  const jobs = new Map<string, Job>()
+  const send = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { ...CROSS_ORIGIN_HEADERS, 'content-type': 'application/json' })
+    res.end(JSON.stringify(body))
+  }
+  const refuse = (
+    res: import('node:http').ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+  ) => send(res, status, { error: { code, message } })
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://worker')
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, CROSS_ORIGIN_HEADERS).end()
+      return
+    }
+    try {
+      if (req.method === 'GET' && url.pathname === '/v1/keys') {
+        send(res, 200, {
+          suite: HPKE_SUITE,
+          kid: keys.kid,
+          publicKey: keys.publicKey,
+          keys: [{ kid: keys.kid, publicKey: keys.publicKey, current: true }],
+        })
+        return
+      }
+      const service = /^\/v1\/services\/([^/]+)$/.exec(url.pathname)
+      if (req.method === 'GET' && service) {
+        send(res, 200, opts.status(decodeURIComponent(service[1]!), url.searchParams.get('user')))
+        return
+      }
+      if (req.method === 'POST' && url.pathname === '/v1/jobs') {
+        const chunks: Buffer[] = []
+        for await (const c of req) chunks.push(c as Buffer)
+        const envelope = parseEnvelope(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        if (!envelope.ok) return refuse(res, 400, 'bad_envelope', envelope.error.message)
+        const opened = await openJson([keys], envelope.value, JOB_REQUEST_INFO)
+        if (!opened.ok) return refuse(res, 400, 'decrypt_failed', opened.error.message)
+        const parsed = parseJobSubmission(opened.value)
+        if (!parsed.ok) return refuse(res, 400, 'invalid_body', parsed.error.message)
+        if (!verifyVoucher(parsed.value.voucher).ok) {
+          return refuse(res, 403, 'bad_signature', 'the voucher signature does not verify')
+        }
+        const id = parsed.value.request.requestId
+        if (jobs.has(id)) return refuse(res, 409, 'replayed', 'this request id was already used')
+        received.push({ envelope: envelope.value, submission: parsed.value })
+        jobs.set(id, {
+          submission: parsed.value,
+          polls: 0,
+          result: null,
+          createdAt: new Date().toISOString(),
+        })
+        send(res, 202, { jobId: id, status: 'triggered', pipelineId: 4242 })
+        return
+      }
+      const job = /^\/v1\/jobs\/([0-9a-f]{32})$/.exec(url.pathname)
+      if (req.method === 'GET' && job) {
+        const j = jobs.get(job[1]!)
+        if (!j) return refuse(res, 404, 'not_found', 'no such job')
+        j.polls++
+        // The pipeline advances as GitLab's webhooks would report it: triggered, running, success.
+        const status = j.polls < 2 ? 'triggered' : j.polls < 3 ? 'running' : 'success'
+        if (status === 'success' && !j.result) j.result = await opts.complete(j.submission)
+        const at = (n: number) => new Date(Date.parse(j.createdAt) + n * 1000).toISOString()
+        const history = [
+          { status: 'queued', at: at(0), source: 'worker' },
+          { status: 'triggered', at: at(0), source: 'worker' },
+          ...(j.polls >= 2 ? [{ status: 'running', at: at(1), source: 'gitlab' }] : []),
+          ...(j.polls >= 3 ? [{ status: 'success', at: at(2), source: 'gitlab' }] : []),
+          ...(j.result
+            ? [
+                {
+                  status: 'result_reported',
+                  at: at(3),
+                  source: 'runner',
+                  detail: j.result.bundleCid,
+                },
+              ]
+            : []),
+        ]
+        send(res, 200, {
+          jobId: job[1],
+          service: j.submission.request.service,
+          user: j.submission.request.user,
+          status,
+          createdAt: j.createdAt,
+          updatedAt: new Date().toISOString(),
+          pipeline: {
+            id: 4242,
+            projectId: 7,
+            webUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
+          },
+          history,
+          result: j.result
+            ? {
+                bundleCid: j.result.bundleCid,
+                manifestDigest: toHex(manifestDigest(j.result.manifest)),
+                runner: j.result.runner,
+                signature: j.result.signature,
+                exitCode: j.result.manifest.exitCode,
+              }
+            : null,
+        })
+        return
+      }
+      refuse(res, 404, 'not_found', 'no such route')
+    } catch (e) {
+      refuse(res, 500, 'internal', e instanceof Error ? e.message : String(e))
+    }
+  })
+  return { ...(await listen(server)), keys, received }
+}
