@@ -426,10 +426,11 @@ export class ServiceObject extends DurableObject<Env> {
       this.#event(request.requestId, 'queued', 'worker', now)
     })
     await this.#scheduleAlarm()
-    await this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(
-      request.service,
-    )
-    await this.#runTrigger(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS)
+    // The pointer that lets GET /v1/jobs/:id find this object is written while GitLab is called.
+    await Promise.all([
+      this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(request.service),
+      this.#runTrigger(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS),
+    ])
     const job = this.#jobRow(request.requestId)!
     return {
       jobId: request.requestId,
@@ -473,6 +474,11 @@ export class ServiceObject extends DurableObject<Env> {
       pipeline.web_url ?? null,
       jobId,
     )
+  }
+
+  /** Only GitLab's Job Hook needs the pipeline pointer: the answer to the user does not wait for it. */
+  #pointPipelineLater(projectId: number | undefined, pipelineId: number, jobId: string): void {
+    this.ctx.waitUntil(this.#pointPipeline(projectId, pipelineId, jobId).catch(() => undefined))
   }
 
   async #pointPipeline(projectId: number | undefined, pipelineId: number, jobId: string) {
@@ -544,7 +550,7 @@ export class ServiceObject extends DurableObject<Env> {
         if (found !== null) {
           this.#recordPipeline(jobId, found)
           this.#setStatus(jobId, 'triggered', 'worker', `pipeline ${found.id} (reconciled)`)
-          await this.#pointPipeline(found.project_id, found.id, jobId)
+          this.#pointPipelineLater(found.project_id, found.id, jobId)
           return
         }
       }
@@ -573,7 +579,7 @@ export class ServiceObject extends DurableObject<Env> {
         if (this.#jobRow(jobId)?.status === 'queued') {
           this.#setStatus(jobId, 'triggered', 'worker', `pipeline ${outcome.pipeline.id}`)
         }
-        await this.#pointPipeline(outcome.pipeline.project_id, outcome.pipeline.id, jobId)
+        this.#pointPipelineLater(outcome.pipeline.project_id, outcome.pipeline.id, jobId)
         return
       }
       if (outcome.kind === 'rejected') {
