@@ -71,7 +71,7 @@ export async function run(opts: { cold?: boolean } = {}): Promise<Record<string,
   return out
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && !process.env.VITEST) {
   const rows = await run({ cold: !process.argv.includes('--no-cold') })
   console.table(Object.entries(rows).map(([figure, value]) => ({ figure, value })))
   process.exit(0)
