@@ -1,0 +1,14 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  test: {
+    name: 'chain',
+    include: ['**/*.test.ts'],
+    environment: 'node',
+    // o1js's native prover: several times faster than wasm for the proofs-on test.
+    env: { O1JS_BACKEND: 'native' },
+    // Compiling and proving the test contract takes minutes on a cold key cache.
+    testTimeout: 15 * 60_000,
+    hookTimeout: 15 * 60_000,
+  },
+})
