@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { constants } from 'node:os'
+import { join } from 'node:path'
 import { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
@@ -21,7 +22,6 @@ import { JobMetrics, serveMetrics } from './metrics/metrics.ts'
 import { type AdvanceDeps, advanceJob, resumeAll } from './pipeline/advance-job.ts'
 import { startJob } from './pipeline/start-job.ts'
 import { settleQueued } from './settle/settle-queue.ts'
-import { unwiredSettler } from './settle/settler.ts'
 import { type JobMeta, Spool } from './spool/spool.ts'
 
 const VERSION = '0.1.0'
@@ -314,8 +314,25 @@ export function buildProgram(): Command {
     .option('--user <publicKey>', 'only this user')
     .action(async (opts: { user?: string }, cmd: Command) => {
       const config = configOf(cmd)
-      // TODO(contracts): wire the contracts client's settle(network, batch) here once contracts/ exports it.
-      const results = await settleQueued(new Spool(config.dataDir), unwiredSettler, opts)
+      if (!config.creditToken)
+        throw new AgentError(
+          'INVALID_CONFIG',
+          'settle needs the credit token address ($ZKRUNNER_CREDIT_TOKEN)',
+        )
+      const runner = await loadRunnerKey(config)
+      // o1js is loaded only here: `run` never pays its start-up time or memory.
+      const { openContractsSettler } = await import('./settle/contracts-settler.ts')
+      const settler = await openContractsSettler({
+        runner,
+        feePayerKey: config.feePayerKey,
+        fee: config.txFee,
+        creditToken: config.creditToken,
+        minaGraphqlUrl: config.minaGraphqlUrl,
+        archiveUrl: config.archiveUrl,
+        networkId: config.networkId,
+        cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
+      })
+      const results = await settleQueued(new Spool(config.dataDir), settler, opts)
       for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`)
       if (results.some((r) => 'error' in r)) process.exitCode = 1
     })

@@ -14,8 +14,20 @@ export const AgentConfigSchema = z.strictObject({
   runnerKey: z.string().optional(),
   /** Base URL of the zkrunner Worker the agent reports results to. */
   workerUrl: z.url(),
-  /** Mina GraphQL endpoint used by `settle` (the local Mina node by default). */
+  /** Mina daemon GraphQL endpoint used by `settle` (the local chain node of `npm run chain` by default). */
   minaGraphqlUrl: z.url(),
+  /** Mina archive GraphQL endpoint: `settle` rebuilds the service's channels from its events. */
+  archiveUrl: z.url(),
+  /** Network id the transactions are signed for (`devnet`, `mainnet`, `testnet`). */
+  networkId: z.string().min(1),
+  /** Base58 address of the credit token the services are paid in (a constant of their circuits). */
+  creditToken: z.string().optional(),
+  /** Base58 Mina private key paying settlement fees; the runner oracle key when unset. */
+  feePayerKey: z.string().optional(),
+  /** Fee of a settlement transaction, in nanomina. */
+  txFee: z.coerce.number().int().min(0),
+  /** Where compiled circuit keys are cached; `<dataDir>/o1js-cache` when unset. */
+  o1jsCacheDir: z.string().optional(),
   /** Sampling interval. */
   intervalMs: z.coerce.number().int().min(10).max(60_000),
   /** `auto`: perf when it works, procfs/cgroup always; `off`: procfs/cgroup only. */
@@ -40,7 +52,10 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig
   return {
     dataDir: join(base, 'zkrunner-agent'),
     workerUrl: 'http://127.0.0.1:8787',
-    minaGraphqlUrl: 'http://127.0.0.1:8080/graphql',
+    minaGraphqlUrl: 'http://127.0.0.1:3085/graphql',
+    archiveUrl: 'http://127.0.0.1:3085/archive',
+    networkId: 'devnet',
+    txFee: 100_000_000,
     intervalMs: 100,
     perf: 'auto',
     cgroup: true,
@@ -57,6 +72,12 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   runnerKey: 'ZKRUNNER_RUNNER_KEY',
   workerUrl: 'ZKRUNNER_WORKER_URL',
   minaGraphqlUrl: 'ZKRUNNER_MINA_GRAPHQL_URL',
+  archiveUrl: 'ZKRUNNER_ARCHIVE_URL',
+  networkId: 'ZKRUNNER_MINA_NETWORK_ID',
+  creditToken: 'ZKRUNNER_CREDIT_TOKEN',
+  feePayerKey: 'ZKRUNNER_FEE_PAYER_KEY',
+  txFee: 'ZKRUNNER_TX_FEE',
+  o1jsCacheDir: 'ZKRUNNER_O1JS_CACHE_DIR',
   intervalMs: 'ZKRUNNER_INTERVAL_MS',
   perf: 'ZKRUNNER_PERF',
   cgroup: 'ZKRUNNER_CGROUP',

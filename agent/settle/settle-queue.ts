@@ -7,43 +7,68 @@ export type SettleOutcome =
   | { service: string; user: string; jobs: number; txHash: string }
   | { service: string; user: string; jobs: number; error: string }
 
-/** Groups every queued (reported, unsettled) job by service and user, with the latest voucher. */
+type Group = SettlementBatch & {
+  createdAt: string[]
+  done: { digest: string; index: number }[]
+}
+
+/**
+ * Groups every queued (reported, unsettled) job by service and user, with the latest voucher and
+ * the digests of the user's jobs settled before (in the leaf order they were settled in).
+ */
 export async function pendingBatches(
   spool: Spool,
   filter?: { user?: string },
 ): Promise<SettlementBatch[]> {
-  const groups = new Map<string, SettlementBatch & { createdAt: string[] }>()
-  const skipped = new Map<string, Voucher | undefined>()
+  const groups = new Map<string, Group>()
+  const settled = new Map<string, { digest: string; index: number }[]>()
   for (const id of await spool.list()) {
     const state = await spool.state(id).catch(() => null)
-    if (state?.phase !== 'queued' || !state.manifestDigest) continue
+    if (!state?.manifestDigest) continue
+    if (state.phase !== 'queued' && state.phase !== 'settled') continue
     const meta = await spool.meta(id)
     if (filter?.user && meta.user !== filter.user) continue
     const key = `${meta.service}/${meta.user}`
-    const voucher = meta.voucher === undefined ? undefined : parseVoucher(meta.voucher)
-    const v = voucher?.ok ? voucher.value : undefined
-    let g = groups.get(key)
-    if (!g && v) {
-      g = { service: meta.service, user: meta.user, voucher: v, jobs: [], createdAt: [] }
-      groups.set(key, g)
-    }
-    if (!g) {
-      skipped.set(key, undefined)
+    if (state.phase === 'settled') {
+      const list = settled.get(key) ?? []
+      list.push({ digest: state.manifestDigest, index: state.resultIndex ?? Number.MAX_VALUE })
+      settled.set(key, list)
       continue
     }
+    const voucher = meta.voucher === undefined ? undefined : parseVoucher(meta.voucher)
+    const v: Voucher | undefined = voucher?.ok ? voucher.value : undefined
+    let g = groups.get(key)
+    if (!g && v) {
+      g = {
+        service: meta.service,
+        user: meta.user,
+        voucher: v,
+        jobs: [],
+        settled: [],
+        createdAt: [],
+        done: [],
+      }
+      groups.set(key, g)
+    }
+    // A job without a voucher of its own is paid by a later job's voucher of the same user.
+    if (!g) continue
     if (v && BigInt(v.nonce) > BigInt(g.voucher.nonce)) g.voucher = v
     g.jobs.push({ jobId: id, manifestDigest: state.manifestDigest })
     g.createdAt.push(meta.createdAt)
   }
-  return [...groups.values()].map(({ createdAt, ...batch }) => {
+  return [...groups.entries()].map(([key, { createdAt, done: _, ...batch }]) => {
     const order = batch.jobs
       .map((j, i) => ({ j, at: createdAt[i] ?? '' }))
       .sort((a, b) => a.at.localeCompare(b.at))
-    return { ...batch, jobs: order.map((o) => o.j) }
+    const before = (settled.get(key) ?? []).sort((a, b) => a.index - b.index)
+    return { ...batch, jobs: order.map((o) => o.j), settled: before.map((s) => s.digest) }
   })
 }
 
-/** Settles every pending batch (one transaction per user and service) and marks its jobs settled. */
+/**
+ * Settles every pending batch (one transaction per user and service) and marks the jobs it
+ * covered settled, with their leaf index in the user's results tree.
+ */
 export async function settleQueued(
   spool: Spool,
   settler: Settler,
@@ -51,14 +76,18 @@ export async function settleQueued(
 ): Promise<SettleOutcome[]> {
   const out: SettleOutcome[] = []
   for (const batch of await pendingBatches(spool, filter)) {
-    const base = { service: batch.service, user: batch.user, jobs: batch.jobs.length }
+    const base = { service: batch.service, user: batch.user }
     try {
-      const { txHash } = await settler.settle(batch)
-      for (const j of batch.jobs)
-        await spool.setState(j.jobId, { phase: 'settled', settleTx: txHash })
-      out.push({ ...base, txHash })
+      const { txHash, jobs } = await settler.settle(batch)
+      for (const [i, j] of batch.jobs.slice(0, jobs).entries())
+        await spool.setState(j.jobId, {
+          phase: 'settled',
+          settleTx: txHash,
+          resultIndex: batch.settled.length + i,
+        })
+      out.push({ ...base, jobs, txHash })
     } catch (e) {
-      out.push({ ...base, error: (e as Error).message })
+      out.push({ ...base, jobs: 0, error: (e as Error).message })
     }
   }
   return out

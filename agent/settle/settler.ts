@@ -1,5 +1,4 @@
 import type { Voucher } from '../../protocol/index.ts'
-import { AgentError, AgentErrorCode } from '../errors.ts'
 
 /** One user's unsettled jobs on one service, with the voucher that pays for them. */
 export interface SettlementBatch {
@@ -9,23 +8,25 @@ export interface SettlementBatch {
   voucher: Voucher
   /** Jobs in the order they entered the queue, with their manifest digests (hex). */
   jobs: { jobId: string; manifestDigest: string }[]
+  /**
+   * Manifest digests (hex) of the user's jobs settled before, in leaf order: the results root a
+   * settlement records covers every settled job of the user, these first.
+   */
+  settled: string[]
+}
+
+/** What one settlement did. */
+export interface SettleResult {
+  /** Hash of the included transaction. */
+  txHash: string
+  /** How many of the batch's jobs (a prefix) it covered; the rest wait for a newer voucher. */
+  jobs: number
 }
 
 /**
- * Sends one settlement transaction for a batch: the contracts' client builds the results root
- * (Poseidon Merkle tree over manifestMessage(digest)) and the runner's signature over
- * settleMessage. The agent never builds transactions itself.
+ * Sends one settlement transaction for a batch and resolves once it is included. The contracts'
+ * client builds the transaction; the agent only supplies the results root and its signature.
  */
 export interface Settler {
-  settle(batch: SettlementBatch, options?: { signal?: AbortSignal }): Promise<{ txHash: string }>
-}
-
-/** A settler for when no contracts client is wired: fails with a clear reason, jobs stay queued. */
-export const unwiredSettler: Settler = {
-  async settle() {
-    throw new AgentError(
-      AgentErrorCode.SETTLE_FAILED,
-      'no settlement client is wired (contracts/ client missing); jobs stay queued',
-    )
-  },
+  settle(batch: SettlementBatch, options?: { signal?: AbortSignal }): Promise<SettleResult>
 }

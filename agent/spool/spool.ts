@@ -52,6 +52,8 @@ export interface JobState {
   pid?: number
   /** Settlement transaction that covered this job. */
   settleTx?: string
+  /** Leaf index of this job in its user's results tree, once settled. */
+  resultIndex?: number
   /** Last failure of a step that `resume` will retry. */
   lastError?: string
   updatedAt: string

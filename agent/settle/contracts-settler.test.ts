@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Helia } from 'helia'
+import { Field, Mina, PrivateKey, PublicKey, UInt32, UInt64 } from 'o1js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  deployCreditToken,
+  deployService,
+  deposit,
+  mintCredits,
+  readCredits,
+  resultsRoot,
+  ServiceContract,
+} from '../../contracts/index.ts'
+import { fromHex, type MinaKeyPair, signVoucher } from '../../protocol/index.ts'
+import { openIpfsNode } from '../ipfs/node.ts'
+import { advanceJob } from '../pipeline/advance-job.ts'
+import { startJob } from '../pipeline/start-job.ts'
+import { Spool } from '../spool/spool.ts'
+import { openContractsSettler } from './contracts-settler.ts'
+import { settleQueued } from './settle-queue.ts'
+import type { Settler } from './settler.ts'
+
+// The real Settler against an o1js LocalBlockchain (proofs off): user deposits through the
+// contracts client, the agent runs jobs, and settle pays the runner through the service vault.
+
+const PRICE = 25n
+const quiet = { write: () => true } as never
+const acknowledge = (async () => new Response('{}', { status: 202 })) as typeof fetch
+
+let dir: string
+let helia: Helia
+let spool: Spool
+let settler: Settler
+let runner: MinaKeyPair
+let userKey: PrivateKey
+let service: PrivateKey
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-settle-'))
+  helia = await openIpfsNode({ dataDir: dir })
+  spool = new Spool(dir)
+  const local = await Mina.LocalBlockchain({ proofsEnabled: false })
+  Mina.setActiveInstance(local)
+  const [deployer, runnerAccount, user, admin] = local.testAccounts
+  const payer = { key: deployer!.key }
+  // The runner key is a funded account: it pays its own settlement fees (the default).
+  runner = { privateKey: runnerAccount!.key.toBase58(), publicKey: runnerAccount!.toBase58() }
+  userKey = user!.key
+  const tokenKey = PrivateKey.random()
+  await deployCreditToken(payer, {
+    tokenKey,
+    adminContractKey: PrivateKey.random(),
+    admin: admin!,
+    symbol: 'CRED',
+    decimals: 0,
+    src: 'https://example.invalid/credit-token.ts',
+  })
+  await mintCredits(payer, admin!.key, user!, 1_000n)
+  service = PrivateKey.random()
+  await deployService(payer, service, {
+    sourceCommitment: Field(0xc0ffeen),
+    descriptorCid: [Field(1), Field(2)],
+    pricePerJob: UInt64.from(PRICE),
+    withdrawTimelockSlots: UInt32.from(100),
+    runner: runnerAccount!,
+    workerKeyHash: Field(42),
+  })
+  await deposit(payer, service.toPublicKey(), userKey, user!, 500n)
+  settler = await openContractsSettler({
+    runner,
+    creditToken: tokenKey.toPublicKey().toBase58(),
+    network: local,
+    cacheDir: join(dir, 'o1js-cache'),
+  })
+}, 600_000)
+
+afterAll(async () => {
+  await helia?.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** Runs a tiny job whose voucher owes `jobs` × price in total, through to the settlement queue. */
+async function runPaidJob(jobs: bigint): Promise<string> {
+  const jobId = randomBytes(16).toString('hex')
+  const voucher = signVoucher(
+    {
+      v: 1,
+      user: userKey.toPublicKey().toBase58(),
+      service: service.toPublicKey().toBase58(),
+      cumulativeAmount: String(jobs * PRICE),
+      nonce: String(jobs),
+    },
+    userKey.toBase58(),
+  )
+  await startJob({
+    spool,
+    config: { intervalMs: 50, perf: 'off', cgroup: false },
+    meta: {
+      jobId,
+      service: service.toPublicKey().toBase58(),
+      user: userKey.toPublicKey().toBase58(),
+      sourceCommitment: 'c'.repeat(40),
+      command: 'sh',
+      args: ['-c', `echo job ${jobs}`],
+      artifacts: [],
+      cwd: dir,
+      createdAt: new Date().toISOString(),
+      voucher,
+    },
+    stdout: quiet,
+    stderr: quiet,
+  })
+  const state = await advanceJob(
+    {
+      spool,
+      helia,
+      runner,
+      report: { workerUrl: 'http://w.invalid', attempts: 1, fetch: acknowledge },
+    },
+    jobId,
+  )
+  expect(state.phase).toBe('queued')
+  return jobId
+}
+
+/** The results root of the latest settlement (the highest cumulative amount; event order varies). */
+async function lastSettledRoot(): Promise<bigint> {
+  const events = await new ServiceContract(service.toPublicKey()).fetchEvents()
+  const settles = events
+    .filter((e) => e.type === 'Settle')
+    .map((e) => e.event.data as unknown as { cumulativeAmount: UInt64; resultsRoot: Field })
+    .sort((a, b) => Number(a.cumulativeAmount.toBigInt() - b.cumulativeAmount.toBigInt()))
+  return settles.at(-1)!.resultsRoot.toBigInt()
+}
+
+async function digestsOf(ids: string[]): Promise<Uint8Array[]> {
+  return Promise.all(ids.map(async (id) => fromHex((await spool.state(id)).manifestDigest!)))
+}
+
+describe('settlement through the contracts client', () => {
+  const ids: string[] = []
+
+  it('three jobs, one voucher for three: the runner is paid exactly 3 × price', async () => {
+    for (const n of [1n, 2n, 3n]) ids.push(await runPaidJob(n))
+    const out = await settleQueued(spool, settler)
+    expect(out).toHaveLength(1)
+    expect(out[0]).toMatchObject({ jobs: 3 })
+    expect(out[0]).toHaveProperty('txHash')
+    expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(0n + 3n * PRICE)
+    for (const [i, id] of ids.entries()) {
+      const s = await spool.state(id)
+      expect(s.phase).toBe('settled')
+      expect(s.resultIndex).toBe(i)
+      expect(s.settleTx).toBe((out[0] as { txHash: string }).txHash)
+    }
+    expect(await lastSettledRoot()).toBe(resultsRoot(await digestsOf(ids)).toBigInt())
+  }, 300_000)
+
+  it('a second settle finds nothing to do', async () => {
+    expect(await settleQueued(spool, settler)).toEqual([])
+    expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(3n * PRICE)
+  }, 300_000)
+
+  it('a later job settles under a root covering all four, the first three first', async () => {
+    ids.push(await runPaidJob(4n))
+    const out = await settleQueued(spool, settler)
+    expect(out[0]).toMatchObject({ jobs: 1 })
+    expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(4n * PRICE)
+    expect((await spool.state(ids[3]!)).resultIndex).toBe(3)
+    expect(await lastSettledRoot()).toBe(resultsRoot(await digestsOf(ids)).toBigInt())
+  }, 300_000)
+})

@@ -1,0 +1,188 @@
+import { Field, Mina, PrivateKey, PublicKey } from 'o1js'
+import {
+  ChannelBook,
+  type ChannelEvent,
+  compileAll,
+  readServiceState,
+  resultsRoot,
+  ServiceContract,
+  setCreditTokenAddress,
+  settle,
+} from '../../contracts/index.ts'
+import {
+  fromHex,
+  type MinaKeyPair,
+  settleMessage,
+  signFields,
+  verifyVoucher,
+} from '../../protocol/index.ts'
+import { AgentError, AgentErrorCode } from '../errors.ts'
+import type { SettlementBatch, SettleResult, Settler } from './settler.ts'
+
+/** A selected Mina instance: `Mina.Network(…)` in production, a LocalBlockchain in tests. */
+export type MinaInstance = Parameters<typeof Mina.setActiveInstance>[0]
+
+/** How the contracts settler reaches the chain and who pays. */
+export interface ContractsSettlerOptions {
+  /** The runner oracle key: signs the settlement and receives the payment. */
+  runner: MinaKeyPair
+  /** Base58 private key paying the fee (the runner key by default). */
+  feePayerKey?: string
+  /** Fee in nanomina. */
+  fee?: number
+  /** Base58 address of the credit token the service is paid in. */
+  creditToken: string
+  /** An already-selected network; when absent, `Mina.Network` is built from the URLs below. */
+  network?: MinaInstance
+  minaGraphqlUrl?: string
+  archiveUrl?: string
+  networkId?: string
+  /** Compiled-key cache, used when the network requires proofs. */
+  cacheDir: string
+}
+
+const fail = (message: string): never => {
+  throw new AgentError(AgentErrorCode.SETTLE_FAILED, message)
+}
+
+/** The root a channel holds after settling `digests` (Field(0) for a channel that never settled). */
+function rootOf(digests: readonly string[]): Field {
+  return digests.length === 0 ? Field(0) : resultsRoot(digests.map((d) => fromHex(d)))
+}
+
+type ChannelRecord = { data: ChannelEvent; txHash: string }
+
+/**
+ * Rebuilds the service's channels book from its Channel events, oldest first. Sources differ in
+ * the order they list events of one block (an archive lists newest first; LocalBlockchain flips
+ * its list on every call) and the map's root depends on insertion order, so both orders are tried
+ * and the one reproducing the on-chain root wins.
+ */
+async function channelsOf(
+  service: PublicKey,
+  channelsRoot: bigint,
+): Promise<{ book: ChannelBook; events: ChannelRecord[] }> {
+  const listed = (await new ServiceContract(service).fetchEvents())
+    .filter((e) => e.type === 'Channel')
+    .map((e) => ({
+      height: e.blockHeight.toBigint(),
+      data: e.event.data as unknown as ChannelEvent,
+      txHash: e.event.transactionInfo.transactionHash,
+    }))
+  for (const candidate of [[...listed].reverse(), listed]) {
+    // Array.prototype.sort is stable: within a block the candidate's order stays.
+    const events = candidate.sort((a, b) =>
+      a.height < b.height ? -1 : a.height > b.height ? 1 : 0,
+    )
+    const book = ChannelBook.fromEvents(events.map((e) => e.data))
+    if (book.root.toBigInt() === channelsRoot) return { book, events }
+  }
+  return fail('the archive is behind the service contract (channels root differs); retry later')
+}
+
+/**
+ * A Settler on the contracts client: rebuilds the service's channels from its events, checks the
+ * batch against the user's channel, signs settleMessage over the cumulative results root, proves,
+ * sends and waits until the transaction is included.
+ */
+export async function openContractsSettler(options: ContractsSettlerOptions): Promise<Settler> {
+  const network =
+    options.network ??
+    Mina.Network({
+      networkId: (options.networkId ?? 'devnet') as 'devnet',
+      mina: options.minaGraphqlUrl ?? 'http://127.0.0.1:3085/graphql',
+      archive: options.archiveUrl ?? 'http://127.0.0.1:3085/archive',
+    })
+  Mina.setActiveInstance(network)
+  let token: PublicKey
+  try {
+    token = PublicKey.fromBase58(options.creditToken)
+  } catch {
+    return fail(`credit token ${options.creditToken} is not a Mina address`)
+  }
+  setCreditTokenAddress(token)
+  let compiled = false
+  const payer = {
+    key: PrivateKey.fromBase58(options.feePayerKey ?? options.runner.privateKey),
+    fee: options.fee,
+  }
+  const runner = PublicKey.fromBase58(options.runner.publicKey)
+
+  return {
+    async settle(batch: SettlementBatch): Promise<SettleResult> {
+      const v = batch.voucher
+      if (v.service !== batch.service || v.user !== batch.user)
+        fail(`the voucher is for ${v.user} on ${v.service}, not this batch`)
+      if (!verifyVoucher(v).ok) fail(`the voucher of ${batch.user} has a bad signature`)
+      const service = PublicKey.fromBase58(batch.service)
+      const user = PublicKey.fromBase58(batch.user)
+      const state = await readServiceState(service)
+      const { book, events } = await channelsOf(service, state.channelsRoot)
+      const channel = book.get(user)
+      const digests = batch.jobs.map((j) => j.manifestDigest)
+
+      const onChainRoot = channel.resultsRoot.toBigInt()
+      const nonce = BigInt(v.nonce)
+      if (channel.voucherNonce.toBigInt() >= nonce) {
+        // Included before the agent could record it (crash after send): find how much it covered.
+        for (let n = digests.length; n > 0; n--) {
+          if (rootOf([...batch.settled, ...digests.slice(0, n)]).toBigInt() !== onChainRoot)
+            continue
+          const last = events.filter((e) => e.data.user.equals(user).toBoolean()).at(-1)
+          return { txHash: last?.txHash ?? '', jobs: n }
+        }
+        fail(`voucher nonce ${nonce} is not above the settled nonce ${channel.voucherNonce}`)
+      }
+      if (rootOf(batch.settled).toBigInt() !== onChainRoot)
+        fail(
+          `the user's settled results root on chain does not match the ${batch.settled.length} settled jobs in the spool`,
+        )
+
+      const amount = BigInt(v.cumulativeAmount)
+      const paid = amount - channel.paidSoFar.toBigInt()
+      if (paid < 0n) fail('the voucher is below what was already paid')
+      const price = state.terms.pricePerJob
+      const covered = price === 0n ? digests.length : Number(paid / price)
+      if (covered > digests.length)
+        fail(
+          `the voucher pays for ${covered} jobs but only ${digests.length} are queued; settle once the others are`,
+        )
+      if (covered === 0) fail('the voucher pays for no new job')
+      const root = rootOf([...batch.settled, ...digests.slice(0, covered)])
+      const runnerSignature = signFields(
+        settleMessage({
+          service: batch.service,
+          user: batch.user,
+          resultsRoot: root.toBigInt(),
+          cumulativeAmount: amount,
+          nonce,
+        }),
+        options.runner.privateKey,
+      )
+      if (network.proofsEnabled && !compiled) {
+        await compileAll(token, options.cacheDir)
+        compiled = true
+      }
+      let pending: Awaited<ReturnType<typeof settle>>
+      try {
+        pending = await settle(payer, {
+          service,
+          book,
+          user,
+          voucher: { cumulativeAmount: amount, nonce, signature: v.signature },
+          resultsRoot: root,
+          runner,
+          runnerSignature,
+        })
+      } catch (e) {
+        return fail(`settle transaction failed: ${(e as Error).message.split('\n')[0]}`)
+      }
+      const included = await pending.safeWait()
+      if (included.status !== 'included')
+        fail(
+          `settle transaction ${pending.hash} was not included: ${JSON.stringify(included.errors)}`,
+        )
+      return { txHash: pending.hash, jobs: covered }
+    },
+  }
+}
