@@ -141,4 +141,25 @@ describe('GitLab faults', () => {
       detail: 'GitLab refused: HTTP 404',
     })
   })
+
+  it('forgets request ids after their expiry by alarm, and still refuses the replay', async () => {
+    const service = await registeredService()
+    const user = await fundedUser(service, 100n)
+    const { envelope } = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
+    expect((await postJson('/v1/jobs', envelope)).status).toBe(202)
+    const count = () =>
+      runInDurableObject(
+        stubOf(service),
+        (_i, state) => state.storage.sql.exec('SELECT COUNT(*) AS n FROM requests').one().n,
+      )
+    expect(await count()).toBe(1)
+    await runInDurableObject(stubOf(service), (_i, state) => {
+      state.storage.sql.exec('UPDATE requests SET forget_at = ?', Date.now() - 1)
+    })
+    expect(await runDurableObjectAlarm(stubOf(service))).toBe(true)
+    expect(await count()).toBe(0)
+    // The job record outlives the id's entry: a late replay is still a replay.
+    const again = await postJson('/v1/jobs', envelope)
+    expect(again.status).toBe(409)
+  })
 })
