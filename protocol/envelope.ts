@@ -135,7 +135,9 @@ export async function openJson(
     return fail(ProtocolErrorCode.DECRYPT_FAILED, 'envelope does not open with this key')
   }
   try {
-    return ok(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext)))
+    return ok(
+      JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(plaintext)),
+    )
   } catch {
     return fail(ProtocolErrorCode.MALFORMED_JSON, 'envelope plaintext is not JSON')
   }

@@ -32,6 +32,13 @@ describe('POST /v1/jobs', () => {
     const { pipelines } = await pipelinesFor(requestId)
     expect(pipelines).toHaveLength(1)
     expect(pipelines[0]?.id).toBe(body.pipelineId)
+    // The runner settles with the user's voucher, so it travels with the job.
+    const variables = Object.fromEntries(pipelines[0]!.variables.map((v) => [v.key, v.value]))
+    expect(variables.ZKRUNNER_USER).toBe(user.publicKey)
+    expect(JSON.parse(variables.ZKRUNNER_VOUCHER!)).toMatchObject({
+      cumulativeAmount: '10',
+      nonce: '1',
+    })
 
     const job = (await (await call(`/v1/jobs/${requestId}`)).json()) as Record<string, unknown>
     expect(job).toMatchObject({ jobId: requestId, service: service.address, status: 'triggered' })

@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import { z } from 'zod'
 import {
+  canonicalJson,
   type Envelope,
   fromHex,
   type JobSubmission,
@@ -401,6 +402,8 @@ export class ServiceObject extends DurableObject<Env> {
         ZKRUNNER_USER: request.user,
         ZKRUNNER_JOB_NAME: descriptor.job,
         ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
+        // The runner settles with the user's latest voucher; it is a signed promise, not a secret.
+        ZKRUNNER_VOUCHER: canonicalJson(voucher),
       }
       this.#sql.exec(
         'INSERT INTO requests (request_id, forget_at) VALUES (?, ?)',

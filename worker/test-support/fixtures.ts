@@ -69,9 +69,10 @@ export async function setGitlabFaults(faults: unknown): Promise<void> {
 }
 
 /** The stand-in's pipelines carrying a job id, and its trigger request count. */
-export async function pipelinesFor(
-  jobId: string,
-): Promise<{ triggerRequests: number; pipelines: { id: number; status: string }[] }> {
+export async function pipelinesFor(jobId: string): Promise<{
+  triggerRequests: number
+  pipelines: { id: number; status: string; variables: { key: string; value: string }[] }[]
+}> {
   const res = await fetch(`${inject('gitlabUrl')}/__standin/pipelines`)
   const body = (await res.json()) as {
     triggerRequests: number
