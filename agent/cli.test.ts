@@ -126,7 +126,7 @@ describe('zkrunner-agent CLI', () => {
     if (parsed.ok) expect(parsed.value.bundleCid).toBe(state.bundleCid)
   })
 
-  it('killed agent, then resume: the job ends signed, pinned, reported; nothing lost', async () => {
+  it('killed agent, then resume: the job ends signed, pinned, reported; its samples kept', async () => {
     const jobId = randomBytes(16).toString('hex')
     const child = spawn(
       NODE,
@@ -159,8 +159,18 @@ describe('zkrunner-agent CLI', () => {
       if (s?.pid) break
       await new Promise((r) => setTimeout(r, 50))
     }
+    // ... and has streamed a few samples.
+    const samplesPath = join(spool.bundleDir(jobId), 'samples.jsonl')
+    const procLines = async () =>
+      (await readFile(samplesPath, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((l) => l.includes('"kind":"proc"')).length
+    for (let i = 0; i < 200 && (await procLines()) < 3; i++)
+      await new Promise((r) => setTimeout(r, 20))
     child.kill('SIGKILL')
     await new Promise((r) => child.on('exit', r))
+    const streamed = await procLines()
+    expect(streamed).toBeGreaterThanOrEqual(3)
     const before = await spool.state(jobId)
     expect(before.phase).toBe('running')
     // Let the orphaned job die (its stdout pipe is gone) before resuming.
@@ -180,6 +190,9 @@ describe('zkrunner-agent CLI', () => {
     ) as ResultManifest
     expect(manifest.signal).toBe('agent-lost')
     expect(manifest.files.map((f) => f.path)).toContain('stdout.log')
+    expect(await procLines()).toBeGreaterThanOrEqual(streamed)
+    expect(manifest.sampling.sampleCount).toBeGreaterThanOrEqual(streamed)
+    expect(manifest.sampling.events.find((e) => e.event === 'peak-rss')?.total).toBeGreaterThan(0)
     expect((await spool.state(jobId)).bundleCid).toMatch(/^bafy/)
   })
 

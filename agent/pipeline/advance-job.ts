@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
@@ -13,8 +13,13 @@ import {
 } from '../bundle/build-bundle.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { type ReportOptions, reportResult } from '../report/report.ts'
-import type { SamplingSummary } from '../sampling/sampler.ts'
-import { SAMPLES_FORMAT } from '../sampling/samples.ts'
+import type { SamplingSource, SamplingSummary } from '../sampling/sampler.ts'
+import {
+  parseJsonLines,
+  SAMPLES_FORMAT,
+  type SampleRecord,
+  toJsonLines,
+} from '../sampling/samples.ts'
 import { type JobState, reached, type Spool } from '../spool/spool.ts'
 
 /** What advancing a job needs: an open IPFS node, the runner key, and where to report (optional). */
@@ -51,11 +56,10 @@ export async function recoverInterrupted(
   const meta = await spool.meta(jobId)
   for (const f of ['stdout.log', 'stderr.log'])
     await writeFile(join(bundleDir, f), '', { flag: 'a' })
-  const hasSamples = await stat(join(bundleDir, SAMPLES_FILE)).then(
-    () => true,
-    () => false,
-  )
-  if (!hasSamples) {
+  // The samples the agent streamed before it died stay in the bundle and make the summary.
+  const partial = await readFile(join(bundleDir, SAMPLES_FILE), 'utf8').catch(() => '')
+  const records = parseJsonLines(partial.split('\n').slice(0, -1).join('\n'))
+  if (records.length === 0) {
     const header = {
       kind: 'header',
       format: SAMPLES_FORMAT,
@@ -66,19 +70,11 @@ export async function recoverInterrupted(
       interrupted: true,
     }
     await writeFile(join(bundleDir, SAMPLES_FILE), `${JSON.stringify(header)}\n`)
+  } else if (!partial.endsWith('\n')) {
+    // A line torn by the kill would make the file unparseable for verifiers: drop it.
+    await writeFile(join(bundleDir, SAMPLES_FILE), toJsonLines(records))
   }
-  const summary: SamplingSummary = {
-    source: 'procfs',
-    sources: [],
-    intervalMs: 1,
-    cpuMs: 0,
-    peakRssBytes: 0,
-    cgroupPeakMemoryBytes: null,
-    perfEvents: [],
-    notSupported: [],
-    perfTotals: {},
-    records: 1,
-  }
+  const summary = summarizePartial(records)
   await writeFile(join(spool.jobDir(jobId), SUMMARY_FILE), JSON.stringify(summary))
   const ended = new Date(state.updatedAt)
   const started = new Date(meta.createdAt)
@@ -94,6 +90,39 @@ export async function recoverInterrupted(
     },
   })
   return true
+}
+
+/** The sampling summary of an interrupted job, from the records it streamed (zeros if none). */
+export function summarizePartial(records: readonly SampleRecord[]): SamplingSummary {
+  const header = records.find((r) => r.kind === 'header')
+  let procCpu = 0
+  let cgCpu: number | null = null
+  let peakRss = 0
+  let cgPeak: number | null = null
+  const sources = new Set<SamplingSource>()
+  for (const r of records) {
+    if (r.kind === 'proc') {
+      sources.add('procfs')
+      procCpu = Math.max(procCpu, r.cpuMs)
+      peakRss = Math.max(peakRss, r.rssBytes)
+    } else if (r.kind === 'cgroup') {
+      sources.add('cgroup')
+      if (r.cpuMs !== null) cgCpu = Math.max(cgCpu ?? 0, r.cpuMs)
+      if (r.peakMemoryBytes !== null) cgPeak = Math.max(cgPeak ?? 0, r.peakMemoryBytes)
+    } else if (r.kind === 'perf') sources.add('perf')
+  }
+  return {
+    source: cgCpu !== null ? 'cgroup' : 'procfs',
+    sources: [...sources],
+    intervalMs: header?.kind === 'header' ? header.intervalMs : 1,
+    cpuMs: cgCpu ?? procCpu,
+    peakRssBytes: peakRss,
+    cgroupPeakMemoryBytes: cgPeak,
+    perfEvents: header?.kind === 'header' ? header.perfEvents : [],
+    notSupported: [],
+    perfTotals: {},
+    records: Math.max(1, records.length),
+  }
 }
 
 /** Moves a job from its current phase through signed → pinned → reported → queued, durably per step. */

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { collectArtifacts } from '../bundle/artifacts.ts'
 import { SUMMARY_FILE } from '../bundle/build-bundle.ts'
@@ -31,6 +31,7 @@ export async function startJob(args: {
     perf: args.config.perf,
     cgroup: args.config.cgroup,
     cgroupName: `zkrunner-${meta.jobId}`,
+    perfProbeCache: join(dirname(spool.root), 'perf-probe.json'),
     stdout: args.stdout,
     stderr: args.stderr,
     onSample: args.onSample,

@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { createJobCgroup } from '../sampling/cgroup.ts'
-import { attachPerf, DEFAULT_PERF_EVENTS, type PerfSession, probePerf } from '../sampling/perf.ts'
+import { attachPerf, cachedProbePerf, DEFAULT_PERF_EVENTS } from '../sampling/perf.ts'
 import { type LiveSample, Sampler, type SamplingSummary } from '../sampling/sampler.ts'
 import { toJsonLines } from '../sampling/samples.ts'
+import { writeDurable } from '../spool/spool.ts'
 
 /**
  * The job is started through this fixed shell program (arguments, never interpolated): it joins
@@ -34,6 +34,8 @@ export interface RunJobOptions {
   cgroup: boolean
   /** Name of the job cgroup (unique per job). */
   cgroupName: string
+  /** Where the perf probe's answer is remembered across agent runs (e.g. in the data dir). */
+  perfProbeCache?: string
   /** Where the job's output is mirrored (the agent's own stdout/stderr by default). */
   stdout?: Writable
   stderr?: Writable
@@ -53,13 +55,13 @@ export interface RunOutcome {
   sampling: SamplingSummary
   /** Why perf was not used, when it was not. */
   perfUnavailable?: string
-  /** Files written into outDir. */
+  /** Files written into outDir (samples.jsonl grows while the job runs). */
   files: { stdout: string; stderr: string; samples: string }
 }
 
-async function procState(pid: number): Promise<string | null> {
+function procState(pid: number): string | null {
   try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1')
     return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3)
   } catch {
     return null
@@ -81,8 +83,12 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   }
   const outFile = createWriteStream(files.stdout)
   const errFile = createWriteStream(files.stderr)
-  const probe = opts.perf === 'auto' ? await probePerf() : { available: false, reason: 'disabled' }
-  const cg = opts.cgroup ? await createJobCgroup(opts.cgroupName) : null
+  const [probe, cg] = await Promise.all([
+    opts.perf === 'auto'
+      ? cachedProbePerf(opts.perfProbeCache)
+      : { available: false, reason: 'disabled' },
+    opts.cgroup ? createJobCgroup(opts.cgroupName) : null,
+  ])
   const events = opts.perfEvents ?? DEFAULT_PERF_EVENTS
 
   const child = spawn(
@@ -121,27 +127,28 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
     await exited
     throw new AgentError(AgentErrorCode.SPAWN_FAILED, 'job process has no pid')
   }
-  // Wait for the launcher to stop itself; it may also have died already.
-  for (let i = 0; i < 1000; i++) {
-    const st = await procState(pid)
-    if (st === 'T' || st === null || st === 'Z' || child.exitCode !== null) break
-    await new Promise((r) => setTimeout(r, 2))
-  }
-
   const sampler = new Sampler({
     rootPid: pid,
     intervalMs: opts.intervalMs,
     cgroup: cg?.paths ?? null,
     perfEvents: probe.available ? events : [],
     onSample: opts.onSample,
+    samplesFile: files.samples,
   })
-  let perf: PerfSession | undefined
-  if (probe.available)
-    perf = await attachPerf(pid, {
-      intervalMs: opts.intervalMs,
-      events,
-      onReading: (r) => sampler.addPerf(r),
-    })
+  // perf starts while the launcher joins the cgroup and stops itself: their start-ups overlap.
+  const perfAttached = probe.available
+    ? attachPerf(pid, {
+        intervalMs: opts.intervalMs,
+        events,
+        onReading: (r) => sampler.addPerf(r),
+      })
+    : undefined
+  for (let i = 0; i < 5000; i++) {
+    const st = procState(pid)
+    if (st === 'T' || st === null || st === 'Z' || child.exitCode !== null) break
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  const perf = await perfAttached
 
   const started = Date.now()
   const t0 = performance.now()
@@ -152,15 +159,18 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   const wallMs = Math.round(performance.now() - t0)
   const ended = Date.now()
   if (perf) {
-    // perf -p exits on its own when the target is gone; bound the wait in case it does not.
-    const timer = setTimeout(() => perf.stop(), 2000)
+    // The tree is gone and its counts are final: SIGINT makes perf print the last partial
+    // interval now instead of noticing the exit an interval later.
+    perf.stop()
+    const timer = setTimeout(() => perf.child.kill('SIGKILL'), 2000)
     await perf.done
     clearTimeout(timer)
   }
   const { records, summary } = await sampler.stop()
   await streamsDone
   await Promise.all([closeStream(outFile), closeStream(errFile)])
-  await writeFile(files.samples, toJsonLines(records))
+  // The streamed file is in arrival order; the final one is sorted, replaced atomically.
+  await writeDurable(files.samples, toJsonLines(records))
   await cg?.remove()
   const signum = signal ? (constants.signals[signal] ?? 0) : 0
   return {

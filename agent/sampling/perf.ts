@@ -1,5 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { readdir, readlink } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises'
+import { release } from 'node:os'
+import type { Readable, Writable } from 'node:stream'
 import { promisify } from 'node:util'
 import { PERF_SEPARATOR, type PerfReading, parsePerfLine } from './perf-csv.ts'
 
@@ -52,12 +55,55 @@ export async function probePerf(perfPath = 'perf'): Promise<PerfProbe> {
   }
 }
 
+const probes = new Map<string, Promise<PerfProbe>>()
+
+/** What decides a probe's answer: the kernel and its perf_event_paranoid setting. */
+function probeKey(perfPath: string): string {
+  let paranoid = '?'
+  try {
+    paranoid = readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim()
+  } catch {
+    // No perf_event support at all: the probe will say so.
+  }
+  return `${perfPath}|${release()}|${paranoid}`
+}
+
+/**
+ * probePerf, asked once per agent process and remembered in `cacheFile` (keyed by kernel release
+ * and perf_event_paranoid) so later agents on the same host skip perf's start-up.
+ */
+export function cachedProbePerf(cacheFile?: string, perfPath = 'perf'): Promise<PerfProbe> {
+  const key = probeKey(perfPath)
+  let p = probes.get(key)
+  if (!p) {
+    p = (async () => {
+      if (cacheFile) {
+        try {
+          const saved = JSON.parse(await readFile(cacheFile, 'utf8')) as {
+            key?: string
+            probe?: PerfProbe
+          }
+          if (saved.key === key && saved.probe) return saved.probe
+        } catch {
+          // No cache yet.
+        }
+      }
+      const probe = await probePerf(perfPath)
+      if (cacheFile)
+        await writeFile(cacheFile, JSON.stringify({ key, probe })).catch(() => undefined)
+      return probe
+    })()
+    probes.set(key, p)
+  }
+  return p
+}
+
 /** A `perf stat -I` process attached to a job, streaming parsed readings. */
 export interface PerfSession {
   child: ChildProcess
   /** Resolves once perf exits (it does when the target process tree is gone). */
   done: Promise<void>
-  /** Stops perf early (it prints the last partial interval on SIGINT). */
+  /** Stops perf (it prints the last partial interval on SIGINT): call once the job has exited. */
   stop(): void
 }
 
@@ -77,7 +123,9 @@ async function perfEventFds(pid: number): Promise<number> {
 
 /**
  * Attaches `perf stat` in interval mode to `pid` (children inherit the counters) and resolves once
- * its counters are open, so the caller can let a stopped job run without losing its first cycles.
+ * its counters are open and enabled, so the caller can let a stopped job run without losing its
+ * first cycles. perf starts disabled (`-D -1`) and is enabled through its control fd: its `ack`
+ * is the exact moment it counts. A perf without `--control` falls back to watching its fds.
  */
 export async function attachPerf(
   pid: number,
@@ -88,6 +136,15 @@ export async function attachPerf(
     perfPath?: string
   },
 ): Promise<PerfSession> {
+  const session = await spawnPerf(pid, options, true)
+  return session ?? ((await spawnPerf(pid, options, false)) as PerfSession)
+}
+
+async function spawnPerf(
+  pid: number,
+  options: Parameters<typeof attachPerf>[1],
+  control: boolean,
+): Promise<PerfSession | null> {
   const args = [
     'stat',
     '-x',
@@ -96,10 +153,13 @@ export async function attachPerf(
     String(options.intervalMs),
     '-e',
     options.events.join(','),
+    ...(control ? ['-D', '-1', '--control', 'fd:3,4'] : []),
     '-p',
     String(pid),
   ]
-  const child = spawn(options.perfPath ?? 'perf', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(options.perfPath ?? 'perf', args, {
+    stdio: ['ignore', 'ignore', 'pipe', ...(control ? (['pipe', 'pipe'] as const) : [])],
+  })
   let buffered = ''
   child.stderr!.setEncoding('utf8')
   child.stderr!.on('data', (chunk: string) => {
@@ -119,6 +179,20 @@ export async function attachPerf(
     })
     child.on('error', () => resolve())
   })
+  const session = { child, done, stop: () => void child.kill('SIGINT') }
+  if (control) {
+    const ctl = child.stdio[3] as Writable
+    const ack = child.stdio[4] as Readable
+    ctl.on('error', () => undefined)
+    const acked = await new Promise<boolean>((resolve) => {
+      ack.once('data', () => resolve(true))
+      child.once('exit', () => resolve(false))
+      child.once('error', () => resolve(false))
+      ctl.write('enable\n')
+    })
+    // perf exited before acknowledging: an old perf without --control (or no permission).
+    return acked ? session : null
+  }
   // Ready when the number of open perf_event fds stops growing (unsupported events open none).
   let last = 0
   for (let i = 0; i < 300; i++) {
@@ -128,5 +202,5 @@ export async function attachPerf(
     if (n > 0 && n === last) break
     last = n
   }
-  return { child, done, stop: () => child.kill('SIGINT') }
+  return session
 }

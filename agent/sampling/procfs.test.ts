@@ -1,3 +1,6 @@
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parseProcStat, parseProcStatus, processTree, sampleTree } from './procfs.ts'
@@ -56,5 +59,34 @@ describe('process tree over a captured /proc', () => {
 
   it('returns null when the root is gone', async () => {
     expect(await sampleTree(9999, { root })).toBeNull()
+  })
+})
+
+describe('process tree through the kernel children lists', () => {
+  it("reads only the tree, following every thread's children file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-procfs-'))
+    try {
+      await cp(root, dir, { recursive: true })
+      const children = async (pid: number, tid: number, text: string) => {
+        await mkdir(join(dir, String(pid), 'task', String(tid)), { recursive: true })
+        await writeFile(join(dir, String(pid), 'task', String(tid), 'children'), text)
+      }
+      // 4243 was forked by a second thread of 4242; 4250 by 4243. 4300 names 4242 as parent in
+      // its stat but is in no children list: only the full scan would find it.
+      await children(4242, 4242, '')
+      await children(4242, 4244, '4243 ')
+      await children(4243, 4243, '4250 ')
+      await children(4250, 4250, '')
+      await mkdir(join(dir, '4300'))
+      await writeFile(
+        join(dir, '4300', 'stat'),
+        '4300 (stray) S 4242 4242 4242 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 1 1 1 1 0 0',
+      )
+      expect((await processTree(4242, { root })).length).toBe(3)
+      const tree = await processTree(4242, { root: dir })
+      expect(tree.map((s) => s.pid).sort()).toEqual([4242, 4243, 4250])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

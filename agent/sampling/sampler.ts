@@ -1,7 +1,11 @@
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
 import { type CgroupPaths, readCgroup } from './cgroup.ts'
 import { type PerfReading, summarizePerf } from './perf-csv.ts'
 import { sampleTree } from './procfs.ts'
-import { perfRecords, SAMPLES_FORMAT, type SampleRecord } from './samples.ts'
+import { perfRecords, SAMPLES_FORMAT, type SampleRecord, toJsonLines } from './samples.ts'
+
+/** How often the live samples file is forced to disk. */
+const SYNC_EVERY_MS = 5000
 
 /** Which source the headline CPU figure came from. */
 export type SamplingSource = 'perf' | 'procfs' | 'cgroup'
@@ -48,6 +52,9 @@ export class Sampler {
   private lastCgroup: { cpuMs: number | null; peak: number | null } = { cpuMs: null, peak: null }
   private readonly perfTotals: Record<string, number> = {}
   private ticking = false
+  private fd: number | undefined
+  private perfWritten = 0
+  private lastSync = 0
 
   constructor(
     private readonly options: {
@@ -57,12 +64,21 @@ export class Sampler {
       perfEvents: readonly string[]
       clockTicks?: number
       onSample?: (s: LiveSample) => void
+      /**
+       * Appended to while the job runs (header first, then records as they come, fsynced every
+       * few seconds), so an agent killed mid-job leaves the samples taken so far.
+       */
+      samplesFile?: string
     },
   ) {}
 
   /** Starts the timer; call right when the job is let run. */
   start(): void {
     this.startedAt = performance.now()
+    if (this.options.samplesFile) {
+      this.fd = openSync(this.options.samplesFile, 'w')
+      this.append([this.header([])])
+    }
     this.timer = setInterval(() => void this.tick(), this.options.intervalMs)
     void this.tick()
   }
@@ -88,6 +104,7 @@ export class Sampler {
       })
       if (proc) {
         this.records.push({ kind: 'proc', t, ...proc })
+        this.append([this.records[this.records.length - 1]!])
         this.peakRss = Math.max(this.peakRss, proc.rssBytes)
         this.lastProcCpu = Math.max(this.lastProcCpu, proc.cpuMs)
       }
@@ -98,6 +115,7 @@ export class Sampler {
         processes: proc?.processes ?? 0,
         perf: { ...this.perfTotals },
       })
+      this.appendPerf(false)
     } finally {
       this.ticking = false
     }
@@ -107,7 +125,40 @@ export class Sampler {
     if (!this.options.cgroup) return
     const cg = await readCgroup(this.options.cgroup)
     this.records.push({ kind: 'cgroup', t, ...cg })
+    this.append([this.records[this.records.length - 1]!])
     this.lastCgroup = { cpuMs: cg.cpuMs, peak: cg.peakMemoryBytes }
+  }
+
+  private header(sources: SamplingSource[], notSupported: string[] = []): SampleRecord {
+    return {
+      kind: 'header',
+      format: SAMPLES_FORMAT,
+      intervalMs: this.options.intervalMs,
+      sources,
+      perfEvents: [...this.options.perfEvents],
+      notSupported,
+    }
+  }
+
+  /** Appends records to the live samples file; fsyncs at most every few seconds. */
+  private append(records: readonly SampleRecord[]): void {
+    if (this.fd === undefined || records.length === 0) return
+    writeSync(this.fd, toJsonLines(records))
+    const now = performance.now()
+    if (now - this.lastSync > SYNC_EVERY_MS) {
+      this.lastSync = now
+      fsyncSync(this.fd)
+    }
+  }
+
+  /** Appends the perf intervals complete so far (all but the latest, which may still be arriving). */
+  private appendPerf(all: boolean): void {
+    const pending = this.perfReadings.slice(this.perfWritten)
+    if (pending.length === 0) return
+    const lastT = pending[pending.length - 1]!.t
+    const ready = all ? pending : pending.filter((r) => r.t !== lastT)
+    this.perfWritten += ready.length
+    this.append(perfRecords(ready))
   }
 
   /** Stops the timer, takes a last cgroup reading (it outlives the processes) and summarises. */
@@ -115,6 +166,12 @@ export class Sampler {
     clearInterval(this.timer)
     while (this.ticking) await new Promise((r) => setTimeout(r, 5))
     await this.sampleCgroup(this.elapsed())
+    this.appendPerf(true)
+    if (this.fd !== undefined) {
+      fsyncSync(this.fd)
+      closeSync(this.fd)
+      this.fd = undefined
+    }
     const perf = summarizePerf(this.perfReadings)
     const sources: SamplingSource[] = []
     if (this.perfReadings.length > 0) sources.push('perf')
@@ -129,14 +186,7 @@ export class Sampler {
       source = 'perf'
       cpuMs = perf.totals['task-clock']
     }
-    const header: SampleRecord = {
-      kind: 'header',
-      format: SAMPLES_FORMAT,
-      intervalMs: this.options.intervalMs,
-      sources,
-      perfEvents: [...this.options.perfEvents],
-      notSupported: perf.notSupported,
-    }
+    const header = this.header(sources, perf.notSupported)
     const records = [header, ...this.records, ...perfRecords(this.perfReadings)].sort((a, b) =>
       a.kind === 'header' ? -1 : b.kind === 'header' ? 1 : a.t - b.t,
     )
