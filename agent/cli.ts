@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { constants } from 'node:os'
 import { join } from 'node:path'
-import { SingleBar } from 'cli-progress'
+import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
 import { type AgentConfig, loadConfig } from './config.ts'
@@ -15,13 +15,9 @@ import {
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'
-import { startGateway } from './gateway/server.ts'
-import { openIpfsNode } from './ipfs/node.ts'
 import { generateRunnerKey, loadRunnerKey } from './keys.ts'
-import { JobMetrics, serveMetrics } from './metrics/metrics.ts'
-import { type AdvanceDeps, advanceJob, resumeAll } from './pipeline/advance-job.ts'
+import type { AdvanceDeps } from './pipeline/advance-job.ts'
 import { startJob } from './pipeline/start-job.ts'
-import { settleQueued } from './settle/settle-queue.ts'
 import { type JobMeta, Spool } from './spool/spool.ts'
 
 const VERSION = '0.1.0'
@@ -47,7 +43,11 @@ function configOf(cmd: Command): AgentConfig {
   return loadConfig(flags)
 }
 
-function progressDeps(): Pick<AdvanceDeps, 'onHashProgress' | 'onPinBlock'> {
+// Helia, the bundle code, prom-client and o1js are imported where they are used: while a job runs
+// the agent holds only the sampler, which keeps its memory and start-up small.
+
+async function progressDeps(): Promise<Pick<AdvanceDeps, 'onHashProgress' | 'onPinBlock'>> {
+  const { SingleBar } = await import('cli-progress')
   let bar: SingleBar | undefined
   return {
     onHashProgress: (done, total) => {
@@ -67,6 +67,7 @@ function progressDeps(): Pick<AdvanceDeps, 'onHashProgress' | 'onPinBlock'> {
 
 async function withNode<T>(config: AgentConfig, fn: (helia: Helia) => Promise<T>): Promise<T> {
   await mkdir(config.dataDir, { recursive: true })
+  const { openIpfsNode } = await import('./ipfs/node.ts')
   const helia = await openIpfsNode({ dataDir: config.dataDir, announce: config.announce })
   try {
     return await fn(helia)
@@ -89,21 +90,31 @@ async function runCommand(
   const spool = new Spool(config.dataDir)
   if (existsSync(spool.jobDir(meta.jobId)))
     throw new AgentError('INVALID_CONFIG', `job ${meta.jobId} is already spooled`)
-  const metrics = new JobMetrics(meta.jobId)
-  const server = config.metricsListen
-    ? await serveMetrics(metrics.registry, config.metricsListen)
+  const served = config.metricsListen
+    ? await import('./metrics/metrics.ts').then(async ({ JobMetrics, serveMetrics }) => {
+        const metrics = new JobMetrics(meta.jobId)
+        return { metrics, server: await serveMetrics(metrics.registry, config.metricsListen) }
+      })
     : null
   let outcome: Awaited<ReturnType<typeof startJob>>
   try {
-    outcome = await startJob({ spool, config, meta, env, onSample: (s) => metrics.update(s) })
+    outcome = await startJob({
+      spool,
+      config,
+      meta,
+      env,
+      onSample: served?.metrics.update.bind(served.metrics),
+    })
   } finally {
-    metrics.finish()
-    server?.close()
+    served?.metrics.finish()
+    served?.server?.close()
   }
   if (outcome.perfUnavailable)
     process.stderr.write(
       `zkrunner: perf not used (${outcome.perfUnavailable}); sampled from procfs/cgroup\n`,
     )
+  const { advanceJob } = await import('./pipeline/advance-job.ts')
+  const progress = await progressDeps()
   await withNode(config, async (helia) => {
     try {
       const state = await advanceJob(
@@ -112,7 +123,7 @@ async function runCommand(
           helia,
           runner,
           report: { workerUrl: config.workerUrl, attempts: config.reportAttempts },
-          ...progressDeps(),
+          ...progress,
         },
         meta.jobId,
       )
@@ -294,13 +305,15 @@ export function buildProgram(): Command {
       const config = configOf(cmd)
       const runner = await loadRunnerKey(config)
       const spool = new Spool(config.dataDir)
+      const { resumeAll } = await import('./pipeline/advance-job.ts')
+      const progress = await progressDeps()
       const results = await withNode(config, (helia) =>
         resumeAll({
           spool,
           helia,
           runner,
           report: { workerUrl: config.workerUrl, attempts: config.reportAttempts },
-          ...progressDeps(),
+          ...progress,
         }),
       )
       for (const r of results)
@@ -322,6 +335,7 @@ export function buildProgram(): Command {
       const runner = await loadRunnerKey(config)
       // o1js is loaded only here: `run` never pays its start-up time or memory.
       const { openContractsSettler } = await import('./settle/contracts-settler.ts')
+      const { settleQueued } = await import('./settle/settle-queue.ts')
       const settler = await openContractsSettler({
         runner,
         feePayerKey: config.feePayerKey,
@@ -346,6 +360,8 @@ export function buildProgram(): Command {
     )
     .action(async (_o, cmd: Command) => {
       const config = configOf(cmd)
+      const { openIpfsNode } = await import('./ipfs/node.ts')
+      const { startGateway } = await import('./gateway/server.ts')
       const helia = await openIpfsNode({ dataDir: config.dataDir, announce: config.announce })
       const { url } = await startGateway(helia.blockstore, config.gatewayListen)
       process.stderr.write(`zkrunner: trustless gateway on ${url}/ipfs/{cid}\n`)

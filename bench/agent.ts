@@ -49,7 +49,7 @@ async function sampled(script: string, i: number) {
     args: ['-e', script],
     outDir,
     intervalMs: INTERVAL_MS,
-    perf: 'auto',
+    perf: process.env.ZKRUNNER_BENCH_PERF === 'off' ? 'off' : 'auto',
     cgroup: true,
     cgroupName: `zkrunner-bench-${process.pid}-${i}`,
     stdout: sink,

@@ -20,8 +20,6 @@ import { hashAndImport } from './hash-file.ts'
 
 /** Name of the samples time series inside a bundle (format in sampling/samples.ts and the README). */
 export const SAMPLES_FILE = 'samples.jsonl'
-/** Name of the sampling summary the runner keeps beside the outputs until the manifest is built. */
-export const SUMMARY_FILE = 'sampling-summary.json'
 
 /** Progress of hashing and importing, in bytes. */
 export type BytesProgress = (done: number, total: number) => void

@@ -8,7 +8,6 @@ import {
   pinBundle,
   readSealed,
   SAMPLES_FILE,
-  SUMMARY_FILE,
   sealBundle,
 } from '../bundle/build-bundle.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -20,7 +19,7 @@ import {
   type SampleRecord,
   toJsonLines,
 } from '../sampling/samples.ts'
-import { type JobState, reached, type Spool } from '../spool/spool.ts'
+import { type JobState, reached, type Spool, SUMMARY_FILE } from '../spool/spool.ts'
 
 /** What advancing a job needs: an open IPFS node, the runner key, and where to report (optional). */
 export interface AdvanceDeps {

@@ -2,11 +2,10 @@ import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { collectArtifacts } from '../bundle/artifacts.ts'
-import { SUMMARY_FILE } from '../bundle/build-bundle.ts'
 import type { AgentConfig } from '../config.ts'
 import { type RunOutcome, runJob } from '../run/run-job.ts'
 import type { LiveSample } from '../sampling/sampler.ts'
-import type { JobMeta, Spool } from '../spool/spool.ts'
+import { type JobMeta, type Spool, SUMMARY_FILE } from '../spool/spool.ts'
 
 /** Spools a job, runs it under sampling, collects its artifacts and records the outcome durably. */
 export async function startJob(args: {

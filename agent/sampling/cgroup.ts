@@ -1,4 +1,5 @@
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /** Which cgroup hierarchy a host mounts. */
@@ -73,9 +74,11 @@ export function resolveCgroup(
   }
 }
 
+// Synchronous on purpose: cgroup files are generated in memory on read, and the sampler reads them
+// every interval; the promise API's thread-pool round trips cost far more CPU than the read.
 async function maybeRead(path: string): Promise<string | null> {
   try {
-    return await readFile(path, 'utf8')
+    return readFileSync(path, 'latin1')
   } catch {
     return null
   }

@@ -3,6 +3,9 @@ import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 
+/** Name of the sampling summary kept in a job's directory until the manifest is built. */
+export const SUMMARY_FILE = 'sampling-summary.json'
+
 /** Where a job stands; each phase is durable before the next begins, so `resume` picks up from it. */
 export type JobPhase = 'running' | 'ran' | 'signed' | 'pinned' | 'reported' | 'queued' | 'settled'
 
