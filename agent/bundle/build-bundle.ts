@@ -13,6 +13,7 @@ import {
   signManifest,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { leafSkippingWalker } from '../ipfs/pin-walker.ts'
 import type { SamplingSummary } from '../sampling/sampler.ts'
 import type { JobMeta, JobState } from '../spool/spool.ts'
 import { writeDurable } from '../spool/spool.ts'
@@ -173,7 +174,8 @@ export async function pinBundle(args: {
   }
   const dir = await buildDir(fs, root)
   let pinned = 0
-  for await (const _ of args.helia.pins.add(dir)) args.onBlock?.(++pinned)
+  for await (const _ of args.helia.pins.add(dir, { walker: leafSkippingWalker }))
+    args.onBlock?.(++pinned)
   return dir
 }
 

@@ -92,7 +92,8 @@ describe('a job through the pipeline', () => {
   })
 
   it('round trip: pin, serve through the gateway, fetch verified, recompute hashes, verify signature', async () => {
-    await writeFile(join(dir, 'artifact.bin'), randomBytes(300_000))
+    // 2.5 MiB: three 1 MiB raw leaves under a file node, all pinned without reading the leaves back.
+    await writeFile(join(dir, 'artifact.bin'), randomBytes(2_500_000))
     const { state, manifest } = await runAndSeal(
       'sh',
       ['-c', 'echo hello; (echo from-child) ; exit 0'],
