@@ -1,0 +1,109 @@
+import { Command, Option } from 'commander'
+import { resolveStackConfig, StackConfigError } from './config.ts'
+import { type LocalStack, startStack } from './stack.ts'
+
+const program = new Command()
+  .name('npm start --')
+  .description(
+    'The local zkrunner stack on loopback: Mina node, contracts, Worker (workerd), GitLab stand-in, ' +
+      'runner agent and IPFS gateway, and the page. Runs one paid sample job end to end and prints every verification link.',
+  )
+  .addOption(
+    new Option('--once', 'exit after the sample job: status 0 only if every link verified'),
+  )
+  .addOption(
+    new Option(
+      '--data-dir <dir>',
+      'chain, IPFS, Worker state and dev keys (ZKRUNNER_STACK_DATA_DIR, default .zkrunner/stack)',
+    ),
+  )
+  .addOption(
+    new Option(
+      '--limit <n>',
+      "the sample job's LIMIT parameter (ZKRUNNER_STACK_LIMIT, default 20000000)",
+    ),
+  )
+  .addOption(new Option('--chain-port <port>', 'Mina GraphQL (default 3085)'))
+  .addOption(new Option('--worker-port <port>', 'Worker (default 8787)'))
+  .addOption(new Option('--gitlab-port <port>', 'GitLab stand-in (default 8929)'))
+  .addOption(new Option('--gateway-port <port>', 'IPFS gateway (default 8090)'))
+  .addOption(new Option('--page-port <port>', 'page (default 5173)'))
+  .addOption(
+    new Option('--block-interval-ms <ms>', 'slot length of the local chain (default 3000)'),
+  )
+  .addOption(new Option('--verbose', 'print every line of every process'))
+  .showHelpAfterError()
+
+async function main(): Promise<number> {
+  program.parse()
+  const { verbose, ...flags } = program.opts<Record<string, unknown>>()
+  const config = resolveStackConfig(flags)
+  const t0 = Date.now()
+  const log = (line: string) => {
+    // Child processes' own lines only with --verbose; the stack's steps always.
+    if (!verbose && /^\[(chain|gateway|worker|job)\] /.test(line)) return
+    console.log(line)
+  }
+  let stack: LocalStack | undefined
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    console.log(`\n${signal}: stopping every process (state is kept in ${config.dataDir})…`)
+    await stack?.stop()
+    process.exit(130)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
+  stack = await startStack(config, log)
+  const { urls, keys, deployment } = stack
+  console.log(
+    [
+      '',
+      'zkrunner local stack is up:',
+      `  page             ${urls.page}`,
+      `  Worker           ${urls.worker}`,
+      `  Mina GraphQL     ${urls.minaGraphql}  (archive ${urls.archive}, network id devnet)`,
+      `  GitLab stand-in  ${urls.gitlab}`,
+      `  IPFS gateway     ${urls.gateway}`,
+      `  service          ${deployment.service}  (registry ${deployment.registry}, token ${deployment.token})`,
+      'dev keys (local only, never fund them elsewhere):',
+      `  user    ${keys.user.publicKey}  ${keys.user.privateKey}`,
+      `  runner  ${keys.runner.publicKey}  ${keys.runner.privateKey}`,
+      `  fees    ${keys.deployer.publicKey}  ${keys.deployer.privateKey}`,
+      '',
+    ].join('\n'),
+  )
+  let run: Awaited<ReturnType<LocalStack['runSampleJob']>>
+  try {
+    run = await stack.runSampleJob(config.limit)
+  } catch (e) {
+    await stack.stop()
+    throw e
+  }
+  const broken = run.links.filter((l) => l.status !== 'ok')
+  console.log(
+    run.verified
+      ? `\nsample job ${run.jobId}: ${run.status}, every link verified (${((Date.now() - t0) / 1000).toFixed(0)} s since start)`
+      : `\nsample job ${run.jobId}: ${run.status}; NOT verified: ${broken.map((l) => `${l.name} (${l.detail})`).join('; ') || 'no result'}`,
+  )
+  if (config.once) {
+    await stack.stop()
+    return run.verified ? 0 : 1
+  }
+  console.log(`\nserving the page at ${urls.page} — Ctrl-C to stop`)
+  await new Promise(() => {})
+  return 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (e: unknown) => {
+    const err = e as Error & { code?: string }
+    console.error(
+      `zkrunner: ${err instanceof StackConfigError ? `${err.code}: ` : ''}${err.message}`,
+    )
+    process.exit(1)
+  },
+)

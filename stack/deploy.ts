@@ -1,0 +1,170 @@
+import {
+  Field,
+  fetchLastBlock,
+  Mina,
+  Poseidon,
+  type PrivateKey,
+  type PublicKey,
+  TokenId,
+  UInt32,
+  UInt64,
+} from 'o1js'
+import {
+  accountExists,
+  compileAll,
+  deployCreditToken,
+  deployRegistry,
+  deployService,
+  type FeePayer,
+  heartbeat,
+  mintCredits,
+  publishService,
+  readCredits,
+  readServiceState,
+  receiptTokenId,
+  setCreditTokenAddress,
+} from '../contracts/index.ts'
+import {
+  cidToFields,
+  commitToField,
+  digestToFields,
+  fromBase64url,
+  heartbeatMessage,
+  sha256,
+  signFields,
+  unwrap,
+} from '../protocol/index.ts'
+
+/** The contracts of the local stack and who holds what. */
+export interface Deployment {
+  token: string
+  registry: string
+  service: string
+  /** Base58 token id of the service's deposit receipts. */
+  receiptTokenId: string
+}
+
+/** What the deployment is made from. */
+export interface DeployInput {
+  payer: FeePayer
+  tokenKey: PrivateKey
+  tokenAdminContractKey: PrivateKey
+  tokenAdminKey: PrivateKey
+  registryKey: PrivateKey
+  serviceKey: PrivateKey
+  runnerKey: PrivateKey
+  /** Users to fund with credits on first start. */
+  users: PublicKey[]
+  creditsPerUser: bigint
+  pricePerJob: bigint
+  withdrawTimelockSlots: number
+  sourceCommitment: string
+  descriptorCid: string
+  workerPublicKey: string
+  log: (line: string) => void
+}
+
+const included = async (p: { wait: () => Promise<unknown> }) => {
+  await p.wait()
+}
+
+/** Poseidon(digestToFields(sha256(Worker HPKE public key))): the value the service freezes. */
+export function workerKeyHash(workerPublicKey: string): Field {
+  const [hi, lo] = unwrap(digestToFields(sha256(fromBase64url(workerPublicKey))))
+  return Poseidon.hash([Field(hi), Field(lo)])
+}
+
+/**
+ * Deploys what is missing, in order: credit token and admin, credits for the dev users, the
+ * registry, the sample service version (frozen) and its registry entry. Each step checks the
+ * chain first, so a restart over a saved chain deploys nothing twice.
+ */
+export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
+  const { payer, log } = input
+  const token = input.tokenKey.toPublicKey()
+  const registry = input.registryKey.toPublicKey()
+  const service = input.serviceKey.toPublicKey()
+  setCreditTokenAddress(token)
+  log('compiling contracts (cached keys in .zkrunner/o1js-cache; the first start takes minutes)…')
+  const times = await compileAll(token)
+  log(
+    `compiled in ${Object.values(times)
+      .reduce((a, b) => a + b, 0)
+      .toFixed(0)} s`,
+  )
+
+  if (!(await accountExists(token))) {
+    log('deploying the credit token and its admin…')
+    await included(
+      await deployCreditToken(payer, {
+        tokenKey: input.tokenKey,
+        adminContractKey: input.tokenAdminContractKey,
+        admin: input.tokenAdminKey.toPublicKey(),
+        symbol: 'CRED',
+        decimals: 0,
+        src: 'https://github.com/zkrunner/zkrunner',
+      }),
+    )
+  }
+  for (const user of input.users) {
+    if ((await readCredits(user)) === 0n) {
+      log(`minting ${input.creditsPerUser} credits to ${user.toBase58()}…`)
+      await included(await mintCredits(payer, input.tokenAdminKey, user, input.creditsPerUser))
+    }
+  }
+  if (!(await accountExists(registry))) {
+    log('deploying the service registry…')
+    await included(await deployRegistry(payer, input.registryKey))
+  }
+  if (!(await accountExists(service))) {
+    log('deploying the sample service version (frozen)…')
+    const cid = unwrap(cidToFields(input.descriptorCid))
+    await included(
+      await deployService(payer, input.serviceKey, {
+        sourceCommitment: Field(commitToField(input.sourceCommitment)),
+        descriptorCid: [Field(cid[0]), Field(cid[1])],
+        pricePerJob: UInt64.from(input.pricePerJob),
+        withdrawTimelockSlots: UInt32.from(input.withdrawTimelockSlots),
+        runner: input.runnerKey.toPublicKey(),
+        workerKeyHash: workerKeyHash(input.workerPublicKey),
+      }),
+    )
+    log('publishing it in the registry…')
+    await included(await publishService(payer, registry, input.runnerKey, service, cid))
+  }
+  return {
+    token: token.toBase58(),
+    registry: registry.toBase58(),
+    service: service.toBase58(),
+    receiptTokenId: TokenId.toBase58(receiptTokenId(service)),
+  }
+}
+
+/** The runner proves it is alive: signs the current slot and records it on chain. */
+export async function sendHeartbeat(
+  payer: FeePayer,
+  service: PublicKey,
+  runnerKey: PrivateKey,
+): Promise<bigint> {
+  const block = await fetchLastBlock()
+  const slot = block.globalSlotSinceGenesis.toBigint()
+  const state = await readServiceState(service)
+  if (state.heartbeat.lastHeartbeatSlot >= slot) return state.heartbeat.lastHeartbeatSlot
+  const signature = signFields(
+    heartbeatMessage({ service: service.toBase58(), slot }),
+    runnerKey.toBase58(),
+  )
+  await included(await heartbeat(payer, service, runnerKey.toPublicKey(), slot, signature))
+  return slot
+}
+
+/** Selects the local chain as o1js's network, through the same GraphQL client a real network uses. */
+export function selectNetwork(minaUrl: string, archiveUrl: string, networkId: string): void {
+  Mina.setActiveInstance(
+    Mina.Network({
+      mina: minaUrl,
+      archive: archiveUrl,
+      networkId: networkId as 'devnet' | 'mainnet',
+    }),
+  )
+}

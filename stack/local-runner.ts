@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process'
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { CiJob } from './sample-project.ts'
+
+/** How to call the agent's CLI (the custom executor's `*_exec`). */
+export interface AgentCommand {
+  command: string
+  args: readonly string[]
+}
+
+/** The agent CLI of this checkout, run by the current Node with tsx. */
+export const agentCommand = (): AgentCommand => ({
+  command: process.execPath,
+  args: [
+    '--import',
+    '@swc-node/register/esm-register',
+    new URL('../agent/cli.ts', import.meta.url).pathname,
+  ],
+})
+
+/** One job handed to the runner: the CI definition, the project files and the pipeline's variables. */
+export interface RunnerJob {
+  ci: CiJob
+  projectDir: string
+  projectPath: string
+  jobId: number
+  pipelineId: number
+  sha: string
+  variables: Record<string, string>
+}
+
+/** What the runner reports back to GitLab. */
+export interface RunnerOutcome {
+  status: 'success' | 'failed'
+  trace: string
+}
+
+// GitLab Runner's documented exit codes for the custom executor's run stage.
+const BUILD_FAILURE_EXIT_CODE = 37
+const SYSTEM_FAILURE_EXIT_CODE = 38
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
+
+/** The step script GitLab Runner would generate for a shell-like executor: variables, then each line, stopping at the first failure. */
+export function stepScript(job: RunnerJob, buildDir: string, env: Record<string, string>): string {
+  const lines = ['#!/usr/bin/env bash', 'set -eo pipefail', `cd ${shellQuote(buildDir)}`]
+  for (const [k, v] of Object.entries(env)) lines.push(`export ${k}=${shellQuote(v)}`)
+  for (const line of job.ci.script) {
+    lines.push(`printf '%s\\n' ${shellQuote(`$ ${line}`)}`)
+    lines.push(line)
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/**
+ * Runs one job the way GitLab Runner drives a custom executor: `config`, `prepare`, then `run
+ * <script> <stage>` for get_sources and step_script, then `cleanup`, with the job's variables as
+ * `CUSTOM_ENV_*`. The agent is the executor, so the job is sampled, bundled, pinned and reported
+ * exactly as on a real runner.
+ */
+export async function runWithExecutor(
+  job: RunnerJob,
+  agent: AgentCommand,
+  baseEnv: NodeJS.ProcessEnv,
+  workDir: string,
+  onLine: (line: string) => void = () => {},
+  /** Fault injection: SIGKILL the agent this long into step_script, as a crash or reboot would. */
+  killAgentAfterMs?: number,
+): Promise<RunnerOutcome> {
+  const trace: string[] = []
+  const log = (line: string) => {
+    trace.push(line)
+    onLine(line)
+  }
+  const ciEnv: Record<string, string> = {
+    CI: 'true',
+    GITLAB_CI: 'true',
+    CI_JOB_ID: String(job.jobId),
+    CI_JOB_NAME: job.ci.name,
+    CI_JOB_STAGE: job.ci.stage,
+    CI_PIPELINE_ID: String(job.pipelineId),
+    CI_COMMIT_SHA: job.sha,
+    CI_PROJECT_PATH: job.projectPath,
+    ...job.ci.variables,
+    ...job.variables,
+  }
+  const custom = Object.fromEntries(Object.entries(ciEnv).map(([k, v]) => [`CUSTOM_ENV_${k}`, v]))
+  const env = {
+    ...baseEnv,
+    ...custom,
+    BUILD_FAILURE_EXIT_CODE: String(BUILD_FAILURE_EXIT_CODE),
+    SYSTEM_FAILURE_EXIT_CODE: String(SYSTEM_FAILURE_EXIT_CODE),
+  }
+  const call = (args: string[], killAfterMs?: number) =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn(agent.command, [...agent.args, 'executor', ...args], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      const killer =
+        killAfterMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              log(`(fault injected: killing the agent, pid ${child.pid})`)
+              child.kill('SIGKILL')
+            }, killAfterMs)
+      let pending = ''
+      const onData = (chunk: Buffer) => {
+        pending += chunk.toString('utf8')
+        const parts = pending.split('\n')
+        pending = parts.pop() ?? ''
+        for (const p of parts) log(p)
+      }
+      child.stdout.on('data', onData)
+      child.stderr.on('data', onData)
+      child.once('error', reject)
+      child.once('exit', (code) => {
+        clearTimeout(killer)
+        if (pending) log(pending)
+        resolve(code ?? SYSTEM_FAILURE_EXIT_CODE)
+      })
+    })
+
+  const buildDir = join(workDir, `job-${job.jobId}`)
+  await mkdir(workDir, { recursive: true })
+  const scripts = join(workDir, `scripts-${job.jobId}`)
+  await mkdir(scripts, { recursive: true })
+  try {
+    if ((await call(['config'])) !== 0) return { status: 'failed', trace: trace.join('\n') }
+    if ((await call(['prepare'])) !== 0) return { status: 'failed', trace: trace.join('\n') }
+    // get_sources: the stand-in has no repository server, so the runner copies the project.
+    await rm(buildDir, { recursive: true, force: true })
+    await cp(job.projectDir, buildDir, { recursive: true })
+    const stepPath = join(scripts, 'step_script')
+    await writeFile(stepPath, stepScript(job, buildDir, ciEnv), { mode: 0o700 })
+    const code = await call(['run', stepPath, 'step_script'], killAgentAfterMs)
+    return { status: code === 0 ? 'success' : 'failed', trace: trace.join('\n') }
+  } finally {
+    await call(['cleanup']).catch(() => SYSTEM_FAILURE_EXIT_CODE)
+    await rm(scripts, { recursive: true, force: true })
+  }
+}

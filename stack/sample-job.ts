@@ -1,0 +1,131 @@
+import { type PrivateKey, PublicKey } from 'o1js'
+import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
+import { fromHex, type ServiceDescriptor } from '../protocol/index.ts'
+import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
+import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
+import { buildSealedRequest } from '../static-site/src/request.ts'
+import type { VerificationLink } from '../static-site/src/verify/links.ts'
+import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
+import { verifyResult } from '../static-site/src/verify/verify-result.ts'
+import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
+import {
+  TERMINAL_STATUSES,
+  WorkerClient,
+  type WorkerJob,
+} from '../static-site/src/worker-client.ts'
+import type { JobLedger } from './job-ledger.ts'
+
+/** Where the user side of a job talks to: the same three things the page needs. */
+export interface UserEndpoints {
+  workerUrl: string
+  minaGraphqlUrl: string
+  archiveUrl: string
+  gateways: string[]
+}
+
+/** The outcome of one sample job, as the user sees it. */
+export interface SampleJobOutcome {
+  jobId: string
+  status: string
+  bundleCid: string | null
+  links: VerificationLink[]
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Tops up the user's deposit with the service so that `jobs` more jobs are paid for. */
+export async function ensureDeposit(
+  payer: FeePayer,
+  service: PublicKey,
+  userKey: PrivateKey,
+  owed: bigint,
+  price: bigint,
+  jobs: bigint,
+  log: (line: string) => void,
+): Promise<void> {
+  const have = await readDeposit(service, userKey.toPublicKey())
+  const need = owed + price * jobs
+  if (have >= need) return
+  const amount = need - have + price * 9n
+  log(`depositing ${amount} credits into the service (proving; about a minute)…`)
+  const pending = await deposit(payer, service, userKey, userKey.toPublicKey(), amount)
+  await pending.wait()
+}
+
+/** Requests one job as the page does: voucher signed by the wallet, request sealed to the Worker. */
+export async function requestJob(
+  endpoints: UserEndpoints,
+  service: string,
+  descriptor: ServiceDescriptor,
+  userKey: string,
+  values: Record<string, string | number | boolean>,
+): Promise<{ jobId: string; user: string; cumulativeAmount: string }> {
+  const worker = new WorkerClient(endpoints.workerUrl)
+  const wallet = devKeyWallet(userKey)
+  const status = await worker.service(service, wallet.publicKey)
+  const owed = BigInt(status.chain?.funding?.owed ?? '0')
+  const { envelope, submission } = await buildSealedRequest(
+    { service, descriptor, values, owed, lastNonce: 0n },
+    wallet,
+  )
+  const submitted = await worker.submit(envelope)
+  return {
+    jobId: submitted.jobId,
+    user: wallet.publicKey,
+    cumulativeAmount: submission.voucher.cumulativeAmount,
+  }
+}
+
+/** Polls the Worker until the job is finished and its result reported (or `timeoutMs` passes). */
+export async function watchJob(
+  workerUrl: string,
+  jobId: string,
+  onStatus: (status: string, detail?: string) => void,
+  timeoutMs = 15 * 60_000,
+): Promise<WorkerJob> {
+  const worker = new WorkerClient(workerUrl)
+  const deadline = Date.now() + timeoutMs
+  let seen = 0
+  for (;;) {
+    const job = await worker.job(jobId)
+    for (const h of job.history.slice(seen)) onStatus(h.status, h.detail)
+    seen = job.history.length
+    if (TERMINAL_STATUSES.has(job.status) && (job.result || job.status === 'trigger_failed'))
+      return job
+    if (Date.now() > deadline)
+      throw new Error(`job ${jobId} did not finish in ${timeoutMs / 1000} s (status ${job.status})`)
+    await sleep(500)
+  }
+}
+
+/** Verifies a job's result exactly as the page does, from the gateways and the chain alone. */
+export async function verifyJob(
+  endpoints: UserEndpoints,
+  target: { bundleCid: string; service: string; jobId: string; user: string },
+  ledger: JobLedger,
+  onLink: (l: VerificationLink) => void,
+): Promise<VerificationLink[]> {
+  const reader = await createVerifiedReader(endpoints.gateways)
+  try {
+    const outcome = await verifyResult(
+      { bundleCid: target.bundleCid, service: target.service, jobId: target.jobId },
+      {
+        bundle: reader,
+        chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
+        settled: {
+          // The user's own record of its jobs, in the order they were run: the leaves the runner settled.
+          digests: async (service, user) =>
+            (await ledger.digests(service, user)).map((d) => fromHex(d)),
+          root: async (digests) => computeResultsRoot(digests),
+        },
+      },
+      onLink,
+    )
+    return outcome.links
+  } finally {
+    await reader.stop()
+  }
+}
+
+/** A base58 public key as o1js's type. */
+export const pk = (base58: string) => PublicKey.fromBase58(base58)

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { PrivateKey } from 'o1js'
+import { z } from 'zod'
+import { generateHpkeKeyPair, generateMinaKeyPair } from '../protocol/index.ts'
+
+/** Every key and secret the local stack makes for itself: dev only, kept in the data dir (mode 0600). */
+export const StackSecretsSchema = z.strictObject({
+  v: z.literal(1),
+  /** The Worker's HPKE private key (base64url). */
+  hpkePrivateKey: z.string(),
+  webhookSecret: z.string().min(16),
+  /** The GitLab stand-in's pipeline trigger token for the sample project. */
+  triggerToken: z.string(),
+  /** A read-only API token, sealed beside the trigger token so the Worker can reconcile. */
+  apiToken: z.string(),
+  tokenKey: z.string(),
+  tokenAdminContractKey: z.string(),
+  tokenAdminKey: z.string(),
+  registryKey: z.string(),
+})
+/** The local stack's own keys and secrets. */
+export type StackSecrets = z.infer<typeof StackSecretsSchema>
+
+const token = (prefix: string) => `${prefix}${randomBytes(20).toString('hex')}`
+
+async function create(): Promise<StackSecrets> {
+  const mina = () => generateMinaKeyPair().privateKey
+  return {
+    v: 1,
+    hpkePrivateKey: (await generateHpkeKeyPair()).privateKey,
+    webhookSecret: token('whsec-'),
+    triggerToken: token('glptt-'),
+    apiToken: token('glpat-'),
+    tokenKey: mina(),
+    tokenAdminContractKey: mina(),
+    tokenAdminKey: mina(),
+    registryKey: mina(),
+  }
+}
+
+/** Loads the stack's secrets, creating them on the first start. */
+export async function loadOrCreateSecrets(path: string): Promise<StackSecrets> {
+  try {
+    return StackSecretsSchema.parse(JSON.parse(await readFile(path, 'utf8')))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`${path} is unreadable: ${(e as Error).message}; delete it to start afresh`)
+  }
+  const secrets = await create()
+  await mkdir(dirname(path), { recursive: true })
+  await writeFile(`${path}.tmp`, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 })
+  await rename(`${path}.tmp`, path)
+  return secrets
+}
+
+/** An o1js private key from base58. */
+export const key = (base58: string): PrivateKey => PrivateKey.fromBase58(base58)

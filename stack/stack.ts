@@ -1,0 +1,543 @@
+import { spawn } from 'node:child_process'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Lightnet, PrivateKey, setBackend } from 'o1js'
+import type { FeePayer } from '../contracts/index.ts'
+import { startGitlabStandin } from '../gitlab-standin/index.ts'
+import type { GitlabStandin } from '../gitlab-standin/types.ts'
+import {
+  hpkeKeyPairOf,
+  type ServiceDescriptor,
+  sealJson,
+  signServiceRegistration,
+  TRIGGER_TOKEN_INFO,
+  unwrap,
+} from '../protocol/index.ts'
+import type { VerificationLink } from '../static-site/src/verify/links.ts'
+import type { StackConfig } from './config.ts'
+import { type Deployment, ensureDeployed, selectNetwork, sendHeartbeat } from './deploy.ts'
+import { JobLedger } from './job-ledger.ts'
+import { agentCommand, runWithExecutor } from './local-runner.ts'
+import { startPageServer } from './page-server.ts'
+import { publishDescriptor } from './publish.ts'
+import { ensureDeposit, pk, requestJob, verifyJob, watchJob } from './sample-job.ts'
+import {
+  readCiJob,
+  SAMPLE_PARAMETERS,
+  SAMPLE_PROJECT_DIR,
+  sourceCommitment,
+} from './sample-project.ts'
+import { loadOrCreateSecrets } from './secrets.ts'
+import { type Supervised, Supervisor } from './supervisor.ts'
+
+const PRICE_PER_JOB = 10n
+const WITHDRAW_TIMELOCK_SLOTS = 100
+const CREDITS_PER_USER = 1_000_000n
+// The stack re-sends the runner heartbeat well inside this age (slots), so the service stays enabled.
+const HEARTBEAT_MAX_AGE_SLOTS = 1200
+const NETWORK_ID = 'devnet'
+const SAMPLE_PROJECT_ID = 1
+
+/** URLs of every part of a running local stack. */
+export interface StackUrls {
+  minaGraphql: string
+  archive: string
+  accountManager: string
+  worker: string
+  gitlab: string
+  gateway: string
+  page: string
+}
+
+/** Keys a developer needs to use the local stack by hand. */
+export interface StackKeys {
+  user: { publicKey: string; privateKey: string }
+  runner: { publicKey: string; privateKey: string }
+  deployer: { publicKey: string; privateKey: string }
+}
+
+/** The outcome of one end-to-end sample job. */
+export interface SampleRun extends StackJob {
+  links: VerificationLink[]
+  /** True when every verification link holds. */
+  verified: boolean
+}
+
+/** A job run through the stack, as the user saw it. */
+export interface StackJob {
+  jobId: string
+  user: string
+  status: string
+  bundleCid: string | null
+}
+
+/** Faults the end-to-end tests inject; each is consumed by the next job. */
+export interface StackFaults {
+  /** SIGKILL the runner agent this many ms into the next job's script, then `resume` it. */
+  killAgentAfterMs?: number
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  urls: StackUrls
+  keys: StackKeys
+  deployment: Deployment
+  descriptor: ServiceDescriptor
+  gitlab: GitlabStandin
+  faults: StackFaults
+  /** Deposits if needed, requests one job as the page would, and waits until its result is reported. */
+  requestJob(limit: number, onLine?: (line: string) => void): Promise<StackJob>
+  /** The runner settles every reported job on chain (`zkrunner-agent settle`). */
+  settle(onLine?: (line: string) => void): Promise<void>
+  /** Verifies a job from the gateway and the chain alone, as anyone can. */
+  verify(job: StackJob, onLine?: (line: string) => void): Promise<VerificationLink[]>
+  /** Stops and starts the runner's IPFS gateway. */
+  restartGateway(): Promise<void>
+  /** Runs one paid job end to end: deposit, request, run, report, settle, verify. */
+  runSampleJob(limit: number, onLine?: (line: string) => void): Promise<SampleRun>
+  /** Stops every process the stack started; chain, IPFS and Worker state stay in the data dir. */
+  stop(): Promise<void>
+}
+
+const mina = (k: PrivateKey) => ({
+  publicKey: k.toPublicKey().toBase58(),
+  privateKey: k.toBase58(),
+})
+
+/**
+ * Brings up the whole product on loopback: the local Mina node, contracts deployed, the runner's
+ * IPFS gateway, the GitLab stand-in whose jobs run through the agent as a custom executor, the
+ * Worker in workerd, and the page. On failure everything started so far is stopped.
+ */
+export async function startStack(
+  config: StackConfig,
+  log: (line: string) => void,
+): Promise<LocalStack> {
+  setBackend('native')
+  const sup = new Supervisor()
+  const standins: GitlabStandin[] = []
+  const closers: Array<() => Promise<void>> = []
+  const stop = async () => {
+    for (const close of closers.reverse()) await close().catch(() => {})
+    for (const s of standins) await s.close().catch(() => {})
+    await sup.stopAll()
+  }
+  try {
+    return await bringUp(config, log, sup, standins, closers, stop)
+  } catch (e) {
+    await stop()
+    throw e
+  }
+}
+
+async function bringUp(
+  config: StackConfig,
+  log: (line: string) => void,
+  sup: Supervisor,
+  standins: GitlabStandin[],
+  closers: Array<() => Promise<void>>,
+  stop: () => Promise<void>,
+): Promise<LocalStack> {
+  const dataDir = config.dataDir
+  const agentDataDir = join(dataDir, 'agent')
+  await mkdir(agentDataDir, { recursive: true })
+  const secrets = await loadOrCreateSecrets(join(dataDir, 'secrets.json'))
+  const hpke = unwrap(hpkeKeyPairOf(secrets.hpkePrivateKey))
+  const node = process.execPath
+  const swc = ['--import', '@swc-node/register/esm-register']
+  const repo = new URL('../', import.meta.url).pathname
+  const host = '127.0.0.1'
+  const base = (port: number) => `http://${host}:${port}`
+  const chainBase = base(config.chainPort)
+  const urls: StackUrls = {
+    minaGraphql: `${chainBase}/graphql`,
+    archive: `${chainBase}/archive`,
+    accountManager: `${chainBase}/account-manager`,
+    worker: base(config.workerPort),
+    gitlab: base(config.gitlabPort),
+    gateway: base(config.gatewayPort),
+    page: base(config.pagePort),
+  }
+  const prefixed = (name: string) => (line: string) => log(`[${name}] ${line}`)
+
+  log('starting the local Mina node…')
+  await sup.start({
+    name: 'chain',
+    command: node,
+    args: [
+      ...swc,
+      join(repo, 'chain/cli.ts'),
+      '--port',
+      String(config.chainPort),
+      '--host',
+      host,
+      '--state-file',
+      join(dataDir, 'chain-state.json'),
+      '--block-interval',
+      String(config.blockIntervalMs),
+    ],
+    readyUrl: `${chainBase}/local/status`,
+    readyTimeoutMs: 120_000,
+    onLine: prefixed('chain'),
+  })
+
+  // Dev accounts come from the node's Lightnet-compatible account manager, as on Lightnet.
+  const acquire = async () =>
+    Lightnet.acquireKeyPair({
+      isRegularAccount: true,
+      lightnetAccountManagerEndpoint: urls.accountManager,
+    })
+  const deployerKey = (await acquire()).privateKey
+  const userKey = (await acquire()).privateKey
+  const runnerKey = (await acquire()).privateKey
+  const payer: FeePayer = { key: deployerKey }
+
+  const commitment = await sourceCommitment(SAMPLE_PROJECT_DIR)
+  const ci = await readCiJob(SAMPLE_PROJECT_DIR, 'test')
+  const descriptor: ServiceDescriptor = {
+    v: 1,
+    name: 'Count primes (sample)',
+    description: 'Builds a small C program, tests it, then counts the primes up to LIMIT.',
+    provider: 'gitlab',
+    providerUrl: urls.gitlab,
+    project: String(SAMPLE_PROJECT_ID),
+    ref: 'main',
+    job: ci.name,
+    sourceCommitment: commitment,
+    pricePerJob: String(PRICE_PER_JOB),
+    runnerPublicKey: runnerKey.toPublicKey().toBase58(),
+    workerPublicKey: hpke.publicKey,
+    parameters: SAMPLE_PARAMETERS,
+  }
+  const descriptorCid = await publishDescriptor(agentDataDir, descriptor)
+  // A different descriptor (source, price, ports) is a new service version: a new contract.
+  const serviceKey = await serviceKeyFor(join(dataDir, 'services.json'), descriptorCid)
+
+  selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID)
+  const deployment = await ensureDeployed({
+    payer,
+    tokenKey: PrivateKey.fromBase58(secrets.tokenKey),
+    tokenAdminContractKey: PrivateKey.fromBase58(secrets.tokenAdminContractKey),
+    tokenAdminKey: PrivateKey.fromBase58(secrets.tokenAdminKey),
+    registryKey: PrivateKey.fromBase58(secrets.registryKey),
+    serviceKey,
+    runnerKey,
+    users: [userKey.toPublicKey()],
+    creditsPerUser: CREDITS_PER_USER,
+    pricePerJob: PRICE_PER_JOB,
+    withdrawTimelockSlots: WITHDRAW_TIMELOCK_SLOTS,
+    sourceCommitment: commitment,
+    descriptorCid,
+    workerPublicKey: hpke.publicKey,
+    log,
+  })
+  log('runner heartbeat…')
+  await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey)
+  const heartbeatTimer = setInterval(
+    () => {
+      sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey).catch((e) =>
+        log(`heartbeat failed: ${(e as Error).message}`),
+      )
+    },
+    Math.max(60_000, (HEARTBEAT_MAX_AGE_SLOTS / 3) * config.blockIntervalMs),
+  )
+  heartbeatTimer.unref()
+  closers.push(async () => clearInterval(heartbeatTimer))
+
+  const agentEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ZKRUNNER_DATA_DIR: agentDataDir,
+    ZKRUNNER_WORKER_URL: urls.worker,
+    ZKRUNNER_MINA_GRAPHQL_URL: urls.minaGraphql,
+    ZKRUNNER_ARCHIVE_URL: urls.archive,
+    ZKRUNNER_MINA_NETWORK_ID: NETWORK_ID,
+    ZKRUNNER_CREDIT_TOKEN: deployment.token,
+    ZKRUNNER_RUNNER_KEY: runnerKey.toBase58(),
+    ZKRUNNER_METRICS_LISTEN: '',
+    ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
+  }
+  await writeFile(join(dataDir, 'agent.json'), '{}\n')
+  const agent = agentCommand()
+
+  log('starting the runner IPFS gateway…')
+  const startGateway = () =>
+    sup.start({
+      name: 'gateway',
+      command: agent.command,
+      args: [...agent.args, 'gateway', '--listen', `${host}:${config.gatewayPort}`],
+      env: agentEnv,
+      readyUrl: `${urls.gateway}/ipfs/${descriptorCid}`,
+      onLine: prefixed('gateway'),
+    })
+  let gateway: Supervised | undefined = await startGateway()
+
+  let killed = false
+  const takeKillFault = () => {
+    const ms = faults.killAgentAfterMs
+    faults.killAgentAfterMs = undefined
+    killed = ms !== undefined
+    return ms
+  }
+  const faults: StackFaults = {}
+  log('starting the GitLab stand-in…')
+  const gitlab = await startGitlabStandin({
+    port: config.gitlabPort,
+    host,
+    webhookUrl: `${urls.worker}/v1/gitlab/webhook`,
+    webhookSecret: secrets.webhookSecret,
+    projects: [
+      {
+        id: SAMPLE_PROJECT_ID,
+        path: 'zkrunner/sample-primes',
+        triggerTokens: [secrets.triggerToken],
+        accessTokens: [secrets.apiToken],
+        sha: commitment,
+        jobName: ci.name,
+      },
+    ],
+    control: true,
+    runJob: async ({ pipeline, job, variables }) =>
+      runWithExecutor(
+        {
+          ci,
+          projectDir: SAMPLE_PROJECT_DIR,
+          projectPath: 'zkrunner/sample-primes',
+          jobId: job.id,
+          pipelineId: pipeline.id,
+          sha: pipeline.sha,
+          variables,
+        },
+        agent,
+        agentEnv,
+        join(agentDataDir, 'builds'),
+        prefixed('job'),
+        takeKillFault(),
+      ).then(async (outcome) => {
+        // After a crash the operator's `zkrunner-agent resume` (at boot) finishes what the agent left.
+        if (killed) await runAgent(agent, ['resume'], agentEnv, prefixed('job'))
+        killed = false
+        return outcome
+      }),
+  })
+  standins.push(gitlab)
+
+  log('starting the Worker in workerd (wrangler dev)…')
+  const envFile = join(dataDir, 'worker.env')
+  await writeFile(
+    envFile,
+    [
+      `HPKE_PRIVATE_KEY=${secrets.hpkePrivateKey}`,
+      `GITLAB_WEBHOOK_SECRET=${secrets.webhookSecret}`,
+      `MINA_GRAPHQL_URL=${urls.minaGraphql}`,
+      `GITLAB_URL=${urls.gitlab}`,
+      `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  )
+  await sup.start({
+    name: 'worker',
+    command: node,
+    args: [
+      join(repo, 'node_modules/wrangler/bin/wrangler.js'),
+      'dev',
+      '--config',
+      join(repo, 'wrangler.toml'),
+      '--ip',
+      host,
+      '--port',
+      String(config.workerPort),
+      '--env-file',
+      envFile,
+      '--persist-to',
+      join(dataDir, 'wrangler'),
+      '--show-interactive-dev-session=false',
+      '--inspector-port',
+      '0',
+    ],
+    cwd: repo,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+    readyUrl: `${urls.worker}/v1/health`,
+    readyTimeoutMs: 120_000,
+    onLine: prefixed('worker'),
+  })
+
+  log('registering the sample service with the Worker…')
+  const registration = signServiceRegistration(
+    {
+      v: 1,
+      service: deployment.service,
+      descriptor,
+      descriptorCid,
+      receiptTokenId: deployment.receiptTokenId,
+      triggerToken: await sealJson(hpke.publicKey, TRIGGER_TOKEN_INFO, {
+        v: 1,
+        triggerToken: secrets.triggerToken,
+        apiToken: secrets.apiToken,
+      }),
+    },
+    runnerKey.toBase58(),
+  )
+  const res = await fetch(`${urls.worker}/v1/services`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(registration),
+  })
+  if (!res.ok)
+    throw new Error(
+      `the Worker refused the service registration: ${res.status} ${await res.text()}`,
+    )
+
+  const page = await startPageServer(config.pagePort, {
+    workerUrl: urls.worker,
+    minaGraphqlUrl: urls.minaGraphql,
+    archiveUrl: urls.archive,
+    gateways: [urls.gateway],
+    networkId: NETWORK_ID,
+    registryAddress: deployment.registry,
+    tokenAddress: deployment.token,
+    devKey: userKey.toBase58(),
+    maxHeartbeatAgeSlots: HEARTBEAT_MAX_AGE_SLOTS,
+  })
+  closers.push(page.close)
+  urls.page = page.url
+
+  const ledger = new JobLedger(join(dataDir, 'jobs.json'))
+  const endpoints = {
+    workerUrl: urls.worker,
+    minaGraphqlUrl: urls.minaGraphql,
+    archiveUrl: urls.archive,
+    gateways: [urls.gateway],
+  }
+
+  const userPublicKey = userKey.toPublicKey().toBase58()
+  const requestOne = async (
+    limit: number,
+    onLine: (line: string) => void = log,
+  ): Promise<StackJob> => {
+    const status = await fetch(
+      `${urls.worker}/v1/services/${deployment.service}?user=${userPublicKey}`,
+    )
+    const funding = ((await status.json()) as { chain?: { funding?: { owed?: string } } }).chain
+      ?.funding
+    await ensureDeposit(
+      payer,
+      pk(deployment.service),
+      userKey,
+      BigInt(funding?.owed ?? '0'),
+      PRICE_PER_JOB,
+      1n,
+      onLine,
+    )
+    onLine(`requesting a job: LIMIT=${limit}`)
+    const { jobId, user } = await requestJob(
+      endpoints,
+      deployment.service,
+      descriptor,
+      userKey.toBase58(),
+      {
+        LIMIT: limit,
+      },
+    )
+    const entry = {
+      jobId,
+      service: deployment.service,
+      user,
+      bundleCid: null,
+      manifestDigest: null,
+    }
+    await ledger.record({ ...entry, at: new Date().toISOString() })
+    onLine(`job ${jobId} accepted; watching it`)
+    const job = await watchJob(urls.worker, jobId, (st, d) =>
+      onLine(`  status: ${st}${d ? ` (${d})` : ''}`),
+    )
+    const bundleCid = job.result?.bundleCid ?? null
+    await ledger.record({
+      ...entry,
+      bundleCid,
+      manifestDigest: job.result?.manifestDigest ?? null,
+      at: job.createdAt,
+    })
+    if (bundleCid) onLine(`result bundle ${bundleCid}`)
+    return { jobId, user, status: job.status, bundleCid }
+  }
+  const settle = (onLine: (line: string) => void = log) => {
+    onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
+    return runAgent(agent, ['settle'], agentEnv, onLine)
+  }
+  const verify = (job: StackJob, onLine: (line: string) => void = log) => {
+    if (!job.bundleCid) throw new Error(`job ${job.jobId} has no reported result`)
+    onLine('verifying, as anyone can, from the gateway and the chain alone:')
+    return verifyJob(
+      endpoints,
+      { bundleCid: job.bundleCid, service: deployment.service, jobId: job.jobId, user: job.user },
+      ledger,
+      (l) =>
+        onLine(
+          `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,
+        ),
+    )
+  }
+  return {
+    urls,
+    keys: { user: mina(userKey), runner: mina(runnerKey), deployer: mina(deployerKey) },
+    deployment,
+    descriptor,
+    gitlab,
+    faults,
+    stop,
+    requestJob: requestOne,
+    settle,
+    verify,
+    async restartGateway() {
+      if (gateway) await sup.stop(gateway)
+      gateway = await startGateway()
+    },
+    async runSampleJob(limit, onLine = log) {
+      const job = await requestOne(limit, onLine)
+      if (!job.bundleCid) return { ...job, links: [], verified: false }
+      await settle(onLine)
+      const links = await verify(job, onLine)
+      return { ...job, links, verified: links.length > 0 && links.every((l) => l.status === 'ok') }
+    },
+  }
+}
+
+/** Runs one agent command to completion, its output as lines. */
+async function runAgent(
+  agent: { command: string; args: readonly string[] },
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(agent.command, [...agent.args, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (b: Buffer) => {
+        for (const line of b.toString('utf8').split('\n'))
+          if (line) onLine(`  [${args[0]}] ${line}`)
+      })
+    }
+    child.once('error', reject)
+    child.once('exit', resolve)
+  })
+  if (code !== 0) throw new Error(`zkrunner-agent ${args.join(' ')} exited with ${code}`)
+}
+
+async function serviceKeyFor(path: string, descriptorCid: string): Promise<PrivateKey> {
+  let known: Record<string, string> = {}
+  try {
+    known = JSON.parse(await readFile(path, 'utf8')) as Record<string, string>
+  } catch {
+    // First start.
+  }
+  const existing = known[descriptorCid]
+  if (existing) return PrivateKey.fromBase58(existing)
+  const key = PrivateKey.random()
+  known[descriptorCid] = key.toBase58()
+  await writeFile(path, `${JSON.stringify(known, null, 2)}\n`, { mode: 0o600 })
+  return key
+}
