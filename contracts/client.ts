@@ -105,7 +105,11 @@ export async function deployCreditToken(payer: FeePayer, a: DeployCreditTokenArg
   })
 }
 
-/** Mints credits to `to` (admin signs). */
+/**
+ * Mints credits to `to` (admin signs). The admin's signature is an account update of the admin
+ * key on MINA (CreditAdmin), which creates that MINA account if the key has none: the payer
+ * funds it then, as it funds the recipient's new credit account.
+ */
 export async function mintCredits(
   payer: FeePayer,
   adminKey: PrivateKey,
@@ -113,10 +117,12 @@ export async function mintCredits(
   amount: bigint,
 ) {
   const token = new CreditToken(creditTokenAddress())
-  const isNew = !(await accountExists(to, creditTokenId()))
+  const newAccounts =
+    Number(!(await accountExists(to, creditTokenId()))) +
+    Number(!(await accountExists(adminKey.toPublicKey())))
   await fetchAll([creditTokenAddress()])
   return run(payer, [adminKey], async () => {
-    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
+    if (newAccounts > 0) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), newAccounts)
     await token.mint(to, UInt64.from(amount))
   })
 }
