@@ -40,6 +40,7 @@ export {
   setCreditTokenAddress,
 } from './credit-token.ts'
 export { CreditAdminErrors, RegistryErrors, ServiceErrors } from './errors.ts'
+export { type MinaNetworkId, selectNetwork } from './network.ts'
 export { Heartbeat, Terms } from './packing.ts'
 export {
   RESULTS_TREE_HEIGHT,
@@ -67,6 +68,11 @@ export {
 } from './service-events.ts'
 export { ServicePublishedEvent, ServiceRegistry, ServiceRetiredEvent } from './service-registry.ts'
 export { frozenVaultPermissions, ServiceVault } from './service-vault.ts'
+export {
+  type ServiceVersionTerms,
+  serviceDeployProps,
+  workerKeyHash,
+} from './service-version.ts'
 export {
   decodeHeartbeat,
   decodeServiceState,

@@ -1,14 +1,4 @@
-import {
-  Field,
-  fetchLastBlock,
-  Mina,
-  Poseidon,
-  type PrivateKey,
-  type PublicKey,
-  TokenId,
-  UInt32,
-  UInt64,
-} from 'o1js'
+import { fetchLastBlock, type PrivateKey, type PublicKey, TokenId } from 'o1js'
 import {
   accountExists,
   compileAll,
@@ -22,18 +12,14 @@ import {
   readCredits,
   readServiceState,
   receiptTokenId,
+  serviceDeployProps,
   setCreditTokenAddress,
 } from '../contracts/index.ts'
-import {
-  cidToFields,
-  commitToField,
-  digestToFields,
-  fromBase64url,
-  heartbeatMessage,
-  sha256,
-  signFields,
-  unwrap,
-} from '../protocol/index.ts'
+import { cidToFields, heartbeatMessage, signFields, unwrap } from '../protocol/index.ts'
+
+// Network selection and the Worker key hash live with the contracts (the deploy command uses
+// them too); re-exported for the stack's callers.
+export { selectNetwork, workerKeyHash } from '../contracts/index.ts'
 
 /** The contracts of the local stack and who holds what. */
 export interface Deployment {
@@ -66,12 +52,6 @@ export interface DeployInput {
 
 const included = async (p: { wait: () => Promise<unknown> }) => {
   await p.wait()
-}
-
-/** Poseidon(digestToFields(sha256(Worker HPKE public key))): the value the service freezes. */
-export function workerKeyHash(workerPublicKey: string): Field {
-  const [hi, lo] = unwrap(digestToFields(sha256(fromBase64url(workerPublicKey))))
-  return Poseidon.hash([Field(hi), Field(lo)])
 }
 
 /**
@@ -120,14 +100,20 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
     log('deploying the sample service version (frozen)…')
     const cid = unwrap(cidToFields(input.descriptorCid))
     await included(
-      await deployService(payer, input.serviceKey, {
-        sourceCommitment: Field(commitToField(input.sourceCommitment)),
-        descriptorCid: [Field(cid[0]), Field(cid[1])],
-        pricePerJob: UInt64.from(input.pricePerJob),
-        withdrawTimelockSlots: UInt32.from(input.withdrawTimelockSlots),
-        runner: input.runnerKey.toPublicKey(),
-        workerKeyHash: workerKeyHash(input.workerPublicKey),
-      }),
+      await deployService(
+        payer,
+        input.serviceKey,
+        serviceDeployProps(
+          {
+            sourceCommitment: input.sourceCommitment,
+            pricePerJob: String(input.pricePerJob),
+            runnerPublicKey: input.runnerKey.toPublicKey().toBase58(),
+            workerPublicKey: input.workerPublicKey,
+          },
+          input.descriptorCid,
+          input.withdrawTimelockSlots,
+        ),
+      ),
     )
     log('publishing it in the registry…')
     await included(await publishService(payer, registry, input.runnerKey, service, cid))
@@ -156,15 +142,4 @@ export async function sendHeartbeat(
   )
   await included(await heartbeat(payer, service, runnerKey.toPublicKey(), slot, signature))
   return slot
-}
-
-/** Selects the local chain as o1js's network, through the same GraphQL client a real network uses. */
-export function selectNetwork(minaUrl: string, archiveUrl: string, networkId: string): void {
-  Mina.setActiveInstance(
-    Mina.Network({
-      mina: minaUrl,
-      archive: archiveUrl,
-      networkId: networkId as 'devnet' | 'mainnet',
-    }),
-  )
 }

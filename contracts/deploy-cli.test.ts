@@ -1,0 +1,186 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { Field, Poseidon, PrivateKey, PublicKey, setBackend, TokenId } from 'o1js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type LocalChainNode, startLocalChain } from '../chain/index.ts'
+import {
+  canonicalBytes,
+  cidToFields,
+  commitToField,
+  type ServiceDescriptor,
+} from '../protocol/index.ts'
+import { readCredits, readServiceState, receiptTokenId } from './client.ts'
+import { main } from './deploy-cli.ts'
+import type { DeployConfig } from './deploy-config.ts'
+import { writeKeyFile } from './key-file.ts'
+import { workerKeyHash } from './service-version.ts'
+import { TEST_TOKEN_KEY } from './test-chain.ts'
+
+// The deploy command end to end against the local node in-process (proofs not verified, but
+// every transaction is proved as on devnet): token, mint, registry, service, status on a temp
+// deploy.json; then the one-line errors of bad input. The credit token key is the tests' fixed
+// one, pre-written into the key dir, so the compiled circuits come from the cache.
+
+let node: LocalChainNode
+let dir: string
+let configPath: string
+
+const run = async (...argv: string[]) => {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await main([...argv, '--config', configPath], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+  })
+  return { code, out: out.join('\n'), err }
+}
+const readConfig = async () => JSON.parse(await readFile(configPath, 'utf8')) as DeployConfig
+
+beforeAll(async () => {
+  setBackend('native')
+  node = await startLocalChain({ port: 0, autoAdvance: false, proofsEnabled: false })
+  dir = await mkdtemp(join(tmpdir(), 'zkrunner-deploy-cli-'))
+  configPath = join(dir, 'deploy.json')
+  const fee = PrivateKey.fromBase58(node.accounts[0]?.privateKey ?? '')
+  await writeKeyFile(join(dir, 'fee-payer.json'), fee)
+  await writeKeyFile(join(dir, '.zkrunner/keys/local/credit-token.json'), TEST_TOKEN_KEY)
+  const config: DeployConfig = {
+    deployAliases: {
+      local: {
+        networkId: 'devnet',
+        url: node.url,
+        archive: node.archiveUrl,
+        feePayerKeyPath: 'fee-payer.json',
+        fee: '0.1',
+      },
+    },
+  }
+  await writeFile(configPath, JSON.stringify(config, null, 2))
+})
+
+afterAll(async () => {
+  await node?.close()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+describe('npm run deploy', () => {
+  it('deploys token, mints, deploys the registry and a service, and reports status', async () => {
+    const token = await run('local', 'token', '--symbol', 'CRED', '--decimals', '0')
+    expect(token.err).toEqual([])
+    expect(token.code).toBe(0)
+    const tokenAddress = TEST_TOKEN_KEY.toPublicKey().toBase58()
+    expect((await readConfig()).deployAliases.local?.creditToken).toBe(tokenAddress)
+    expect(token.out).toContain('included')
+
+    const user = PrivateKey.random().toPublicKey()
+    const mint = await run('local', 'mint', '--to', user.toBase58(), '--amount', '25')
+    expect(mint.err).toEqual([])
+    expect(mint.code).toBe(0)
+    expect(await readCredits(user)).toBe(25n)
+
+    const registry = await run('local', 'registry')
+    expect(registry.err).toEqual([])
+    expect(registry.code).toBe(0)
+    const registryAddress = (await readConfig()).deployAliases.local?.registry
+    expect(registryAddress).toMatch(/^B62/)
+
+    // The runner signs the registry entry, so it needs a MINA account: a funded dev account.
+    const runnerKey = PrivateKey.fromBase58(node.accounts[1]?.privateKey ?? '')
+    await writeKeyFile(join(dir, 'runner.json'), runnerKey)
+    const descriptor: ServiceDescriptor = {
+      v: 1,
+      name: 'Count primes',
+      description: 'deploy command test',
+      provider: 'gitlab',
+      providerUrl: 'https://gitlab.example.com',
+      project: 'zkrunner/sample',
+      ref: 'main',
+      job: 'test',
+      sourceCommitment: '3f786850e387550fdab836ed7e6dc881de23001b',
+      pricePerJob: '7',
+      runnerPublicKey: runnerKey.toPublicKey().toBase58(),
+      workerPublicKey: '9OBIjAZmFQo0ktHADYbSq3DNwTj4enwdR_9VBkBO1UU',
+      parameters: [],
+    }
+    const bytes = canonicalBytes(descriptor)
+    await writeFile(join(dir, 'descriptor.json'), bytes)
+    const cid = CID.create(1, raw.code, await sha256.digest(bytes)).toString()
+    const service = await run(
+      'local',
+      'service',
+      '--descriptor',
+      join(dir, 'descriptor.json'),
+      '--descriptor-cid',
+      cid,
+      '--runner-key',
+      join(dir, 'runner.json'),
+      '--timelock-slots',
+      '40',
+    )
+    expect(service.err).toEqual([])
+    expect(service.code).toBe(0)
+    const serviceAddress = (await readConfig()).deployAliases.local?.services?.[cid]
+    expect(serviceAddress).toMatch(/^B62/)
+    const servicePk = PublicKey.fromBase58(serviceAddress ?? '')
+    expect(service.out).toContain(`service ${serviceAddress}`)
+    expect(service.out).toContain(`receiptTokenId ${TokenId.toBase58(receiptTokenId(servicePk))}`)
+
+    const state = await readServiceState(servicePk)
+    const cidFields = cidToFields(cid)
+    if (!cidFields.ok) throw cidFields.error
+    expect(state.sourceCommitment).toBe(commitToField(descriptor.sourceCommitment))
+    expect(state.descriptorCid).toEqual(cidFields.value)
+    expect(state.terms).toEqual({ pricePerJob: 7n, withdrawTimelockSlots: 40n })
+    expect(state.runnerKeyHash).toBe(Poseidon.hash(runnerKey.toPublicKey().toFields()).toBigInt())
+    expect(state.workerKeyHash).toBe(workerKeyHash(descriptor.workerPublicKey).toBigInt())
+    expect(Field(state.heartbeat.settledJobs).toBigInt()).toBe(0n)
+
+    const status = await run('local', 'status')
+    expect(status.err).toEqual([])
+    expect(status.code).toBe(0)
+    expect(status.out).toContain(`creditToken ${tokenAddress}: on chain`)
+    expect(status.out).toContain(`registry ${registryAddress}: on chain`)
+    expect(status.out).toContain(`service ${serviceAddress}: on chain`)
+    expect(status.out).toMatch(/fee payer B62\w+: [\d.]+ MINA/)
+
+    // Deploying the same token or descriptor again is refused.
+    const again = await run('local', 'token')
+    expect(again.code).not.toBe(0)
+    expect(again.err[0]).toMatch(/^deploy: ALREADY_DEPLOYED: /)
+  })
+
+  it('refuses bad input with a one-line error and a non-zero exit', async () => {
+    const bad = async (expected: RegExp, ...argv: string[]) => {
+      const r = await run(...argv)
+      expect(r.code).not.toBe(0)
+      expect(r.err).toHaveLength(1)
+      expect(r.err[0]).toMatch(expected)
+      expect(r.err[0]).not.toContain('\n')
+    }
+    const serviceArgs = (descriptor: string) => [
+      'service',
+      '--descriptor',
+      descriptor,
+      '--descriptor-cid',
+      'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
+      '--runner-key',
+      join(dir, 'runner.json'),
+      '--timelock-slots',
+      '40',
+    ]
+    await bad(/^deploy: UNKNOWN_ALIAS: no alias "nowhere"/, 'nowhere', 'status')
+    await bad(/^deploy: DESCRIPTOR_NOT_FOUND: /, 'local', ...serviceArgs(join(dir, 'absent.json')))
+    await writeFile(join(dir, 'invalid.json'), JSON.stringify({ v: 1, name: 'x' }))
+    await bad(/^deploy: INVALID_DESCRIPTOR: /, 'local', ...serviceArgs(join(dir, 'invalid.json')))
+    await writeFile(join(dir, 'not-json.json'), '{ nope')
+    await bad(/^deploy: INVALID_DESCRIPTOR: /, 'local', ...serviceArgs(join(dir, 'not-json.json')))
+    await bad(/^deploy: USAGE: --to: /, 'local', 'mint', '--to', 'B62nope', '--amount', '1')
+    await bad(/^deploy: USAGE: /, 'local', 'service', '--descriptor', 'x.json')
+    await bad(/^deploy: USAGE: /, 'local', 'frobnicate')
+    await bad(/^deploy: USAGE: missing <alias>/)
+  })
+})
