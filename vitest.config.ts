@@ -4,5 +4,6 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     projects: ['*/vitest.config.ts'],
+    globalSetup: ['./test/warm-o1js-cache.ts'],
   },
 })
