@@ -16,7 +16,7 @@ describe('state decoders agree with the circuit packing', () => {
       pricePerJob: UInt64.from(123456789n),
       withdrawTimelockSlots: UInt32.from(4321),
     })
-    expect(decodeTerms(t.pack().toString())).toEqual({
+    expect(decodeTerms(t.pack().toBigInt())).toEqual({
       pricePerJob: 123456789n,
       withdrawTimelockSlots: 4321n,
     })
@@ -27,7 +27,7 @@ describe('state decoders agree with the circuit packing', () => {
       lastHeartbeatSlot: UInt32.from(99),
       settledJobs: UInt64.from(2n ** 40n),
     })
-    expect(decodeHeartbeat(h.pack().toString())).toEqual({
+    expect(decodeHeartbeat(h.pack().toBigInt())).toEqual({
       lastHeartbeatSlot: 99n,
       settledJobs: 2n ** 40n,
     })

@@ -1,32 +1,19 @@
 // Pure decoders of a service contract's on-chain state. No o1js here on purpose: the Worker and
-// the page read the state as decimal strings from GraphQL (`zkappState`) and decide with these.
+// the page read the state as decimal strings from GraphQL (`zkappState`). The layout and the
+// packing are the protocol module's; the contract writes exactly that (state-decode.test.ts).
+import {
+  decodeHeartbeat,
+  decodeTerms,
+  encodeTerms,
+  fieldToCommit,
+  type ServiceHeartbeat,
+  ServiceState as ServiceStateIndex,
+  type ServiceTerms,
+} from '../protocol/index.ts'
 
-/** Index of each field in a service contract's app state. */
-export const SERVICE_STATE_INDEX = {
-  sourceCommitment: 0,
-  descriptorCid0: 1,
-  descriptorCid1: 2,
-  terms: 3,
-  runnerKeyHash: 4,
-  workerKeyHash: 5,
-  channelsRoot: 6,
-  heartbeat: 7,
-} as const
-
-const MASK_32 = (1n << 32n) - 1n
-const MASK_64 = (1n << 64n) - 1n
-
-/** Frozen commercial terms of a service version. */
-export interface ServiceTerms {
-  pricePerJob: bigint
-  withdrawTimelockSlots: bigint
-}
-
-/** Liveness and counters of a service version. */
-export interface ServiceHeartbeat {
-  lastHeartbeatSlot: bigint
-  settledJobs: bigint
-}
+/** Index of each field in a service contract's app state (the protocol module's layout). */
+export const SERVICE_STATE_INDEX = ServiceStateIndex
+export { decodeHeartbeat, decodeTerms, encodeTerms, type ServiceHeartbeat, type ServiceTerms }
 
 /** A service contract's state, decoded. */
 export interface ServiceState {
@@ -39,42 +26,23 @@ export interface ServiceState {
   heartbeat: ServiceHeartbeat
 }
 
-/** Decodes the terms field: pricePerJob + withdrawTimelockSlots * 2^64. */
-export function decodeTerms(field: bigint | string): ServiceTerms {
-  const n = BigInt(field)
-  return { pricePerJob: n & MASK_64, withdrawTimelockSlots: (n >> 64n) & MASK_32 }
-}
-
-/** Encodes terms the way the contract packs them. */
-export function encodeTerms(t: ServiceTerms): bigint {
-  return (t.pricePerJob & MASK_64) + ((t.withdrawTimelockSlots & MASK_32) << 64n)
-}
-
-/** Decodes the heartbeat field: lastHeartbeatSlot + settledJobs * 2^32. */
-export function decodeHeartbeat(field: bigint | string): ServiceHeartbeat {
-  const n = BigInt(field)
-  return { lastHeartbeatSlot: n & MASK_32, settledJobs: (n >> 32n) & MASK_64 }
-}
-
 /** Decodes the 8 state fields (decimal strings from GraphQL, or bigints). */
 export function decodeServiceState(zkappState: readonly (string | bigint)[]): ServiceState {
   if (zkappState.length !== 8) throw new RangeError('a service state has exactly 8 fields')
   const f = zkappState.map((x) => BigInt(x))
   return {
-    sourceCommitment: f[0]!,
-    descriptorCid: [f[1]!, f[2]!],
-    terms: decodeTerms(f[3]!),
-    runnerKeyHash: f[4]!,
-    workerKeyHash: f[5]!,
-    channelsRoot: f[6]!,
-    heartbeat: decodeHeartbeat(f[7]!),
+    sourceCommitment: f[ServiceStateIndex.sourceCommitment]!,
+    descriptorCid: [f[ServiceStateIndex.descriptorCid0]!, f[ServiceStateIndex.descriptorCid1]!],
+    terms: decodeTerms(f[ServiceStateIndex.terms]!),
+    runnerKeyHash: f[ServiceStateIndex.runnerKeyHash]!,
+    workerKeyHash: f[ServiceStateIndex.workerKeyHash]!,
+    channelsRoot: f[ServiceStateIndex.channelsRoot]!,
+    heartbeat: decodeHeartbeat(f[ServiceStateIndex.heartbeat]!),
   }
 }
 
 /** The git commit SHA-1 (40 hex digits) of a sourceCommitment field. */
-export function sourceCommitmentToSha1(field: bigint): string {
-  return field.toString(16).padStart(40, '0')
-}
+export const sourceCommitmentToSha1 = fieldToCommit
 
 /** Why a service refuses a new job, or null when it accepts one. */
 export type ServiceRefusal = 'no-heartbeat' | 'stale-heartbeat' | 'insufficient-deposit'
