@@ -67,6 +67,25 @@ describe('trustless gateway', () => {
     expect(Buffer.from(bytes)).toEqual(Buffer.concat(parts))
   })
 
+  it('lets any origin read, preflight included (content is checked by its CID, not by origin)', async () => {
+    const pre = await fetch(`${base}/ipfs/${dirCid}`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://page.example', 'access-control-request-method': 'GET' },
+    })
+    expect(pre.status).toBe(204)
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*')
+    expect(pre.headers.get('access-control-allow-methods')).toContain('GET')
+    const res = await fetch(`${base}/ipfs/${dirCid}?format=raw`, {
+      headers: { origin: 'http://page.example' },
+    })
+    expect(res.headers.get('access-control-allow-origin')).toBe('*')
+    const missing = await fetch(`${base}/ipfs/not-a-cid`, {
+      headers: { accept: 'application/vnd.ipld.raw' },
+    })
+    expect(missing.status).toBe(400)
+    expect(missing.headers.get('access-control-allow-origin')).toBe('*')
+  })
+
   it('serves a CAR with dag-scope all, entity and block', async () => {
     const all = await carBlocks(await fetch(`${base}/ipfs/${dirCid}?format=car`))
     expect(all[0]).toBe(dirCid)

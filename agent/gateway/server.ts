@@ -28,6 +28,15 @@ function sendError(res: ServerResponse, e: GatewayError, head: boolean): void {
   res.end(head ? undefined : JSON.stringify({ error: { code: e.code, message: e.message } }))
 }
 
+/** CORS headers of every answer, preflight included. */
+export const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+  'access-control-allow-headers': 'Accept, Range, Content-Type',
+  'access-control-expose-headers': 'Content-Length, Content-Type, Etag, X-Ipfs-Path, X-Ipfs-Roots',
+  'cross-origin-resource-policy': 'cross-origin',
+}
+
 /** Picks the response format from `?format=` or the Accept header, per the trustless gateway spec. */
 export function negotiate(format: string | null, accept: string | undefined): 'raw' | 'car' | null {
   if (format === 'raw' || format === 'car') return format
@@ -97,6 +106,14 @@ export async function handleGatewayRequest(
   res: ServerResponse,
 ): Promise<void> {
   const head = req.method === 'HEAD'
+  // Content is verified by its CID, so any page may read it: gateways answer CORS for everyone
+  // (the page fetches from its own origin, cross-origin isolated).
+  for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v)
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { 'access-control-max-age': '86400' })
+    res.end()
+    return
+  }
   try {
     if (req.method !== 'GET' && !head)
       throw new GatewayError(405, 'METHOD_NOT_ALLOWED', 'only GET and HEAD')
