@@ -70,6 +70,7 @@ async function main(): Promise<number> {
       `  service          ${deployment.service}  (registry ${deployment.registry}, token ${deployment.token})`,
       'dev keys (local only, never fund them elsewhere):',
       `  user    ${keys.user.publicKey}  ${keys.user.privateKey}`,
+      `  page    ${keys.pageUser.publicKey}  ${keys.pageUser.privateKey}  (the page's dev wallet)`,
       `  runner  ${keys.runner.publicKey}  ${keys.runner.privateKey}`,
       `  fees    ${keys.deployer.publicKey}  ${keys.deployer.privateKey}`,
       '',

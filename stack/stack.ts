@@ -52,6 +52,8 @@ export interface StackUrls {
 /** Keys a developer needs to use the local stack by hand. */
 export interface StackKeys {
   user: { publicKey: string; privateKey: string }
+  /** The page's dev wallet (its own deposit, so the page can request jobs at once). */
+  pageUser: { publicKey: string; privateKey: string }
   runner: { publicKey: string; privateKey: string }
   deployer: { publicKey: string; privateKey: string }
 }
@@ -190,6 +192,9 @@ async function bringUp(
   const deployerKey = (await acquire()).privateKey
   const userKey = (await acquire()).privateKey
   const runnerKey = (await acquire()).privateKey
+  // The page's wallet is a user of its own: the page knows its jobs, which are the leaves of its
+  // results tree, so its settled-root check holds; jobs run from here go to `userKey`.
+  const pageUserKey = (await acquire()).privateKey
   const payer: FeePayer = { key: deployerKey }
 
   const commitment = await sourceCommitment(SAMPLE_PROJECT_DIR)
@@ -222,7 +227,7 @@ async function bringUp(
     registryKey: PrivateKey.fromBase58(secrets.registryKey),
     serviceKey,
     runnerKey,
-    users: [userKey.toPublicKey()],
+    users: [userKey.toPublicKey(), pageUserKey.toPublicKey()],
     creditsPerUser: CREDITS_PER_USER,
     pricePerJob: PRICE_PER_JOB,
     withdrawTimelockSlots: WITHDRAW_TIMELOCK_SLOTS,
@@ -231,6 +236,8 @@ async function bringUp(
     workerPublicKey: hpke.publicKey,
     log,
   })
+  // The page's dev wallet gets a deposit up front: proving a deposit in the browser takes minutes.
+  await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey)
   const heartbeatTimer = setInterval(
@@ -396,7 +403,7 @@ async function bringUp(
     networkId: NETWORK_ID,
     registryAddress: deployment.registry,
     tokenAddress: deployment.token,
-    devKey: userKey.toBase58(),
+    devKey: pageUserKey.toBase58(),
     maxHeartbeatAgeSlots: HEARTBEAT_MAX_AGE_SLOTS,
   })
   closers.push(page.close)
@@ -480,7 +487,12 @@ async function bringUp(
   }
   return {
     urls,
-    keys: { user: mina(userKey), runner: mina(runnerKey), deployer: mina(deployerKey) },
+    keys: {
+      user: mina(userKey),
+      pageUser: mina(pageUserKey),
+      runner: mina(runnerKey),
+      deployer: mina(deployerKey),
+    },
     deployment,
     descriptor,
     gitlab,

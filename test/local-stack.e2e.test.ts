@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublicKey } from 'o1js'
+import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readCredits, readDeposit, readEscrow } from '../contracts/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
@@ -102,6 +103,88 @@ describe('the local stack', () => {
       const links = await stack.verify(job, log)
       expect(links.filter((l) => l.status !== 'ok')).toEqual([])
       expect(allOk(links)).toBe(true)
+    }
+  })
+})
+
+describe('the page in Chromium, against the same stack', () => {
+  test('lists the service, sends a sealed request, watches the job, and verifies every link once settled', async () => {
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const results = new URL('./test-results/', import.meta.url).pathname
+    await mkdir(results, { recursive: true })
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      viewport: { width: 1200, height: 1800 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    const errors: string[] = []
+    try {
+      const page = context.pages()[0] ?? (await context.newPage())
+      page.on('pageerror', (e) => errors.push(e.message))
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text())
+      })
+      await page.goto(stack.urls.page)
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 300_000 })
+      const row = page.locator(`tr[data-service="${stack.deployment.service}"]`)
+      await row.waitFor({ timeout: 60_000 })
+      await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain('Available')
+      await row.locator('button').click()
+
+      const form = page.locator('form.request')
+      await form.locator('input[name="LIMIT"]').fill('400000')
+      const pipelinesBefore = stack.gitlab.pipelines.length
+      await form.locator('button[type="submit"]').click()
+      await page.locator('[data-role="bundle-cid"]').waitFor({ timeout: 600_000 })
+      const cid = (await page.locator('[data-role="bundle-cid"]').textContent())?.trim() ?? ''
+      expect(cid).toMatch(/^baf/)
+      const pipeline = stack.gitlab.pipelines.at(-1)!
+      expect(stack.gitlab.pipelines.length).toBe(pipelinesBefore + 1)
+      const variables = Object.fromEntries(pipeline.variables.map((v) => [v.key, v.value]))
+      expect(variables.ZKRUNNER_USER).toBe(stack.keys.pageUser.publicKey)
+      expect(variables.LIMIT).toBe('400000')
+
+      // The runner settles the page user's job; then the page checks the whole chain again.
+      await stack.settle(log)
+      const verify = page.locator('[data-role="verify-form"]')
+      await verify.locator('input[name="cid"]').fill(cid)
+      await verify.locator('input[name="service"]').fill(stack.deployment.service)
+      await verify.locator('input[name="job"]').fill(variables.ZKRUNNER_JOB_ID!)
+      await verify.locator('button[type="submit"]').click()
+      const summary = page.locator('#verify [data-role="verify-summary"][data-result]')
+      await summary.waitFor({ timeout: 300_000 })
+      const links = Object.fromEntries(
+        await page
+          .locator('#verify ol.links li')
+          .evaluateAll((lis) =>
+            lis.map((li) => [li.getAttribute('data-link'), li.getAttribute('data-status')]),
+          ),
+      )
+      expect(links).toEqual({
+        bundle: 'ok',
+        manifest: 'ok',
+        files: 'ok',
+        signature: 'ok',
+        runner: 'ok',
+        service: 'ok',
+        source: 'ok',
+        settled: 'ok',
+      })
+      await page.locator('#verify figure.plot canvas').first().waitFor({ timeout: 30_000 })
+      await page.screenshot({ path: join(results, 'page-local-stack.png'), fullPage: true })
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
     }
   })
 })
