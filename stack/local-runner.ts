@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process'
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CiJob } from './sample-project.ts'
+import type { Supervisor } from './supervisor.ts'
 
 /** How to call the agent's CLI (the custom executor's `*_exec`). */
 export interface AgentCommand {
@@ -60,6 +60,7 @@ export function stepScript(job: RunnerJob, buildDir: string, env: Record<string,
  * exactly as on a real runner.
  */
 export async function runWithExecutor(
+  exec: Supervisor['exec'],
   job: RunnerJob,
   agent: AgentCommand,
   baseEnv: NodeJS.ProcessEnv,
@@ -92,35 +93,20 @@ export async function runWithExecutor(
     BUILD_FAILURE_EXIT_CODE: String(BUILD_FAILURE_EXIT_CODE),
     SYSTEM_FAILURE_EXIT_CODE: String(SYSTEM_FAILURE_EXIT_CODE),
   }
-  const call = (args: string[], killAfterMs?: number) =>
-    new Promise<number>((resolve, reject) => {
-      const child = spawn(agent.command, [...agent.args, 'executor', ...args], {
+  const call = async (args: string[], killAfterMs?: number) =>
+    (await exec(
+      {
+        name: `executor ${args[0]}`,
+        command: agent.command,
+        args: [...agent.args, 'executor', ...args],
         env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      const killer =
-        killAfterMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              log(`(fault injected: killing the agent, pid ${child.pid})`)
-              child.kill('SIGKILL')
-            }, killAfterMs)
-      let pending = ''
-      const onData = (chunk: Buffer) => {
-        pending += chunk.toString('utf8')
-        const parts = pending.split('\n')
-        pending = parts.pop() ?? ''
-        for (const p of parts) log(p)
-      }
-      child.stdout.on('data', onData)
-      child.stderr.on('data', onData)
-      child.once('error', reject)
-      child.once('exit', (code) => {
-        clearTimeout(killer)
-        if (pending) log(pending)
-        resolve(code ?? SYSTEM_FAILURE_EXIT_CODE)
-      })
-    })
+        onLine: log,
+      },
+      {
+        ...(killAfterMs === undefined ? {} : { killAfterMs }),
+        onKill: (pid) => log(`(fault injected: killing the agent, pid ${pid})`),
+      },
+    )) ?? SYSTEM_FAILURE_EXIT_CODE
 
   const buildDir = join(workDir, `job-${job.jobId}`)
   await mkdir(workDir, { recursive: true })

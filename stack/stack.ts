@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
@@ -305,6 +304,7 @@ async function bringUp(
     control: true,
     runJob: async ({ pipeline, job, variables }) =>
       runWithExecutor(
+        (spec, options) => sup.exec(spec, options),
         {
           ci,
           projectDir: SAMPLE_PROJECT_DIR,
@@ -321,7 +321,7 @@ async function bringUp(
         takeKillFault(),
       ).then(async (outcome) => {
         // After a crash the operator's `zkrunner-agent resume` (at boot) finishes what the agent left.
-        if (killed) await runAgent(agent, ['resume'], agentEnv, prefixed('job'))
+        if (killed) await runAgent(sup, agent, ['resume'], agentEnv, prefixed('job'))
         killed = false
         return outcome
       }),
@@ -470,7 +470,7 @@ async function bringUp(
   }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
-    return runAgent(agent, ['settle'], agentEnv, onLine)
+    return runAgent(sup, agent, ['settle'], agentEnv, onLine)
   }
   const verify = (job: StackJob, onLine: (line: string) => void = log) => {
     if (!job.bundleCid) throw new Error(`job ${job.jobId} has no reported result`)
@@ -515,26 +515,20 @@ async function bringUp(
   }
 }
 
-/** Runs one agent command to completion, its output as lines. */
+/** Runs one agent command to completion under the supervisor, its output as lines. */
 async function runAgent(
+  sup: Supervisor,
   agent: { command: string; args: readonly string[] },
   args: string[],
   env: NodeJS.ProcessEnv,
   onLine: (line: string) => void,
 ): Promise<void> {
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(agent.command, [...agent.args, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    for (const stream of [child.stdout, child.stderr]) {
-      stream.on('data', (b: Buffer) => {
-        for (const line of b.toString('utf8').split('\n'))
-          if (line) onLine(`  [${args[0]}] ${line}`)
-      })
-    }
-    child.once('error', reject)
-    child.once('exit', resolve)
+  const code = await sup.exec({
+    name: `agent ${args[0]}`,
+    command: agent.command,
+    args: [...agent.args, ...args],
+    env,
+    onLine: (line) => onLine(`  [${args[0]}] ${line}`),
   })
   if (code !== 0) throw new Error(`zkrunner-agent ${args.join(' ')} exited with ${code}`)
 }

@@ -117,6 +117,46 @@ export class Supervisor {
     return proc
   }
 
+  /**
+   * Runs a short-lived command to completion, tracked like the services so that stopping the
+   * stack also stops it. `killAfterMs` SIGKILLs the process itself (not its group) to inject a crash.
+   */
+  async exec(
+    spec: Pick<ProcessSpec, 'name' | 'command' | 'args' | 'cwd' | 'env' | 'onLine'>,
+    options: { killAfterMs?: number; onKill?: (pid: number | undefined) => void } = {},
+  ): Promise<number | null> {
+    if (this.#stopping)
+      throw new ProcessError('PROCESS_START_FAILED', `${spec.name}: stack is stopping`)
+    const child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: spec.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    const exited = new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('exit', (code) => resolve(code))
+    })
+    const proc: Supervised = { name: spec.name, child, exited }
+    this.#running.add(proc)
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => spec.onLine?.(line))
+    }
+    const killer =
+      options.killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            options.onKill?.(child.pid)
+            child.kill('SIGKILL')
+          }, options.killAfterMs)
+    try {
+      return await exited
+    } finally {
+      clearTimeout(killer)
+      this.#running.delete(proc)
+    }
+  }
+
   /** Stops one process (and its group), e.g. to restart it. */
   async stop(proc: Supervised, graceMs = 5000): Promise<void> {
     await this.#stop(proc, graceMs)

@@ -105,10 +105,8 @@ describe('the local stack', () => {
       expect(allOk(links)).toBe(true)
     }
   })
-})
 
-describe('the page in Chromium, against the same stack', () => {
-  test('lists the service, sends a sealed request, watches the job, and verifies every link once settled', async () => {
+  test('the page in Chromium lists the service, sends a sealed request, watches the job, and verifies every link once settled', async () => {
     const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
     const results = new URL('./test-results/', import.meta.url).pathname
     await mkdir(results, { recursive: true })
