@@ -154,18 +154,22 @@ async function watchJob(app: App, jobId: string, service: string, root: HTMLElem
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
+  let verified = false
   for (;;) {
     try {
       const job = await app.worker.job(jobId)
       renderJob(statusBox, job)
-      if (job.result) {
+      // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
+      // following the status until the job is finished.
+      if (job.result && !verified) {
+        verified = true
         await showVerification(app, verifyBox, {
           bundleCid: job.result.bundleCid,
           service,
           jobId,
         })
-        return
       }
+      if (verified && TERMINAL_STATUSES.has(job.status)) return
       // A failed job may still report a bundle (its logs): keep polling a little after the end.
       if (TERMINAL_STATUSES.has(job.status) && Date.now() - Date.parse(job.updatedAt) > 60_000)
         return
