@@ -66,7 +66,7 @@ export async function runWithExecutor(
   baseEnv: NodeJS.ProcessEnv,
   workDir: string,
   onLine: (line: string) => void = () => {},
-  /** Fault injection: SIGKILL the agent this long into step_script, as a crash or reboot would. */
+  /** Fault injection: SIGKILL the agent this long after the job's first script line, as a crash would. */
   killAgentAfterMs?: number,
 ): Promise<RunnerOutcome> {
   const trace: string[] = []
@@ -103,7 +103,8 @@ export async function runWithExecutor(
         onLine: log,
       },
       {
-        ...(killAfterMs === undefined ? {} : { killAfterMs }),
+        // Counted from the job's first script line: by then the agent has spooled the job.
+        ...(killAfterMs === undefined ? {} : { kill: { afterLine: /^\$ /, afterMs: killAfterMs } }),
         onKill: (pid) => log(`(fault injected: killing the agent, pid ${pid})`),
       },
     )) ?? SYSTEM_FAILURE_EXIT_CODE

@@ -119,11 +119,15 @@ export class Supervisor {
 
   /**
    * Runs a short-lived command to completion, tracked like the services so that stopping the
-   * stack also stops it. `killAfterMs` SIGKILLs the process itself (not its group) to inject a crash.
+   * stack also stops it. `kill` SIGKILLs the process itself (not its group) `afterMs` after a
+   * line matching `afterLine` appears, to inject a crash at a known point of its work.
    */
   async exec(
     spec: Pick<ProcessSpec, 'name' | 'command' | 'args' | 'cwd' | 'env' | 'onLine'>,
-    options: { killAfterMs?: number; onKill?: (pid: number | undefined) => void } = {},
+    options: {
+      kill?: { afterLine: RegExp; afterMs: number }
+      onKill?: (pid: number | undefined) => void
+    } = {},
   ): Promise<number | null> {
     if (this.#stopping)
       throw new ProcessError('PROCESS_START_FAILED', `${spec.name}: stack is stopping`)
@@ -139,16 +143,19 @@ export class Supervisor {
     })
     const proc: Supervised = { name: spec.name, child, exited }
     this.#running.add(proc)
+    let killer: NodeJS.Timeout | undefined
+    const kill = options.kill
     for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => spec.onLine?.(line))
-    }
-    const killer =
-      options.killAfterMs === undefined
-        ? undefined
-        : setTimeout(() => {
+      createInterface({ input: stream }).on('line', (line) => {
+        spec.onLine?.(line)
+        if (kill && killer === undefined && kill.afterLine.test(line)) {
+          killer = setTimeout(() => {
             options.onKill?.(child.pid)
             child.kill('SIGKILL')
-          }, options.killAfterMs)
+          }, kill.afterMs)
+        }
+      })
+    }
     try {
       return await exited
     } finally {

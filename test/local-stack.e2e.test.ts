@@ -73,7 +73,7 @@ describe('the local stack', () => {
   })
 
   test('the agent is killed mid-job and resumed: the job still ends with a signed, pinned bundle', async () => {
-    stack.faults.killAgentAfterMs = 1500
+    stack.faults.killAgentAfterMs = 1000
     const job = await stack.requestJob(150_000_000, log)
     expect(lines.some((l) => l.includes('fault injected: killing the agent'))).toBe(true)
     expect(job.bundleCid).toMatch(/^baf/)
