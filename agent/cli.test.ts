@@ -14,11 +14,7 @@ import { Spool } from './spool/spool.ts'
 const execFileP = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
 const NODE = join(root, 'node_modules/.bin/node')
-const CLI = [
-  '--import',
-  import.meta.resolve('@swc-node/register/esm-register'),
-  join(root, 'agent/cli.ts'),
-]
+const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
 
 let dir: string
 let worker: Server

@@ -106,7 +106,7 @@ if (PARTS.has('rss')) {
     ZKRUNNER_METRICS_LISTEN: '127.0.0.1:0',
     ZKRUNNER_INTERVAL_MS: String(INTERVAL_MS),
   }
-  const cli = ['--import', '@swc-node/register/esm-register', join(root, 'agent/cli.ts')]
+  const cli = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
   await execFileP(process.execPath, [...cli, 'keygen'], { env, cwd: root })
   const key = generateMinaKeyPair().publicKey
   const child = spawn(

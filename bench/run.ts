@@ -24,9 +24,13 @@ const parts = (asked.length > 0 ? asked : ALL) as Part[]
 const run = (part: Part) =>
   new Promise<number | null>((resolve) => {
     const file = fileURLToPath(new URL(`./${part}.ts`, import.meta.url))
-    const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', file], {
-      stdio: 'inherit',
-    })
+    const child = spawn(
+      process.execPath,
+      ['--import', fileURLToPath(new URL('../scripts/swc-register.mjs', import.meta.url)), file],
+      {
+        stdio: 'inherit',
+      },
+    )
     child.once('exit', resolve)
   })
 

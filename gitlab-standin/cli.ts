@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { startGitlabStandin } from './server.ts'
 
-const usage = `Usage: node --import @swc-node/register/esm-register gitlab-standin/cli.ts [options]
+const usage = `Usage: node --import ./scripts/swc-register.mjs gitlab-standin/cli.ts [options]
 
 A GitLab REST + webhook stand-in for zkrunner's local stack and tests.
 

@@ -9,12 +9,12 @@ export interface AgentCommand {
   args: readonly string[]
 }
 
-/** The agent CLI of this checkout, run by the current Node with tsx. */
+/** The agent CLI of this checkout, run by the current Node through scripts/swc-register.mjs. */
 export const agentCommand = (): AgentCommand => ({
   command: process.execPath,
   args: [
     '--import',
-    '@swc-node/register/esm-register',
+    new URL('../scripts/swc-register.mjs', import.meta.url).pathname,
     new URL('../agent/cli.ts', import.meta.url).pathname,
   ],
 })

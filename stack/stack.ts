@@ -145,8 +145,8 @@ async function bringUp(
   const secrets = await loadOrCreateSecrets(join(dataDir, 'secrets.json'))
   const hpke = unwrap(hpkeKeyPairOf(secrets.hpkePrivateKey))
   const node = process.execPath
-  const swc = ['--import', '@swc-node/register/esm-register']
   const repo = new URL('../', import.meta.url).pathname
+  const swc = ['--import', join(repo, 'scripts/swc-register.mjs')]
   const host = '127.0.0.1'
   const base = (port: number) => `http://${host}:${port}`
   const chainBase = base(config.chainPort)

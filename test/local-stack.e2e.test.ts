@@ -94,7 +94,14 @@ describe('the local stack', () => {
     // Conservation: what left the user is the deposit, now in escrow or paid to the runner.
     const deposited = userCreditsBefore - (await readCredits(user))
     expect(deposited).toBe(await readDeposit(service, user))
-    expect((await readEscrow(service)) + (runnerCredits - runnerCreditsBefore)).toBe(deposited)
+    // The escrow also holds the page wallet's deposit, made at start.
+    const pageDeposit = await readDeposit(
+      service,
+      PublicKey.fromBase58(stack.keys.pageUser.publicKey),
+    )
+    expect((await readEscrow(service)) + (runnerCredits - runnerCreditsBefore)).toBe(
+      deposited + pageDeposit,
+    )
   })
 
   test('every job verifies from the gateway and the chain, also after the gateway restarts', async () => {
@@ -191,7 +198,7 @@ describe('npm start -- --once', () => {
   test('restarts over the same state and ends with every link verified, exit 0', async () => {
     const args = [
       '--import',
-      '@swc-node/register/esm-register',
+      './scripts/swc-register.mjs',
       'stack/cli.ts',
       '--once',
       '--limit',

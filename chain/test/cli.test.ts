@@ -3,10 +3,10 @@ import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 
-// `npm run chain` is `node --import @swc-node/register/esm-register chain/cli.ts`; run it the same way.
+// `npm run chain` is `node --import ./scripts/swc-register.mjs chain/cli.ts`; run it the same way.
 
 const ROOT = resolve(import.meta.dirname, '../..')
-const CLI = ['--import', '@swc-node/register/esm-register', 'chain/cli.ts']
+const CLI = ['--import', './scripts/swc-register.mjs', 'chain/cli.ts']
 const run = promisify(execFile)
 
 describe('npm run chain', () => {

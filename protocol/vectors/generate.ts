@@ -1,5 +1,5 @@
 // Rewrites vectors.json from the fixed inputs. Run only on a deliberate protocol change:
-//   node --import @swc-node/register/esm-register protocol/vectors/generate.ts
+//   node --import ./scripts/swc-register.mjs protocol/vectors/generate.ts
 import { writeFileSync } from 'node:fs'
 import { computeVectors } from './compute.ts'
 
