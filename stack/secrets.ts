@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { PrivateKey } from 'o1js'
 import { z } from 'zod'
 import { generateHpkeKeyPair, generateMinaKeyPair } from '../protocol/index.ts'
 
@@ -54,6 +53,3 @@ export async function loadOrCreateSecrets(path: string): Promise<StackSecrets> {
   await rename(`${path}.tmp`, path)
   return secrets
 }
-
-/** An o1js private key from base58. */
-export const key = (base58: string): PrivateKey => PrivateKey.fromBase58(base58)
