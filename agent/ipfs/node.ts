@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
-import { createHelia, createHeliaLight, type Helia } from 'helia'
+import { createHeliaLight, type Helia } from 'helia'
 
 /** How to open the agent's IPFS node. */
 export interface IpfsNodeOptions {
@@ -20,7 +20,7 @@ export async function openIpfsNode(options: IpfsNodeOptions): Promise<Helia> {
   const blockstore = new FsBlockstore(join(options.dataDir, 'ipfs', 'blocks'))
   const datastore = new FsDatastore(join(options.dataDir, 'ipfs', 'datastore'))
   const helia = options.announce
-    ? await createHelia({ blockstore, datastore })
+    ? (await import('./announcing-node.ts')).createAnnouncingNode(blockstore, datastore)
     : createHeliaLight({ blockstore, datastore, blockBrokers: [], routers: [] })
   await helia.start()
   return helia

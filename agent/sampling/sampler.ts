@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, openSync, writeSync } from 'node:fs'
 import { type CgroupPaths, readCgroup } from './cgroup.ts'
 import { type PerfReading, summarizePerf } from './perf-csv.ts'
 import { sampleTree } from './procfs.ts'
@@ -55,6 +55,7 @@ export class Sampler {
   private fd: number | undefined
   private perfWritten = 0
   private lastSync = 0
+  private syncing = false
 
   constructor(
     private readonly options: {
@@ -145,9 +146,13 @@ export class Sampler {
     if (this.fd === undefined || records.length === 0) return
     writeSync(this.fd, toJsonLines(records))
     const now = performance.now()
-    if (now - this.lastSync > SYNC_EVERY_MS) {
+    if (now - this.lastSync > SYNC_EVERY_MS && !this.syncing) {
+      // On the thread pool: a sync fsync blocks the tick for as long as the disk takes.
       this.lastSync = now
-      fsyncSync(this.fd)
+      this.syncing = true
+      fsync(this.fd, () => {
+        this.syncing = false
+      })
     }
   }
 
@@ -168,6 +173,7 @@ export class Sampler {
     await this.sampleCgroup(this.elapsed())
     this.appendPerf(true)
     if (this.fd !== undefined) {
+      while (this.syncing) await new Promise((r) => setTimeout(r, 5))
       fsyncSync(this.fd)
       closeSync(this.fd)
       this.fd = undefined
