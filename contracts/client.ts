@@ -153,13 +153,47 @@ export async function deposit(
   beneficiary: PublicKey,
   amount: bigint,
 ) {
+  const body = await depositBody(
+    payer.key.toPublicKey(),
+    service,
+    payerKey.toPublicKey(),
+    beneficiary,
+    amount,
+  )
+  return run(payer, [payerKey], body)
+}
+
+/**
+ * A deposit proved but not signed, for a wallet that holds the key and signs and sends itself
+ * (Auro's `sendTransaction`): the zkApp command as JSON. `payer` pays both the fee and the credits.
+ */
+export async function proveDeposit(
+  payer: PublicKey,
+  service: PublicKey,
+  beneficiary: PublicKey,
+  amount: bigint,
+  fee: number = DEFAULT_FEE,
+): Promise<string> {
+  const body = await depositBody(payer, service, payer, beneficiary, amount)
+  const tx = await Mina.transaction({ sender: payer, fee }, body)
+  await tx.prove()
+  return tx.toJSON()
+}
+
+async function depositBody(
+  feePayer: PublicKey,
+  service: PublicKey,
+  payer: PublicKey,
+  beneficiary: PublicKey,
+  amount: bigint,
+): Promise<() => Promise<void>> {
   const contract = new ServiceContract(service)
   const isNew = !(await accountExists(beneficiary, receiptTokenId(service)))
   await fetchAll([creditTokenAddress()])
-  return run(payer, [payerKey], async () => {
-    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
-    await contract.deposit(payerKey.toPublicKey(), beneficiary, UInt64.from(amount))
-  })
+  return async () => {
+    if (isNew) AccountUpdate.fundNewAccount(feePayer, 1)
+    await contract.deposit(payer, beneficiary, UInt64.from(amount))
+  }
 }
 
 /** A user's signed voucher as the contract takes it. */

@@ -19,6 +19,7 @@ export {
   type FeePayer,
   heartbeat,
   mintCredits,
+  proveDeposit,
   publishService,
   readCredits,
   readDeposit,

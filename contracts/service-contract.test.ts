@@ -1,4 +1,5 @@
-import { Field, UInt32 } from 'o1js'
+import Client from 'mina-signer-3'
+import { Field, Mina, UInt32 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import * as client from './client.ts'
 import { startTestChain, type TestChain, type TestService } from './test-chain.ts'
@@ -58,5 +59,31 @@ describe('service contract', () => {
     expect(await client.readCredits(user.toPublicKey())).toBe(before + 180n)
     expect(await client.readEscrow(svc.address)).toBe(0n)
     expect(await client.readDeposit(svc.address, user.toPublicKey())).toBe(320n)
+  })
+  it('a deposit proved unsigned lands once the wallet signs it, as Auro does', async () => {
+    // The page proves without the key; the wallet signs the fee payer and the account updates its
+    // key authorizes with mina-signer and sends. mina-signer 3 signs o1js 2's transaction layout
+    // (mina-signer 4 is for the Mesa layout, 32 state fields).
+    const user = chain.users[2]!
+    const json = await client.proveDeposit(user.toPublicKey(), svc.address, user.toPublicKey(), 70n)
+    const before = await client.readDeposit(svc.address, user.toPublicKey())
+    await expect(Mina.Transaction.fromJSON(json).send()).rejects.toThrow(/signature/i)
+    expect(await client.readDeposit(svc.address, user.toPublicKey())).toBe(before)
+    const command = JSON.parse(json) as { feePayer: { body: { nonce: string } } }
+    const signed = new Client({ network: 'devnet' }).signZkappCommand(
+      {
+        zkappCommand: JSON.parse(json),
+        feePayer: {
+          feePayer: user.toPublicKey().toBase58(),
+          fee: '100000000',
+          nonce: command.feePayer.body.nonce,
+          memo: 'zkrunner deposit',
+        },
+      },
+      user.toBase58(),
+    )
+    const pending = await Mina.Transaction.fromJSON(signed.data.zkappCommand).send()
+    expect(pending.status).toBe('pending')
+    expect(await client.readDeposit(svc.address, user.toPublicKey())).toBe(before + 70n)
   })
 })

@@ -199,21 +199,30 @@ function openService(app: App, s: MarketService): void {
   })
   const depositButton = h('button', { type: 'button' }, 'Deposit credits')
   depositButton.addEventListener('click', async () => {
-    if (!app.devPrivateKey) {
-      depositStatus.textContent =
-        'Deposits from Auro are not wired yet: this page proves deposits with the dev key only.'
+    const wallet = app.wallet
+    if (!wallet || (!app.devPrivateKey && !wallet.sendTransaction)) {
+      depositStatus.textContent = 'Connect Auro to deposit.'
       return
+    }
+    const progress = (m: string) => {
+      depositStatus.textContent = m
     }
     depositButton.disabled = true
     try {
-      const hash = await app.prover.deposit(
-        s.address,
-        app.devPrivateKey,
-        BigInt(amount.value),
-        (m) => {
-          depositStatus.textContent = m
-        },
-      )
+      const credits = BigInt(amount.value)
+      let hash: string
+      if (app.devPrivateKey) {
+        hash = await app.prover.deposit(s.address, app.devPrivateKey, credits, progress)
+      } else {
+        const command = await app.prover.proveDeposit(
+          s.address,
+          wallet.publicKey,
+          credits,
+          progress,
+        )
+        progress('Waiting for Auro to sign and send the deposit…')
+        hash = await wallet.sendTransaction!(command)
+      }
       depositStatus.textContent = `Deposit sent: ${hash}`
     } catch (e) {
       depositStatus.textContent = messageOf(e)

@@ -10,8 +10,14 @@ export type ProverRequest =
         tokenAddress: string
       }
       service: string
-      /** The dev key pays the fee and the credits; Auro deposits need an unsigned-transaction path (see README). */
-      privateKey: string
+      /** Pays the fee and the credits. */
+      payer: string
+      /**
+       * The dev key of `payer`: the worker signs and sends, and answers the transaction hash.
+       * Without it (Auro) the worker answers the proved, unsigned zkApp command as JSON, for the
+       * wallet to sign and send.
+       */
+      privateKey?: string
       amount: string
     }
   | { kind: 'results-root'; id: number; digests: string[] }

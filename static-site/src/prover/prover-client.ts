@@ -1,4 +1,4 @@
-import { toHex } from '../../../protocol/index.ts'
+import { publicKeyOf, toHex } from '../../../protocol/index.ts'
 import type { SiteConfig } from '../config.ts'
 import { SiteError, SiteErrorCode } from '../errors.ts'
 import type { ProverRequest, ProverResponse } from './messages.ts'
@@ -9,6 +9,16 @@ export interface Prover {
   deposit(
     service: string,
     privateKey: string,
+    amount: bigint,
+    onProgress?: (m: string) => void,
+  ): Promise<string>
+  /**
+   * Proves a deposit of `amount` credits of `payer` into `service` without signing it; resolves
+   * with the zkApp command as JSON, for a wallet (Auro) to sign and send.
+   */
+  proveDeposit(
+    service: string,
+    payer: string,
     amount: bigint,
     onProgress?: (m: string) => void,
   ): Promise<string>
@@ -54,23 +64,30 @@ export function createProver(config: SiteConfig): Prover {
       waiting.set(id, { resolve, reject, ...(progress ? { progress } : {}) })
       start().postMessage({ ...body, id })
     })
+  const network = {
+    minaGraphqlUrl: config.minaGraphqlUrl,
+    archiveUrl: config.archiveUrl,
+    networkId: config.networkId,
+    tokenAddress: config.tokenAddress,
+  }
   return {
-    deposit: (service, privateKey, amount, onProgress) =>
-      ask(
+    deposit: (service, privateKey, amount, onProgress) => {
+      const payer = publicKeyOf(privateKey)
+      if (!payer.ok) throw new SiteError(SiteErrorCode.CONFIG_INVALID, 'devKey is not a Mina key')
+      return ask(
         {
           kind: 'deposit',
-          network: {
-            minaGraphqlUrl: config.minaGraphqlUrl,
-            archiveUrl: config.archiveUrl,
-            networkId: config.networkId,
-            tokenAddress: config.tokenAddress,
-          },
+          network,
           service,
+          payer: payer.value,
           privateKey,
           amount: amount.toString(),
         },
         onProgress,
-      ),
+      )
+    },
+    proveDeposit: (service, payer, amount, onProgress) =>
+      ask({ kind: 'deposit', network, service, payer, amount: amount.toString() }, onProgress),
     resultsRoot: async (digests) =>
       BigInt(await ask({ kind: 'results-root', digests: digests.map(toHex) })),
   }

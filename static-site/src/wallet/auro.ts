@@ -19,6 +19,9 @@ declare global {
   }
 }
 
+/** The fee Auro is asked to set on a deposit, in MINA (Auro's unit). */
+const DEPOSIT_FEE_MINA = 0.1
+
 const refused = (r: unknown): r is { code: number; message: string } =>
   typeof r === 'object' && r !== null && 'code' in r && 'message' in r
 
@@ -42,5 +45,19 @@ export async function connectAuro(provider: AuroProvider): Promise<Wallet> {
       if (refused(r)) throw new SiteError(SiteErrorCode.WALLET_REFUSED, r.message)
       return r.signature
     },
+    ...(provider.sendTransaction
+      ? {
+          async sendTransaction(zkappCommand: string) {
+            // Auro sets the fee payer's nonce, signs the fee payer and the account updates its
+            // key authorizes (the credits leaving the account), and broadcasts.
+            const r = await provider.sendTransaction!({
+              transaction: zkappCommand,
+              feePayer: { fee: DEPOSIT_FEE_MINA, memo: 'zkrunner deposit' },
+            })
+            if (refused(r)) throw new SiteError(SiteErrorCode.WALLET_REFUSED, r.message)
+            return r.hash
+          },
+        }
+      : {}),
   }
 }

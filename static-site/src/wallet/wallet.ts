@@ -7,4 +7,9 @@ export interface Wallet {
   readonly publicKey: string
   /** A Mina field signature (base58) over `fields`, as o1js `Signature.verify` checks it. */
   signFields(fields: readonly bigint[]): Promise<string>
+  /**
+   * Signs a proved zkApp command (JSON) as its fee payer and sends it; resolves with the
+   * transaction hash. Auro has it; the dev key deposits through the prover instead.
+   */
+  sendTransaction?(zkappCommand: string): Promise<string>
 }
