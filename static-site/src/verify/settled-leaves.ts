@@ -4,6 +4,9 @@ import type { BundleReader, SettledResults } from './verify-result.ts'
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
+/** How long to wait for a leaves document: a gateway that never answers must not hold the link. */
+const READ_TIMEOUT_MS = 30_000
+
 /**
  * The leaves of a settled results root, read from the SettledLeaves document a Settle event names
  * (verified retrieval from the configured gateways), so anyone can check settlement, not only the
@@ -13,10 +16,13 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 export function settledResultsFrom(
   reader: Pick<BundleReader, 'readCid'>,
   root: SettledResults['root'],
+  timeoutMs = READ_TIMEOUT_MS,
 ): SettledResults {
   return {
     async digests(leavesCid, service, user, options) {
-      const bytes = await reader.readCid(leavesCid, options)
+      const timeout = AbortSignal.timeout(timeoutMs)
+      const signal = options?.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+      const bytes = await reader.readCid(leavesCid, { signal })
       const invalid = (why: string) =>
         new SiteError(SiteErrorCode.SETTLED_LEAVES_INVALID, `${leavesCid}: ${why}`)
       let json: unknown
