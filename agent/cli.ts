@@ -327,7 +327,8 @@ export function buildProgram(): Command {
     .option('--user <publicKey>', 'only this user')
     .action(async (opts: { user?: string }, cmd: Command) => {
       const config = configOf(cmd)
-      if (!config.creditToken)
+      const creditToken = config.creditToken
+      if (!creditToken)
         throw new AgentError(
           'INVALID_CONFIG',
           'settle needs the credit token address ($ZKRUNNER_CREDIT_TOKEN)',
@@ -336,17 +337,21 @@ export function buildProgram(): Command {
       // o1js is loaded only here: `run` never pays its start-up time or memory.
       const { openContractsSettler } = await import('./settle/contracts-settler.ts')
       const { settleQueued } = await import('./settle/settle-queue.ts')
-      const settler = await openContractsSettler({
-        runner,
-        feePayerKey: config.feePayerKey,
-        fee: config.txFee,
-        creditToken: config.creditToken,
-        minaGraphqlUrl: config.minaGraphqlUrl,
-        archiveUrl: config.archiveUrl,
-        networkId: config.networkId,
-        cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
+      // The node is opened for the leaves documents: each settlement pins its own.
+      const results = await withNode(config, async (helia) => {
+        const settler = await openContractsSettler({
+          runner,
+          feePayerKey: config.feePayerKey,
+          fee: config.txFee,
+          creditToken,
+          minaGraphqlUrl: config.minaGraphqlUrl,
+          archiveUrl: config.archiveUrl,
+          networkId: config.networkId,
+          cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
+          ipfs: helia,
+        })
+        return settleQueued(new Spool(config.dataDir), settler, opts)
       })
-      const results = await settleQueued(new Spool(config.dataDir), settler, opts)
       for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`)
       if (results.some((r) => 'error' in r)) process.exitCode = 1
     })

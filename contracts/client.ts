@@ -211,6 +211,8 @@ export interface SettleArgs {
   user: PublicKey
   voucher: SignedVoucher
   resultsRoot: Field
+  /** `cidToFields(cid)` of the SettledLeaves document behind `resultsRoot`. */
+  leavesCid: [Field, Field]
   runner: PublicKey
   /** Base58 Mina field signature of the runner over settleMessage. */
   runnerSignature: string
@@ -235,6 +237,8 @@ export async function settle(payer: FeePayer, a: SettleArgs) {
       }),
       Signature.fromBase58(a.voucher.signature),
       a.resultsRoot,
+      a.leavesCid[0],
+      a.leavesCid[1],
       a.runner,
       Signature.fromBase58(a.runnerSignature),
     )

@@ -1,5 +1,6 @@
 import { Field, setBackend, UInt32 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { cidToFields, settledLeavesCid, toHex, unwrap } from '../protocol/index.ts'
 import * as client from './client.ts'
 import { compileAll } from './compile.ts'
 import { resultsRoot } from './results-tree.ts'
@@ -26,6 +27,14 @@ describe('full flow with proofs', () => {
     await client.deposit(chain.payer, svc.address, user, user.toPublicKey(), 1_000n)
     const digests = Array.from({ length: JOBS }, (_, i) => new Uint8Array(32).fill(i + 1))
     const root: Field = resultsRoot(digests)
+    const leaves = settledLeavesCid({
+      v: 1,
+      service: svc.address.toBase58(),
+      user: user.toPublicKey().toBase58(),
+      manifestDigests: digests.map(toHex),
+    })
+    const [cid0, cid1] = unwrap(cidToFields(leaves))
+    const leavesCid: [Field, Field] = [Field(cid0), Field(cid1)]
     const v = chain.voucher(user, svc, BigInt(JOBS) * svc.price, 1n)
     const t0 = performance.now()
     await client.settle(chain.payer, {
@@ -34,8 +43,9 @@ describe('full flow with proofs', () => {
       user: user.toPublicKey(),
       voucher: v,
       resultsRoot: root,
+      leavesCid,
       runner: svc.runnerKey.toPublicKey(),
-      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, v),
+      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, leavesCid, v),
     })
     console.log('settle (build+prove+send) seconds', (performance.now() - t0) / 1000)
     expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(400n)

@@ -14,6 +14,8 @@ import { SLOT_WINDOW } from './service-contract.ts'
 import { startTestChain, type TestChain, type TestService } from './test-chain.ts'
 
 const USERS = 3
+/** Any leaves CID: the ledger model does not look at it, the runner signs it. */
+const LEAVES_CID: [Field, Field] = [Field(0x55n << 128n), Field(1)]
 const TERMS = [
   { price: 10n, timelock: 30n },
   { price: 7n, timelock: 5n },
@@ -117,8 +119,16 @@ describe('contract agrees with the model', () => {
         user: user.toPublicKey(),
         voucher,
         resultsRoot: Field(1),
+        leavesCid: LEAVES_CID,
         runner: (op.forgery === 'stranger' ? other : s.runnerKey).toPublicKey(),
-        runnerSignature: chain.runnerSign(s, user.toPublicKey(), Field(1), voucher, runnerKey),
+        runnerSignature: chain.runnerSign(
+          s,
+          user.toPublicKey(),
+          Field(1),
+          LEAVES_CID,
+          voucher,
+          runnerKey,
+        ),
       })
     } else if (op.kind === 'requestWithdraw') {
       await client.requestWithdraw(chain.payer, s.address, s.book, user)

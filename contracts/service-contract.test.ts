@@ -33,14 +33,16 @@ describe('service contract', () => {
     const user = chain.users[0]!
     const v = chain.voucher(user, svc, 320n, 1n)
     const root = Field(1234)
+    const leavesCid: [Field, Field] = [Field(0x55n << 128n), Field(1234)]
     await client.settle(chain.payer, {
       service: svc.address,
       book: svc.book,
       user: user.toPublicKey(),
       voucher: v,
       resultsRoot: root,
+      leavesCid,
       runner: svc.runnerKey.toPublicKey(),
-      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, v),
+      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, leavesCid, v),
     })
     expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(320n)
     expect(await client.readEscrow(svc.address)).toBe(180n)

@@ -139,7 +139,9 @@ export class ServiceContract extends TokenContract {
 
   /**
    * Pays the runner what a user's latest voucher newly owes and records the results root it
-   * covers. Called by ServiceVault.settle, which moves the credits; returns the amount paid.
+   * covers. `leavesCid0`/`leavesCid1` (`cidToFields`) name the SettledLeaves document behind the
+   * root: signed by the runner and emitted, so anyone rebuilds the root from chain and IPFS alone.
+   * Called by ServiceVault.settle, which moves the credits; returns the amount paid.
    */
   @method.returns(UInt64)
   async settle(
@@ -149,6 +151,8 @@ export class ServiceContract extends TokenContract {
     voucher: VoucherFields,
     userSignature: Signature,
     resultsRoot: Field,
+    leavesCid0: Field,
+    leavesCid1: Field,
     runner: PublicKey,
     runnerSignature: Signature,
   ): Promise<UInt64> {
@@ -160,6 +164,8 @@ export class ServiceContract extends TokenContract {
         ...self,
         ...user.toFields(),
         resultsRoot,
+        leavesCid0,
+        leavesCid1,
         voucher.cumulativeAmount.value,
         voucher.nonce.value,
       ])
@@ -218,6 +224,8 @@ export class ServiceContract extends TokenContract {
         paid,
         jobs,
         resultsRoot,
+        leavesCid0,
+        leavesCid1,
       }),
     )
     return paid

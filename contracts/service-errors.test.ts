@@ -24,6 +24,7 @@ let alice: PrivateKey
 let bob: PrivateKey
 
 const root = Field(77)
+const leavesCid: [Field, Field] = [Field(0x55n << 128n), Field(77)]
 
 async function settleWith(
   o: {
@@ -32,6 +33,8 @@ async function settleWith(
     runnerParam?: PrivateKey
     amount?: bigint
     nonce?: bigint
+    /** Sent in place of the leaves CID the runner signed. */
+    leavesCid?: [Field, Field]
   } = {},
 ) {
   const v = chain.voucher(o.voucherKey ?? alice, svc, o.amount ?? 100n, o.nonce ?? 1n)
@@ -42,11 +45,13 @@ async function settleWith(
     user: alice.toPublicKey(),
     voucher: v,
     resultsRoot: root,
+    leavesCid: o.leavesCid ?? leavesCid,
     runner,
     runnerSignature: chain.runnerSign(
       svc,
       alice.toPublicKey(),
       root,
+      leavesCid,
       v,
       o.runnerKey ?? o.runnerParam,
     ),
@@ -75,6 +80,12 @@ beforeAll(async () => {
 describe('settle refuses', () => {
   it('a forged runner signature', async () => {
     await expect(settleWith({ runnerKey: bob })).rejects.toThrow(ServiceErrors.badRunnerSignature)
+  })
+  it('a leaves CID other than the one the runner signed (no front-running the runner)', async () => {
+    const elsewhere: [Field, Field] = [leavesCid[0], leavesCid[1].add(1)]
+    await expect(settleWith({ leavesCid: elsewhere })).rejects.toThrow(
+      ServiceErrors.badRunnerSignature,
+    )
   })
   it('a settlement by a stranger (runner key not the service’s)', async () => {
     await expect(settleWith({ runnerParam: bob })).rejects.toThrow(ServiceErrors.notRunner)
@@ -115,8 +126,10 @@ describe('settle refuses', () => {
         new VoucherFields({ cumulativeAmount: UInt64.from(150), nonce: UInt64.from(7) }),
         Signature.fromBase58(v.signature),
         root,
+        leavesCid[0],
+        leavesCid[1],
         svc.runnerKey.toPublicKey(),
-        Signature.fromBase58(chain.runnerSign(svc, alice.toPublicKey(), root, v)),
+        Signature.fromBase58(chain.runnerSign(svc, alice.toPublicKey(), root, leavesCid, v)),
       )
     // alone: the runner's credit update would use the token without its approval
     expect(await rejection([], async () => void (await call()))).toMatch(

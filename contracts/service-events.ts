@@ -16,7 +16,10 @@ export class ChannelEvent extends Struct({
   resultsRoot: Field,
 }) {}
 
-/** The runner was paid `paid` for a user's jobs up to voucher `nonce`. */
+/**
+ * The runner was paid `paid` for a user's jobs up to voucher `nonce`. `leavesCid0`/`leavesCid1`
+ * are `cidToFields` of the SettledLeaves document whose digests give `resultsRoot`.
+ */
 export class SettleEvent extends Struct({
   user: PublicKey,
   cumulativeAmount: UInt64,
@@ -24,6 +27,8 @@ export class SettleEvent extends Struct({
   paid: UInt64,
   jobs: UInt64,
   resultsRoot: Field,
+  leavesCid0: Field,
+  leavesCid1: Field,
 }) {}
 
 /** A user asked for the unspent deposit back; the timelock counts from `atSlot`. */

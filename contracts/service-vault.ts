@@ -43,6 +43,8 @@ export class ServiceVault extends SmartContract {
     voucher: VoucherFields,
     userSignature: Signature,
     resultsRoot: Field,
+    leavesCid0: Field,
+    leavesCid1: Field,
     runner: PublicKey,
     runnerSignature: Signature,
   ) {
@@ -54,6 +56,8 @@ export class ServiceVault extends SmartContract {
       voucher,
       userSignature,
       resultsRoot,
+      leavesCid0,
+      leavesCid1,
       runner,
       runnerSignature,
     )

@@ -42,6 +42,7 @@ export interface TestChain {
     s: TestService,
     user: PublicKey,
     resultsRoot: Field,
+    leavesCid: [Field, Field],
     v: client.SignedVoucher,
     key?: PrivateKey,
   ): string
@@ -104,11 +105,12 @@ export async function startTestChain(
       const fields = voucherMessage({ service: s.address.toBase58(), cumulativeAmount, nonce })
       return { cumulativeAmount, nonce, signature: signFields(fields, user.toBase58()) }
     },
-    runnerSign(s, user, resultsRoot, v, key) {
+    runnerSign(s, user, resultsRoot, leavesCid, v, key) {
       const fields = settleMessage({
         service: s.address.toBase58(),
         user: user.toBase58(),
         resultsRoot: resultsRoot.toBigInt(),
+        leavesCid: [leavesCid[0].toBigInt(), leavesCid[1].toBigInt()],
         cumulativeAmount: v.cumulativeAmount,
         nonce: v.nonce,
       })

@@ -114,6 +114,14 @@ export {
   verifyServiceRegistration,
 } from './service-registration.ts'
 export {
+  MAX_SETTLED_LEAVES,
+  parseSettledLeaves,
+  type SettledLeaves,
+  SettledLeavesSchema,
+  settledLeavesBytes,
+  settledLeavesCid,
+} from './settled-leaves.ts'
+export {
   generateMinaKeyPair,
   type MinaKeyPair,
   publicKeyOf,

@@ -22,17 +22,33 @@ export function voucherMessage(v: {
   return [VOUCHER_DOMAIN, sx, sOdd, v.cumulativeAmount, v.nonce]
 }
 
-/** What the runner signs to settle a user's jobs whose results Merkle root is `resultsRoot`. */
+/**
+ * What the runner signs to settle a user's jobs whose results Merkle root is `resultsRoot`.
+ * `leavesCid` is `cidToFields` of the SettledLeaves document behind that root: signing it means
+ * nobody can front-run the runner's settlement with a root-matching transaction pointing elsewhere.
+ */
 export function settleMessage(s: {
   service: string
   user: string
   resultsRoot: bigint
+  leavesCid: readonly [bigint, bigint]
   cumulativeAmount: bigint
   nonce: bigint
 }): bigint[] {
   const [sx, sOdd] = unwrap(publicKeyToFields(s.service))
   const [ux, uOdd] = unwrap(publicKeyToFields(s.user))
-  return [SETTLE_DOMAIN, sx, sOdd, ux, uOdd, s.resultsRoot, s.cumulativeAmount, s.nonce]
+  return [
+    SETTLE_DOMAIN,
+    sx,
+    sOdd,
+    ux,
+    uOdd,
+    s.resultsRoot,
+    s.leavesCid[0],
+    s.leavesCid[1],
+    s.cumulativeAmount,
+    s.nonce,
+  ]
 }
 
 /** What the runner signs to show it is alive at `slot`. */

@@ -26,6 +26,9 @@ test('the vector signatures verify in o1js against the vector messages', () => {
   expect(
     check(committed.manifest.signature, keys.runner.publicKey, committed.manifest.message),
   ).toBe(true)
+  expect(check(committed.settle.signature, keys.runner.publicKey, committed.settle.message)).toBe(
+    true,
+  )
 })
 
 test('the vector public key fields are o1js PublicKey.toFields()', () => {

@@ -13,8 +13,8 @@ export interface LedgerEntry {
 }
 
 /**
- * The user's own record of its jobs in the order they ran, kept in the data dir: the leaves of
- * the results tree the runner settles, which the user needs to check inclusion on chain.
+ * The user's own record of its jobs in the order they ran, kept in the data dir. Checking
+ * settlement does not need it: each Settle event names the public leaves document.
  */
 export class JobLedger {
   constructor(readonly path: string) {}
@@ -37,12 +37,5 @@ export class JobLedger {
     await mkdir(dirname(this.path), { recursive: true })
     await writeFile(`${this.path}.tmp`, `${JSON.stringify(all, null, 2)}\n`)
     await rename(`${this.path}.tmp`, this.path)
-  }
-
-  /** Manifest digests of a user's reported jobs with a service, in run order. */
-  async digests(service: string, user: string): Promise<string[]> {
-    return (await this.#read())
-      .filter((e) => e.service === service && e.user === user && e.manifestDigest)
-      .map((e) => e.manifestDigest as string)
   }
 }

@@ -1,11 +1,12 @@
 import { type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
-import { fromHex, type ServiceDescriptor } from '../protocol/index.ts'
+import type { ServiceDescriptor } from '../protocol/index.ts'
 import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
 import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
+import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
 import { verifyResult } from '../static-site/src/verify/verify-result.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import {
@@ -13,7 +14,6 @@ import {
   WorkerClient,
   type WorkerJob,
 } from '../static-site/src/worker-client.ts'
-import type { JobLedger } from './job-ledger.ts'
 
 /** Where the user side of a job talks to: the same three things the page needs. */
 export interface UserEndpoints {
@@ -102,7 +102,6 @@ export async function watchJob(
 export async function verifyJob(
   endpoints: UserEndpoints,
   target: { bundleCid: string; service: string; jobId: string; user: string },
-  ledger: JobLedger,
   onLink: (l: VerificationLink) => void,
 ): Promise<VerificationLink[]> {
   const reader = await createVerifiedReader(endpoints.gateways)
@@ -112,12 +111,8 @@ export async function verifyJob(
       {
         bundle: reader,
         chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
-        settled: {
-          // The user's own record of its jobs, in the order they were run: the leaves the runner settled.
-          digests: async (service, user) =>
-            (await ledger.digests(service, user)).map((d) => fromHex(d)),
-          root: async (digests) => computeResultsRoot(digests),
-        },
+        // The leaves come from the document the Settle event names, as on the page.
+        settled: settledResultsFrom(reader, async (digests) => computeResultsRoot(digests)),
       },
       onLink,
     )

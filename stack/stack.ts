@@ -192,8 +192,8 @@ async function bringUp(
   const deployerKey = (await acquire()).privateKey
   const userKey = (await acquire()).privateKey
   const runnerKey = (await acquire()).privateKey
-  // The page's wallet is a user of its own: the page knows its jobs, which are the leaves of its
-  // results tree, so its settled-root check holds; jobs run from here go to `userKey`.
+  // The page's wallet is a user of its own, so the page's jobs and those run from here (which go
+  // to `userKey`) sit in separate results trees.
   const pageUserKey = (await acquire()).privateKey
   const payer: FeePayer = { key: deployerKey }
 
@@ -480,7 +480,6 @@ async function bringUp(
     return verifyJob(
       endpoints,
       { bundleCid: job.bundleCid, service: deployment.service, jobId: job.jobId, user: job.user },
-      ledger,
       (l) =>
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,

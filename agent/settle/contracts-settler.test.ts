@@ -14,7 +14,15 @@ import {
   resultsRoot,
   ServiceContract,
 } from '../../contracts/index.ts'
-import { fromHex, type MinaKeyPair, signVoucher } from '../../protocol/index.ts'
+import {
+  fieldsToCid,
+  fromHex,
+  type MinaKeyPair,
+  parseSettledLeaves,
+  signVoucher,
+  toHex,
+  unwrap,
+} from '../../protocol/index.ts'
 import { openIpfsNode } from '../ipfs/node.ts'
 import { advanceJob } from '../pipeline/advance-job.ts'
 import { startJob } from '../pipeline/start-job.ts'
@@ -74,6 +82,7 @@ beforeAll(async () => {
     creditToken: tokenKey.toPublicKey().toBase58(),
     network: local,
     cacheDir: join(dir, 'o1js-cache'),
+    ipfs: helia,
   })
 }, 600_000)
 
@@ -126,14 +135,41 @@ async function runPaidJob(jobs: bigint): Promise<string> {
   return jobId
 }
 
-/** The results root of the latest settlement (the highest cumulative amount; event order varies). */
-async function lastSettledRoot(): Promise<bigint> {
+type SettleData = {
+  cumulativeAmount: UInt64
+  resultsRoot: Field
+  leavesCid0: Field
+  leavesCid1: Field
+}
+
+/** The latest Settle event (the highest cumulative amount; event order varies). */
+async function lastSettle(): Promise<SettleData> {
   const events = await new ServiceContract(service.toPublicKey()).fetchEvents()
   const settles = events
     .filter((e) => e.type === 'Settle')
-    .map((e) => e.event.data as unknown as { cumulativeAmount: UInt64; resultsRoot: Field })
+    .map((e) => e.event.data as unknown as SettleData)
     .sort((a, b) => Number(a.cumulativeAmount.toBigInt() - b.cumulativeAmount.toBigInt()))
-  return settles.at(-1)!.resultsRoot.toBigInt()
+  return settles.at(-1)!
+}
+
+/** The results root of the latest settlement. */
+async function lastSettledRoot(): Promise<bigint> {
+  return (await lastSettle()).resultsRoot.toBigInt()
+}
+
+/** The manifest digests of the leaves document the latest Settle event names, read from the agent's store. */
+async function lastSettledLeaves(): Promise<string[]> {
+  const e = await lastSettle()
+  const cid = unwrap(fieldsToCid([e.leavesCid0.toBigInt(), e.leavesCid1.toBigInt()]))
+  expect(await helia.pins.isPinned(cid)).toBe(true)
+  const parts: Uint8Array[] = []
+  for await (const p of helia.blockstore.get(cid)) parts.push(p)
+  const doc = unwrap(parseSettledLeaves(JSON.parse(Buffer.concat(parts).toString('utf8'))))
+  expect(doc).toMatchObject({
+    service: service.toPublicKey().toBase58(),
+    user: userKey.toPublicKey().toBase58(),
+  })
+  return doc.manifestDigests
 }
 
 async function digestsOf(ids: string[]): Promise<Uint8Array[]> {
@@ -157,6 +193,7 @@ describe('settlement through the contracts client', () => {
       expect(s.settleTx).toBe((out[0] as { txHash: string }).txHash)
     }
     expect(await lastSettledRoot()).toBe(resultsRoot(await digestsOf(ids)).toBigInt())
+    expect(await lastSettledLeaves()).toEqual((await digestsOf(ids)).map(toHex))
   }, 300_000)
 
   it('a second settle finds nothing to do', async () => {
@@ -171,5 +208,7 @@ describe('settlement through the contracts client', () => {
     expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(4n * PRICE)
     expect((await spool.state(ids[3]!)).resultIndex).toBe(3)
     expect(await lastSettledRoot()).toBe(resultsRoot(await digestsOf(ids)).toBigInt())
+    // Cumulative: the document lists the earlier three too, in leaf order.
+    expect(await lastSettledLeaves()).toEqual((await digestsOf(ids)).map(toHex))
   }, 300_000)
 })

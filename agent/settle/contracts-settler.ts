@@ -1,3 +1,4 @@
+import type { Helia } from 'helia'
 import { Field, Mina, PrivateKey, PublicKey } from 'o1js'
 import {
   ChannelBook,
@@ -10,13 +11,16 @@ import {
   settle,
 } from '../../contracts/index.ts'
 import {
+  cidToFields,
   fromHex,
   type MinaKeyPair,
   settleMessage,
   signFields,
+  unwrap,
   verifyVoucher,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { pinSettledLeaves } from './pin-leaves.ts'
 import type { SettlementBatch, SettleResult, Settler } from './settler.ts'
 
 /** A selected Mina instance: `Mina.Network(…)` in production, a LocalBlockchain in tests. */
@@ -39,6 +43,8 @@ export interface ContractsSettlerOptions {
   networkId?: string
   /** Compiled-key cache, used when the network requires proofs. */
   cacheDir: string
+  /** The agent's IPFS node (the store its gateway serves): each settlement's leaves are pinned here. */
+  ipfs: Pick<Helia, 'blockstore' | 'pins'>
 }
 
 const fail = (message: string): never => {
@@ -82,8 +88,9 @@ async function channelsOf(
 
 /**
  * A Settler on the contracts client: rebuilds the service's channels from its events, checks the
- * batch against the user's channel, signs settleMessage over the cumulative results root, proves,
- * sends and waits until the transaction is included.
+ * batch against the user's channel, pins the SettledLeaves document of the cumulative results
+ * root, signs settleMessage over that root and the document's CID, proves, sends and waits until
+ * the transaction is included.
  */
 export async function openContractsSettler(options: ContractsSettlerOptions): Promise<Settler> {
   const network =
@@ -120,14 +127,23 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
       const { book, events } = await channelsOf(service, state.channelsRoot)
       const channel = book.get(user)
       const digests = batch.jobs.map((j) => j.manifestDigest)
+      const pinLeaves = (manifestDigests: string[]) =>
+        pinSettledLeaves(options.ipfs, {
+          v: 1,
+          service: batch.service,
+          user: batch.user,
+          manifestDigests,
+        })
 
       const onChainRoot = channel.resultsRoot.toBigInt()
       const nonce = BigInt(v.nonce)
       if (channel.voucherNonce.toBigInt() >= nonce) {
         // Included before the agent could record it (crash after send): find how much it covered.
         for (let n = digests.length; n > 0; n--) {
-          if (rootOf([...batch.settled, ...digests.slice(0, n)]).toBigInt() !== onChainRoot)
-            continue
+          const leaves = [...batch.settled, ...digests.slice(0, n)]
+          if (rootOf(leaves).toBigInt() !== onChainRoot) continue
+          // Pinned before the send; pinned again in case the store lost it since.
+          await pinLeaves(leaves)
           const last = events.filter((e) => e.data.user.equals(user).toBoolean()).at(-1)
           return { txHash: last?.txHash ?? '', jobs: n }
         }
@@ -148,12 +164,17 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
           `the voucher pays for ${covered} jobs but only ${digests.length} are queued; settle once the others are`,
         )
       if (covered === 0) fail('the voucher pays for no new job')
-      const root = rootOf([...batch.settled, ...digests.slice(0, covered)])
+      const leaves = [...batch.settled, ...digests.slice(0, covered)]
+      const root = rootOf(leaves)
+      // Pinned before the transaction is sent: once the Settle event is on chain, the page may
+      // look for the document at any time.
+      const leavesCid = unwrap(cidToFields(await pinLeaves(leaves)))
       const runnerSignature = signFields(
         settleMessage({
           service: batch.service,
           user: batch.user,
           resultsRoot: root.toBigInt(),
+          leavesCid,
           cumulativeAmount: amount,
           nonce,
         }),
@@ -171,6 +192,7 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
           user,
           voucher: { cumulativeAmount: amount, nonce, signature: v.signature },
           resultsRoot: root,
+          leavesCid: [Field(leavesCid[0]), Field(leavesCid[1])],
           runner,
           runnerSignature,
         })

@@ -10,14 +10,26 @@ import {
   manifestDigest,
   manifestMessage,
   publicKeyToFields,
+  settledLeavesBytes,
+  settledLeavesCid,
+  settleMessage,
   sha256,
+  signFields,
   signManifest,
   signVoucher,
   toHex,
   unwrap,
   voucherMessage,
 } from '../index.ts'
-import { descriptor, helloBytes, keys, manifest, voucher } from './inputs.ts'
+import {
+  descriptor,
+  helloBytes,
+  keys,
+  manifest,
+  settledLeaves,
+  settlement,
+  voucher,
+} from './inputs.ts'
 
 const dec = (xs: readonly bigint[]) => xs.map(String)
 
@@ -26,10 +38,18 @@ export async function computeVectors() {
   const helloCid = CID.createV1(raw.code, await mhSha256.digest(helloBytes))
   const mDigest = manifestDigest(manifest)
   const signedVoucher = signVoucher(voucher, keys.user.privateKey)
+  const leavesCid = settledLeavesCid(settledLeaves)
+  const settle = settleMessage({
+    service: keys.service.publicKey,
+    user: keys.user.publicKey,
+    leavesCid: unwrap(cidToFields(leavesCid)),
+    ...settlement,
+  })
   return {
     domains: {
       voucher: String(domainTag('zkrunner/voucher/v1')),
       manifest: String(domainTag('zkrunner/manifest/v1')),
+      settle: String(domainTag('zkrunner/settle/v1')),
     },
     hello: {
       sha256: toHex(sha256(helloBytes)),
@@ -61,6 +81,15 @@ export async function computeVectors() {
       digest: toHex(mDigest),
       message: dec(manifestMessage(mDigest)),
       signature: signManifest(manifest, keys.runner.privateKey).signature,
+    },
+    settledLeaves: {
+      canonical: new TextDecoder().decode(settledLeavesBytes(settledLeaves)),
+      cid: leavesCid.toString(),
+      cidFields: dec(unwrap(cidToFields(leavesCid))),
+    },
+    settle: {
+      message: dec(settle),
+      signature: signFields(settle, keys.runner.privateKey),
     },
   }
 }

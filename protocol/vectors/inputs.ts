@@ -1,4 +1,4 @@
-import type { ResultManifest, ServiceDescriptor, UnsignedVoucher } from '../index.ts'
+import type { ResultManifest, ServiceDescriptor, SettledLeaves, UnsignedVoucher } from '../index.ts'
 
 // Fixed inputs of the committed test vectors. These keys are public test keys: never fund them.
 
@@ -91,3 +91,21 @@ export const manifest: ResultManifest = {
 
 /** Bytes whose SHA-256 and raw CID are vectors. */
 export const helloBytes = new TextEncoder().encode('hello world\n')
+
+/** The leaves behind a settlement of two jobs of the user with the service. */
+export const settledLeaves: SettledLeaves = {
+  v: 1,
+  service: keys.service.publicKey,
+  user: keys.user.publicKey,
+  manifestDigests: [
+    'a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447',
+    'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
+  ],
+}
+
+/** A settlement of those two jobs at the voucher's amount and nonce (the root is an arbitrary Field here). */
+export const settlement = {
+  resultsRoot: 12345678901234567890n,
+  cumulativeAmount: 3000000n,
+  nonce: 3n,
+}

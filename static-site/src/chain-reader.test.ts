@@ -5,7 +5,7 @@ import {
   publicKeyToFields,
   unwrap,
 } from '../../protocol/index.ts'
-import { registryEntries } from './chain-reader.ts'
+import { latestSettlement, registryEntries } from './chain-reader.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
@@ -30,5 +30,28 @@ describe('chain reader decoding', () => {
     expect(entries).toHaveLength(1)
     expect(entries[0]).toMatchObject({ descriptorCid: CID, height: 2 })
     expect(entries[0]?.service).toBe(fieldsToPublicKey(s2![0], s2![1]))
+  })
+
+  it('sums a user’s settled jobs and takes the root and leaves CID of the latest Settle event', () => {
+    const user = generateMinaKeyPair().publicKey
+    const other = generateMinaKeyPair().publicKey
+    const settle = (who: string, jobs: bigint, root: bigint, cid: [bigint, bigint]) => {
+      const [x, odd] = unwrap(publicKeyToFields(who))
+      return { height: 1, slot: 1, data: [3n, x, odd, 10n, 1n, 10n, jobs, root, ...cid] }
+    }
+    const cid = unwrap(cidToFields(CID))
+    const events = [
+      settle(user, 2n, 11n, [0n, 1n << 128n]),
+      settle(other, 5n, 99n, cid),
+      settle(user, 1n, 22n, cid),
+    ]
+    expect(latestSettlement(events, user)).toMatchObject({
+      jobs: 3n,
+      resultsRoot: 22n,
+      leavesCid: CID,
+    })
+    // Fields out of range for a CID decode to null, not a throw.
+    expect(latestSettlement(events.slice(0, 1), user)?.leavesCid).toBeNull()
+    expect(latestSettlement(events, generateMinaKeyPair().publicKey)).toBeNull()
   })
 })

@@ -185,10 +185,15 @@ export const sameCommit = (state: ServiceOnChain, sha: string): boolean =>
 
 /** A user's channel as its settlements left it: jobs covered so far and their results root. */
 export interface Settlement {
-  /** Jobs settled over all of the user's settlements (each Settle event counts its batch). */
+  /** Jobs paid for over all of the user's settlements (each Settle event counts its batch). */
   jobs: bigint
   /** The results root of the latest settlement: it covers every settled job. */
   resultsRoot: bigint
+  /**
+   * CID of the SettledLeaves document the runner signed with that root (its leaf list), or null
+   * when the event's two fields do not decode to a CID.
+   */
+  leavesCid: string | null
   height: number
 }
 
@@ -197,12 +202,19 @@ export function latestSettlement(events: readonly ChainEvent[], user: string): S
   let latest: Settlement | null = null
   let total = 0n
   for (const e of events) {
-    const [kind, ux, uOdd, , , , jobs, root] = e.data
+    // SettleEvent: user (x, isOdd), cumulativeAmount, nonce, paid, jobs, resultsRoot, leavesCid0, leavesCid1.
+    const [kind, ux, uOdd, , , , jobs, root, c0, c1] = e.data
     if (kind !== SERVICE_SETTLE || ux === undefined || uOdd === undefined) continue
     if (jobs === undefined || root === undefined) continue
     if (fieldsToPublicKey(ux, uOdd) !== user) continue
     total += jobs
-    latest = { jobs: total, resultsRoot: root, height: e.height }
+    const cid = c0 === undefined || c1 === undefined ? null : fieldsToCid([c0, c1])
+    latest = {
+      jobs: total,
+      resultsRoot: root,
+      leavesCid: cid?.ok ? cid.value.toString() : null,
+      height: e.height,
+    }
   }
   return latest
 }

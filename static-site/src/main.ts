@@ -1,6 +1,5 @@
 import './style.css'
 import {
-  fromHex,
   type ParameterValues,
   parseServiceDescriptor,
   type ServiceDescriptor,
@@ -17,7 +16,8 @@ import { createVerifiedReader, type VerifiedReader } from './ipfs/verified-reade
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest } from './request.ts'
 import { parseSamples } from './samples.ts'
-import { type SettledResults, verifyResult } from './verify/verify-result.ts'
+import { settledResultsFrom } from './verify/settled-leaves.ts'
+import { verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
 import { renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
@@ -45,26 +45,9 @@ const $ = (id: string) => document.getElementById(id)!
 const decoder = new TextDecoder()
 const POLL_MS = 1000
 
-// The page remembers which jobs it sent (per service and user): they are the leaves it can
-// offer when checking a settled results root, and the nonce floor of the next voucher.
-const jobsKey = (service: string, user: string) => `zkrunner:jobs:${service}:${user}`
+// The page remembers the nonce floor of the next voucher (per service and user). The leaves of a
+// settled results root are not remembered: each settlement names its public leaves document.
 const nonceKey = (service: string, user: string) => `zkrunner:nonce:${service}:${user}`
-const rememberedJobs = (service: string, user: string): string[] =>
-  JSON.parse(localStorage.getItem(jobsKey(service, user)) ?? '[]') as string[]
-
-function settledResults(app: App): SettledResults {
-  return {
-    async digests(service, user) {
-      const out: Uint8Array[] = []
-      for (const id of rememberedJobs(service, user)) {
-        const job = await app.worker.job(id).catch(() => null)
-        if (job?.result) out.push(fromHex(job.result.manifestDigest))
-      }
-      return out
-    },
-    root: (digests) => app.prover.resultsRoot(digests),
-  }
-}
 
 async function loadMarket(app: App): Promise<MarketService[]> {
   const [events, currentSlot] = await Promise.all([
@@ -128,7 +111,11 @@ async function showVerification(
   root.replaceChildren(panel.el, extras)
   const outcome = await verifyResult(
     target,
-    { bundle: app.ipfs, chain: app.chain, settled: settledResults(app) },
+    {
+      bundle: app.ipfs,
+      chain: app.chain,
+      settled: settledResultsFrom(app.ipfs, (digests) => app.prover.resultsRoot(digests)),
+    },
     panel.update,
   )
   panel.finish(outcome.links)
@@ -242,10 +229,6 @@ function openService(app: App, s: MarketService): void {
     )
     localStorage.setItem(nonceKey(s.address, user), submission.voucher.nonce)
     const job = await app.worker.submit(envelope)
-    localStorage.setItem(
-      jobsKey(s.address, user),
-      JSON.stringify([...rememberedJobs(s.address, user), job.jobId]),
-    )
     void watchJob(app, job.jobId, s.address, jobBox)
   }
   root.replaceChildren(

@@ -153,6 +153,17 @@ describe('the page in Chromium', () => {
     await page.locator('#service').screenshot({ path: join(RESULTS, 'page-verified.png') })
   }, 170_000)
 
+  it('verifies the settled job by CID with no memory of having requested it', async () => {
+    const job = stack.completed.at(-1)!
+    // Nothing this browser remembers is needed: the leaves come from the chain and the gateway.
+    await page.evaluate(() => localStorage.clear())
+    await page.reload()
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+    const links = await verifyByCid(job.bundleCid, job.jobId)
+    expect(links.settled).toBe('ok')
+    expect(await page.locator('#verify [data-link="settled"]').textContent()).toContain('leaf 0')
+  }, 120_000)
+
   it.each([
     ['tampered-file', 'files'],
     ['wrong-signature', 'signature'],

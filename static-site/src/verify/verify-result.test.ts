@@ -1,10 +1,15 @@
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
+  cidToFields,
   generateHpkeKeyPair,
   manifestDigest,
   newRequestId,
   publicKeyToFields,
+  type SettledLeaves,
+  settledLeavesBytes,
+  settledLeavesCid,
+  toHex,
   unwrap,
 } from '../../../protocol/index.ts'
 import {
@@ -17,7 +22,8 @@ import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
 import type { ChainEvent } from '../chain-reader.ts'
 import { firstBroken, type VerificationLink } from './links.ts'
 import { computeResultsRoot } from './results-root.ts'
-import { type SettledResults, type VerifyDeps, verifyResult } from './verify-result.ts'
+import { settledResultsFrom } from './settled-leaves.ts'
+import { type VerifyDeps, verifyResult } from './verify-result.ts'
 
 const blocks = new MemoryBlockstore()
 let service: ServiceFixture
@@ -104,59 +110,87 @@ describe('verifyResult', () => {
   })
 
   describe('settlement', () => {
-    const settleEvent = (jobs: bigint, root: bigint): ChainEvent => {
-      const [ux, uOdd] = unwrap(publicKeyToFields(service.user.publicKey))
-      return { height: 5, slot: 50, data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root] }
+    /** Stores a leaves document in the blockstore the reader serves; returns its CID fields. */
+    const pinLeaves = async (doc: SettledLeaves): Promise<[bigint, bigint]> => {
+      const cid = settledLeavesCid(doc)
+      await blocks.put(cid, settledLeavesBytes(doc))
+      return unwrap(cidToFields(cid))
     }
-    const settledOf = (digests: Uint8Array[]): SettledResults => ({
-      digests: async () => digests,
-      root: async (d) => computeResultsRoot(d),
+    const leavesOf = (digests: Uint8Array[]): SettledLeaves => ({
+      v: 1,
+      service: service.address,
+      user: service.user.publicKey,
+      manifestDigests: digests.map(toHex),
     })
-
-    it('is ok when the digest is a leaf of the settled root', async () => {
+    const settleEvent = (jobs: bigint, root: bigint, [c0, c1]: [bigint, bigint]): ChainEvent => {
+      const [ux, uOdd] = unwrap(publicKeyToFields(service.user.publicKey))
+      return { height: 5, slot: 50, data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root, c0, c1] }
+    }
+    /** Verifies a fresh good bundle against one Settle event, reading leaves through the real reader. */
+    const verifySettled = async (
+      event: (digest: Uint8Array) => Promise<ChainEvent>,
+      reader = memoryBundleReader(blocks),
+    ) => {
       const jobId = newRequestId()
       const bundle = await bundleFixture(blocks, service, jobId)
-      const digest = manifestDigest(bundle.manifest)
-      const root = computeResultsRoot([digest])
       const { links } = await verifyResult(
         { bundleCid: bundle.cid.toString(), service: service.address, jobId },
         {
           bundle: memoryBundleReader(blocks),
-          chain: chainWith([settleEvent(1n, root)]),
-          settled: settledOf([digest]),
+          chain: chainWith([await event(manifestDigest(bundle.manifest))]),
+          settled: settledResultsFrom(reader, async (d) => computeResultsRoot(d)),
         },
       )
-      expect(links.find((l) => l.id === 'settled')).toMatchObject({ status: 'ok' })
+      return links.find((l) => l.id === 'settled')!
+    }
+
+    it('is ok when the leaves document the event names gives the settled root', async () => {
+      const earlier = new Uint8Array(32).fill(3)
+      const settled = await verifySettled(async (digest) => {
+        const leaves = [earlier, digest]
+        return settleEvent(2n, computeResultsRoot(leaves), await pinLeaves(leavesOf(leaves)))
+      })
+      expect(settled).toMatchObject({ status: 'ok' })
+      expect(settled.detail).toContain('leaf 1 of 2')
     })
 
-    it('is broken when the settled root does not cover the digest', async () => {
-      const jobId = newRequestId()
-      const bundle = await bundleFixture(blocks, service, jobId)
-      const digest = manifestDigest(bundle.manifest)
-      const { links } = await verifyResult(
-        { bundleCid: bundle.cid.toString(), service: service.address, jobId },
-        {
-          bundle: memoryBundleReader(blocks),
-          chain: chainWith([settleEvent(1n, 12345n)]),
-          settled: settledOf([digest]),
-        },
+    it('is broken, naming the document, when its leaves give another root', async () => {
+      const settled = await verifySettled(async (digest) =>
+        settleEvent(1n, 12345n, await pinLeaves(leavesOf([digest]))),
       )
-      expect(firstBroken(links)?.id).toBe('settled')
+      expect(settled.status).toBe('broken')
+      expect(settled.detail).toMatch(/leaves document bafkrei\w+ gives root/)
+    })
+
+    it('is broken when the document lists another user’s leaves', async () => {
+      const settled = await verifySettled(async (digest) => {
+        const doc = { ...leavesOf([digest]), user: service.runner.publicKey }
+        return settleEvent(1n, computeResultsRoot([digest]), await pinLeaves(doc))
+      })
+      expect(settled.status).toBe('broken')
+      expect(settled.detail).toContain('lists the leaves of user')
+    })
+
+    it('stays pending, saying why, when the document cannot be retrieved', async () => {
+      const settled = await verifySettled(async (digest) => {
+        const doc = leavesOf([digest])
+        return settleEvent(
+          1n,
+          computeResultsRoot([digest]),
+          unwrap(cidToFields(settledLeavesCid(doc))),
+        )
+      }, memoryBundleReader(new MemoryBlockstore()))
+      expect(settled.status).toBe('pending')
+      expect(settled.detail).toContain('cannot retrieve the leaves document')
     })
 
     it('stays pending when the job comes after the settled ones', async () => {
-      const jobId = newRequestId()
-      const bundle = await bundleFixture(blocks, service, jobId)
       const other = new Uint8Array(32).fill(7)
-      const { links } = await verifyResult(
-        { bundleCid: bundle.cid.toString(), service: service.address, jobId },
-        {
-          bundle: memoryBundleReader(blocks),
-          chain: chainWith([settleEvent(1n, computeResultsRoot([other]))]),
-          settled: settledOf([other, manifestDigest(bundle.manifest)]),
-        },
+      const settled = await verifySettled(async () =>
+        settleEvent(1n, computeResultsRoot([other]), await pinLeaves(leavesOf([other]))),
       )
-      expect(links.find((l) => l.id === 'settled')).toMatchObject({ status: 'pending' })
+      expect(settled).toMatchObject({ status: 'pending' })
+      expect(settled.detail).toContain('not settled yet')
     })
   })
 })

@@ -19,6 +19,7 @@ import {
   type ServiceOnChain,
   sameCommit,
 } from '../chain-reader.ts'
+import { SiteError, SiteErrorCode } from '../errors.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
 
 /** Content-addressed reads; every implementation must check each block against its CID. */
@@ -31,8 +32,17 @@ export interface BundleReader {
 
 /** Where the leaves of a user's results tree come from, and how its root is computed (Poseidon). */
 export interface SettledResults {
-  /** Manifest digests of the user's jobs with this service in settlement order, as far as known. */
-  digests(service: string, user: string): Promise<Uint8Array[]>
+  /**
+   * Manifest digests in leaf order from the SettledLeaves document `leavesCid` (named by the
+   * user's latest Settle event); throws SETTLED_LEAVES_INVALID when the document retrieved is not
+   * a leaf list of `user` with `service`, any other error when it cannot be retrieved.
+   */
+  digests(
+    leavesCid: string,
+    service: string,
+    user: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<Uint8Array[]>
   /** The results-tree root of `digests` (leaf i = the i-th job), as the contract computes it. */
   root(digests: readonly Uint8Array[]): Promise<bigint>
 }
@@ -224,28 +234,40 @@ async function settledStatus(
   if (settlement === null)
     return ['pending', 'not settled yet: the runner has not settled this user']
   if (!deps.settled) return ['pending', 'settled on chain; this page cannot compute results roots']
-  const digest = toHex(manifestDigest(manifest))
+  // The runner signed the leaves CID with the root, so a CID that does not decode is its fault.
+  const cid = settlement.leavesCid
+  if (cid === null) return ['broken', 'the latest settlement names no valid leaves document CID']
   let leaves: Uint8Array[]
   try {
-    leaves = await deps.settled.digests(service, manifest.user)
+    leaves = await deps.settled.digests(
+      cid,
+      service,
+      manifest.user,
+      deps.signal ? { signal: deps.signal } : {},
+    )
   } catch (e) {
-    return ['pending', `cannot list the user's results: ${why(e)}`]
+    if (e instanceof SiteError && e.code === SiteErrorCode.SETTLED_LEAVES_INVALID)
+      return ['broken', `leaves document ${why(e)}`]
+    return ['pending', `cannot retrieve the leaves document ${cid}: ${why(e)}`]
   }
+  const digest = toHex(manifestDigest(manifest))
   const index = leaves.findIndex((l) => toHex(l) === digest)
-  const covered = Number(settlement.jobs)
-  if (index < 0) return ['pending', 'this page does not know the leaves of the settled results']
-  if (index >= covered) return ['pending', `not settled yet (${covered} jobs settled)`]
+  if (index < 0)
+    return ['pending', `not settled yet: not among the ${leaves.length} jobs settled so far`]
   let root: bigint
   try {
-    root = await deps.settled.root(leaves.slice(0, covered))
+    root = await deps.settled.root(leaves)
   } catch (e) {
     return ['pending', `cannot compute the results root: ${why(e)}`]
   }
   if (root !== settlement.resultsRoot) {
     return [
       'broken',
-      `results root ${root} differs from the settled root ${settlement.resultsRoot}`,
+      `leaves document ${cid} gives root ${root}, the settled root is ${settlement.resultsRoot}`,
     ]
   }
-  return ['ok', `leaf ${index} of ${covered} under root ${settlement.resultsRoot}`]
+  return [
+    'ok',
+    `leaf ${index} of ${leaves.length} under root ${settlement.resultsRoot} (leaves ${cid})`,
+  ]
 }

@@ -9,6 +9,9 @@ import {
   generateMinaKeyPair,
   manifestDigest,
   publicKeyToFields,
+  settledLeavesBytes,
+  settledLeavesCid,
+  toHex,
   unwrap,
 } from '../../../protocol/index.ts'
 import {
@@ -40,6 +43,8 @@ export interface Stack {
   staleService: ServiceFixture
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
+  /** Jobs the Worker double completed (and, with `settledRoot`, settled), oldest first. */
+  completed: { jobId: string; bundleCid: string }[]
   close(): Promise<void>
 }
 
@@ -90,7 +95,8 @@ async function servePage(dir: string, config: unknown): Promise<RunningServer> {
  * Starts the pieces the page talks to, all real protocols on loopback: a trustless gateway over
  * a blockstore, a Worker-API double (HPKE, vouchers), a Mina GraphQL + archive double, and the
  * built page. `settledRoot` computes the results root for a Settle event once a job completes
- * (o1js Poseidon); without it the job stays unsettled.
+ * (o1js Poseidon), and the user's cumulative SettledLeaves document is put in the gateway's
+ * blockstore, as the runner pins it; without it the job stays unsettled.
  */
 export async function startStack(opts: {
   pageDir: string
@@ -102,6 +108,8 @@ export async function startStack(opts: {
   const registry = generateMinaKeyPair().publicKey
   const chain: ChainData = { states: new Map(), balances: new Map(), slot: 12n, events: new Map() }
   const owed = new Map<string, bigint>()
+  const leaves = new Map<string, Uint8Array[]>()
+  const completed: Stack['completed'] = []
   let service!: ServiceFixture
   let staleService!: ServiceFixture
   const worker = await startWorkerDouble({
@@ -143,11 +151,26 @@ export async function startStack(opts: {
       const { request, voucher } = submission
       owed.set(`${request.service}:${request.user}`, BigInt(voucher.cumulativeAmount))
       const bundle = await bundleFixture(blocks, service, request.requestId, 'good')
+      completed.push({ jobId: request.requestId, bundleCid: bundle.cid.toString() })
       if (opts.settledRoot) {
         const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
-        const root = opts.settledRoot([manifestDigest(bundle.manifest)])
+        const digests = [...(leaves.get(request.user) ?? []), manifestDigest(bundle.manifest)]
+        leaves.set(request.user, digests)
+        const root = opts.settledRoot(digests)
+        const doc = {
+          v: 1 as const,
+          service: service.address,
+          user: request.user,
+          manifestDigests: digests.map(toHex),
+        }
+        const cid = settledLeavesCid(doc)
+        await blocks.put(cid, settledLeavesBytes(doc))
+        const [c0, c1] = unwrap(cidToFields(cid))
         const events = chain.events.get(service.address) ?? []
-        events.push({ height: 9, data: [3n, ux, uOdd, 5n, BigInt(voucher.nonce), 5n, 1n, root] })
+        events.push({
+          height: 9,
+          data: [3n, ux, uOdd, 5n, BigInt(voucher.nonce), 5n, 1n, root, c0, c1],
+        })
         chain.events.set(service.address, events)
       }
       return {
@@ -195,6 +218,7 @@ export async function startStack(opts: {
     staleService,
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
+    completed,
     close: async () => {
       await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
     },
