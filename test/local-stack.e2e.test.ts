@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readCredits, readDeposit, readEscrow } from '../contracts/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import { installAuroStandIn } from './auro-standin.ts'
 import { freePort } from './free-port.ts'
 
 // The product's main job, end to end on loopback, with the faults an operator meets: GitLab
@@ -30,6 +31,23 @@ const pipelinesOf = (jobId: string) =>
   stack.gitlab.pipelines.filter((p) =>
     p.variables.some((v) => v.key === 'ZKRUNNER_JOB_ID' && v.value === jobId),
   )
+
+/** Debian's Chromium, headless, with a fresh profile. */
+const launchChromium = (profile: string) =>
+  chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    viewport: { width: 1200, height: 1800 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
 
 const allOk = (links: { status: string }[]) =>
   links.length === 8 && links.every((l) => l.status === 'ok')
@@ -117,20 +135,7 @@ describe('the local stack', () => {
     const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
     const results = new URL('./test-results/', import.meta.url).pathname
     await mkdir(results, { recursive: true })
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      viewport: { width: 1200, height: 1800 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const context = await launchChromium(profile)
     const errors: string[] = []
     try {
       const page = context.pages()[0] ?? (await context.newPage())
@@ -192,6 +197,72 @@ describe('the local stack', () => {
       await rm(profile, { recursive: true, force: true })
     }
   })
+
+  test(
+    'the page deposits by proving in a web worker: with the dev key, then through Auro',
+    async () => {
+      // o1js compiles the token and the service contract in WebAssembly in the page's worker, then
+      // proves each deposit: minutes on two cores, which is why the stack also deposits at start.
+      const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+      const context = await launchChromium(profile)
+      const service = PublicKey.fromBase58(stack.deployment.service)
+      const pageUser = PublicKey.fromBase58(stack.keys.pageUser.publicKey)
+      const auro = await installAuroStandIn(context, {
+        privateKey: stack.keys.pageUser.privateKey,
+        graphqlUrl: stack.urls.minaGraphql,
+      })
+      const errors: string[] = []
+      try {
+        const page = context.pages()[0] ?? (await context.newPage())
+        page.on('pageerror', (e) => errors.push(e.message))
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text())
+        })
+        await page.goto(stack.urls.page)
+        await page.locator('body[data-ready="true"]').waitFor({ timeout: 300_000 })
+        const open = async () => {
+          const row = page.locator(`tr[data-service="${stack.deployment.service}"]`)
+          await row.waitFor({ timeout: 60_000 })
+          await row.locator('button').click()
+        }
+        const depositThroughPage = async (amount: bigint) => {
+          const before = await readDeposit(service, pageUser)
+          await page.locator('input[name="amount"]').fill(String(amount))
+          await page.getByRole('button', { name: 'Deposit credits' }).click()
+          // Progress lines end in '…'; then the hash, or the error.
+          const status = page.locator('[data-role="deposit-status"]')
+          await expect
+            .poll(async () => /^$|…$/.test((await status.textContent()) ?? ''), {
+              timeout: 30 * 60_000,
+              interval: 2000,
+            })
+            .toBe(false)
+          expect(await status.textContent()).toMatch(/^Deposit sent: \w+/)
+          await expect
+            .poll(() => readDeposit(service, pageUser), { timeout: 120_000, interval: 2000 })
+            .toBe(before + amount)
+        }
+
+        await open()
+        expect(await page.locator('[data-role="wallet"]').textContent()).toMatch(/^Dev key/)
+        await depositThroughPage(30n)
+        expect(auro.sent).toEqual([])
+
+        await page.getByRole('button', { name: 'Connect Auro' }).click()
+        await expect
+          .poll(() => page.locator('[data-role="wallet"]').textContent(), { timeout: 30_000 })
+          .toMatch(/^Auro/)
+        await open()
+        await depositThroughPage(20n)
+        expect(auro.sent).toHaveLength(1)
+        expect(errors).toEqual([])
+      } finally {
+        await context.close()
+        await rm(profile, { recursive: true, force: true })
+      }
+    },
+    60 * 60_000,
+  )
 })
 
 describe('npm start -- --once', () => {
