@@ -164,19 +164,21 @@ export async function deposit(
 }
 
 /**
- * A deposit proved but not signed, for a wallet that holds the key and signs and sends itself
- * (Auro's `sendTransaction`): the zkApp command as JSON. `payer` pays both the fee and the credits.
+ * A deposit proved but not sent: the zkApp command as JSON. `payer` pays both the fee and the
+ * credits. Unsigned by default, for a wallet that holds the key and signs and sends itself (Auro's
+ * `sendTransaction`); with `signers`, signed by them, for the caller to send.
  */
 export async function proveDeposit(
   payer: PublicKey,
   service: PublicKey,
   beneficiary: PublicKey,
   amount: bigint,
-  fee: number = DEFAULT_FEE,
+  options: { fee?: number; signers?: PrivateKey[] } = {},
 ): Promise<string> {
   const body = await depositBody(payer, service, payer, beneficiary, amount)
-  const tx = await Mina.transaction({ sender: payer, fee }, body)
+  const tx = await Mina.transaction({ sender: payer, fee: options.fee ?? DEFAULT_FEE }, body)
   await tx.prove()
+  if (options.signers) tx.sign(options.signers)
   return tx.toJSON()
 }
 

@@ -3,11 +3,11 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublicKey } from 'o1js'
-import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readCredits, readDeposit, readEscrow } from '../contracts/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
 import { installAuroStandIn } from './auro-standin.ts'
 import { freePort } from './free-port.ts'
 
@@ -32,22 +32,7 @@ const pipelinesOf = (jobId: string) =>
     p.variables.some((v) => v.key === 'ZKRUNNER_JOB_ID' && v.value === jobId),
   )
 
-/** Debian's Chromium, headless, with a fresh profile. */
-const launchChromium = (profile: string) =>
-  chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    viewport: { width: 1200, height: 1800 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+const launchChromium = (profile: string) => launchChromiumIn(profile, { width: 1200, height: 1800 })
 
 const allOk = (links: { status: string }[]) =>
   links.length === 8 && links.every((l) => l.status === 'ok')
@@ -231,11 +216,22 @@ describe('the local stack', () => {
           await page.getByRole('button', { name: 'Deposit credits' }).click()
           // Progress lines end in '…'; then the hash, or the error.
           const status = page.locator('[data-role="deposit-status"]')
+          let shown = ''
           await expect
-            .poll(async () => /^$|…$/.test((await status.textContent()) ?? ''), {
-              timeout: 30 * 60_000,
-              interval: 2000,
-            })
+            .poll(
+              async () => {
+                const text = (await status.textContent()) ?? ''
+                if (text !== shown) {
+                  shown = text
+                  log(`[page] deposit: ${text}`)
+                }
+                return /^$|…$/.test(text)
+              },
+              {
+                timeout: 30 * 60_000,
+                interval: 2000,
+              },
+            )
             .toBe(false)
           expect(await status.textContent()).toMatch(/^Deposit sent: \w+/)
           await expect

@@ -10,6 +10,8 @@ export const SiteErrorCode = {
   WALLET_REFUSED: 'WALLET_REFUSED',
   INVALID_INPUT: 'INVALID_INPUT',
   PROVER_FAILED: 'PROVER_FAILED',
+  /** The Mina node refused a transaction the page sent. */
+  TRANSACTION_REJECTED: 'TRANSACTION_REJECTED',
   /** A settlement's leaves document was retrieved but is not a valid leaf list for its channel. */
   SETTLED_LEAVES_INVALID: 'SETTLED_LEAVES_INVALID',
 } as const

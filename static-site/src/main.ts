@@ -29,6 +29,7 @@ import { auroProvider, connectAuro } from './wallet/auro.ts'
 import { devKeyWallet } from './wallet/dev-key.ts'
 import type { Wallet } from './wallet/wallet.ts'
 import { TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
+import { sendZkappCommand } from './zkapp-sender.ts'
 
 /** Everything the views share: configuration and the three outside systems. */
 interface App {
@@ -199,7 +200,9 @@ function openService(app: App, s: MarketService): void {
       const credits = BigInt(amount.value)
       let hash: string
       if (app.devPrivateKey) {
-        hash = await app.prover.deposit(s.address, app.devPrivateKey, credits, progress)
+        const command = await app.prover.deposit(s.address, app.devPrivateKey, credits, progress)
+        progress('Sending the deposit…')
+        hash = await sendZkappCommand(app.config.minaGraphqlUrl, command)
       } else {
         const command = await app.prover.proveDeposit(
           s.address,

@@ -1,16 +1,16 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { newRequestId, verifyVoucher } from '../../protocol/index.ts'
 import { computeResultsRoot } from '../src/verify/results-root.ts'
+import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
 
 // The whole page in Debian's Chromium against loopback doubles that speak the real protocols:
 // a trustless gateway, the Worker's JSON API with HPKE, and Mina/archive GraphQL.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const RESULTS = new URL('../test-results/', import.meta.url).pathname
 
 let stack: Stack
@@ -24,21 +24,7 @@ beforeAll(async () => {
   pageDir = await buildPage()
   stack = await startStack({ pageDir, settledRoot: computeResultsRoot })
   profile = await mkdtemp(join(tmpdir(), 'zkrunner-site-chromium-'))
-  // A fresh profile per run: launchPersistentContext is how Playwright takes a user-data dir.
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    viewport: { width: 1200, height: 1600 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  context = await launchChromium(profile)
   page = context.pages()[0] ?? (await context.newPage())
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text())

@@ -13,9 +13,9 @@ export type ProverRequest =
       /** Pays the fee and the credits. */
       payer: string
       /**
-       * The dev key of `payer`: the worker signs and sends, and answers the transaction hash.
-       * Without it (Auro) the worker answers the proved, unsigned zkApp command as JSON, for the
-       * wallet to sign and send.
+       * The dev key of `payer`: the worker answers the proved zkApp command signed with it, as
+       * JSON, for the page to send. Without it (Auro) the command is unsigned, for the wallet to
+       * sign and send.
        */
       privateKey?: string
       amount: string

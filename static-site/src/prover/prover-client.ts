@@ -5,7 +5,10 @@ import type { ProverRequest, ProverResponse } from './messages.ts'
 
 /** What the page asks of o1js, answered off the main thread. */
 export interface Prover {
-  /** Deposits `amount` credits of the dev key into `service`; resolves with the transaction hash. */
+  /**
+   * Proves a deposit of `amount` credits of the dev key into `service` and signs it with the key;
+   * resolves with the zkApp command as JSON, for the page to send.
+   */
   deposit(
     service: string,
     privateKey: string,
@@ -28,23 +31,27 @@ export interface Prover {
 
 type Body<K> = K extends ProverRequest ? Omit<K, 'id'> : never
 
-/** Starts the prover web worker lazily (o1js loads only when first needed). */
+/**
+ * Starts prover web workers lazily (o1js loads only when first needed). Results roots share one
+ * long-lived worker. Each deposit gets a worker of its own, ended when it answers: in Chromium a
+ * second deposit proved in the same o1js worker did not finish (minutes at full CPU, against
+ * about 40 s for the first), so every deposit compiles afresh and proves once.
+ */
 export function createProver(config: SiteConfig): Prover {
-  let worker: Worker | null = null
+  let shared: Worker | null = null
   let next = 1
   const waiting = new Map<
     number,
     { resolve: (v: string) => void; reject: (e: Error) => void; progress?: (m: string) => void }
   >()
-  const start = () => {
-    if (worker) return worker
+  const spawn = () => {
     if (!crossOriginIsolated) {
       throw new SiteError(
         SiteErrorCode.PROVER_FAILED,
         'o1js needs a cross-origin isolated page: serve it with COOP/COEP headers (see README)',
       )
     }
-    worker = new Worker(new URL('./prover-worker.ts', import.meta.url), { type: 'module' })
+    const worker = new Worker(new URL('./prover-worker.ts', import.meta.url), { type: 'module' })
     worker.addEventListener('message', (e: MessageEvent<ProverResponse>) => {
       const m = e.data
       const w = waiting.get(m.id)
@@ -61,8 +68,25 @@ export function createProver(config: SiteConfig): Prover {
   const ask = (body: Body<ProverRequest>, progress?: (m: string) => void) =>
     new Promise<string>((resolve, reject) => {
       const id = next++
+      if (body.kind === 'deposit') {
+        const worker = spawn()
+        const end =
+          <T>(f: (v: T) => void) =>
+          (v: T) => {
+            worker.terminate()
+            f(v)
+          }
+        waiting.set(id, {
+          resolve: end(resolve),
+          reject: end(reject),
+          ...(progress ? { progress } : {}),
+        })
+        worker.postMessage({ ...body, id })
+        return
+      }
+      shared ??= spawn()
       waiting.set(id, { resolve, reject, ...(progress ? { progress } : {}) })
-      start().postMessage({ ...body, id })
+      shared.postMessage({ ...body, id })
     })
   const network = {
     minaGraphqlUrl: config.minaGraphqlUrl,

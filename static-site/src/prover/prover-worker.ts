@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 import { Mina, PrivateKey, PublicKey } from 'o1js'
-import { deposit, proveDeposit } from '../../../contracts/client.ts'
+import { proveDeposit } from '../../../contracts/client.ts'
 import { CreditToken, setCreditTokenAddress } from '../../../contracts/credit-token.ts'
 import { ServiceContract } from '../../../contracts/service-contract.ts'
 import { fromHex } from '../../../protocol/index.ts'
@@ -51,8 +51,9 @@ async function handle(req: ProverRequest): Promise<string> {
       const key = PrivateKey.fromBase58(req.privateKey)
       if (!key.toPublicKey().equals(payer).toBoolean())
         throw new Error('the dev key is not the payer')
-      const pending = await deposit({ key }, service, key, payer, BigInt(req.amount))
-      return pending.hash
+      // Signed here, sent by the page: o1js's own send() never settled in a browser worker
+      // (the command reached the node, the promise did not resolve).
+      return proveDeposit(payer, service, payer, BigInt(req.amount), { signers: [key] })
     }
   }
 }
