@@ -1,4 +1,4 @@
-// Agent benchmark: sampling overhead on a CPU-bound job of ~2 s (each run under the agent
+// Agent benchmark: sampling overhead on a CPU-bound job of ~4 s of CPU (each run under the agent
 // bracketed by bare runs; median ratio, plus the CPU the agent and perf spend per CPU-second of
 // job), the built agent's peak RSS through a whole `run` (read from /proc of its process), and
 // hash+import+pin of a 1 GiB bundle vs sha256sum of the same bytes. Ratios come from the same
@@ -22,6 +22,8 @@ const PARTS = new Set((process.env.ZKRUNNER_BENCH_PARTS ?? 'overhead,rss,pin').s
 const REPS = Number(process.env.ZKRUNNER_BENCH_REPS ?? 12)
 const BUNDLE_BYTES = Number(process.env.ZKRUNNER_BENCH_BUNDLE_BYTES ?? 2 ** 30)
 const INTERVAL_MS = 100
+/** CPU time of the benchmark's job: long enough that start-up costs do not dominate. */
+const JOB_CPU_MS = 4000
 const dir = await mkdtemp(join(tmpdir(), 'zkrunner-bench-agent-'))
 const sink = { write: () => true } as never
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -60,7 +62,7 @@ function watchPerfChildren(): { stop(): number } {
     } catch {
       // A child exited between listing and reading.
     }
-  }, 50)
+  }, 250)
   return {
     stop() {
       clearInterval(timer)
@@ -111,9 +113,14 @@ if (PARTS.has('overhead')) {
   // 2 % to resolve. So: many short alternating pairs, the median of paired ratios, the spread of
   // bare-vs-bare pairs as the resolution, and the CPU the agent and perf spend per CPU-second of
   // job, which the host's noise does not blur.
+  // Calibrated on CPU time (the loop prints its own), so a loaded host does not shorten the job.
   const probe = 2e8
-  const t = await bare(loopScript(probe))
-  const iterations = Math.round((probe * 2000) / Math.max(t, 1))
+  const probeCpuMs = await new Promise<number>((resolve, reject) =>
+    execFile(process.execPath, ['-e', loopScript(probe)], (e, out) =>
+      e ? reject(e) : resolve(Number(out.trim())),
+    ),
+  )
+  const iterations = Math.round((probe * JOB_CPU_MS) / Math.max(probeCpuMs, 1))
   const ratios: number[] = []
   const noise: number[] = []
   const bareMs: number[] = []
@@ -140,7 +147,7 @@ if (PARTS.has('overhead')) {
   const r = median(ratios)
   const pct = (x: number) => `${((x - 1) * 100).toFixed(1)} %`
   console.log(
-    `overhead (${REPS} bracketed runs, ~2 s CPU job, ${INTERVAL_MS} ms interval, ${sources}): bare ${median(bareMs).toFixed(0)} ms, under the agent ${median(agentMs).toFixed(0)} ms; median wall ratio ${r.toFixed(4)} (${pct(r)}; quartiles ${pct(quartile(ratios, 1))}..${pct(quartile(ratios, 3))})`,
+    `overhead (${REPS} bracketed runs, ~${JOB_CPU_MS / 1000} s CPU job, ${INTERVAL_MS} ms interval, ${sources}): bare ${median(bareMs).toFixed(0)} ms, under the agent ${median(agentMs).toFixed(0)} ms; median wall ratio ${r.toFixed(4)} (${pct(r)}; quartiles ${pct(quartile(ratios, 1))}..${pct(quartile(ratios, 3))})`,
   )
   console.log(
     `overhead resolution: bare-vs-bare pairs on this host spread ${pct(quartile(noise, 1))}..${pct(quartile(noise, 3))} (quartiles)`,
