@@ -96,6 +96,30 @@ describe('zkrunner-agent CLI', () => {
     expect(r.stderr).toMatch(/INVALID_CONFIG/)
   })
 
+  it('an artifact outside the job directory is refused before the job runs', async () => {
+    for (const artifact of ['/etc/hostname', '../elsewhere.bin']) {
+      const r = await agent([
+        'run',
+        '--service',
+        service,
+        '--user',
+        user,
+        '--source-commitment',
+        commit,
+        '--artifact',
+        artifact,
+        '--',
+        'sh',
+        '-c',
+        'echo ran',
+      ])
+      expect(r.code).toBe(1)
+      expect(r.stdout).not.toContain('ran')
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toMatch(/INVALID_CONFIG.*outside the job's directory/)
+    }
+  })
+
   it('run: output passes through, exit code kept, report retried until acknowledged, job queued', async () => {
     failNext = 1
     const jobId = randomBytes(16).toString('hex')

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { constants } from 'node:os'
-import { join } from 'node:path'
+import { isAbsolute, join, normalize } from 'node:path'
 import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
@@ -231,6 +231,14 @@ export function buildProgram(): Command {
           throw new AgentError(
             'INVALID_CONFIG',
             'run needs --service, --user and --source-commitment (or their variables)',
+          )
+        // Artifacts are named relative to the job's directory; say so before the job runs rather
+        // than report them missing after it.
+        const outside = meta.artifacts.find((a) => isAbsolute(a) || normalize(a).startsWith('..'))
+        if (outside !== undefined)
+          throw new AgentError(
+            'INVALID_CONFIG',
+            `artifact ${outside} is outside the job's directory: name artifacts relative to it`,
           )
         process.exitCode = await runCommand(config, meta)
       },
