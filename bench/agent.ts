@@ -14,6 +14,7 @@ import { promisify } from 'node:util'
 import { pinBundle, sealBundle } from '../agent/bundle/build-bundle.ts'
 import { openIpfsNode } from '../agent/ipfs/node.ts'
 import { runJob } from '../agent/run/run-job.ts'
+import { parseProcStat } from '../agent/sampling/procfs.ts'
 import { generateMinaKeyPair } from '../protocol/index.ts'
 
 const execFileP = promisify(execFile)
@@ -30,12 +31,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const quartile = (xs: number[], q: 1 | 3) =>
   [...xs].sort((a, b) => a - b)[Math.floor(((xs.length - 1) * q) / 4)]!
 
-/** CPU time (ms) of a process from /proc/<pid>/stat; 0 once it is gone. */
+/** CPU time (ms) of a process, from the agent's own /proc/<pid>/stat parser; 0 once it is gone. */
 function cpuMsOf(pid: number | string): number {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100
+    const s = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'latin1'))
+    return s ? ((s.utime + s.stime) * 1000) / 100 : 0
   } catch {
     return 0
   }
@@ -110,9 +110,9 @@ console.log('# zkrunner agent benchmark')
 
 if (PARTS.has('overhead')) {
   // This VM's speed drifts by up to ±25 % between identical runs (shared host), far more than the
-  // 2 % to resolve. So: many short alternating pairs, the median of paired ratios, the spread of
-  // bare-vs-bare pairs as the resolution, and the CPU the agent and perf spend per CPU-second of
-  // job, which the host's noise does not blur.
+  // 2 % to resolve. So: each run under the agent bracketed by bare runs, the median of the ratios,
+  // the spread of bare-vs-bare pairs as the resolution, and the CPU the agent and perf spend per
+  // CPU-second of job, which the host's noise does not blur.
   // Calibrated on CPU time (the loop prints its own), so a loaded host does not shorten the job.
   const probe = 2e8
   const probeCpuMs = await new Promise<number>((resolve, reject) =>

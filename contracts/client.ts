@@ -45,16 +45,19 @@ type Pending = Awaited<ReturnType<Mina.Transaction<false, true>['send']>>
 
 const DEFAULT_FEE = 100_000_000
 
+/** Builds and proves a transaction that `sender` pays the fee of; not signed. */
+async function proved(sender: PublicKey, fee: number | undefined, body: () => Promise<void>) {
+  const tx = await Mina.transaction({ sender, fee: fee ?? DEFAULT_FEE }, body)
+  await tx.prove()
+  return tx
+}
+
 async function run(
   payer: FeePayer,
   signers: PrivateKey[],
   body: () => Promise<void>,
 ): Promise<Pending> {
-  const tx = await Mina.transaction(
-    { sender: payer.key.toPublicKey(), fee: payer.fee ?? DEFAULT_FEE },
-    body,
-  )
-  await tx.prove()
+  const tx = await proved(payer.key.toPublicKey(), payer.fee, body)
   const pending = await tx.sign([payer.key, ...signers]).send()
   if (pending.status !== 'pending') {
     throw new Error(`transaction rejected: ${JSON.stringify(pending.errors)}`)
@@ -176,8 +179,7 @@ export async function proveDeposit(
   options: { fee?: number; signers?: PrivateKey[] } = {},
 ): Promise<string> {
   const body = await depositBody(payer, service, payer, beneficiary, amount)
-  const tx = await Mina.transaction({ sender: payer, fee: options.fee ?? DEFAULT_FEE }, body)
-  await tx.prove()
+  const tx = await proved(payer, options.fee, body)
   if (options.signers) tx.sign(options.signers)
   return tx.toJSON()
 }

@@ -55,7 +55,8 @@ export class Sampler {
   private fd: number | undefined
   private perfWritten = 0
   private lastSync = 0
-  private syncing = false
+  /** The fsync in flight on the thread pool, if any. */
+  private syncing: Promise<void> | null = null
 
   constructor(
     private readonly options: {
@@ -149,9 +150,9 @@ export class Sampler {
     if (now - this.lastSync > SYNC_EVERY_MS && !this.syncing) {
       // On the thread pool: a sync fsync blocks the tick for as long as the disk takes.
       this.lastSync = now
-      this.syncing = true
-      fsync(this.fd, () => {
-        this.syncing = false
+      const fd = this.fd
+      this.syncing = new Promise<void>((resolve) => fsync(fd, () => resolve())).finally(() => {
+        this.syncing = null
       })
     }
   }
@@ -173,7 +174,7 @@ export class Sampler {
     await this.sampleCgroup(this.elapsed())
     this.appendPerf(true)
     if (this.fd !== undefined) {
-      while (this.syncing) await new Promise((r) => setTimeout(r, 5))
+      await this.syncing
       fsyncSync(this.fd)
       closeSync(this.fd)
       this.fd = undefined
