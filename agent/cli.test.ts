@@ -24,6 +24,8 @@ let failNext = 0
 const service = generateMinaKeyPair().publicKey
 const user = generateMinaKeyPair().publicKey
 const commit = 'b'.repeat(40)
+/** The options every `run` here names its job by. */
+const JOB = ['--service', service, '--user', user, '--source-commitment', commit]
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-cli-'))
@@ -98,21 +100,7 @@ describe('zkrunner-agent CLI', () => {
 
   it('an artifact outside the job directory is refused before the job runs', async () => {
     for (const artifact of ['/etc/hostname', '../elsewhere.bin']) {
-      const r = await agent([
-        'run',
-        '--service',
-        service,
-        '--user',
-        user,
-        '--source-commitment',
-        commit,
-        '--artifact',
-        artifact,
-        '--',
-        'sh',
-        '-c',
-        'echo ran',
-      ])
+      const r = await agent(['run', ...JOB, '--artifact', artifact, '--', 'sh', '-c', 'echo ran'])
       expect(r.code).toBe(1)
       expect(r.stdout).not.toContain('ran')
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
@@ -123,21 +111,7 @@ describe('zkrunner-agent CLI', () => {
   it('run: output passes through, exit code kept, report retried until acknowledged, job queued', async () => {
     failNext = 1
     const jobId = randomBytes(16).toString('hex')
-    const r = await agent([
-      'run',
-      '--job',
-      jobId,
-      '--service',
-      service,
-      '--user',
-      user,
-      '--source-commitment',
-      commit,
-      '--',
-      'sh',
-      '-c',
-      'echo visible; exit 4',
-    ])
+    const r = await agent(['run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo visible; exit 4'])
     expect(r.code).toBe(4)
     expect(r.stdout).toBe('visible\n')
     const state = await new Spool(dir).state(jobId)
@@ -154,22 +128,7 @@ describe('zkrunner-agent CLI', () => {
     const jobId = randomBytes(16).toString('hex')
     const child = spawn(
       NODE,
-      [
-        ...CLI,
-        'run',
-        '--job',
-        jobId,
-        '--service',
-        service,
-        '--user',
-        user,
-        '--source-commitment',
-        commit,
-        '--',
-        'sh',
-        '-c',
-        'echo started; sleep 1; echo late',
-      ],
+      [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo started; sleep 1; echo late'],
       {
         env: env(),
         cwd: dir,

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublicKey } from 'o1js'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readCredits, readDeposit, readEscrow } from '../contracts/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
@@ -33,6 +34,19 @@ const pipelinesOf = (jobId: string) =>
   )
 
 const launchChromium = (profile: string) => launchChromiumIn(profile, { width: 1200, height: 1800 })
+
+/** The stack's page in `context`, once ready, with its page errors and console errors collected. */
+async function openPage(context: BrowserContext): Promise<{ page: Page; errors: string[] }> {
+  const page = context.pages()[0] ?? (await context.newPage())
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(e.message))
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text())
+  })
+  await page.goto(stack.urls.page)
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: 300_000 })
+  return { page, errors }
+}
 
 const allOk = (links: { status: string }[]) =>
   links.length === 8 && links.every((l) => l.status === 'ok')
@@ -121,15 +135,8 @@ describe('the local stack', () => {
     const results = new URL('./test-results/', import.meta.url).pathname
     await mkdir(results, { recursive: true })
     const context = await launchChromium(profile)
-    const errors: string[] = []
     try {
-      const page = context.pages()[0] ?? (await context.newPage())
-      page.on('pageerror', (e) => errors.push(e.message))
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text())
-      })
-      await page.goto(stack.urls.page)
-      await page.locator('body[data-ready="true"]').waitFor({ timeout: 300_000 })
+      const { page, errors } = await openPage(context)
       const row = page.locator(`tr[data-service="${stack.deployment.service}"]`)
       await row.waitFor({ timeout: 60_000 })
       await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain('Available')
@@ -196,15 +203,8 @@ describe('the local stack', () => {
         privateKey: stack.keys.pageUser.privateKey,
         graphqlUrl: stack.urls.minaGraphql,
       })
-      const errors: string[] = []
       try {
-        const page = context.pages()[0] ?? (await context.newPage())
-        page.on('pageerror', (e) => errors.push(e.message))
-        page.on('console', (m) => {
-          if (m.type() === 'error') errors.push(m.text())
-        })
-        await page.goto(stack.urls.page)
-        await page.locator('body[data-ready="true"]').waitFor({ timeout: 300_000 })
+        const { page, errors } = await openPage(context)
         const open = async () => {
           const row = page.locator(`tr[data-service="${stack.deployment.service}"]`)
           await row.waitFor({ timeout: 60_000 })
