@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readOnce, type TextFiles } from './pseudo-files.ts'
 
 /** Which cgroup hierarchy a host mounts. */
 export type CgroupVersion = 1 | 2
@@ -74,32 +74,27 @@ export function resolveCgroup(
   }
 }
 
-// Synchronous on purpose: cgroup files are generated in memory on read, and the sampler reads them
-// every interval; the promise API's thread-pool round trips cost far more CPU than the read.
-async function maybeRead(path: string): Promise<string | null> {
-  try {
-    return readFileSync(path, 'latin1')
-  } catch {
-    return null
-  }
-}
-
-/** Reads CPU and memory accounting of a cgroup in either hierarchy version. */
-export async function readCgroup(paths: CgroupPaths): Promise<CgroupSample> {
+/**
+ * Reads CPU and memory accounting of a cgroup in either hierarchy version. Synchronous on purpose:
+ * cgroup files are generated in memory on read, and the sampler reads them every interval; the
+ * promise API's thread-pool round trips cost far more CPU than the read.
+ */
+export function readCgroup(paths: CgroupPaths, files: TextFiles = readOnce): CgroupSample {
+  const maybeRead = (name: string, dir: string) => files.read(join(dir, name))
   if (paths.version === 2) {
-    const cpu = await maybeRead(join(paths.cpuDir, 'cpu.stat'))
+    const cpu = maybeRead('cpu.stat', paths.cpuDir)
     const usec = cpu ? parseKeyed(cpu).usage_usec : undefined
-    const cur = await maybeRead(join(paths.memoryDir, 'memory.current'))
-    const peak = await maybeRead(join(paths.memoryDir, 'memory.peak'))
+    const cur = maybeRead('memory.current', paths.memoryDir)
+    const peak = maybeRead('memory.peak', paths.memoryDir)
     return {
       cpuMs: usec === undefined ? null : usec / 1000,
       memoryBytes: cur ? parseNumber(cur) : null,
       peakMemoryBytes: peak ? parseNumber(peak) : null,
     }
   }
-  const usage = await maybeRead(join(paths.cpuDir, 'cpuacct.usage'))
-  const cur = await maybeRead(join(paths.memoryDir, 'memory.usage_in_bytes'))
-  const peak = await maybeRead(join(paths.memoryDir, 'memory.max_usage_in_bytes'))
+  const usage = maybeRead('cpuacct.usage', paths.cpuDir)
+  const cur = maybeRead('memory.usage_in_bytes', paths.memoryDir)
+  const peak = maybeRead('memory.max_usage_in_bytes', paths.memoryDir)
   const ns = usage ? parseNumber(usage) : null
   return {
     cpuMs: ns === null ? null : ns / 1e6,
@@ -113,9 +108,9 @@ export async function detectCgroup(
   pid: number | 'self' = 'self',
   mountRoot = '/sys/fs/cgroup',
 ): Promise<CgroupPaths | null> {
-  const text = await maybeRead(`/proc/${pid}/cgroup`)
+  const text = readOnce.read(`/proc/${pid}/cgroup`)
   if (!text) return null
-  const v2 = (await maybeRead(join(mountRoot, 'cgroup.controllers'))) !== null
+  const v2 = readOnce.read(join(mountRoot, 'cgroup.controllers')) !== null
   return resolveCgroup(text, mountRoot, v2)
 }
 
@@ -153,7 +148,7 @@ export async function createJobCgroup(
         ? { version: 2, cpuDir: dirs[0]!, memoryDir: dirs[0]! }
         : { version: 1, cpuDir: dirs[0]!, memoryDir: dirs[1]! }
     // v2 refuses processes in a cgroup whose controllers are not delegated; probe by reading.
-    if (own.version === 2 && (await maybeRead(join(dirs[0]!, 'cpu.stat'))) === null)
+    if (own.version === 2 && readOnce.read(join(dirs[0]!, 'cpu.stat')) === null)
       throw new Error('no cpu controller')
     return {
       paths,

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
+import { readOnce, type TextFiles } from './pseudo-files.ts'
 
 /** The fields of `/proc/<pid>/stat` the agent uses. */
 export interface ProcStat {
@@ -80,26 +81,19 @@ export interface ProcfsOptions {
   clockTicks?: number
   /** Page size in bytes. */
   pageSize?: number
+  /** How files are read: the sampler keeps its descriptors open across ticks; one-off reads by default. */
+  files?: TextFiles
 }
 
 // procfs reads are synchronous: a /proc file is generated in memory on read (microseconds), while
 // the promise API's open/read/close through the thread pool cost ~50x more CPU per file.
-function readText(path: string): string | null {
-  try {
-    return readFileSync(path, 'latin1')
-  } catch {
-    // The process exited between listing and reading: normal while a tree changes.
-    return null
-  }
-}
-
-function readStat(root: string, pid: number | string): ProcStat | null {
-  const text = readText(`${root}/${pid}/stat`)
+function readStat(files: TextFiles, root: string, pid: number | string): ProcStat | null {
+  const text = files.read(`${root}/${pid}/stat`)
   return text ? parseProcStat(text) : null
 }
 
 /** Children of `pid` from `/proc/<pid>/task/<tid>/children` (one file per thread); null if unsupported. */
-function childrenOf(root: string, pid: number): number[] | null {
+function childrenOf(files: TextFiles, root: string, pid: number): number[] | null {
   let tids: string[]
   try {
     tids = readdirSync(`${root}/${pid}/task`)
@@ -108,7 +102,7 @@ function childrenOf(root: string, pid: number): number[] | null {
   }
   const out: number[] = []
   for (const tid of tids) {
-    const text = readText(`${root}/${pid}/task/${tid}/children`)
+    const text = files.read(`${root}/${pid}/task/${tid}/children`)
     if (text === null) return null
     for (const c of text.split(' ')) if (c.trim() !== '') out.push(Number(c))
   }
@@ -132,18 +126,19 @@ export async function processTree(
   options: ProcfsOptions = {},
 ): Promise<ProcStat[]> {
   const root = options.root ?? '/proc'
-  const rootStat = readStat(root, rootPid)
+  const files = options.files ?? readOnce
+  const rootStat = readStat(files, root, rootPid)
   if (!rootStat) return []
   const tree: ProcStat[] = [rootStat]
-  const viaChildren = childrenOf(root, rootPid)
+  const viaChildren = childrenOf(files, root, rootPid)
   if (viaChildren !== null) {
     const queue = viaChildren
     while (queue.length > 0) {
       const pid = queue.pop()!
-      const s = readStat(root, pid)
+      const s = readStat(files, root, pid)
       if (!s) continue
       tree.push(s)
-      queue.push(...(childrenOf(root, pid) ?? []))
+      queue.push(...(childrenOf(files, root, pid) ?? []))
     }
     return tree
   }
@@ -151,7 +146,8 @@ export async function processTree(
   for (const n of readdirSync(root)) {
     const c = n.charCodeAt(0)
     if (c < 48 || c > 57) continue
-    const text = readText(`${root}/${n}/stat`)
+    // The fallback scan reads every process once: descriptors kept for all of them would pile up.
+    const text = readOnce.read(`${root}/${n}/stat`)
     if (!text) continue
     const ppid = ppidOf(text)
     const list = children.get(ppid) ?? []
@@ -178,6 +174,7 @@ export async function sampleTree(
   const root = options.root ?? '/proc'
   const ticks = options.clockTicks ?? 100
   const page = options.pageSize ?? 4096
+  const files = options.files ?? readOnce
   const tree = await processTree(rootPid, options)
   if (tree.length === 0) return null
   let cpuTicks = 0
@@ -185,7 +182,7 @@ export async function sampleTree(
   let hwmBytes = 0
   for (const s of tree) {
     cpuTicks += s.utime + s.stime + s.cutime + s.cstime
-    const text = readText(`${root}/${s.pid}/status`)
+    const text = files.read(`${root}/${s.pid}/status`)
     const st = text ? parseProcStatus(text) : null
     rssBytes += st?.vmRssBytes ?? s.rssPages * page
     hwmBytes += st?.vmHwmBytes ?? st?.vmRssBytes ?? s.rssPages * page
