@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { probePerf } from '../sampling/perf.ts'
-import { parseJsonLines } from '../sampling/samples.ts'
+import { DEFAULT_PERF_EVENTS, probePerf } from '../sampling/perf.ts'
+import { parseJsonLines, type SampleRecord } from '../sampling/samples.ts'
 import { runJob } from './run-job.ts'
 
 let dir: string
@@ -40,10 +40,24 @@ describe('runJob on real processes', () => {
     const records = parseJsonLines(await readFile(o.files.samples, 'utf8'))
     expect(records[0]?.kind).toBe('header')
     expect(records.filter((r) => r.kind === 'proc').length).toBeGreaterThan(5)
-    const perf = await probePerf()
+    // Streamed in time order, whichever source each record came from.
+    const ts = records.flatMap((r) => (r.kind === 'header' ? [] : [r.t]))
+    expect(ts).toEqual([...ts].sort((a, b) => a - b))
+    const perf = await probePerf('perf', DEFAULT_PERF_EVENTS)
     if (perf.available) {
       expect(o.sampling.sources).toContain('perf')
       expect(o.sampling.perfTotals['task-clock']).toBeGreaterThan(self.ms * 0.9)
+      // Events this machine cannot count are named in the header, and not sampled every interval.
+      const header = records[0] as Extract<SampleRecord, { kind: 'header' }>
+      expect(header.perfEvents).toEqual([...DEFAULT_PERF_EVENTS])
+      expect(header.notSupported).toEqual([...(perf.notSupported ?? [])].sort())
+      expect(o.sampling.notSupported).toEqual(header.notSupported)
+      const perfRecords = records.filter((r) => r.kind === 'perf')
+      expect(perfRecords.length).toBeGreaterThan(5)
+      for (const r of perfRecords) {
+        expect(r.values).toHaveProperty('task-clock')
+        for (const e of header.notSupported) expect(r.values).not.toHaveProperty(e)
+      }
     } else {
       // No perf permission here: procfs must carry the run alone.
       expect(o.sampling.sources).toContain('procfs')

@@ -5,10 +5,13 @@ import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { createJobCgroup } from '../sampling/cgroup.ts'
-import { attachPerf, cachedProbePerf, DEFAULT_PERF_EVENTS } from '../sampling/perf.ts'
+import {
+  attachPerf,
+  cachedProbePerf,
+  DEFAULT_PERF_EVENTS,
+  type PerfProbe,
+} from '../sampling/perf.ts'
 import { type LiveSample, Sampler, type SamplingSummary } from '../sampling/sampler.ts'
-import { toJsonLines } from '../sampling/samples.ts'
-import { writeDurable } from '../spool/spool.ts'
 
 /**
  * The job is started through this fixed shell program (arguments, never interpolated): it joins
@@ -83,13 +86,16 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   }
   const outFile = createWriteStream(files.stdout)
   const errFile = createWriteStream(files.stderr)
-  const [probe, cg] = await Promise.all([
+  const events = opts.perfEvents ?? DEFAULT_PERF_EVENTS
+  const [probe, cg]: [PerfProbe, Awaited<ReturnType<typeof createJobCgroup>>] = await Promise.all([
     opts.perf === 'auto'
-      ? cachedProbePerf(opts.perfProbeCache)
+      ? cachedProbePerf(opts.perfProbeCache, 'perf', events)
       : { available: false, reason: 'disabled' },
     opts.cgroup ? createJobCgroup(opts.cgroupName) : null,
   ])
-  const events = opts.perfEvents ?? DEFAULT_PERF_EVENTS
+  // Events the probe found `<not supported>` are recorded as such but not attached.
+  const notSupported = probe.notSupported ?? []
+  const counted = events.filter((e) => !notSupported.includes(e))
 
   const child = spawn(
     '/bin/sh',
@@ -132,6 +138,7 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
     intervalMs: opts.intervalMs,
     cgroup: cg?.paths ?? null,
     perfEvents: probe.available ? events : [],
+    perfNotSupported: probe.available ? notSupported : [],
     onSample: opts.onSample,
     samplesFile: files.samples,
   })
@@ -139,7 +146,7 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   const perfAttached = probe.available
     ? attachPerf(pid, {
         intervalMs: opts.intervalMs,
-        events,
+        events: counted,
         onReading: (r) => sampler.addPerf(r),
       })
     : undefined
@@ -166,11 +173,9 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
     await perf.done
     clearTimeout(timer)
   }
-  const { records, summary } = await sampler.stop()
+  const summary = await sampler.stop()
   await streamsDone
   await Promise.all([closeStream(outFile), closeStream(errFile)])
-  // The streamed file is in arrival order; the final one is sorted, replaced atomically.
-  await writeDurable(files.samples, toJsonLines(records))
   await cg?.remove()
   const signum = signal ? (constants.signals[signal] ?? 0) : 0
   return {

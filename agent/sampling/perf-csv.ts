@@ -74,19 +74,33 @@ export interface PerfSummary {
   notSupported: string[]
 }
 
-/** Sums interval readings per event; an interval `<not counted>` means the job did not run in it. */
-export function summarizePerf(readings: readonly PerfReading[]): PerfSummary {
-  const totals: Record<string, number> = {}
-  const units: Record<string, string> = {}
-  const supported = new Set<string>()
-  const seen = new Set<string>()
-  for (const r of readings) {
-    seen.add(r.event)
-    units[r.event] = r.unit
-    if (r.status === 'not-supported') continue
-    supported.add(r.event)
-    totals[r.event] = (totals[r.event] ?? 0) + (r.value ?? 0)
+/**
+ * Running per-event totals: a long job's readings (one per event per interval) are tallied as they
+ * arrive instead of kept. An interval `<not counted>` means the job did not run in it.
+ */
+export class PerfTally {
+  private readonly totals: Record<string, number> = {}
+  private readonly units: Record<string, string> = {}
+  private readonly supported = new Set<string>()
+  private readonly seen = new Set<string>()
+
+  add(r: PerfReading): void {
+    this.seen.add(r.event)
+    this.units[r.event] = r.unit
+    if (r.status === 'not-supported') return
+    this.supported.add(r.event)
+    this.totals[r.event] = (this.totals[r.event] ?? 0) + (r.value ?? 0)
   }
-  const notSupported = [...seen].filter((e) => !supported.has(e)).sort()
-  return { totals, units, notSupported }
+
+  summary(): PerfSummary {
+    const notSupported = [...this.seen].filter((e) => !this.supported.has(e)).sort()
+    return { totals: { ...this.totals }, units: { ...this.units }, notSupported }
+  }
+}
+
+/** Sums interval readings per event (see PerfTally). */
+export function summarizePerf(readings: readonly PerfReading[]): PerfSummary {
+  const tally = new PerfTally()
+  for (const r of readings) tally.add(r)
+  return tally.summary()
 }

@@ -28,22 +28,41 @@ export const DEFAULT_PERF_EVENTS = [
 export interface PerfProbe {
   available: boolean
   reason?: string
+  /**
+   * Events of the probe this machine reports `<not supported>` (on VMs, usually every hardware
+   * counter). The agent does not attach them: perf would print a line per event per interval
+   * saying so, for the whole job.
+   */
+  notSupported?: string[]
 }
 
-/** Runs `perf stat -e task-clock -- true` to learn whether perf exists and the kernel lets us count. */
-export async function probePerf(perfPath = 'perf'): Promise<PerfProbe> {
+/**
+ * Runs `perf stat -e <events> -- true` to learn whether perf exists, whether the kernel lets us
+ * count, and which of the events this machine cannot count.
+ */
+export async function probePerf(
+  perfPath = 'perf',
+  events: readonly string[] = ['task-clock'],
+): Promise<PerfProbe> {
+  const asked = events.includes('task-clock') ? events : ['task-clock', ...events]
   try {
     const { stderr } = await execFileP(
       perfPath,
-      ['stat', '-x', PERF_SEPARATOR, '-e', 'task-clock', '--', 'true'],
+      ['stat', '-x', PERF_SEPARATOR, '-e', asked.join(','), '--', 'true'],
       {
         timeout: 10_000,
       },
     )
-    const ok = stderr.split('\n').some((l) => l.includes('task-clock') && !l.includes('<not'))
-    return ok
-      ? { available: true }
-      : { available: false, reason: stderr.trim().split('\n')[0] ?? 'no reading' }
+    // Without -I, perf prints the same CSV lines minus the leading timestamp.
+    const readings = stderr
+      .split('\n')
+      .flatMap((l) => parsePerfLine(`0${PERF_SEPARATOR}${l}`) ?? [])
+    const ok = readings.some((r) => r.event === 'task-clock' && r.status !== 'not-supported')
+    if (!ok) return { available: false, reason: stderr.trim().split('\n')[0] ?? 'no reading' }
+    const notSupported = readings
+      .filter((r) => r.status === 'not-supported' && events.includes(r.event))
+      .map((r) => r.event)
+    return { available: true, notSupported }
   } catch (e) {
     const err = e as { code?: string; stderr?: string; message: string }
     if (err.code === 'ENOENT') return { available: false, reason: 'perf not installed' }
@@ -57,23 +76,27 @@ export async function probePerf(perfPath = 'perf'): Promise<PerfProbe> {
 
 const probes = new Map<string, Promise<PerfProbe>>()
 
-/** What decides a probe's answer: the kernel and its perf_event_paranoid setting. */
-function probeKey(perfPath: string): string {
+/** What decides a probe's answer: the kernel, its perf_event_paranoid setting and the events. */
+function probeKey(perfPath: string, events: readonly string[]): string {
   let paranoid = '?'
   try {
     paranoid = readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim()
   } catch {
     // No perf_event support at all: the probe will say so.
   }
-  return `${perfPath}|${release()}|${paranoid}`
+  return `${perfPath}|${release()}|${paranoid}|${events.join(',')}`
 }
 
 /**
- * probePerf, asked once per agent process and remembered in `cacheFile` (keyed by kernel release
- * and perf_event_paranoid) so later agents on the same host skip perf's start-up.
+ * probePerf, asked once per agent process and remembered in `cacheFile` (keyed by kernel release,
+ * perf_event_paranoid and the events) so later agents on the same host skip perf's start-up.
  */
-export function cachedProbePerf(cacheFile?: string, perfPath = 'perf'): Promise<PerfProbe> {
-  const key = probeKey(perfPath)
+export function cachedProbePerf(
+  cacheFile?: string,
+  perfPath = 'perf',
+  events: readonly string[] = DEFAULT_PERF_EVENTS,
+): Promise<PerfProbe> {
+  const key = probeKey(perfPath, events)
   let p = probes.get(key)
   if (!p) {
     p = (async () => {
@@ -88,7 +111,7 @@ export function cachedProbePerf(cacheFile?: string, perfPath = 'perf'): Promise<
           // No cache yet.
         }
       }
-      const probe = await probePerf(perfPath)
+      const probe = await probePerf(perfPath, events)
       if (cacheFile)
         await writeFile(cacheFile, JSON.stringify({ key, probe })).catch(() => undefined)
       return probe

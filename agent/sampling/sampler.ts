@@ -1,11 +1,9 @@
-import { closeSync, fsync, fsyncSync, openSync, writeSync } from 'node:fs'
 import { type CgroupPaths, readCgroup } from './cgroup.ts'
-import { type PerfReading, summarizePerf } from './perf-csv.ts'
+import { type PerfReading, PerfTally } from './perf-csv.ts'
 import { sampleTree } from './procfs.ts'
-import { perfRecords, SAMPLES_FORMAT, type SampleRecord, toJsonLines } from './samples.ts'
-
-/** How often the live samples file is forced to disk. */
-const SYNC_EVERY_MS = 5000
+import { PseudoFiles } from './pseudo-files.ts'
+import { perfRecords, SAMPLES_FORMAT, type SampleRecord } from './samples.ts'
+import { SamplesFile } from './samples-file.ts'
 
 /** Which source the headline CPU figure came from. */
 export type SamplingSource = 'perf' | 'procfs' | 'cgroup'
@@ -41,97 +39,117 @@ export interface LiveSample {
   perf: Record<string, number>
 }
 
-/** Samples one job's process tree over procfs and its cgroup on a timer, and collects perf readings. */
+/**
+ * Samples one job's process tree over procfs and its cgroup on a timer, and takes perf's readings.
+ * Records stream to the samples file as they come; the sampler itself keeps only running figures.
+ */
 export class Sampler {
-  readonly records: SampleRecord[] = []
-  private readonly perfReadings: PerfReading[] = []
+  private readonly files = new PseudoFiles()
+  private readonly perf = new PerfTally()
+  /** Readings of the perf interval still arriving (perf prints one line per event). */
+  private perfInterval: PerfReading[] = []
+  private perfSeen = false
+  private procSeen = false
+  private file: SamplesFile | undefined
   private timer: NodeJS.Timeout | undefined
   private startedAt = 0
   private peakRss = 0
   private lastProcCpu = 0
   private lastCgroup: { cpuMs: number | null; peak: number | null } = { cpuMs: null, peak: null }
-  private readonly perfTotals: Record<string, number> = {}
-  private ticking = false
-  private fd: number | undefined
-  private perfWritten = 0
-  private lastSync = 0
-  /** The fsync in flight on the thread pool, if any. */
-  private syncing: Promise<void> | null = null
+  private ticking: Promise<void> | null = null
 
   constructor(
     private readonly options: {
       rootPid: number
       intervalMs: number
       cgroup: CgroupPaths | null
+      /** Events perf was asked for (none without perf). */
       perfEvents: readonly string[]
+      /** Of those, the ones known beforehand to be `<not supported>` here (not attached). */
+      perfNotSupported?: readonly string[]
       clockTicks?: number
       onSample?: (s: LiveSample) => void
-      /**
-       * Appended to while the job runs (header first, then records as they come, fsynced every
-       * few seconds), so an agent killed mid-job leaves the samples taken so far.
-       */
-      samplesFile?: string
+      /** `samples.jsonl`: written as the job runs (see SamplesFile). */
+      samplesFile: string
     },
   ) {}
 
   /** Starts the timer; call right when the job is let run. */
   start(): void {
     this.startedAt = performance.now()
-    if (this.options.samplesFile) {
-      this.fd = openSync(this.options.samplesFile, 'w')
-      this.append([this.header([])])
-    }
-    this.timer = setInterval(() => void this.tick(), this.options.intervalMs)
-    void this.tick()
+    this.file = new SamplesFile(
+      this.options.samplesFile,
+      this.header([]),
+      this.options.perfEvents.length > 0 ? this.options.intervalMs : null,
+    )
+    this.timer = setInterval(() => this.tick(), this.options.intervalMs)
+    this.tick()
   }
 
-  /** Records one perf reading (called from the perf stream). */
+  /** Takes one perf reading (called from the perf stream); an interval is written once complete. */
   addPerf(r: PerfReading): void {
-    this.perfReadings.push(r)
-    if (r.value !== null) this.perfTotals[r.event] = (this.perfTotals[r.event] ?? 0) + r.value
+    this.perf.add(r)
+    this.perfSeen = true
+    if (this.perfInterval.length > 0 && this.perfInterval[0]!.t !== r.t) this.closePerfInterval()
+    this.perfInterval.push(r)
+  }
+
+  private closePerfInterval(): void {
+    for (const rec of perfRecords(this.perfInterval)) this.file?.addPerf(rec)
+    this.perfInterval = []
   }
 
   private elapsed(): number {
     return Math.round(performance.now() - this.startedAt)
   }
 
-  private async tick(): Promise<void> {
+  private tick(): void {
     // A slow /proc scan must not pile up ticks behind it.
     if (this.ticking) return
-    this.ticking = true
-    try {
-      const t = this.elapsed()
-      const proc = await sampleTree(this.options.rootPid, {
-        clockTicks: this.options.clockTicks ?? 100,
-      })
-      if (proc) {
-        this.records.push({ kind: 'proc', t, ...proc })
-        this.append([this.records[this.records.length - 1]!])
-        this.peakRss = Math.max(this.peakRss, proc.rssBytes)
-        this.lastProcCpu = Math.max(this.lastProcCpu, proc.cpuMs)
-      }
-      await this.sampleCgroup(t)
-      this.options.onSample?.({
-        cpuMs: this.lastCgroup.cpuMs ?? this.lastProcCpu,
-        rssBytes: proc?.rssBytes ?? 0,
-        processes: proc?.processes ?? 0,
-        perf: { ...this.perfTotals },
-      })
-      this.appendPerf(false)
-    } finally {
-      this.ticking = false
+    this.ticking = this.sample().finally(() => {
+      this.ticking = null
+    })
+  }
+
+  private async sample(): Promise<void> {
+    const t = this.elapsed()
+    const records: SampleRecord[] = []
+    const proc = await sampleTree(this.options.rootPid, {
+      clockTicks: this.options.clockTicks ?? 100,
+      files: this.files,
+    })
+    if (proc) {
+      records.push({ kind: 'proc', t, ...proc })
+      this.procSeen = true
+      this.peakRss = Math.max(this.peakRss, proc.rssBytes)
+      this.lastProcCpu = Math.max(this.lastProcCpu, proc.cpuMs)
     }
+    const cg = this.sampleCgroup(t)
+    if (cg) records.push(cg)
+    // Descriptors of processes that left the tree are closed here.
+    this.files.sweep()
+    this.file?.addTick(records)
+    this.options.onSample?.({
+      cpuMs: this.lastCgroup.cpuMs ?? this.lastProcCpu,
+      rssBytes: proc?.rssBytes ?? 0,
+      processes: proc?.processes ?? 0,
+      perf: this.perf.summary().totals,
+    })
   }
 
-  private async sampleCgroup(t: number): Promise<void> {
-    if (!this.options.cgroup) return
-    const cg = await readCgroup(this.options.cgroup)
-    this.records.push({ kind: 'cgroup', t, ...cg })
-    this.append([this.records[this.records.length - 1]!])
+  private sampleCgroup(t: number): SampleRecord | null {
+    if (!this.options.cgroup) return null
+    const cg = readCgroup(this.options.cgroup, this.files)
     this.lastCgroup = { cpuMs: cg.cpuMs, peak: cg.peakMemoryBytes }
+    return { kind: 'cgroup', t, ...cg }
   }
 
-  private header(sources: SamplingSource[], notSupported: string[] = []): SampleRecord {
+  private header(
+    sources: SamplingSource[],
+    notSupported: string[] = [],
+  ): SampleRecord & {
+    kind: 'header'
+  } {
     return {
       kind: 'header',
       format: SAMPLES_FORMAT,
@@ -142,47 +160,26 @@ export class Sampler {
     }
   }
 
-  /** Appends records to the live samples file; fsyncs at most every few seconds. */
-  private append(records: readonly SampleRecord[]): void {
-    if (this.fd === undefined || records.length === 0) return
-    writeSync(this.fd, toJsonLines(records))
-    const now = performance.now()
-    if (now - this.lastSync > SYNC_EVERY_MS && !this.syncing) {
-      // On the thread pool: a sync fsync blocks the tick for as long as the disk takes.
-      this.lastSync = now
-      const fd = this.fd
-      this.syncing = new Promise<void>((resolve) => fsync(fd, () => resolve())).finally(() => {
-        this.syncing = null
-      })
-    }
-  }
-
-  /** Appends the perf intervals complete so far (all but the latest, which may still be arriving). */
-  private appendPerf(all: boolean): void {
-    const pending = this.perfReadings.slice(this.perfWritten)
-    if (pending.length === 0) return
-    const lastT = pending[pending.length - 1]!.t
-    const ready = all ? pending : pending.filter((r) => r.t !== lastT)
-    this.perfWritten += ready.length
-    this.append(perfRecords(ready))
-  }
-
-  /** Stops the timer, takes a last cgroup reading (it outlives the processes) and summarises. */
-  async stop(): Promise<{ records: SampleRecord[]; summary: SamplingSummary }> {
+  /**
+   * Stops the timer, takes a last cgroup reading (it outlives the processes), finishes the samples
+   * file and summarises.
+   */
+  async stop(): Promise<SamplingSummary> {
     clearInterval(this.timer)
-    while (this.ticking) await new Promise((r) => setTimeout(r, 5))
-    await this.sampleCgroup(this.elapsed())
-    this.appendPerf(true)
-    if (this.fd !== undefined) {
-      await this.syncing
-      fsyncSync(this.fd)
-      closeSync(this.fd)
-      this.fd = undefined
-    }
-    const perf = summarizePerf(this.perfReadings)
+    await this.ticking
+    const file = this.file
+    if (!file) throw new Error('Sampler.stop() before start()')
+    const last = this.sampleCgroup(this.elapsed())
+    if (last) file.addTick([last])
+    this.closePerfInterval()
+    this.files.close()
+    const perf = this.perf.summary()
+    const notSupported = [
+      ...new Set([...(this.options.perfNotSupported ?? []), ...perf.notSupported]),
+    ].sort()
     const sources: SamplingSource[] = []
-    if (this.perfReadings.length > 0) sources.push('perf')
-    if (this.records.some((r) => r.kind === 'proc')) sources.push('procfs')
+    if (this.perfSeen) sources.push('perf')
+    if (this.procSeen) sources.push('procfs')
     if (this.options.cgroup) sources.push('cgroup')
     let source: SamplingSource = 'procfs'
     let cpuMs = this.lastProcCpu
@@ -193,24 +190,18 @@ export class Sampler {
       source = 'perf'
       cpuMs = perf.totals['task-clock']
     }
-    const header = this.header(sources, perf.notSupported)
-    const records = [header, ...this.records, ...perfRecords(this.perfReadings)].sort((a, b) =>
-      a.kind === 'header' ? -1 : b.kind === 'header' ? 1 : a.t - b.t,
-    )
+    const records = await file.finish(this.header(sources, notSupported))
     return {
+      source,
+      sources,
+      intervalMs: this.options.intervalMs,
+      cpuMs,
+      peakRssBytes: this.peakRss,
+      cgroupPeakMemoryBytes: this.lastCgroup.peak,
+      perfEvents: [...this.options.perfEvents],
+      notSupported,
+      perfTotals: perf.totals,
       records,
-      summary: {
-        source,
-        sources,
-        intervalMs: this.options.intervalMs,
-        cpuMs,
-        peakRssBytes: this.peakRss,
-        cgroupPeakMemoryBytes: this.lastCgroup.peak,
-        perfEvents: [...this.options.perfEvents],
-        notSupported: perf.notSupported,
-        perfTotals: perf.totals,
-        records: records.length,
-      },
     }
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 
@@ -62,12 +62,18 @@ export interface JobState {
   updatedAt: string
 }
 
-/** Writes a file so that a crash leaves either the old or the new content, never a torn one. */
-export async function writeDurable(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes a file so that a crash leaves either the old or the new content, never a torn one. The
+ * content may be streamed (an async iterable of chunks).
+ */
+export async function writeDurable(
+  path: string,
+  data: string | Uint8Array | AsyncIterable<Uint8Array>,
+): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
   const fh = await open(tmp, 'w')
   try {
-    await fh.writeFile(data)
+    await writeFile(fh, data)
     await fh.sync()
   } finally {
     await fh.close()
