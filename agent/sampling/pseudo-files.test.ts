@@ -57,6 +57,16 @@ describe('PseudoFiles', () => {
     }
   })
 
+  it('keeps at most maxOpen descriptors and reads the rest once each', () => {
+    const f = new PseudoFiles(1)
+    open.add(f)
+    const before = fdCount()
+    expect(f.read('/proc/self/stat')).toContain(`${process.pid} (`)
+    expect(f.read('/proc/self/status')).toContain(`Pid:\t${process.pid}`)
+    expect(f.read('/proc/self/status')).toContain('VmRSS:')
+    expect(fdCount()).toBe(before + 1)
+  })
+
   it('closes the descriptors a sweep did not see read, and all of them on close', () => {
     const f = files()
     const before = fdCount()

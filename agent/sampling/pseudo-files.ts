@@ -28,9 +28,17 @@ export class PseudoFiles implements TextFiles {
   private readonly used = new Set<string>()
   private buf = Buffer.allocUnsafe(16 * 1024)
 
+  /**
+   * @param maxOpen descriptors kept at most: a build of thousands of processes must not use up the
+   *   agent's file descriptor limit (which pinning and its sockets need); past it, files are read
+   *   once each time.
+   */
+  constructor(private readonly maxOpen = 256) {}
+
   read(path: string): string | null {
     this.used.add(path)
     let fd = this.open.get(path)
+    if (fd === undefined && this.open.size >= this.maxOpen) return readOnce.read(path)
     try {
       if (fd === undefined) {
         fd = openSync(path, 'r')
