@@ -43,31 +43,34 @@ function cpuMsOf(pid: number | string): number {
 }
 
 /**
- * Follows the perf processes this benchmark spawns (runJob attaches `perf stat`) and adds up
- * their CPU: perf runs beside the agent and is part of what sampling costs.
+ * Follows the perf process runJob attaches and adds up its CPU: perf runs beside the agent and is
+ * part of what sampling costs. Polled twice a second (this runs in the agent's process, and the
+ * agent's CPU is measured too): the children lists until perf appears, then its stat alone.
  */
 function watchPerfChildren(): { stop(): number } {
-  const seen = new Map<string, number>()
-  const look = () => {
+  let perfPid: string | undefined
+  let perfCpu = 0
+  const find = () => {
     for (const task of readdirSync(`/proc/${process.pid}/task`)) {
       const kids = readFileSync(`/proc/${process.pid}/task/${task}/children`, 'latin1')
-      for (const pid of kids.split(' ').filter(Boolean)) {
-        const comm = readFileSync(`/proc/${pid}/comm`, 'latin1').trim()
-        if (comm === 'perf') seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuMsOf(pid)))
-      }
+      for (const pid of kids.split(' ').filter(Boolean))
+        if (readFileSync(`/proc/${pid}/comm`, 'latin1').trim() === 'perf') return pid
     }
+    return undefined
   }
-  const timer = setInterval(() => {
+  const look = () => {
     try {
-      look()
+      perfPid ??= find()
+      if (perfPid) perfCpu = Math.max(perfCpu, cpuMsOf(perfPid))
     } catch {
       // A child exited between listing and reading.
     }
-  }, 250)
+  }
+  const timer = setInterval(look, 500)
   return {
     stop() {
       clearInterval(timer)
-      return [...seen.values()].reduce((a, b) => a + b, 0)
+      return perfCpu
     },
   }
 }
