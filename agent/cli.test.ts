@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -75,6 +76,33 @@ async function agent(
     const err = e as { code: number; stdout: string; stderr: string }
     return { code: err.code, stdout: err.stdout, stderr: err.stderr }
   }
+}
+
+/** Starts `run` of `script` (sh -c) in the background; resolves once the job runs (its pid is spooled). */
+async function startRun(jobId: string, script: string) {
+  const child = spawn(NODE, [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', script], {
+    env: env(),
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = new Promise((r) => child.on('exit', r))
+  const spool = new Spool(dir)
+  for (let i = 0; i < 200; i++) {
+    const s = await spool.state(jobId).catch(() => null)
+    if (s?.pid) return { child, exited, spool, state: s }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`job ${jobId} did not start`)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  // A zombie is gone too (it waits only for its parent to reap it).
+  return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1'))
 }
 
 describe('zkrunner-agent CLI', () => {
@@ -177,6 +205,52 @@ describe('zkrunner-agent CLI', () => {
     expect(manifest.sampling.sampleCount).toBeGreaterThanOrEqual(streamed)
     expect(manifest.sampling.events.find((e) => e.event === 'peak-rss')?.total).toBeGreaterThan(0)
     expect((await spool.state(jobId)).bundleCid).toMatch(/^bafy/)
+  })
+
+  it('killed agent whose job runs on, then resume at once: the orphan is stopped and the job still ends queued', async () => {
+    // The job outlives its agent: it writes nothing more (which would kill it through the dead
+    // agent's pipe) and its child ignores SIGTERM. `resume` must not leave it `running` for ever.
+    const jobId = randomBytes(16).toString('hex')
+    const pidFile = join(dir, `${jobId}.child`)
+    const run = await startRun(
+      jobId,
+      `sh -c 'trap "" TERM; sleep 60' & echo $! > ${pidFile}; echo started; wait`,
+    )
+    for (let i = 0; i < 100 && !(await readFile(pidFile, 'utf8').catch(() => '')); i++)
+      await new Promise((r) => setTimeout(r, 20))
+    const childPid = Number(await readFile(pidFile, 'utf8'))
+    run.child.kill('SIGKILL')
+    await run.exited
+    expect(alive(run.state.pid!)).toBe(true)
+    const r = await agent(['resume'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`${jobId} queued`)
+    expect(alive(run.state.pid!)).toBe(false)
+    expect(alive(childPid)).toBe(false)
+    const manifest = JSON.parse(
+      await readFile(join(run.spool.bundleDir(jobId), 'manifest.json'), 'utf8'),
+    ) as ResultManifest
+    expect(manifest.signal).toBe('agent-lost')
+    expect(await readFile(join(run.spool.bundleDir(jobId), 'stdout.log'), 'utf8')).toBe('started\n')
+  })
+
+  it('resume leaves a job alone while its agent still runs it', async () => {
+    const jobId = randomBytes(16).toString('hex')
+    // The job runs until the test lets it end, after `resume` has looked at it.
+    const go = join(dir, `${jobId}.go`)
+    const run = await startRun(jobId, `while [ ! -e ${go} ]; do sleep 0.05; done; echo done`)
+    const r = await agent(['resume'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`${jobId} running`)
+    expect(alive(run.state.pid!)).toBe(true)
+    await writeFile(go, '')
+    await run.exited
+    expect(run.child.exitCode).toBe(0)
+    const manifest = JSON.parse(
+      await readFile(join(run.spool.bundleDir(jobId), 'manifest.json'), 'utf8'),
+    ) as ResultManifest
+    expect(manifest.exitCode).toBe(0)
+    expect((await run.spool.state(jobId)).phase).toBe('queued')
   })
 
   it('executor: driven the way GitLab Runner calls it', async () => {

@@ -9,19 +9,10 @@ export interface AgentCommand {
   args: readonly string[]
 }
 
-/**
- * The agent CLI of this checkout, from its TypeScript sources through scripts/swc-register.mjs.
- * (Calling the built agent through bin/zkrunner-agent here made the e2e's kill-and-resume fault
- * test time out in a fresh-clone CI run; until that is understood the stack runs the sources, and
- * agent/build.test.ts covers the build.)
- */
+/** The built agent of this checkout (`npm run build`), through the launcher a runner host uses. */
 export const agentCommand = (): AgentCommand => ({
-  command: process.execPath,
-  args: [
-    '--import',
-    new URL('../scripts/swc-register.mjs', import.meta.url).pathname,
-    new URL('../agent/cli.ts', import.meta.url).pathname,
-  ],
+  command: new URL('../bin/zkrunner-agent', import.meta.url).pathname,
+  args: [],
 })
 
 /** One job handed to the runner: the CI definition, the project files and the pipeline's variables. */

@@ -13,6 +13,7 @@ import {
   unwrap,
 } from '../protocol/index.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
+import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
 import { type Deployment, ensureDeployed, selectNetwork, sendHeartbeat } from './deploy.ts'
 import { JobLedger } from './job-ledger.ts'
@@ -263,6 +264,7 @@ async function bringUp(
     ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
   }
   await writeFile(join(dataDir, 'agent.json'), '{}\n')
+  await ensureAgentBuilt(sup, repo, log)
   const agent = agentCommand()
 
   log('starting the runner IPFS gateway…')

@@ -20,6 +20,7 @@ import {
   toJsonLines,
 } from '../sampling/samples.ts'
 import { type JobState, reached, type Spool, SUMMARY_FILE } from '../spool/spool.ts'
+import { processAlive, stopProcessTree } from './processes.ts'
 
 /** What advancing a job needs: an open IPFS node, the runner key, and where to report (optional). */
 export interface AdvanceDeps {
@@ -32,25 +33,25 @@ export interface AdvanceDeps {
   onPinBlock?: (blocks: number) => void
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /**
  * Marks a job whose agent died mid-run as interrupted, keeping whatever output was captured.
- * Returns false (and leaves it alone) while the job's process is still alive.
+ * While its agent still watches it, the job is left alone and false returned. A job that outlived
+ * its agent is an orphan: nothing reads its output or will see its exit status (its next write
+ * to the dead agent's pipe kills it), so it is stopped here rather than left to race `resume`.
+ * Jobs spooled without the agent's identity are left alone while their process lives.
  */
 export async function recoverInterrupted(
   spool: Spool,
   jobId: string,
   state: JobState,
 ): Promise<boolean> {
-  if (state.pid !== undefined && processAlive(state.pid)) return false
+  if (state.pid !== undefined) {
+    const job = { pid: state.pid, startTicks: state.pidStartTicks ?? null }
+    if (processAlive(job)) {
+      if (!state.agent || processAlive(state.agent)) return false
+      await stopProcessTree(job)
+    }
+  }
   const bundleDir = spool.bundleDir(jobId)
   const meta = await spool.meta(jobId)
   for (const f of ['stdout.log', 'stderr.log'])

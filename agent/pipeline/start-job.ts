@@ -6,6 +6,7 @@ import type { AgentConfig } from '../config.ts'
 import { type RunOutcome, runJob } from '../run/run-job.ts'
 import type { LiveSample } from '../sampling/sampler.ts'
 import { type JobMeta, type Spool, SUMMARY_FILE } from '../spool/spool.ts'
+import { processRef } from './processes.ts'
 
 /** Spools a job, runs it under sampling, collects its artifacts and records the outcome durably. */
 export async function startJob(args: {
@@ -34,7 +35,13 @@ export async function startJob(args: {
     stdout: args.stdout,
     stderr: args.stderr,
     onSample: args.onSample,
-    onStart: (pid) => void spool.setState(meta.jobId, { pid }),
+    // The job's and this agent's identities: `resume` tells a job still watched from an orphan.
+    onStart: (pid) =>
+      void spool.setState(meta.jobId, {
+        pid,
+        pidStartTicks: processRef(pid).startTicks,
+        agent: processRef(process.pid),
+      }),
   })
   await collectArtifacts(meta.cwd, meta.artifacts, bundleDir)
   await writeFile(

@@ -53,6 +53,10 @@ export interface JobState {
   bundleCid?: string
   /** Pid of the job's launcher while it runs, so `resume` can tell a live job from a lost one. */
   pid?: number
+  /** Start time of `pid` (clock ticks after boot; null without /proc), so a reused pid is not taken for the job. */
+  pidStartTicks?: number | null
+  /** The agent watching the job while it runs: once it is gone, a job still running is an orphan. */
+  agent?: { pid: number; startTicks: number | null }
   /** Settlement transaction that covered this job. */
   settleTx?: string
   /** Leaf index of this job in its user's results tree, once settled. */
