@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { parseProcStat, processTree as treeOf } from '../sampling/procfs.ts'
+import { readOnce } from '../sampling/pseudo-files.ts'
 
 /**
  * A process as `resume` recognises it later: its pid and its start time (clock ticks after boot,
@@ -10,28 +11,9 @@ export interface ProcessRef {
   startTicks: number | null
 }
 
-interface StatFields {
-  state: string
-  ppid: number
-  startTicks: number
-}
-
-function readStat(pid: number): StatFields | null {
-  let text: string
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1')
-  } catch {
-    return null
-  }
-  // The command name may hold spaces and parentheses: fields are counted after the last `)`.
-  const rest = text
-    .slice(text.lastIndexOf(')') + 2)
-    .trim()
-    .split(' ')
-  // rest[0] is field 3 (state), so field n is rest[n - 3].
-  const startTicks = Number(rest[22 - 3])
-  if (!Number.isFinite(startTicks)) return null
-  return { state: rest[0] ?? '?', ppid: Number(rest[4 - 3]), startTicks }
+function readStat(pid: number) {
+  const text = readOnce.read(`/proc/${pid}/stat`)
+  return text ? parseProcStat(text) : null
 }
 
 /** The process `pid` as it is now (its start time read from /proc when it can be). */
@@ -55,31 +37,15 @@ export function processAlive(ref: ProcessRef): boolean {
   return ref.startTicks === null
 }
 
-/** `roots` and every process under them, from one scan of /proc (just `roots` without /proc). */
-function processTree(roots: readonly ProcessRef[]): ProcessRef[] {
-  const children = new Map<number, ProcessRef[]>()
-  let names: string[] = []
-  try {
-    names = readdirSync('/proc')
-  } catch {
-    return [...roots]
-  }
-  for (const name of names) {
-    const pid = Number(name)
-    if (!Number.isInteger(pid)) continue
-    const stat = readStat(pid)
-    if (!stat) continue
-    const list = children.get(stat.ppid) ?? []
-    list.push({ pid, startTicks: stat.startTicks })
-    children.set(stat.ppid, list)
-  }
+/** `roots` and every process under them (just `roots` without /proc). */
+async function processTree(roots: readonly ProcessRef[]): Promise<ProcessRef[]> {
   const tree = [...roots]
   const seen = new Set(tree.map((r) => r.pid))
-  for (let i = 0; i < tree.length; i++)
-    for (const c of children.get(tree[i]!.pid) ?? [])
-      if (!seen.has(c.pid)) {
-        seen.add(c.pid)
-        tree.push(c)
+  for (const root of roots)
+    for (const s of await treeOf(root.pid))
+      if (!seen.has(s.pid)) {
+        seen.add(s.pid)
+        tree.push({ pid: s.pid, startTicks: s.startTicks })
       }
   return tree
 }
@@ -114,11 +80,11 @@ async function waitGone(refs: readonly ProcessRef[], ms: number): Promise<boolea
  */
 export async function stopProcessTree(root: ProcessRef, graceMs = 5000): Promise<void> {
   if (!processAlive(root)) return
-  const tree = processTree([root])
+  const tree = await processTree([root])
   signalAll(tree, 'SIGTERM')
   if (await waitGone(tree, graceMs)) return
   // What the survivors forked since the first scan is listed too.
-  const rest = processTree(tree.filter(processAlive))
+  const rest = await processTree(tree.filter(processAlive))
   signalAll(rest, 'SIGKILL')
   await waitGone(rest, 5000)
 }

@@ -20,6 +20,7 @@ describe('parseProcStat', () => {
       utime: 300,
       stime: 100,
       rssPages: 2560,
+      startTicks: 12346,
     })
   })
 

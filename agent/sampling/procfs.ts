@@ -15,6 +15,8 @@ export interface ProcStat {
   cstime: number
   /** Resident set size in pages. */
   rssPages: number
+  /** When the process started, in clock ticks after boot: with the pid, it names one process. */
+  startTicks: number
 }
 
 /** Parses `/proc/<pid>/stat`; the command name may hold spaces and parentheses, so split after the last `)`. */
@@ -40,6 +42,7 @@ export function parseProcStat(text: string): ProcStat | null {
     cutime: field(16),
     cstime: field(17),
     rssPages: field(24),
+    startTicks: field(22),
   }
 }
 
