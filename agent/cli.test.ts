@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -232,6 +232,31 @@ describe('zkrunner-agent CLI', () => {
     ) as ResultManifest
     expect(manifest.signal).toBe('agent-lost')
     expect(await readFile(join(run.spool.bundleDir(jobId), 'stdout.log'), 'utf8')).toBe('started\n')
+  })
+
+  it("resume also stops what left the orphan's process tree but not its cgroup, and removes the cgroup", async (ctx) => {
+    const jobId = randomBytes(16).toString('hex')
+    const pidFile = join(dir, `${jobId}.escaped`)
+    // The subshell forks a sleeper and exits: the sleeper is reparented away from the job's tree.
+    const run = await startRun(
+      jobId,
+      `(sh -c 'trap "" TERM; exec sleep 60' & echo $! > ${pidFile}); echo started; sleep 60`,
+    )
+    const dirs = run.state.cgroupDirs ?? []
+    // Only where the host lets the agent create a cgroup for the job (root on v1, delegated v2).
+    if (dirs.length === 0) ctx.skip()
+    for (let i = 0; i < 100 && !(await readFile(pidFile, 'utf8').catch(() => '')); i++)
+      await new Promise((r) => setTimeout(r, 20))
+    const escaped = Number(await readFile(pidFile, 'utf8'))
+    expect(alive(escaped)).toBe(true)
+    run.child.kill('SIGKILL')
+    await run.exited
+    const r = await agent(['resume'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`${jobId} queued`)
+    expect(alive(run.state.pid!)).toBe(false)
+    expect(alive(escaped)).toBe(false)
+    for (const d of dirs) expect(existsSync(d)).toBe(false)
   })
 
   it('resume leaves a job alone while its agent still runs it', async () => {

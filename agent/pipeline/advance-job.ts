@@ -12,6 +12,7 @@ import {
 } from '../bundle/build-bundle.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { type ReportOptions, reportResult } from '../report/report.ts'
+import { cgroupProcs, removeCgroupDirs } from '../sampling/cgroup.ts'
 import type { SamplingSource, SamplingSummary } from '../sampling/sampler.ts'
 import {
   parseJsonLines,
@@ -20,7 +21,7 @@ import {
   toJsonLines,
 } from '../sampling/samples.ts'
 import { type JobState, reached, type Spool, SUMMARY_FILE } from '../spool/spool.ts'
-import { processAlive, stopProcessTree } from './processes.ts'
+import { processAlive, processRef, stopProcessTree } from './processes.ts'
 
 /** What advancing a job needs: an open IPFS node, the runner key, and where to report (optional). */
 export interface AdvanceDeps {
@@ -35,23 +36,29 @@ export interface AdvanceDeps {
 
 /**
  * Marks a job whose agent died mid-run as interrupted, keeping whatever output was captured.
- * While its agent still watches it, the job is left alone and false returned. A job that outlived
- * its agent is an orphan: nothing reads its output or will see its exit status (its next write
- * to the dead agent's pipe kills it), so it is stopped here rather than left to race `resume`.
- * Jobs spooled without the agent's identity are left alone while their process lives.
+ * While its agent still watches it (or finishes it), the job is left alone and false returned. A
+ * job that outlived its agent is an orphan: nothing reads its output or will see its exit status
+ * (its next write to the dead agent's pipe kills it), so it is stopped here rather than left to
+ * race `resume`, with whatever else still runs in its cgroup (processes that left its tree stay
+ * there), and the cgroup the agent could not remove is removed. Jobs spooled without the agent's
+ * identity are left alone while their process lives.
  */
 export async function recoverInterrupted(
   spool: Spool,
   jobId: string,
   state: JobState,
 ): Promise<boolean> {
+  if (state.agent && processAlive(state.agent)) return false
   if (state.pid !== undefined) {
     const job = { pid: state.pid, startTicks: state.pidStartTicks ?? null }
-    if (processAlive(job)) {
-      if (!state.agent || processAlive(state.agent)) return false
-      await stopProcessTree(job)
+    if (!state.agent) {
+      if (processAlive(job)) return false
+    } else {
+      const inCgroup = (state.cgroupDirs ?? []).flatMap(cgroupProcs).map(processRef)
+      await stopProcessTree([job, ...inCgroup])
     }
   }
+  await removeCgroupDirs(state.cgroupDirs ?? [])
   const bundleDir = spool.bundleDir(jobId)
   const meta = await spool.meta(jobId)
   for (const f of ['stdout.log', 'stderr.log'])

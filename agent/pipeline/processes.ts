@@ -73,14 +73,18 @@ async function waitGone(refs: readonly ProcessRef[], ms: number): Promise<boolea
 }
 
 /**
- * Stops the process tree of a job whose agent is gone: SIGTERM to the job and everything under
- * it, SIGKILL to whatever still runs after `graceMs`. The tree is listed before any signal, so
- * children orphaned by their parent's exit are still reached. Resolves once all of it is gone,
+ * Stops the process trees of a job whose agent is gone: SIGTERM to `roots` and everything under
+ * them, SIGKILL to whatever still runs after `graceMs`. The trees are listed before any signal,
+ * so children orphaned by their parent's exit are still reached. Resolves once all of it is gone,
  * or 5 s after the SIGKILL (a process in uninterruptible sleep outlasts any signal).
  */
-export async function stopProcessTree(root: ProcessRef, graceMs = 5000): Promise<void> {
-  if (!processAlive(root)) return
-  const tree = await processTree([root])
+export async function stopProcessTree(
+  roots: ProcessRef | readonly ProcessRef[],
+  graceMs = 5000,
+): Promise<void> {
+  const live = (Array.isArray(roots) ? roots : [roots]).filter(processAlive)
+  if (live.length === 0) return
+  const tree = await processTree(live)
   signalAll(tree, 'SIGTERM')
   if (await waitGone(tree, graceMs)) return
   // What the survivors forked since the first scan is listed too.

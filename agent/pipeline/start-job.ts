@@ -36,9 +36,10 @@ export async function startJob(args: {
     stderr: args.stderr,
     onSample: args.onSample,
     // The job's and this agent's identities: `resume` tells a job still watched from an orphan.
-    onStart: (pid) =>
+    onStart: (pid, cgroupDirs) =>
       void spool.setState(meta.jobId, {
         pid,
+        cgroupDirs: [...cgroupDirs],
         pidStartTicks: processRef(pid).startTicks,
         agent: processRef(process.pid),
       }),

@@ -43,8 +43,11 @@ export interface RunJobOptions {
   stdout?: Writable
   stderr?: Writable
   onSample?: (s: LiveSample) => void
-  /** Called with the job's pid once it runs (tests kill the agent at this point). */
-  onStart?: (pid: number) => void
+  /**
+   * Called with the job's pid and its cgroup's directories (none without one) once it runs, so a
+   * later `resume` can find what a crashed agent left (tests kill the agent at this point).
+   */
+  onStart?: (pid: number, cgroupDirs: readonly string[]) => void
 }
 
 /** What a finished job left behind. */
@@ -161,7 +164,7 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   const t0 = performance.now()
   sampler.start()
   process.kill(pid, 'SIGCONT')
-  opts.onStart?.(pid)
+  opts.onStart?.(pid, cg?.dirs ?? [])
   const { code, signal } = await exited
   const wallMs = Math.round(performance.now() - t0)
   const ended = Date.now()

@@ -117,6 +117,8 @@ export async function detectCgroup(
 /** A cgroup created for one job, so its accounting covers exactly the job's process tree. */
 export interface JobCgroup {
   paths: CgroupPaths
+  /** Its directories (two on v1, one on v2). */
+  dirs: string[]
   /** `cgroup.procs` files a process must be written to (two on v1, one on v2). */
   procsFiles: string[]
   /** Removes the cgroup once its processes are gone. */
@@ -152,15 +154,25 @@ export async function createJobCgroup(
       throw new Error('no cpu controller')
     return {
       paths,
+      dirs,
       procsFiles: dirs.map((d) => join(d, 'cgroup.procs')),
-      remove: async () => {
-        for (const d of made) await rmdir(d).catch(() => {})
-      },
+      remove: () => removeCgroupDirs(made),
     }
   } catch {
-    for (const d of made) await rmdir(d).catch(() => {})
+    await removeCgroupDirs(made)
     return null
   }
+}
+
+/** The processes in a cgroup directory (none when it is gone). */
+export function cgroupProcs(dir: string): number[] {
+  const text = readOnce.read(join(dir, 'cgroup.procs'))
+  return (text ?? '').split('\n').filter(Boolean).map(Number)
+}
+
+/** Removes job cgroup directories; one still holding processes (or gone already) is left as is. */
+export async function removeCgroupDirs(dirs: readonly string[]): Promise<void> {
+  for (const d of dirs) await rmdir(d).catch(() => {})
 }
 
 /** Moves a process into a job cgroup (used by tests; the runner moves the job before it execs). */

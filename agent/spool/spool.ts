@@ -55,6 +55,8 @@ export interface JobState {
   pid?: number
   /** Start time of `pid` (clock ticks after boot; null without /proc), so a reused pid is not taken for the job. */
   pidStartTicks?: number | null
+  /** The job's cgroup directories, which a crashed agent leaves behind for `resume` to remove. */
+  cgroupDirs?: string[]
   /** The agent watching the job while it runs: once it is gone, a job still running is an orphan. */
   agent?: { pid: number; startTicks: number | null }
   /** Settlement transaction that covered this job. */
