@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import { readdirSync, readlinkSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,12 +16,23 @@ const files = () => {
   open.add(f)
   return f
 }
-/** Open descriptors of this process, counted by another process so the count opens none. */
-const fdCount = () =>
-  spawnSync('ls', [`/proc/${process.pid}/fd`])
-    .stdout.toString()
-    .trim()
-    .split('\n').length
+const STAT = `/proc/${process.pid}/stat`
+const STATUS = `/proc/${process.pid}/status`
+/**
+ * This process's descriptors open on `path` (other descriptors come and go with the test runner,
+ * so only these are counted).
+ */
+function openOn(path: string): number {
+  let n = 0
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++
+    } catch {
+      // Closed meanwhile (the listing's own descriptor among them).
+    }
+  }
+  return n
+}
 
 describe('PseudoFiles', () => {
   it('reads fresh text from a kept descriptor: the kernel regenerates it at offset 0', async () => {
@@ -60,26 +72,23 @@ describe('PseudoFiles', () => {
   it('keeps at most maxOpen descriptors and reads the rest once each', () => {
     const f = new PseudoFiles(1)
     open.add(f)
-    const before = fdCount()
-    expect(f.read('/proc/self/stat')).toContain(`${process.pid} (`)
-    expect(f.read('/proc/self/status')).toContain(`Pid:\t${process.pid}`)
-    expect(f.read('/proc/self/status')).toContain('VmRSS:')
-    expect(fdCount()).toBe(before + 1)
+    expect(f.read(STAT)).toContain(`${process.pid} (`)
+    expect(f.read(STATUS)).toContain(`Pid:\t${process.pid}`)
+    expect(f.read(STATUS)).toContain('VmRSS:')
+    expect([openOn(STAT), openOn(STATUS)]).toEqual([1, 0])
   })
 
   it('closes the descriptors a sweep did not see read, and all of them on close', () => {
     const f = files()
-    const before = fdCount()
-    f.read('/proc/self/stat')
-    f.read('/proc/self/status')
-    expect(fdCount()).toBe(before + 2)
+    f.read(STAT)
+    f.read(STATUS)
+    expect([openOn(STAT), openOn(STATUS)]).toEqual([1, 1])
     f.sweep()
-    f.read('/proc/self/stat')
+    f.read(STAT)
     f.sweep()
-    expect(fdCount()).toBe(before + 1)
+    expect([openOn(STAT), openOn(STATUS)]).toEqual([1, 0])
     f.close()
-    expect(fdCount()).toBe(before)
+    expect([openOn(STAT), openOn(STATUS)]).toEqual([0, 0])
     expect(f.read('/nonexistent/file')).toBeNull()
-    expect(fdCount()).toBe(before)
   })
 })
