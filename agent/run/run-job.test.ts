@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +15,12 @@ beforeAll(async () => {
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
-const run = (name: string, command: string, args: string[]) =>
+const run = (
+  name: string,
+  command: string,
+  args: string[],
+  extra: Partial<Parameters<typeof runJob>[0]> = {},
+) =>
   runJob({
     command,
     args,
@@ -25,14 +31,28 @@ const run = (name: string, command: string, args: string[]) =>
     cgroupName: `zkrunner-test-${name}-${process.pid}`,
     stdout: sink,
     stderr: sink,
+    ...extra,
   })
 
 describe('runJob on real processes', () => {
   it('a CPU-bound job: samples present, CPU time close to what the process itself measured', async () => {
-    const o = await run('cpu', process.execPath, [
-      '-e',
-      'const t=Date.now(); let x=0; while(Date.now()-t<700) x+=Math.sqrt(x+1); const u=process.cpuUsage(); console.log(JSON.stringify({ms:(u.user+u.system)/1000}))',
-    ])
+    // The header of the file as it stands while the job runs (what a killed agent leaves).
+    let liveHeader: SampleRecord | undefined
+    const o = await run(
+      'cpu',
+      process.execPath,
+      [
+        '-e',
+        'const t=Date.now(); let x=0; while(Date.now()-t<700) x+=Math.sqrt(x+1); const u=process.cpuUsage(); console.log(JSON.stringify({ms:(u.user+u.system)/1000}))',
+      ],
+      {
+        onSample: () => {
+          liveHeader ??= parseJsonLines(
+            readFileSync(join(dir, 'samples.jsonl'), 'utf8').split('\n')[0]!,
+          )[0]
+        },
+      },
+    )
     expect(o.exitCode).toBe(0)
     const self = JSON.parse(await readFile(join(dir, 'stdout.log'), 'utf8')) as { ms: number }
     expect(o.sampling.cpuMs).toBeGreaterThan(self.ms * 0.9)
@@ -52,6 +72,7 @@ describe('runJob on real processes', () => {
       expect(header.perfEvents).toEqual([...DEFAULT_PERF_EVENTS])
       expect(header.notSupported).toEqual([...(perf.notSupported ?? [])].sort())
       expect(o.sampling.notSupported).toEqual(header.notSupported)
+      expect(liveHeader).toMatchObject({ kind: 'header', notSupported: header.notSupported })
       const perfRecords = records.filter((r) => r.kind === 'perf')
       expect(perfRecords.length).toBeGreaterThan(5)
       for (const r of perfRecords) {

@@ -79,7 +79,8 @@ export class Sampler {
     this.startedAt = performance.now()
     this.file = new SamplesFile(
       this.options.samplesFile,
-      this.header([]),
+      // Known from the probe before the job runs, so a file left by a killed agent says so too.
+      this.header([], [...(this.options.perfNotSupported ?? [])].sort()),
       this.options.perfEvents.length > 0 ? this.options.intervalMs : null,
     )
     this.timer = setInterval(() => this.tick(), this.options.intervalMs)
