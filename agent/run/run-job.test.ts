@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_PERF_EVENTS, probePerf } from '../sampling/perf.ts'
-import { parseJsonLines, type SampleRecord } from '../sampling/samples.ts'
+import { parseJsonLines, type SampleRecord, type SamplesHeader } from '../sampling/samples.ts'
 import { runJob } from './run-job.ts'
 
 let dir: string
@@ -68,7 +68,7 @@ describe('runJob on real processes', () => {
       expect(o.sampling.sources).toContain('perf')
       expect(o.sampling.perfTotals['task-clock']).toBeGreaterThan(self.ms * 0.9)
       // Events this machine cannot count are named in the header, and not sampled every interval.
-      const header = records[0] as Extract<SampleRecord, { kind: 'header' }>
+      const header = records[0] as SamplesHeader
       expect(header.perfEvents).toEqual([...DEFAULT_PERF_EVENTS])
       expect(header.notSupported).toEqual([...(perf.notSupported ?? [])].sort())
       expect(o.sampling.notSupported).toEqual(header.notSupported)

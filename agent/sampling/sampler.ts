@@ -2,7 +2,7 @@ import { type CgroupPaths, readCgroup } from './cgroup.ts'
 import { type PerfReading, PerfTally } from './perf-csv.ts'
 import { sampleTree } from './procfs.ts'
 import { PseudoFiles } from './pseudo-files.ts'
-import { perfRecords, SAMPLES_FORMAT, type SampleRecord } from './samples.ts'
+import { perfRecords, SAMPLES_FORMAT, type SampleRecord, type SamplesHeader } from './samples.ts'
 import { SamplesFile } from './samples-file.ts'
 
 /** Which source the headline CPU figure came from. */
@@ -145,12 +145,7 @@ export class Sampler {
     return { kind: 'cgroup', t, ...cg }
   }
 
-  private header(
-    sources: SamplingSource[],
-    notSupported: string[] = [],
-  ): SampleRecord & {
-    kind: 'header'
-  } {
+  private header(sources: SamplingSource[], notSupported: string[] = []): SamplesHeader {
     return {
       kind: 'header',
       format: SAMPLES_FORMAT,

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseJsonLines, SAMPLES_FORMAT, type SampleRecord } from './samples.ts'
+import { parseJsonLines, SAMPLES_FORMAT, type SampleRecord, type SamplesHeader } from './samples.ts'
 import { SamplesFile } from './samples-file.ts'
 
 let dir: string
@@ -11,7 +11,7 @@ beforeAll(async () => {
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
-const header = (sources: string[]): Extract<SampleRecord, { kind: 'header' }> => ({
+const header = (sources: string[]): SamplesHeader => ({
   kind: 'header',
   format: SAMPLES_FORMAT,
   intervalMs: 100,

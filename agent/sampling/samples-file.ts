@@ -1,13 +1,11 @@
 import { closeSync, createReadStream, fsync, fsyncSync, openSync, writeSync } from 'node:fs'
 import { writeDurable } from '../spool/spool.ts'
-import type { SampleRecord } from './samples.ts'
+import { type SampleRecord, type SamplesHeader, toJsonLines } from './samples.ts'
 
 /** How often the live file is forced to disk. */
 const SYNC_EVERY_MS = 5000
 /** How long tick records wait at least for the perf interval that covers them. */
 const MIN_PERF_WAIT_MS = 3000
-
-type Header = Extract<SampleRecord, { kind: 'header' }>
 
 /**
  * `samples.jsonl` as it grows: written while the job runs, so an agent killed mid-job leaves every
@@ -37,13 +35,13 @@ export class SamplesFile {
   /** @param perfIntervalMs perf's interval when perf records will come (tick records wait for them). */
   constructor(
     readonly path: string,
-    header: Header,
+    header: SamplesHeader,
     perfIntervalMs: number | null,
   ) {
     this.perfWaitMs =
       perfIntervalMs === null ? null : Math.max(MIN_PERF_WAIT_MS, 3 * perfIntervalMs)
     this.fd = openSync(path, 'w')
-    const line = `${JSON.stringify(header)}\n`
+    const line = toJsonLines([header])
     this.headerBytes = Buffer.byteLength(line)
     writeSync(this.fd, line)
   }
@@ -75,14 +73,14 @@ export class SamplesFile {
    * Writes what is still pending, closes the live file, and replaces it with one that starts with
    * `header`. Returns the number of records in the file, header included.
    */
-  async finish(header: Header): Promise<number> {
+  async finish(header: SamplesHeader): Promise<number> {
     this.write(this.pending)
     this.pending = []
     await this.syncing
     fsyncSync(this.fd)
     closeSync(this.fd)
     const body = createReadStream(this.path, { start: this.headerBytes })
-    await writeDurable(this.path, prepend(`${JSON.stringify(header)}\n`, body))
+    await writeDurable(this.path, prepend(toJsonLines([header]), body))
     return this.records
   }
 
@@ -99,9 +97,7 @@ export class SamplesFile {
 
   private write(records: readonly SampleRecord[]): void {
     if (records.length === 0) return
-    let text = ''
-    for (const r of records) text += `${JSON.stringify(r)}\n`
-    writeSync(this.fd, text)
+    writeSync(this.fd, toJsonLines(records))
     this.count += records.length
     const now = performance.now()
     if (now - this.lastSync > SYNC_EVERY_MS && !this.syncing) {

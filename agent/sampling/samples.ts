@@ -42,6 +42,9 @@ export type SampleRecord =
       status: Record<string, PerfReading['status']>
     }
 
+/** The first record of a samples file. */
+export type SamplesHeader = Extract<SampleRecord, { kind: 'header' }>
+
 /** Groups perf readings that share an interval timestamp into `perf` records. */
 export function perfRecords(
   readings: readonly PerfReading[],
