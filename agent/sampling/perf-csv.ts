@@ -79,7 +79,7 @@ export interface PerfSummary {
  * arrive instead of kept. An interval `<not counted>` means the job did not run in it.
  */
 export class PerfTally {
-  private readonly totals: Record<string, number> = {}
+  private readonly sums: Record<string, number> = {}
   private readonly units: Record<string, string> = {}
   private readonly supported = new Set<string>()
   private readonly seen = new Set<string>()
@@ -89,12 +89,17 @@ export class PerfTally {
     this.units[r.event] = r.unit
     if (r.status === 'not-supported') return
     this.supported.add(r.event)
-    this.totals[r.event] = (this.totals[r.event] ?? 0) + (r.value ?? 0)
+    this.sums[r.event] = (this.sums[r.event] ?? 0) + (r.value ?? 0)
+  }
+
+  /** Totals so far, per event (a copy). */
+  totals(): Record<string, number> {
+    return { ...this.sums }
   }
 
   summary(): PerfSummary {
     const notSupported = [...this.seen].filter((e) => !this.supported.has(e)).sort()
-    return { totals: { ...this.totals }, units: { ...this.units }, notSupported }
+    return { totals: this.totals(), units: { ...this.units }, notSupported }
   }
 }
 

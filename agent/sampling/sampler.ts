@@ -134,7 +134,7 @@ export class Sampler {
       cpuMs: this.lastCgroup.cpuMs ?? this.lastProcCpu,
       rssBytes: proc?.rssBytes ?? 0,
       processes: proc?.processes ?? 0,
-      perf: this.perf.summary().totals,
+      perf: this.perf.totals(),
     })
   }
 
