@@ -7,7 +7,7 @@
 // Parts: ZKRUNNER_BENCH_PARTS=overhead,rss,pin (all by default).
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,7 +15,7 @@ import { promisify } from 'node:util'
 import { pinBundle, sealBundle } from '../agent/bundle/build-bundle.ts'
 import { openIpfsNode } from '../agent/ipfs/node.ts'
 import { runJob } from '../agent/run/run-job.ts'
-import { parseProcStat } from '../agent/sampling/procfs.ts'
+import { parseProcStat, processTree } from '../agent/sampling/procfs.ts'
 import { generateMinaKeyPair } from '../protocol/index.ts'
 
 const execFileP = promisify(execFile)
@@ -33,7 +33,7 @@ const quartile = (xs: number[], q: 1 | 3) =>
   [...xs].sort((a, b) => a - b)[Math.floor(((xs.length - 1) * q) / 4)]!
 
 /** CPU time (ms) of a process, from the agent's own /proc/<pid>/stat parser; 0 once it is gone. */
-function cpuMsOf(pid: number | string): number {
+function cpuMsOf(pid: number): number {
   try {
     const s = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'latin1'))
     return s ? ((s.utime + s.stime) * 1000) / 100 : 0
@@ -48,25 +48,13 @@ function cpuMsOf(pid: number | string): number {
  * agent's CPU is measured too): the children lists until perf appears, then its stat alone.
  */
 function watchPerfChildren(): { stop(): number } {
-  let perfPid: string | undefined
+  let perfPid: number | undefined
   let perfCpu = 0
-  const find = () => {
-    for (const task of readdirSync(`/proc/${process.pid}/task`)) {
-      const kids = readFileSync(`/proc/${process.pid}/task/${task}/children`, 'latin1')
-      for (const pid of kids.split(' ').filter(Boolean))
-        if (readFileSync(`/proc/${pid}/comm`, 'latin1').trim() === 'perf') return pid
-    }
-    return undefined
+  const look = async () => {
+    perfPid ??= (await processTree(process.pid)).find((s) => s.comm === 'perf')?.pid
+    if (perfPid) perfCpu = Math.max(perfCpu, cpuMsOf(perfPid))
   }
-  const look = () => {
-    try {
-      perfPid ??= find()
-      if (perfPid) perfCpu = Math.max(perfCpu, cpuMsOf(perfPid))
-    } catch {
-      // A child exited between listing and reading.
-    }
-  }
-  const timer = setInterval(look, 500)
+  const timer = setInterval(() => void look(), 500)
   return {
     stop() {
       clearInterval(timer)
@@ -141,11 +129,7 @@ if (PARTS.has('overhead')) {
   // CPU-second of job, which the host's noise does not blur.
   // Calibrated on CPU time (the loop prints its own), so a loaded host does not shorten the job.
   const probe = 200
-  const probeCpuMs = await new Promise<number>((resolve, reject) =>
-    execFile(process.execPath, ['-e', loopScript(probe)], (e, out) =>
-      e ? reject(e) : resolve(Number(out.trim())),
-    ),
-  )
+  const probeCpuMs = (await bare(loopScript(probe))).cpuMs
   const millions = Math.round((probe * JOB_CPU_MS) / Math.max(probeCpuMs, 1))
   const job = loopScript(millions)
   const ratios: number[] = []
@@ -165,11 +149,12 @@ if (PARTS.has('overhead')) {
     const s = await sampled(job, i)
     const perfCpuMs = perf.stop()
     const b2 = await bare(job)
-    ratios.push(s.wallMs / Math.sqrt(b1.wallMs * b2.wallMs))
+    const b = Math.sqrt(b1.wallMs * b2.wallMs)
+    ratios.push(s.wallMs / b)
     // The job's CPU under the agent is its cgroup's (the loop's output goes to the bundle).
     cpuRatios.push(s.jobCpuMs / Math.sqrt(b1.cpuMs * b2.cpuMs))
     noise.push(b2.wallMs / b1.wallMs)
-    bareMs.push(Math.sqrt(b1.wallMs * b2.wallMs))
+    bareMs.push(b)
     agentMs.push(s.wallMs)
     fixedMs.push(s.totalMs - s.wallMs)
     costMs.push(s.agentCpuMs + perfCpuMs)
