@@ -95,6 +95,13 @@ async function startRun(jobId: string, script: string) {
   throw new Error(`job ${jobId} did not start`)
 }
 
+/** The pid a job's script writes to `file`, once it has. */
+async function pidIn(file: string): Promise<number> {
+  for (let i = 0; i < 100 && !(await readFile(file, 'utf8').catch(() => '')); i++)
+    await new Promise((r) => setTimeout(r, 20))
+  return Number(await readFile(file, 'utf8'))
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -216,9 +223,7 @@ describe('zkrunner-agent CLI', () => {
       jobId,
       `sh -c 'trap "" TERM; sleep 60' & echo $! > ${pidFile}; echo started; wait`,
     )
-    for (let i = 0; i < 100 && !(await readFile(pidFile, 'utf8').catch(() => '')); i++)
-      await new Promise((r) => setTimeout(r, 20))
-    const childPid = Number(await readFile(pidFile, 'utf8'))
+    const childPid = await pidIn(pidFile)
     run.child.kill('SIGKILL')
     await run.exited
     expect(alive(run.state.pid!)).toBe(true)
@@ -245,9 +250,7 @@ describe('zkrunner-agent CLI', () => {
     const dirs = run.state.cgroupDirs ?? []
     // Only where the host lets the agent create a cgroup for the job (root on v1, delegated v2).
     if (dirs.length === 0) ctx.skip()
-    for (let i = 0; i < 100 && !(await readFile(pidFile, 'utf8').catch(() => '')); i++)
-      await new Promise((r) => setTimeout(r, 20))
-    const escaped = Number(await readFile(pidFile, 'utf8'))
+    const escaped = await pidIn(pidFile)
     expect(alive(escaped)).toBe(true)
     run.child.kill('SIGKILL')
     await run.exited

@@ -6,8 +6,8 @@
 //    import. Node loads whole modules, so without this `import { createHeliaLight } from 'helia'`
 //    also loads libp2p and bitswap (helia's index imports them); bundled, the offline agent
 //    leaves them out and needs about a third less memory. The `--announce` node, which does use
-//    libp2p, is built apart and loads helia from node_modules. o1js stays external: it is loaded only by `settle`, from
-//    node_modules, with its WebAssembly and native backend files.
+//    libp2p, is built apart and loads helia from node_modules. o1js stays external: it is loaded
+//    only by `settle`, from node_modules, with its WebAssembly and native backend files.
 import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
