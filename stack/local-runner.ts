@@ -38,14 +38,32 @@ const SYSTEM_FAILURE_EXIT_CODE = 38
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
-/** The step script GitLab Runner would generate for a shell-like executor: variables, then each line, stopping at the first failure. */
-export function stepScript(job: RunnerJob, buildDir: string, env: Record<string, string>): string {
+/** The line a held job prints once it has reached its hold point (the kill fault waits for it). */
+export const HOLD_MARKER = 'zkrunner fault: the job holds here until its agent is killed'
+
+/**
+ * The step script GitLab Runner would generate for a shell-like executor: variables, then each
+ * line, stopping at the first failure. With `hold`, the job prints {@link HOLD_MARKER} before its
+ * last (long) step and then waits instead of running it: a crash injected on that line finds the
+ * job certainly alive, however fast the machine (the waiting is bounded, so a job whose agent is
+ * never killed still ends).
+ */
+export function stepScript(
+  job: RunnerJob,
+  buildDir: string,
+  env: Record<string, string>,
+  hold = false,
+): string {
   const lines = ['#!/usr/bin/env bash', 'set -eo pipefail', `cd ${shellQuote(buildDir)}`]
   for (const [k, v] of Object.entries(env)) lines.push(`export ${k}=${shellQuote(v)}`)
-  for (const line of job.ci.script) {
+  job.ci.script.forEach((line, i) => {
+    if (hold && i === job.ci.script.length - 1) {
+      lines.push(`printf '%s\\n' ${shellQuote(HOLD_MARKER)}`)
+      lines.push('sleep 600')
+    }
     lines.push(`printf '%s\\n' ${shellQuote(`$ ${line}`)}`)
     lines.push(line)
-  }
+  })
   return `${lines.join('\n')}\n`
 }
 
@@ -62,8 +80,11 @@ export async function runWithExecutor(
   baseEnv: NodeJS.ProcessEnv,
   workDir: string,
   onLine: (line: string) => void = () => {},
-  /** Fault injection: SIGKILL the agent this long after the job's first script line, as a crash would. */
-  killAgentAfterMs?: number,
+  /**
+   * Fault injection: the job holds before its last step and the agent is SIGKILLed as soon as the
+   * job says it holds, as a crash mid-job would: no timing involved, so it happens on any machine.
+   */
+  killAgentMidJob = false,
 ): Promise<RunnerOutcome> {
   const trace: string[] = []
   const log = (line: string) => {
@@ -89,7 +110,7 @@ export async function runWithExecutor(
     BUILD_FAILURE_EXIT_CODE: String(BUILD_FAILURE_EXIT_CODE),
     SYSTEM_FAILURE_EXIT_CODE: String(SYSTEM_FAILURE_EXIT_CODE),
   }
-  const call = async (args: string[], killAfterMs?: number) =>
+  const call = async (args: string[], kill = false) =>
     (await exec(
       {
         name: `executor ${args[0]}`,
@@ -99,8 +120,8 @@ export async function runWithExecutor(
         onLine: log,
       },
       {
-        // Counted from the job's first script line: by then the agent has spooled the job.
-        ...(killAfterMs === undefined ? {} : { kill: { afterLine: /^\$ /, afterMs: killAfterMs } }),
+        // The job reaches its hold point only through the agent, which has spooled it by then.
+        ...(kill ? { killOnLine: (line: string) => line === HOLD_MARKER } : {}),
         onKill: (pid) => log(`(fault injected: killing the agent, pid ${pid})`),
       },
     )) ?? SYSTEM_FAILURE_EXIT_CODE
@@ -116,8 +137,8 @@ export async function runWithExecutor(
     await rm(buildDir, { recursive: true, force: true })
     await cp(job.projectDir, buildDir, { recursive: true })
     const stepPath = join(scripts, 'step_script')
-    await writeFile(stepPath, stepScript(job, buildDir, ciEnv), { mode: 0o700 })
-    const code = await call(['run', stepPath, 'step_script'], killAgentAfterMs)
+    await writeFile(stepPath, stepScript(job, buildDir, ciEnv, killAgentMidJob), { mode: 0o700 })
+    const code = await call(['run', stepPath, 'step_script'], killAgentMidJob)
     return { status: code === 0 ? 'success' : 'failed', trace: trace.join('\n') }
   } finally {
     await call(['cleanup']).catch(() => SYSTEM_FAILURE_EXIT_CODE)

@@ -75,8 +75,8 @@ export interface StackJob {
 
 /** Faults the end-to-end tests inject; each is consumed by the next job. */
 export interface StackFaults {
-  /** SIGKILL the runner agent this many ms into the next job's script, then `resume` it. */
-  killAgentAfterMs?: number
+  /** Hold the next job before its last step, SIGKILL its runner agent there, then `resume` it. */
+  killAgentMidJob?: boolean
 }
 
 /** A running local stack. */
@@ -281,10 +281,9 @@ async function bringUp(
 
   let killed = false
   const takeKillFault = () => {
-    const ms = faults.killAgentAfterMs
-    faults.killAgentAfterMs = undefined
-    killed = ms !== undefined
-    return ms
+    killed = faults.killAgentMidJob === true
+    faults.killAgentMidJob = undefined
+    return killed
   }
   const faults: StackFaults = {}
   log('starting the GitLab stand-in…')

@@ -119,13 +119,13 @@ export class Supervisor {
 
   /**
    * Runs a short-lived command to completion, tracked like the services so that stopping the
-   * stack also stops it. `kill` SIGKILLs the process itself (not its group) `afterMs` after a
-   * line matching `afterLine` appears, to inject a crash at a known point of its work.
+   * stack also stops it. `killOnLine` SIGKILLs the process itself (not its group) as soon as it
+   * prints a line for which it returns true, to inject a crash at a known point of its work.
    */
   async exec(
     spec: Pick<ProcessSpec, 'name' | 'command' | 'args' | 'cwd' | 'env' | 'onLine'>,
     options: {
-      kill?: { afterLine: RegExp; afterMs: number }
+      killOnLine?: (line: string) => boolean
       onKill?: (pid: number | undefined) => void
     } = {},
   ): Promise<number | null> {
@@ -143,23 +143,20 @@ export class Supervisor {
     })
     const proc: Supervised = { name: spec.name, child, exited }
     this.#running.add(proc)
-    let killer: NodeJS.Timeout | undefined
-    const kill = options.kill
+    let killed = false
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => {
         spec.onLine?.(line)
-        if (kill && killer === undefined && kill.afterLine.test(line)) {
-          killer = setTimeout(() => {
-            options.onKill?.(child.pid)
-            child.kill('SIGKILL')
-          }, kill.afterMs)
+        if (!killed && options.killOnLine?.(line)) {
+          killed = true
+          options.onKill?.(child.pid)
+          child.kill('SIGKILL')
         }
       })
     }
     try {
       return await exited
     } finally {
-      clearTimeout(killer)
       this.#running.delete(proc)
     }
   }

@@ -6,8 +6,11 @@ import { PublicKey } from 'o1js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readCredits, readDeposit, readEscrow } from '../contracts/index.ts'
+import type { ResultManifest } from '../protocol/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
+import { HOLD_MARKER } from '../stack/local-runner.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
 import { installAuroStandIn } from './auro-standin.ts'
 import { freePort } from './free-port.ts'
@@ -90,11 +93,29 @@ describe('the local stack', () => {
   })
 
   test('the agent is killed mid-job and resumed: the job still ends with a signed, pinned bundle', async () => {
-    stack.faults.killAgentAfterMs = 1000
-    const job = await stack.requestJob(150_000_000, log)
-    expect(lines.some((l) => l.includes('fault injected: killing the agent'))).toBe(true)
+    // The job holds before its last step and the agent is killed when it says so: no clock, so
+    // the kill lands mid-job on a fast machine and on a loaded one alike.
+    stack.faults.killAgentMidJob = true
+    const from = lines.length
+    const job = await stack.requestJob(1_000_000, log)
+    const jobLines = lines.slice(from)
+    const held = jobLines.findIndex((l) => l.includes(HOLD_MARKER))
+    const kill = jobLines.findIndex((l) => l.includes('fault injected: killing the agent'))
+    expect(held, 'the job reached its hold point').toBeGreaterThanOrEqual(0)
+    expect(kill, 'the agent was killed after it').toBeGreaterThan(held)
     expect(job.bundleCid).toMatch(/^baf/)
     expect(pipelinesOf(job.jobId)).toHaveLength(1)
+    // `resume` stopped the orphaned job and signed it as lost: its last step never ran.
+    const reader = await createVerifiedReader([stack.urls.gateway])
+    try {
+      const text = async (path: string) =>
+        new TextDecoder().decode(await reader.readPath(job.bundleCid!, path))
+      const manifest = JSON.parse(await text('manifest.json')) as ResultManifest
+      expect(manifest.signal).toBe('agent-lost')
+      expect(await text('stdout.log')).not.toContain('primes up to')
+    } finally {
+      await reader.stop()
+    }
     jobs.push(job)
   })
 
