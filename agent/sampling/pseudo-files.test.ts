@@ -41,7 +41,8 @@ describe('PseudoFiles', () => {
       const f = files()
       const utime = () => Number(f.read(`/proc/${child.pid}/stat`)!.split(') ')[1]!.split(' ')[11])
       const first = utime()
-      await new Promise((r) => setTimeout(r, 300))
+      // The busy child gains clock ticks as soon as it is scheduled, sooner on an idle machine.
+      for (let i = 0; i < 500 && utime() === first; i++) await new Promise((r) => setTimeout(r, 20))
       expect(utime()).toBeGreaterThan(first)
     } finally {
       child.kill('SIGKILL')
