@@ -165,7 +165,7 @@ describe('zkrunner-agent CLI', () => {
       NODE,
       // The job outlives any wait below (`resume` stops it), so the kill lands while it runs on
       // a fast machine and a loaded one alike.
-      [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo started; sleep 60; echo late'],
+      [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo started; sleep 60'],
       {
         env: env(),
         cwd: dir,
