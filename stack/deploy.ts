@@ -12,6 +12,7 @@ import {
   readCredits,
   readServiceState,
   receiptTokenId,
+  ServiceErrors,
   serviceDeployProps,
   setCreditTokenAddress,
 } from '../contracts/index.ts'
@@ -126,20 +127,40 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
   }
 }
 
-/** The runner proves it is alive: signs the current slot and records it on chain. */
+/** Heartbeats re-signed for a fresh slot before giving up (see {@link sendHeartbeat}). */
+const HEARTBEAT_ATTEMPTS = 4
+
+/**
+ * The runner proves it is alive: signs the current slot and records it on chain. A heartbeat is
+ * valid for a few slots only, and the local chain's slots are seconds long: when proving took
+ * longer than that (a loaded machine), it is signed again for the slot then current, instead of
+ * failing the stack.
+ */
 export async function sendHeartbeat(
   payer: FeePayer,
   service: PublicKey,
   runnerKey: PrivateKey,
+  log: (line: string) => void = () => {},
 ): Promise<bigint> {
-  const block = await fetchLastBlock()
-  const slot = block.globalSlotSinceGenesis.toBigint()
-  const state = await readServiceState(service)
-  if (state.heartbeat.lastHeartbeatSlot >= slot) return state.heartbeat.lastHeartbeatSlot
-  const signature = signFields(
-    heartbeatMessage({ service: service.toBase58(), slot }),
-    runnerKey.toBase58(),
-  )
-  await included(await heartbeat(payer, service, runnerKey.toPublicKey(), slot, signature))
-  return slot
+  for (let attempt = 1; ; attempt++) {
+    const block = await fetchLastBlock()
+    const slot = block.globalSlotSinceGenesis.toBigint()
+    const state = await readServiceState(service)
+    if (state.heartbeat.lastHeartbeatSlot >= slot) return state.heartbeat.lastHeartbeatSlot
+    const signature = signFields(
+      heartbeatMessage({ service: service.toBase58(), slot }),
+      runnerKey.toBase58(),
+    )
+    try {
+      await included(await heartbeat(payer, service, runnerKey.toPublicKey(), slot, signature))
+      return slot
+    } catch (e) {
+      const message = (e as Error).message ?? ''
+      const stale =
+        message.includes('Protocol_state_precondition_unsatisfied') ||
+        message.includes(ServiceErrors.staleHeartbeat)
+      if (!stale || attempt >= HEARTBEAT_ATTEMPTS) throw e
+      log(`heartbeat for slot ${slot} landed too late; signing it again for the current slot`)
+    }
+  }
 }

@@ -239,10 +239,10 @@ async function bringUp(
   // The page's dev wallet gets a deposit up front: proving a deposit in the browser takes minutes.
   await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
-  await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey)
+  await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
   const heartbeatTimer = setInterval(
     () => {
-      sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey).catch((e) =>
+      sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log).catch((e) =>
         log(`heartbeat failed: ${(e as Error).message}`),
       )
     },
