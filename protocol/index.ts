@@ -14,7 +14,13 @@ export {
   type ServiceTerms,
   serviceAvailability,
 } from './chain-layout.ts'
-export { cidToFields, fieldsToCid, parseCid } from './cid-fields.ts'
+export {
+  CONTENT_CODECS,
+  cidToFields,
+  fieldsToCid,
+  parseCid,
+  parseContentCid,
+} from './cid-fields.ts'
 export { bigintToBytes, bytesToBigint, digestToFields, fieldsToDigest, sha256 } from './digest.ts'
 export {
   domainTag,
@@ -66,6 +72,7 @@ export {
 } from './messages.ts'
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 export {
+  ParameterNameSchema,
   type ParameterSpec,
   ParameterSpecSchema,
   type ParameterValues,
@@ -76,13 +83,21 @@ export { parseJsonWith, parseWith } from './parse.ts'
 export {
   CidSchema,
   CommitShaSchema,
+  ContentCidSchema,
   HpkePublicKeySchema,
   PublicKeySchema,
   RequestIdSchema,
   Sha256HexSchema,
   SignatureSchema,
   Uint64Schema,
+  WellFormedStringSchema,
 } from './primitives.ts'
+export {
+  parseRequestBinding,
+  type RequestBinding,
+  RequestBindingSchema,
+  requestDigest,
+} from './request-digest.ts'
 export {
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
@@ -90,7 +105,9 @@ export {
   ManifestFileSchema,
   type ManifestSignature,
   ManifestSignatureSchema,
+  manifestBytes,
   manifestDigest,
+  parseManifestBytes,
   parseManifestSignature,
   parseResultManifest,
   type ResultManifest,

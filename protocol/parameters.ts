@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import { fail, ok, ProtocolErrorCode, type Result } from './errors.ts'
 
-// Names become GitLab CI variables, so they follow GitLab's variable-name rule.
-const ParameterNameSchema = z
+/** A parameter's name: it becomes a GitLab CI variable, so it follows GitLab's variable-name rule. */
+export const ParameterNameSchema = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a CI variable name')
 const compiles = (pattern: string): boolean => {

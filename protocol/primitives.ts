@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { parseCid } from './cid-fields.ts'
+import { parseCid, parseContentCid } from './cid-fields.ts'
 import { isPublicKey } from './mina-key.ts'
 
 const UINT64_MAX = (1n << 64n) - 1n
@@ -23,11 +23,28 @@ export const Sha256HexSchema = z
   .string()
   .regex(/^[0-9a-f]{64}$/, 'must be a 64-digit lower-case hex SHA-256')
 
+// With the u flag, \p{Cs} matches only a surrogate that is not half of a pair.
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * A string that is well-formed UTF-16: a lone surrogate has no UTF-8 form, so the canonical bytes a
+ * signature covers could not be the bytes of the string.
+ */
+export const WellFormedStringSchema = z
+  .string()
+  .refine((s) => !LONE_SURROGATE.test(s), 'must not contain a lone surrogate')
+
 /** A CID in its string form. */
 export const CidSchema = z
   .string()
   .max(200)
   .refine((s) => parseCid(s).ok, 'must be a CID')
+
+/** The CID of content zkrunner reads (a bundle, a descriptor): raw or dag-pb, sha2-256, no path. */
+export const ContentCidSchema = z
+  .string()
+  .max(200)
+  .refine((s) => parseContentCid(s).ok, 'must be a raw or dag-pb sha2-256 CID')
 
 /** A 128-bit random request id in lower-case hex: also the job id everywhere downstream. */
 export const RequestIdSchema = z

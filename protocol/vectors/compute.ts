@@ -10,6 +10,7 @@ import {
   manifestDigest,
   manifestMessage,
   publicKeyToFields,
+  requestDigest,
   settledLeavesBytes,
   settledLeavesCid,
   settleMessage,
@@ -26,6 +27,7 @@ import {
   helloBytes,
   keys,
   manifest,
+  request,
   settledLeaves,
   settlement,
   voucher,
@@ -75,6 +77,9 @@ export async function computeVectors() {
         }),
       ),
       signature: signedVoucher.signature,
+    },
+    request: {
+      digest: requestDigest(request),
     },
     manifest: {
       canonical: canonicalJson(manifest),
