@@ -8,7 +8,14 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { Command } from 'commander'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateMinaKeyPair, parseResultReport, type ResultManifest } from '../protocol/index.ts'
+import {
+  generateMinaKeyPair,
+  parseManifestBytes,
+  parseResultReport,
+  type ResultManifest,
+  requestDigest,
+  unwrap,
+} from '../protocol/index.ts'
 import { buildProgram } from './cli.ts'
 import { Spool } from './spool/spool.ts'
 
@@ -293,6 +300,8 @@ describe('zkrunner-agent CLI', () => {
       CUSTOM_ENV_ZKRUNNER_SERVICE: service,
       CUSTOM_ENV_ZKRUNNER_USER: user,
       CUSTOM_ENV_ZKRUNNER_ARTIFACTS: 'out.txt',
+      CUSTOM_ENV_ZKRUNNER_PARAMETERS: '{"TARGET":"release"}',
+      CUSTOM_ENV_TARGET: 'release',
     }
     const cfg = await agent(['executor', 'config'], gitlab)
     expect(JSON.parse(cfg.stdout)).toMatchObject({
@@ -305,10 +314,14 @@ describe('zkrunner-agent CLI', () => {
     const step = await agent(['executor', 'run', join(dir, 'step.sh'), 'step_script'], gitlab)
     expect(step.code, step.stderr).toBe(0)
     expect(step.stdout).toBe('job-log\n')
-    const manifest = JSON.parse(
-      await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'), 'utf8'),
-    ) as ResultManifest
+    // The manifest is stored as its canonical bytes and binds the request the Worker passed.
+    const manifest = unwrap(
+      parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),
+    )
     expect(manifest.files.map((f) => f.path)).toContain('artifacts/out.txt')
+    expect(manifest.requestDigest).toBe(
+      requestDigest({ requestId: jobId, service, user, parameters: { TARGET: 'release' } }),
+    )
     const failed = await agent(['executor', 'run', join(dir, 'failing.sh'), 'after_script'], gitlab)
     expect(failed.code).toBe(37)
     const broken = await agent(['executor', 'run', join(dir, 'step.sh'), 'step_script'], {

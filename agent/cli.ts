@@ -15,6 +15,7 @@ import {
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'
+import { requestParameters } from './executor/request-parameters.ts'
 import { generateRunnerKey, loadRunnerKey } from './keys.ts'
 import type { AdvanceDeps } from './pipeline/advance-job.ts'
 import { startJob } from './pipeline/start-job.ts'
@@ -217,6 +218,7 @@ export function buildProgram(): Command {
             env.ZKRUNNER_SOURCE_COMMITMENT ??
             env.CI_COMMIT_SHA ??
             '',
+          parameters: requestParameters((name) => env[name]),
           command,
           args,
           artifacts: [

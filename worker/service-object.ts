@@ -402,6 +402,9 @@ export class ServiceObject extends DurableObject<Env> {
         ZKRUNNER_USER: request.user,
         ZKRUNNER_JOB_NAME: descriptor.job,
         ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
+        // The parameters as one value too: the runner hashes them into the manifest's
+        // requestDigest, so the page can tell its own request's result from any other.
+        ZKRUNNER_PARAMETERS: canonicalJson(parameters.value),
         // The runner settles with the user's latest voucher; it is a signed promise, not a secret.
         ZKRUNNER_VOUCHER: canonicalJson(voucher),
       }

@@ -8,8 +8,10 @@ import {
   MANIFEST_SIGNATURE_FILE,
   type ManifestFile,
   type ManifestSignature,
+  manifestBytes,
   parseResultManifest,
   type ResultManifest,
+  requestDigest,
   signManifest,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -107,6 +109,12 @@ export async function sealBundle(args: {
     sourceCommitment: args.meta.sourceCommitment,
     runner: args.runner.publicKey,
     user: args.meta.user,
+    requestDigest: requestDigest({
+      requestId: args.meta.jobId,
+      service: args.meta.service,
+      user: args.meta.user,
+      parameters: args.meta.parameters ?? {},
+    }),
     exitCode: args.outcome.exitCode,
     signal: args.outcome.signal,
     startedAt: args.outcome.startedAt,
@@ -122,7 +130,8 @@ export async function sealBundle(args: {
     throw new AgentError(AgentErrorCode.BUNDLE_INVALID, `manifest: ${parsed.error.message}`)
   const manifest = parsed.value
   const signature = signManifest(manifest, args.runner.privateKey)
-  await writeDurable(join(args.bundleDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`)
+  // Exactly the canonical bytes the signature covers: verifiers refuse any other spelling.
+  await writeDurable(join(args.bundleDir, MANIFEST_FILE), manifestBytes(manifest))
   await writeDurable(
     join(args.bundleDir, MANIFEST_SIGNATURE_FILE),
     `${JSON.stringify(signature, null, 2)}\n`,

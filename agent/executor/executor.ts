@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { requestParameters } from './request-parameters.ts'
 
 /** The stages whose script is the user's job: sampled and bundled. Others run plainly. */
 export const SAMPLED_STAGES = new Set(['step_script', 'build_script'])
@@ -25,6 +26,8 @@ export interface ExecutorJob {
   service: string
   user: string
   sourceCommitment: string
+  /** The parameters as the job ran them: hashed into the manifest's requestDigest. */
+  parameters: Record<string, string>
   artifacts: string[]
   cwd: string
   voucher?: unknown
@@ -57,6 +60,7 @@ export function jobFromEnv(env: NodeJS.ProcessEnv, fallbackCwd: string): Executo
     service,
     user,
     sourceCommitment,
+    parameters: requestParameters(v),
     artifacts: (v('ZKRUNNER_ARTIFACTS') ?? '')
       .split(/[,\n]/)
       .map((s) => s.trim())

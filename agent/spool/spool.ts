@@ -26,6 +26,8 @@ export interface JobMeta {
   service: string
   sourceCommitment: string
   user: string
+  /** The request's parameters as the job ran them (absent in jobs spooled before they were kept: none). */
+  parameters?: Record<string, string>
   command: string
   args: string[]
   /** Declared artifact paths (files or directories, relative to the job's working directory). */
