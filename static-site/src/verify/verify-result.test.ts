@@ -124,7 +124,14 @@ describe('verifyResult', () => {
     })
     const settleEvent = (jobs: bigint, root: bigint, [c0, c1]: [bigint, bigint]): ChainEvent => {
       const [ux, uOdd] = unwrap(publicKeyToFields(service.user.publicKey))
-      return { height: 5, slot: 50, data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root, c0, c1] }
+      return {
+        height: 5,
+        slot: 50,
+        chainStatus: 'canonical',
+        sequence: 0,
+        index: 0,
+        data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root, c0, c1],
+      }
     }
     /** Verifies a fresh good bundle against one Settle event, reading leaves through the real reader. */
     const verifySettled = async (
