@@ -1,6 +1,6 @@
 import { type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
-import type { ServiceDescriptor } from '../protocol/index.ts'
+import type { RequestBinding, ServiceDescriptor } from '../protocol/index.ts'
 import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
@@ -59,20 +59,23 @@ export async function requestJob(
   descriptor: ServiceDescriptor,
   userKey: string,
   values: Record<string, string | number | boolean>,
-): Promise<{ jobId: string; user: string; cumulativeAmount: string }> {
+): Promise<{ jobId: string; user: string; cumulativeAmount: string; request: RequestBinding }> {
   const worker = new WorkerClient(endpoints.workerUrl)
   const wallet = devKeyWallet(userKey)
   const status = await worker.service(service, wallet.publicKey)
   const owed = BigInt(status.chain?.funding?.owed ?? '0')
-  const { envelope, submission } = await buildSealedRequest(
+  const { envelope, submission, binding } = await buildSealedRequest(
     { service, descriptor, values, owed, lastNonce: 0n },
     wallet,
   )
   const submitted = await worker.submit(envelope)
+  if (submitted.jobId !== binding.requestId)
+    throw new Error(`the Worker answered job ${submitted.jobId} for request ${binding.requestId}`)
   return {
-    jobId: submitted.jobId,
+    jobId: binding.requestId,
     user: wallet.publicKey,
     cumulativeAmount: submission.voucher.cumulativeAmount,
+    request: binding,
   }
 }
 
@@ -101,13 +104,13 @@ export async function watchJob(
 /** Verifies a job's result exactly as the page does, from the gateways and the chain alone. */
 export async function verifyJob(
   endpoints: UserEndpoints,
-  target: { bundleCid: string; service: string; jobId: string; user: string },
+  target: { bundleCid: string; service: string; request: RequestBinding },
   onLink: (l: VerificationLink) => void,
 ): Promise<VerificationLink[]> {
   const reader = await createVerifiedReader(endpoints.gateways)
   try {
     const outcome = await verifyResult(
-      { bundleCid: target.bundleCid, service: target.service, jobId: target.jobId },
+      { bundleCid: target.bundleCid, service: target.service, request: target.request },
       {
         bundle: reader,
         chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),

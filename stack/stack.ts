@@ -6,6 +6,7 @@ import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
 import {
   hpkeKeyPairOf,
+  type RequestBinding,
   type ServiceDescriptor,
   sealJson,
   signServiceRegistration,
@@ -69,6 +70,8 @@ export interface SampleRun extends StackJob {
 export interface StackJob {
   jobId: string
   user: string
+  /** The request as the user sent it: its result must answer exactly it. */
+  request: RequestBinding
   status: string
   bundleCid: string | null
 }
@@ -438,7 +441,7 @@ async function bringUp(
       onLine,
     )
     onLine(`requesting a job: LIMIT=${limit}`)
-    const { jobId, user } = await requestJob(
+    const { jobId, user, request } = await requestJob(
       endpoints,
       deployment.service,
       descriptor,
@@ -467,7 +470,7 @@ async function bringUp(
       at: job.createdAt,
     })
     if (bundleCid) onLine(`result bundle ${bundleCid}`)
-    return { jobId, user, status: job.status, bundleCid }
+    return { jobId, user, request, status: job.status, bundleCid }
   }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
@@ -478,7 +481,7 @@ async function bringUp(
     onLine('verifying, as anyone can, from the gateway and the chain alone:')
     return verifyJob(
       endpoints,
-      { bundleCid: job.bundleCid, service: deployment.service, jobId: job.jobId, user: job.user },
+      { bundleCid: job.bundleCid, service: deployment.service, request: job.request },
       (l) =>
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,

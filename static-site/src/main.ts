@@ -2,6 +2,7 @@ import './style.css'
 import {
   type ParameterValues,
   parseServiceDescriptor,
+  type RequestBinding,
   type ServiceDescriptor,
   serviceAvailability,
 } from '../../protocol/index.ts'
@@ -16,15 +17,16 @@ import { createVerifiedReader, type VerifiedReader } from './ipfs/verified-reade
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest } from './request.ts'
 import { parseSamples } from './samples.ts'
+import { contentVerified } from './verify/links.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
-import { verifyResult } from './verify/verify-result.ts'
+import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
 import { renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
-import { verificationPanel } from './views/verification.ts'
+import { unverifiedSection, verificationPanel } from './views/verification.ts'
 import { auroProvider, connectAuro } from './wallet/auro.ts'
 import { devKeyWallet } from './wallet/dev-key.ts'
 import type { Wallet } from './wallet/wallet.ts'
@@ -101,51 +103,63 @@ async function loadMarket(app: App): Promise<MarketService[]> {
   )
 }
 
-/** Verifies a bundle and shows each link, then the plot and the logs from the checked bytes. */
-async function showVerification(
-  app: App,
-  root: HTMLElement,
-  target: { bundleCid: string; service: string; jobId?: string },
-): Promise<void> {
+/**
+ * Verifies a bundle and shows each link, then what the bundle says: the exit code, the plot and the
+ * logs, from the checked bytes. Until the links that vouch for that content hold, it is shown
+ * only inside a section labelled unverified.
+ */
+async function showVerification(app: App, root: HTMLElement, target: VerifyTarget): Promise<void> {
   const panel = verificationPanel()
   const extras = h('div')
   root.replaceChildren(panel.el, extras)
-  const outcome = await verifyResult(
-    target,
-    {
-      bundle: app.ipfs,
-      chain: app.chain,
-      settled: settledResultsFrom(app.ipfs, (digests) => app.prover.resultsRoot(digests)),
-    },
-    panel.update,
-  )
+  let outcome: VerifyOutcome
+  try {
+    outcome = await verifyResult(
+      target,
+      {
+        bundle: app.ipfs,
+        chain: app.chain,
+        settled: settledResultsFrom(app.ipfs, (digests) => app.prover.resultsRoot(digests)),
+      },
+      panel.update,
+    )
+  } catch (e) {
+    // verifyResult reports its own failures as links; this is the last guard against "Verifying…".
+    panel.fail(messageOf(e))
+    return
+  }
   panel.finish(outcome.links)
   const m = outcome.manifest
   if (!m) return
-  extras.append(
+  const content: HTMLElement[] = [
     h(
       'p',
-      {},
+      { 'data-role': 'result-summary' },
       `Exit code ${m.exitCode ?? m.signal} · wall ${(m.wallMs / 1000).toFixed(1)} s · CPU ${(m.cpuMs / 1000).toFixed(1)} s · peak RSS ${(m.peakRssBytes / 1048576).toFixed(1)} MiB`,
     ),
-  )
+  ]
   const samples = outcome.files.get(m.sampling.samplesPath)
-  if (samples) extras.append(renderPlot(parseSamples(decoder.decode(samples))))
+  if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))
   const logs = new Map<string, string>()
   for (const [path, bytes] of outcome.files) {
     if (path.endsWith('.log')) logs.set(path, decoder.decode(bytes))
   }
-  if (logs.size > 0) extras.append(renderLogs(logs))
+  if (logs.size > 0) content.push(renderLogs(logs))
+  if (contentVerified(outcome.links)) extras.append(...content)
+  else extras.append(unverifiedSection(content))
 }
 
-async function watchJob(app: App, jobId: string, service: string, root: HTMLElement) {
+async function watchJob(app: App, request: RequestBinding, root: HTMLElement) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
   let verified = false
   for (;;) {
     try {
-      const job = await app.worker.job(jobId)
+      // The page follows its own request id; whatever else a Worker answers is not this job.
+      const job = await app.worker.job(request.requestId)
+      if (job.jobId !== request.requestId)
+        throw new Error(`the Worker answered job ${job.jobId} for request ${request.requestId}`)
       renderJob(statusBox, job)
       // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
       // following the status until the job is finished.
@@ -153,8 +167,8 @@ async function watchJob(app: App, jobId: string, service: string, root: HTMLElem
         verified = true
         await showVerification(app, verifyBox, {
           bundleCid: job.result.bundleCid,
-          service,
-          jobId,
+          service: request.service,
+          request,
         })
       }
       if (verified && TERMINAL_STATUSES.has(job.status)) return
@@ -226,13 +240,13 @@ function openService(app: App, s: MarketService): void {
     const status = await app.worker.service(s.address, user)
     const owed = BigInt(status.chain?.funding?.owed ?? '0')
     const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
-    const { envelope, submission } = await buildSealedRequest(
+    const { envelope, submission, binding } = await buildSealedRequest(
       { service: s.address, descriptor: d, values, owed, lastNonce },
       app.wallet,
     )
     localStorage.setItem(nonceKey(s.address, user), submission.voucher.nonce)
-    const job = await app.worker.submit(envelope)
-    void watchJob(app, job.jobId, s.address, jobBox)
+    await app.worker.submit(envelope)
+    void watchJob(app, binding, jobBox)
   }
   root.replaceChildren(
     h('h2', {}, d.name),

@@ -133,6 +133,11 @@ describe('the page in Chromium', () => {
       settled: 'ok',
     })
     expect(await summary.getAttribute('data-result')).toBe('ok')
+    // Every link holds, so the content is shown as checked, not under the unverified label.
+    expect(await page.locator('#service [data-role="unverified"]').count()).toBe(0)
+    expect(await page.locator('#service [data-role="result-summary"]').textContent()).toContain(
+      'Exit code 0',
+    )
     await page.locator('figure.plot canvas').first().waitFor({ timeout: 10_000 })
     await page.locator('input[name="log-search"]').fill('test case 7')
     await expect.poll(() => page.locator('[data-role="log"] mark').count()).toBe(1)
@@ -150,10 +155,42 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#verify [data-link="settled"]').textContent()).toContain('leaf 0')
   }, 120_000)
 
+  it('refuses another user’s genuine job that a dishonest Worker hands back for my request', async () => {
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    const theirs = await stack.anotherUsersJob()
+    stack.worker.handBack = theirs
+    const before = stack.worker.received.length
+    await page.locator('form.request button[type="submit"]').click()
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+    // The Worker answers for the page's own request id, with the other user's bundle.
+    await expect
+      .poll(() => page.locator('#service [data-role="bundle-cid"]').textContent(), {
+        timeout: 30_000,
+      })
+      .toBe(theirs.bundleCid)
+    const summary = page.locator('#service [data-role="verify-summary"][data-result]')
+    await summary.waitFor({ timeout: 60_000 })
+    expect(await summary.getAttribute('data-result')).toBe('broken')
+    expect(await page.locator('#service [data-link="manifest"]').getAttribute('data-status')).toBe(
+      'broken',
+    )
+    expect(await page.locator('#service [data-link="manifest"]').textContent()).toContain(
+      'for user',
+    )
+    // Its exit code, plot and logs are shown only under the unverified label.
+    const unverified = page.locator('#service [data-role="unverified"]')
+    expect(await unverified.textContent()).toContain('Unverified')
+    expect(await unverified.locator('[data-role="result-summary"]').count()).toBe(1)
+    expect(await page.locator('#service [data-role="result-summary"]').count()).toBe(1)
+    await page.locator('#service').screenshot({ path: join(RESULTS, 'page-handed-back.png') })
+  }, 120_000)
+
   it.each([
     ['tampered-file', 'files'],
     ['wrong-signature', 'signature'],
     ['wrong-source', 'source'],
+    ['duplicate-key', 'manifest'],
+    ['lone-surrogate', 'manifest'],
   ] as const)('names the broken link for a %s bundle', async (variant, broken) => {
     const jobId = newRequestId()
     const cid = await stack.addBundle(variant, jobId)
@@ -166,7 +203,23 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#verify [data-role="verify-summary"]').textContent()).toContain(
       'Broken link',
     )
+    // Content whose chain to the runner is broken is never shown as checked.
+    expect(await page.locator('#verify [data-role="result-summary"]').count()).toBe(
+      await page.locator('#verify [data-role="unverified"] [data-role="result-summary"]').count(),
+    )
+    if (broken === 'files' || broken === 'signature')
+      expect(await page.locator('#verify [data-role="unverified"]').textContent()).toContain(
+        'Unverified',
+      )
     await page.locator('#verify').screenshot({ path: join(RESULTS, `page-${variant}.png`) })
+  })
+
+  it('refuses a bundle CID with a path at the bundle link', async () => {
+    const jobId = newRequestId()
+    const cid = await stack.addBundle('good', jobId)
+    const links = await verifyByCid(`${cid}/stdout.log`, jobId)
+    expect(links.bundle).toBe('broken')
+    expect(Object.values(links).filter((s) => s === 'ok')).toEqual([])
   })
 
   it('logged no errors in the page', () => {

@@ -8,21 +8,24 @@ import {
   cidToFields,
   generateMinaKeyPair,
   manifestDigest,
+  newRequestId,
   publicKeyToFields,
   settledLeavesBytes,
   settledLeavesCid,
   toHex,
   unwrap,
+  validateParameters,
 } from '../../../protocol/index.ts'
 import {
   type BundleVariant,
   bundleFixture,
+  requestFixture,
   type ServiceFixture,
   serviceFixture,
 } from './bundle-fixture.ts'
 import { type ChainData, startGraphqlDouble } from './graphql-double.ts'
 import { listen, type RunningServer, startTrustlessGateway } from './trustless-gateway.ts'
-import { startWorkerDouble, type WorkerDouble } from './worker-double.ts'
+import { type DoubleResult, startWorkerDouble, type WorkerDouble } from './worker-double.ts'
 
 const SITE = new URL('../..', import.meta.url).pathname
 const TYPES: Record<string, string> = {
@@ -43,6 +46,8 @@ export interface Stack {
   staleService: ServiceFixture
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
+  /** A genuine, runner-signed result of another user's job with `service`, pinned to the gateway. */
+  anotherUsersJob(): Promise<DoubleResult>
   /** Jobs the Worker double completed (and, with `settledRoot`, settled), oldest first. */
   completed: { jobId: string; bundleCid: string }[]
   close(): Promise<void>
@@ -150,7 +155,15 @@ export async function startStack(opts: {
     complete: async (submission) => {
       const { request, voucher } = submission
       owed.set(`${request.service}:${request.user}`, BigInt(voucher.cumulativeAmount))
-      const bundle = await bundleFixture(blocks, service, request.requestId, 'good')
+      const parameters = unwrap(
+        validateParameters(service.descriptor.parameters, request.parameters),
+      )
+      const bundle = await bundleFixture(blocks, service, request.requestId, 'good', {
+        requestId: request.requestId,
+        service: request.service,
+        user: request.user,
+        parameters,
+      })
       completed.push({ jobId: request.requestId, bundleCid: bundle.cid.toString() })
       if (opts.settledRoot) {
         const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
@@ -169,6 +182,7 @@ export async function startStack(opts: {
         const events = chain.events.get(service.address) ?? []
         events.push({
           height: 9,
+          sequence: events.length,
           data: [3n, ux, uOdd, 5n, BigInt(voucher.nonce), 5n, 1n, root, c0, c1],
         })
         chain.events.set(service.address, events)
@@ -218,6 +232,23 @@ export async function startStack(opts: {
     staleService,
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
+    anotherUsersJob: async () => {
+      const jobId = newRequestId()
+      const other = generateMinaKeyPair().publicKey
+      const bundle = await bundleFixture(
+        blocks,
+        service,
+        jobId,
+        'good',
+        requestFixture(service, jobId, other),
+      )
+      return {
+        bundleCid: bundle.cid.toString(),
+        manifest: bundle.manifest,
+        runner: service.runner.publicKey,
+        signature: bundle.signature.signature,
+      }
+    },
     completed,
     close: async () => {
       await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
