@@ -38,7 +38,8 @@ export const firstBroken = (links: readonly VerificationLink[]): VerificationLin
 
 /**
  * The links that make a bundle's content (exit code, figures, plot, logs) the runner's own for
- * this request: until all of them hold, the content is shown only labelled unverified.
+ * this request. The content is shown as checked only when all of them hold and no other link is
+ * broken (a pending settlement is fine: a result is genuine before it is paid for).
  */
 export const CONTENT_LINKS: readonly LinkId[] = [
   'bundle',
@@ -48,6 +49,7 @@ export const CONTENT_LINKS: readonly LinkId[] = [
   'runner',
 ]
 
-/** True when every link that vouches for the content holds. */
+/** True when the content may be shown as checked; otherwise it is shown labelled unverified. */
 export const contentVerified = (links: readonly VerificationLink[]): boolean =>
-  CONTENT_LINKS.every((id) => links.some((l) => l.id === id && l.status === 'ok'))
+  CONTENT_LINKS.every((id) => links.some((l) => l.id === id && l.status === 'ok')) &&
+  firstBroken(links) === null

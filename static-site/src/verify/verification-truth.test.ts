@@ -317,7 +317,7 @@ describe('verification tells the truth', () => {
   })
 
   describe('unverified content looks unverified', () => {
-    it.each(['tampered-file', 'wrong-signature'] as const)(
+    it.each(['tampered-file', 'wrong-signature', 'wrong-source'] as const)(
       'does not vouch for the content of a %s bundle',
       async (variant) => {
         const jobId = newRequestId()
