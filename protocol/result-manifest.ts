@@ -120,7 +120,7 @@ export const parseManifestSignature = (input: unknown): Result<ManifestSignature
 export function parseManifestBytes(bytes: Uint8Array): Result<ResultManifest> {
   let value: unknown
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))
   } catch {
     return fail(ProtocolErrorCode.MALFORMED_JSON, 'not UTF-8 JSON')
   }
