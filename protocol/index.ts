@@ -83,6 +83,7 @@ export {
   SignatureSchema,
   Uint64Schema,
 } from './primitives.ts'
+export { type NextVoucher, nextVoucher, type OwedEvidence, type OwedSource } from './proven-owed.ts'
 export {
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
