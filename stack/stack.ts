@@ -446,6 +446,7 @@ async function bringUp(
       {
         LIMIT: limit,
       },
+      onLine,
     )
     const entry = {
       jobId,
