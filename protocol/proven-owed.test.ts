@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { nextVoucher } from './proven-owed.ts'
 import { generateMinaKeyPair } from './signature.ts'
-import { signVoucher } from './voucher.ts'
+import { parseVoucher, signVoucher } from './voucher.ts'
 
 const user = generateMinaKeyPair()
 const service = generateMinaKeyPair().publicKey
@@ -115,4 +115,47 @@ test('never more than the largest proven amount plus one price, whatever the Wor
       expect(next.cumulativeAmount).toBe(max + price)
     }
   }
+})
+
+test('fuzz: random and mutated voucher fields never throw and never raise the amount', () => {
+  const genuine = signed(30n, 4n)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!
+  const junk = (): unknown =>
+    pick<unknown>([
+      null,
+      undefined,
+      -1,
+      Number.POSITIVE_INFINITY,
+      '',
+      '30',
+      '-5',
+      '1'.repeat(40),
+      '0x1e',
+      [],
+      {},
+      true,
+      { toString: 1 },
+      stranger.publicKey,
+      genuine.signature,
+    ])
+  const keys = Object.keys(genuine) as (keyof typeof genuine)[]
+  for (let i = 0; i < 300; i++) {
+    const reported: Record<string, unknown> = { ...genuine }
+    for (let k = 0; k <= i % 3; k++) reported[pick(keys)] = junk()
+    if (i % 7 === 0) reported[`extra${i}`] = junk()
+    const next = nextVoucher({
+      ...base,
+      settled: 0n,
+      reported: i % 11 === 0 ? junk() : reported,
+      reportedOwed: 10n ** 9n,
+    })
+    // Only the untouched genuine voucher proves 30; anything else proves nothing.
+    const untouched = JSON.stringify(reported) === JSON.stringify(genuine)
+    expect(next.cumulativeAmount).toBe((untouched ? 30n : 0n) + price)
+  }
+})
+
+test('a voucher amount that is not a number is a parse error, not a throw (found by the fuzz above)', () => {
+  const r = parseVoucher({ ...signed(1n, 1n), cumulativeAmount: stranger.publicKey })
+  expect(!r.ok && r.error.code).toBe('INVALID_FIELD')
 })
