@@ -45,6 +45,10 @@ export interface Stack {
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
   /** Jobs the Worker double completed (and, with `settledRoot`, settled), oldest first. */
   completed: { jobId: string; bundleCid: string }[]
+  /** The page's dev user (its key signs honest vouchers for the funding double). */
+  user: { publicKey: string; privateKey: string }
+  /** Makes the double report this funding for every user (an inflated owed, a forged voucher), or the truth again with null. */
+  setFunding(funding: { owed: string; voucher?: unknown } | null): void
   close(): Promise<void>
 }
 
@@ -108,6 +112,7 @@ export async function startStack(opts: {
   const registry = generateMinaKeyPair().publicKey
   const chain: ChainData = { states: new Map(), balances: new Map(), slot: 12n, events: new Map() }
   const owed = new Map<string, bigint>()
+  let fundingOverride: { owed: string; voucher?: unknown } | null = null
   const leaves = new Map<string, Uint8Array[]>()
   const completed: Stack['completed'] = []
   let service!: ServiceFixture
@@ -142,7 +147,13 @@ export async function startStack(opts: {
           maxHeartbeatAgeSlots: '20',
           settledJobs: '0',
           ...(user
-            ? { funding: { deposit: '20', owed: String(owed.get(`${address}:${user}`) ?? 0n) } }
+            ? {
+                funding: {
+                  deposit: '20',
+                  owed: String(owed.get(`${address}:${user}`) ?? 0n),
+                  ...fundingOverride,
+                },
+              }
             : {}),
         },
       }
@@ -219,6 +230,10 @@ export async function startStack(opts: {
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
     completed,
+    user: devUser,
+    setFunding: (funding) => {
+      fundingOverride = funding
+    },
     close: async () => {
       await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
     },
