@@ -92,6 +92,7 @@ export {
   Uint64Schema,
   WellFormedStringSchema,
 } from './primitives.ts'
+export { type NextVoucher, nextVoucher, type OwedEvidence, type OwedSource } from './proven-owed.ts'
 export {
   parseRequestBinding,
   type RequestBinding,

@@ -7,11 +7,14 @@ const UINT64_MAX = (1n << 64n) - 1n
 /** A Mina public key in base58 (`B62…`). */
 export const PublicKeySchema = z.string().max(64).refine(isPublicKey, 'must be a Mina public key')
 
+const DECIMAL = /^(0|[1-9][0-9]{0,19})$/
+
 /** An amount of credits or a counter: a decimal string of an unsigned 64-bit integer (JSON numbers lose precision past 2^53). */
 export const Uint64Schema = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,19})$/, 'must be a decimal unsigned integer')
-  .refine((s) => BigInt(s) <= UINT64_MAX, 'must fit in 64 bits')
+  .regex(DECIMAL, 'must be a decimal unsigned integer')
+  // zod runs refinements after a failed regex too: BigInt('B62…') would throw out of a parse.
+  .refine((s) => !DECIMAL.test(s) || BigInt(s) <= UINT64_MAX, 'must fit in 64 bits')
 
 /** A git commit SHA-1 (40 lower-case hex digits): the source commitment of a service version. */
 export const CommitShaSchema = z

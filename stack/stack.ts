@@ -449,6 +449,7 @@ async function bringUp(
       {
         LIMIT: limit,
       },
+      onLine,
     )
     const entry = {
       jobId,

@@ -7,10 +7,12 @@ import {
   type JobSubmission,
   manifestMessage,
   openJson,
+  parseVoucher,
   type ResultReport,
   type ServiceRegistration,
   sealJson,
   TRIGGER_TOKEN_INFO,
+  type Voucher,
   validateParameters,
   verifyFields,
 } from '../protocol/index.ts'
@@ -95,12 +97,22 @@ export interface JobView {
   pipeline: { id: number; projectId: number | null; webUrl: string | null } | null
   history: JobEvent[]
   result: Omit<ResultReport, 'v' | 'jobId'> | null
+  /** What the user signed for this job: the voucher it was admitted with (cumulative amount, nonce). */
+  voucher: { cumulativeAmount: string; nonce: string } | null
 }
 
 /** The outcome of an RPC that may be refused: errors cross the RPC boundary as data, not exceptions. */
 export type Outcome<T> =
   | { ok: true; value: T }
   | { ok: false; status: number; code: string; message: string }
+
+/** The voucher a job was admitted with, from its stored variables (null for rows without one). */
+function voucherOf(variables: string): Voucher | null {
+  const raw = (JSON.parse(variables) as Record<string, string>).ZKRUNNER_VOUCHER
+  if (raw === undefined) return null
+  const parsed = parseVoucher(JSON.parse(raw))
+  return parsed.ok ? parsed.value : null
+}
 
 const refuse = (error: ApiError): Outcome<never> => ({
   ok: false,
@@ -153,6 +165,7 @@ export class ServiceObject extends DurableObject<Env> {
         pipeline_id INTEGER, project_id INTEGER, pipeline_url TEXT, result TEXT,
         next_attempt_at INTEGER);
       CREATE INDEX IF NOT EXISTS jobs_next_attempt ON jobs (next_attempt_at);
+      CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user);
       CREATE TABLE IF NOT EXISTS job_events (
         job_id TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
         status TEXT NOT NULL, source TEXT NOT NULL, detail TEXT);
@@ -266,6 +279,7 @@ export class ServiceObject extends DurableObject<Env> {
             ? {
                 deposit: await chainReaderFor(config).balance(user, registration.receiptTokenId),
                 owed: this.#channel(user).cumulative,
+                voucher: this.#latestVoucher(user),
               }
             : undefined
         availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding)
@@ -289,6 +303,21 @@ export class ServiceObject extends DurableObject<Env> {
     return row
       ? { cumulative: BigInt(row.cumulative), nonce: BigInt(row.nonce) }
       : { cumulative: 0n, nonce: -1n }
+  }
+
+  /**
+   * The latest voucher `user` signed to this service: the one their newest job was admitted with
+   * (the channel row and the job row are written together). It is the user's own proof of what
+   * they owe, so the page signs against it instead of a bare figure from us.
+   */
+  #latestVoucher(user: string): Voucher | null {
+    const row = this.#sql
+      .exec<{ variables: string }>(
+        'SELECT variables FROM jobs WHERE user = ? ORDER BY rowid DESC LIMIT 1',
+        user,
+      )
+      .toArray()[0]
+    return row ? voucherOf(row.variables) : null
   }
 
   #seen(requestId: string): boolean {
@@ -811,6 +840,9 @@ export class ServiceObject extends DurableObject<Env> {
             },
       history,
       result: job.result === null ? null : JSON.parse(job.result as string),
+      voucher: ((v) => (v ? { cumulativeAmount: v.cumulativeAmount, nonce: v.nonce } : null))(
+        voucherOf(job.variables as string),
+      ),
     }
   }
 

@@ -12,6 +12,7 @@ import {
   type ServiceTerms,
   serviceAvailability,
   sha256,
+  type Voucher,
 } from '../protocol/index.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import type { ChainReader } from './mina.ts'
@@ -88,14 +89,15 @@ export interface Availability {
   currentSlot: string
   maxHeartbeatAgeSlots: string
   settledJobs: string
-  funding?: { deposit: string; owed: string }
+  /** The user's deposit, what we record as owed, and the latest voucher they signed (the proof of it). */
+  funding?: { deposit: string; owed: string; voucher: Voucher | null }
 }
 
 /** Decides availability (stale heartbeat, then funding for `owed` + one job) as the protocol defines it. */
 export function availabilityOf(
   chainState: ServiceChainState,
   maxHeartbeatAgeSlots: bigint,
-  funding?: { deposit: bigint; owed: bigint },
+  funding?: { deposit: bigint; owed: bigint; voucher?: Voucher | null },
 ): Availability {
   const decision = serviceAvailability({
     heartbeat: chainState.heartbeat,
@@ -115,7 +117,13 @@ export function availabilityOf(
     maxHeartbeatAgeSlots: String(maxHeartbeatAgeSlots),
     settledJobs: String(chainState.heartbeat.settledJobs),
     ...(funding
-      ? { funding: { deposit: String(funding.deposit), owed: String(funding.owed) } }
+      ? {
+          funding: {
+            deposit: String(funding.deposit),
+            owed: String(funding.owed),
+            voucher: funding.voucher ?? null,
+          },
+        }
       : {}),
   }
 }

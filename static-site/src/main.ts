@@ -1,5 +1,6 @@
 import './style.css'
 import {
+  nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
   type RequestBinding,
@@ -51,6 +52,24 @@ const POLL_MS = 1000
 // The page remembers the nonce floor of the next voucher (per service and user). The leaves of a
 // settled results root are not remembered: each settlement names its public leaves document.
 const nonceKey = (service: string, user: string) => `zkrunner:nonce:${service}:${user}`
+const signedKey = (service: string, user: string) => `zkrunner:signed:${service}:${user}`
+
+/** This page's own record of the last voucher it signed for a service (junk reads as none). */
+function ownRecord(service: string, user: string) {
+  try {
+    const { cumulativeAmount, nonce } = JSON.parse(
+      localStorage.getItem(signedKey(service, user)) ?? '',
+    )
+    return { cumulativeAmount: BigInt(cumulativeAmount), nonce: BigInt(nonce) }
+  } catch {
+    return undefined
+  }
+}
+
+/** A decimal figure from the Worker, or undefined when it is not one (it is only ever shown). */
+function figure(text: unknown): bigint | undefined {
+  return typeof text === 'string' && /^\d{1,20}$/.test(text) ? BigInt(text) : undefined
+}
 
 async function loadMarket(app: App): Promise<MarketService[]> {
   const [events, currentSlot] = await Promise.all([
@@ -192,6 +211,7 @@ function openService(app: App, s: MarketService): void {
     return
   }
   const jobBox = h('div', { class: 'job' })
+  const amountBox = h('div', { class: 'voucher' })
   const depositStatus = h('p', { 'aria-live': 'polite', 'data-role': 'deposit-status' })
   const amount = h('input', {
     type: 'number',
@@ -238,14 +258,50 @@ function openService(app: App, s: MarketService): void {
     if (!app.wallet) throw new Error('connect a wallet first')
     const user = app.wallet.publicKey
     const status = await app.worker.service(s.address, user)
-    const owed = BigInt(status.chain?.funding?.owed ?? '0')
+    const funding = status.chain?.funding
+    // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
+    // this service), this page's record or the settled amount, plus one price (protocol's rule).
+    // The settled amount is not read yet: 0 only lowers what may be signed.
+    const next = nextVoucher({
+      user,
+      service: s.address,
+      price: BigInt(d.pricePerJob),
+      reported: funding?.voucher,
+      reportedOwed: figure(funding?.owed),
+      ownRecord: ownRecord(s.address, user),
+      settled: 0n,
+    })
     const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
+    amountBox.replaceChildren(
+      h(
+        'p',
+        { 'data-role': 'voucher-amount' },
+        `Signing ${next.cumulativeAmount} credits in all: ${next.provenOwed} proven owed + ${d.pricePerJob} for this job.`,
+      ),
+      next.warning
+        ? h('p', { class: 'badge bad', 'data-role': 'voucher-warning' }, next.warning)
+        : '',
+    )
     const { envelope, submission, binding } = await buildSealedRequest(
-      { service: s.address, descriptor: d, values, owed, lastNonce },
+      {
+        service: s.address,
+        descriptor: d,
+        values,
+        owed: next.provenOwed,
+        lastNonce: lastNonce > next.nonce - 1n ? lastNonce : next.nonce - 1n,
+      },
       app.wallet,
     )
     localStorage.setItem(nonceKey(s.address, user), submission.voucher.nonce)
     await app.worker.submit(envelope)
+    // Recorded once the Worker accepted it: a refused voucher proves nothing owed.
+    localStorage.setItem(
+      signedKey(s.address, user),
+      JSON.stringify({
+        cumulativeAmount: submission.voucher.cumulativeAmount,
+        nonce: submission.voucher.nonce,
+      }),
+    )
     void watchJob(app, binding, jobBox)
   }
   root.replaceChildren(
@@ -270,6 +326,7 @@ function openService(app: App, s: MarketService): void {
     depositStatus,
     h('h3', {}, 'Request a job'),
     renderRequestForm(d, submit),
+    amountBox,
     jobBox,
   )
   root.scrollIntoView({ block: 'start' })

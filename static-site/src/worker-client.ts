@@ -25,7 +25,8 @@ export interface WorkerServiceStatus {
     currentSlot: string
     maxHeartbeatAgeSlots: string
     settledJobs: string
-    funding?: { deposit: string; owed: string }
+    /** `voucher` is the user's latest signed voucher: untrusted until checked (protocol's nextVoucher). */
+    funding?: { deposit: string; owed: string; voucher?: unknown }
   } | null
 }
 

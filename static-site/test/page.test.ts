@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { newRequestId, verifyVoucher } from '../../protocol/index.ts'
+import {
+  generateMinaKeyPair,
+  newRequestId,
+  signVoucher,
+  verifyVoucher,
+} from '../../protocol/index.ts'
 import { computeResultsRoot } from '../src/verify/results-root.ts'
 import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
@@ -221,6 +226,77 @@ describe('the page in Chromium', () => {
     const links = await verifyByCid(`${cid}/stdout.log`, jobId)
     expect(links.bundle).toBe('broken')
     expect(Object.values(links).filter((s) => s === 'ok')).toEqual([])
+  })
+
+  describe('signs only what it can prove plus one price, whatever the Worker reports', () => {
+    /** Requests one job from a fresh page load; answers what the page signed and what it said. */
+    const requestOnce = async () => {
+      await page.reload()
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+      await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+      const form = page.locator('form.request')
+      await form.locator('select[name="SUITE"]').selectOption('integration')
+      await form.locator('input[name="REPEAT"]').fill('1')
+      const before = stack.worker.received.length
+      await form.locator('button[type="submit"]').click()
+      await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+      const warning = page.locator('[data-role="voucher-warning"]')
+      return {
+        voucher: stack.worker.received.at(-1)!.submission.voucher,
+        shown: await page.locator('[data-role="voucher-amount"]').textContent(),
+        warning: (await warning.count()) > 0 ? await warning.textContent() : null,
+      }
+    }
+
+    it('an inflated owed with a forged voucher: signs the price over what it proves, and says why', async () => {
+      await page.evaluate(() => localStorage.clear())
+      const forger = generateMinaKeyPair()
+      const forged = {
+        ...signVoucher(
+          {
+            v: 1,
+            user: forger.publicKey,
+            service: stack.service.address,
+            cumulativeAmount: '1000',
+            nonce: '99',
+          },
+          forger.privateKey,
+        ),
+        user: stack.user.publicKey,
+      }
+      stack.setFunding({ owed: '1000', voucher: forged })
+      const { voucher, shown, warning } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('5')
+      expect(shown).toContain('Signing 5 credits in all: 0 proven owed + 5')
+      expect(warning).toContain('not signed by your key')
+    }, 120_000)
+
+    it('an inflated owed with no voucher: its own record of what it signed, plus one price', async () => {
+      stack.setFunding({ owed: '1000' })
+      const { voucher, warning } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('10')
+      expect(warning).toContain('no voucher')
+    }, 120_000)
+
+    it('an honest voucher: what it proves, plus one price, and nothing to warn about', async () => {
+      const honest = signVoucher(
+        {
+          v: 1,
+          user: stack.user.publicKey,
+          service: stack.service.address,
+          cumulativeAmount: '40',
+          nonce: '7',
+        },
+        stack.user.privateKey,
+      )
+      stack.setFunding({ owed: '40', voucher: honest })
+      const { voucher, shown, warning } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('45')
+      expect(BigInt(voucher.nonce)).toBeGreaterThan(7n)
+      expect(shown).toContain('40 proven owed + 5')
+      expect(warning).toBeNull()
+      stack.setFunding(null)
+    }, 120_000)
   })
 
   it('logged no errors in the page', () => {

@@ -50,6 +50,10 @@ export interface Stack {
   anotherUsersJob(): Promise<DoubleResult>
   /** Jobs the Worker double completed (and, with `settledRoot`, settled), oldest first. */
   completed: { jobId: string; bundleCid: string }[]
+  /** The page's dev user (its key signs honest vouchers for the funding double). */
+  user: { publicKey: string; privateKey: string }
+  /** Makes the double report this funding for every user (an inflated owed, a forged voucher), or the truth again with null. */
+  setFunding(funding: { owed: string; voucher?: unknown } | null): void
   close(): Promise<void>
 }
 
@@ -113,6 +117,7 @@ export async function startStack(opts: {
   const registry = generateMinaKeyPair().publicKey
   const chain: ChainData = { states: new Map(), balances: new Map(), slot: 12n, events: new Map() }
   const owed = new Map<string, bigint>()
+  let fundingOverride: { owed: string; voucher?: unknown } | null = null
   const leaves = new Map<string, Uint8Array[]>()
   const completed: Stack['completed'] = []
   let service!: ServiceFixture
@@ -147,7 +152,13 @@ export async function startStack(opts: {
           maxHeartbeatAgeSlots: '20',
           settledJobs: '0',
           ...(user
-            ? { funding: { deposit: '20', owed: String(owed.get(`${address}:${user}`) ?? 0n) } }
+            ? {
+                funding: {
+                  deposit: '20',
+                  owed: String(owed.get(`${address}:${user}`) ?? 0n),
+                  ...fundingOverride,
+                },
+              }
             : {}),
         },
       }
@@ -250,6 +261,10 @@ export async function startStack(opts: {
       }
     },
     completed,
+    user: devUser,
+    setFunding: (funding) => {
+      fundingOverride = funding
+    },
     close: async () => {
       await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
     },
