@@ -66,10 +66,13 @@ export {
 } from './messages.ts'
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 export {
+  hasControlCharacter,
+  isReservedParameterName,
   type ParameterSpec,
   ParameterSpecSchema,
   type ParameterValues,
   ParameterValuesSchema,
+  RESERVED_PARAMETER_PREFIXES,
   validateParameters,
 } from './parameters.ts'
 export { parseJsonWith, parseWith } from './parse.ts'
@@ -83,6 +86,7 @@ export {
   SignatureSchema,
   Uint64Schema,
 } from './primitives.ts'
+export { isLoopbackHttp, providerLink, providerUrlProblem } from './provider-link.ts'
 export {
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
@@ -101,6 +105,7 @@ export {
   verifyManifest,
 } from './result-manifest.ts'
 export { parseResultReport, type ResultReport, ResultReportSchema } from './result-report.ts'
+export { unsafeRegexReason } from './safe-regex.ts'
 export {
   parseServiceDescriptor,
   type ServiceDescriptor,
@@ -108,6 +113,8 @@ export {
 } from './service-descriptor.ts'
 export {
   parseServiceRegistration,
+  type SealedGitlabCredentials,
+  SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   ServiceRegistrationSchema,
   signServiceRegistration,
