@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
-import { TEST_PROJECT_ID } from './test-support/constants.ts'
+import { TEST_PROJECT_ID, TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
 import {
   call,
   fundedUser,
@@ -17,7 +17,9 @@ import {
 // Each attack of issue 14 ("the edge accepts only what it should") against the real Worker in
 // workerd, the real GitLab stand-in and the fake chain. Each test fails on the code before the fix.
 
-const SECRET_A = 'operator-a-webhook-secret-000001'
+// Operator A's secret is the one the Worker once shared among all services: the old code let it
+// move any service's job.
+const SECRET_A = TEST_WEBHOOK_SECRET
 const SECRET_B = 'operator-b-webhook-secret-000002'
 
 const stubOf = (service: TestService) =>
