@@ -29,6 +29,8 @@ export interface WorkerDouble extends RunningServer {
   keys: HpkeKeyPair
   /** Every envelope POSTed, with what it opened to. */
   received: { envelope: Envelope; submission: JobSubmission }[]
+  /** The pipeline link the next job polls answer (a compromised Worker may answer anything). */
+  pipelineUrl: string
 }
 
 interface Job {
@@ -140,7 +142,7 @@ export async function startWorkerDouble(opts: {
           pipeline: {
             id: 4242,
             projectId: 7,
-            webUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
+            webUrl: double.pipelineUrl,
           },
           history,
           result: j.result
@@ -160,5 +162,11 @@ export async function startWorkerDouble(opts: {
       refuse(res, 500, 'internal', e instanceof Error ? e.message : String(e))
     }
   })
-  return { ...(await listen(server)), keys, received }
+  const double: WorkerDouble = {
+    ...(await listen(server)),
+    keys,
+    received,
+    pipelineUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
+  }
+  return double
 }
