@@ -378,7 +378,7 @@ export function buildProgram(): Command {
       const { openIpfsNode } = await import('./ipfs/node.ts')
       const { startGateway } = await import('./gateway/server.ts')
       const helia = await openIpfsNode({ dataDir: config.dataDir, announce: config.announce })
-      const { url } = await startGateway(helia.blockstore, config.gatewayListen)
+      const { url } = await startGateway(helia, config.gatewayListen)
       process.stderr.write(`zkrunner: trustless gateway on ${url}/ipfs/{cid}\n`)
       const stop = () => void helia.stop().finally(() => process.exit(0))
       process.once('SIGINT', stop)

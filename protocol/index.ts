@@ -73,10 +73,13 @@ export {
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 export {
   ParameterNameSchema,
+  hasControlCharacter,
+  isReservedParameterName,
   type ParameterSpec,
   ParameterSpecSchema,
   type ParameterValues,
   ParameterValuesSchema,
+  RESERVED_PARAMETER_PREFIXES,
   validateParameters,
 } from './parameters.ts'
 export { parseJsonWith, parseWith } from './parse.ts'
@@ -99,6 +102,7 @@ export {
   RequestBindingSchema,
   requestDigest,
 } from './request-digest.ts'
+export { isLoopbackHttp, providerLink, providerUrlProblem } from './provider-link.ts'
 export {
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
@@ -119,6 +123,7 @@ export {
   verifyManifest,
 } from './result-manifest.ts'
 export { parseResultReport, type ResultReport, ResultReportSchema } from './result-report.ts'
+export { unsafeRegexReason } from './safe-regex.ts'
 export {
   parseServiceDescriptor,
   type ServiceDescriptor,
@@ -126,6 +131,8 @@ export {
 } from './service-descriptor.ts'
 export {
   parseServiceRegistration,
+  type SealedGitlabCredentials,
+  SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   ServiceRegistrationSchema,
   signServiceRegistration,

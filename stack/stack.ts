@@ -294,11 +294,12 @@ async function bringUp(
     port: config.gitlabPort,
     host,
     webhookUrl: `${urls.worker}/v1/gitlab/webhook`,
-    webhookSecret: secrets.webhookSecret,
     projects: [
       {
         id: SAMPLE_PROJECT_ID,
         path: 'zkrunner/sample-primes',
+        // The sample service's own webhook secret, the one sealed in its registration below.
+        webhookSecret: secrets.webhookSecret,
         triggerTokens: [secrets.triggerToken],
         accessTokens: [secrets.apiToken],
         sha: commitment,
@@ -338,9 +339,10 @@ async function bringUp(
     envFile,
     [
       `HPKE_PRIVATE_KEY=${secrets.hpkePrivateKey}`,
-      `GITLAB_WEBHOOK_SECRET=${secrets.webhookSecret}`,
       `MINA_GRAPHQL_URL=${urls.minaGraphql}`,
       `GITLAB_URL=${urls.gitlab}`,
+      // The stand-in is plain http on loopback; production config never sets this.
+      'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
       `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
       '',
     ].join('\n'),
@@ -385,6 +387,7 @@ async function bringUp(
         v: 1,
         triggerToken: secrets.triggerToken,
         apiToken: secrets.apiToken,
+        webhookSecret: secrets.webhookSecret,
       }),
     },
     runnerKey.toBase58(),

@@ -1,5 +1,4 @@
 import { DurableObject } from 'cloudflare:workers'
-import { z } from 'zod'
 import {
   canonicalJson,
   type Envelope,
@@ -8,7 +7,10 @@ import {
   manifestMessage,
   openJson,
   parseVoucher,
+  providerLink,
+  providerUrlProblem,
   type ResultReport,
+  SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   sealJson,
   TRIGGER_TOKEN_INFO,
@@ -21,6 +23,7 @@ import { type Config, configOf } from './config.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import { backoffMs, GitlabClient, type TriggerOutcome } from './gitlab-client.ts'
+import { secretsEqual } from './secrets-equal.ts'
 import {
   type Availability,
   availabilityOf,
@@ -32,7 +35,6 @@ import {
 export const JOB_ID_VARIABLE = 'ZKRUNNER_JOB_ID'
 /** CI variable carrying the service address: routes pipeline webhooks to their Durable Object. */
 export const SERVICE_VARIABLE = 'ZKRUNNER_SERVICE'
-const RESERVED_PREFIX = 'ZKRUNNER_'
 
 /** How long one POST /v1/jobs may spend retrying GitLab before the alarm takes over. */
 const INLINE_RETRY_BUDGET_MS = 5_000
@@ -42,21 +44,10 @@ const MAX_TOTAL_ATTEMPTS = 12
 const REQUEST_ID_MARGIN_MS = 60 * 60 * 1000
 /** Webhook de-duplication keys are kept this long. */
 const HOOK_KEY_TTL_MS = 24 * 60 * 60 * 1000
+/** A job whose trigger threw unexpectedly is tried again this much later (not in a hot loop). */
+const FAILED_TRIGGER_RETRY_MS = 30_000
 
-/**
- * What the operator sealed to the Worker: the trigger token and, optionally, a read-only API token
- * (`read_api`) that lets the Worker reconcile an ambiguous trigger by listing pipelines.
- * TODO(protocol): move this schema into protocol/ next to TRIGGER_TOKEN_INFO.
- */
-export const SealedGitlabCredentialsSchema = z.union([
-  z.string().min(1).max(512),
-  z.strictObject({
-    v: z.literal(1),
-    triggerToken: z.string().min(1).max(512),
-    apiToken: z.string().min(1).max(512).optional(),
-  }),
-])
-type GitlabCredentials = { triggerToken: string; apiToken?: string }
+type GitlabCredentials = { triggerToken: string; apiToken?: string; webhookSecret?: string }
 
 /** A job's status: GitLab's pipeline statuses plus the Worker's own before and around the trigger. */
 export type JobStatus =
@@ -226,6 +217,15 @@ export class ServiceObject extends DurableObject<Env> {
         throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
       }
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
+      const urlProblem = providerUrlProblem(registration.descriptor.providerUrl, {
+        allowLoopbackHttp: config.allowLoopbackProvider,
+      })
+      if (urlProblem !== null) {
+        throw new ApiError(422, ApiErrorCode.INVALID_BODY, `providerUrl ${urlProblem}`, [
+          'descriptor',
+          'providerUrl',
+        ])
+      }
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -357,14 +357,7 @@ export class ServiceObject extends DurableObject<Env> {
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
     const { descriptor } = registration
-    for (const name of Object.keys(request.parameters)) {
-      if (name.startsWith(RESERVED_PREFIX)) {
-        throw new ApiError(422, ApiErrorCode.INVALID_PARAMETERS, `${name}: reserved name`, [
-          'parameters',
-          name,
-        ])
-      }
-    }
+    // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
     if (!parameters.ok) {
       throw new ApiError(
@@ -460,12 +453,25 @@ export class ServiceObject extends DurableObject<Env> {
       )
       this.#event(request.requestId, 'queued', 'worker', now)
     })
-    await this.#scheduleAlarm()
+    // From here the job is admitted and its voucher counted: whatever fails now, the answer is
+    // 202 with the job id (never a 4xx/5xx that would make the user pay again for a new request).
+    // The alarm retries the trigger; the pointer is written again below if it failed.
+    try {
+      await this.#scheduleAlarm()
+    } catch (error) {
+      logUnexpected('scheduling the alarm', error)
+    }
     // The pointer that lets GET /v1/jobs/:id find this object is written while GitLab is called.
-    await Promise.all([
-      this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(request.service),
-      this.#runTrigger(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS),
+    const pointer = () =>
+      this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(request.service)
+    const [pointed] = await Promise.allSettled([
+      pointer(),
+      this.#runTriggerSafely(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS),
     ])
+    if (pointed.status === 'rejected') {
+      logUnexpected('pointing the job', pointed.reason)
+      this.ctx.waitUntil(pointer().catch((error) => logUnexpected('pointing the job', error)))
+    }
     const job = this.#jobRow(request.requestId)!
     return {
       jobId: request.requestId,
@@ -501,12 +507,16 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   #recordPipeline(jobId: string, pipeline: { id: number; project_id?: number; web_url?: string }) {
+    // The page renders this as an href: only https links on the provider's own origin are kept.
+    const providerUrl = this.#registration()?.descriptor.providerUrl
+    const link =
+      pipeline.web_url && providerUrl ? providerLink(pipeline.web_url, providerUrl) : null
     this.#sql.exec(
       `UPDATE jobs SET pipeline_id = ?, project_id = ?, pipeline_url = ?, next_attempt_at = NULL
        WHERE job_id = ?`,
       pipeline.id,
       pipeline.project_id ?? null,
-      pipeline.web_url ?? null,
+      link,
       jobId,
     )
   }
@@ -537,6 +547,30 @@ export class ServiceObject extends DurableObject<Env> {
       await this.#triggerLoop(jobId, deadline)
     } finally {
       this.#triggering.delete(jobId)
+    }
+  }
+
+  /**
+   * #runTrigger for a job that is already admitted: an error is never thrown to the caller (the
+   * user was charged; the alarm's other jobs must still run). A refusal that cannot change
+   * (credentials that no longer open) fails the job; anything else is retried later.
+   */
+  async #runTriggerSafely(jobId: string, deadline: number): Promise<void> {
+    try {
+      await this.#runTrigger(jobId, deadline)
+    } catch (error) {
+      if (this.#jobRow(jobId)?.status !== 'queued') return
+      if (error instanceof ApiError) {
+        this.#sql.exec('UPDATE jobs SET next_attempt_at = NULL WHERE job_id = ?', jobId)
+        this.#setStatus(jobId, 'trigger_failed', 'worker', error.message)
+        return
+      }
+      logUnexpected(`triggering job ${jobId}`, error)
+      this.#sql.exec(
+        'UPDATE jobs SET next_attempt_at = ? WHERE job_id = ?',
+        Date.now() + FAILED_TRIGGER_RETRY_MS,
+        jobId,
+      )
     }
   }
 
@@ -701,26 +735,65 @@ export class ServiceObject extends DurableObject<Env> {
         now,
       )
       .toArray()
+    // One job's failure must not stop the others: each is isolated by #runTriggerSafely.
     for (const { job_id } of due) {
-      await this.#runTrigger(job_id, Date.now() + INLINE_RETRY_BUDGET_MS)
+      await this.#runTriggerSafely(job_id, Date.now() + INLINE_RETRY_BUDGET_MS)
     }
     await this.#scheduleAlarm()
   }
 
+  /**
+   * Authenticates a GitLab webhook as this service's own: its X-Gitlab-Token must be the webhook
+   * secret sealed in this service's registration, and the event's project this service's project.
+   * Another operator's secret, or a hook of another project, moves nothing here.
+   */
+  async #authenticateHook(token: string, project: { id: number | null; path: string | null }) {
+    const unauthorized = () =>
+      new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'X-Gitlab-Token is missing or wrong')
+    const registration = this.#registration()
+    if (!registration) throw unauthorized()
+    const { webhookSecret } = await this.#openCredentials(registration)
+    // A registration that sealed no webhook secret accepts no webhooks.
+    if (webhookSecret === undefined || !(await secretsEqual(token, webhookSecret))) {
+      throw unauthorized()
+    }
+    const expected = registration.descriptor.project
+    const matches = /^\d+$/.test(expected)
+      ? project.id !== null && String(project.id) === expected
+      : project.path !== null && project.path.toLowerCase() === expected.toLowerCase()
+    if (!matches) {
+      throw new ApiError(
+        403,
+        ApiErrorCode.WRONG_PROJECT,
+        "the event's project is not this service's project",
+      )
+    }
+  }
+
   /** Applies a GitLab pipeline or job event to a job record; duplicates (same key) are ignored. */
   async applyGitlabEvent(event: {
+    token: string
     jobId: string
     idempotencyKey: string | null
     pipelineId: number
     projectId: number | null
+    projectPath: string | null
     status: string
     webUrl: string | null
     kind: 'pipeline' | 'job'
     detail: string
   }): Promise<Outcome<{ applied: boolean }>> {
     return guarded(async () => {
+      await this.#authenticateHook(event.token, { id: event.projectId, path: event.projectPath })
       const job = this.#jobRow(event.jobId)
       if (!job) throw new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such job')
+      if (job.project_id !== null && job.project_id !== event.projectId) {
+        throw new ApiError(
+          403,
+          ApiErrorCode.WRONG_PROJECT,
+          "the event's project is not this job's project",
+        )
+      }
       const now = Date.now()
       if (event.idempotencyKey !== null) {
         const seen = this.#sql
@@ -855,4 +928,9 @@ export class ServiceObject extends DurableObject<Env> {
       )
       .toArray()
   }
+}
+
+/** Logs an unexpected error by kind only: a message could quote a secret-bearing value. */
+function logUnexpected(what: string, error: unknown): void {
+  console.error(`unexpected ${error instanceof Error ? error.name : typeof error} while ${what}`)
 }

@@ -6,6 +6,7 @@ import {
   signFields,
   toHex,
 } from '../protocol/index.ts'
+import { secretsEqual } from './secrets-equal.ts'
 import { TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
 import {
   call,
@@ -15,7 +16,6 @@ import {
   sealedJob,
   type TestService,
 } from './test-support/fixtures.ts'
-import { secretsEqual } from './webhook.ts'
 
 async function triggeredJob(): Promise<{
   service: TestService
@@ -63,16 +63,16 @@ const jobOf = async (jobId: string) =>
 
 describe('POST /v1/gitlab/webhook', () => {
   it('refuses a missing or wrong X-Gitlab-Token with 401', async () => {
-    const missing = await postJson('/v1/gitlab/webhook', {}, { 'x-gitlab-event': 'Pipeline Hook' })
+    const { service, jobId, pipelineId } = await triggeredJob()
+    const body = pipelineHook(jobId, service.address, pipelineId, 'success')
+    const missing = await postJson('/v1/gitlab/webhook', body, {
+      'x-gitlab-event': 'Pipeline Hook',
+    })
     expect(missing.status).toBe(401)
-    const wrong = await postJson(
-      '/v1/gitlab/webhook',
-      {},
-      {
-        'x-gitlab-token': `${TEST_WEBHOOK_SECRET}x`,
-        'x-gitlab-event': 'Pipeline Hook',
-      },
-    )
+    const wrong = await postJson('/v1/gitlab/webhook', body, {
+      'x-gitlab-token': `${TEST_WEBHOOK_SECRET}x`,
+      'x-gitlab-event': 'Pipeline Hook',
+    })
     expect(wrong.status).toBe(401)
     expect(await wrong.json()).toMatchObject({ error: { code: 'unauthorized' } })
   })

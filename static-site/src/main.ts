@@ -14,7 +14,11 @@ import {
   registryEntries,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
-import { createVerifiedReader, type VerifiedReader } from './ipfs/verified-reader.ts'
+import {
+  createVerifiedReader,
+  DEFAULT_MAX_FILE_BYTES,
+  type VerifiedReader,
+} from './ipfs/verified-reader.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest } from './request.ts'
 import { parseSamples } from './samples.ts'
@@ -168,7 +172,7 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
   else extras.append(unverifiedSection(content))
 }
 
-async function watchJob(app: App, request: RequestBinding, root: HTMLElement) {
+async function watchJob(app: App, request: RequestBinding, providerUrl: string, root: HTMLElement) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
@@ -179,7 +183,7 @@ async function watchJob(app: App, request: RequestBinding, root: HTMLElement) {
       const job = await app.worker.job(request.requestId)
       if (job.jobId !== request.requestId)
         throw new Error(`the Worker answered job ${job.jobId} for request ${request.requestId}`)
-      renderJob(statusBox, job)
+      renderJob(statusBox, job, providerUrl)
       // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
       // following the status until the job is finished.
       if (job.result && !verified) {
@@ -302,7 +306,7 @@ function openService(app: App, s: MarketService): void {
         nonce: submission.voucher.nonce,
       }),
     )
-    void watchJob(app, binding, jobBox)
+    void watchJob(app, binding, d.providerUrl, jobBox)
   }
   root.replaceChildren(
     h('h2', {}, d.name),
@@ -366,6 +370,14 @@ function renderWallet(app: App, onChange: () => void): void {
   )
 }
 
+const MAX_FILE_KEY = 'zkrunner:max-file-mib'
+
+/** The per-file limit of bundle reads in MiB: 64 unless the user raised (or lowered) it here. */
+function maxFileMiB(): number {
+  const mib = Number(localStorage.getItem(MAX_FILE_KEY))
+  return Number.isInteger(mib) && mib >= 1 && mib <= 4096 ? mib : DEFAULT_MAX_FILE_BYTES / 2 ** 20
+}
+
 function renderVerifyAny(app: App): void {
   const out = h('div')
   const form = h(
@@ -374,8 +386,26 @@ function renderVerifyAny(app: App): void {
     h('label', {}, 'Bundle CID ', h('input', { name: 'cid', required: true, size: 64 })),
     h('label', {}, 'Service address ', h('input', { name: 'service', required: true, size: 56 })),
     h('label', {}, 'Job id (optional) ', h('input', { name: 'job', size: 34 })),
+    h(
+      'label',
+      {},
+      'Max MiB per file ',
+      h('input', {
+        name: 'max-file-mib',
+        type: 'number',
+        min: '1',
+        max: '4096',
+        value: String(maxFileMiB()),
+        size: 6,
+      }),
+    ),
     h('button', { type: 'submit' }, 'Verify'),
   )
+  form.querySelector('input[name="max-file-mib"]')?.addEventListener('change', (e) => {
+    const mib = Number((e.target as HTMLInputElement).value)
+    if (Number.isInteger(mib) && mib >= 1 && mib <= 4096)
+      localStorage.setItem(MAX_FILE_KEY, String(mib))
+  })
   form.addEventListener('submit', (e) => {
     e.preventDefault()
     const data = new FormData(form)
@@ -398,7 +428,9 @@ async function main(): Promise<void> {
       config,
       chain: new GraphqlChainReader(config.minaGraphqlUrl, config.archiveUrl),
       worker: new WorkerClient(config.workerUrl),
-      ipfs: await createVerifiedReader(config.gateways),
+      ipfs: await createVerifiedReader(config.gateways, {
+        maxFileBytes: () => maxFileMiB() * 2 ** 20,
+      }),
       prover: createProver(config),
       wallet: dev,
       devPrivateKey: dev?.privateKey ?? null,

@@ -228,6 +228,23 @@ describe('the page in Chromium', () => {
     expect(Object.values(links).filter((s) => s === 'ok')).toEqual([])
   })
 
+  it('never renders a javascript: pipeline link as an href (the edge accepts only what it should)', async () => {
+    stack.worker.pipelineUrl = 'javascript:document.body.dataset.pwned="yes"'
+    const before = stack.worker.received.length
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    const form = page.locator('form.request')
+    await form.locator('select[name="SUITE"]').selectOption('integration')
+    await form.locator('input[name="REPEAT"]').fill('1')
+    await form.locator('button[type="submit"]').click()
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+    expect(await page.locator('[data-role="job"]').textContent()).toContain('pipeline #4242')
+    expect(await page.locator('[data-role="pipeline-link"]').count()).toBe(0)
+    expect(await page.locator('a[href^="javascript:" i]').count()).toBe(0)
+    expect(await page.evaluate(() => document.body.dataset.pwned)).toBeUndefined()
+    stack.worker.pipelineUrl = 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242'
+  }, 120_000)
+
   describe('signs only what it can prove plus one price, whatever the Worker reports', () => {
     /** Requests one job from a fresh page load; answers what the page signed and what it said. */
     const requestOnce = async () => {

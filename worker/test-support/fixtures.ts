@@ -23,7 +23,12 @@ import {
   TRIGGER_TOKEN_INFO,
 } from '../../protocol/index.ts'
 import type { Env } from '../env.ts'
-import { TEST_API_TOKEN, TEST_PROJECT_ID, TEST_TRIGGER_TOKEN } from './constants.ts'
+import {
+  TEST_API_TOKEN,
+  TEST_PROJECT_ID,
+  TEST_TRIGGER_TOKEN,
+  TEST_WEBHOOK_SECRET,
+} from './constants.ts'
 
 /** The test Worker's bindings. */
 export const testEnv = env as unknown as Env
@@ -113,7 +118,10 @@ export async function makeService(
     heartbeatSlot?: number
     apiToken?: boolean
     triggerToken?: string
+    /** The webhook secret sealed in the registration; null seals none. */
+    webhookSecret?: string | null
     parameters?: ServiceDescriptor['parameters']
+    providerUrl?: string
   } = {},
 ): Promise<TestService> {
   const { publicKey } = await workerKey()
@@ -125,7 +133,7 @@ export async function makeService(
     name: 'test service',
     description: '',
     provider: 'gitlab',
-    providerUrl: 'https://gitlab.example.com',
+    providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
     project: String(TEST_PROJECT_ID),
     ref: 'main',
     job: 'zkrunner',
@@ -164,6 +172,9 @@ export async function makeService(
     v: 1,
     triggerToken: options.triggerToken ?? TEST_TRIGGER_TOKEN,
     ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
+    ...(options.webhookSecret === null
+      ? {}
+      : { webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET }),
   })
   const registration = signServiceRegistration(
     {

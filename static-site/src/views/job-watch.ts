@@ -1,3 +1,4 @@
+import { providerLink } from '../../../protocol/index.ts'
 import type { WorkerJob } from '../worker-client.ts'
 import { h } from './dom.ts'
 
@@ -19,10 +20,15 @@ const PHASE: Record<string, string> = {
 /** The user-facing phase of a Worker job status: triggered, running, done or failed. */
 export const phaseOf = (status: string): string => PHASE[status] ?? status
 
-/** Renders a job's status, pipeline link and history into `root`. */
-export function renderJob(root: HTMLElement, job: WorkerJob): void {
+/**
+ * Renders a job's status, pipeline link and history into `root`. The link comes from the Worker,
+ * which got it from a webhook: it becomes an href only when it is on the service's provider
+ * (https, same origin), checked here again so a compromised Worker cannot plant `javascript:`.
+ */
+export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string): void {
   const phase = phaseOf(job.status)
   const pipeline = job.pipeline
+  const link = pipeline?.webUrl ? providerLink(pipeline.webUrl, providerUrl) : null
   const parts: (HTMLElement | null)[] = [
     h('h3', {}, 'Job ', h('code', {}, job.jobId)),
     h(
@@ -36,11 +42,11 @@ export function renderJob(root: HTMLElement, job: WorkerJob): void {
       ),
       ` (${job.status})`,
       pipeline ? ' · ' : null,
-      pipeline?.webUrl
+      pipeline && link
         ? h(
             'a',
             {
-              href: pipeline.webUrl,
+              href: link,
               target: '_blank',
               rel: 'noopener',
               'data-role': 'pipeline-link',

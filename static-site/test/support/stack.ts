@@ -16,6 +16,7 @@ import {
   unwrap,
   validateParameters,
 } from '../../../protocol/index.ts'
+import { pageHeaders } from '../../headers.ts'
 import {
   type BundleVariant,
   bundleFixture,
@@ -68,14 +69,12 @@ export async function buildPage(): Promise<string> {
   return outDir
 }
 
-/** Serves a built page with the isolation headers production hosts must send, and a config.json. */
+/** Serves a built page with the headers production hosts must send (loopback allowed), and a config.json. */
 async function servePage(dir: string, config: unknown): Promise<RunningServer> {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://page').pathname
-    const headers = {
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'credentialless',
-    }
+    // The headers a real host sends, CSP included: the page must work under them.
+    const headers = pageHeaders({ loopback: true })
     if (path === '/config.json') {
       res.writeHead(200, { ...headers, 'content-type': 'application/json' })
       res.end(JSON.stringify(config))

@@ -34,6 +34,8 @@ export interface WorkerDouble extends RunningServer {
    * user's genuine job) instead of its own, under its own job id.
    */
   handBack: DoubleResult | null
+  /** The pipeline link the next job polls answer (a compromised Worker may answer anything). */
+  pipelineUrl: string
 }
 
 interface Job {
@@ -149,7 +151,7 @@ export async function startWorkerDouble(opts: {
           pipeline: {
             id: 4242,
             projectId: 7,
-            webUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
+            webUrl: double.pipelineUrl,
           },
           history,
           result: j.result
@@ -169,6 +171,12 @@ export async function startWorkerDouble(opts: {
       refuse(res, 500, 'internal', e instanceof Error ? e.message : String(e))
     }
   })
-  const double: WorkerDouble = { ...(await listen(server)), keys, received, handBack: null }
+  const double: WorkerDouble = {
+    ...(await listen(server)),
+    keys,
+    received,
+    handBack: null,
+    pipelineUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
+  }
   return double
 }
