@@ -13,6 +13,7 @@ import {
   readServiceState,
   receiptTokenId,
   ServiceErrors,
+  SLOT_WINDOW,
   serviceDeployProps,
   setCreditTokenAddress,
 } from '../contracts/index.ts'
@@ -127,14 +128,14 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
   }
 }
 
-/** Heartbeats re-signed for a fresh slot before giving up (see {@link sendHeartbeat}). */
+/** Heartbeats re-signed before giving up (see {@link sendHeartbeat}). */
 const HEARTBEAT_ATTEMPTS = 4
 
 /**
- * The runner proves it is alive: signs the current slot and records it on chain. A heartbeat is
- * valid for a few slots only, and the local chain's slots are seconds long: when proving took
- * longer than that (a loaded machine), it is signed again for the slot then current, instead of
- * failing the stack.
+ * The runner proves it is alive: signs a slot and records it on chain. A heartbeat lands only
+ * within SLOT_WINDOW slots of the slot it names, and the local chain's slots are seconds long: on
+ * a loaded machine proving alone can take longer. So when one lands too late, the next names a
+ * slot as far ahead as the last one took to land (less half the window), and lands inside it.
  */
 export async function sendHeartbeat(
   payer: FeePayer,
@@ -142,11 +143,13 @@ export async function sendHeartbeat(
   runnerKey: PrivateKey,
   log: (line: string) => void = () => {},
 ): Promise<bigint> {
+  const currentSlot = async () => (await fetchLastBlock()).globalSlotSinceGenesis.toBigint()
+  let lead = 0n
   for (let attempt = 1; ; attempt++) {
-    const block = await fetchLastBlock()
-    const slot = block.globalSlotSinceGenesis.toBigint()
+    const now = await currentSlot()
     const state = await readServiceState(service)
-    if (state.heartbeat.lastHeartbeatSlot >= slot) return state.heartbeat.lastHeartbeatSlot
+    if (state.heartbeat.lastHeartbeatSlot >= now) return state.heartbeat.lastHeartbeatSlot
+    const slot = now + lead
     const signature = signFields(
       heartbeatMessage({ service: service.toBase58(), slot }),
       runnerKey.toBase58(),
@@ -160,7 +163,10 @@ export async function sendHeartbeat(
         message.includes('Protocol_state_precondition_unsatisfied') ||
         message.includes(ServiceErrors.staleHeartbeat)
       if (!stale || attempt >= HEARTBEAT_ATTEMPTS) throw e
-      log(`heartbeat for slot ${slot} landed too late; signing it again for the current slot`)
+      const took = (await currentSlot()) - now
+      const ahead = took - BigInt(SLOT_WINDOW) / 2n
+      lead = ahead > 0n ? ahead : 0n
+      log(`heartbeat for slot ${slot} took ${took} slots to land; naming a slot ${lead} ahead`)
     }
   }
 }
