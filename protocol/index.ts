@@ -21,6 +21,7 @@ export {
   HEARTBEAT_DOMAIN,
   MANIFEST_DOMAIN,
   REGISTRATION_DOMAIN,
+  RESULT_REPORT_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
@@ -58,9 +59,17 @@ export {
   parseJobSubmission,
 } from './job-request.ts'
 export {
+  type JobVariables,
+  JobVariablesSchema,
+  parseArtifactPath,
+  parseJobVariables,
+  RanCommitSchema,
+} from './job-variables.ts'
+export {
   heartbeatMessage,
   manifestMessage,
   registrationMessage,
+  resultReportMessage,
   settleMessage,
   voucherMessage,
 } from './messages.ts'
@@ -91,16 +100,25 @@ export {
   type ManifestSignature,
   ManifestSignatureSchema,
   manifestDigest,
+  NotRunReasonSchema,
   parseManifestSignature,
   parseResultManifest,
   type ResultManifest,
   ResultManifestSchema,
   type SamplingSummary,
   SamplingSummarySchema,
+  type SkippedArtifact,
+  SkippedArtifactSchema,
   signManifest,
   verifyManifest,
 } from './result-manifest.ts'
-export { parseResultReport, type ResultReport, ResultReportSchema } from './result-report.ts'
+export {
+  parseResultReport,
+  type ResultReport,
+  ResultReportSchema,
+  signResultReport,
+  verifyResultReport,
+} from './result-report.ts'
 export {
   parseServiceDescriptor,
   type ServiceDescriptor,

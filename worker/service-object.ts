@@ -3,16 +3,14 @@ import { z } from 'zod'
 import {
   canonicalJson,
   type Envelope,
-  fromHex,
   type JobSubmission,
-  manifestMessage,
   openJson,
   type ResultReport,
   type ServiceRegistration,
   sealJson,
   TRIGGER_TOKEN_INFO,
   validateParameters,
-  verifyFields,
+  verifyResultReport,
 } from '../protocol/index.ts'
 import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
@@ -740,11 +738,8 @@ export class ServiceObject extends DurableObject<Env> {
       if (report.runner !== registration.descriptor.runnerPublicKey) {
         throw new ApiError(403, ApiErrorCode.WRONG_RUNNER, "not this service's runner key")
       }
-      const verified = verifyFields(
-        manifestMessage(fromHex(report.manifestDigest)),
-        report.signature,
-        report.runner,
-      )
+      // The signature binds this service and this job: a genuine report of another job is refused.
+      const verified = verifyResultReport(report, registration.service)
       if (!verified.ok) {
         throw new ApiError(
           403,
