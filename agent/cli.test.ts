@@ -25,6 +25,8 @@ const NODE = join(root, 'node_modules/.bin/node')
 const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
 
 let dir: string
+/** Where the jobs run: not the data dir (the agent refuses a job directory that holds its key). */
+let work: string
 let worker: Server
 let workerUrl: string
 const reports: unknown[] = []
@@ -37,6 +39,7 @@ const JOB = ['--service', service, '--user', user, '--source-commitment', commit
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-cli-'))
+  work = await mkdtemp(join(tmpdir(), 'zkrunner-agent-cli-work-'))
   // A stand-in Worker: answers 503 `failNext` times, then records and acknowledges.
   worker = createServer((req, res) => {
     let body = ''
@@ -59,6 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   worker.close()
   await rm(dir, { recursive: true, force: true })
+  await rm(work, { recursive: true, force: true })
 })
 
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -77,7 +81,7 @@ async function agent(
   extra: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await execFileP(NODE, [...CLI, ...args], { env: env(extra), cwd: dir })
+    const r = await execFileP(NODE, [...CLI, ...args], { env: env(extra), cwd: work })
     return { code: 0, stdout: r.stdout, stderr: r.stderr }
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string }
@@ -89,7 +93,7 @@ async function agent(
 async function startRun(jobId: string, script: string) {
   const child = spawn(NODE, [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', script], {
     env: env(),
-    cwd: dir,
+    cwd: work,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const exited = new Promise((r) => child.on('exit', r))
@@ -146,7 +150,9 @@ describe('zkrunner-agent CLI', () => {
       expect(r.code).toBe(1)
       expect(r.stdout).not.toContain('ran')
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
-      expect(r.stderr).toMatch(/INVALID_CONFIG.*outside the job's directory/)
+      expect(r.stderr).toMatch(
+        /INVALID_CONFIG: ZKRUNNER_ARTIFACTS.*relative to the build directory/,
+      )
     }
   })
 
@@ -175,7 +181,7 @@ describe('zkrunner-agent CLI', () => {
       [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo started; sleep 60'],
       {
         env: env(),
-        cwd: dir,
+        cwd: work,
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )
@@ -282,7 +288,8 @@ describe('zkrunner-agent CLI', () => {
     expect((await run.spool.state(jobId)).phase).toBe('queued')
   })
 
-  it('executor: driven the way GitLab Runner calls it', async () => {
+  // Nine calls of the CLI, each a Node start with the TypeScript loader: slow on a loaded host.
+  it('executor: driven the way GitLab Runner calls it', { timeout: 240_000 }, async () => {
     const jobId = randomBytes(16).toString('hex')
     const project = join(dir, 'project')
     await writeFile(
@@ -306,7 +313,7 @@ describe('zkrunner-agent CLI', () => {
     const cfg = await agent(['executor', 'config'], gitlab)
     expect(JSON.parse(cfg.stdout)).toMatchObject({
       driver: { name: 'zkrunner' },
-      builds_dir: join(dir, 'builds'),
+      builds_dir: `${dir}-builds`,
     })
     expect((await agent(['executor', 'prepare'], gitlab)).code).toBe(0)
     const prep = await agent(['executor', 'run', join(dir, 'prep.sh'), 'prepare_script'], gitlab)

@@ -16,3 +16,5 @@ export const HEARTBEAT_DOMAIN = domainTag('zkrunner/heartbeat/v1')
 export const SETTLE_DOMAIN = domainTag('zkrunner/settle/v1')
 /** First field of every service registration the operator signs. */
 export const REGISTRATION_DOMAIN = domainTag('zkrunner/registration/v1')
+/** First field of every result report the runner posts to the Worker. */
+export const RESULT_REPORT_DOMAIN = domainTag('zkrunner/result-report/v1')

@@ -27,6 +27,7 @@ export {
   HEARTBEAT_DOMAIN,
   MANIFEST_DOMAIN,
   REGISTRATION_DOMAIN,
+  RESULT_REPORT_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
@@ -64,17 +65,25 @@ export {
   parseJobSubmission,
 } from './job-request.ts'
 export {
+  type JobVariables,
+  JobVariablesSchema,
+  parseArtifactPath,
+  parseJobVariables,
+  RanCommitSchema,
+} from './job-variables.ts'
+export {
   heartbeatMessage,
   manifestMessage,
   registrationMessage,
+  resultReportMessage,
   settleMessage,
   voucherMessage,
 } from './messages.ts'
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 export {
-  ParameterNameSchema,
   hasControlCharacter,
   isReservedParameterName,
+  ParameterNameSchema,
   type ParameterSpec,
   ParameterSpecSchema,
   type ParameterValues,
@@ -96,13 +105,13 @@ export {
   WellFormedStringSchema,
 } from './primitives.ts'
 export { type NextVoucher, nextVoucher, type OwedEvidence, type OwedSource } from './proven-owed.ts'
+export { isLoopbackHttp, providerLink, providerUrlProblem } from './provider-link.ts'
 export {
   parseRequestBinding,
   type RequestBinding,
   RequestBindingSchema,
   requestDigest,
 } from './request-digest.ts'
-export { isLoopbackHttp, providerLink, providerUrlProblem } from './provider-link.ts'
 export {
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
@@ -112,6 +121,7 @@ export {
   ManifestSignatureSchema,
   manifestBytes,
   manifestDigest,
+  NotRunReasonSchema,
   parseManifestBytes,
   parseManifestSignature,
   parseResultManifest,
@@ -119,10 +129,18 @@ export {
   ResultManifestSchema,
   type SamplingSummary,
   SamplingSummarySchema,
+  type SkippedArtifact,
+  SkippedArtifactSchema,
   signManifest,
   verifyManifest,
 } from './result-manifest.ts'
-export { parseResultReport, type ResultReport, ResultReportSchema } from './result-report.ts'
+export {
+  parseResultReport,
+  type ResultReport,
+  ResultReportSchema,
+  signResultReport,
+  verifyResultReport,
+} from './result-report.ts'
 export { unsafeRegexReason } from './safe-regex.ts'
 export {
   parseServiceDescriptor,

@@ -1,8 +1,10 @@
+import { cidToFields } from './cid-fields.ts'
 import { digestToFields } from './digest.ts'
 import {
   HEARTBEAT_DOMAIN,
   MANIFEST_DOMAIN,
   REGISTRATION_DOMAIN,
+  RESULT_REPORT_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
@@ -67,4 +69,23 @@ export function manifestMessage(digest: Uint8Array): bigint[] {
 export function registrationMessage(digest: Uint8Array): bigint[] {
   const [hi, lo] = unwrap(digestToFields(digest))
   return [REGISTRATION_DOMAIN, hi, lo]
+}
+
+/**
+ * What the runner signs to report a job's result to the Worker. It names the service, the job and
+ * the bundle, so a genuine report cannot be replayed onto another job (or another service's job)
+ * to lock out that job's real result.
+ */
+export function resultReportMessage(r: {
+  service: string
+  jobId: string
+  bundleCid: string
+  manifestDigest: Uint8Array
+}): bigint[] {
+  const [sx, sOdd] = unwrap(publicKeyToFields(r.service))
+  // A job id is 128 bits: it fits one field.
+  const job = BigInt(`0x${r.jobId}`)
+  const [c0, c1] = unwrap(cidToFields(r.bundleCid))
+  const [hi, lo] = unwrap(digestToFields(r.manifestDigest))
+  return [RESULT_REPORT_DOMAIN, sx, sOdd, job, c0, c1, hi, lo]
 }

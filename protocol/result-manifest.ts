@@ -60,6 +60,33 @@ export const SamplingSummarySchema = z.strictObject({
 /** How the run was measured. */
 export type SamplingSummary = z.infer<typeof SamplingSummarySchema>
 
+/** Why a declared artifact is not in the bundle. */
+export const ArtifactSkipReasonSchema = z.enum([
+  /** Not there after the job (a failed job often has none). */
+  'missing',
+  /** Absolute, `..`, or resolving outside the job's build directory. */
+  'outside-build-dir',
+  /** A symlink in some component of its path, or inside a declared directory. */
+  'symlink',
+  /** Not a regular file or directory (a FIFO, socket or device). */
+  'not-a-file',
+])
+
+/** A declared artifact the runner left out of the bundle, and why. */
+export const SkippedArtifactSchema = z.strictObject({
+  path: z.string().min(1).max(1024),
+  reason: ArtifactSkipReasonSchema,
+})
+/** A declared artifact the runner left out of the bundle. */
+export type SkippedArtifact = z.infer<typeof SkippedArtifactSchema>
+
+/**
+ * Why a job never ran. Such a result is signed and published so the user sees why, but it is
+ * not a delivered result: settlement never charges it. `source-mismatch`: the commit the CI
+ * checked out is not the service version's source commitment.
+ */
+export const NotRunReasonSchema = z.enum(['source-mismatch'])
+
 /** What the runner asserts about one job: signed, pinned, and checked by anyone. */
 export const ResultManifestSchema = z.strictObject({
   v: z.literal(1),
@@ -84,6 +111,10 @@ export const ResultManifestSchema = z.strictObject({
   sampling: SamplingSummarySchema,
   /** Every file of the bundle except the manifest and its signature. */
   files: z.array(ManifestFileSchema).max(10_000),
+  /** Declared artifacts left out of the bundle (absent when none were). */
+  skippedArtifacts: z.array(SkippedArtifactSchema).max(1000).optional(),
+  /** Set when the job was refused before it ran: never charged. */
+  notRun: NotRunReasonSchema.optional(),
 })
 /** What the runner asserts about one job. */
 export type ResultManifest = z.infer<typeof ResultManifestSchema>

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import type { FeePayer } from '../contracts/index.ts'
@@ -145,7 +145,7 @@ async function bringUp(
 ): Promise<LocalStack> {
   const dataDir = config.dataDir
   const agentDataDir = join(dataDir, 'agent')
-  await mkdir(agentDataDir, { recursive: true })
+  await mkdir(agentDataDir, { recursive: true, mode: 0o700 })
   const secrets = await loadOrCreateSecrets(join(dataDir, 'secrets.json'))
   const hpke = unwrap(hpkeKeyPairOf(secrets.hpkePrivateKey))
   const node = process.execPath
@@ -262,11 +262,19 @@ async function bringUp(
     ZKRUNNER_ARCHIVE_URL: urls.archive,
     ZKRUNNER_MINA_NETWORK_ID: NETWORK_ID,
     ZKRUNNER_CREDIT_TOKEN: deployment.token,
-    ZKRUNNER_RUNNER_KEY: runnerKey.toBase58(),
     ZKRUNNER_METRICS_LISTEN: '',
     ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
   }
   await writeFile(join(dataDir, 'agent.json'), '{}\n')
+  // The runner key sits in the agent's key file (0600, outside the builds dir), not in its
+  // environment: a job could read the agent's environment from /proc.
+  const keyFile = join(agentDataDir, 'runner-key.json')
+  await writeFile(
+    keyFile,
+    `${JSON.stringify({ publicKey: runnerKey.toPublicKey().toBase58(), privateKey: runnerKey.toBase58() })}\n`,
+    { mode: 0o600 },
+  )
+  await chmod(keyFile, 0o600)
   await ensureAgentBuilt(sup, repo, log)
   const agent = agentCommand()
 
@@ -321,7 +329,8 @@ async function bringUp(
         },
         agent,
         agentEnv,
-        join(agentDataDir, 'builds'),
+        // The agent's default builds dir: beside its data dir, never inside it.
+        `${agentDataDir}-builds`,
         prefixed('job'),
         takeKillFault(),
       ).then(async (outcome) => {

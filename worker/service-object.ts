@@ -2,9 +2,7 @@ import { DurableObject } from 'cloudflare:workers'
 import {
   canonicalJson,
   type Envelope,
-  fromHex,
   type JobSubmission,
-  manifestMessage,
   openJson,
   parseVoucher,
   providerLink,
@@ -16,7 +14,7 @@ import {
   TRIGGER_TOKEN_INFO,
   type Voucher,
   validateParameters,
-  verifyFields,
+  verifyResultReport,
 } from '../protocol/index.ts'
 import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
@@ -845,11 +843,8 @@ export class ServiceObject extends DurableObject<Env> {
       if (report.runner !== registration.descriptor.runnerPublicKey) {
         throw new ApiError(403, ApiErrorCode.WRONG_RUNNER, "not this service's runner key")
       }
-      const verified = verifyFields(
-        manifestMessage(fromHex(report.manifestDigest)),
-        report.signature,
-        report.runner,
-      )
+      // The signature binds this service and this job: a genuine report of another job is refused.
+      const verified = verifyResultReport(report, registration.service)
       if (!verified.ok) {
         throw new ApiError(
           403,

@@ -85,6 +85,8 @@ export async function sealBundle(args: {
   outcome: NonNullable<JobState['outcome']>
   sampling: SamplingSummary
   runner: { publicKey: string; privateKey: string }
+  skippedArtifacts?: JobState['skippedArtifacts']
+  notRun?: JobState['notRun']
   onProgress?: BytesProgress
 }): Promise<SealedBundle> {
   const fs = unixfs(args.helia as Helia)
@@ -124,6 +126,8 @@ export async function sealBundle(args: {
     peakRssBytes: Math.max(args.sampling.peakRssBytes, args.sampling.cgroupPeakMemoryBytes ?? 0),
     sampling: manifestSampling(args.sampling),
     files,
+    ...(args.skippedArtifacts?.length ? { skippedArtifacts: args.skippedArtifacts } : {}),
+    ...(args.notRun ? { notRun: args.notRun } : {}),
   }
   const parsed = parseResultManifest(candidate)
   if (!parsed.ok)

@@ -26,6 +26,8 @@ export async function pendingBatches(
     const state = await spool.state(id).catch(() => null)
     if (!state?.manifestDigest) continue
     if (state.phase !== 'queued' && state.phase !== 'settled') continue
+    // A job refused before it ran (its source did not match) delivered nothing: never charged.
+    if (state.notRun) continue
     const meta = await spool.meta(id)
     if (filter?.user && meta.user !== filter.user) continue
     const key = `${meta.service}/${meta.user}`
