@@ -74,6 +74,15 @@ export {
 } from './parameters.ts'
 export { parseJsonWith, parseWith } from './parse.ts'
 export {
+  AGENT_LOST_SIGNAL,
+  chargeOfJob,
+  isPayable,
+  type NotChargedReason,
+  type Payability,
+  payabilityOf,
+  type RunEnd,
+} from './payable.ts'
+export {
   CidSchema,
   CommitShaSchema,
   HpkePublicKeySchema,

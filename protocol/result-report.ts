@@ -25,6 +25,10 @@ export const ResultReportSchema = z.strictObject({
   /** The runner's signature over manifestMessage(manifestDigest). */
   signature: SignatureSchema,
   exitCode: z.int().min(0).max(255).nullable(),
+  /** The manifest's signal (e.g. `agent-lost`), when the job did not end with an exit code. */
+  signal: z.string().max(16).nullable().optional(),
+  /** The manifest's not-run marker, when the runner refused the job before running it. */
+  notRun: z.string().min(1).max(64).nullable().optional(),
 })
 /** What the agent reports to the Worker for one job. */
 export type ResultReport = z.infer<typeof ResultReportSchema>

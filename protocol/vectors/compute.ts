@@ -3,12 +3,14 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 as mhSha256 } from 'multiformats/hashes/sha2'
 import {
   canonicalJson,
+  chargeOfJob,
   cidToFields,
   digestToFields,
   domainTag,
   keyId,
   manifestDigest,
   manifestMessage,
+  payabilityOf,
   publicKeyToFields,
   settledLeavesBytes,
   settledLeavesCid,
@@ -30,6 +32,28 @@ import {
   settlement,
   voucher,
 } from './inputs.ts'
+
+/** Every way a job can end, for the payable rule's vectors. */
+const payableRunEnds = [
+  { exitCode: 0, signal: null },
+  { exitCode: 1, signal: null },
+  { exitCode: 255 },
+  { exitCode: null, signal: 'agent-lost' },
+  { exitCode: null, signal: 'SIGKILL' },
+  { exitCode: null, signal: null, notRun: 'source-mismatch' },
+  { exitCode: 0, signal: null, notRun: 'source-mismatch' },
+]
+const payableJobs = [
+  { status: 'success', result: { exitCode: 0 } },
+  { status: 'failed', result: { exitCode: 2 } },
+  { status: 'canceled', result: { exitCode: 0 } },
+  { status: 'running', result: { exitCode: null, signal: 'agent-lost' } },
+  { status: 'trigger_failed', result: null },
+  { status: 'canceled', result: null },
+  { status: 'skipped', result: null },
+  { status: 'running', result: null },
+  { status: 'queued', result: null },
+]
 
 const dec = (xs: readonly bigint[]) => xs.map(String)
 
@@ -90,6 +114,10 @@ export async function computeVectors() {
     settle: {
       message: dec(settle),
       signature: signFields(settle, keys.runner.privateKey),
+    },
+    payable: {
+      manifests: payableRunEnds.map((end) => ({ end, is: payabilityOf(end) })),
+      jobs: payableJobs.map((job) => ({ job, is: chargeOfJob(job) })),
     },
   }
 }
