@@ -13,6 +13,8 @@ export {
   ServiceState,
   type ServiceTerms,
   serviceAvailability,
+  WITHDRAW_TIMELOCK_BOUNDS,
+  withdrawTimelockInBounds,
 } from './chain-layout.ts'
 export { cidToFields, fieldsToCid, parseCid } from './cid-fields.ts'
 export { bigintToBytes, bytesToBigint, digestToFields, fieldsToDigest, sha256 } from './digest.ts'
@@ -21,6 +23,7 @@ export {
   HEARTBEAT_DOMAIN,
   MANIFEST_DOMAIN,
   REGISTRATION_DOMAIN,
+  RESULT_LEAF_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
@@ -61,6 +64,7 @@ export {
   heartbeatMessage,
   manifestMessage,
   registrationMessage,
+  resultLeafMessage,
   settleMessage,
   voucherMessage,
 } from './messages.ts'

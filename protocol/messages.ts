@@ -3,6 +3,7 @@ import {
   HEARTBEAT_DOMAIN,
   MANIFEST_DOMAIN,
   REGISTRATION_DOMAIN,
+  RESULT_LEAF_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
@@ -23,7 +24,8 @@ export function voucherMessage(v: {
 }
 
 /**
- * What the runner signs to settle a user's jobs whose results Merkle root is `resultsRoot`.
+ * What the runner signs to settle a user's jobs whose results Merkle root is `resultsRoot`, a tree
+ * of `resultsCount` leaves (the contract pays price × the leaves newly added).
  * `leavesCid` is `cidToFields` of the SettledLeaves document behind that root: signing it means
  * nobody can front-run the runner's settlement with a root-matching transaction pointing elsewhere.
  */
@@ -31,6 +33,7 @@ export function settleMessage(s: {
   service: string
   user: string
   resultsRoot: bigint
+  resultsCount: bigint
   leavesCid: readonly [bigint, bigint]
   cumulativeAmount: bigint
   nonce: bigint
@@ -44,11 +47,27 @@ export function settleMessage(s: {
     ux,
     uOdd,
     s.resultsRoot,
+    s.resultsCount,
     s.leavesCid[0],
     s.leavesCid[1],
     s.cumulativeAmount,
     s.nonce,
   ]
+}
+
+/**
+ * The preimage of one leaf of a user's results tree: the service, the user and the manifest's
+ * digest (the manifest names the job), so a leaf of one user, service or job is no leaf of another.
+ */
+export function resultLeafMessage(l: {
+  service: string
+  user: string
+  digest: Uint8Array
+}): bigint[] {
+  const [sx, sOdd] = unwrap(publicKeyToFields(l.service))
+  const [ux, uOdd] = unwrap(publicKeyToFields(l.user))
+  const [hi, lo] = unwrap(digestToFields(l.digest))
+  return [RESULT_LEAF_DOMAIN, sx, sOdd, ux, uOdd, hi, lo]
 }
 
 /** What the runner signs to show it is alive at `slot`. */

@@ -12,6 +12,7 @@ import {
   manifestMessage,
   payabilityOf,
   publicKeyToFields,
+  resultLeafMessage,
   settledLeavesBytes,
   settledLeavesCid,
   settleMessage,
@@ -73,7 +74,8 @@ export async function computeVectors() {
     domains: {
       voucher: String(domainTag('zkrunner/voucher/v1')),
       manifest: String(domainTag('zkrunner/manifest/v1')),
-      settle: String(domainTag('zkrunner/settle/v1')),
+      settle: String(domainTag('zkrunner/settle/v2')),
+      resultLeaf: String(domainTag('zkrunner/result-leaf/v1')),
     },
     hello: {
       sha256: toHex(sha256(helloBytes)),
@@ -111,6 +113,13 @@ export async function computeVectors() {
       cid: leavesCid.toString(),
       cidFields: dec(unwrap(cidToFields(leavesCid))),
     },
+    resultLeaf: dec(
+      resultLeafMessage({
+        service: keys.service.publicKey,
+        user: keys.user.publicKey,
+        digest: mDigest,
+      }),
+    ),
     settle: {
       message: dec(settle),
       signature: signFields(settle, keys.runner.privateKey),

@@ -115,7 +115,9 @@ async function showVerification(
     {
       bundle: app.ipfs,
       chain: app.chain,
-      settled: settledResultsFrom(app.ipfs, (digests) => app.prover.resultsRoot(digests)),
+      settled: settledResultsFrom(app.ipfs, (owner, digests) =>
+        app.prover.resultsRoot(owner, digests),
+      ),
     },
     panel.update,
   )

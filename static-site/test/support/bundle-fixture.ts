@@ -21,7 +21,13 @@ import {
 } from '../../../protocol/index.ts'
 
 /** How a fixture bundle is spoiled, to check that the page names the broken link. */
-export type BundleVariant = 'good' | 'tampered-file' | 'wrong-signature' | 'wrong-source'
+export type BundleVariant =
+  | 'good'
+  | 'tampered-file'
+  | 'wrong-signature'
+  | 'wrong-source'
+  /** Signed and intact, but its agent died: not payable. */
+  | 'agent-lost'
 
 /** The keys, descriptor and on-chain state of one service version, shared by its bundles. */
 export interface ServiceFixture {
@@ -163,8 +169,8 @@ export async function bundleFixture(
         : service.sourceCommitment,
     runner: service.runner.publicKey,
     user: service.user.publicKey,
-    exitCode: 0,
-    signal: null,
+    exitCode: variant === 'agent-lost' ? null : 0,
+    signal: variant === 'agent-lost' ? 'agent-lost' : null,
     startedAt: '2025-01-01T00:00:00.000Z',
     endedAt: '2025-01-01T00:00:06.000Z',
     wallMs: 6000,
