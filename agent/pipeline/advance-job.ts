@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
-import type { MinaKeyPair } from '../../protocol/index.ts'
+import type { MinaKeyPair, RunEnd } from '../../protocol/index.ts'
 import {
   type BytesProgress,
   pinBundle,
@@ -191,6 +191,9 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
           runner: signature.runner,
           signature: signature.signature,
           exitCode: manifest.exitCode,
+          // The Worker releases what the user owes for a job that did not run to an end.
+          signal: manifest.signal,
+          ...notRunOf(manifest),
         },
         deps.report,
       )
@@ -205,6 +208,11 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
     throw e
   }
   return state
+}
+
+/** The manifest's not-run marker, when it has one (the runner refused the job before running it). */
+function notRunOf(manifest: RunEnd): { notRun?: string } {
+  return manifest.notRun ? { notRun: manifest.notRun } : {}
 }
 
 /** Advances every unfinished job in the spool; one job's failure does not stop the others. */
