@@ -214,8 +214,9 @@ describe('griefing', () => {
     )
     await tx.prove()
     tx.sign([chain.payer.key, bob])
-    // …then a stranger's deposit of 1 lands first.
-    await client.deposit(chain.payer, svc.address, sponsor, bob.toPublicKey(), 1n)
+    // …then a stranger's deposit of 1 lands first (paying its own fee: the withdrawal's fee
+    // payer nonce is already taken).
+    await client.deposit({ key: sponsor }, svc.address, sponsor, bob.toPublicKey(), 1n)
     const credits = await client.readCredits(bob.toPublicKey())
     const sent = await tx.send()
     expect(sent.status).toBe('pending')
