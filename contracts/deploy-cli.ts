@@ -10,6 +10,7 @@ import {
   ProtocolError,
   parseServiceDescriptor,
   type ServiceDescriptor,
+  WITHDRAW_TIMELOCK_BOUNDS,
 } from '../protocol/index.ts'
 import {
   accountExists,
@@ -307,7 +308,9 @@ async function serviceCommand(
   const descriptor = await readDescriptor(descriptorPath)
   const cid = cidToFields(o.descriptorCid)
   if (!cid.ok) throw new DeployError('USAGE', `--descriptor-cid: ${cid.error.message}`)
-  const timelock = Number(flag('timelock-slots', uint(2n ** 32n - 1n, 1n), o.timelockSlots))
+  // Refused here as a usage error before anything compiles; the contract's deploy refuses too.
+  const { min, max } = WITHDRAW_TIMELOCK_BOUNDS
+  const timelock = Number(flag('timelock-slots', uint(max, min), o.timelockSlots))
   const runnerKey = await readKeyFile(resolve(o.runnerKey), 'runner')
   const runner = runnerKey.toPublicKey().toBase58()
   if (runner !== descriptor.runnerPublicKey) {

@@ -28,8 +28,11 @@ export {
   receiptTokenId,
   requestWithdraw,
   type SettleArgs,
+  type SettledResults,
   type SignedVoucher,
   settle,
+  settledChannel,
+  settledResults,
   withdraw,
 } from './client.ts'
 export { type CompileTimes, compileAll, DEFAULT_CACHE_DIR } from './compile.ts'
@@ -45,8 +48,12 @@ export { type MinaNetworkId, selectNetwork } from './network.ts'
 export { Heartbeat, Terms } from './packing.ts'
 export {
   RESULTS_TREE_HEIGHT,
+  RESULTS_TREE_LEAVES,
+  type ResultsCountProof,
+  type ResultsOwner,
   ResultWitness,
   resultLeaf,
+  resultsCountProof,
   resultsRoot,
   resultsTree,
   resultWitness,
@@ -56,6 +63,7 @@ export {
   frozenServicePermissions,
   ServiceContract,
   type ServiceDeployProps,
+  SettleClaim,
   SLOT_WINDOW,
   VoucherFields,
 } from './service-contract.ts'

@@ -13,6 +13,8 @@ export {
   ServiceState,
   type ServiceTerms,
   serviceAvailability,
+  WITHDRAW_TIMELOCK_BOUNDS,
+  withdrawTimelockInBounds,
 } from './chain-layout.ts'
 export {
   CONTENT_CODECS,
@@ -27,6 +29,7 @@ export {
   HEARTBEAT_DOMAIN,
   MANIFEST_DOMAIN,
   REGISTRATION_DOMAIN,
+  RESULT_LEAF_DOMAIN,
   RESULT_REPORT_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
@@ -75,6 +78,7 @@ export {
   heartbeatMessage,
   manifestMessage,
   registrationMessage,
+  resultLeafMessage,
   resultReportMessage,
   settleMessage,
   voucherMessage,
@@ -92,6 +96,15 @@ export {
   validateParameters,
 } from './parameters.ts'
 export { parseJsonWith, parseWith } from './parse.ts'
+export {
+  AGENT_LOST_SIGNAL,
+  chargeOfJob,
+  isPayable,
+  type NotChargedReason,
+  type Payability,
+  payabilityOf,
+  type RunEnd,
+} from './payable.ts'
 export {
   CidSchema,
   CommitShaSchema,

@@ -52,6 +52,7 @@ describe('round trips: every message survives JSON and parses back equal', () =>
       jobId: manifest.jobId,
       bundleCid: manifest.files[0]!.cid,
       manifestDigest: sig.digest,
+      exitCode: 0,
     }
     const report = {
       v: 2 as const,
@@ -68,6 +69,9 @@ describe('round trips: every message survives JSON and parses back equal', () =>
     const elsewhere = { ...report, jobId: 'f'.repeat(32) }
     expect(verifyResultReport(elsewhere, manifest.service).ok).toBe(false)
     expect(verifyResultReport(report, keys.user.publicKey).ok).toBe(false)
+    // It binds how the job ended: a charged job cannot be re-labelled lost, or the reverse.
+    expect(verifyResultReport({ ...report, signal: 'agent-lost' }, manifest.service).ok).toBe(false)
+    expect(verifyResultReport({ ...report, exitCode: 1 }, manifest.service).ok).toBe(true)
   })
 })
 

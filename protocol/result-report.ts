@@ -3,6 +3,7 @@ import { fromHex } from './encoding.ts'
 import { fail, ProtocolError, type Result } from './errors.ts'
 import { resultReportMessage } from './messages.ts'
 import { parseWith } from './parse.ts'
+import { isPayable } from './payable.ts'
 import {
   CidSchema,
   PublicKeySchema,
@@ -28,9 +29,13 @@ export const ResultReportSchema = z.strictObject({
   /** SHA-256 of the manifest's canonical JSON, hex. */
   manifestDigest: Sha256HexSchema,
   runner: PublicKeySchema,
-  /** The runner's signature over resultReportMessage({ service, jobId, bundleCid, manifestDigest }). */
+  /** The runner's signature over resultReportMessage({ service, jobId, bundleCid, manifestDigest, payable }). */
   signature: SignatureSchema,
   exitCode: z.int().min(0).max(255).nullable(),
+  /** The manifest's signal (e.g. `agent-lost`), when the job did not end with an exit code. */
+  signal: z.string().max(16).nullable().optional(),
+  /** The manifest's not-run marker, when the runner refused the job before running it. */
+  notRun: z.string().min(1).max(64).nullable().optional(),
 })
 /** What the agent reports to the Worker for one job. */
 export type ResultReport = z.infer<typeof ResultReportSchema>
@@ -39,11 +44,24 @@ export type ResultReport = z.infer<typeof ResultReportSchema>
 export const parseResultReport = (input: unknown): Result<ResultReport> =>
   parseWith(ResultReportSchema, input)
 
-/** What the runner's report signature covers, besides the report itself: the job's service. */
-type SignedPart = Pick<ResultReport, 'jobId' | 'bundleCid' | 'manifestDigest'> & { service: string }
+/**
+ * What the runner's report signature covers, besides the report itself: the job's service. How
+ * the job ended is covered through the payable rule's verdict, so nobody but the runner can turn
+ * a charged job into a released one (or back) on its way to the Worker.
+ */
+type SignedPart = Pick<
+  ResultReport,
+  'jobId' | 'bundleCid' | 'manifestDigest' | 'exitCode' | 'signal' | 'notRun'
+> & { service: string }
 
 const messageOf = (r: SignedPart): bigint[] =>
-  resultReportMessage({ ...r, manifestDigest: fromHex(r.manifestDigest) })
+  resultReportMessage({
+    service: r.service,
+    jobId: r.jobId,
+    bundleCid: r.bundleCid,
+    manifestDigest: fromHex(r.manifestDigest),
+    payable: isPayable(r),
+  })
 
 /** Signs a result report of `service`'s job with the runner oracle key. */
 export function signResultReport(r: SignedPart, runnerPrivateKey: string): string {

@@ -132,7 +132,9 @@ export async function verifyJob(
         bundle: reader,
         chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
         // The leaves come from the document the Settle event names, as on the page.
-        settled: settledResultsFrom(reader, async (digests) => computeResultsRoot(digests)),
+        settled: settledResultsFrom(reader, async (owner, digests) =>
+          computeResultsRoot(owner, digests),
+        ),
       },
       onLink,
     )

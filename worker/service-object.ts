@@ -1,8 +1,10 @@
 import { DurableObject } from 'cloudflare:workers'
 import {
   canonicalJson,
+  chargeOfJob,
   type Envelope,
   type JobSubmission,
+  type NotChargedReason,
   openJson,
   parseVoucher,
   providerLink,
@@ -88,7 +90,14 @@ export interface JobView {
   result: Omit<ResultReport, 'v' | 'jobId'> | null
   /** What the user signed for this job: the voucher it was admitted with (cumulative amount, nonce). */
   voucher: { cumulativeAmount: string; nonce: string } | null
+  /** Whether the user pays for the job (protocol's payable rule); `pending` until it is decided. */
+  charge: JobCharge
 }
+
+/** A job's charge as GET /v1/jobs/:id answers it. */
+export type JobCharge =
+  | { state: 'pending' | 'charged'; amount: string }
+  | { state: 'not-charged'; amount: '0'; reason: NotChargedReason }
 
 /** The outcome of an RPC that may be refused: errors cross the RPC boundary as data, not exceptions. */
 export type Outcome<T> =
@@ -162,6 +171,8 @@ export class ServiceObject extends DurableObject<Env> {
         job_id TEXT NOT NULL, attempt INTEGER NOT NULL, started_at INTEGER NOT NULL, outcome TEXT,
         PRIMARY KEY (job_id, attempt));
       CREATE TABLE IF NOT EXISTS hook_keys (key TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS charges (
+        job_id TEXT PRIMARY KEY, amount TEXT NOT NULL, released_reason TEXT);
     `)
   }
 
@@ -449,6 +460,12 @@ export class ServiceObject extends DurableObject<Env> {
         JSON.stringify(variables),
         now,
       )
+      // What this job adds to the user's channel: released again if the job ends not payable.
+      this.#sql.exec(
+        'INSERT INTO charges (job_id, amount, released_reason) VALUES (?, ?, NULL)',
+        request.requestId,
+        String(price),
+      )
       this.#event(request.requestId, 'queued', 'worker', now)
     })
     // From here the job is admitted and its voucher counted: whatever fails now, the answer is
@@ -502,6 +519,51 @@ export class ServiceObject extends DurableObject<Env> {
       jobId,
     )
     this.#event(jobId, status, source, now, detail)
+    this.#applyCharge(jobId)
+  }
+
+  /**
+   * Brings the user's channel in line with the payable rule once a job's charge is decided: a job
+   * that ends not payable lowers what the user owes by its price (the next voucher leaves it out,
+   * so the runner's vouchers match the jobs it can settle); a payable result reported after a
+   * release (a cancel that overtook the runner's report) charges it again. Idempotent.
+   */
+  #applyCharge(jobId: string): void {
+    const job = this.#jobRow(jobId)
+    const charge = this.#sql
+      .exec<{ amount: string; released_reason: string | null }>(
+        'SELECT amount, released_reason FROM charges WHERE job_id = ?',
+        jobId,
+      )
+      .toArray()[0]
+    if (!job || !charge) return
+    const decided = chargeOfJob({
+      status: job.status as string,
+      result: job.result === null ? null : JSON.parse(job.result as string),
+    })
+    if (decided === null) return
+    const released = charge.released_reason !== null
+    if (decided.payable === !released) return
+    const amount = BigInt(charge.amount)
+    const user = job.user as string
+    const channel = this.#channel(user)
+    this.#sql.exec(
+      'UPDATE channels SET cumulative = ? WHERE user = ?',
+      String(decided.payable ? channel.cumulative + amount : channel.cumulative - amount),
+      user,
+    )
+    this.#sql.exec(
+      'UPDATE charges SET released_reason = ? WHERE job_id = ?',
+      decided.payable ? null : decided.reason,
+      jobId,
+    )
+    this.#event(
+      jobId,
+      decided.payable ? 'charged' : 'not_charged',
+      'worker',
+      Date.now(),
+      decided.payable ? `${amount} credits` : decided.reason,
+    )
   }
 
   #recordPipeline(jobId: string, pipeline: { id: number; project_id?: number; web_url?: string }) {
@@ -829,6 +891,7 @@ export class ServiceObject extends DurableObject<Env> {
         )
       }
       this.#event(event.jobId, event.status, 'gitlab', now, event.detail)
+      if (event.kind === 'pipeline') this.#applyCharge(event.jobId)
       await this.#scheduleAlarm()
       return { applied: true }
     })
@@ -871,6 +934,7 @@ export class ServiceObject extends DurableObject<Env> {
         report.jobId,
       )
       this.#event(report.jobId, 'result_reported', 'runner', now, report.bundleCid)
+      this.#applyCharge(report.jobId)
       return { stored: true }
     })
   }
@@ -911,7 +975,25 @@ export class ServiceObject extends DurableObject<Env> {
       voucher: ((v) => (v ? { cumulativeAmount: v.cumulativeAmount, nonce: v.nonce } : null))(
         voucherOf(job.variables as string),
       ),
+      charge: this.#chargeView(job),
     }
+  }
+
+  #chargeView(job: Row): JobCharge {
+    const charge = this.#sql
+      .exec<{ amount: string; released_reason: string | null }>(
+        'SELECT amount, released_reason FROM charges WHERE job_id = ?',
+        job.job_id as string,
+      )
+      .toArray()[0]
+    if (charge?.released_reason)
+      return {
+        state: 'not-charged',
+        amount: '0',
+        reason: charge.released_reason as NotChargedReason,
+      }
+    const amount = charge?.amount ?? '0'
+    return { state: job.result === null ? 'pending' : 'charged', amount }
   }
 
   /** Trigger attempts of a job, for tests and operators: outcome only, never a token. */

@@ -168,7 +168,7 @@ describe('POST /v1/jobs/:id/result', () => {
     manifestDigest: toHex(digest),
     runner,
     signature: signResultReport(
-      { service, jobId, bundleCid: cid, manifestDigest: toHex(digest) },
+      { service, jobId, bundleCid: cid, manifestDigest: toHex(digest), exitCode: 0 },
       signer,
     ),
     exitCode: 0,

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
-import { type MinaKeyPair, signResultReport } from '../../protocol/index.ts'
+import { type MinaKeyPair, type RunEnd, signResultReport } from '../../protocol/index.ts'
 import {
   type BytesProgress,
   pinBundle,
@@ -186,11 +186,16 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
     }
     if (!reached(state.phase, 'reported') && deps.report) {
       const { manifest, signature } = await readSealed(bundleDir)
+      // How the job ended travels with the report, under the signature: the Worker releases what
+      // the user owes for a job that did not run to an end (protocol's payable rule).
       const signed = {
         service: manifest.service,
         jobId,
         bundleCid: state.bundleCid!,
         manifestDigest: signature.digest,
+        exitCode: manifest.exitCode,
+        signal: manifest.signal,
+        ...notRunOf(manifest),
       }
       try {
         await reportResult(
@@ -201,7 +206,9 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
             manifestDigest: signed.manifestDigest,
             runner: deps.runner.publicKey,
             signature: signResultReport(signed, deps.runner.privateKey),
-            exitCode: manifest.exitCode,
+            exitCode: signed.exitCode,
+            signal: signed.signal,
+            ...notRunOf(manifest),
           },
           deps.report,
         )
@@ -228,6 +235,11 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
     throw e
   }
   return state
+}
+
+/** The manifest's not-run marker, when it has one (the runner refused the job before running it). */
+function notRunOf(manifest: RunEnd): { notRun?: string } {
+  return manifest.notRun ? { notRun: manifest.notRun } : {}
 }
 
 /** Advances every unfinished job in the spool; one job's failure does not stop the others. */

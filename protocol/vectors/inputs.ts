@@ -122,6 +122,7 @@ export const settledLeaves: SettledLeaves = {
 /** A settlement of those two jobs at the voucher's amount and nonce (the root is an arbitrary Field here). */
 export const settlement = {
   resultsRoot: 12345678901234567890n,
+  resultsCount: 2n,
   cumulativeAmount: 3000000n,
   nonce: 3n,
 }

@@ -142,7 +142,9 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
       {
         bundle: app.ipfs,
         chain: app.chain,
-        settled: settledResultsFrom(app.ipfs, (digests) => app.prover.resultsRoot(digests)),
+        settled: settledResultsFrom(app.ipfs, (owner, digests) =>
+          app.prover.resultsRoot(owner, digests),
+        ),
       },
       panel.update,
     )

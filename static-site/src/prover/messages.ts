@@ -20,7 +20,7 @@ export type ProverRequest =
       privateKey?: string
       amount: string
     }
-  | { kind: 'results-root'; id: number; digests: string[] }
+  | { kind: 'results-root'; id: number; service: string; user: string; digests: string[] }
 
 /** What the prover worker answers: progress lines, then one result or error per request id. */
 export type ProverResponse =

@@ -26,7 +26,10 @@ export interface Prover {
     onProgress?: (m: string) => void,
   ): Promise<string>
   /** The results-tree root of manifest digests, as the contract computes it. */
-  resultsRoot(digests: readonly Uint8Array[]): Promise<bigint>
+  resultsRoot(
+    owner: { service: string; user: string },
+    digests: readonly Uint8Array[],
+  ): Promise<bigint>
 }
 
 type Body<K> = K extends ProverRequest ? Omit<K, 'id'> : never
@@ -112,7 +115,7 @@ export function createProver(config: SiteConfig): Prover {
     },
     proveDeposit: (service, payer, amount, onProgress) =>
       ask({ kind: 'deposit', network, service, payer, amount: amount.toString() }, onProgress),
-    resultsRoot: async (digests) =>
-      BigInt(await ask({ kind: 'results-root', digests: digests.map(toHex) })),
+    resultsRoot: async (owner, digests) =>
+      BigInt(await ask({ kind: 'results-root', ...owner, digests: digests.map(toHex) })),
   }
 }

@@ -241,6 +241,7 @@ describe('verification tells the truth', () => {
         ...where,
       }
     }
+    const ownerOf = () => ({ service: service.address, user: service.user.publicKey })
     const settledLink = async (events: (digest: Uint8Array) => Promise<ChainEvent[]>) => {
       const jobId = newRequestId()
       const bundle = await bundleFixture(blocks, service, jobId)
@@ -248,8 +249,8 @@ describe('verification tells the truth', () => {
         { bundleCid: bundle.cid.toString(), service: service.address, jobId },
         {
           chain: chainWith(await events(manifestDigest(bundle.manifest))),
-          settled: settledResultsFrom(memoryBundleReader(blocks), async (d) =>
-            computeResultsRoot(d),
+          settled: settledResultsFrom(memoryBundleReader(blocks), async (o, d) =>
+            computeResultsRoot(o, d),
           ),
         },
       )
@@ -260,12 +261,22 @@ describe('verification tells the truth', () => {
       const older = new Uint8Array(32).fill(1)
       const link = await settledLink(async (digest) => {
         const leaves = [older, digest]
-        const newest = settle(1n, computeResultsRoot(leaves), await pin(leavesOf(leaves)), {
-          sequence: 2,
-        })
-        const earlier = settle(1n, computeResultsRoot([older]), await pin(leavesOf([older])), {
-          sequence: 1,
-        })
+        const newest = settle(
+          1n,
+          computeResultsRoot(ownerOf(), leaves),
+          await pin(leavesOf(leaves)),
+          {
+            sequence: 2,
+          },
+        )
+        const earlier = settle(
+          1n,
+          computeResultsRoot(ownerOf(), [older]),
+          await pin(leavesOf([older])),
+          {
+            sequence: 1,
+          },
+        )
         return [newest, earlier]
       })
       expect(link).toMatchObject({ status: 'ok' })
@@ -274,7 +285,7 @@ describe('verification tells the truth', () => {
 
     it('ignores a settlement in an orphaned block', async () => {
       const link = await settledLink(async (digest) => [
-        settle(1n, computeResultsRoot([digest]), await pin(leavesOf([digest])), {
+        settle(1n, computeResultsRoot(ownerOf(), [digest]), await pin(leavesOf([digest])), {
           chainStatus: 'orphaned',
         }),
       ])
@@ -287,7 +298,7 @@ describe('verification tells the truth', () => {
       const link = await settledLink(async (digest) => {
         // The runner's leaves list two jobs under the root, but the settlement paid for one.
         const leaves = [paid, digest]
-        return [settle(1n, computeResultsRoot(leaves), await pin(leavesOf(leaves)))]
+        return [settle(1n, computeResultsRoot(ownerOf(), leaves), await pin(leavesOf(leaves)))]
       })
       expect(link.status).toBe('pending')
       expect(link.detail).toContain('beyond the 1 jobs the settlements paid')

@@ -7,6 +7,7 @@ import {
   parseManifestBytes,
   parseManifestSignature,
   parseServiceDescriptor,
+  payabilityOf,
   type RequestBinding,
   type ResultManifest,
   requestDigest,
@@ -46,8 +47,11 @@ export interface SettledResults {
     user: string,
     options?: { signal?: AbortSignal },
   ): Promise<Uint8Array[]>
-  /** The results-tree root of `digests` (leaf i = the i-th job), as the contract computes it. */
-  root(digests: readonly Uint8Array[]): Promise<bigint>
+  /**
+   * The results-tree root of `digests` (leaf i = the i-th job) of `user` with `service`, as the
+   * contract computes it (each leaf names its service and user).
+   */
+  root(owner: { service: string; user: string }, digests: readonly Uint8Array[]): Promise<bigint>
 }
 
 /** What to verify: a bundle, for a service, optionally for one job id or one request. */
@@ -277,8 +281,11 @@ async function settledStatus(
   } catch (e) {
     return ['pending', `archive unavailable: ${why(e)}`]
   }
+  const payability = payabilityOf(manifest)
   if (settlement === null)
-    return ['pending', 'not settled yet: the runner has not settled this user']
+    return payability.payable
+      ? ['pending', 'not settled yet: the runner has not settled this user']
+      : ['ok', `not charged (${payability.reason}): never settled, as the payable rule says`]
   if (!deps.settled) return ['pending', 'settled on chain; this page cannot compute results roots']
   // The runner signed the leaves CID with the root, so a CID that does not decode is its fault.
   const cid = settlement.leavesCid
@@ -298,6 +305,12 @@ async function settledStatus(
   }
   const digest = toHex(manifestDigest(manifest))
   const index = leaves.findIndex((l) => toHex(l) === digest)
+  // The payable rule: a job that did not run to an end is never a settled result. Its link holds
+  // while the runner has not been paid for it, and breaks if the runner listed it anyway.
+  if (!payability.payable)
+    return index < 0
+      ? ['ok', `not charged (${payability.reason}): never settled, as the payable rule says`]
+      : ['broken', `the runner was paid for a job that is not payable (${payability.reason})`]
   if (index < 0)
     return ['pending', `not settled yet: not among the ${leaves.length} jobs settled so far`]
   // The leaves document may list more jobs than were paid; only the paid ones are settled. A
@@ -309,7 +322,7 @@ async function settledStatus(
     ]
   let root: bigint
   try {
-    root = await deps.settled.root(leaves)
+    root = await deps.settled.root({ service, user: manifest.user }, leaves)
   } catch (e) {
     return ['pending', `cannot compute the results root: ${why(e)}`]
   }

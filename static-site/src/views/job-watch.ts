@@ -1,6 +1,22 @@
-import { providerLink } from '../../../protocol/index.ts'
-import type { WorkerJob } from '../worker-client.ts'
+import { type NotChargedReason, providerLink } from '../../../protocol/index.ts'
+import type { JobCharge, WorkerJob } from '../worker-client.ts'
 import { h } from './dom.ts'
+
+const NOT_CHARGED_BECAUSE: Record<NotChargedReason, string> = {
+  'trigger-failed': 'the pipeline could not be started',
+  canceled: 'the pipeline was canceled before it ran',
+  'agent-lost': 'the runner lost the job before it ended',
+  'not-run': 'the runner refused to run it',
+  'no-exit-code': 'the job ended without an exit code',
+}
+
+/** What the user pays for a job, in words: the payable rule's outcome and its reason. */
+export function chargeText(charge: JobCharge): string {
+  if (charge.state === 'not-charged')
+    return `not charged: ${NOT_CHARGED_BECAUSE[charge.reason] ?? charge.reason}`
+  if (charge.state === 'charged') return `charged ${charge.amount} credits`
+  return `${charge.amount} credits, charged once the job has run to an end`
+}
 
 const PHASE: Record<string, string> = {
   queued: 'triggered',
@@ -57,6 +73,18 @@ export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string
           ? `pipeline #${pipeline.id}`
           : null,
     ),
+    job.charge
+      ? h(
+          'p',
+          {},
+          'Charge: ',
+          h(
+            'span',
+            { 'data-role': 'job-charge', 'data-charge': job.charge.state },
+            chargeText(job.charge),
+          ),
+        )
+      : null,
     job.result
       ? h(
           'p',

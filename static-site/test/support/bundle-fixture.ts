@@ -26,8 +26,8 @@ import {
 } from '../../../protocol/index.ts'
 
 /**
- * How a fixture bundle is spoiled, to check that the page names the broken link. The last two are
- * signed by the genuine runner: a duplicate key in the stored bytes (JSON.parse keeps the last
+ * How a fixture bundle is spoiled, to check that the page names the broken link. Two are signed by
+ * the genuine runner: a duplicate key in the stored bytes (JSON.parse keeps the last
  * value, another reader the first), and a lone surrogate in a file path.
  */
 export type BundleVariant =
@@ -37,6 +37,8 @@ export type BundleVariant =
   | 'wrong-source'
   | 'duplicate-key'
   | 'lone-surrogate'
+  /** Signed and intact, but its agent died: not payable. */
+  | 'agent-lost'
 
 /** The keys, descriptor and on-chain state of one service version, shared by its bundles. */
 export interface ServiceFixture {
@@ -195,8 +197,8 @@ export async function bundleFixture(
     runner: service.runner.publicKey,
     user: request.user,
     requestDigest: requestDigest(request),
-    exitCode: 0,
-    signal: null,
+    exitCode: variant === 'agent-lost' ? null : 0,
+    signal: variant === 'agent-lost' ? 'agent-lost' : null,
     startedAt: '2025-01-01T00:00:00.000Z',
     endedAt: '2025-01-01T00:00:06.000Z',
     wallMs: 6000,

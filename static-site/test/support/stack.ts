@@ -108,7 +108,7 @@ async function servePage(dir: string, config: unknown): Promise<RunningServer> {
  */
 export async function startStack(opts: {
   pageDir: string
-  settledRoot?: (digests: Uint8Array[]) => bigint
+  settledRoot?: (owner: { service: string; user: string }, digests: Uint8Array[]) => bigint
 }): Promise<Stack> {
   const blocks = new MemoryBlockstore()
   const gateway = await startTrustlessGateway(blocks)
@@ -179,7 +179,7 @@ export async function startStack(opts: {
         const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
         const digests = [...(leaves.get(request.user) ?? []), manifestDigest(bundle.manifest)]
         leaves.set(request.user, digests)
-        const root = opts.settledRoot(digests)
+        const root = opts.settledRoot({ service: service.address, user: request.user }, digests)
         const doc = {
           v: 1 as const,
           service: service.address,
