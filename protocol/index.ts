@@ -105,6 +105,8 @@ export {
   parseServiceDescriptor,
   type ServiceDescriptor,
   ServiceDescriptorSchema,
+  serviceDescriptorBytes,
+  serviceDescriptorCid,
 } from './service-descriptor.ts'
 export {
   parseServiceRegistration,
