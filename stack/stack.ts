@@ -4,14 +4,8 @@ import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import type { FeePayer } from '../contracts/index.ts'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
-import {
-  hpkeKeyPairOf,
-  type ServiceDescriptor,
-  sealJson,
-  signServiceRegistration,
-  TRIGGER_TOKEN_INFO,
-  unwrap,
-} from '../protocol/index.ts'
+import { registerWithWorker } from '../operator/register.ts'
+import { hpkeKeyPairOf, type ServiceDescriptor, unwrap } from '../protocol/index.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
 import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
@@ -371,30 +365,15 @@ async function bringUp(
   })
 
   log('registering the sample service with the Worker…')
-  const registration = signServiceRegistration(
-    {
-      v: 1,
-      service: deployment.service,
-      descriptor,
-      descriptorCid,
-      receiptTokenId: deployment.receiptTokenId,
-      triggerToken: await sealJson(hpke.publicKey, TRIGGER_TOKEN_INFO, {
-        v: 1,
-        triggerToken: secrets.triggerToken,
-        apiToken: secrets.apiToken,
-      }),
-    },
-    runnerKey.toBase58(),
-  )
-  const res = await fetch(`${urls.worker}/v1/services`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(registration),
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: deployment.service,
+    descriptor,
+    descriptorCid,
+    receiptTokenId: deployment.receiptTokenId,
+    credentials: { triggerToken: secrets.triggerToken, apiToken: secrets.apiToken },
+    runnerPrivateKey: runnerKey.toBase58(),
   })
-  if (!res.ok)
-    throw new Error(
-      `the Worker refused the service registration: ${res.status} ${await res.text()}`,
-    )
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
