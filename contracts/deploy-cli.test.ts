@@ -157,9 +157,17 @@ describe('npm run deploy', () => {
     const config = await readConfig()
     const local = config.deployAliases.local
     if (!local) throw new Error('no local alias')
-    config.deployAliases.fresh = { ...local, feePayerKeyPath: 'fresh-payer.json' }
+    // Same network, a new fee payer and nothing deployed yet.
+    const network = {
+      networkId: local.networkId,
+      url: local.url,
+      archive: local.archive,
+      fee: local.fee,
+    }
+    config.deployAliases.fresh = { ...network, feePayerKeyPath: 'fresh-payer.json' }
     config.deployAliases.remote = {
-      ...local,
+      ...network,
+      feePayerKeyPath: 'fresh-payer.json',
       url: 'https://api.minascan.io/node/devnet/v1/graphql',
       archive: 'https://api.minascan.io/archive/devnet/v1/graphql',
     }
