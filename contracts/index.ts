@@ -59,6 +59,7 @@ export {
   resultWitness,
   verifyResult,
 } from './results-tree.ts'
+export { sendHeartbeat } from './runner-heartbeat.ts'
 export {
   frozenServicePermissions,
   ServiceContract,

@@ -159,6 +159,8 @@ export {
   parseServiceDescriptor,
   type ServiceDescriptor,
   ServiceDescriptorSchema,
+  serviceDescriptorBytes,
+  serviceDescriptorCid,
 } from './service-descriptor.ts'
 export {
   parseServiceRegistration,

@@ -5,7 +5,13 @@ import { isPublicKey } from './mina-key.ts'
 const UINT64_MAX = (1n << 64n) - 1n
 
 /** A Mina public key in base58 (`B62…`). */
-export const PublicKeySchema = z.string().max(64).refine(isPublicKey, 'must be a Mina public key')
+export const PublicKeySchema = z
+  .string()
+  .max(64)
+  // The shape alone, so a JSON Schema generated from this refuses what is plainly not a key; the
+  // refinement checks the base58check and the curve point.
+  .regex(/^B62[1-9A-HJ-NP-Za-km-z]{52}$/, 'must be a Mina public key')
+  .refine(isPublicKey, 'must be a Mina public key')
 
 const DECIMAL = /^(0|[1-9][0-9]{0,19})$/
 

@@ -1,4 +1,4 @@
-import { fetchLastBlock, type PrivateKey, type PublicKey, TokenId } from 'o1js'
+import { type PrivateKey, type PublicKey, TokenId } from 'o1js'
 import {
   accountExists,
   compileAll,
@@ -6,22 +6,18 @@ import {
   deployRegistry,
   deployService,
   type FeePayer,
-  heartbeat,
   mintCredits,
   publishService,
   readCredits,
-  readServiceState,
   receiptTokenId,
-  ServiceErrors,
-  SLOT_WINDOW,
   serviceDeployProps,
   setCreditTokenAddress,
 } from '../contracts/index.ts'
-import { cidToFields, heartbeatMessage, signFields, unwrap } from '../protocol/index.ts'
+import { cidToFields, unwrap } from '../protocol/index.ts'
 
 // Network selection and the Worker key hash live with the contracts (the deploy command uses
 // them too); re-exported for the stack's callers.
-export { selectNetwork, workerKeyHash } from '../contracts/index.ts'
+export { selectNetwork, sendHeartbeat, workerKeyHash } from '../contracts/index.ts'
 
 /** The contracts of the local stack and who holds what. */
 export interface Deployment {
@@ -125,48 +121,5 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
     registry: registry.toBase58(),
     service: service.toBase58(),
     receiptTokenId: TokenId.toBase58(receiptTokenId(service)),
-  }
-}
-
-/** Heartbeats re-signed before giving up (see {@link sendHeartbeat}). */
-const HEARTBEAT_ATTEMPTS = 4
-
-/**
- * The runner proves it is alive: signs a slot and records it on chain. A heartbeat lands only
- * within SLOT_WINDOW slots of the slot it names, and the local chain's slots are seconds long: on
- * a loaded machine proving alone can take longer. So when one lands too late, the next names a
- * slot as far ahead as the last one took to land (less half the window), and lands inside it.
- */
-export async function sendHeartbeat(
-  payer: FeePayer,
-  service: PublicKey,
-  runnerKey: PrivateKey,
-  log: (line: string) => void = () => {},
-): Promise<bigint> {
-  const currentSlot = async () => (await fetchLastBlock()).globalSlotSinceGenesis.toBigint()
-  let lead = 0n
-  for (let attempt = 1; ; attempt++) {
-    const now = await currentSlot()
-    const state = await readServiceState(service)
-    if (state.heartbeat.lastHeartbeatSlot >= now) return state.heartbeat.lastHeartbeatSlot
-    const slot = now + lead
-    const signature = signFields(
-      heartbeatMessage({ service: service.toBase58(), slot }),
-      runnerKey.toBase58(),
-    )
-    try {
-      await included(await heartbeat(payer, service, runnerKey.toPublicKey(), slot, signature))
-      return slot
-    } catch (e) {
-      const message = (e as Error).message ?? ''
-      const stale =
-        message.includes('Protocol_state_precondition_unsatisfied') ||
-        message.includes(ServiceErrors.staleHeartbeat)
-      if (!stale || attempt >= HEARTBEAT_ATTEMPTS) throw e
-      const took = (await currentSlot()) - now
-      const ahead = took - BigInt(SLOT_WINDOW) / 2n
-      lead = ahead > 0n ? ahead : 0n
-      log(`heartbeat for slot ${slot} took ${took} slots to land; naming a slot ${lead} ahead`)
-    }
   }
 }

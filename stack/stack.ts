@@ -4,13 +4,11 @@ import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import type { FeePayer } from '../contracts/index.ts'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
+import { registerWithWorker } from '../operator/register.ts'
 import {
   hpkeKeyPairOf,
   type RequestBinding,
   type ServiceDescriptor,
-  sealJson,
-  signServiceRegistration,
-  TRIGGER_TOKEN_INFO,
   unwrap,
 } from '../protocol/index.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -385,31 +383,19 @@ async function bringUp(
   })
 
   log('registering the sample service with the Worker…')
-  const registration = signServiceRegistration(
-    {
-      v: 1,
-      service: deployment.service,
-      descriptor,
-      descriptorCid,
-      receiptTokenId: deployment.receiptTokenId,
-      triggerToken: await sealJson(hpke.publicKey, TRIGGER_TOKEN_INFO, {
-        v: 1,
-        triggerToken: secrets.triggerToken,
-        apiToken: secrets.apiToken,
-        webhookSecret: secrets.webhookSecret,
-      }),
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: deployment.service,
+    descriptor,
+    descriptorCid,
+    receiptTokenId: deployment.receiptTokenId,
+    credentials: {
+      triggerToken: secrets.triggerToken,
+      apiToken: secrets.apiToken,
+      webhookSecret: secrets.webhookSecret,
     },
-    runnerKey.toBase58(),
-  )
-  const res = await fetch(`${urls.worker}/v1/services`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(registration),
+    runnerPrivateKey: runnerKey.toBase58(),
   })
-  if (!res.ok)
-    throw new Error(
-      `the Worker refused the service registration: ${res.status} ${await res.text()}`,
-    )
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
