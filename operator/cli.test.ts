@@ -113,7 +113,10 @@ it('offers a new service in one command, resuming after a failure at each step',
     descriptorPath,
     JSON.stringify({ ...example, runnerPublicKey: runner, workerPublicKey: hpke.publicKey }),
   )
-  await writeFile(join(dir, 'credentials.json'), JSON.stringify({ triggerToken: 'glptt-secret' }))
+  await writeFile(
+    join(dir, 'credentials.json'),
+    JSON.stringify({ triggerToken: 'glptt-secret', webhookSecret: 'whsec-0123456789abcdef' }),
+  )
   const offer = () =>
     run(
       'offer',
@@ -167,7 +170,9 @@ it('offers a new service in one command, resuming after a failure at each step',
   expect(worker.registrations[0]?.receiptTokenId).toBe(
     TokenId.toBase58(receiptTokenId(PublicKey.fromBase58(address ?? ''))),
   )
-  expect(worker.credentials).toEqual([{ v: 1, triggerToken: 'glptt-secret' }])
+  expect(worker.credentials).toEqual([
+    { v: 1, triggerToken: 'glptt-secret', webhookSecret: 'whsec-0123456789abcdef' },
+  ])
 
   // Everything done: a re-run changes nothing.
   const again = await offer()
