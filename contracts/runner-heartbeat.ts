@@ -5,7 +5,7 @@ import { ServiceErrors } from './errors.ts'
 import { SLOT_WINDOW } from './service-contract.ts'
 
 /** Heartbeats re-signed before giving up (see {@link sendHeartbeat}). */
-const HEARTBEAT_ATTEMPTS = 4
+const HEARTBEAT_ATTEMPTS = 6
 
 /**
  * The runner proves it is alive: signs a slot and records it on chain. A heartbeat already at the
