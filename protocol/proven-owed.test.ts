@@ -33,6 +33,25 @@ describe('an honest Worker', () => {
   })
 })
 
+describe('a Worker that released a job', () => {
+  test('signs from its lower figure: the released job is not in the next voucher', () => {
+    // Two jobs of 5 signed (voucher of 20 over 10 settled), then one released: the Worker owes 15.
+    const next = nextVoucher({ ...base, reported: signed(20n, 4n), reportedOwed: 15n })
+    expect(next).toMatchObject({
+      provenOwed: 15n,
+      source: 'released',
+      cumulativeAmount: 20n,
+      nonce: 5n,
+    })
+    expect(next.warning).toBeUndefined()
+  })
+
+  test('never below what was settled on chain, whatever figure it reports', () => {
+    const next = nextVoucher({ ...base, reported: signed(20n, 4n), reportedOwed: 3n })
+    expect(next).toMatchObject({ provenOwed: 20n, source: 'voucher', cumulativeAmount: 25n })
+  })
+})
+
 describe('a Worker that inflates what is owed', () => {
   test('with no voucher: own record and settled amount only, and the user is told', () => {
     const next = nextVoucher({
@@ -143,14 +162,11 @@ test('fuzz: random and mutated voucher fields never throw and never raise the am
     const reported: Record<string, unknown> = { ...genuine }
     for (let k = 0; k <= i % 3; k++) reported[pick(keys)] = junk()
     if (i % 7 === 0) reported[`extra${i}`] = junk()
-    const next = nextVoucher({
-      ...base,
-      settled: 0n,
-      reported: i % 11 === 0 ? junk() : reported,
-      reportedOwed: 10n ** 9n,
-    })
-    // Only the untouched genuine voucher proves 30; anything else proves nothing.
-    const untouched = JSON.stringify(reported) === JSON.stringify(genuine)
+    const sent = i % 11 === 0 ? junk() : reported
+    const next = nextVoucher({ ...base, settled: 0n, reported: sent, reportedOwed: 10n ** 9n })
+    // Only the untouched genuine voucher proves 30 (a mutation can put back the same value);
+    // anything else proves nothing.
+    const untouched = JSON.stringify(sent) === JSON.stringify(genuine)
     expect(next.cumulativeAmount).toBe((untouched ? 30n : 0n) + price)
   }
 })

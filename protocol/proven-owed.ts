@@ -26,12 +26,15 @@ export interface OwedEvidence {
   settled: bigint
 }
 
-/** Where the proven amount came from. */
-export type OwedSource = 'voucher' | 'own-record' | 'settled'
+/**
+ * Where the amount came from: proven evidence, or the Worker's own figure where it is lower than
+ * what is proven (`released`: jobs it released as not charged, which the user then never signs).
+ */
+export type OwedSource = 'voucher' | 'own-record' | 'settled' | 'released'
 
 /** The next voucher's terms and what the user should be shown before they confirm. */
 export interface NextVoucher {
-  /** The amount proven owed before this job. */
+  /** The amount owed before this job: proven, or the Worker's lower figure (never above proven). */
   provenOwed: bigint
   /** Which evidence proved it (the largest). */
   source: OwedSource
@@ -88,6 +91,14 @@ export function nextVoucher(e: OwedEvidence): NextVoucher {
       if (BigInt(v.nonce) > nonce) nonce = BigInt(v.nonce)
       voucher = v
     }
+  }
+  // The Worker lowers what is owed when it releases a job that did not run to an end, and the
+  // user's latest voucher still counts that job. A lower figure can only cost the runner, never
+  // the user, so it is taken (never below what was settled): released jobs stay out of every
+  // later voucher instead of riding along in its ceiling.
+  if (e.reportedOwed !== undefined && e.reportedOwed >= e.settled && e.reportedOwed < provenOwed) {
+    provenOwed = e.reportedOwed
+    source = 'released'
   }
   if (warning !== undefined) {
     warning = `${warning}: using your own record and the amount settled on chain`
