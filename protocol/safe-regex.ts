@@ -2,6 +2,14 @@
 const WIDE = 32
 /** Wide quantifiers one pattern may hold. */
 const MAX_WIDE = 2
+/** The longest value a parameter takes (protocol's parameter schemas): what a wide quantifier spans. */
+const LONGEST_VALUE = 4096
+/**
+ * Ways the quantifiers of one pattern may split a value, at most: the product of each repeating
+ * quantifier's range. Two wide quantifiers (`\d*\d*`) are the most allowed; so are five narrow
+ * ones of 32 (`\d{0,32}` five times took 489 ms on 81 characters, six over 10 s) not.
+ */
+const MAX_SPLITS = LONGEST_VALUE ** 2
 
 /**
  * Whether an operator's regular expression can be run on a user's value without catastrophic
@@ -18,27 +26,36 @@ export function unsafeRegexReason(pattern: string): string | null {
   ]
   const top = () => groups[groups.length - 1]!
   let wide = 0
+  let splits = 1
   let i = 0
   // After an atom, a quantifier may follow: how many characters it spans (0 if none), whether it
   // repeats (more than once) and whether it is wide (unbounded, or more than WIDE times).
-  const quantifierAt = (at: number): { length: number; repeats: boolean; wide: boolean } => {
+  // `range` is how many lengths it may match (counted only for quantifiers that repeat).
+  const quantifierAt = (
+    at: number,
+  ): { length: number; repeats: boolean; wide: boolean; range: number } => {
     const c = pattern[at]
-    if (c === '*' || c === '+') return { length: 1, repeats: true, wide: true }
-    if (c === '?') return { length: 1, repeats: false, wide: false }
+    if (c === '*' || c === '+')
+      return { length: 1, repeats: true, wide: true, range: LONGEST_VALUE }
+    if (c === '?') return { length: 1, repeats: false, wide: false, range: 1 }
     if (c === '{') {
       const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(at))
       if (m) {
-        const max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Infinity : Number(m[3])
-        return { length: m[0].length, repeats: max > 1, wide: max > WIDE }
+        const min = Number(m[1])
+        const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3])
+        const wide = max > WIDE
+        const range = wide ? LONGEST_VALUE : Math.max(1, max - min + 1)
+        return { length: m[0].length, repeats: max > 1, wide, range }
       }
     }
-    return { length: 0, repeats: false, wide: false }
+    return { length: 0, repeats: false, wide: false, range: 1 }
   }
   const afterAtom = (at: number): number => {
     const q = quantifierAt(at)
     if (q.length === 0) return at
     top().quantified = true
     if (q.wide) wide++
+    if (q.repeats) splits *= q.range
     // A lazy or possessive-looking suffix does not change backtracking in JS.
     return at + q.length + (pattern[at + q.length] === '?' ? 1 : 0)
   }
@@ -93,6 +110,9 @@ export function unsafeRegexReason(pattern: string): string | null {
   // `\d*\d*` 45 ms (Node 22, measured).
   if (wide > MAX_WIDE) {
     return `at most ${MAX_WIDE} wide quantifiers (*, +, {n,} or more than ${WIDE} repeats) are allowed`
+  }
+  if (splits > MAX_SPLITS) {
+    return `its quantifiers together may split a value too many ways (${splits} > ${MAX_SPLITS}): fewer or narrower repeats`
   }
   return null
 }
