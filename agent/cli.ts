@@ -229,7 +229,7 @@ export function buildProgram(): Command {
     )
     .option(
       '--pass-env <name>',
-      'a job parameter to pass to the command from this environment (repeatable; $ZKRUNNER_PARAMETERS lists more); other variables are not passed',
+      'a job parameter to pass to the command from this environment (repeatable; the parameters named in $ZKRUNNER_PARAMETERS pass too); other variables are not passed',
       collect,
       [],
     )

@@ -245,7 +245,7 @@ describe("the runner's key stays with the runner", { timeout: 300_000 }, () => {
       CI_JOB_ID: '77',
       LIMIT: '1000',
       MODE: 'fast',
-      ZKRUNNER_PARAMETERS: 'MODE',
+      ZKRUNNER_PARAMETERS: JSON.stringify({ MODE: 'fast' }),
     })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).not.toMatch(/EKsecretfeepayer|aws-secret|ZKRUNNER_DATA_DIR/)

@@ -266,6 +266,20 @@ export function settledChannel(
   })
 }
 
+/**
+ * The channel a withdrawal leaves behind (the contract's rule, for the off-chain book): the request
+ * cleared, and a closing nonce taken as the voucher nonce, so older vouchers stay unsettleable.
+ */
+export function withdrawnChannel(before: Channel): Channel {
+  const closed = before.closeNonce.toBigInt() > before.voucherNonce.toBigInt()
+  return new Channel({
+    ...before,
+    voucherNonce: closed ? before.closeNonce : before.voucherNonce,
+    withdrawRequestedAtSlot: UInt32.zero,
+    closeNonce: UInt64.zero,
+  })
+}
+
 /** Settles a user's payable results; on success the book holds the new channel. */
 export async function settle(payer: FeePayer, a: SettleArgs) {
   const vault = new ServiceVault(a.service, creditTokenId())
@@ -357,16 +371,7 @@ export async function withdraw(
     await vault.withdraw(book.snapshot(), user, before)
     await token.approveAccountUpdate(vault.self)
   })
-  const closed = before.closeNonce.toBigInt() > before.voucherNonce.toBigInt()
-  book.apply(
-    user,
-    new Channel({
-      ...before,
-      voucherNonce: closed ? before.closeNonce : before.voucherNonce,
-      withdrawRequestedAtSlot: UInt32.zero,
-      closeNonce: UInt64.zero,
-    }),
-  )
+  book.apply(user, withdrawnChannel(before))
   return pending
 }
 

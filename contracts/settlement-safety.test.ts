@@ -220,6 +220,8 @@ describe('griefing', () => {
     const credits = await client.readCredits(bob.toPublicKey())
     const sent = await tx.send()
     expect(sent.status).toBe('pending')
+    // Sent by hand, so the off-chain book learns the withdrawal as client.withdraw would tell it.
+    svc.book.apply(bob.toPublicKey(), client.withdrawnChannel(before))
     expect(await client.readCredits(bob.toPublicKey())).toBe(credits + 100n)
     // The stranger's credit stays Bob's, refundable by his next withdrawal.
     expect(await client.readDeposit(svc.address, bob.toPublicKey())).toBe(1n)

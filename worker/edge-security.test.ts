@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
+import { generateMinaKeyPair, signServiceRegistration } from '../protocol/index.ts'
 import { TEST_PROJECT_ID, TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
 import {
   call,
@@ -75,6 +76,25 @@ async function untriggeredJob(options: Parameters<typeof registeredService>[0] =
 }
 
 describe('the edge accepts only what it should', () => {
+  it('registration: a stranger cannot register a dag-pb service with a descriptor of their own', async () => {
+    // The contract holds a dag-pb CID: the descriptor's bytes are not what it hashes, so nothing
+    // but a raw CID ties a descriptor (and the runner key that signs) to the chain.
+    const service = await makeService({ codec: 0x70 })
+    const stranger = generateMinaKeyPair()
+    const { signature: _, ...body } = service.registration
+    const theirs = signServiceRegistration(
+      { ...body, descriptor: { ...service.descriptor, runnerPublicKey: stranger.publicKey } },
+      stranger.privateKey,
+    )
+    for (const registration of [theirs, service.registration]) {
+      const res = await postJson('/v1/services', registration)
+      expect(res.status).toBe(409)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+        'descriptor_mismatch',
+      )
+    }
+  })
+
   describe('webhooks: each service has its own secret and project', () => {
     it("operator A's secret cannot change service B's job status or pipeline link", async () => {
       await registeredService({ webhookSecret: SECRET_A })

@@ -106,9 +106,17 @@ export type Outcome<T> =
 
 /** The voucher a job was admitted with, from its stored variables (null for rows without one). */
 function voucherOf(variables: string): Voucher | null {
-  const raw = (JSON.parse(variables) as Record<string, string>).ZKRUNNER_VOUCHER
-  if (raw === undefined) return null
-  const parsed = parseVoucher(JSON.parse(raw))
+  // A stored row that does not parse shows no voucher: one bad row must not fail a job's view.
+  let raw: string | undefined
+  let voucher: unknown
+  try {
+    raw = (JSON.parse(variables) as Record<string, string>).ZKRUNNER_VOUCHER
+    if (raw === undefined) return null
+    voucher = JSON.parse(raw)
+  } catch {
+    return null
+  }
+  const parsed = parseVoucher(voucher)
   return parsed.ok ? parsed.value : null
 }
 

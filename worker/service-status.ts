@@ -67,17 +67,18 @@ export function checkDescriptorAgainstChain(
   ) {
     throw mismatch('descriptorCid')
   }
+  // Only a raw CID of the descriptor's canonical JSON ties these bytes, and so the runner key that
+  // signed the registration, to the contract: under a dag-pb CID anyone could register the
+  // service with a descriptor of their own (their runner key, project and webhook secret).
   const cid = parseCid(descriptorCid)
-  if (cid.ok && cid.value.code === RAW_CODEC) {
-    const digest = sha256(canonicalBytes(descriptor))
-    const claimed = cid.value.multihash.digest
-    if (digest.length !== claimed.length || digest.some((b, i) => b !== claimed[i])) {
-      throw mismatch('descriptor content (its CID)')
-    }
+  if (!cid.ok || cid.value.code !== RAW_CODEC) {
+    throw mismatch('descriptorCid (not the raw CID of the descriptor’s canonical JSON)')
   }
-  // TODO(protocol): for dag-pb (UnixFS) CIDs the descriptor bytes are not checked here, and the
-  // runner key is not checked against runnerKeyHash (state 4, a Poseidon hash the Worker cannot
-  // compute without o1js). The registration signature then only proves the descriptor's own key.
+  const digest = sha256(canonicalBytes(descriptor))
+  const claimed = cid.value.multihash.digest
+  if (digest.length !== claimed.length || digest.some((b, i) => b !== claimed[i])) {
+    throw mismatch('descriptor content (its CID)')
+  }
 }
 
 /** A service's availability for one more job, with the figures behind it. */

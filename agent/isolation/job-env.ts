@@ -1,3 +1,5 @@
+import { requestParameters } from '../executor/request-parameters.ts'
+
 /**
  * Variables the job may see from the agent's own environment: what a shell needs to behave, never
  * the agent's configuration or secrets (`ZKRUNNER_RUNNER_KEY`, `ZKRUNNER_FEE_PAYER_KEY`, …).
@@ -21,7 +23,10 @@ const JOB_VARIABLES = new Set([
   'ZKRUNNER_PARAMETERS',
 ])
 
-/** Variable names listing the job's parameters (`ZKRUNNER_PARAMETERS=LIMIT,MODE`). */
+/**
+ * The job's parameters as the Worker passes them: one JSON object of name → value
+ * (`ZKRUNNER_PARAMETERS={"LIMIT":"1000"}`); their names pass to the job.
+ */
 export const PARAMETERS_VARIABLE = 'ZKRUNNER_PARAMETERS'
 
 const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
@@ -48,7 +53,8 @@ export function jobEnvironment(args: {
       out[k] = v
   const parameters = new Set([
     ...(args.parameters ?? []),
-    ...(args.ci[PARAMETERS_VARIABLE] ?? '').split(',').map((s) => s.trim()),
+    // Parsed and checked against the job's own variables once more (jobIdentity did it first).
+    ...Object.keys(requestParameters((name) => args.ci[name])),
   ])
   for (const [k, v] of Object.entries(args.ci)) {
     if (v === undefined) continue

@@ -122,6 +122,8 @@ export async function makeService(
     webhookSecret?: string | null
     parameters?: ServiceDescriptor['parameters']
     providerUrl?: string
+    /** The codec of the descriptor CID the contract holds (raw unless a test says otherwise). */
+    codec?: number
   } = {},
 ): Promise<TestService> {
   const { publicKey } = await workerKey()
@@ -145,7 +147,10 @@ export async function makeService(
       { name: 'N', type: 'integer', min: 1, max: 10, required: true },
     ],
   }
-  const cid = CID.createV1(0x55, createDigest(0x12, sha256(canonicalBytes(descriptor))))
+  const cid = CID.createV1(
+    options.codec ?? 0x55,
+    createDigest(0x12, sha256(canonicalBytes(descriptor))),
+  )
   const [cid0, cid1] = (() => {
     const f = cidToFields(cid)
     if (!f.ok) throw f.error
