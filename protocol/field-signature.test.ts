@@ -331,6 +331,10 @@ describe('o1js agrees', () => {
   test('Signature.verify accepts what the verifier accepts and rejects what it rejects', () => {
     for (let i = 0; i < 16 * KINDS.length; i += 7) {
       const c = makeCase(i)
+      // o1js's out-of-circuit verify gives either answer on this case (seen in 1 of 3 runs: it
+      // accepted). Only the key holder can make it, and the verifier and mina-signer refuse it
+      // (checked above), so o1js is not the judge of it.
+      if (c.kind === 'R is the zero point') continue
       let o1js: boolean
       try {
         o1js = Signature.fromBase58(c.signature)
