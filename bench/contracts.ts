@@ -11,9 +11,12 @@ import { ServiceContract } from '../contracts/service-contract.ts'
 import { ServiceRegistry } from '../contracts/service-registry.ts'
 import { ServiceVault } from '../contracts/service-vault.ts'
 import { startTestChain, TEST_TOKEN_KEY } from '../contracts/test-chain.ts'
+import { ledgerFigures } from './contracts-ledger.ts'
 
 // Contract figures: circuit rows of every method against a plain token transfer, compile time
-// cold and cached, and the native prove time of one settle covering many jobs.
+// cold and cached, the native prove time of one settle covering many jobs, and the figures of
+// the collision-free settlement prototype (contracts-ledger.ts; run alone with
+// `node --import ./scripts/swc-register.mjs bench/contracts-ledger.ts`).
 setBackend('native')
 
 /** Runs the contracts benchmark; `cold: false` skips the cold compile (minutes). */
@@ -60,6 +63,8 @@ export async function run(opts: { cold?: boolean } = {}): Promise<Record<string,
   out['settle build+prove+send, native (s)'] = Number(((performance.now() - t2) / 1000).toFixed(1))
   out['jobs covered by that settle'] = jobs
   out['max jobs a user per results tree'] = jobs
+  // The collision-free settlement prototype: rows, channels a batch, proving a batch and a channel.
+  Object.assign(out, await ledgerFigures(transfer))
   return out
 }
 

@@ -216,7 +216,7 @@ export class ServiceContract extends TokenContract {
     const key = this.requireChannel(channels, user, channel)
     voucher.nonce.assertGreaterThan(channel.voucherNonce, ServiceErrors.staleVoucher)
     claim.resultsCount.assertGreaterThan(channel.resultsCount, ServiceErrors.noNewResults)
-    this.requireResultsCount(user, claim, lastWitness, nextWitness)
+    requireResultsCount(this.address, user, claim, lastWitness, nextWitness)
 
     const added = UInt64.Unsafe.fromField(claim.resultsCount.sub(channel.resultsCount).value)
     const terms = Terms.unpack(this.terms.getAndRequireEquals())
@@ -357,34 +357,6 @@ export class ServiceContract extends TokenContract {
     this.emitEvent('Heartbeat', new HeartbeatEvent({ slot }))
   }
 
-  /** Proves the claimed tree holds `resultsCount` leaves, the last one this user's (see SettleClaim). */
-  private requireResultsCount(
-    user: PublicKey,
-    claim: SettleClaim,
-    lastWitness: ResultWitness,
-    nextWitness: ResultWitness,
-  ) {
-    const count = claim.resultsCount.value
-    count.assertLessThanOrEqual(Field(RESULTS_TREE_LEAVES), ServiceErrors.resultsNotProved)
-    const lastLeaf = Poseidon.hash([
-      Field(RESULT_LEAF_DOMAIN),
-      ...this.address.toFields(),
-      ...user.toFields(),
-      claim.lastDigestHi,
-      claim.lastDigestLo,
-    ])
-    lastWitness.calculateIndex().assertEquals(count.sub(1), ServiceErrors.resultsNotProved)
-    lastWitness
-      .calculateRoot(lastLeaf)
-      .assertEquals(claim.resultsRoot, ServiceErrors.resultsNotProved)
-    const full = count.equals(Field(RESULTS_TREE_LEAVES))
-    const nextEmpty = nextWitness
-      .calculateIndex()
-      .equals(count)
-      .and(nextWitness.calculateRoot(Field(0)).equals(claim.resultsRoot))
-    full.or(nextEmpty).assertTrue(ServiceErrors.resultsNotProved)
-  }
-
   private requireRunner(runner: PublicKey) {
     Poseidon.hash(runner.toFields()).assertEquals(
       this.runnerKeyHash.getAndRequireEquals(),
@@ -418,6 +390,39 @@ export class ServiceContract extends TokenContract {
     credit.body.mayUseToken = AccountUpdate.MayUseToken.InheritFromParent
     credit.balance.addInPlace(amount)
   }
+}
+
+/**
+ * Proves the claimed tree holds `resultsCount` leaves, the last one a result of `service` and
+ * `user` (see SettleClaim): the leaf at `count - 1` is theirs and the leaf at `count` is empty
+ * (unless the tree is full). Shared by every method that accepts a settlement claim.
+ */
+export function requireResultsCount(
+  service: PublicKey,
+  user: PublicKey,
+  claim: SettleClaim,
+  lastWitness: ResultWitness,
+  nextWitness: ResultWitness,
+) {
+  const count = claim.resultsCount.value
+  count.assertLessThanOrEqual(Field(RESULTS_TREE_LEAVES), ServiceErrors.resultsNotProved)
+  const lastLeaf = Poseidon.hash([
+    Field(RESULT_LEAF_DOMAIN),
+    ...service.toFields(),
+    ...user.toFields(),
+    claim.lastDigestHi,
+    claim.lastDigestLo,
+  ])
+  lastWitness.calculateIndex().assertEquals(count.sub(1), ServiceErrors.resultsNotProved)
+  lastWitness
+    .calculateRoot(lastLeaf)
+    .assertEquals(claim.resultsRoot, ServiceErrors.resultsNotProved)
+  const full = count.equals(Field(RESULTS_TREE_LEAVES))
+  const nextEmpty = nextWitness
+    .calculateIndex()
+    .equals(count)
+    .and(nextWitness.calculateRoot(Field(0)).equals(claim.resultsRoot))
+  full.or(nextEmpty).assertTrue(ServiceErrors.resultsNotProved)
 }
 
 /** A receipt balance outside the circuit; an account that does not exist holds nothing. */
