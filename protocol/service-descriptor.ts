@@ -49,7 +49,7 @@ export const ServiceDescriptorSchema = z
       .optional()
       .meta({
         description:
-          'GitHub only: the workflow file under .github/workflows/ that runs the job (e.g. zkrunner.yml); it needs a workflow_dispatch trigger and `run-name: zkrunner ${{ inputs.ZKRUNNER_JOB_ID }}`.',
+          'GitHub only: the workflow file under .github/workflows/ that runs the job (e.g. zkrunner.yml); it needs a workflow_dispatch trigger and a run-name of `zkrunner ` followed by the ZKRUNNER_JOB_ID input.',
       }),
     job: z
       .string()

@@ -59,11 +59,22 @@ const signed = async (body: string, event = 'workflow_run', delivery?: string) =
 const runEvent = (jobId: string, runId: string, service: TestService, status = 'in_progress') =>
   `{"action":"in_progress","workflow_run":{"id":${runId},"display_title":"zkrunner ${jobId}","status":"${status}","conclusion":null,"html_url":"https://github.com/${service.descriptor.project}/actions/runs/${runId}"},"repository":{"id":777,"full_name":"${service.descriptor.project}"}}`
 
-type Example = { name: string; examples: Record<string, unknown>[] }
-const examplesOf = (name: string) =>
-  ((examples as unknown as Example[]).find((e) => e.name === name)?.examples ?? []).map(
-    (e) => structuredClone(e) as Record<string, any>,
-  )
+/** The fields of the examples the tests rewrite (the rest is sent as the example has it). */
+interface Example {
+  workflow_run: {
+    id: number
+    display_title?: string
+    status: Parameters<typeof statusOf>[1]
+    conclusion?: Parameters<typeof statusOf>[2]
+  }
+  workflow_job: { run_id: number }
+  repository: { id: number; full_name: string }
+}
+const examplesOf = (name: string): Example[] =>
+  (
+    (examples as unknown as { name: string; examples: unknown[] }[]).find((e) => e.name === name)
+      ?.examples ?? []
+  ).map((e) => structuredClone(e) as Example)
 
 describe('GitHub webhook signatures', () => {
   it("verifies GitHub's documented vector", async () => {
