@@ -27,6 +27,7 @@ import {
   JOB_ID_VARIABLE,
   type Provider,
   type ProviderContext,
+  type ProviderName,
   providerOf,
   type RunRef,
   SERVICE_VARIABLE,
@@ -77,7 +78,7 @@ const TERMINAL = new Set(['success', 'failed', 'canceled', 'skipped', 'trigger_f
 export interface JobEvent {
   status: string
   at: string
-  source: 'worker' | 'gitlab' | 'github' | 'runner'
+  source: 'worker' | ProviderName | 'runner'
   detail?: string
 }
 
@@ -527,7 +528,7 @@ export class ServiceObject extends DurableObject<Env> {
     } catch (error) {
       logUnexpected('scheduling the alarm', error)
     }
-    // The pointer that lets GET /v1/jobs/:id find this object is written while GitLab is called.
+    // The pointer that lets GET /v1/jobs/:id find this object is written while the provider is called.
     const pointer = () =>
       this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(request.service)
     const [pointed] = await Promise.allSettled([
@@ -649,7 +650,7 @@ export class ServiceObject extends DurableObject<Env> {
   /**
    * Triggers a job's pipeline at most once. Every attempt is recorded before its request is sent;
    * after an ambiguous attempt (5xx, timeout) the next step is to look for a pipeline carrying the
-   * job id, never to send blindly. Without an API token to look with, the job waits for GitLab's
+   * job id, never to send blindly. Without credentials that can look, the job waits for the provider's
    * webhook instead (trigger_unknown): a lost job is better than a job run and paid twice.
    */
   async #runTrigger(jobId: string, deadline: number): Promise<void> {
@@ -890,11 +891,7 @@ export class ServiceObject extends DurableObject<Env> {
       const source = this.#requireRegistration().descriptor.provider
       const job = this.#jobRow(event.jobId)
       if (!job) throw new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such job')
-      if (
-        job.project_id !== null &&
-        event.projectId !== null &&
-        job.project_id !== event.projectId
-      ) {
+      if (job.project_id !== null && job.project_id !== event.projectId) {
         throw new ApiError(
           403,
           ApiErrorCode.WRONG_PROJECT,
