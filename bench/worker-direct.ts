@@ -186,6 +186,7 @@ export async function runDirect(): Promise<Record<string, number | string>> {
       'direct: per-request baseline subtracted (dispatch, body parse) ms, median': ms(base),
       'direct: POST /v1/jobs req/s, all lanes at once (target ≥ 500)': fixed(jobRate, 1),
       'direct: POST /v1/jobs errors': throughput.errors,
+      'direct: POST /v1/jobs first errors': throughput.failures.join(' | ') || 'none',
       'direct: POST /v1/jobs latency p50 ms': fixed(percentile(throughput.latencies, 50), 1),
       'direct: POST /v1/jobs latency p99 ms': fixed(percentile(throughput.latencies, 99), 1),
       'direct: GET /v1/health req/s, same client (baseline)': fixed(healthRate, 1),

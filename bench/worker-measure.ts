@@ -92,6 +92,8 @@ export interface Load {
   seconds: number
   /** Per request, milliseconds, ascending. */
   latencies: number[]
+  /** The first few failures (status and the start of the answer), to say what the errors were. */
+  failures: string[]
 }
 
 /** Sends every lane's requests in order, all lanes at once; a status other than `expected` is an error. */
@@ -102,6 +104,11 @@ export async function load(
   const latencies: number[] = []
   let ok = 0
   let errors = 0
+  const failures: string[] = []
+  const failed = (why: string) => {
+    errors++
+    if (failures.length < 3) failures.push(why)
+  }
   const t0 = performance.now()
   await Promise.all(
     lanes.map(async (lane) => {
@@ -109,15 +116,21 @@ export async function load(
         const start = performance.now()
         try {
           const res = await send()
-          await res.arrayBuffer()
+          const text = await res.text()
           if (res.status === expected) ok++
-          else errors++
-        } catch {
-          errors++
+          else failed(`HTTP ${res.status} ${text.slice(0, 160)}`)
+        } catch (error) {
+          failed(error instanceof Error ? error.message : String(error))
         }
         latencies.push(performance.now() - start)
       }
     }),
   )
-  return { ok, errors, seconds: (performance.now() - t0) / 1000, latencies: ascending(latencies) }
+  return {
+    ok,
+    errors,
+    seconds: (performance.now() - t0) / 1000,
+    latencies: ascending(latencies),
+    failures,
+  }
 }

@@ -120,6 +120,7 @@ export async function runWranglerDev(): Promise<Record<string, number | string>>
       'wrangler dev: concurrency (lanes)': CONCURRENCY,
       'wrangler dev: POST /v1/jobs req/s': fixed(rate(jobs), 1),
       'wrangler dev: POST /v1/jobs errors': jobs.errors,
+      'wrangler dev: POST /v1/jobs first errors': jobs.failures.join(' | ') || 'none',
       'wrangler dev: POST /v1/jobs latency p50 ms': fixed(percentile(jobs.latencies, 50), 1),
       'wrangler dev: POST /v1/jobs latency p99 ms': fixed(percentile(jobs.latencies, 99), 1),
       'wrangler dev: GET /v1/health req/s (baseline)': fixed(rate(health), 1),
