@@ -1,7 +1,7 @@
 import { type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
 import { nextVoucher, type RequestBinding, type ServiceDescriptor } from '../protocol/index.ts'
-import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
+import { GraphqlChainReader, latestSettlement } from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -10,6 +10,7 @@ import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
 import { verifyResult } from '../static-site/src/verify/verify-result.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import {
+  fundingOf,
   TERMINAL_STATUSES,
   WorkerClient,
   type WorkerJob,
@@ -67,18 +68,30 @@ export async function requestJob(
 ): Promise<{ jobId: string; user: string; cumulativeAmount: string; request: RequestBinding }> {
   const worker = new WorkerClient(endpoints.workerUrl)
   const wallet = devKeyWallet(userKey)
-  const status = await worker.service(service, wallet.publicKey)
-  const funding = status.chain?.funding
-  // This requester keeps no record of its own between runs, and the settled amount only lowers
-  // what it may sign: with no proof from the Worker it signs one price, which an honest Worker
+  const chain = new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl)
+  // The Worker's answer is untrusted JSON (fundingOf never throws on it); the floor is the voucher
+  // the runner settled on chain. This requester keeps no record of its own between runs: with no
+  // proof from the Worker it signs the settled amount plus one price, which an honest Worker
   // refuses as insufficient rather than anyone overpaying.
+  const [funding, settlement] = await Promise.all([
+    worker.service(service, wallet.publicKey).then(fundingOf),
+    chain.events(service).then(
+      (events) => latestSettlement(events, wallet.publicKey),
+      // Unreadable counts as never settled: 0 only lowers what is signed.
+      () => {
+        log('voucher: the settled amount could not be read from the archive; counting 0')
+        return null
+      },
+    ),
+  ])
   const next = nextVoucher({
     user: wallet.publicKey,
     service,
     price: BigInt(descriptor.pricePerJob),
-    reported: funding?.voucher,
-    reportedOwed: funding ? BigInt(funding.owed) : undefined,
-    settled: 0n,
+    reported: funding.voucher,
+    reportedOwed: funding.owed,
+    settled: settlement?.cumulativeAmount ?? 0n,
+    settledNonce: settlement?.nonce,
   })
   if (next.warning) log(`voucher: ${next.warning}`)
   const { envelope, submission, binding } = await buildSealedRequest(

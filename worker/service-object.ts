@@ -176,6 +176,10 @@ export class ServiceObject extends DurableObject<Env> {
   readonly #triggering = new Set<string>()
   /** Request ids being admitted now: a concurrent duplicate is refused before it reads the chain. */
   readonly #admitting = new Set<string>()
+  /** When the alarm this instance last saw or set fires; undefined when not known. */
+  #alarmAt: number | undefined
+  /** The opened credentials of the sealed trigger token they came from: one HPKE open per registration. */
+  #credentials: { sealed: string; value: unknown } | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -249,6 +253,10 @@ export class ServiceObject extends DurableObject<Env> {
   /** The registration's sealed credentials, opened and read by its provider. */
   async #openCredentials(registration: StoredRegistration): Promise<unknown> {
     const config = this.#config()
+    const { kid, enc, ct } = registration.triggerToken
+    const sealed = `${kid}.${enc}.${ct}`
+    if (this.#credentials?.sealed === sealed && kid === config.currentKey.kid)
+      return this.#credentials.value
     const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
     const credentials = opened.ok ? this.#provider(registration).credentials(opened.value) : null
     if (!opened.ok || credentials === null) {
@@ -261,6 +269,7 @@ export class ServiceObject extends DurableObject<Env> {
       const next: StoredRegistration = { ...registration, triggerToken: resealed }
       this.#sql.exec('UPDATE registration SET body = ? WHERE id = 1', JSON.stringify(next))
     }
+    this.#credentials = { sealed, value: credentials }
     return credentials
   }
 
@@ -510,7 +519,10 @@ export class ServiceObject extends DurableObject<Env> {
         now,
         now,
         JSON.stringify(variables),
-        now,
+        // The alarm is the safety net for an inline trigger that never finished (the instance was
+        // evicted): it comes due when the inline budget is spent, not now. Due now, it fired while
+        // every job's trigger was still in flight, and rescheduled itself again and again.
+        now + INLINE_RETRY_BUDGET_MS,
       )
       // What this job adds to the user's channel: released again if the job ends not payable.
       this.#sql.exec(
@@ -831,12 +843,18 @@ export class ServiceObject extends DurableObject<Env> {
       )
       .toArray()[0]?.at
     if (next === null || next === undefined) return
+    // The alarm this instance set last is known: an admission whose retry is due later than it
+    // reads and writes no alarm (two storage round trips per job otherwise).
+    if (this.#alarmAt !== undefined && this.#alarmAt <= next) return
     const current = await this.ctx.storage.getAlarm()
     if (current === null || current > next) await this.ctx.storage.setAlarm(next)
+    this.#alarmAt = current === null || current > next ? next : current
   }
 
   /** Retries due triggers and forgets expired request ids and webhook keys. */
   override async alarm(): Promise<void> {
+    // A fired alarm is gone: the next #scheduleAlarm sets one again.
+    this.#alarmAt = undefined
     const now = Date.now()
     this.#sql.exec('DELETE FROM requests WHERE forget_at <= ?', now)
     this.#sql.exec('DELETE FROM hook_keys WHERE forget_at <= ?', now)

@@ -45,7 +45,8 @@ describe('chain reader decoding', () => {
     const other = generateMinaKeyPair().publicKey
     const settle = (who: string, jobs: bigint, root: bigint, cid: [bigint, bigint]) => {
       const [x, odd] = unwrap(publicKeyToFields(who))
-      return { ...at(1), data: [3n, x, odd, 10n, 1n, 10n, jobs, root, ...cid] }
+      const amount = 10n * jobs + root
+      return { ...at(1), data: [3n, x, odd, amount, root, 10n, jobs, root, ...cid] }
     }
     const cid = unwrap(cidToFields(CID))
     const events = [
@@ -53,7 +54,10 @@ describe('chain reader decoding', () => {
       settle(other, 5n, 99n, cid),
       settle(user, 1n, 22n, cid),
     ]
+    // The latest voucher's amount and nonce: the floor of what the page may sign next.
     expect(latestSettlement(events, user)).toMatchObject({
+      cumulativeAmount: 32n,
+      nonce: 22n,
       jobs: 3n,
       resultsRoot: 22n,
       leavesCid: CID,

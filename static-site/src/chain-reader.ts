@@ -232,6 +232,13 @@ export const sameCommit = (state: ServiceOnChain, sha: string): boolean =>
 
 /** A user's channel as its settlements left it: jobs covered so far and their results root. */
 export interface Settlement {
+  /**
+   * The cumulative amount of the latest settled voucher: what the user is proven to owe at least
+   * (the contract settles only a voucher the user signed, so the user once signed this amount).
+   */
+  cumulativeAmount: bigint
+  /** The nonce of that voucher: every later voucher needs a higher one. */
+  nonce: bigint
   /** Jobs paid for over all of the user's settlements (each Settle event counts its batch). */
   jobs: bigint
   /** The results root of the latest settlement: it covers every settled job. */
@@ -260,13 +267,16 @@ export function latestSettlement(events: readonly ChainEvent[], user: string): S
   for (const e of [...events].sort(chainOrder)) {
     if (!ON_CHAIN.has(e.chainStatus)) continue
     // SettleEvent: user (x, isOdd), cumulativeAmount, nonce, paid, jobs, resultsRoot, leavesCid0, leavesCid1.
-    const [kind, ux, uOdd, , , , jobs, root, c0, c1] = e.data
+    const [kind, ux, uOdd, cumulativeAmount, nonce, , jobs, root, c0, c1] = e.data
     if (kind !== SERVICE_SETTLE || ux === undefined || uOdd === undefined) continue
     if (jobs === undefined || root === undefined) continue
+    if (cumulativeAmount === undefined || nonce === undefined) continue
     if (fieldsToPublicKey(ux, uOdd) !== user) continue
     total += jobs
     const cid = c0 === undefined || c1 === undefined ? null : fieldsToCid([c0, c1])
     latest = {
+      cumulativeAmount,
+      nonce,
       jobs: total,
       resultsRoot: root,
       leavesCid: cid?.ok ? cid.value.toString() : null,

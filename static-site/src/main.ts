@@ -11,7 +11,9 @@ import {
   type ChainReader,
   decodeServiceState,
   GraphqlChainReader,
+  latestSettlement,
   registryEntries,
+  type Settlement,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
 import {
@@ -32,10 +34,11 @@ import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
 import { unverifiedSection, verificationPanel } from './views/verification.ts'
+import { confirmVoucher } from './views/voucher-confirm.ts'
 import { auroProvider, connectAuro } from './wallet/auro.ts'
 import { devKeyWallet } from './wallet/dev-key.ts'
 import type { Wallet } from './wallet/wallet.ts'
-import { TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
+import { fundingOf, TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
 import { sendZkappCommand } from './zkapp-sender.ts'
 
 /** Everything the views share: configuration and the three outside systems. */
@@ -68,11 +71,6 @@ function ownRecord(service: string, user: string) {
   } catch {
     return undefined
   }
-}
-
-/** A decimal figure from the Worker, or undefined when it is not one (it is only ever shown). */
-function figure(text: unknown): bigint | undefined {
-  return typeof text === 'string' && /^\d{1,20}$/.test(text) ? BigInt(text) : undefined
 }
 
 async function loadMarket(app: App): Promise<MarketService[]> {
@@ -268,31 +266,35 @@ function openService(app: App, s: MarketService): void {
   const submit = async (values: ParameterValues) => {
     if (!app.wallet) throw new Error('connect a wallet first')
     const user = app.wallet.publicKey
-    const status = await app.worker.service(s.address, user)
-    const funding = status.chain?.funding
+    const price = BigInt(d.pricePerJob)
     // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
-    // this service), this page's record or the settled amount, plus one price (protocol's rule).
-    // The settled amount is not read yet: 0 only lowers what may be signed.
+    // this service), this page's record or the amount settled on chain, plus one price
+    // (protocol's rule). The Worker's answer is read as untrusted JSON.
+    const [funding, settlement] = await Promise.all([
+      app.worker.service(s.address, user).then(fundingOf),
+      app.chain.events(s.address).then(
+        (events): Settlement | null | string => latestSettlement(events, user),
+        () => 'not readable now (counting 0, which only lowers what is signed)',
+      ),
+    ])
+    const settled = settlement !== null && typeof settlement === 'object' ? settlement : undefined
     const next = nextVoucher({
       user,
       service: s.address,
-      price: BigInt(d.pricePerJob),
-      reported: funding?.voucher,
-      reportedOwed: figure(funding?.owed),
+      price,
+      reported: funding.voucher,
+      reportedOwed: funding.owed,
       ownRecord: ownRecord(s.address, user),
-      settled: 0n,
+      settled: settled?.cumulativeAmount ?? 0n,
+      settledNonce: settled?.nonce,
     })
     const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
-    amountBox.replaceChildren(
-      h(
-        'p',
-        { 'data-role': 'voucher-amount' },
-        `Signing ${next.cumulativeAmount} credits in all: ${next.provenOwed} proven owed + ${d.pricePerJob} for this job.`,
-      ),
-      next.warning
-        ? h('p', { class: 'badge bad', 'data-role': 'voucher-warning' }, next.warning)
-        : '',
-    )
+    const confirmed = await confirmVoucher(amountBox, next, {
+      price,
+      reportedOwed: funding.owed,
+      settled: typeof settlement === 'string' ? settlement : (settled?.cumulativeAmount ?? 0n),
+    })
+    if (!confirmed) throw new Error('Nothing signed: you cancelled the voucher.')
     const { envelope, submission, binding } = await buildSealedRequest(
       {
         service: s.address,

@@ -35,6 +35,34 @@ export interface WorkerServiceStatus {
   } | null
 }
 
+/** What a service status says about the user's funding, read defensively from any JSON. */
+export interface ReportedFunding {
+  /** The Worker's owed figure when it is a plain decimal below 2^64: shown, never signed. */
+  owed: bigint | undefined
+  /** The voucher the Worker returned, any shape: proven or not by protocol's nextVoucher. */
+  voucher: unknown
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x)
+
+/**
+ * The funding fields of a `GET /v1/services/:address?user=` answer. The Worker is not trusted:
+ * any shape reads as no figure and no voucher rather than a throw or a number it made up.
+ */
+export function fundingOf(status: unknown): ReportedFunding {
+  const chain = isRecord(status) ? status.chain : undefined
+  const funding = isRecord(chain) ? chain.funding : undefined
+  if (!isRecord(funding)) return { owed: undefined, voucher: undefined }
+  const owed =
+    typeof funding.owed === 'string' &&
+    /^\d{1,20}$/.test(funding.owed) &&
+    BigInt(funding.owed) < 2n ** 64n
+      ? BigInt(funding.owed)
+      : undefined
+  return { owed, voucher: Object.hasOwn(funding, 'voucher') ? funding.voucher : undefined }
+}
+
 /** `POST /v1/jobs` answer: the job id (the request id) and where it stands. */
 export interface SubmittedJob {
   jobId: string
@@ -55,6 +83,8 @@ export interface WorkerJob {
   result: Omit<ResultReport, 'v' | 'jobId'> | null
   /** Whether the user pays for the job (protocol's payable rule); absent from older Workers. */
   charge?: JobCharge
+  /** The voucher the job was admitted with (what the user signed for it); absent from older Workers. */
+  voucher?: { cumulativeAmount: string; nonce: string } | null
 }
 
 /** A job's charge: pending until the job ends, then charged or not charged with the reason. */

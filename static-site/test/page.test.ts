@@ -99,6 +99,8 @@ describe('the page in Chromium', () => {
     expect(stack.worker.received).toHaveLength(0)
     await form.locator('input[name="REPEAT"]').fill('2')
     await form.locator('button[type="submit"]').click()
+    // The voucher's terms are shown first; nothing is signed before the user confirms.
+    await page.locator('[data-role="voucher-confirm-button"]').click()
 
     await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(1)
     const { submission, envelope } = stack.worker.received[0]!
@@ -166,6 +168,7 @@ describe('the page in Chromium', () => {
     stack.worker.handBack = theirs
     const before = stack.worker.received.length
     await page.locator('form.request button[type="submit"]').click()
+    await page.locator('[data-role="voucher-confirm-button"]').click()
     await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
     // The Worker answers for the page's own request id, with the other user's bundle.
     await expect
@@ -236,6 +239,7 @@ describe('the page in Chromium', () => {
     await form.locator('select[name="SUITE"]').selectOption('integration')
     await form.locator('input[name="REPEAT"]').fill('1')
     await form.locator('button[type="submit"]').click()
+    await page.locator('[data-role="voucher-confirm-button"]').click()
     await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
     await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
     expect(await page.locator('[data-role="job"]').textContent()).toContain('pipeline #4242')
@@ -246,24 +250,51 @@ describe('the page in Chromium', () => {
   }, 120_000)
 
   describe('signs only what it can prove plus one price, whatever the Worker reports', () => {
-    /** Requests one job from a fresh page load; answers what the page signed and what it said. */
-    const requestOnce = async () => {
+    /** Opens the request form from a fresh page load and asks for a job, up to the confirm step. */
+    const askForJob = async () => {
       await page.reload()
       await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
       await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
       const form = page.locator('form.request')
       await form.locator('select[name="SUITE"]').selectOption('integration')
       await form.locator('input[name="REPEAT"]').fill('1')
-      const before = stack.worker.received.length
       await form.locator('button[type="submit"]').click()
-      await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+      await page.locator('[data-role="voucher-confirm-button"]').waitFor({ timeout: 15_000 })
+    }
+    const text = (role: string) => page.locator(`[data-role="${role}"]`).textContent()
+
+    /** Requests one job, confirming the voucher; answers what the page signed and what it said. */
+    const requestOnce = async () => {
+      const before = stack.worker.received.length
+      await askForJob()
+      // Nothing is signed or sent before the user confirms, and both numbers are on screen.
+      expect(stack.worker.received.length).toBe(before)
+      const terms = {
+        proven: await text('proven-owed'),
+        reported: await text('reported-owed'),
+        settled: await text('settled-owed'),
+        amount: await text('new-voucher-amount'),
+      }
       const warning = page.locator('[data-role="voucher-warning"]')
-      return {
-        voucher: stack.worker.received.at(-1)!.submission.voucher,
-        shown: await page.locator('[data-role="voucher-amount"]').textContent(),
+      const shown = {
+        shown: await text('voucher-amount'),
         warning: (await warning.count()) > 0 ? await warning.textContent() : null,
       }
+      await page.locator('[data-role="voucher-confirm-button"]').click()
+      await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+      const voucher = stack.worker.received.at(-1)!.submission.voucher
+      expect(terms.amount).toBe(voucher.cumulativeAmount)
+      return { voucher, terms, ...shown }
     }
+
+    it('signs nothing when the user cancels at the confirm step', async () => {
+      stack.setFunding({ owed: '1000' })
+      const before = stack.worker.received.length
+      await askForJob()
+      await page.locator('[data-role="voucher-cancel"]').click()
+      expect(await page.locator('form.request').textContent()).toContain('Nothing signed')
+      expect(stack.worker.received.length).toBe(before)
+    }, 120_000)
 
     it('an inflated owed with a forged voucher: signs the price over what it proves, and says why', async () => {
       await page.evaluate(() => localStorage.clear())
@@ -282,16 +313,22 @@ describe('the page in Chromium', () => {
         user: stack.user.publicKey,
       }
       stack.setFunding({ owed: '1000', voucher: forged })
-      const { voucher, shown, warning } = await requestOnce()
-      expect(voucher.cumulativeAmount).toBe('5')
-      expect(shown).toContain('Signing 5 credits in all: 0 proven owed + 5')
+      const { voucher, shown, warning, terms } = await requestOnce()
+      // This browser's record is gone: the floor is the voucher the runner settled on chain
+      // (the Settle events of the jobs above carry 5 credits), plus one price.
+      expect(voucher.cumulativeAmount).toBe('10')
+      expect(shown).toContain('Signing 10 credits in all: 5 proven owed + 5')
+      expect(terms.proven).toContain('settled on chain')
+      expect(terms.reported).toContain('1000')
+      expect(terms.settled).toBe('5')
       expect(warning).toContain('not signed by your key')
     }, 120_000)
 
     it('an inflated owed with no voucher: its own record of what it signed, plus one price', async () => {
       stack.setFunding({ owed: '1000' })
-      const { voucher, warning } = await requestOnce()
-      expect(voucher.cumulativeAmount).toBe('10')
+      const { voucher, warning, terms } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('15')
+      expect(terms.proven).toContain('what this browser signed last')
       expect(warning).toContain('no voucher')
     }, 120_000)
 

@@ -93,6 +93,19 @@ export function renderJob(root: HTMLElement, job: WorkerJob, provider: RunProvid
           ),
         )
       : null,
+    // What the user signed for this job, as the Worker recorded it at admission (shown only).
+    job.voucher && /^\d{1,20}$/.test(String(job.voucher.cumulativeAmount))
+      ? h(
+          'p',
+          {},
+          'Admitted with your voucher for ',
+          h(
+            'span',
+            { 'data-role': 'job-voucher' },
+            `${job.voucher.cumulativeAmount} credits in all`,
+          ),
+        )
+      : null,
     job.result
       ? h(
           'p',
