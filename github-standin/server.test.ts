@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { githubInputsOf, jobIdOfRunTitle } from '../protocol/index.ts'
 import type { WorkflowJobEvent, WorkflowRunEvent } from './payloads.ts'
 import { runAsSelfHostedRunner } from './runner.ts'
 import { signatureOf, startGithubStandin } from './server.ts'
@@ -25,13 +24,13 @@ const repo: StandinRepo = {
 }
 const auth = { authorization: 'Bearer github_pat_good', 'content-type': 'application/json' }
 const jobId = '0123456789abcdef0123456789abcdef'
-const inputs = githubInputsOf({
+const inputs = {
   ZKRUNNER_JOB_ID: jobId,
   ZKRUNNER_SERVICE: 'B62service',
   ZKRUNNER_USER: 'B62user',
   ZKRUNNER_SOURCE_COMMITMENT: 'c'.repeat(40),
   LIMIT: '100',
-})
+}
 
 let standin: GithubStandin | undefined
 let hookServer: ReturnType<typeof createServer> | undefined
@@ -114,7 +113,7 @@ describe('github stand-in', () => {
       html_url: details.html_url,
     })
     const title = ('display_title' in done.workflow_run && done.workflow_run.display_title) || ''
-    expect(jobIdOfRunTitle(title)).toBe(jobId)
+    expect(title).toBe(`zkrunner ${jobId}`)
     expect(done.repository.full_name).toBe('octo/primes')
     const jobs = sink.hooks
       .filter((h) => h.headers['x-github-event'] === 'workflow_job')
@@ -157,7 +156,10 @@ describe('github stand-in', () => {
       workflow_runs: { id: number; display_title: string }[]
     }
     expect(body.total_count).toBe(2)
-    expect(body.workflow_runs.map((r) => jobIdOfRunTitle(r.display_title))).toEqual([jobId, jobId])
+    expect(body.workflow_runs.map((r) => r.display_title)).toEqual([
+      `zkrunner ${jobId}`,
+      `zkrunner ${jobId}`,
+    ])
     const later = await get(
       `/api/v3/repos/octo/primes/actions/runs?created=>=${new Date(Date.now() + 5000).toISOString()}`,
     )
@@ -184,10 +186,10 @@ describe('github stand-in', () => {
     const many = Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`i${i}`, 'x']))
     expect((await dispatch({ ref: 'main', inputs: many })).status).toBe(422)
     expect(
-      (await dispatch({ ref: 'main', inputs: { ...inputs, zk_voucher: 'x'.repeat(65_536) } }))
+      (await dispatch({ ref: 'main', inputs: { ...inputs, ZKRUNNER_VOUCHER: 'x'.repeat(65_536) } }))
         .status,
     ).toBe(422)
-    const { zk_user: _u, ...missing } = inputs
+    const { ZKRUNNER_USER: _u, ...missing } = inputs
     expect((await dispatch({ ref: 'main', inputs: missing })).status).toBe(422)
     expect(standin!.runs).toHaveLength(0)
     // Requests refused before authentication are not dispatch requests of the repository.
@@ -277,7 +279,7 @@ describe('github stand-in', () => {
       expect(text).toContain('GITHUB_REPOSITORY=octo/primes')
       expect(text).toContain('GITHUB_EVENT_NAME=workflow_dispatch')
       expect(text).toContain('GITHUB_WORKFLOW=zkrunner sample-primes')
-      expect(text).toContain(`"zk_job_id":"${jobId}"`)
+      expect(text).toContain(`"ZKRUNNER_JOB_ID":"${jobId}"`)
       // The declared default is in the event too, as GitHub fills it in.
       expect(text).toContain('"OPT":"O2"')
     }

@@ -12,7 +12,7 @@ export interface StandinWorkflow {
   file: string
   /** The workflow's `name:` (GITHUB_WORKFLOW, `workflow_run.name`). */
   name: string
-  /** The workflow's `run-name:` template (`zkrunner ${{ inputs.zk_job_id }}`); the name when absent. */
+  /** The workflow's `run-name:` template (`zkrunner ${{ inputs.ZKRUNNER_JOB_ID }}`); the name when absent. */
   runName?: string
   /** Declared inputs: GitHub refuses a dispatch with any other (422). */
   inputs: Record<string, StandinInput>

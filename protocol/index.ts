@@ -58,15 +58,7 @@ export {
   TRIGGER_TOKEN_INFO,
 } from './envelope.ts'
 export { fail, ok, ProtocolError, ProtocolErrorCode, type Result, unwrap } from './errors.ts'
-export {
-  GITHUB_INPUT_OF_VARIABLE,
-  GITHUB_MAX_INPUT_CHARS,
-  GITHUB_MAX_INPUTS,
-  githubInputsOf,
-  githubRunName,
-  jobIdOfRunTitle,
-  variablesOfDispatchEvent,
-} from './github-inputs.ts'
+export { variablesOfDispatchEvent } from './github-inputs.ts'
 export {
   type JobRequest,
   JobRequestSchema,

@@ -79,10 +79,10 @@ async function githubEnv(
 }
 
 const inputs = (jobId: string, extra: Record<string, string> = {}) => ({
-  zk_job_id: jobId,
-  zk_service: service,
-  zk_user: user,
-  zk_source_commitment: head,
+  ZKRUNNER_JOB_ID: jobId,
+  ZKRUNNER_SERVICE: service,
+  ZKRUNNER_USER: user,
+  ZKRUNNER_SOURCE_COMMITMENT: head,
   ...extra,
 })
 
@@ -116,7 +116,7 @@ describe('the agent on a GitHub self-hosted runner', { timeout: 300_000 }, () =>
     const jobId = randomBytes(16).toString('hex')
     const r = await agent(
       ['run', '--', 'env'],
-      await githubEnv(inputs(jobId, { zk_parameters: '{"LIMIT":"7"}', LIMIT: '7' }), {
+      await githubEnv(inputs(jobId, { ZKRUNNER_PARAMETERS: '{"LIMIT":"7"}', LIMIT: '7' }), {
         LIMIT: '7',
         // A workflow's env: (or a step writing $GITHUB_ENV) cannot rename the job.
         ZKRUNNER_JOB_ID: 'f'.repeat(32),
@@ -140,7 +140,7 @@ describe('the agent on a GitHub self-hosted runner', { timeout: 300_000 }, () =>
     const jobId = randomBytes(16).toString('hex')
     const r = await agent(
       ['run', '--', 'true'],
-      await githubEnv(inputs(jobId, { zk_parameters: '{"LIMIT":"7"}' }), { LIMIT: '8' }),
+      await githubEnv(inputs(jobId, { ZKRUNNER_PARAMETERS: '{"LIMIT":"7"}' }), { LIMIT: '8' }),
     )
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/LIMIT/)
@@ -156,7 +156,7 @@ describe('the agent on a GitHub self-hosted runner', { timeout: 300_000 }, () =>
     // GITHUB_SHA agrees with the commitment, but the step checked out another commit.
     const r = await agent(
       ['run', '--', 'touch', marker],
-      await githubEnv(inputs(jobId, { zk_source_commitment: 'a'.repeat(40) }), {
+      await githubEnv(inputs(jobId, { ZKRUNNER_SOURCE_COMMITMENT: 'a'.repeat(40) }), {
         GITHUB_SHA: 'a'.repeat(40),
       }),
     )
@@ -192,7 +192,7 @@ describe('the agent on a GitHub self-hosted runner', { timeout: 300_000 }, () =>
     expect(none.code).toBe(1)
     expect(none.stderr).toMatch(/ALERT: zkrunner job [0-9a-f]{32} ended without a result/)
 
-    // A run that is not a zkrunner job (a push, or a dispatch without zk_job_id) passes untouched.
+    // A run that is not a zkrunner job (a push, or a dispatch without ZKRUNNER_JOB_ID) passes untouched.
     const push = { ...(await githubEnv(inputs(randomBytes(16).toString('hex')))) }
     push.GITHUB_EVENT_NAME = 'push'
     expect((await agent(['github', 'hook', 'completed'], push)).code).toBe(0)
