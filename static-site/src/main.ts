@@ -174,7 +174,12 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
   else extras.append(unverifiedSection(content))
 }
 
-async function watchJob(app: App, request: RequestBinding, providerUrl: string, root: HTMLElement) {
+async function watchJob(
+  app: App,
+  request: RequestBinding,
+  service: { provider: 'gitlab' | 'github'; providerUrl: string },
+  root: HTMLElement,
+) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
@@ -185,7 +190,7 @@ async function watchJob(app: App, request: RequestBinding, providerUrl: string, 
       const job = await app.worker.job(request.requestId)
       if (job.jobId !== request.requestId)
         throw new Error(`the Worker answered job ${job.jobId} for request ${request.requestId}`)
-      renderJob(statusBox, job, providerUrl)
+      renderJob(statusBox, job, service)
       // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
       // following the status until the job is finished.
       if (job.result && !verified) {
@@ -308,7 +313,7 @@ function openService(app: App, s: MarketService): void {
         nonce: submission.voucher.nonce,
       }),
     )
-    void watchJob(app, binding, d.providerUrl, jobBox)
+    void watchJob(app, binding, d, jobBox)
   }
   root.replaceChildren(
     h('h2', {}, d.name),

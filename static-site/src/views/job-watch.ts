@@ -41,10 +41,15 @@ export const phaseOf = (status: string): string => PHASE[status] ?? status
  * which got it from a webhook: it becomes an href only when it is on the service's provider
  * (https, same origin), checked here again so a compromised Worker cannot plant `javascript:`.
  */
-export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string): void {
+export function renderJob(
+  root: HTMLElement,
+  job: WorkerJob,
+  service: { provider: 'gitlab' | 'github'; providerUrl: string },
+): void {
   const phase = phaseOf(job.status)
   const pipeline = job.pipeline
-  const link = pipeline?.webUrl ? providerLink(pipeline.webUrl, providerUrl) : null
+  const link = pipeline?.webUrl ? providerLink(pipeline.webUrl, service.providerUrl) : null
+  const runName = service.provider === 'github' ? 'GitHub Actions run' : 'GitLab pipeline'
   const parts: (HTMLElement | null)[] = [
     h('h3', {}, 'Job ', h('code', {}, job.jobId)),
     h(
@@ -67,10 +72,10 @@ export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string
               rel: 'noopener',
               'data-role': 'pipeline-link',
             },
-            `GitLab pipeline #${pipeline.id}`,
+            `${runName} #${pipeline.id}`,
           )
         : pipeline
-          ? `pipeline #${pipeline.id}`
+          ? `${runName} #${pipeline.id}`
           : null,
     ),
     job.charge
