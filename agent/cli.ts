@@ -197,8 +197,11 @@ async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
 async function githubHook(config: AgentConfig, when: string): Promise<number> {
   if (when !== 'started' && when !== 'completed')
     throw new AgentError('EXECUTOR_USAGE', `hook must be started or completed, not ${when}`)
-  const vars = githubJobVariables(process.env)
-  if (!vars) return 0
+  const job = githubJobVariables(process.env)
+  if (!job) return 0
+  // A hook runs outside the job's `env:`, so it cannot see the parameters the step will: it takes
+  // them as dispatched (their schema is still checked); `run` checks them against the step.
+  const vars = { ...job, ...dispatchedParameters(job.ZKRUNNER_PARAMETERS) }
   const cwd = process.env.GITHUB_WORKSPACE ?? process.cwd()
   const identity = jobIdentity(vars, cwd, {
     ranCommit: githubRanCommit(vars, cwd, { checkout: false }),
@@ -231,6 +234,19 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
     mismatch: identity.mismatch,
     jobDirs: [cwd],
   })
+}
+
+/** The string values of a `ZKRUNNER_PARAMETERS` JSON object; nothing when it is not one. */
+function dispatchedParameters(text: string | undefined): Record<string, string> {
+  try {
+    const value = JSON.parse(text ?? '') as unknown
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return {}
+    return Object.fromEntries(
+      Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    )
+  } catch {
+    return {}
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
