@@ -174,12 +174,7 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
   else extras.append(unverifiedSection(content))
 }
 
-async function watchJob(
-  app: App,
-  request: RequestBinding,
-  service: { provider: 'gitlab' | 'github'; providerUrl: string },
-  root: HTMLElement,
-) {
+async function watchJob(app: App, request: RequestBinding, providerUrl: string, root: HTMLElement) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
@@ -190,7 +185,7 @@ async function watchJob(
       const job = await app.worker.job(request.requestId)
       if (job.jobId !== request.requestId)
         throw new Error(`the Worker answered job ${job.jobId} for request ${request.requestId}`)
-      renderJob(statusBox, job, service)
+      renderJob(statusBox, job, providerUrl)
       // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
       // following the status until the job is finished.
       if (job.result && !verified) {
@@ -313,7 +308,7 @@ function openService(app: App, s: MarketService): void {
         nonce: submission.voucher.nonce,
       }),
     )
-    void watchJob(app, binding, d, jobBox)
+    void watchJob(app, binding, d.providerUrl, jobBox)
   }
   root.replaceChildren(
     h('h2', {}, d.name),

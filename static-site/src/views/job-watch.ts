@@ -41,15 +41,10 @@ export const phaseOf = (status: string): string => PHASE[status] ?? status
  * which got it from a webhook: it becomes an href only when it is on the service's provider
  * (https, same origin), checked here again so a compromised Worker cannot plant `javascript:`.
  */
-export function renderJob(
-  root: HTMLElement,
-  job: WorkerJob,
-  service: { provider: 'gitlab' | 'github'; providerUrl: string },
-): void {
+export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string): void {
   const phase = phaseOf(job.status)
   const pipeline = job.pipeline
-  const link = pipeline?.webUrl ? providerLink(pipeline.webUrl, service.providerUrl) : null
-  const runName = service.provider === 'github' ? 'GitHub Actions run' : 'GitLab pipeline'
+  const link = pipeline?.webUrl ? providerLink(pipeline.webUrl, providerUrl) : null
   const parts: (HTMLElement | null)[] = [
     h('h3', {}, 'Job ', h('code', {}, job.jobId)),
     h(
@@ -72,10 +67,10 @@ export function renderJob(
               rel: 'noopener',
               'data-role': 'pipeline-link',
             },
-            `${runName} #${pipeline.id}`,
+            `GitLab pipeline #${pipeline.id}`,
           )
         : pipeline
-          ? `${runName} #${pipeline.id}`
+          ? `pipeline #${pipeline.id}`
           : null,
     ),
     job.charge
