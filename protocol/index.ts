@@ -119,7 +119,7 @@ export {
   WellFormedStringSchema,
 } from './primitives.ts'
 export { type NextVoucher, nextVoucher, type OwedEvidence, type OwedSource } from './proven-owed.ts'
-export { isLoopbackHttp, providerLink, providerUrlProblem } from './provider-link.ts'
+export { isLoopbackHttp, providerLink, providerUrlProblem, runLink } from './provider-link.ts'
 export {
   parseRequestBinding,
   type RequestBinding,
@@ -165,6 +165,8 @@ export {
 } from './service-descriptor.ts'
 export {
   parseServiceRegistration,
+  type SealedGithubCredentials,
+  SealedGithubCredentialsSchema,
   type SealedGitlabCredentials,
   SealedGitlabCredentialsSchema,
   type ServiceRegistration,

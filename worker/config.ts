@@ -11,6 +11,7 @@ const ConfigSchema = z.object({
   HPKE_PREVIOUS_PRIVATE_KEY: z.string().optional(),
   MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
   GITLAB_URL: z.url().optional(),
+  GITHUB_API_URL: z.url().optional(),
   // Only the exact word turns it on: a typo or "1" left in production config does not.
   DEV_ALLOW_LOOPBACK_PROVIDER: z.enum(['loopback-http']).optional(),
   HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),
@@ -28,6 +29,8 @@ export interface Config {
   minaGraphqlUrl: string
   /** Overrides a descriptor's providerUrl (the local stand-in); unset in production. */
   gitlabUrl: string | undefined
+  /** Overrides every GitHub descriptor's REST base (the local stand-in); unset in production. */
+  githubApiUrl: string | undefined
   /** Whether a descriptor's providerUrl may be plain http to a loopback host (the local stack only). */
   allowLoopbackProvider: boolean
   heartbeatMaxAgeSlots: bigint
@@ -61,6 +64,7 @@ function resolve(env: Env): Config | ApiError {
     keys,
     minaGraphqlUrl: c.MINA_GRAPHQL_URL,
     gitlabUrl: c.GITLAB_URL,
+    githubApiUrl: c.GITHUB_API_URL,
     allowLoopbackProvider: c.DEV_ALLOW_LOOPBACK_PROVIDER === 'loopback-http',
     heartbeatMaxAgeSlots: BigInt(c.HEARTBEAT_MAX_AGE_SLOTS),
     chainCacheMs: c.CHAIN_CACHE_MS,

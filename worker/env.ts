@@ -12,6 +12,8 @@ export interface Env {
   MINA_GRAPHQL_URL?: string
   /** Dev only: overrides every descriptor's providerUrl (the local GitLab stand-in). */
   GITLAB_URL?: string
+  /** Dev only: overrides every GitHub descriptor's REST base (the local GitHub stand-in). */
+  GITHUB_API_URL?: string
   /** Dev only: `loopback-http` lets a descriptor's providerUrl be http to a loopback host. */
   DEV_ALLOW_LOOPBACK_PROVIDER?: string
   HEARTBEAT_MAX_AGE_SLOTS?: string

@@ -15,6 +15,7 @@ export const ApiErrorCode = {
   SERVICE_DISABLED: 'service_disabled',
   DESCRIPTOR_MISMATCH: 'descriptor_mismatch',
   INVALID_PARAMETERS: 'invalid_parameters',
+  TRIGGER_INPUTS_TOO_LARGE: 'trigger_inputs_too_large',
   BAD_SIGNATURE: 'bad_signature',
   VOUCHER_STALE: 'voucher_stale',
   VOUCHER_INSUFFICIENT: 'voucher_insufficient',

@@ -21,12 +21,6 @@ export const services = new Hono<AppEnv>()
     const parsed = parseServiceRegistration(await readJson(c))
     if (!parsed.ok) throw fromProtocol(parsed.error)
     const registration = parsed.value
-    if (registration.descriptor.provider !== 'gitlab') {
-      throw new ApiError(422, ApiErrorCode.INVALID_BODY, 'only GitLab services are supported', [
-        'descriptor',
-        'provider',
-      ])
-    }
     if (!config.keys.some((k) => k.publicKey === registration.descriptor.workerPublicKey)) {
       throw new ApiError(
         409,

@@ -16,6 +16,7 @@ export default defineProject({
           HPKE_PRIVATE_KEY: hpkePrivateKey,
           MINA_GRAPHQL_URL: inject('minaUrl'),
           GITLAB_URL: inject('gitlabUrl'),
+          GITHUB_API_URL: inject('githubUrl'),
           GITLAB_TIMEOUT_MS: '400',
           CHAIN_CACHE_MS: '0',
         },

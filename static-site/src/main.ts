@@ -26,7 +26,7 @@ import { contentVerified } from './verify/links.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
-import { renderJob } from './views/job-watch.ts'
+import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
@@ -174,7 +174,12 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
   else extras.append(unverifiedSection(content))
 }
 
-async function watchJob(app: App, request: RequestBinding, providerUrl: string, root: HTMLElement) {
+async function watchJob(
+  app: App,
+  request: RequestBinding,
+  provider: RunProvider,
+  root: HTMLElement,
+) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
@@ -185,7 +190,7 @@ async function watchJob(app: App, request: RequestBinding, providerUrl: string, 
       const job = await app.worker.job(request.requestId)
       if (job.jobId !== request.requestId)
         throw new Error(`the Worker answered job ${job.jobId} for request ${request.requestId}`)
-      renderJob(statusBox, job, providerUrl)
+      renderJob(statusBox, job, provider)
       // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
       // following the status until the job is finished.
       if (job.result && !verified) {
@@ -308,7 +313,7 @@ function openService(app: App, s: MarketService): void {
         nonce: submission.voucher.nonce,
       }),
     )
-    void watchJob(app, binding, d.providerUrl, jobBox)
+    void watchJob(app, binding, d, jobBox)
   }
   root.replaceChildren(
     h('h2', {}, d.name),

@@ -39,7 +39,7 @@ export interface WorkerServiceStatus {
 export interface SubmittedJob {
   jobId: string
   status: string
-  pipelineId: number | null
+  pipelineId: number | string | null
 }
 
 /** `GET /v1/jobs/:id`: a job's status, history, pipeline and result report. */
@@ -50,7 +50,7 @@ export interface WorkerJob {
   status: string
   createdAt: string
   updatedAt: string
-  pipeline: { id: number; projectId: number | null; webUrl: string | null } | null
+  pipeline: { id: number | string; projectId: number | null; webUrl: string | null } | null
   history: { status: string; at: string; source: string; detail?: string }[]
   result: Omit<ResultReport, 'v' | 'jobId'> | null
   /** Whether the user pays for the job (protocol's payable rule); absent from older Workers. */

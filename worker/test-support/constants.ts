@@ -3,6 +3,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Base URL of the GitLab stand-in. */
     gitlabUrl: string
+    /** Base URL of the fake GitHub REST API. */
+    githubUrl: string
     /** GraphQL URL of the fake Mina node. */
     minaUrl: string
   }
@@ -16,3 +18,6 @@ export const TEST_TRIGGER_TOKEN = 'glptt-test-trigger-token-0123456789'
 export const TEST_API_TOKEN = 'glpat-test-read-api-0123456789'
 /** Webhook secret the test services seal in their registrations (unless a test picks another). */
 export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789'
+/** The fake GitHub's repository and its fine-grained token (test values, not secrets). */
+export const TEST_GITHUB_REPOSITORY = 'zk-org/sample-primes'
+export const TEST_GITHUB_TOKEN = 'github_pat_test_actions_write_0123456789'

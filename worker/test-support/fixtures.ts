@@ -25,10 +25,13 @@ import {
 import type { Env } from '../env.ts'
 import {
   TEST_API_TOKEN,
+  TEST_GITHUB_REPOSITORY,
+  TEST_GITHUB_TOKEN,
   TEST_PROJECT_ID,
   TEST_TRIGGER_TOKEN,
   TEST_WEBHOOK_SECRET,
 } from './constants.ts'
+import type { FakeGithubFaults } from './fake-github.ts'
 
 /** The test Worker's bindings. */
 export const testEnv = env as unknown as Env
@@ -124,6 +127,8 @@ export async function makeService(
     providerUrl?: string
     /** The codec of the descriptor CID the contract holds (raw unless a test says otherwise). */
     codec?: number
+    /** The CI provider (GitLab unless a test says otherwise). */
+    provider?: ServiceDescriptor['provider']
   } = {},
 ): Promise<TestService> {
   const { publicKey } = await workerKey()
@@ -134,9 +139,18 @@ export async function makeService(
     v: 1,
     name: 'test service',
     description: '',
-    provider: 'gitlab',
-    providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
-    project: String(TEST_PROJECT_ID),
+    ...(options.provider === 'github'
+      ? {
+          provider: 'github' as const,
+          providerUrl: options.providerUrl ?? 'https://github.com',
+          project: TEST_GITHUB_REPOSITORY,
+          workflow: 'zkrunner.yml',
+        }
+      : {
+          provider: 'gitlab' as const,
+          providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
+          project: String(TEST_PROJECT_ID),
+        }),
     ref: 'main',
     job: 'zkrunner',
     sourceCommitment: 'a91957a858320c0e17f3a0eca7cfacbff50ea29a',
@@ -173,14 +187,23 @@ export async function makeService(
     ].map(String),
   })
   const receiptTokenId = `w${Array.from(crypto.getRandomValues(new Uint8Array(40)), (b) => base58[b % 58]).join('')}`
-  const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, {
-    v: 1,
-    triggerToken: options.triggerToken ?? TEST_TRIGGER_TOKEN,
-    ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
-    ...(options.webhookSecret === null
-      ? {}
-      : { webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET }),
-  })
+  const credentials =
+    options.provider === 'github'
+      ? {
+          v: 1,
+          provider: 'github',
+          token: options.triggerToken ?? TEST_GITHUB_TOKEN,
+          webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET,
+        }
+      : {
+          v: 1,
+          triggerToken: options.triggerToken ?? TEST_TRIGGER_TOKEN,
+          ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
+          ...(options.webhookSecret === null
+            ? {}
+            : { webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET }),
+        }
+  const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, credentials)
   const registration = signServiceRegistration(
     {
       v: 1,
@@ -253,4 +276,40 @@ export async function sealedJob(
     user.privateKey,
   )
   return { envelope: await sealJson(publicKey, JOB_REQUEST_INFO, { request, voucher }), requestId }
+}
+
+/** Replaces the fake GitHub's fault plan. */
+export async function setGithubFaults(faults: FakeGithubFaults): Promise<void> {
+  await fetch(`${inject('githubUrl')}/__fake/faults`, {
+    method: 'POST',
+    body: JSON.stringify(faults),
+  })
+}
+
+/** The fake GitHub's runs carrying a job id, and its dispatch request count. */
+export async function githubRunsFor(jobId: string): Promise<{
+  dispatchRequests: number
+  runs: { id: string; inputs: Record<string, string>; title: string }[]
+}> {
+  const body = (await (await fetch(`${inject('githubUrl')}/__fake/state`)).json()) as {
+    dispatchRequests: number
+    runs: { id: string; inputs: Record<string, string>; title: string }[]
+  }
+  return {
+    dispatchRequests: body.dispatchRequests,
+    runs: body.runs.filter((r) => r.inputs.ZKRUNNER_JOB_ID === jobId),
+  }
+}
+
+/** GitHub's X-Hub-Signature-256 of `body` under `secret`. */
+export async function githubSignature(secret: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  )
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body)))
+  return `sha256=${Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('')}`
 }
