@@ -42,7 +42,7 @@ const TEMPLATES = {
 /** The example's repository rewritten to the stand-in's (web and API URLs, names). */
 function retarget(text: string, repo: StandinRepo, base: string): Record<string, unknown> {
   const full = `${repo.owner}/${repo.name}`
-  return JSON.parse(
+  const payload = JSON.parse(
     text
       .replaceAll('https://api.github.com/repos/octo-org/octo-repo', `${base}/repos/${full}`)
       .replaceAll('https://github.com/octo-org/octo-repo', `${base}/${full}`)
@@ -51,6 +51,8 @@ function retarget(text: string, repo: StandinRepo, base: string): Record<string,
       .replaceAll('octo-org/octo-repo', full)
       .replaceAll('"octo-repo"', JSON.stringify(repo.name)),
   ) as Record<string, unknown>
+  payload.repository = { ...(payload.repository as object), id: repo.id ?? 1 }
+  return payload
 }
 
 const runAction = (run: StandinRun) =>
@@ -129,6 +131,14 @@ export function runJson(repo: StandinRepo, run: StandinRun, base: string) {
     artifacts_url: `${api}/artifacts`,
     workflow_url: `${base}/repos/${repo.owner}/${repo.name}/actions/workflows/${run.workflow_id}`,
     previous_attempt_url: null,
+    repository: {
+      id: repo.id ?? 1,
+      name: repo.name,
+      full_name: `${repo.owner}/${repo.name}`,
+      owner: { login: repo.owner },
+      html_url: `${base}/${repo.owner}/${repo.name}`,
+      url: `${base}/repos/${repo.owner}/${repo.name}`,
+    },
   }
 }
 

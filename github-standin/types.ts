@@ -22,6 +22,8 @@ export interface StandinWorkflow {
 
 /** One repository the stand-in serves, with the tokens that may act on it. */
 export interface StandinRepo {
+  /** Numeric repository id (`repository.id` in runs and webhooks); default 1. */
+  id?: number
   owner: string
   name: string
   /** Bearer tokens (fine-grained or installation) accepted for this repository. */
