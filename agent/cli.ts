@@ -15,6 +15,7 @@ import {
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'
+import { githubJobVariables, githubRanCommit, inGithubActions } from './github/github-job.ts'
 import { customEnv, jobEnvironment } from './isolation/job-env.ts'
 import { checkKeyExposure, type Isolation, jobIsolation, userEnv } from './isolation/job-user.ts'
 import { checkKeyPlacement } from './isolation/key-placement.ts'
@@ -176,10 +177,76 @@ async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
           )
       }
     })
+    // The bundle's CID on a line of its own, last, on every provider: scripts and logs find it.
+    const { bundleCid } = await spool.state(meta.jobId)
+    if (bundleCid) process.stdout.write(`${bundleCid}\n`)
   } finally {
     served?.server?.close()
   }
   return code
+}
+
+/**
+ * A GitHub job hook. `started` runs before any step: it validates the job's identity from the
+ * event file (a bad one fails the job) and compares the run's commit (`GITHUB_SHA`; the checkout
+ * has not happened yet) with the source commitment; on a mismatch it spools, signs, pins and
+ * reports a not-run result and fails the job, so no step runs. `completed` checks that a step ran
+ * the job under the agent and prints its bundle CID; a zkrunner job that left no result fails.
+ * A run that is not a zkrunner job passes both untouched.
+ */
+async function githubHook(config: AgentConfig, when: string): Promise<number> {
+  if (when !== 'started' && when !== 'completed')
+    throw new AgentError('EXECUTOR_USAGE', `hook must be started or completed, not ${when}`)
+  const job = githubJobVariables(process.env)
+  if (!job) return 0
+  // A hook runs outside the job's `env:`, so it cannot see the parameters the step will: it takes
+  // them as dispatched (their schema is still checked); `run` checks them against the step.
+  const vars = { ...job, ...dispatchedParameters(job.ZKRUNNER_PARAMETERS) }
+  const cwd = process.env.GITHUB_WORKSPACE ?? process.cwd()
+  const identity = jobIdentity(vars, cwd, {
+    ranCommit: githubRanCommit(vars, cwd, { checkout: false }),
+  })
+  const { jobId } = identity.meta
+  const spool = new Spool(config.dataDir)
+  if (when === 'completed') {
+    if (!existsSync(spool.jobDir(jobId))) {
+      process.stderr.write(
+        `zkrunner: ALERT: zkrunner job ${jobId} ended without a result: no step ran it under zkrunner-agent (see "Install on a GitHub self-hosted runner")\n`,
+      )
+      return 1
+    }
+    const state = await spool.state(jobId)
+    process.stderr.write(`zkrunner: job ${jobId} ${state.phase}\n`)
+    if (state.bundleCid) process.stdout.write(`${state.bundleCid}\n`)
+    return 0
+  }
+  checkKeyPlacement(config, [cwd])
+  if (!identity.mismatch) {
+    await loadRunnerKey(config)
+    process.stderr.write(`zkrunner: job ${jobId} for ${identity.meta.user}: checked\n`)
+    return 0
+  }
+  const isolation = jobIsolation(config.jobUser)
+  return runCommand(config, {
+    meta: { ...identity.meta, command: 'true', args: [], createdAt: new Date().toISOString() },
+    env: {},
+    isolation,
+    mismatch: identity.mismatch,
+    jobDirs: [cwd],
+  })
+}
+
+/** The string values of a `ZKRUNNER_PARAMETERS` JSON object; nothing when it is not one. */
+function dispatchedParameters(text: string | undefined): Record<string, string> {
+  try {
+    const value = JSON.parse(text ?? '') as unknown
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return {}
+    return Object.fromEntries(
+      Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    )
+  } catch {
+    return {}
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -250,8 +317,10 @@ export function buildProgram(): Command {
     .action(
       async (command: string, args: string[], opts: Record<string, unknown>, cmd: Command) => {
         const config = configOf(cmd)
-        const env = process.env
-        // Called from the job's own script: its environment holds the CI variables.
+        // Called from the job's own script: its environment holds the CI variables. On GitHub
+        // the job's identity comes from the dispatch inputs in the event file.
+        const github = inGithubActions(process.env)
+        const env = (github && githubJobVariables(process.env)) || process.env
         const identity = jobIdentity(env, process.cwd(), {
           jobId: opts.job as string | undefined,
           service: opts.service as string | undefined,
@@ -259,6 +328,7 @@ export function buildProgram(): Command {
           sourceCommitment: opts.sourceCommitment as string | undefined,
           artifacts: opts.artifact as string[],
           newJobId: true,
+          ...(github ? { ranCommit: githubRanCommit(env, process.cwd(), { checkout: true }) } : {}),
         })
         const isolation = jobIsolation(config.jobUser)
         process.exitCode = await runCommand(config, {
@@ -271,10 +341,30 @@ export function buildProgram(): Command {
           }),
           isolation,
           mismatch: identity.mismatch,
-          jobDirs: [env.CI_BUILDS_DIR, env.CI_PROJECT_DIR],
+          jobDirs: [env.CI_BUILDS_DIR, env.CI_PROJECT_DIR, env.GITHUB_WORKSPACE],
         })
       },
     )
+
+  const github = program
+    .command('github')
+    .description('GitHub Actions self-hosted runner: job hooks')
+  github
+    .command('hook')
+    .description(
+      'ACTIONS_RUNNER_HOOK_JOB_STARTED / _COMPLETED: check a zkrunner job before its steps, then that it left a result',
+    )
+    .argument('<when>', '`started` or `completed`')
+    .action(async (when: string, _o, cmd: Command) => {
+      try {
+        process.exitCode = await githubHook(configOf(cmd), when)
+      } catch (e) {
+        process.stderr.write(
+          `zkrunner: ${e instanceof AgentError ? `${e.code}: ` : ''}${(e as Error).message}\n`,
+        )
+        process.exitCode = 1
+      }
+    })
 
   const executor = program
     .command('executor')

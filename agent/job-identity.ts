@@ -32,9 +32,11 @@ export function jobIdentity(
     artifacts?: string[]
     /** `run` outside the Worker names a job itself; the executor needs the Worker's id. */
     newJobId?: boolean
+    /** The commit that ran when the agent found it itself (GitHub: `git rev-parse HEAD`). */
+    ranCommit?: string
   } = {},
 ): JobIdentity {
-  const ranText = vars.CI_COMMIT_SHA ?? vars.GITHUB_SHA
+  const ranText = flags.ranCommit ?? vars.CI_COMMIT_SHA ?? vars.GITHUB_SHA
   const ran = ranText === undefined ? undefined : RanCommitSchema.safeParse(ranText)
   if (ran && !ran.success)
     throw new AgentError(

@@ -58,6 +58,7 @@ export {
   TRIGGER_TOKEN_INFO,
 } from './envelope.ts'
 export { fail, ok, ProtocolError, ProtocolErrorCode, type Result, unwrap } from './errors.ts'
+export { variablesOfDispatchEvent } from './github-inputs.ts'
 export {
   type JobRequest,
   JobRequestSchema,
