@@ -80,6 +80,7 @@ export {
   registrationMessage,
   resultLeafMessage,
   resultReportMessage,
+  retirementMessage,
   settleMessage,
   voucherMessage,
 } from './messages.ts'
@@ -172,6 +173,13 @@ export {
   verifyServiceRegistration,
 } from './service-registration.ts'
 export {
+  parseServiceRetirement,
+  type ServiceRetirement,
+  ServiceRetirementSchema,
+  signServiceRetirement,
+  verifyServiceRetirement,
+} from './service-retirement.ts'
+export {
   MAX_SETTLED_LEAVES,
   parseSettledLeaves,
   type SettledLeaves,
@@ -186,6 +194,7 @@ export {
   signFields,
   verifyFields,
 } from './signature.ts'
+export { receiptTokenIdOf, tokenIdToBase58 } from './token-id.ts'
 export {
   parseVoucher,
   signVoucher,

@@ -10,13 +10,16 @@ import {
   providerLink,
   providerUrlProblem,
   type ResultReport,
+  receiptTokenIdOf,
   SealedGitlabCredentialsSchema,
   type ServiceRegistration,
+  type ServiceRetirement,
   sealJson,
   TRIGGER_TOKEN_INFO,
   type Voucher,
   validateParameters,
   verifyResultReport,
+  verifyServiceRetirement,
 } from '../protocol/index.ts'
 import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
@@ -36,6 +39,8 @@ export const JOB_ID_VARIABLE = 'ZKRUNNER_JOB_ID'
 /** CI variable carrying the service address: routes pipeline webhooks to their Durable Object. */
 export const SERVICE_VARIABLE = 'ZKRUNNER_SERVICE'
 
+/** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
+const RETIREMENT_SKEW_MS = 10 * 60 * 1000
 /** How long one POST /v1/jobs may spend retrying GitLab before the alarm takes over. */
 const INLINE_RETRY_BUDGET_MS = 5_000
 /** Attempts of one trigger in total (inline and by alarm) before the job is marked trigger_failed. */
@@ -120,6 +125,18 @@ function voucherOf(variables: string): Voucher | null {
   return parsed.ok ? parsed.value : null
 }
 
+/**
+ * The receipt token of a service, derived from its address: a stored registration's figure (older
+ * rows were trusted as sent) is never what deposits are read from.
+ */
+function receiptTokenOf(service: string): string {
+  const derived = receiptTokenIdOf(service)
+  if (!derived.ok) {
+    throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['service'])
+  }
+  return derived.value
+}
+
 const refuse = (error: ApiError): Outcome<never> => ({
   ok: false,
   status: error.status,
@@ -161,6 +178,8 @@ export class ServiceObject extends DurableObject<Env> {
     this.#sql.exec(`
       CREATE TABLE IF NOT EXISTS registration (
         id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, registered_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS retirement (
+        id INTEGER PRIMARY KEY CHECK (id = 1), retired_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS requests (request_id TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS requests_forget ON requests (forget_at);
       CREATE TABLE IF NOT EXISTS channels (
@@ -207,6 +226,44 @@ export class ServiceObject extends DurableObject<Env> {
     return registration
   }
 
+  #retiredAt(): number | null {
+    const row = this.#sql
+      .exec<{ retired_at: number }>('SELECT retired_at FROM retirement WHERE id = 1')
+      .toArray()[0]
+    return row ? row.retired_at : null
+  }
+
+  /**
+   * Retires this service version: no new job is admitted, jobs already admitted finish. Only the
+   * registered descriptor's runner key retires, and only with a signature made near now. Final:
+   * a retired version is not registered again (an old registration replayed would revive it);
+   * the operator offers a new version instead. Retiring twice answers the first retirement.
+   */
+  async retire(retirement: ServiceRetirement): Promise<Outcome<{ retiredAt: string }>> {
+    return guarded(async () => {
+      const registration = this.#requireRegistration()
+      const signed = verifyServiceRetirement(retirement, registration.descriptor.runnerPublicKey)
+      if (!signed.ok) {
+        throw new ApiError(
+          403,
+          ApiErrorCode.BAD_SIGNATURE,
+          'the retirement is not signed by the service’s runner key',
+          ['signature'],
+        )
+      }
+      const now = Date.now()
+      if (Math.abs(now - retirement.at) > RETIREMENT_SKEW_MS) {
+        throw new ApiError(409, ApiErrorCode.EXPIRED, 'the retirement was signed too long ago', [
+          'at',
+        ])
+      }
+      const already = this.#retiredAt()
+      if (already !== null) return { retiredAt: new Date(already).toISOString() }
+      this.#sql.exec('INSERT INTO retirement (id, retired_at) VALUES (1, ?)', now)
+      return { retiredAt: new Date(now).toISOString() }
+    })
+  }
+
   async #openCredentials(registration: StoredRegistration): Promise<GitlabCredentials> {
     const config = this.#config()
     const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
@@ -228,6 +285,13 @@ export class ServiceObject extends DurableObject<Env> {
   /** Registers (or re-registers) this service version after checking it against the chain. */
   async register(registration: ServiceRegistration): Promise<Outcome<{ registeredAt: string }>> {
     return guarded(async () => {
+      if (this.#retiredAt() !== null) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.SERVICE_RETIRED,
+          'this service version is retired: offer a new version instead',
+        )
+      }
       const config = this.#config()
       const chainState = await readServiceChainState(chainReaderFor(config), registration.service)
       if (!chainState) {
@@ -280,6 +344,7 @@ export class ServiceObject extends DurableObject<Env> {
   ): Promise<
     Outcome<{
       registered: boolean
+      retiredAt: string | null
       descriptor: ServiceRegistration['descriptor'] | null
       descriptorCid: string | null
       availability: Availability | null
@@ -294,7 +359,7 @@ export class ServiceObject extends DurableObject<Env> {
         const funding =
           user && registration
             ? {
-                deposit: await chainReaderFor(config).balance(user, registration.receiptTokenId),
+                deposit: await chainReaderFor(config).balance(user, receiptTokenOf(address)),
                 owed: this.#channel(user).cumulative,
                 voucher: this.#latestVoucher(user),
               }
@@ -303,6 +368,7 @@ export class ServiceObject extends DurableObject<Env> {
       }
       return {
         registered: registration !== null,
+        retiredAt: ((at) => (at === null ? null : new Date(at).toISOString()))(this.#retiredAt()),
         descriptor: registration?.descriptor ?? null,
         descriptorCid: registration?.descriptorCid ?? null,
         availability,
@@ -373,6 +439,9 @@ export class ServiceObject extends DurableObject<Env> {
     const replayed = () =>
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
+    if (this.#retiredAt() !== null) {
+      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the service is disabled: retired')
+    }
     const { descriptor } = registration
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
@@ -388,7 +457,7 @@ export class ServiceObject extends DurableObject<Env> {
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
       readServiceChainState(chain, request.service),
-      chain.balance(request.user, registration.receiptTokenId),
+      chain.balance(request.user, receiptTokenOf(request.service)),
     ])
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
