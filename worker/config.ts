@@ -19,6 +19,9 @@ const ConfigSchema = z.object({
   GITLAB_TIMEOUT_MS: intString(8000, 100, 60_000),
 })
 
+/** The names of every setting the Worker reads (vars and secrets): `.dev.vars.example` names no other. */
+export const WORKER_SETTINGS: readonly string[] = Object.keys(ConfigSchema.shape)
+
 /** The Worker's resolved configuration: validated once per isolate. */
 export interface Config {
   /** The key new envelopes are sealed to. */
