@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { DEPLOY_ERROR_CODES, DeployConfigSchema } from '../contracts/deploy-config.ts'
 import { parseServiceDescriptor } from '../protocol/index.ts'
 import { parseConfig } from '../static-site/src/config.ts'
-import { WORKER_SETTINGS } from '../worker/config.ts'
 import { ApiErrorCode } from '../worker/errors.ts'
+import { WORKER_SETTINGS } from '../worker/settings.ts'
 
 // The READMEs and example configs are what a new operator follows: they must say what the code
 // does. These checks keep the lists of codes and the examples from drifting apart from it.

@@ -120,6 +120,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         descriptor,
         status,
         currentSlot,
+        listedAt: entry.height,
         disabledReason,
       }
     }),
