@@ -187,7 +187,7 @@ export async function offerCommand(
   io.out(`offered: ${descriptor.name} (${outcome.performed.join(', ')})`)
   io.out(`service ${outcome.service}, descriptor ${outcome.cid}`)
   io.out(
-    `keep it live: run \`zkrunner-agent\` heartbeats (a version goes stale once its heartbeat is older than the Worker's HEARTBEAT_MAX_AGE_SLOTS)`,
+    `keep it live: run \`zkrunner-agent heartbeat --service ${outcome.service}\` (or with --registry) as a service; a version goes stale once its heartbeat is older than the Worker's HEARTBEAT_MAX_AGE_SLOTS`,
   )
   if (o.page) io.out(`page: ${o.page} (listed under ${outcome.service})`)
 }

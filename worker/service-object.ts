@@ -1073,6 +1073,46 @@ export class ServiceObject extends DurableObject<Env> {
     return { state: job.result === null ? 'pending' : 'charged', amount }
   }
 
+  /**
+   * What this service's jobs add up to, for its operator's view: every admitted job, those charged
+   * (a result the user pays for), those still without a result, and those not charged. Public, like
+   * each job's own view: it names no user and no job.
+   */
+  async summary(): Promise<{
+    jobs: number
+    charged: { jobs: number; amount: string }
+    pending: { jobs: number; amount: string }
+    notCharged: number
+  }> {
+    const rows = this.#sql
+      .exec<{ amount: string | null; released_reason: string | null; has_result: number }>(
+        `SELECT c.amount AS amount, c.released_reason AS released_reason,
+                (j.result IS NOT NULL) AS has_result
+           FROM jobs j LEFT JOIN charges c ON c.job_id = j.job_id`,
+      )
+      .toArray()
+    const charged = { jobs: 0, amount: 0n }
+    const pending = { jobs: 0, amount: 0n }
+    let notCharged = 0
+    for (const r of rows) {
+      // Mirrors #chargeView: released is not charged; otherwise charged once a result is in.
+      if (r.released_reason) notCharged++
+      else if (r.has_result) {
+        charged.jobs++
+        charged.amount += BigInt(r.amount ?? '0')
+      } else {
+        pending.jobs++
+        pending.amount += BigInt(r.amount ?? '0')
+      }
+    }
+    return {
+      jobs: rows.length,
+      charged: { jobs: charged.jobs, amount: String(charged.amount) },
+      pending: { jobs: pending.jobs, amount: String(pending.amount) },
+      notCharged,
+    }
+  }
+
   /** Trigger attempts of a job, for tests and operators: outcome only, never a token. */
   async attempts(jobId: string): Promise<{ attempt: number; outcome: string | null }[]> {
     return this.#sql

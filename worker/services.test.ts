@@ -191,6 +191,35 @@ describe('POST /v1/services/:address/retire', () => {
   })
 })
 
+describe('GET /v1/services/:address/summary', () => {
+  it('adds up the jobs: charged with a result, pending without one', async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 100n)
+    const summary = async () =>
+      (await call(`/v1/services/${service.address}/summary`)).json() as Promise<unknown>
+    expect(await summary()).toEqual({
+      service: service.address,
+      jobs: 0,
+      charged: { jobs: 0, amount: '0' },
+      pending: { jobs: 0, amount: '0' },
+      notCharged: 0,
+    })
+    for (const [amount, nonce] of [
+      [10n, 1n],
+      [20n, 2n],
+    ] as const) {
+      const { envelope } = await sealedJob(service, user, { cumulativeAmount: amount, nonce })
+      expect((await postJson('/v1/jobs', envelope)).status).toBe(202)
+    }
+    expect(await summary()).toMatchObject({
+      jobs: 2,
+      charged: { jobs: 0, amount: '0' },
+      pending: { jobs: 2, amount: '20' },
+      notCharged: 0,
+    })
+  })
+})
+
 describe('GET /v1/services/:address', () => {
   it('reports enabled, with the chain figures and, for a user, the funding', async () => {
     const service = await registeredService({ price: 10n })

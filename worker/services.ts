@@ -76,6 +76,14 @@ export const services = new Hono<AppEnv>()
     const result = unwrapOutcome(await serviceStub(c.env, address).retire(parsed.value))
     return c.json({ service: address, retired: true, retiredAt: result.retiredAt })
   })
+  .get('/:address/summary', async (c) => {
+    configOf(c.env)
+    const address = c.req.param('address')
+    if (!isPublicKey(address)) {
+      throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['address'])
+    }
+    return c.json({ service: address, ...(await serviceStub(c.env, address).summary()) })
+  })
   .get('/:address', async (c) => {
     configOf(c.env)
     const address = c.req.param('address')
