@@ -1,6 +1,7 @@
 import { fetchLastBlock, Mina, PrivateKey, PublicKey } from 'o1js'
 import {
   compileAll,
+  type FeePayer,
   listedServices,
   readServiceState,
   sendHeartbeat,
@@ -40,20 +41,47 @@ export function chainHeartbeatWorld(o: ChainHeartbeatOptions): HeartbeatWorld {
   Mina.setActiveInstance(network)
   const token = PublicKey.fromBase58(o.creditToken)
   setCreditTokenAddress(token)
-  const runnerKey = PrivateKey.fromBase58(o.runner.privateKey)
-  const payer = { key: PrivateKey.fromBase58(o.feePayerKey ?? o.runner.privateKey), fee: o.fee }
-  const doFetch = o.fetch ?? fetch
   if (!o.registry && (o.services ?? []).length === 0) {
     throw invalid('heartbeat needs --registry (with an archive) or at least one --service')
   }
   let compiled = false
+  return heartbeatWorldOnActiveChain({
+    runnerKey: PrivateKey.fromBase58(o.runner.privateKey),
+    payer: { key: PrivateKey.fromBase58(o.feePayerKey ?? o.runner.privateKey), fee: o.fee },
+    workerUrl: o.workerUrl,
+    ...(o.registry && o.archiveUrl ? { registry: o.registry } : {}),
+    services: o.services ?? [],
+    fetch: o.fetch,
+    async beforeSend() {
+      if (network.proofsEnabled && !compiled) {
+        await compileAll(token, o.cacheDir)
+        compiled = true
+      }
+    },
+  })
+}
+
+/**
+ * The duty's world on the chain o1js has selected (the agent selects it above; the local stack
+ * shares its own), with the Worker's HTTP API for each version's allowed age.
+ */
+export function heartbeatWorldOnActiveChain(o: {
+  runnerKey: PrivateKey
+  payer: FeePayer
+  workerUrl: string
+  /** Listings by the runner key here are kept alive (needs an archive). */
+  registry?: string
+  services: readonly string[]
+  fetch?: typeof fetch
+  beforeSend?: () => Promise<void>
+}): HeartbeatWorld {
+  const doFetch = o.fetch ?? fetch
   return {
     async services() {
-      const listed =
-        o.registry && o.archiveUrl
-          ? await listedServices(PublicKey.fromBase58(o.registry), runnerKey.toPublicKey())
-          : []
-      return [...new Set([...(o.services ?? []), ...listed])]
+      const listed = o.registry
+        ? await listedServices(PublicKey.fromBase58(o.registry), o.runnerKey.toPublicKey())
+        : []
+      return [...new Set([...o.services, ...listed])]
     },
     async workerView(service) {
       const res = await doFetch(new URL(`/v1/services/${service}`, o.workerUrl))
@@ -79,11 +107,8 @@ export function chainHeartbeatWorld(o: ChainHeartbeatOptions): HeartbeatWorld {
       }
     },
     async send(service) {
-      if (network.proofsEnabled && !compiled) {
-        await compileAll(token, o.cacheDir)
-        compiled = true
-      }
-      await sendHeartbeat(payer, PublicKey.fromBase58(service), runnerKey)
+      await o.beforeSend?.()
+      await sendHeartbeat(o.payer, PublicKey.fromBase58(service), o.runnerKey)
     },
   }
 }
