@@ -72,6 +72,10 @@ describe('heartbeat duty', () => {
     const { w: patient, chain: c2 } = world(201n)
     c2.heartbeats = new Map([['B62half', 900n]])
     expect((await heartbeatRound(patient, () => {})).actions[0]).toMatchObject({ action: 'fresh' })
+    // A Worker answering an allowed age of 0 does not make the runner pay a heartbeat each slot.
+    const { w: greedy, chain: c3 } = world(0n)
+    c3.heartbeats = new Map([['B62young', 995n]])
+    expect((await heartbeatRound(greedy, () => {})).actions[0]).toMatchObject({ action: 'fresh' })
     // The pace follows the allowed age too: a quarter of it.
     expect(roundIntervalMs(200n, 3000)).toBe(150_000)
     expect(roundIntervalMs(2000n, 3000)).toBe(900_000)

@@ -16,6 +16,9 @@ export interface HeartbeatWorld {
   send(service: string): Promise<void>
 }
 
+/** The youngest heartbeat the duty renews, in slots (a floor under half the allowed age). */
+export const MIN_RENEW_AGE_SLOTS = 10n
+
 /** What one round did for one version. */
 export type HeartbeatAction =
   | { service: string; action: 'sent' | 'fresh' | 'retired'; ageSlots?: bigint }
@@ -81,7 +84,9 @@ export async function heartbeatRound(
       const chain = await world.chainView(service)
       const age = chain.currentSlot - chain.lastHeartbeatSlot
       metrics?.age.set({ service }, Number(age))
-      if (age * 2n < worker.maxHeartbeatAgeSlots) {
+      // Never more often than every MIN_RENEW_AGE_SLOTS, whatever the Worker says: a Worker that
+      // answered an allowed age of 0 would otherwise have the runner pay a heartbeat every slot.
+      if (age * 2n < worker.maxHeartbeatAgeSlots || age < MIN_RENEW_AGE_SLOTS) {
         actions.push({ service, action: 'fresh', ageSlots: age })
         continue
       }
