@@ -529,6 +529,90 @@ export function buildProgram(): Command {
     })
 
   program
+    .command('heartbeat')
+    .description(
+      "keep the runner's service versions alive: renew each heartbeat at half the Worker's allowed age (a long-running duty)",
+    )
+    .option(
+      '--registry <address>',
+      'keep alive every version the runner key lists here and has not retired ($ZKRUNNER_REGISTRY; read through the archive)',
+    )
+    .option('--service <address...>', 'versions to keep alive besides the registry listings')
+    .option(
+      '--heartbeat-metrics-listen <host:port>',
+      'serve the duty’s /metrics here ("" for none; default 127.0.0.1:9478, apart from the job metrics)',
+      '127.0.0.1:9478',
+    )
+    .option('--once', 'run one round and exit (non-zero if a version failed)')
+    .action(
+      async (
+        opts: {
+          registry?: string
+          service?: string[]
+          heartbeatMetricsListen: string
+          once?: boolean
+        },
+        cmd: Command,
+      ) => {
+        const config = configOf(cmd)
+        const creditToken = config.creditToken
+        if (!creditToken)
+          throw new AgentError(
+            'INVALID_CONFIG',
+            'heartbeat needs the credit token address ($ZKRUNNER_CREDIT_TOKEN)',
+          )
+        const runner = await loadRunnerKey(config)
+        const { Registry } = await import('prom-client')
+        const { serveMetrics } = await import('./metrics/metrics.ts')
+        const { HeartbeatMetrics, heartbeatRound, runHeartbeatDuty } = await import(
+          './heartbeat/duty.ts'
+        )
+        const { chainHeartbeatWorld, networkSlotMs } = await import('./heartbeat/chain-world.ts')
+        const registry = new Registry()
+        const metrics = new HeartbeatMetrics(registry)
+        const world = chainHeartbeatWorld({
+          runner,
+          feePayerKey: config.feePayerKey,
+          fee: config.txFee,
+          creditToken,
+          workerUrl: config.workerUrl,
+          minaGraphqlUrl: config.minaGraphqlUrl,
+          archiveUrl: config.archiveUrl,
+          networkId: config.networkId,
+          cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
+          registry: opts.registry ?? process.env.ZKRUNNER_REGISTRY,
+          services: opts.service ?? [],
+        })
+        const log = (line: string) => process.stderr.write(`zkrunner: ${line}\n`)
+        if (opts.once) {
+          const { actions } = await heartbeatRound(world, log, metrics)
+          for (const a of actions)
+            process.stdout.write(
+              `${JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}\n`,
+            )
+          if (actions.some((a) => a.action === 'failed')) process.exitCode = 1
+          return
+        }
+        const server = opts.heartbeatMetricsListen
+          ? await serveMetrics(registry, opts.heartbeatMetricsListen)
+          : null
+        if (opts.heartbeatMetricsListen && !server)
+          log(`heartbeat metrics: ${opts.heartbeatMetricsListen} is taken; not serving /metrics`)
+        const abort = new AbortController()
+        process.once('SIGINT', () => abort.abort())
+        process.once('SIGTERM', () => abort.abort())
+        log('heartbeat duty started')
+        await runHeartbeatDuty(world, {
+          slotMs: networkSlotMs(),
+          log,
+          metrics,
+          signal: abort.signal,
+        })
+        server?.close()
+      },
+    )
+
+  program
     .command('keygen')
     .description(
       'create the runner oracle key in the data directory (kept if it exists) and print its public key',

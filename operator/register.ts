@@ -2,6 +2,7 @@ import {
   type ServiceDescriptor,
   sealJson,
   signServiceRegistration,
+  signServiceRetirement,
   TRIGGER_TOKEN_INFO,
 } from '../protocol/index.ts'
 
@@ -85,17 +86,54 @@ export async function registerWithWorker(
   return { registeredAt: (JSON.parse(text) as { registeredAt?: unknown }).registeredAt }
 }
 
+/** Retires `service` at the Worker with a retirement signed now by the runner key (idempotent). */
+export async function retireWithWorker(
+  workerUrl: string,
+  service: string,
+  runnerPrivateKey: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<{ retiredAt: unknown }> {
+  const retirement = signServiceRetirement({ service, at: Date.now() }, runnerPrivateKey)
+  const res = await fetchFn(new URL(`/v1/services/${service}/retire`, workerUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(retirement),
+  })
+  const text = await res.text()
+  if (!res.ok) {
+    let code = 'HTTP_ERROR'
+    try {
+      code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? code
+    } catch {
+      // Not the Worker's JSON error: keep the status.
+    }
+    throw new RegistrationError(
+      res.status,
+      code,
+      `the Worker refused the retirement: ${res.status} ${text.slice(0, 300)}`,
+    )
+  }
+  return { retiredAt: (JSON.parse(text) as { retiredAt?: unknown }).retiredAt }
+}
+
 /** What the Worker holds for a service: whether it is registered, under which descriptor. */
 export async function workerServiceStatus(
   workerUrl: string,
   service: string,
   fetchFn: typeof fetch = fetch,
-): Promise<{ registered: boolean; descriptorCid?: string; enabled?: boolean; reason?: string }> {
+): Promise<{
+  registered: boolean
+  retired?: boolean
+  descriptorCid?: string
+  enabled?: boolean
+  reason?: string
+}> {
   const res = await fetchFn(new URL(`/v1/services/${service}`, workerUrl))
   if (!res.ok)
     throw new RegistrationError(res.status, 'HTTP_ERROR', `GET ${res.url}: ${res.status}`)
   return (await res.json()) as {
     registered: boolean
+    retired?: boolean
     descriptorCid?: string
     enabled?: boolean
     reason?: string

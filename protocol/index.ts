@@ -81,6 +81,7 @@ export {
   registrationMessage,
   resultLeafMessage,
   resultReportMessage,
+  retirementMessage,
   settleMessage,
   voucherMessage,
 } from './messages.ts'
@@ -175,6 +176,13 @@ export {
   verifyServiceRegistration,
 } from './service-registration.ts'
 export {
+  parseServiceRetirement,
+  type ServiceRetirement,
+  ServiceRetirementSchema,
+  signServiceRetirement,
+  verifyServiceRetirement,
+} from './service-retirement.ts'
+export {
   MAX_SETTLED_LEAVES,
   parseSettledLeaves,
   type SettledLeaves,
@@ -189,6 +197,7 @@ export {
   signFields,
   verifyFields,
 } from './signature.ts'
+export { receiptTokenIdOf, tokenIdToBase58 } from './token-id.ts'
 export {
   parseVoucher,
   signVoucher,

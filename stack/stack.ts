@@ -1,6 +1,8 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
+import { heartbeatWorldOnActiveChain } from '../agent/heartbeat/chain-world.ts'
+import { runHeartbeatDuty } from '../agent/heartbeat/duty.ts'
 import type { FeePayer } from '../contracts/index.ts'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
@@ -32,7 +34,7 @@ import { type Supervised, Supervisor } from './supervisor.ts'
 const PRICE_PER_JOB = 10n
 const WITHDRAW_TIMELOCK_SLOTS = 100
 const CREDITS_PER_USER = 1_000_000n
-// The stack re-sends the runner heartbeat well inside this age (slots), so the service stays enabled.
+// The heartbeat duty renews the runner heartbeat at half this age (slots), so the service stays enabled.
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
 const NETWORK_ID = 'devnet'
 const SAMPLE_PROJECT_ID = 1
@@ -241,16 +243,6 @@ async function bringUp(
   await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
-  const heartbeatTimer = setInterval(
-    () => {
-      sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log).catch((e) =>
-        log(`heartbeat failed: ${(e as Error).message}`),
-      )
-    },
-    Math.max(60_000, (HEARTBEAT_MAX_AGE_SLOTS / 3) * config.blockIntervalMs),
-  )
-  heartbeatTimer.unref()
-  closers.push(async () => clearInterval(heartbeatTimer))
 
   const agentEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -396,6 +388,20 @@ async function bringUp(
     },
     runnerPrivateKey: runnerKey.toBase58(),
   })
+
+  // The agent's heartbeat duty, in this process (it shares the stack's chain connection): it
+  // reads the allowed age from the Worker and renews at half of it, as `zkrunner-agent heartbeat`.
+  const duty = new AbortController()
+  void runHeartbeatDuty(
+    heartbeatWorldOnActiveChain({
+      runnerKey,
+      payer,
+      workerUrl: urls.worker,
+      services: [deployment.service],
+    }),
+    { slotMs: config.blockIntervalMs, log, signal: duty.signal },
+  )
+  closers.push(async () => duty.abort())
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,

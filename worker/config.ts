@@ -1,24 +1,7 @@
-import { z } from 'zod'
 import { type HpkeKeyPair, hpkeKeyPairOf } from '../protocol/index.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
-
-const intString = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback)
-
-const ConfigSchema = z.object({
-  HPKE_PRIVATE_KEY: z.string().min(1, 'HPKE_PRIVATE_KEY is not set'),
-  HPKE_PREVIOUS_PRIVATE_KEY: z.string().optional(),
-  MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
-  GITLAB_URL: z.url().optional(),
-  GITHUB_API_URL: z.url().optional(),
-  // Only the exact word turns it on: a typo or "1" left in production config does not.
-  DEV_ALLOW_LOOPBACK_PROVIDER: z.enum(['loopback-http']).optional(),
-  HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),
-  CHAIN_CACHE_MS: intString(2000, 0, 600_000),
-  GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
-  GITLAB_TIMEOUT_MS: intString(8000, 100, 60_000),
-})
+import { ConfigSchema } from './settings.ts'
 
 /** The Worker's resolved configuration: validated once per isolate. */
 export interface Config {

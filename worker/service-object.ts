@@ -9,13 +9,16 @@ import {
   parseVoucher,
   providerUrlProblem,
   type ResultReport,
+  receiptTokenIdOf,
   runLink,
   type ServiceRegistration,
+  type ServiceRetirement,
   sealJson,
   TRIGGER_TOKEN_INFO,
   type Voucher,
   validateParameters,
   verifyResultReport,
+  verifyServiceRetirement,
 } from '../protocol/index.ts'
 import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
@@ -40,6 +43,8 @@ import {
   readServiceChainState,
 } from './service-status.ts'
 
+/** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
+const RETIREMENT_SKEW_MS = 10 * 60 * 1000
 /** How long one POST /v1/jobs may spend retrying the provider before the alarm takes over. */
 const INLINE_RETRY_BUDGET_MS = 5_000
 /** Attempts of one trigger in total (inline and by alarm) before the job is marked trigger_failed. */
@@ -126,6 +131,18 @@ function voucherOf(variables: string): Voucher | null {
   return parsed.ok ? parsed.value : null
 }
 
+/**
+ * The receipt token of a service, derived from its address: a stored registration's figure (older
+ * rows were trusted as sent) is never what deposits are read from.
+ */
+function receiptTokenOf(service: string): string {
+  const derived = receiptTokenIdOf(service)
+  if (!derived.ok) {
+    throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['service'])
+  }
+  return derived.value
+}
+
 const refuse = (error: ApiError): Outcome<never> => ({
   ok: false,
   status: error.status,
@@ -187,6 +204,8 @@ export class ServiceObject extends DurableObject<Env> {
     this.#sql.exec(`
       CREATE TABLE IF NOT EXISTS registration (
         id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, registered_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS retirement (
+        id INTEGER PRIMARY KEY CHECK (id = 1), retired_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS requests (request_id TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS requests_forget ON requests (forget_at);
       CREATE TABLE IF NOT EXISTS channels (
@@ -250,6 +269,44 @@ export class ServiceObject extends DurableObject<Env> {
     return { descriptor: registration.descriptor, config: this.#config() }
   }
 
+  #retiredAt(): number | null {
+    const row = this.#sql
+      .exec<{ retired_at: number }>('SELECT retired_at FROM retirement WHERE id = 1')
+      .toArray()[0]
+    return row ? row.retired_at : null
+  }
+
+  /**
+   * Retires this service version: no new job is admitted, jobs already admitted finish. Only the
+   * registered descriptor's runner key retires, and only with a signature made near now. Final:
+   * a retired version is not registered again (an old registration replayed would revive it);
+   * the operator offers a new version instead. Retiring twice answers the first retirement.
+   */
+  async retire(retirement: ServiceRetirement): Promise<Outcome<{ retiredAt: string }>> {
+    return guarded(async () => {
+      const registration = this.#requireRegistration()
+      const signed = verifyServiceRetirement(retirement, registration.descriptor.runnerPublicKey)
+      if (!signed.ok) {
+        throw new ApiError(
+          403,
+          ApiErrorCode.BAD_SIGNATURE,
+          'the retirement is not signed by the service’s runner key',
+          ['signature'],
+        )
+      }
+      const now = Date.now()
+      if (Math.abs(now - retirement.at) > RETIREMENT_SKEW_MS) {
+        throw new ApiError(409, ApiErrorCode.EXPIRED, 'the retirement was signed too long ago', [
+          'at',
+        ])
+      }
+      const already = this.#retiredAt()
+      if (already !== null) return { retiredAt: new Date(already).toISOString() }
+      this.#sql.exec('INSERT INTO retirement (id, retired_at) VALUES (1, ?)', now)
+      return { retiredAt: new Date(now).toISOString() }
+    })
+  }
+
   /** The registration's sealed credentials, opened and read by its provider. */
   async #openCredentials(registration: StoredRegistration): Promise<unknown> {
     const config = this.#config()
@@ -276,6 +333,13 @@ export class ServiceObject extends DurableObject<Env> {
   /** Registers (or re-registers) this service version after checking it against the chain. */
   async register(registration: ServiceRegistration): Promise<Outcome<{ registeredAt: string }>> {
     return guarded(async () => {
+      if (this.#retiredAt() !== null) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.SERVICE_RETIRED,
+          'this service version is retired: offer a new version instead',
+        )
+      }
       const config = this.#config()
       const chainState = await readServiceChainState(chainReaderFor(config), registration.service)
       if (!chainState) {
@@ -328,6 +392,7 @@ export class ServiceObject extends DurableObject<Env> {
   ): Promise<
     Outcome<{
       registered: boolean
+      retiredAt: string | null
       descriptor: ServiceRegistration['descriptor'] | null
       descriptorCid: string | null
       availability: Availability | null
@@ -342,7 +407,7 @@ export class ServiceObject extends DurableObject<Env> {
         const funding =
           user && registration
             ? {
-                deposit: await chainReaderFor(config).balance(user, registration.receiptTokenId),
+                deposit: await chainReaderFor(config).balance(user, receiptTokenOf(address)),
                 owed: this.#channel(user).cumulative,
                 voucher: this.#latestVoucher(user),
               }
@@ -351,6 +416,7 @@ export class ServiceObject extends DurableObject<Env> {
       }
       return {
         registered: registration !== null,
+        retiredAt: ((at) => (at === null ? null : new Date(at).toISOString()))(this.#retiredAt()),
         descriptor: registration?.descriptor ?? null,
         descriptorCid: registration?.descriptorCid ?? null,
         availability,
@@ -421,6 +487,9 @@ export class ServiceObject extends DurableObject<Env> {
     const replayed = () =>
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
+    if (this.#retiredAt() !== null) {
+      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the service is disabled: retired')
+    }
     const { descriptor } = registration
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
@@ -436,7 +505,7 @@ export class ServiceObject extends DurableObject<Env> {
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
       readServiceChainState(chain, request.service),
-      chain.balance(request.user, registration.receiptTokenId),
+      chain.balance(request.user, receiptTokenOf(request.service)),
     ])
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
@@ -1059,6 +1128,46 @@ export class ServiceObject extends DurableObject<Env> {
       }
     const amount = charge?.amount ?? '0'
     return { state: job.result === null ? 'pending' : 'charged', amount }
+  }
+
+  /**
+   * What this service's jobs add up to, for its operator's view: every admitted job, those charged
+   * (a result the user pays for), those still without a result, and those not charged. Public, like
+   * each job's own view: it names no user and no job.
+   */
+  async summary(): Promise<{
+    jobs: number
+    charged: { jobs: number; amount: string }
+    pending: { jobs: number; amount: string }
+    notCharged: number
+  }> {
+    const rows = this.#sql
+      .exec<{ amount: string | null; released_reason: string | null; has_result: number }>(
+        `SELECT c.amount AS amount, c.released_reason AS released_reason,
+                (j.result IS NOT NULL) AS has_result
+           FROM jobs j LEFT JOIN charges c ON c.job_id = j.job_id`,
+      )
+      .toArray()
+    const charged = { jobs: 0, amount: 0n }
+    const pending = { jobs: 0, amount: 0n }
+    let notCharged = 0
+    for (const r of rows) {
+      // Mirrors #chargeView: released is not charged; otherwise charged once a result is in.
+      if (r.released_reason) notCharged++
+      else if (r.has_result) {
+        charged.jobs++
+        charged.amount += BigInt(r.amount ?? '0')
+      } else {
+        pending.jobs++
+        pending.amount += BigInt(r.amount ?? '0')
+      }
+    }
+    return {
+      jobs: rows.length,
+      charged: { jobs: charged.jobs, amount: String(charged.amount) },
+      pending: { jobs: pending.jobs, amount: String(pending.amount) },
+      notCharged,
+    }
   }
 
   /** Trigger attempts of a job, for tests and operators: outcome only, never a token. */

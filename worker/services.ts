@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import {
   isPublicKey,
   parseServiceRegistration,
+  parseServiceRetirement,
+  receiptTokenIdOf,
   verifyServiceRegistration,
 } from '../protocol/index.ts'
 import { readJson } from './body.ts'
@@ -29,6 +31,17 @@ export const services = new Hono<AppEnv>()
         ['descriptor', 'workerPublicKey'],
       )
     }
+    // The receipt token follows from the address: a registration naming another token would make
+    // the Worker read deposits of the wrong token (someone else's, or one the operator mints).
+    const receiptTokenId = receiptTokenIdOf(registration.service)
+    if (!receiptTokenId.ok || receiptTokenId.value !== registration.receiptTokenId) {
+      throw new ApiError(
+        409,
+        ApiErrorCode.RECEIPT_TOKEN_MISMATCH,
+        `receiptTokenId is not the token of this service (TokenId.derive(service) is ${receiptTokenId.ok ? receiptTokenId.value : 'undefined'})`,
+        ['receiptTokenId'],
+      )
+    }
     const signed = verifyServiceRegistration(registration)
     if (!signed.ok) {
       throw new ApiError(
@@ -43,6 +56,28 @@ export const services = new Hono<AppEnv>()
     )
     return c.json({ service: registration.service, registeredAt: result.registeredAt }, 201)
   })
+  .post('/:address/retire', async (c) => {
+    configOf(c.env)
+    const address = c.req.param('address')
+    const parsed = parseServiceRetirement(await readJson(c))
+    if (!parsed.ok) throw fromProtocol(parsed.error)
+    if (parsed.value.service !== address) {
+      throw new ApiError(422, ApiErrorCode.INVALID_BODY, 'the retirement names another service', [
+        'service',
+      ])
+    }
+    // The object checks the signature against the runner key it holds for the address.
+    const result = unwrapOutcome(await serviceStub(c.env, address).retire(parsed.value))
+    return c.json({ service: address, retired: true, retiredAt: result.retiredAt })
+  })
+  .get('/:address/summary', async (c) => {
+    configOf(c.env)
+    const address = c.req.param('address')
+    if (!isPublicKey(address)) {
+      throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['address'])
+    }
+    return c.json({ service: address, ...(await serviceStub(c.env, address).summary()) })
+  })
   .get('/:address', async (c) => {
     configOf(c.env)
     const address = c.req.param('address')
@@ -55,17 +90,22 @@ export const services = new Hono<AppEnv>()
     }
     const status = unwrapOutcome(await serviceStub(c.env, address).status(address, user))
     const availability = status.availability
-    const enabled = status.registered && availability?.enabled
+    const retired = status.retiredAt !== null
+    const enabled = status.registered && !retired && availability?.enabled
     const reason = enabled
       ? undefined
       : !status.registered || availability === null
         ? 'unknown-service'
-        : availability.reason
+        : retired
+          ? 'retired'
+          : availability.reason
     return c.json({
       service: address,
       enabled,
       ...(reason ? { reason } : {}),
       registered: status.registered,
+      retired,
+      ...(retired ? { retiredAt: status.retiredAt } : {}),
       descriptor: status.descriptor,
       descriptorCid: status.descriptorCid,
       chain: availability,

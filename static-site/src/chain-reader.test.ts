@@ -5,7 +5,7 @@ import {
   publicKeyToFields,
   unwrap,
 } from '../../protocol/index.ts'
-import { latestSettlement, registryEntries } from './chain-reader.ts'
+import { latestSettlement, registryEntries, registryListings } from './chain-reader.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
@@ -38,6 +38,23 @@ describe('chain reader decoding', () => {
     expect(entries).toHaveLength(1)
     expect(entries[0]).toMatchObject({ descriptorCid: CID, height: 2 })
     expect(entries[0]?.service).toBe(fieldsToPublicKey(s2![0], s2![1]))
+  })
+
+  it('keeps retired listings for the operator view, and only their operator retires them', () => {
+    const [s1, s2, op, stranger] = [1, 2, 3, 4]
+      .map(() => generateMinaKeyPair())
+      .map((k) => unwrap(publicKeyToFields(k.publicKey)))
+    const [c0, c1] = unwrap(cidToFields(CID))
+    const listings = registryListings([
+      { ...at(1), data: [0n, ...s1!, ...op!, c0, c1] },
+      { ...at(2), data: [0n, ...s2!, ...op!, c0, c1] },
+      { ...at(3), data: [1n, ...s1!, ...op!] },
+      { ...at(4), data: [1n, ...s2!, ...stranger!] },
+    ])
+    expect(listings.map((l) => [l.height, l.retired])).toEqual([
+      [2, false],
+      [1, true],
+    ])
   })
 
   it('sums a user’s settled jobs and takes the root and leaves CID of the latest Settle event', () => {

@@ -180,9 +180,17 @@ export interface RegistryEntry {
   height: number
 }
 
-/** The registry's live listings (Published minus Retired by the same operator), newest first. */
-export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] {
-  const live = new Map<string, RegistryEntry>()
+/** A listing with whether its operator has since retired it. */
+export interface RegistryListing extends RegistryEntry {
+  retired: boolean
+}
+
+/**
+ * Every listing the registry holds, newest first, each marked retired when the operator who
+ * published it retired it (a Retired event by anyone else changes nothing).
+ */
+export function registryListings(events: readonly ChainEvent[]): RegistryListing[] {
+  const all = new Map<string, RegistryListing>()
   for (const e of events) {
     const [kind, sx, sOdd, ox, oOdd, c0, c1] = e.data
     if (sx === undefined || sOdd === undefined || ox === undefined || oOdd === undefined) continue
@@ -191,17 +199,26 @@ export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] 
     if (!service || !operator) continue
     if (kind === REGISTRY_PUBLISHED && c0 !== undefined && c1 !== undefined) {
       const cid = fieldsToCid([c0, c1])
-      live.set(service, {
+      all.set(service, {
         service,
         operator,
         descriptorCid: cid.ok ? cid.value.toString() : null,
         height: e.height,
+        retired: false,
       })
-    } else if (kind === REGISTRY_RETIRED && live.get(service)?.operator === operator) {
-      live.delete(service)
+    } else if (kind === REGISTRY_RETIRED) {
+      const listing = all.get(service)
+      if (listing?.operator === operator) listing.retired = true
     }
   }
-  return [...live.values()].sort((a, b) => b.height - a.height)
+  return [...all.values()].sort((a, b) => b.height - a.height)
+}
+
+/** The registry's live listings (Published minus Retired by the same operator), newest first. */
+export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] {
+  return registryListings(events)
+    .filter((l) => !l.retired)
+    .map(({ retired: _retired, ...entry }) => entry)
 }
 
 /** A service contract's state, decoded for display and verification. */

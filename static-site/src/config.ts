@@ -14,7 +14,7 @@ export const SiteConfigSchema = z.strictObject({
   archiveUrl: httpUrl,
   /** Trustless IPFS gateways, tried in order; every block is checked against its CID. */
   gateways: z.array(httpUrl).min(1).max(16),
-  /** 'devnet', 'mainnet' or 'testnet' (the local stack): transaction signatures depend on it. */
+  /** 'devnet' (also the local stack) or 'mainnet' ('testnet' signs as devnet): signatures depend on it. */
   networkId: z.string().min(1).max(32),
   /** The ServiceRegistry contract whose Published events list the market. */
   registryAddress: PublicKeySchema,

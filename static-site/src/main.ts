@@ -1,5 +1,6 @@
 import './style.css'
 import {
+  isPublicKey as isMinaAddress,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
@@ -13,6 +14,7 @@ import {
   GraphqlChainReader,
   latestSettlement,
   registryEntries,
+  registryListings,
   type Settlement,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
@@ -21,6 +23,7 @@ import {
   DEFAULT_MAX_FILE_BYTES,
   type VerifiedReader,
 } from './ipfs/verified-reader.ts'
+import { type OperatorVersion, operatorVersion } from './operator-view.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest } from './request.ts'
 import { parseSamples } from './samples.ts'
@@ -30,6 +33,7 @@ import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/ve
 import { h, messageOf, short } from './views/dom.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
+import { renderOperatorVersions } from './views/operator.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
@@ -118,6 +122,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         descriptor,
         status,
         currentSlot,
+        listedAt: entry.height,
         disabledReason,
       }
     }),
@@ -387,6 +392,77 @@ function maxFileMiB(): number {
   return Number.isInteger(mib) && mib >= 1 && mib <= 4096 ? mib : DEFAULT_MAX_FILE_BYTES / 2 ** 20
 }
 
+/** The descriptor named on chain, read from IPFS and checked against its CID (null if unavailable). */
+async function descriptorOf(app: App, cid: string | null): Promise<ServiceDescriptor | null> {
+  if (!cid) return null
+  try {
+    const bytes = await app.ipfs.readCid(cid, { signal: AbortSignal.timeout(15_000) })
+    const parsed = parseServiceDescriptor(JSON.parse(decoder.decode(bytes)))
+    return parsed.ok ? parsed.value : null
+  } catch {
+    return null
+  }
+}
+
+/** Every version `operator` listed, retired ones too, from the chain, the Worker and IPFS alone. */
+async function loadOperatorVersions(app: App, operator: string): Promise<OperatorVersion[]> {
+  const [events, currentSlot] = await Promise.all([
+    app.chain.events(app.config.registryAddress),
+    app.chain.currentSlot(),
+  ])
+  return Promise.all(
+    registryListings(events)
+      .filter((l) => l.operator === operator)
+      .map(async (l) => {
+        const fields = await app.chain.zkappState(l.service).catch(() => null)
+        const chain = fields && fields.length >= 8 ? decodeServiceState(fields) : null
+        const [descriptor, status, summary] = await Promise.all([
+          descriptorOf(app, chain?.descriptorCid ?? null),
+          app.worker.service(l.service).catch(() => null),
+          app.worker.summary(l.service).catch(() => null),
+        ])
+        return operatorVersion({
+          service: l.service,
+          name: descriptor?.name ?? null,
+          retiredInRegistry: l.retired,
+          chain,
+          currentSlot,
+          status,
+          summary,
+        })
+      }),
+  )
+}
+
+function renderOperatorView(app: App): void {
+  const out = h('div', { 'data-role': 'operator-versions' })
+  const form = h(
+    'form',
+    { 'aria-label': 'My services', 'data-role': 'operator-form' },
+    h(
+      'label',
+      {},
+      'Runner (operator) key ',
+      h('input', { name: 'operator', required: true, size: 56, placeholder: 'B62…' }),
+    ),
+    h('button', { type: 'submit' }, 'Show'),
+  )
+  form.addEventListener('submit', (e) => {
+    e.preventDefault()
+    const operator = String(new FormData(form).get('operator') ?? '').trim()
+    if (!isMinaAddress(operator)) {
+      out.replaceChildren(h('p', { class: 'error' }, 'not a Mina address'))
+      return
+    }
+    out.replaceChildren(h('p', { role: 'status' }, 'Loading…'))
+    loadOperatorVersions(app, operator).then(
+      (versions) => renderOperatorVersions(out, operator, versions),
+      (err) => out.replaceChildren(h('p', { class: 'error' }, messageOf(err))),
+    )
+  })
+  $('operator').replaceChildren(h('h2', {}, 'My services'), form, out)
+}
+
 function renderVerifyAny(app: App): void {
   const out = h('div')
   const form = h(
@@ -456,6 +532,7 @@ async function main(): Promise<void> {
     }
     renderWallet(app, refresh)
     renderVerifyAny(app)
+    renderOperatorView(app)
     await refresh()
     document.body.dataset.ready = 'true'
   } catch (e) {

@@ -20,6 +20,8 @@ export interface WorkerServiceStatus {
   enabled: boolean
   reason?: string
   registered: boolean
+  /** True once the operator retired the version at the Worker. */
+  retired?: boolean
   descriptor: ServiceDescriptor | null
   descriptorCid: string | null
   chain: {
@@ -61,6 +63,14 @@ export function fundingOf(status: unknown): ReportedFunding {
       ? BigInt(funding.owed)
       : undefined
   return { owed, voucher: Object.hasOwn(funding, 'voucher') ? funding.voucher : undefined }
+}
+
+/** `GET /v1/services/:address/summary`: what a service's jobs add up to at the Worker. */
+export interface WorkerServiceSummary {
+  jobs: number
+  charged: { jobs: number; amount: string }
+  pending: { jobs: number; amount: string }
+  notCharged: number
 }
 
 /** `POST /v1/jobs` answer: the job id (the request id) and where it stands. */
@@ -143,6 +153,11 @@ export class WorkerClient {
   service(address: string, user?: string): Promise<WorkerServiceStatus> {
     const q = user ? `?user=${encodeURIComponent(user)}` : ''
     return this.#call(`v1/services/${encodeURIComponent(address)}${q}`)
+  }
+
+  /** What a service's jobs add up to (admitted, charged, pending, not charged). */
+  summary(address: string): Promise<WorkerServiceSummary> {
+    return this.#call(`v1/services/${encodeURIComponent(address)}/summary`)
   }
 
   /** Posts a sealed job submission; the job starts without waiting for a block. */

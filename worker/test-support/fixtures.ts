@@ -14,6 +14,7 @@ import {
   type MinaKeyPair,
   newRequestId,
   type ParameterValues,
+  receiptTokenIdOf,
   type ServiceDescriptor,
   type ServiceRegistration,
   sealJson,
@@ -112,8 +113,6 @@ export interface TestService {
   price: bigint
 }
 
-const base58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-
 /** Deploys a fake service contract on the fake chain and builds its signed registration. */
 export async function makeService(
   options: {
@@ -186,7 +185,11 @@ export async function makeService(
       }),
     ].map(String),
   })
-  const receiptTokenId = `w${Array.from(crypto.getRandomValues(new Uint8Array(40)), (b) => base58[b % 58]).join('')}`
+  const receiptTokenId = (() => {
+    const t = receiptTokenIdOf(address)
+    if (!t.ok) throw t.error
+    return t.value
+  })()
   const credentials =
     options.provider === 'github'
       ? {
