@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
+import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
 import {
@@ -94,6 +95,7 @@ interface JobRun {
   isolation: Isolation
   /** Set when the checked-out commit is not the source commitment: the job must not run. */
   mismatch?: JobIdentity['mismatch']
+  ranFrom: JobIdentity['ranFrom']
   /** The job's directories the key must not be under (CI_BUILDS_DIR, CI_PROJECT_DIR). */
   jobDirs: (string | undefined)[]
 }
@@ -109,6 +111,10 @@ async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
     throw new AgentError('INVALID_CONFIG', `job ${meta.jobId} is already spooled`)
   await mkdirPrivate(config.dataDir)
   process.stderr.write(`zkrunner: ${job.isolation.note}\n`)
+  if (job.ranFrom === 'ci-variable')
+    process.stderr.write(
+      "zkrunner: the build directory is not a git checkout: the commit that ran is only the CI variables' word (CI_COMMIT_SHA, GITHUB_SHA), which job variables can override\n",
+    )
   const served = config.metricsListen
     ? await import('./metrics/metrics.ts').then(async ({ JobMetrics, serveMetrics }) => {
         const metrics = new JobMetrics(meta.jobId)
@@ -252,6 +258,7 @@ export function buildProgram(): Command {
         const config = configOf(cmd)
         const env = process.env
         // Called from the job's own script: its environment holds the CI variables.
+        const isolation = jobIsolation(config.jobUser)
         const identity = jobIdentity(env, process.cwd(), {
           jobId: opts.job as string | undefined,
           service: opts.service as string | undefined,
@@ -259,8 +266,8 @@ export function buildProgram(): Command {
           sourceCommitment: opts.sourceCommitment as string | undefined,
           artifacts: opts.artifact as string[],
           newJobId: true,
+          checkout: checkedOutCommit(process.cwd(), isolation.user),
         })
-        const isolation = jobIsolation(config.jobUser)
         process.exitCode = await runCommand(config, {
           meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
           env: jobEnvironment({
@@ -271,6 +278,7 @@ export function buildProgram(): Command {
           }),
           isolation,
           mismatch: identity.mismatch,
+          ranFrom: identity.ranFrom,
           jobDirs: [env.CI_BUILDS_DIR, env.CI_PROJECT_DIR],
         })
       },
@@ -318,7 +326,11 @@ export function buildProgram(): Command {
         const config = configOf(cmd)
         const isolation = jobIsolation(config.jobUser)
         checkKeyExposure(isolation, process.env)
-        const job = jobFromEnv(process.env, process.cwd())
+        const job = jobFromEnv(
+          process.env,
+          process.cwd(),
+          SAMPLED_STAGES.has(stage) ? isolation.user : undefined,
+        )
         const ci = customEnv(process.env)
         // Every stage of every job, zkrunner's or not, runs with the job's variables only and as
         // the job user: none of them may read the runner key.
@@ -338,6 +350,7 @@ export function buildProgram(): Command {
               env,
               isolation,
               mismatch: job.mismatch,
+              ranFrom: job.ranFrom,
               jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
             })
           } else {
