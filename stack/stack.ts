@@ -16,6 +16,7 @@ import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
 import { type Deployment, ensureDeployed, selectNetwork, sendHeartbeat } from './deploy.ts'
 import { JobLedger } from './job-ledger.ts'
+import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
 import { startPageServer } from './page-server.ts'
 import { publishDescriptor } from './publish.ts'
@@ -143,6 +144,10 @@ async function bringUp(
 ): Promise<LocalStack> {
   const dataDir = config.dataDir
   const agentDataDir = join(dataDir, 'agent')
+  // Beside the stack's data dir, not in it (the Worker's secrets are there): the job user reaches
+  // its builds and nothing else. Made first, so that a fresh `.zkrunner` is traversable.
+  const buildsDir = `${dataDir.replace(/\/+$/, '')}-builds`
+  await mkdir(buildsDir, { recursive: true, mode: 0o755 })
   await mkdir(agentDataDir, { recursive: true, mode: 0o700 })
   const secrets = await loadOrCreateSecrets(join(dataDir, 'secrets.json'))
   const hpke = unwrap(hpkeKeyPairOf(secrets.hpkePrivateKey))
@@ -262,7 +267,12 @@ async function bringUp(
     ZKRUNNER_CREDIT_TOKEN: deployment.token,
     ZKRUNNER_METRICS_LISTEN: '',
     ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
+    ZKRUNNER_BUILDS_DIR: buildsDir,
   }
+  // As root (CI), jobs run as an unprivileged user, as the README's runner set-up has it.
+  const jobUser = stackJobUser(buildsDir, log)
+  if (jobUser) agentEnv.ZKRUNNER_JOB_USER = jobUser.name
+  else delete agentEnv.ZKRUNNER_JOB_USER
   await writeFile(join(dataDir, 'agent.json'), '{}\n')
   // The runner key sits in the agent's key file (0600, outside the builds dir), not in its
   // environment: a job could read the agent's environment from /proc.
@@ -327,10 +337,10 @@ async function bringUp(
         },
         agent,
         agentEnv,
-        // The agent's default builds dir: beside its data dir, never inside it.
-        `${agentDataDir}-builds`,
+        buildsDir,
         prefixed('job'),
         takeKillFault(),
+        jobUser,
       ).then(async (outcome) => {
         // After a crash the operator's `zkrunner-agent resume` (at boot) finishes what the agent left.
         if (killed) await runAgent(sup, agent, ['resume'], agentEnv, prefixed('job'))
