@@ -9,6 +9,7 @@ import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
 import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
 import { verifyResult } from '../static-site/src/verify/verify-result.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
+import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
 import {
   TERMINAL_STATUSES,
   WorkerClient,
@@ -67,7 +68,8 @@ export async function requestJob(
 ): Promise<{ jobId: string; user: string; cumulativeAmount: string; request: RequestBinding }> {
   const worker = new WorkerClient(endpoints.workerUrl)
   const wallet = devKeyWallet(userKey)
-  const status = await worker.service(service, wallet.publicKey)
+  // The user's funding is read with their signed status query, as the page does.
+  const status = await worker.service(service, await statusQueryFor(wallet))
   const funding = status.chain?.funding
   // This requester keeps no record of its own between runs, and the settled amount only lowers
   // what it may sign: with no proof from the Worker it signs one price, which an honest Worker

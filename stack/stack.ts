@@ -9,6 +9,9 @@ import {
   hpkeKeyPairOf,
   type RequestBinding,
   type ServiceDescriptor,
+  signStatusQuery,
+  statusQueryExpiry,
+  statusQueryString,
   unwrap,
 } from '../protocol/index.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -434,9 +437,11 @@ async function bringUp(
     limit: number,
     onLine: (line: string) => void = log,
   ): Promise<StackJob> => {
-    const status = await fetch(
-      `${urls.worker}/v1/services/${deployment.service}?user=${userPublicKey}`,
+    // The user's funding is theirs to read: the query is signed with their key.
+    const query = statusQueryString(
+      signStatusQuery({ user: userPublicKey, expires: statusQueryExpiry() }, userKey.toBase58()),
     )
+    const status = await fetch(`${urls.worker}/v1/services/${deployment.service}${query}`)
     const funding = ((await status.json()) as { chain?: { funding?: { owed?: string } } }).chain
       ?.funding
     await ensureDeposit(

@@ -34,6 +34,7 @@ import { type MarketService, reasonText, renderMarket } from './views/services.t
 import { unverifiedSection, verificationPanel } from './views/verification.ts'
 import { auroProvider, connectAuro } from './wallet/auro.ts'
 import { devKeyWallet } from './wallet/dev-key.ts'
+import { statusQueryFor } from './wallet/status-query.ts'
 import type { Wallet } from './wallet/wallet.ts'
 import { TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
 import { sendZkappCommand } from './zkapp-sender.ts'
@@ -80,7 +81,8 @@ async function loadMarket(app: App): Promise<MarketService[]> {
     app.chain.events(app.config.registryAddress),
     app.chain.currentSlot(),
   ])
-  const user = app.wallet?.publicKey
+  // Without the user's signed query the Worker shows no funding: the list still shows the rest.
+  const query = app.wallet ? await statusQueryFor(app.wallet).catch(() => undefined) : undefined
   return Promise.all(
     registryEntries(events).map(async (entry): Promise<MarketService> => {
       const fields = await app.chain.zkappState(entry.service).catch(() => null)
@@ -97,7 +99,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
           // Shown as unavailable; the Worker's copy is not trusted in its place.
         }
       }
-      const status = await app.worker.service(entry.service, user).catch(() => null)
+      const status = await app.worker.service(entry.service, query).catch(() => null)
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
@@ -263,7 +265,7 @@ function openService(app: App, s: MarketService): void {
   const submit = async (values: ParameterValues) => {
     if (!app.wallet) throw new Error('connect a wallet first')
     const user = app.wallet.publicKey
-    const status = await app.worker.service(s.address, user)
+    const status = await app.worker.service(s.address, await statusQueryFor(app.wallet))
     const funding = status.chain?.funding
     // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
     // this service), this page's record or the settled amount, plus one price (protocol's rule).
