@@ -17,7 +17,7 @@ const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants
 /** A path naming `name` inside the directory open as `dir`, resolved by the kernel from the fd. */
 const at = (dir: FileHandle, name: string) => `/proc/self/fd/${dir.fd}/${name}`
 
-/** Why an entry cannot be opened without following a link, or null when it can. */
+/** Why an entry could not be opened without following a link. */
 function refusal(e: unknown): SkippedArtifact['reason'] {
   const code = (e as NodeJS.ErrnoException).code
   // O_NOFOLLOW on a symlink: ELOOP; O_DIRECTORY on a symlink to a directory: ENOTDIR as well.
