@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
+import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
 import {
@@ -15,7 +16,7 @@ import {
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'
-import { githubJobVariables, githubRanCommit, inGithubActions } from './github/github-job.ts'
+import { githubJobVariables, inGithubActions } from './github/github-job.ts'
 import { customEnv, jobEnvironment } from './isolation/job-env.ts'
 import { checkKeyExposure, type Isolation, jobIsolation, userEnv } from './isolation/job-user.ts'
 import { checkKeyPlacement } from './isolation/key-placement.ts'
@@ -95,6 +96,7 @@ interface JobRun {
   isolation: Isolation
   /** Set when the checked-out commit is not the source commitment: the job must not run. */
   mismatch?: JobIdentity['mismatch']
+  ranFrom: JobIdentity['ranFrom']
   /** The job's directories the key must not be under (CI_BUILDS_DIR, CI_PROJECT_DIR). */
   jobDirs: (string | undefined)[]
 }
@@ -110,6 +112,10 @@ async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
     throw new AgentError('INVALID_CONFIG', `job ${meta.jobId} is already spooled`)
   await mkdirPrivate(config.dataDir)
   process.stderr.write(`zkrunner: ${job.isolation.note}\n`)
+  if (job.ranFrom === 'ci-variable')
+    process.stderr.write(
+      "zkrunner: the build directory is not a git checkout: the commit that ran is only the CI variables' word (CI_COMMIT_SHA, GITHUB_SHA), which job variables can override\n",
+    )
   const served = config.metricsListen
     ? await import('./metrics/metrics.ts').then(async ({ JobMetrics, serveMetrics }) => {
         const metrics = new JobMetrics(meta.jobId)
@@ -203,9 +209,8 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
   // them as dispatched (their schema is still checked); `run` checks them against the step.
   const vars = { ...job, ...dispatchedParameters(job.ZKRUNNER_PARAMETERS) }
   const cwd = process.env.GITHUB_WORKSPACE ?? process.cwd()
-  const identity = jobIdentity(vars, cwd, {
-    ranCommit: githubRanCommit(vars, cwd, { checkout: false }),
-  })
+  // Before the checkout there is only the run's claim, GITHUB_SHA (jobIdentity's fallback).
+  const identity = jobIdentity(vars, cwd)
   const { jobId } = identity.meta
   const spool = new Spool(config.dataDir)
   if (when === 'completed') {
@@ -232,6 +237,7 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
     env: {},
     isolation,
     mismatch: identity.mismatch,
+    ranFrom: identity.ranFrom,
     jobDirs: [cwd],
   })
 }
@@ -321,6 +327,7 @@ export function buildProgram(): Command {
         // the job's identity comes from the dispatch inputs in the event file.
         const github = inGithubActions(process.env)
         const env = (github && githubJobVariables(process.env)) || process.env
+        const isolation = jobIsolation(config.jobUser)
         const identity = jobIdentity(env, process.cwd(), {
           jobId: opts.job as string | undefined,
           service: opts.service as string | undefined,
@@ -328,9 +335,8 @@ export function buildProgram(): Command {
           sourceCommitment: opts.sourceCommitment as string | undefined,
           artifacts: opts.artifact as string[],
           newJobId: true,
-          ...(github ? { ranCommit: githubRanCommit(env, process.cwd(), { checkout: true }) } : {}),
+          checkout: checkedOutCommit(process.cwd(), isolation.user),
         })
-        const isolation = jobIsolation(config.jobUser)
         process.exitCode = await runCommand(config, {
           meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
           env: jobEnvironment({
@@ -341,6 +347,7 @@ export function buildProgram(): Command {
           }),
           isolation,
           mismatch: identity.mismatch,
+          ranFrom: identity.ranFrom,
           jobDirs: [env.CI_BUILDS_DIR, env.CI_PROJECT_DIR, env.GITHUB_WORKSPACE],
         })
       },
@@ -408,7 +415,11 @@ export function buildProgram(): Command {
         const config = configOf(cmd)
         const isolation = jobIsolation(config.jobUser)
         checkKeyExposure(isolation, process.env)
-        const job = jobFromEnv(process.env, process.cwd())
+        const job = jobFromEnv(
+          process.env,
+          process.cwd(),
+          SAMPLED_STAGES.has(stage) ? isolation.user : undefined,
+        )
         const ci = customEnv(process.env)
         // Every stage of every job, zkrunner's or not, runs with the job's variables only and as
         // the job user: none of them may read the runner key.
@@ -428,6 +439,7 @@ export function buildProgram(): Command {
               env,
               isolation,
               mismatch: job.mismatch,
+              ranFrom: job.ranFrom,
               jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
             })
           } else {

@@ -32,6 +32,7 @@ export {
   RESULT_LEAF_DOMAIN,
   RESULT_REPORT_DOMAIN,
   SETTLE_DOMAIN,
+  STATUS_QUERY_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
 export {
@@ -197,6 +198,15 @@ export {
   signFields,
   verifyFields,
 } from './signature.ts'
+export {
+  STATUS_QUERY_MAX_SECONDS,
+  type StatusQuery,
+  signStatusQuery,
+  statusQueryExpiry,
+  statusQueryMessage,
+  statusQueryString,
+  verifyStatusQuery,
+} from './status-query.ts'
 export { receiptTokenIdOf, tokenIdToBase58 } from './token-id.ts'
 export {
   parseVoucher,

@@ -9,6 +9,7 @@ import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
 import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
 import { verifyResult } from '../static-site/src/verify/verify-result.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
+import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
 import {
   fundingOf,
   TERMINAL_STATUSES,
@@ -74,7 +75,7 @@ export async function requestJob(
   // proof from the Worker it signs the settled amount plus one price, which an honest Worker
   // refuses as insufficient rather than anyone overpaying.
   const [funding, settlement] = await Promise.all([
-    worker.service(service, wallet.publicKey).then(fundingOf),
+    worker.service(service, await statusQueryFor(wallet)).then(fundingOf),
     chain.events(service).then(
       (events) => latestSettlement(events, wallet.publicKey),
       // Unreadable counts as never settled: 0 only lowers what is signed.

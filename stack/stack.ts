@@ -11,6 +11,9 @@ import {
   hpkeKeyPairOf,
   type RequestBinding,
   type ServiceDescriptor,
+  signStatusQuery,
+  statusQueryExpiry,
+  statusQueryString,
   unwrap,
 } from '../protocol/index.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -18,6 +21,7 @@ import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
 import { type Deployment, ensureDeployed, selectNetwork, sendHeartbeat } from './deploy.ts'
 import { JobLedger } from './job-ledger.ts'
+import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
 import { startPageServer } from './page-server.ts'
 import { publishDescriptor } from './publish.ts'
@@ -145,6 +149,10 @@ async function bringUp(
 ): Promise<LocalStack> {
   const dataDir = config.dataDir
   const agentDataDir = join(dataDir, 'agent')
+  // Beside the stack's data dir, not in it (the Worker's secrets are there): the job user reaches
+  // its builds and nothing else. Made first, so that a fresh `.zkrunner` is traversable.
+  const buildsDir = `${dataDir.replace(/\/+$/, '')}-builds`
+  await mkdir(buildsDir, { recursive: true, mode: 0o755 })
   await mkdir(agentDataDir, { recursive: true, mode: 0o700 })
   const secrets = await loadOrCreateSecrets(join(dataDir, 'secrets.json'))
   const hpke = unwrap(hpkeKeyPairOf(secrets.hpkePrivateKey))
@@ -254,7 +262,12 @@ async function bringUp(
     ZKRUNNER_CREDIT_TOKEN: deployment.token,
     ZKRUNNER_METRICS_LISTEN: '',
     ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
+    ZKRUNNER_BUILDS_DIR: buildsDir,
   }
+  // As root (CI), jobs run as an unprivileged user, as the README's runner set-up has it.
+  const jobUser = stackJobUser(buildsDir, log)
+  if (jobUser) agentEnv.ZKRUNNER_JOB_USER = jobUser.name
+  else delete agentEnv.ZKRUNNER_JOB_USER
   await writeFile(join(dataDir, 'agent.json'), '{}\n')
   // The runner key sits in the agent's key file (0600, outside the builds dir), not in its
   // environment: a job could read the agent's environment from /proc.
@@ -319,10 +332,10 @@ async function bringUp(
         },
         agent,
         agentEnv,
-        // The agent's default builds dir: beside its data dir, never inside it.
-        `${agentDataDir}-builds`,
+        buildsDir,
         prefixed('job'),
         takeKillFault(),
+        jobUser,
       ).then(async (outcome) => {
         // After a crash the operator's `zkrunner-agent resume` (at boot) finishes what the agent left.
         if (killed) await runAgent(sup, agent, ['resume'], agentEnv, prefixed('job'))
@@ -430,9 +443,11 @@ async function bringUp(
     limit: number,
     onLine: (line: string) => void = log,
   ): Promise<StackJob> => {
-    const status = await fetch(
-      `${urls.worker}/v1/services/${deployment.service}?user=${userPublicKey}`,
+    // The user's funding is theirs to read: the query is signed with their key.
+    const query = statusQueryString(
+      signStatusQuery({ user: userPublicKey, expires: statusQueryExpiry() }, userKey.toBase58()),
     )
+    const status = await fetch(`${urls.worker}/v1/services/${deployment.service}${query}`)
     const funding = ((await status.json()) as { chain?: { funding?: { owed?: string } } }).chain
       ?.funding
     await ensureDeposit(

@@ -16,6 +16,7 @@ import {
   postJson,
   registeredService,
   sealedJob,
+  serviceStatusPath,
   setChainAccount,
   setSlot,
   type TestService,
@@ -224,7 +225,7 @@ describe('GET /v1/services/:address', () => {
   it('reports enabled, with the chain figures and, for a user, the funding', async () => {
     const service = await registeredService({ price: 10n })
     const user = await fundedUser(service, 15n)
-    const res = await call(`/v1/services/${service.address}?user=${user.publicKey}`)
+    const res = await call(serviceStatusPath(service, user))
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({
       service: service.address,
@@ -240,7 +241,7 @@ describe('GET /v1/services/:address', () => {
     const user = await fundedUser(service, 100n)
     const funding = async () =>
       (
-        (await (await call(`/v1/services/${service.address}?user=${user.publicKey}`)).json()) as {
+        (await (await call(serviceStatusPath(service, user))).json()) as {
           chain: { funding: { owed: string; voucher: Voucher | null } }
         }
       ).chain.funding
@@ -274,9 +275,7 @@ describe('GET /v1/services/:address', () => {
   it('reports disabled with the reason: funding exhausted, stale heartbeat, unknown', async () => {
     const service = await registeredService({ price: 10n })
     const poor = await fundedUser(service, 9n)
-    const funding = await (
-      await call(`/v1/services/${service.address}?user=${poor.publicKey}`)
-    ).json()
+    const funding = await (await call(serviceStatusPath(service, poor))).json()
     expect(funding).toMatchObject({ enabled: false, reason: 'funding-exhausted' })
 
     await setSlot(5000)

@@ -5,6 +5,7 @@ import {
   parseServiceRetirement,
   receiptTokenIdOf,
   verifyServiceRegistration,
+  verifyStatusQuery,
 } from '../protocol/index.ts'
 import { readJson } from './body.ts'
 import { configOf } from './config.ts'
@@ -15,6 +16,35 @@ import { fromProtocol, unwrapOutcome } from './outcome.ts'
 /** The Durable Object of a service address. */
 export const serviceStub = (env: Env, address: string) =>
   env.SERVICES.get(env.SERVICES.idFromName(address))
+
+/**
+ * A user's funding (what the Worker records as owed, their latest voucher) is theirs to read:
+ * `?user=` must come with that user's signed, short-lived status query (`expires`, `signature`;
+ * protocol/status-query.ts). Without `user` the answer holds only what the chain shows anyone.
+ */
+function checkStatusQuery(query: Record<string, string>, user: string): void {
+  if (!isPublicKey(user)) {
+    throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'user is not a Mina address', ['user'])
+  }
+  const { expires, signature } = query
+  if (expires === undefined || signature === undefined) {
+    throw new ApiError(
+      401,
+      ApiErrorCode.UNAUTHORIZED,
+      "a user's funding is read with their signed status query (expires, signature)",
+      ['signature'],
+    )
+  }
+  const checked = verifyStatusQuery(
+    { user, expires: /^[0-9]{1,12}$/.test(expires) ? Number(expires) : Number.NaN, signature },
+    Math.floor(Date.now() / 1000),
+  )
+  if (!checked.ok) {
+    throw new ApiError(403, ApiErrorCode.BAD_SIGNATURE, checked.error.message, [
+      ...checked.error.path,
+    ])
+  }
+}
 
 /** `POST /v1/services` and `GET /v1/services/:address`. */
 export const services = new Hono<AppEnv>()
@@ -85,9 +115,7 @@ export const services = new Hono<AppEnv>()
     if (!isPublicKey(address)) {
       throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['address'])
     }
-    if (user !== undefined && !isPublicKey(user)) {
-      throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'user is not a Mina address', ['user'])
-    }
+    if (user !== undefined) checkStatusQuery(c.req.query(), user)
     const status = unwrapOutcome(await serviceStub(c.env, address).status(address, user))
     const availability = status.availability
     const retired = status.retiredAt !== null

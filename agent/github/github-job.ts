@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { variablesOfDispatchEvent } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -36,28 +35,4 @@ export function githubJobVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | 
   const vars: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(env)) if (!k.startsWith(IDENTITY_PREFIX)) vars[k] = v
   return { ...vars, ...parsed.value }
-}
-
-/**
- * The commit a GitHub job ran: `HEAD` of the checkout in `dir` when it is a git work tree
- * (`actions/checkout` may check out another ref than the run's), else `GITHUB_SHA`. Before the
- * checkout (in the job-started hook) `dir` is empty or holds the previous job's tree on a
- * self-hosted runner: pass `checkout: false` there.
- */
-export function githubRanCommit(
-  env: NodeJS.ProcessEnv,
-  dir: string | undefined,
-  options: { checkout: boolean },
-): string | undefined {
-  if (options.checkout && dir) {
-    // Argument array, no shell; git's own environment only, so a job's GIT_DIR cannot redirect it.
-    const r = spawnSync('git', ['-C', dir, 'rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], {
-      encoding: 'utf8',
-      env: { PATH: env.PATH ?? '/usr/bin:/bin', HOME: env.HOME ?? '/' },
-      timeout: 10_000,
-    })
-    const sha = r.status === 0 ? r.stdout.trim() : ''
-    if (/^[0-9a-f]{40}$/.test(sha)) return sha
-  }
-  return env.GITHUB_SHA
 }

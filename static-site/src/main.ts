@@ -41,6 +41,7 @@ import { unverifiedSection, verificationPanel } from './views/verification.ts'
 import { confirmVoucher } from './views/voucher-confirm.ts'
 import { auroProvider, connectAuro } from './wallet/auro.ts'
 import { devKeyWallet } from './wallet/dev-key.ts'
+import { statusQueryFor } from './wallet/status-query.ts'
 import type { Wallet } from './wallet/wallet.ts'
 import { fundingOf, TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
 import { sendZkappCommand } from './zkapp-sender.ts'
@@ -82,7 +83,8 @@ async function loadMarket(app: App): Promise<MarketService[]> {
     app.chain.events(app.config.registryAddress),
     app.chain.currentSlot(),
   ])
-  const user = app.wallet?.publicKey
+  // Without the user's signed query the Worker shows no funding: the list still shows the rest.
+  const query = app.wallet ? await statusQueryFor(app.wallet).catch(() => undefined) : undefined
   return Promise.all(
     registryEntries(events).map(async (entry): Promise<MarketService> => {
       const fields = await app.chain.zkappState(entry.service).catch(() => null)
@@ -99,7 +101,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
           // Shown as unavailable; the Worker's copy is not trusted in its place.
         }
       }
-      const status = await app.worker.service(entry.service, user).catch(() => null)
+      const status = await app.worker.service(entry.service, query).catch(() => null)
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
@@ -276,7 +278,7 @@ function openService(app: App, s: MarketService): void {
     // this service), this page's record or the amount settled on chain, plus one price
     // (protocol's rule). The Worker's answer is read as untrusted JSON.
     const [funding, settlement] = await Promise.all([
-      app.worker.service(s.address, user).then(fundingOf),
+      app.worker.service(s.address, await statusQueryFor(app.wallet)).then(fundingOf),
       app.chain.events(s.address).then(
         (events): Settlement | null | string => latestSettlement(events, user),
         () => 'not readable now (counting 0, which only lowers what is signed)',

@@ -1,8 +1,10 @@
-import type {
-  Envelope,
-  NotChargedReason,
-  ResultReport,
-  ServiceDescriptor,
+import {
+  type Envelope,
+  type NotChargedReason,
+  type ResultReport,
+  type ServiceDescriptor,
+  type StatusQuery,
+  statusQueryString,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 
@@ -149,9 +151,9 @@ export class WorkerClient {
     return this.#call('v1/keys')
   }
 
-  /** A service's availability, with `user`'s funding when given. */
-  service(address: string, user?: string): Promise<WorkerServiceStatus> {
-    const q = user ? `?user=${encodeURIComponent(user)}` : ''
+  /** A service's availability, with the user's funding when their signed status query is given. */
+  service(address: string, query?: StatusQuery): Promise<WorkerServiceStatus> {
+    const q = query ? statusQueryString(query) : ''
     return this.#call(`v1/services/${encodeURIComponent(address)}${q}`)
   }
 

@@ -20,7 +20,10 @@ import {
   sealJson,
   sha256,
   signServiceRegistration,
+  signStatusQuery,
   signVoucher,
+  statusQueryExpiry,
+  statusQueryString,
   TRIGGER_TOKEN_INFO,
 } from '../../protocol/index.ts'
 import type { Env } from '../env.ts'
@@ -245,6 +248,12 @@ export async function fundedUser(service: TestService, deposit: bigint): Promise
   await setChainAccount(user.publicKey, { balance: String(deposit) }, service.receiptTokenId)
   return user
 }
+
+/** `GET /v1/services/:address` for `user`, with the user's signed status query. */
+export const serviceStatusPath = (service: { address: string }, user: MinaKeyPair) =>
+  `/v1/services/${service.address}${statusQueryString(
+    signStatusQuery({ user: user.publicKey, expires: statusQueryExpiry() }, user.privateKey),
+  )}`
 
 /** A sealed job submission. */
 export async function sealedJob(
