@@ -123,6 +123,14 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
   const runner = PublicKey.fromBase58(options.runner.publicKey)
 
   return {
+    async withdrawalDeadline(serviceAddress: string, userAddress: string) {
+      const service = PublicKey.fromBase58(serviceAddress)
+      const state = await readServiceState(service)
+      const { book } = await channelsOf(service, state.channelsRoot)
+      const at = book.get(PublicKey.fromBase58(userAddress)).withdrawRequestedAtSlot.toBigint()
+      return at === 0n ? null : at + state.terms.withdrawTimelockSlots
+    },
+
     async settle(batch: SettlementBatch): Promise<SettleResult> {
       const v = batch.voucher
       if (v.service !== batch.service || v.user !== batch.user)

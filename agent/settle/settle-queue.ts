@@ -72,8 +72,29 @@ export async function pendingBatches(
 }
 
 /**
- * Settles every pending batch (one transaction per user and service) and marks the jobs it
- * covered settled, with their leaf index in the user's results tree.
+ * Orders batches so the channels whose withdrawal timelock ends first settle first (a user who
+ * asked to withdraw takes back, at the deadline, whatever the runner has not settled by then);
+ * channels with no pending withdrawal follow, in their queue order. Stable.
+ */
+export async function byWithdrawalDeadline(
+  batches: SettlementBatch[],
+  deadlineOf: (service: string, user: string) => Promise<bigint | null>,
+): Promise<SettlementBatch[]> {
+  const keyed = await Promise.all(
+    batches.map(async (b, i) => ({ b, i, at: await deadlineOf(b.service, b.user) })),
+  )
+  keyed.sort((x, y) => {
+    if (x.at !== null && y.at !== null && x.at !== y.at) return x.at < y.at ? -1 : 1
+    if ((x.at === null) !== (y.at === null)) return x.at === null ? 1 : -1
+    return x.i - y.i
+  })
+  return keyed.map((k) => k.b)
+}
+
+/**
+ * Settles every pending batch (one transaction per user and service), earliest withdrawal
+ * deadline first, and marks the jobs it covered settled, with their leaf index in the user's
+ * results tree.
  */
 export async function settleQueued(
   spool: Spool,
@@ -81,7 +102,10 @@ export async function settleQueued(
   filter?: { user?: string },
 ): Promise<SettleOutcome[]> {
   const out: SettleOutcome[] = []
-  for (const batch of await pendingBatches(spool, filter)) {
+  let batches = await pendingBatches(spool, filter)
+  const deadlineOf = settler.withdrawalDeadline?.bind(settler)
+  if (deadlineOf) batches = await byWithdrawalDeadline(batches, deadlineOf)
+  for (const batch of batches) {
     const base = { service: batch.service, user: batch.user }
     try {
       const { txHash, jobs } = await settler.settle(batch)

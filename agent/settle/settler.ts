@@ -29,4 +29,9 @@ export interface SettleResult {
  */
 export interface Settler {
   settle(batch: SettlementBatch, options?: { signal?: AbortSignal }): Promise<SettleResult>
+  /**
+   * The slot from which the user may withdraw what the runner has not settled by then, or null
+   * when no withdrawal is pending. The queue settles the earliest deadlines first.
+   */
+  withdrawalDeadline?(service: string, user: string): Promise<bigint | null>
 }
