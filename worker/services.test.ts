@@ -101,7 +101,7 @@ describe('POST /v1/services', () => {
     await setChainAccount(user.publicKey, { balance: '1000' }, other.receiptTokenId)
     await setChainAccount(user.publicKey, { balance: '15' }, service.receiptTokenId)
     const status = await (
-      await call(`/v1/services/${service.address}?user=${user.publicKey}`)
+      await call(serviceStatusPath(service, user))
     ).json()
     expect(status).toMatchObject({
       registered: true,
