@@ -32,7 +32,13 @@ export {
   settle,
   withdraw,
 } from './client.ts'
-export { type CompileTimes, compileAll, DEFAULT_CACHE_DIR } from './compile.ts'
+export {
+  type CompileTimes,
+  compileAll,
+  currentTxnVersion,
+  DEFAULT_CACHE_DIR,
+  genuineCode,
+} from './compile.ts'
 export { CreditAdmin, type CreditAdminDeployProps } from './credit-admin.ts'
 export {
   CreditToken,
@@ -52,6 +58,7 @@ export {
   resultWitness,
   verifyResult,
 } from './results-tree.ts'
+export { dummyGenuineCode, readServiceAccounts } from './service-accounts.ts'
 export {
   frozenServicePermissions,
   ServiceContract,
