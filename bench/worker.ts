@@ -13,6 +13,8 @@ import {
   commitToField,
   encodeHeartbeat,
   encodeTerms,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
   generateHpkeKeyPair,
   generateMinaKeyPair,
   JOB_REQUEST_INFO,
@@ -29,6 +31,7 @@ import {
   unwrap,
   verifyVoucher,
 } from '../protocol/index.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../worker/test-support/constants.ts'
 import { startFakeMina } from '../worker/test-support/fake-mina.ts'
 
 // POST /v1/jobs under `wrangler dev` (workerd) on loopback: throughput, latency and CPU per request,
@@ -42,6 +45,8 @@ const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32)
 const PROJECT = 42
 const TRIGGER_TOKEN = 'glptt-bench-0123456789'
 const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789'
+const CREDIT_TOKEN_ID = TEST_CREDIT_TOKEN_ID
+const GENUINE_CODE = TEST_GENUINE_CODE
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -189,6 +194,10 @@ export async function run(): Promise<Record<string, number | string>> {
       `GITLAB_URL:${gitlab.url}`,
       '--var',
       'CHAIN_CACHE_MS:2000',
+      '--var',
+      `CREDIT_TOKEN_ID:${CREDIT_TOKEN_ID}`,
+      '--var',
+      `GENUINE_SERVICE_CODE:${JSON.stringify(GENUINE_CODE)}`,
     ],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' }, detached: true },
   )
@@ -223,7 +232,19 @@ export async function run(): Promise<Record<string, number | string>> {
     const [c0, c1] = unwrap(cidToFields(cid))
     const receiptTokenId = 'wBenchReceiptToken1111111111111111111111111'
     mina.setSlot(1000)
+    // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
+    const frozenVk = { auth: 'Impossible', txnVersion: GENUINE_CODE.txnVersion }
+    mina.setAccount(
+      address,
+      {
+        verificationKey: { hash: GENUINE_CODE.vaultVkHash },
+        permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
+      },
+      CREDIT_TOKEN_ID,
+    )
     mina.setAccount(address, {
+      verificationKey: { hash: GENUINE_CODE.serviceVkHash },
+      permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
       zkappState: [
         commitToField(descriptor.sourceCommitment),
         c0,

@@ -1,5 +1,10 @@
 import { z } from 'zod'
-import { type HpkeKeyPair, hpkeKeyPairOf } from '../protocol/index.ts'
+import {
+  type GenuineCode,
+  GenuineCodeSchema,
+  type HpkeKeyPair,
+  hpkeKeyPairOf,
+} from '../protocol/index.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 
@@ -12,6 +17,11 @@ const ConfigSchema = z.object({
   GITLAB_WEBHOOK_SECRET: z.string().min(16, 'GITLAB_WEBHOOK_SECRET must be at least 16 characters'),
   MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
   GITLAB_URL: z.url().optional(),
+  CREDIT_TOKEN_ID: z
+    .string()
+    .regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'must be a base58 token id')
+    .optional(),
+  GENUINE_SERVICE_CODE: z.string().max(1000).optional(),
   HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),
   CHAIN_CACHE_MS: intString(2000, 0, 600_000),
   GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
@@ -29,6 +39,11 @@ export interface Config {
   /** Overrides a descriptor's providerUrl (the local stand-in); unset in production. */
   gitlabUrl: string | undefined
   heartbeatMaxAgeSlots: bigint
+  /**
+   * What a genuine service is compared with, or undefined when not configured: then every read of
+   * a service fails closed (not_configured), since no service can be shown to be genuine.
+   */
+  genuine: { creditTokenId: string; code: GenuineCode } | undefined
   chainCacheMs: number
   gitlabMaxAttempts: number
   gitlabTimeoutMs: number
@@ -54,6 +69,19 @@ function resolve(env: Env): Config | ApiError {
     if (!previous.ok) return notConfigured('HPKE_PREVIOUS_PRIVATE_KEY is not an X25519 private key')
     keys.push(previous.value)
   }
+  let genuine: Config['genuine']
+  if (c.GENUINE_SERVICE_CODE !== undefined || c.CREDIT_TOKEN_ID !== undefined) {
+    let json: unknown
+    try {
+      json = JSON.parse(c.GENUINE_SERVICE_CODE ?? '')
+    } catch {
+      return notConfigured('GENUINE_SERVICE_CODE is not JSON')
+    }
+    const code = GenuineCodeSchema.safeParse(json)
+    if (!code.success) return notConfigured('GENUINE_SERVICE_CODE is not a GenuineCode')
+    if (!c.CREDIT_TOKEN_ID) return notConfigured('CREDIT_TOKEN_ID is not set')
+    genuine = { creditTokenId: c.CREDIT_TOKEN_ID, code: code.data }
+  }
   return {
     currentKey: current.value,
     keys,
@@ -61,6 +89,7 @@ function resolve(env: Env): Config | ApiError {
     minaGraphqlUrl: c.MINA_GRAPHQL_URL,
     gitlabUrl: c.GITLAB_URL,
     heartbeatMaxAgeSlots: BigInt(c.HEARTBEAT_MAX_AGE_SLOTS),
+    genuine,
     chainCacheMs: c.CHAIN_CACHE_MS,
     gitlabMaxAttempts: c.GITLAB_MAX_ATTEMPTS,
     gitlabTimeoutMs: c.GITLAB_TIMEOUT_MS,

@@ -12,6 +12,13 @@ export interface Env {
   /** Shared secret GitLab sends as X-Gitlab-Token. Secret. */
   GITLAB_WEBHOOK_SECRET?: string
   MINA_GRAPHQL_URL?: string
+  /** Base58 token id of the credit token the services are paid in (their vaults live under it). */
+  CREDIT_TOKEN_ID?: string
+  /**
+   * JSON of protocol's GenuineCode: the compiled ServiceContract and ServiceVault key hashes and
+   * the transaction version; a service whose accounts differ is refused.
+   */
+  GENUINE_SERVICE_CODE?: string
   GITLAB_URL?: string
   HEARTBEAT_MAX_AGE_SLOTS?: string
   /** How long chain reads are reused, in ms (a stale deposit can only refuse, never over-accept). */

@@ -13,6 +13,8 @@ export const ApiErrorCode = {
   REPLAYED: 'replayed',
   UNKNOWN_SERVICE: 'unknown_service',
   SERVICE_DISABLED: 'service_disabled',
+  /** Not a genuine, frozen zkrunner service (fake vault, other code, unfrozen permissions). */
+  UNSAFE_SERVICE: 'unsafe_service',
   DESCRIPTOR_MISMATCH: 'descriptor_mismatch',
   INVALID_PARAMETERS: 'invalid_parameters',
   BAD_SIGNATURE: 'bad_signature',

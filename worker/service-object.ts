@@ -24,6 +24,7 @@ import {
   availabilityOf,
   checkDescriptorAgainstChain,
   readServiceChainState,
+  requireGenuine,
 } from './service-status.ts'
 
 /** CI variable carrying the job id: what reconciliation and webhooks key on. */
@@ -208,10 +209,15 @@ export class ServiceObject extends DurableObject<Env> {
   async register(registration: ServiceRegistration): Promise<Outcome<{ registeredAt: string }>> {
     return guarded(async () => {
       const config = this.#config()
-      const chainState = await readServiceChainState(chainReaderFor(config), registration.service)
+      const chainState = await readServiceChainState(
+        chainReaderFor(config),
+        registration.service,
+        config.genuine,
+      )
       if (!chainState) {
         throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
       }
+      requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
@@ -258,7 +264,11 @@ export class ServiceObject extends DurableObject<Env> {
     return guarded(async () => {
       const config = this.#config()
       const registration = this.#registration()
-      const chainState = await readServiceChainState(chainReaderFor(config), address)
+      const chainState = await readServiceChainState(
+        chainReaderFor(config),
+        address,
+        config.genuine,
+      )
       let availability: Availability | null = null
       if (chainState) {
         const funding =
@@ -348,12 +358,13 @@ export class ServiceObject extends DurableObject<Env> {
     const config = this.#config()
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
-      readServiceChainState(chain, request.service),
+      readServiceChainState(chain, request.service, config.genuine),
       chain.balance(request.user, registration.receiptTokenId),
     ])
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
     }
+    requireGenuine(chainState)
     const price = chainState.terms.pricePerJob
     const cumulative = BigInt(voucher.cumulativeAmount)
     const nonce = BigInt(voucher.nonce)

@@ -16,3 +16,16 @@ export const TEST_TRIGGER_TOKEN = 'glptt-test-trigger-token-0123456789'
 export const TEST_API_TOKEN = 'glpat-test-read-api-0123456789'
 /** Webhook secret the tests configure. */
 export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789'
+
+/** The credit token id the test Worker is configured with (its services' vaults live under it). */
+export const TEST_CREDIT_TOKEN_ID = 'xCreditTokenForTheWorkerTestsZ123456789abcdefghij'
+/** What the test Worker takes for the genuine contracts (key hashes as a fake node reports them). */
+export const TEST_GENUINE_CODE = { serviceVkHash: '7001', vaultVkHash: '7002', txnVersion: '3' }
+
+/** One account the fake node knows: app state for a zkApp, a balance for a token account. */
+export interface FakeAccount {
+  zkappState?: string[]
+  balance?: string
+  verificationKey?: { hash: string }
+  permissions?: Record<string, unknown>
+}
