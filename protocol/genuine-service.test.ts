@@ -10,7 +10,7 @@ import {
 
 const code = { serviceVkHash: '11', vaultVkHash: '22', txnVersion: '3' }
 const vk = { auth: 'Impossible', txnVersion: '3' }
-const answer = (over: { service?: unknown; vault?: unknown } = {}) => ({
+const answer = () => ({
   service: {
     zkappState: ['1', '2', '3', '4', '5', '6', '7', '8'],
     verificationKey: { hash: '11' },
@@ -21,7 +21,6 @@ const answer = (over: { service?: unknown; vault?: unknown } = {}) => ({
     verificationKey: { hash: '22' },
     permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: vk },
   },
-  ...over,
 })
 const verdict = (data: unknown) => {
   const parsed = parseServiceAccounts(data)

@@ -1,6 +1,6 @@
-import { type PrivateKey, PublicKey } from 'o1js'
+import { Field, Poseidon, type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
-import type { ServiceDescriptor } from '../protocol/index.ts'
+import type { GenuineCode, ServiceDescriptor } from '../protocol/index.ts'
 import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
@@ -21,6 +21,8 @@ export interface UserEndpoints {
   minaGraphqlUrl: string
   archiveUrl: string
   gateways: string[]
+  /** What a genuine service is compared with (the deployment's compiled contracts). */
+  genuine: { creditTokenId: string; code: GenuineCode }
 }
 
 /** The outcome of one sample job, as the user sees it. */
@@ -111,6 +113,8 @@ export async function verifyJob(
       {
         bundle: reader,
         chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
+        genuine: endpoints.genuine,
+        poseidon: async (fields) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt(),
         // The leaves come from the document the Settle event names, as on the page.
         settled: settledResultsFrom(reader, async (digests) => computeResultsRoot(digests)),
       },

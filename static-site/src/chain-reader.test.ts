@@ -5,7 +5,8 @@ import {
   publicKeyToFields,
   unwrap,
 } from '../../protocol/index.ts'
-import { latestSettlement, registryEntries } from './chain-reader.ts'
+import { nodePoseidon } from '../test/support/genuine.ts'
+import { latestSettlement, ownListings, registryEntries } from './chain-reader.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
@@ -30,6 +31,27 @@ describe('chain reader decoding', () => {
     expect(entries).toHaveLength(1)
     expect(entries[0]).toMatchObject({ descriptorCid: CID, height: 2 })
     expect(entries[0]?.service).toBe(fieldsToPublicKey(s2![0], s2![1]))
+  })
+
+  // Operators cannot take deposits: the registry is open to anyone, so the page keeps only the
+  // entries the service's own runner key published.
+  it("ignores a stranger's publish and retire: the runner's own entry stays listed", async () => {
+    const runner = generateMinaKeyPair().publicKey
+    const stranger = generateMinaKeyPair().publicKey
+    const service = generateMinaKeyPair().publicKey
+    const [sv, rn, st] = [service, runner, stranger].map((k) => unwrap(publicKeyToFields(k)))
+    const [c0, c1] = unwrap(cidToFields(CID))
+    const entries = registryEntries([
+      { height: 1, slot: 1, data: [0n, ...sv!, ...rn!, c0, c1] },
+      // The stranger publishes the same service under its own name, then retires it.
+      { height: 2, slot: 2, data: [0n, ...sv!, ...st!, c0, c1] },
+      { height: 3, slot: 3, data: [1n, ...sv!, ...st!] },
+      // And a second listing it keeps, to take over the operator label.
+      { height: 4, slot: 4, data: [0n, ...sv!, ...st!, c0, c1] },
+    ])
+    const runnerKeyHash = await nodePoseidon(rn!)
+    const own = await ownListings(entries, async () => runnerKeyHash, nodePoseidon)
+    expect(own).toEqual([expect.objectContaining({ service, operator: runner })])
   })
 
   it('sums a user’s settled jobs and takes the root and leaves CID of the latest Settle event', () => {

@@ -4,9 +4,13 @@ import {
   decodeTerms,
   fieldsToCid,
   fieldToCommit,
+  parseServiceAccounts,
+  publicKeyToFields,
+  type ServiceAccounts,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  serviceAccountsQuery,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
@@ -22,6 +26,8 @@ export interface ChainEvent {
 export interface ChainReader {
   /** The 8 app-state fields of the zkApp at `address`, or null when there is none. */
   zkappState(address: string): Promise<bigint[] | null>
+  /** Both accounts of a service (code, permissions, state, escrow) for the genuine check. */
+  serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts>
   /** The balance of `(owner, tokenId)`; 0 when the account does not exist. */
   balance(owner: string, tokenId?: string): Promise<bigint>
   /** The global slot of the best tip. */
@@ -75,6 +81,14 @@ export class GraphqlChainReader implements ChainReader {
     const account = data.account as { zkappState?: unknown } | null
     if (!account || !Array.isArray(account.zkappState)) return null
     return account.zkappState.map(toBigint)
+  }
+
+  async serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts> {
+    const parsed = parseServiceAccounts(
+      await this.#query(this.graphqlUrl, serviceAccountsQuery(service, creditTokenId)),
+    )
+    if (!parsed.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, parsed.message)
+    return parsed.value
   }
 
   async balance(owner: string, tokenId?: string): Promise<bigint> {
@@ -133,9 +147,15 @@ export interface RegistryEntry {
   height: number
 }
 
-/** The registry's live listings (Published minus Retired by the same operator), newest first. */
+/**
+ * The registry's live listings, newest first: Published minus Retired, keyed by (service,
+ * operator), so nobody's publish or retire touches another operator's entry. Anyone can publish
+ * anything: callers keep only entries whose operator is the service's own runner
+ * (`Poseidon(operator) == runnerKeyHash`, `ownListing`).
+ */
 export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] {
   const live = new Map<string, RegistryEntry>()
+  const key = (service: string, operator: string) => `${service}|${operator}`
   for (const e of events) {
     const [kind, sx, sOdd, ox, oOdd, c0, c1] = e.data
     if (sx === undefined || sOdd === undefined || ox === undefined || oOdd === undefined) continue
@@ -144,17 +164,37 @@ export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] 
     if (!service || !operator) continue
     if (kind === REGISTRY_PUBLISHED && c0 !== undefined && c1 !== undefined) {
       const cid = fieldsToCid([c0, c1])
-      live.set(service, {
+      live.set(key(service, operator), {
         service,
         operator,
         descriptorCid: cid.ok ? cid.value.toString() : null,
         height: e.height,
       })
-    } else if (kind === REGISTRY_RETIRED && live.get(service)?.operator === operator) {
-      live.delete(service)
+    } else if (kind === REGISTRY_RETIRED) {
+      live.delete(key(service, operator))
     }
   }
   return [...live.values()].sort((a, b) => b.height - a.height)
+}
+
+/**
+ * The entries a page may show: one per service, published by the service's own runner key (whose
+ * Poseidon hash the contract froze as runnerKeyHash); a stranger's entries are dropped.
+ */
+export async function ownListings(
+  entries: readonly RegistryEntry[],
+  runnerKeyHash: (service: string) => Promise<bigint | null>,
+  poseidon: (fields: bigint[]) => Promise<bigint>,
+): Promise<RegistryEntry[]> {
+  const out = new Map<string, RegistryEntry>()
+  for (const e of entries) {
+    if (out.has(e.service)) continue
+    const frozen = await runnerKeyHash(e.service).catch(() => null)
+    const fields = publicKeyToFields(e.operator)
+    if (frozen === null || !fields.ok) continue
+    if ((await poseidon(fields.value)) === frozen) out.set(e.service, e)
+  }
+  return [...out.values()]
 }
 
 /** A service contract's state, decoded for display and verification. */
@@ -164,6 +204,7 @@ export interface ServiceOnChain {
   terms: ServiceTerms
   heartbeat: ServiceHeartbeat
   runnerKeyHash: bigint
+  workerKeyHash: bigint
 }
 
 /** Decodes the 8 state fields of a service contract with the protocol's chain layout. */
@@ -176,6 +217,7 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
     terms: decodeTerms(at(ServiceState.terms)),
     heartbeat: decodeHeartbeat(at(ServiceState.heartbeat)),
     runnerKeyHash: at(ServiceState.runnerKeyHash),
+    workerKeyHash: at(ServiceState.workerKeyHash),
   }
 }
 

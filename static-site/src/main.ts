@@ -1,7 +1,9 @@
 import './style.css'
 import {
+  checkGenuineService,
   type ParameterValues,
   parseServiceDescriptor,
+  type ServiceAccounts,
   type ServiceDescriptor,
   serviceAvailability,
 } from '../../protocol/index.ts'
@@ -9,12 +11,13 @@ import {
   type ChainReader,
   decodeServiceState,
   GraphqlChainReader,
+  ownListings,
   registryEntries,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
 import { createVerifiedReader, type VerifiedReader } from './ipfs/verified-reader.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
-import { buildSealedRequest } from './request.ts'
+import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
 import { verifyResult } from './verify/verify-result.ts'
@@ -56,10 +59,32 @@ async function loadMarket(app: App): Promise<MarketService[]> {
     app.chain.currentSlot(),
   ])
   const user = app.wallet?.publicKey
+  const reads = new Map<string, Promise<ServiceAccounts | null>>()
+  const accountsOf = (service: string) => {
+    let read = reads.get(service)
+    if (!read) {
+      read = app.chain.serviceAccounts(service, app.config.creditTokenId).catch(() => null)
+      reads.set(service, read)
+    }
+    return read
+  }
+  // Only entries published by the service's own runner key: a stranger's publish or retire
+  // changes nothing.
+  const entries = await ownListings(
+    registryEntries(events),
+    async (service) => {
+      const fields = (await accountsOf(service))?.service?.zkappState
+      return fields && fields.length >= 8 ? decodeServiceState(fields).runnerKeyHash : null
+    },
+    (fields) => app.prover.poseidon(fields),
+  )
   return Promise.all(
-    registryEntries(events).map(async (entry): Promise<MarketService> => {
-      const fields = await app.chain.zkappState(entry.service).catch(() => null)
+    entries.map(async (entry): Promise<MarketService> => {
+      const accounts = await accountsOf(entry.service)
+      const fields = accounts?.service?.zkappState
       const chain = fields && fields.length >= 8 ? decodeServiceState(fields) : null
+      const verdict = accounts ? checkGenuineService(accounts, app.config.genuineCode) : null
+      const unsafe = verdict && !verdict.genuine ? verdict : null
       let descriptor: ServiceDescriptor | null = null
       if (chain?.descriptorCid) {
         try {
@@ -75,6 +100,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
       const status = await app.worker.service(entry.service, user).catch(() => null)
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
+      else if (unsafe) disabledReason = 'unsafe-service'
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
       else if (status && !status.enabled) disabledReason = status.reason ?? 'unknown-service'
       else if (!status) {
@@ -96,6 +122,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         status,
         currentSlot,
         disabledReason,
+        unsafe: unsafe ? { code: unsafe.code, reason: unsafe.reason } : null,
       }
     }),
   )
@@ -115,6 +142,8 @@ async function showVerification(
     {
       bundle: app.ipfs,
       chain: app.chain,
+      genuine: { creditTokenId: app.config.creditTokenId, code: app.config.genuineCode },
+      poseidon: (fields) => app.prover.poseidon(fields),
       settled: settledResultsFrom(app.ipfs, (digests) => app.prover.resultsRoot(digests)),
     },
     panel.update,
@@ -171,6 +200,14 @@ async function watchJob(app: App, jobId: string, service: string, root: HTMLElem
 function openService(app: App, s: MarketService): void {
   const root = $('service')
   const d = s.descriptor
+  if (s.unsafe) {
+    // No deposit and no request: the service key could take what is paid in.
+    root.replaceChildren(
+      h('p', { class: 'badge bad', role: 'alert' }, `Unsafe: ${s.unsafe.reason}`),
+      h('p', { class: 'muted' }, `(${s.unsafe.code}) ${s.address}`),
+    )
+    return
+  }
   if (!d || !s.chain) {
     root.replaceChildren(
       h('p', { class: 'error' }, `Unavailable: ${reasonText(s.disabledReason ?? '')}`),
@@ -226,6 +263,12 @@ function openService(app: App, s: MarketService): void {
     const status = await app.worker.service(s.address, user)
     const owed = BigInt(status.chain?.funding?.owed ?? '0')
     const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
+    // Seal only to the Worker key the contract froze, not merely the one the descriptor names.
+    const frozen = s.chain?.workerKeyHash
+    const hash = await workerKeyHashOf(d.workerPublicKey, (f) => app.prover.poseidon(f))
+    if (frozen === undefined || hash !== frozen) {
+      throw new Error("the descriptor's Worker key is not the one the service contract froze")
+    }
     const { envelope, submission } = await buildSealedRequest(
       { service: s.address, descriptor: d, values, owed, lastNonce },
       app.wallet,

@@ -1,5 +1,7 @@
 import {
+  digestToFields,
   type Envelope,
+  fromBase64url,
   JOB_REQUEST_INFO,
   type JobSubmission,
   newRequestId,
@@ -7,6 +9,7 @@ import {
   parseJobSubmission,
   type ServiceDescriptor,
   sealJson,
+  sha256,
   validateParameters,
   voucherMessage,
 } from '../../protocol/index.ts'
@@ -69,4 +72,17 @@ export async function buildSealedRequest(
   if (!parsed.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, parsed.error.message)
   const envelope = await sealJson(input.descriptor.workerPublicKey, JOB_REQUEST_INFO, parsed.value)
   return { envelope, submission: parsed.value }
+}
+
+/**
+ * Poseidon(digestToFields(sha256(Worker HPKE public key))): what the service contract freezes as
+ * workerKeyHash. The page compares it before sealing, so a descriptor cannot redirect requests.
+ */
+export async function workerKeyHashOf(
+  workerPublicKey: string,
+  poseidon: (fields: bigint[]) => Promise<bigint>,
+): Promise<bigint> {
+  const fields = digestToFields(sha256(fromBase64url(workerPublicKey)))
+  if (!fields.ok) throw fields.error
+  return poseidon([...fields.value])
 }

@@ -27,6 +27,8 @@ export interface Prover {
   ): Promise<string>
   /** The results-tree root of manifest digests, as the contract computes it. */
   resultsRoot(digests: readonly Uint8Array[]): Promise<bigint>
+  /** Poseidon over fields, as the contract hashes keys. */
+  poseidon(fields: readonly bigint[]): Promise<bigint>
 }
 
 type Body<K> = K extends ProverRequest ? Omit<K, 'id'> : never
@@ -114,5 +116,6 @@ export function createProver(config: SiteConfig): Prover {
       ask({ kind: 'deposit', network, service, payer, amount: amount.toString() }, onProgress),
     resultsRoot: async (digests) =>
       BigInt(await ask({ kind: 'results-root', digests: digests.map(toHex) })),
+    poseidon: async (fields) => BigInt(await ask({ kind: 'poseidon', fields: fields.map(String) })),
   }
 }

@@ -20,6 +20,7 @@ import {
   type ServiceFixture,
   serviceFixture,
 } from './bundle-fixture.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './genuine.ts'
 import { type ChainData, startGraphqlDouble } from './graphql-double.ts'
 import { listen, type RunningServer, startTrustlessGateway } from './trustless-gateway.ts'
 import { startWorkerDouble, type WorkerDouble } from './worker-double.ts'
@@ -209,6 +210,8 @@ export async function startStack(opts: {
     networkId: 'testnet',
     registryAddress: registry,
     tokenAddress: generateMinaKeyPair().publicKey,
+    creditTokenId: TEST_CREDIT_TOKEN_ID,
+    genuineCode: TEST_GENUINE_CODE,
     devKey: devUser.privateKey,
   })
   return {
