@@ -42,6 +42,8 @@ export interface Stack {
   service: ServiceFixture
   /** A second, disabled service (stale heartbeat), to see the market say why. */
   staleService: ServiceFixture
+  /** A third service whose escrow is a plain account (no ServiceVault): shown as Unsafe. */
+  unsafeService: ServiceFixture
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
   /** Jobs the Worker double completed (and, with `settledRoot`, settled), oldest first. */
@@ -198,9 +200,21 @@ export async function startStack(opts: {
     const [c0, c1] = unwrap(cidToFields(s.descriptorCid))
     return { height, data: [0n, sx, sOdd, ox, oOdd, c0, c1] }
   }
+  const unsafeService = await serviceFixture(blocks, {
+    workerPublicKey: worker.keys.publicKey,
+    user: devUser,
+    name: 'unsafe look-alike',
+    price: 6n,
+  })
   chain.states.set(service.address, service.state)
   chain.states.set(staleService.address, staleService.state)
-  chain.events.set(registry, [publish(service, 3), publish(staleService, 4)])
+  chain.states.set(unsafeService.address, unsafeService.state)
+  chain.fakeVaults = new Set([unsafeService.address])
+  chain.events.set(registry, [
+    publish(service, 3),
+    publish(staleService, 4),
+    publish(unsafeService, 5),
+  ])
   chain.slot = 12n
   const page = await servePage(opts.pageDir, {
     workerUrl: worker.url,
@@ -219,6 +233,7 @@ export async function startStack(opts: {
     worker,
     service,
     staleService,
+    unsafeService,
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
     completed,
