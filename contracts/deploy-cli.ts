@@ -5,7 +5,6 @@ import { Command, CommanderError } from 'commander'
 import { Cache, fetchLastBlock, Mina, PrivateKey, PublicKey, setBackend, TokenId } from 'o1js'
 import { z } from 'zod'
 import {
-  checkGenuineService,
   cidToFields,
   isPublicKey,
   ProtocolError,
@@ -23,7 +22,7 @@ import {
   readCredits,
   receiptTokenId,
 } from './client.ts'
-import { compileAll, DEFAULT_CACHE_DIR, genuineCode } from './compile.ts'
+import { compileAll, DEFAULT_CACHE_DIR } from './compile.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import {
@@ -35,7 +34,6 @@ import {
 } from './deploy-config.ts'
 import { ensureKeyFile, readKeyFile, writeKeyFile } from './key-file.ts'
 import { selectNetwork } from './network.ts'
-import { readServiceAccounts } from './service-accounts.ts'
 import { ServiceRegistry } from './service-registry.ts'
 import { serviceDeployProps } from './service-version.ts'
 
@@ -397,20 +395,9 @@ async function statusCommand(at: ResolvedAlias, io: DeployIo) {
   await line('registry', at.alias.registry)
   const services = Object.entries(at.alias.services ?? {})
   if (services.length === 0) io.out('no services')
-  // Each service is judged as the Worker and the page judge it: against the compiled contracts.
-  const code =
-    services.length > 0 && at.alias.creditToken
-      ? await genuineCode(PublicKey.fromBase58(at.alias.creditToken))
-      : null
   for (const [cid, address] of services) {
-    const pk = PublicKey.fromBase58(address)
-    const receipts = TokenId.toBase58(receiptTokenId(pk))
-    let verdict = ''
-    if (code && (await accountExists(pk))) {
-      const v = checkGenuineService(await readServiceAccounts(pk), code)
-      verdict = v.genuine ? ', genuine and frozen' : `, UNSAFE (${v.code}): ${v.reason}`
-    }
-    await line('service', address, ` (descriptor ${cid}, receiptTokenId ${receipts})${verdict}`)
+    const receipts = TokenId.toBase58(receiptTokenId(PublicKey.fromBase58(address)))
+    await line('service', address, ` (descriptor ${cid}, receiptTokenId ${receipts})`)
   }
 }
 
