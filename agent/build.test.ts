@@ -23,16 +23,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(out, { recursive: true, force: true })
   await rm(dir, { recursive: true, force: true })
+  await rm(`${dir}-data`, { recursive: true, force: true })
 })
 
 async function built(args: string[]) {
   try {
     const r = await execFileP(NODE, [join(out, 'agent/cli.js'), ...args], {
-      // GitLab Runner calls the agent from its builds directory, not from the checkout.
+      // GitLab Runner calls the agent from its builds directory, not from the checkout (and never
+      // from a directory that holds the agent's data: the agent refuses that).
       cwd: dir,
       env: {
         ...process.env,
-        ZKRUNNER_DATA_DIR: join(dir, 'data'),
+        ZKRUNNER_DATA_DIR: `${dir}-data`,
         ZKRUNNER_WORKER_URL: 'http://127.0.0.1:9',
         ZKRUNNER_REPORT_ATTEMPTS: '1',
         ZKRUNNER_METRICS_LISTEN: '',

@@ -8,7 +8,14 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { Command } from 'commander'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateMinaKeyPair, parseResultReport, type ResultManifest } from '../protocol/index.ts'
+import {
+  generateMinaKeyPair,
+  parseManifestBytes,
+  parseResultReport,
+  type ResultManifest,
+  requestDigest,
+  unwrap,
+} from '../protocol/index.ts'
 import { buildProgram } from './cli.ts'
 import { Spool } from './spool/spool.ts'
 
@@ -18,6 +25,8 @@ const NODE = join(root, 'node_modules/.bin/node')
 const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
 
 let dir: string
+/** Where the jobs run: not the data dir (the agent refuses a job directory that holds its key). */
+let work: string
 let worker: Server
 let workerUrl: string
 const reports: unknown[] = []
@@ -30,6 +39,7 @@ const JOB = ['--service', service, '--user', user, '--source-commitment', commit
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-cli-'))
+  work = await mkdtemp(join(tmpdir(), 'zkrunner-agent-cli-work-'))
   // A stand-in Worker: answers 503 `failNext` times, then records and acknowledges.
   worker = createServer((req, res) => {
     let body = ''
@@ -52,6 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   worker.close()
   await rm(dir, { recursive: true, force: true })
+  await rm(work, { recursive: true, force: true })
 })
 
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -70,7 +81,7 @@ async function agent(
   extra: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await execFileP(NODE, [...CLI, ...args], { env: env(extra), cwd: dir })
+    const r = await execFileP(NODE, [...CLI, ...args], { env: env(extra), cwd: work })
     return { code: 0, stdout: r.stdout, stderr: r.stderr }
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string }
@@ -82,7 +93,7 @@ async function agent(
 async function startRun(jobId: string, script: string) {
   const child = spawn(NODE, [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', script], {
     env: env(),
-    cwd: dir,
+    cwd: work,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const exited = new Promise((r) => child.on('exit', r))
@@ -139,7 +150,9 @@ describe('zkrunner-agent CLI', () => {
       expect(r.code).toBe(1)
       expect(r.stdout).not.toContain('ran')
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
-      expect(r.stderr).toMatch(/INVALID_CONFIG.*outside the job's directory/)
+      expect(r.stderr).toMatch(
+        /INVALID_CONFIG: ZKRUNNER_ARTIFACTS.*relative to the build directory/,
+      )
     }
   })
 
@@ -168,7 +181,7 @@ describe('zkrunner-agent CLI', () => {
       [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo started; sleep 60'],
       {
         env: env(),
-        cwd: dir,
+        cwd: work,
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )
@@ -275,7 +288,8 @@ describe('zkrunner-agent CLI', () => {
     expect((await run.spool.state(jobId)).phase).toBe('queued')
   })
 
-  it('executor: driven the way GitLab Runner calls it', async () => {
+  // Nine calls of the CLI, each a Node start with the TypeScript loader: slow on a loaded host.
+  it('executor: driven the way GitLab Runner calls it', { timeout: 240_000 }, async () => {
     const jobId = randomBytes(16).toString('hex')
     const project = join(dir, 'project')
     await writeFile(
@@ -293,11 +307,13 @@ describe('zkrunner-agent CLI', () => {
       CUSTOM_ENV_ZKRUNNER_SERVICE: service,
       CUSTOM_ENV_ZKRUNNER_USER: user,
       CUSTOM_ENV_ZKRUNNER_ARTIFACTS: 'out.txt',
+      CUSTOM_ENV_ZKRUNNER_PARAMETERS: '{"TARGET":"release"}',
+      CUSTOM_ENV_TARGET: 'release',
     }
     const cfg = await agent(['executor', 'config'], gitlab)
     expect(JSON.parse(cfg.stdout)).toMatchObject({
       driver: { name: 'zkrunner' },
-      builds_dir: join(dir, 'builds'),
+      builds_dir: `${dir}-builds`,
     })
     expect((await agent(['executor', 'prepare'], gitlab)).code).toBe(0)
     const prep = await agent(['executor', 'run', join(dir, 'prep.sh'), 'prepare_script'], gitlab)
@@ -305,10 +321,14 @@ describe('zkrunner-agent CLI', () => {
     const step = await agent(['executor', 'run', join(dir, 'step.sh'), 'step_script'], gitlab)
     expect(step.code, step.stderr).toBe(0)
     expect(step.stdout).toBe('job-log\n')
-    const manifest = JSON.parse(
-      await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'), 'utf8'),
-    ) as ResultManifest
+    // The manifest is stored as its canonical bytes and binds the request the Worker passed.
+    const manifest = unwrap(
+      parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),
+    )
     expect(manifest.files.map((f) => f.path)).toContain('artifacts/out.txt')
+    expect(manifest.requestDigest).toBe(
+      requestDigest({ requestId: jobId, service, user, parameters: { TARGET: 'release' } }),
+    )
     const failed = await agent(['executor', 'run', join(dir, 'failing.sh'), 'after_script'], gitlab)
     expect(failed.code).toBe(37)
     const broken = await agent(['executor', 'run', join(dir, 'step.sh'), 'step_script'], {

@@ -1,20 +1,26 @@
-import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
 import { constants } from 'node:os'
-import { isAbsolute, join, normalize } from 'node:path'
+import { join } from 'node:path'
 import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
 import {
+  ensureJobDir,
   executorConfig,
   failureCodes,
   jobFromEnv,
+  prepareBuildsDir,
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'
+import { customEnv, jobEnvironment } from './isolation/job-env.ts'
+import { checkKeyExposure, type Isolation, jobIsolation, userEnv } from './isolation/job-user.ts'
+import { checkKeyPlacement } from './isolation/key-placement.ts'
+import { mkdirPrivate } from './isolation/private-fs.ts'
+import { scriptFor } from './isolation/stage-script.ts'
+import { type JobIdentity, jobIdentity } from './job-identity.ts'
 import { generateRunnerKey, loadRunnerKey } from './keys.ts'
 import type { AdvanceDeps } from './pipeline/advance-job.ts'
 import { startJob } from './pipeline/start-job.ts'
@@ -66,7 +72,7 @@ async function progressDeps(): Promise<Pick<AdvanceDeps, 'onHashProgress' | 'onP
 }
 
 async function withNode<T>(config: AgentConfig, fn: (helia: Helia) => Promise<T>): Promise<T> {
-  await mkdir(config.dataDir, { recursive: true })
+  await mkdirPrivate(config.dataDir)
   const { openIpfsNode } = await import('./ipfs/node.ts')
   const helia = await openIpfsNode({ dataDir: config.dataDir, announce: config.announce })
   try {
@@ -80,66 +86,100 @@ function exitCodeOf(outcome: { exitCode: number; signal: NodeJS.Signals | null }
   return outcome.signal ? 128 + (constants.signals[outcome.signal] ?? 0) : outcome.exitCode
 }
 
+/** One job as a mode hands it to runCommand: who it is for, what it runs, and as whom. */
+interface JobRun {
+  meta: JobMeta
+  /** The job's whole environment (jobEnvironment). */
+  env: Record<string, string>
+  isolation: Isolation
+  /** Set when the checked-out commit is not the source commitment: the job must not run. */
+  mismatch?: JobIdentity['mismatch']
+  /** The job's directories the key must not be under (CI_BUILDS_DIR, CI_PROJECT_DIR). */
+  jobDirs: (string | undefined)[]
+}
+
 /** Runs one job end to end; returns the job's exit code (finishing steps that fail stay spooled). */
-async function runCommand(
-  config: AgentConfig,
-  meta: JobMeta,
-  env?: NodeJS.ProcessEnv,
-): Promise<number> {
+async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
+  const { meta } = job
+  checkKeyPlacement(config, [...job.jobDirs, meta.cwd])
+  checkKeyExposure(job.isolation, process.env)
   const runner = await loadRunnerKey(config)
   const spool = new Spool(config.dataDir)
   if (existsSync(spool.jobDir(meta.jobId)))
     throw new AgentError('INVALID_CONFIG', `job ${meta.jobId} is already spooled`)
+  await mkdirPrivate(config.dataDir)
+  process.stderr.write(`zkrunner: ${job.isolation.note}\n`)
   const served = config.metricsListen
     ? await import('./metrics/metrics.ts').then(async ({ JobMetrics, serveMetrics }) => {
         const metrics = new JobMetrics(meta.jobId)
         return { metrics, server: await serveMetrics(metrics.registry, config.metricsListen) }
       })
     : null
-  let outcome: Awaited<ReturnType<typeof startJob>>
+  let code: number
   try {
-    outcome = await startJob({
-      spool,
-      config,
-      meta,
-      env,
-      onSample: served?.metrics.update.bind(served.metrics),
+    if (job.mismatch) {
+      const message = `source mismatch: the service version commits to ${job.mismatch.commitment} but the CI checked out ${job.mismatch.ran}; the job was not run and is not charged (pin the service to a tag)`
+      process.stderr.write(`zkrunner: ${message}\n`)
+      const { spoolNotRun } = await import('./pipeline/not-run.ts')
+      await spoolNotRun(spool, meta, 'source-mismatch', message)
+      code = 1
+    } else {
+      let outcome: Awaited<ReturnType<typeof startJob>>
+      try {
+        outcome = await startJob({
+          spool,
+          config,
+          meta,
+          env: job.env,
+          user: job.isolation.user,
+          log: (line) => process.stderr.write(`zkrunner: ${line}\n`),
+          onSample: served?.metrics.update.bind(served.metrics),
+        })
+      } finally {
+        served?.metrics.finish()
+      }
+      if (outcome.perfUnavailable)
+        process.stderr.write(
+          `zkrunner: perf not used (${outcome.perfUnavailable}); sampled from procfs/cgroup\n`,
+        )
+      code = exitCodeOf(outcome)
+    }
+    const { advanceJob } = await import('./pipeline/advance-job.ts')
+    const progress = await progressDeps()
+    await withNode(config, async (helia) => {
+      try {
+        const state = await advanceJob(
+          {
+            spool,
+            helia,
+            runner,
+            report: { workerUrl: config.workerUrl, attempts: config.reportAttempts },
+            onReportConflict: () => served?.metrics.reportConflict(),
+            ...progress,
+          },
+          meta.jobId,
+        )
+        process.stderr.write(
+          `zkrunner: job ${meta.jobId} ${state.phase}: bundle ${state.bundleCid}\n`,
+        )
+      } catch (e) {
+        const state = await spool.state(meta.jobId)
+        if (state.phase !== 'pinned') throw e
+        if (state.reportConflict)
+          process.stderr.write(
+            `zkrunner: ALERT: REPORT_CONFLICT: ${state.reportConflict}; this runner's key signed another result for this job (replay, second run or stolen key): check before settling\n`,
+          )
+        // Pinned and signed but the Worker did not acknowledge: `resume` retries; the job's own result stands.
+        else
+          process.stderr.write(
+            `zkrunner: ${(e as Error).message}; kept in the spool for \`zkrunner-agent resume\`\n`,
+          )
+      }
     })
   } finally {
-    served?.metrics.finish()
     served?.server?.close()
   }
-  if (outcome.perfUnavailable)
-    process.stderr.write(
-      `zkrunner: perf not used (${outcome.perfUnavailable}); sampled from procfs/cgroup\n`,
-    )
-  const { advanceJob } = await import('./pipeline/advance-job.ts')
-  const progress = await progressDeps()
-  await withNode(config, async (helia) => {
-    try {
-      const state = await advanceJob(
-        {
-          spool,
-          helia,
-          runner,
-          report: { workerUrl: config.workerUrl, attempts: config.reportAttempts },
-          ...progress,
-        },
-        meta.jobId,
-      )
-      process.stderr.write(
-        `zkrunner: job ${meta.jobId} ${state.phase}: bundle ${state.bundleCid}\n`,
-      )
-    } catch (e) {
-      const state = await spool.state(meta.jobId)
-      if (state.phase !== 'pinned') throw e
-      // Pinned and signed but the Worker did not acknowledge: `resume` retries; the job's own result stands.
-      process.stderr.write(
-        `zkrunner: ${(e as Error).message}; kept in the spool for \`zkrunner-agent resume\`\n`,
-      )
-    }
-  })
-  return exitCodeOf(outcome)
+  return code
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -187,6 +227,12 @@ export function buildProgram(): Command {
       collect,
       [],
     )
+    .option(
+      '--pass-env <name>',
+      'a job parameter to pass to the command from this environment (repeatable; the parameters named in $ZKRUNNER_PARAMETERS pass too); other variables are not passed',
+      collect,
+      [],
+    )
     .option('--interval <ms>', 'sampling interval ($ZKRUNNER_INTERVAL_MS, default 100)')
     .addOption(
       new Option('--perf <mode>', 'use perf stat when it works ($ZKRUNNER_PERF)').choices([
@@ -205,42 +251,28 @@ export function buildProgram(): Command {
       async (command: string, args: string[], opts: Record<string, unknown>, cmd: Command) => {
         const config = configOf(cmd)
         const env = process.env
-        const meta: JobMeta = {
-          jobId:
-            (opts.job as string | undefined) ??
-            env.ZKRUNNER_JOB_ID ??
-            randomBytes(16).toString('hex'),
-          service: (opts.service as string | undefined) ?? env.ZKRUNNER_SERVICE ?? '',
-          user: (opts.user as string | undefined) ?? env.ZKRUNNER_USER ?? '',
-          sourceCommitment:
-            (opts.sourceCommitment as string | undefined) ??
-            env.ZKRUNNER_SOURCE_COMMITMENT ??
-            env.CI_COMMIT_SHA ??
-            '',
-          command,
-          args,
-          artifacts: [
-            ...(opts.artifact as string[]),
-            ...(env.ZKRUNNER_ARTIFACTS ?? '').split(/[,\n]/).filter(Boolean),
-          ],
-          cwd: process.cwd(),
-          createdAt: new Date().toISOString(),
-          ...(env.ZKRUNNER_VOUCHER ? { voucher: JSON.parse(env.ZKRUNNER_VOUCHER) as unknown } : {}),
-        }
-        if (!meta.service || !meta.user || !meta.sourceCommitment)
-          throw new AgentError(
-            'INVALID_CONFIG',
-            'run needs --service, --user and --source-commitment (or their variables)',
-          )
-        // Artifacts are named relative to the job's directory; say so before the job runs rather
-        // than report them missing after it.
-        const outside = meta.artifacts.find((a) => isAbsolute(a) || normalize(a).startsWith('..'))
-        if (outside !== undefined)
-          throw new AgentError(
-            'INVALID_CONFIG',
-            `artifact ${outside} is outside the job's directory: name artifacts relative to it`,
-          )
-        process.exitCode = await runCommand(config, meta)
+        // Called from the job's own script: its environment holds the CI variables.
+        const identity = jobIdentity(env, process.cwd(), {
+          jobId: opts.job as string | undefined,
+          service: opts.service as string | undefined,
+          user: opts.user as string | undefined,
+          sourceCommitment: opts.sourceCommitment as string | undefined,
+          artifacts: opts.artifact as string[],
+          newJobId: true,
+        })
+        const isolation = jobIsolation(config.jobUser)
+        process.exitCode = await runCommand(config, {
+          meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
+          env: jobEnvironment({
+            host: env,
+            ci: env,
+            parameters: opts.passEnv as string[],
+            overrides: userEnv(isolation),
+          }),
+          isolation,
+          mismatch: identity.mismatch,
+          jobDirs: [env.CI_BUILDS_DIR, env.CI_PROJECT_DIR],
+        })
       },
     )
 
@@ -253,15 +285,21 @@ export function buildProgram(): Command {
     .command('config')
     .description('print the executor configuration JSON for GitLab Runner')
     .action((_o, cmd: Command) => {
-      process.stdout.write(`${JSON.stringify(executorConfig(configOf(cmd), VERSION))}\n`)
+      const config = configOf(cmd)
+      checkKeyPlacement(config)
+      process.stdout.write(`${JSON.stringify(executorConfig(config, VERSION))}\n`)
     })
   executor
     .command('prepare')
-    .description('check the runner key before GitLab Runner starts the job')
+    .description('check the runner key and the job user; give the job user the builds dir')
     .action(async (_o, cmd: Command) => {
-      const config = configOf(cmd)
       try {
+        const config = configOf(cmd)
+        checkKeyPlacement(config)
+        const isolation = jobIsolation(config.jobUser)
+        checkKeyExposure(isolation, process.env)
         if (jobFromEnv(process.env, process.cwd())) await loadRunnerKey(config)
+        await prepareBuildsDir(config.buildsDir, isolation.user)
       } catch (e) {
         process.stderr.write(`zkrunner: ${(e as Error).message}\n`)
         process.exitCode = failureCodes(process.env).system
@@ -278,18 +316,35 @@ export function buildProgram(): Command {
       const codes = failureCodes(process.env)
       try {
         const config = configOf(cmd)
+        const isolation = jobIsolation(config.jobUser)
+        checkKeyExposure(isolation, process.env)
         const job = jobFromEnv(process.env, process.cwd())
+        const ci = customEnv(process.env)
+        // Every stage of every job, zkrunner's or not, runs with the job's variables only and as
+        // the job user: none of them may read the runner key.
+        const env = jobEnvironment({ host: process.env, ci, overrides: userEnv(isolation) })
+        const staged = await scriptFor(script, isolation.user)
         let code: number
-        if (job && SAMPLED_STAGES.has(stage)) {
-          await mkdir(job.cwd, { recursive: true })
-          code = await runCommand(config, {
-            ...job,
-            command: 'bash',
-            args: [script],
-            createdAt: new Date().toISOString(),
-          })
-        } else {
-          code = await runPlain(script, process.cwd())
+        try {
+          if (job && SAMPLED_STAGES.has(stage)) {
+            await ensureJobDir(job.meta.cwd, isolation.user)
+            code = await runCommand(config, {
+              meta: {
+                ...job.meta,
+                command: 'bash',
+                args: [staged.path],
+                createdAt: new Date().toISOString(),
+              },
+              env,
+              isolation,
+              mismatch: job.mismatch,
+              jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
+            })
+          } else {
+            code = await runPlain(staged.path, process.cwd(), env, isolation.user)
+          }
+        } finally {
+          await staged.dispose()
         }
         process.exitCode = code === 0 ? 0 : codes.build
       } catch (e) {
@@ -376,7 +431,7 @@ export function buildProgram(): Command {
       const { openIpfsNode } = await import('./ipfs/node.ts')
       const { startGateway } = await import('./gateway/server.ts')
       const helia = await openIpfsNode({ dataDir: config.dataDir, announce: config.announce })
-      const { url } = await startGateway(helia.blockstore, config.gatewayListen)
+      const { url } = await startGateway(helia, config.gatewayListen)
       process.stderr.write(`zkrunner: trustless gateway on ${url}/ipfs/{cid}\n`)
       const stop = () => void helia.stop().finally(() => process.exit(0))
       process.once('SIGINT', stop)

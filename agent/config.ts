@@ -12,6 +12,13 @@ export const AgentConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
   /** Base58 Mina private key (`EK…`) of the runner oracle; else read from `<dataDir>/runner-key.json`. */
   runnerKey: z.string().optional(),
+  /**
+   * User (name or uid) jobs run as, so they cannot read the runner key; needs an agent running as
+   * root. Unset: jobs run as the agent's own user, and the agent says so.
+   */
+  jobUser: z.string().optional(),
+  /** Where GitLab Runner puts builds (custom executor): never the data dir or a parent of the key. */
+  buildsDir: z.string().min(1),
   /** Base URL of the zkrunner Worker the agent reports results to. */
   workerUrl: z.url(),
   /** Mina daemon GraphQL endpoint used by `settle` (the local chain node of `npm run chain` by default). */
@@ -47,7 +54,9 @@ export const AgentConfigSchema = z.strictObject({
 export type AgentConfig = z.infer<typeof AgentConfigSchema>
 
 /** Built-in defaults: everything local, nothing public. */
-export function defaultConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+export function defaultConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): Omit<AgentConfig, 'buildsDir'> {
   const base = env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
   return {
     dataDir: join(base, 'zkrunner-agent'),
@@ -70,6 +79,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig
 export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   dataDir: 'ZKRUNNER_DATA_DIR',
   runnerKey: 'ZKRUNNER_RUNNER_KEY',
+  jobUser: 'ZKRUNNER_JOB_USER',
+  buildsDir: 'ZKRUNNER_BUILDS_DIR',
   workerUrl: 'ZKRUNNER_WORKER_URL',
   minaGraphqlUrl: 'ZKRUNNER_MINA_GRAPHQL_URL',
   archiveUrl: 'ZKRUNNER_ARCHIVE_URL',
@@ -119,6 +130,9 @@ export function loadConfig(
     if (env[name] !== undefined) merged[key] = env[name]
   for (const [key, value] of Object.entries(flags))
     if (key !== 'config' && value !== undefined) merged[key] = value
+  // Beside the data dir, not in it: a job user must reach its build dir but not the key's dir.
+  if (merged.buildsDir === undefined && typeof merged.dataDir === 'string')
+    merged.buildsDir = `${merged.dataDir.replace(/\/+$/, '')}-builds`
   const parsed = AgentConfigSchema.safeParse(merged)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]

@@ -12,6 +12,8 @@ export const AgentErrorCode = {
   UNKNOWN_JOB: 'UNKNOWN_JOB',
   /** The Worker did not accept a result report. */
   REPORT_FAILED: 'REPORT_FAILED',
+  /** The Worker holds a different result for this job (HTTP 409): never taken for success. */
+  REPORT_CONFLICT: 'REPORT_CONFLICT',
   /** No settlement client is wired or the transaction failed. */
   SETTLE_FAILED: 'SETTLE_FAILED',
   /** IPFS add, pin or read failed. */

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateMinaKeyPair, type MinaKeyPair, publicKeyOf } from '../protocol/index.ts'
 import type { AgentConfig } from './config.ts'
 import { AgentError, AgentErrorCode } from './errors.ts'
+import { mkdirPrivate } from './isolation/private-fs.ts'
 import { writeDurable } from './spool/spool.ts'
 
 /** File name of the runner key inside the data directory. */
@@ -15,6 +16,16 @@ export async function loadRunnerKey(
   let privateKey = config.runnerKey
   if (privateKey === undefined) {
     const file = join(config.dataDir, KEY_FILE)
+    // A key others can read is a key others may have: refused, as ssh refuses such a key.
+    const mode = await stat(file).then(
+      (st) => st.mode & 0o077,
+      () => 0,
+    )
+    if (mode !== 0)
+      throw new AgentError(
+        AgentErrorCode.MISSING_KEY,
+        `${file} is readable by other users (mode ${(mode | 0o600).toString(8)}): chmod 600 it`,
+      )
     try {
       privateKey = (JSON.parse(await readFile(file, 'utf8')) as { privateKey?: string }).privateKey
     } catch {
@@ -40,10 +51,9 @@ export async function generateRunnerKey(dataDir: string, force = false): Promise
       // None yet: create one.
     }
   }
-  const { mkdir, chmod } = await import('node:fs/promises')
-  await mkdir(dataDir, { recursive: true })
+  await mkdirPrivate(dataDir)
   const pair = generateMinaKeyPair()
+  // writeDurable creates the file 0600: it is never readable by others, not even while written.
   await writeDurable(file, `${JSON.stringify(pair, null, 2)}\n`)
-  await chmod(file, 0o600)
   return pair
 }

@@ -95,6 +95,7 @@ async function sampled(script: string, i: number) {
     command: process.execPath,
     args: ['-e', script],
     outDir,
+    env: process.env,
     intervalMs: INTERVAL_MS,
     perf: process.env.ZKRUNNER_BENCH_PERF === 'off' ? 'off' : 'auto',
     cgroup: true,

@@ -4,35 +4,20 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CID } from 'multiformats/cid'
-import { create as createDigest } from 'multiformats/hashes/digest'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import {
-  canonicalBytes,
-  cidToFields,
-  commitToField,
-  encodeHeartbeat,
-  encodeTerms,
-  FROZEN_SERVICE_PERMISSIONS,
-  FROZEN_VAULT_PERMISSIONS,
   generateHpkeKeyPair,
-  generateMinaKeyPair,
   JOB_REQUEST_INFO,
-  newRequestId,
   openJson,
   parseEnvelope,
   parseJobSubmission,
-  type ServiceDescriptor,
-  sealJson,
-  sha256,
-  signServiceRegistration,
-  signVoucher,
-  TRIGGER_TOKEN_INFO,
   unwrap,
   verifyVoucher,
 } from '../protocol/index.ts'
 import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../worker/test-support/constants.ts'
 import { startFakeMina } from '../worker/test-support/fake-mina.ts'
+import { runDirect } from './worker-direct.ts'
+import { jobBodies, type Post, PROJECT, registerService, TRIGGER_TOKEN } from './worker-setup.ts'
 
 // POST /v1/jobs under `wrangler dev` (workerd) on loopback: throughput, latency and CPU per request,
 // against GET /v1/health in the same run. Every job is a distinct, valid, paid request that
@@ -42,11 +27,7 @@ import { startFakeMina } from '../worker/test-support/fake-mina.ts'
 const ROOT = join(fileURLToPath(import.meta.url), '../..')
 const REQUESTS = Number(process.env.BENCH_WORKER_REQUESTS ?? 1500)
 const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32)
-const PROJECT = 42
-const TRIGGER_TOKEN = 'glptt-bench-0123456789'
 const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789'
-const CREDIT_TOKEN_ID = TEST_CREDIT_TOKEN_ID
-const GENUINE_CODE = TEST_GENUINE_CODE
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -195,9 +176,9 @@ export async function run(): Promise<Record<string, number | string>> {
       '--var',
       'CHAIN_CACHE_MS:2000',
       '--var',
-      `CREDIT_TOKEN_ID:${CREDIT_TOKEN_ID}`,
+      `CREDIT_TOKEN_ID:${TEST_CREDIT_TOKEN_ID}`,
       '--var',
-      `GENUINE_SERVICE_CODE:${JSON.stringify(GENUINE_CODE)}`,
+      `GENUINE_SERVICE_CODE:${JSON.stringify(TEST_GENUINE_CODE)}`,
     ],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' }, detached: true },
   )
@@ -210,112 +191,16 @@ export async function run(): Promise<Record<string, number | string>> {
   try {
     await waitReady(url, child, () => output)
 
-    // One service on the fake chain, registered like an operator would.
-    const operator = generateMinaKeyPair()
-    const address = generateMinaKeyPair().publicKey
-    const descriptor: ServiceDescriptor = {
-      v: 1,
-      name: 'bench',
-      description: '',
-      provider: 'gitlab',
-      providerUrl: 'https://gitlab.example.com',
-      project: String(PROJECT),
-      ref: 'main',
-      job: 'zkrunner',
-      sourceCommitment: 'a91957a858320c0e17f3a0eca7cfacbff50ea29a',
-      pricePerJob: '1',
-      runnerPublicKey: operator.publicKey,
-      workerPublicKey: hpke.publicKey,
-      parameters: [{ name: 'N', type: 'integer', min: 1, max: 10, required: true }],
-    }
-    const cid = CID.createV1(0x55, createDigest(0x12, sha256(canonicalBytes(descriptor))))
-    const [c0, c1] = unwrap(cidToFields(cid))
-    const receiptTokenId = 'wBenchReceiptToken1111111111111111111111111'
-    mina.setSlot(1000)
-    // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
-    const frozenVk = { auth: 'Impossible', txnVersion: GENUINE_CODE.txnVersion }
-    mina.setAccount(
-      address,
-      {
-        verificationKey: { hash: GENUINE_CODE.vaultVkHash },
-        permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
-      },
-      CREDIT_TOKEN_ID,
-    )
-    mina.setAccount(address, {
-      verificationKey: { hash: GENUINE_CODE.serviceVkHash },
-      permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
-      zkappState: [
-        commitToField(descriptor.sourceCommitment),
-        c0,
-        c1,
-        encodeTerms({ pricePerJob: 1n, withdrawTimelockSlots: 100n }),
-        0n,
-        0n,
-        0n,
-        encodeHeartbeat({ lastHeartbeatSlot: 1000n, settledJobs: 0n }),
-      ].map(String),
-    })
-    const registration = signServiceRegistration(
-      {
-        v: 1,
-        service: address,
-        descriptor,
-        descriptorCid: cid.toString(),
-        receiptTokenId,
-        triggerToken: await sealJson(hpke.publicKey, TRIGGER_TOKEN_INFO, TRIGGER_TOKEN),
-      },
-      operator.privateKey,
-    )
-    const reg = await fetch(`${url}/v1/services`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(registration),
-    })
-    if (reg.status !== 201) throw new Error(`registration failed: ${await reg.text()}`)
-
-    // One user per lane; each lane sends its user's vouchers in nonce order.
-    const perLane = Math.ceil(REQUESTS / CONCURRENCY)
-    const jobLanes: (() => Promise<Response>)[][] = []
-    const jobBodies: string[] = []
-    const expiresAt = Math.floor(Date.now() / 1000) + 3600
-    for (let lane = 0; lane < CONCURRENCY; lane++) {
-      const user = generateMinaKeyPair()
-      mina.setAccount(user.publicKey, { balance: String(perLane + 10) }, receiptTokenId)
-      const sends: (() => Promise<Response>)[] = []
-      for (let i = 1; i <= perLane && lane * perLane + i <= REQUESTS; i++) {
-        const voucher = signVoucher(
-          {
-            v: 1,
-            user: user.publicKey,
-            service: address,
-            cumulativeAmount: String(i),
-            nonce: String(i),
-          },
-          user.privateKey,
-        )
-        const request = {
-          v: 1,
-          service: address,
-          user: user.publicKey,
-          requestId: newRequestId(),
-          parameters: { N: 3 },
-          expiresAt,
-        }
-        const body = JSON.stringify(
-          await sealJson(hpke.publicKey, JOB_REQUEST_INFO, { request, voucher }),
-        )
-        jobBodies.push(body)
-        sends.push(() =>
-          fetch(`${url}/v1/jobs`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body,
-          }),
-        )
-      }
-      jobLanes.push(sends)
-    }
+    const post: Post = (path, body) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      })
+    const service = await registerService(post, mina, hpke)
+    const bodyLanes = await jobBodies(mina, hpke, service, CONCURRENCY, REQUESTS)
+    const jobLanes = bodyLanes.map((lane) => lane.map((body) => () => post('/v1/jobs', body)))
+    const jobBodyList = bodyLanes.flat()
     const healthLanes = jobLanes.map((lane) => lane.map(() => () => fetch(`${url}/v1/health`)))
 
     // Warm up both routes (isolate start, JIT, DO instantiation) outside the measured phases.
@@ -329,7 +214,7 @@ export async function run(): Promise<Record<string, number | string>> {
     // Durable Object is a separate invocation), replayed in Node's V8 on sealed requests.
     const hpkeKeys = [hpke]
     const stages = { open: 0, parse: 0, verify: 0 }
-    const samples = jobBodies.slice(0, 200)
+    const samples = jobBodyList.slice(0, 200)
     for (const body of samples) {
       let t = performance.now()
       const envelope = unwrap(parseEnvelope(JSON.parse(body)))
@@ -389,13 +274,16 @@ export async function run(): Promise<Record<string, number | string>> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  run().then(
-    (figures) => {
-      for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`)
-    },
-    (error: unknown) => {
+  const print = (figures: Record<string, number | string>) => {
+    for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`)
+  }
+  // Through `wrangler dev` first (the figure this bench always printed), then straight into workerd.
+  run()
+    .then(print)
+    .then(runDirect)
+    .then(print)
+    .catch((error: unknown) => {
       console.error(`bench/worker: ${error instanceof Error ? error.message : String(error)}`)
       process.exitCode = 1
-    },
-  )
+    })
 }

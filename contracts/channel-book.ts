@@ -42,6 +42,8 @@ export class ChannelBook {
           voucherNonce: UInt64.from(e.voucherNonce),
           withdrawRequestedAtSlot: UInt32.from(e.withdrawRequestedAtSlot),
           resultsRoot: e.resultsRoot,
+          resultsCount: UInt32.from(e.resultsCount),
+          closeNonce: UInt64.from(e.closeNonce),
         }),
       )
     }

@@ -10,6 +10,8 @@ export interface ChannelValues {
   voucherNonce: bigint
   withdrawRequestedAtSlot: bigint
   resultsRoot: bigint
+  resultsCount: bigint
+  closeNonce: bigint
 }
 
 /** The channel of a user who never settled nor withdrew. */
@@ -18,6 +20,8 @@ export const EMPTY_CHANNEL: ChannelValues = {
   voucherNonce: 0n,
   withdrawRequestedAtSlot: 0n,
   resultsRoot: 0n,
+  resultsCount: 0n,
+  closeNonce: 0n,
 }
 
 /** A rule's outcome: the new channel and the amount moved, or the contract's error message. */
@@ -34,32 +38,39 @@ export interface SettleInput {
   cumulativeAmount: bigint
   nonce: bigint
   resultsRoot: bigint
+  /** The number of results the runner claims the new root holds. */
+  resultsCount: bigint
+  /** Whether the count proof holds: the last leaf is this user's, the next one is empty. */
+  resultsProved: boolean
   runnerIsServiceRunner: boolean
   runnerSignatureValid: boolean
   voucherSignatureValid: boolean
 }
 
-/** What settle does: pays cumulativeAmount - paidSoFar, never beyond the deposit. */
+/** What settle does: pays price × the results newly added, within the voucher and the deposit. */
 export function settleRule(s: SettleInput): RuleOutcome {
   if (!s.runnerIsServiceRunner) return { ok: false, error: ServiceErrors.notRunner }
   if (!s.runnerSignatureValid) return { ok: false, error: ServiceErrors.badRunnerSignature }
   if (!s.voucherSignatureValid) return { ok: false, error: ServiceErrors.badVoucherSignature }
   if (s.nonce <= s.channel.voucherNonce) return { ok: false, error: ServiceErrors.staleVoucher }
-  if (s.cumulativeAmount < s.channel.paidSoFar) {
-    return { ok: false, error: ServiceErrors.voucherBelowPaid }
-  }
-  if (s.cumulativeAmount > s.deposit) return { ok: false, error: ServiceErrors.voucherAboveDeposit }
-  const amount = s.cumulativeAmount - s.channel.paidSoFar
-  const jobs = s.pricePerJob === 0n ? 0n : amount / s.pricePerJob
+  if (s.resultsCount <= s.channel.resultsCount)
+    return { ok: false, error: ServiceErrors.noNewResults }
+  if (!s.resultsProved) return { ok: false, error: ServiceErrors.resultsNotProved }
+  const jobs = s.resultsCount - s.channel.resultsCount
+  const amount = s.pricePerJob * jobs
+  const paidSoFar = s.channel.paidSoFar + amount
+  if (paidSoFar > s.cumulativeAmount) return { ok: false, error: ServiceErrors.voucherBelowResults }
+  if (paidSoFar > s.deposit) return { ok: false, error: ServiceErrors.voucherAboveDeposit }
   return {
     ok: true,
     amount,
     jobs,
     next: {
       ...s.channel,
-      paidSoFar: s.cumulativeAmount,
+      paidSoFar,
       voucherNonce: s.nonce,
       resultsRoot: s.resultsRoot,
+      resultsCount: s.resultsCount,
     },
   }
 }
@@ -69,16 +80,17 @@ export function requestWithdrawRule(
   channel: ChannelValues,
   nowSlot: bigint,
   window: bigint,
+  closeNonce: bigint,
 ): RuleOutcome {
   return {
     ok: true,
     amount: 0n,
     jobs: 0n,
-    next: { ...channel, withdrawRequestedAtSlot: nowSlot + window },
+    next: { ...channel, withdrawRequestedAtSlot: nowSlot + window, closeNonce },
   }
 }
 
-/** What withdraw does: refunds deposit - paidSoFar once the timelock is over. */
+/** What withdraw does: refunds deposit - paidSoFar once the timelock is over, and closes old vouchers. */
 export function withdrawRule(
   channel: ChannelValues,
   deposit: bigint,
@@ -91,10 +103,18 @@ export function withdrawRule(
   if (nowSlot < channel.withdrawRequestedAtSlot + timelockSlots) {
     return { ok: false, error: ServiceErrors.timelockNotOver }
   }
+  // Bigints: Math.max does not take them.
+  let voucherNonce = channel.voucherNonce
+  if (channel.closeNonce > voucherNonce) voucherNonce = channel.closeNonce
   return {
     ok: true,
     amount: deposit - channel.paidSoFar,
     jobs: 0n,
-    next: { ...channel, withdrawRequestedAtSlot: 0n },
+    next: {
+      ...channel,
+      voucherNonce,
+      withdrawRequestedAtSlot: 0n,
+      closeNonce: 0n,
+    },
   }
 }

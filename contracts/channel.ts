@@ -16,6 +16,14 @@ export class Channel extends Struct({
   withdrawRequestedAtSlot: UInt32,
   /** Root of the user's settled job results tree (see results-tree.ts). */
   resultsRoot: Field,
+  /** Leaves of that tree: the payable results settled so far; each paid exactly one price. */
+  resultsCount: UInt32,
+  /**
+   * The highest voucher nonce the user signed before asking to withdraw (user-signed with the
+   * request). The withdrawal raises voucherNonce to it, so no voucher from before the withdrawal
+   * settles afterwards, not even against a later deposit; 0 when no withdrawal is pending.
+   */
+  closeNonce: UInt64,
 }) {
   /** A channel that never settled nor asked to withdraw. */
   static override empty(): Channel {
@@ -24,17 +32,14 @@ export class Channel extends Struct({
       voucherNonce: UInt64.zero,
       withdrawRequestedAtSlot: UInt32.zero,
       resultsRoot: Field(0),
+      resultsCount: UInt32.zero,
+      closeNonce: UInt64.zero,
     })
   }
 
-  /** The map value: Poseidon(paidSoFar, voucherNonce, withdrawRequestedAtSlot, resultsRoot). */
+  /** The map value: Poseidon of every field, in declaration order. */
   hash(): Field {
-    return Poseidon.hash([
-      this.paidSoFar.value,
-      this.voucherNonce.value,
-      this.withdrawRequestedAtSlot.value,
-      this.resultsRoot,
-    ])
+    return Poseidon.hash(Channel.toFields(this))
   }
 }
 

@@ -12,6 +12,7 @@ import {
   UInt32,
   UInt64,
 } from 'o1js'
+import { digestToFields, unwrap } from '../protocol/index.ts'
 import { Channel } from './channel.ts'
 import type { ChannelBook } from './channel-book.ts'
 import { CreditAdmin } from './credit-admin.ts'
@@ -22,8 +23,15 @@ import {
   setCreditTokenAddress,
 } from './credit-token.ts'
 import {
+  type ResultsCountProof,
+  type ResultsOwner,
+  resultsCountProof,
+  resultsRoot,
+} from './results-tree.ts'
+import {
   ServiceContract,
   type ServiceDeployProps,
+  SettleClaim,
   SLOT_WINDOW,
   VoucherFields,
 } from './service-contract.ts'
@@ -208,27 +216,79 @@ export interface SignedVoucher {
   signature: string
 }
 
-/** Arguments of settle: one user's latest voucher and the results it covers, runner-signed. */
+/** A user's results tree as a settlement claims it: its root, its leaf count and the count proof. */
+export interface SettledResults {
+  root: Field
+  count: bigint
+  proof: ResultsCountProof
+}
+
+/** The SettledResults of a user's whole leaf list (every settled payable result, in leaf order). */
+export function settledResults(
+  owner: ResultsOwner,
+  manifestDigests: readonly Uint8Array[],
+): SettledResults {
+  return {
+    root: resultsRoot(owner, manifestDigests),
+    count: BigInt(manifestDigests.length),
+    proof: resultsCountProof(owner, manifestDigests),
+  }
+}
+
+/** Arguments of settle: one user's latest voucher and the results it pays for, runner-signed. */
 export interface SettleArgs {
   service: PublicKey
   book: ChannelBook
   user: PublicKey
   voucher: SignedVoucher
-  resultsRoot: Field
-  /** `cidToFields(cid)` of the SettledLeaves document behind `resultsRoot`. */
+  results: SettledResults
+  /** `cidToFields(cid)` of the SettledLeaves document behind `results.root`. */
   leavesCid: [Field, Field]
   runner: PublicKey
   /** Base58 Mina field signature of the runner over settleMessage. */
   runnerSignature: string
 }
 
-/** Settles a user's voucher; on success the book holds the new channel. */
+/** The channel a settlement leaves behind (the contract's rule, for the off-chain book). */
+export function settledChannel(
+  before: Channel,
+  price: bigint,
+  voucherNonce: bigint,
+  results: { root: Field; count: bigint },
+): Channel {
+  const added = results.count - before.resultsCount.toBigint()
+  return new Channel({
+    ...before,
+    paidSoFar: before.paidSoFar.add(UInt64.from(price * added)),
+    voucherNonce: UInt64.from(voucherNonce),
+    resultsRoot: results.root,
+    resultsCount: UInt32.from(results.count),
+  })
+}
+
+/**
+ * The channel a withdrawal leaves behind (the contract's rule, for the off-chain book): the request
+ * cleared, and a closing nonce taken as the voucher nonce, so older vouchers stay unsettleable.
+ */
+export function withdrawnChannel(before: Channel): Channel {
+  const closed = before.closeNonce.toBigInt() > before.voucherNonce.toBigInt()
+  return new Channel({
+    ...before,
+    voucherNonce: closed ? before.closeNonce : before.voucherNonce,
+    withdrawRequestedAtSlot: UInt32.zero,
+    closeNonce: UInt64.zero,
+  })
+}
+
+/** Settles a user's payable results; on success the book holds the new channel. */
 export async function settle(payer: FeePayer, a: SettleArgs) {
   const vault = new ServiceVault(a.service, creditTokenId())
   const token = new CreditToken(creditTokenAddress())
   const before = a.book.get(a.user)
   const isNew = !(await accountExists(a.runner, creditTokenId()))
   await fetchAll([a.service], [a.user, receiptTokenId(a.service)], [creditTokenAddress()])
+  const [lastDigestHi, lastDigestLo] = unwrap(digestToFields(a.results.proof.lastDigest))
+  const { terms } = await readServiceState(a.service)
   const pending = await run(payer, [], async () => {
     if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
     await vault.settle(
@@ -240,32 +300,35 @@ export async function settle(payer: FeePayer, a: SettleArgs) {
         nonce: UInt64.from(a.voucher.nonce),
       }),
       Signature.fromBase58(a.voucher.signature),
-      a.resultsRoot,
-      a.leavesCid[0],
-      a.leavesCid[1],
+      new SettleClaim({
+        resultsRoot: a.results.root,
+        resultsCount: UInt32.from(a.results.count),
+        leavesCid0: a.leavesCid[0],
+        leavesCid1: a.leavesCid[1],
+        lastDigestHi: Field(lastDigestHi),
+        lastDigestLo: Field(lastDigestLo),
+      }),
+      a.results.proof.lastWitness,
+      a.results.proof.nextWitness,
       a.runner,
       Signature.fromBase58(a.runnerSignature),
     )
     await token.approveAccountUpdate(vault.self)
   })
-  a.book.apply(
-    a.user,
-    new Channel({
-      paidSoFar: UInt64.from(a.voucher.cumulativeAmount),
-      voucherNonce: UInt64.from(a.voucher.nonce),
-      withdrawRequestedAtSlot: before.withdrawRequestedAtSlot,
-      resultsRoot: a.resultsRoot,
-    }),
-  )
+  a.book.apply(a.user, settledChannel(before, terms.pricePerJob, a.voucher.nonce, a.results))
   return pending
 }
 
-/** Starts the withdrawal timelock for `userKey`; returns the slot it counts from. */
+/**
+ * Starts the withdrawal timelock for `userKey`. `closeNonce` is the highest voucher nonce the user
+ * signed for this service: once withdrawn, no voucher up to it settles any more.
+ */
 export async function requestWithdraw(
   payer: FeePayer,
   service: PublicKey,
   book: ChannelBook,
   userKey: PrivateKey,
+  closeNonce: bigint,
 ) {
   const contract = new ServiceContract(service)
   const user = userKey.toPublicKey()
@@ -273,14 +336,24 @@ export async function requestWithdraw(
   await fetchAll([service])
   const now = Mina.getNetworkState().globalSlotSinceGenesis
   const pending = await run(payer, [userKey], async () => {
-    await contract.requestWithdraw(book.snapshot(), user, before)
+    await contract.requestWithdraw(book.snapshot(), user, before, UInt64.from(closeNonce))
   })
   const atSlot = now.add(UInt32.from(SLOT_WINDOW))
-  book.apply(user, new Channel({ ...before, withdrawRequestedAtSlot: atSlot }))
+  book.apply(
+    user,
+    new Channel({
+      ...before,
+      withdrawRequestedAtSlot: atSlot,
+      closeNonce: UInt64.from(closeNonce),
+    }),
+  )
   return pending
 }
 
-/** Refunds `userKey` the unspent deposit once the timelock is over. */
+/**
+ * Refunds `userKey` the unspent deposit once the timelock is over, paying to create the user's
+ * credit account if it has none (a user whose deposit a sponsor paid may never have held credits).
+ */
 export async function withdraw(
   payer: FeePayer,
   service: PublicKey,
@@ -291,12 +364,14 @@ export async function withdraw(
   const token = new CreditToken(creditTokenAddress())
   const user = userKey.toPublicKey()
   const before = book.get(user)
+  const isNew = !(await accountExists(user, creditTokenId()))
   await fetchAll([service], [user, receiptTokenId(service)], [creditTokenAddress()])
   const pending = await run(payer, [userKey], async () => {
+    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
     await vault.withdraw(book.snapshot(), user, before)
     await token.approveAccountUpdate(vault.self)
   })
-  book.apply(user, new Channel({ ...before, withdrawRequestedAtSlot: UInt32.zero }))
+  book.apply(user, withdrawnChannel(before))
   return pending
 }
 

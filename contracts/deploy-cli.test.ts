@@ -153,6 +153,60 @@ describe('npm run deploy', () => {
     expect(again.err[0]).toMatch(/^deploy: ALREADY_DEPLOYED: /)
   })
 
+  it('funds any key on a local chain and never points a local alias to the public faucet', async () => {
+    const config = await readConfig()
+    const local = config.deployAliases.local
+    if (!local) throw new Error('no local alias')
+    // Same network, a new fee payer and nothing deployed yet.
+    const network = {
+      networkId: local.networkId,
+      url: local.url,
+      archive: local.archive,
+      fee: local.fee,
+    }
+    config.deployAliases.fresh = { ...network, feePayerKeyPath: 'fresh-payer.json' }
+    config.deployAliases.remote = {
+      ...network,
+      feePayerKeyPath: 'fresh-payer.json',
+      url: 'https://api.minascan.io/node/devnet/v1/graphql',
+      archive: 'https://api.minascan.io/archive/devnet/v1/graphql',
+    }
+    await writeFile(configPath, JSON.stringify(config, null, 2))
+
+    const keygen = await run('fresh', 'keygen')
+    expect(keygen.code).toBe(0)
+    const payer = /fee payer (B62\w+)/.exec(keygen.out)?.[1] ?? ''
+    expect(keygen.out).toContain(`npm run deploy -- fresh fund ${payer} 10`)
+    expect(keygen.out).not.toContain('faucet')
+
+    // The new key has no account yet: the error says how to fund it locally.
+    const unfunded = await run('fresh', 'registry')
+    expect(unfunded.code).toBe(1)
+    expect(unfunded.err[0]).toMatch(/^deploy: NETWORK: fee payer B62\w+ has no account/)
+    expect(unfunded.err[0]).toContain(`npm run deploy -- fresh fund ${payer} 10`)
+    expect(unfunded.err[0]).not.toContain('faucet')
+
+    const fund = await run('fresh', 'fund', payer, '2.5')
+    expect(fund.err).toEqual([])
+    expect(fund.code).toBe(0)
+    expect(fund.out).toContain(`balance of ${payer}: 2.5 MINA`)
+    // An existing account is topped up (no creation fee this time), and the dev account was
+    // released: the account manager hands it out again.
+    const again = await run('fresh', 'fund', payer, '1')
+    expect(again.code).toBe(0)
+    expect(again.out).toContain(`balance of ${payer}: 3.5 MINA`)
+    const status = await run('fresh', 'status')
+    expect(status.out).toContain(`fee payer ${payer}: 3.5 MINA`)
+
+    const remote = await run('remote', 'fund', payer, '1')
+    expect(remote.code).toBe(1)
+    expect(remote.err[0]).toMatch(/^deploy: NOT_LOCAL: .*faucet\.minaprotocol\.com/)
+    const zero = await run('fresh', 'fund', payer, '0')
+    expect(zero.err[0]).toMatch(/^deploy: USAGE: <MINA>: must be more than 0/)
+    const badAddress = await run('fresh', 'fund', 'B62nope', '1')
+    expect(badAddress.err[0]).toMatch(/^deploy: USAGE: <address>: /)
+  })
+
   it('refuses bad input with a one-line error and a non-zero exit', async () => {
     const bad = async (expected: RegExp, ...argv: string[]) => {
       const r = await run(...argv)
@@ -178,6 +232,37 @@ describe('npm run deploy', () => {
     await bad(/^deploy: INVALID_DESCRIPTOR: /, 'local', ...serviceArgs(join(dir, 'invalid.json')))
     await writeFile(join(dir, 'not-json.json'), '{ nope')
     await bad(/^deploy: INVALID_DESCRIPTOR: /, 'local', ...serviceArgs(join(dir, 'not-json.json')))
+    // A hand-given CID that is not the descriptor's (here: of the file's bytes, without the
+    // defaults the parsed descriptor has) is refused before anything is deployed.
+    const runner = PrivateKey.fromBase58(node.accounts[1]?.privateKey ?? '').toPublicKey()
+    const sparse = {
+      v: 1,
+      name: 'Mismatch',
+      provider: 'gitlab',
+      providerUrl: 'https://gitlab.example.com',
+      project: 'p',
+      ref: 'main',
+      job: 'j',
+      sourceCommitment: 'a'.repeat(40),
+      pricePerJob: '0',
+      runnerPublicKey: runner.toBase58(),
+      workerPublicKey: '9OBIjAZmFQo0ktHADYbSq3DNwTj4enwdR_9VBkBO1UU',
+    }
+    const sparseBytes = canonicalBytes(sparse)
+    await writeFile(join(dir, 'sparse.json'), sparseBytes)
+    const fileCid = CID.create(1, raw.code, await sha256.digest(sparseBytes)).toString()
+    const before = await readFile(configPath, 'utf8')
+    const mismatch = serviceArgs(join(dir, 'sparse.json'))
+    mismatch[4] = fileCid
+    await bad(
+      /^deploy: DESCRIPTOR_CID_MISMATCH: --descriptor-cid bafk\w+ is not/,
+      'local',
+      ...mismatch,
+    )
+    expect(await readFile(configPath, 'utf8')).toBe(before)
+    await expect(
+      readFile(join(dir, `.zkrunner/keys/local/services/${fileCid}.json`)),
+    ).rejects.toThrow()
     await bad(/^deploy: USAGE: --to: /, 'local', 'mint', '--to', 'B62nope', '--amount', '1')
     await bad(/^deploy: USAGE: /, 'local', 'service', '--descriptor', 'x.json')
     await bad(/^deploy: USAGE: /, 'local', 'frobnicate')

@@ -10,6 +10,9 @@ import {
   ProtocolError,
   parseServiceDescriptor,
   type ServiceDescriptor,
+  serviceDescriptorCid,
+  unwrap,
+  WITHDRAW_TIMELOCK_BOUNDS,
 } from '../protocol/index.ts'
 import {
   accountExists,
@@ -28,11 +31,14 @@ import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import {
   DeployError,
   loadAlias,
+  MinaAmountSchema,
+  minaToNanomina,
   nanominaToMina,
   type ResolvedAlias,
   recordInAlias,
 } from './deploy-config.ts'
 import { ensureKeyFile, readKeyFile, writeKeyFile } from './key-file.ts'
+import { fundFromDevAccount } from './local-fund.ts'
 import { selectNetwork } from './network.ts'
 import { ServiceRegistry } from './service-registry.ts'
 import { serviceDeployProps } from './service-version.ts'
@@ -64,11 +70,15 @@ const uint = (max: bigint, min = 0n) =>
     .transform((s) => BigInt(s))
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`)
 
-/** Validates one flag with zod; a failure is a one-line USAGE error naming the flag. */
+/**
+ * Validates one flag (or a `<positional>` argument) with zod; a failure is a one-line USAGE error
+ * naming it.
+ */
 function flag<T>(name: string, schema: z.ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value)
   if (!r.success) {
-    throw new DeployError('USAGE', `--${name}: ${r.error.issues.map((i) => i.message).join('; ')}`)
+    const label = name.startsWith('<') ? name : `--${name}`
+    throw new DeployError('USAGE', `${label}: ${r.error.issues.map((i) => i.message).join('; ')}`)
   }
   return r.data
 }
@@ -113,12 +123,21 @@ async function connect(at: ResolvedAlias, io: DeployIo): Promise<Session> {
   return { at, payer: { key, fee: at.feeNanomina }, io, poll }
 }
 
+/**
+ * How to fund `address` on the alias's network: a local chain's dev accounts (never a public
+ * faucet, which cannot reach a loopback chain), a testnet's faucet, or mainnet MINA.
+ */
+function fundingHint(at: ResolvedAlias, address: string): string {
+  if (isLoopback(at.alias.url)) return `fund it: npm run deploy -- ${at.name} fund ${address} 10`
+  if (at.alias.networkId === 'mainnet') return 'send it MINA'
+  return `fund it at ${FAUCET}/?address=${address}`
+}
+
 /** Fails unless the fee payer has a MINA account (a fresh key must be funded first). */
 async function requireFunded(s: Session): Promise<void> {
-  const pk = s.payer.key.toPublicKey()
-  if (!(await accountExists(pk))) {
-    const hint = s.at.alias.networkId === 'mainnet' ? 'send it MINA' : `fund it at ${FAUCET}`
-    throw new DeployError('NETWORK', `fee payer ${pk.toBase58()} has no account: ${hint}`)
+  const pk = s.payer.key.toPublicKey().toBase58()
+  if (!(await accountExists(s.payer.key.toPublicKey()))) {
+    throw new DeployError('NETWORK', `fee payer ${pk} has no account: ${fundingHint(s.at, pk)}`)
   }
 }
 
@@ -275,7 +294,7 @@ async function registryCommand(at: ResolvedAlias, io: DeployIo) {
 }
 
 /** Reads and validates a service descriptor file. */
-async function readDescriptor(path: string): Promise<ServiceDescriptor> {
+export async function readDescriptor(path: string): Promise<ServiceDescriptor> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -301,13 +320,23 @@ async function readDescriptor(path: string): Promise<ServiceDescriptor> {
 async function serviceCommand(
   at: ResolvedAlias,
   io: DeployIo,
-  o: { descriptor: string; descriptorCid: string; runnerKey: string; timelockSlots: string },
+  o: { descriptor: string; descriptorCid?: string; runnerKey: string; timelockSlots: string },
 ) {
   const descriptorPath = resolve(o.descriptor)
   const descriptor = await readDescriptor(descriptorPath)
-  const cid = cidToFields(o.descriptorCid)
-  if (!cid.ok) throw new DeployError('USAGE', `--descriptor-cid: ${cid.error.message}`)
-  const timelock = Number(flag('timelock-slots', uint(2n ** 32n - 1n, 1n), o.timelockSlots))
+  // The CID frozen on chain is computed, never taken on trust: a contract frozen with a CID that
+  // is not its descriptor's can never be used, and nothing can repair it.
+  const descriptorCid = serviceDescriptorCid(descriptor).toString()
+  if (o.descriptorCid !== undefined && o.descriptorCid !== descriptorCid) {
+    throw new DeployError(
+      'DESCRIPTOR_CID_MISMATCH',
+      `--descriptor-cid ${o.descriptorCid} is not the descriptor's CID ${descriptorCid} (the CID of its parsed, defaults-filled canonical JSON); nothing was deployed`,
+    )
+  }
+  const cid = unwrap(cidToFields(descriptorCid))
+  // Refused here as a usage error before anything compiles; the contract's deploy refuses too.
+  const { min, max } = WITHDRAW_TIMELOCK_BOUNDS
+  const timelock = Number(flag('timelock-slots', uint(max, min), o.timelockSlots))
   const runnerKey = await readKeyFile(resolve(o.runnerKey), 'runner')
   const runner = runnerKey.toPublicKey().toBase58()
   if (runner !== descriptor.runnerPublicKey) {
@@ -318,12 +347,12 @@ async function serviceCommand(
   }
   const token = deployed(at, 'creditToken', 'token')
   const registry = deployed(at, 'registry', 'registry')
-  const known = at.alias.services?.[o.descriptorCid]
+  const known = at.alias.services?.[descriptorCid]
   const s = await connect(at, io)
   if (known && (await accountExists(PublicKey.fromBase58(known)))) {
     throw new DeployError(
       'ALREADY_DEPLOYED',
-      `descriptor ${o.descriptorCid} is already the service ${known} on ${at.name} (a new version needs a new descriptor)`,
+      `descriptor ${descriptorCid} is already the service ${known} on ${at.name} (a new version needs a new descriptor)`,
     )
   }
   for (const [what, pk] of [
@@ -337,12 +366,12 @@ async function serviceCommand(
   if (!(await accountExists(runnerKey.toPublicKey()))) {
     throw new DeployError(
       'NETWORK',
-      `runner key ${runner} has no MINA account: it signs the registry entry, fund it first`,
+      `runner key ${runner} has no MINA account: it signs the registry entry; ${fundingHint(at, runner)}`,
     )
   }
   await requireFunded(s)
   const serviceKey = await ensureKeyFile(
-    join(at.keysDir, 'services', `${o.descriptorCid}.json`),
+    join(at.keysDir, 'services', `${descriptorCid}.json`),
     'service',
   )
   const service = serviceKey.key.toPublicKey()
@@ -363,15 +392,15 @@ async function serviceCommand(
       deployService(
         s.payer,
         serviceKey.key,
-        serviceDeployProps(descriptor, o.descriptorCid, timelock),
+        serviceDeployProps(descriptor, descriptorCid, timelock),
       ),
     )
   }
   await send(s, 'publishing it in the registry', () =>
-    publishService(s.payer, registry, runnerKey, service, cid.value),
+    publishService(s.payer, registry, runnerKey, service, cid),
   )
   await recordInAlias(at.configPath, at.name, {
-    services: { ...at.alias.services, [o.descriptorCid]: service.toBase58() },
+    services: { ...at.alias.services, [descriptorCid]: service.toBase58() },
   })
   io.out(`service ${service.toBase58()}`)
   io.out(`receiptTokenId ${TokenId.toBase58(receiptTokenId(service))}`)
@@ -415,9 +444,38 @@ async function keygenCommand(at: ResolvedAlias, io: DeployIo) {
   }
   const pk = key.toPublicKey().toBase58()
   io.out(`fee payer ${pk}`)
-  if (at.alias.networkId !== 'mainnet' && !isLoopback(at.alias.url)) {
-    io.out(`fund it from the faucet: ${FAUCET}/?address=${pk}`)
+  io.out(fundingHint(at, pk))
+}
+
+async function fundCommand(at: ResolvedAlias, io: DeployIo, address: string, mina: string) {
+  const to = PublicKey.fromBase58(flag('<address>', publicKeyArg, address))
+  const amount = minaToNanomina(flag('<MINA>', MinaAmountSchema, mina))
+  if (amount === 0n) throw new DeployError('USAGE', '<MINA>: must be more than 0')
+  if (!isLoopback(at.alias.url)) {
+    throw new DeployError(
+      'NOT_LOCAL',
+      `fund sends from a local chain's dev accounts; ${at.name} is ${at.alias.url}: ${fundingHint(at, to.toBase58())}`,
+    )
   }
+  const s = await connect(at, io)
+  const accountManagerUrl =
+    at.alias.accountManager ?? new URL('/account-manager', at.alias.url).toString()
+  io.out(`funding ${to.toBase58()} with ${nanominaToMina(amount)} MINA from a dev account…`)
+  let sent: { hash: string; from: string }
+  try {
+    sent = await fundFromDevAccount({
+      accountManagerUrl,
+      to,
+      nanomina: amount,
+      fee: at.feeNanomina,
+      poll: s.poll,
+    })
+  } catch (e) {
+    throw new DeployError('TRANSACTION', `funding ${to.toBase58()}: ${(e as Error).message}`)
+  }
+  io.out(`sent ${sent.hash} from ${sent.from}, included`)
+  await accountExists(to) // refetches: the cached account predates the payment
+  io.out(`balance of ${to.toBase58()}: ${nanominaToMina(Mina.getBalance(to).toBigInt())} MINA`)
 }
 
 /** One line, however long or multi-line the message. */
@@ -482,7 +540,10 @@ function program(alias: string, io: DeployIo): Command {
       'deploy one frozen service version for a ServiceDescriptor and publish it in the registry',
     )
     .requiredOption('--descriptor <path>', 'the ServiceDescriptor JSON file')
-    .requiredOption('--descriptor-cid <cid>', 'its CIDv1 (sha2-256) on IPFS')
+    .option(
+      '--descriptor-cid <cid>',
+      'optional check: refused unless it is the CID the command computes for the descriptor',
+    )
     .requiredOption(
       '--runner-key <path>',
       "key file of the runner (the descriptor's runnerPublicKey); signs the registry entry",
@@ -496,6 +557,14 @@ function program(alias: string, io: DeployIo): Command {
     .command('status')
     .description("the alias's network, fee payer balance and deployed addresses")
     .action(async (_o, cmd: Command) => statusCommand(await load(cmd), io))
+  root
+    .command('fund')
+    .description("local chains only: send MINA to any key from the chain's dev accounts")
+    .argument('<address>', 'the key to fund (B62…)')
+    .argument('<MINA>', 'how much, e.g. 10 or 0.5')
+    .action(async (address: string, mina: string, _o, cmd: Command) =>
+      fundCommand(await load(cmd), io, address, mina),
+    )
   root
     .command('keygen')
     .description('write a new fee payer key file if there is none, and print where to fund it')

@@ -18,9 +18,11 @@ export type DeployErrorCode =
   | 'ALREADY_DEPLOYED'
   | 'DESCRIPTOR_NOT_FOUND'
   | 'INVALID_DESCRIPTOR'
+  | 'DESCRIPTOR_CID_MISMATCH'
   | 'RUNNER_KEY_MISMATCH'
   | 'NETWORK'
   | 'TRANSACTION'
+  | 'NOT_LOCAL'
 
 /** A failure the deploy command reports in one line. */
 export class DeployError extends Error {
@@ -35,8 +37,8 @@ export class DeployError extends Error {
 
 const address = z.string().refine(isPublicKey, 'must be a Mina public key (B62…)')
 
-/** A fee in MINA as a decimal string, at most 9 decimals (1 nanomina). */
-const MinaAmountSchema = z
+/** An amount of MINA as a decimal string, at most 9 decimals (1 nanomina). */
+export const MinaAmountSchema = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,9})(\.[0-9]{1,9})?$/, 'must be MINA as a decimal string, e.g. "0.1"')
 
@@ -51,6 +53,8 @@ export const DeployAliasSchema = z.strictObject({
   feePayerKeyPath: z.string().min(1),
   /** Transaction fee in MINA. */
   fee: MinaAmountSchema,
+  /** A local chain's Lightnet-compatible account manager, for `fund` (default: `/account-manager` on the url's host). */
+  accountManager: z.url({ protocol: /^https?$/ }).optional(),
   /** Where generated contract keys go, relative to deploy.json (default `.zkrunner/keys/<alias>`). */
   keysDir: z.string().min(1).optional(),
   /** Written back by `token`. */

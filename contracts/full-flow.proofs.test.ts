@@ -3,7 +3,6 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { cidToFields, settledLeavesCid, toHex, unwrap } from '../protocol/index.ts'
 import * as client from './client.ts'
 import { compileAll } from './compile.ts'
-import { resultsRoot } from './results-tree.ts'
 import { startTestChain, TEST_TOKEN_KEY, type TestChain, type TestService } from './test-chain.ts'
 
 // Proofs on, native backend, keys cached under .zkrunner/o1js-cache: the one flow that proves
@@ -26,7 +25,6 @@ describe('full flow with proofs', () => {
     const user = chain.users[0]!
     await client.deposit(chain.payer, svc.address, user, user.toPublicKey(), 1_000n)
     const digests = Array.from({ length: JOBS }, (_, i) => new Uint8Array(32).fill(i + 1))
-    const root: Field = resultsRoot(digests)
     const leaves = settledLeavesCid({
       v: 1,
       service: svc.address.toBase58(),
@@ -37,15 +35,19 @@ describe('full flow with proofs', () => {
     const leavesCid: [Field, Field] = [Field(cid0), Field(cid1)]
     const v = chain.voucher(user, svc, BigInt(JOBS) * svc.price, 1n)
     const t0 = performance.now()
+    const results = client.settledResults(
+      { service: svc.address.toBase58(), user: user.toPublicKey().toBase58() },
+      digests,
+    )
     await client.settle(chain.payer, {
       service: svc.address,
       book: svc.book,
       user: user.toPublicKey(),
       voucher: v,
-      resultsRoot: root,
+      results,
       leavesCid,
       runner: svc.runnerKey.toPublicKey(),
-      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, leavesCid, v),
+      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), results, leavesCid, v),
     })
     console.log('settle (build+prove+send) seconds', (performance.now() - t0) / 1000)
     expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(400n)
@@ -54,7 +56,7 @@ describe('full flow with proofs', () => {
     expect(state.channelsRoot).toBe(svc.book.root.toBigInt())
 
     const slot = Number(chain.local.getNetworkState().globalSlotSinceGenesis.toBigint())
-    await client.requestWithdraw(chain.payer, svc.address, svc.book, user)
+    await client.requestWithdraw(chain.payer, svc.address, svc.book, user, 1n)
     chain.local.setGlobalSlot(UInt32.from(slot + 10 + 20))
     const before = await client.readCredits(user.toPublicKey())
     await client.withdraw(chain.payer, svc.address, svc.book, user)

@@ -28,8 +28,11 @@ export {
   receiptTokenId,
   requestWithdraw,
   type SettleArgs,
+  type SettledResults,
   type SignedVoucher,
   settle,
+  settledChannel,
+  settledResults,
   withdraw,
 } from './client.ts'
 export {
@@ -51,18 +54,24 @@ export { type MinaNetworkId, selectNetwork } from './network.ts'
 export { Heartbeat, Terms } from './packing.ts'
 export {
   RESULTS_TREE_HEIGHT,
+  RESULTS_TREE_LEAVES,
+  type ResultsCountProof,
+  type ResultsOwner,
   ResultWitness,
   resultLeaf,
+  resultsCountProof,
   resultsRoot,
   resultsTree,
   resultWitness,
   verifyResult,
 } from './results-tree.ts'
+export { sendHeartbeat } from './runner-heartbeat.ts'
 export { dummyGenuineCode, readServiceAccounts } from './service-accounts.ts'
 export {
   frozenServicePermissions,
   ServiceContract,
   type ServiceDeployProps,
+  SettleClaim,
   SLOT_WINDOW,
   VoucherFields,
 } from './service-contract.ts'

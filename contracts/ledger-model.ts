@@ -9,7 +9,8 @@ import {
 import { ServiceErrors } from './errors.ts'
 
 // A whole-system model (credits, escrows, receipts, channels) driven by channel-rules.ts, for the
-// property test: random operations, conservation and "never pays more than signed" invariants.
+// property test: random operations, conservation, "never pays more than signed" and "pays exactly
+// price × payable results" invariants, with not-payable jobs and forged result counts.
 
 /** One random operation of the property test. */
 export type LedgerOp =
@@ -18,6 +19,16 @@ export type LedgerOp =
       kind: 'settle'
       service: number
       user: number
+      /** Payable results the settlement adds to the user's tree. */
+      payable: bigint
+      /**
+       * Jobs that ended not payable (lost, never triggered) that the voucher still covers: signed
+       * before the Worker released them. They are never results, so never paid.
+       */
+      notPayable: bigint
+      /** Results the runner claims beyond those the tree proves (a forged count when > 0). */
+      forged: bigint
+      /** Added to the voucher's amount beyond what the jobs cost (below it when negative). */
       delta: bigint
       nonce: 'next' | 'replay' | 'skip'
       forgery: 'none' | 'user' | 'runner' | 'stranger'
@@ -36,6 +47,8 @@ export interface ModelService {
   receipts: bigint[]
   /** Highest cumulative amount each user ever signed for this service. */
   maxSigned: bigint[]
+  /** Highest voucher nonce each user ever signed for this service (what a withdrawal closes). */
+  maxNonce: bigint[]
   /** Total the runner received from each user. */
   paidOut: bigint[]
 }
@@ -69,6 +82,7 @@ export function newLedger(
       channels: Array(users).fill(EMPTY_CHANNEL),
       receipts: Array(users).fill(0n),
       maxSigned: Array(users).fill(0n),
+      maxNonce: Array(users).fill(0n),
       paidOut: Array(users).fill(0n),
     })),
   }
@@ -76,8 +90,10 @@ export function newLedger(
 
 /** The voucher a settle op signs, from the ledger before the op. */
 export function settleVoucher(l: Ledger, op: Extract<LedgerOp, { kind: 'settle' }>) {
-  const ch = l.services[op.service]!.channels[op.user]!
-  const cumulativeAmount = ch.paidSoFar + op.delta < 0n ? 0n : ch.paidSoFar + op.delta
+  const s = l.services[op.service]!
+  const ch = s.channels[op.user]!
+  const owed = ch.paidSoFar + s.price * (op.payable + op.notPayable) + op.delta
+  const cumulativeAmount = owed < 0n ? 0n : owed
   const nonce =
     op.nonce === 'next'
       ? ch.voucherNonce + 1n
@@ -108,13 +124,17 @@ export function applyOp(l: Ledger, op: LedgerOp, resultsRoot = 1n): RuleOutcome 
     // A forged voucher is not the user's signature: it does not count as signed by them.
     if (op.forgery !== 'user' && v.cumulativeAmount > s.maxSigned[u]!)
       s.maxSigned[u] = v.cumulativeAmount
+    if (op.forgery !== 'user' && v.nonce > s.maxNonce[u]!) s.maxNonce[u] = v.nonce
+    const channel = s.channels[u]!
     const r = settleRule({
-      channel: s.channels[u]!,
+      channel,
       deposit: s.receipts[u]!,
       pricePerJob: s.price,
       cumulativeAmount: v.cumulativeAmount,
       nonce: v.nonce,
       resultsRoot,
+      resultsCount: channel.resultsCount + op.payable + op.forged,
+      resultsProved: op.forged === 0n,
       runnerIsServiceRunner: op.forgery !== 'stranger',
       runnerSignatureValid: op.forgery !== 'runner',
       voucherSignatureValid: op.forgery !== 'user',
@@ -128,7 +148,7 @@ export function applyOp(l: Ledger, op: LedgerOp, resultsRoot = 1n): RuleOutcome 
     return r
   }
   if (op.kind === 'requestWithdraw') {
-    const r = requestWithdrawRule(s.channels[u]!, l.slot, l.window)
+    const r = requestWithdrawRule(s.channels[u]!, l.slot, l.window, s.maxNonce[u]!)
     if (r.ok) s.channels[u] = r.next
     return r
   }
@@ -151,6 +171,8 @@ export function ledgerViolation(l: Ledger): string | null {
     let owed = 0n
     for (let u = 0; u < s.receipts.length; u++) {
       if (s.paidOut[u]! > s.maxSigned[u]!) return `service ${i} user ${u}: paid more than signed`
+      if (s.paidOut[u]! !== s.price * s.channels[u]!.resultsCount)
+        return `service ${i} user ${u}: paid ${s.paidOut[u]} for ${s.channels[u]!.resultsCount} results`
       if (s.channels[u]!.paidSoFar > s.receipts[u]!)
         return `service ${i} user ${u}: paid beyond deposit`
       owed += s.receipts[u]! - s.channels[u]!.paidSoFar

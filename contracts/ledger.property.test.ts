@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { Field, type PrivateKey, UInt32 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { sha256 } from '../protocol/index.ts'
 import * as client from './client.ts'
 import {
   applyOp,
@@ -18,7 +19,7 @@ const USERS = 3
 const LEAVES_CID: [Field, Field] = [Field(0x55n << 128n), Field(1)]
 const TERMS = [
   { price: 10n, timelock: 30n },
-  { price: 7n, timelock: 5n },
+  { price: 7n, timelock: 20n },
 ]
 
 const opArb = (users: number, services: number): fc.Arbitrary<LedgerOp> => {
@@ -35,7 +36,10 @@ const opArb = (users: number, services: number): fc.Arbitrary<LedgerOp> => {
       kind: fc.constant('settle' as const),
       service: svc,
       user,
-      delta: fc.bigInt(-20n, 250n),
+      payable: fc.bigInt(0n, 4n),
+      notPayable: fc.constantFrom(0n, 0n, 1n, 2n),
+      forged: fc.constantFrom(0n, 0n, 0n, 0n, 1n, 3n),
+      delta: fc.bigInt(-20n, 40n),
       nonce: fc.constantFrom('next' as const, 'next' as const, 'replay' as const, 'skip' as const),
       forgery: fc.constantFrom(
         'none' as const,
@@ -52,7 +56,7 @@ const opArb = (users: number, services: number): fc.Arbitrary<LedgerOp> => {
 }
 
 describe('ledger model', () => {
-  it('conserves tokens and never pays more than signed over 2,000 random operations', () => {
+  it('conserves tokens, never pays more than signed nor for a not-payable job or a forged count, over 2,000 random operations', () => {
     let ops = 0
     fc.assert(
       fc.property(
@@ -95,6 +99,11 @@ describe('contract agrees with the model', () => {
     }
   })
 
+  /** Manifest digests of each service's and user's settled results, in leaf order. */
+  const leaves = new Map<string, Uint8Array[]>()
+  let digestSeed = 0
+  const freshDigest = () => sha256(new TextEncoder().encode(`manifest ${digestSeed++}`))
+
   async function onChain(op: LedgerOp, v?: { cumulativeAmount: bigint; nonce: bigint }) {
     if (op.kind === 'advance') {
       chain.local.setGlobalSlot(UInt32.from(ledger.slot + op.slots))
@@ -113,25 +122,34 @@ describe('contract agrees with the model', () => {
         v!.nonce,
       )
       const runnerKey = op.forgery === 'none' || op.forgery === 'user' ? s.runnerKey : other
+      const owner = { service: s.address.toBase58(), user: user.toPublicKey().toBase58() }
+      const key = `${op.service}/${op.user}`
+      const before = leaves.get(key) ?? []
+      const after = [...before, ...Array.from({ length: Number(op.payable) }, freshDigest)]
+      // An empty tree has no count proof: borrow one, the contract refuses it (no new result).
+      const proved = client.settledResults(owner, after.length > 0 ? after : [freshDigest()])
+      const results = { ...proved, count: BigInt(after.length) + op.forged }
       await client.settle(chain.payer, {
         service: s.address,
         book: s.book,
         user: user.toPublicKey(),
         voucher,
-        resultsRoot: Field(1),
+        results,
         leavesCid: LEAVES_CID,
         runner: (op.forgery === 'stranger' ? other : s.runnerKey).toPublicKey(),
         runnerSignature: chain.runnerSign(
           s,
           user.toPublicKey(),
-          Field(1),
+          results,
           LEAVES_CID,
           voucher,
           runnerKey,
         ),
       })
+      leaves.set(key, after)
     } else if (op.kind === 'requestWithdraw') {
-      await client.requestWithdraw(chain.payer, s.address, s.book, user)
+      const closeNonce = ledger.services[op.service]!.maxNonce[op.user]!
+      await client.requestWithdraw(chain.payer, s.address, s.book, user, closeNonce)
     } else {
       await client.withdraw(chain.payer, s.address, s.book, user)
     }

@@ -1,8 +1,8 @@
 import Client from 'mina-signer-3'
-import { Field, Mina, UInt32 } from 'o1js'
+import { Mina, UInt32 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import * as client from './client.ts'
-import { startTestChain, type TestChain, type TestService } from './test-chain.ts'
+import { startTestChain, type TestChain, type TestService, testDigests } from './test-chain.ts'
 
 let chain: TestChain
 let svc: TestService
@@ -29,21 +29,10 @@ describe('service contract', () => {
     expect(await client.readCredits(user.toPublicKey())).toBe(before - 500n)
   })
 
-  it('settles a voucher and pays the runner the newly owed amount', async () => {
+  it('settles a voucher and pays the runner the price of each new result', async () => {
     const user = chain.users[0]!
     const v = chain.voucher(user, svc, 320n, 1n)
-    const root = Field(1234)
-    const leavesCid: [Field, Field] = [Field(0x55n << 128n), Field(1234)]
-    await client.settle(chain.payer, {
-      service: svc.address,
-      book: svc.book,
-      user: user.toPublicKey(),
-      voucher: v,
-      resultsRoot: root,
-      leavesCid,
-      runner: svc.runnerKey.toPublicKey(),
-      runnerSignature: chain.runnerSign(svc, user.toPublicKey(), root, leavesCid, v),
-    })
+    await chain.settleResults(svc, user.toPublicKey(), testDigests(32), v)
     expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(320n)
     expect(await client.readEscrow(svc.address)).toBe(180n)
     const state = await client.readServiceState(svc.address)
@@ -54,7 +43,7 @@ describe('service contract', () => {
   it('withdraws the remainder after the timelock', async () => {
     const user = chain.users[0]!
     const slot0 = Number(chain.local.getNetworkState().globalSlotSinceGenesis.toBigint())
-    await client.requestWithdraw(chain.payer, svc.address, svc.book, user)
+    await client.requestWithdraw(chain.payer, svc.address, svc.book, user, 1n)
     chain.local.setGlobalSlot(UInt32.from(slot0 + 10 + 50))
     const before = await client.readCredits(user.toPublicKey())
     await client.withdraw(chain.payer, svc.address, svc.book, user)

@@ -19,11 +19,19 @@ import {
   UInt32,
   UInt64,
 } from 'o1js'
-import { HEARTBEAT_DOMAIN, SETTLE_DOMAIN, VOUCHER_DOMAIN } from '../protocol/index.ts'
+import {
+  HEARTBEAT_DOMAIN,
+  RESULT_LEAF_DOMAIN,
+  SETTLE_DOMAIN,
+  VOUCHER_DOMAIN,
+  WITHDRAW_TIMELOCK_BOUNDS,
+  withdrawTimelockInBounds,
+} from '../protocol/index.ts'
 import { Channel, ChannelMap, channelKey } from './channel.ts'
 import { creditTokenAddress, creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { Heartbeat, Terms } from './packing.ts'
+import { RESULTS_TREE_LEAVES, ResultWitness } from './results-tree.ts'
 import {
   ChannelEvent,
   DepositEvent,
@@ -44,7 +52,10 @@ export interface ServiceDeployProps extends Exclude<DeployArgs, undefined> {
   descriptorCid: [Field, Field]
   /** Price of one job in credits. */
   pricePerJob: UInt64
-  /** Slots between a withdrawal request and the withdrawal, during which the runner may settle. */
+  /**
+   * Slots between a withdrawal request and the withdrawal, during which the runner may settle;
+   * within WITHDRAW_TIMELOCK_BOUNDS (protocol), refused at deploy otherwise.
+   */
   withdrawTimelockSlots: UInt32
   /** The runner's oracle key: signs settlements and heartbeats, receives the payments. */
   runner: PublicKey
@@ -54,6 +65,23 @@ export interface ServiceDeployProps extends Exclude<DeployArgs, undefined> {
 
 /** The voucher fields a user signs (the signature goes beside it). */
 export class VoucherFields extends Struct({ cumulativeAmount: UInt64, nonce: UInt64 }) {}
+
+/**
+ * What the runner signs about a user's results in a settlement: the new results root, how many
+ * leaves it holds, and the SettledLeaves document (`cidToFields`) behind it. `lastDigestHi/Lo`
+ * (`digestToFields`) name the manifest of the last leaf, which the contract rebuilds as a leaf of
+ * this service and user.
+ */
+export class SettleClaim extends Struct({
+  resultsRoot: Field,
+  resultsCount: UInt32,
+  leavesCid0: Field,
+  leavesCid1: Field,
+  lastDigestHi: Field,
+  lastDigestLo: Field,
+}) {}
+
+const MAX_TIMELOCK = UInt32.from(WITHDRAW_TIMELOCK_BOUNDS.max)
 
 /** Permissions that freeze a deployed service: code, permissions and frozen state for good. */
 export function frozenServicePermissions() {
@@ -103,6 +131,9 @@ export class ServiceContract extends TokenContract {
   }
 
   override async deploy(props: ServiceDeployProps) {
+    // A timelock of 0 leaves the runner no time to settle; one near 2^32 overflows the unlock slot.
+    if (!withdrawTimelockInBounds(props.withdrawTimelockSlots.toBigint()))
+      throw new Error(ServiceErrors.timelockOutOfBounds)
     await super.deploy(props)
     this.sourceCommitment.set(props.sourceCommitment)
     this.descriptorCid0.set(props.descriptorCid[0])
@@ -138,10 +169,12 @@ export class ServiceContract extends TokenContract {
   }
 
   /**
-   * Pays the runner what a user's latest voucher newly owes and records the results root it
-   * covers. `leavesCid0`/`leavesCid1` (`cidToFields`) name the SettledLeaves document behind the
-   * root: signed by the runner and emitted, so anyone rebuilds the root from chain and IPFS alone.
-   * Called by ServiceVault.settle, which moves the credits; returns the amount paid.
+   * Pays the runner price × the payable results it newly adds to a user's results tree, within the
+   * user's latest voucher, and records the new root and count. The runner signs the root, the
+   * count and the SettledLeaves document behind them (emitted, so anyone rebuilds the root from
+   * chain and IPFS alone); the circuit proves the count: the last leaf is a result of this service
+   * and user and the leaf after it is empty. Called by ServiceVault.settle, which moves the
+   * credits; returns the amount paid.
    */
   @method.returns(UInt64)
   async settle(
@@ -150,9 +183,9 @@ export class ServiceContract extends TokenContract {
     channel: Channel,
     voucher: VoucherFields,
     userSignature: Signature,
-    resultsRoot: Field,
-    leavesCid0: Field,
-    leavesCid1: Field,
+    claim: SettleClaim,
+    lastWitness: ResultWitness,
+    nextWitness: ResultWitness,
     runner: PublicKey,
     runnerSignature: Signature,
   ): Promise<UInt64> {
@@ -163,9 +196,10 @@ export class ServiceContract extends TokenContract {
         Field(SETTLE_DOMAIN),
         ...self,
         ...user.toFields(),
-        resultsRoot,
-        leavesCid0,
-        leavesCid1,
+        claim.resultsRoot,
+        claim.resultsCount.value,
+        claim.leavesCid0,
+        claim.leavesCid1,
         voucher.cumulativeAmount.value,
         voucher.nonce.value,
       ])
@@ -181,38 +215,38 @@ export class ServiceContract extends TokenContract {
 
     const key = this.requireChannel(channels, user, channel)
     voucher.nonce.assertGreaterThan(channel.voucherNonce, ServiceErrors.staleVoucher)
-    voucher.cumulativeAmount.assertGreaterThanOrEqual(
-      channel.paidSoFar,
-      ServiceErrors.voucherBelowPaid,
-    )
+    claim.resultsCount.assertGreaterThan(channel.resultsCount, ServiceErrors.noNewResults)
+    this.requireResultsCount(user, claim, lastWitness, nextWitness)
+
+    const added = UInt64.Unsafe.fromField(claim.resultsCount.sub(channel.resultsCount).value)
+    const terms = Terms.unpack(this.terms.getAndRequireEquals())
+    const paid = terms.pricePerJob.mul(added)
+    const paidSoFar = channel.paidSoFar.add(paid)
+    paidSoFar.assertLessThanOrEqual(voucher.cumulativeAmount, ServiceErrors.voucherBelowResults)
     // Within the deposit: the precondition is a range, so a deposit landing in the same block
     // (which only raises the balance) cannot invalidate it.
     const receipts = AccountUpdate.create(user, this.deriveTokenId())
     this.approve(receipts)
     const balance = Provable.witness(UInt64, () => receiptBalance(user, this.deriveTokenId()))
-    voucher.cumulativeAmount.assertLessThanOrEqual(balance, ServiceErrors.voucherAboveDeposit)
-    receipts.account.balance.requireBetween(voucher.cumulativeAmount, UInt64.MAXINT())
+    paidSoFar.assertLessThanOrEqual(balance, ServiceErrors.voucherAboveDeposit)
+    receipts.account.balance.requireBetween(paidSoFar, UInt64.MAXINT())
 
-    const paid = voucher.cumulativeAmount.sub(channel.paidSoFar)
-    const terms = Terms.unpack(this.terms.getAndRequireEquals())
-    const free = terms.pricePerJob.equals(UInt64.zero)
-    const divisor = Provable.if(free, UInt64.one, terms.pricePerJob)
-    const jobs = Provable.if(free, UInt64.zero, paid.div(divisor))
     const hb = Heartbeat.unpack(this.heartbeatState.getAndRequireEquals())
     this.heartbeatState.set(
       new Heartbeat({
         lastHeartbeatSlot: hb.lastHeartbeatSlot,
-        settledJobs: hb.settledJobs.add(jobs),
+        settledJobs: hb.settledJobs.add(added),
       }).pack(),
     )
 
     this.payOut(runner, paid)
 
     const next = new Channel({
-      paidSoFar: voucher.cumulativeAmount,
+      ...channel,
+      paidSoFar,
       voucherNonce: voucher.nonce,
-      withdrawRequestedAtSlot: channel.withdrawRequestedAtSlot,
-      resultsRoot,
+      resultsRoot: claim.resultsRoot,
+      resultsCount: claim.resultsCount,
     })
     this.storeChannel(channels, key, user, next)
     this.emitEvent(
@@ -222,18 +256,28 @@ export class ServiceContract extends TokenContract {
         cumulativeAmount: voucher.cumulativeAmount,
         nonce: voucher.nonce,
         paid,
-        jobs,
-        resultsRoot,
-        leavesCid0,
-        leavesCid1,
+        jobs: added,
+        resultsRoot: claim.resultsRoot,
+        resultsCount: claim.resultsCount,
+        leavesCid0: claim.leavesCid0,
+        leavesCid1: claim.leavesCid1,
       }),
     )
     return paid
   }
 
-  /** Starts the withdrawal timelock of `user` (who signs); the runner may still settle meanwhile. */
+  /**
+   * Starts the withdrawal timelock of `user` (who signs); the runner may still settle meanwhile.
+   * `closeNonce` is the highest voucher nonce the user signed: the withdrawal closes the channel
+   * up to it (see Channel.closeNonce).
+   */
   @method
-  async requestWithdraw(channels: ChannelMap, user: PublicKey, channel: Channel) {
+  async requestWithdraw(
+    channels: ChannelMap,
+    user: PublicKey,
+    channel: Channel,
+    closeNonce: UInt64,
+  ) {
     const signer = AccountUpdate.createSigned(user)
     signer.body.useFullCommitment = Bool(true)
     const key = this.requireChannel(channels, user, channel)
@@ -242,7 +286,7 @@ export class ServiceContract extends TokenContract {
     // Count from the latest slot the transaction can land in, so the runner always gets the
     // full timelock after the request is on chain.
     const atSlot = now.add(SLOT_WINDOW)
-    const next = new Channel({ ...channel, withdrawRequestedAtSlot: atSlot })
+    const next = new Channel({ ...channel, withdrawRequestedAtSlot: atSlot, closeNonce })
     this.storeChannel(channels, key, user, next)
     this.emitEvent('WithdrawRequest', new WithdrawRequestEvent({ user, atSlot }))
   }
@@ -259,7 +303,14 @@ export class ServiceContract extends TokenContract {
       ServiceErrors.withdrawNotRequested,
     )
     const terms = Terms.unpack(this.terms.getAndRequireEquals())
-    const unlock = channel.withdrawRequestedAtSlot.add(terms.withdrawTimelockSlots)
+    // Deploy refuses a timelock above the maximum; clamping here too means no contract state can
+    // make the unlock slot overflow and the deposit unrecoverable.
+    const timelock = Provable.if(
+      terms.withdrawTimelockSlots.greaterThan(MAX_TIMELOCK),
+      MAX_TIMELOCK,
+      terms.withdrawTimelockSlots,
+    )
+    const unlock = channel.withdrawRequestedAtSlot.add(timelock)
     const now = this.network.globalSlotSinceGenesis.get()
     now.assertGreaterThanOrEqual(unlock, ServiceErrors.timelockNotOver)
     this.network.globalSlotSinceGenesis.requireBetween(unlock, UInt32.MAXINT())
@@ -267,10 +318,22 @@ export class ServiceContract extends TokenContract {
     const balance = Provable.witness(UInt64, () => receiptBalance(user, this.deriveTokenId()))
     const refund = balance.sub(channel.paidSoFar)
     const burn = this.internal.burn({ address: user, amount: refund })
-    burn.account.balance.requireEquals(balance)
+    // At least the witnessed balance: a deposit landing first (anyone may deposit for the user)
+    // must not cancel the withdrawal; it stays as receipts, refundable by the next withdrawal.
+    burn.account.balance.requireBetween(balance, UInt64.MAXINT())
     this.payOut(user, refund)
 
-    const next = new Channel({ ...channel, withdrawRequestedAtSlot: UInt32.zero })
+    const closed = Provable.if(
+      channel.closeNonce.greaterThan(channel.voucherNonce),
+      channel.closeNonce,
+      channel.voucherNonce,
+    )
+    const next = new Channel({
+      ...channel,
+      voucherNonce: closed,
+      withdrawRequestedAtSlot: UInt32.zero,
+      closeNonce: UInt64.zero,
+    })
     this.storeChannel(channels, key, user, next)
     this.emitEvent('Withdraw', new WithdrawEvent({ user, refunded: refund }))
     return refund
@@ -292,6 +355,34 @@ export class ServiceContract extends TokenContract {
       new Heartbeat({ lastHeartbeatSlot: slot, settledJobs: hb.settledJobs }).pack(),
     )
     this.emitEvent('Heartbeat', new HeartbeatEvent({ slot }))
+  }
+
+  /** Proves the claimed tree holds `resultsCount` leaves, the last one this user's (see SettleClaim). */
+  private requireResultsCount(
+    user: PublicKey,
+    claim: SettleClaim,
+    lastWitness: ResultWitness,
+    nextWitness: ResultWitness,
+  ) {
+    const count = claim.resultsCount.value
+    count.assertLessThanOrEqual(Field(RESULTS_TREE_LEAVES), ServiceErrors.resultsNotProved)
+    const lastLeaf = Poseidon.hash([
+      Field(RESULT_LEAF_DOMAIN),
+      ...this.address.toFields(),
+      ...user.toFields(),
+      claim.lastDigestHi,
+      claim.lastDigestLo,
+    ])
+    lastWitness.calculateIndex().assertEquals(count.sub(1), ServiceErrors.resultsNotProved)
+    lastWitness
+      .calculateRoot(lastLeaf)
+      .assertEquals(claim.resultsRoot, ServiceErrors.resultsNotProved)
+    const full = count.equals(Field(RESULTS_TREE_LEAVES))
+    const nextEmpty = nextWitness
+      .calculateIndex()
+      .equals(count)
+      .and(nextWitness.calculateRoot(Field(0)).equals(claim.resultsRoot))
+    full.or(nextEmpty).assertTrue(ServiceErrors.resultsNotProved)
   }
 
   private requireRunner(runner: PublicKey) {

@@ -10,21 +10,21 @@ import {
   VerificationKey,
 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { digestToFields, unwrap } from '../protocol/index.ts'
 import { Channel } from './channel.ts'
 import * as client from './client.ts'
 import { CreditToken, creditTokenAddress, creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
-import { ServiceContract, VoucherFields } from './service-contract.ts'
+import { ServiceContract, SettleClaim, VoucherFields } from './service-contract.ts'
 import { serviceRefusal } from './state-decode.ts'
-import { startTestChain, type TestChain, type TestService } from './test-chain.ts'
+import { startTestChain, type TestChain, type TestService, testDigests } from './test-chain.ts'
 
 let chain: TestChain
 let svc: TestService
 let alice: PrivateKey
 let bob: PrivateKey
 
-const root = Field(77)
-const leavesCid: [Field, Field] = [Field(0x55n << 128n), Field(77)]
+const leavesCid: [Field, Field] = [Field(0x55n << 128n), Field(1)]
 
 async function settleWith(
   o: {
@@ -33,28 +33,17 @@ async function settleWith(
     runnerParam?: PrivateKey
     amount?: bigint
     nonce?: bigint
+    /** Results in the user's tree after the settlement (each pays one price). */
+    jobs?: number
     /** Sent in place of the leaves CID the runner signed. */
     leavesCid?: [Field, Field]
   } = {},
 ) {
   const v = chain.voucher(o.voucherKey ?? alice, svc, o.amount ?? 100n, o.nonce ?? 1n)
-  const runner = (o.runnerParam ?? svc.runnerKey).toPublicKey()
-  return client.settle(chain.payer, {
-    service: svc.address,
-    book: svc.book,
-    user: alice.toPublicKey(),
-    voucher: v,
-    resultsRoot: root,
-    leavesCid: o.leavesCid ?? leavesCid,
-    runner,
-    runnerSignature: chain.runnerSign(
-      svc,
-      alice.toPublicKey(),
-      root,
-      leavesCid,
-      v,
-      o.runnerKey ?? o.runnerParam,
-    ),
+  return chain.settleResults(svc, alice.toPublicKey(), testDigests(o.jobs ?? 10), v, {
+    runnerKey: o.runnerKey,
+    runnerParam: o.runnerParam,
+    sentLeavesCid: o.leavesCid,
   })
 }
 
@@ -93,31 +82,36 @@ describe('settle refuses', () => {
   it('a voucher not signed by the user', async () => {
     await expect(settleWith({ voucherKey: bob })).rejects.toThrow(ServiceErrors.badVoucherSignature)
   })
-  it('a voucher above the deposit', async () => {
-    await expect(settleWith({ amount: 301n })).rejects.toThrow(ServiceErrors.voucherAboveDeposit)
+  it('results beyond the deposit', async () => {
+    await expect(settleWith({ amount: 310n, jobs: 31 })).rejects.toThrow(
+      ServiceErrors.voucherAboveDeposit,
+    )
   })
   it('a replayed voucher, and a stale one', async () => {
     await settleWith({ amount: 100n, nonce: 5n })
     await expect(settleWith({ amount: 100n, nonce: 5n })).rejects.toThrow(
       ServiceErrors.staleVoucher,
     )
-    await expect(settleWith({ amount: 200n, nonce: 4n })).rejects.toThrow(
+    await expect(settleWith({ amount: 200n, nonce: 4n, jobs: 20 })).rejects.toThrow(
       ServiceErrors.staleVoucher,
     )
-    await expect(settleWith({ amount: 90n, nonce: 6n })).rejects.toThrow(
-      ServiceErrors.voucherBelowPaid,
+    await expect(settleWith({ amount: 100n, nonce: 6n, jobs: 11 })).rejects.toThrow(
+      ServiceErrors.voucherBelowResults,
     )
     expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(100n)
   })
   it('a channel that does not match the root', async () => {
     const fake = svc.book.get(alice.toPublicKey())
     svc.book.apply(alice.toPublicKey(), new Channel({ ...fake, paidSoFar: UInt64.zero }))
-    await expect(settleWith({ amount: 250n, nonce: 9n })).rejects.toThrow()
+    await expect(settleWith({ amount: 250n, nonce: 9n, jobs: 25 })).rejects.toThrow()
     svc.book.apply(alice.toPublicKey(), fake)
   })
   it('a settlement that bypasses the vault (nobody pays the runner)', async () => {
     const v = chain.voucher(alice, svc, 150n, 7n)
     const service = new ServiceContract(svc.address)
+    const owner = { service: svc.address.toBase58(), user: alice.toPublicKey().toBase58() }
+    const results = client.settledResults(owner, testDigests(15))
+    const [hi, lo] = unwrap(digestToFields(results.proof.lastDigest))
     const call = () =>
       service.settle(
         svc.book.snapshot(),
@@ -125,11 +119,18 @@ describe('settle refuses', () => {
         svc.book.get(alice.toPublicKey()),
         new VoucherFields({ cumulativeAmount: UInt64.from(150), nonce: UInt64.from(7) }),
         Signature.fromBase58(v.signature),
-        root,
-        leavesCid[0],
-        leavesCid[1],
+        new SettleClaim({
+          resultsRoot: results.root,
+          resultsCount: UInt32.from(15),
+          leavesCid0: leavesCid[0],
+          leavesCid1: leavesCid[1],
+          lastDigestHi: Field(hi),
+          lastDigestLo: Field(lo),
+        }),
+        results.proof.lastWitness,
+        results.proof.nextWitness,
         svc.runnerKey.toPublicKey(),
-        Signature.fromBase58(chain.runnerSign(svc, alice.toPublicKey(), root, leavesCid, v)),
+        Signature.fromBase58(chain.runnerSign(svc, alice.toPublicKey(), results, leavesCid, v)),
       )
     // alone: the runner's credit update would use the token without its approval
     expect(await rejection([], async () => void (await call()))).toMatch(
@@ -196,7 +197,7 @@ describe('withdraw refuses', () => {
   })
   it('before the timelock, then pays the remainder after it', async () => {
     const slot = Number(chain.local.getNetworkState().globalSlotSinceGenesis.toBigint())
-    await client.requestWithdraw(chain.payer, svc.address, svc.book, bob)
+    await client.requestWithdraw(chain.payer, svc.address, svc.book, bob, 0n)
     chain.local.setGlobalSlot(UInt32.from(slot + 10 + 49))
     await expect(client.withdraw(chain.payer, svc.address, svc.book, bob)).rejects.toThrow(
       ServiceErrors.timelockNotOver,
@@ -316,8 +317,9 @@ describe('heartbeat and disabled service', () => {
     expect(serviceRefusal({ ...base, nowSlot: now, deposit, owed: deposit - 9n })).toBe(
       'insufficient-deposit',
     )
-    // and the contract agrees: a voucher one job beyond the deposit does not settle
-    await expect(settleWith({ amount: deposit + 1n, nonce: 50n })).rejects.toThrow(
+    // and the contract agrees: results one job beyond the deposit do not settle
+    const jobs = Number(deposit / 10n) + 1
+    await expect(settleWith({ amount: deposit + 10n, nonce: 50n, jobs })).rejects.toThrow(
       ServiceErrors.voucherAboveDeposit,
     )
   })

@@ -14,11 +14,15 @@ export class ChannelEvent extends Struct({
   voucherNonce: UInt64,
   withdrawRequestedAtSlot: UInt32,
   resultsRoot: Field,
+  resultsCount: UInt32,
+  closeNonce: UInt64,
 }) {}
 
 /**
- * The runner was paid `paid` for a user's jobs up to voucher `nonce`. `leavesCid0`/`leavesCid1`
- * are `cidToFields` of the SettledLeaves document whose digests give `resultsRoot`.
+ * The runner was paid `paid` = price × `jobs`, the payable results newly added to the user's
+ * results tree (now `resultsCount` leaves), with the voucher at `nonce`. `leavesCid0`/`leavesCid1`
+ * are `cidToFields` of the SettledLeaves document whose digests give `resultsRoot`. New fields go
+ * last: readers decode the event by position.
  */
 export class SettleEvent extends Struct({
   user: PublicKey,
@@ -29,6 +33,7 @@ export class SettleEvent extends Struct({
   resultsRoot: Field,
   leavesCid0: Field,
   leavesCid1: Field,
+  resultsCount: UInt32,
 }) {}
 
 /** A user asked for the unspent deposit back; the timelock counts from `atSlot`. */

@@ -1,6 +1,7 @@
-import { DeployArgs, Field, method, Permissions, PublicKey, Signature, SmartContract } from 'o1js'
+import { DeployArgs, method, Permissions, PublicKey, Signature, SmartContract } from 'o1js'
 import { Channel, ChannelMap } from './channel.ts'
-import { ServiceContract, VoucherFields } from './service-contract.ts'
+import { ResultWitness } from './results-tree.ts'
+import { ServiceContract, SettleClaim, VoucherFields } from './service-contract.ts'
 
 /** Permissions of a vault: credits leave only by proof; code and permissions are frozen. */
 export function frozenVaultPermissions() {
@@ -42,9 +43,9 @@ export class ServiceVault extends SmartContract {
     channel: Channel,
     voucher: VoucherFields,
     userSignature: Signature,
-    resultsRoot: Field,
-    leavesCid0: Field,
-    leavesCid1: Field,
+    claim: SettleClaim,
+    lastWitness: ResultWitness,
+    nextWitness: ResultWitness,
     runner: PublicKey,
     runnerSignature: Signature,
   ) {
@@ -55,9 +56,9 @@ export class ServiceVault extends SmartContract {
       channel,
       voucher,
       userSignature,
-      resultsRoot,
-      leavesCid0,
-      leavesCid1,
+      claim,
+      lastWitness,
+      nextWitness,
       runner,
       runnerSignature,
     )

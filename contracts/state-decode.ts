@@ -26,9 +26,13 @@ export interface ServiceState {
   heartbeat: ServiceHeartbeat
 }
 
-/** Decodes the 8 state fields (decimal strings from GraphQL, or bigints). */
+/** Fields of the layout; an account may hold more (o1js 3 accounts have 32), all zero beyond it. */
+const LAYOUT_FIELDS = Object.keys(ServiceStateIndex).length
+
+/** Decodes the service state fields (decimal strings from GraphQL, or bigints). */
 export function decodeServiceState(zkappState: readonly (string | bigint)[]): ServiceState {
-  if (zkappState.length !== 8) throw new RangeError('a service state has exactly 8 fields')
+  if (zkappState.length < LAYOUT_FIELDS)
+    throw new RangeError(`a service state has at least ${LAYOUT_FIELDS} fields`)
   const f = zkappState.map((x) => BigInt(x))
   return {
     sourceCommitment: f[ServiceStateIndex.sourceCommitment]!,

@@ -2,6 +2,7 @@ import { Field, Mina, PrivateKey, PublicKey, UInt32, UInt64 } from 'o1js'
 import { heartbeatMessage, settleMessage, signFields, voucherMessage } from '../protocol/index.ts'
 import { ChannelBook } from './channel-book.ts'
 import * as client from './client.ts'
+import type { ResultsOwner } from './results-tree.ts'
 
 // A LocalBlockchain with the credit token, one or more services and funded users, shared by the
 // tests, the property test and the benchmark. Keys are derived from fixed seeds so compiled
@@ -41,12 +42,42 @@ export interface TestChain {
   runnerSign(
     s: TestService,
     user: PublicKey,
-    resultsRoot: Field,
+    results: { root: Field; count: bigint },
     leavesCid: [Field, Field],
     v: client.SignedVoucher,
     key?: PrivateKey,
   ): string
   heartbeatSign(s: TestService, slot: bigint, key?: PrivateKey): string
+  /**
+   * Settles `user`'s results `digests` (the whole leaf list) with voucher `v`, runner-signed.
+   * The options forge one part: the claimed count, the signing key, the runner named, the owner
+   * the leaves are built for, or the leaves CID sent beside the signed one.
+   */
+  settleResults(
+    s: TestService,
+    user: PublicKey,
+    digests: readonly Uint8Array[],
+    v: client.SignedVoucher,
+    forge?: {
+      count?: bigint
+      runnerKey?: PrivateKey
+      runnerParam?: PrivateKey
+      owner?: ResultsOwner
+      sentLeavesCid?: [Field, Field]
+    },
+  ): ReturnType<typeof client.settle>
+}
+
+/** Any leaves CID: the contracts never read the document, the runner signs its CID. */
+export const TEST_LEAVES_CID: [Field, Field] = [Field(0x55n << 128n), Field(1)]
+
+/** A distinct manifest digest per index, for tests that need results. */
+export function testDigests(count: number, from = 0): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => {
+    const d = new Uint8Array(32)
+    new DataView(d.buffer).setUint32(0, from + i + 1)
+    return d
+  })
 }
 
 let serviceSeed = 1000
@@ -72,6 +103,18 @@ export async function startTestChain(
   const users = rest.slice(0, opts.users ?? 3).map((a) => a.key)
   for (const u of users) {
     await client.mintCredits(payer, adminKey, u.toPublicKey(), opts.credits ?? 1_000_000n)
+  }
+  const runnerSign: TestChain['runnerSign'] = (s, user, results, leavesCid, v, key) => {
+    const fields = settleMessage({
+      service: s.address.toBase58(),
+      user: user.toBase58(),
+      resultsRoot: results.root.toBigInt(),
+      resultsCount: results.count,
+      leavesCid: [leavesCid[0].toBigInt(), leavesCid[1].toBigInt()],
+      cumulativeAmount: v.cumulativeAmount,
+      nonce: v.nonce,
+    })
+    return signFields(fields, (key ?? s.runnerKey).toBase58())
   }
   return {
     local,
@@ -105,16 +148,28 @@ export async function startTestChain(
       const fields = voucherMessage({ service: s.address.toBase58(), cumulativeAmount, nonce })
       return { cumulativeAmount, nonce, signature: signFields(fields, user.toBase58()) }
     },
-    runnerSign(s, user, resultsRoot, leavesCid, v, key) {
-      const fields = settleMessage({
-        service: s.address.toBase58(),
-        user: user.toBase58(),
-        resultsRoot: resultsRoot.toBigInt(),
-        leavesCid: [leavesCid[0].toBigInt(), leavesCid[1].toBigInt()],
-        cumulativeAmount: v.cumulativeAmount,
-        nonce: v.nonce,
+    runnerSign,
+    settleResults(s, user, digests, v, forge = {}) {
+      const owner = forge.owner ?? { service: s.address.toBase58(), user: user.toBase58() }
+      const proved = client.settledResults(owner, digests)
+      const results = { ...proved, count: forge.count ?? proved.count }
+      return client.settle(payer, {
+        service: s.address,
+        book: s.book,
+        user,
+        voucher: v,
+        results,
+        leavesCid: forge.sentLeavesCid ?? TEST_LEAVES_CID,
+        runner: (forge.runnerParam ?? s.runnerKey).toPublicKey(),
+        runnerSignature: runnerSign(
+          s,
+          user,
+          results,
+          TEST_LEAVES_CID,
+          v,
+          forge.runnerKey ?? forge.runnerParam,
+        ),
       })
-      return signFields(fields, (key ?? s.runnerKey).toBase58())
     },
     heartbeatSign(s, slot, key) {
       const fields = heartbeatMessage({ service: s.address.toBase58(), slot })

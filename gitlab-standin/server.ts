@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { expandVariables } from './expand.ts'
 import type {
   Fault,
   Faults,
@@ -158,8 +159,13 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     failure_reason: j.status === 'failed' ? 'script_failure' : undefined,
   })
 
-  const sendHook = async (event: 'Pipeline Hook' | 'Job Hook', payload: unknown) => {
+  const sendHook = async (
+    project: StandinProject,
+    event: 'Pipeline Hook' | 'Job Hook',
+    payload: unknown,
+  ) => {
     if (!options.webhookUrl) return
+    const secret = project.webhookSecret ?? options.webhookSecret
     const uuid = randomUUID()
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -170,7 +176,7 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
       'x-gitlab-instance': baseUrl,
       'idempotency-key': uuid,
     }
-    if (options.webhookSecret !== undefined) headers['x-gitlab-token'] = options.webhookSecret
+    if (secret !== undefined) headers['x-gitlab-token'] = secret
     try {
       await fetch(options.webhookUrl, {
         method: 'POST',
@@ -282,8 +288,30 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
       j.finished_at = now
       p.finished_at = now
     }
-    await sendHook('Job Hook', jobHook(project, p, j))
-    await sendHook('Pipeline Hook', pipelineHook(project, p))
+    await sendHook(project, 'Job Hook', jobHook(project, p, j))
+    await sendHook(project, 'Pipeline Hook', pipelineHook(project, p))
+  }
+
+  /** The variables as the job sees them: predefined ones, then the pipeline's, expanded by GitLab's rule. */
+  const jobVariables = (
+    project: StandinProject,
+    p: StandinPipeline,
+    job: StandinJob,
+  ): Record<string, string> => {
+    const predefined: Record<string, string> = {
+      CI_PROJECT_ID: String(project.id),
+      CI_PROJECT_PATH: projectPath(project),
+      CI_PIPELINE_ID: String(p.id),
+      CI_JOB_ID: String(job.id),
+      CI_COMMIT_SHA: p.sha,
+      // A stand-in of the job's own credential: what an expanded `$CI_JOB_TOKEN` would leak.
+      CI_JOB_TOKEN: `standin-ci-job-token-${job.id}`,
+    }
+    const raw = Object.fromEntries(p.variables.map((v) => [v.key, v.value]))
+    const lookup = (name: string) => raw[name] ?? predefined[name]
+    return Object.fromEntries(
+      p.variables.map((v) => [v.key, v.raw ? v.value : expandVariables(v.value, lookup)]),
+    )
   }
 
   const runPipeline = async (project: StandinProject, p: StandinPipeline) => {
@@ -298,7 +326,7 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
             project,
             pipeline: p,
             job,
-            variables: Object.fromEntries(p.variables.map((v) => [v.key, v.value])),
+            variables: jobVariables(project, p, job),
           })
         : { status: 'success', trace: 'Job succeeded\n' }
     } catch (error) {
@@ -492,7 +520,13 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
       return
     }
     if (req.method === 'GET' && what === 'pipelines') {
-      send(res, 200, { triggerRequests, pipelines })
+      // jobVariables: what the pipeline's job sees after GitLab's variable expansion.
+      const view = pipelines.map((p) => {
+        const project = options.projects.find((x) => x.id === p.project_id)
+        const job = p.jobs[0]
+        return project && job ? { ...p, jobVariables: jobVariables(project, p, job) } : p
+      })
+      send(res, 200, { triggerRequests, pipelines: view })
       return
     }
     throw new HttpError(404, { message: '404 Not Found' })

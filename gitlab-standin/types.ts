@@ -12,6 +12,8 @@ export interface StandinProject {
   sha?: string
   /** Name of the single job each pipeline runs; defaults to `zkrunner`. */
   jobName?: string
+  /** This project's webhook secret (`X-Gitlab-Token`); defaults to the stand-in's `webhookSecret`. */
+  webhookSecret?: string
 }
 
 /** A scripted failure for the next matching request. */
@@ -71,7 +73,7 @@ export interface StandinPipeline {
   jobs: StandinJob[]
 }
 
-/** What `runJob` is given: the pipeline and the job to run, and the variables as a map. */
+/** What `runJob` is given: the pipeline and the job to run, and the variables as the job sees them (expanded). */
 export interface RunJobContext {
   project: StandinProject
   pipeline: StandinPipeline
@@ -93,7 +95,7 @@ export interface GitlabStandinOptions {
   host?: string
   /** Where to POST the pipeline and job webhooks; none are sent without it. */
   webhookUrl?: string
-  /** Secret sent as `X-Gitlab-Token` with every webhook. */
+  /** Secret sent as `X-Gitlab-Token` with the webhooks of projects that set none of their own. */
   webhookSecret?: string
   /** The projects served. */
   projects: StandinProject[]

@@ -40,6 +40,19 @@ export const decodeTerms = (field: bigint): ServiceTerms => ({
   withdrawTimelockSlots: field / TWO_64,
 })
 
+/**
+ * Bounds of a service's withdrawal timelock, refused outside them at deploy. The minimum leaves
+ * the runner one SLOT_WINDOW-sized margin twice over to land its settlement (one settlement per
+ * user, one user channel per block and service today: an operator with many users sets more).
+ * The maximum (2^20 slots, about 6 years of 3-minute slots) keeps `requestedAt + timelock` far
+ * from the UInt32 slot limit, where a withdrawal could never unlock.
+ */
+export const WITHDRAW_TIMELOCK_BOUNDS = { min: 20n, max: 1n << 20n } as const
+
+/** True when a withdrawal timelock is within WITHDRAW_TIMELOCK_BOUNDS. */
+export const withdrawTimelockInBounds = (slots: bigint): boolean =>
+  slots >= WITHDRAW_TIMELOCK_BOUNDS.min && slots <= WITHDRAW_TIMELOCK_BOUNDS.max
+
 /** The runner's liveness and throughput counters. */
 export interface ServiceHeartbeat {
   lastHeartbeatSlot: bigint

@@ -16,6 +16,27 @@ export function parseCid(text: string): Result<CID> {
   }
 }
 
+/** Multicodec codes of the only CIDs zkrunner reads or puts on chain: raw blocks and UnixFS (dag-pb). */
+export const CONTENT_CODECS: ReadonlySet<number> = new Set([0x55, 0x70])
+
+/**
+ * Parses the CID of content zkrunner reads: raw or dag-pb, sha2-256, and nothing but the CID (a
+ * `?format=` or a `/path` would make a gateway answer other bytes than the ones the CID names).
+ */
+export function parseContentCid(text: string): Result<CID> {
+  const parsed = parseCid(text)
+  if (!parsed.ok) return parsed
+  const c = parsed.value
+  if (!CONTENT_CODECS.has(c.code))
+    return fail(
+      ProtocolErrorCode.UNSUPPORTED_CID,
+      `codec 0x${c.code.toString(16)} is not raw or dag-pb`,
+    )
+  if (c.multihash.code !== sha256Hasher.code || c.multihash.digest.length !== 32)
+    return fail(ProtocolErrorCode.UNSUPPORTED_CID, 'only sha2-256 CIDs are read')
+  return ok(c)
+}
+
 /**
  * A CIDv1 with a sha2-256 multihash as two Fields: (codec << 128 | digest high half, digest low
  * half). Only these CIDs can go on chain, so every other one is refused here, not later.
@@ -25,6 +46,8 @@ export function cidToFields(cid: CID | string): Result<[bigint, bigint]> {
   if (!parsed.ok) return parsed
   const c = parsed.value
   if (c.version !== 1) return fail(ProtocolErrorCode.UNSUPPORTED_CID, 'only CIDv1 goes on chain')
+  if (!CONTENT_CODECS.has(c.code))
+    return fail(ProtocolErrorCode.UNSUPPORTED_CID, 'only raw and dag-pb CIDs go on chain')
   if (c.multihash.code !== sha256Hasher.code || c.multihash.digest.length !== 32) {
     return fail(ProtocolErrorCode.UNSUPPORTED_CID, 'only sha2-256 CIDs go on chain')
   }
@@ -44,6 +67,12 @@ export function fieldsToCid(fields: readonly bigint[]): Result<CID> {
   if (f0 < 0n || codec >= TWO_64 || f1 < 0n || f1 >= TWO_128) {
     return fail(ProtocolErrorCode.INVALID_FIELDS, 'fields out of range for a CID')
   }
+  // Whoever writes the fields chooses the codec; a reader fetches only what it can check.
+  if (!CONTENT_CODECS.has(Number(codec)))
+    return fail(
+      ProtocolErrorCode.UNSUPPORTED_CID,
+      `codec 0x${codec.toString(16)} is not raw or dag-pb`,
+    )
   const digest = new Uint8Array(32)
   digest.set(bigintToBytes(f0 & (TWO_128 - 1n), 16), 0)
   digest.set(bigintToBytes(f1, 16), 16)

@@ -12,7 +12,11 @@ export const VOUCHER_DOMAIN = domainTag('zkrunner/voucher/v1')
 export const MANIFEST_DOMAIN = domainTag('zkrunner/manifest/v1')
 /** First field of every runner heartbeat. */
 export const HEARTBEAT_DOMAIN = domainTag('zkrunner/heartbeat/v1')
-/** First field of every settlement batch the runner signs. */
-export const SETTLE_DOMAIN = domainTag('zkrunner/settle/v1')
+/** First field of every settlement batch the runner signs (v2: it names the number of results). */
+export const SETTLE_DOMAIN = domainTag('zkrunner/settle/v2')
+/** First field of every leaf of a results tree: a leaf names its service, user and manifest. */
+export const RESULT_LEAF_DOMAIN = domainTag('zkrunner/result-leaf/v1')
 /** First field of every service registration the operator signs. */
 export const REGISTRATION_DOMAIN = domainTag('zkrunner/registration/v1')
+/** First field of every result report the runner posts to the Worker. */
+export const RESULT_REPORT_DOMAIN = domainTag('zkrunner/result-report/v1')

@@ -107,6 +107,23 @@ export async function sealJson(publicKey: string, info: string, value: unknown):
   }
 }
 
+// Importing a private key is a key derivation of its own: the Worker's few keys are imported once
+// per isolate, not per request. Bounded, so a caller with ever new keys cannot grow it.
+const importedKeys = new Map<string, Promise<CryptoKey>>()
+const IMPORTED_KEYS = 16
+
+function importedKey(privateKey: string): Promise<CryptoKey> {
+  let key = importedKeys.get(privateKey)
+  if (!key) {
+    key = suite.kem.deserializePrivateKey(fromBase64url(privateKey))
+    // A key that fails to import is not kept: the next request tries again and fails the same way.
+    key.catch(() => importedKeys.delete(privateKey))
+    if (importedKeys.size >= IMPORTED_KEYS) importedKeys.clear()
+    importedKeys.set(privateKey, key)
+  }
+  return key
+}
+
 /**
  * Opens an envelope with whichever of `keys` it names (the current key and, during rotation,
  * the previous one) and parses the JSON inside. Tampering, a wrong key or a wrong `info` all
@@ -121,7 +138,7 @@ export async function openJson(
   if (!key) return fail(ProtocolErrorCode.UNKNOWN_KEY_ID, `no key with id ${envelope.kid}`, ['kid'])
   let plaintext: ArrayBuffer
   try {
-    const recipientKey = await suite.kem.deserializePrivateKey(fromBase64url(key.privateKey))
+    const recipientKey = await importedKey(key.privateKey)
     plaintext = await suite.open(
       {
         recipientKey,

@@ -10,8 +10,10 @@ export const ProtocolErrorCode = {
   INVALID_FIELD: 'INVALID_FIELD',
   /** A job parameter does not satisfy the service's parameter spec. */
   INVALID_PARAMETER: 'INVALID_PARAMETER',
-  /** A CID the chain cannot hold (not v1, or not sha2-256). */
+  /** A CID zkrunner does not read or the chain cannot hold (not raw or dag-pb, not sha2-256, not v1 on chain). */
   UNSUPPORTED_CID: 'UNSUPPORTED_CID',
+  /** Signed bytes that are not the canonical JSON of what they parse to (a duplicate key, say). */
+  NOT_CANONICAL: 'NOT_CANONICAL',
   /** Fields that do not decode to a digest or CID. */
   INVALID_FIELDS: 'INVALID_FIELDS',
   /** An envelope for another key id. */

@@ -7,6 +7,7 @@ import { sha256 as mhSha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
 import { cidToFields, fieldsToCid } from './cid-fields.ts'
 import { digestToFields, fieldsToDigest, sha256 } from './digest.ts'
+import { unwrap } from './errors.ts'
 import { FIELD_MODULUS } from './mina-key.ts'
 
 describe('SHA-256 digests as two 128-bit fields', () => {
@@ -45,7 +46,7 @@ describe('SHA-256 digests as two 128-bit fields', () => {
 
 describe('CIDs as two fields', () => {
   test('raw and dag-pb CIDv1 round trip', async () => {
-    for (const code of [raw.code, 0x70, 0x71]) {
+    for (const code of [raw.code, 0x70]) {
       const cid = CID.createV1(code, await mhSha256.digest(randomBytes(100)))
       const f = cidToFields(cid)
       expect(f.ok).toBe(true)
@@ -64,6 +65,18 @@ describe('CIDs as two fields', () => {
       const r = cidToFields(c)
       expect(!r.ok && r.error.code).toBe('UNSUPPORTED_CID')
     }
+  })
+
+  test('only raw and dag-pb go on chain or come off it: a dag-cbor CID is UNSUPPORTED_CID', async () => {
+    const cbor = CID.createV1(0x71, await mhSha256.digest(randomBytes(100)))
+    expect(cidToFields(cbor)).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_CID' } })
+    // Fields a contract holds decode only to a codec zkrunner reads.
+    const [hi, lo] = unwrap(cidToFields(CID.createV1(raw.code, cbor.multihash)))
+    const asCbor = (0x71n << 128n) | (hi & ((1n << 128n) - 1n))
+    expect(fieldsToCid([asCbor, lo])).toMatchObject({
+      ok: false,
+      error: { code: 'UNSUPPORTED_CID' },
+    })
   })
 
   test('fields that cannot be a CID are INVALID_FIELDS', () => {

@@ -13,14 +13,24 @@ export {
   ServiceState,
   type ServiceTerms,
   serviceAvailability,
+  WITHDRAW_TIMELOCK_BOUNDS,
+  withdrawTimelockInBounds,
 } from './chain-layout.ts'
-export { cidToFields, fieldsToCid, parseCid } from './cid-fields.ts'
+export {
+  CONTENT_CODECS,
+  cidToFields,
+  fieldsToCid,
+  parseCid,
+  parseContentCid,
+} from './cid-fields.ts'
 export { bigintToBytes, bytesToBigint, digestToFields, fieldsToDigest, sha256 } from './digest.ts'
 export {
   domainTag,
   HEARTBEAT_DOMAIN,
   MANIFEST_DOMAIN,
   REGISTRATION_DOMAIN,
+  RESULT_LEAF_DOMAIN,
+  RESULT_REPORT_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
@@ -75,31 +85,63 @@ export {
   parseJobSubmission,
 } from './job-request.ts'
 export {
+  type JobVariables,
+  JobVariablesSchema,
+  parseArtifactPath,
+  parseJobVariables,
+  RanCommitSchema,
+} from './job-variables.ts'
+export {
   heartbeatMessage,
   manifestMessage,
   registrationMessage,
+  resultLeafMessage,
+  resultReportMessage,
   settleMessage,
   voucherMessage,
 } from './messages.ts'
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 export {
+  hasControlCharacter,
+  isReservedParameterName,
+  ParameterNameSchema,
   type ParameterSpec,
   ParameterSpecSchema,
   type ParameterValues,
   ParameterValuesSchema,
+  RESERVED_PARAMETER_PREFIXES,
   validateParameters,
 } from './parameters.ts'
 export { parseJsonWith, parseWith } from './parse.ts'
 export {
+  AGENT_LOST_SIGNAL,
+  chargeOfJob,
+  isPayable,
+  type NotChargedReason,
+  type Payability,
+  payabilityOf,
+  type RunEnd,
+} from './payable.ts'
+export {
   CidSchema,
   CommitShaSchema,
+  ContentCidSchema,
   HpkePublicKeySchema,
   PublicKeySchema,
   RequestIdSchema,
   Sha256HexSchema,
   SignatureSchema,
   Uint64Schema,
+  WellFormedStringSchema,
 } from './primitives.ts'
+export { type NextVoucher, nextVoucher, type OwedEvidence, type OwedSource } from './proven-owed.ts'
+export { isLoopbackHttp, providerLink, providerUrlProblem } from './provider-link.ts'
+export {
+  parseRequestBinding,
+  type RequestBinding,
+  RequestBindingSchema,
+  requestDigest,
+} from './request-digest.ts'
 export {
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
@@ -107,24 +149,40 @@ export {
   ManifestFileSchema,
   type ManifestSignature,
   ManifestSignatureSchema,
+  manifestBytes,
   manifestDigest,
+  NotRunReasonSchema,
+  parseManifestBytes,
   parseManifestSignature,
   parseResultManifest,
   type ResultManifest,
   ResultManifestSchema,
   type SamplingSummary,
   SamplingSummarySchema,
+  type SkippedArtifact,
+  SkippedArtifactSchema,
   signManifest,
   verifyManifest,
 } from './result-manifest.ts'
-export { parseResultReport, type ResultReport, ResultReportSchema } from './result-report.ts'
+export {
+  parseResultReport,
+  type ResultReport,
+  ResultReportSchema,
+  signResultReport,
+  verifyResultReport,
+} from './result-report.ts'
+export { unsafeRegexReason } from './safe-regex.ts'
 export {
   parseServiceDescriptor,
   type ServiceDescriptor,
   ServiceDescriptorSchema,
+  serviceDescriptorBytes,
+  serviceDescriptorCid,
 } from './service-descriptor.ts'
 export {
   parseServiceRegistration,
+  type SealedGitlabCredentials,
+  SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   ServiceRegistrationSchema,
   signServiceRegistration,

@@ -12,7 +12,7 @@ import {
   signManifest,
   verifyManifest,
 } from './result-manifest.ts'
-import { parseResultReport } from './result-report.ts'
+import { parseResultReport, signResultReport, verifyResultReport } from './result-report.ts'
 import { parseServiceDescriptor } from './service-descriptor.ts'
 import {
   parseServiceRegistration,
@@ -47,16 +47,31 @@ describe('round trips: every message survives JSON and parses back equal', () =>
 
   test('result report', () => {
     const sig = signManifest(manifest, keys.runner.privateKey)
-    const report = {
-      v: 1,
+    const signed = {
+      service: manifest.service,
       jobId: manifest.jobId,
       bundleCid: manifest.files[0]!.cid,
       manifestDigest: sig.digest,
+      exitCode: 0,
+    }
+    const report = {
+      v: 2 as const,
+      jobId: signed.jobId,
+      bundleCid: signed.bundleCid,
+      manifestDigest: signed.manifestDigest,
       runner: sig.runner,
-      signature: sig.signature,
+      signature: signResultReport(signed, keys.runner.privateKey),
       exitCode: 0,
     }
     expect(parseResultReport(report)).toEqual({ ok: true, value: report })
+    expect(verifyResultReport(report, manifest.service)).toEqual({ ok: true, value: true })
+    // The signature binds the job and the service: replayed elsewhere, it does not verify.
+    const elsewhere = { ...report, jobId: 'f'.repeat(32) }
+    expect(verifyResultReport(elsewhere, manifest.service).ok).toBe(false)
+    expect(verifyResultReport(report, keys.user.publicKey).ok).toBe(false)
+    // It binds how the job ended: a charged job cannot be re-labelled lost, or the reverse.
+    expect(verifyResultReport({ ...report, signal: 'agent-lost' }, manifest.service).ok).toBe(false)
+    expect(verifyResultReport({ ...report, exitCode: 1 }, manifest.service).ok).toBe(true)
   })
 })
 

@@ -1,5 +1,10 @@
 import { describe, expect, test } from 'vitest'
-import { type ParameterSpec, ParameterSpecSchema, validateParameters } from './parameters.ts'
+import {
+  type ParameterSpec,
+  ParameterSpecSchema,
+  ParameterValuesSchema,
+  validateParameters,
+} from './parameters.ts'
 import { parseWith } from './parse.ts'
 
 const specs: ParameterSpec[] = [
@@ -35,7 +40,7 @@ describe('validateParameters', () => {
     [{ LIMIT: 5, LABEL: 'UPPER' }, 'LABEL', 'must match [a-z-]+'],
     [{ LIMIT: 5, LABEL: 'a' }, 'LABEL', 'at least 2 characters'],
     [{ LIMIT: 5, LABEL: 'abcdefghij' }, 'LABEL', 'at most 8 characters'],
-    [{ LIMIT: 5, LABEL: 'ok\nEVIL' }, 'LABEL', 'must match [a-z-]+'],
+    [{ LIMIT: 5, LABEL: 'ok\nEVIL' }, 'LABEL', 'must not hold control characters'],
     [{ LIMIT: 5, OTHER: 'x' }, 'OTHER', 'not a parameter of this service'],
   ])('%j is refused at %s', (values, name, message) => {
     const r = validateParameters(specs, values)
@@ -52,4 +57,34 @@ describe('validateParameters', () => {
     const badName = parseWith(ParameterSpecSchema, { name: '1X', type: 'boolean' })
     expect(!badName.ok && badName.error.path).toEqual(['name'])
   })
+})
+
+describe('reserved names and control characters', () => {
+  test.each([
+    'CI_JOB_TOKEN',
+    'GIT_STRATEGY',
+    'GITLAB_USER',
+    'FF_USE_FASTZIP',
+    'GITHUB_SHA',
+    'RUNNER_TEMP',
+    'ACTIONS_RUNTIME_TOKEN',
+    'ZKRUNNER_JOB_ID',
+    'ci_debug_trace',
+  ])('%s is refused as a descriptor name and as a request name', (name) => {
+    expect(ParameterSpecSchema.safeParse({ name, type: 'boolean' }).success).toBe(false)
+    const checked = validateParameters(specs, { LIMIT: 5, [name]: 'x' })
+    expect(checked.ok).toBe(false)
+    expect(parseWith(ParameterValuesSchema, { [name]: 'x' }).ok).toBe(false)
+  })
+
+  test.each(['a\nb', 'a\rb', 'a\tb', 'a\u001bb', 'a\u0085b', 'a\u0000b'])(
+    'a control character in %j is refused',
+    (value) => {
+      expect(parseWith(ParameterValuesSchema, { LABEL: value }).ok).toBe(false)
+      const free: ParameterSpec[] = [
+        { name: 'LABEL', type: 'string', required: true, maxLength: 9 },
+      ]
+      expect(validateParameters(free, { LABEL: value }).ok).toBe(false)
+    },
+  )
 })

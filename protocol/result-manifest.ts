@@ -1,16 +1,17 @@
 import { z } from 'zod'
 import { sha256 } from './digest.ts'
 import { canonicalBytes, toHex } from './encoding.ts'
-import { fail, type Result } from './errors.ts'
+import { fail, ok, ProtocolErrorCode, type Result } from './errors.ts'
 import { manifestMessage } from './messages.ts'
 import { parseWith } from './parse.ts'
 import {
-  CidSchema,
   CommitShaSchema,
+  ContentCidSchema,
   PublicKeySchema,
   RequestIdSchema,
   Sha256HexSchema,
   SignatureSchema,
+  WellFormedStringSchema,
 } from './primitives.ts'
 import { signFields, verifyFields } from './signature.ts'
 
@@ -20,9 +21,7 @@ const isoTime = z.iso.datetime({ offset: true })
 /** One file of a result bundle, as the runner hashed it. */
 export const ManifestFileSchema = z.strictObject({
   /** Path inside the bundle, `/`-separated, no `..`. */
-  path: z
-    .string()
-    .min(1)
+  path: WellFormedStringSchema.min(1)
     .max(1024)
     .refine(
       (p) => !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.' || s === ''),
@@ -33,7 +32,7 @@ export const ManifestFileSchema = z.strictObject({
   size: count,
   sha256: Sha256HexSchema,
   /** UnixFS CID of the file's bytes. */
-  cid: CidSchema,
+  cid: ContentCidSchema,
 })
 /** One file of a result bundle. */
 export type ManifestFile = z.infer<typeof ManifestFileSchema>
@@ -41,12 +40,12 @@ export type ManifestFile = z.infer<typeof ManifestFileSchema>
 /** One counter the sampler tried to record, and what it found. */
 export const SampledEventSchema = z.strictObject({
   /** Event name as perf or the fallback reader names it (task-clock, cpu-clock, rss, …). */
-  event: z.string().min(1).max(128),
+  event: WellFormedStringSchema.min(1).max(128),
   /** False where the host does not expose the counter (`<not supported>`). */
   supported: z.boolean(),
   /** Sum over the run (or peak, for gauges such as memory). */
   total: z.number().min(0).nullable(),
-  unit: z.string().max(32).default(''),
+  unit: WellFormedStringSchema.max(32).default(''),
 })
 
 /** How the run was measured, and the headline numbers. */
@@ -56,10 +55,37 @@ export const SamplingSummarySchema = z.strictObject({
   sampleCount: count,
   events: z.array(SampledEventSchema).max(256),
   /** Path of the time series inside the bundle (documented in agent/README.md). */
-  samplesPath: z.string().min(1).max(1024),
+  samplesPath: WellFormedStringSchema.min(1).max(1024),
 })
 /** How the run was measured. */
 export type SamplingSummary = z.infer<typeof SamplingSummarySchema>
+
+/** Why a declared artifact is not in the bundle. */
+export const ArtifactSkipReasonSchema = z.enum([
+  /** Not there after the job (a failed job often has none). */
+  'missing',
+  /** Absolute, `..`, or resolving outside the job's build directory. */
+  'outside-build-dir',
+  /** A symlink in some component of its path, or inside a declared directory. */
+  'symlink',
+  /** Not a regular file or directory (a FIFO, socket or device). */
+  'not-a-file',
+])
+
+/** A declared artifact the runner left out of the bundle, and why. */
+export const SkippedArtifactSchema = z.strictObject({
+  path: z.string().min(1).max(1024),
+  reason: ArtifactSkipReasonSchema,
+})
+/** A declared artifact the runner left out of the bundle. */
+export type SkippedArtifact = z.infer<typeof SkippedArtifactSchema>
+
+/**
+ * Why a job never ran. Such a result is signed and published so the user sees why, but it is
+ * not a delivered result: settlement never charges it. `source-mismatch`: the commit the CI
+ * checked out is not the service version's source commitment.
+ */
+export const NotRunReasonSchema = z.enum(['source-mismatch'])
 
 /** What the runner asserts about one job: signed, pinned, and checked by anyone. */
 export const ResultManifestSchema = z.strictObject({
@@ -72,9 +98,11 @@ export const ResultManifestSchema = z.strictObject({
   runner: PublicKeySchema,
   /** The paying user. */
   user: PublicKeySchema,
+  /** requestDigest of the request this job answers (request id, service, user, parameters). */
+  requestDigest: Sha256HexSchema,
   /** Exit code, or null when the job was ended by a signal. */
   exitCode: z.int().min(0).max(255).nullable(),
-  signal: z.string().max(16).nullable().default(null),
+  signal: WellFormedStringSchema.max(16).nullable().default(null),
   startedAt: isoTime,
   endedAt: isoTime,
   wallMs: count,
@@ -83,6 +111,10 @@ export const ResultManifestSchema = z.strictObject({
   sampling: SamplingSummarySchema,
   /** Every file of the bundle except the manifest and its signature. */
   files: z.array(ManifestFileSchema).max(10_000),
+  /** Declared artifacts left out of the bundle (absent when none were). */
+  skippedArtifacts: z.array(SkippedArtifactSchema).max(1000).optional(),
+  /** Set when the job was refused before it ran: never charged. */
+  notRun: NotRunReasonSchema.optional(),
 })
 /** What the runner asserts about one job. */
 export type ResultManifest = z.infer<typeof ResultManifestSchema>
@@ -110,6 +142,29 @@ export const parseResultManifest = (input: unknown): Result<ResultManifest> =>
 /** Validates an untrusted manifest signature. */
 export const parseManifestSignature = (input: unknown): Result<ManifestSignature> =>
   parseWith(ManifestSignatureSchema, input)
+
+/**
+ * Parses the bytes of a bundle's manifest.json. They must be exactly the canonical JSON of what
+ * they parse to: the runner signs the canonical form, so any other spelling of the same value (a
+ * duplicate key, whose last value JSON.parse keeps) would let two readers see two manifests.
+ */
+export function parseManifestBytes(bytes: Uint8Array): Result<ResultManifest> {
+  let value: unknown
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))
+  } catch {
+    return fail(ProtocolErrorCode.MALFORMED_JSON, 'not UTF-8 JSON')
+  }
+  const parsed = parseResultManifest(value)
+  if (!parsed.ok) return parsed
+  const canonical = canonicalBytes(parsed.value)
+  if (canonical.length !== bytes.length || canonical.some((b, i) => b !== bytes[i]))
+    return fail(ProtocolErrorCode.NOT_CANONICAL, 'bytes are not the canonical JSON of the manifest')
+  return ok(parsed.value)
+}
+
+/** The bytes a bundle stores as manifest.json: its canonical JSON, exactly what the runner signs. */
+export const manifestBytes = (manifest: ResultManifest): Uint8Array => canonicalBytes(manifest)
 
 /** SHA-256 of the manifest's canonical JSON: what the runner signs. */
 export function manifestDigest(manifest: ResultManifest): Uint8Array {

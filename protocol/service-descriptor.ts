@@ -1,4 +1,10 @@
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
 import { z } from 'zod'
+import { sha256 } from './digest.ts'
+import { canonicalBytes } from './encoding.ts'
 import type { Result } from './errors.ts'
 import { ParameterSpecSchema } from './parameters.ts'
 import { parseWith } from './parse.ts'
@@ -12,29 +18,53 @@ import {
 /** One version of one CI job offered as a service: published on IPFS, its CID frozen on chain. */
 export const ServiceDescriptorSchema = z
   .strictObject({
-    v: z.literal(1),
-    /** Human name shown in the market. */
-    name: z.string().min(1).max(120),
-    description: z.string().max(2000).default(''),
-    provider: z.enum(['gitlab', 'github']),
-    /** Base URL of the provider, e.g. https://gitlab.com. */
-    providerUrl: z.url({ protocol: /^https?$/ }),
-    /** Project id or URL-encodable path (`group/project`) as the provider's API takes it. */
-    project: z.string().min(1).max(255),
-    /** Branch or tag the pipeline runs on. */
-    ref: z.string().min(1).max(255),
-    /** Name of the CI job that is the service. */
-    job: z.string().min(1).max(255),
-    /** Commit SHA of the pipeline definition: what the user reviewed and pays for. */
-    sourceCommitment: CommitShaSchema,
-    /** Price of one job in credits (token base units). */
-    pricePerJob: Uint64Schema,
-    /** The runner oracle's Mina public key: signs results and heartbeats. */
-    runnerPublicKey: PublicKeySchema,
-    /** The Worker's HPKE public key that requests are sealed to. */
-    workerPublicKey: HpkePublicKeySchema,
-    /** Typed parameters a request may set. */
-    parameters: z.array(ParameterSpecSchema).max(64).default([]),
+    // Each field's description is also the generated JSON Schema's (protocol/schemas/), which
+    // editors show while an operator writes a descriptor.
+    v: z.literal(1).meta({ description: 'Format version: 1.' }),
+    name: z.string().min(1).max(120).meta({ description: 'Human name shown in the market.' }),
+    description: z
+      .string()
+      .max(2000)
+      .default('')
+      .meta({ description: 'What the job does, shown in the market.' }),
+    provider: z.enum(['gitlab', 'github']).meta({ description: 'The CI provider.' }),
+    providerUrl: z
+      .url({ protocol: /^https?$/ })
+      // The JSON Schema's `format: uri` alone would allow any scheme.
+      .meta({
+        description: 'Base URL of the provider, e.g. https://gitlab.com.',
+        pattern: '^https?://',
+      }),
+    project: z.string().min(1).max(255).meta({
+      description:
+        "Project id or URL-encodable path (`group/project`) as the provider's API takes it.",
+    }),
+    ref: z.string().min(1).max(255).meta({ description: 'Branch or tag the pipeline runs on.' }),
+    job: z
+      .string()
+      .min(1)
+      .max(255)
+      .meta({ description: 'Name of the CI job that is the service.' }),
+    sourceCommitment: CommitShaSchema.meta({
+      description:
+        'Commit SHA of the pipeline definition: what the user reviewed and pays for. A new commit is a new service version.',
+    }),
+    pricePerJob: Uint64Schema.meta({
+      description:
+        'Price of one job in credits (token base units), a decimal string. "0" is a free service.',
+    }),
+    runnerPublicKey: PublicKeySchema.meta({
+      description: "The runner oracle's Mina public key (B62…): signs results and heartbeats.",
+    }),
+    workerPublicKey: HpkePublicKeySchema.meta({
+      description:
+        "The Worker's HPKE public key (`publicKey` of GET /v1/keys) that requests are sealed to.",
+    }),
+    parameters: z
+      .array(ParameterSpecSchema)
+      .max(64)
+      .default([])
+      .meta({ description: 'Typed parameters a request may set (names unique).' }),
   })
   .refine((d) => new Set(d.parameters.map((p) => p.name)).size === d.parameters.length, {
     message: 'parameter names must be unique',
@@ -46,3 +76,20 @@ export type ServiceDescriptor = z.infer<typeof ServiceDescriptorSchema>
 /** Validates an untrusted service descriptor. */
 export const parseServiceDescriptor = (input: unknown): Result<ServiceDescriptor> =>
   parseWith(ServiceDescriptorSchema, input)
+
+/**
+ * The bytes pinned for a descriptor: the canonical JSON (RFC 8785) of the parsed descriptor, with
+ * its defaults filled in. Not the bytes of the operator's file: spacing, key order and left-out
+ * defaults must not change what is frozen on chain.
+ */
+export const serviceDescriptorBytes = (descriptor: ServiceDescriptor): Uint8Array =>
+  canonicalBytes(descriptor)
+
+/**
+ * The descriptor's CID: raw-codec CIDv1 (sha2-256) of `serviceDescriptorBytes`, computed here and
+ * not by an importer, so the CID pinned, frozen on chain and checked by the page is one value.
+ */
+export function serviceDescriptorCid(descriptor: ServiceDescriptor): CID {
+  const digest = createDigest(sha256Hasher.code, sha256(serviceDescriptorBytes(descriptor)))
+  return CID.createV1(raw.code, digest)
+}

@@ -10,6 +10,25 @@ import { ServiceDescriptorSchema } from './service-descriptor.ts'
 import { signFields, verifyFields } from './signature.ts'
 
 /**
+ * What an operator seals to the Worker (TRIGGER_TOKEN_INFO) in a registration: the trigger token,
+ * optionally a read-only API token (`read_api`) to reconcile an ambiguous trigger, and the secret
+ * this service's GitLab webhook sends as X-Gitlab-Token. The webhook secret is per service: one
+ * operator's secret must not move another operator's jobs. A bare string is a trigger token alone
+ * (older registrations): such a service accepts no webhooks.
+ */
+export const SealedGitlabCredentialsSchema = z.union([
+  z.string().min(1).max(512),
+  z.strictObject({
+    v: z.literal(1),
+    triggerToken: z.string().min(1).max(512),
+    apiToken: z.string().min(1).max(512).optional(),
+    webhookSecret: z.string().min(16).max(256).optional(),
+  }),
+])
+/** The credentials sealed in a registration. */
+export type SealedGitlabCredentials = z.infer<typeof SealedGitlabCredentialsSchema>
+
+/**
  * An operator's registration of one service version with the Worker (POST /v1/services).
  * The GitLab trigger token travels sealed to the Worker's key and is stored only sealed.
  */
@@ -26,7 +45,7 @@ export const ServiceRegistrationSchema = z.strictObject({
     .min(10)
     .max(80)
     .regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'must be base58'),
-  /** The trigger token sealed with TRIGGER_TOKEN_INFO. */
+  /** SealedGitlabCredentials sealed with TRIGGER_TOKEN_INFO: trigger token, API token, webhook secret. */
   triggerToken: EnvelopeSchema,
   /** Signature of the descriptor's runner key over registrationMessage(sha256(body without signature)). */
   signature: SignatureSchema,

@@ -1,4 +1,4 @@
-import { fetchLastBlock, type PrivateKey, type PublicKey, TokenId } from 'o1js'
+import { type PrivateKey, type PublicKey, TokenId } from 'o1js'
 import {
   accountExists,
   compileAll,
@@ -7,27 +7,18 @@ import {
   deployService,
   type FeePayer,
   genuineCode,
-  heartbeat,
   mintCredits,
   publishService,
   readCredits,
-  readServiceState,
   receiptTokenId,
-  ServiceErrors,
   serviceDeployProps,
   setCreditTokenAddress,
 } from '../contracts/index.ts'
-import {
-  cidToFields,
-  type GenuineCode,
-  heartbeatMessage,
-  signFields,
-  unwrap,
-} from '../protocol/index.ts'
+import { cidToFields, type GenuineCode, unwrap } from '../protocol/index.ts'
 
 // Network selection and the Worker key hash live with the contracts (the deploy command uses
 // them too); re-exported for the stack's callers.
-export { selectNetwork, workerKeyHash } from '../contracts/index.ts'
+export { selectNetwork, sendHeartbeat, workerKeyHash } from '../contracts/index.ts'
 
 /** The contracts of the local stack and who holds what. */
 export interface Deployment {
@@ -138,43 +129,5 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
     creditTokenId: TokenId.toBase58(TokenId.derive(token)),
     // From the compile above (cached keys): never hard-coded, since the circuits embed the token.
     genuine: await genuineCode(token),
-  }
-}
-
-/** Heartbeats re-signed for a fresh slot before giving up (see {@link sendHeartbeat}). */
-const HEARTBEAT_ATTEMPTS = 4
-
-/**
- * The runner proves it is alive: signs the current slot and records it on chain. A heartbeat is
- * valid for a few slots only, and the local chain's slots are seconds long: when proving took
- * longer than that (a loaded machine), it is signed again for the slot then current, instead of
- * failing the stack.
- */
-export async function sendHeartbeat(
-  payer: FeePayer,
-  service: PublicKey,
-  runnerKey: PrivateKey,
-  log: (line: string) => void = () => {},
-): Promise<bigint> {
-  for (let attempt = 1; ; attempt++) {
-    const block = await fetchLastBlock()
-    const slot = block.globalSlotSinceGenesis.toBigint()
-    const state = await readServiceState(service)
-    if (state.heartbeat.lastHeartbeatSlot >= slot) return state.heartbeat.lastHeartbeatSlot
-    const signature = signFields(
-      heartbeatMessage({ service: service.toBase58(), slot }),
-      runnerKey.toBase58(),
-    )
-    try {
-      await included(await heartbeat(payer, service, runnerKey.toPublicKey(), slot, signature))
-      return slot
-    } catch (e) {
-      const message = (e as Error).message ?? ''
-      const stale =
-        message.includes('Protocol_state_precondition_unsatisfied') ||
-        message.includes(ServiceErrors.staleHeartbeat)
-      if (!stale || attempt >= HEARTBEAT_ATTEMPTS) throw e
-      log(`heartbeat for slot ${slot} landed too late; signing it again for the current slot`)
-    }
   }
 }

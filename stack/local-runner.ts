@@ -91,6 +91,7 @@ export async function runWithExecutor(
     trace.push(line)
     onLine(line)
   }
+  const buildDir = join(workDir, `job-${job.jobId}`)
   const ciEnv: Record<string, string> = {
     CI: 'true',
     GITLAB_CI: 'true',
@@ -100,6 +101,9 @@ export async function runWithExecutor(
     CI_PIPELINE_ID: String(job.pipelineId),
     CI_COMMIT_SHA: job.sha,
     CI_PROJECT_PATH: job.projectPath,
+    // Where GitLab Runner checks the project out: the agent runs the job there.
+    CI_BUILDS_DIR: workDir,
+    CI_PROJECT_DIR: buildDir,
     ...job.ci.variables,
     ...job.variables,
   }
@@ -126,7 +130,6 @@ export async function runWithExecutor(
       },
     )) ?? SYSTEM_FAILURE_EXIT_CODE
 
-  const buildDir = join(workDir, `job-${job.jobId}`)
   await mkdir(workDir, { recursive: true })
   const scripts = join(workDir, `scripts-${job.jobId}`)
   await mkdir(scripts, { recursive: true })

@@ -19,7 +19,7 @@ export interface PageConfig {
 const SITE_ROOT = new URL('../static-site/', import.meta.url).pathname
 
 /**
- * Serves the page with Vite's dev server (COOP/COEP headers from static-site/vite.config.ts) and
+ * Serves the page with Vite's dev server (COOP/COEP and the CSP from static-site/headers.ts) and
  * answers `/config.json` with the local stack's URLs and addresses instead of the placeholder.
  */
 export async function startPageServer(

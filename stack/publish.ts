@@ -1,11 +1,11 @@
-import { unixfs } from '@helia/unixfs'
 import { openIpfsNode } from '../agent/ipfs/node.ts'
-import { canonicalBytes, type ServiceDescriptor } from '../protocol/index.ts'
+import { pinServiceDescriptor } from '../agent/ipfs/pin-descriptor.ts'
+import type { ServiceDescriptor } from '../protocol/index.ts'
 
 /**
- * Adds a service descriptor (its canonical JSON, one raw block) to the runner's IPFS store and
- * pins it, so the runner's gateway serves it and its CID can be frozen in the service contract.
- * Call while no other process has the store open.
+ * Pins a service descriptor in the runner's IPFS store (the agent's own code path), so the
+ * runner's gateway serves it and its CID can be frozen in the service contract. Call while no
+ * other process has the store open.
  */
 export async function publishDescriptor(
   agentDataDir: string,
@@ -13,13 +13,7 @@ export async function publishDescriptor(
 ): Promise<string> {
   const helia = await openIpfsNode({ dataDir: agentDataDir })
   try {
-    const cid = await unixfs(helia).addBytes(canonicalBytes(descriptor), { rawLeaves: true })
-    if (!(await helia.pins.isPinned(cid))) {
-      for await (const _ of helia.pins.add(cid)) {
-        // Pinning walks the DAG; one raw block here.
-      }
-    }
-    return cid.toString()
+    return await pinServiceDescriptor(helia, descriptor)
   } finally {
     await helia.stop()
   }

@@ -1,6 +1,11 @@
 import { Field, Poseidon, type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
-import type { GenuineCode, ServiceDescriptor } from '../protocol/index.ts'
+import {
+  type GenuineCode,
+  nextVoucher,
+  type RequestBinding,
+  type ServiceDescriptor,
+} from '../protocol/index.ts'
 import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
@@ -54,27 +59,47 @@ export async function ensureDeposit(
   await pending.wait()
 }
 
-/** Requests one job as the page does: voucher signed by the wallet, request sealed to the Worker. */
+/**
+ * Requests one job as the page does: the voucher amount is what the user's own latest voucher
+ * (returned by the Worker, checked here with the user's key) proves owed, plus one price; never
+ * the Worker's bare figure. `log` hears why, when the Worker's voucher proves nothing.
+ */
 export async function requestJob(
   endpoints: UserEndpoints,
   service: string,
   descriptor: ServiceDescriptor,
   userKey: string,
   values: Record<string, string | number | boolean>,
-): Promise<{ jobId: string; user: string; cumulativeAmount: string }> {
+  log: (line: string) => void = () => {},
+): Promise<{ jobId: string; user: string; cumulativeAmount: string; request: RequestBinding }> {
   const worker = new WorkerClient(endpoints.workerUrl)
   const wallet = devKeyWallet(userKey)
   const status = await worker.service(service, wallet.publicKey)
-  const owed = BigInt(status.chain?.funding?.owed ?? '0')
-  const { envelope, submission } = await buildSealedRequest(
-    { service, descriptor, values, owed, lastNonce: 0n },
+  const funding = status.chain?.funding
+  // This requester keeps no record of its own between runs, and the settled amount only lowers
+  // what it may sign: with no proof from the Worker it signs one price, which an honest Worker
+  // refuses as insufficient rather than anyone overpaying.
+  const next = nextVoucher({
+    user: wallet.publicKey,
+    service,
+    price: BigInt(descriptor.pricePerJob),
+    reported: funding?.voucher,
+    reportedOwed: funding ? BigInt(funding.owed) : undefined,
+    settled: 0n,
+  })
+  if (next.warning) log(`voucher: ${next.warning}`)
+  const { envelope, submission, binding } = await buildSealedRequest(
+    { service, descriptor, values, owed: next.provenOwed, lastNonce: next.nonce - 1n },
     wallet,
   )
   const submitted = await worker.submit(envelope)
+  if (submitted.jobId !== binding.requestId)
+    throw new Error(`the Worker answered job ${submitted.jobId} for request ${binding.requestId}`)
   return {
-    jobId: submitted.jobId,
+    jobId: binding.requestId,
     user: wallet.publicKey,
     cumulativeAmount: submission.voucher.cumulativeAmount,
+    request: binding,
   }
 }
 
@@ -103,20 +128,22 @@ export async function watchJob(
 /** Verifies a job's result exactly as the page does, from the gateways and the chain alone. */
 export async function verifyJob(
   endpoints: UserEndpoints,
-  target: { bundleCid: string; service: string; jobId: string; user: string },
+  target: { bundleCid: string; service: string; request: RequestBinding },
   onLink: (l: VerificationLink) => void,
 ): Promise<VerificationLink[]> {
   const reader = await createVerifiedReader(endpoints.gateways)
   try {
     const outcome = await verifyResult(
-      { bundleCid: target.bundleCid, service: target.service, jobId: target.jobId },
+      { bundleCid: target.bundleCid, service: target.service, request: target.request },
       {
         bundle: reader,
         chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
         genuine: endpoints.genuine,
         poseidon: async (fields) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt(),
         // The leaves come from the document the Settle event names, as on the page.
-        settled: settledResultsFrom(reader, async (digests) => computeResultsRoot(digests)),
+        settled: settledResultsFrom(reader, async (owner, digests) =>
+          computeResultsRoot(owner, digests),
+        ),
       },
       onLink,
     )

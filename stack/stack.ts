@@ -1,15 +1,14 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import type { FeePayer } from '../contracts/index.ts'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
+import { registerWithWorker } from '../operator/register.ts'
 import {
   hpkeKeyPairOf,
+  type RequestBinding,
   type ServiceDescriptor,
-  sealJson,
-  signServiceRegistration,
-  TRIGGER_TOKEN_INFO,
   unwrap,
 } from '../protocol/index.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -69,6 +68,8 @@ export interface SampleRun extends StackJob {
 export interface StackJob {
   jobId: string
   user: string
+  /** The request as the user sent it: its result must answer exactly it. */
+  request: RequestBinding
   status: string
   bundleCid: string | null
 }
@@ -142,7 +143,7 @@ async function bringUp(
 ): Promise<LocalStack> {
   const dataDir = config.dataDir
   const agentDataDir = join(dataDir, 'agent')
-  await mkdir(agentDataDir, { recursive: true })
+  await mkdir(agentDataDir, { recursive: true, mode: 0o700 })
   const secrets = await loadOrCreateSecrets(join(dataDir, 'secrets.json'))
   const hpke = unwrap(hpkeKeyPairOf(secrets.hpkePrivateKey))
   const node = process.execPath
@@ -259,11 +260,19 @@ async function bringUp(
     ZKRUNNER_ARCHIVE_URL: urls.archive,
     ZKRUNNER_MINA_NETWORK_ID: NETWORK_ID,
     ZKRUNNER_CREDIT_TOKEN: deployment.token,
-    ZKRUNNER_RUNNER_KEY: runnerKey.toBase58(),
     ZKRUNNER_METRICS_LISTEN: '',
     ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
   }
   await writeFile(join(dataDir, 'agent.json'), '{}\n')
+  // The runner key sits in the agent's key file (0600, outside the builds dir), not in its
+  // environment: a job could read the agent's environment from /proc.
+  const keyFile = join(agentDataDir, 'runner-key.json')
+  await writeFile(
+    keyFile,
+    `${JSON.stringify({ publicKey: runnerKey.toPublicKey().toBase58(), privateKey: runnerKey.toBase58() })}\n`,
+    { mode: 0o600 },
+  )
+  await chmod(keyFile, 0o600)
   await ensureAgentBuilt(sup, repo, log)
   const agent = agentCommand()
 
@@ -291,11 +300,12 @@ async function bringUp(
     port: config.gitlabPort,
     host,
     webhookUrl: `${urls.worker}/v1/gitlab/webhook`,
-    webhookSecret: secrets.webhookSecret,
     projects: [
       {
         id: SAMPLE_PROJECT_ID,
         path: 'zkrunner/sample-primes',
+        // The sample service's own webhook secret, the one sealed in its registration below.
+        webhookSecret: secrets.webhookSecret,
         triggerTokens: [secrets.triggerToken],
         accessTokens: [secrets.apiToken],
         sha: commitment,
@@ -317,7 +327,8 @@ async function bringUp(
         },
         agent,
         agentEnv,
-        join(agentDataDir, 'builds'),
+        // The agent's default builds dir: beside its data dir, never inside it.
+        `${agentDataDir}-builds`,
         prefixed('job'),
         takeKillFault(),
       ).then(async (outcome) => {
@@ -335,9 +346,10 @@ async function bringUp(
     envFile,
     [
       `HPKE_PRIVATE_KEY=${secrets.hpkePrivateKey}`,
-      `GITLAB_WEBHOOK_SECRET=${secrets.webhookSecret}`,
       `MINA_GRAPHQL_URL=${urls.minaGraphql}`,
       `GITLAB_URL=${urls.gitlab}`,
+      // The stand-in is plain http on loopback; production config never sets this.
+      'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
       `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
       `CREDIT_TOKEN_ID=${deployment.creditTokenId}`,
       // Single quotes: the dotenv value is taken literally (it is JSON).
@@ -374,30 +386,19 @@ async function bringUp(
   })
 
   log('registering the sample service with the Worker…')
-  const registration = signServiceRegistration(
-    {
-      v: 1,
-      service: deployment.service,
-      descriptor,
-      descriptorCid,
-      receiptTokenId: deployment.receiptTokenId,
-      triggerToken: await sealJson(hpke.publicKey, TRIGGER_TOKEN_INFO, {
-        v: 1,
-        triggerToken: secrets.triggerToken,
-        apiToken: secrets.apiToken,
-      }),
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: deployment.service,
+    descriptor,
+    descriptorCid,
+    receiptTokenId: deployment.receiptTokenId,
+    credentials: {
+      triggerToken: secrets.triggerToken,
+      apiToken: secrets.apiToken,
+      webhookSecret: secrets.webhookSecret,
     },
-    runnerKey.toBase58(),
-  )
-  const res = await fetch(`${urls.worker}/v1/services`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(registration),
+    runnerPrivateKey: runnerKey.toBase58(),
   })
-  if (!res.ok)
-    throw new Error(
-      `the Worker refused the service registration: ${res.status} ${await res.text()}`,
-    )
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
@@ -444,7 +445,7 @@ async function bringUp(
       onLine,
     )
     onLine(`requesting a job: LIMIT=${limit}`)
-    const { jobId, user } = await requestJob(
+    const { jobId, user, request } = await requestJob(
       endpoints,
       deployment.service,
       descriptor,
@@ -452,6 +453,7 @@ async function bringUp(
       {
         LIMIT: limit,
       },
+      onLine,
     )
     const entry = {
       jobId,
@@ -473,7 +475,7 @@ async function bringUp(
       at: job.createdAt,
     })
     if (bundleCid) onLine(`result bundle ${bundleCid}`)
-    return { jobId, user, status: job.status, bundleCid }
+    return { jobId, user, request, status: job.status, bundleCid }
   }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
@@ -484,7 +486,7 @@ async function bringUp(
     onLine('verifying, as anyone can, from the gateway and the chain alone:')
     return verifyJob(
       endpoints,
-      { bundleCid: job.bundleCid, service: deployment.service, jobId: job.jobId, user: job.user },
+      { bundleCid: job.bundleCid, service: deployment.service, request: job.request },
       (l) =>
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,

@@ -28,6 +28,8 @@ const log = (line: string) => {
 let config: StackConfig
 let stack: LocalStack
 const jobs: StackJob[] = []
+/** Jobs that did not run to an end: under the payable rule their user is never charged. */
+const notCharged: StackJob[] = []
 let userCreditsBefore = 0n
 let runnerCreditsBefore = 0n
 
@@ -116,16 +118,24 @@ describe('the local stack', () => {
     } finally {
       await reader.stop()
     }
+    // A job its runner lost is not charged: the Worker released its price (the payable rule).
+    const view = (await (await fetch(`${stack.urls.worker}/v1/jobs/${job.jobId}`)).json()) as {
+      charge: { state: string; reason?: string }
+    }
+    expect(view.charge).toMatchObject({ state: 'not-charged', reason: 'agent-lost' })
     jobs.push(job)
+    notCharged.push(job)
   })
 
-  test('one settlement pays the runner exactly the price of every job, once', async () => {
+  test('one settlement pays the runner exactly the price of every payable job, once', async () => {
     const service = PublicKey.fromBase58(stack.deployment.service)
     const user = PublicKey.fromBase58(stack.keys.user.publicKey)
     await stack.settle(log)
     const price = BigInt(stack.descriptor.pricePerJob)
     const runnerCredits = await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))
-    expect(runnerCredits - runnerCreditsBefore).toBe(price * BigInt(jobs.length))
+    expect(runnerCredits - runnerCreditsBefore).toBe(
+      price * BigInt(jobs.length - notCharged.length),
+    )
     // Settling again pays nothing more.
     await stack.settle(log)
     expect(await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))).toBe(runnerCredits)

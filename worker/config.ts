@@ -14,7 +14,6 @@ const intString = (fallback: number, min: number, max: number) =>
 const ConfigSchema = z.object({
   HPKE_PRIVATE_KEY: z.string().min(1, 'HPKE_PRIVATE_KEY is not set'),
   HPKE_PREVIOUS_PRIVATE_KEY: z.string().optional(),
-  GITLAB_WEBHOOK_SECRET: z.string().min(16, 'GITLAB_WEBHOOK_SECRET must be at least 16 characters'),
   MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
   GITLAB_URL: z.url().optional(),
   CREDIT_TOKEN_ID: z
@@ -22,6 +21,8 @@ const ConfigSchema = z.object({
     .regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'must be a base58 token id')
     .optional(),
   GENUINE_SERVICE_CODE: z.string().max(1000).optional(),
+  // Only the exact word turns it on: a typo or "1" left in production config does not.
+  DEV_ALLOW_LOOPBACK_PROVIDER: z.enum(['loopback-http']).optional(),
   HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),
   CHAIN_CACHE_MS: intString(2000, 0, 600_000),
   GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
@@ -34,10 +35,11 @@ export interface Config {
   currentKey: HpkeKeyPair
   /** Every key an envelope may name: current first, then the previous one during rotation. */
   keys: HpkeKeyPair[]
-  webhookSecret: string
   minaGraphqlUrl: string
   /** Overrides a descriptor's providerUrl (the local stand-in); unset in production. */
   gitlabUrl: string | undefined
+  /** Whether a descriptor's providerUrl may be plain http to a loopback host (the local stack only). */
+  allowLoopbackProvider: boolean
   heartbeatMaxAgeSlots: bigint
   /**
    * What a genuine service is compared with, or undefined when not configured: then every read of
@@ -85,9 +87,9 @@ function resolve(env: Env): Config | ApiError {
   return {
     currentKey: current.value,
     keys,
-    webhookSecret: c.GITLAB_WEBHOOK_SECRET,
     minaGraphqlUrl: c.MINA_GRAPHQL_URL,
     gitlabUrl: c.GITLAB_URL,
+    allowLoopbackProvider: c.DEV_ALLOW_LOOPBACK_PROVIDER === 'loopback-http',
     heartbeatMaxAgeSlots: BigInt(c.HEARTBEAT_MAX_AGE_SLOTS),
     genuine,
     chainCacheMs: c.CHAIN_CACHE_MS,

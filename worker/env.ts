@@ -9,8 +9,6 @@ export interface Env {
   HPKE_PRIVATE_KEY?: string
   /** The previous HPKE private key, still accepted during a rotation grace period. Secret. */
   HPKE_PREVIOUS_PRIVATE_KEY?: string
-  /** Shared secret GitLab sends as X-Gitlab-Token. Secret. */
-  GITLAB_WEBHOOK_SECRET?: string
   MINA_GRAPHQL_URL?: string
   /** Base58 token id of the credit token the services are paid in (their vaults live under it). */
   CREDIT_TOKEN_ID?: string
@@ -19,7 +17,10 @@ export interface Env {
    * the transaction version; a service whose accounts differ is refused.
    */
   GENUINE_SERVICE_CODE?: string
+  /** Dev only: overrides every descriptor's providerUrl (the local GitLab stand-in). */
   GITLAB_URL?: string
+  /** Dev only: `loopback-http` lets a descriptor's providerUrl be http to a loopback host. */
+  DEV_ALLOW_LOOPBACK_PROVIDER?: string
   HEARTBEAT_MAX_AGE_SLOTS?: string
   /** How long chain reads are reused, in ms (a stale deposit can only refuse, never over-accept). */
   CHAIN_CACHE_MS?: string

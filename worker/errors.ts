@@ -24,6 +24,7 @@ export const ApiErrorCode = {
   WRONG_RUNNER: 'wrong_runner',
   RESULT_CONFLICT: 'result_conflict',
   UNAUTHORIZED: 'unauthorized',
+  WRONG_PROJECT: 'wrong_project',
   NOT_FOUND: 'not_found',
   METHOD_NOT_ALLOWED: 'method_not_allowed',
   NOT_CONFIGURED: 'not_configured',

@@ -53,6 +53,14 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
+/**
+ * A trigger variable's value as GitLab must receive it to pass it through literally. GitLab
+ * expands `$NAME` and `${NAME}` in pipeline variables, and the trigger API has no raw/`expand:
+ * false` option (gitlab-org/gitlab#362539); `$$` is the documented escape for a literal `$`.
+ * Without this a user's `$CI_JOB_TOKEN` parameter would reach the job as the job's token.
+ */
+export const escapeVariableValue = (value: string): string => value.replaceAll('$', '$$$$')
+
 /** Exponential backoff with full jitter, raised to `Retry-After` when GitLab sent one, capped. */
 export function backoffMs(
   attempt: number,
@@ -94,7 +102,7 @@ export class GitlabClient {
   }): Promise<TriggerOutcome> {
     const form = new URLSearchParams({ token: input.token, ref: input.ref })
     for (const [key, value] of Object.entries(input.variables))
-      form.append(`variables[${key}]`, value)
+      form.append(`variables[${key}]`, escapeVariableValue(value))
     let res: Response
     try {
       res = await this.#fetch(`${this.#project(input.project)}/trigger/pipeline`, {

@@ -35,6 +35,11 @@ describe('POST /v1/jobs', () => {
     // The runner settles with the user's voucher, so it travels with the job.
     const variables = Object.fromEntries(pipelines[0]!.variables.map((v) => [v.key, v.value]))
     expect(variables.ZKRUNNER_USER).toBe(user.publicKey)
+    // The runner binds its manifest to this request: id, user and the parameters as they ran.
+    expect(variables.ZKRUNNER_JOB_ID).toBe(requestId)
+    expect(JSON.parse(variables.ZKRUNNER_PARAMETERS!)).toEqual(
+      Object.fromEntries(Object.entries(variables).filter(([k]) => !k.startsWith('ZKRUNNER_'))),
+    )
     expect(JSON.parse(variables.ZKRUNNER_VOUCHER!)).toMatchObject({
       cumulativeAmount: '10',
       nonce: '1',

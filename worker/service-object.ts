@@ -1,24 +1,29 @@
 import { DurableObject } from 'cloudflare:workers'
-import { z } from 'zod'
 import {
   canonicalJson,
+  chargeOfJob,
   type Envelope,
-  fromHex,
   type JobSubmission,
-  manifestMessage,
+  type NotChargedReason,
   openJson,
+  parseVoucher,
+  providerLink,
+  providerUrlProblem,
   type ResultReport,
+  SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   sealJson,
   TRIGGER_TOKEN_INFO,
+  type Voucher,
   validateParameters,
-  verifyFields,
+  verifyResultReport,
 } from '../protocol/index.ts'
 import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import { backoffMs, GitlabClient, type TriggerOutcome } from './gitlab-client.ts'
+import { secretsEqual } from './secrets-equal.ts'
 import {
   type Availability,
   availabilityOf,
@@ -31,7 +36,6 @@ import {
 export const JOB_ID_VARIABLE = 'ZKRUNNER_JOB_ID'
 /** CI variable carrying the service address: routes pipeline webhooks to their Durable Object. */
 export const SERVICE_VARIABLE = 'ZKRUNNER_SERVICE'
-const RESERVED_PREFIX = 'ZKRUNNER_'
 
 /** How long one POST /v1/jobs may spend retrying GitLab before the alarm takes over. */
 const INLINE_RETRY_BUDGET_MS = 5_000
@@ -41,21 +45,10 @@ const MAX_TOTAL_ATTEMPTS = 12
 const REQUEST_ID_MARGIN_MS = 60 * 60 * 1000
 /** Webhook de-duplication keys are kept this long. */
 const HOOK_KEY_TTL_MS = 24 * 60 * 60 * 1000
+/** A job whose trigger threw unexpectedly is tried again this much later (not in a hot loop). */
+const FAILED_TRIGGER_RETRY_MS = 30_000
 
-/**
- * What the operator sealed to the Worker: the trigger token and, optionally, a read-only API token
- * (`read_api`) that lets the Worker reconcile an ambiguous trigger by listing pipelines.
- * TODO(protocol): move this schema into protocol/ next to TRIGGER_TOKEN_INFO.
- */
-export const SealedGitlabCredentialsSchema = z.union([
-  z.string().min(1).max(512),
-  z.strictObject({
-    v: z.literal(1),
-    triggerToken: z.string().min(1).max(512),
-    apiToken: z.string().min(1).max(512).optional(),
-  }),
-])
-type GitlabCredentials = { triggerToken: string; apiToken?: string }
+type GitlabCredentials = { triggerToken: string; apiToken?: string; webhookSecret?: string }
 
 /** A job's status: GitLab's pipeline statuses plus the Worker's own before and around the trigger. */
 export type JobStatus =
@@ -96,12 +89,37 @@ export interface JobView {
   pipeline: { id: number; projectId: number | null; webUrl: string | null } | null
   history: JobEvent[]
   result: Omit<ResultReport, 'v' | 'jobId'> | null
+  /** What the user signed for this job: the voucher it was admitted with (cumulative amount, nonce). */
+  voucher: { cumulativeAmount: string; nonce: string } | null
+  /** Whether the user pays for the job (protocol's payable rule); `pending` until it is decided. */
+  charge: JobCharge
 }
+
+/** A job's charge as GET /v1/jobs/:id answers it. */
+export type JobCharge =
+  | { state: 'pending' | 'charged'; amount: string }
+  | { state: 'not-charged'; amount: '0'; reason: NotChargedReason }
 
 /** The outcome of an RPC that may be refused: errors cross the RPC boundary as data, not exceptions. */
 export type Outcome<T> =
   | { ok: true; value: T }
   | { ok: false; status: number; code: string; message: string }
+
+/** The voucher a job was admitted with, from its stored variables (null for rows without one). */
+function voucherOf(variables: string): Voucher | null {
+  // A stored row that does not parse shows no voucher: one bad row must not fail a job's view.
+  let raw: string | undefined
+  let voucher: unknown
+  try {
+    raw = (JSON.parse(variables) as Record<string, string>).ZKRUNNER_VOUCHER
+    if (raw === undefined) return null
+    voucher = JSON.parse(raw)
+  } catch {
+    return null
+  }
+  const parsed = parseVoucher(voucher)
+  return parsed.ok ? parsed.value : null
+}
 
 const refuse = (error: ApiError): Outcome<never> => ({
   ok: false,
@@ -154,6 +172,7 @@ export class ServiceObject extends DurableObject<Env> {
         pipeline_id INTEGER, project_id INTEGER, pipeline_url TEXT, result TEXT,
         next_attempt_at INTEGER);
       CREATE INDEX IF NOT EXISTS jobs_next_attempt ON jobs (next_attempt_at);
+      CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user);
       CREATE TABLE IF NOT EXISTS job_events (
         job_id TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
         status TEXT NOT NULL, source TEXT NOT NULL, detail TEXT);
@@ -161,6 +180,8 @@ export class ServiceObject extends DurableObject<Env> {
         job_id TEXT NOT NULL, attempt INTEGER NOT NULL, started_at INTEGER NOT NULL, outcome TEXT,
         PRIMARY KEY (job_id, attempt));
       CREATE TABLE IF NOT EXISTS hook_keys (key TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS charges (
+        job_id TEXT PRIMARY KEY, amount TEXT NOT NULL, released_reason TEXT);
     `)
   }
 
@@ -219,6 +240,15 @@ export class ServiceObject extends DurableObject<Env> {
       }
       requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
+      const urlProblem = providerUrlProblem(registration.descriptor.providerUrl, {
+        allowLoopbackHttp: config.allowLoopbackProvider,
+      })
+      if (urlProblem !== null) {
+        throw new ApiError(422, ApiErrorCode.INVALID_BODY, `providerUrl ${urlProblem}`, [
+          'descriptor',
+          'providerUrl',
+        ])
+      }
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -276,6 +306,7 @@ export class ServiceObject extends DurableObject<Env> {
             ? {
                 deposit: await chainReaderFor(config).balance(user, registration.receiptTokenId),
                 owed: this.#channel(user).cumulative,
+                voucher: this.#latestVoucher(user),
               }
             : undefined
         availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding)
@@ -299,6 +330,21 @@ export class ServiceObject extends DurableObject<Env> {
     return row
       ? { cumulative: BigInt(row.cumulative), nonce: BigInt(row.nonce) }
       : { cumulative: 0n, nonce: -1n }
+  }
+
+  /**
+   * The latest voucher `user` signed to this service: the one their newest job was admitted with
+   * (the channel row and the job row are written together). It is the user's own proof of what
+   * they owe, so the page signs against it instead of a bare figure from us.
+   */
+  #latestVoucher(user: string): Voucher | null {
+    const row = this.#sql
+      .exec<{ variables: string }>(
+        'SELECT variables FROM jobs WHERE user = ? ORDER BY rowid DESC LIMIT 1',
+        user,
+      )
+      .toArray()[0]
+    return row ? voucherOf(row.variables) : null
   }
 
   #seen(requestId: string): boolean {
@@ -338,14 +384,7 @@ export class ServiceObject extends DurableObject<Env> {
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
     const { descriptor } = registration
-    for (const name of Object.keys(request.parameters)) {
-      if (name.startsWith(RESERVED_PREFIX)) {
-        throw new ApiError(422, ApiErrorCode.INVALID_PARAMETERS, `${name}: reserved name`, [
-          'parameters',
-          name,
-        ])
-      }
-    }
+    // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
     if (!parameters.ok) {
       throw new ApiError(
@@ -413,6 +452,9 @@ export class ServiceObject extends DurableObject<Env> {
         ZKRUNNER_USER: request.user,
         ZKRUNNER_JOB_NAME: descriptor.job,
         ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
+        // The parameters as one value too: the runner hashes them into the manifest's
+        // requestDigest, so the page can tell its own request's result from any other.
+        ZKRUNNER_PARAMETERS: canonicalJson(parameters.value),
         // The runner settles with the user's latest voucher; it is a signed promise, not a secret.
         ZKRUNNER_VOUCHER: canonicalJson(voucher),
       }
@@ -437,14 +479,33 @@ export class ServiceObject extends DurableObject<Env> {
         JSON.stringify(variables),
         now,
       )
+      // What this job adds to the user's channel: released again if the job ends not payable.
+      this.#sql.exec(
+        'INSERT INTO charges (job_id, amount, released_reason) VALUES (?, ?, NULL)',
+        request.requestId,
+        String(price),
+      )
       this.#event(request.requestId, 'queued', 'worker', now)
     })
-    await this.#scheduleAlarm()
+    // From here the job is admitted and its voucher counted: whatever fails now, the answer is
+    // 202 with the job id (never a 4xx/5xx that would make the user pay again for a new request).
+    // The alarm retries the trigger; the pointer is written again below if it failed.
+    try {
+      await this.#scheduleAlarm()
+    } catch (error) {
+      logUnexpected('scheduling the alarm', error)
+    }
     // The pointer that lets GET /v1/jobs/:id find this object is written while GitLab is called.
-    await Promise.all([
-      this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(request.service),
-      this.#runTrigger(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS),
+    const pointer = () =>
+      this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(request.service)
+    const [pointed] = await Promise.allSettled([
+      pointer(),
+      this.#runTriggerSafely(request.requestId, Date.now() + INLINE_RETRY_BUDGET_MS),
     ])
+    if (pointed.status === 'rejected') {
+      logUnexpected('pointing the job', pointed.reason)
+      this.ctx.waitUntil(pointer().catch((error) => logUnexpected('pointing the job', error)))
+    }
     const job = this.#jobRow(request.requestId)!
     return {
       jobId: request.requestId,
@@ -477,15 +538,64 @@ export class ServiceObject extends DurableObject<Env> {
       jobId,
     )
     this.#event(jobId, status, source, now, detail)
+    this.#applyCharge(jobId)
+  }
+
+  /**
+   * Brings the user's channel in line with the payable rule once a job's charge is decided: a job
+   * that ends not payable lowers what the user owes by its price (the next voucher leaves it out,
+   * so the runner's vouchers match the jobs it can settle); a payable result reported after a
+   * release (a cancel that overtook the runner's report) charges it again. Idempotent.
+   */
+  #applyCharge(jobId: string): void {
+    const job = this.#jobRow(jobId)
+    const charge = this.#sql
+      .exec<{ amount: string; released_reason: string | null }>(
+        'SELECT amount, released_reason FROM charges WHERE job_id = ?',
+        jobId,
+      )
+      .toArray()[0]
+    if (!job || !charge) return
+    const decided = chargeOfJob({
+      status: job.status as string,
+      result: job.result === null ? null : JSON.parse(job.result as string),
+    })
+    if (decided === null) return
+    const released = charge.released_reason !== null
+    if (decided.payable === !released) return
+    const amount = BigInt(charge.amount)
+    const user = job.user as string
+    const channel = this.#channel(user)
+    this.#sql.exec(
+      'UPDATE channels SET cumulative = ? WHERE user = ?',
+      String(decided.payable ? channel.cumulative + amount : channel.cumulative - amount),
+      user,
+    )
+    this.#sql.exec(
+      'UPDATE charges SET released_reason = ? WHERE job_id = ?',
+      decided.payable ? null : decided.reason,
+      jobId,
+    )
+    this.#event(
+      jobId,
+      decided.payable ? 'charged' : 'not_charged',
+      'worker',
+      Date.now(),
+      decided.payable ? `${amount} credits` : decided.reason,
+    )
   }
 
   #recordPipeline(jobId: string, pipeline: { id: number; project_id?: number; web_url?: string }) {
+    // The page renders this as an href: only https links on the provider's own origin are kept.
+    const providerUrl = this.#registration()?.descriptor.providerUrl
+    const link =
+      pipeline.web_url && providerUrl ? providerLink(pipeline.web_url, providerUrl) : null
     this.#sql.exec(
       `UPDATE jobs SET pipeline_id = ?, project_id = ?, pipeline_url = ?, next_attempt_at = NULL
        WHERE job_id = ?`,
       pipeline.id,
       pipeline.project_id ?? null,
-      pipeline.web_url ?? null,
+      link,
       jobId,
     )
   }
@@ -516,6 +626,30 @@ export class ServiceObject extends DurableObject<Env> {
       await this.#triggerLoop(jobId, deadline)
     } finally {
       this.#triggering.delete(jobId)
+    }
+  }
+
+  /**
+   * #runTrigger for a job that is already admitted: an error is never thrown to the caller (the
+   * user was charged; the alarm's other jobs must still run). A refusal that cannot change
+   * (credentials that no longer open) fails the job; anything else is retried later.
+   */
+  async #runTriggerSafely(jobId: string, deadline: number): Promise<void> {
+    try {
+      await this.#runTrigger(jobId, deadline)
+    } catch (error) {
+      if (this.#jobRow(jobId)?.status !== 'queued') return
+      if (error instanceof ApiError) {
+        this.#sql.exec('UPDATE jobs SET next_attempt_at = NULL WHERE job_id = ?', jobId)
+        this.#setStatus(jobId, 'trigger_failed', 'worker', error.message)
+        return
+      }
+      logUnexpected(`triggering job ${jobId}`, error)
+      this.#sql.exec(
+        'UPDATE jobs SET next_attempt_at = ? WHERE job_id = ?',
+        Date.now() + FAILED_TRIGGER_RETRY_MS,
+        jobId,
+      )
     }
   }
 
@@ -680,26 +814,65 @@ export class ServiceObject extends DurableObject<Env> {
         now,
       )
       .toArray()
+    // One job's failure must not stop the others: each is isolated by #runTriggerSafely.
     for (const { job_id } of due) {
-      await this.#runTrigger(job_id, Date.now() + INLINE_RETRY_BUDGET_MS)
+      await this.#runTriggerSafely(job_id, Date.now() + INLINE_RETRY_BUDGET_MS)
     }
     await this.#scheduleAlarm()
   }
 
+  /**
+   * Authenticates a GitLab webhook as this service's own: its X-Gitlab-Token must be the webhook
+   * secret sealed in this service's registration, and the event's project this service's project.
+   * Another operator's secret, or a hook of another project, moves nothing here.
+   */
+  async #authenticateHook(token: string, project: { id: number | null; path: string | null }) {
+    const unauthorized = () =>
+      new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'X-Gitlab-Token is missing or wrong')
+    const registration = this.#registration()
+    if (!registration) throw unauthorized()
+    const { webhookSecret } = await this.#openCredentials(registration)
+    // A registration that sealed no webhook secret accepts no webhooks.
+    if (webhookSecret === undefined || !(await secretsEqual(token, webhookSecret))) {
+      throw unauthorized()
+    }
+    const expected = registration.descriptor.project
+    const matches = /^\d+$/.test(expected)
+      ? project.id !== null && String(project.id) === expected
+      : project.path !== null && project.path.toLowerCase() === expected.toLowerCase()
+    if (!matches) {
+      throw new ApiError(
+        403,
+        ApiErrorCode.WRONG_PROJECT,
+        "the event's project is not this service's project",
+      )
+    }
+  }
+
   /** Applies a GitLab pipeline or job event to a job record; duplicates (same key) are ignored. */
   async applyGitlabEvent(event: {
+    token: string
     jobId: string
     idempotencyKey: string | null
     pipelineId: number
     projectId: number | null
+    projectPath: string | null
     status: string
     webUrl: string | null
     kind: 'pipeline' | 'job'
     detail: string
   }): Promise<Outcome<{ applied: boolean }>> {
     return guarded(async () => {
+      await this.#authenticateHook(event.token, { id: event.projectId, path: event.projectPath })
       const job = this.#jobRow(event.jobId)
       if (!job) throw new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such job')
+      if (job.project_id !== null && job.project_id !== event.projectId) {
+        throw new ApiError(
+          403,
+          ApiErrorCode.WRONG_PROJECT,
+          "the event's project is not this job's project",
+        )
+      }
       const now = Date.now()
       if (event.idempotencyKey !== null) {
         const seen = this.#sql
@@ -737,6 +910,7 @@ export class ServiceObject extends DurableObject<Env> {
         )
       }
       this.#event(event.jobId, event.status, 'gitlab', now, event.detail)
+      if (event.kind === 'pipeline') this.#applyCharge(event.jobId)
       await this.#scheduleAlarm()
       return { applied: true }
     })
@@ -751,11 +925,8 @@ export class ServiceObject extends DurableObject<Env> {
       if (report.runner !== registration.descriptor.runnerPublicKey) {
         throw new ApiError(403, ApiErrorCode.WRONG_RUNNER, "not this service's runner key")
       }
-      const verified = verifyFields(
-        manifestMessage(fromHex(report.manifestDigest)),
-        report.signature,
-        report.runner,
-      )
+      // The signature binds this service and this job: a genuine report of another job is refused.
+      const verified = verifyResultReport(report, registration.service)
       if (!verified.ok) {
         throw new ApiError(
           403,
@@ -782,6 +953,7 @@ export class ServiceObject extends DurableObject<Env> {
         report.jobId,
       )
       this.#event(report.jobId, 'result_reported', 'runner', now, report.bundleCid)
+      this.#applyCharge(report.jobId)
       return { stored: true }
     })
   }
@@ -819,7 +991,28 @@ export class ServiceObject extends DurableObject<Env> {
             },
       history,
       result: job.result === null ? null : JSON.parse(job.result as string),
+      voucher: ((v) => (v ? { cumulativeAmount: v.cumulativeAmount, nonce: v.nonce } : null))(
+        voucherOf(job.variables as string),
+      ),
+      charge: this.#chargeView(job),
     }
+  }
+
+  #chargeView(job: Row): JobCharge {
+    const charge = this.#sql
+      .exec<{ amount: string; released_reason: string | null }>(
+        'SELECT amount, released_reason FROM charges WHERE job_id = ?',
+        job.job_id as string,
+      )
+      .toArray()[0]
+    if (charge?.released_reason)
+      return {
+        state: 'not-charged',
+        amount: '0',
+        reason: charge.released_reason as NotChargedReason,
+      }
+    const amount = charge?.amount ?? '0'
+    return { state: job.result === null ? 'pending' : 'charged', amount }
   }
 
   /** Trigger attempts of a job, for tests and operators: outcome only, never a token. */
@@ -831,4 +1024,9 @@ export class ServiceObject extends DurableObject<Env> {
       )
       .toArray()
   }
+}
+
+/** Logs an unexpected error by kind only: a message could quote a secret-bearing value. */
+function logUnexpected(what: string, error: unknown): void {
+  console.error(`unexpected ${error instanceof Error ? error.name : typeof error} while ${what}`)
 }

@@ -14,6 +14,7 @@ import {
   type ServiceTerms,
   serviceAvailability,
   sha256,
+  type Voucher,
 } from '../protocol/index.ts'
 import type { Config } from './config.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
@@ -96,17 +97,18 @@ export function checkDescriptorAgainstChain(
   ) {
     throw mismatch('descriptorCid')
   }
+  // Only a raw CID of the descriptor's canonical JSON ties these bytes, and so the runner key that
+  // signed the registration, to the contract: under a dag-pb CID anyone could register the
+  // service with a descriptor of their own (their runner key, project and webhook secret).
   const cid = parseCid(descriptorCid)
-  if (cid.ok && cid.value.code === RAW_CODEC) {
-    const digest = sha256(canonicalBytes(descriptor))
-    const claimed = cid.value.multihash.digest
-    if (digest.length !== claimed.length || digest.some((b, i) => b !== claimed[i])) {
-      throw mismatch('descriptor content (its CID)')
-    }
+  if (!cid.ok || cid.value.code !== RAW_CODEC) {
+    throw mismatch('descriptorCid (not the raw CID of the descriptor’s canonical JSON)')
   }
-  // TODO(protocol): for dag-pb (UnixFS) CIDs the descriptor bytes are not checked here, and the
-  // runner key is not checked against runnerKeyHash (state 4, a Poseidon hash the Worker cannot
-  // compute without o1js). The registration signature then only proves the descriptor's own key.
+  const digest = sha256(canonicalBytes(descriptor))
+  const claimed = cid.value.multihash.digest
+  if (digest.length !== claimed.length || digest.some((b, i) => b !== claimed[i])) {
+    throw mismatch('descriptor content (its CID)')
+  }
 }
 
 /** A service's availability for one more job, with the figures behind it. */
@@ -118,16 +120,17 @@ export interface Availability {
   currentSlot: string
   maxHeartbeatAgeSlots: string
   settledJobs: string
-  funding?: { deposit: string; owed: string }
   /** Set when the service is not a genuine, frozen zkrunner service: it takes no job. */
   unsafe?: { code: string; reason: string }
+  /** The user's deposit, what we record as owed, and the latest voucher they signed (the proof of it). */
+  funding?: { deposit: string; owed: string; voucher: Voucher | null }
 }
 
 /** Decides availability (stale heartbeat, then funding for `owed` + one job) as the protocol defines it. */
 export function availabilityOf(
   chainState: ServiceChainState,
   maxHeartbeatAgeSlots: bigint,
-  funding?: { deposit: bigint; owed: bigint },
+  funding?: { deposit: bigint; owed: bigint; voucher?: Voucher | null },
 ): Availability {
   const decision = serviceAvailability({
     heartbeat: chainState.heartbeat,
@@ -160,7 +163,13 @@ export function availabilityOf(
     maxHeartbeatAgeSlots: String(maxHeartbeatAgeSlots),
     settledJobs: String(chainState.heartbeat.settledJobs),
     ...(funding
-      ? { funding: { deposit: String(funding.deposit), owed: String(funding.owed) } }
+      ? {
+          funding: {
+            deposit: String(funding.deposit),
+            owed: String(funding.owed),
+            voucher: funding.voucher ?? null,
+          },
+        }
       : {}),
   }
 }

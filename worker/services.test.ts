@@ -5,6 +5,8 @@ import {
   generateMinaKeyPair,
   sealJson,
   TRIGGER_TOKEN_INFO,
+  type Voucher,
+  verifyVoucher,
 } from '../protocol/index.ts'
 import {
   call,
@@ -122,6 +124,42 @@ describe('GET /v1/services/:address', () => {
       descriptorCid: service.descriptorCid,
       chain: { pricePerJob: '10', funding: { deposit: '15', owed: '0' } },
     })
+  })
+
+  it('returns with the funding the latest voucher the user signed, which proves what is owed', async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 100n)
+    const funding = async () =>
+      (
+        (await (await call(`/v1/services/${service.address}?user=${user.publicKey}`)).json()) as {
+          chain: { funding: { owed: string; voucher: Voucher | null } }
+        }
+      ).chain.funding
+    expect(await funding()).toMatchObject({ owed: '0', voucher: null })
+    for (const [amount, nonce] of [
+      [10n, 1n],
+      [20n, 2n],
+    ] as const) {
+      const { envelope, requestId } = await sealedJob(service, user, {
+        cumulativeAmount: amount,
+        nonce,
+      })
+      expect((await postJson('/v1/jobs', envelope)).status).toBe(202)
+      // GET /v1/jobs/:id says what the user signed for that job.
+      expect(await (await call(`/v1/jobs/${requestId}`)).json()).toMatchObject({
+        voucher: { cumulativeAmount: String(amount), nonce: String(nonce) },
+      })
+    }
+    const { owed, voucher } = await funding()
+    expect(owed).toBe('20')
+    expect(voucher).toMatchObject({
+      user: user.publicKey,
+      service: service.address,
+      cumulativeAmount: '20',
+      nonce: '2',
+    })
+    // The page checks it with the user's own key: the returned voucher is the user's signature.
+    expect(verifyVoucher(voucher!).ok).toBe(true)
   })
 
   it('reports disabled with the reason: funding exhausted, stale heartbeat, unknown', async () => {

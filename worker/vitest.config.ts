@@ -1,11 +1,7 @@
 import { webcrypto } from 'node:crypto'
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineProject } from 'vitest/config'
-import {
-  TEST_CREDIT_TOKEN_ID,
-  TEST_GENUINE_CODE,
-  TEST_WEBHOOK_SECRET,
-} from './test-support/constants.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './test-support/constants.ts'
 
 // A fresh HPKE key per run: tests read the public half from GET /v1/keys like any client.
 const hpkePrivateKey = Buffer.from(webcrypto.getRandomValues(new Uint8Array(32))).toString(
@@ -19,7 +15,6 @@ export default defineProject({
       miniflare: {
         bindings: {
           HPKE_PRIVATE_KEY: hpkePrivateKey,
-          GITLAB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
           MINA_GRAPHQL_URL: inject('minaUrl'),
           GITLAB_URL: inject('gitlabUrl'),
           GITLAB_TIMEOUT_MS: '400',

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import {
-  generateMinaKeyPair,
-  manifestMessage,
-  sha256,
-  signFields,
-  toHex,
-} from '../protocol/index.ts'
+import { generateMinaKeyPair, sha256, signResultReport, toHex } from '../protocol/index.ts'
+import { secretsEqual } from './secrets-equal.ts'
 import { TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
 import {
   call,
@@ -15,7 +10,6 @@ import {
   sealedJob,
   type TestService,
 } from './test-support/fixtures.ts'
-import { secretsEqual } from './webhook.ts'
 
 async function triggeredJob(): Promise<{
   service: TestService
@@ -63,16 +57,16 @@ const jobOf = async (jobId: string) =>
 
 describe('POST /v1/gitlab/webhook', () => {
   it('refuses a missing or wrong X-Gitlab-Token with 401', async () => {
-    const missing = await postJson('/v1/gitlab/webhook', {}, { 'x-gitlab-event': 'Pipeline Hook' })
+    const { service, jobId, pipelineId } = await triggeredJob()
+    const body = pipelineHook(jobId, service.address, pipelineId, 'success')
+    const missing = await postJson('/v1/gitlab/webhook', body, {
+      'x-gitlab-event': 'Pipeline Hook',
+    })
     expect(missing.status).toBe(401)
-    const wrong = await postJson(
-      '/v1/gitlab/webhook',
-      {},
-      {
-        'x-gitlab-token': `${TEST_WEBHOOK_SECRET}x`,
-        'x-gitlab-event': 'Pipeline Hook',
-      },
-    )
+    const wrong = await postJson('/v1/gitlab/webhook', body, {
+      'x-gitlab-token': `${TEST_WEBHOOK_SECRET}x`,
+      'x-gitlab-event': 'Pipeline Hook',
+    })
     expect(wrong.status).toBe(401)
     expect(await wrong.json()).toMatchObject({ error: { code: 'unauthorized' } })
   })
@@ -152,24 +146,36 @@ describe('POST /v1/gitlab/webhook', () => {
 })
 
 describe('POST /v1/jobs/:id/result', () => {
+  // The service whose job each test reports on (its address is part of what the runner signs).
+  let current: TestService
+  const jobToReport = async () => {
+    const t = await triggeredJob()
+    current = t.service
+    return t
+  }
+  /** A report of `service`'s job, signed by `signer` (the runner's key when genuine). */
   const report = (
     jobId: string,
     runner: string,
     signer: string,
     digest: Uint8Array,
     cid: string,
+    service = current.address,
   ) => ({
-    v: 1,
+    v: 2,
     jobId,
     bundleCid: cid,
     manifestDigest: toHex(digest),
     runner,
-    signature: signFields(manifestMessage(digest), signer),
+    signature: signResultReport(
+      { service, jobId, bundleCid: cid, manifestDigest: toHex(digest), exitCode: 0 },
+      signer,
+    ),
     exitCode: 0,
   })
 
   it("stores the runner's signed result once and shows it on the job", async () => {
-    const { service, jobId } = await triggeredJob()
+    const { service, jobId } = await jobToReport()
     const digest = sha256(new TextEncoder().encode('manifest'))
     const body = report(
       jobId,
@@ -200,7 +206,7 @@ describe('POST /v1/jobs/:id/result', () => {
   })
 
   it('refuses another runner, a bad signature and a job id that differs from the URL', async () => {
-    const { service, jobId } = await triggeredJob()
+    const { service, jobId } = await jobToReport()
     const digest = sha256(new TextEncoder().encode('manifest'))
     const stranger = generateMinaKeyPair()
     const wrongRunner = await postJson(
@@ -227,5 +233,37 @@ describe('POST /v1/jobs/:id/result', () => {
     )
     expect(elsewhere.status).toBe(400)
     expect((await jobOf(jobId)).result).toBeNull()
+  })
+
+  it('refuses a genuine report replayed onto another job, even of the same service and user', async () => {
+    const a = await jobToReport()
+    const digest = sha256(new TextEncoder().encode('manifest of job a'))
+    const genuine = report(
+      a.jobId,
+      a.service.operator.publicKey,
+      a.service.operator.privateKey,
+      digest,
+      a.service.descriptorCid,
+    )
+    // A second job of the same service: the same runner key would verify a digest-only signature.
+    const { envelope } = await sealedJob(a.service, await fundedUser(a.service, 100n), {
+      cumulativeAmount: 10n,
+      nonce: 1n,
+    })
+    const b = (await (await postJson('/v1/jobs', envelope)).json()) as { jobId: string }
+    const replayed = await postJson(`/v1/jobs/${b.jobId}/result`, { ...genuine, jobId: b.jobId })
+    expect(replayed.status).toBe(403)
+    expect(await replayed.json()).toMatchObject({ error: { code: 'bad_signature' } })
+    expect((await jobOf(b.jobId)).result).toBeNull()
+    // The real report of that job still lands: the replay locked nothing out.
+    const real = report(
+      b.jobId,
+      a.service.operator.publicKey,
+      a.service.operator.privateKey,
+      sha256(new TextEncoder().encode('manifest of job b')),
+      a.service.descriptorCid,
+    )
+    expect((await postJson(`/v1/jobs/${b.jobId}/result`, real)).status).toBe(201)
+    expect((await postJson(`/v1/jobs/${a.jobId}/result`, genuine)).status).toBe(201)
   })
 })

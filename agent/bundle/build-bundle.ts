@@ -8,8 +8,10 @@ import {
   MANIFEST_SIGNATURE_FILE,
   type ManifestFile,
   type ManifestSignature,
+  manifestBytes,
   parseResultManifest,
   type ResultManifest,
+  requestDigest,
   signManifest,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -83,6 +85,8 @@ export async function sealBundle(args: {
   outcome: NonNullable<JobState['outcome']>
   sampling: SamplingSummary
   runner: { publicKey: string; privateKey: string }
+  skippedArtifacts?: JobState['skippedArtifacts']
+  notRun?: JobState['notRun']
   onProgress?: BytesProgress
 }): Promise<SealedBundle> {
   const fs = unixfs(args.helia as Helia)
@@ -107,6 +111,12 @@ export async function sealBundle(args: {
     sourceCommitment: args.meta.sourceCommitment,
     runner: args.runner.publicKey,
     user: args.meta.user,
+    requestDigest: requestDigest({
+      requestId: args.meta.jobId,
+      service: args.meta.service,
+      user: args.meta.user,
+      parameters: args.meta.parameters ?? {},
+    }),
     exitCode: args.outcome.exitCode,
     signal: args.outcome.signal,
     startedAt: args.outcome.startedAt,
@@ -116,13 +126,16 @@ export async function sealBundle(args: {
     peakRssBytes: Math.max(args.sampling.peakRssBytes, args.sampling.cgroupPeakMemoryBytes ?? 0),
     sampling: manifestSampling(args.sampling),
     files,
+    ...(args.skippedArtifacts?.length ? { skippedArtifacts: args.skippedArtifacts } : {}),
+    ...(args.notRun ? { notRun: args.notRun } : {}),
   }
   const parsed = parseResultManifest(candidate)
   if (!parsed.ok)
     throw new AgentError(AgentErrorCode.BUNDLE_INVALID, `manifest: ${parsed.error.message}`)
   const manifest = parsed.value
   const signature = signManifest(manifest, args.runner.privateKey)
-  await writeDurable(join(args.bundleDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`)
+  // Exactly the canonical bytes the signature covers: verifiers refuse any other spelling.
+  await writeDurable(join(args.bundleDir, MANIFEST_FILE), manifestBytes(manifest))
   await writeDurable(
     join(args.bundleDir, MANIFEST_SIGNATURE_FILE),
     `${JSON.stringify(signature, null, 2)}\n`,

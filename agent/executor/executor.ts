@@ -1,69 +1,49 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chown, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { customEnv } from '../isolation/job-env.ts'
+import type { JobUser } from '../isolation/job-user.ts'
+import { mkdirPrivate } from '../isolation/private-fs.ts'
+import { type JobIdentity, jobIdentity } from '../job-identity.ts'
 
 /** The stages whose script is the user's job: sampled and bundled. Others run plainly. */
 export const SAMPLED_STAGES = new Set(['step_script', 'build_script'])
 
 /** The JSON `config_exec` prints: where GitLab Runner puts builds and caches for this executor. */
 export function executorConfig(
-  config: Pick<AgentConfig, 'dataDir'>,
+  config: Pick<AgentConfig, 'buildsDir'>,
   version: string,
 ): Record<string, unknown> {
   return {
-    builds_dir: join(config.dataDir, 'builds'),
-    cache_dir: join(config.dataDir, 'cache'),
+    // Outside the data dir: the job user reaches its builds, never the key's directory.
+    builds_dir: config.buildsDir,
+    cache_dir: join(config.buildsDir, 'cache'),
     builds_dir_is_shared: false,
     driver: { name: 'zkrunner', version },
   }
 }
 
-/** A job's identity as the Worker passes it in pipeline variables (`CUSTOM_ENV_ZKRUNNER_*`). */
-export interface ExecutorJob {
-  jobId: string
-  service: string
-  user: string
-  sourceCommitment: string
-  artifacts: string[]
-  cwd: string
-  voucher?: unknown
+/** Reads the zkrunner job from `CUSTOM_ENV_*`, validated; null for a job that is not a zkrunner job. */
+export function jobFromEnv(env: NodeJS.ProcessEnv, fallbackCwd: string): JobIdentity | null {
+  const vars = customEnv(env)
+  if (!vars.ZKRUNNER_JOB_ID) return null
+  return jobIdentity(vars, vars.CI_PROJECT_DIR ?? fallbackCwd)
 }
 
-/** Reads the zkrunner job from `CUSTOM_ENV_*`; null for a job that is not a zkrunner job. */
-export function jobFromEnv(env: NodeJS.ProcessEnv, fallbackCwd: string): ExecutorJob | null {
-  const v = (name: string) => env[`CUSTOM_ENV_${name}`]
-  const jobId = v('ZKRUNNER_JOB_ID')
-  if (!jobId) return null
-  const service = v('ZKRUNNER_SERVICE')
-  const user = v('ZKRUNNER_USER')
-  const sourceCommitment = v('ZKRUNNER_SOURCE_COMMITMENT') ?? v('CI_COMMIT_SHA')
-  if (!service || !user || !sourceCommitment)
-    throw new AgentError(
-      AgentErrorCode.EXECUTOR_USAGE,
-      'ZKRUNNER_JOB_ID is set but ZKRUNNER_SERVICE, ZKRUNNER_USER or the commit SHA is missing',
-    )
-  let voucher: unknown
-  const vText = v('ZKRUNNER_VOUCHER')
-  if (vText) {
-    try {
-      voucher = JSON.parse(vText)
-    } catch {
-      throw new AgentError(AgentErrorCode.EXECUTOR_USAGE, 'ZKRUNNER_VOUCHER is not JSON')
-    }
-  }
-  return {
-    jobId,
-    service,
-    user,
-    sourceCommitment,
-    artifacts: (v('ZKRUNNER_ARTIFACTS') ?? '')
-      .split(/[,\n]/)
-      .map((s) => s.trim())
-      .filter(Boolean),
-    cwd: v('CI_PROJECT_DIR') ?? fallbackCwd,
-    voucher,
-  }
+/** Creates the builds dir 0700, owned by the job user when there is one (it clones into it). */
+export async function prepareBuildsDir(dir: string, user: JobUser | null): Promise<void> {
+  await mkdirPrivate(dir)
+  if (user) await chown(dir, user.uid, user.gid)
+}
+
+/** Makes sure the job's directory exists and is the job user's (it runs there). */
+export async function ensureJobDir(dir: string, user: JobUser | null): Promise<void> {
+  if (existsSync(dir)) return
+  await mkdir(dir, { recursive: true, mode: 0o755 })
+  if (user) await chown(dir, user.uid, user.gid)
 }
 
 /** GitLab Runner's failure codes for this call, from its environment. */
@@ -75,9 +55,19 @@ export function failureCodes(env: NodeJS.ProcessEnv): { build: number; system: n
 }
 
 /** Runs a stage script plainly (not a sampled stage), streaming its output; resolves to its exit code. */
-export function runPlain(script: string, cwd: string): Promise<number> {
+export function runPlain(
+  script: string,
+  cwd: string,
+  env: Record<string, string>,
+  user: JobUser | null,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script], { stdio: 'inherit', cwd })
+    const child = spawn('bash', [script], {
+      stdio: 'inherit',
+      cwd,
+      env,
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    })
     child.on('error', (e) =>
       reject(new AgentError(AgentErrorCode.SPAWN_FAILED, `bash: ${e.message}`)),
     )

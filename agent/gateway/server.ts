@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { CarWriter } from '@ipld/car'
 import * as dagPb from '@ipld/dag-pb'
+import type { Helia } from 'helia'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 
@@ -12,6 +13,27 @@ const RAW_CODE = 0x55
 
 /** Where the gateway reads blocks: only `has` and `get`, so any blockstore (or a fake) serves. */
 export type GatewayBlocks = Pick<Blockstore, 'has' | 'get'>
+
+/**
+ * What the gateway serves from: blocks, and the pins that say which of them are the runner's to
+ * publish. A Helia node is one. A block that is merely present (fetched, cached, written by
+ * another tool into the same store) is not served: only blocks of a pinned DAG are.
+ */
+export interface GatewayStore {
+  blockstore: GatewayBlocks
+  pins: Pick<Helia['pins'], 'isPinned'>
+}
+
+/** Limits of a running gateway: what one slow or greedy client can hold. */
+export interface GatewayLimits {
+  /** A response whose client reads nothing for this long is cut (ms). */
+  idleTimeoutMs: number
+  /** Responses streaming at once; more are answered 503 with Retry-After. */
+  maxStreams: number
+}
+
+/** Defaults: a reader stalled for 30 s is dropped, and 64 streams at once. */
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = { idleTimeoutMs: 30_000, maxStreams: 64 }
 
 class GatewayError extends Error {
   constructor(
@@ -49,9 +71,11 @@ export function negotiate(format: string | null, accept: string | undefined): 'r
   return null
 }
 
-async function getBlock(blocks: GatewayBlocks, cid: CID): Promise<Uint8Array> {
+async function getBlock(store: GatewayStore, cid: CID): Promise<Uint8Array> {
+  const blocks = store.blockstore
+  // Same answer for "not pinned" and "absent": the gateway does not say what else it holds.
   // `offline` keeps a networked Helia blockstore from asking brokers for a block we do not hold.
-  if (!(await blocks.has(cid)))
+  if (!(await store.pins.isPinned(cid)) || !(await blocks.has(cid)))
     throw new GatewayError(404, 'NOT_FOUND', `block ${cid} is not held by this gateway`)
   const opts = { offline: true } as Parameters<GatewayBlocks['get']>[1]
   const got = blocks.get(cid, opts) as unknown
@@ -77,7 +101,7 @@ function isUnixfsFile(bytes: Uint8Array): boolean {
 
 /** Yields the blocks of a DAG depth-first without duplicates, limited by `dag-scope`. */
 async function* walk(
-  blocks: GatewayBlocks,
+  blocks: GatewayStore,
   root: CID,
   scope: 'all' | 'entity' | 'block',
 ): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
@@ -99,11 +123,27 @@ async function* walk(
   }
 }
 
-/** Handles one request against a blockstore: the whole trustless gateway. */
+/** Waits for `drain`, or cuts the response when the client reads nothing for `ms`. */
+function drained(res: ServerResponse, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      res.off('drain', done)
+      reject(new GatewayError(408, 'SLOW_READER', 'the client stopped reading'))
+    }, ms)
+    const done = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    res.once('drain', done)
+  })
+}
+
+/** Handles one request against a store of pinned blocks: the whole trustless gateway. */
 export async function handleGatewayRequest(
-  blocks: GatewayBlocks,
+  blocks: GatewayStore,
   req: IncomingMessage,
   res: ServerResponse,
+  limits: Pick<GatewayLimits, 'idleTimeoutMs'> = DEFAULT_GATEWAY_LIMITS,
 ): Promise<void> {
   const head = req.method === 'HEAD'
   // Content is verified by its CID, so any page may read it: gateways answer CORS for everyone
@@ -162,7 +202,7 @@ export async function handleGatewayRequest(
       throw new GatewayError(400, 'INVALID_DAG_SCOPE', 'dag-scope must be all, entity or block')
     if (url.searchParams.has('entity-bytes'))
       throw new GatewayError(400, 'NOT_SUPPORTED', 'entity-bytes is not supported')
-    if (!(await blocks.has(cid)))
+    if (!(await blocks.pins.isPinned(cid)) || !(await blocks.blockstore.has(cid)))
       throw new GatewayError(404, 'NOT_FOUND', `block ${cid} is not held by this gateway`)
     res.writeHead(200, { ...common, 'content-type': CAR_TYPE, etag: `"${cid}.car.${scopeParam}"` })
     if (head) {
@@ -171,11 +211,18 @@ export async function handleGatewayRequest(
     }
     const { writer, out } = CarWriter.create([cid])
     const pump = (async () => {
-      for await (const chunk of out)
-        if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
+      for await (const chunk of out) if (!res.write(chunk)) await drained(res, limits.idleTimeoutMs)
     })()
+    // A stalled reader fails the pump; the walk must stop with it, not buffer the whole DAG.
+    let stalled: unknown
+    pump.catch((e: unknown) => {
+      stalled = e
+    })
     try {
-      for await (const block of walk(blocks, cid, scopeParam)) await writer.put(block)
+      for await (const block of walk(blocks, cid, scopeParam)) {
+        if (stalled !== undefined) throw stalled
+        await writer.put(block)
+      }
     } finally {
       await writer.close()
     }
@@ -183,24 +230,68 @@ export async function handleGatewayRequest(
     res.end()
   } catch (e) {
     if (res.headersSent) {
-      // A missing block mid-CAR: cut the stream so the client's verification fails loudly.
-      res.destroy(e as Error)
+      // A missing block mid-CAR or a stalled reader: cut the stream (the client's verification
+      // of a partial CAR fails loudly).
+      res.destroy()
       return
     }
-    const err =
-      e instanceof GatewayError ? e : new GatewayError(500, 'INTERNAL', (e as Error).message)
+    // Never internal error text: it can name paths of the runner's data dir.
+    const err = e instanceof GatewayError ? e : new GatewayError(500, 'INTERNAL', 'internal error')
     sendError(res, err, head)
+  }
+}
+
+/**
+ * A request handler with the gateway's limits: at most `maxStreams` answers at once (more get 503
+ * and Retry-After), and a reader that stalls for `idleTimeoutMs` is cut.
+ */
+export function gatewayHandler(
+  store: GatewayStore,
+  limits: GatewayLimits = DEFAULT_GATEWAY_LIMITS,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  let active = 0
+  return async (req, res) => {
+    if (active >= limits.maxStreams) {
+      for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v)
+      res.setHeader('retry-after', '1')
+      sendError(
+        res,
+        new GatewayError(503, 'BUSY', 'too many streams; retry'),
+        req.method === 'HEAD',
+      )
+      return
+    }
+    active++
+    let released = false
+    const release = () => {
+      if (!released) active--
+      released = true
+    }
+    // 'close' fires for a finished answer and for a client gone mid-stream alike.
+    res.once('close', release)
+    try {
+      await handleGatewayRequest(store, req, res, limits)
+    } catch {
+      res.destroy()
+    }
   }
 }
 
 /** Starts the trustless gateway on `host:port` (port 0 picks a free one) and resolves once listening. */
 export async function startGateway(
-  blocks: GatewayBlocks,
+  store: GatewayStore,
   listen: string,
+  limits: GatewayLimits = DEFAULT_GATEWAY_LIMITS,
 ): Promise<{ server: Server; url: string }> {
   const i = listen.lastIndexOf(':')
   const host = listen.slice(0, i)
-  const server = createServer((req, res) => void handleGatewayRequest(blocks, req, res))
+  const handle = gatewayHandler(store, limits)
+  const server = createServer((req, res) => void handle(req, res))
+  // Slow clients: headers must arrive within 10 s and a whole request within 30 s; an idle socket
+  // (a reader that stopped reading, a keep-alive left open) is dropped.
+  server.headersTimeout = 10_000
+  server.requestTimeout = 30_000
+  server.setTimeout(limits.idleTimeoutMs, (socket) => socket.destroy())
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(Number(listen.slice(i + 1)), host, resolve)

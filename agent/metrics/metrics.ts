@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { Gauge, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { LiveSample } from '../sampling/sampler.ts'
 
 /** Prometheus gauges for one running job, served on `/metrics` while it runs. */
@@ -10,6 +10,7 @@ export class JobMetrics {
   private readonly procs: Gauge
   private readonly perf: Gauge
   private readonly running: Gauge
+  private readonly conflicts: Counter
 
   constructor(readonly jobId: string) {
     const labelNames = ['job_id'] as const
@@ -44,7 +45,19 @@ export class JobMetrics {
       labelNames: ['job_id', 'event'],
       registers,
     })
+    this.conflicts = new Counter({
+      name: 'zkrunner_report_conflicts_total',
+      help: 'Result reports the Worker refused because it holds a different result for the job (alert on any)',
+      labelNames,
+      registers,
+    })
+    this.conflicts.inc({ job_id: jobId }, 0)
     this.running.set({ job_id: jobId }, 1)
+  }
+
+  /** Counts a report the Worker answered 409: it holds a different result for this job. */
+  reportConflict(): void {
+    this.conflicts.inc({ job_id: this.jobId })
   }
 
   /** Records one live sample. */

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
-import type { MinaKeyPair } from '../../protocol/index.ts'
+import { type MinaKeyPair, type RunEnd, signResultReport } from '../../protocol/index.ts'
 import {
   type BytesProgress,
   pinBundle,
@@ -32,6 +32,8 @@ export interface AdvanceDeps {
   report?: Omit<ReportOptions, 'signal'>
   onHashProgress?: BytesProgress
   onPinBlock?: (blocks: number) => void
+  /** Told when the Worker holds a different result for a job (counted in /metrics, logged). */
+  onReportConflict?: (jobId: string, message: string) => void
 }
 
 /**
@@ -157,6 +159,8 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
         outcome: state.outcome,
         sampling,
         runner: deps.runner,
+        skippedArtifacts: state.skippedArtifacts,
+        notRun: state.notRun,
         onProgress: deps.onHashProgress,
       })
       fileCids = sealed.fileCids
@@ -182,19 +186,45 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
     }
     if (!reached(state.phase, 'reported') && deps.report) {
       const { manifest, signature } = await readSealed(bundleDir)
-      await reportResult(
-        {
-          v: 1,
-          jobId,
-          bundleCid: state.bundleCid!,
-          manifestDigest: signature.digest,
-          runner: signature.runner,
-          signature: signature.signature,
-          exitCode: manifest.exitCode,
-        },
-        deps.report,
-      )
-      state = await spool.setState(jobId, { phase: 'reported', lastError: undefined })
+      // How the job ended travels with the report, under the signature: the Worker releases what
+      // the user owes for a job that did not run to an end (protocol's payable rule).
+      const signed = {
+        service: manifest.service,
+        jobId,
+        bundleCid: state.bundleCid!,
+        manifestDigest: signature.digest,
+        exitCode: manifest.exitCode,
+        signal: manifest.signal,
+        ...notRunOf(manifest),
+      }
+      try {
+        await reportResult(
+          {
+            v: 2,
+            jobId,
+            bundleCid: signed.bundleCid,
+            manifestDigest: signed.manifestDigest,
+            runner: deps.runner.publicKey,
+            signature: signResultReport(signed, deps.runner.privateKey),
+            exitCode: signed.exitCode,
+            signal: signed.signal,
+            ...notRunOf(manifest),
+          },
+          deps.report,
+        )
+      } catch (e) {
+        if (e instanceof AgentError && e.code === AgentErrorCode.REPORT_CONFLICT) {
+          // Stays `pinned` (not queued for settlement) until an operator has looked.
+          await spool.setState(jobId, { reportConflict: e.message })
+          deps.onReportConflict?.(jobId, e.message)
+        }
+        throw e
+      }
+      state = await spool.setState(jobId, {
+        phase: 'reported',
+        reportConflict: undefined,
+        lastError: undefined,
+      })
     }
     if (state.phase === 'reported') {
       // Entering `queued` is the settlement queue: `settle` picks up every queued job.
@@ -205,6 +235,11 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
     throw e
   }
   return state
+}
+
+/** The manifest's not-run marker, when it has one (the runner refused the job before running it). */
+function notRunOf(manifest: RunEnd): { notRun?: string } {
+  return manifest.notRun ? { notRun: manifest.notRun } : {}
 }
 
 /** Advances every unfinished job in the spool; one job's failure does not stop the others. */

@@ -105,7 +105,7 @@ describe('a job through the pipeline', () => {
       'stderr.log',
       'stdout.log',
     ])
-    const gw = await startGateway(helia.blockstore, '127.0.0.1:0')
+    const gw = await startGateway(helia, '127.0.0.1:0')
     // A fresh, empty client node that can only get blocks through our gateway.
     const client = await createHeliaLight({
       blockstore: new MemoryBlockstore(),

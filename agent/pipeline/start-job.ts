@@ -3,6 +3,8 @@ import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { collectArtifacts } from '../bundle/artifacts.ts'
 import type { AgentConfig } from '../config.ts'
+import { jobEnvironment } from '../isolation/job-env.ts'
+import type { JobUser } from '../isolation/job-user.ts'
 import { type RunOutcome, runJob } from '../run/run-job.ts'
 import type { LiveSample } from '../sampling/sampler.ts'
 import { type JobMeta, type Spool, SUMMARY_FILE } from '../spool/spool.ts'
@@ -13,7 +15,12 @@ export async function startJob(args: {
   spool: Spool
   config: Pick<AgentConfig, 'intervalMs' | 'perf' | 'cgroup'>
   meta: JobMeta
-  env?: NodeJS.ProcessEnv
+  /** The job's environment (jobEnvironment); shell basics only when omitted, never the agent's. */
+  env?: Record<string, string>
+  /** Run the job as this user (the agent must be root). */
+  user?: JobUser | null
+  /** Where the agent's own lines about the job go (skipped artifacts). */
+  log?: (line: string) => void
   stdout?: Writable
   stderr?: Writable
   onSample?: (s: LiveSample) => void
@@ -26,7 +33,8 @@ export async function startJob(args: {
     args: meta.args,
     outDir: bundleDir,
     cwd: meta.cwd,
-    env: args.env,
+    env: args.env ?? jobEnvironment({ host: process.env, ci: {} }),
+    ...(args.user ? { user: args.user } : {}),
     intervalMs: args.config.intervalMs,
     perf: args.config.perf,
     cgroup: args.config.cgroup,
@@ -44,13 +52,16 @@ export async function startJob(args: {
         agent: processRef(process.pid),
       }),
   })
-  await collectArtifacts(meta.cwd, meta.artifacts, bundleDir)
+  const artifacts = await collectArtifacts(meta.cwd, meta.artifacts, bundleDir)
+  for (const s of artifacts.skipped)
+    args.log?.(`artifact ${s.path} skipped (${s.reason}): it is not in the bundle`)
   await writeFile(
     join(spool.jobDir(meta.jobId), SUMMARY_FILE),
     JSON.stringify(outcome.sampling, null, 2),
   )
   await spool.setState(meta.jobId, {
     phase: 'ran',
+    ...(artifacts.skipped.length ? { skippedArtifacts: artifacts.skipped } : {}),
     outcome: {
       exitCode: outcome.signal ? null : outcome.exitCode,
       signal: outcome.signal,

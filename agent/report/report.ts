@@ -13,7 +13,9 @@ export interface ReportOptions {
 
 /**
  * Posts a result report to `POST {workerUrl}/v1/jobs/:id/result`, retrying network errors, 5xx
- * and 429 with exponential back-off. 2xx and 409 (the Worker already has it) acknowledge.
+ * and 429 with exponential back-off. 2xx acknowledges (200 when the Worker already holds this very
+ * report). 409 means the Worker holds a *different* result for the job, signed by this runner's
+ * key: a replay, a second run or a stolen key, so it fails with REPORT_CONFLICT, never as success.
  */
 export async function reportResult(report: ResultReport, options: ReportOptions): Promise<void> {
   const doFetch = options.fetch ?? fetch
@@ -29,10 +31,16 @@ export async function reportResult(report: ResultReport, options: ReportOptions)
         body: JSON.stringify(report),
         signal: options.signal ?? AbortSignal.timeout(15_000),
       })
-      if (res.ok || res.status === 409) return
+      if (res.ok) return
+      if (res.status === 409)
+        throw new AgentError(
+          AgentErrorCode.REPORT_CONFLICT,
+          `the Worker holds a different result for job ${report.jobId}: ${(await res.text()).slice(0, 200)}`,
+        )
       last = `HTTP ${res.status} ${(await res.text()).slice(0, 200)}`
       if (res.status < 500 && res.status !== 429) break
     } catch (e) {
+      if (e instanceof AgentError) throw e
       last = (e as Error).message
     }
   }

@@ -25,6 +25,7 @@ const run = (
     command,
     args,
     outDir: dir,
+    env: process.env,
     intervalMs: 50,
     perf: 'auto',
     cgroup: true,

@@ -4,7 +4,7 @@ import { constants } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { AgentError, AgentErrorCode } from '../errors.ts'
-import { createJobCgroup } from '../sampling/cgroup.ts'
+import { createJobCgroup, joinCgroup } from '../sampling/cgroup.ts'
 import {
   attachPerf,
   cachedProbePerf,
@@ -28,7 +28,10 @@ export interface RunJobOptions {
   /** Directory the captured output and samples are written to. */
   outDir: string
   cwd?: string
-  env?: NodeJS.ProcessEnv
+  /** The job's whole environment (build it with jobEnvironment: never the agent's own). */
+  env: NodeJS.ProcessEnv
+  /** Run the job as this user (the agent must be root), so it cannot read the runner key. */
+  user?: { uid: number; gid: number }
   intervalMs: number
   /** `auto` uses perf when the probe passes; `off` never. */
   perf: 'auto' | 'off'
@@ -105,7 +108,8 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
     ['-c', LAUNCHER, 'zkrunner-job', ...(cg?.procsFiles ?? []), '--', opts.command, ...opts.args],
     {
       cwd: opts.cwd,
-      env: opts.env ?? process.env,
+      env: opts.env,
+      ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
       stdio: ['inherit', 'pipe', 'pipe'],
     },
   )
@@ -159,6 +163,9 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
     await new Promise((r) => setTimeout(r, 1))
   }
   const perf = await perfAttached
+  // A job of another user cannot write the root-owned cgroup.procs itself: the agent moves it
+  // while it is stopped, before its first instruction (its children inherit the cgroup).
+  if (opts.user && cg && procState(pid) === 'T') await joinCgroup(cg, pid)
 
   const started = Date.now()
   const t0 = performance.now()

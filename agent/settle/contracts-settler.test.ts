@@ -172,6 +172,12 @@ async function lastSettledLeaves(): Promise<string[]> {
   return doc.manifestDigests
 }
 
+/** Whose results the settled tree holds. */
+const owner = () => ({
+  service: service.toPublicKey().toBase58(),
+  user: userKey.toPublicKey().toBase58(),
+})
+
 async function digestsOf(ids: string[]): Promise<Uint8Array[]> {
   return Promise.all(ids.map(async (id) => fromHex((await spool.state(id)).manifestDigest!)))
 }
@@ -192,7 +198,7 @@ describe('settlement through the contracts client', () => {
       expect(s.resultIndex).toBe(i)
       expect(s.settleTx).toBe((out[0] as { txHash: string }).txHash)
     }
-    expect(await lastSettledRoot()).toBe(resultsRoot(await digestsOf(ids)).toBigInt())
+    expect(await lastSettledRoot()).toBe(resultsRoot(owner(), await digestsOf(ids)).toBigInt())
     expect(await lastSettledLeaves()).toEqual((await digestsOf(ids)).map(toHex))
   }, 300_000)
 
@@ -207,8 +213,19 @@ describe('settlement through the contracts client', () => {
     expect(out[0]).toMatchObject({ jobs: 1 })
     expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(4n * PRICE)
     expect((await spool.state(ids[3]!)).resultIndex).toBe(3)
-    expect(await lastSettledRoot()).toBe(resultsRoot(await digestsOf(ids)).toBigInt())
+    expect(await lastSettledRoot()).toBe(resultsRoot(owner(), await digestsOf(ids)).toBigInt())
     // Cumulative: the document lists the earlier three too, in leaf order.
     expect(await lastSettledLeaves()).toEqual((await digestsOf(ids)).map(toHex))
+  }, 300_000)
+
+  it('a voucher that also covers a job the runner never ran pays for the queued job alone', async () => {
+    // The voucher owes 6 × price: job 5 was signed for but never reached the runner (a failed
+    // trigger the Worker had not released yet). The old settler refused ("pays for 2 jobs but
+    // only 1 are queued") and the runner was never paid again.
+    ids.push(await runPaidJob(6n))
+    const out = await settleQueued(spool, settler)
+    expect(out[0]).toMatchObject({ jobs: 1 })
+    expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(5n * PRICE)
+    expect(await lastSettledRoot()).toBe(resultsRoot(owner(), await digestsOf(ids)).toBigInt())
   }, 300_000)
 })

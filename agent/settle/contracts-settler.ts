@@ -4,11 +4,13 @@ import {
   ChannelBook,
   type ChannelEvent,
   compileAll,
+  type ResultsOwner,
   readServiceState,
   resultsRoot,
   ServiceContract,
   setCreditTokenAddress,
   settle,
+  settledResults,
 } from '../../contracts/index.ts'
 import {
   cidToFields,
@@ -52,8 +54,13 @@ const fail = (message: string): never => {
 }
 
 /** The root a channel holds after settling `digests` (Field(0) for a channel that never settled). */
-function rootOf(digests: readonly string[]): Field {
-  return digests.length === 0 ? Field(0) : resultsRoot(digests.map((d) => fromHex(d)))
+function rootOf(owner: ResultsOwner, digests: readonly string[]): Field {
+  return digests.length === 0
+    ? Field(0)
+    : resultsRoot(
+        owner,
+        digests.map((d) => fromHex(d)),
+      )
 }
 
 type ChannelRecord = { data: ChannelEvent; txHash: string }
@@ -126,6 +133,7 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
       const state = await readServiceState(service)
       const { book, events } = await channelsOf(service, state.channelsRoot)
       const channel = book.get(user)
+      const owner = { service: batch.service, user: batch.user }
       const digests = batch.jobs.map((j) => j.manifestDigest)
       const pinLeaves = (manifestDigests: string[]) =>
         pinSettledLeaves(options.ipfs, {
@@ -141,7 +149,7 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
         // Included before the agent could record it (crash after send): find how much it covered.
         for (let n = digests.length; n > 0; n--) {
           const leaves = [...batch.settled, ...digests.slice(0, n)]
-          if (rootOf(leaves).toBigInt() !== onChainRoot) continue
+          if (rootOf(owner, leaves).toBigInt() !== onChainRoot) continue
           // Pinned before the send; pinned again in case the store lost it since.
           await pinLeaves(leaves)
           const last = events.filter((e) => e.data.user.equals(user).toBoolean()).at(-1)
@@ -149,23 +157,25 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
         }
         fail(`voucher nonce ${nonce} is not above the settled nonce ${channel.voucherNonce}`)
       }
-      if (rootOf(batch.settled).toBigInt() !== onChainRoot)
+      if (rootOf(owner, batch.settled).toBigInt() !== onChainRoot)
         fail(
           `the user's settled results root on chain does not match the ${batch.settled.length} settled jobs in the spool`,
         )
 
+      // The contract pays price × the results added, within the voucher: a voucher that also
+      // covers jobs that ended not payable (signed before the Worker released them) is only a
+      // ceiling, and every queued job here is payable (pendingBatches keeps no other).
       const amount = BigInt(v.cumulativeAmount)
-      const paid = amount - channel.paidSoFar.toBigInt()
-      if (paid < 0n) fail('the voucher is below what was already paid')
       const price = state.terms.pricePerJob
-      const covered = price === 0n ? digests.length : Number(paid / price)
-      if (covered > digests.length)
-        fail(
-          `the voucher pays for ${covered} jobs but only ${digests.length} are queued; settle once the others are`,
-        )
+      const room = amount - channel.paidSoFar.toBigInt()
+      if (room < 0n) fail('the voucher is below what was already paid')
+      const covered = price === 0n ? digests.length : Math.min(digests.length, Number(room / price))
       if (covered === 0) fail('the voucher pays for no new job')
       const leaves = [...batch.settled, ...digests.slice(0, covered)]
-      const root = rootOf(leaves)
+      const results = settledResults(
+        owner,
+        leaves.map((d) => fromHex(d)),
+      )
       // Pinned before the transaction is sent: once the Settle event is on chain, the page may
       // look for the document at any time.
       const leavesCid = unwrap(cidToFields(await pinLeaves(leaves)))
@@ -173,7 +183,8 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
         settleMessage({
           service: batch.service,
           user: batch.user,
-          resultsRoot: root.toBigInt(),
+          resultsRoot: results.root.toBigInt(),
+          resultsCount: results.count,
           leavesCid,
           cumulativeAmount: amount,
           nonce,
@@ -191,7 +202,7 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
           book,
           user,
           voucher: { cumulativeAmount: amount, nonce, signature: v.signature },
-          resultsRoot: root,
+          results,
           leavesCid: [Field(leavesCid[0]), Field(leavesCid[1])],
           runner,
           runnerSignature,

@@ -2,6 +2,7 @@ import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
 import { type SettledLeaves, settledLeavesBytes, settledLeavesCid } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { pinRawBlock } from '../ipfs/pin-raw-block.ts'
 
 /**
  * Stores the SettledLeaves document as one raw block and pins it, in the blockstore the agent's
@@ -17,12 +18,7 @@ export async function pinSettledLeaves(
   // signs and the page recomputes; the document is small enough for one block.
   const cid = settledLeavesCid(doc)
   try {
-    await helia.blockstore.put(cid, settledLeavesBytes(doc), options)
-    if (!(await helia.pins.isPinned(cid, options))) {
-      for await (const _ of helia.pins.add(cid, options)) {
-        // One raw block: nothing to walk.
-      }
-    }
+    await pinRawBlock(helia, cid, settledLeavesBytes(doc), options)
   } catch (e) {
     throw new AgentError(
       AgentErrorCode.IPFS_FAILED,

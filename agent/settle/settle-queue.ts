@@ -1,4 +1,4 @@
-import { parseVoucher, type Voucher } from '../../protocol/index.ts'
+import { isPayable, parseVoucher, type Voucher } from '../../protocol/index.ts'
 import type { Spool } from '../spool/spool.ts'
 import type { SettlementBatch, Settler } from './settler.ts'
 
@@ -26,6 +26,8 @@ export async function pendingBatches(
     const state = await spool.state(id).catch(() => null)
     if (!state?.manifestDigest) continue
     if (state.phase !== 'queued' && state.phase !== 'settled') continue
+    // A job refused before it ran (its source did not match) delivered nothing: never charged.
+    if (state.notRun) continue
     const meta = await spool.meta(id)
     if (filter?.user && meta.user !== filter.user) continue
     const key = `${meta.service}/${meta.user}`
@@ -53,10 +55,14 @@ export async function pendingBatches(
     // A job without a voucher of its own is paid by a later job's voucher of the same user.
     if (!g) continue
     if (v && BigInt(v.nonce) > BigInt(g.voucher.nonce)) g.voucher = v
+    // A job that did not run to an end (lost, refused) is never a result: its voucher still
+    // counts as the user's latest, but the runner is not paid for it.
+    if (!state.outcome || !isPayable(state.outcome)) continue
     g.jobs.push({ jobId: id, manifestDigest: state.manifestDigest })
     g.createdAt.push(meta.createdAt)
   }
-  return [...groups.entries()].map(([key, { createdAt, done: _, ...batch }]) => {
+  return [...groups.entries()].flatMap(([key, { createdAt, done: _, ...batch }]) => {
+    if (batch.jobs.length === 0) return []
     const order = batch.jobs
       .map((j, i) => ({ j, at: createdAt[i] ?? '' }))
       .sort((a, b) => a.at.localeCompare(b.at))

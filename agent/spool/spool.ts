@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { open, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { RequestIdSchema, type SkippedArtifact } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../isolation/private-fs.ts'
 
 /** Name of the sampling summary kept in a job's directory until the manifest is built. */
 export const SUMMARY_FILE = 'sampling-summary.json'
@@ -26,6 +28,8 @@ export interface JobMeta {
   service: string
   sourceCommitment: string
   user: string
+  /** The request's parameters as the job ran them (absent in jobs spooled before they were kept: none). */
+  parameters?: Record<string, string>
   command: string
   args: string[]
   /** Declared artifact paths (files or directories, relative to the job's working directory). */
@@ -47,6 +51,12 @@ export interface JobState {
     endedAt: string
     wallMs: number
   }
+  /** Declared artifacts left out of the bundle, and why (they go into the manifest). */
+  skippedArtifacts?: SkippedArtifact[]
+  /** Set when the job was refused before it ran: its manifest says so and it is never charged. */
+  notRun?: 'source-mismatch'
+  /** The Worker holds a different result for this job (HTTP 409): an operator must look. */
+  reportConflict?: string
   /** Hex SHA-256 of the manifest's canonical JSON. */
   manifestDigest?: string
   signature?: string
@@ -70,14 +80,14 @@ export interface JobState {
 
 /**
  * Writes a file so that a crash leaves either the old or the new content, never a torn one. The
- * content may be streamed (an async iterable of chunks).
+ * content may be streamed (an async iterable of chunks). The file is created 0600.
  */
 export async function writeDurable(
   path: string,
   data: string | Uint8Array | AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
-  const fh = await open(tmp, 'w')
+  const fh = await open(tmp, 'wx', PRIVATE_FILE_MODE)
   try {
     await writeFile(fh, data)
     await fh.sync()
@@ -94,8 +104,13 @@ export class Spool {
     this.root = join(dataDir, 'spool')
   }
 
-  /** Directory of a job. */
+  /** Directory of a job; refuses an id that is not a job id (it would be a path). */
   jobDir(jobId: string): string {
+    if (!RequestIdSchema.safeParse(jobId).success)
+      throw new AgentError(
+        AgentErrorCode.UNKNOWN_JOB,
+        `not a job id: ${JSON.stringify(jobId).slice(0, 80)}`,
+      )
     return join(this.root, jobId)
   }
 
@@ -106,7 +121,7 @@ export class Spool {
 
   /** Creates the job's directory and records its metadata before anything runs. */
   async create(meta: JobMeta): Promise<void> {
-    await mkdir(this.bundleDir(meta.jobId), { recursive: true })
+    await mkdirPrivate(this.bundleDir(meta.jobId))
     await writeDurable(join(this.jobDir(meta.jobId), 'job.json'), JSON.stringify(meta, null, 2))
     await this.setState(meta.jobId, { phase: 'running' })
   }
@@ -138,7 +153,7 @@ export class Spool {
   async list(): Promise<string[]> {
     try {
       return (await readdir(this.root, { withFileTypes: true }))
-        .filter((d) => d.isDirectory())
+        .filter((d) => d.isDirectory() && RequestIdSchema.safeParse(d.name).success)
         .map((d) => d.name)
     } catch {
       return []

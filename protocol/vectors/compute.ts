@@ -3,13 +3,17 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 as mhSha256 } from 'multiformats/hashes/sha2'
 import {
   canonicalJson,
+  chargeOfJob,
   cidToFields,
   digestToFields,
   domainTag,
   keyId,
   manifestDigest,
   manifestMessage,
+  payabilityOf,
   publicKeyToFields,
+  requestDigest,
+  resultLeafMessage,
   settledLeavesBytes,
   settledLeavesCid,
   settleMessage,
@@ -26,10 +30,33 @@ import {
   helloBytes,
   keys,
   manifest,
+  request,
   settledLeaves,
   settlement,
   voucher,
 } from './inputs.ts'
+
+/** Every way a job can end, for the payable rule's vectors. */
+const payableRunEnds = [
+  { exitCode: 0, signal: null },
+  { exitCode: 1, signal: null },
+  { exitCode: 255 },
+  { exitCode: null, signal: 'agent-lost' },
+  { exitCode: null, signal: 'SIGKILL' },
+  { exitCode: null, signal: null, notRun: 'source-mismatch' },
+  { exitCode: 0, signal: null, notRun: 'source-mismatch' },
+]
+const payableJobs = [
+  { status: 'success', result: { exitCode: 0 } },
+  { status: 'failed', result: { exitCode: 2 } },
+  { status: 'canceled', result: { exitCode: 0 } },
+  { status: 'running', result: { exitCode: null, signal: 'agent-lost' } },
+  { status: 'trigger_failed', result: null },
+  { status: 'canceled', result: null },
+  { status: 'skipped', result: null },
+  { status: 'running', result: null },
+  { status: 'queued', result: null },
+]
 
 const dec = (xs: readonly bigint[]) => xs.map(String)
 
@@ -49,7 +76,8 @@ export async function computeVectors() {
     domains: {
       voucher: String(domainTag('zkrunner/voucher/v1')),
       manifest: String(domainTag('zkrunner/manifest/v1')),
-      settle: String(domainTag('zkrunner/settle/v1')),
+      settle: String(domainTag('zkrunner/settle/v2')),
+      resultLeaf: String(domainTag('zkrunner/result-leaf/v1')),
     },
     hello: {
       sha256: toHex(sha256(helloBytes)),
@@ -76,6 +104,9 @@ export async function computeVectors() {
       ),
       signature: signedVoucher.signature,
     },
+    request: {
+      digest: requestDigest(request),
+    },
     manifest: {
       canonical: canonicalJson(manifest),
       digest: toHex(mDigest),
@@ -87,9 +118,20 @@ export async function computeVectors() {
       cid: leavesCid.toString(),
       cidFields: dec(unwrap(cidToFields(leavesCid))),
     },
+    resultLeaf: dec(
+      resultLeafMessage({
+        service: keys.service.publicKey,
+        user: keys.user.publicKey,
+        digest: mDigest,
+      }),
+    ),
     settle: {
       message: dec(settle),
       signature: signFields(settle, keys.runner.privateKey),
+    },
+    payable: {
+      manifests: payableRunEnds.map((end) => ({ end, is: payabilityOf(end) })),
+      jobs: payableJobs.map((job) => ({ job, is: chargeOfJob(job) })),
     },
   }
 }

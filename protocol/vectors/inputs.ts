@@ -1,4 +1,11 @@
-import type { ResultManifest, ServiceDescriptor, SettledLeaves, UnsignedVoucher } from '../index.ts'
+import {
+  type RequestBinding,
+  type ResultManifest,
+  requestDigest,
+  type ServiceDescriptor,
+  type SettledLeaves,
+  type UnsignedVoucher,
+} from '../index.ts'
 
 // Fixed inputs of the committed test vectors. These keys are public test keys: never fund them.
 
@@ -54,6 +61,14 @@ export const voucher: UnsignedVoucher = {
   nonce: '3',
 }
 
+/** What the job of `manifest` answers. */
+export const request: RequestBinding = {
+  requestId: '00112233445566778899aabbccddeeff',
+  service: keys.service.publicKey,
+  user: keys.user.publicKey,
+  parameters: { TARGET: 'release', RUNS: '3' },
+}
+
 /** A result manifest of a finished job. */
 export const manifest: ResultManifest = {
   v: 1,
@@ -62,6 +77,7 @@ export const manifest: ResultManifest = {
   sourceCommitment: descriptor.sourceCommitment,
   runner: keys.runner.publicKey,
   user: keys.user.publicKey,
+  requestDigest: requestDigest(request),
   exitCode: 0,
   signal: null,
   startedAt: '2026-11-29T12:00:00.000Z',
@@ -106,6 +122,7 @@ export const settledLeaves: SettledLeaves = {
 /** A settlement of those two jobs at the voucher's amount and nonce (the root is an arbitrary Field here). */
 export const settlement = {
   resultsRoot: 12345678901234567890n,
+  resultsCount: 2n,
   cumulativeAmount: 3000000n,
   nonce: 3n,
 }

@@ -10,6 +10,14 @@ import { latestSettlement, ownListings, registryEntries } from './chain-reader.t
 import { fieldsToPublicKey } from './mina-address.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+// A final block at `height`: events in it keep their array order.
+const at = (height: number) => ({
+  height,
+  slot: height,
+  chainStatus: 'canonical',
+  sequence: 0,
+  index: 0,
+})
 
 describe('chain reader decoding', () => {
   it('rebuilds a base58 public key from its fields', () => {
@@ -24,9 +32,9 @@ describe('chain reader decoding', () => {
     )
     const [c0, c1] = unwrap(cidToFields(CID))
     const entries = registryEntries([
-      { height: 1, slot: 1, data: [0n, ...s1!, ...op!, c0, c1] },
-      { height: 2, slot: 2, data: [0n, ...s2!, ...op!, c0, c1] },
-      { height: 3, slot: 3, data: [1n, ...s1!, ...op!] },
+      { ...at(1), data: [0n, ...s1!, ...op!, c0, c1] },
+      { ...at(2), data: [0n, ...s2!, ...op!, c0, c1] },
+      { ...at(3), data: [1n, ...s1!, ...op!] },
     ])
     expect(entries).toHaveLength(1)
     expect(entries[0]).toMatchObject({ descriptorCid: CID, height: 2 })
@@ -42,12 +50,12 @@ describe('chain reader decoding', () => {
     const [sv, rn, st] = [service, runner, stranger].map((k) => unwrap(publicKeyToFields(k)))
     const [c0, c1] = unwrap(cidToFields(CID))
     const entries = registryEntries([
-      { height: 1, slot: 1, data: [0n, ...sv!, ...rn!, c0, c1] },
+      { ...at(1), data: [0n, ...sv!, ...rn!, c0, c1] },
       // The stranger publishes the same service under its own name, then retires it.
-      { height: 2, slot: 2, data: [0n, ...sv!, ...st!, c0, c1] },
-      { height: 3, slot: 3, data: [1n, ...sv!, ...st!] },
+      { ...at(2), data: [0n, ...sv!, ...st!, c0, c1] },
+      { ...at(3), data: [1n, ...sv!, ...st!] },
       // And a second listing it keeps, to take over the operator label.
-      { height: 4, slot: 4, data: [0n, ...sv!, ...st!, c0, c1] },
+      { ...at(4), data: [0n, ...sv!, ...st!, c0, c1] },
     ])
     const runnerKeyHash = await nodePoseidon(rn!)
     const own = await ownListings(entries, async () => runnerKeyHash, nodePoseidon)
@@ -59,7 +67,7 @@ describe('chain reader decoding', () => {
     const other = generateMinaKeyPair().publicKey
     const settle = (who: string, jobs: bigint, root: bigint, cid: [bigint, bigint]) => {
       const [x, odd] = unwrap(publicKeyToFields(who))
-      return { height: 1, slot: 1, data: [3n, x, odd, 10n, 1n, 10n, jobs, root, ...cid] }
+      return { ...at(1), data: [3n, x, odd, 10n, 1n, 10n, jobs, root, ...cid] }
     }
     const cid = unwrap(cidToFields(CID))
     const events = [

@@ -19,8 +19,24 @@ import { fieldsToPublicKey } from './mina-address.ts'
 export interface ChainEvent {
   height: number
   slot: number
+  /** The block's status in the archive: `canonical`, `pending` (not yet final) or `orphaned`. */
+  chainStatus: string
+  /** Order within the block: the transaction's sequence number, then the event's place in the answer. */
+  sequence: number
+  index: number
   data: bigint[]
 }
+
+/**
+ * Blocks an archive scans for one events query: the archive node API limits a query to a fixed
+ * range (10,000 by default) and answers only the newest blocks of a longer one, so older events
+ * would silently vanish. The reader pages through the chain in windows of this size.
+ */
+export const ARCHIVE_BLOCK_RANGE = 10_000
+
+/** Orders events as the chain does: by block, then by place within the block. */
+export const chainOrder = (a: ChainEvent, b: ChainEvent): number =>
+  a.height - b.height || a.sequence - b.sequence || a.index - b.index
 
 /** What the page reads from Mina: narrow, so tests answer it with a small GraphQL double. */
 export interface ChainReader {
@@ -32,7 +48,7 @@ export interface ChainReader {
   balance(owner: string, tokenId?: string): Promise<bigint>
   /** The global slot of the best tip. */
   currentSlot(): Promise<bigint>
-  /** Every event of `address`, oldest first (from the archive). */
+  /** Every event of `address` in chain order, oldest first (from the archive, all of its history). */
   events(address: string): Promise<ChainEvent[]>
 }
 
@@ -113,24 +129,55 @@ export class GraphqlChainReader implements ChainReader {
   }
 
   async events(address: string): Promise<ChainEvent[]> {
+    const state = await this.#query(
+      this.archiveUrl,
+      '{ networkState { maxBlockHeight { pendingMaxBlockHeight } } }',
+    )
+    const tip = (state.networkState as { maxBlockHeight?: { pendingMaxBlockHeight?: unknown } })
+      ?.maxBlockHeight?.pendingMaxBlockHeight
+    if (typeof tip !== 'number' || !Number.isSafeInteger(tip) || tip < 0)
+      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, 'the archive names no block height')
+    // Windows [from, to) from genesis to the tip, `to` exclusive as the archive's filter is.
+    const windows: [number, number][] = []
+    for (let from = 0; from <= tip; from += ARCHIVE_BLOCK_RANGE)
+      windows.push([from, Math.min(from + ARCHIVE_BLOCK_RANGE, tip + 1)])
+    const out: ChainEvent[] = []
+    for (let i = 0; i < windows.length; i += 4) {
+      const pages = await Promise.all(
+        windows.slice(i, i + 4).map(([from, to]) => this.#eventsIn(address, from, to)),
+      )
+      for (const page of pages) out.push(...page)
+    }
+    return out.sort(chainOrder)
+  }
+
+  async #eventsIn(address: string, from: number, to: number): Promise<ChainEvent[]> {
     const data = await this.#query(
       this.archiveUrl,
-      `{ events(input: { address: ${quote(address)} }) { blockInfo { height globalSlotSinceGenesis } eventData { data } } }`,
+      `{ events(input: { address: ${quote(address)}, from: ${from}, to: ${to} }) { blockInfo { height globalSlotSinceGenesis chainStatus } eventData { transactionInfo { sequenceNumber status } data } } }`,
     )
     const out: ChainEvent[] = []
     for (const block of (data.events ?? []) as {
-      blockInfo?: { height?: number; globalSlotSinceGenesis?: number }
-      eventData?: { data?: unknown[] }[]
+      blockInfo?: { height?: number; globalSlotSinceGenesis?: number; chainStatus?: string }
+      eventData?: {
+        transactionInfo?: { sequenceNumber?: number; status?: string }
+        data?: unknown[]
+      }[]
     }[]) {
-      for (const e of block.eventData ?? []) {
+      for (const [index, e] of (block.eventData ?? []).entries()) {
+        // A failed transaction changed nothing, whatever events it carried.
+        if (e.transactionInfo?.status === 'failed') continue
         out.push({
           height: block.blockInfo?.height ?? 0,
           slot: block.blockInfo?.globalSlotSinceGenesis ?? 0,
+          chainStatus: block.blockInfo?.chainStatus ?? 'unknown',
+          sequence: e.transactionInfo?.sequenceNumber ?? 0,
+          index,
           data: (e.data ?? []).map(toBigint),
         })
       }
     }
-    return out.sort((a, b) => a.height - b.height)
+    return out
   }
 }
 
@@ -237,13 +284,23 @@ export interface Settlement {
    */
   leavesCid: string | null
   height: number
+  /** The archive's status of the latest settlement's block (`canonical` or `pending`). */
+  chainStatus: string
 }
 
-/** The user's settlement state from a service's event log, or null if never settled. */
+// Blocks of the chain the archive follows: final (`canonical`) or on the best chain but not yet
+// final (`pending`). An `orphaned` block lost a fork: its settlements never happened.
+const ON_CHAIN = new Set(['canonical', 'pending'])
+
+/**
+ * The user's settlement state from a service's event log (any order), or null if never settled:
+ * the newest Settle by block and place within the block, over blocks still on the chain.
+ */
 export function latestSettlement(events: readonly ChainEvent[], user: string): Settlement | null {
   let latest: Settlement | null = null
   let total = 0n
-  for (const e of events) {
+  for (const e of [...events].sort(chainOrder)) {
+    if (!ON_CHAIN.has(e.chainStatus)) continue
     // SettleEvent: user (x, isOdd), cumulativeAmount, nonce, paid, jobs, resultsRoot, leavesCid0, leavesCid1.
     const [kind, ux, uOdd, , , , jobs, root, c0, c1] = e.data
     if (kind !== SERVICE_SETTLE || ux === undefined || uOdd === undefined) continue
@@ -256,6 +313,7 @@ export function latestSettlement(events: readonly ChainEvent[], user: string): S
       resultsRoot: root,
       leavesCid: cid?.ok ? cid.value.toString() : null,
       height: e.height,
+      chainStatus: e.chainStatus,
     }
   }
   return latest

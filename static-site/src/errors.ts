@@ -6,6 +6,8 @@ export const SiteErrorCode = {
   WORKER_UNAVAILABLE: 'WORKER_UNAVAILABLE',
   WORKER_REFUSED: 'WORKER_REFUSED',
   IPFS_UNAVAILABLE: 'IPFS_UNAVAILABLE',
+  /** A bundle file is larger than the page's per-file limit (the user can raise it). */
+  FILE_TOO_LARGE: 'FILE_TOO_LARGE',
   WALLET_UNAVAILABLE: 'WALLET_UNAVAILABLE',
   WALLET_REFUSED: 'WALLET_REFUSED',
   INVALID_INPUT: 'INVALID_INPUT',

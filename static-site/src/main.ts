@@ -1,8 +1,10 @@
 import './style.css'
 import {
   checkGenuineService,
+  nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
+  type RequestBinding,
   type ServiceAccounts,
   type ServiceDescriptor,
   serviceAvailability,
@@ -15,19 +17,24 @@ import {
   registryEntries,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
-import { createVerifiedReader, type VerifiedReader } from './ipfs/verified-reader.ts'
+import {
+  createVerifiedReader,
+  DEFAULT_MAX_FILE_BYTES,
+  type VerifiedReader,
+} from './ipfs/verified-reader.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
+import { contentVerified } from './verify/links.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
-import { verifyResult } from './verify/verify-result.ts'
+import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
 import { renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
-import { verificationPanel } from './views/verification.ts'
+import { unverifiedSection, verificationPanel } from './views/verification.ts'
 import { auroProvider, connectAuro } from './wallet/auro.ts'
 import { devKeyWallet } from './wallet/dev-key.ts'
 import type { Wallet } from './wallet/wallet.ts'
@@ -52,6 +59,24 @@ const POLL_MS = 1000
 // The page remembers the nonce floor of the next voucher (per service and user). The leaves of a
 // settled results root are not remembered: each settlement names its public leaves document.
 const nonceKey = (service: string, user: string) => `zkrunner:nonce:${service}:${user}`
+const signedKey = (service: string, user: string) => `zkrunner:signed:${service}:${user}`
+
+/** This page's own record of the last voucher it signed for a service (junk reads as none). */
+function ownRecord(service: string, user: string) {
+  try {
+    const { cumulativeAmount, nonce } = JSON.parse(
+      localStorage.getItem(signedKey(service, user)) ?? '',
+    )
+    return { cumulativeAmount: BigInt(cumulativeAmount), nonce: BigInt(nonce) }
+  } catch {
+    return undefined
+  }
+}
+
+/** A decimal figure from the Worker, or undefined when it is not one (it is only ever shown). */
+function figure(text: unknown): bigint | undefined {
+  return typeof text === 'string' && /^\d{1,20}$/.test(text) ? BigInt(text) : undefined
+}
 
 async function loadMarket(app: App): Promise<MarketService[]> {
   const [events, currentSlot] = await Promise.all([
@@ -128,62 +153,76 @@ async function loadMarket(app: App): Promise<MarketService[]> {
   )
 }
 
-/** Verifies a bundle and shows each link, then the plot and the logs from the checked bytes. */
-async function showVerification(
-  app: App,
-  root: HTMLElement,
-  target: { bundleCid: string; service: string; jobId?: string },
-): Promise<void> {
+/**
+ * Verifies a bundle and shows each link, then what the bundle says: the exit code, the plot and the
+ * logs, from the checked bytes. Until the links that vouch for that content hold, it is shown
+ * only inside a section labelled unverified.
+ */
+async function showVerification(app: App, root: HTMLElement, target: VerifyTarget): Promise<void> {
   const panel = verificationPanel()
   const extras = h('div')
   root.replaceChildren(panel.el, extras)
-  const outcome = await verifyResult(
-    target,
-    {
-      bundle: app.ipfs,
-      chain: app.chain,
-      genuine: { creditTokenId: app.config.creditTokenId, code: app.config.genuineCode },
-      poseidon: (fields) => app.prover.poseidon(fields),
-      settled: settledResultsFrom(app.ipfs, (digests) => app.prover.resultsRoot(digests)),
-    },
-    panel.update,
-  )
+  let outcome: VerifyOutcome
+  try {
+    outcome = await verifyResult(
+      target,
+      {
+        bundle: app.ipfs,
+        chain: app.chain,
+        genuine: { creditTokenId: app.config.creditTokenId, code: app.config.genuineCode },
+        poseidon: (fields) => app.prover.poseidon(fields),
+        settled: settledResultsFrom(app.ipfs, (owner, digests) =>
+          app.prover.resultsRoot(owner, digests),
+        ),
+      },
+      panel.update,
+    )
+  } catch (e) {
+    // verifyResult reports its own failures as links; this is the last guard against "Verifying…".
+    panel.fail(messageOf(e))
+    return
+  }
   panel.finish(outcome.links)
   const m = outcome.manifest
   if (!m) return
-  extras.append(
+  const content: HTMLElement[] = [
     h(
       'p',
-      {},
+      { 'data-role': 'result-summary' },
       `Exit code ${m.exitCode ?? m.signal} · wall ${(m.wallMs / 1000).toFixed(1)} s · CPU ${(m.cpuMs / 1000).toFixed(1)} s · peak RSS ${(m.peakRssBytes / 1048576).toFixed(1)} MiB`,
     ),
-  )
+  ]
   const samples = outcome.files.get(m.sampling.samplesPath)
-  if (samples) extras.append(renderPlot(parseSamples(decoder.decode(samples))))
+  if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))
   const logs = new Map<string, string>()
   for (const [path, bytes] of outcome.files) {
     if (path.endsWith('.log')) logs.set(path, decoder.decode(bytes))
   }
-  if (logs.size > 0) extras.append(renderLogs(logs))
+  if (logs.size > 0) content.push(renderLogs(logs))
+  if (contentVerified(outcome.links)) extras.append(...content)
+  else extras.append(unverifiedSection(content))
 }
 
-async function watchJob(app: App, jobId: string, service: string, root: HTMLElement) {
+async function watchJob(app: App, request: RequestBinding, providerUrl: string, root: HTMLElement) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
   let verified = false
   for (;;) {
     try {
-      const job = await app.worker.job(jobId)
-      renderJob(statusBox, job)
+      // The page follows its own request id; whatever else a Worker answers is not this job.
+      const job = await app.worker.job(request.requestId)
+      if (job.jobId !== request.requestId)
+        throw new Error(`the Worker answered job ${job.jobId} for request ${request.requestId}`)
+      renderJob(statusBox, job, providerUrl)
       // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
       // following the status until the job is finished.
       if (job.result && !verified) {
         verified = true
         await showVerification(app, verifyBox, {
           bundleCid: job.result.bundleCid,
-          service,
-          jobId,
+          service: request.service,
+          request,
         })
       }
       if (verified && TERMINAL_STATUSES.has(job.status)) return
@@ -215,6 +254,7 @@ function openService(app: App, s: MarketService): void {
     return
   }
   const jobBox = h('div', { class: 'job' })
+  const amountBox = h('div', { class: 'voucher' })
   const depositStatus = h('p', { 'aria-live': 'polite', 'data-role': 'deposit-status' })
   const amount = h('input', {
     type: 'number',
@@ -261,7 +301,19 @@ function openService(app: App, s: MarketService): void {
     if (!app.wallet) throw new Error('connect a wallet first')
     const user = app.wallet.publicKey
     const status = await app.worker.service(s.address, user)
-    const owed = BigInt(status.chain?.funding?.owed ?? '0')
+    const funding = status.chain?.funding
+    // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
+    // this service), this page's record or the settled amount, plus one price (protocol's rule).
+    // The settled amount is not read yet: 0 only lowers what may be signed.
+    const next = nextVoucher({
+      user,
+      service: s.address,
+      price: BigInt(d.pricePerJob),
+      reported: funding?.voucher,
+      reportedOwed: figure(funding?.owed),
+      ownRecord: ownRecord(s.address, user),
+      settled: 0n,
+    })
     const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
     // Seal only to the Worker key the contract froze, not merely the one the descriptor names.
     const frozen = s.chain?.workerKeyHash
@@ -269,13 +321,37 @@ function openService(app: App, s: MarketService): void {
     if (frozen === undefined || hash !== frozen) {
       throw new Error("the descriptor's Worker key is not the one the service contract froze")
     }
-    const { envelope, submission } = await buildSealedRequest(
-      { service: s.address, descriptor: d, values, owed, lastNonce },
+    amountBox.replaceChildren(
+      h(
+        'p',
+        { 'data-role': 'voucher-amount' },
+        `Signing ${next.cumulativeAmount} credits in all: ${next.provenOwed} proven owed + ${d.pricePerJob} for this job.`,
+      ),
+      next.warning
+        ? h('p', { class: 'badge bad', 'data-role': 'voucher-warning' }, next.warning)
+        : '',
+    )
+    const { envelope, submission, binding } = await buildSealedRequest(
+      {
+        service: s.address,
+        descriptor: d,
+        values,
+        owed: next.provenOwed,
+        lastNonce: lastNonce > next.nonce - 1n ? lastNonce : next.nonce - 1n,
+      },
       app.wallet,
     )
     localStorage.setItem(nonceKey(s.address, user), submission.voucher.nonce)
-    const job = await app.worker.submit(envelope)
-    void watchJob(app, job.jobId, s.address, jobBox)
+    await app.worker.submit(envelope)
+    // Recorded once the Worker accepted it: a refused voucher proves nothing owed.
+    localStorage.setItem(
+      signedKey(s.address, user),
+      JSON.stringify({
+        cumulativeAmount: submission.voucher.cumulativeAmount,
+        nonce: submission.voucher.nonce,
+      }),
+    )
+    void watchJob(app, binding, d.providerUrl, jobBox)
   }
   root.replaceChildren(
     h('h2', {}, d.name),
@@ -299,6 +375,7 @@ function openService(app: App, s: MarketService): void {
     depositStatus,
     h('h3', {}, 'Request a job'),
     renderRequestForm(d, submit),
+    amountBox,
     jobBox,
   )
   root.scrollIntoView({ block: 'start' })
@@ -338,6 +415,14 @@ function renderWallet(app: App, onChange: () => void): void {
   )
 }
 
+const MAX_FILE_KEY = 'zkrunner:max-file-mib'
+
+/** The per-file limit of bundle reads in MiB: 64 unless the user raised (or lowered) it here. */
+function maxFileMiB(): number {
+  const mib = Number(localStorage.getItem(MAX_FILE_KEY))
+  return Number.isInteger(mib) && mib >= 1 && mib <= 4096 ? mib : DEFAULT_MAX_FILE_BYTES / 2 ** 20
+}
+
 function renderVerifyAny(app: App): void {
   const out = h('div')
   const form = h(
@@ -346,8 +431,26 @@ function renderVerifyAny(app: App): void {
     h('label', {}, 'Bundle CID ', h('input', { name: 'cid', required: true, size: 64 })),
     h('label', {}, 'Service address ', h('input', { name: 'service', required: true, size: 56 })),
     h('label', {}, 'Job id (optional) ', h('input', { name: 'job', size: 34 })),
+    h(
+      'label',
+      {},
+      'Max MiB per file ',
+      h('input', {
+        name: 'max-file-mib',
+        type: 'number',
+        min: '1',
+        max: '4096',
+        value: String(maxFileMiB()),
+        size: 6,
+      }),
+    ),
     h('button', { type: 'submit' }, 'Verify'),
   )
+  form.querySelector('input[name="max-file-mib"]')?.addEventListener('change', (e) => {
+    const mib = Number((e.target as HTMLInputElement).value)
+    if (Number.isInteger(mib) && mib >= 1 && mib <= 4096)
+      localStorage.setItem(MAX_FILE_KEY, String(mib))
+  })
   form.addEventListener('submit', (e) => {
     e.preventDefault()
     const data = new FormData(form)
@@ -370,7 +473,9 @@ async function main(): Promise<void> {
       config,
       chain: new GraphqlChainReader(config.minaGraphqlUrl, config.archiveUrl),
       worker: new WorkerClient(config.workerUrl),
-      ipfs: await createVerifiedReader(config.gateways),
+      ipfs: await createVerifiedReader(config.gateways, {
+        maxFileBytes: () => maxFileMiB() * 2 ** 20,
+      }),
       prover: createProver(config),
       wallet: dev,
       devPrivateKey: dev?.privateKey ?? null,

@@ -7,6 +7,7 @@ import {
   newRequestId,
   type ParameterValues,
   parseJobSubmission,
+  type RequestBinding,
   type ServiceDescriptor,
   sealJson,
   sha256,
@@ -40,7 +41,7 @@ export interface RequestInput {
 export async function buildSealedRequest(
   input: RequestInput,
   wallet: Wallet,
-): Promise<{ envelope: Envelope; submission: JobSubmission }> {
+): Promise<{ envelope: Envelope; submission: JobSubmission; binding: RequestBinding }> {
   const checked = validateParameters(input.descriptor.parameters, input.values)
   if (!checked.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, checked.error.message)
   const now = input.now ?? Math.floor(Date.now() / 1000)
@@ -71,7 +72,10 @@ export async function buildSealedRequest(
   const parsed = parseJobSubmission(candidate)
   if (!parsed.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, parsed.error.message)
   const envelope = await sealJson(input.descriptor.workerPublicKey, JOB_REQUEST_INFO, parsed.value)
-  return { envelope, submission: parsed.value }
+  const { requestId, service, user } = parsed.value.request
+  // What the result must answer: the parameters as the Worker passes them to the job.
+  const binding = { requestId, service, user, parameters: checked.value }
+  return { envelope, submission: parsed.value, binding }
 }
 
 /**

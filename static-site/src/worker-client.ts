@@ -1,4 +1,9 @@
-import type { Envelope, ResultReport, ServiceDescriptor } from '../../protocol/index.ts'
+import type {
+  Envelope,
+  NotChargedReason,
+  ResultReport,
+  ServiceDescriptor,
+} from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 
 /** `GET /v1/keys`: the Worker's HPKE public keys, the current one first. */
@@ -25,7 +30,8 @@ export interface WorkerServiceStatus {
     currentSlot: string
     maxHeartbeatAgeSlots: string
     settledJobs: string
-    funding?: { deposit: string; owed: string }
+    /** `voucher` is the user's latest signed voucher: untrusted until checked (protocol's nextVoucher). */
+    funding?: { deposit: string; owed: string; voucher?: unknown }
   } | null
 }
 
@@ -47,7 +53,14 @@ export interface WorkerJob {
   pipeline: { id: number; projectId: number | null; webUrl: string | null } | null
   history: { status: string; at: string; source: string; detail?: string }[]
   result: Omit<ResultReport, 'v' | 'jobId'> | null
+  /** Whether the user pays for the job (protocol's payable rule); absent from older Workers. */
+  charge?: JobCharge
 }
+
+/** A job's charge: pending until the job ends, then charged or not charged with the reason. */
+export type JobCharge =
+  | { state: 'pending' | 'charged'; amount: string }
+  | { state: 'not-charged'; amount: '0'; reason: NotChargedReason }
 
 /** Job statuses after which a job never changes again. */
 export const TERMINAL_STATUSES = new Set([

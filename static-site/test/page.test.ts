@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { newRequestId, verifyVoucher } from '../../protocol/index.ts'
+import {
+  generateMinaKeyPair,
+  newRequestId,
+  signVoucher,
+  verifyVoucher,
+} from '../../protocol/index.ts'
 import { computeResultsRoot } from '../src/verify/results-root.ts'
 import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
@@ -143,6 +148,11 @@ describe('the page in Chromium', () => {
       settled: 'ok',
     })
     expect(await summary.getAttribute('data-result')).toBe('ok')
+    // Every link holds, so the content is shown as checked, not under the unverified label.
+    expect(await page.locator('#service [data-role="unverified"]').count()).toBe(0)
+    expect(await page.locator('#service [data-role="result-summary"]').textContent()).toContain(
+      'Exit code 0',
+    )
     await page.locator('figure.plot canvas').first().waitFor({ timeout: 10_000 })
     await page.locator('input[name="log-search"]').fill('test case 7')
     await expect.poll(() => page.locator('[data-role="log"] mark').count()).toBe(1)
@@ -160,10 +170,43 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#verify [data-link="settled"]').textContent()).toContain('leaf 0')
   }, 120_000)
 
+  it('refuses another user’s genuine job that a dishonest Worker hands back for my request', async () => {
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    const theirs = await stack.anotherUsersJob()
+    stack.worker.handBack = theirs
+    const before = stack.worker.received.length
+    await page.locator('form.request button[type="submit"]').click()
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+    // The Worker answers for the page's own request id, with the other user's bundle.
+    await expect
+      .poll(() => page.locator('#service [data-role="bundle-cid"]').textContent(), {
+        timeout: 30_000,
+      })
+      .toBe(theirs.bundleCid)
+    const summary = page.locator('#service [data-role="verify-summary"][data-result]')
+    await summary.waitFor({ timeout: 60_000 })
+    expect(await summary.getAttribute('data-result')).toBe('broken')
+    expect(await page.locator('#service [data-link="manifest"]').getAttribute('data-status')).toBe(
+      'broken',
+    )
+    // Another user's job has its own request id; were it run under mine, its user would differ.
+    expect(await page.locator('#service [data-link="manifest"]').textContent()).toMatch(
+      /is for (job|user)/,
+    )
+    // Its exit code, plot and logs are shown only under the unverified label.
+    const unverified = page.locator('#service [data-role="unverified"]')
+    expect(await unverified.textContent()).toContain('Unverified')
+    expect(await unverified.locator('[data-role="result-summary"]').count()).toBe(1)
+    expect(await page.locator('#service [data-role="result-summary"]').count()).toBe(1)
+    await page.locator('#service').screenshot({ path: join(RESULTS, 'page-handed-back.png') })
+  }, 120_000)
+
   it.each([
     ['tampered-file', 'files'],
     ['wrong-signature', 'signature'],
     ['wrong-source', 'source'],
+    ['duplicate-key', 'manifest'],
+    ['lone-surrogate', 'manifest'],
   ] as const)('names the broken link for a %s bundle', async (variant, broken) => {
     const jobId = newRequestId()
     const cid = await stack.addBundle(variant, jobId)
@@ -176,7 +219,111 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#verify [data-role="verify-summary"]').textContent()).toContain(
       'Broken link',
     )
+    // Content whose chain to the runner is broken is never shown as checked.
+    expect(await page.locator('#verify [data-role="result-summary"]').count()).toBe(
+      await page.locator('#verify [data-role="unverified"] [data-role="result-summary"]').count(),
+    )
+    if (broken === 'files' || broken === 'signature' || broken === 'source')
+      expect(await page.locator('#verify [data-role="unverified"]').textContent()).toContain(
+        'Unverified',
+      )
     await page.locator('#verify').screenshot({ path: join(RESULTS, `page-${variant}.png`) })
+  })
+
+  it('refuses a bundle CID with a path at the bundle link', async () => {
+    const jobId = newRequestId()
+    const cid = await stack.addBundle('good', jobId)
+    const links = await verifyByCid(`${cid}/stdout.log`, jobId)
+    expect(links.bundle).toBe('broken')
+    expect(Object.values(links).filter((s) => s === 'ok')).toEqual([])
+  })
+
+  it('never renders a javascript: pipeline link as an href (the edge accepts only what it should)', async () => {
+    stack.worker.pipelineUrl = 'javascript:document.body.dataset.pwned="yes"'
+    const before = stack.worker.received.length
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    const form = page.locator('form.request')
+    await form.locator('select[name="SUITE"]').selectOption('integration')
+    await form.locator('input[name="REPEAT"]').fill('1')
+    await form.locator('button[type="submit"]').click()
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+    expect(await page.locator('[data-role="job"]').textContent()).toContain('pipeline #4242')
+    expect(await page.locator('[data-role="pipeline-link"]').count()).toBe(0)
+    expect(await page.locator('a[href^="javascript:" i]').count()).toBe(0)
+    expect(await page.evaluate(() => document.body.dataset.pwned)).toBeUndefined()
+    stack.worker.pipelineUrl = 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242'
+  }, 120_000)
+
+  describe('signs only what it can prove plus one price, whatever the Worker reports', () => {
+    /** Requests one job from a fresh page load; answers what the page signed and what it said. */
+    const requestOnce = async () => {
+      await page.reload()
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+      await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+      const form = page.locator('form.request')
+      await form.locator('select[name="SUITE"]').selectOption('integration')
+      await form.locator('input[name="REPEAT"]').fill('1')
+      const before = stack.worker.received.length
+      await form.locator('button[type="submit"]').click()
+      await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+      const warning = page.locator('[data-role="voucher-warning"]')
+      return {
+        voucher: stack.worker.received.at(-1)!.submission.voucher,
+        shown: await page.locator('[data-role="voucher-amount"]').textContent(),
+        warning: (await warning.count()) > 0 ? await warning.textContent() : null,
+      }
+    }
+
+    it('an inflated owed with a forged voucher: signs the price over what it proves, and says why', async () => {
+      await page.evaluate(() => localStorage.clear())
+      const forger = generateMinaKeyPair()
+      const forged = {
+        ...signVoucher(
+          {
+            v: 1,
+            user: forger.publicKey,
+            service: stack.service.address,
+            cumulativeAmount: '1000',
+            nonce: '99',
+          },
+          forger.privateKey,
+        ),
+        user: stack.user.publicKey,
+      }
+      stack.setFunding({ owed: '1000', voucher: forged })
+      const { voucher, shown, warning } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('5')
+      expect(shown).toContain('Signing 5 credits in all: 0 proven owed + 5')
+      expect(warning).toContain('not signed by your key')
+    }, 120_000)
+
+    it('an inflated owed with no voucher: its own record of what it signed, plus one price', async () => {
+      stack.setFunding({ owed: '1000' })
+      const { voucher, warning } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('10')
+      expect(warning).toContain('no voucher')
+    }, 120_000)
+
+    it('an honest voucher: what it proves, plus one price, and nothing to warn about', async () => {
+      const honest = signVoucher(
+        {
+          v: 1,
+          user: stack.user.publicKey,
+          service: stack.service.address,
+          cumulativeAmount: '40',
+          nonce: '7',
+        },
+        stack.user.privateKey,
+      )
+      stack.setFunding({ owed: '40', voucher: honest })
+      const { voucher, shown, warning } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('45')
+      expect(BigInt(voucher.nonce)).toBeGreaterThan(7n)
+      expect(shown).toContain('40 proven owed + 5')
+      expect(warning).toBeNull()
+      stack.setFunding(null)
+    }, 120_000)
   })
 
   it('logged no errors in the page', () => {

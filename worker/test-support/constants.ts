@@ -14,7 +14,7 @@ export const TEST_PROJECT_ID = 42
 export const TEST_TRIGGER_TOKEN = 'glptt-test-trigger-token-0123456789'
 /** The stand-in's read-only API token. */
 export const TEST_API_TOKEN = 'glpat-test-read-api-0123456789'
-/** Webhook secret the tests configure. */
+/** Webhook secret the test services seal in their registrations (unless a test picks another). */
 export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789'
 
 /** The credit token id the test Worker is configured with (its services' vaults live under it). */

@@ -32,6 +32,7 @@ import {
   TEST_GENUINE_CODE,
   TEST_PROJECT_ID,
   TEST_TRIGGER_TOKEN,
+  TEST_WEBHOOK_SECRET,
 } from './constants.ts'
 
 /** The test Worker's bindings. */
@@ -141,11 +142,16 @@ export async function makeService(
     heartbeatSlot?: number
     apiToken?: boolean
     triggerToken?: string
+    /** The webhook secret sealed in the registration; null seals none. */
+    webhookSecret?: string | null
     parameters?: ServiceDescriptor['parameters']
     /** The escrow account; a genuine vault by default. */
     vault?: FakeAccount
     /** Overrides of the service account's code and permissions. */
     serviceCode?: FakeAccount
+    providerUrl?: string
+    /** The codec of the descriptor CID the contract holds (raw unless a test says otherwise). */
+    codec?: number
   } = {},
 ): Promise<TestService> {
   const { publicKey } = await workerKey()
@@ -157,7 +163,7 @@ export async function makeService(
     name: 'test service',
     description: '',
     provider: 'gitlab',
-    providerUrl: 'https://gitlab.example.com',
+    providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
     project: String(TEST_PROJECT_ID),
     ref: 'main',
     job: 'zkrunner',
@@ -169,7 +175,10 @@ export async function makeService(
       { name: 'N', type: 'integer', min: 1, max: 10, required: true },
     ],
   }
-  const cid = CID.createV1(0x55, createDigest(0x12, sha256(canonicalBytes(descriptor))))
+  const cid = CID.createV1(
+    options.codec ?? 0x55,
+    createDigest(0x12, sha256(canonicalBytes(descriptor))),
+  )
   const [cid0, cid1] = (() => {
     const f = cidToFields(cid)
     if (!f.ok) throw f.error
@@ -199,6 +208,9 @@ export async function makeService(
     v: 1,
     triggerToken: options.triggerToken ?? TEST_TRIGGER_TOKEN,
     ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
+    ...(options.webhookSecret === null
+      ? {}
+      : { webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET }),
   })
   const registration = signServiceRegistration(
     {

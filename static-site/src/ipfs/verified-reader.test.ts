@@ -5,7 +5,11 @@ import { bundleFixture, serviceFixture } from '../../test/support/bundle-fixture
 import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
 import { type RunningServer, startTrustlessGateway } from '../../test/support/trustless-gateway.ts'
 import { verifyResult } from '../verify/verify-result.ts'
-import { createVerifiedReader, type VerifiedReader } from './verified-reader.ts'
+import {
+  createVerifiedReader,
+  DEFAULT_MAX_FILE_BYTES,
+  type VerifiedReader,
+} from './verified-reader.ts'
 
 const blocks = new MemoryBlockstore()
 let gateway: RunningServer & { requested: string[] }
@@ -50,5 +54,27 @@ describe('createVerifiedReader', () => {
       ['settled', 'pending'],
     ])
     expect(gateway.requested).toContain(bundle.cid.toString())
+  })
+})
+
+describe('the page reads only as much as it should', () => {
+  it('refuses a bundle file larger than the per-file limit, and reads it once the limit is raised', async () => {
+    const service = await serviceFixture(blocks, {
+      workerPublicKey: (await generateHpkeKeyPair()).publicKey,
+    })
+    const bundle = await bundleFixture(blocks, service, newRequestId())
+    let max = 16
+    const small = await createVerifiedReader([gateway.url], { maxFileBytes: () => max })
+    try {
+      await expect(small.readPath(bundle.cid.toString(), 'manifest.json')).rejects.toMatchObject({
+        code: 'FILE_TOO_LARGE',
+      })
+      max = DEFAULT_MAX_FILE_BYTES
+      expect((await small.readPath(bundle.cid.toString(), 'manifest.json')).length).toBeGreaterThan(
+        16,
+      )
+    } finally {
+      await small.stop()
+    }
   })
 })

@@ -10,6 +10,44 @@ export interface VerifiedReader extends BundleReader {
   stop(): Promise<void>
 }
 
+/** Bytes read of one bundle file unless the user raises it: a bundle cannot exhaust the tab. */
+export const DEFAULT_MAX_FILE_BYTES = 64 * 2 ** 20
+
+/** Reads a body, refusing it once it passes `max` bytes (the whole file is never buffered first). */
+async function cappedBytes(resource: string, res: Response, max: number): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new SiteError(
+      SiteErrorCode.FILE_TOO_LARGE,
+      `${resource}: larger than ${max} bytes (raise the limit to read it)`,
+    )
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+  if (declared > max) {
+    await res.body?.cancel()
+    throw tooLarge()
+  }
+  if (!res.body) return new Uint8Array(await res.arrayBuffer())
+  const parts: Uint8Array[] = []
+  let total = 0
+  const reader = res.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > max) {
+      await reader.cancel()
+      throw tooLarge()
+    }
+    parts.push(value)
+  }
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}
+
 const isLoopback = (u: URL) =>
   u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]'
 
@@ -32,7 +70,11 @@ function gatewayRouter(gateways: readonly string[]) {
  * the gateways as its only router and no delegated routers, so nothing is asked of any server
  * but those listed, and every block is hashed against its CID before use.
  */
-export async function createVerifiedReader(gateways: readonly string[]): Promise<VerifiedReader> {
+export async function createVerifiedReader(
+  gateways: readonly string[],
+  options: { maxFileBytes?: () => number } = {},
+): Promise<VerifiedReader> {
+  const maxFileBytes = options.maxFileBytes ?? (() => DEFAULT_MAX_FILE_BYTES)
   const urls = gateways.map((g) => new URL(g))
   const helia = await withHTTP(createHeliaLight({ routers: [gatewayRouter(gateways)] }), {
     delegatedRouters: [],
@@ -54,7 +96,7 @@ export async function createVerifiedReader(gateways: readonly string[]): Promise
     }
     if (!res.ok)
       throw new SiteError(SiteErrorCode.IPFS_UNAVAILABLE, `${resource}: HTTP ${res.status}`)
-    return new Uint8Array(await res.arrayBuffer())
+    return cappedBytes(resource, res, maxFileBytes())
   }
   return {
     readPath: (root, path, o) =>

@@ -20,7 +20,7 @@ export type ProverRequest =
       privateKey?: string
       amount: string
     }
-  | { kind: 'results-root'; id: number; digests: string[] }
+  | { kind: 'results-root'; id: number; service: string; user: string; digests: string[] }
   /** Poseidon over decimal fields, as the contract hashes (runner and Worker key hashes). */
   | { kind: 'poseidon'; id: number; fields: string[] }
 

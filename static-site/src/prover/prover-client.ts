@@ -26,7 +26,10 @@ export interface Prover {
     onProgress?: (m: string) => void,
   ): Promise<string>
   /** The results-tree root of manifest digests, as the contract computes it. */
-  resultsRoot(digests: readonly Uint8Array[]): Promise<bigint>
+  resultsRoot(
+    owner: { service: string; user: string },
+    digests: readonly Uint8Array[],
+  ): Promise<bigint>
   /** Poseidon over fields, as the contract hashes keys. */
   poseidon(fields: readonly bigint[]): Promise<bigint>
 }
@@ -114,8 +117,8 @@ export function createProver(config: SiteConfig): Prover {
     },
     proveDeposit: (service, payer, amount, onProgress) =>
       ask({ kind: 'deposit', network, service, payer, amount: amount.toString() }, onProgress),
-    resultsRoot: async (digests) =>
-      BigInt(await ask({ kind: 'results-root', digests: digests.map(toHex) })),
+    resultsRoot: async (owner, digests) =>
+      BigInt(await ask({ kind: 'results-root', ...owner, digests: digests.map(toHex) })),
     poseidon: async (fields) => BigInt(await ask({ kind: 'poseidon', fields: fields.map(String) })),
   }
 }

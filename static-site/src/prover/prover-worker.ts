@@ -33,7 +33,10 @@ function compileOnce(id: number, tokenAddress: string): Promise<void> {
 async function handle(req: ProverRequest): Promise<string> {
   switch (req.kind) {
     case 'results-root':
-      return computeResultsRoot(req.digests.map(fromHex)).toString()
+      return computeResultsRoot(
+        { service: req.service, user: req.user },
+        req.digests.map(fromHex),
+      ).toString()
     case 'poseidon':
       return Poseidon.hash(req.fields.map((f) => Field(BigInt(f)))).toString()
     case 'deposit': {

@@ -4,7 +4,7 @@ export type LinkStatus = 'ok' | 'broken' | 'pending'
 /** The links of the chain from bytes on IPFS to the state of the service contract, in order. */
 export const LINKS = {
   bundle: 'Bundle retrieved and verified against its CID',
-  manifest: 'Manifest is well-formed and names this job',
+  manifest: 'Manifest is well-formed and answers this request',
   files: 'Every file matches its SHA-256 in the manifest',
   signature: "Runner's signature on the manifest",
   runner: "Signer is the service's runner (descriptor on chain)",
@@ -35,3 +35,21 @@ export const link = (id: LinkId, status: LinkStatus, detail: string): Verificati
 /** The first broken link of a chain, or null when none is broken. */
 export const firstBroken = (links: readonly VerificationLink[]): VerificationLink | null =>
   links.find((l) => l.status === 'broken') ?? null
+
+/**
+ * The links that make a bundle's content (exit code, figures, plot, logs) the runner's own for
+ * this request. The content is shown as checked only when all of them hold and no other link is
+ * broken (a pending settlement is fine: a result is genuine before it is paid for).
+ */
+export const CONTENT_LINKS: readonly LinkId[] = [
+  'bundle',
+  'manifest',
+  'files',
+  'signature',
+  'runner',
+]
+
+/** True when the content may be shown as checked; otherwise it is shown labelled unverified. */
+export const contentVerified = (links: readonly VerificationLink[]): boolean =>
+  CONTENT_LINKS.every((id) => links.some((l) => l.id === id && l.status === 'ok')) &&
+  firstBroken(links) === null

@@ -161,9 +161,17 @@ describe('verifyResult', () => {
       user: service.user.publicKey,
       manifestDigests: digests.map(toHex),
     })
+    const owner = () => ({ service: service.address, user: service.user.publicKey })
     const settleEvent = (jobs: bigint, root: bigint, [c0, c1]: [bigint, bigint]): ChainEvent => {
       const [ux, uOdd] = unwrap(publicKeyToFields(service.user.publicKey))
-      return { height: 5, slot: 50, data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root, c0, c1] }
+      return {
+        height: 5,
+        slot: 50,
+        chainStatus: 'canonical',
+        sequence: 0,
+        index: 0,
+        data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root, c0, c1],
+      }
     }
     /** Verifies a fresh good bundle against one Settle event, reading leaves through the real reader. */
     const verifySettled = async (
@@ -178,7 +186,7 @@ describe('verifyResult', () => {
           bundle: memoryBundleReader(blocks),
           chain: chainWith([await event(manifestDigest(bundle.manifest))]),
           ...baseDeps,
-          settled: settledResultsFrom(reader, async (d) => computeResultsRoot(d)),
+          settled: settledResultsFrom(reader, async (o, d) => computeResultsRoot(o, d)),
         },
       )
       return links.find((l) => l.id === 'settled')!
@@ -188,7 +196,11 @@ describe('verifyResult', () => {
       const earlier = new Uint8Array(32).fill(3)
       const settled = await verifySettled(async (digest) => {
         const leaves = [earlier, digest]
-        return settleEvent(2n, computeResultsRoot(leaves), await pinLeaves(leavesOf(leaves)))
+        return settleEvent(
+          2n,
+          computeResultsRoot(owner(), leaves),
+          await pinLeaves(leavesOf(leaves)),
+        )
       })
       expect(settled).toMatchObject({ status: 'ok' })
       expect(settled.detail).toContain('leaf 1 of 2')
@@ -205,7 +217,7 @@ describe('verifyResult', () => {
     it('is broken when the document lists another user’s leaves', async () => {
       const settled = await verifySettled(async (digest) => {
         const doc = { ...leavesOf([digest]), user: service.runner.publicKey }
-        return settleEvent(1n, computeResultsRoot([digest]), await pinLeaves(doc))
+        return settleEvent(1n, computeResultsRoot(owner(), [digest]), await pinLeaves(doc))
       })
       expect(settled.status).toBe('broken')
       expect(settled.detail).toContain('lists the leaves of user')
@@ -216,7 +228,7 @@ describe('verifyResult', () => {
         const doc = leavesOf([digest])
         return settleEvent(
           1n,
-          computeResultsRoot([digest]),
+          computeResultsRoot(owner(), [digest]),
           unwrap(cidToFields(settledLeavesCid(doc))),
         )
       }, memoryBundleReader(new MemoryBlockstore()))
@@ -224,10 +236,40 @@ describe('verifyResult', () => {
       expect(settled.detail).toContain('cannot retrieve the leaves document')
     })
 
+    it('is ok, saying not charged, for a job its agent lost; broken if the runner settled it anyway', async () => {
+      const jobId = newRequestId()
+      const lost = await bundleFixture(blocks, service, jobId, 'agent-lost')
+      const earlier = new Uint8Array(32).fill(3)
+      const check = async (leaves: Uint8Array[]) => {
+        const event = settleEvent(
+          BigInt(leaves.length),
+          computeResultsRoot(owner(), leaves),
+          await pinLeaves(leavesOf(leaves)),
+        )
+        const { links } = await verifyResult(
+          { bundleCid: lost.cid.toString(), service: service.address, jobId },
+          {
+            bundle: memoryBundleReader(blocks),
+            chain: chainWith([event]),
+            ...baseDeps,
+            settled: settledResultsFrom(memoryBundleReader(blocks), async (o, d) =>
+              computeResultsRoot(o, d),
+            ),
+          },
+        )
+        return links.find((l) => l.id === 'settled')!
+      }
+      const notCharged = await check([earlier])
+      expect(notCharged.status).toBe('ok')
+      expect(notCharged.detail).toContain('not charged (agent-lost)')
+      const paidAnyway = await check([earlier, manifestDigest(lost.manifest)])
+      expect(paidAnyway.status).toBe('broken')
+    })
+
     it('stays pending when the job comes after the settled ones', async () => {
       const other = new Uint8Array(32).fill(7)
       const settled = await verifySettled(async () =>
-        settleEvent(1n, computeResultsRoot([other]), await pinLeaves(leavesOf([other]))),
+        settleEvent(1n, computeResultsRoot(owner(), [other]), await pinLeaves(leavesOf([other]))),
       )
       expect(settled).toMatchObject({ status: 'pending' })
       expect(settled.detail).toContain('not settled yet')

@@ -5,11 +5,15 @@ import {
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
   manifestDigest,
+  parseContentCid,
+  parseManifestBytes,
   parseManifestSignature,
-  parseResultManifest,
   parseServiceDescriptor,
+  payabilityOf,
   publicKeyToFields,
+  type RequestBinding,
   type ResultManifest,
+  requestDigest,
   type ServiceAccounts,
   type ServiceDescriptor,
   sha256,
@@ -47,15 +51,23 @@ export interface SettledResults {
     user: string,
     options?: { signal?: AbortSignal },
   ): Promise<Uint8Array[]>
-  /** The results-tree root of `digests` (leaf i = the i-th job), as the contract computes it. */
-  root(digests: readonly Uint8Array[]): Promise<bigint>
+  /**
+   * The results-tree root of `digests` (leaf i = the i-th job) of `user` with `service`, as the
+   * contract computes it (each leaf names its service and user).
+   */
+  root(owner: { service: string; user: string }, digests: readonly Uint8Array[]): Promise<bigint>
 }
 
-/** What to verify: a bundle, for a service, optionally for one job id. */
+/** What to verify: a bundle, for a service, optionally for one job id or one request. */
 export interface VerifyTarget {
   bundleCid: string
   service: string
   jobId?: string
+  /**
+   * The request the caller sent, when it sent one: the manifest must answer exactly it (request
+   * id, user, service, parameters), so a Worker cannot hand back another request's result.
+   */
+  request?: RequestBinding
 }
 
 /** The narrow dependencies of verification. */
@@ -102,7 +114,6 @@ export async function verifyResult(
     decided.set(id, l)
     onLink(l)
   }
-  const opts = deps.signal ? { signal: deps.signal } : {}
   const files = new Map<string, Uint8Array>()
   const outcome = (manifest: ResultManifest | null): VerifyOutcome => {
     const links = (Object.keys(LINKS) as LinkId[]).map(
@@ -110,6 +121,27 @@ export async function verifyResult(
     )
     return { links, manifest, files }
   }
+  try {
+    return await walkChain(target, deps, set, files, outcome)
+  } catch (e) {
+    // Whatever a hostile bundle or node makes throw, the report names it: no link stays on
+    // "checking", and no ✓ stands beside content that was never checked.
+    files.clear()
+    for (const id of Object.keys(LINKS) as LinkId[]) {
+      if (!decided.has(id)) set(id, 'broken', `verification failed: ${why(e)}`)
+    }
+    return outcome(null)
+  }
+}
+
+async function walkChain(
+  target: VerifyTarget,
+  deps: VerifyDeps,
+  set: (id: LinkId, status: VerificationLink['status'], detail: string) => void,
+  files: Map<string, Uint8Array>,
+  outcome: (manifest: ResultManifest | null) => VerifyOutcome,
+): Promise<VerifyOutcome> {
+  const opts = deps.signal ? { signal: deps.signal } : {}
 
   // 0. Genuine and frozen, before any ✓: a look-alike contract (chosen state, a Settle-shaped
   // event) or a service without its vault makes every later link meaningless.
@@ -128,45 +160,48 @@ export async function verifyResult(
     }
   }
 
-  // 1. The manifest and its signature, fetched with verified retrieval.
+  // 1. The manifest and its signature, fetched with verified retrieval. The CID is parsed first:
+  // a path or a query after it would make a gateway answer bytes the CID does not name.
+  const bundleCid = parseContentCid(target.bundleCid)
+  if (!bundleCid.ok) {
+    set('bundle', 'broken', `${target.bundleCid.slice(0, 100)}: ${bundleCid.error.message}`)
+    return outcome(null)
+  }
+  const root = bundleCid.value.toString()
   let manifestBytes: Uint8Array
   let sigBytes: Uint8Array
   try {
     ;[manifestBytes, sigBytes] = await Promise.all([
-      deps.bundle.readPath(target.bundleCid, MANIFEST_FILE, opts),
-      deps.bundle.readPath(target.bundleCid, MANIFEST_SIGNATURE_FILE, opts),
+      deps.bundle.readPath(root, MANIFEST_FILE, opts),
+      deps.bundle.readPath(root, MANIFEST_SIGNATURE_FILE, opts),
     ])
   } catch (e) {
-    set('bundle', 'broken', `cannot retrieve ${target.bundleCid}: ${why(e)}`)
+    set('bundle', 'broken', `cannot retrieve ${root}: ${why(e)}`)
     return outcome(null)
   }
-  set('bundle', 'ok', `${target.bundleCid} (every block checked against its CID)`)
+  set('bundle', 'ok', `${root} (every block checked against its CID)`)
 
-  // 2. The manifest parses and is about the job asked for.
-  let manifest: ResultManifest
-  try {
-    const parsed = parseResultManifest(parseJsonBytes(manifestBytes))
-    if (!parsed.ok) throw parsed.error
-    manifest = parsed.value
-  } catch (e) {
-    set('manifest', 'broken', `${MANIFEST_FILE} is not a valid manifest: ${why(e)}`)
+  // 2. The manifest parses from exactly its canonical bytes, and answers the request asked about.
+  const parsed = parseManifestBytes(manifestBytes)
+  if (!parsed.ok) {
+    set('manifest', 'broken', `${MANIFEST_FILE} is not a valid manifest: ${parsed.error.message}`)
     return outcome(null)
   }
-  if (target.jobId !== undefined && manifest.jobId !== target.jobId) {
-    set('manifest', 'broken', `manifest is for job ${manifest.jobId}, not ${target.jobId}`)
-  } else {
+  const manifest = parsed.value
+  const mismatch = requestMismatch(manifest, target)
+  if (mismatch !== null) set('manifest', 'broken', mismatch)
+  else
     set(
       'manifest',
       'ok',
       `job ${manifest.jobId}, exit code ${manifest.exitCode ?? manifest.signal}`,
     )
-  }
 
   // 3. Every file the manifest lists, re-hashed from the bytes the bundle really holds.
   const bad: string[] = []
   for (const f of manifest.files) {
     try {
-      const bytes = await deps.bundle.readPath(target.bundleCid, f.path, opts)
+      const bytes = await deps.bundle.readPath(root, f.path, opts)
       if (bytes.length !== f.size || toHex(sha256(bytes)) !== f.sha256) bad.push(f.path)
       else files.set(f.path, bytes)
     } catch {
@@ -250,7 +285,7 @@ export async function verifyResult(
   } else set('source', 'ok', state.sourceCommitment)
 
   // 8. Inclusion in the user's settled results root.
-  set('settled', ...(await settledStatus(target.service, manifest, deps)))
+  set('settled', ...(await settledStatus(target.service, manifest, state, deps)))
   return outcome(manifest)
 }
 
@@ -261,9 +296,24 @@ async function runnerKeyHashOf(runner: string, deps: VerifyDeps): Promise<bigint
   return deps.poseidon(fields.value)
 }
 
+/** Why the manifest does not answer what the caller asked about, or null when it does. */
+function requestMismatch(manifest: ResultManifest, target: VerifyTarget): string | null {
+  const jobId = target.request?.requestId ?? target.jobId
+  if (jobId !== undefined && manifest.jobId !== jobId)
+    return `manifest is for job ${manifest.jobId}, not ${jobId}`
+  const request = target.request
+  if (request === undefined) return null
+  if (manifest.user !== request.user)
+    return `manifest is for user ${manifest.user}, not ${request.user}`
+  if (manifest.requestDigest !== requestDigest(request))
+    return `manifest answers another request (digest ${manifest.requestDigest}): other parameters or service`
+  return null
+}
+
 async function settledStatus(
   service: string,
   manifest: ResultManifest,
+  state: ServiceOnChain,
   deps: VerifyDeps,
 ): Promise<['ok' | 'broken' | 'pending', string]> {
   let settlement: ReturnType<typeof latestSettlement>
@@ -272,8 +322,11 @@ async function settledStatus(
   } catch (e) {
     return ['pending', `archive unavailable: ${why(e)}`]
   }
+  const payability = payabilityOf(manifest)
   if (settlement === null)
-    return ['pending', 'not settled yet: the runner has not settled this user']
+    return payability.payable
+      ? ['pending', 'not settled yet: the runner has not settled this user']
+      : ['ok', `not charged (${payability.reason}): never settled, as the payable rule says`]
   if (!deps.settled) return ['pending', 'settled on chain; this page cannot compute results roots']
   // The runner signed the leaves CID with the root, so a CID that does not decode is its fault.
   const cid = settlement.leavesCid
@@ -293,11 +346,24 @@ async function settledStatus(
   }
   const digest = toHex(manifestDigest(manifest))
   const index = leaves.findIndex((l) => toHex(l) === digest)
+  // The payable rule: a job that did not run to an end is never a settled result. Its link holds
+  // while the runner has not been paid for it, and breaks if the runner listed it anyway.
+  if (!payability.payable)
+    return index < 0
+      ? ['ok', `not charged (${payability.reason}): never settled, as the payable rule says`]
+      : ['broken', `the runner was paid for a job that is not payable (${payability.reason})`]
   if (index < 0)
     return ['pending', `not settled yet: not among the ${leaves.length} jobs settled so far`]
+  // The leaves document may list more jobs than were paid; only the paid ones are settled. A
+  // free service pays nothing per job, so there the root alone says what was settled.
+  if (state.terms.pricePerJob > 0n && BigInt(index) >= settlement.jobs)
+    return [
+      'pending',
+      `not settled yet: leaf ${index} is beyond the ${settlement.jobs} jobs the settlements paid`,
+    ]
   let root: bigint
   try {
-    root = await deps.settled.root(leaves)
+    root = await deps.settled.root({ service, user: manifest.user }, leaves)
   } catch (e) {
     return ['pending', `cannot compute the results root: ${why(e)}`]
   }
@@ -307,8 +373,9 @@ async function settledStatus(
       `leaves document ${cid} gives root ${root}, the settled root is ${settlement.resultsRoot}`,
     ]
   }
+  const finality = settlement.chainStatus === 'canonical' ? 'final' : 'not yet final'
   return [
     'ok',
-    `leaf ${index} of ${leaves.length} under root ${settlement.resultsRoot} (leaves ${cid})`,
+    `leaf ${index} of ${leaves.length} under root ${settlement.resultsRoot} (leaves ${cid}; block ${settlement.height}, ${finality})`,
   ]
 }

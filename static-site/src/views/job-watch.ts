@@ -1,5 +1,22 @@
-import type { WorkerJob } from '../worker-client.ts'
+import { type NotChargedReason, providerLink } from '../../../protocol/index.ts'
+import type { JobCharge, WorkerJob } from '../worker-client.ts'
 import { h } from './dom.ts'
+
+const NOT_CHARGED_BECAUSE: Record<NotChargedReason, string> = {
+  'trigger-failed': 'the pipeline could not be started',
+  canceled: 'the pipeline was canceled before it ran',
+  'agent-lost': 'the runner lost the job before it ended',
+  'not-run': 'the runner refused to run it',
+  'no-exit-code': 'the job ended without an exit code',
+}
+
+/** What the user pays for a job, in words: the payable rule's outcome and its reason. */
+export function chargeText(charge: JobCharge): string {
+  if (charge.state === 'not-charged')
+    return `not charged: ${NOT_CHARGED_BECAUSE[charge.reason] ?? charge.reason}`
+  if (charge.state === 'charged') return `charged ${charge.amount} credits`
+  return `${charge.amount} credits, charged once the job has run to an end`
+}
 
 const PHASE: Record<string, string> = {
   queued: 'triggered',
@@ -19,10 +36,15 @@ const PHASE: Record<string, string> = {
 /** The user-facing phase of a Worker job status: triggered, running, done or failed. */
 export const phaseOf = (status: string): string => PHASE[status] ?? status
 
-/** Renders a job's status, pipeline link and history into `root`. */
-export function renderJob(root: HTMLElement, job: WorkerJob): void {
+/**
+ * Renders a job's status, pipeline link and history into `root`. The link comes from the Worker,
+ * which got it from a webhook: it becomes an href only when it is on the service's provider
+ * (https, same origin), checked here again so a compromised Worker cannot plant `javascript:`.
+ */
+export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string): void {
   const phase = phaseOf(job.status)
   const pipeline = job.pipeline
+  const link = pipeline?.webUrl ? providerLink(pipeline.webUrl, providerUrl) : null
   const parts: (HTMLElement | null)[] = [
     h('h3', {}, 'Job ', h('code', {}, job.jobId)),
     h(
@@ -36,11 +58,11 @@ export function renderJob(root: HTMLElement, job: WorkerJob): void {
       ),
       ` (${job.status})`,
       pipeline ? ' · ' : null,
-      pipeline?.webUrl
+      pipeline && link
         ? h(
             'a',
             {
-              href: pipeline.webUrl,
+              href: link,
               target: '_blank',
               rel: 'noopener',
               'data-role': 'pipeline-link',
@@ -51,6 +73,18 @@ export function renderJob(root: HTMLElement, job: WorkerJob): void {
           ? `pipeline #${pipeline.id}`
           : null,
     ),
+    job.charge
+      ? h(
+          'p',
+          {},
+          'Charge: ',
+          h(
+            'span',
+            { 'data-role': 'job-charge', 'data-charge': job.charge.state },
+            chargeText(job.charge),
+          ),
+        )
+      : null,
     job.result
       ? h(
           'p',

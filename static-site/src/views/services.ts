@@ -1,4 +1,4 @@
-import type { ServiceDescriptor } from '../../../protocol/index.ts'
+import { providerLink, type ServiceDescriptor } from '../../../protocol/index.ts'
 import type { ServiceOnChain } from '../chain-reader.ts'
 import type { WorkerServiceStatus } from '../worker-client.ts'
 import { h, short } from './dom.ts'
@@ -199,7 +199,12 @@ function row(s: MarketService, onPick: (s: MarketService) => void): HTMLTableRow
       s.chain && d
         ? h(
             'a',
-            { href: commitUrl(d, s.chain.sourceCommitment), rel: 'noopener', target: '_blank' },
+            {
+              // Never a javascript: or foreign href, whatever the descriptor says.
+              href: providerLink(commitUrl(d, s.chain.sourceCommitment), d.providerUrl) ?? '#',
+              rel: 'noopener',
+              target: '_blank',
+            },
             h('code', {}, s.chain.sourceCommitment.slice(0, 12)),
           )
         : s.chain

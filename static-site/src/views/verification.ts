@@ -9,6 +9,7 @@ export function verificationPanel(): {
   el: HTMLElement
   update(l: VerificationLink): void
   finish(links: readonly VerificationLink[]): void
+  fail(reason: string): void
 } {
   const items = new Map<LinkId, HTMLLIElement>()
   const summary = h('p', { 'data-role': 'verify-summary', role: 'status' }, 'Verifying…')
@@ -39,6 +40,10 @@ export function verificationPanel(): {
       list,
     ),
     update,
+    fail(reason) {
+      summary.dataset.result = 'broken'
+      summary.textContent = `Verification failed: ${reason}`
+    },
     finish(links) {
       links.forEach(update)
       const broken = links.filter((l) => l.status === 'broken')
@@ -52,4 +57,21 @@ export function verificationPanel(): {
             : 'Every link of the chain holds.'
     },
   }
+}
+
+/**
+ * Content of a bundle whose chain to the runner does not hold: shown, since a failed job's logs
+ * still help, but only under a label that says nobody vouches for it.
+ */
+export function unverifiedSection(content: readonly HTMLElement[]): HTMLElement {
+  return h(
+    'section',
+    { class: 'unverified', 'data-role': 'unverified', 'aria-label': 'Unverified content' },
+    h(
+      'p',
+      { class: 'badge bad', role: 'note' },
+      'Unverified: the runner does not vouch for what follows (a link above is broken or pending). Do not trust it.',
+    ),
+    ...content,
+  )
 }

@@ -16,17 +16,33 @@ import {
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
   type MinaKeyPair,
+  manifestBytes,
   publicKeyToFields,
+  type RequestBinding,
   type ResultManifest,
+  requestDigest,
   type ServiceDescriptor,
   sha256,
   signManifest,
   toHex,
   unwrap,
+  validateParameters,
 } from '../../../protocol/index.ts'
 
-/** How a fixture bundle is spoiled, to check that the page names the broken link. */
-export type BundleVariant = 'good' | 'tampered-file' | 'wrong-signature' | 'wrong-source'
+/**
+ * How a fixture bundle is spoiled, to check that the page names the broken link. Two are signed by
+ * the genuine runner: a duplicate key in the stored bytes (JSON.parse keeps the last
+ * value, another reader the first), and a lone surrogate in a file path.
+ */
+export type BundleVariant =
+  | 'good'
+  | 'tampered-file'
+  | 'wrong-signature'
+  | 'wrong-source'
+  | 'duplicate-key'
+  | 'lone-surrogate'
+  /** Signed and intact, but its agent died: not payable. */
+  | 'agent-lost'
 
 /** The keys, descriptor and on-chain state of one service version, shared by its bundles. */
 export interface ServiceFixture {
@@ -138,12 +154,23 @@ export interface BundleFixture {
   signature: ManifestSignature
 }
 
-/** Builds a UnixFS bundle for `jobId` in `blocks`, spoiled as `variant` asks. */
+/** The request a fixture job answers: the service's user, the descriptor's default parameters. */
+export function requestFixture(
+  service: ServiceFixture,
+  jobId: string,
+  user = service.user.publicKey,
+): RequestBinding {
+  const parameters = unwrap(validateParameters(service.descriptor.parameters, {}))
+  return { requestId: jobId, service: service.address, user, parameters }
+}
+
+/** Builds a UnixFS bundle for `jobId` (answering `request`) in `blocks`, spoiled as `variant` asks. */
 export async function bundleFixture(
   blocks: MemoryBlockstore,
   service: ServiceFixture,
   jobId: string,
   variant: BundleVariant = 'good',
+  request: RequestBinding = requestFixture(service, jobId),
 ): Promise<BundleFixture> {
   const fs = unixfs({ blockstore: blocks })
   const content: Record<string, string> = {
@@ -159,7 +186,12 @@ export async function bundleFixture(
     const bytes = enc.encode(text)
     const cid = await fs.addBytes(bytes)
     cids.set(path, cid)
-    files.push({ path, size: bytes.length, sha256: toHex(sha256(bytes)), cid: cid.toString() })
+    files.push({
+      path,
+      size: bytes.length,
+      sha256: toHex(sha256(bytes)),
+      cid: cid.toString(),
+    })
   }
   const manifest: ResultManifest = {
     v: 1,
@@ -170,9 +202,10 @@ export async function bundleFixture(
         ? 'badbad0000000000000000000000000000000001'
         : service.sourceCommitment,
     runner: service.runner.publicKey,
-    user: service.user.publicKey,
-    exitCode: 0,
-    signal: null,
+    user: request.user,
+    requestDigest: requestDigest(request),
+    exitCode: variant === 'agent-lost' ? null : 0,
+    signal: variant === 'agent-lost' ? 'agent-lost' : null,
     startedAt: '2025-01-01T00:00:00.000Z',
     endedAt: '2025-01-01T00:00:06.000Z',
     wallMs: 6000,
@@ -196,7 +229,18 @@ export async function bundleFixture(
   if (variant === 'tampered-file') {
     cids.set('stdout.log', await fs.addBytes(enc.encode('ok 1 - everything passed (edited)\n')))
   }
-  cids.set(MANIFEST_FILE, await fs.addBytes(enc.encode(JSON.stringify(manifest, null, 2))))
+  let stored = manifestBytes(manifest)
+  if (variant === 'duplicate-key') {
+    // The signed value says exit code 0; a reader that keeps the first of two keys reads 1.
+    const text = new TextDecoder().decode(stored)
+    stored = enc.encode(text.replace('"exitCode":0', '"exitCode":1,"exitCode":0'))
+  }
+  if (variant === 'lone-surrogate') {
+    // JSON can spell a lone surrogate (as an escape); no canonical form or signature covers it.
+    const text = new TextDecoder().decode(stored)
+    stored = enc.encode(text.replace('"path":"stderr.log"', '"path":"stderr\\ud800.log"'))
+  }
+  cids.set(MANIFEST_FILE, await fs.addBytes(stored))
   cids.set(MANIFEST_SIGNATURE_FILE, await fs.addBytes(enc.encode(JSON.stringify(signature))))
   let dir = await fs.addDirectory()
   for (const [name, cid] of [...cids.entries()].sort(([a], [b]) => a.localeCompare(b))) {

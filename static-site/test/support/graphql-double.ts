@@ -31,11 +31,27 @@ const DAEMON = buildSchema(`
 `)
 const ARCHIVE = buildSchema(`
   input EventFilterOptionsInput { address: String!, tokenId: String, status: String, to: Int, from: Int }
-  type EventData { accountUpdateId: String!, data: [String]! }
-  type BlockInfo { height: Int!, globalSlotSinceGenesis: Int! }
+  type TransactionInfo { status: String!, sequenceNumber: Int! }
+  type EventData { accountUpdateId: String!, transactionInfo: TransactionInfo, data: [String]! }
+  type BlockInfo { height: Int!, globalSlotSinceGenesis: Int!, chainStatus: String! }
   type EventOutput { blockInfo: BlockInfo, eventData: [EventData] }
-  type Query { events(input: EventFilterOptionsInput!): [EventOutput]! }
+  type MaxBlockHeightInfo { canonicalMaxBlockHeight: Int!, pendingMaxBlockHeight: Int! }
+  type NetworkStateOutput { maxBlockHeight: MaxBlockHeightInfo }
+  type Query { events(input: EventFilterOptionsInput!): [EventOutput]!, networkState: NetworkStateOutput! }
 `)
+
+/** Blocks one archive events query scans, as the archive node API's default limit. */
+export const DOUBLE_BLOCK_RANGE = 10_000
+
+/** One event in the double's archive: its block and, optionally, its block's status and order. */
+export interface DoubleEvent {
+  height: number
+  data: bigint[]
+  /** `canonical` unless said otherwise. */
+  chainStatus?: string
+  /** The transaction's sequence number in its block (0 unless said otherwise). */
+  sequence?: number
+}
 
 /**
  * What the chain double knows: zkApp states, balances, the slot, and events per address. Every
@@ -47,7 +63,16 @@ export interface ChainData {
   states: Map<string, bigint[]>
   balances: Map<string, bigint>
   slot: bigint
-  events: Map<string, { height: number; data: bigint[] }[]>
+  events: Map<string, DoubleEvent[]>
+  /** The archive's highest block; the highest event's when absent. */
+  tip?: number
+}
+
+function tipOf(data: ChainData): number {
+  if (data.tip !== undefined) return data.tip
+  let tip = 1
+  for (const list of data.events.values()) for (const e of list) tip = Math.max(tip, e.height)
+  return tip
 }
 
 /** Serves `POST /graphql` (daemon) and `POST /archive` over `data`, read at query time. */
@@ -80,11 +105,31 @@ export async function startGraphqlDouble(
     bestChain: () => [
       { protocolState: { consensusState: { slotSinceGenesis: String(data.slot) } } },
     ],
-    events: ({ input }: { input: { address: string } }) =>
-      (data.events.get(input.address) ?? []).map((e) => ({
-        blockInfo: { height: e.height, globalSlotSinceGenesis: e.height * 3 },
-        eventData: [{ accountUpdateId: '1', data: e.data.map(String) }],
-      })),
+    networkState: () => ({
+      maxBlockHeight: { canonicalMaxBlockHeight: tipOf(data), pendingMaxBlockHeight: tipOf(data) },
+    }),
+    // Like the archive node API: `to` exclusive, and at most DOUBLE_BLOCK_RANGE blocks scanned,
+    // the newest ones, so a query without a range silently loses older events.
+    events: ({ input }: { input: { address: string; from?: number; to?: number } }) => {
+      const to = input.to ?? tipOf(data) + 1
+      const from = Math.max(input.from ?? 0, to - DOUBLE_BLOCK_RANGE)
+      return (data.events.get(input.address) ?? [])
+        .filter((e) => e.height >= from && e.height < to)
+        .map((e) => ({
+          blockInfo: {
+            height: e.height,
+            globalSlotSinceGenesis: e.height * 3,
+            chainStatus: e.chainStatus ?? 'canonical',
+          },
+          eventData: [
+            {
+              accountUpdateId: '1',
+              transactionInfo: { status: 'applied', sequenceNumber: e.sequence ?? 0 },
+              data: e.data.map(String),
+            },
+          ],
+        }))
+    },
   }
   const server = createServer(async (req, res) => {
     if (req.method === 'OPTIONS') {

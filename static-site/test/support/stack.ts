@@ -8,22 +8,26 @@ import {
   cidToFields,
   generateMinaKeyPair,
   manifestDigest,
+  newRequestId,
   publicKeyToFields,
   settledLeavesBytes,
   settledLeavesCid,
   toHex,
   unwrap,
+  validateParameters,
 } from '../../../protocol/index.ts'
+import { pageHeaders } from '../../headers.ts'
 import {
   type BundleVariant,
   bundleFixture,
+  requestFixture,
   type ServiceFixture,
   serviceFixture,
 } from './bundle-fixture.ts'
 import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './genuine.ts'
 import { type ChainData, startGraphqlDouble } from './graphql-double.ts'
 import { listen, type RunningServer, startTrustlessGateway } from './trustless-gateway.ts'
-import { startWorkerDouble, type WorkerDouble } from './worker-double.ts'
+import { type DoubleResult, startWorkerDouble, type WorkerDouble } from './worker-double.ts'
 
 const SITE = new URL('../..', import.meta.url).pathname
 const TYPES: Record<string, string> = {
@@ -46,8 +50,14 @@ export interface Stack {
   unsafeService: ServiceFixture
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
+  /** A genuine, runner-signed result of another user's job with `service`, pinned to the gateway. */
+  anotherUsersJob(): Promise<DoubleResult>
   /** Jobs the Worker double completed (and, with `settledRoot`, settled), oldest first. */
   completed: { jobId: string; bundleCid: string }[]
+  /** The page's dev user (its key signs honest vouchers for the funding double). */
+  user: { publicKey: string; privateKey: string }
+  /** Makes the double report this funding for every user (an inflated owed, a forged voucher), or the truth again with null. */
+  setFunding(funding: { owed: string; voucher?: unknown } | null): void
   close(): Promise<void>
 }
 
@@ -62,14 +72,12 @@ export async function buildPage(): Promise<string> {
   return outDir
 }
 
-/** Serves a built page with the isolation headers production hosts must send, and a config.json. */
+/** Serves a built page with the headers production hosts must send (loopback allowed), and a config.json. */
 async function servePage(dir: string, config: unknown): Promise<RunningServer> {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://page').pathname
-    const headers = {
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'credentialless',
-    }
+    // The headers a real host sends, CSP included: the page must work under them.
+    const headers = pageHeaders({ loopback: true })
     if (path === '/config.json') {
       res.writeHead(200, { ...headers, 'content-type': 'application/json' })
       res.end(JSON.stringify(config))
@@ -103,7 +111,7 @@ async function servePage(dir: string, config: unknown): Promise<RunningServer> {
  */
 export async function startStack(opts: {
   pageDir: string
-  settledRoot?: (digests: Uint8Array[]) => bigint
+  settledRoot?: (owner: { service: string; user: string }, digests: Uint8Array[]) => bigint
 }): Promise<Stack> {
   const blocks = new MemoryBlockstore()
   const gateway = await startTrustlessGateway(blocks)
@@ -111,6 +119,7 @@ export async function startStack(opts: {
   const registry = generateMinaKeyPair().publicKey
   const chain: ChainData = { states: new Map(), balances: new Map(), slot: 12n, events: new Map() }
   const owed = new Map<string, bigint>()
+  let fundingOverride: { owed: string; voucher?: unknown } | null = null
   const leaves = new Map<string, Uint8Array[]>()
   const completed: Stack['completed'] = []
   let service!: ServiceFixture
@@ -145,7 +154,13 @@ export async function startStack(opts: {
           maxHeartbeatAgeSlots: '20',
           settledJobs: '0',
           ...(user
-            ? { funding: { deposit: '20', owed: String(owed.get(`${address}:${user}`) ?? 0n) } }
+            ? {
+                funding: {
+                  deposit: '20',
+                  owed: String(owed.get(`${address}:${user}`) ?? 0n),
+                  ...fundingOverride,
+                },
+              }
             : {}),
         },
       }
@@ -153,13 +168,21 @@ export async function startStack(opts: {
     complete: async (submission) => {
       const { request, voucher } = submission
       owed.set(`${request.service}:${request.user}`, BigInt(voucher.cumulativeAmount))
-      const bundle = await bundleFixture(blocks, service, request.requestId, 'good')
+      const parameters = unwrap(
+        validateParameters(service.descriptor.parameters, request.parameters),
+      )
+      const bundle = await bundleFixture(blocks, service, request.requestId, 'good', {
+        requestId: request.requestId,
+        service: request.service,
+        user: request.user,
+        parameters,
+      })
       completed.push({ jobId: request.requestId, bundleCid: bundle.cid.toString() })
       if (opts.settledRoot) {
         const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
         const digests = [...(leaves.get(request.user) ?? []), manifestDigest(bundle.manifest)]
         leaves.set(request.user, digests)
-        const root = opts.settledRoot(digests)
+        const root = opts.settledRoot({ service: service.address, user: request.user }, digests)
         const doc = {
           v: 1 as const,
           service: service.address,
@@ -172,6 +195,7 @@ export async function startStack(opts: {
         const events = chain.events.get(service.address) ?? []
         events.push({
           height: 9,
+          sequence: events.length,
           data: [3n, ux, uOdd, 5n, BigInt(voucher.nonce), 5n, 1n, root, c0, c1],
         })
         chain.events.set(service.address, events)
@@ -236,7 +260,28 @@ export async function startStack(opts: {
     unsafeService,
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
+    anotherUsersJob: async () => {
+      const jobId = newRequestId()
+      const other = generateMinaKeyPair().publicKey
+      const bundle = await bundleFixture(
+        blocks,
+        service,
+        jobId,
+        'good',
+        requestFixture(service, jobId, other),
+      )
+      return {
+        bundleCid: bundle.cid.toString(),
+        manifest: bundle.manifest,
+        runner: service.runner.publicKey,
+        signature: bundle.signature.signature,
+      }
+    },
     completed,
+    user: devUser,
+    setFunding: (funding) => {
+      fundingOverride = funding
+    },
     close: async () => {
       await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
     },

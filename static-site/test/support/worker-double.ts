@@ -29,6 +29,13 @@ export interface WorkerDouble extends RunningServer {
   keys: HpkeKeyPair
   /** Every envelope POSTed, with what it opened to. */
   received: { envelope: Envelope; submission: JobSubmission }[]
+  /**
+   * Set to play a dishonest Worker: the next job to complete reports this result (say, another
+   * user's genuine job) instead of its own, under its own job id.
+   */
+  handBack: DoubleResult | null
+  /** The pipeline link the next job polls answer (a compromised Worker may answer anything). */
+  pipelineUrl: string
 }
 
 interface Job {
@@ -112,7 +119,11 @@ export async function startWorkerDouble(opts: {
         j.polls++
         // The pipeline advances as GitLab's webhooks would report it: triggered, running, success.
         const status = j.polls < 2 ? 'triggered' : j.polls < 3 ? 'running' : 'success'
-        if (status === 'success' && !j.result) j.result = await opts.complete(j.submission)
+        if (status === 'success' && !j.result) {
+          const own = await opts.complete(j.submission)
+          j.result = double.handBack ?? own
+          double.handBack = null
+        }
         const at = (n: number) => new Date(Date.parse(j.createdAt) + n * 1000).toISOString()
         const history = [
           { status: 'queued', at: at(0), source: 'worker' },
@@ -140,7 +151,7 @@ export async function startWorkerDouble(opts: {
           pipeline: {
             id: 4242,
             projectId: 7,
-            webUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
+            webUrl: double.pipelineUrl,
           },
           history,
           result: j.result
@@ -160,5 +171,12 @@ export async function startWorkerDouble(opts: {
       refuse(res, 500, 'internal', e instanceof Error ? e.message : String(e))
     }
   })
-  return { ...(await listen(server)), keys, received }
+  const double: WorkerDouble = {
+    ...(await listen(server)),
+    keys,
+    received,
+    handBack: null,
+    pipelineUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
+  }
+  return double
 }

@@ -1,0 +1,155 @@
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import {
+  canonicalBytes,
+  cidToFields,
+  commitToField,
+  encodeHeartbeat,
+  encodeTerms,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
+  generateMinaKeyPair,
+  type HpkeKeyPair,
+  JOB_REQUEST_INFO,
+  newRequestId,
+  type ServiceDescriptor,
+  sealJson,
+  sha256,
+  signServiceRegistration,
+  signVoucher,
+  TRIGGER_TOKEN_INFO,
+  unwrap,
+} from '../protocol/index.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../worker/test-support/constants.ts'
+import type { startFakeMina } from '../worker/test-support/fake-mina.ts'
+
+// What both Worker benchmarks (through `wrangler dev` and straight into workerd) set up the same
+// way: one service registered like an operator would, and users' sealed, paid job requests.
+
+/** The GitLab project and trigger token the stand-in accepts. */
+export const PROJECT = 42
+/** The trigger token the service registration seals to the Worker. */
+export const TRIGGER_TOKEN = 'glptt-bench-0123456789'
+
+type FakeMina = Awaited<ReturnType<typeof startFakeMina>>
+/** Sends a JSON POST to the Worker under test. */
+export type Post = (path: string, body: string) => Promise<Response>
+
+/** A registered service: its address and the receipt token users' deposits are held in. */
+export interface BenchService {
+  address: string
+  receiptTokenId: string
+}
+
+/** Puts one service on the fake chain and registers it with the Worker. */
+export async function registerService(
+  post: Post,
+  mina: FakeMina,
+  hpke: HpkeKeyPair,
+): Promise<BenchService> {
+  const operator = generateMinaKeyPair()
+  const address = generateMinaKeyPair().publicKey
+  const descriptor: ServiceDescriptor = {
+    v: 1,
+    name: 'bench',
+    description: '',
+    provider: 'gitlab',
+    providerUrl: 'https://gitlab.example.com',
+    project: String(PROJECT),
+    ref: 'main',
+    job: 'zkrunner',
+    sourceCommitment: 'a91957a858320c0e17f3a0eca7cfacbff50ea29a',
+    pricePerJob: '1',
+    runnerPublicKey: operator.publicKey,
+    workerPublicKey: hpke.publicKey,
+    parameters: [{ name: 'N', type: 'integer', min: 1, max: 10, required: true }],
+  }
+  const cid = CID.createV1(0x55, createDigest(0x12, sha256(canonicalBytes(descriptor))))
+  const [c0, c1] = unwrap(cidToFields(cid))
+  const receiptTokenId = 'wBenchReceiptToken1111111111111111111111111'
+  mina.setSlot(1000)
+  // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
+  const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }
+  mina.setAccount(
+    address,
+    {
+      verificationKey: { hash: TEST_GENUINE_CODE.vaultVkHash },
+      permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
+    },
+    TEST_CREDIT_TOKEN_ID,
+  )
+  mina.setAccount(address, {
+    verificationKey: { hash: TEST_GENUINE_CODE.serviceVkHash },
+    permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
+    zkappState: [
+      commitToField(descriptor.sourceCommitment),
+      c0,
+      c1,
+      encodeTerms({ pricePerJob: 1n, withdrawTimelockSlots: 100n }),
+      0n,
+      0n,
+      0n,
+      encodeHeartbeat({ lastHeartbeatSlot: 1000n, settledJobs: 0n }),
+    ].map(String),
+  })
+  const registration = signServiceRegistration(
+    {
+      v: 1,
+      service: address,
+      descriptor,
+      descriptorCid: cid.toString(),
+      receiptTokenId,
+      triggerToken: await sealJson(hpke.publicKey, TRIGGER_TOKEN_INFO, TRIGGER_TOKEN),
+    },
+    operator.privateKey,
+  )
+  const reg = await post('/v1/services', JSON.stringify(registration))
+  if (reg.status !== 201) throw new Error(`registration failed: ${await reg.text()}`)
+  return { address, receiptTokenId }
+}
+
+/**
+ * Sealed POST /v1/jobs bodies, one lane per user (funded on the fake chain), each lane's
+ * vouchers in nonce order: every body is a distinct, valid, paid request.
+ */
+export async function jobBodies(
+  mina: FakeMina,
+  hpke: HpkeKeyPair,
+  service: BenchService,
+  lanes: number,
+  total: number,
+): Promise<string[][]> {
+  const perLane = Math.ceil(total / lanes)
+  const expiresAt = Math.floor(Date.now() / 1000) + 3600
+  const out: string[][] = []
+  for (let lane = 0; lane < lanes; lane++) {
+    const user = generateMinaKeyPair()
+    mina.setAccount(user.publicKey, { balance: String(perLane + 10) }, service.receiptTokenId)
+    const bodies: string[] = []
+    for (let i = 1; i <= perLane && lane * perLane + i <= total; i++) {
+      const voucher = signVoucher(
+        {
+          v: 1,
+          user: user.publicKey,
+          service: service.address,
+          cumulativeAmount: String(i),
+          nonce: String(i),
+        },
+        user.privateKey,
+      )
+      const request = {
+        v: 1,
+        service: service.address,
+        user: user.publicKey,
+        requestId: newRequestId(),
+        parameters: { N: 3 },
+        expiresAt,
+      }
+      bodies.push(
+        JSON.stringify(await sealJson(hpke.publicKey, JOB_REQUEST_INFO, { request, voucher })),
+      )
+    }
+    out.push(bodies)
+  }
+  return out
+}

@@ -1,0 +1,58 @@
+import Client from 'mina-signer'
+import {
+  hpkeKeyPairOf,
+  JOB_REQUEST_INFO,
+  openJson,
+  parseEnvelope,
+  parseJobSubmission,
+  unwrap,
+  verifyVoucher,
+  voucherMessage,
+} from '../protocol/index.ts'
+
+// A bench-only Worker, run in the same workerd as the edge oracle: each route does one stage of
+// POST /v1/jobs on a body the bench sends, so the bench can read that stage's CPU from workerd's
+// threads (workerd's clocks stand still while a request computes, so the Worker cannot time it).
+// `/noop` reads and parses the body like the others: the HTTP baseline to subtract. The Worker's
+// config (keys) is resolved per request here as in worker/config.ts: HPKE key import is cached.
+
+interface StagesEnv {
+  HPKE_PRIVATE_KEY: string
+}
+
+const reference = new Client({ network: 'testnet' })
+
+export default {
+  async fetch(request: Request, env: StagesEnv): Promise<Response> {
+    const body: unknown = JSON.parse(await request.text())
+    const stage = new URL(request.url).pathname
+    if (stage === '/noop') return new Response('ok')
+    if (stage === '/decrypt' || stage === '/stateless') {
+      const keys = [unwrap(hpkeKeyPairOf(env.HPKE_PRIVATE_KEY))]
+      const opened = unwrap(await openJson(keys, unwrap(parseEnvelope(body)), JOB_REQUEST_INFO))
+      // `/stateless` is all the Worker computes for POST /v1/jobs before it hands the request
+      // to the service's Durable Object (a separate invocation, with its own CPU budget).
+      if (stage === '/stateless') unwrap(verifyVoucher(unwrap(parseJobSubmission(opened)).voucher))
+      return new Response('ok')
+    }
+    const { voucher } = unwrap(parseJobSubmission(body))
+    if (stage === '/verify') {
+      unwrap(verifyVoucher(voucher))
+      return new Response('ok')
+    }
+    if (stage === '/verify-mina-signer') {
+      const data = voucherMessage({
+        service: voucher.service,
+        cumulativeAmount: BigInt(voucher.cumulativeAmount),
+        nonce: BigInt(voucher.nonce),
+      })
+      const ok = reference.verifyFields({
+        data,
+        signature: voucher.signature,
+        publicKey: voucher.user,
+      })
+      return new Response(ok ? 'ok' : 'bad', { status: ok ? 200 : 403 })
+    }
+    return new Response('no such stage', { status: 404 })
+  },
+}

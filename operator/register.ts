@@ -1,0 +1,103 @@
+import {
+  type ServiceDescriptor,
+  sealJson,
+  signServiceRegistration,
+  TRIGGER_TOKEN_INFO,
+} from '../protocol/index.ts'
+
+/** The provider credentials the Worker triggers pipelines with; sent only sealed to its key. */
+export interface ProviderCredentials {
+  triggerToken: string
+  /** Read-only API token, for reconciling ambiguous triggers. */
+  apiToken?: string
+  /** The secret the provider's webhook sends for this service alone (GitLab's X-Gitlab-Token). */
+  webhookSecret?: string
+}
+
+/** One service version to register with the Worker. */
+export interface Registration {
+  workerUrl: string
+  service: string
+  descriptor: ServiceDescriptor
+  descriptorCid: string
+  receiptTokenId: string
+  credentials: ProviderCredentials
+  /** The descriptor's runner key (base58 private key): signs the registration. */
+  runnerPrivateKey: string
+}
+
+/** A refusal by the Worker, with its `{ error: { code } }` code when it sent one. */
+export class RegistrationError extends Error {
+  override readonly name = 'RegistrationError'
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * Seals the provider credentials to the Worker's key named in the descriptor, signs the
+ * registration with the runner key and POSTs it to `/v1/services`. The stack and `offer` both
+ * register through here, so the registration has one shape.
+ */
+export async function registerWithWorker(
+  r: Registration,
+  fetchFn: typeof fetch = fetch,
+): Promise<{ registeredAt: unknown }> {
+  const registration = signServiceRegistration(
+    {
+      v: 1,
+      service: r.service,
+      descriptor: r.descriptor,
+      descriptorCid: r.descriptorCid,
+      receiptTokenId: r.receiptTokenId,
+      triggerToken: await sealJson(r.descriptor.workerPublicKey, TRIGGER_TOKEN_INFO, {
+        v: 1,
+        triggerToken: r.credentials.triggerToken,
+        ...(r.credentials.apiToken ? { apiToken: r.credentials.apiToken } : {}),
+        ...(r.credentials.webhookSecret ? { webhookSecret: r.credentials.webhookSecret } : {}),
+      }),
+    },
+    r.runnerPrivateKey,
+  )
+  const res = await fetchFn(new URL('/v1/services', r.workerUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(registration),
+  })
+  const text = await res.text()
+  if (!res.ok) {
+    let code = 'HTTP_ERROR'
+    try {
+      code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? code
+    } catch {
+      // Not the Worker's JSON error: keep the status.
+    }
+    throw new RegistrationError(
+      res.status,
+      code,
+      `the Worker refused the registration: ${res.status} ${text.slice(0, 300)}`,
+    )
+  }
+  return { registeredAt: (JSON.parse(text) as { registeredAt?: unknown }).registeredAt }
+}
+
+/** What the Worker holds for a service: whether it is registered, under which descriptor. */
+export async function workerServiceStatus(
+  workerUrl: string,
+  service: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<{ registered: boolean; descriptorCid?: string; enabled?: boolean; reason?: string }> {
+  const res = await fetchFn(new URL(`/v1/services/${service}`, workerUrl))
+  if (!res.ok)
+    throw new RegistrationError(res.status, 'HTTP_ERROR', `GET ${res.url}: ${res.status}`)
+  return (await res.json()) as {
+    registered: boolean
+    descriptorCid?: string
+    enabled?: boolean
+    reason?: string
+  }
+}
