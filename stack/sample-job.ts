@@ -6,7 +6,7 @@ import {
   type RequestBinding,
   type ServiceDescriptor,
 } from '../protocol/index.ts'
-import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
+import { decodeServiceState, GraphqlChainReader } from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -76,20 +76,27 @@ export async function requestJob(
   const wallet = devKeyWallet(userKey)
   const status = await worker.service(service, wallet.publicKey)
   const funding = status.chain?.funding
+  // The price settlement charges is the contract's, not the descriptor's (as on the page).
+  const fields = await new GraphqlChainReader(
+    endpoints.minaGraphqlUrl,
+    endpoints.archiveUrl,
+  ).zkappState(service)
+  if (!fields || fields.length < 8) throw new Error(`no service contract at ${service}`)
+  const price = decodeServiceState(fields).terms.pricePerJob
   // This requester keeps no record of its own between runs, and the settled amount only lowers
   // what it may sign: with no proof from the Worker it signs one price, which an honest Worker
   // refuses as insufficient rather than anyone overpaying.
   const next = nextVoucher({
     user: wallet.publicKey,
     service,
-    price: BigInt(descriptor.pricePerJob),
+    price,
     reported: funding?.voucher,
     reportedOwed: funding ? BigInt(funding.owed) : undefined,
     settled: 0n,
   })
   if (next.warning) log(`voucher: ${next.warning}`)
   const { envelope, submission, binding } = await buildSealedRequest(
-    { service, descriptor, values, owed: next.provenOwed, lastNonce: next.nonce - 1n },
+    { service, descriptor, values, owed: next.provenOwed, price, lastNonce: next.nonce - 1n },
     wallet,
   )
   const submitted = await worker.submit(envelope)

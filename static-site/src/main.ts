@@ -253,6 +253,8 @@ function openService(app: App, s: MarketService): void {
     )
     return
   }
+  // What settlement charges is the contract's price, whatever the descriptor advertises.
+  const price = s.chain.terms.pricePerJob
   const jobBox = h('div', { class: 'job' })
   const amountBox = h('div', { class: 'voucher' })
   const depositStatus = h('p', { 'aria-live': 'polite', 'data-role': 'deposit-status' })
@@ -308,7 +310,7 @@ function openService(app: App, s: MarketService): void {
     const next = nextVoucher({
       user,
       service: s.address,
-      price: BigInt(d.pricePerJob),
+      price,
       reported: funding?.voucher,
       reportedOwed: figure(funding?.owed),
       ownRecord: ownRecord(s.address, user),
@@ -325,7 +327,7 @@ function openService(app: App, s: MarketService): void {
       h(
         'p',
         { 'data-role': 'voucher-amount' },
-        `Signing ${next.cumulativeAmount} credits in all: ${next.provenOwed} proven owed + ${d.pricePerJob} for this job.`,
+        `Signing ${next.cumulativeAmount} credits in all: ${next.provenOwed} proven owed + ${price} for this job.`,
       ),
       next.warning
         ? h('p', { class: 'badge bad', 'data-role': 'voucher-warning' }, next.warning)
@@ -337,6 +339,7 @@ function openService(app: App, s: MarketService): void {
         descriptor: d,
         values,
         owed: next.provenOwed,
+        price,
         lastNonce: lastNonce > next.nonce - 1n ? lastNonce : next.nonce - 1n,
       },
       app.wallet,
@@ -369,12 +372,19 @@ function openService(app: App, s: MarketService): void {
     s.disabledReason
       ? h('p', { class: 'badge bad', role: 'status' }, `Disabled: ${reasonText(s.disabledReason)}`)
       : '',
+    BigInt(d.pricePerJob) !== price
+      ? h(
+          'p',
+          { class: 'badge warn', 'data-role': 'price-mismatch' },
+          `The descriptor advertises ${d.pricePerJob} credits per job; the contract charges ${price}.`,
+        )
+      : '',
     h('h3', {}, 'Deposit'),
     h('p', { class: 'muted' }, 'Proving runs in a web worker and takes a few minutes.'),
     h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
     depositStatus,
     h('h3', {}, 'Request a job'),
-    renderRequestForm(d, submit),
+    renderRequestForm(d, price, submit),
     amountBox,
     jobBox,
   )

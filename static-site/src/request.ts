@@ -27,6 +27,11 @@ export interface RequestInput {
   values: ParameterValues
   /** What the user already owes this service (the Worker's `funding.owed`). */
   owed: bigint
+  /**
+   * The price of one job as the contract's terms hold it: what settlement charges. Never the
+   * descriptor's `pricePerJob`, which the contract does not bind to its terms.
+   */
+  price: bigint
   /** The last voucher nonce this page used with this service (0 if none). */
   lastNonce: bigint
   /** Seconds since the epoch (injectable for tests). */
@@ -35,7 +40,7 @@ export interface RequestInput {
 
 /**
  * Validates parameters against the service's schema, signs a voucher for what is owed plus one
- * job, and seals request and voucher to the Worker key the descriptor (frozen on chain) names.
+ * job at the chain's price, and seals request and voucher to the Worker key the descriptor (frozen on chain) names.
  * Nonces are millisecond clock readings, bumped past the last one used, so they only ever grow.
  */
 export async function buildSealedRequest(
@@ -47,7 +52,7 @@ export async function buildSealedRequest(
   const now = input.now ?? Math.floor(Date.now() / 1000)
   const clockNonce = BigInt(Date.now())
   const nonce = clockNonce > input.lastNonce ? clockNonce : input.lastNonce + 1n
-  const cumulativeAmount = input.owed + BigInt(input.descriptor.pricePerJob)
+  const cumulativeAmount = input.owed + input.price
   const signature = await wallet.signFields(
     voucherMessage({ service: input.service, cumulativeAmount, nonce }),
   )
