@@ -103,11 +103,3 @@ describe('a service deployed the real way is genuine', () => {
     )
   })
 })
-
-import { fetchAccount, Types } from 'o1js'
-
-it('TEMP diag: o1js fetchAccount path', async () => {
-  const pk = PublicKey.fromBase58(deployment.service)
-  await fetchAccount({ publicKey: pk })
-  console.log('DIAG', JSON.stringify(Types.Account.toJSON(Mina.getAccount(pk)).permissions))
-})

@@ -76,6 +76,8 @@ describe('the page in Chromium', () => {
     const good = page.locator(`tr[data-service="${stack.service.address}"]`)
     expect(await good.textContent()).toContain('5 credits')
     expect(await good.textContent()).toContain('Available')
+    // A stranger's publish and retire of this service changed nothing: listed under its runner.
+    expect(await good.locator(`code[title="${stack.service.runner.publicKey}"]`).count()).toBe(1)
     expect(await good.locator('a[href*="/-/commit/"]').getAttribute('href')).toContain(
       stack.service.sourceCommitment,
     )

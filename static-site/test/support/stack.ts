@@ -224,6 +224,7 @@ export async function startStack(opts: {
     const [c0, c1] = unwrap(cidToFields(s.descriptorCid))
     return { height, data: [0n, sx, sOdd, ox, oOdd, c0, c1] }
   }
+  const stranger = generateMinaKeyPair().publicKey
   const unsafeService = await serviceFixture(blocks, {
     workerPublicKey: worker.keys.publicKey,
     user: devUser,
@@ -234,10 +235,18 @@ export async function startStack(opts: {
   chain.states.set(staleService.address, staleService.state)
   chain.states.set(unsafeService.address, unsafeService.state)
   chain.fakeVaults = new Set([unsafeService.address])
+  // Operators cannot take deposits: anyone may publish and retire in the registry. A stranger
+  // publishes the good service under their own key, then retires it: the page must still list it,
+  // under its own runner.
+  const [sx, sOdd] = unwrap(publicKeyToFields(service.address))
+  const [tx, tOdd] = unwrap(publicKeyToFields(stranger))
+  const [c0, c1] = unwrap(cidToFields(service.descriptorCid))
   chain.events.set(registry, [
     publish(service, 3),
     publish(staleService, 4),
     publish(unsafeService, 5),
+    { height: 6, data: [0n, sx, sOdd, tx, tOdd, c0, c1] },
+    { height: 7, data: [1n, sx, sOdd, tx, tOdd] },
   ])
   chain.slot = 12n
   const page = await servePage(opts.pageDir, {
