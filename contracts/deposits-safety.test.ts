@@ -17,6 +17,7 @@ import {
   FROZEN_VAULT_PERMISSIONS,
   type GenuineCode,
   UnsafeServiceCode,
+  WITHDRAW_TIMELOCK_BOUNDS,
 } from '../protocol/index.ts'
 import * as client from './client.ts'
 import { creditTokenAddress, creditTokenId } from './credit-token.ts'
@@ -35,7 +36,7 @@ const props = (seed: number) => ({
   sourceCommitment: Field(0xc0ffeen),
   descriptorCid: [Field(0x55n << 128n), Field(seed)] as [Field, Field],
   pricePerJob: UInt64.from(10),
-  withdrawTimelockSlots: UInt32.from(5),
+  withdrawTimelockSlots: UInt32.from(Number(WITHDRAW_TIMELOCK_BOUNDS.min)),
   runner: seededKey(seed + 1).toPublicKey(),
   workerKeyHash: Field(42),
 })
