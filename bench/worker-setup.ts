@@ -7,6 +7,8 @@ import {
   commitToField,
   encodeHeartbeat,
   encodeTerms,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
   generateHpkeKeyPair,
   generateMinaKeyPair,
   type HpkeKeyPair,
@@ -20,6 +22,7 @@ import {
   TRIGGER_TOKEN_INFO,
   unwrap,
 } from '../protocol/index.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../worker/test-support/constants.ts'
 import { startFakeMina } from '../worker/test-support/fake-mina.ts'
 
 // What both Worker benchmarks (through `wrangler dev` and straight into workerd) set up the same
@@ -69,6 +72,8 @@ export function workerBindings(s: Standins): Record<string, string> {
     GITLAB_URL: s.gitlab.url,
     HEARTBEAT_MAX_AGE_SLOTS: '60',
     CHAIN_CACHE_MS: '2000',
+    CREDIT_TOKEN_ID: TEST_CREDIT_TOKEN_ID,
+    GENUINE_SERVICE_CODE: JSON.stringify(TEST_GENUINE_CODE),
   }
 }
 
@@ -105,7 +110,19 @@ export async function registerService(
   const [c0, c1] = unwrap(cidToFields(cid))
   const receiptTokenId = 'wBenchReceiptToken1111111111111111111111111'
   mina.setSlot(1000)
+  // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
+  const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }
+  mina.setAccount(
+    address,
+    {
+      verificationKey: { hash: TEST_GENUINE_CODE.vaultVkHash },
+      permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
+    },
+    TEST_CREDIT_TOKEN_ID,
+  )
   mina.setAccount(address, {
+    verificationKey: { hash: TEST_GENUINE_CODE.serviceVkHash },
+    permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
     zkappState: [
       commitToField(descriptor.sourceCommitment),
       c0,

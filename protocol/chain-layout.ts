@@ -76,7 +76,12 @@ export const commitToField = (sha: string): bigint => BigInt(`0x${sha}`)
 export const fieldToCommit = (field: bigint): string => field.toString(16).padStart(40, '0')
 
 /** Why a service cannot take a job right now. */
-export type ServiceDisabledReason = 'stale-heartbeat' | 'funding-exhausted' | 'unknown-service'
+export type ServiceDisabledReason =
+  | 'stale-heartbeat'
+  | 'funding-exhausted'
+  | 'unknown-service'
+  /** Not a genuine, frozen zkrunner service (protocol's checkGenuineService). */
+  | 'unsafe-service'
 
 /**
  * Decides whether a service takes one more job: the runner's heartbeat is at most `maxHeartbeatAgeSlots`

@@ -59,6 +59,23 @@ export {
   TRIGGER_TOKEN_INFO,
 } from './envelope.ts'
 export { fail, ok, ProtocolError, ProtocolErrorCode, type Result, unwrap } from './errors.ts'
+export {
+  ACCOUNT_CODE_SELECTION,
+  type AccountCode,
+  type AccountPermissions,
+  AccountPermissionsSchema,
+  type AuthRequired,
+  checkGenuineService,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
+  type GenuineCode,
+  GenuineCodeSchema,
+  type GenuineVerdict,
+  parseServiceAccounts,
+  type ServiceAccounts,
+  serviceAccountsQuery,
+  UnsafeServiceCode,
+} from './genuine-service.ts'
 export { variablesOfDispatchEvent } from './github-inputs.ts'
 export {
   type JobRequest,

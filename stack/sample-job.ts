@@ -1,7 +1,16 @@
-import { type PrivateKey, PublicKey } from 'o1js'
+import { Field, Poseidon, type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
-import { nextVoucher, type RequestBinding, type ServiceDescriptor } from '../protocol/index.ts'
-import { GraphqlChainReader, latestSettlement } from '../static-site/src/chain-reader.ts'
+import {
+  type GenuineCode,
+  nextVoucher,
+  type RequestBinding,
+  type ServiceDescriptor,
+} from '../protocol/index.ts'
+import {
+  decodeServiceState,
+  GraphqlChainReader,
+  latestSettlement,
+} from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -23,6 +32,8 @@ export interface UserEndpoints {
   minaGraphqlUrl: string
   archiveUrl: string
   gateways: string[]
+  /** What a genuine service is compared with (the deployment's compiled contracts). */
+  genuine: { creditTokenId: string; code: GenuineCode }
 }
 
 /** The outcome of one sample job, as the user sees it. */
@@ -70,6 +81,10 @@ export async function requestJob(
   const worker = new WorkerClient(endpoints.workerUrl)
   const wallet = devKeyWallet(userKey)
   const chain = new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl)
+  // The price settlement charges is the contract's, not the descriptor's (as on the page).
+  const fields = await chain.zkappState(service)
+  if (!fields || fields.length < 8) throw new Error(`no service contract at ${service}`)
+  const price = decodeServiceState(fields).terms.pricePerJob
   // The Worker's answer is untrusted JSON (fundingOf never throws on it); the floor is the voucher
   // the runner settled on chain. This requester keeps no record of its own between runs: with no
   // proof from the Worker it signs the settled amount plus one price, which an honest Worker
@@ -88,7 +103,7 @@ export async function requestJob(
   const next = nextVoucher({
     user: wallet.publicKey,
     service,
-    price: BigInt(descriptor.pricePerJob),
+    price,
     reported: funding.voucher,
     reportedOwed: funding.owed,
     settled: settlement?.cumulativeAmount ?? 0n,
@@ -96,7 +111,7 @@ export async function requestJob(
   })
   if (next.warning) log(`voucher: ${next.warning}`)
   const { envelope, submission, binding } = await buildSealedRequest(
-    { service, descriptor, values, owed: next.provenOwed, lastNonce: next.nonce - 1n },
+    { service, descriptor, values, owed: next.provenOwed, price, lastNonce: next.nonce - 1n },
     wallet,
   )
   const submitted = await worker.submit(envelope)
@@ -145,6 +160,8 @@ export async function verifyJob(
       {
         bundle: reader,
         chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
+        genuine: endpoints.genuine,
+        poseidon: async (fields) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt(),
         // The leaves come from the document the Settle event names, as on the page.
         settled: settledResultsFrom(reader, async (owner, digests) =>
           computeResultsRoot(owner, digests),

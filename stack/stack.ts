@@ -356,6 +356,9 @@ async function bringUp(
       // The stand-in is plain http on loopback; production config never sets this.
       'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
       `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
+      `CREDIT_TOKEN_ID=${deployment.creditTokenId}`,
+      // Single quotes: the dotenv value is taken literally (it is JSON).
+      `GENUINE_SERVICE_CODE='${JSON.stringify(deployment.genuine)}'`,
       '',
     ].join('\n'),
     { mode: 0o600 },
@@ -424,6 +427,8 @@ async function bringUp(
     networkId: NETWORK_ID,
     registryAddress: deployment.registry,
     tokenAddress: deployment.token,
+    creditTokenId: deployment.creditTokenId,
+    genuineCode: deployment.genuine,
     devKey: pageUserKey.toBase58(),
     maxHeartbeatAgeSlots: HEARTBEAT_MAX_AGE_SLOTS,
   })
@@ -432,6 +437,7 @@ async function bringUp(
 
   const ledger = new JobLedger(join(dataDir, 'jobs.json'))
   const endpoints = {
+    genuine: { creditTokenId: deployment.creditTokenId, code: deployment.genuine },
     workerUrl: urls.worker,
     minaGraphqlUrl: urls.minaGraphql,
     archiveUrl: urls.archive,

@@ -1,4 +1,9 @@
-import { type HpkeKeyPair, hpkeKeyPairOf } from '../protocol/index.ts'
+import {
+  type GenuineCode,
+  GenuineCodeSchema,
+  type HpkeKeyPair,
+  hpkeKeyPairOf,
+} from '../protocol/index.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import { ConfigSchema } from './settings.ts'
@@ -17,6 +22,11 @@ export interface Config {
   /** Whether a descriptor's providerUrl may be plain http to a loopback host (the local stack only). */
   allowLoopbackProvider: boolean
   heartbeatMaxAgeSlots: bigint
+  /**
+   * What a genuine service is compared with, or undefined when not configured: then every read of
+   * a service fails closed (not_configured), since no service can be shown to be genuine.
+   */
+  genuine: { creditTokenId: string; code: GenuineCode } | undefined
   chainCacheMs: number
   gitlabMaxAttempts: number
   gitlabTimeoutMs: number
@@ -42,6 +52,19 @@ function resolve(env: Env): Config | ApiError {
     if (!previous.ok) return notConfigured('HPKE_PREVIOUS_PRIVATE_KEY is not an X25519 private key')
     keys.push(previous.value)
   }
+  let genuine: Config['genuine']
+  if (c.GENUINE_SERVICE_CODE !== undefined || c.CREDIT_TOKEN_ID !== undefined) {
+    let json: unknown
+    try {
+      json = JSON.parse(c.GENUINE_SERVICE_CODE ?? '')
+    } catch {
+      return notConfigured('GENUINE_SERVICE_CODE is not JSON')
+    }
+    const code = GenuineCodeSchema.safeParse(json)
+    if (!code.success) return notConfigured('GENUINE_SERVICE_CODE is not a GenuineCode')
+    if (!c.CREDIT_TOKEN_ID) return notConfigured('CREDIT_TOKEN_ID is not set')
+    genuine = { creditTokenId: c.CREDIT_TOKEN_ID, code: code.data }
+  }
   return {
     currentKey: current.value,
     keys,
@@ -50,6 +73,7 @@ function resolve(env: Env): Config | ApiError {
     githubApiUrl: c.GITHUB_API_URL,
     allowLoopbackProvider: c.DEV_ALLOW_LOOPBACK_PROVIDER === 'loopback-http',
     heartbeatMaxAgeSlots: BigInt(c.HEARTBEAT_MAX_AGE_SLOTS),
+    genuine,
     chainCacheMs: c.CHAIN_CACHE_MS,
     gitlabMaxAttempts: c.GITLAB_MAX_ATTEMPTS,
     gitlabTimeoutMs: c.GITLAB_TIMEOUT_MS,

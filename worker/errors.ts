@@ -14,6 +14,8 @@ export const ApiErrorCode = {
   UNKNOWN_SERVICE: 'unknown_service',
   SERVICE_DISABLED: 'service_disabled',
   SERVICE_RETIRED: 'service_retired',
+  /** Not a genuine, frozen zkrunner service (fake vault, other code, unfrozen permissions). */
+  UNSAFE_SERVICE: 'unsafe_service',
   DESCRIPTOR_MISMATCH: 'descriptor_mismatch',
   RECEIPT_TOKEN_MISMATCH: 'receipt_token_mismatch',
   INVALID_PARAMETERS: 'invalid_parameters',

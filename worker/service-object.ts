@@ -41,6 +41,7 @@ import {
   availabilityOf,
   checkDescriptorAgainstChain,
   readServiceChainState,
+  requireGenuine,
 } from './service-status.ts'
 
 /** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
@@ -341,10 +342,15 @@ export class ServiceObject extends DurableObject<Env> {
         )
       }
       const config = this.#config()
-      const chainState = await readServiceChainState(chainReaderFor(config), registration.service)
+      const chainState = await readServiceChainState(
+        chainReaderFor(config),
+        registration.service,
+        config.genuine,
+      )
       if (!chainState) {
         throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
       }
+      requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
       const urlProblem = providerUrlProblem(registration.descriptor.providerUrl, {
         allowLoopbackHttp: config.allowLoopbackProvider,
@@ -401,7 +407,11 @@ export class ServiceObject extends DurableObject<Env> {
     return guarded(async () => {
       const config = this.#config()
       const registration = this.#registration()
-      const chainState = await readServiceChainState(chainReaderFor(config), address)
+      const chainState = await readServiceChainState(
+        chainReaderFor(config),
+        address,
+        config.genuine,
+      )
       let availability: Availability | null = null
       if (chainState) {
         const funding =
@@ -504,12 +514,13 @@ export class ServiceObject extends DurableObject<Env> {
     const config = this.#config()
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
-      readServiceChainState(chain, request.service),
+      readServiceChainState(chain, request.service, config.genuine),
       chain.balance(request.user, receiptTokenOf(request.service)),
     ])
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
     }
+    requireGenuine(chainState)
     const price = chainState.terms.pricePerJob
     const cumulative = BigInt(voucher.cumulativeAmount)
     const nonce = BigInt(voucher.nonce)

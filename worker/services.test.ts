@@ -12,6 +12,8 @@ import {
 import {
   call,
   fundedUser,
+  genuineServiceCode,
+  genuineVault,
   makeService,
   postJson,
   registeredService,
@@ -19,6 +21,7 @@ import {
   serviceStatusPath,
   setChainAccount,
   setSlot,
+  setVault,
   type TestService,
 } from './test-support/fixtures.ts'
 
@@ -69,7 +72,10 @@ describe('POST /v1/services', () => {
     const service = await makeService({ price: 10n })
     // The chain says 11 per job; the signed descriptor says 10.
     const other = await makeService({ price: 11n })
-    await setChainAccount(service.address, { zkappState: await stateOf(other.address) })
+    await setChainAccount(service.address, {
+      ...genuineServiceCode(),
+      zkappState: await stateOf(other.address),
+    })
     const res = await postJson('/v1/services', service.registration)
     expect(res.status).toBe(409)
     expect((await errorOf(res)).code).toBe('descriptor_mismatch')
@@ -100,9 +106,7 @@ describe('POST /v1/services', () => {
     const user = generateMinaKeyPair()
     await setChainAccount(user.publicKey, { balance: '1000' }, other.receiptTokenId)
     await setChainAccount(user.publicKey, { balance: '15' }, service.receiptTokenId)
-    const status = await (
-      await call(serviceStatusPath(service, user))
-    ).json()
+    const status = await (await call(serviceStatusPath(service, user))).json()
     expect(status).toMatchObject({
       registered: true,
       enabled: true,
@@ -291,5 +295,47 @@ describe('GET /v1/services/:address', () => {
     const res = await call('/v1/services/not-an-address')
     expect(res.status).toBe(400)
     expect((await errorOf(res)).code).toBe('invalid_body')
+  })
+})
+
+// Operators cannot take deposits: the Worker registers and admits only genuine, frozen services.
+describe('unsafe services', () => {
+  it('refuses to register a service whose escrow is a plain account (the fake vault)', async () => {
+    const service = await makeService({ vault: { balance: '2000' } })
+    const res = await postJson('/v1/services', service.registration)
+    expect(res.status).toBe(409)
+    expect(await errorOf(res)).toMatchObject({ code: 'unsafe_service' })
+    expect((await errorOf(await postJson('/v1/services', service.registration))).message).toContain(
+      'NO_VAULT',
+    )
+  })
+
+  it('refuses a service running other code or with permissions that are not frozen', async () => {
+    const other = await makeService({ serviceCode: { verificationKey: { hash: '999' } } })
+    const res = await postJson('/v1/services', other.registration)
+    expect(res.status).toBe(409)
+    expect((await errorOf(res)).message).toContain('WRONG_CODE')
+    const loose = genuineVault('0')
+    const unfrozen = await makeService({
+      vault: { ...loose, permissions: { ...loose.permissions, send: 'Signature' } },
+    })
+    const res2 = await postJson('/v1/services', unfrozen.registration)
+    expect(res2.status).toBe(409)
+    expect((await errorOf(res2)).message).toContain('vault permission send is Signature')
+  })
+
+  it('refuses jobs and reports the service unsafe once its vault is not genuine', async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 100n)
+    await setVault(service.address, { balance: '100' })
+    const { envelope } = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 0n })
+    const res = await postJson('/v1/jobs', envelope)
+    expect(res.status).toBe(409)
+    expect((await errorOf(res)).code).toBe('unsafe_service')
+    expect(await (await call(`/v1/services/${service.address}`)).json()).toMatchObject({
+      enabled: false,
+      reason: 'unsafe-service',
+      chain: { unsafe: { code: 'NO_VAULT' } },
+    })
   })
 })

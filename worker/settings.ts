@@ -13,6 +13,11 @@ export const ConfigSchema = z.object({
   MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
   GITLAB_URL: z.url().optional(),
   GITHUB_API_URL: z.url().optional(),
+  CREDIT_TOKEN_ID: z
+    .string()
+    .regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'must be a base58 token id')
+    .optional(),
+  GENUINE_SERVICE_CODE: z.string().max(1000).optional(),
   // Only the exact word turns it on: a typo or "1" left in production config does not.
   DEV_ALLOW_LOOPBACK_PROVIDER: z.enum(['loopback-http']).optional(),
   HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),

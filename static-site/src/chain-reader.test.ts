@@ -5,7 +5,8 @@ import {
   publicKeyToFields,
   unwrap,
 } from '../../protocol/index.ts'
-import { latestSettlement, registryEntries, registryListings } from './chain-reader.ts'
+import { nodePoseidon } from '../test/support/genuine.ts'
+import { latestSettlement, ownListings, registryEntries, registryListings } from './chain-reader.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
@@ -55,6 +56,27 @@ describe('chain reader decoding', () => {
       [2, false],
       [1, true],
     ])
+  })
+
+  // Operators cannot take deposits: the registry is open to anyone, so the page keeps only the
+  // entries the service's own runner key published.
+  it("ignores a stranger's publish and retire: the runner's own entry stays listed", async () => {
+    const runner = generateMinaKeyPair().publicKey
+    const stranger = generateMinaKeyPair().publicKey
+    const service = generateMinaKeyPair().publicKey
+    const [sv, rn, st] = [service, runner, stranger].map((k) => unwrap(publicKeyToFields(k)))
+    const [c0, c1] = unwrap(cidToFields(CID))
+    const entries = registryEntries([
+      { ...at(1), data: [0n, ...sv!, ...rn!, c0, c1] },
+      // The stranger publishes the same service under its own name, then retires it.
+      { ...at(2), data: [0n, ...sv!, ...st!, c0, c1] },
+      { ...at(3), data: [1n, ...sv!, ...st!] },
+      // And a second listing it keeps, to take over the operator label.
+      { ...at(4), data: [0n, ...sv!, ...st!, c0, c1] },
+    ])
+    const runnerKeyHash = await nodePoseidon(rn!)
+    const own = await ownListings(entries, async () => runnerKeyHash, nodePoseidon)
+    expect(own).toEqual([expect.objectContaining({ service, operator: runner })])
   })
 
   it('sums a user’s settled jobs and takes the root and leaves CID of the latest Settle event', () => {

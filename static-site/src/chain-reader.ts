@@ -4,9 +4,13 @@ import {
   decodeTerms,
   fieldsToCid,
   fieldToCommit,
+  parseServiceAccounts,
+  publicKeyToFields,
+  type ServiceAccounts,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  serviceAccountsQuery,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
@@ -38,6 +42,8 @@ export const chainOrder = (a: ChainEvent, b: ChainEvent): number =>
 export interface ChainReader {
   /** The 8 app-state fields of the zkApp at `address`, or null when there is none. */
   zkappState(address: string): Promise<bigint[] | null>
+  /** Both accounts of a service (code, permissions, state, escrow) for the genuine check. */
+  serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts>
   /** The balance of `(owner, tokenId)`; 0 when the account does not exist. */
   balance(owner: string, tokenId?: string): Promise<bigint>
   /** The global slot of the best tip. */
@@ -91,6 +97,14 @@ export class GraphqlChainReader implements ChainReader {
     const account = data.account as { zkappState?: unknown } | null
     if (!account || !Array.isArray(account.zkappState)) return null
     return account.zkappState.map(toBigint)
+  }
+
+  async serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts> {
+    const parsed = parseServiceAccounts(
+      await this.#query(this.graphqlUrl, serviceAccountsQuery(service, creditTokenId)),
+    )
+    if (!parsed.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, parsed.message)
+    return parsed.value
   }
 
   async balance(owner: string, tokenId?: string): Promise<bigint> {
@@ -186,11 +200,14 @@ export interface RegistryListing extends RegistryEntry {
 }
 
 /**
- * Every listing the registry holds, newest first, each marked retired when the operator who
- * published it retired it (a Retired event by anyone else changes nothing).
+ * Every listing the registry holds, newest first, keyed by (service, operator) so nobody's
+ * publish or retire touches another operator's entry; each is marked retired when the operator who
+ * published it retired it. Anyone can publish anything: callers keep only entries whose operator is
+ * the service's own runner (`Poseidon(operator) == runnerKeyHash`, `ownListings`).
  */
 export function registryListings(events: readonly ChainEvent[]): RegistryListing[] {
   const all = new Map<string, RegistryListing>()
+  const key = (service: string, operator: string) => `${service}|${operator}`
   for (const e of events) {
     const [kind, sx, sOdd, ox, oOdd, c0, c1] = e.data
     if (sx === undefined || sOdd === undefined || ox === undefined || oOdd === undefined) continue
@@ -199,7 +216,7 @@ export function registryListings(events: readonly ChainEvent[]): RegistryListing
     if (!service || !operator) continue
     if (kind === REGISTRY_PUBLISHED && c0 !== undefined && c1 !== undefined) {
       const cid = fieldsToCid([c0, c1])
-      all.set(service, {
+      all.set(key(service, operator), {
         service,
         operator,
         descriptorCid: cid.ok ? cid.value.toString() : null,
@@ -207,8 +224,8 @@ export function registryListings(events: readonly ChainEvent[]): RegistryListing
         retired: false,
       })
     } else if (kind === REGISTRY_RETIRED) {
-      const listing = all.get(service)
-      if (listing?.operator === operator) listing.retired = true
+      const listing = all.get(key(service, operator))
+      if (listing) listing.retired = true
     }
   }
   return [...all.values()].sort((a, b) => b.height - a.height)
@@ -221,6 +238,26 @@ export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] 
     .map(({ retired: _retired, ...entry }) => entry)
 }
 
+/**
+ * The entries a page may show: one per service, published by the service's own runner key (whose
+ * Poseidon hash the contract froze as runnerKeyHash); a stranger's entries are dropped.
+ */
+export async function ownListings(
+  entries: readonly RegistryEntry[],
+  runnerKeyHash: (service: string) => Promise<bigint | null>,
+  poseidon: (fields: bigint[]) => Promise<bigint>,
+): Promise<RegistryEntry[]> {
+  const out = new Map<string, RegistryEntry>()
+  for (const e of entries) {
+    if (out.has(e.service)) continue
+    const frozen = await runnerKeyHash(e.service).catch(() => null)
+    const fields = publicKeyToFields(e.operator)
+    if (frozen === null || !fields.ok) continue
+    if ((await poseidon(fields.value)) === frozen) out.set(e.service, e)
+  }
+  return [...out.values()]
+}
+
 /** A service contract's state, decoded for display and verification. */
 export interface ServiceOnChain {
   sourceCommitment: string
@@ -228,6 +265,7 @@ export interface ServiceOnChain {
   terms: ServiceTerms
   heartbeat: ServiceHeartbeat
   runnerKeyHash: bigint
+  workerKeyHash: bigint
 }
 
 /** Decodes the 8 state fields of a service contract with the protocol's chain layout. */
@@ -240,6 +278,7 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
     terms: decodeTerms(at(ServiceState.terms)),
     heartbeat: decodeHeartbeat(at(ServiceState.heartbeat)),
     runnerKeyHash: at(ServiceState.runnerKeyHash),
+    workerKeyHash: at(ServiceState.workerKeyHash),
   }
 }
 

@@ -1,10 +1,12 @@
 import './style.css'
 import {
+  checkGenuineService,
   isPublicKey as isMinaAddress,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
   type RequestBinding,
+  type ServiceAccounts,
   type ServiceDescriptor,
   serviceAvailability,
 } from '../../protocol/index.ts'
@@ -13,6 +15,7 @@ import {
   decodeServiceState,
   GraphqlChainReader,
   latestSettlement,
+  ownListings,
   registryEntries,
   registryListings,
   type Settlement,
@@ -25,7 +28,7 @@ import {
 } from './ipfs/verified-reader.ts'
 import { type OperatorVersion, operatorVersion } from './operator-view.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
-import { buildSealedRequest } from './request.ts'
+import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
 import { contentVerified } from './verify/links.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
@@ -85,10 +88,33 @@ async function loadMarket(app: App): Promise<MarketService[]> {
   ])
   // Without the user's signed query the Worker shows no funding: the list still shows the rest.
   const query = app.wallet ? await statusQueryFor(app.wallet).catch(() => undefined) : undefined
+  const user = app.wallet?.publicKey
+  const reads = new Map<string, Promise<ServiceAccounts | null>>()
+  const accountsOf = (service: string) => {
+    let read = reads.get(service)
+    if (!read) {
+      read = app.chain.serviceAccounts(service, app.config.creditTokenId).catch(() => null)
+      reads.set(service, read)
+    }
+    return read
+  }
+  // Only entries published by the service's own runner key: a stranger's publish or retire
+  // changes nothing.
+  const entries = await ownListings(
+    registryEntries(events),
+    async (service) => {
+      const fields = (await accountsOf(service))?.service?.zkappState
+      return fields && fields.length >= 8 ? decodeServiceState(fields).runnerKeyHash : null
+    },
+    (fields) => app.prover.poseidon(fields),
+  )
   return Promise.all(
-    registryEntries(events).map(async (entry): Promise<MarketService> => {
-      const fields = await app.chain.zkappState(entry.service).catch(() => null)
+    entries.map(async (entry): Promise<MarketService> => {
+      const accounts = await accountsOf(entry.service)
+      const fields = accounts?.service?.zkappState
       const chain = fields && fields.length >= 8 ? decodeServiceState(fields) : null
+      const verdict = accounts ? checkGenuineService(accounts, app.config.genuineCode) : null
+      const unsafe = verdict && !verdict.genuine ? verdict : null
       let descriptor: ServiceDescriptor | null = null
       if (chain?.descriptorCid) {
         try {
@@ -104,6 +130,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
       const status = await app.worker.service(entry.service, query).catch(() => null)
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
+      else if (unsafe) disabledReason = 'unsafe-service'
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
       else if (status && !status.enabled) disabledReason = status.reason ?? 'unknown-service'
       else if (!status) {
@@ -126,6 +153,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         currentSlot,
         listedAt: entry.height,
         disabledReason,
+        unsafe: unsafe ? { code: unsafe.code, reason: unsafe.reason } : null,
       }
     }),
   )
@@ -147,6 +175,8 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
       {
         bundle: app.ipfs,
         chain: app.chain,
+        genuine: { creditTokenId: app.config.creditTokenId, code: app.config.genuineCode },
+        poseidon: (fields) => app.prover.poseidon(fields),
         settled: settledResultsFrom(app.ipfs, (owner, digests) =>
           app.prover.resultsRoot(owner, digests),
         ),
@@ -220,12 +250,22 @@ async function watchJob(
 function openService(app: App, s: MarketService): void {
   const root = $('service')
   const d = s.descriptor
+  if (s.unsafe) {
+    // No deposit and no request: the service key could take what is paid in.
+    root.replaceChildren(
+      h('p', { class: 'badge bad', role: 'alert' }, `Unsafe: ${s.unsafe.reason}`),
+      h('p', { class: 'muted' }, `(${s.unsafe.code}) ${s.address}`),
+    )
+    return
+  }
   if (!d || !s.chain) {
     root.replaceChildren(
       h('p', { class: 'error' }, `Unavailable: ${reasonText(s.disabledReason ?? '')}`),
     )
     return
   }
+  // What settlement charges is the contract's price, whatever the descriptor advertises.
+  const price = s.chain.terms.pricePerJob
   const jobBox = h('div', { class: 'job' })
   const amountBox = h('div', { class: 'voucher' })
   const depositStatus = h('p', { 'aria-live': 'polite', 'data-role': 'deposit-status' })
@@ -273,7 +313,6 @@ function openService(app: App, s: MarketService): void {
   const submit = async (values: ParameterValues) => {
     if (!app.wallet) throw new Error('connect a wallet first')
     const user = app.wallet.publicKey
-    const price = BigInt(d.pricePerJob)
     // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
     // this service), this page's record or the amount settled on chain, plus one price
     // (protocol's rule). The Worker's answer is read as untrusted JSON.
@@ -296,6 +335,12 @@ function openService(app: App, s: MarketService): void {
       settledNonce: settled?.nonce,
     })
     const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
+    // Seal only to the Worker key the contract froze, not merely the one the descriptor names.
+    const frozen = s.chain?.workerKeyHash
+    const hash = await workerKeyHashOf(d.workerPublicKey, (f) => app.prover.poseidon(f))
+    if (frozen === undefined || hash !== frozen) {
+      throw new Error("the descriptor's Worker key is not the one the service contract froze")
+    }
     const confirmed = await confirmVoucher(amountBox, next, {
       price,
       reportedOwed: funding.owed,
@@ -308,6 +353,7 @@ function openService(app: App, s: MarketService): void {
         descriptor: d,
         values,
         owed: next.provenOwed,
+        price,
         lastNonce: lastNonce > next.nonce - 1n ? lastNonce : next.nonce - 1n,
       },
       app.wallet,
@@ -340,12 +386,19 @@ function openService(app: App, s: MarketService): void {
     s.disabledReason
       ? h('p', { class: 'badge bad', role: 'status' }, `Disabled: ${reasonText(s.disabledReason)}`)
       : '',
+    BigInt(d.pricePerJob) !== price
+      ? h(
+          'p',
+          { class: 'badge warn', 'data-role': 'price-mismatch' },
+          `The descriptor advertises ${d.pricePerJob} credits per job; the contract charges ${price}.`,
+        )
+      : '',
     h('h3', {}, 'Deposit'),
     h('p', { class: 'muted' }, 'Proving runs in a web worker and takes a few minutes.'),
     h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
     depositStatus,
     h('h3', {}, 'Request a job'),
-    renderRequestForm(d, submit),
+    renderRequestForm(d, price, submit),
     amountBox,
     jobBox,
   )

@@ -9,6 +9,7 @@ const chain = (lastHeartbeatSlot: bigint, settledJobs: bigint): ServiceOnChain =
   terms: { pricePerJob: 10n, withdrawTimelockSlots: 100n },
   heartbeat: { lastHeartbeatSlot, settledJobs },
   runnerKeyHash: 0n,
+  workerKeyHash: 0n,
 })
 const status = (over: Partial<WorkerServiceStatus>): WorkerServiceStatus => ({
   service: 'B62s',

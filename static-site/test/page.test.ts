@@ -68,7 +68,7 @@ describe('the page in Chromium', () => {
     await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true)
     const rows = page.locator('table.market tbody tr')
-    await expect.poll(() => rows.count()).toBe(2)
+    await expect.poll(() => rows.count()).toBe(3)
     // Sorted by price: the cheaper (stale) service first.
     expect(await rows.nth(0).getAttribute('data-service')).toBe(stack.staleService.address)
     const stale = page.locator(`tr[data-service="${stack.staleService.address}"]`)
@@ -76,6 +76,8 @@ describe('the page in Chromium', () => {
     const good = page.locator(`tr[data-service="${stack.service.address}"]`)
     expect(await good.textContent()).toContain('5 credits')
     expect(await good.textContent()).toContain('Available')
+    // A stranger's publish and retire of this service changed nothing: listed under its runner.
+    expect(await good.locator(`code[title="${stack.service.runner.publicKey}"]`).count()).toBe(1)
     expect(await good.locator('a[href*="/-/commit/"]').getAttribute('href')).toContain(
       stack.service.sourceCommitment,
     )
@@ -84,6 +86,16 @@ describe('the page in Chromium', () => {
     await page.locator('input[name="max-price"]').fill('4')
     await expect.poll(() => rows.count()).toBe(1)
     await page.locator('input[name="max-price"]').fill('')
+  })
+
+  // Operators cannot take deposits: a service without its ServiceVault is Unsafe, with no deposit.
+  it('marks a service whose escrow is not its vault as Unsafe and offers no deposit', async () => {
+    const unsafe = page.locator(`tr[data-service="${stack.unsafeService.address}"]`)
+    expect(await unsafe.textContent()).toContain('Unsafe: no ServiceVault holds the escrow')
+    await unsafe.locator('button').click()
+    await expect.poll(() => page.locator('#service').textContent()).toContain('Unsafe:')
+    expect(await page.locator('#service button', { hasText: 'Deposit credits' }).count()).toBe(0)
+    expect(await page.locator('#service form.request').count()).toBe(0)
   })
 
   it('requests a job with a sealed envelope, watches it complete and verifies every link', async () => {

@@ -9,6 +9,8 @@ import {
   type Envelope,
   encodeHeartbeat,
   encodeTerms,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
   generateMinaKeyPair,
   JOB_REQUEST_INFO,
   type MinaKeyPair,
@@ -28,7 +30,10 @@ import {
 } from '../../protocol/index.ts'
 import type { Env } from '../env.ts'
 import {
+  type FakeAccount,
   TEST_API_TOKEN,
+  TEST_CREDIT_TOKEN_ID,
+  TEST_GENUINE_CODE,
   TEST_GITHUB_REPOSITORY,
   TEST_GITHUB_TOKEN,
   TEST_PROJECT_ID,
@@ -58,7 +63,7 @@ const minaControl = () => inject('minaUrl').replace(/\/graphql$/, '')
 /** Sets an account on the fake Mina node. */
 export async function setChainAccount(
   publicKey: string,
-  account: { zkappState?: string[]; balance?: string },
+  account: FakeAccount,
   token?: string,
 ): Promise<void> {
   await fetch(`${minaControl()}/__fake/account`, {
@@ -66,6 +71,25 @@ export async function setChainAccount(
     body: JSON.stringify({ publicKey, account, token }),
   })
 }
+
+const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }
+
+/** The code and permissions of a genuine ServiceContract account, as the fake node reports them. */
+export const genuineServiceCode = (): FakeAccount => ({
+  verificationKey: { hash: TEST_GENUINE_CODE.serviceVkHash },
+  permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
+})
+
+/** A genuine ServiceVault account holding `balance` credits. */
+export const genuineVault = (balance = '0'): FakeAccount => ({
+  balance,
+  verificationKey: { hash: TEST_GENUINE_CODE.vaultVkHash },
+  permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
+})
+
+/** Sets the vault account `(service, credit token)` of a fake service. */
+export const setVault = (service: string, account: FakeAccount) =>
+  setChainAccount(service, account, TEST_CREDIT_TOKEN_ID)
 
 /** Sets the fake node's current slot. */
 export async function setSlot(slot: number): Promise<void> {
@@ -126,6 +150,10 @@ export async function makeService(
     /** The webhook secret sealed in the registration; null seals none. */
     webhookSecret?: string | null
     parameters?: ServiceDescriptor['parameters']
+    /** The escrow account; a genuine vault by default. */
+    vault?: FakeAccount
+    /** Overrides of the service account's code and permissions. */
+    serviceCode?: FakeAccount
     providerUrl?: string
     /** The codec of the descriptor CID the contract holds (raw unless a test says otherwise). */
     codec?: number
@@ -173,7 +201,10 @@ export async function makeService(
     return f.value
   })()
   await setSlot(SLOT)
+  await setVault(address, options.vault ?? genuineVault())
   await setChainAccount(address, {
+    ...genuineServiceCode(),
+    ...options.serviceCode,
     zkappState: [
       commitToField(descriptor.sourceCommitment),
       cid0,

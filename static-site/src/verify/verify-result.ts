@@ -1,4 +1,6 @@
 import {
+  checkGenuineService,
+  type GenuineCode,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
@@ -8,9 +10,11 @@ import {
   parseManifestSignature,
   parseServiceDescriptor,
   payabilityOf,
+  publicKeyToFields,
   type RequestBinding,
   type ResultManifest,
   requestDigest,
+  type ServiceAccounts,
   type ServiceDescriptor,
   sha256,
   toHex,
@@ -69,7 +73,11 @@ export interface VerifyTarget {
 /** The narrow dependencies of verification. */
 export interface VerifyDeps {
   bundle: BundleReader
-  chain: Pick<ChainReader, 'zkappState' | 'events'>
+  chain: Pick<ChainReader, 'serviceAccounts' | 'events'>
+  /** What a genuine service is compared with (the page's config). */
+  genuine: { creditTokenId: string; code: GenuineCode }
+  /** Poseidon over fields, as the contract hashes (o1js; in the page's prover worker). */
+  poseidon: (fields: bigint[]) => Promise<bigint>
   settled?: SettledResults
   signal?: AbortSignal
 }
@@ -134,6 +142,23 @@ async function walkChain(
   outcome: (manifest: ResultManifest | null) => VerifyOutcome,
 ): Promise<VerifyOutcome> {
   const opts = deps.signal ? { signal: deps.signal } : {}
+
+  // 0. Genuine and frozen, before any ✓: a look-alike contract (chosen state, a Settle-shaped
+  // event) or a service without its vault makes every later link meaningless.
+  let accounts: ServiceAccounts | null = null
+  let chainError: unknown = null
+  try {
+    accounts = await deps.chain.serviceAccounts(target.service, deps.genuine.creditTokenId)
+  } catch (e) {
+    chainError = e
+  }
+  if (accounts !== null) {
+    const verdict = checkGenuineService(accounts, deps.genuine.code)
+    if (!verdict.genuine) {
+      set('service', 'broken', `unsafe service (${verdict.code}): ${verdict.reason}`)
+      return outcome(null)
+    }
+  }
 
   // 1. The manifest and its signature, fetched with verified retrieval. The CID is parsed first:
   // a path or a query after it would make a gateway answer bytes the CID does not name.
@@ -201,15 +226,14 @@ async function walkChain(
 
   // 5–7. The service contract's frozen state, and the descriptor its CID names.
   let state: ServiceOnChain | null = null
-  try {
-    const fields = await deps.chain.zkappState(target.service)
-    if (fields !== null && fields.length >= 8) state = decodeServiceState(fields)
-  } catch (e) {
+  if (accounts === null) {
     for (const id of ['runner', 'service', 'source', 'settled'] as const) {
-      set(id, 'pending', `Mina node unavailable: ${why(e)}`)
+      set(id, 'pending', `Mina node unavailable: ${why(chainError)}`)
     }
     return outcome(manifest)
   }
+  const fields = accounts.service?.zkappState
+  if (fields && fields.length >= 8) state = decodeServiceState(fields)
   if (state === null) {
     set('service', 'broken', `no service contract at ${target.service}`)
     return outcome(manifest)
@@ -233,11 +257,21 @@ async function walkChain(
     }
   }
   if (descriptor !== null) {
+    // The contract's own runnerKeyHash decides, not only the descriptor (which it does not bind).
+    const keyHash = await runnerKeyHashOf(manifest.runner, deps).catch((e: unknown) => e)
     if (descriptor.runnerPublicKey !== manifest.runner) {
       set(
         'runner',
         'broken',
         `signed by ${manifest.runner}, the service's runner is ${descriptor.runnerPublicKey}`,
+      )
+    } else if (typeof keyHash !== 'bigint') {
+      set('runner', 'pending', `cannot hash the runner key: ${why(keyHash)}`)
+    } else if (keyHash !== state.runnerKeyHash) {
+      set(
+        'runner',
+        'broken',
+        `the contract's runnerKeyHash ${state.runnerKeyHash} is not the hash of ${manifest.runner}`,
       )
     } else set('runner', 'ok', `${descriptor.runnerPublicKey} (descriptor ${state.descriptorCid})`)
   }
@@ -253,6 +287,13 @@ async function walkChain(
   // 8. Inclusion in the user's settled results root.
   set('settled', ...(await settledStatus(target.service, manifest, state, deps)))
   return outcome(manifest)
+}
+
+/** Poseidon(runner public key fields): what the contract freezes as runnerKeyHash. */
+async function runnerKeyHashOf(runner: string, deps: VerifyDeps): Promise<bigint> {
+  const fields = publicKeyToFields(runner)
+  if (!fields.ok) throw fields.error
+  return deps.poseidon(fields.value)
 }
 
 /** Why the manifest does not answer what the caller asked about, or null when it does. */

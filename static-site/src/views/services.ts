@@ -16,12 +16,15 @@ export interface MarketService {
   listedAt: number
   /** Why the service cannot take a job from this user, or null when it can. */
   disabledReason: string | null
+  /** Set when the service is not a genuine, frozen zkrunner service: no deposit is offered. */
+  unsafe: { code: string; reason: string } | null
 }
 
 const REASONS: Record<string, string> = {
   'stale-heartbeat': 'runner heartbeat is stale: the runner looks offline',
   'funding-exhausted': 'your deposit does not cover one more job: deposit credits first',
   'unknown-service': 'the Worker does not know this service (not registered)',
+  'unsafe-service': 'not a genuine, frozen zkrunner service',
   'no-contract': 'no service contract at this address',
   'descriptor-unavailable': 'the descriptor named on chain could not be retrieved',
   'worker-unavailable': 'the Worker did not answer',
@@ -248,13 +251,15 @@ function row(
     h(
       'td',
       {},
-      s.disabledReason
-        ? h(
-            'span',
-            { class: 'badge bad', role: 'status' },
-            `Disabled: ${reasonText(s.disabledReason)}`,
-          )
-        : h('span', { class: 'badge good' }, 'Available'),
+      s.unsafe
+        ? h('span', { class: 'badge bad', role: 'status' }, `Unsafe: ${s.unsafe.reason}`)
+        : s.disabledReason
+          ? h(
+              'span',
+              { class: 'badge bad', role: 'status' },
+              `Disabled: ${reasonText(s.disabledReason)}`,
+            )
+          : h('span', { class: 'badge good' }, 'Available'),
       ' ',
       h('button', { type: 'button', onclick: () => onPick(s) }, 'Open'),
     ),
