@@ -6,7 +6,13 @@ import {
   unwrap,
 } from '../../protocol/index.ts'
 import { nodePoseidon } from '../test/support/genuine.ts'
-import { latestSettlement, ownListings, registryEntries, registryListings } from './chain-reader.ts'
+import {
+  GraphqlChainReader,
+  latestSettlement,
+  ownListings,
+  registryEntries,
+  registryListings,
+} from './chain-reader.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
@@ -104,5 +110,34 @@ describe('chain reader decoding', () => {
     // Fields out of range for a CID decode to null, not a throw.
     expect(latestSettlement(events.slice(0, 1), user)?.leavesCid).toBeNull()
     expect(latestSettlement(events, generateMinaKeyPair().publicKey)).toBeNull()
+  })
+})
+
+describe('chain reader transport', () => {
+  const answer = () =>
+    new Response(JSON.stringify({ data: { account: { zkappState: ['1', '2'] } } }), {
+      headers: { 'content-type': 'application/json' },
+    })
+
+  it('asks once more when a connection drops before the node answers (reads are safe twice)', async () => {
+    let calls = 0
+    const reader = new GraphqlChainReader('http://node.test/graphql', 'http://archive.test', () => {
+      calls += 1
+      return calls === 1
+        ? Promise.reject(new TypeError('other side closed'))
+        : Promise.resolve(answer())
+    })
+    expect(await reader.zkappState('B62any')).toEqual([1n, 2n])
+    expect(calls).toBe(2)
+  })
+
+  it('says the chain is unavailable when the node keeps not answering, after two tries', async () => {
+    let calls = 0
+    const reader = new GraphqlChainReader('http://node.test/graphql', 'http://archive.test', () => {
+      calls += 1
+      return Promise.reject(new TypeError('connection refused'))
+    })
+    await expect(reader.zkappState('B62any')).rejects.toMatchObject({ code: 'CHAIN_UNAVAILABLE' })
+    expect(calls).toBe(2)
   })
 })

@@ -67,15 +67,23 @@ export class GraphqlChainReader implements ChainReader {
   ) {}
 
   async #query(url: string, query: string): Promise<Record<string, unknown>> {
-    let res: Response
-    try {
-      res = await this.fetchFn(url, {
+    const send = () =>
+      this.fetchFn(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query }),
       })
+    let res: Response
+    try {
+      res = await send()
     } catch {
-      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
+      // Every document here is a read, so asking twice is safe. A kept-alive connection the node
+      // closed while idle fails the first request after a long pause without reaching the node.
+      try {
+        res = await send()
+      } catch {
+        throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
+      }
     }
     if (!res.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url}: HTTP ${res.status}`)
     const body = (await res.json().catch(() => ({}))) as {
