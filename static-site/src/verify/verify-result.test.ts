@@ -121,6 +121,18 @@ describe('verifyResult', () => {
     expect(firstBroken(links)?.id).toBe('manifest')
   })
 
+  it('leaves the manifest link not checked, not ✓, when no job id or request is given', async () => {
+    const bundle = await bundleFixture(blocks, service, newRequestId())
+    const { links } = await verifyResult(
+      { bundleCid: bundle.cid.toString(), service: service.address },
+      { bundle: memoryBundleReader(blocks), chain: chainWith(), ...baseDeps },
+    )
+    const manifest = links.find((l) => l.id === 'manifest')
+    expect(manifest?.status).toBe('pending')
+    expect(manifest?.detail).toContain('not checked (no request given)')
+    expect(firstBroken(links)).toBeNull()
+  })
+
   // Operators cannot take deposits: no ✓ for a service that is not genuine and frozen, and the
   // runner link holds only for the key the contract froze.
   it('shows no ✓ at all for a look-alike service whose every other link would pass', async () => {

@@ -189,13 +189,17 @@ async function walkChain(
   }
   const manifest = parsed.value
   const mismatch = requestMismatch(manifest, target)
+  const summary = `job ${manifest.jobId}, exit code ${manifest.exitCode ?? manifest.signal}`
   if (mismatch !== null) set('manifest', 'broken', mismatch)
-  else
+  // Well-formed alone is not "answers this request": with no job id and no request to compare,
+  // the link says so rather than pass (a bundle of any job of the service would pass otherwise).
+  else if (target.jobId === undefined && target.request === undefined)
     set(
       'manifest',
-      'ok',
-      `job ${manifest.jobId}, exit code ${manifest.exitCode ?? manifest.signal}`,
+      'pending',
+      `${summary}; which request it answers: not checked (no request given)`,
     )
+  else set('manifest', 'ok', summary)
 
   // 3. Every file the manifest lists, re-hashed from the bytes the bundle really holds.
   const bad: string[] = []
