@@ -1,4 +1,4 @@
-import { Field, Poseidon, type PrivateKey, PublicKey } from 'o1js'
+import { type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
 import {
   type GenuineCode,
@@ -11,12 +11,9 @@ import {
   GraphqlChainReader,
   latestSettlement,
 } from '../static-site/src/chain-reader.ts'
-import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
-import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
-import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
-import { verifyResult } from '../static-site/src/verify/verify-result.ts'
+import { verifyFromEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
 import {
@@ -153,26 +150,7 @@ export async function verifyJob(
   target: { bundleCid: string; service: string; request: RequestBinding },
   onLink: (l: VerificationLink) => void,
 ): Promise<VerificationLink[]> {
-  const reader = await createVerifiedReader(endpoints.gateways)
-  try {
-    const outcome = await verifyResult(
-      { bundleCid: target.bundleCid, service: target.service, request: target.request },
-      {
-        bundle: reader,
-        chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
-        genuine: endpoints.genuine,
-        poseidon: async (fields) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt(),
-        // The leaves come from the document the Settle event names, as on the page.
-        settled: settledResultsFrom(reader, async (owner, digests) =>
-          computeResultsRoot(owner, digests),
-        ),
-      },
-      onLink,
-    )
-    return outcome.links
-  } finally {
-    await reader.stop()
-  }
+  return (await verifyFromEndpoints(endpoints, target, onLink)).links
 }
 
 /** A base58 public key as o1js's type. */
