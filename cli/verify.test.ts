@@ -18,6 +18,7 @@ import { type VerifyTarget, verifyResult } from '../static-site/src/verify/verif
 import {
   type BundleVariant,
   bundleFixture,
+  requestFixture,
   type ServiceFixture,
   serviceFixture,
 } from '../static-site/test/support/bundle-fixture.ts'
@@ -206,6 +207,35 @@ describe('zkrunner verify', () => {
     expect(code).toBe(3)
     expect(stdout).toContain('– Manifest is well-formed and answers this request')
     expect(stdout).toContain('not checked (no request given)')
+  })
+
+  it("checks user and parameters against --request: another user's job of the same id is broken", async () => {
+    const request = async (name: string, user?: string) => {
+      const path = join(dir, name)
+      await writeFile(path, JSON.stringify(requestFixture(service, settled.jobId, user)))
+      return path
+    }
+    const args = ['verify', settled.cid, '--service', service.address, '--config', config]
+    const own = await cli(...args, '--request', await request('own.json'), '--json')
+    expect(own.code).toBe(0)
+    const stranger = generateMinaKeyPair().publicKey
+    const other = await cli(...args, '--request', await request('other.json', stranger), '--json')
+    expect(other.code).toBe(1)
+    const broken = (JSON.parse(other.stdout) as JsonReport).links.filter(
+      (l) => l.status === 'broken',
+    )
+    expect(broken.map((l) => [l.id, l.detail])).toEqual([
+      ['manifest', `manifest is for user ${service.user.publicKey}, not ${stranger}`],
+    ])
+    const mismatch = await cli(
+      ...args,
+      '--request',
+      await request('own2.json'),
+      '--job',
+      newRequestId(),
+    )
+    expect(mismatch.code).toBe(2)
+    expect(mismatch.stderr).toContain('--request is for job')
   })
 
   it('exits 2 with a clear message when no gateway answers', async () => {
