@@ -22,7 +22,7 @@ import {
 import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
 import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
 import type { ChainEvent } from '../chain-reader.ts'
-import { firstBroken, type VerificationLink } from './links.ts'
+import { contentVerified, firstBroken, type VerificationLink } from './links.ts'
 import { computeResultsRoot } from './results-root.ts'
 import { settledResultsFrom } from './settled-leaves.ts'
 import { type VerifyDeps, verifyResult } from './verify-result.ts'
@@ -131,6 +131,8 @@ describe('verifyResult', () => {
     expect(manifest?.status).toBe('pending')
     expect(manifest?.detail).toContain('not checked (no request given)')
     expect(firstBroken(links)).toBeNull()
+    // The content is still the runner's own: the page shows it as checked.
+    expect(contentVerified(links)).toBe(true)
   })
 
   // Operators cannot take deposits: no ✓ for a service that is not genuine and frozen, and the
