@@ -342,11 +342,24 @@ describe('zkrunner verify', () => {
         flags: ['--job', jobId],
       })
     }
+    // A look-alike whose escrow is a plain account, not its ServiceVault: the service link.
+    const unsafe = await serviceFixture(blocks, {
+      workerPublicKey: service.descriptor.workerPublicKey,
+    })
+    chain.states.set(unsafe.address, unsafe.state)
+    chain.fakeVaults = new Set([unsafe.address])
+    const unsafeJob = newRequestId()
+    const unsafeBundle = await bundleFixture(blocks, unsafe, unsafeJob)
+    cases.push({
+      target: { bundleCid: unsafeBundle.cid.toString(), service: unsafe.address, jobId: unsafeJob },
+      flags: ['--job', unsafeJob],
+    })
     const other = newRequestId()
     cases.push({
       target: { bundleCid: settled.cid, service: service.address, jobId: other },
       flags: ['--job', other],
     })
+    const verdicts: string[] = []
     for (const { target, flags } of cases) {
       const { stdout } = await cli(
         'verify',
@@ -360,6 +373,12 @@ describe('zkrunner verify', () => {
       )
       const report = JSON.parse(stdout) as JsonReport
       expect(report.links).toEqual(await pageLinks(target))
+      verdicts.push(report.verdict)
     }
+    // Not a vacuous agreement: the fixtures cover every verdict.
+    expect(new Set(verdicts)).toEqual(new Set(['verified', 'broken', 'incomplete']))
+    expect(
+      (await pageLinks(cases.at(-2)!.target)).find((l) => l.id === 'service')?.detail,
+    ).toContain('NO_VAULT')
   })
 })
