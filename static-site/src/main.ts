@@ -88,7 +88,6 @@ async function loadMarket(app: App): Promise<MarketService[]> {
   ])
   // Without the user's signed query the Worker shows no funding: the list still shows the rest.
   const query = app.wallet ? await statusQueryFor(app.wallet).catch(() => undefined) : undefined
-  const user = app.wallet?.publicKey
   const reads = new Map<string, Promise<ServiceAccounts | null>>()
   const accountsOf = (service: string) => {
     let read = reads.get(service)
