@@ -64,10 +64,30 @@ export async function registerWithWorker(
     },
     r.runnerPrivateKey,
   )
-  const res = await fetchFn(new URL('/v1/services', r.workerUrl), {
+  const answer = await postToWorker(
+    new URL('/v1/services', r.workerUrl),
+    registration,
+    'registration',
+    fetchFn,
+  )
+  return { registeredAt: (answer as { registeredAt?: unknown }).registeredAt }
+}
+
+/**
+ * POSTs `body` as JSON to the Worker and returns its JSON answer. A refusal throws a
+ * RegistrationError carrying the Worker's error code (or HTTP_ERROR when the answer is not the
+ * Worker's JSON error), naming `what` was refused.
+ */
+async function postToWorker(
+  url: URL,
+  body: unknown,
+  what: string,
+  fetchFn: typeof fetch,
+): Promise<unknown> {
+  const res = await fetchFn(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(registration),
+    body: JSON.stringify(body),
   })
   const text = await res.text()
   if (!res.ok) {
@@ -80,10 +100,10 @@ export async function registerWithWorker(
     throw new RegistrationError(
       res.status,
       code,
-      `the Worker refused the registration: ${res.status} ${text.slice(0, 300)}`,
+      `the Worker refused the ${what}: ${res.status} ${text.slice(0, 300)}`,
     )
   }
-  return { registeredAt: (JSON.parse(text) as { registeredAt?: unknown }).registeredAt }
+  return JSON.parse(text)
 }
 
 /** Retires `service` at the Worker with a retirement signed now by the runner key (idempotent). */
@@ -94,26 +114,13 @@ export async function retireWithWorker(
   fetchFn: typeof fetch = fetch,
 ): Promise<{ retiredAt: unknown }> {
   const retirement = signServiceRetirement({ service, at: Date.now() }, runnerPrivateKey)
-  const res = await fetchFn(new URL(`/v1/services/${service}/retire`, workerUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(retirement),
-  })
-  const text = await res.text()
-  if (!res.ok) {
-    let code = 'HTTP_ERROR'
-    try {
-      code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? code
-    } catch {
-      // Not the Worker's JSON error: keep the status.
-    }
-    throw new RegistrationError(
-      res.status,
-      code,
-      `the Worker refused the retirement: ${res.status} ${text.slice(0, 300)}`,
-    )
-  }
-  return { retiredAt: (JSON.parse(text) as { retiredAt?: unknown }).retiredAt }
+  const answer = await postToWorker(
+    new URL(`/v1/services/${service}/retire`, workerUrl),
+    retirement,
+    'retirement',
+    fetchFn,
+  )
+  return { retiredAt: (answer as { retiredAt?: unknown }).retiredAt }
 }
 
 /** What the Worker holds for a service: whether it is registered, under which descriptor. */
