@@ -24,6 +24,14 @@ export const ServiceState = {
   heartbeat: 7,
 } as const
 
+/** How many state fields the service layout occupies (8 today; an o1js 3 account has 32 in all). */
+export const SERVICE_STATE_FIELDS = Math.max(...Object.values(ServiceState)) + 1
+
+/** Whether an account's `zkappState` is long enough to hold the service layout. */
+export const holdsServiceState = (
+  fields: readonly bigint[] | null | undefined,
+): fields is readonly bigint[] => fields != null && fields.length >= SERVICE_STATE_FIELDS
+
 /** The frozen price and refund timelock of a service version. */
 export interface ServiceTerms {
   pricePerJob: bigint

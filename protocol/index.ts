@@ -8,6 +8,8 @@ export {
   encodeHeartbeat,
   encodeTerms,
   fieldToCommit,
+  holdsServiceState,
+  SERVICE_STATE_FIELDS,
   type ServiceDisabledReason,
   type ServiceHeartbeat,
   ServiceState,

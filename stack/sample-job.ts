@@ -2,6 +2,7 @@ import { type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
 import {
   type GenuineCode,
+  holdsServiceState,
   nextVoucher,
   type RequestBinding,
   type ServiceDescriptor,
@@ -80,7 +81,7 @@ export async function requestJob(
   const chain = new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl)
   // The price settlement charges is the contract's, not the descriptor's (as on the page).
   const fields = await chain.zkappState(service)
-  if (!fields || fields.length < 8) throw new Error(`no service contract at ${service}`)
+  if (!holdsServiceState(fields)) throw new Error(`no service contract at ${service}`)
   const price = decodeServiceState(fields).terms.pricePerJob
   // The Worker's answer is untrusted JSON (fundingOf never throws on it); the floor is the voucher
   // the runner settled on chain. This requester keeps no record of its own between runs: with no

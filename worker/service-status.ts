@@ -6,6 +6,7 @@ import {
   decodeHeartbeat,
   decodeTerms,
   type GenuineVerdict,
+  holdsServiceState,
   parseCid,
   type ServiceDescriptor,
   type ServiceDisabledReason,
@@ -52,7 +53,7 @@ export async function readServiceChainState(
     chain.currentSlot(),
   ])
   const state = accounts.service?.zkappState
-  if (!state || state.length < 8) return null
+  if (!holdsServiceState(state)) return null
   return {
     state,
     currentSlot,

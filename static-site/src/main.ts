@@ -1,6 +1,7 @@
 import './style.css'
 import {
   checkGenuineService,
+  holdsServiceState,
   isPublicKey as isMinaAddress,
   nextVoucher,
   type ParameterValues,
@@ -103,7 +104,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
     registryEntries(events),
     async (service) => {
       const fields = (await accountsOf(service))?.service?.zkappState
-      return fields && fields.length >= 8 ? decodeServiceState(fields).runnerKeyHash : null
+      return holdsServiceState(fields) ? decodeServiceState(fields).runnerKeyHash : null
     },
     (fields) => app.prover.poseidon(fields),
   )
@@ -111,7 +112,7 @@ async function loadMarket(app: App): Promise<MarketService[]> {
     entries.map(async (entry): Promise<MarketService> => {
       const accounts = await accountsOf(entry.service)
       const fields = accounts?.service?.zkappState
-      const chain = fields && fields.length >= 8 ? decodeServiceState(fields) : null
+      const chain = holdsServiceState(fields) ? decodeServiceState(fields) : null
       const verdict = accounts ? checkGenuineService(accounts, app.config.genuineCode) : null
       const unsafe = verdict && !verdict.genuine ? verdict : null
       let descriptor: ServiceDescriptor | null = null
@@ -469,7 +470,7 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
       .filter((l) => l.operator === operator)
       .map(async (l) => {
         const fields = await app.chain.zkappState(l.service).catch(() => null)
-        const chain = fields && fields.length >= 8 ? decodeServiceState(fields) : null
+        const chain = holdsServiceState(fields) ? decodeServiceState(fields) : null
         const [descriptor, status, summary] = await Promise.all([
           descriptorOf(app, chain?.descriptorCid ?? null),
           app.worker.service(l.service).catch(() => null),

@@ -1,6 +1,7 @@
 import {
   checkGenuineService,
   type GenuineCode,
+  holdsServiceState,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
@@ -237,7 +238,7 @@ async function walkChain(
     return outcome(manifest)
   }
   const fields = accounts.service?.zkappState
-  if (fields && fields.length >= 8) state = decodeServiceState(fields)
+  if (holdsServiceState(fields)) state = decodeServiceState(fields)
   if (state === null) {
     set('service', 'broken', `no service contract at ${target.service}`)
     return outcome(manifest)
