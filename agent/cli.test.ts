@@ -161,8 +161,9 @@ describe('zkrunner-agent CLI', () => {
     const jobId = randomBytes(16).toString('hex')
     const r = await agent(['run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo visible; exit 4'])
     expect(r.code).toBe(4)
-    expect(r.stdout).toBe('visible\n')
     const state = await new Spool(dir).state(jobId)
+    // The job's output, then the bundle CID on a line of its own.
+    expect(r.stdout).toBe(`visible\n${state.bundleCid}\n`)
     expect(state.phase).toBe('queued')
     const report = reports.find(
       (x) => (x as { url: string }).url === `/v1/jobs/${jobId}/result`,
@@ -320,7 +321,7 @@ describe('zkrunner-agent CLI', () => {
     expect(prep).toMatchObject({ code: 0, stdout: 'preparing\n' })
     const step = await agent(['executor', 'run', join(dir, 'step.sh'), 'step_script'], gitlab)
     expect(step.code, step.stderr).toBe(0)
-    expect(step.stdout).toBe('job-log\n')
+    expect(step.stdout).toBe(`job-log\n${(await new Spool(dir).state(jobId)).bundleCid}\n`)
     // The manifest is stored as its canonical bytes and binds the request the Worker passed.
     const manifest = unwrap(
       parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
+import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
 import {
@@ -15,6 +16,7 @@ import {
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'
+import { githubJobVariables, inGithubActions } from './github/github-job.ts'
 import { customEnv, jobEnvironment } from './isolation/job-env.ts'
 import { checkKeyExposure, type Isolation, jobIsolation, userEnv } from './isolation/job-user.ts'
 import { checkKeyPlacement } from './isolation/key-placement.ts'
@@ -94,6 +96,7 @@ interface JobRun {
   isolation: Isolation
   /** Set when the checked-out commit is not the source commitment: the job must not run. */
   mismatch?: JobIdentity['mismatch']
+  ranFrom: JobIdentity['ranFrom']
   /** The job's directories the key must not be under (CI_BUILDS_DIR, CI_PROJECT_DIR). */
   jobDirs: (string | undefined)[]
 }
@@ -109,6 +112,10 @@ async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
     throw new AgentError('INVALID_CONFIG', `job ${meta.jobId} is already spooled`)
   await mkdirPrivate(config.dataDir)
   process.stderr.write(`zkrunner: ${job.isolation.note}\n`)
+  if (job.ranFrom === 'ci-variable')
+    process.stderr.write(
+      "zkrunner: the build directory is not a git checkout: the commit that ran is only the CI variables' word (CI_COMMIT_SHA, GITHUB_SHA), which job variables can override\n",
+    )
   const served = config.metricsListen
     ? await import('./metrics/metrics.ts').then(async ({ JobMetrics, serveMetrics }) => {
         const metrics = new JobMetrics(meta.jobId)
@@ -176,10 +183,76 @@ async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
           )
       }
     })
+    // The bundle's CID on a line of its own, last, on every provider: scripts and logs find it.
+    const { bundleCid } = await spool.state(meta.jobId)
+    if (bundleCid) process.stdout.write(`${bundleCid}\n`)
   } finally {
     served?.server?.close()
   }
   return code
+}
+
+/**
+ * A GitHub job hook. `started` runs before any step: it validates the job's identity from the
+ * event file (a bad one fails the job) and compares the run's commit (`GITHUB_SHA`; the checkout
+ * has not happened yet) with the source commitment; on a mismatch it spools, signs, pins and
+ * reports a not-run result and fails the job, so no step runs. `completed` checks that a step ran
+ * the job under the agent and prints its bundle CID; a zkrunner job that left no result fails.
+ * A run that is not a zkrunner job passes both untouched.
+ */
+async function githubHook(config: AgentConfig, when: string): Promise<number> {
+  if (when !== 'started' && when !== 'completed')
+    throw new AgentError('EXECUTOR_USAGE', `hook must be started or completed, not ${when}`)
+  const job = githubJobVariables(process.env)
+  if (!job) return 0
+  // A hook runs outside the job's `env:`, so it cannot see the parameters the step will: it takes
+  // them as dispatched (their schema is still checked); `run` checks them against the step.
+  const vars = { ...job, ...dispatchedParameters(job.ZKRUNNER_PARAMETERS) }
+  const cwd = process.env.GITHUB_WORKSPACE ?? process.cwd()
+  // Before the checkout there is only the run's claim, GITHUB_SHA (jobIdentity's fallback).
+  const identity = jobIdentity(vars, cwd)
+  const { jobId } = identity.meta
+  const spool = new Spool(config.dataDir)
+  if (when === 'completed') {
+    if (!existsSync(spool.jobDir(jobId))) {
+      process.stderr.write(
+        `zkrunner: ALERT: zkrunner job ${jobId} ended without a result: no step ran it under zkrunner-agent (see "Install on a GitHub self-hosted runner")\n`,
+      )
+      return 1
+    }
+    const state = await spool.state(jobId)
+    process.stderr.write(`zkrunner: job ${jobId} ${state.phase}\n`)
+    if (state.bundleCid) process.stdout.write(`${state.bundleCid}\n`)
+    return 0
+  }
+  checkKeyPlacement(config, [cwd])
+  if (!identity.mismatch) {
+    await loadRunnerKey(config)
+    process.stderr.write(`zkrunner: job ${jobId} for ${identity.meta.user}: checked\n`)
+    return 0
+  }
+  const isolation = jobIsolation(config.jobUser)
+  return runCommand(config, {
+    meta: { ...identity.meta, command: 'true', args: [], createdAt: new Date().toISOString() },
+    env: {},
+    isolation,
+    mismatch: identity.mismatch,
+    ranFrom: identity.ranFrom,
+    jobDirs: [cwd],
+  })
+}
+
+/** The string values of a `ZKRUNNER_PARAMETERS` JSON object; nothing when it is not one. */
+function dispatchedParameters(text: string | undefined): Record<string, string> {
+  try {
+    const value = JSON.parse(text ?? '') as unknown
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return {}
+    return Object.fromEntries(
+      Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    )
+  } catch {
+    return {}
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -250,8 +323,11 @@ export function buildProgram(): Command {
     .action(
       async (command: string, args: string[], opts: Record<string, unknown>, cmd: Command) => {
         const config = configOf(cmd)
-        const env = process.env
-        // Called from the job's own script: its environment holds the CI variables.
+        // Called from the job's own script: its environment holds the CI variables. On GitHub
+        // the job's identity comes from the dispatch inputs in the event file.
+        const github = inGithubActions(process.env)
+        const env = (github && githubJobVariables(process.env)) || process.env
+        const isolation = jobIsolation(config.jobUser)
         const identity = jobIdentity(env, process.cwd(), {
           jobId: opts.job as string | undefined,
           service: opts.service as string | undefined,
@@ -259,8 +335,8 @@ export function buildProgram(): Command {
           sourceCommitment: opts.sourceCommitment as string | undefined,
           artifacts: opts.artifact as string[],
           newJobId: true,
+          checkout: checkedOutCommit(process.cwd(), isolation.user),
         })
-        const isolation = jobIsolation(config.jobUser)
         process.exitCode = await runCommand(config, {
           meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
           env: jobEnvironment({
@@ -271,10 +347,31 @@ export function buildProgram(): Command {
           }),
           isolation,
           mismatch: identity.mismatch,
-          jobDirs: [env.CI_BUILDS_DIR, env.CI_PROJECT_DIR],
+          ranFrom: identity.ranFrom,
+          jobDirs: [env.CI_BUILDS_DIR, env.CI_PROJECT_DIR, env.GITHUB_WORKSPACE],
         })
       },
     )
+
+  const github = program
+    .command('github')
+    .description('GitHub Actions self-hosted runner: job hooks')
+  github
+    .command('hook')
+    .description(
+      'ACTIONS_RUNNER_HOOK_JOB_STARTED / _COMPLETED: check a zkrunner job before its steps, then that it left a result',
+    )
+    .argument('<when>', '`started` or `completed`')
+    .action(async (when: string, _o, cmd: Command) => {
+      try {
+        process.exitCode = await githubHook(configOf(cmd), when)
+      } catch (e) {
+        process.stderr.write(
+          `zkrunner: ${e instanceof AgentError ? `${e.code}: ` : ''}${(e as Error).message}\n`,
+        )
+        process.exitCode = 1
+      }
+    })
 
   const executor = program
     .command('executor')
@@ -318,7 +415,11 @@ export function buildProgram(): Command {
         const config = configOf(cmd)
         const isolation = jobIsolation(config.jobUser)
         checkKeyExposure(isolation, process.env)
-        const job = jobFromEnv(process.env, process.cwd())
+        const job = jobFromEnv(
+          process.env,
+          process.cwd(),
+          SAMPLED_STAGES.has(stage) ? isolation.user : undefined,
+        )
         const ci = customEnv(process.env)
         // Every stage of every job, zkrunner's or not, runs with the job's variables only and as
         // the job user: none of them may read the runner key.
@@ -338,6 +439,7 @@ export function buildProgram(): Command {
               env,
               isolation,
               mismatch: job.mismatch,
+              ranFrom: job.ranFrom,
               jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
             })
           } else {
@@ -437,6 +539,90 @@ export function buildProgram(): Command {
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
     })
+
+  program
+    .command('heartbeat')
+    .description(
+      "keep the runner's service versions alive: renew each heartbeat at half the Worker's allowed age (a long-running duty)",
+    )
+    .option(
+      '--registry <address>',
+      'keep alive every version the runner key lists here and has not retired ($ZKRUNNER_REGISTRY; read through the archive)',
+    )
+    .option('--service <address...>', 'versions to keep alive besides the registry listings')
+    .option(
+      '--heartbeat-metrics-listen <host:port>',
+      'serve the duty’s /metrics here ("" for none; default 127.0.0.1:9478, apart from the job metrics)',
+      '127.0.0.1:9478',
+    )
+    .option('--once', 'run one round and exit (non-zero if a version failed)')
+    .action(
+      async (
+        opts: {
+          registry?: string
+          service?: string[]
+          heartbeatMetricsListen: string
+          once?: boolean
+        },
+        cmd: Command,
+      ) => {
+        const config = configOf(cmd)
+        const creditToken = config.creditToken
+        if (!creditToken)
+          throw new AgentError(
+            'INVALID_CONFIG',
+            'heartbeat needs the credit token address ($ZKRUNNER_CREDIT_TOKEN)',
+          )
+        const runner = await loadRunnerKey(config)
+        const { Registry } = await import('prom-client')
+        const { serveMetrics } = await import('./metrics/metrics.ts')
+        const { HeartbeatMetrics, heartbeatRound, runHeartbeatDuty } = await import(
+          './heartbeat/duty.ts'
+        )
+        const { chainHeartbeatWorld, networkSlotMs } = await import('./heartbeat/chain-world.ts')
+        const registry = new Registry()
+        const metrics = new HeartbeatMetrics(registry)
+        const world = chainHeartbeatWorld({
+          runner,
+          feePayerKey: config.feePayerKey,
+          fee: config.txFee,
+          creditToken,
+          workerUrl: config.workerUrl,
+          minaGraphqlUrl: config.minaGraphqlUrl,
+          archiveUrl: config.archiveUrl,
+          networkId: config.networkId,
+          cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
+          registry: opts.registry ?? process.env.ZKRUNNER_REGISTRY,
+          services: opts.service ?? [],
+        })
+        const log = (line: string) => process.stderr.write(`zkrunner: ${line}\n`)
+        if (opts.once) {
+          const { actions } = await heartbeatRound(world, log, metrics)
+          for (const a of actions)
+            process.stdout.write(
+              `${JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}\n`,
+            )
+          if (actions.some((a) => a.action === 'failed')) process.exitCode = 1
+          return
+        }
+        const server = opts.heartbeatMetricsListen
+          ? await serveMetrics(registry, opts.heartbeatMetricsListen)
+          : null
+        if (opts.heartbeatMetricsListen && !server)
+          log(`heartbeat metrics: ${opts.heartbeatMetricsListen} is taken; not serving /metrics`)
+        const abort = new AbortController()
+        process.once('SIGINT', () => abort.abort())
+        process.once('SIGTERM', () => abort.abort())
+        log('heartbeat duty started')
+        await runHeartbeatDuty(world, {
+          slotMs: networkSlotMs(),
+          log,
+          metrics,
+          signal: abort.signal,
+        })
+        server?.close()
+      },
+    )
 
   program
     .command('keygen')

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { parseJobVariables, RanCommitSchema } from '../protocol/index.ts'
+import type { CheckedOut } from './checkout-commit.ts'
 import { AgentError, AgentErrorCode } from './errors.ts'
 import { requestParameters } from './executor/request-parameters.ts'
 import type { JobMeta } from './spool/spool.ts'
@@ -12,14 +13,19 @@ export interface JobIdentity {
    * run. Undefined when they match or when the CI did not say (`run` outside CI).
    */
   mismatch?: { commitment: string; ran: string }
+  /** Where the commit that ran was read: the checkout itself, or only the CI's variables. */
+  ranFrom: 'checkout' | 'ci-variable' | 'unknown'
 }
 
 /**
  * Reads a job's identity from its variables (`vars`: `CUSTOM_ENV_*` stripped in executor mode, the
  * environment in `run` mode; `flags` override them) and validates every value with protocol's
  * schemas before anything is written: a job id becomes a directory of the spool. The source
- * commitment is compared with the commit the CI says it checked out (`CI_COMMIT_SHA`,
- * `GITHUB_SHA`); without a commitment, the checked-out commit is the claim.
+ * commitment is compared with the commit that is checked out: read from the checkout itself
+ * (`checkout`, see checkedOutCommit) when the build directory is one, since job and trigger
+ * variables can override `CI_COMMIT_SHA`; only without a checkout is it the CI's word
+ * (`CI_COMMIT_SHA`, `GITHUB_SHA`). A commitment may name the commit or its root tree. Without a
+ * commitment, the checked-out commit is the claim.
  */
 export function jobIdentity(
   vars: NodeJS.ProcessEnv,
@@ -32,9 +38,12 @@ export function jobIdentity(
     artifacts?: string[]
     /** `run` outside the Worker names a job itself; the executor needs the Worker's id. */
     newJobId?: boolean
+    /** What the build directory has checked out, read from it (null: not a git checkout). */
+    checkout?: CheckedOut | null
   } = {},
 ): JobIdentity {
-  const ranText = vars.CI_COMMIT_SHA ?? vars.GITHUB_SHA
+  const checkout = flags.checkout ?? undefined
+  const ranText = checkout?.commit ?? vars.CI_COMMIT_SHA ?? vars.GITHUB_SHA
   const ran = ranText === undefined ? undefined : RanCommitSchema.safeParse(ranText)
   if (ran && !ran.success)
     throw new AgentError(
@@ -78,7 +87,8 @@ export function jobIdentity(
       cwd,
       ...(v.ZKRUNNER_VOUCHER ? { voucher: v.ZKRUNNER_VOUCHER } : {}),
     },
-    ...(ran?.data !== undefined && ran.data !== commitment
+    ranFrom: checkout ? 'checkout' : ran ? 'ci-variable' : 'unknown',
+    ...(ran?.data !== undefined && ran.data !== commitment && checkout?.tree !== commitment
       ? { mismatch: { commitment, ran: ran.data } }
       : {}),
   }

@@ -442,11 +442,82 @@ describe("the runner's key stays with the runner", { timeout: 300_000 }, () => {
     expect(existsSync(marker)).toBe(false)
   })
 
+  it("a job's leftover processes are killed before its artifacts are collected", async () => {
+    const jobId = randomBytes(16).toString('hex')
+    const pidFile = join(work, `leftover-${jobId}`)
+    // The job ends at once, leaving a process behind that could rewrite the build directory
+    // (swap an artifact for a symlink to the key) while the agent collects it.
+    const r = await agent([
+      'run',
+      '--job',
+      jobId,
+      ...JOB,
+      '--',
+      'sh',
+      '-c',
+      `sleep 600 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}`,
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    const pid = Number(await readFile(pidFile, 'utf8'))
+    expect(pid).toBeGreaterThan(1)
+    let alive = true
+    try {
+      process.kill(pid, 0)
+    } catch {
+      alive = false
+    }
+    if (alive) process.kill(pid, 'SIGKILL')
+    expect(alive).toBe(false)
+  })
+
+  it('the commit that ran is read from the checkout: a CI_COMMIT_SHA overridden to match the commitment does not hide another commit', async () => {
+    // A checkout of some other commit than the one the service version commits to, with the
+    // CI variable set (as a job or trigger variable can) to the committed value.
+    const repo = join(work, `checkout-${randomBytes(8).toString('hex')}`)
+    await mkdir(repo)
+    await writeFile(join(repo, 'job.sh'), 'echo pushed later\n')
+    const git = (...a: string[]) =>
+      execFileP('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: repo })
+    await git('init', '-q')
+    await git('add', '.')
+    await git('commit', '-qm', 'not the committed version')
+    const head = (await git('rev-parse', 'HEAD')).stdout.trim()
+    const tree = (await git('rev-parse', 'HEAD^{tree}')).stdout.trim()
+    const marker = join(work, `ran-${randomBytes(8).toString('hex')}`)
+    const r = await agent(
+      ['run', ...JOB, '--', 'sh', '-c', `touch ${marker}`],
+      { CI_COMMIT_SHA: commit, ZKRUNNER_VOUCHER: voucher },
+      { cwd: repo },
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      `source mismatch: the service version commits to ${commit} but the CI checked out ${head}`,
+    )
+    expect(existsSync(marker)).toBe(false)
+    // The same in executor mode: CI_PROJECT_DIR is read, not CUSTOM_ENV_CI_COMMIT_SHA.
+    const x = await agent(
+      ['executor', 'run', '/bin/true', 'step_script'],
+      executorEnv(randomBytes(16).toString('hex'), repo),
+    )
+    expect(x.code).toBe(37)
+    expect(x.stderr).toContain(`but the CI checked out ${head}`)
+    // A commitment to the checked-out commit, or to its tree, runs whatever the variable says.
+    for (const c of [head, tree]) {
+      const ok = await agent(
+        ['run', '--service', service, '--user', user, '--source-commitment', c, '--', 'true'],
+        { CI_COMMIT_SHA: 'd'.repeat(40) },
+        { cwd: repo },
+      )
+      expect(ok.code, ok.stderr).toBe(0)
+    }
+  })
+
   it('result reports: signed over service, job, bundle and digest; a genuine one does not verify for another job; a 409 is a conflict, not success', async () => {
     const jobId = randomBytes(16).toString('hex')
     const r = await agent(['run', '--job', jobId, ...JOB, '--', 'true'])
     expect(r.code, r.stderr).toBe(0)
     const sent = reports.find((x) => x.url === `/v1/jobs/${jobId}/result`)!
+    expect(sent, r.stderr).toBeDefined()
     const parsed = parseResultReport(sent.body)
     expect(parsed.ok).toBe(true)
     if (!parsed.ok) return

@@ -1,11 +1,15 @@
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
+import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import {
   canonicalBytes,
   cidToFields,
   commitToField,
   encodeHeartbeat,
   encodeTerms,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
+  generateHpkeKeyPair,
   generateMinaKeyPair,
   type HpkeKeyPair,
   JOB_REQUEST_INFO,
@@ -18,7 +22,8 @@ import {
   TRIGGER_TOKEN_INFO,
   unwrap,
 } from '../protocol/index.ts'
-import type { startFakeMina } from '../worker/test-support/fake-mina.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../worker/test-support/constants.ts'
+import { startFakeMina } from '../worker/test-support/fake-mina.ts'
 
 // What both Worker benchmarks (through `wrangler dev` and straight into workerd) set up the same
 // way: one service registered like an operator would, and users' sealed, paid job requests.
@@ -31,6 +36,46 @@ export const TRIGGER_TOKEN = 'glptt-bench-0123456789'
 type FakeMina = Awaited<ReturnType<typeof startFakeMina>>
 /** Sends a JSON POST to the Worker under test. */
 export type Post = (path: string, body: string) => Promise<Response>
+
+/** What the Worker under test talks to: a fake Mina node, the GitLab stand-in, its HPKE key. */
+export interface Standins {
+  mina: FakeMina
+  gitlab: Awaited<ReturnType<typeof startGitlabStandin>>
+  hpke: HpkeKeyPair
+  close(): Promise<void>
+}
+
+/** Starts the stand-ins the Worker under test is configured with. */
+export async function startStandins(): Promise<Standins> {
+  const mina = await startFakeMina()
+  const gitlab = await startGitlabStandin({
+    projects: [{ id: PROJECT, triggerTokens: [TRIGGER_TOKEN] }],
+    autoRun: false,
+  })
+  return {
+    mina,
+    gitlab,
+    hpke: await generateHpkeKeyPair(),
+    async close() {
+      await gitlab.close()
+      await mina.close()
+    },
+  }
+}
+
+/** The Worker's settings in both benchmarks (the HPKE key and stand-in URLs), as env bindings. */
+export function workerBindings(s: Standins): Record<string, string> {
+  return {
+    HPKE_PRIVATE_KEY: s.hpke.privateKey,
+    GITLAB_WEBHOOK_SECRET: 'bench-webhook-secret-0123456789',
+    MINA_GRAPHQL_URL: s.mina.url,
+    GITLAB_URL: s.gitlab.url,
+    HEARTBEAT_MAX_AGE_SLOTS: '60',
+    CHAIN_CACHE_MS: '2000',
+    CREDIT_TOKEN_ID: TEST_CREDIT_TOKEN_ID,
+    GENUINE_SERVICE_CODE: JSON.stringify(TEST_GENUINE_CODE),
+  }
+}
 
 /** A registered service: its address and the receipt token users' deposits are held in. */
 export interface BenchService {
@@ -65,7 +110,19 @@ export async function registerService(
   const [c0, c1] = unwrap(cidToFields(cid))
   const receiptTokenId = 'wBenchReceiptToken1111111111111111111111111'
   mina.setSlot(1000)
+  // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
+  const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }
+  mina.setAccount(
+    address,
+    {
+      verificationKey: { hash: TEST_GENUINE_CODE.vaultVkHash },
+      permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
+    },
+    TEST_CREDIT_TOKEN_ID,
+  )
   mina.setAccount(address, {
+    verificationKey: { hash: TEST_GENUINE_CODE.serviceVkHash },
+    permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
     zkappState: [
       commitToField(descriptor.sourceCommitment),
       c0,

@@ -1,32 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startGitlabStandin } from '../gitlab-standin/index.ts'
-import {
-  generateHpkeKeyPair,
-  JOB_REQUEST_INFO,
-  openJson,
-  parseEnvelope,
-  parseJobSubmission,
-  unwrap,
-  verifyVoucher,
-} from '../protocol/index.ts'
-import { startFakeMina } from '../worker/test-support/fake-mina.ts'
 import { runDirect } from './worker-direct.ts'
-import { jobBodies, type Post, PROJECT, registerService, TRIGGER_TOKEN } from './worker-setup.ts'
+import { fixed, type Load, load, percentile, treeCpuSeconds } from './worker-measure.ts'
+import {
+  jobBodies,
+  type Post,
+  registerService,
+  startStandins,
+  workerBindings,
+} from './worker-setup.ts'
 
-// POST /v1/jobs under `wrangler dev` (workerd) on loopback: throughput, latency and CPU per request,
-// against GET /v1/health in the same run. Every job is a distinct, valid, paid request that
-// reaches GitLab (the stand-in), so the figure includes HPKE, the voucher signature, the Durable
-// Object admission and the trigger call.
+// `npm run bench -- worker`: POST /v1/jobs straight into workerd (worker-direct.ts: the Worker's
+// own CPU per job, split by stage, against mina-signer and the targets), then through
+// `wrangler dev` on loopback (what a developer's local Worker does, against GET /v1/health in
+// the same run). Every job is a distinct, valid, paid request that reaches GitLab (the stand-in).
 
 const ROOT = join(fileURLToPath(import.meta.url), '../..')
-const REQUESTS = Number(process.env.BENCH_WORKER_REQUESTS ?? 1500)
+const REQUESTS = Number(process.env.BENCH_WORKER_REQUESTS ?? 1000)
 const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32)
-const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789'
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -34,35 +29,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise((r) => server.close(r))
   return port
-}
-
-/** CPU seconds (user + system) of a process tree from /proc, split into workerd and the rest. */
-function treeCpuSeconds(rootPid: number): { workerd: number; other: number } {
-  const ticks = 100 // USER_HZ on Linux
-  const children = new Map<number, number[]>()
-  const cpu = new Map<number, { name: string; seconds: number }>()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const ppid = Number(fields[1])
-      cpu.set(Number(entry), { name, seconds: (Number(fields[11]) + Number(fields[12])) / ticks })
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const total = { workerd: 0, other: 0 }
-  const stack = [rootPid]
-  while (stack.length > 0) {
-    const pid = stack.pop()!
-    const p = cpu.get(pid)
-    if (p) total[p.name.startsWith('workerd') ? 'workerd' : 'other'] += p.seconds
-    stack.push(...(children.get(pid) ?? []))
-  }
-  return total
 }
 
 async function waitReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
@@ -79,66 +45,21 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
   throw new Error(`wrangler dev did not start: ${log()}`)
 }
 
-interface Phase {
-  ok: number
-  errors: number
-  seconds: number
-  latencies: number[]
-  cpuSeconds: { workerd: number; other: number }
-  benchCpuSeconds: number
-}
-
-async function phase(
+/** A load phase with the CPU workerd and the rest of wrangler's tree spent on it. */
+async function measured(
   lanes: (() => Promise<Response>)[][],
   expected: number,
-  workerdPid: number,
-): Promise<Phase> {
-  const latencies: number[] = []
-  let ok = 0
-  let errors = 0
-  const cpu0 = treeCpuSeconds(workerdPid)
-  const own0 = process.cpuUsage()
-  const t0 = performance.now()
-  await Promise.all(
-    lanes.map(async (lane) => {
-      for (const send of lane) {
-        const start = performance.now()
-        try {
-          const res = await send()
-          await res.arrayBuffer()
-          if (res.status === expected) ok++
-          else errors++
-        } catch {
-          errors++
-        }
-        latencies.push(performance.now() - start)
-      }
-    }),
-  )
-  const seconds = (performance.now() - t0) / 1000
-  const cpu1 = treeCpuSeconds(workerdPid)
-  const own = process.cpuUsage(own0)
-  return {
-    ok,
-    errors,
-    seconds,
-    latencies,
-    cpuSeconds: { workerd: cpu1.workerd - cpu0.workerd, other: cpu1.other - cpu0.other },
-    benchCpuSeconds: (own.user + own.system) / 1e6,
-  }
+  root: number,
+): Promise<Load & { workerd: number; other: number }> {
+  const before = treeCpuSeconds(root)
+  const result = await load(lanes, expected)
+  const after = treeCpuSeconds(root)
+  return { ...result, workerd: after.workerd - before.workerd, other: after.other - before.other }
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
-
-/** Runs the Worker benchmark and returns its figures. */
-export async function run(): Promise<Record<string, number | string>> {
-  const mina = await startFakeMina()
-  const gitlab = await startGitlabStandin({
-    projects: [{ id: PROJECT, triggerTokens: [TRIGGER_TOKEN] }],
-    autoRun: false,
-  })
-  const hpke = await generateHpkeKeyPair()
+/** POST /v1/jobs through `wrangler dev`, against GET /v1/health in the same run. */
+export async function runWranglerDev(): Promise<Record<string, number | string>> {
+  const standins = await startStandins()
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   // Durable Object storage on tmpfs when there is one: the figure is the Worker's, not this disk's
@@ -147,6 +68,7 @@ export async function run(): Promise<Record<string, number | string>> {
     join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'zkrunner-worker-bench-'),
   )
   let output = ''
+  const vars = Object.entries(workerBindings(standins)).flatMap(([k, v]) => ['--var', `${k}:${v}`])
   const child = spawn(
     join(ROOT, 'node_modules/.bin/wrangler'),
     [
@@ -164,97 +86,59 @@ export async function run(): Promise<Record<string, number | string>> {
       '--log-level',
       'warn',
       '--show-interactive-dev-session=false',
-      '--var',
-      `HPKE_PRIVATE_KEY:${hpke.privateKey}`,
-      '--var',
-      `GITLAB_WEBHOOK_SECRET:${WEBHOOK_SECRET}`,
-      '--var',
-      `MINA_GRAPHQL_URL:${mina.url}`,
-      '--var',
-      `GITLAB_URL:${gitlab.url}`,
-      '--var',
-      'CHAIN_CACHE_MS:2000',
+      ...vars,
     ],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' }, detached: true },
   )
-  child.stdout?.on('data', (d) => {
-    output = (output + d).slice(-4000)
-  })
-  child.stderr?.on('data', (d) => {
-    output = (output + d).slice(-4000)
-  })
+  const keep = (d: unknown) => {
+    output = (output + String(d)).slice(-4000)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
   try {
     await waitReady(url, child, () => output)
-
     const post: Post = (path, body) =>
       fetch(`${url}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
       })
-    const service = await registerService(post, mina, hpke)
-    const bodyLanes = await jobBodies(mina, hpke, service, CONCURRENCY, REQUESTS)
+    const service = await registerService(post, standins.mina, standins.hpke)
+    const bodyLanes = await jobBodies(standins.mina, standins.hpke, service, CONCURRENCY, REQUESTS)
     const jobLanes = bodyLanes.map((lane) => lane.map((body) => () => post('/v1/jobs', body)))
-    const jobBodyList = bodyLanes.flat()
     const healthLanes = jobLanes.map((lane) => lane.map(() => () => fetch(`${url}/v1/health`)))
-
-    // Warm up both routes (isolate start, JIT, DO instantiation) outside the measured phases.
+    // Warm-up (isolate start, JIT) outside the measured phases.
     for (let i = 0; i < 50; i++) await (await fetch(`${url}/v1/health`)).arrayBuffer()
 
-    const workerdPid = child.pid!
-    const health = await phase(healthLanes, 200, workerdPid)
-    const jobs = await phase(jobLanes, 202, workerdPid)
-
-    // The stateless Worker's own CPU work per job (what the free plan's 10 ms applies to; the
-    // Durable Object is a separate invocation), replayed in Node's V8 on sealed requests.
-    const hpkeKeys = [hpke]
-    const stages = { open: 0, parse: 0, verify: 0 }
-    const samples = jobBodyList.slice(0, 200)
-    for (const body of samples) {
-      let t = performance.now()
-      const envelope = unwrap(parseEnvelope(JSON.parse(body)))
-      const opened = unwrap(await openJson(hpkeKeys, envelope, JOB_REQUEST_INFO))
-      stages.open += performance.now() - t
-      t = performance.now()
-      const submission = unwrap(parseJobSubmission(opened))
-      stages.parse += performance.now() - t
-      t = performance.now()
-      unwrap(verifyVoucher(submission.voucher))
-      stages.verify += performance.now() - t
-    }
-    const per = (ms: number) => Number((ms / samples.length).toFixed(2))
-
-    const sortedJobs = [...jobs.latencies].sort((a, b) => a - b)
-    const sortedHealth = [...health.latencies].sort((a, b) => a - b)
-    const jobRate = jobs.ok / jobs.seconds
-    const healthRate = health.ok / health.seconds
-    const fixed = (n: number, d = 1) => Number(n.toFixed(d))
-    const perRequest = (p: Phase, seconds: number) =>
-      fixed((seconds * 1000) / Math.max(1, p.ok + p.errors), 2)
+    const health = await measured(healthLanes, 200, child.pid!)
+    const jobs = await measured(jobLanes, 202, child.pid!)
+    const rate = (p: Load) => p.ok / p.seconds
+    const perRequest = (p: Load, seconds: number) =>
+      fixed((seconds * 1000) / Math.max(1, p.ok + p.errors))
     return {
-      'requests per route': REQUESTS,
-      concurrency: CONCURRENCY,
-      'POST /v1/jobs req/s': fixed(jobRate),
-      'POST /v1/jobs errors': jobs.errors,
-      'POST /v1/jobs p50 ms': fixed(percentile(sortedJobs, 50)),
-      'POST /v1/jobs p99 ms': fixed(percentile(sortedJobs, 99)),
-      'GET /v1/health req/s': fixed(healthRate),
-      'GET /v1/health errors': health.errors,
-      'GET /v1/health p50 ms': fixed(percentile(sortedHealth, 50)),
-      'GET /v1/health p99 ms': fixed(percentile(sortedHealth, 99)),
-      'ratio jobs / health (throughput)': fixed(jobRate / healthRate, 3),
-      'workerd CPU ms per job request (process, incl. DO, upper bound)': perRequest(
-        jobs,
-        jobs.cpuSeconds.workerd,
+      'wrangler dev: requests per route': REQUESTS,
+      'wrangler dev: concurrency (lanes)': CONCURRENCY,
+      'wrangler dev: POST /v1/jobs req/s': fixed(rate(jobs), 1),
+      'wrangler dev: POST /v1/jobs errors': jobs.errors,
+      'wrangler dev: POST /v1/jobs first errors': jobs.failures.join(' | ') || 'none',
+      'wrangler dev: POST /v1/jobs latency p50 ms': fixed(percentile(jobs.latencies, 50), 1),
+      'wrangler dev: POST /v1/jobs latency p99 ms': fixed(percentile(jobs.latencies, 99), 1),
+      'wrangler dev: GET /v1/health req/s (baseline)': fixed(rate(health), 1),
+      'wrangler dev: GET /v1/health errors': health.errors,
+      'wrangler dev: ratio POST /v1/jobs / GET /v1/health throughput (x)': fixed(
+        rate(jobs) / rate(health),
+        3,
       ),
-      'workerd CPU ms per health request (process)': perRequest(health, health.cpuSeconds.workerd),
-      'wrangler proxy (node) CPU ms per job request': perRequest(jobs, jobs.cpuSeconds.other),
-      'load generator + stand-ins CPU ms per job request': perRequest(jobs, jobs.benchCpuSeconds),
-      'Worker CPU ms per job, Node replay: HPKE open': per(stages.open),
-      'Worker CPU ms per job, Node replay: parse (zod)': per(stages.parse),
-      'Worker CPU ms per job, Node replay: voucher signature': per(stages.verify),
-      'Worker CPU ms per job, Node replay: total': per(stages.open + stages.parse + stages.verify),
-      'pipelines triggered': gitlab.pipelines.length,
+      'wrangler dev: workerd CPU ms per POST /v1/jobs (process, incl. DO)': perRequest(
+        jobs,
+        jobs.workerd,
+      ),
+      'wrangler dev: workerd CPU ms per GET /v1/health (process)': perRequest(
+        health,
+        health.workerd,
+      ),
+      'wrangler dev: proxy (node) CPU ms per POST /v1/jobs': perRequest(jobs, jobs.other),
+      'wrangler dev: pipelines triggered': standins.gitlab.pipelines.length,
     }
   } finally {
     if (child.pid !== undefined && child.exitCode === null) {
@@ -262,8 +146,7 @@ export async function run(): Promise<Record<string, number | string>> {
       await new Promise((r) => setTimeout(r, 500))
       if (child.exitCode === null) process.kill(-child.pid, 'SIGKILL')
     }
-    await gitlab.close()
-    await mina.close()
+    await standins.close()
     rmSync(state, { recursive: true, force: true })
   }
 }
@@ -272,11 +155,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const print = (figures: Record<string, number | string>) => {
     for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`)
   }
-  // Through `wrangler dev` first (the figure this bench always printed), then straight into workerd.
-  run()
+  // Straight into workerd first (the figures the targets apply to), then through `wrangler dev`.
+  runDirect()
     .then(print)
-    .then(runDirect)
-    .then(print)
+    .then(process.env.BENCH_WORKER_SKIP_WRANGLER ? undefined : runWranglerDev)
+    .then((figures) => figures && print(figures))
     .catch((error: unknown) => {
       console.error(`bench/worker: ${error instanceof Error ? error.message : String(error)}`)
       process.exitCode = 1

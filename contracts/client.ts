@@ -418,6 +418,51 @@ export async function publishService(
   })
 }
 
+/** Withdraws a service version from the registry's listing, signed by `operatorKey`. */
+export async function retireService(
+  payer: FeePayer,
+  registry: PublicKey,
+  operatorKey: PrivateKey,
+  service: PublicKey,
+) {
+  const contract = new ServiceRegistry(registry)
+  return run(payer, [operatorKey], async () => {
+    await contract.retire(service, operatorKey.toPublicKey())
+  })
+}
+
+/** True when the registry lists a Retired event of `service` by `operator` (needs an archive). */
+export async function isRetiredInRegistry(
+  registry: PublicKey,
+  service: PublicKey,
+  operator: PublicKey,
+): Promise<boolean> {
+  const events = await new ServiceRegistry(registry).fetchEvents()
+  return events.some((e) => {
+    if (e.type !== 'Retired') return false
+    const data = e.event.data as unknown as { service: PublicKey; operator: PublicKey }
+    return data.service.equals(service).toBoolean() && data.operator.equals(operator).toBoolean()
+  })
+}
+
+/**
+ * The versions `operator` lists in the registry and has not retired (needs an archive), oldest
+ * first: what a runner keeps alive.
+ */
+export async function listedServices(registry: PublicKey, operator: PublicKey): Promise<string[]> {
+  const events = [...(await new ServiceRegistry(registry).fetchEvents())].sort((a, b) =>
+    Number(a.blockHeight.toBigint() - b.blockHeight.toBigint()),
+  )
+  const live = new Set<string>()
+  for (const e of events) {
+    const data = e.event.data as unknown as { service: PublicKey; operator: PublicKey }
+    if (!data.operator.equals(operator).toBoolean()) continue
+    if (e.type === 'Published') live.add(data.service.toBase58())
+    else if (e.type === 'Retired') live.delete(data.service.toBase58())
+  }
+  return [...live]
+}
+
 /** The receipts token id of a service: a user's balance in it is their cumulative deposit. */
 export function receiptTokenId(service: PublicKey): Field {
   return TokenId.derive(service)

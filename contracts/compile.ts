@@ -1,4 +1,5 @@
-import { Cache, type PublicKey } from 'o1js'
+import { Cache, type PublicKey, TransactionVersion } from 'o1js'
+import type { GenuineCode } from '../protocol/index.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import { ServiceContract } from './service-contract.ts'
@@ -35,3 +36,27 @@ export async function compileAll(
   }
   return times
 }
+
+/**
+ * What readers compare a service with (protocol's `GenuineCode`): the verification-key hashes of
+ * ServiceContract and ServiceVault compiled for the credit token at `creditToken` (the token
+ * address is a constant of those circuits, so the hashes differ per token and are never
+ * hard-coded), and the transaction version their code freeze holds for.
+ */
+export async function genuineCode(
+  creditToken: PublicKey,
+  cacheDir: string = DEFAULT_CACHE_DIR,
+): Promise<GenuineCode> {
+  setCreditTokenAddress(creditToken)
+  const cache = Cache.FileSystem(cacheDir)
+  const service = await ServiceContract.compile({ cache })
+  const vault = await ServiceVault.compile({ cache })
+  return {
+    serviceVkHash: service.verificationKey.hash.toString(),
+    vaultVkHash: vault.verificationKey.hash.toString(),
+    txnVersion: currentTxnVersion(),
+  }
+}
+
+/** The transaction version this o1js builds for: a frozen key holds only while the network runs it. */
+export const currentTxnVersion = (): string => TransactionVersion.current().toString()

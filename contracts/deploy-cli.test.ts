@@ -145,6 +145,10 @@ describe('npm run deploy', () => {
     expect(status.out).toContain(`creditToken ${tokenAddress}: on chain`)
     expect(status.out).toContain(`registry ${registryAddress}: on chain`)
     expect(status.out).toContain(`service ${serviceAddress}: on chain`)
+    // The deploy path the stack uses yields a service the readers accept, with compiled keys.
+    expect(status.out).toMatch(
+      new RegExp(`service ${serviceAddress}: on chain .*genuine and frozen`),
+    )
     expect(status.out).toMatch(/fee payer B62\w+: [\d.]+ MINA/)
 
     // Deploying the same token or descriptor again is refused.

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander'
 import { Cache, fetchLastBlock, Mina, PrivateKey, PublicKey, setBackend, TokenId } from 'o1js'
 import { z } from 'zod'
 import {
+  checkGenuineService,
   cidToFields,
   isPublicKey,
   ProtocolError,
@@ -25,7 +26,7 @@ import {
   readCredits,
   receiptTokenId,
 } from './client.ts'
-import { compileAll, DEFAULT_CACHE_DIR } from './compile.ts'
+import { compileAll, DEFAULT_CACHE_DIR, genuineCode } from './compile.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import {
@@ -40,6 +41,7 @@ import {
 import { ensureKeyFile, readKeyFile, writeKeyFile } from './key-file.ts'
 import { fundFromDevAccount } from './local-fund.ts'
 import { selectNetwork } from './network.ts'
+import { readServiceAccounts } from './service-accounts.ts'
 import { ServiceRegistry } from './service-registry.ts'
 import { serviceDeployProps } from './service-version.ts'
 
@@ -424,9 +426,20 @@ async function statusCommand(at: ResolvedAlias, io: DeployIo) {
   await line('registry', at.alias.registry)
   const services = Object.entries(at.alias.services ?? {})
   if (services.length === 0) io.out('no services')
+  // Each service is judged as the Worker and the page judge it: against the compiled contracts.
+  const code =
+    services.length > 0 && at.alias.creditToken
+      ? await genuineCode(PublicKey.fromBase58(at.alias.creditToken))
+      : null
   for (const [cid, address] of services) {
-    const receipts = TokenId.toBase58(receiptTokenId(PublicKey.fromBase58(address)))
-    await line('service', address, ` (descriptor ${cid}, receiptTokenId ${receipts})`)
+    const pk = PublicKey.fromBase58(address)
+    const receipts = TokenId.toBase58(receiptTokenId(pk))
+    let verdict = ''
+    if (code && (await accountExists(pk))) {
+      const v = checkGenuineService(await readServiceAccounts(pk, at.alias.url), code)
+      verdict = v.genuine ? ', genuine and frozen' : `, UNSAFE (${v.code}): ${v.reason}`
+    }
+    await line('service', address, ` (descriptor ${cid}, receiptTokenId ${receipts})${verdict}`)
   }
 }
 

@@ -6,23 +6,27 @@ import { isPublicKey } from '../protocol/index.ts'
 // deploy.json: the deploy aliases of the operator's command (`npm run deploy -- <alias> …`), in
 // the shape of zkapp-cli's config.json, plus the addresses the command writes back.
 
-/** Stable codes of every way the deploy command fails; printed as `deploy: CODE: message`. */
-export type DeployErrorCode =
-  | 'USAGE'
-  | 'CONFIG_NOT_FOUND'
-  | 'INVALID_CONFIG'
-  | 'UNKNOWN_ALIAS'
-  | 'KEY_NOT_FOUND'
-  | 'INVALID_KEY'
-  | 'NOT_DEPLOYED'
-  | 'ALREADY_DEPLOYED'
-  | 'DESCRIPTOR_NOT_FOUND'
-  | 'INVALID_DESCRIPTOR'
-  | 'DESCRIPTOR_CID_MISMATCH'
-  | 'RUNNER_KEY_MISMATCH'
-  | 'NETWORK'
-  | 'TRANSACTION'
-  | 'NOT_LOCAL'
+/** Stable codes of every way the deploy and operator commands fail; printed as `deploy: CODE: message`. */
+export const DEPLOY_ERROR_CODES = [
+  'USAGE',
+  'CONFIG_NOT_FOUND',
+  'INVALID_CONFIG',
+  'UNKNOWN_ALIAS',
+  'KEY_NOT_FOUND',
+  'INVALID_KEY',
+  'NOT_DEPLOYED',
+  'ALREADY_DEPLOYED',
+  'DESCRIPTOR_NOT_FOUND',
+  'INVALID_DESCRIPTOR',
+  'DESCRIPTOR_CID_MISMATCH',
+  'RUNNER_KEY_MISMATCH',
+  'NETWORK',
+  'TRANSACTION',
+  'NOT_LOCAL',
+  'RETIRED',
+] as const
+/** One of {@link DEPLOY_ERROR_CODES}. */
+export type DeployErrorCode = (typeof DEPLOY_ERROR_CODES)[number]
 
 /** A failure the deploy command reports in one line. */
 export class DeployError extends Error {

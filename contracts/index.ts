@@ -18,6 +18,8 @@ export {
   deposit,
   type FeePayer,
   heartbeat,
+  isRetiredInRegistry,
+  listedServices,
   mintCredits,
   proveDeposit,
   publishService,
@@ -27,6 +29,7 @@ export {
   readServiceState,
   receiptTokenId,
   requestWithdraw,
+  retireService,
   type SettleArgs,
   type SettledResults,
   type SignedVoucher,
@@ -35,7 +38,13 @@ export {
   settledResults,
   withdraw,
 } from './client.ts'
-export { type CompileTimes, compileAll, DEFAULT_CACHE_DIR } from './compile.ts'
+export {
+  type CompileTimes,
+  compileAll,
+  currentTxnVersion,
+  DEFAULT_CACHE_DIR,
+  genuineCode,
+} from './compile.ts'
 export { CreditAdmin, type CreditAdminDeployProps } from './credit-admin.ts'
 export {
   CreditToken,
@@ -60,6 +69,7 @@ export {
   verifyResult,
 } from './results-tree.ts'
 export { sendHeartbeat } from './runner-heartbeat.ts'
+export { dummyGenuineCode, readServiceAccounts } from './service-accounts.ts'
 export {
   frozenServicePermissions,
   ServiceContract,

@@ -11,14 +11,22 @@ import { DeployError, loadAlias, type ResolvedAlias } from '../contracts/deploy-
 import {
   accountExists,
   compileAll,
+  isRetiredInRegistry,
   receiptTokenId,
+  retireService,
   selectNetwork,
   sendHeartbeat,
 } from '../contracts/index.ts'
 import { readKeyFile } from '../contracts/key-file.ts'
 import { serviceDescriptorCid } from '../protocol/index.ts'
 import { offer } from './offer.ts'
-import { type ProviderCredentials, registerWithWorker, workerServiceStatus } from './register.ts'
+import {
+  type ProviderCredentials,
+  registerWithWorker,
+  retireWithWorker,
+  workerServiceStatus,
+} from './register.ts'
+import { retire } from './retire.ts'
 
 // `npm run operator -- <alias> offer service.json …`: one command from a descriptor file to a
 // live, listed service. It lives apart from the deploy command because it composes three parts
@@ -148,6 +156,12 @@ export async function offerCommand(
       },
       async registered(service, cid) {
         const s = await workerServiceStatus(o.worker, service, fetchFn)
+        if (s.retired) {
+          throw new DeployError(
+            'RETIRED',
+            `service ${service} is retired at the Worker: offer a new version (a new commit or descriptor)`,
+          )
+        }
         return s.registered && s.descriptorCid === cid
       },
       async register(service, cid) {
@@ -173,9 +187,66 @@ export async function offerCommand(
   io.out(`offered: ${descriptor.name} (${outcome.performed.join(', ')})`)
   io.out(`service ${outcome.service}, descriptor ${outcome.cid}`)
   io.out(
-    `keep it live: run \`zkrunner-agent\` heartbeats (a version goes stale once its heartbeat is older than the Worker's HEARTBEAT_MAX_AGE_SLOTS)`,
+    `keep it live: run \`zkrunner-agent heartbeat --service ${outcome.service}\` (or with --registry) as a service; a version goes stale once its heartbeat is older than the Worker's HEARTBEAT_MAX_AGE_SLOTS`,
   )
   if (o.page) io.out(`page: ${o.page} (listed under ${outcome.service})`)
+}
+
+/** What `retire` needs beyond the alias and the service. */
+export interface RetireOptions {
+  config: string
+  runnerKey: string
+  worker: string
+}
+
+/** Runs `retire` for the service version at `service` on `alias`. */
+export async function retireCommand(
+  alias: string,
+  service: string,
+  o: RetireOptions,
+  io: DeployIo,
+  fetchFn: typeof fetch = fetch,
+): Promise<void> {
+  let servicePk: PublicKey
+  try {
+    servicePk = PublicKey.fromBase58(service)
+  } catch {
+    throw new DeployError('USAGE', `${service} is not a Mina address`)
+  }
+  const runnerKey = await readKeyFile(resolve(o.runnerKey), 'runner')
+  const at = await loadAlias(resolve(o.config), alias)
+  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId)
+  const registryAddress = at.alias.registry
+  if (!registryAddress) throw new DeployError('NOT_DEPLOYED', `alias ${alias} has no registry`)
+  const registry = PublicKey.fromBase58(registryAddress)
+  const payer = { key: await readKeyFile(at.feePayerKeyPath, 'fee payer'), fee: at.feeNanomina }
+  const outcome = await retire(
+    service,
+    {
+      async retiredAtWorker(s) {
+        return (await workerServiceStatus(o.worker, s, fetchFn)).retired === true
+      },
+      async retireAtWorker(s) {
+        await retireWithWorker(o.worker, s, runnerKey.toBase58(), fetchFn)
+      },
+      async retiredInRegistry() {
+        // Without an archive the listing cannot be read: sending the retirement again is harmless.
+        if (!at.alias.archive) return false
+        return isRetiredInRegistry(registry, servicePk, runnerKey.toPublicKey())
+      },
+      async retireInRegistry() {
+        const token = at.alias.creditToken
+        if (!token) throw new DeployError('NOT_DEPLOYED', `alias ${alias} has no creditToken`)
+        io.out('compiling (cached keys)…')
+        await compileAll(PublicKey.fromBase58(token))
+        const tx = await retireService(payer, registry, runnerKey, servicePk)
+        io.out(`registry retire sent: ${tx.hash}`)
+        await tx.wait()
+      },
+    },
+    io.out,
+  )
+  io.out(`retired: ${service} (${outcome.performed.join(', ') || 'nothing left to do'})`)
 }
 
 function program(io: DeployIo, fetchFn: typeof fetch): Command {
@@ -207,6 +278,19 @@ function program(io: DeployIo, fetchFn: typeof fetch): Command {
     .option('--page <url>', 'the page that lists the service, printed at the end')
     .action(async (alias: string, path: string, o: OfferOptions) =>
       offerCommand(alias, path, o, io, fetchFn),
+    )
+  root
+    .command('retire')
+    .argument('<alias>', 'the deploy.json alias (network, fee payer, registry)')
+    .argument('<service>', 'the service version (contract address) to retire')
+    .description(
+      'stop the Worker admitting jobs for the version and withdraw it from the registry; re-run to resume',
+    )
+    .option('--config <path>', 'the deploy aliases file', 'deploy.json')
+    .requiredOption('--runner-key <path>', "key file of the version's runnerPublicKey")
+    .requiredOption('--worker <url>', 'the Worker')
+    .action(async (alias: string, service: string, o: RetireOptions) =>
+      retireCommand(alias, service, o, io, fetchFn),
     )
   return root
 }

@@ -2,6 +2,7 @@ import {
   type ServiceDescriptor,
   sealJson,
   signServiceRegistration,
+  signServiceRetirement,
   TRIGGER_TOKEN_INFO,
 } from '../protocol/index.ts'
 
@@ -63,10 +64,30 @@ export async function registerWithWorker(
     },
     r.runnerPrivateKey,
   )
-  const res = await fetchFn(new URL('/v1/services', r.workerUrl), {
+  const answer = await postToWorker(
+    new URL('/v1/services', r.workerUrl),
+    registration,
+    'registration',
+    fetchFn,
+  )
+  return { registeredAt: (answer as { registeredAt?: unknown }).registeredAt }
+}
+
+/**
+ * POSTs `body` as JSON to the Worker and returns its JSON answer. A refusal throws a
+ * RegistrationError carrying the Worker's error code (or HTTP_ERROR when the answer is not the
+ * Worker's JSON error), naming `what` was refused.
+ */
+async function postToWorker(
+  url: URL,
+  body: unknown,
+  what: string,
+  fetchFn: typeof fetch,
+): Promise<unknown> {
+  const res = await fetchFn(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(registration),
+    body: JSON.stringify(body),
   })
   const text = await res.text()
   if (!res.ok) {
@@ -79,10 +100,27 @@ export async function registerWithWorker(
     throw new RegistrationError(
       res.status,
       code,
-      `the Worker refused the registration: ${res.status} ${text.slice(0, 300)}`,
+      `the Worker refused the ${what}: ${res.status} ${text.slice(0, 300)}`,
     )
   }
-  return { registeredAt: (JSON.parse(text) as { registeredAt?: unknown }).registeredAt }
+  return JSON.parse(text)
+}
+
+/** Retires `service` at the Worker with a retirement signed now by the runner key (idempotent). */
+export async function retireWithWorker(
+  workerUrl: string,
+  service: string,
+  runnerPrivateKey: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<{ retiredAt: unknown }> {
+  const retirement = signServiceRetirement({ service, at: Date.now() }, runnerPrivateKey)
+  const answer = await postToWorker(
+    new URL(`/v1/services/${service}/retire`, workerUrl),
+    retirement,
+    'retirement',
+    fetchFn,
+  )
+  return { retiredAt: (answer as { retiredAt?: unknown }).retiredAt }
 }
 
 /** What the Worker holds for a service: whether it is registered, under which descriptor. */
@@ -90,12 +128,19 @@ export async function workerServiceStatus(
   workerUrl: string,
   service: string,
   fetchFn: typeof fetch = fetch,
-): Promise<{ registered: boolean; descriptorCid?: string; enabled?: boolean; reason?: string }> {
+): Promise<{
+  registered: boolean
+  retired?: boolean
+  descriptorCid?: string
+  enabled?: boolean
+  reason?: string
+}> {
   const res = await fetchFn(new URL(`/v1/services/${service}`, workerUrl))
   if (!res.ok)
     throw new RegistrationError(res.status, 'HTTP_ERROR', `GET ${res.url}: ${res.status}`)
   return (await res.json()) as {
     registered: boolean
+    retired?: boolean
     descriptorCid?: string
     enabled?: boolean
     reason?: string

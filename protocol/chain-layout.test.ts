@@ -7,6 +7,9 @@ import {
   encodeHeartbeat,
   encodeTerms,
   fieldToCommit,
+  holdsServiceState,
+  SERVICE_STATE_FIELDS,
+  ServiceState,
   serviceAvailability,
 } from './chain-layout.ts'
 
@@ -55,5 +58,18 @@ describe('serviceAvailability', () => {
       enabled: false,
       reason: 'funding-exhausted',
     })
+  })
+})
+
+describe('holdsServiceState', () => {
+  test('an account holds the layout when it has a field for every index, and more is fine', () => {
+    expect(SERVICE_STATE_FIELDS).toBe(Object.keys(ServiceState).length)
+    const fields = (n: number) => Array.from({ length: n }, () => 0n)
+    expect(holdsServiceState(fields(SERVICE_STATE_FIELDS))).toBe(true)
+    expect(holdsServiceState(fields(32))).toBe(true)
+    expect(holdsServiceState(fields(SERVICE_STATE_FIELDS - 1))).toBe(false)
+    expect(holdsServiceState([])).toBe(false)
+    expect(holdsServiceState(null)).toBe(false)
+    expect(holdsServiceState(undefined)).toBe(false)
   })
 })

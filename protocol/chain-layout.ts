@@ -24,6 +24,14 @@ export const ServiceState = {
   heartbeat: 7,
 } as const
 
+/** How many state fields the service layout occupies (8 today; an o1js 3 account has 32 in all). */
+export const SERVICE_STATE_FIELDS = Math.max(...Object.values(ServiceState)) + 1
+
+/** Whether an account's `zkappState` is long enough to hold the service layout. */
+export const holdsServiceState = (
+  fields: readonly bigint[] | null | undefined,
+): fields is readonly bigint[] => fields != null && fields.length >= SERVICE_STATE_FIELDS
+
 /** The frozen price and refund timelock of a service version. */
 export interface ServiceTerms {
   pricePerJob: bigint
@@ -76,7 +84,12 @@ export const commitToField = (sha: string): bigint => BigInt(`0x${sha}`)
 export const fieldToCommit = (field: bigint): string => field.toString(16).padStart(40, '0')
 
 /** Why a service cannot take a job right now. */
-export type ServiceDisabledReason = 'stale-heartbeat' | 'funding-exhausted' | 'unknown-service'
+export type ServiceDisabledReason =
+  | 'stale-heartbeat'
+  | 'funding-exhausted'
+  | 'unknown-service'
+  /** Not a genuine, frozen zkrunner service (protocol's checkGenuineService). */
+  | 'unsafe-service'
 
 /**
  * Decides whether a service takes one more job: the runner's heartbeat is at most `maxHeartbeatAgeSlots`

@@ -20,3 +20,7 @@ export const RESULT_LEAF_DOMAIN = domainTag('zkrunner/result-leaf/v1')
 export const REGISTRATION_DOMAIN = domainTag('zkrunner/registration/v1')
 /** First field of every result report the runner posts to the Worker. */
 export const RESULT_REPORT_DOMAIN = domainTag('zkrunner/result-report/v1')
+/** First field of every retirement of a service version the operator signs. */
+export const RETIREMENT_DOMAIN = domainTag('zkrunner/retirement/v1')
+/** First field of every status query a user signs to read their own funding from the Worker. */
+export const STATUS_QUERY_DOMAIN = domainTag('zkrunner/status-query/v1')

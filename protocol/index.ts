@@ -8,6 +8,8 @@ export {
   encodeHeartbeat,
   encodeTerms,
   fieldToCommit,
+  holdsServiceState,
+  SERVICE_STATE_FIELDS,
   type ServiceDisabledReason,
   type ServiceHeartbeat,
   ServiceState,
@@ -32,6 +34,7 @@ export {
   RESULT_LEAF_DOMAIN,
   RESULT_REPORT_DOMAIN,
   SETTLE_DOMAIN,
+  STATUS_QUERY_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
 export {
@@ -59,6 +62,24 @@ export {
 } from './envelope.ts'
 export { fail, ok, ProtocolError, ProtocolErrorCode, type Result, unwrap } from './errors.ts'
 export {
+  ACCOUNT_CODE_SELECTION,
+  type AccountCode,
+  type AccountPermissions,
+  AccountPermissionsSchema,
+  type AuthRequired,
+  checkGenuineService,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
+  type GenuineCode,
+  GenuineCodeSchema,
+  type GenuineVerdict,
+  parseServiceAccounts,
+  type ServiceAccounts,
+  serviceAccountsQuery,
+  UnsafeServiceCode,
+} from './genuine-service.ts'
+export { variablesOfDispatchEvent } from './github-inputs.ts'
+export {
   type JobRequest,
   JobRequestSchema,
   type JobSubmission,
@@ -80,6 +101,7 @@ export {
   registrationMessage,
   resultLeafMessage,
   resultReportMessage,
+  retirementMessage,
   settleMessage,
   voucherMessage,
 } from './messages.ts'
@@ -118,7 +140,7 @@ export {
   WellFormedStringSchema,
 } from './primitives.ts'
 export { type NextVoucher, nextVoucher, type OwedEvidence, type OwedSource } from './proven-owed.ts'
-export { isLoopbackHttp, providerLink, providerUrlProblem } from './provider-link.ts'
+export { isLoopbackHttp, providerLink, providerUrlProblem, runLink } from './provider-link.ts'
 export {
   parseRequestBinding,
   type RequestBinding,
@@ -164,6 +186,8 @@ export {
 } from './service-descriptor.ts'
 export {
   parseServiceRegistration,
+  type SealedGithubCredentials,
+  SealedGithubCredentialsSchema,
   type SealedGitlabCredentials,
   SealedGitlabCredentialsSchema,
   type ServiceRegistration,
@@ -171,6 +195,13 @@ export {
   signServiceRegistration,
   verifyServiceRegistration,
 } from './service-registration.ts'
+export {
+  parseServiceRetirement,
+  type ServiceRetirement,
+  ServiceRetirementSchema,
+  signServiceRetirement,
+  verifyServiceRetirement,
+} from './service-retirement.ts'
 export {
   MAX_SETTLED_LEAVES,
   parseSettledLeaves,
@@ -186,6 +217,16 @@ export {
   signFields,
   verifyFields,
 } from './signature.ts'
+export {
+  STATUS_QUERY_MAX_SECONDS,
+  type StatusQuery,
+  signStatusQuery,
+  statusQueryExpiry,
+  statusQueryMessage,
+  statusQueryString,
+  verifyStatusQuery,
+} from './status-query.ts'
+export { receiptTokenIdOf, tokenIdToBase58 } from './token-id.ts'
 export {
   parseVoucher,
   signVoucher,

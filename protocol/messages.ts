@@ -6,6 +6,7 @@ import {
   REGISTRATION_DOMAIN,
   RESULT_LEAF_DOMAIN,
   RESULT_REPORT_DOMAIN,
+  RETIREMENT_DOMAIN,
   SETTLE_DOMAIN,
   VOUCHER_DOMAIN,
 } from './domains.ts'
@@ -88,6 +89,15 @@ export function manifestMessage(digest: Uint8Array): bigint[] {
 export function registrationMessage(digest: Uint8Array): bigint[] {
   const [hi, lo] = unwrap(digestToFields(digest))
   return [REGISTRATION_DOMAIN, hi, lo]
+}
+
+/**
+ * What an operator signs to retire a service version with the Worker: the service and the moment
+ * (ms since the epoch), so a retirement captured once cannot be replayed much later.
+ */
+export function retirementMessage(r: { service: string; at: number }): bigint[] {
+  const [x, isOdd] = unwrap(publicKeyToFields(r.service))
+  return [RETIREMENT_DOMAIN, x, isOdd, BigInt(r.at)]
 }
 
 /**

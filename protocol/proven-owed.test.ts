@@ -68,6 +68,19 @@ describe('a Worker that inflates what is owed', () => {
     expect(next.warning).toMatch(/no voucher/)
   })
 
+  test('with nothing but the chain: the settled voucher’s amount and a nonce above it', () => {
+    const next = nextVoucher({ ...base, settledNonce: 6n, reportedOwed: 1_000_000n })
+    expect(next).toMatchObject({ provenOwed: 10n, source: 'settled', cumulativeAmount: 15n })
+    expect(next.nonce).toBe(7n)
+    // An own record with an older nonce does not take the nonce back below the settled one.
+    const own = nextVoucher({
+      ...base,
+      settledNonce: 6n,
+      ownRecord: { cumulativeAmount: 5n, nonce: 2n },
+    })
+    expect(own).toMatchObject({ provenOwed: 10n, source: 'settled', nonce: 7n })
+  })
+
   test('with a forged voucher (signed by another key, claiming to be the user’s)', () => {
     const forged = { ...signed(1_000_000n, 9n, stranger), user: user.publicKey }
     const next = nextVoucher({ ...base, reported: forged, reportedOwed: 1_000_000n })

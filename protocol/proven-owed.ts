@@ -24,6 +24,8 @@ export interface OwedEvidence {
   ownRecord?: { cumulativeAmount: bigint; nonce: bigint } | undefined
   /** The amount the service settled for this user on chain. */
   settled: bigint
+  /** The nonce of the voucher settled on chain, when known: the next nonce is above it. */
+  settledNonce?: bigint | undefined
 }
 
 /**
@@ -67,7 +69,7 @@ function proof(reported: unknown, user: string, service: string): Voucher | stri
 export function nextVoucher(e: OwedEvidence): NextVoucher {
   let provenOwed = e.settled
   let source: OwedSource = 'settled'
-  let nonce = 0n
+  let nonce = e.settledNonce ?? 0n
   let voucher: Voucher | undefined
   let warning: string | undefined
   if (e.ownRecord) {
@@ -75,7 +77,7 @@ export function nextVoucher(e: OwedEvidence): NextVoucher {
       provenOwed = e.ownRecord.cumulativeAmount
       source = 'own-record'
     }
-    nonce = e.ownRecord.nonce
+    if (e.ownRecord.nonce > nonce) nonce = e.ownRecord.nonce
   }
   if (e.reported === undefined || e.reported === null) {
     warning = 'the Worker returned no voucher of yours'

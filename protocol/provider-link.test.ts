@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { providerLink, providerUrlProblem } from './provider-link.ts'
+import { providerLink, providerUrlProblem, runLink } from './provider-link.ts'
 
 describe('providerLink', () => {
   const provider = 'https://gitlab.example.com'
@@ -40,5 +40,34 @@ describe('providerUrlProblem', () => {
     expect(
       providerUrlProblem('https://u:p@gitlab.com', { allowLoopbackHttp: false }),
     ).not.toBeNull()
+  })
+})
+
+describe('runLink', () => {
+  const github = { provider: 'github', providerUrl: 'https://github.com', project: 'o/r' } as const
+  test('keeps a GitHub run of the descriptor repository', () => {
+    expect(runLink('https://github.com/o/r/actions/runs/30433642', github)).toBe(
+      'https://github.com/o/r/actions/runs/30433642',
+    )
+  })
+  test.each([
+    'http://github.com/o/r/actions/runs/1',
+    'https://github.com.evil.net/o/r/actions/runs/1',
+    'https://gist.github.com/o/r/actions/runs/1',
+    'https://github.com/o/other/actions/runs/1',
+    'https://github.com/o/r/settings',
+    'https://github.com/o/r-evil/actions/runs/1',
+    'javascript:alert(1)',
+  ])('refuses %s for a GitHub run', (link) => {
+    expect(runLink(link, github)).toBeNull()
+  })
+  test('a GitLab run keeps providerLink rule', () => {
+    const gitlab = {
+      provider: 'gitlab',
+      providerUrl: 'https://gitlab.example.com',
+      project: '7',
+    } as const
+    expect(runLink('https://gitlab.example.com/g/p/-/pipelines/7', gitlab)).not.toBeNull()
+    expect(runLink('https://evil.net/g/p/-/pipelines/7', gitlab)).toBeNull()
   })
 })

@@ -52,3 +52,18 @@ export function providerLink(link: string, providerUrl: string): string | null {
   if (url.username !== '' || url.password !== '') return null
   return url.href
 }
+
+/**
+ * The link to a job's run, when it is the descriptor's own: `providerLink`, and for GitHub also a
+ * path under the repository's runs (`/{owner}/{repo}/actions/runs/…`), so a link on github.com to
+ * anything else (another repository, a user page) is not shown as the job's run.
+ */
+export function runLink(
+  link: string,
+  descriptor: { provider: 'gitlab' | 'github'; providerUrl: string; project: string },
+): string | null {
+  const kept = providerLink(link, descriptor.providerUrl)
+  if (kept === null || descriptor.provider !== 'github') return kept
+  const prefix = `/${descriptor.project}/actions/runs/`.toLowerCase()
+  return new URL(kept).pathname.toLowerCase().startsWith(prefix) ? kept : null
+}

@@ -15,6 +15,9 @@ import {
   Uint64Schema,
 } from './primitives.ts'
 
+/** A GitHub repository as its API names it: `owner/repo`. */
+export const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/
+
 /** One version of one CI job offered as a service: published on IPFS, its CID frozen on chain. */
 export const ServiceDescriptorSchema = z
   .strictObject({
@@ -40,6 +43,14 @@ export const ServiceDescriptorSchema = z
         "Project id or URL-encodable path (`group/project`) as the provider's API takes it.",
     }),
     ref: z.string().min(1).max(255).meta({ description: 'Branch or tag the pipeline runs on.' }),
+    workflow: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}\.ya?ml$/, 'must be a workflow file name (e.g. zkrunner.yml)')
+      .optional()
+      .meta({
+        description:
+          'GitHub only: the workflow file under .github/workflows/ that runs the job (e.g. zkrunner.yml); it needs a workflow_dispatch trigger and a run-name of `zkrunner ` followed by the ZKRUNNER_JOB_ID input.',
+      }),
     job: z
       .string()
       .min(1)
@@ -69,6 +80,19 @@ export const ServiceDescriptorSchema = z
   .refine((d) => new Set(d.parameters.map((p) => p.name)).size === d.parameters.length, {
     message: 'parameter names must be unique',
     path: ['parameters'],
+  })
+  // GitHub's dispatch needs the repository as owner/repo and a workflow file; GitLab takes neither.
+  .refine((d) => d.provider !== 'github' || d.workflow !== undefined, {
+    message: 'a GitHub service names its workflow file',
+    path: ['workflow'],
+  })
+  .refine((d) => d.provider !== 'github' || GITHUB_REPOSITORY.test(d.project), {
+    message: 'a GitHub project is owner/repo',
+    path: ['project'],
+  })
+  .refine((d) => d.provider !== 'gitlab' || d.workflow === undefined, {
+    message: 'only a GitHub service names a workflow file',
+    path: ['workflow'],
   })
 /** One version of one CI job offered as a service. */
 export type ServiceDescriptor = z.infer<typeof ServiceDescriptorSchema>

@@ -29,6 +29,21 @@ export const SealedGitlabCredentialsSchema = z.union([
 export type SealedGitlabCredentials = z.infer<typeof SealedGitlabCredentialsSchema>
 
 /**
+ * What an operator of a GitHub Actions service seals to the Worker (TRIGGER_TOKEN_INFO): a
+ * fine-grained token with Actions: write on the repository (it dispatches the workflow and lists
+ * its runs to reconcile), and the secret of this service's webhook, which signs every delivery
+ * (`X-Hub-Signature-256`). Per service, like GitLab's: one operator's secret moves no other's jobs.
+ */
+export const SealedGithubCredentialsSchema = z.strictObject({
+  v: z.literal(1),
+  provider: z.literal('github'),
+  token: z.string().min(1).max(512),
+  webhookSecret: z.string().min(16).max(256),
+})
+/** The GitHub credentials sealed in a registration. */
+export type SealedGithubCredentials = z.infer<typeof SealedGithubCredentialsSchema>
+
+/**
  * An operator's registration of one service version with the Worker (POST /v1/services).
  * The GitLab trigger token travels sealed to the Worker's key and is stored only sealed.
  */

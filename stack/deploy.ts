@@ -6,6 +6,7 @@ import {
   deployRegistry,
   deployService,
   type FeePayer,
+  genuineCode,
   mintCredits,
   publishService,
   readCredits,
@@ -13,7 +14,7 @@ import {
   serviceDeployProps,
   setCreditTokenAddress,
 } from '../contracts/index.ts'
-import { cidToFields, unwrap } from '../protocol/index.ts'
+import { cidToFields, type GenuineCode, unwrap } from '../protocol/index.ts'
 
 // Network selection and the Worker key hash live with the contracts (the deploy command uses
 // them too); re-exported for the stack's callers.
@@ -26,6 +27,10 @@ export interface Deployment {
   service: string
   /** Base58 token id of the service's deposit receipts. */
   receiptTokenId: string
+  /** Base58 token id of the credit token (the service's vault lives under it). */
+  creditTokenId: string
+  /** What readers compare services with: the compiled contracts' key hashes (protocol). */
+  genuine: GenuineCode
 }
 
 /** What the deployment is made from. */
@@ -121,5 +126,8 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
     registry: registry.toBase58(),
     service: service.toBase58(),
     receiptTokenId: TokenId.toBase58(receiptTokenId(service)),
+    creditTokenId: TokenId.toBase58(TokenId.derive(token)),
+    // From the compile above (cached keys): never hard-coded, since the circuits embed the token.
+    genuine: await genuineCode(token),
   }
 }

@@ -1,4 +1,4 @@
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { chown, cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CiJob } from './sample-project.ts'
 import type { Supervisor } from './supervisor.ts'
@@ -35,6 +35,13 @@ export interface RunnerOutcome {
 // GitLab Runner's documented exit codes for the custom executor's run stage.
 const BUILD_FAILURE_EXIT_CODE = 37
 const SYSTEM_FAILURE_EXIT_CODE = 38
+
+/** Gives a copied tree to the job user, as a checkout by that user would be (no symlinks in it). */
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await chown(dir, uid, gid)
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }))
+    await chown(join(e.parentPath, e.name), uid, gid)
+}
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
@@ -85,6 +92,8 @@ export async function runWithExecutor(
    * job says it holds, as a crash mid-job would: no timing involved, so it happens on any machine.
    */
   killAgentMidJob = false,
+  /** The user jobs run as (the agent's jobUser): GitLab Runner fetches the sources as that user. */
+  jobUser?: { uid: number; gid: number },
 ): Promise<RunnerOutcome> {
   const trace: string[] = []
   const log = (line: string) => {
@@ -139,6 +148,7 @@ export async function runWithExecutor(
     // get_sources: the stand-in has no repository server, so the runner copies the project.
     await rm(buildDir, { recursive: true, force: true })
     await cp(job.projectDir, buildDir, { recursive: true })
+    if (jobUser) await chownTree(buildDir, jobUser.uid, jobUser.gid)
     const stepPath = join(scripts, 'step_script')
     await writeFile(stepPath, stepScript(job, buildDir, ciEnv, killAgentMidJob), { mode: 0o700 })
     const code = await call(['run', stepPath, 'step_script'], killAgentMidJob)

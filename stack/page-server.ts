@@ -1,4 +1,5 @@
 import { createServer, type ViteDevServer } from 'vite'
+import type { GenuineCode } from '../protocol/index.ts'
 
 /** What the page's `config.json` holds (static-site/src/config.ts validates it). */
 export interface PageConfig {
@@ -9,6 +10,8 @@ export interface PageConfig {
   networkId: string
   registryAddress: string
   tokenAddress: string
+  creditTokenId: string
+  genuineCode: GenuineCode
   devKey?: string
   maxHeartbeatAgeSlots?: number
 }

@@ -1,15 +1,24 @@
 import { type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
-import { nextVoucher, type RequestBinding, type ServiceDescriptor } from '../protocol/index.ts'
-import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
-import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
+import {
+  type GenuineCode,
+  holdsServiceState,
+  nextVoucher,
+  type RequestBinding,
+  type ServiceDescriptor,
+} from '../protocol/index.ts'
+import {
+  decodeServiceState,
+  GraphqlChainReader,
+  latestSettlement,
+} from '../static-site/src/chain-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
-import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
-import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
-import { verifyResult } from '../static-site/src/verify/verify-result.ts'
+import { verifyFromEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
+import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
 import {
+  fundingOf,
   TERMINAL_STATUSES,
   WorkerClient,
   type WorkerJob,
@@ -21,6 +30,8 @@ export interface UserEndpoints {
   minaGraphqlUrl: string
   archiveUrl: string
   gateways: string[]
+  /** What a genuine service is compared with (the deployment's compiled contracts). */
+  genuine: { creditTokenId: string; code: GenuineCode }
 }
 
 /** The outcome of one sample job, as the user sees it. */
@@ -67,22 +78,38 @@ export async function requestJob(
 ): Promise<{ jobId: string; user: string; cumulativeAmount: string; request: RequestBinding }> {
   const worker = new WorkerClient(endpoints.workerUrl)
   const wallet = devKeyWallet(userKey)
-  const status = await worker.service(service, wallet.publicKey)
-  const funding = status.chain?.funding
-  // This requester keeps no record of its own between runs, and the settled amount only lowers
-  // what it may sign: with no proof from the Worker it signs one price, which an honest Worker
+  const chain = new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl)
+  // The price settlement charges is the contract's, not the descriptor's (as on the page).
+  const fields = await chain.zkappState(service)
+  if (!holdsServiceState(fields)) throw new Error(`no service contract at ${service}`)
+  const price = decodeServiceState(fields).terms.pricePerJob
+  // The Worker's answer is untrusted JSON (fundingOf never throws on it); the floor is the voucher
+  // the runner settled on chain. This requester keeps no record of its own between runs: with no
+  // proof from the Worker it signs the settled amount plus one price, which an honest Worker
   // refuses as insufficient rather than anyone overpaying.
+  const [funding, settlement] = await Promise.all([
+    worker.service(service, await statusQueryFor(wallet)).then(fundingOf),
+    chain.events(service).then(
+      (events) => latestSettlement(events, wallet.publicKey),
+      // Unreadable counts as never settled: 0 only lowers what is signed.
+      () => {
+        log('voucher: the settled amount could not be read from the archive; counting 0')
+        return null
+      },
+    ),
+  ])
   const next = nextVoucher({
     user: wallet.publicKey,
     service,
-    price: BigInt(descriptor.pricePerJob),
-    reported: funding?.voucher,
-    reportedOwed: funding ? BigInt(funding.owed) : undefined,
-    settled: 0n,
+    price,
+    reported: funding.voucher,
+    reportedOwed: funding.owed,
+    settled: settlement?.cumulativeAmount ?? 0n,
+    settledNonce: settlement?.nonce,
   })
   if (next.warning) log(`voucher: ${next.warning}`)
   const { envelope, submission, binding } = await buildSealedRequest(
-    { service, descriptor, values, owed: next.provenOwed, lastNonce: next.nonce - 1n },
+    { service, descriptor, values, owed: next.provenOwed, price, lastNonce: next.nonce - 1n },
     wallet,
   )
   const submitted = await worker.submit(envelope)
@@ -124,24 +151,7 @@ export async function verifyJob(
   target: { bundleCid: string; service: string; request: RequestBinding },
   onLink: (l: VerificationLink) => void,
 ): Promise<VerificationLink[]> {
-  const reader = await createVerifiedReader(endpoints.gateways)
-  try {
-    const outcome = await verifyResult(
-      { bundleCid: target.bundleCid, service: target.service, request: target.request },
-      {
-        bundle: reader,
-        chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
-        // The leaves come from the document the Settle event names, as on the page.
-        settled: settledResultsFrom(reader, async (owner, digests) =>
-          computeResultsRoot(owner, digests),
-        ),
-      },
-      onLink,
-    )
-    return outcome.links
-  } finally {
-    await reader.stop()
-  }
+  return (await verifyFromEndpoints(endpoints, target, onLink)).links
 }
 
 /** A base58 public key as o1js's type. */

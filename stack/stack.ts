@@ -1,6 +1,8 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
+import { heartbeatWorldOnActiveChain } from '../agent/heartbeat/chain-world.ts'
+import { runHeartbeatDuty } from '../agent/heartbeat/duty.ts'
 import type { FeePayer } from '../contracts/index.ts'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
@@ -9,6 +11,9 @@ import {
   hpkeKeyPairOf,
   type RequestBinding,
   type ServiceDescriptor,
+  signStatusQuery,
+  statusQueryExpiry,
+  statusQueryString,
   unwrap,
 } from '../protocol/index.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
@@ -16,6 +21,7 @@ import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
 import { type Deployment, ensureDeployed, selectNetwork, sendHeartbeat } from './deploy.ts'
 import { JobLedger } from './job-ledger.ts'
+import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
 import { startPageServer } from './page-server.ts'
 import { publishDescriptor } from './publish.ts'
@@ -32,7 +38,7 @@ import { type Supervised, Supervisor } from './supervisor.ts'
 const PRICE_PER_JOB = 10n
 const WITHDRAW_TIMELOCK_SLOTS = 100
 const CREDITS_PER_USER = 1_000_000n
-// The stack re-sends the runner heartbeat well inside this age (slots), so the service stays enabled.
+// The heartbeat duty renews the runner heartbeat at half this age (slots), so the service stays enabled.
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
 const NETWORK_ID = 'devnet'
 const SAMPLE_PROJECT_ID = 1
@@ -143,6 +149,10 @@ async function bringUp(
 ): Promise<LocalStack> {
   const dataDir = config.dataDir
   const agentDataDir = join(dataDir, 'agent')
+  // Beside the stack's data dir, not in it (the Worker's secrets are there): the job user reaches
+  // its builds and nothing else. Made first, so that a fresh `.zkrunner` is traversable.
+  const buildsDir = `${dataDir.replace(/\/+$/, '')}-builds`
+  await mkdir(buildsDir, { recursive: true, mode: 0o755 })
   await mkdir(agentDataDir, { recursive: true, mode: 0o700 })
   const secrets = await loadOrCreateSecrets(join(dataDir, 'secrets.json'))
   const hpke = unwrap(hpkeKeyPairOf(secrets.hpkePrivateKey))
@@ -241,16 +251,6 @@ async function bringUp(
   await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
-  const heartbeatTimer = setInterval(
-    () => {
-      sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log).catch((e) =>
-        log(`heartbeat failed: ${(e as Error).message}`),
-      )
-    },
-    Math.max(60_000, (HEARTBEAT_MAX_AGE_SLOTS / 3) * config.blockIntervalMs),
-  )
-  heartbeatTimer.unref()
-  closers.push(async () => clearInterval(heartbeatTimer))
 
   const agentEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -262,7 +262,12 @@ async function bringUp(
     ZKRUNNER_CREDIT_TOKEN: deployment.token,
     ZKRUNNER_METRICS_LISTEN: '',
     ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
+    ZKRUNNER_BUILDS_DIR: buildsDir,
   }
+  // As root (CI), jobs run as an unprivileged user, as the README's runner set-up has it.
+  const jobUser = stackJobUser(buildsDir, log)
+  if (jobUser) agentEnv.ZKRUNNER_JOB_USER = jobUser.name
+  else delete agentEnv.ZKRUNNER_JOB_USER
   await writeFile(join(dataDir, 'agent.json'), '{}\n')
   // The runner key sits in the agent's key file (0600, outside the builds dir), not in its
   // environment: a job could read the agent's environment from /proc.
@@ -327,10 +332,10 @@ async function bringUp(
         },
         agent,
         agentEnv,
-        // The agent's default builds dir: beside its data dir, never inside it.
-        `${agentDataDir}-builds`,
+        buildsDir,
         prefixed('job'),
         takeKillFault(),
+        jobUser,
       ).then(async (outcome) => {
         // After a crash the operator's `zkrunner-agent resume` (at boot) finishes what the agent left.
         if (killed) await runAgent(sup, agent, ['resume'], agentEnv, prefixed('job'))
@@ -351,6 +356,9 @@ async function bringUp(
       // The stand-in is plain http on loopback; production config never sets this.
       'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
       `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
+      `CREDIT_TOKEN_ID=${deployment.creditTokenId}`,
+      // Single quotes: the dotenv value is taken literally (it is JSON).
+      `GENUINE_SERVICE_CODE='${JSON.stringify(deployment.genuine)}'`,
       '',
     ].join('\n'),
     { mode: 0o600 },
@@ -397,6 +405,20 @@ async function bringUp(
     runnerPrivateKey: runnerKey.toBase58(),
   })
 
+  // The agent's heartbeat duty, in this process (it shares the stack's chain connection): it
+  // reads the allowed age from the Worker and renews at half of it, as `zkrunner-agent heartbeat`.
+  const duty = new AbortController()
+  void runHeartbeatDuty(
+    heartbeatWorldOnActiveChain({
+      runnerKey,
+      payer,
+      workerUrl: urls.worker,
+      services: [deployment.service],
+    }),
+    { slotMs: config.blockIntervalMs, log, signal: duty.signal },
+  )
+  closers.push(async () => duty.abort())
+
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
     minaGraphqlUrl: urls.minaGraphql,
@@ -405,6 +427,8 @@ async function bringUp(
     networkId: NETWORK_ID,
     registryAddress: deployment.registry,
     tokenAddress: deployment.token,
+    creditTokenId: deployment.creditTokenId,
+    genuineCode: deployment.genuine,
     devKey: pageUserKey.toBase58(),
     maxHeartbeatAgeSlots: HEARTBEAT_MAX_AGE_SLOTS,
   })
@@ -413,6 +437,7 @@ async function bringUp(
 
   const ledger = new JobLedger(join(dataDir, 'jobs.json'))
   const endpoints = {
+    genuine: { creditTokenId: deployment.creditTokenId, code: deployment.genuine },
     workerUrl: urls.worker,
     minaGraphqlUrl: urls.minaGraphql,
     archiveUrl: urls.archive,
@@ -424,9 +449,11 @@ async function bringUp(
     limit: number,
     onLine: (line: string) => void = log,
   ): Promise<StackJob> => {
-    const status = await fetch(
-      `${urls.worker}/v1/services/${deployment.service}?user=${userPublicKey}`,
+    // The user's funding is theirs to read: the query is signed with their key.
+    const query = statusQueryString(
+      signStatusQuery({ user: userPublicKey, expires: statusQueryExpiry() }, userKey.toBase58()),
     )
+    const status = await fetch(`${urls.worker}/v1/services/${deployment.service}${query}`)
     const funding = ((await status.json()) as { chain?: { funding?: { owed?: string } } }).chain
       ?.funding
     await ensureDeposit(

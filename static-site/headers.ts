@@ -16,8 +16,13 @@ export const ISOLATION_HEADERS = {
 /**
  * A strict Content-Security-Policy: scripts only from the page's own origin, never framed.
  * - `'wasm-unsafe-eval'`: o1js compiles its WebAssembly prover;
- * - `'unsafe-eval'`: o1js's kimchi bindings run `new Function(...)` at start-up (o1js 2.x web
- *   build); no inline script is allowed, so a string injected into the DOM still cannot run;
+ * - `'unsafe-eval'`: `'wasm-unsafe-eval'` alone does not suffice. o1js 2.15's web build ships its
+ *   js_of_ocaml bindings (o1js_web.bc.js) as a string and starts them with `new Function(H1)()`
+ *   in dist/web/index.js, and wasm-bindgen's glue calls `new Function(...)` for globalThis. o1js
+ *   runs only in the prover worker (prover/prover-worker.ts), so the tightening left is a policy
+ *   per response: the document without 'unsafe-eval', the worker script (and the blob workers it
+ *   starts, which inherit its policy) with it; not done, as static hosts merge `_headers` rules
+ *   differently. No inline script is allowed, so a string injected into the DOM still cannot run;
  * - `blob:` workers: o1js starts its thread pool from blob URLs;
  * - `connect-src https:`: the Worker, Mina and gateways are whatever `config.json` names. With
  *   `loopback`, plain http and ws to loopback hosts too (the local stack and Vite's dev server).

@@ -177,6 +177,8 @@ describe('the local stack', () => {
       await form.locator('input[name="LIMIT"]').fill('400000')
       const pipelinesBefore = stack.gitlab.pipelines.length
       await form.locator('button[type="submit"]').click()
+      // The page shows the proven owed amount and the new voucher's amount; the user confirms.
+      await page.locator('[data-role="voucher-confirm-button"]').click()
       await page.locator('[data-role="bundle-cid"]').waitFor({ timeout: 600_000 })
       const cid = (await page.locator('[data-role="bundle-cid"]').textContent())?.trim() ?? ''
       expect(cid).toMatch(/^baf/)

@@ -1,23 +1,12 @@
-import { z } from 'zod'
-import { type HpkeKeyPair, hpkeKeyPairOf } from '../protocol/index.ts'
+import {
+  type GenuineCode,
+  GenuineCodeSchema,
+  type HpkeKeyPair,
+  hpkeKeyPairOf,
+} from '../protocol/index.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
-
-const intString = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback)
-
-const ConfigSchema = z.object({
-  HPKE_PRIVATE_KEY: z.string().min(1, 'HPKE_PRIVATE_KEY is not set'),
-  HPKE_PREVIOUS_PRIVATE_KEY: z.string().optional(),
-  MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
-  GITLAB_URL: z.url().optional(),
-  // Only the exact word turns it on: a typo or "1" left in production config does not.
-  DEV_ALLOW_LOOPBACK_PROVIDER: z.enum(['loopback-http']).optional(),
-  HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),
-  CHAIN_CACHE_MS: intString(2000, 0, 600_000),
-  GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
-  GITLAB_TIMEOUT_MS: intString(8000, 100, 60_000),
-})
+import { ConfigSchema } from './settings.ts'
 
 /** The Worker's resolved configuration: validated once per isolate. */
 export interface Config {
@@ -28,9 +17,16 @@ export interface Config {
   minaGraphqlUrl: string
   /** Overrides a descriptor's providerUrl (the local stand-in); unset in production. */
   gitlabUrl: string | undefined
+  /** Overrides every GitHub descriptor's REST base (the local stand-in); unset in production. */
+  githubApiUrl: string | undefined
   /** Whether a descriptor's providerUrl may be plain http to a loopback host (the local stack only). */
   allowLoopbackProvider: boolean
   heartbeatMaxAgeSlots: bigint
+  /**
+   * What a genuine service is compared with, or undefined when not configured: then every read of
+   * a service fails closed (not_configured), since no service can be shown to be genuine.
+   */
+  genuine: { creditTokenId: string; code: GenuineCode } | undefined
   chainCacheMs: number
   gitlabMaxAttempts: number
   gitlabTimeoutMs: number
@@ -56,13 +52,28 @@ function resolve(env: Env): Config | ApiError {
     if (!previous.ok) return notConfigured('HPKE_PREVIOUS_PRIVATE_KEY is not an X25519 private key')
     keys.push(previous.value)
   }
+  let genuine: Config['genuine']
+  if (c.GENUINE_SERVICE_CODE !== undefined || c.CREDIT_TOKEN_ID !== undefined) {
+    let json: unknown
+    try {
+      json = JSON.parse(c.GENUINE_SERVICE_CODE ?? '')
+    } catch {
+      return notConfigured('GENUINE_SERVICE_CODE is not JSON')
+    }
+    const code = GenuineCodeSchema.safeParse(json)
+    if (!code.success) return notConfigured('GENUINE_SERVICE_CODE is not a GenuineCode')
+    if (!c.CREDIT_TOKEN_ID) return notConfigured('CREDIT_TOKEN_ID is not set')
+    genuine = { creditTokenId: c.CREDIT_TOKEN_ID, code: code.data }
+  }
   return {
     currentKey: current.value,
     keys,
     minaGraphqlUrl: c.MINA_GRAPHQL_URL,
     gitlabUrl: c.GITLAB_URL,
+    githubApiUrl: c.GITHUB_API_URL,
     allowLoopbackProvider: c.DEV_ALLOW_LOOPBACK_PROVIDER === 'loopback-http',
     heartbeatMaxAgeSlots: BigInt(c.HEARTBEAT_MAX_AGE_SLOTS),
+    genuine,
     chainCacheMs: c.CHAIN_CACHE_MS,
     gitlabMaxAttempts: c.GITLAB_MAX_ATTEMPTS,
     gitlabTimeoutMs: c.GITLAB_TIMEOUT_MS,

@@ -1,6 +1,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
-import { generateMinaKeyPair, signServiceRegistration } from '../protocol/index.ts'
+import {
+  generateMinaKeyPair,
+  STATUS_QUERY_MAX_SECONDS,
+  signServiceRegistration,
+  signStatusQuery,
+  statusQueryExpiry,
+  statusQueryString,
+} from '../protocol/index.ts'
 import { TEST_PROJECT_ID, TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
 import {
   call,
@@ -300,5 +307,38 @@ describe('the edge accepts only what it should', () => {
       expect((await jobOf(requestId)).status).toBe('trigger_failed')
       expect((await pipelinesFor(requestId)).pipelines).toHaveLength(0)
     })
+  })
+
+  it("funding: nobody reads a user's funding or voucher without that user's fresh signed status query", async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 100n)
+    const { envelope } = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
+    expect((await postJson('/v1/jobs', envelope)).status).toBe(202)
+    const base = `/v1/services/${service.address}`
+    const now = Math.floor(Date.now() / 1000)
+    const signed = (signer: typeof user, expires: number) =>
+      statusQueryString(signStatusQuery({ user: user.publicKey, expires }, signer.privateKey))
+    const stranger = generateMinaKeyPair()
+    // The old route answered this with the user's deposit, owed amount and latest voucher.
+    const bare = await call(`${base}?user=${user.publicKey}`)
+    expect(bare.status).toBe(401)
+    const attempts = [
+      signed(stranger, statusQueryExpiry()),
+      signed(user, now - 1),
+      signed(user, now + STATUS_QUERY_MAX_SECONDS + 60),
+    ]
+    for (const q of attempts) {
+      const res = await call(`${base}${q}`)
+      expect(res.status).toBe(403)
+      expect(await res.text()).not.toContain('cumulativeAmount')
+    }
+    // Without a user, only what the chain shows anyone.
+    const open = (await (await call(base)).json()) as { chain: { funding?: unknown } }
+    expect(open.chain.funding).toBeUndefined()
+    // The user's own fresh query reads it.
+    const own = (await (await call(`${base}${signed(user, statusQueryExpiry())}`)).json()) as {
+      chain: { funding: { owed: string; voucher: { nonce: string } | null } }
+    }
+    expect(own.chain.funding).toMatchObject({ owed: '10', voucher: { nonce: '1' } })
   })
 })

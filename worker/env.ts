@@ -10,8 +10,17 @@ export interface Env {
   /** The previous HPKE private key, still accepted during a rotation grace period. Secret. */
   HPKE_PREVIOUS_PRIVATE_KEY?: string
   MINA_GRAPHQL_URL?: string
+  /** Base58 token id of the credit token the services are paid in (their vaults live under it). */
+  CREDIT_TOKEN_ID?: string
+  /**
+   * JSON of protocol's GenuineCode: the compiled ServiceContract and ServiceVault key hashes and
+   * the transaction version; a service whose accounts differ is refused.
+   */
+  GENUINE_SERVICE_CODE?: string
   /** Dev only: overrides every descriptor's providerUrl (the local GitLab stand-in). */
   GITLAB_URL?: string
+  /** Dev only: overrides every GitHub descriptor's REST base (the local GitHub stand-in). */
+  GITHUB_API_URL?: string
   /** Dev only: `loopback-http` lets a descriptor's providerUrl be http to a loopback host. */
   DEV_ALLOW_LOOPBACK_PROVIDER?: string
   HEARTBEAT_MAX_AGE_SLOTS?: string

@@ -13,8 +13,13 @@ export const ApiErrorCode = {
   REPLAYED: 'replayed',
   UNKNOWN_SERVICE: 'unknown_service',
   SERVICE_DISABLED: 'service_disabled',
+  SERVICE_RETIRED: 'service_retired',
+  /** Not a genuine, frozen zkrunner service (fake vault, other code, unfrozen permissions). */
+  UNSAFE_SERVICE: 'unsafe_service',
   DESCRIPTOR_MISMATCH: 'descriptor_mismatch',
+  RECEIPT_TOKEN_MISMATCH: 'receipt_token_mismatch',
   INVALID_PARAMETERS: 'invalid_parameters',
+  TRIGGER_INPUTS_TOO_LARGE: 'trigger_inputs_too_large',
   BAD_SIGNATURE: 'bad_signature',
   VOUCHER_STALE: 'voucher_stale',
   VOUCHER_INSUFFICIENT: 'voucher_insufficient',

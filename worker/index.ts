@@ -6,8 +6,8 @@ import type { AppEnv } from './env.ts'
 import { ApiError, ApiErrorCode, errorBody } from './errors.ts'
 import { jobs } from './jobs.ts'
 import { keys } from './keys.ts'
+import { WEBHOOKS } from './providers/webhooks.ts'
 import { services } from './services.ts'
-import { webhook } from './webhook.ts'
 
 export { JobIndex } from './job-index.ts'
 export { ServiceObject } from './service-object.ts'
@@ -22,7 +22,7 @@ app.get('/v1/health', (c) => c.json({ ok: true }))
 app.route('/v1/keys', keys)
 app.route('/v1/services', services)
 app.route('/v1/jobs', jobs)
-app.route('/v1/gitlab/webhook', webhook)
+for (const [name, route] of Object.entries(WEBHOOKS)) app.route(`/v1/${name}/webhook`, route)
 
 app.notFound((c) =>
   c.json(errorBody(new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such route')), 404),

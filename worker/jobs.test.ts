@@ -47,6 +47,8 @@ describe('POST /v1/jobs', () => {
 
     const job = (await (await call(`/v1/jobs/${requestId}`)).json()) as Record<string, unknown>
     expect(job).toMatchObject({ jobId: requestId, service: service.address, status: 'triggered' })
+    // What the user signed for this job: the voucher amount it was admitted with.
+    expect(job.voucher).toEqual({ cumulativeAmount: '10', nonce: '1' })
     expect((job.history as { status: string }[]).map((h) => h.status)).toEqual([
       'queued',
       'triggered',

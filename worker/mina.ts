@@ -1,12 +1,14 @@
+import {
+  parseServiceAccounts,
+  type ServiceAccounts,
+  serviceAccountsQuery,
+} from '../protocol/index.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
-
-/** A service contract's state as Mina GraphQL answers it: 8 fields, or null when no zkApp lives there. */
-export type ZkappState = bigint[] | null
 
 /** What the Worker reads from the chain: narrow, so tests use a small fake GraphQL endpoint. */
 export interface ChainReader {
-  /** The app state of the account at `address` (null when the account or its zkApp does not exist). */
-  zkappState(address: string): Promise<ZkappState>
+  /** Both accounts of a service, `(service, MINA)` and `(service, credit token)`, for the genuine check. */
+  serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts>
   /** The balance of `(owner, tokenId)`; 0 when the account does not exist. */
   balance(owner: string, tokenId: string): Promise<bigint>
   /** The global slot of the best tip. */
@@ -83,16 +85,13 @@ export class MinaGraphqlReader implements ChainReader {
     return value
   }
 
-  zkappState(address: string): Promise<ZkappState> {
-    return this.#cached(`state:${address}`, async () => {
-      const data = await this.#query(`{ account(publicKey: ${literal(address)}) { zkappState } }`)
-      const account = data.account as { zkappState?: unknown } | null | undefined
-      if (!account || !Array.isArray(account.zkappState)) return null
-      try {
-        return account.zkappState.map(toBigint)
-      } catch {
-        throw unavailable('zkappState is not a list of fields')
-      }
+  serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts> {
+    return this.#cached(`accounts:${service}:${creditTokenId}`, async () => {
+      const parsed = parseServiceAccounts(
+        await this.#query(serviceAccountsQuery(service, creditTokenId)),
+      )
+      if (!parsed.ok) throw unavailable(`service accounts: ${parsed.message}`)
+      return parsed.value
     })
   }
 

@@ -11,6 +11,7 @@ import {
   postJson,
   registeredService,
   sealedJob,
+  serviceStatusPath,
   setGitlabFaults,
 } from './test-support/fixtures.ts'
 
@@ -42,7 +43,7 @@ describe('secrets', () => {
     const service = await registeredService()
     const user = await fundedUser(service, 100n)
     await record(await call('/v1/keys'))
-    await record(await call(`/v1/services/${service.address}?user=${user.publicKey}`))
+    await record(await call(serviceStatusPath(service, user)))
     await record(await postJson('/v1/services', service.registration))
     await setGitlabFaults({
       trigger: [

@@ -7,36 +7,46 @@ import {
   type NotChargedReason,
   openJson,
   parseVoucher,
-  providerLink,
   providerUrlProblem,
   type ResultReport,
-  SealedGitlabCredentialsSchema,
+  receiptTokenIdOf,
+  runLink,
   type ServiceRegistration,
+  type ServiceRetirement,
   sealJson,
   TRIGGER_TOKEN_INFO,
   type Voucher,
   validateParameters,
   verifyResultReport,
+  verifyServiceRetirement,
 } from '../protocol/index.ts'
 import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
-import { backoffMs, GitlabClient, type TriggerOutcome } from './gitlab-client.ts'
-import { secretsEqual } from './secrets-equal.ts'
+import {
+  backoffMs,
+  type HookEvidence,
+  JOB_ID_VARIABLE,
+  type Provider,
+  type ProviderContext,
+  type ProviderName,
+  providerOf,
+  type RunRef,
+  SERVICE_VARIABLE,
+  type TriggerOutcome,
+} from './providers/index.ts'
 import {
   type Availability,
   availabilityOf,
   checkDescriptorAgainstChain,
   readServiceChainState,
+  requireGenuine,
 } from './service-status.ts'
 
-/** CI variable carrying the job id: what reconciliation and webhooks key on. */
-export const JOB_ID_VARIABLE = 'ZKRUNNER_JOB_ID'
-/** CI variable carrying the service address: routes pipeline webhooks to their Durable Object. */
-export const SERVICE_VARIABLE = 'ZKRUNNER_SERVICE'
-
-/** How long one POST /v1/jobs may spend retrying GitLab before the alarm takes over. */
+/** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
+const RETIREMENT_SKEW_MS = 10 * 60 * 1000
+/** How long one POST /v1/jobs may spend retrying the provider before the alarm takes over. */
 const INLINE_RETRY_BUDGET_MS = 5_000
 /** Attempts of one trigger in total (inline and by alarm) before the job is marked trigger_failed. */
 const MAX_TOTAL_ATTEMPTS = 12
@@ -47,9 +57,10 @@ const HOOK_KEY_TTL_MS = 24 * 60 * 60 * 1000
 /** A job whose trigger threw unexpectedly is tried again this much later (not in a hot loop). */
 const FAILED_TRIGGER_RETRY_MS = 30_000
 
-type GitlabCredentials = { triggerToken: string; apiToken?: string; webhookSecret?: string }
-
-/** A job's status: GitLab's pipeline statuses plus the Worker's own before and around the trigger. */
+/**
+ * A job's status: GitLab's pipeline statuses (GitHub's are mapped onto them) plus the Worker's own
+ * before and around the trigger.
+ */
 export type JobStatus =
   | 'queued'
   | 'triggered'
@@ -73,7 +84,7 @@ const TERMINAL = new Set(['success', 'failed', 'canceled', 'skipped', 'trigger_f
 export interface JobEvent {
   status: string
   at: string
-  source: 'worker' | 'gitlab' | 'runner'
+  source: 'worker' | ProviderName | 'runner'
   detail?: string
 }
 
@@ -85,7 +96,8 @@ export interface JobView {
   status: string
   createdAt: string
   updatedAt: string
-  pipeline: { id: number; projectId: number | null; webUrl: string | null } | null
+  /** The provider's run: GitLab's pipeline id is a number, GitHub's 64-bit run id a string. */
+  pipeline: { id: number | string; projectId: number | null; webUrl: string | null } | null
   history: JobEvent[]
   result: Omit<ResultReport, 'v' | 'jobId'> | null
   /** What the user signed for this job: the voucher it was admitted with (cumulative amount, nonce). */
@@ -120,6 +132,18 @@ function voucherOf(variables: string): Voucher | null {
   return parsed.ok ? parsed.value : null
 }
 
+/**
+ * The receipt token of a service, derived from its address: a stored registration's figure (older
+ * rows were trusted as sent) is never what deposits are read from.
+ */
+function receiptTokenOf(service: string): string {
+  const derived = receiptTokenIdOf(service)
+  if (!derived.ok) {
+    throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['service'])
+  }
+  return derived.value
+}
+
 const refuse = (error: ApiError): Outcome<never> => ({
   ok: false,
   status: error.status,
@@ -134,6 +158,22 @@ async function guarded<T>(run: () => Promise<T>): Promise<Outcome<T>> {
     if (error instanceof ApiError) return refuse(error)
     throw error
   }
+}
+
+/** A provider's run event (webhook), as its route parsed it; the object authenticates it. */
+export interface RunEvent {
+  /** The provider's proof of origin, checked against this service's sealed webhook secret. */
+  evidence: HookEvidence
+  jobId: string
+  idempotencyKey: string | null
+  runId: string
+  projectId: number | null
+  projectPath: string | null
+  status: string
+  webUrl: string | null
+  /** A run event moves the job's status; a job (step) event is history only. */
+  kind: 'pipeline' | 'job'
+  detail: string
 }
 
 interface StoredRegistration extends Omit<ServiceRegistration, 'triggerToken'> {
@@ -154,6 +194,10 @@ export class ServiceObject extends DurableObject<Env> {
   readonly #triggering = new Set<string>()
   /** Request ids being admitted now: a concurrent duplicate is refused before it reads the chain. */
   readonly #admitting = new Set<string>()
+  /** When the alarm this instance last saw or set fires; undefined when not known. */
+  #alarmAt: number | undefined
+  /** The opened credentials of the sealed trigger token they came from: one HPKE open per registration. */
+  #credentials: { sealed: string; value: unknown } | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -161,6 +205,8 @@ export class ServiceObject extends DurableObject<Env> {
     this.#sql.exec(`
       CREATE TABLE IF NOT EXISTS registration (
         id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, registered_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS retirement (
+        id INTEGER PRIMARY KEY CHECK (id = 1), retired_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS requests (request_id TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS requests_forget ON requests (forget_at);
       CREATE TABLE IF NOT EXISTS channels (
@@ -182,6 +228,15 @@ export class ServiceObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS charges (
         job_id TEXT PRIMARY KEY, amount TEXT NOT NULL, released_reason TEXT);
     `)
+    // Run ids as text (GitHub's are 64-bit); rows from before keep theirs from pipeline_id.
+    try {
+      this.#sql.exec('ALTER TABLE jobs ADD COLUMN run_id TEXT')
+      this.#sql.exec(
+        'UPDATE jobs SET run_id = CAST(pipeline_id AS TEXT) WHERE pipeline_id IS NOT NULL',
+      )
+    } catch {
+      // The column exists already.
+    }
   }
 
   #config(): Config {
@@ -207,11 +262,62 @@ export class ServiceObject extends DurableObject<Env> {
     return registration
   }
 
-  async #openCredentials(registration: StoredRegistration): Promise<GitlabCredentials> {
+  #provider(registration: StoredRegistration): Provider {
+    return providerOf(registration.descriptor.provider)
+  }
+
+  #providerContext(registration: StoredRegistration): ProviderContext {
+    return { descriptor: registration.descriptor, config: this.#config() }
+  }
+
+  #retiredAt(): number | null {
+    const row = this.#sql
+      .exec<{ retired_at: number }>('SELECT retired_at FROM retirement WHERE id = 1')
+      .toArray()[0]
+    return row ? row.retired_at : null
+  }
+
+  /**
+   * Retires this service version: no new job is admitted, jobs already admitted finish. Only the
+   * registered descriptor's runner key retires, and only with a signature made near now. Final:
+   * a retired version is not registered again (an old registration replayed would revive it);
+   * the operator offers a new version instead. Retiring twice answers the first retirement.
+   */
+  async retire(retirement: ServiceRetirement): Promise<Outcome<{ retiredAt: string }>> {
+    return guarded(async () => {
+      const registration = this.#requireRegistration()
+      const signed = verifyServiceRetirement(retirement, registration.descriptor.runnerPublicKey)
+      if (!signed.ok) {
+        throw new ApiError(
+          403,
+          ApiErrorCode.BAD_SIGNATURE,
+          'the retirement is not signed by the service’s runner key',
+          ['signature'],
+        )
+      }
+      const now = Date.now()
+      if (Math.abs(now - retirement.at) > RETIREMENT_SKEW_MS) {
+        throw new ApiError(409, ApiErrorCode.EXPIRED, 'the retirement was signed too long ago', [
+          'at',
+        ])
+      }
+      const already = this.#retiredAt()
+      if (already !== null) return { retiredAt: new Date(already).toISOString() }
+      this.#sql.exec('INSERT INTO retirement (id, retired_at) VALUES (1, ?)', now)
+      return { retiredAt: new Date(now).toISOString() }
+    })
+  }
+
+  /** The registration's sealed credentials, opened and read by its provider. */
+  async #openCredentials(registration: StoredRegistration): Promise<unknown> {
     const config = this.#config()
+    const { kid, enc, ct } = registration.triggerToken
+    const sealed = `${kid}.${enc}.${ct}`
+    if (this.#credentials?.sealed === sealed && kid === config.currentKey.kid)
+      return this.#credentials.value
     const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
-    const parsed = opened.ok ? SealedGitlabCredentialsSchema.safeParse(opened.value) : undefined
-    if (!opened.ok || !parsed?.success) {
+    const credentials = opened.ok ? this.#provider(registration).credentials(opened.value) : null
+    if (!opened.ok || credentials === null) {
       // Sealed to a key that has since rotated out: the operator must register again.
       throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the trigger token no longer opens')
     }
@@ -221,18 +327,30 @@ export class ServiceObject extends DurableObject<Env> {
       const next: StoredRegistration = { ...registration, triggerToken: resealed }
       this.#sql.exec('UPDATE registration SET body = ? WHERE id = 1', JSON.stringify(next))
     }
-    const c = parsed.data
-    return typeof c === 'string' ? { triggerToken: c } : c
+    this.#credentials = { sealed, value: credentials }
+    return credentials
   }
 
   /** Registers (or re-registers) this service version after checking it against the chain. */
   async register(registration: ServiceRegistration): Promise<Outcome<{ registeredAt: string }>> {
     return guarded(async () => {
+      if (this.#retiredAt() !== null) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.SERVICE_RETIRED,
+          'this service version is retired: offer a new version instead',
+        )
+      }
       const config = this.#config()
-      const chainState = await readServiceChainState(chainReaderFor(config), registration.service)
+      const chainState = await readServiceChainState(
+        chainReaderFor(config),
+        registration.service,
+        config.genuine,
+      )
       if (!chainState) {
         throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
       }
+      requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
       const urlProblem = providerUrlProblem(registration.descriptor.providerUrl, {
         allowLoopbackHttp: config.allowLoopbackProvider,
@@ -251,7 +369,7 @@ export class ServiceObject extends DurableObject<Env> {
             : ApiErrorCode.DECRYPT_FAILED
         throw new ApiError(400, code, `triggerToken: ${opened.error.message}`, ['triggerToken'])
       }
-      if (!SealedGitlabCredentialsSchema.safeParse(opened.value).success) {
+      if (providerOf(registration.descriptor.provider).credentials(opened.value) === null) {
         throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'triggerToken: not a token', [
           'triggerToken',
         ])
@@ -280,6 +398,7 @@ export class ServiceObject extends DurableObject<Env> {
   ): Promise<
     Outcome<{
       registered: boolean
+      retiredAt: string | null
       descriptor: ServiceRegistration['descriptor'] | null
       descriptorCid: string | null
       availability: Availability | null
@@ -288,13 +407,17 @@ export class ServiceObject extends DurableObject<Env> {
     return guarded(async () => {
       const config = this.#config()
       const registration = this.#registration()
-      const chainState = await readServiceChainState(chainReaderFor(config), address)
+      const chainState = await readServiceChainState(
+        chainReaderFor(config),
+        address,
+        config.genuine,
+      )
       let availability: Availability | null = null
       if (chainState) {
         const funding =
           user && registration
             ? {
-                deposit: await chainReaderFor(config).balance(user, registration.receiptTokenId),
+                deposit: await chainReaderFor(config).balance(user, receiptTokenOf(address)),
                 owed: this.#channel(user).cumulative,
                 voucher: this.#latestVoucher(user),
               }
@@ -303,6 +426,7 @@ export class ServiceObject extends DurableObject<Env> {
       }
       return {
         registered: registration !== null,
+        retiredAt: ((at) => (at === null ? null : new Date(at).toISOString()))(this.#retiredAt()),
         descriptor: registration?.descriptor ?? null,
         descriptorCid: registration?.descriptorCid ?? null,
         availability,
@@ -350,7 +474,7 @@ export class ServiceObject extends DurableObject<Env> {
    */
   async submit(
     submission: JobSubmission,
-  ): Promise<Outcome<{ jobId: string; status: JobStatus; pipelineId: number | null }>> {
+  ): Promise<Outcome<{ jobId: string; status: JobStatus; pipelineId: number | string | null }>> {
     return guarded(async () => {
       const { request } = submission
       // Cheap early refusal; the authoritative check is repeated at admission below.
@@ -368,11 +492,14 @@ export class ServiceObject extends DurableObject<Env> {
 
   async #admit(
     submission: JobSubmission,
-  ): Promise<{ jobId: string; status: JobStatus; pipelineId: number | null }> {
+  ): Promise<{ jobId: string; status: JobStatus; pipelineId: number | string | null }> {
     const { request, voucher } = submission
     const replayed = () =>
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
+    if (this.#retiredAt() !== null) {
+      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the service is disabled: retired')
+    }
     const { descriptor } = registration
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
@@ -387,12 +514,13 @@ export class ServiceObject extends DurableObject<Env> {
     const config = this.#config()
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
-      readServiceChainState(chain, request.service),
-      chain.balance(request.user, registration.receiptTokenId),
+      readServiceChainState(chain, request.service, config.genuine),
+      chain.balance(request.user, receiptTokenOf(request.service)),
     ])
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
     }
+    requireGenuine(chainState)
     const price = chainState.terms.pricePerJob
     const cumulative = BigInt(voucher.cumulativeAmount)
     const nonce = BigInt(voucher.nonce)
@@ -447,6 +575,11 @@ export class ServiceObject extends DurableObject<Env> {
         // The runner settles with the user's latest voucher; it is a signed promise, not a secret.
         ZKRUNNER_VOUCHER: canonicalJson(voucher),
       }
+      // A provider's own limits (GitHub's 25 inputs) refuse the job before its voucher counts.
+      const tooMany = this.#provider(registration).variablesProblem(variables)
+      if (tooMany !== null) {
+        throw new ApiError(422, ApiErrorCode.TRIGGER_INPUTS_TOO_LARGE, tooMany)
+      }
       this.#sql.exec(
         'INSERT INTO requests (request_id, forget_at) VALUES (?, ?)',
         request.requestId,
@@ -466,7 +599,10 @@ export class ServiceObject extends DurableObject<Env> {
         now,
         now,
         JSON.stringify(variables),
-        now,
+        // The alarm is the safety net for an inline trigger that never finished (the instance was
+        // evicted): it comes due when the inline budget is spent, not now. Due now, it fired while
+        // every job's trigger was still in flight, and rescheduled itself again and again.
+        now + INLINE_RETRY_BUDGET_MS,
       )
       // What this job adds to the user's channel: released again if the job ends not payable.
       this.#sql.exec(
@@ -484,7 +620,7 @@ export class ServiceObject extends DurableObject<Env> {
     } catch (error) {
       logUnexpected('scheduling the alarm', error)
     }
-    // The pointer that lets GET /v1/jobs/:id find this object is written while GitLab is called.
+    // The pointer that lets GET /v1/jobs/:id find this object is written while the provider is called.
     const pointer = () =>
       this.env.JOBS.get(this.env.JOBS.idFromName(`job:${request.requestId}`)).set(request.service)
     const [pointed] = await Promise.allSettled([
@@ -499,7 +635,8 @@ export class ServiceObject extends DurableObject<Env> {
     return {
       jobId: request.requestId,
       status: job.status as JobStatus,
-      pipelineId: (job.pipeline_id as number | null) ?? null,
+      pipelineId:
+        job.run_id === null ? null : this.#provider(registration).viewRunId(job.run_id as string),
     }
   }
 
@@ -574,38 +711,38 @@ export class ServiceObject extends DurableObject<Env> {
     )
   }
 
-  #recordPipeline(jobId: string, pipeline: { id: number; project_id?: number; web_url?: string }) {
-    // The page renders this as an href: only https links on the provider's own origin are kept.
-    const providerUrl = this.#registration()?.descriptor.providerUrl
-    const link =
-      pipeline.web_url && providerUrl ? providerLink(pipeline.web_url, providerUrl) : null
+  #recordRun(jobId: string, run: RunRef) {
+    // The page renders this as an href: only https links to the descriptor's own runs are kept.
+    const descriptor = this.#registration()?.descriptor
+    const link = run.webUrl && descriptor ? runLink(run.webUrl, descriptor) : null
     this.#sql.exec(
-      `UPDATE jobs SET pipeline_id = ?, project_id = ?, pipeline_url = ?, next_attempt_at = NULL
+      `UPDATE jobs SET run_id = ?, project_id = ?, pipeline_url = ?, next_attempt_at = NULL
        WHERE job_id = ?`,
-      pipeline.id,
-      pipeline.project_id ?? null,
+      run.id,
+      run.projectId,
       link,
       jobId,
     )
   }
 
-  /** Only GitLab's Job Hook needs the pipeline pointer: the answer to the user does not wait for it. */
-  #pointPipelineLater(projectId: number | undefined, pipelineId: number, jobId: string): void {
-    this.ctx.waitUntil(this.#pointPipeline(projectId, pipelineId, jobId).catch(() => undefined))
+  /** Only job-level webhooks need the run pointer: the answer to the user does not wait for it. */
+  #pointRunLater(run: RunRef, jobId: string): void {
+    this.ctx.waitUntil(this.#pointRun(run, jobId).catch(() => undefined))
   }
 
-  async #pointPipeline(projectId: number | undefined, pipelineId: number, jobId: string) {
-    if (projectId === undefined) return
-    const name = `pipeline:${projectId}:${pipelineId}`
+  async #pointRun(run: RunRef, jobId: string) {
+    const registration = this.#requireRegistration()
+    const name = this.#provider(registration).runPointer(registration.descriptor, run)
+    if (name === null) return
     await this.env.JOBS.get(this.env.JOBS.idFromName(name)).set(
-      JSON.stringify({ service: this.#requireRegistration().service, jobId }),
+      JSON.stringify({ service: registration.service, jobId }),
     )
   }
 
   /**
    * Triggers a job's pipeline at most once. Every attempt is recorded before its request is sent;
    * after an ambiguous attempt (5xx, timeout) the next step is to look for a pipeline carrying the
-   * job id, never to send blindly. Without an API token to look with, the job waits for GitLab's
+   * job id, never to send blindly. Without credentials that can look, the job waits for the provider's
    * webhook instead (trigger_unknown): a lost job is better than a job run and paid twice.
    */
   async #runTrigger(jobId: string, deadline: number): Promise<void> {
@@ -643,13 +780,9 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   async #triggerLoop(jobId: string, deadline: number): Promise<void> {
-    const config = this.#config()
     const registration = this.#requireRegistration()
-    const { descriptor } = registration
-    const client = new GitlabClient({
-      baseUrl: config.gitlabUrl ?? descriptor.providerUrl,
-      timeoutMs: config.gitlabTimeoutMs,
-    })
+    const provider = this.#provider(registration)
+    const ctx = this.#providerContext(registration)
     for (;;) {
       const job = this.#jobRow(jobId)
       if (job?.status !== 'queued') return
@@ -661,33 +794,54 @@ export class ServiceObject extends DurableObject<Env> {
         .toArray()
       if (attempts.length >= MAX_TOTAL_ATTEMPTS) {
         this.#sql.exec('UPDATE jobs SET next_attempt_at = NULL WHERE job_id = ?', jobId)
-        this.#setStatus(jobId, 'trigger_failed', 'worker', 'GitLab did not accept the trigger')
+        this.#setStatus(
+          jobId,
+          'trigger_failed',
+          'worker',
+          `${provider.title} did not accept the trigger`,
+        )
         return
       }
       const credentials = await this.#openCredentials(registration)
-      // An attempt without an outcome was cut off mid-flight: as ambiguous as a timeout.
-      const ambiguous = attempts.some((a) => a.outcome === null || a.outcome === 'ambiguous')
+      // An attempt without an outcome was cut off mid-flight: as ambiguous as a timeout. A
+      // dispatch the provider took without naming its run is certain, and never sent again.
+      const ambiguous = attempts.some(
+        (a) => a.outcome === null || a.outcome === 'ambiguous' || a.outcome === 'dispatched',
+      )
       if (ambiguous) {
-        if (!credentials.apiToken) {
+        const found = await provider.reconcile(ctx, credentials, jobId, attempts[0]!.started_at)
+        if (found.kind === 'cannot') {
           this.#sql.exec('UPDATE jobs SET next_attempt_at = NULL WHERE job_id = ?', jobId)
           this.#setStatus(
             jobId,
             'trigger_unknown',
             'worker',
-            'the trigger may have gone through; waiting for the GitLab webhook',
+            `the trigger may have gone through; waiting for the ${provider.title} webhook`,
           )
           return
         }
-        const first = attempts[0]!.started_at
-        const found = await this.#reconcile(client, descriptor, credentials.apiToken, jobId, first)
-        if (found === 'unreachable') {
+        const last = attempts[attempts.length - 1]!
+        const settled = Date.now() - last.started_at >= provider.runListedWithinMs
+        const certain = last.outcome === 'dispatched'
+        if (found.kind === 'unreachable' || (found.kind === 'none' && (certain || !settled))) {
+          if (certain && found.kind === 'none' && settled) {
+            // Dispatched for sure but still not listed: its webhook (run-name) will name it.
+            this.#sql.exec('UPDATE jobs SET next_attempt_at = NULL WHERE job_id = ?', jobId)
+            this.#setStatus(jobId, 'triggered', 'worker', 'dispatched; run not listed yet')
+            return
+          }
           if (!(await this.#waitOrDefer(jobId, attempts.length, undefined, deadline))) return
           continue
         }
-        if (found !== null) {
-          this.#recordPipeline(jobId, found)
-          this.#setStatus(jobId, 'triggered', 'worker', `pipeline ${found.id} (reconciled)`)
-          this.#pointPipelineLater(found.project_id, found.id, jobId)
+        if (found.kind === 'found') {
+          this.#recordRun(jobId, found.run)
+          this.#setStatus(
+            jobId,
+            'triggered',
+            'worker',
+            `${provider.runNoun} ${found.run.id} (reconciled)`,
+          )
+          this.#pointRunLater(found.run, jobId)
           return
         }
       }
@@ -698,12 +852,12 @@ export class ServiceObject extends DurableObject<Env> {
         attempt,
         Date.now(),
       )
-      const outcome: TriggerOutcome = await client.triggerPipeline({
-        project: descriptor.project,
-        token: credentials.triggerToken,
-        ref: descriptor.ref,
-        variables: JSON.parse(job.variables as string) as Record<string, string>,
-      })
+      const outcome: TriggerOutcome = await provider.trigger(
+        ctx,
+        credentials,
+        jobId,
+        JSON.parse(job.variables as string) as Record<string, string>,
+      )
       this.#sql.exec(
         'UPDATE trigger_attempts SET outcome = ? WHERE job_id = ? AND attempt = ?',
         outcome.kind,
@@ -711,17 +865,23 @@ export class ServiceObject extends DurableObject<Env> {
         attempt,
       )
       if (outcome.kind === 'created') {
-        // A webhook may have recorded the pipeline while the answer was on its way.
-        this.#recordPipeline(jobId, outcome.pipeline)
+        // A webhook may have recorded the run while the answer was on its way.
+        this.#recordRun(jobId, outcome.run)
         if (this.#jobRow(jobId)?.status === 'queued') {
-          this.#setStatus(jobId, 'triggered', 'worker', `pipeline ${outcome.pipeline.id}`)
+          this.#setStatus(jobId, 'triggered', 'worker', `${provider.runNoun} ${outcome.run.id}`)
         }
-        this.#pointPipelineLater(outcome.pipeline.project_id, outcome.pipeline.id, jobId)
+        this.#pointRunLater(outcome.run, jobId)
         return
       }
+      if (outcome.kind === 'dispatched') continue
       if (outcome.kind === 'rejected') {
         this.#sql.exec('UPDATE jobs SET next_attempt_at = NULL WHERE job_id = ?', jobId)
-        this.#setStatus(jobId, 'trigger_failed', 'worker', `GitLab refused: HTTP ${outcome.status}`)
+        this.#setStatus(
+          jobId,
+          'trigger_failed',
+          'worker',
+          `${provider.title} refused: HTTP ${outcome.status}`,
+        )
         return
       }
       const retryAfter = outcome.kind === 'rate-limited' ? outcome.retryAfterMs : undefined
@@ -729,7 +889,10 @@ export class ServiceObject extends DurableObject<Env> {
     }
   }
 
-  /** Sleeps before the next attempt if the deadline allows; else hands the job to the alarm. */
+  /**
+   * Sleeps before the next attempt if the deadline allows; else hands the job to the alarm, no
+   * earlier than a rate limit's own wait (which may be an hour: the alarm waits, not a sleep).
+   */
   async #waitOrDefer(
     jobId: string,
     attempt: number,
@@ -737,45 +900,17 @@ export class ServiceObject extends DurableObject<Env> {
     deadline: number,
   ): Promise<boolean> {
     const delay = backoffMs(attempt, retryAfterMs)
-    if (Date.now() + delay < deadline) {
+    if (Date.now() + delay < deadline && (retryAfterMs ?? 0) <= delay) {
       await new Promise((resolve) => setTimeout(resolve, delay))
       return true
     }
     this.#sql.exec(
       'UPDATE jobs SET next_attempt_at = ? WHERE job_id = ?',
-      Date.now() + Math.max(delay, 1000),
+      Date.now() + Math.max(delay, retryAfterMs ?? 0, 1000),
       jobId,
     )
     await this.#scheduleAlarm()
     return false
-  }
-
-  /** Looks for the pipeline that carries this job id; null when there is none, 'unreachable' when GitLab did not answer. */
-  async #reconcile(
-    client: GitlabClient,
-    descriptor: StoredRegistration['descriptor'],
-    apiToken: string,
-    jobId: string,
-    firstAttemptAt: number,
-  ): Promise<{ id: number; project_id: number; web_url?: string } | null | 'unreachable'> {
-    const list = await client.listTriggeredPipelines({
-      project: descriptor.project,
-      apiToken,
-      ref: descriptor.ref,
-      // Clocks differ: look back a minute before the first attempt.
-      updatedAfter: new Date(firstAttemptAt - 60_000),
-    })
-    if (!list.ok) return 'unreachable'
-    for (const pipeline of list.value) {
-      const vars = await client.pipelineVariables({
-        project: descriptor.project,
-        apiToken,
-        pipelineId: pipeline.id,
-      })
-      if (!vars.ok) return 'unreachable'
-      if (vars.value.some((v) => v.key === JOB_ID_VARIABLE && v.value === jobId)) return pipeline
-    }
-    return null
   }
 
   async #scheduleAlarm(): Promise<void> {
@@ -788,12 +923,18 @@ export class ServiceObject extends DurableObject<Env> {
       )
       .toArray()[0]?.at
     if (next === null || next === undefined) return
+    // The alarm this instance set last is known: an admission whose retry is due later than it
+    // reads and writes no alarm (two storage round trips per job otherwise).
+    if (this.#alarmAt !== undefined && this.#alarmAt <= next) return
     const current = await this.ctx.storage.getAlarm()
     if (current === null || current > next) await this.ctx.storage.setAlarm(next)
+    this.#alarmAt = current === null || current > next ? next : current
   }
 
   /** Retries due triggers and forgets expired request ids and webhook keys. */
   override async alarm(): Promise<void> {
+    // A fired alarm is gone: the next #scheduleAlarm sets one again.
+    this.#alarmAt = undefined
     const now = Date.now()
     this.#sql.exec('DELETE FROM requests WHERE forget_at <= ?', now)
     this.#sql.exec('DELETE FROM hook_keys WHERE forget_at <= ?', now)
@@ -811,18 +952,21 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   /**
-   * Authenticates a GitLab webhook as this service's own: its X-Gitlab-Token must be the webhook
-   * secret sealed in this service's registration, and the event's project this service's project.
-   * Another operator's secret, or a hook of another project, moves nothing here.
+   * Authenticates a webhook as this service's own: its evidence (GitLab's X-Gitlab-Token, GitHub's
+   * body signature) must match the webhook secret sealed in this service's registration, and the
+   * event's project be this service's project. Another operator's secret, or a hook of another
+   * project, moves nothing here.
    */
-  async #authenticateHook(token: string, project: { id: number | null; path: string | null }) {
+  async #authenticateHook(
+    evidence: HookEvidence,
+    project: { id: number | null; path: string | null },
+  ) {
     const unauthorized = () =>
-      new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'X-Gitlab-Token is missing or wrong')
+      new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'the webhook secret or signature is wrong')
     const registration = this.#registration()
     if (!registration) throw unauthorized()
-    const { webhookSecret } = await this.#openCredentials(registration)
-    // A registration that sealed no webhook secret accepts no webhooks.
-    if (webhookSecret === undefined || !(await secretsEqual(token, webhookSecret))) {
+    const credentials = await this.#openCredentials(registration)
+    if (!(await this.#provider(registration).authenticate(credentials, evidence))) {
       throw unauthorized()
     }
     const expected = registration.descriptor.project
@@ -838,21 +982,11 @@ export class ServiceObject extends DurableObject<Env> {
     }
   }
 
-  /** Applies a GitLab pipeline or job event to a job record; duplicates (same key) are ignored. */
-  async applyGitlabEvent(event: {
-    token: string
-    jobId: string
-    idempotencyKey: string | null
-    pipelineId: number
-    projectId: number | null
-    projectPath: string | null
-    status: string
-    webUrl: string | null
-    kind: 'pipeline' | 'job'
-    detail: string
-  }): Promise<Outcome<{ applied: boolean }>> {
+  /** Applies a provider's run or job event to a job record; duplicates (same key) are ignored. */
+  async applyRunEvent(event: RunEvent): Promise<Outcome<{ applied: boolean }>> {
     return guarded(async () => {
-      await this.#authenticateHook(event.token, { id: event.projectId, path: event.projectPath })
+      await this.#authenticateHook(event.evidence, { id: event.projectId, path: event.projectPath })
+      const source = this.#requireRegistration().descriptor.provider
       const job = this.#jobRow(event.jobId)
       if (!job) throw new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such job')
       if (job.project_id !== null && job.project_id !== event.projectId) {
@@ -874,19 +1008,22 @@ export class ServiceObject extends DurableObject<Env> {
           now + HOOK_KEY_TTL_MS,
         )
       }
-      if (job.pipeline_id !== null && job.pipeline_id !== event.pipelineId) {
-        // An event for another pipeline (a retried one, or a stray id): history only.
-        this.#event(event.jobId, event.status, 'gitlab', now, `${event.detail} (other pipeline)`)
+      if (job.run_id !== null && job.run_id !== event.runId) {
+        // An event for another run (a retried one, or a stray id): history only.
+        this.#event(event.jobId, event.status, source, now, `${event.detail} (other pipeline)`)
         return { applied: false }
       }
-      if (job.pipeline_id === null) {
+      if (job.run_id === null) {
         // The webhook can overtake the trigger's own answer, and resolves trigger_unknown.
-        this.#recordPipeline(event.jobId, {
-          id: event.pipelineId,
-          project_id: event.projectId ?? undefined,
-          web_url: event.webUrl ?? undefined,
-        })
-        await this.#pointPipeline(event.projectId ?? undefined, event.pipelineId, event.jobId)
+        const run = { id: event.runId, projectId: event.projectId, webUrl: event.webUrl }
+        this.#recordRun(event.jobId, run)
+        await this.#pointRun(run, event.jobId)
+      } else if (job.project_id === null && event.projectId !== null) {
+        this.#sql.exec(
+          'UPDATE jobs SET project_id = ? WHERE job_id = ?',
+          event.projectId,
+          event.jobId,
+        )
       }
       // Out-of-order deliveries must not move a finished job back to running.
       const status = TERMINAL.has(job.status as string) ? (job.status as string) : event.status
@@ -898,7 +1035,7 @@ export class ServiceObject extends DurableObject<Env> {
           event.jobId,
         )
       }
-      this.#event(event.jobId, event.status, 'gitlab', now, event.detail)
+      this.#event(event.jobId, event.status, source, now, event.detail)
       if (event.kind === 'pipeline') this.#applyCharge(event.jobId)
       await this.#scheduleAlarm()
       return { applied: true }
@@ -971,10 +1108,10 @@ export class ServiceObject extends DurableObject<Env> {
       createdAt: new Date(job.created_at as number).toISOString(),
       updatedAt: new Date(job.updated_at as number).toISOString(),
       pipeline:
-        job.pipeline_id === null
+        job.run_id === null
           ? null
           : {
-              id: job.pipeline_id as number,
+              id: this.#provider(this.#requireRegistration()).viewRunId(job.run_id as string),
               projectId: (job.project_id as number | null) ?? null,
               webUrl: (job.pipeline_url as string | null) ?? null,
             },
@@ -1002,6 +1139,46 @@ export class ServiceObject extends DurableObject<Env> {
       }
     const amount = charge?.amount ?? '0'
     return { state: job.result === null ? 'pending' : 'charged', amount }
+  }
+
+  /**
+   * What this service's jobs add up to, for its operator's view: every admitted job, those charged
+   * (a result the user pays for), those still without a result, and those not charged. Public, like
+   * each job's own view: it names no user and no job.
+   */
+  async summary(): Promise<{
+    jobs: number
+    charged: { jobs: number; amount: string }
+    pending: { jobs: number; amount: string }
+    notCharged: number
+  }> {
+    const rows = this.#sql
+      .exec<{ amount: string | null; released_reason: string | null; has_result: number }>(
+        `SELECT c.amount AS amount, c.released_reason AS released_reason,
+                (j.result IS NOT NULL) AS has_result
+           FROM jobs j LEFT JOIN charges c ON c.job_id = j.job_id`,
+      )
+      .toArray()
+    const charged = { jobs: 0, amount: 0n }
+    const pending = { jobs: 0, amount: 0n }
+    let notCharged = 0
+    for (const r of rows) {
+      // Mirrors #chargeView: released is not charged; otherwise charged once a result is in.
+      if (r.released_reason) notCharged++
+      else if (r.has_result) {
+        charged.jobs++
+        charged.amount += BigInt(r.amount ?? '0')
+      } else {
+        pending.jobs++
+        pending.amount += BigInt(r.amount ?? '0')
+      }
+    }
+    return {
+      jobs: rows.length,
+      charged: { jobs: charged.jobs, amount: String(charged.amount) },
+      pending: { jobs: pending.jobs, amount: String(pending.amount) },
+      notCharged,
+    }
   }
 
   /** Trigger attempts of a job, for tests and operators: outcome only, never a token. */

@@ -1,9 +1,12 @@
 import {
   canonicalBytes,
+  checkGenuineService,
   cidToFields,
   commitToField,
   decodeHeartbeat,
   decodeTerms,
+  type GenuineVerdict,
+  holdsServiceState,
   parseCid,
   type ServiceDescriptor,
   type ServiceDisabledReason,
@@ -14,6 +17,7 @@ import {
   sha256,
   type Voucher,
 } from '../protocol/index.ts'
+import type { Config } from './config.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import type { ChainReader } from './mina.ts'
 
@@ -23,20 +27,47 @@ export interface ServiceChainState {
   heartbeat: ServiceHeartbeat
   currentSlot: bigint
   state: bigint[]
+  /** Whether both accounts are the genuine, frozen contracts (protocol's check). */
+  verdict: GenuineVerdict
 }
 
-/** Reads the service contract's state and the current slot; null when no zkApp lives at `address`. */
+/**
+ * Reads both accounts of the service and the current slot, and judges them with the protocol's
+ * genuine-and-frozen check; null when no zkApp lives at `address`. Fails closed (503) when the
+ * Worker is not told what a genuine service is.
+ */
 export async function readServiceChainState(
   chain: ChainReader,
   address: string,
+  genuine: Config['genuine'],
 ): Promise<ServiceChainState | null> {
-  const [state, currentSlot] = await Promise.all([chain.zkappState(address), chain.currentSlot()])
-  if (state === null || state.length < 8) return null
+  if (!genuine) {
+    throw new ApiError(
+      503,
+      ApiErrorCode.NOT_CONFIGURED,
+      'the Worker is not configured: GENUINE_SERVICE_CODE and CREDIT_TOKEN_ID are not set',
+    )
+  }
+  const [accounts, currentSlot] = await Promise.all([
+    chain.serviceAccounts(address, genuine.creditTokenId),
+    chain.currentSlot(),
+  ])
+  const state = accounts.service?.zkappState
+  if (!holdsServiceState(state)) return null
   return {
     state,
     currentSlot,
     terms: decodeTerms(state[ServiceState.terms]!),
     heartbeat: decodeHeartbeat(state[ServiceState.heartbeat]!),
+    verdict: checkGenuineService(accounts, genuine.code),
+  }
+}
+
+/** Throws 409 `unsafe_service` unless the service is a genuine, frozen zkrunner service. */
+export function requireGenuine(chainState: ServiceChainState): void {
+  if (!chainState.verdict.genuine) {
+    const { code, reason } = chainState.verdict
+    throw new ApiError(409, ApiErrorCode.UNSAFE_SERVICE, `unsafe service (${code}): ${reason}`)
   }
 }
 
@@ -90,6 +121,8 @@ export interface Availability {
   currentSlot: string
   maxHeartbeatAgeSlots: string
   settledJobs: string
+  /** Set when the service is not a genuine, frozen zkrunner service: it takes no job. */
+  unsafe?: { code: string; reason: string }
   /** The user's deposit, what we record as owed, and the latest voucher they signed (the proof of it). */
   funding?: { deposit: string; owed: string; voucher: Voucher | null }
 }
@@ -109,6 +142,19 @@ export function availabilityOf(
     deposit: funding?.deposit ?? chainState.terms.pricePerJob,
     owed: funding?.owed ?? 0n,
   })
+  const { verdict } = chainState
+  if (!verdict.genuine) {
+    return {
+      enabled: false,
+      reason: 'unsafe-service',
+      unsafe: { code: verdict.code, reason: verdict.reason },
+      pricePerJob: String(chainState.terms.pricePerJob),
+      lastHeartbeatSlot: String(chainState.heartbeat.lastHeartbeatSlot),
+      currentSlot: String(chainState.currentSlot),
+      maxHeartbeatAgeSlots: String(maxHeartbeatAgeSlots),
+      settledJobs: String(chainState.heartbeat.settledJobs),
+    }
+  }
   return {
     enabled: decision.enabled,
     ...(decision.enabled ? {} : { reason: decision.reason }),

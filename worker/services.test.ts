@@ -4,6 +4,7 @@ import {
   generateHpkeKeyPair,
   generateMinaKeyPair,
   sealJson,
+  signServiceRetirement,
   TRIGGER_TOKEN_INFO,
   type Voucher,
   verifyVoucher,
@@ -11,12 +12,17 @@ import {
 import {
   call,
   fundedUser,
+  genuineServiceCode,
+  genuineVault,
   makeService,
   postJson,
   registeredService,
   sealedJob,
+  serviceStatusPath,
   setChainAccount,
   setSlot,
+  setVault,
+  type TestService,
 } from './test-support/fixtures.ts'
 
 const errorOf = async (res: Response) =>
@@ -66,7 +72,10 @@ describe('POST /v1/services', () => {
     const service = await makeService({ price: 10n })
     // The chain says 11 per job; the signed descriptor says 10.
     const other = await makeService({ price: 11n })
-    await setChainAccount(service.address, { zkappState: await stateOf(other.address) })
+    await setChainAccount(service.address, {
+      ...genuineServiceCode(),
+      zkappState: await stateOf(other.address),
+    })
     const res = await postJson('/v1/services', service.registration)
     expect(res.status).toBe(409)
     expect((await errorOf(res)).code).toBe('descriptor_mismatch')
@@ -78,6 +87,31 @@ describe('POST /v1/services', () => {
     const none = await postJson('/v1/services', service.registration)
     expect(none.status).toBe(404)
     expect((await errorOf(none)).code).toBe('unknown_service')
+  })
+
+  it('refuses a receiptTokenId other than the service’s own, and keeps the good registration', async () => {
+    const service = await registeredService({ price: 10n })
+    const other = await makeService()
+    const { signServiceRegistration } = await import('../protocol/index.ts')
+    const { signature: _s, ...body } = service.registration
+    // Signed by the service's own runner key, so only the derived token can refuse it.
+    const wrong = signServiceRegistration(
+      { ...body, receiptTokenId: other.receiptTokenId },
+      service.operator.privateKey,
+    )
+    const res = await postJson('/v1/services', wrong)
+    expect(res.status).toBe(409)
+    expect(await errorOf(res)).toMatchObject({ code: 'receipt_token_mismatch' })
+    // A deposit in the wrong token buys nothing; the service's own token still counts.
+    const user = generateMinaKeyPair()
+    await setChainAccount(user.publicKey, { balance: '1000' }, other.receiptTokenId)
+    await setChainAccount(user.publicKey, { balance: '15' }, service.receiptTokenId)
+    const status = await (await call(serviceStatusPath(service, user))).json()
+    expect(status).toMatchObject({
+      registered: true,
+      enabled: true,
+      chain: { funding: { deposit: '15' } },
+    })
   })
 
   it('refuses a trigger token sealed to a key the Worker does not hold', async () => {
@@ -105,11 +139,97 @@ async function stateOf(address: string): Promise<string[]> {
     .zkappState
 }
 
+describe('POST /v1/services/:address/retire', () => {
+  const retire = async (service: TestService, key = service.operator.privateKey, at = Date.now()) =>
+    postJson(
+      `/v1/services/${service.address}/retire`,
+      signServiceRetirement({ service: service.address, at }, key),
+    )
+
+  it('retires a version for its runner key alone, once, and admits no new job afterwards', async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 100n)
+    // A stranger's key, and the runner's signature from long ago, retire nothing.
+    const stranger = await retire(service, generateMinaKeyPair().privateKey)
+    expect(stranger.status).toBe(403)
+    expect((await errorOf(stranger)).code).toBe('bad_signature')
+    const old = await retire(service, service.operator.privateKey, Date.now() - 3_600_000)
+    expect((await errorOf(old)).code).toBe('expired')
+    expect(await (await call(`/v1/services/${service.address}`)).json()).toMatchObject({
+      enabled: true,
+      retired: false,
+    })
+
+    const first = await retire(service)
+    expect(first.status).toBe(200)
+    const { retiredAt } = (await first.json()) as { retiredAt: string }
+    // Idempotent: retiring again answers the first retirement.
+    expect(await (await retire(service)).json()).toMatchObject({ retired: true, retiredAt })
+    expect(await (await call(`/v1/services/${service.address}`)).json()).toMatchObject({
+      enabled: false,
+      reason: 'retired',
+      retired: true,
+      retiredAt,
+    })
+    const { envelope } = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
+    const job = await postJson('/v1/jobs', envelope)
+    expect(job.status).toBe(409)
+    expect((await errorOf(job)).code).toBe('service_disabled')
+    // Final: the old registration posted again does not revive the version.
+    const again = await postJson('/v1/services', service.registration)
+    expect(again.status).toBe(409)
+    expect((await errorOf(again)).code).toBe('service_retired')
+  })
+
+  it('refuses a retirement of an unregistered service or one naming another address', async () => {
+    const service = await makeService()
+    expect((await errorOf(await retire(service))).code).toBe('unknown_service')
+    const registered = await registeredService()
+    const res = await postJson(
+      `/v1/services/${registered.address}/retire`,
+      signServiceRetirement(
+        { service: service.address, at: Date.now() },
+        service.operator.privateKey,
+      ),
+    )
+    expect(res.status).toBe(422)
+  })
+})
+
+describe('GET /v1/services/:address/summary', () => {
+  it('adds up the jobs: charged with a result, pending without one', async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 100n)
+    const summary = async () =>
+      (await call(`/v1/services/${service.address}/summary`)).json() as Promise<unknown>
+    expect(await summary()).toEqual({
+      service: service.address,
+      jobs: 0,
+      charged: { jobs: 0, amount: '0' },
+      pending: { jobs: 0, amount: '0' },
+      notCharged: 0,
+    })
+    for (const [amount, nonce] of [
+      [10n, 1n],
+      [20n, 2n],
+    ] as const) {
+      const { envelope } = await sealedJob(service, user, { cumulativeAmount: amount, nonce })
+      expect((await postJson('/v1/jobs', envelope)).status).toBe(202)
+    }
+    expect(await summary()).toMatchObject({
+      jobs: 2,
+      charged: { jobs: 0, amount: '0' },
+      pending: { jobs: 2, amount: '20' },
+      notCharged: 0,
+    })
+  })
+})
+
 describe('GET /v1/services/:address', () => {
   it('reports enabled, with the chain figures and, for a user, the funding', async () => {
     const service = await registeredService({ price: 10n })
     const user = await fundedUser(service, 15n)
-    const res = await call(`/v1/services/${service.address}?user=${user.publicKey}`)
+    const res = await call(serviceStatusPath(service, user))
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({
       service: service.address,
@@ -125,7 +245,7 @@ describe('GET /v1/services/:address', () => {
     const user = await fundedUser(service, 100n)
     const funding = async () =>
       (
-        (await (await call(`/v1/services/${service.address}?user=${user.publicKey}`)).json()) as {
+        (await (await call(serviceStatusPath(service, user))).json()) as {
           chain: { funding: { owed: string; voucher: Voucher | null } }
         }
       ).chain.funding
@@ -159,9 +279,7 @@ describe('GET /v1/services/:address', () => {
   it('reports disabled with the reason: funding exhausted, stale heartbeat, unknown', async () => {
     const service = await registeredService({ price: 10n })
     const poor = await fundedUser(service, 9n)
-    const funding = await (
-      await call(`/v1/services/${service.address}?user=${poor.publicKey}`)
-    ).json()
+    const funding = await (await call(serviceStatusPath(service, poor))).json()
     expect(funding).toMatchObject({ enabled: false, reason: 'funding-exhausted' })
 
     await setSlot(5000)
@@ -177,5 +295,47 @@ describe('GET /v1/services/:address', () => {
     const res = await call('/v1/services/not-an-address')
     expect(res.status).toBe(400)
     expect((await errorOf(res)).code).toBe('invalid_body')
+  })
+})
+
+// Operators cannot take deposits: the Worker registers and admits only genuine, frozen services.
+describe('unsafe services', () => {
+  it('refuses to register a service whose escrow is a plain account (the fake vault)', async () => {
+    const service = await makeService({ vault: { balance: '2000' } })
+    const res = await postJson('/v1/services', service.registration)
+    expect(res.status).toBe(409)
+    expect(await errorOf(res)).toMatchObject({ code: 'unsafe_service' })
+    expect((await errorOf(await postJson('/v1/services', service.registration))).message).toContain(
+      'NO_VAULT',
+    )
+  })
+
+  it('refuses a service running other code or with permissions that are not frozen', async () => {
+    const other = await makeService({ serviceCode: { verificationKey: { hash: '999' } } })
+    const res = await postJson('/v1/services', other.registration)
+    expect(res.status).toBe(409)
+    expect((await errorOf(res)).message).toContain('WRONG_CODE')
+    const loose = genuineVault('0')
+    const unfrozen = await makeService({
+      vault: { ...loose, permissions: { ...loose.permissions, send: 'Signature' } },
+    })
+    const res2 = await postJson('/v1/services', unfrozen.registration)
+    expect(res2.status).toBe(409)
+    expect((await errorOf(res2)).message).toContain('vault permission send is Signature')
+  })
+
+  it('refuses jobs and reports the service unsafe once its vault is not genuine', async () => {
+    const service = await registeredService({ price: 10n })
+    const user = await fundedUser(service, 100n)
+    await setVault(service.address, { balance: '100' })
+    const { envelope } = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 0n })
+    const res = await postJson('/v1/jobs', envelope)
+    expect(res.status).toBe(409)
+    expect((await errorOf(res)).code).toBe('unsafe_service')
+    expect(await (await call(`/v1/services/${service.address}`)).json()).toMatchObject({
+      enabled: false,
+      reason: 'unsafe-service',
+      chain: { unsafe: { code: 'NO_VAULT' } },
+    })
   })
 })

@@ -2,7 +2,10 @@ import { Hono } from 'hono'
 import {
   isPublicKey,
   parseServiceRegistration,
+  parseServiceRetirement,
+  receiptTokenIdOf,
   verifyServiceRegistration,
+  verifyStatusQuery,
 } from '../protocol/index.ts'
 import { readJson } from './body.ts'
 import { configOf } from './config.ts'
@@ -14,6 +17,35 @@ import { fromProtocol, unwrapOutcome } from './outcome.ts'
 export const serviceStub = (env: Env, address: string) =>
   env.SERVICES.get(env.SERVICES.idFromName(address))
 
+/**
+ * A user's funding (what the Worker records as owed, their latest voucher) is theirs to read:
+ * `?user=` must come with that user's signed, short-lived status query (`expires`, `signature`;
+ * protocol/status-query.ts). Without `user` the answer holds only what the chain shows anyone.
+ */
+function checkStatusQuery(query: Record<string, string>, user: string): void {
+  if (!isPublicKey(user)) {
+    throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'user is not a Mina address', ['user'])
+  }
+  const { expires, signature } = query
+  if (expires === undefined || signature === undefined) {
+    throw new ApiError(
+      401,
+      ApiErrorCode.UNAUTHORIZED,
+      "a user's funding is read with their signed status query (expires, signature)",
+      ['signature'],
+    )
+  }
+  const checked = verifyStatusQuery(
+    { user, expires: /^[0-9]{1,12}$/.test(expires) ? Number(expires) : Number.NaN, signature },
+    Math.floor(Date.now() / 1000),
+  )
+  if (!checked.ok) {
+    throw new ApiError(403, ApiErrorCode.BAD_SIGNATURE, checked.error.message, [
+      ...checked.error.path,
+    ])
+  }
+}
+
 /** `POST /v1/services` and `GET /v1/services/:address`. */
 export const services = new Hono<AppEnv>()
   .post('/', async (c) => {
@@ -21,18 +53,23 @@ export const services = new Hono<AppEnv>()
     const parsed = parseServiceRegistration(await readJson(c))
     if (!parsed.ok) throw fromProtocol(parsed.error)
     const registration = parsed.value
-    if (registration.descriptor.provider !== 'gitlab') {
-      throw new ApiError(422, ApiErrorCode.INVALID_BODY, 'only GitLab services are supported', [
-        'descriptor',
-        'provider',
-      ])
-    }
     if (!config.keys.some((k) => k.publicKey === registration.descriptor.workerPublicKey)) {
       throw new ApiError(
         409,
         ApiErrorCode.DESCRIPTOR_MISMATCH,
         'the descriptor names a key this Worker does not hold',
         ['descriptor', 'workerPublicKey'],
+      )
+    }
+    // The receipt token follows from the address: a registration naming another token would make
+    // the Worker read deposits of the wrong token (someone else's, or one the operator mints).
+    const receiptTokenId = receiptTokenIdOf(registration.service)
+    if (!receiptTokenId.ok || receiptTokenId.value !== registration.receiptTokenId) {
+      throw new ApiError(
+        409,
+        ApiErrorCode.RECEIPT_TOKEN_MISMATCH,
+        `receiptTokenId is not the token of this service (TokenId.derive(service) is ${receiptTokenId.ok ? receiptTokenId.value : 'undefined'})`,
+        ['receiptTokenId'],
       )
     }
     const signed = verifyServiceRegistration(registration)
@@ -49,6 +86,28 @@ export const services = new Hono<AppEnv>()
     )
     return c.json({ service: registration.service, registeredAt: result.registeredAt }, 201)
   })
+  .post('/:address/retire', async (c) => {
+    configOf(c.env)
+    const address = c.req.param('address')
+    const parsed = parseServiceRetirement(await readJson(c))
+    if (!parsed.ok) throw fromProtocol(parsed.error)
+    if (parsed.value.service !== address) {
+      throw new ApiError(422, ApiErrorCode.INVALID_BODY, 'the retirement names another service', [
+        'service',
+      ])
+    }
+    // The object checks the signature against the runner key it holds for the address.
+    const result = unwrapOutcome(await serviceStub(c.env, address).retire(parsed.value))
+    return c.json({ service: address, retired: true, retiredAt: result.retiredAt })
+  })
+  .get('/:address/summary', async (c) => {
+    configOf(c.env)
+    const address = c.req.param('address')
+    if (!isPublicKey(address)) {
+      throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['address'])
+    }
+    return c.json({ service: address, ...(await serviceStub(c.env, address).summary()) })
+  })
   .get('/:address', async (c) => {
     configOf(c.env)
     const address = c.req.param('address')
@@ -56,22 +115,25 @@ export const services = new Hono<AppEnv>()
     if (!isPublicKey(address)) {
       throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['address'])
     }
-    if (user !== undefined && !isPublicKey(user)) {
-      throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'user is not a Mina address', ['user'])
-    }
+    if (user !== undefined) checkStatusQuery(c.req.query(), user)
     const status = unwrapOutcome(await serviceStub(c.env, address).status(address, user))
     const availability = status.availability
-    const enabled = status.registered && availability?.enabled
+    const retired = status.retiredAt !== null
+    const enabled = status.registered && !retired && availability?.enabled
     const reason = enabled
       ? undefined
       : !status.registered || availability === null
         ? 'unknown-service'
-        : availability.reason
+        : retired
+          ? 'retired'
+          : availability.reason
     return c.json({
       service: address,
       enabled,
       ...(reason ? { reason } : {}),
       registered: status.registered,
+      retired,
+      ...(retired ? { retiredAt: status.retiredAt } : {}),
       descriptor: status.descriptor,
       descriptorCid: status.descriptorCid,
       chain: availability,

@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto'
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineProject } from 'vitest/config'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './test-support/constants.ts'
 
 // A fresh HPKE key per run: tests read the public half from GET /v1/keys like any client.
 const hpkePrivateKey = Buffer.from(webcrypto.getRandomValues(new Uint8Array(32))).toString(
@@ -16,8 +17,11 @@ export default defineProject({
           HPKE_PRIVATE_KEY: hpkePrivateKey,
           MINA_GRAPHQL_URL: inject('minaUrl'),
           GITLAB_URL: inject('gitlabUrl'),
+          GITHUB_API_URL: inject('githubUrl'),
           GITLAB_TIMEOUT_MS: '400',
           CHAIN_CACHE_MS: '0',
+          CREDIT_TOKEN_ID: TEST_CREDIT_TOKEN_ID,
+          GENUINE_SERVICE_CODE: JSON.stringify(TEST_GENUINE_CODE),
         },
       },
     })),

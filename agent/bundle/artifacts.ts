@@ -1,6 +1,6 @@
 import { constants } from 'node:fs'
-import { lstat, mkdir, open, readdir, realpath } from 'node:fs/promises'
-import { join, relative, sep } from 'node:path'
+import { type FileHandle, lstat, mkdir, open, readdir, realpath } from 'node:fs/promises'
+import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseArtifactPath, type SkippedArtifact } from '../../protocol/index.ts'
 
@@ -12,18 +12,30 @@ export interface CollectedArtifacts {
   skipped: SkippedArtifact[]
 }
 
-const inside = (path: string, dir: string) => {
-  const rel = relative(dir, path)
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep))
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants
+
+/** A path naming `name` inside the directory open as `dir`, resolved by the kernel from the fd. */
+const at = (dir: FileHandle, name: string) => `/proc/self/fd/${dir.fd}/${name}`
+
+/** Why an entry could not be opened without following a link. */
+function refusal(e: unknown): SkippedArtifact['reason'] {
+  const code = (e as NodeJS.ErrnoException).code
+  // O_NOFOLLOW on a symlink: ELOOP; O_DIRECTORY on a symlink to a directory: ENOTDIR as well.
+  if (code === 'ELOOP') return 'symlink'
+  if (code === 'ENOENT') return 'missing'
+  return 'not-a-file'
 }
 
 /**
  * Copies declared artifacts (paths relative to the job's build directory) into
  * `<bundleDir>/artifacts/`. The job controls the build directory, and the agent may be root, so
- * nothing is followed out of it: a path with a symlink in any component (a trailing slash onto a
- * symlinked directory included) is skipped, as is any symlink, FIFO or device inside a declared
- * directory, and files are opened with O_NOFOLLOW. Skipped and missing artifacts are reported,
- * not fatal: a failed job often has none.
+ * nothing is followed out of it: every path is opened component by component, each relative to
+ * the directory opened before it (openat-style, through /proc/self/fd) with O_NOFOLLOW, so a
+ * symlink in any component (a trailing slash onto a symlinked directory included), or one swapped
+ * in while the agent collects, is refused rather than followed; so is any symlink, FIFO or device
+ * inside a declared directory. The job's leftover processes are killed before this runs
+ * (run/kill-leftovers.ts). Skipped and missing artifacts are reported, not fatal: a failed job
+ * often has none.
  */
 export async function collectArtifacts(
   cwd: string,
@@ -31,56 +43,103 @@ export async function collectArtifacts(
   bundleDir: string,
 ): Promise<CollectedArtifacts> {
   const out: CollectedArtifacts = { copied: [], skipped: [] }
-  const root = await realpath(cwd)
-  for (const p of paths) {
-    const checked = parseArtifactPath(p)
-    if (!checked.ok) {
-      out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'outside-build-dir' })
-      continue
+  const root = await open(await realpath(cwd), O_RDONLY | O_DIRECTORY)
+  try {
+    for (const p of paths) {
+      const checked = parseArtifactPath(p)
+      if (!checked.ok) {
+        out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'outside-build-dir' })
+        continue
+      }
+      const segments = p.split('/').filter((s) => s !== '' && s !== '.')
+      if (segments.length === 0 || segments.includes('..')) {
+        out.skipped.push({ path: p, reason: 'outside-build-dir' })
+        continue
+      }
+      // Walk down to the parent of the last component, one directory fd at a time.
+      let dir = root
+      let reason: SkippedArtifact['reason'] | undefined
+      for (const s of segments.slice(0, -1)) {
+        try {
+          const next = await open(at(dir, s), O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+          if (dir !== root) await dir.close()
+          dir = next
+        } catch (e) {
+          // A symlink to a directory fails O_DIRECTORY|O_NOFOLLOW with ENOTDIR or ELOOP.
+          const st = await lstat(at(dir, s)).catch(() => null)
+          reason = !st ? 'missing' : st.isSymbolicLink() ? 'symlink' : refusal(e)
+          break
+        }
+      }
+      try {
+        if (reason) out.skipped.push({ path: p, reason })
+        else
+          await copyEntry(
+            dir,
+            segments.at(-1)!,
+            segments.join('/'),
+            join(bundleDir, 'artifacts'),
+            out,
+            p,
+          )
+      } finally {
+        if (dir !== root) await dir.close()
+      }
     }
-    const segments = p.split('/').filter((s) => s !== '')
-    let reason: SkippedArtifact['reason'] | undefined
-    let current = root
-    for (const s of segments) {
-      current = join(current, s)
-      const st = await lstat(current).catch(() => null)
-      if (!st) reason = 'missing'
-      else if (st.isSymbolicLink()) reason = 'symlink'
-      if (reason) break
-    }
-    if (!reason && !inside(current, root)) reason = 'outside-build-dir'
-    if (reason) {
-      out.skipped.push({ path: p, reason })
-      continue
-    }
-    await copyTree(root, segments.join('/'), join(bundleDir, 'artifacts'), out)
+  } finally {
+    await root.close()
   }
   return out
 }
 
-// Copies one entry (relative to root) without following any symlink; reports what it skips.
-async function copyTree(
-  root: string,
+/**
+ * Copies `name` inside the open directory `dir` (bundle path `rel`) without following any
+ * symlink; reports what it skips under `declared` for the declared path itself, `rel` below it.
+ */
+async function copyEntry(
+  dir: FileHandle,
+  name: string,
   rel: string,
   destRoot: string,
   out: CollectedArtifacts,
+  declared = rel,
 ): Promise<void> {
-  const src = join(root, rel)
-  const st = await lstat(src)
+  const st = await lstat(at(dir, name)).catch(() => null)
+  if (!st) {
+    out.skipped.push({ path: declared, reason: 'missing' })
+    return
+  }
   if (st.isSymbolicLink()) {
-    out.skipped.push({ path: rel, reason: 'symlink' })
-  } else if (st.isDirectory()) {
-    await mkdir(join(destRoot, rel), { recursive: true })
-    for (const name of (await readdir(src)).sort())
-      await copyTree(root, `${rel}/${name}`, destRoot, out)
-  } else if (st.isFile()) {
-    // O_NOFOLLOW: a file swapped for a symlink since the lstat is refused, not followed.
-    const fh = await open(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-    try {
-      if (!(await fh.stat()).isFile()) {
-        out.skipped.push({ path: rel, reason: 'not-a-file' })
-        return
-      }
+    out.skipped.push({ path: declared, reason: 'symlink' })
+    return
+  }
+  // A FIFO would block the agent forever; a device is not the job's output (and opening one can
+  // act on it): neither is opened.
+  if (!st.isDirectory() && !st.isFile()) {
+    out.skipped.push({ path: declared, reason: 'not-a-file' })
+    return
+  }
+  let fh: FileHandle
+  try {
+    // O_NOFOLLOW: an entry swapped for a symlink since the lstat is refused, not followed.
+    fh = await open(
+      at(dir, name),
+      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (st.isDirectory() ? O_DIRECTORY : 0),
+    )
+  } catch (e) {
+    out.skipped.push({ path: declared, reason: refusal(e) })
+    return
+  }
+  try {
+    const now = await fh.stat()
+    if (now.ino !== st.ino || now.dev !== st.dev) {
+      // Swapped between the lstat and the open: not what was checked.
+      out.skipped.push({ path: declared, reason: 'not-a-file' })
+    } else if (now.isDirectory()) {
+      await mkdir(join(destRoot, rel), { recursive: true })
+      for (const child of (await readdir(`/proc/self/fd/${fh.fd}`)).sort())
+        await copyEntry(fh, child, `${rel}/${child}`, destRoot, out)
+    } else if (now.isFile()) {
       const dest = join(destRoot, rel)
       await mkdir(join(dest, '..'), { recursive: true })
       const target = await open(dest, 'wx', 0o600)
@@ -90,11 +149,10 @@ async function copyTree(
         await target.close().catch(() => {})
       }
       out.copied.push(`artifacts/${rel}`)
-    } finally {
-      await fh.close().catch(() => {})
+    } else {
+      out.skipped.push({ path: declared, reason: 'not-a-file' })
     }
-  } else {
-    // A FIFO would block the agent forever; a device is not the job's output.
-    out.skipped.push({ path: rel, reason: 'not-a-file' })
+  } finally {
+    await fh.close().catch(() => {})
   }
 }

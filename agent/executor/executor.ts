@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chown, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { checkedOutCommit } from '../checkout-commit.ts'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { customEnv } from '../isolation/job-env.ts'
@@ -26,11 +27,22 @@ export function executorConfig(
   }
 }
 
-/** Reads the zkrunner job from `CUSTOM_ENV_*`, validated; null for a job that is not a zkrunner job. */
-export function jobFromEnv(env: NodeJS.ProcessEnv, fallbackCwd: string): JobIdentity | null {
+/**
+ * Reads the zkrunner job from `CUSTOM_ENV_*`, validated; null for a job that is not a zkrunner job.
+ * With `checkoutAs` (the job user, or null for the agent's own), the commit that ran is read from
+ * the project directory's checkout, as that user (get_sources has run by the job's script stage).
+ */
+export function jobFromEnv(
+  env: NodeJS.ProcessEnv,
+  fallbackCwd: string,
+  checkoutAs?: JobUser | null,
+): JobIdentity | null {
   const vars = customEnv(env)
   if (!vars.ZKRUNNER_JOB_ID) return null
-  return jobIdentity(vars, vars.CI_PROJECT_DIR ?? fallbackCwd)
+  const cwd = vars.CI_PROJECT_DIR ?? fallbackCwd
+  return jobIdentity(vars, cwd, {
+    ...(checkoutAs !== undefined ? { checkout: checkedOutCommit(cwd, checkoutAs) } : {}),
+  })
 }
 
 /** Creates the builds dir 0700, owned by the job user when there is one (it clones into it). */

@@ -10,6 +10,14 @@ const HOST_PREFIXES = ['LC_']
 /** CI variables the job may see: GitLab's and GitHub's own, set by the provider for the job. */
 const CI_VARIABLES = new Set(['CI', 'GITLAB_CI', 'GITHUB_ACTIONS'])
 const CI_PREFIXES = ['CI_', 'GITLAB_', 'GITHUB_', 'RUNNER_']
+/**
+ * Credentials under a CI prefix that the provider never hands a `run:` step itself: GitHub gives
+ * `GITHUB_TOKEN` to a step only when the workflow maps `secrets.GITHUB_TOKEN` into its `env:`, and
+ * the runtime's `ACTIONS_RUNTIME_TOKEN` / `ACTIONS_ID_TOKEN_REQUEST_TOKEN` only to actions (no
+ * `ACTIONS_*` prefix passes). A job's code runs on a user's parameters: it gets no token to push,
+ * release or read secrets with.
+ */
+const CI_DENIED = new Set(['GITHUB_TOKEN'])
 
 /** The job's identity the Worker passed: public values, useful to the job. */
 const JOB_VARIABLES = new Set([
@@ -60,7 +68,7 @@ export function jobEnvironment(args: {
     if (v === undefined) continue
     const allowed =
       CI_VARIABLES.has(k) ||
-      CI_PREFIXES.some((p) => k.startsWith(p)) ||
+      (CI_PREFIXES.some((p) => k.startsWith(p)) && !CI_DENIED.has(k)) ||
       JOB_VARIABLES.has(k) ||
       // A parameter never shadows the agent's namespace, whatever the list says.
       (parameters.has(k) && PARAMETER_NAME.test(k) && !k.startsWith('ZKRUNNER_'))

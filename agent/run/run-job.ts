@@ -12,6 +12,7 @@ import {
   type PerfProbe,
 } from '../sampling/perf.ts'
 import { type LiveSample, Sampler, type SamplingSummary } from '../sampling/sampler.ts'
+import { killLeftovers } from './kill-leftovers.ts'
 
 /**
  * The job is started through this fixed shell program (arguments, never interpolated): it joins
@@ -64,6 +65,8 @@ export interface RunOutcome {
   sampling: SamplingSummary
   /** Why perf was not used, when it was not. */
   perfUnavailable?: string
+  /** Processes of the job's cgroup still running after it exited, and killed. */
+  leftoversKilled: number
   /** Files written into outDir (samples.jsonl grows while the job runs). */
   files: { stdout: string; stderr: string; samples: string }
 }
@@ -110,6 +113,8 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
       cwd: opts.cwd,
       env: opts.env,
       ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
+      // Its own process group: whatever it leaves running is killed with the group at its end.
+      detached: true,
       stdio: ['inherit', 'pipe', 'pipe'],
     },
   )
@@ -175,6 +180,9 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   const { code, signal } = await exited
   const wallMs = Math.round(performance.now() - t0)
   const ended = Date.now()
+  // The job has ended: nothing it started may keep running while the agent collects its output
+  // and artifacts (a leftover could swap a path for a symlink, or keep the pipes open forever).
+  const leftovers = await killLeftovers(pid, cg?.dirs ?? [])
   if (perf) {
     // The tree is gone and its counts are final: SIGINT makes perf print the last partial
     // interval now instead of noticing the exit an interval later.
@@ -196,6 +204,7 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
     wallMs,
     sampling: summary,
     ...(probe.available ? {} : { perfUnavailable: probe.reason ?? 'unavailable' }),
+    leftoversKilled: leftovers,
     files,
   }
 }

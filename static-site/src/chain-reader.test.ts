@@ -5,7 +5,14 @@ import {
   publicKeyToFields,
   unwrap,
 } from '../../protocol/index.ts'
-import { latestSettlement, registryEntries } from './chain-reader.ts'
+import { nodePoseidon } from '../test/support/genuine.ts'
+import {
+  GraphqlChainReader,
+  latestSettlement,
+  ownListings,
+  registryEntries,
+  registryListings,
+} from './chain-reader.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
@@ -40,12 +47,51 @@ describe('chain reader decoding', () => {
     expect(entries[0]?.service).toBe(fieldsToPublicKey(s2![0], s2![1]))
   })
 
+  it('keeps retired listings for the operator view, and only their operator retires them', () => {
+    const [s1, s2, op, stranger] = [1, 2, 3, 4]
+      .map(() => generateMinaKeyPair())
+      .map((k) => unwrap(publicKeyToFields(k.publicKey)))
+    const [c0, c1] = unwrap(cidToFields(CID))
+    const listings = registryListings([
+      { ...at(1), data: [0n, ...s1!, ...op!, c0, c1] },
+      { ...at(2), data: [0n, ...s2!, ...op!, c0, c1] },
+      { ...at(3), data: [1n, ...s1!, ...op!] },
+      { ...at(4), data: [1n, ...s2!, ...stranger!] },
+    ])
+    expect(listings.map((l) => [l.height, l.retired])).toEqual([
+      [2, false],
+      [1, true],
+    ])
+  })
+
+  // Operators cannot take deposits: the registry is open to anyone, so the page keeps only the
+  // entries the service's own runner key published.
+  it("ignores a stranger's publish and retire: the runner's own entry stays listed", async () => {
+    const runner = generateMinaKeyPair().publicKey
+    const stranger = generateMinaKeyPair().publicKey
+    const service = generateMinaKeyPair().publicKey
+    const [sv, rn, st] = [service, runner, stranger].map((k) => unwrap(publicKeyToFields(k)))
+    const [c0, c1] = unwrap(cidToFields(CID))
+    const entries = registryEntries([
+      { ...at(1), data: [0n, ...sv!, ...rn!, c0, c1] },
+      // The stranger publishes the same service under its own name, then retires it.
+      { ...at(2), data: [0n, ...sv!, ...st!, c0, c1] },
+      { ...at(3), data: [1n, ...sv!, ...st!] },
+      // And a second listing it keeps, to take over the operator label.
+      { ...at(4), data: [0n, ...sv!, ...st!, c0, c1] },
+    ])
+    const runnerKeyHash = await nodePoseidon(rn!)
+    const own = await ownListings(entries, async () => runnerKeyHash, nodePoseidon)
+    expect(own).toEqual([expect.objectContaining({ service, operator: runner })])
+  })
+
   it('sums a user’s settled jobs and takes the root and leaves CID of the latest Settle event', () => {
     const user = generateMinaKeyPair().publicKey
     const other = generateMinaKeyPair().publicKey
     const settle = (who: string, jobs: bigint, root: bigint, cid: [bigint, bigint]) => {
       const [x, odd] = unwrap(publicKeyToFields(who))
-      return { ...at(1), data: [3n, x, odd, 10n, 1n, 10n, jobs, root, ...cid] }
+      const amount = 10n * jobs + root
+      return { ...at(1), data: [3n, x, odd, amount, root, 10n, jobs, root, ...cid] }
     }
     const cid = unwrap(cidToFields(CID))
     const events = [
@@ -53,7 +99,10 @@ describe('chain reader decoding', () => {
       settle(other, 5n, 99n, cid),
       settle(user, 1n, 22n, cid),
     ]
+    // The latest voucher's amount and nonce: the floor of what the page may sign next.
     expect(latestSettlement(events, user)).toMatchObject({
+      cumulativeAmount: 32n,
+      nonce: 22n,
       jobs: 3n,
       resultsRoot: 22n,
       leavesCid: CID,
@@ -61,5 +110,34 @@ describe('chain reader decoding', () => {
     // Fields out of range for a CID decode to null, not a throw.
     expect(latestSettlement(events.slice(0, 1), user)?.leavesCid).toBeNull()
     expect(latestSettlement(events, generateMinaKeyPair().publicKey)).toBeNull()
+  })
+})
+
+describe('chain reader transport', () => {
+  const answer = () =>
+    new Response(JSON.stringify({ data: { account: { zkappState: ['1', '2'] } } }), {
+      headers: { 'content-type': 'application/json' },
+    })
+
+  it('asks once more when a connection drops before the node answers (reads are safe twice)', async () => {
+    let calls = 0
+    const reader = new GraphqlChainReader('http://node.test/graphql', 'http://archive.test', () => {
+      calls += 1
+      return calls === 1
+        ? Promise.reject(new TypeError('other side closed'))
+        : Promise.resolve(answer())
+    })
+    expect(await reader.zkappState('B62any')).toEqual([1n, 2n])
+    expect(calls).toBe(2)
+  })
+
+  it('says the chain is unavailable when the node keeps not answering, after two tries', async () => {
+    let calls = 0
+    const reader = new GraphqlChainReader('http://node.test/graphql', 'http://archive.test', () => {
+      calls += 1
+      return Promise.reject(new TypeError('connection refused'))
+    })
+    await expect(reader.zkappState('B62any')).rejects.toMatchObject({ code: 'CHAIN_UNAVAILABLE' })
+    expect(calls).toBe(2)
   })
 })

@@ -4,9 +4,13 @@ import {
   decodeTerms,
   fieldsToCid,
   fieldToCommit,
+  parseServiceAccounts,
+  publicKeyToFields,
+  type ServiceAccounts,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  serviceAccountsQuery,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
@@ -38,6 +42,8 @@ export const chainOrder = (a: ChainEvent, b: ChainEvent): number =>
 export interface ChainReader {
   /** The 8 app-state fields of the zkApp at `address`, or null when there is none. */
   zkappState(address: string): Promise<bigint[] | null>
+  /** Both accounts of a service (code, permissions, state, escrow) for the genuine check. */
+  serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts>
   /** The balance of `(owner, tokenId)`; 0 when the account does not exist. */
   balance(owner: string, tokenId?: string): Promise<bigint>
   /** The global slot of the best tip. */
@@ -61,15 +67,23 @@ export class GraphqlChainReader implements ChainReader {
   ) {}
 
   async #query(url: string, query: string): Promise<Record<string, unknown>> {
-    let res: Response
-    try {
-      res = await this.fetchFn(url, {
+    const send = () =>
+      this.fetchFn(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query }),
       })
+    let res: Response
+    try {
+      res = await send()
     } catch {
-      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
+      // Every document here is a read, so asking twice is safe. A kept-alive connection the node
+      // closed while idle fails the first request after a long pause without reaching the node.
+      try {
+        res = await send()
+      } catch {
+        throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
+      }
     }
     if (!res.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url}: HTTP ${res.status}`)
     const body = (await res.json().catch(() => ({}))) as {
@@ -91,6 +105,14 @@ export class GraphqlChainReader implements ChainReader {
     const account = data.account as { zkappState?: unknown } | null
     if (!account || !Array.isArray(account.zkappState)) return null
     return account.zkappState.map(toBigint)
+  }
+
+  async serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts> {
+    const parsed = parseServiceAccounts(
+      await this.#query(this.graphqlUrl, serviceAccountsQuery(service, creditTokenId)),
+    )
+    if (!parsed.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, parsed.message)
+    return parsed.value
   }
 
   async balance(owner: string, tokenId?: string): Promise<bigint> {
@@ -180,9 +202,20 @@ export interface RegistryEntry {
   height: number
 }
 
-/** The registry's live listings (Published minus Retired by the same operator), newest first. */
-export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] {
-  const live = new Map<string, RegistryEntry>()
+/** A listing with whether its operator has since retired it. */
+export interface RegistryListing extends RegistryEntry {
+  retired: boolean
+}
+
+/**
+ * Every listing the registry holds, newest first, keyed by (service, operator) so nobody's
+ * publish or retire touches another operator's entry; each is marked retired when the operator who
+ * published it retired it. Anyone can publish anything: callers keep only entries whose operator is
+ * the service's own runner (`Poseidon(operator) == runnerKeyHash`, `ownListings`).
+ */
+export function registryListings(events: readonly ChainEvent[]): RegistryListing[] {
+  const all = new Map<string, RegistryListing>()
+  const key = (service: string, operator: string) => `${service}|${operator}`
   for (const e of events) {
     const [kind, sx, sOdd, ox, oOdd, c0, c1] = e.data
     if (sx === undefined || sOdd === undefined || ox === undefined || oOdd === undefined) continue
@@ -191,17 +224,46 @@ export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] 
     if (!service || !operator) continue
     if (kind === REGISTRY_PUBLISHED && c0 !== undefined && c1 !== undefined) {
       const cid = fieldsToCid([c0, c1])
-      live.set(service, {
+      all.set(key(service, operator), {
         service,
         operator,
         descriptorCid: cid.ok ? cid.value.toString() : null,
         height: e.height,
+        retired: false,
       })
-    } else if (kind === REGISTRY_RETIRED && live.get(service)?.operator === operator) {
-      live.delete(service)
+    } else if (kind === REGISTRY_RETIRED) {
+      const listing = all.get(key(service, operator))
+      if (listing) listing.retired = true
     }
   }
-  return [...live.values()].sort((a, b) => b.height - a.height)
+  return [...all.values()].sort((a, b) => b.height - a.height)
+}
+
+/** The registry's live listings (Published minus Retired by the same operator), newest first. */
+export function registryEntries(events: readonly ChainEvent[]): RegistryEntry[] {
+  return registryListings(events)
+    .filter((l) => !l.retired)
+    .map(({ retired: _retired, ...entry }) => entry)
+}
+
+/**
+ * The entries a page may show: one per service, published by the service's own runner key (whose
+ * Poseidon hash the contract froze as runnerKeyHash); a stranger's entries are dropped.
+ */
+export async function ownListings(
+  entries: readonly RegistryEntry[],
+  runnerKeyHash: (service: string) => Promise<bigint | null>,
+  poseidon: (fields: bigint[]) => Promise<bigint>,
+): Promise<RegistryEntry[]> {
+  const out = new Map<string, RegistryEntry>()
+  for (const e of entries) {
+    if (out.has(e.service)) continue
+    const frozen = await runnerKeyHash(e.service).catch(() => null)
+    const fields = publicKeyToFields(e.operator)
+    if (frozen === null || !fields.ok) continue
+    if ((await poseidon(fields.value)) === frozen) out.set(e.service, e)
+  }
+  return [...out.values()]
 }
 
 /** A service contract's state, decoded for display and verification. */
@@ -211,6 +273,7 @@ export interface ServiceOnChain {
   terms: ServiceTerms
   heartbeat: ServiceHeartbeat
   runnerKeyHash: bigint
+  workerKeyHash: bigint
 }
 
 /** Decodes the 8 state fields of a service contract with the protocol's chain layout. */
@@ -223,6 +286,7 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
     terms: decodeTerms(at(ServiceState.terms)),
     heartbeat: decodeHeartbeat(at(ServiceState.heartbeat)),
     runnerKeyHash: at(ServiceState.runnerKeyHash),
+    workerKeyHash: at(ServiceState.workerKeyHash),
   }
 }
 
@@ -232,6 +296,13 @@ export const sameCommit = (state: ServiceOnChain, sha: string): boolean =>
 
 /** A user's channel as its settlements left it: jobs covered so far and their results root. */
 export interface Settlement {
+  /**
+   * The cumulative amount of the latest settled voucher: what the user is proven to owe at least
+   * (the contract settles only a voucher the user signed, so the user once signed this amount).
+   */
+  cumulativeAmount: bigint
+  /** The nonce of that voucher: every later voucher needs a higher one. */
+  nonce: bigint
   /** Jobs paid for over all of the user's settlements (each Settle event counts its batch). */
   jobs: bigint
   /** The results root of the latest settlement: it covers every settled job. */
@@ -260,13 +331,16 @@ export function latestSettlement(events: readonly ChainEvent[], user: string): S
   for (const e of [...events].sort(chainOrder)) {
     if (!ON_CHAIN.has(e.chainStatus)) continue
     // SettleEvent: user (x, isOdd), cumulativeAmount, nonce, paid, jobs, resultsRoot, leavesCid0, leavesCid1.
-    const [kind, ux, uOdd, , , , jobs, root, c0, c1] = e.data
+    const [kind, ux, uOdd, cumulativeAmount, nonce, , jobs, root, c0, c1] = e.data
     if (kind !== SERVICE_SETTLE || ux === undefined || uOdd === undefined) continue
     if (jobs === undefined || root === undefined) continue
+    if (cumulativeAmount === undefined || nonce === undefined) continue
     if (fieldsToPublicKey(ux, uOdd) !== user) continue
     total += jobs
     const cid = c0 === undefined || c1 === undefined ? null : fieldsToCid([c0, c1])
     latest = {
+      cumulativeAmount,
+      nonce,
       jobs: total,
       resultsRoot: root,
       leavesCid: cid?.ok ? cid.value.toString() : null,

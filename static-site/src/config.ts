@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { PublicKeySchema } from '../../protocol/index.ts'
+import { GenuineCodeSchema, PublicKeySchema } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 
 const httpUrl = z.url({ protocol: /^https?$/ })
@@ -14,12 +14,19 @@ export const SiteConfigSchema = z.strictObject({
   archiveUrl: httpUrl,
   /** Trustless IPFS gateways, tried in order; every block is checked against its CID. */
   gateways: z.array(httpUrl).min(1).max(16),
-  /** 'devnet', 'mainnet' or 'testnet' (the local stack): transaction signatures depend on it. */
+  /** 'devnet' (also the local stack) or 'mainnet' ('testnet' signs as devnet): signatures depend on it. */
   networkId: z.string().min(1).max(32),
   /** The ServiceRegistry contract whose Published events list the market. */
   registryAddress: PublicKeySchema,
   /** The credit token contract. */
   tokenAddress: PublicKeySchema,
+  /** Base58 token id of the credit token: services' vaults live under it. */
+  creditTokenId: z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/),
+  /**
+   * What a genuine service is compared with (protocol's GenuineCode): the compiled contracts' key
+   * hashes for this credit token and the transaction version. Every other service is unsafe.
+   */
+  genuineCode: GenuineCodeSchema,
   /** A local-stack private key offered as a clearly labelled dev wallet; never set in production. */
   devKey: z.string().min(40).max(64).optional(),
   /** Base URL of commit links, `{project}` and `{sha}` replaced; defaults to the descriptor's GitLab. */

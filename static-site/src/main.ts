@@ -1,9 +1,13 @@
 import './style.css'
 import {
+  checkGenuineService,
+  holdsServiceState,
+  isPublicKey as isMinaAddress,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
   type RequestBinding,
+  type ServiceAccounts,
   type ServiceDescriptor,
   serviceAvailability,
 } from '../../protocol/index.ts'
@@ -11,7 +15,11 @@ import {
   type ChainReader,
   decodeServiceState,
   GraphqlChainReader,
+  latestSettlement,
+  ownListings,
   registryEntries,
+  registryListings,
+  type Settlement,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
 import {
@@ -19,23 +27,27 @@ import {
   DEFAULT_MAX_FILE_BYTES,
   type VerifiedReader,
 } from './ipfs/verified-reader.ts'
+import { type OperatorVersion, operatorVersion } from './operator-view.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
-import { buildSealedRequest } from './request.ts'
+import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
 import { contentVerified } from './verify/links.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
-import { renderJob } from './views/job-watch.ts'
+import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
+import { renderOperatorVersions } from './views/operator.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
 import { unverifiedSection, verificationPanel } from './views/verification.ts'
+import { confirmVoucher } from './views/voucher-confirm.ts'
 import { auroProvider, connectAuro } from './wallet/auro.ts'
 import { devKeyWallet } from './wallet/dev-key.ts'
+import { statusQueryFor } from './wallet/status-query.ts'
 import type { Wallet } from './wallet/wallet.ts'
-import { TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
+import { fundingOf, TERMINAL_STATUSES, WorkerClient } from './worker-client.ts'
 import { sendZkappCommand } from './zkapp-sender.ts'
 
 /** Everything the views share: configuration and the three outside systems. */
@@ -70,21 +82,39 @@ function ownRecord(service: string, user: string) {
   }
 }
 
-/** A decimal figure from the Worker, or undefined when it is not one (it is only ever shown). */
-function figure(text: unknown): bigint | undefined {
-  return typeof text === 'string' && /^\d{1,20}$/.test(text) ? BigInt(text) : undefined
-}
-
 async function loadMarket(app: App): Promise<MarketService[]> {
   const [events, currentSlot] = await Promise.all([
     app.chain.events(app.config.registryAddress),
     app.chain.currentSlot(),
   ])
-  const user = app.wallet?.publicKey
+  // Without the user's signed query the Worker shows no funding: the list still shows the rest.
+  const query = app.wallet ? await statusQueryFor(app.wallet).catch(() => undefined) : undefined
+  const reads = new Map<string, Promise<ServiceAccounts | null>>()
+  const accountsOf = (service: string) => {
+    let read = reads.get(service)
+    if (!read) {
+      read = app.chain.serviceAccounts(service, app.config.creditTokenId).catch(() => null)
+      reads.set(service, read)
+    }
+    return read
+  }
+  // Only entries published by the service's own runner key: a stranger's publish or retire
+  // changes nothing.
+  const entries = await ownListings(
+    registryEntries(events),
+    async (service) => {
+      const fields = (await accountsOf(service))?.service?.zkappState
+      return holdsServiceState(fields) ? decodeServiceState(fields).runnerKeyHash : null
+    },
+    (fields) => app.prover.poseidon(fields),
+  )
   return Promise.all(
-    registryEntries(events).map(async (entry): Promise<MarketService> => {
-      const fields = await app.chain.zkappState(entry.service).catch(() => null)
-      const chain = fields && fields.length >= 8 ? decodeServiceState(fields) : null
+    entries.map(async (entry): Promise<MarketService> => {
+      const accounts = await accountsOf(entry.service)
+      const fields = accounts?.service?.zkappState
+      const chain = holdsServiceState(fields) ? decodeServiceState(fields) : null
+      const verdict = accounts ? checkGenuineService(accounts, app.config.genuineCode) : null
+      const unsafe = verdict && !verdict.genuine ? verdict : null
       let descriptor: ServiceDescriptor | null = null
       if (chain?.descriptorCid) {
         try {
@@ -97,9 +127,10 @@ async function loadMarket(app: App): Promise<MarketService[]> {
           // Shown as unavailable; the Worker's copy is not trusted in its place.
         }
       }
-      const status = await app.worker.service(entry.service, user).catch(() => null)
+      const status = await app.worker.service(entry.service, query).catch(() => null)
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
+      else if (unsafe) disabledReason = 'unsafe-service'
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
       else if (status && !status.enabled) disabledReason = status.reason ?? 'unknown-service'
       else if (!status) {
@@ -120,7 +151,9 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         descriptor,
         status,
         currentSlot,
+        listedAt: entry.height,
         disabledReason,
+        unsafe: unsafe ? { code: unsafe.code, reason: unsafe.reason } : null,
       }
     }),
   )
@@ -142,6 +175,8 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
       {
         bundle: app.ipfs,
         chain: app.chain,
+        genuine: { creditTokenId: app.config.creditTokenId, code: app.config.genuineCode },
+        poseidon: (fields) => app.prover.poseidon(fields),
         settled: settledResultsFrom(app.ipfs, (owner, digests) =>
           app.prover.resultsRoot(owner, digests),
         ),
@@ -174,7 +209,12 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
   else extras.append(unverifiedSection(content))
 }
 
-async function watchJob(app: App, request: RequestBinding, providerUrl: string, root: HTMLElement) {
+async function watchJob(
+  app: App,
+  request: RequestBinding,
+  provider: RunProvider,
+  root: HTMLElement,
+) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
   root.replaceChildren(statusBox, verifyBox)
@@ -185,7 +225,7 @@ async function watchJob(app: App, request: RequestBinding, providerUrl: string, 
       const job = await app.worker.job(request.requestId)
       if (job.jobId !== request.requestId)
         throw new Error(`the Worker answered job ${job.jobId} for request ${request.requestId}`)
-      renderJob(statusBox, job, providerUrl)
+      renderJob(statusBox, job, provider)
       // The runner's report can arrive before GitLab's last webhook: verify at once, and keep
       // following the status until the job is finished.
       if (job.result && !verified) {
@@ -210,12 +250,22 @@ async function watchJob(app: App, request: RequestBinding, providerUrl: string, 
 function openService(app: App, s: MarketService): void {
   const root = $('service')
   const d = s.descriptor
+  if (s.unsafe) {
+    // No deposit and no request: the service key could take what is paid in.
+    root.replaceChildren(
+      h('p', { class: 'badge bad', role: 'alert' }, `Unsafe: ${s.unsafe.reason}`),
+      h('p', { class: 'muted' }, `(${s.unsafe.code}) ${s.address}`),
+    )
+    return
+  }
   if (!d || !s.chain) {
     root.replaceChildren(
       h('p', { class: 'error' }, `Unavailable: ${reasonText(s.disabledReason ?? '')}`),
     )
     return
   }
+  // What settlement charges is the contract's price, whatever the descriptor advertises.
+  const price = s.chain.terms.pricePerJob
   const jobBox = h('div', { class: 'job' })
   const amountBox = h('div', { class: 'voucher' })
   const depositStatus = h('p', { 'aria-live': 'polite', 'data-role': 'deposit-status' })
@@ -263,37 +313,47 @@ function openService(app: App, s: MarketService): void {
   const submit = async (values: ParameterValues) => {
     if (!app.wallet) throw new Error('connect a wallet first')
     const user = app.wallet.publicKey
-    const status = await app.worker.service(s.address, user)
-    const funding = status.chain?.funding
     // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
-    // this service), this page's record or the settled amount, plus one price (protocol's rule).
-    // The settled amount is not read yet: 0 only lowers what may be signed.
+    // this service), this page's record or the amount settled on chain, plus one price
+    // (protocol's rule). The Worker's answer is read as untrusted JSON.
+    const [funding, settlement] = await Promise.all([
+      app.worker.service(s.address, await statusQueryFor(app.wallet)).then(fundingOf),
+      app.chain.events(s.address).then(
+        (events): Settlement | null | string => latestSettlement(events, user),
+        () => 'not readable now (counting 0, which only lowers what is signed)',
+      ),
+    ])
+    const settled = settlement !== null && typeof settlement === 'object' ? settlement : undefined
     const next = nextVoucher({
       user,
       service: s.address,
-      price: BigInt(d.pricePerJob),
-      reported: funding?.voucher,
-      reportedOwed: figure(funding?.owed),
+      price,
+      reported: funding.voucher,
+      reportedOwed: funding.owed,
       ownRecord: ownRecord(s.address, user),
-      settled: 0n,
+      settled: settled?.cumulativeAmount ?? 0n,
+      settledNonce: settled?.nonce,
     })
     const lastNonce = BigInt(localStorage.getItem(nonceKey(s.address, user)) ?? '0')
-    amountBox.replaceChildren(
-      h(
-        'p',
-        { 'data-role': 'voucher-amount' },
-        `Signing ${next.cumulativeAmount} credits in all: ${next.provenOwed} proven owed + ${d.pricePerJob} for this job.`,
-      ),
-      next.warning
-        ? h('p', { class: 'badge bad', 'data-role': 'voucher-warning' }, next.warning)
-        : '',
-    )
+    // Seal only to the Worker key the contract froze, not merely the one the descriptor names.
+    const frozen = s.chain?.workerKeyHash
+    const hash = await workerKeyHashOf(d.workerPublicKey, (f) => app.prover.poseidon(f))
+    if (frozen === undefined || hash !== frozen) {
+      throw new Error("the descriptor's Worker key is not the one the service contract froze")
+    }
+    const confirmed = await confirmVoucher(amountBox, next, {
+      price,
+      reportedOwed: funding.owed,
+      settled: typeof settlement === 'string' ? settlement : (settled?.cumulativeAmount ?? 0n),
+    })
+    if (!confirmed) throw new Error('Nothing signed: you cancelled the voucher.')
     const { envelope, submission, binding } = await buildSealedRequest(
       {
         service: s.address,
         descriptor: d,
         values,
         owed: next.provenOwed,
+        price,
         lastNonce: lastNonce > next.nonce - 1n ? lastNonce : next.nonce - 1n,
       },
       app.wallet,
@@ -308,7 +368,7 @@ function openService(app: App, s: MarketService): void {
         nonce: submission.voucher.nonce,
       }),
     )
-    void watchJob(app, binding, d.providerUrl, jobBox)
+    void watchJob(app, binding, d, jobBox)
   }
   root.replaceChildren(
     h('h2', {}, d.name),
@@ -326,12 +386,19 @@ function openService(app: App, s: MarketService): void {
     s.disabledReason
       ? h('p', { class: 'badge bad', role: 'status' }, `Disabled: ${reasonText(s.disabledReason)}`)
       : '',
+    BigInt(d.pricePerJob) !== price
+      ? h(
+          'p',
+          { class: 'badge warn', 'data-role': 'price-mismatch' },
+          `The descriptor advertises ${d.pricePerJob} credits per job; the contract charges ${price}.`,
+        )
+      : '',
     h('h3', {}, 'Deposit'),
     h('p', { class: 'muted' }, 'Proving runs in a web worker and takes a few minutes.'),
     h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
     depositStatus,
     h('h3', {}, 'Request a job'),
-    renderRequestForm(d, submit),
+    renderRequestForm(d, price, submit),
     amountBox,
     jobBox,
   )
@@ -378,6 +445,77 @@ const MAX_FILE_KEY = 'zkrunner:max-file-mib'
 function maxFileMiB(): number {
   const mib = Number(localStorage.getItem(MAX_FILE_KEY))
   return Number.isInteger(mib) && mib >= 1 && mib <= 4096 ? mib : DEFAULT_MAX_FILE_BYTES / 2 ** 20
+}
+
+/** The descriptor named on chain, read from IPFS and checked against its CID (null if unavailable). */
+async function descriptorOf(app: App, cid: string | null): Promise<ServiceDescriptor | null> {
+  if (!cid) return null
+  try {
+    const bytes = await app.ipfs.readCid(cid, { signal: AbortSignal.timeout(15_000) })
+    const parsed = parseServiceDescriptor(JSON.parse(decoder.decode(bytes)))
+    return parsed.ok ? parsed.value : null
+  } catch {
+    return null
+  }
+}
+
+/** Every version `operator` listed, retired ones too, from the chain, the Worker and IPFS alone. */
+async function loadOperatorVersions(app: App, operator: string): Promise<OperatorVersion[]> {
+  const [events, currentSlot] = await Promise.all([
+    app.chain.events(app.config.registryAddress),
+    app.chain.currentSlot(),
+  ])
+  return Promise.all(
+    registryListings(events)
+      .filter((l) => l.operator === operator)
+      .map(async (l) => {
+        const fields = await app.chain.zkappState(l.service).catch(() => null)
+        const chain = holdsServiceState(fields) ? decodeServiceState(fields) : null
+        const [descriptor, status, summary] = await Promise.all([
+          descriptorOf(app, chain?.descriptorCid ?? null),
+          app.worker.service(l.service).catch(() => null),
+          app.worker.summary(l.service).catch(() => null),
+        ])
+        return operatorVersion({
+          service: l.service,
+          name: descriptor?.name ?? null,
+          retiredInRegistry: l.retired,
+          chain,
+          currentSlot,
+          status,
+          summary,
+        })
+      }),
+  )
+}
+
+function renderOperatorView(app: App): void {
+  const out = h('div', { 'data-role': 'operator-versions' })
+  const form = h(
+    'form',
+    { 'aria-label': 'My services', 'data-role': 'operator-form' },
+    h(
+      'label',
+      {},
+      'Runner (operator) key ',
+      h('input', { name: 'operator', required: true, size: 56, placeholder: 'B62…' }),
+    ),
+    h('button', { type: 'submit' }, 'Show'),
+  )
+  form.addEventListener('submit', (e) => {
+    e.preventDefault()
+    const operator = String(new FormData(form).get('operator') ?? '').trim()
+    if (!isMinaAddress(operator)) {
+      out.replaceChildren(h('p', { class: 'error' }, 'not a Mina address'))
+      return
+    }
+    out.replaceChildren(h('p', { role: 'status' }, 'Loading…'))
+    loadOperatorVersions(app, operator).then(
+      (versions) => renderOperatorVersions(out, operator, versions),
+      (err) => out.replaceChildren(h('p', { class: 'error' }, messageOf(err))),
+    )
+  })
+  $('operator').replaceChildren(h('h2', {}, 'My services'), form, out)
 }
 
 function renderVerifyAny(app: App): void {
@@ -449,6 +587,7 @@ async function main(): Promise<void> {
     }
     renderWallet(app, refresh)
     renderVerifyAny(app)
+    renderOperatorView(app)
     await refresh()
     document.body.dataset.ready = 'true'
   } catch (e) {

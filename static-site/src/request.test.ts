@@ -37,7 +37,7 @@ describe('buildSealedRequest', () => {
     const { worker, descriptor, wallet } = await setup()
     const service = generateMinaKeyPair().publicKey
     const { envelope } = await buildSealedRequest(
-      { service, descriptor, values: { N: 2 }, owed: 10n, lastNonce: 0n },
+      { service, descriptor, values: { N: 2 }, owed: 10n, price: 5n, lastNonce: 0n },
       wallet,
     )
     const opened = await openJson([worker], envelope, JOB_REQUEST_INFO)
@@ -48,12 +48,29 @@ describe('buildSealedRequest', () => {
     expect(verifyVoucher(parsed.value.voucher).ok).toBe(true)
   })
 
+  // Operators cannot take deposits: the descriptor's price is not bound to the contract's terms,
+  // so a descriptor that advertises less than the chain charges must not set what is signed.
+  it("signs for the chain's price, not the descriptor's", async () => {
+    const { worker, descriptor, wallet } = await setup()
+    const service = generateMinaKeyPair().publicKey
+    const { envelope } = await buildSealedRequest(
+      { service, descriptor, values: { N: 2 }, owed: 10n, price: 7n, lastNonce: 0n },
+      wallet,
+    )
+    const opened = await openJson([worker], envelope, JOB_REQUEST_INFO)
+    if (!opened.ok) throw opened.error
+    const parsed = parseJobSubmission(opened.value)
+    if (!parsed.ok) throw parsed.error
+    expect(descriptor.pricePerJob).toBe('5')
+    expect(parsed.value.voucher.cumulativeAmount).toBe('17')
+  })
+
   it('refuses parameters outside the schema before signing anything', async () => {
     const { descriptor, wallet } = await setup()
     const service = generateMinaKeyPair().publicKey
     await expect(
       buildSealedRequest(
-        { service, descriptor, values: { N: 9 }, owed: 0n, lastNonce: 0n },
+        { service, descriptor, values: { N: 9 }, owed: 0n, price: 5n, lastNonce: 0n },
         wallet,
       ),
     ).rejects.toBeInstanceOf(SiteError)

@@ -1,5 +1,7 @@
 import {
+  digestToFields,
   type Envelope,
+  fromBase64url,
   JOB_REQUEST_INFO,
   type JobSubmission,
   newRequestId,
@@ -8,6 +10,7 @@ import {
   type RequestBinding,
   type ServiceDescriptor,
   sealJson,
+  sha256,
   validateParameters,
   voucherMessage,
 } from '../../protocol/index.ts'
@@ -24,6 +27,11 @@ export interface RequestInput {
   values: ParameterValues
   /** What the user already owes this service (the Worker's `funding.owed`). */
   owed: bigint
+  /**
+   * The price of one job as the contract's terms hold it: what settlement charges. Never the
+   * descriptor's `pricePerJob`, which the contract does not bind to its terms.
+   */
+  price: bigint
   /** The last voucher nonce this page used with this service (0 if none). */
   lastNonce: bigint
   /** Seconds since the epoch (injectable for tests). */
@@ -32,7 +40,7 @@ export interface RequestInput {
 
 /**
  * Validates parameters against the service's schema, signs a voucher for what is owed plus one
- * job, and seals request and voucher to the Worker key the descriptor (frozen on chain) names.
+ * job at the chain's price, and seals request and voucher to the Worker key the descriptor (frozen on chain) names.
  * Nonces are millisecond clock readings, bumped past the last one used, so they only ever grow.
  */
 export async function buildSealedRequest(
@@ -44,7 +52,7 @@ export async function buildSealedRequest(
   const now = input.now ?? Math.floor(Date.now() / 1000)
   const clockNonce = BigInt(Date.now())
   const nonce = clockNonce > input.lastNonce ? clockNonce : input.lastNonce + 1n
-  const cumulativeAmount = input.owed + BigInt(input.descriptor.pricePerJob)
+  const cumulativeAmount = input.owed + input.price
   const signature = await wallet.signFields(
     voucherMessage({ service: input.service, cumulativeAmount, nonce }),
   )
@@ -73,4 +81,17 @@ export async function buildSealedRequest(
   // What the result must answer: the parameters as the Worker passes them to the job.
   const binding = { requestId, service, user, parameters: checked.value }
   return { envelope, submission: parsed.value, binding }
+}
+
+/**
+ * Poseidon(digestToFields(sha256(Worker HPKE public key))): what the service contract freezes as
+ * workerKeyHash. The page compares it before sealing, so a descriptor cannot redirect requests.
+ */
+export async function workerKeyHashOf(
+  workerPublicKey: string,
+  poseidon: (fields: bigint[]) => Promise<bigint>,
+): Promise<bigint> {
+  const fields = digestToFields(sha256(fromBase64url(workerPublicKey)))
+  if (!fields.ok) throw fields.error
+  return poseidon([...fields.value])
 }

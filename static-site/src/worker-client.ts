@@ -1,8 +1,10 @@
-import type {
-  Envelope,
-  NotChargedReason,
-  ResultReport,
-  ServiceDescriptor,
+import {
+  type Envelope,
+  type NotChargedReason,
+  type ResultReport,
+  type ServiceDescriptor,
+  type StatusQuery,
+  statusQueryString,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 
@@ -20,6 +22,8 @@ export interface WorkerServiceStatus {
   enabled: boolean
   reason?: string
   registered: boolean
+  /** True once the operator retired the version at the Worker. */
+  retired?: boolean
   descriptor: ServiceDescriptor | null
   descriptorCid: string | null
   chain: {
@@ -35,11 +39,47 @@ export interface WorkerServiceStatus {
   } | null
 }
 
+/** What a service status says about the user's funding, read defensively from any JSON. */
+export interface ReportedFunding {
+  /** The Worker's owed figure when it is a plain decimal below 2^64: shown, never signed. */
+  owed: bigint | undefined
+  /** The voucher the Worker returned, any shape: proven or not by protocol's nextVoucher. */
+  voucher: unknown
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x)
+
+/**
+ * The funding fields of a `GET /v1/services/:address?user=` answer. The Worker is not trusted:
+ * any shape reads as no figure and no voucher rather than a throw or a number it made up.
+ */
+export function fundingOf(status: unknown): ReportedFunding {
+  const chain = isRecord(status) ? status.chain : undefined
+  const funding = isRecord(chain) ? chain.funding : undefined
+  if (!isRecord(funding)) return { owed: undefined, voucher: undefined }
+  const owed =
+    typeof funding.owed === 'string' &&
+    /^\d{1,20}$/.test(funding.owed) &&
+    BigInt(funding.owed) < 2n ** 64n
+      ? BigInt(funding.owed)
+      : undefined
+  return { owed, voucher: Object.hasOwn(funding, 'voucher') ? funding.voucher : undefined }
+}
+
+/** `GET /v1/services/:address/summary`: what a service's jobs add up to at the Worker. */
+export interface WorkerServiceSummary {
+  jobs: number
+  charged: { jobs: number; amount: string }
+  pending: { jobs: number; amount: string }
+  notCharged: number
+}
+
 /** `POST /v1/jobs` answer: the job id (the request id) and where it stands. */
 export interface SubmittedJob {
   jobId: string
   status: string
-  pipelineId: number | null
+  pipelineId: number | string | null
 }
 
 /** `GET /v1/jobs/:id`: a job's status, history, pipeline and result report. */
@@ -50,11 +90,13 @@ export interface WorkerJob {
   status: string
   createdAt: string
   updatedAt: string
-  pipeline: { id: number; projectId: number | null; webUrl: string | null } | null
+  pipeline: { id: number | string; projectId: number | null; webUrl: string | null } | null
   history: { status: string; at: string; source: string; detail?: string }[]
   result: Omit<ResultReport, 'v' | 'jobId'> | null
   /** Whether the user pays for the job (protocol's payable rule); absent from older Workers. */
   charge?: JobCharge
+  /** The voucher the job was admitted with (what the user signed for it); absent from older Workers. */
+  voucher?: { cumulativeAmount: string; nonce: string } | null
 }
 
 /** A job's charge: pending until the job ends, then charged or not charged with the reason. */
@@ -109,10 +151,15 @@ export class WorkerClient {
     return this.#call('v1/keys')
   }
 
-  /** A service's availability, with `user`'s funding when given. */
-  service(address: string, user?: string): Promise<WorkerServiceStatus> {
-    const q = user ? `?user=${encodeURIComponent(user)}` : ''
+  /** A service's availability, with the user's funding when their signed status query is given. */
+  service(address: string, query?: StatusQuery): Promise<WorkerServiceStatus> {
+    const q = query ? statusQueryString(query) : ''
     return this.#call(`v1/services/${encodeURIComponent(address)}${q}`)
+  }
+
+  /** What a service's jobs add up to (admitted, charged, pending, not charged). */
+  summary(address: string): Promise<WorkerServiceSummary> {
+    return this.#call(`v1/services/${encodeURIComponent(address)}/summary`)
   }
 
   /** Posts a sealed job submission; the job starts without waiting for a block. */

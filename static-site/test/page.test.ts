@@ -68,7 +68,7 @@ describe('the page in Chromium', () => {
     await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true)
     const rows = page.locator('table.market tbody tr')
-    await expect.poll(() => rows.count()).toBe(2)
+    await expect.poll(() => rows.count()).toBe(3)
     // Sorted by price: the cheaper (stale) service first.
     expect(await rows.nth(0).getAttribute('data-service')).toBe(stack.staleService.address)
     const stale = page.locator(`tr[data-service="${stack.staleService.address}"]`)
@@ -76,6 +76,8 @@ describe('the page in Chromium', () => {
     const good = page.locator(`tr[data-service="${stack.service.address}"]`)
     expect(await good.textContent()).toContain('5 credits')
     expect(await good.textContent()).toContain('Available')
+    // A stranger's publish and retire of this service changed nothing: listed under its runner.
+    expect(await good.locator(`code[title="${stack.service.runner.publicKey}"]`).count()).toBe(1)
     expect(await good.locator('a[href*="/-/commit/"]').getAttribute('href')).toContain(
       stack.service.sourceCommitment,
     )
@@ -84,6 +86,16 @@ describe('the page in Chromium', () => {
     await page.locator('input[name="max-price"]').fill('4')
     await expect.poll(() => rows.count()).toBe(1)
     await page.locator('input[name="max-price"]').fill('')
+  })
+
+  // Operators cannot take deposits: a service without its ServiceVault is Unsafe, with no deposit.
+  it('marks a service whose escrow is not its vault as Unsafe and offers no deposit', async () => {
+    const unsafe = page.locator(`tr[data-service="${stack.unsafeService.address}"]`)
+    expect(await unsafe.textContent()).toContain('Unsafe: no ServiceVault holds the escrow')
+    await unsafe.locator('button').click()
+    await expect.poll(() => page.locator('#service').textContent()).toContain('Unsafe:')
+    expect(await page.locator('#service button', { hasText: 'Deposit credits' }).count()).toBe(0)
+    expect(await page.locator('#service form.request').count()).toBe(0)
   })
 
   it('requests a job with a sealed envelope, watches it complete and verifies every link', async () => {
@@ -99,6 +111,8 @@ describe('the page in Chromium', () => {
     expect(stack.worker.received).toHaveLength(0)
     await form.locator('input[name="REPEAT"]').fill('2')
     await form.locator('button[type="submit"]').click()
+    // The voucher's terms are shown first; nothing is signed before the user confirms.
+    await page.locator('[data-role="voucher-confirm-button"]').click()
 
     await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(1)
     const { submission, envelope } = stack.worker.received[0]!
@@ -166,6 +180,7 @@ describe('the page in Chromium', () => {
     stack.worker.handBack = theirs
     const before = stack.worker.received.length
     await page.locator('form.request button[type="submit"]').click()
+    await page.locator('[data-role="voucher-confirm-button"]').click()
     await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
     // The Worker answers for the page's own request id, with the other user's bundle.
     await expect
@@ -236,6 +251,7 @@ describe('the page in Chromium', () => {
     await form.locator('select[name="SUITE"]').selectOption('integration')
     await form.locator('input[name="REPEAT"]').fill('1')
     await form.locator('button[type="submit"]').click()
+    await page.locator('[data-role="voucher-confirm-button"]').click()
     await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
     await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
     expect(await page.locator('[data-role="job"]').textContent()).toContain('pipeline #4242')
@@ -246,24 +262,51 @@ describe('the page in Chromium', () => {
   }, 120_000)
 
   describe('signs only what it can prove plus one price, whatever the Worker reports', () => {
-    /** Requests one job from a fresh page load; answers what the page signed and what it said. */
-    const requestOnce = async () => {
+    /** Opens the request form from a fresh page load and asks for a job, up to the confirm step. */
+    const askForJob = async () => {
       await page.reload()
       await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
       await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
       const form = page.locator('form.request')
       await form.locator('select[name="SUITE"]').selectOption('integration')
       await form.locator('input[name="REPEAT"]').fill('1')
-      const before = stack.worker.received.length
       await form.locator('button[type="submit"]').click()
-      await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+      await page.locator('[data-role="voucher-confirm-button"]').waitFor({ timeout: 15_000 })
+    }
+    const text = (role: string) => page.locator(`[data-role="${role}"]`).textContent()
+
+    /** Requests one job, confirming the voucher; answers what the page signed and what it said. */
+    const requestOnce = async () => {
+      const before = stack.worker.received.length
+      await askForJob()
+      // Nothing is signed or sent before the user confirms, and both numbers are on screen.
+      expect(stack.worker.received.length).toBe(before)
+      const terms = {
+        proven: await text('proven-owed'),
+        reported: await text('reported-owed'),
+        settled: await text('settled-owed'),
+        amount: await text('new-voucher-amount'),
+      }
       const warning = page.locator('[data-role="voucher-warning"]')
-      return {
-        voucher: stack.worker.received.at(-1)!.submission.voucher,
-        shown: await page.locator('[data-role="voucher-amount"]').textContent(),
+      const shown = {
+        shown: await text('voucher-amount'),
         warning: (await warning.count()) > 0 ? await warning.textContent() : null,
       }
+      await page.locator('[data-role="voucher-confirm-button"]').click()
+      await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+      const voucher = stack.worker.received.at(-1)!.submission.voucher
+      expect(terms.amount).toBe(voucher.cumulativeAmount)
+      return { voucher, terms, ...shown }
     }
+
+    it('signs nothing when the user cancels at the confirm step', async () => {
+      stack.setFunding({ owed: '1000' })
+      const before = stack.worker.received.length
+      await askForJob()
+      await page.locator('[data-role="voucher-cancel"]').click()
+      expect(await page.locator('form.request').textContent()).toContain('Nothing signed')
+      expect(stack.worker.received.length).toBe(before)
+    }, 120_000)
 
     it('an inflated owed with a forged voucher: signs the price over what it proves, and says why', async () => {
       await page.evaluate(() => localStorage.clear())
@@ -282,16 +325,22 @@ describe('the page in Chromium', () => {
         user: stack.user.publicKey,
       }
       stack.setFunding({ owed: '1000', voucher: forged })
-      const { voucher, shown, warning } = await requestOnce()
-      expect(voucher.cumulativeAmount).toBe('5')
-      expect(shown).toContain('Signing 5 credits in all: 0 proven owed + 5')
+      const { voucher, shown, warning, terms } = await requestOnce()
+      // This browser's record is gone: the floor is the voucher the runner settled on chain
+      // (the Settle events of the jobs above carry 5 credits), plus one price.
+      expect(voucher.cumulativeAmount).toBe('10')
+      expect(shown).toContain('Signing 10 credits in all: 5 proven owed + 5')
+      expect(terms.proven).toContain('settled on chain')
+      expect(terms.reported).toContain('1000')
+      expect(terms.settled).toBe('5')
       expect(warning).toContain('not signed by your key')
     }, 120_000)
 
     it('an inflated owed with no voucher: its own record of what it signed, plus one price', async () => {
       stack.setFunding({ owed: '1000' })
-      const { voucher, warning } = await requestOnce()
-      expect(voucher.cumulativeAmount).toBe('10')
+      const { voucher, warning, terms } = await requestOnce()
+      expect(voucher.cumulativeAmount).toBe('15')
+      expect(terms.proven).toContain('what this browser signed last')
       expect(warning).toContain('no voucher')
     }, 120_000)
 

@@ -3,6 +3,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Base URL of the GitLab stand-in. */
     gitlabUrl: string
+    /** Base URL of the fake GitHub REST API. */
+    githubUrl: string
     /** GraphQL URL of the fake Mina node. */
     minaUrl: string
   }
@@ -16,3 +18,19 @@ export const TEST_TRIGGER_TOKEN = 'glptt-test-trigger-token-0123456789'
 export const TEST_API_TOKEN = 'glpat-test-read-api-0123456789'
 /** Webhook secret the test services seal in their registrations (unless a test picks another). */
 export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789'
+/** The fake GitHub's repository and its fine-grained token (test values, not secrets). */
+export const TEST_GITHUB_REPOSITORY = 'zk-org/sample-primes'
+export const TEST_GITHUB_TOKEN = 'github_pat_test_actions_write_0123456789'
+
+/** The credit token id the test Worker is configured with (its services' vaults live under it). */
+export const TEST_CREDIT_TOKEN_ID = 'xCreditTokenForTheWorkerTestsZ123456789abcdefghij'
+/** What the test Worker takes for the genuine contracts (key hashes as a fake node reports them). */
+export const TEST_GENUINE_CODE = { serviceVkHash: '7001', vaultVkHash: '7002', txnVersion: '3' }
+
+/** One account the fake node knows: app state for a zkApp, a balance for a token account. */
+export interface FakeAccount {
+  zkappState?: string[]
+  balance?: string
+  verificationKey?: { hash: string }
+  permissions?: Record<string, unknown>
+}

@@ -1,11 +1,8 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { FakeAccount } from './constants.ts'
 
-/** One account the fake node knows: app state for a zkApp, a balance for a token account. */
-export interface FakeAccount {
-  zkappState?: string[]
-  balance?: string
-}
+export type { FakeAccount }
 
 /** A running fake Mina GraphQL endpoint. */
 export interface FakeMina {
@@ -33,13 +30,17 @@ export async function startFakeMina(port = 0): Promise<FakeMina> {
 
   const answer = (query: string): unknown => {
     const data: Record<string, unknown> = {}
-    const account = /account\(publicKey:\s*"([^"]+)"(?:,\s*token:\s*"([^"]+)")?\)/.exec(query)
-    if (account) {
-      const found = accounts.get(key(account[1]!, account[2]))
-      data.account = found
+    // Each `[alias:] account(publicKey: "…"[, token: "…"])` is answered under its alias.
+    const accountQuery =
+      /(?:(\w+):\s*)?account\(publicKey:\s*"([^"]+)"(?:,\s*token:\s*"([^"]+)")?\)/g
+    for (const m of query.matchAll(accountQuery)) {
+      const found = accounts.get(key(m[2]!, m[3]))
+      data[m[1] ?? 'account'] = found
         ? {
             zkappState: found.zkappState ?? null,
             balance: { total: found.balance ?? '0' },
+            verificationKey: found.verificationKey ?? null,
+            permissions: found.permissions ?? null,
           }
         : null
     }

@@ -9,26 +9,38 @@ import {
   type Envelope,
   encodeHeartbeat,
   encodeTerms,
+  FROZEN_SERVICE_PERMISSIONS,
+  FROZEN_VAULT_PERMISSIONS,
   generateMinaKeyPair,
   JOB_REQUEST_INFO,
   type MinaKeyPair,
   newRequestId,
   type ParameterValues,
+  receiptTokenIdOf,
   type ServiceDescriptor,
   type ServiceRegistration,
   sealJson,
   sha256,
   signServiceRegistration,
+  signStatusQuery,
   signVoucher,
+  statusQueryExpiry,
+  statusQueryString,
   TRIGGER_TOKEN_INFO,
 } from '../../protocol/index.ts'
 import type { Env } from '../env.ts'
 import {
+  type FakeAccount,
   TEST_API_TOKEN,
+  TEST_CREDIT_TOKEN_ID,
+  TEST_GENUINE_CODE,
+  TEST_GITHUB_REPOSITORY,
+  TEST_GITHUB_TOKEN,
   TEST_PROJECT_ID,
   TEST_TRIGGER_TOKEN,
   TEST_WEBHOOK_SECRET,
 } from './constants.ts'
+import type { FakeGithubFaults } from './fake-github.ts'
 
 /** The test Worker's bindings. */
 export const testEnv = env as unknown as Env
@@ -51,7 +63,7 @@ const minaControl = () => inject('minaUrl').replace(/\/graphql$/, '')
 /** Sets an account on the fake Mina node. */
 export async function setChainAccount(
   publicKey: string,
-  account: { zkappState?: string[]; balance?: string },
+  account: FakeAccount,
   token?: string,
 ): Promise<void> {
   await fetch(`${minaControl()}/__fake/account`, {
@@ -59,6 +71,25 @@ export async function setChainAccount(
     body: JSON.stringify({ publicKey, account, token }),
   })
 }
+
+const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }
+
+/** The code and permissions of a genuine ServiceContract account, as the fake node reports them. */
+export const genuineServiceCode = (): FakeAccount => ({
+  verificationKey: { hash: TEST_GENUINE_CODE.serviceVkHash },
+  permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
+})
+
+/** A genuine ServiceVault account holding `balance` credits. */
+export const genuineVault = (balance = '0'): FakeAccount => ({
+  balance,
+  verificationKey: { hash: TEST_GENUINE_CODE.vaultVkHash },
+  permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
+})
+
+/** Sets the vault account `(service, credit token)` of a fake service. */
+export const setVault = (service: string, account: FakeAccount) =>
+  setChainAccount(service, account, TEST_CREDIT_TOKEN_ID)
 
 /** Sets the fake node's current slot. */
 export async function setSlot(slot: number): Promise<void> {
@@ -109,8 +140,6 @@ export interface TestService {
   price: bigint
 }
 
-const base58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-
 /** Deploys a fake service contract on the fake chain and builds its signed registration. */
 export async function makeService(
   options: {
@@ -121,9 +150,15 @@ export async function makeService(
     /** The webhook secret sealed in the registration; null seals none. */
     webhookSecret?: string | null
     parameters?: ServiceDescriptor['parameters']
+    /** The escrow account; a genuine vault by default. */
+    vault?: FakeAccount
+    /** Overrides of the service account's code and permissions. */
+    serviceCode?: FakeAccount
     providerUrl?: string
     /** The codec of the descriptor CID the contract holds (raw unless a test says otherwise). */
     codec?: number
+    /** The CI provider (GitLab unless a test says otherwise). */
+    provider?: ServiceDescriptor['provider']
   } = {},
 ): Promise<TestService> {
   const { publicKey } = await workerKey()
@@ -134,9 +169,18 @@ export async function makeService(
     v: 1,
     name: 'test service',
     description: '',
-    provider: 'gitlab',
-    providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
-    project: String(TEST_PROJECT_ID),
+    ...(options.provider === 'github'
+      ? {
+          provider: 'github' as const,
+          providerUrl: options.providerUrl ?? 'https://github.com',
+          project: TEST_GITHUB_REPOSITORY,
+          workflow: 'zkrunner.yml',
+        }
+      : {
+          provider: 'gitlab' as const,
+          providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
+          project: String(TEST_PROJECT_ID),
+        }),
     ref: 'main',
     job: 'zkrunner',
     sourceCommitment: 'a91957a858320c0e17f3a0eca7cfacbff50ea29a',
@@ -157,7 +201,10 @@ export async function makeService(
     return f.value
   })()
   await setSlot(SLOT)
+  await setVault(address, options.vault ?? genuineVault())
   await setChainAccount(address, {
+    ...genuineServiceCode(),
+    ...options.serviceCode,
     zkappState: [
       commitToField(descriptor.sourceCommitment),
       cid0,
@@ -172,15 +219,28 @@ export async function makeService(
       }),
     ].map(String),
   })
-  const receiptTokenId = `w${Array.from(crypto.getRandomValues(new Uint8Array(40)), (b) => base58[b % 58]).join('')}`
-  const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, {
-    v: 1,
-    triggerToken: options.triggerToken ?? TEST_TRIGGER_TOKEN,
-    ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
-    ...(options.webhookSecret === null
-      ? {}
-      : { webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET }),
-  })
+  const receiptTokenId = (() => {
+    const t = receiptTokenIdOf(address)
+    if (!t.ok) throw t.error
+    return t.value
+  })()
+  const credentials =
+    options.provider === 'github'
+      ? {
+          v: 1,
+          provider: 'github',
+          token: options.triggerToken ?? TEST_GITHUB_TOKEN,
+          webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET,
+        }
+      : {
+          v: 1,
+          triggerToken: options.triggerToken ?? TEST_TRIGGER_TOKEN,
+          ...(options.apiToken === false ? {} : { apiToken: TEST_API_TOKEN }),
+          ...(options.webhookSecret === null
+            ? {}
+            : { webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET }),
+        }
+  const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, credentials)
   const registration = signServiceRegistration(
     {
       v: 1,
@@ -220,6 +280,12 @@ export async function fundedUser(service: TestService, deposit: bigint): Promise
   return user
 }
 
+/** `GET /v1/services/:address` for `user`, with the user's signed status query. */
+export const serviceStatusPath = (service: { address: string }, user: MinaKeyPair) =>
+  `/v1/services/${service.address}${statusQueryString(
+    signStatusQuery({ user: user.publicKey, expires: statusQueryExpiry() }, user.privateKey),
+  )}`
+
 /** A sealed job submission. */
 export async function sealedJob(
   service: TestService,
@@ -253,4 +319,40 @@ export async function sealedJob(
     user.privateKey,
   )
   return { envelope: await sealJson(publicKey, JOB_REQUEST_INFO, { request, voucher }), requestId }
+}
+
+/** Replaces the fake GitHub's fault plan. */
+export async function setGithubFaults(faults: FakeGithubFaults): Promise<void> {
+  await fetch(`${inject('githubUrl')}/__fake/faults`, {
+    method: 'POST',
+    body: JSON.stringify(faults),
+  })
+}
+
+/** The fake GitHub's runs carrying a job id, and its dispatch request count. */
+export async function githubRunsFor(jobId: string): Promise<{
+  dispatchRequests: number
+  runs: { id: string; inputs: Record<string, string>; title: string }[]
+}> {
+  const body = (await (await fetch(`${inject('githubUrl')}/__fake/state`)).json()) as {
+    dispatchRequests: number
+    runs: { id: string; inputs: Record<string, string>; title: string }[]
+  }
+  return {
+    dispatchRequests: body.dispatchRequests,
+    runs: body.runs.filter((r) => r.inputs.ZKRUNNER_JOB_ID === jobId),
+  }
+}
+
+/** GitHub's X-Hub-Signature-256 of `body` under `secret`. */
+export async function githubSignature(secret: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  )
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body)))
+  return `sha256=${Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('')}`
 }

@@ -2,6 +2,7 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateHpkeKeyPair, newRequestId } from '../../../protocol/index.ts'
 import { bundleFixture, serviceFixture } from '../../test/support/bundle-fixture.ts'
+import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
 import { type RunningServer, startTrustlessGateway } from '../../test/support/trustless-gateway.ts'
 import { verifyResult } from '../verify/verify-result.ts'
 import {
@@ -34,7 +35,12 @@ describe('createVerifiedReader', () => {
       { bundleCid: bundle.cid.toString(), service: service.address, jobId },
       {
         bundle: reader,
-        chain: { zkappState: async () => service.state, events: async () => [] },
+        chain: {
+          serviceAccounts: async () => genuineAccounts(service.state),
+          events: async () => [],
+        },
+        genuine: TEST_GENUINE,
+        poseidon: nodePoseidon,
       },
     )
     expect(links.map((l) => [l.id, l.status])).toEqual([

@@ -21,6 +21,8 @@ export type ProverRequest =
       amount: string
     }
   | { kind: 'results-root'; id: number; service: string; user: string; digests: string[] }
+  /** Poseidon over decimal fields, as the contract hashes (runner and Worker key hashes). */
+  | { kind: 'poseidon'; id: number; fields: string[] }
 
 /** What the prover worker answers: progress lines, then one result or error per request id. */
 export type ProverResponse =

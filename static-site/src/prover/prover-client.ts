@@ -30,6 +30,8 @@ export interface Prover {
     owner: { service: string; user: string },
     digests: readonly Uint8Array[],
   ): Promise<bigint>
+  /** Poseidon over fields, as the contract hashes keys. */
+  poseidon(fields: readonly bigint[]): Promise<bigint>
 }
 
 type Body<K> = K extends ProverRequest ? Omit<K, 'id'> : never
@@ -117,5 +119,6 @@ export function createProver(config: SiteConfig): Prover {
       ask({ kind: 'deposit', network, service, payer, amount: amount.toString() }, onProgress),
     resultsRoot: async (owner, digests) =>
       BigInt(await ask({ kind: 'results-root', ...owner, digests: digests.map(toHex) })),
+    poseidon: async (fields) => BigInt(await ask({ kind: 'poseidon', fields: fields.map(String) })),
   }
 }

@@ -1,5 +1,5 @@
 /// <reference lib="webworker" />
-import { Mina, PrivateKey, PublicKey } from 'o1js'
+import { Field, Mina, Poseidon, PrivateKey, PublicKey } from 'o1js'
 import { proveDeposit } from '../../../contracts/client.ts'
 import { CreditToken, setCreditTokenAddress } from '../../../contracts/credit-token.ts'
 import { ServiceContract } from '../../../contracts/service-contract.ts'
@@ -37,6 +37,8 @@ async function handle(req: ProverRequest): Promise<string> {
         { service: req.service, user: req.user },
         req.digests.map(fromHex),
       ).toString()
+    case 'poseidon':
+      return Poseidon.hash(req.fields.map((f) => Field(BigInt(f)))).toString()
     case 'deposit': {
       Mina.setActiveInstance(
         Mina.Network({

@@ -49,7 +49,14 @@ export const CONTENT_LINKS: readonly LinkId[] = [
   'runner',
 ]
 
-/** True when the content may be shown as checked; otherwise it is shown labelled unverified. */
+/**
+ * True when the content may be shown as checked; otherwise it is shown labelled unverified. A
+ * manifest link left undecided because no request was given (with nothing broken) still vouches
+ * for the content: it is the runner's own, only not known to answer a particular request.
+ */
 export const contentVerified = (links: readonly VerificationLink[]): boolean =>
-  CONTENT_LINKS.every((id) => links.some((l) => l.id === id && l.status === 'ok')) &&
-  firstBroken(links) === null
+  CONTENT_LINKS.every((id) =>
+    links.some(
+      (l) => l.id === id && (l.status === 'ok' || (id === 'manifest' && l.status === 'pending')),
+    ),
+  ) && firstBroken(links) === null

@@ -23,6 +23,7 @@ import {
   type ServiceFixture,
   serviceFixture,
 } from '../../test/support/bundle-fixture.ts'
+import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
 import { startGraphqlDouble } from '../../test/support/graphql-double.ts'
 import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
 import { type ChainEvent, GraphqlChainReader, latestSettlement } from '../chain-reader.ts'
@@ -44,7 +45,10 @@ beforeAll(async () => {
 })
 
 const chainWith = (events: ChainEvent[] = [], state?: bigint[]): VerifyDeps['chain'] => ({
-  zkappState: async (address) => (address === service.address ? (state ?? service.state) : null),
+  serviceAccounts: async (address) =>
+    address === service.address
+      ? genuineAccounts(state ?? service.state)
+      : { service: null, vault: null },
   events: async () => events,
 })
 
@@ -52,7 +56,13 @@ const statuses = (links: VerificationLink[]) =>
   Object.fromEntries(links.map((l) => [l.id, l.status]))
 
 const run = (target: VerifyTarget, deps: Partial<VerifyDeps> = {}) =>
-  verifyResult(target, { bundle: memoryBundleReader(blocks), chain: chainWith(), ...deps })
+  verifyResult(target, {
+    bundle: memoryBundleReader(blocks),
+    chain: chainWith(),
+    genuine: TEST_GENUINE,
+    poseidon: nodePoseidon,
+    ...deps,
+  })
 
 describe('verification tells the truth', () => {
   describe('results are bound to requests', () => {

@@ -6,6 +6,7 @@ import {
   manifestDigest,
   newRequestId,
   publicKeyToFields,
+  type ServiceAccounts,
   type SettledLeaves,
   settledLeavesBytes,
   settledLeavesCid,
@@ -18,9 +19,10 @@ import {
   type ServiceFixture,
   serviceFixture,
 } from '../../test/support/bundle-fixture.ts'
+import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
 import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
 import type { ChainEvent } from '../chain-reader.ts'
-import { firstBroken, type VerificationLink } from './links.ts'
+import { contentVerified, firstBroken, type VerificationLink } from './links.ts'
 import { computeResultsRoot } from './results-root.ts'
 import { settledResultsFrom } from './settled-leaves.ts'
 import { type VerifyDeps, verifyResult } from './verify-result.ts'
@@ -34,18 +36,28 @@ beforeAll(async () => {
   })
 })
 
-const chainWith = (events: ChainEvent[] = [], state?: bigint[] | null): VerifyDeps['chain'] => ({
-  zkappState: async (address) =>
-    address === service.address ? (state === undefined ? service.state : state) : null,
+const chainWith = (
+  events: ChainEvent[] = [],
+  state?: bigint[] | null,
+  accounts?: ServiceAccounts,
+): VerifyDeps['chain'] => ({
+  serviceAccounts: async (address) => {
+    if (accounts) return accounts
+    const s = address === service.address ? (state === undefined ? service.state : state) : null
+    return s ? genuineAccounts(s) : { service: null, vault: null }
+  },
   events: async () => events,
 })
+
+/** The dependencies every verification gets: the genuine code and o1js's Poseidon. */
+const baseDeps = { genuine: TEST_GENUINE, poseidon: nodePoseidon }
 
 async function verify(variant: BundleVariant, deps: Partial<VerifyDeps> = {}) {
   const jobId = newRequestId()
   const bundle = await bundleFixture(blocks, service, jobId, variant)
   const outcome = await verifyResult(
     { bundleCid: bundle.cid.toString(), service: service.address, jobId },
-    { bundle: memoryBundleReader(blocks), chain: chainWith(), ...deps },
+    { bundle: memoryBundleReader(blocks), chain: chainWith(), ...baseDeps, ...deps },
   )
   return { ...outcome, bundle }
 }
@@ -104,9 +116,50 @@ describe('verifyResult', () => {
     const bundle = await bundleFixture(blocks, service, newRequestId())
     const { links } = await verifyResult(
       { bundleCid: bundle.cid.toString(), service: service.address, jobId: newRequestId() },
-      { bundle: memoryBundleReader(blocks), chain: chainWith() },
+      { bundle: memoryBundleReader(blocks), chain: chainWith(), ...baseDeps },
     )
     expect(firstBroken(links)?.id).toBe('manifest')
+  })
+
+  it('leaves the manifest link not checked, not ✓, when no job id or request is given', async () => {
+    const bundle = await bundleFixture(blocks, service, newRequestId())
+    const { links } = await verifyResult(
+      { bundleCid: bundle.cid.toString(), service: service.address },
+      { bundle: memoryBundleReader(blocks), chain: chainWith(), ...baseDeps },
+    )
+    const manifest = links.find((l) => l.id === 'manifest')
+    expect(manifest?.status).toBe('pending')
+    expect(manifest?.detail).toContain('not checked (no request given)')
+    expect(firstBroken(links)).toBeNull()
+    // The content is still the runner's own: the page shows it as checked.
+    expect(contentVerified(links)).toBe(true)
+  })
+
+  // Operators cannot take deposits: no ✓ for a service that is not genuine and frozen, and the
+  // runner link holds only for the key the contract froze.
+  it('shows no ✓ at all for a look-alike service whose every other link would pass', async () => {
+    const fake = genuineAccounts(service.state)
+    fake.service!.vkHash = 999n
+    const { links } = await verify('good', { chain: chainWith([], undefined, fake) })
+    expect(links.filter((l) => l.status === 'ok')).toEqual([])
+    expect(firstBroken(links)).toMatchObject({ id: 'service' })
+    expect(firstBroken(links)?.detail).toContain('WRONG_CODE')
+  })
+
+  it('refuses a service whose escrow is not its ServiceVault', async () => {
+    const fake = genuineAccounts(service.state)
+    fake.vault = { zkappState: null, balance: 2000n, vkHash: null, permissions: null }
+    const { links } = await verify('good', { chain: chainWith([], undefined, fake) })
+    expect(firstBroken(links)?.detail).toContain('NO_VAULT')
+    expect(links.some((l) => l.status === 'ok')).toBe(false)
+  })
+
+  it("breaks the runner link when the contract's runnerKeyHash is not the signer's", async () => {
+    const state = [...service.state]
+    state[4] = 999n
+    const { links } = await verify('good', { chain: chainWith([], state) })
+    expect(links.filter((l) => l.status === 'broken').map((l) => l.id)).toEqual(['runner'])
+    expect(firstBroken(links)?.detail).toContain('runnerKeyHash 999')
   })
 
   describe('settlement', () => {
@@ -146,6 +199,7 @@ describe('verifyResult', () => {
         {
           bundle: memoryBundleReader(blocks),
           chain: chainWith([await event(manifestDigest(bundle.manifest))]),
+          ...baseDeps,
           settled: settledResultsFrom(reader, async (o, d) => computeResultsRoot(o, d)),
         },
       )
@@ -211,6 +265,7 @@ describe('verifyResult', () => {
           {
             bundle: memoryBundleReader(blocks),
             chain: chainWith([event]),
+            ...baseDeps,
             settled: settledResultsFrom(memoryBundleReader(blocks), async (o, d) =>
               computeResultsRoot(o, d),
             ),

@@ -1,4 +1,7 @@
 import {
+  checkGenuineService,
+  type GenuineCode,
+  holdsServiceState,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
@@ -8,9 +11,11 @@ import {
   parseManifestSignature,
   parseServiceDescriptor,
   payabilityOf,
+  publicKeyToFields,
   type RequestBinding,
   type ResultManifest,
   requestDigest,
+  type ServiceAccounts,
   type ServiceDescriptor,
   sha256,
   toHex,
@@ -69,7 +74,11 @@ export interface VerifyTarget {
 /** The narrow dependencies of verification. */
 export interface VerifyDeps {
   bundle: BundleReader
-  chain: Pick<ChainReader, 'zkappState' | 'events'>
+  chain: Pick<ChainReader, 'serviceAccounts' | 'events'>
+  /** What a genuine service is compared with (the page's config). */
+  genuine: { creditTokenId: string; code: GenuineCode }
+  /** Poseidon over fields, as the contract hashes (o1js; in the page's prover worker). */
+  poseidon: (fields: bigint[]) => Promise<bigint>
   settled?: SettledResults
   signal?: AbortSignal
 }
@@ -135,6 +144,23 @@ async function walkChain(
 ): Promise<VerifyOutcome> {
   const opts = deps.signal ? { signal: deps.signal } : {}
 
+  // 0. Genuine and frozen, before any ✓: a look-alike contract (chosen state, a Settle-shaped
+  // event) or a service without its vault makes every later link meaningless.
+  let accounts: ServiceAccounts | null = null
+  let chainError: unknown = null
+  try {
+    accounts = await deps.chain.serviceAccounts(target.service, deps.genuine.creditTokenId)
+  } catch (e) {
+    chainError = e
+  }
+  if (accounts !== null) {
+    const verdict = checkGenuineService(accounts, deps.genuine.code)
+    if (!verdict.genuine) {
+      set('service', 'broken', `unsafe service (${verdict.code}): ${verdict.reason}`)
+      return outcome(null)
+    }
+  }
+
   // 1. The manifest and its signature, fetched with verified retrieval. The CID is parsed first:
   // a path or a query after it would make a gateway answer bytes the CID does not name.
   const bundleCid = parseContentCid(target.bundleCid)
@@ -164,13 +190,17 @@ async function walkChain(
   }
   const manifest = parsed.value
   const mismatch = requestMismatch(manifest, target)
+  const summary = `job ${manifest.jobId}, exit code ${manifest.exitCode ?? manifest.signal}`
   if (mismatch !== null) set('manifest', 'broken', mismatch)
-  else
+  // Well-formed alone is not "answers this request": with no job id and no request to compare,
+  // the link says so rather than pass (a bundle of any job of the service would pass otherwise).
+  else if (target.jobId === undefined && target.request === undefined)
     set(
       'manifest',
-      'ok',
-      `job ${manifest.jobId}, exit code ${manifest.exitCode ?? manifest.signal}`,
+      'pending',
+      `${summary}; which request it answers: not checked (no request given)`,
     )
+  else set('manifest', 'ok', summary)
 
   // 3. Every file the manifest lists, re-hashed from the bytes the bundle really holds.
   const bad: string[] = []
@@ -201,15 +231,14 @@ async function walkChain(
 
   // 5–7. The service contract's frozen state, and the descriptor its CID names.
   let state: ServiceOnChain | null = null
-  try {
-    const fields = await deps.chain.zkappState(target.service)
-    if (fields !== null && fields.length >= 8) state = decodeServiceState(fields)
-  } catch (e) {
+  if (accounts === null) {
     for (const id of ['runner', 'service', 'source', 'settled'] as const) {
-      set(id, 'pending', `Mina node unavailable: ${why(e)}`)
+      set(id, 'pending', `Mina node unavailable: ${why(chainError)}`)
     }
     return outcome(manifest)
   }
+  const fields = accounts.service?.zkappState
+  if (holdsServiceState(fields)) state = decodeServiceState(fields)
   if (state === null) {
     set('service', 'broken', `no service contract at ${target.service}`)
     return outcome(manifest)
@@ -233,11 +262,21 @@ async function walkChain(
     }
   }
   if (descriptor !== null) {
+    // The contract's own runnerKeyHash decides, not only the descriptor (which it does not bind).
+    const keyHash = await runnerKeyHashOf(manifest.runner, deps).catch((e: unknown) => e)
     if (descriptor.runnerPublicKey !== manifest.runner) {
       set(
         'runner',
         'broken',
         `signed by ${manifest.runner}, the service's runner is ${descriptor.runnerPublicKey}`,
+      )
+    } else if (typeof keyHash !== 'bigint') {
+      set('runner', 'pending', `cannot hash the runner key: ${why(keyHash)}`)
+    } else if (keyHash !== state.runnerKeyHash) {
+      set(
+        'runner',
+        'broken',
+        `the contract's runnerKeyHash ${state.runnerKeyHash} is not the hash of ${manifest.runner}`,
       )
     } else set('runner', 'ok', `${descriptor.runnerPublicKey} (descriptor ${state.descriptorCid})`)
   }
@@ -253,6 +292,13 @@ async function walkChain(
   // 8. Inclusion in the user's settled results root.
   set('settled', ...(await settledStatus(target.service, manifest, state, deps)))
   return outcome(manifest)
+}
+
+/** Poseidon(runner public key fields): what the contract freezes as runnerKeyHash. */
+async function runnerKeyHashOf(runner: string, deps: VerifyDeps): Promise<bigint> {
+  const fields = publicKeyToFields(runner)
+  if (!fields.ok) throw fields.error
+  return deps.poseidon(fields.value)
 }
 
 /** Why the manifest does not answer what the caller asked about, or null when it does. */

@@ -1,4 +1,4 @@
-import { type NotChargedReason, providerLink } from '../../../protocol/index.ts'
+import { type NotChargedReason, runLink } from '../../../protocol/index.ts'
 import type { JobCharge, WorkerJob } from '../worker-client.ts'
 import { h } from './dom.ts'
 
@@ -36,15 +36,23 @@ const PHASE: Record<string, string> = {
 /** The user-facing phase of a Worker job status: triggered, running, done or failed. */
 export const phaseOf = (status: string): string => PHASE[status] ?? status
 
+/** What names a service's runs: its provider, origin and project (the descriptor's fields). */
+export interface RunProvider {
+  provider: 'gitlab' | 'github'
+  providerUrl: string
+  project: string
+}
+
 /**
  * Renders a job's status, pipeline link and history into `root`. The link comes from the Worker,
  * which got it from a webhook: it becomes an href only when it is on the service's provider
  * (https, same origin), checked here again so a compromised Worker cannot plant `javascript:`.
  */
-export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string): void {
+export function renderJob(root: HTMLElement, job: WorkerJob, provider: RunProvider): void {
   const phase = phaseOf(job.status)
   const pipeline = job.pipeline
-  const link = pipeline?.webUrl ? providerLink(pipeline.webUrl, providerUrl) : null
+  const link = pipeline?.webUrl ? runLink(pipeline.webUrl, provider) : null
+  const runName = provider.provider === 'github' ? 'GitHub workflow run' : 'GitLab pipeline'
   const parts: (HTMLElement | null)[] = [
     h('h3', {}, 'Job ', h('code', {}, job.jobId)),
     h(
@@ -67,10 +75,10 @@ export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string
               rel: 'noopener',
               'data-role': 'pipeline-link',
             },
-            `GitLab pipeline #${pipeline.id}`,
+            `${runName} #${pipeline.id}`,
           )
         : pipeline
-          ? `pipeline #${pipeline.id}`
+          ? `${provider.provider === 'github' ? 'workflow run' : 'pipeline'} #${pipeline.id}`
           : null,
     ),
     job.charge
@@ -82,6 +90,19 @@ export function renderJob(root: HTMLElement, job: WorkerJob, providerUrl: string
             'span',
             { 'data-role': 'job-charge', 'data-charge': job.charge.state },
             chargeText(job.charge),
+          ),
+        )
+      : null,
+    // What the user signed for this job, as the Worker recorded it at admission (shown only).
+    job.voucher && /^\d{1,20}$/.test(String(job.voucher.cumulativeAmount))
+      ? h(
+          'p',
+          {},
+          'Admitted with your voucher for ',
+          h(
+            'span',
+            { 'data-role': 'job-voucher' },
+            `${job.voucher.cumulativeAmount} credits in all`,
           ),
         )
       : null,

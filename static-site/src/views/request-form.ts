@@ -76,14 +76,12 @@ export function readValues(
  */
 export function renderRequestForm(
   descriptor: ServiceDescriptor,
+  /** The price per job the contract's terms hold (what is signed and charged). */
+  price: bigint,
   onSubmit: (values: ParameterValues) => Promise<void>,
 ): HTMLFormElement {
   const error = h('p', { class: 'error', role: 'alert', 'data-role': 'form-error' })
-  const button = h(
-    'button',
-    { type: 'submit' },
-    `Request a job (${descriptor.pricePerJob} credits)`,
-  )
+  const button = h('button', { type: 'submit' }, `Request a job (${price} credits)`)
   const form = h(
     'form',
     { class: 'request', 'aria-label': 'Request a job', novalidate: true },

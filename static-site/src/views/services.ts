@@ -1,5 +1,6 @@
 import { providerLink, type ServiceDescriptor } from '../../../protocol/index.ts'
 import type { ServiceOnChain } from '../chain-reader.ts'
+import { groupVersions } from '../versions.ts'
 import type { WorkerServiceStatus } from '../worker-client.ts'
 import { h, short } from './dom.ts'
 
@@ -11,17 +12,23 @@ export interface MarketService {
   descriptor: ServiceDescriptor | null
   status: WorkerServiceStatus | null
   currentSlot: bigint
+  /** The registry block height of its listing (a later one is a newer version of the job). */
+  listedAt: number
   /** Why the service cannot take a job from this user, or null when it can. */
   disabledReason: string | null
+  /** Set when the service is not a genuine, frozen zkrunner service: no deposit is offered. */
+  unsafe: { code: string; reason: string } | null
 }
 
 const REASONS: Record<string, string> = {
   'stale-heartbeat': 'runner heartbeat is stale: the runner looks offline',
   'funding-exhausted': 'your deposit does not cover one more job: deposit credits first',
   'unknown-service': 'the Worker does not know this service (not registered)',
+  'unsafe-service': 'not a genuine, frozen zkrunner service',
   'no-contract': 'no service contract at this address',
   'descriptor-unavailable': 'the descriptor named on chain could not be retrieved',
   'worker-unavailable': 'the Worker did not answer',
+  retired: 'retired by its operator: it takes no new job',
 }
 
 /** A human sentence for a disabled reason code. */
@@ -78,7 +85,12 @@ export function renderMarket(
         }
         return price(a) > price(b) ? 1 : price(a) < price(b) ? -1 : 0
       })
-    tbody.replaceChildren(...rows.map((s) => row(s, onPick)))
+    // Versions of one job stay together, newest first, where the job sorts.
+    tbody.replaceChildren(
+      ...groupVersions(rows).map((v) =>
+        row(v.row, onPick, { newest: v.newest, versions: v.versions }),
+      ),
+    )
     count.textContent = `${rows.length} of ${services.length} services`
   }
   const select = (label: string, options: [string, string][], on: (v: string) => void) =>
@@ -172,14 +184,23 @@ export function renderMarket(
   draw()
 }
 
-function row(s: MarketService, onPick: (s: MarketService) => void): HTMLTableRowElement {
+function row(
+  s: MarketService,
+  onPick: (s: MarketService) => void,
+  version: { newest: boolean; versions: number },
+): HTMLTableRowElement {
   const d = s.descriptor
   const hb = s.chain?.heartbeat
   const age = hb ? s.currentSlot - hb.lastHeartbeatSlot : null
   const funding = s.status?.chain?.funding
   return h(
     'tr',
-    { 'data-service': s.address, class: s.disabledReason ? 'disabled' : '' },
+    {
+      'data-service': s.address,
+      class: [s.disabledReason ? 'disabled' : '', version.newest ? '' : 'older-version']
+        .filter(Boolean)
+        .join(' '),
+    },
     h(
       'td',
       {},
@@ -187,6 +208,15 @@ function row(s: MarketService, onPick: (s: MarketService) => void): HTMLTableRow
       h('br'),
       h('code', { title: s.address }, short(s.address)),
       d ? h('div', { class: 'muted' }, `${d.provider} · ${d.project} · ${d.job}`) : null,
+      version.versions > 1
+        ? h(
+            'div',
+            { class: 'muted version' },
+            version.newest
+              ? `newest of ${version.versions} versions`
+              : 'older version of the job above',
+          )
+        : null,
     ),
     h('td', {}, h('code', { title: s.operator }, short(s.operator, 6))),
     h('td', { class: 'num' }, s.chain ? `${s.chain.terms.pricePerJob} credits` : '—'),
@@ -221,13 +251,15 @@ function row(s: MarketService, onPick: (s: MarketService) => void): HTMLTableRow
     h(
       'td',
       {},
-      s.disabledReason
-        ? h(
-            'span',
-            { class: 'badge bad', role: 'status' },
-            `Disabled: ${reasonText(s.disabledReason)}`,
-          )
-        : h('span', { class: 'badge good' }, 'Available'),
+      s.unsafe
+        ? h('span', { class: 'badge bad', role: 'status' }, `Unsafe: ${s.unsafe.reason}`)
+        : s.disabledReason
+          ? h(
+              'span',
+              { class: 'badge bad', role: 'status' },
+              `Disabled: ${reasonText(s.disabledReason)}`,
+            )
+          : h('span', { class: 'badge good' }, 'Available'),
       ' ',
       h('button', { type: 'button', onclick: () => onPick(s) }, 'Open'),
     ),

@@ -2,18 +2,22 @@ import { unixfs } from '@helia/unixfs'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
+import { Field, Poseidon } from 'o1js'
 import {
   canonicalBytes,
   cidToFields,
   commitToField,
+  digestToFields,
   encodeHeartbeat,
   encodeTerms,
+  fromBase64url,
   generateMinaKeyPair,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
   type MinaKeyPair,
   manifestBytes,
+  publicKeyToFields,
   type RequestBinding,
   type ResultManifest,
   requestDigest,
@@ -107,8 +111,11 @@ export async function serviceFixture(
     c0,
     c1,
     encodeTerms({ pricePerJob: opts.price ?? 5n, withdrawTimelockSlots: 100n }),
-    123n,
-    456n,
+    // The contract's own hashes of the runner and Worker keys (o1js Poseidon).
+    Poseidon.hash(unwrap(publicKeyToFields(runner.publicKey)).map((f) => Field(f))).toBigInt(),
+    Poseidon.hash(
+      unwrap(digestToFields(sha256(fromBase64url(opts.workerPublicKey)))).map((f) => Field(f)),
+    ).toBigInt(),
     0n,
     encodeHeartbeat({ lastHeartbeatSlot: opts.slot ?? 10n, settledJobs: 0n }),
   ]

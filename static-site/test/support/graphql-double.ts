@@ -1,12 +1,26 @@
 import { createServer } from 'node:http'
 import { buildSchema, graphql } from 'graphql'
+import { genuineAccounts, TEST_CREDIT_TOKEN_ID } from './genuine.ts'
 import { CROSS_ORIGIN_HEADERS, listen, type RunningServer } from './trustless-gateway.ts'
 
 // The subset of the Mina daemon and archive GraphQL schemas the page queries, answered by the
 // reference `graphql` executor, so the page's documents must be valid GraphQL to get an answer.
 const DAEMON = buildSchema(`
   type Balance { total: String! }
-  type Account { zkappState: [String!], balance: Balance! }
+  type VerificationKeyWithHash { hash: String! }
+  type VerificationKeyPermission { auth: String!, txnVersion: String! }
+  type Permissions {
+    editState: String! access: String! send: String! receive: String! setDelegate: String!
+    setPermissions: String! setVerificationKey: VerificationKeyPermission! setZkappUri: String!
+    editActionState: String! setTokenSymbol: String! incrementNonce: String! setVotingFor: String!
+    setTiming: String!
+  }
+  type Account {
+    zkappState: [String!]
+    balance: Balance!
+    verificationKey: VerificationKeyWithHash
+    permissions: Permissions
+  }
   type ConsensusState { slotSinceGenesis: String! }
   type ProtocolState { consensusState: ConsensusState! }
   type Block { protocolState: ProtocolState! }
@@ -39,8 +53,13 @@ export interface DoubleEvent {
   sequence?: number
 }
 
-/** What the chain double knows: zkApp states, balances, the slot, and events per address. */
+/**
+ * What the chain double knows: zkApp states, balances, the slot, and events per address. Every
+ * zkApp is a genuine, frozen service (its vault under TEST_CREDIT_TOKEN_ID) unless listed in
+ * `fakeVaults`, whose escrow is then a plain account.
+ */
 export interface ChainData {
+  fakeVaults?: Set<string>
   states: Map<string, bigint[]>
   balances: Map<string, bigint>
   slot: bigint
@@ -63,12 +82,24 @@ export async function startGraphqlDouble(
   const queries: string[] = []
   const root = {
     account: ({ publicKey, token }: { publicKey: string; token?: string }) => {
+      if (token === TEST_CREDIT_TOKEN_ID && data.states.has(publicKey)) {
+        const genuine = genuineAccounts([]).vault!
+        const fake = data.fakeVaults?.has(publicKey)
+        return {
+          balance: { total: String(data.balances.get(`${publicKey}:${token}`) ?? 0n) },
+          verificationKey: fake ? null : { hash: String(genuine.vkHash) },
+          permissions: fake ? null : genuine.permissions,
+        }
+      }
       const state = data.states.get(publicKey)
       const balance = data.balances.get(`${publicKey}:${token ?? ''}`)
       if (!state && balance === undefined) return null
+      const code = state ? genuineAccounts(state).service! : null
       return {
         zkappState: state?.map(String) ?? null,
         balance: { total: String(balance ?? 0n) },
+        verificationKey: code ? { hash: String(code.vkHash) } : null,
+        permissions: code?.permissions ?? null,
       }
     },
     bestChain: () => [

@@ -24,6 +24,7 @@ import {
   type ServiceFixture,
   serviceFixture,
 } from './bundle-fixture.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './genuine.ts'
 import { type ChainData, startGraphqlDouble } from './graphql-double.ts'
 import { listen, type RunningServer, startTrustlessGateway } from './trustless-gateway.ts'
 import { type DoubleResult, startWorkerDouble, type WorkerDouble } from './worker-double.ts'
@@ -45,6 +46,8 @@ export interface Stack {
   service: ServiceFixture
   /** A second, disabled service (stale heartbeat), to see the market say why. */
   staleService: ServiceFixture
+  /** A third service whose escrow is a plain account (no ServiceVault): shown as Unsafe. */
+  unsafeService: ServiceFixture
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
   /** A genuine, runner-signed result of another user's job with `service`, pinned to the gateway. */
@@ -221,9 +224,30 @@ export async function startStack(opts: {
     const [c0, c1] = unwrap(cidToFields(s.descriptorCid))
     return { height, data: [0n, sx, sOdd, ox, oOdd, c0, c1] }
   }
+  const stranger = generateMinaKeyPair().publicKey
+  const unsafeService = await serviceFixture(blocks, {
+    workerPublicKey: worker.keys.publicKey,
+    user: devUser,
+    name: 'unsafe look-alike',
+    price: 6n,
+  })
   chain.states.set(service.address, service.state)
   chain.states.set(staleService.address, staleService.state)
-  chain.events.set(registry, [publish(service, 3), publish(staleService, 4)])
+  chain.states.set(unsafeService.address, unsafeService.state)
+  chain.fakeVaults = new Set([unsafeService.address])
+  // Operators cannot take deposits: anyone may publish and retire in the registry. A stranger
+  // publishes the good service under their own key, then retires it: the page must still list it,
+  // under its own runner.
+  const [sx, sOdd] = unwrap(publicKeyToFields(service.address))
+  const [tx, tOdd] = unwrap(publicKeyToFields(stranger))
+  const [c0, c1] = unwrap(cidToFields(service.descriptorCid))
+  chain.events.set(registry, [
+    publish(service, 3),
+    publish(staleService, 4),
+    publish(unsafeService, 5),
+    { height: 6, data: [0n, sx, sOdd, tx, tOdd, c0, c1] },
+    { height: 7, data: [1n, sx, sOdd, tx, tOdd] },
+  ])
   chain.slot = 12n
   const page = await servePage(opts.pageDir, {
     workerUrl: worker.url,
@@ -233,6 +257,8 @@ export async function startStack(opts: {
     networkId: 'testnet',
     registryAddress: registry,
     tokenAddress: generateMinaKeyPair().publicKey,
+    creditTokenId: TEST_CREDIT_TOKEN_ID,
+    genuineCode: TEST_GENUINE_CODE,
     devKey: devUser.privateKey,
   })
   return {
@@ -240,6 +266,7 @@ export async function startStack(opts: {
     worker,
     service,
     staleService,
+    unsafeService,
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
     anotherUsersJob: async () => {

@@ -1,3 +1,5 @@
+import { parseRetryAfter } from '../retry.ts'
+
 /** GitLab's pipeline object (the fields the Worker reads), as `POST /projects/:id/trigger/pipeline` answers it. */
 export interface GitlabPipeline {
   id: number
@@ -20,7 +22,7 @@ export interface GitlabVariable {
 }
 
 /** What one trigger request came to. */
-export type TriggerOutcome =
+export type GitlabTriggerOutcome =
   /** GitLab created the pipeline. */
   | { kind: 'created'; pipeline: GitlabPipeline }
   /** GitLab refused it (bad token, unknown project or ref): no retry can help. */
@@ -44,15 +46,6 @@ export interface GitlabClientOptions {
   fetch?: typeof fetch
 }
 
-/** `Retry-After` as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
-  if (header === null) return undefined
-  const text = header.trim()
-  if (/^\d+$/.test(text)) return Number(text) * 1000
-  const date = Date.parse(text)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
 /**
  * A trigger variable's value as GitLab must receive it to pass it through literally. GitLab
  * expands `$NAME` and `${NAME}` in pipeline variables, and the trigger API has no raw/`expand:
@@ -60,18 +53,6 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
  * Without this a user's `$CI_JOB_TOKEN` parameter would reach the job as the job's token.
  */
 export const escapeVariableValue = (value: string): string => value.replaceAll('$', '$$$$')
-
-/** Exponential backoff with full jitter, raised to `Retry-After` when GitLab sent one, capped. */
-export function backoffMs(
-  attempt: number,
-  retryAfterMs: number | undefined,
-  options: { baseMs?: number; capMs?: number; random?: () => number } = {},
-): number {
-  const base = options.baseMs ?? 200
-  const cap = options.capMs ?? 10_000
-  const jittered = (options.random ?? Math.random)() * Math.min(cap, base * 2 ** attempt)
-  return Math.min(cap, Math.max(jittered, retryAfterMs ?? 0))
-}
 
 /**
  * A typed client for the few GitLab REST endpoints the Worker calls. It makes exactly one HTTP
@@ -99,7 +80,7 @@ export class GitlabClient {
     token: string
     ref: string
     variables: Record<string, string>
-  }): Promise<TriggerOutcome> {
+  }): Promise<GitlabTriggerOutcome> {
     const form = new URLSearchParams({ token: input.token, ref: input.ref })
     for (const [key, value] of Object.entries(input.variables))
       form.append(`variables[${key}]`, escapeVariableValue(value))

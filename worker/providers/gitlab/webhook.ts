@@ -1,12 +1,13 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { isPublicKey, RequestIdSchema } from '../protocol/index.ts'
-import { readJson } from './body.ts'
-import { configOf } from './config.ts'
-import type { AppEnv } from './env.ts'
-import { ApiError, ApiErrorCode } from './errors.ts'
-import { JOB_ID_VARIABLE, type Outcome, SERVICE_VARIABLE } from './service-object.ts'
-import { serviceStub } from './services.ts'
+import { isPublicKey, RequestIdSchema } from '../../../protocol/index.ts'
+import { readJson } from '../../body.ts'
+import { configOf } from '../../config.ts'
+import type { AppEnv } from '../../env.ts'
+import { ApiError, ApiErrorCode } from '../../errors.ts'
+import { serviceStub } from '../../services.ts'
+import { JOB_ID_VARIABLE, SERVICE_VARIABLE } from '../variables.ts'
+import { answer, ignored } from '../webhook-answer.ts'
 
 // GitLab's documented payloads carry much more; only what the Worker reads is checked.
 const PipelineHookSchema = z.object({
@@ -38,23 +39,12 @@ const JobHookSchema = z.object({
   project: z.object({ path_with_namespace: z.string().max(1024).nullish() }).nullish(),
 })
 
-const ignored = (why: string) => ({ accepted: false, ignored: why })
-
-/** The answer to an applied event: an authentication refusal is an error, anything else a 200. */
-function answer(outcome: Outcome<{ applied: boolean }>) {
-  if (outcome.ok) return { accepted: outcome.value.applied }
-  if (outcome.code === ApiErrorCode.UNAUTHORIZED || outcome.code === ApiErrorCode.WRONG_PROJECT) {
-    throw new ApiError(outcome.status as 401 | 403, outcome.code, outcome.message)
-  }
-  return ignored(outcome.code)
-}
-
 /**
  * `POST /v1/gitlab/webhook`: GitLab Pipeline Hook and Job Hook events. Each service has its own
  * webhook secret, sealed in its registration: the service's Durable Object checks X-Gitlab-Token
  * and the event's project, so one operator's secret cannot move another service's jobs.
  */
-export const webhook = new Hono<AppEnv>().post('/', async (c) => {
+export const gitlabWebhook = new Hono<AppEnv>().post('/', async (c) => {
   configOf(c.env)
   const token = c.req.header('x-gitlab-token')
   if (token === undefined || token === '') {
@@ -74,11 +64,11 @@ export const webhook = new Hono<AppEnv>().post('/', async (c) => {
     if (!jobId || !service || !RequestIdSchema.safeParse(jobId).success || !isPublicKey(service)) {
       return c.json(ignored('not a zkrunner pipeline'))
     }
-    const outcome = await serviceStub(c.env, service).applyGitlabEvent({
-      token,
+    const outcome = await serviceStub(c.env, service).applyRunEvent({
+      evidence: { secret: token },
       jobId,
       idempotencyKey,
-      pipelineId: attrs.id,
+      runId: String(attrs.id),
       projectId: hook.data.project?.id ?? null,
       projectPath: hook.data.project?.path_with_namespace ?? null,
       status: attrs.status,
@@ -97,11 +87,11 @@ export const webhook = new Hono<AppEnv>().post('/', async (c) => {
     ).get()
     if (pointer === null) return c.json(ignored('unknown pipeline'))
     const { service, jobId } = JSON.parse(pointer) as { service: string; jobId: string }
-    const outcome = await serviceStub(c.env, service).applyGitlabEvent({
-      token,
+    const outcome = await serviceStub(c.env, service).applyRunEvent({
+      evidence: { secret: token },
       jobId,
       idempotencyKey,
-      pipelineId: h.pipeline_id,
+      runId: String(h.pipeline_id),
       projectId: h.project_id,
       projectPath: h.project?.path_with_namespace ?? null,
       status: h.build_status,

@@ -1,0 +1,52 @@
+import type { LinkStatus, VerificationLink } from '../static-site/src/verify/links.ts'
+
+/** Exit statuses of `zkrunner verify`: scripts rely on them, so they never change meaning. */
+export const VerifyExit = {
+  /** Every link holds. */
+  VERIFIED: 0,
+  /** At least one link is broken: the result is not what it claims. */
+  BROKEN: 1,
+  /** Bad usage, a bad config, or an endpoint that did not answer: nothing was verified. */
+  USAGE: 2,
+  /** No link is broken, but some are not decided (not settled yet, no request given, node down). */
+  INCOMPLETE: 3,
+} as const
+
+/** The verdict of a set of links, in words and as an exit status. */
+export function verdictOf(links: readonly VerificationLink[]): {
+  verdict: 'verified' | 'broken' | 'incomplete'
+  exit: number
+} {
+  if (links.some((l) => l.status === 'broken'))
+    return { verdict: 'broken', exit: VerifyExit.BROKEN }
+  if (links.every((l) => l.status === 'ok'))
+    return { verdict: 'verified', exit: VerifyExit.VERIFIED }
+  return { verdict: 'incomplete', exit: VerifyExit.INCOMPLETE }
+}
+
+const MARK: Record<LinkStatus, string> = { ok: '✓', broken: '✗', pending: '–' }
+
+/** Every link on its own line, its mark, name and detail, then the verdict. */
+export function textReport(links: readonly VerificationLink[]): string {
+  const lines = links.map((l) => `${MARK[l.status]} ${l.name}\n    ${l.detail}`)
+  const { verdict } = verdictOf(links)
+  const broken = links.filter((l) => l.status === 'broken').map((l) => l.id)
+  const open = links.filter((l) => l.status === 'pending').map((l) => l.id)
+  lines.push(
+    verdict === 'verified'
+      ? 'verified: every link holds'
+      : verdict === 'broken'
+        ? `NOT verified: broken link${broken.length > 1 ? 's' : ''}: ${broken.join(', ')}`
+        : `not fully verified: not decided: ${open.join(', ')}`,
+  )
+  return `${lines.join('\n')}\n`
+}
+
+/** The machine-readable report (`--json`): the target, the verdict and every link. */
+export function jsonReport(
+  target: { bundleCid: string; service: string; jobId?: string; requestId?: string },
+  links: readonly VerificationLink[],
+): string {
+  const { verdict, exit } = verdictOf(links)
+  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links }, null, 2)}\n`
+}

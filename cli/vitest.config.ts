@@ -1,0 +1,14 @@
+import { defineProject } from 'vitest/config'
+
+// The command-line tools, run in process against the page's doubles (a trustless gateway and a
+// Mina GraphQL double on loopback).
+export default defineProject({
+  test: {
+    name: 'cli',
+    root: import.meta.dirname,
+    include: ['**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+})

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { expandExpressions } from './expressions.ts'
+import type { RunJobContext, RunJobOutcome } from './types.ts'
+import type { ParsedWorkflow } from './workflow.ts'
+
+/** GitHub's default for a `run:` step on Linux when the workflow names no shell. */
+const DEFAULT_SHELL = 'bash --noprofile --norc -eo pipefail {0}'
+
+/** A self-hosted runner's set-up: where jobs run, its hooks, and the environment it runs with. */
+export interface SelfHostedRunner {
+  /** The runner's work directory (`_work`): workspaces and `_temp` go under it. */
+  workDir: string
+  /** The repository a `uses: actions/checkout` step clones (a local git repository). */
+  checkoutFrom: string
+  /** `ACTIONS_RUNNER_HOOK_JOB_STARTED` / `_COMPLETED`, as argument arrays (a script path on a real runner). */
+  hooks?: { started?: string[]; completed?: string[] }
+  /** The runner process's own environment (PATH, HOME, and what the operator set, e.g. ZKRUNNER_*). */
+  env: NodeJS.ProcessEnv
+  /** Where the job's log lines go besides the outcome's log. */
+  onLog?: (text: string) => void
+}
+
+/**
+ * Runs the first job of a workflow as a GitHub self-hosted runner does: writes the dispatch event
+ * to `GITHUB_EVENT_PATH`, sets the `GITHUB_*` and `RUNNER_*` variables, runs the job-started hook,
+ * each step (`run:` through its shell with `{0}` the script file; `actions/checkout` clones the
+ * run's commit; other actions are skipped), then the job-completed hook. A failing step skips the
+ * rest; a failing hook fails the job. The completed hook runs whatever happened before it.
+ */
+export async function runAsSelfHostedRunner(
+  runner: SelfHostedRunner,
+  workflow: ParsedWorkflow,
+  ctx: RunJobContext,
+): Promise<RunJobOutcome> {
+  const { run, repo } = ctx
+  let log = ''
+  const say = (text: string) => {
+    log += text
+    runner.onLog?.(text)
+  }
+  const temp = await mkdtemp(join(runner.workDir, '_temp-'))
+  const workspace = join(runner.workDir, repo.name, repo.name)
+  await rm(workspace, { recursive: true, force: true })
+  await mkdir(workspace, { recursive: true })
+  const eventPath = join(temp, '_github_workflow', 'event.json')
+  await mkdir(join(temp, '_github_workflow'), { recursive: true })
+  await writeFile(eventPath, JSON.stringify(ctx.event))
+  const files = ['env', 'output', 'path', 'step_summary', 'state']
+  for (const f of files) await writeFile(join(temp, `_runner_file_commands_${f}`), '')
+  const ref = `refs/heads/${run.head_branch}`
+  const github: Record<string, string> = {
+    CI: 'true',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_ACTION: '__run',
+    GITHUB_ACTOR: 'zkrunner-worker',
+    GITHUB_API_URL: ctx.serverUrl,
+    GITHUB_EVENT_NAME: run.event,
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_GRAPHQL_URL: `${ctx.serverUrl}/graphql`,
+    GITHUB_JOB: ctx.workflow.jobName,
+    GITHUB_REF: ref,
+    GITHUB_REF_NAME: run.head_branch,
+    GITHUB_REF_TYPE: 'branch',
+    GITHUB_REPOSITORY: `${repo.owner}/${repo.name}`,
+    GITHUB_REPOSITORY_OWNER: repo.owner,
+    GITHUB_RUN_ATTEMPT: String(run.run_attempt),
+    GITHUB_RUN_ID: String(run.id),
+    GITHUB_RUN_NUMBER: String(run.run_number),
+    GITHUB_SERVER_URL: ctx.serverUrl,
+    GITHUB_SHA: run.head_sha,
+    GITHUB_WORKFLOW: run.name,
+    GITHUB_WORKFLOW_REF: `${repo.owner}/${repo.name}/${run.path}@${ref}`,
+    GITHUB_WORKFLOW_SHA: run.head_sha,
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_ENV: join(temp, '_runner_file_commands_env'),
+    GITHUB_OUTPUT: join(temp, '_runner_file_commands_output'),
+    GITHUB_PATH: join(temp, '_runner_file_commands_path'),
+    GITHUB_STEP_SUMMARY: join(temp, '_runner_file_commands_step_summary'),
+    GITHUB_STATE: join(temp, '_runner_file_commands_state'),
+    RUNNER_ARCH: 'X64',
+    RUNNER_NAME: 'zkrunner-standin',
+    RUNNER_OS: 'Linux',
+    RUNNER_TEMP: temp,
+    RUNNER_WORKSPACE: join(runner.workDir, repo.name),
+  }
+  const context = {
+    inputs: run.inputs,
+    github: {
+      sha: run.head_sha,
+      run_id: String(run.id),
+      ref,
+      workspace,
+      repository: github.GITHUB_REPOSITORY!,
+    },
+  }
+  const expand = (o: Record<string, string>) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, expandExpressions(v, context)]))
+  // Hooks get the runner's environment and GitHub's variables; steps also get the job's `env:`.
+  const hookEnv = { ...runner.env, ...github }
+  const jobEnv = { ...hookEnv, ...expand(workflow.env) }
+
+  const exec = (argv: string[], env: NodeJS.ProcessEnv, cwd: string) =>
+    new Promise<number>((resolve) => {
+      const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      child.stdout.on('data', (b: Buffer) => say(b.toString()))
+      child.stderr.on('data', (b: Buffer) => say(b.toString()))
+      child.on('error', (e) => {
+        say(`${argv[0]}: ${e.message}\n`)
+        resolve(127)
+      })
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
+    })
+
+  let failed = false
+  try {
+    if (runner.hooks?.started) {
+      say('A job started hook has been configured by the self-hosted runner administrator\n')
+      if ((await exec(runner.hooks.started, hookEnv, workspace)) !== 0) failed = true
+    }
+    for (const step of workflow.steps) {
+      if (failed) break
+      if ('uses' in step) {
+        if (!step.uses.startsWith('actions/checkout@')) {
+          say(`Skipping ${step.uses}: the stand-in runs no actions but checkout\n`)
+          continue
+        }
+        say(`Run ${step.uses}\n`)
+        const git = ['git', '-c', 'advice.detachedHead=false']
+        if (
+          (await exec(
+            [...git, 'clone', '--quiet', runner.checkoutFrom, workspace],
+            jobEnv,
+            runner.workDir,
+          )) !== 0 ||
+          (await exec([...git, 'checkout', '--quiet', run.head_sha], jobEnv, workspace)) !== 0
+        )
+          failed = true
+        continue
+      }
+      const script = join(temp, `${randomUUID()}.sh`)
+      await writeFile(script, step.run)
+      const shell = (step.shell ?? workflow.shell ?? DEFAULT_SHELL).split(/\s+/).filter(Boolean)
+      const argv = shell.includes('{0}')
+        ? shell.map((a) => a.replace('{0}', script))
+        : [...shell, script]
+      say(`Run ${step.name ?? step.run.split('\n')[0]}\n`)
+      const code = await exec(argv, { ...jobEnv, ...expand(step.env) }, workspace)
+      if (code !== 0) {
+        say(`Error: Process completed with exit code ${code}.\n`)
+        failed = true
+      }
+    }
+  } finally {
+    if (runner.hooks?.completed) {
+      say('A job completed hook has been configured by the self-hosted runner administrator\n')
+      if ((await exec(runner.hooks.completed, hookEnv, workspace)) !== 0) failed = true
+    }
+    await rm(temp, { recursive: true, force: true })
+  }
+  return { conclusion: failed ? 'failure' : 'success', log }
+}

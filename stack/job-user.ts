@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process'
+import { statSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { type JobUser, lookupUser } from '../agent/isolation/job-user.ts'
+
+/** The unprivileged user the stack's jobs run as, created once when missing. */
+export const STACK_JOB_USER = 'zkrunner-job'
+
+/** The first directory on the way to `dir` that `other` users cannot traverse, if any. */
+function closedAncestor(dir: string): string | null {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return d
+    } catch {}
+    if (d === dirname(d)) return null
+  }
+}
+
+/**
+ * Decides who the stack's jobs run as, so the local stack exercises the same isolation a runner
+ * host does (the job cannot read the runner key). As root: the system user {@link STACK_JOB_USER},
+ * created once with `useradd --system`, or `nobody` when it cannot be. Not as root, or when the
+ * job user could not reach `buildsDir`: undefined, and `log` says plainly that jobs then run as
+ * the agent's own user, who can read the key.
+ */
+export function stackJobUser(buildsDir: string, log: (line: string) => void): JobUser | undefined {
+  const uid = process.getuid?.() ?? -1
+  if (uid !== 0) {
+    log(
+      `jobs run as the agent's own user (uid ${uid}): not root, so no job user; a job could read the runner key (run the stack as root to exercise the isolation)`,
+    )
+    return undefined
+  }
+  let user: JobUser | undefined
+  for (const name of [STACK_JOB_USER, 'nobody']) {
+    try {
+      user = lookupUser(name)
+      break
+    } catch {}
+    if (name !== STACK_JOB_USER) continue
+    const r = spawnSync(
+      'useradd',
+      [
+        '--system',
+        '--no-create-home',
+        '--home-dir',
+        '/nonexistent',
+        '--shell',
+        '/usr/sbin/nologin',
+        name,
+      ],
+      { encoding: 'utf8' },
+    )
+    if (r.status === 0) {
+      log(`created the system user ${name} for jobs`)
+      try {
+        user = lookupUser(name)
+        break
+      } catch {}
+    } else
+      log(`useradd ${name} failed (${(r.stderr || r.error?.message || '').trim()}): trying nobody`)
+  }
+  if (!user) {
+    log(
+      'no job user (neither zkrunner-job nor nobody): jobs run as root, who can read the runner key',
+    )
+    return undefined
+  }
+  const closed = closedAncestor(buildsDir)
+  if (closed) {
+    log(
+      `jobs run as root: ${closed} is closed to other users, so the job user ${user.name} could not reach the builds dir ${buildsDir}; a job could read the runner key`,
+    )
+    return undefined
+  }
+  log(`jobs run as ${user.name} (uid ${user.uid}): they cannot read the runner key`)
+  return user
+}

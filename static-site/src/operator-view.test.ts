@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest'
+import type { ServiceOnChain } from './chain-reader.ts'
+import { operatorVersion } from './operator-view.ts'
+import type { WorkerServiceStatus } from './worker-client.ts'
+
+const chain = (lastHeartbeatSlot: bigint, settledJobs: bigint): ServiceOnChain => ({
+  sourceCommitment: 'a'.repeat(40),
+  descriptorCid: null,
+  terms: { pricePerJob: 10n, withdrawTimelockSlots: 100n },
+  heartbeat: { lastHeartbeatSlot, settledJobs },
+  runnerKeyHash: 0n,
+  workerKeyHash: 0n,
+})
+const status = (over: Partial<WorkerServiceStatus>): WorkerServiceStatus => ({
+  service: 'B62s',
+  enabled: true,
+  registered: true,
+  descriptor: null,
+  descriptorCid: null,
+  chain: null,
+  ...over,
+})
+const summary = {
+  jobs: 3,
+  charged: { jobs: 2, amount: '20' },
+  pending: { jobs: 1, amount: '10' },
+  notCharged: 0,
+}
+
+describe('operatorVersion', () => {
+  it('shows a live version with its jobs, settled earnings and what awaits settlement', () => {
+    const v = operatorVersion({
+      service: 'B62s',
+      name: 'primes',
+      retiredInRegistry: false,
+      chain: chain(990n, 1n),
+      currentSlot: 1000n,
+      status: status({}),
+      summary,
+    })
+    expect(v).toMatchObject({
+      state: { kind: 'live' },
+      heartbeatAgeSlots: 10n,
+      settledJobs: 1n,
+      earningsSettled: 10n,
+      awaitingSettlement: 1,
+      jobs: summary,
+    })
+  })
+
+  it('says why a version is disabled, and that a retired one is retired', () => {
+    const base = {
+      service: 'B62s',
+      name: null,
+      chain: chain(0n, 0n),
+      currentSlot: 5000n,
+      summary: null,
+    }
+    expect(
+      operatorVersion({
+        ...base,
+        retiredInRegistry: false,
+        status: status({ enabled: false, reason: 'stale-heartbeat' }),
+      }).state,
+    ).toEqual({ kind: 'disabled', reason: 'stale-heartbeat' })
+    expect(operatorVersion({ ...base, retiredInRegistry: true, status: status({}) }).state).toEqual(
+      { kind: 'retired' },
+    )
+    expect(
+      operatorVersion({ ...base, retiredInRegistry: false, status: status({ retired: true }) })
+        .state,
+    ).toEqual({ kind: 'retired' })
+    expect(operatorVersion({ ...base, retiredInRegistry: false, status: null }).state).toEqual({
+      kind: 'disabled',
+      reason: 'worker-unavailable',
+    })
+  })
+})

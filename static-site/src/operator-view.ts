@@ -1,0 +1,59 @@
+import type { ServiceOnChain } from './chain-reader.ts'
+import type { WorkerServiceStatus, WorkerServiceSummary } from './worker-client.ts'
+
+/** One of an operator's versions, as the "My services" view shows it. */
+export interface OperatorVersion {
+  service: string
+  name: string | null
+  /** `live`, `retired`, or `disabled` with the reason. */
+  state: { kind: 'live' } | { kind: 'retired' } | { kind: 'disabled'; reason: string }
+  /** Slots since the last heartbeat (null without a contract). */
+  heartbeatAgeSlots: bigint | null
+  /** Jobs the Worker admitted; charged (paid by a result) and pending (no result yet). */
+  jobs: WorkerServiceSummary | null
+  /** Jobs settled on chain, and what they earned (settled jobs are payable ones, at the frozen price). */
+  settledJobs: bigint | null
+  earningsSettled: bigint | null
+  /** Charged jobs not yet settled on chain. */
+  awaitingSettlement: number | null
+}
+
+/**
+ * Puts together one version's figures from the chain (state), the Worker (status, summary) and the
+ * registry (retired). The chain is the authority for what was settled and earned; the Worker's
+ * figures are what it admitted and charged, shown as its word.
+ */
+export function operatorVersion(input: {
+  service: string
+  name: string | null
+  retiredInRegistry: boolean
+  chain: ServiceOnChain | null
+  currentSlot: bigint
+  status: WorkerServiceStatus | null
+  summary: WorkerServiceSummary | null
+}): OperatorVersion {
+  const { chain, status, summary } = input
+  const state: OperatorVersion['state'] =
+    input.retiredInRegistry || status?.retired
+      ? { kind: 'retired' }
+      : !chain
+        ? { kind: 'disabled', reason: 'no-contract' }
+        : !status
+          ? { kind: 'disabled', reason: 'worker-unavailable' }
+          : status.enabled
+            ? { kind: 'live' }
+            : { kind: 'disabled', reason: status.reason ?? 'unknown-service' }
+  const settledJobs = chain ? chain.heartbeat.settledJobs : null
+  const awaiting =
+    summary && settledJobs !== null ? summary.charged.jobs - Number(settledJobs) : null
+  return {
+    service: input.service,
+    name: input.name,
+    state,
+    heartbeatAgeSlots: chain ? input.currentSlot - chain.heartbeat.lastHeartbeatSlot : null,
+    jobs: summary,
+    settledJobs,
+    earningsSettled: chain ? chain.heartbeat.settledJobs * chain.terms.pricePerJob : null,
+    awaitingSettlement: awaiting === null ? null : Math.max(0, awaiting),
+  }
+}

@@ -1,0 +1,30 @@
+import { z } from 'zod'
+
+// Apart from config.ts so tools outside workerd (the docs check) can read the names without the
+// Worker's runtime types.
+
+const intString = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback)
+
+/** The Worker's settings (wrangler vars and secrets) as they are validated. */
+export const ConfigSchema = z.object({
+  HPKE_PRIVATE_KEY: z.string().min(1, 'HPKE_PRIVATE_KEY is not set'),
+  HPKE_PREVIOUS_PRIVATE_KEY: z.string().optional(),
+  MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
+  GITLAB_URL: z.url().optional(),
+  GITHUB_API_URL: z.url().optional(),
+  CREDIT_TOKEN_ID: z
+    .string()
+    .regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'must be a base58 token id')
+    .optional(),
+  GENUINE_SERVICE_CODE: z.string().max(1000).optional(),
+  // Only the exact word turns it on: a typo or "1" left in production config does not.
+  DEV_ALLOW_LOOPBACK_PROVIDER: z.enum(['loopback-http']).optional(),
+  HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),
+  CHAIN_CACHE_MS: intString(2000, 0, 600_000),
+  GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
+  GITLAB_TIMEOUT_MS: intString(8000, 100, 60_000),
+})
+
+/** The names of every setting the Worker reads (vars and secrets): `.dev.vars.example` names no other. */
+export const WORKER_SETTINGS: readonly string[] = Object.keys(ConfigSchema.shape)
