@@ -1,4 +1,14 @@
-import { Field, Mina, type PrivateKey, type PublicKey, Signature, UInt32, UInt64 } from 'o1js'
+import {
+  AccountUpdate,
+  Field,
+  Mina,
+  type PrivateKey,
+  type PublicKey,
+  Signature,
+  TokenId,
+  UInt32,
+  UInt64,
+} from 'o1js'
 import {
   digestToFields,
   settleMessage,
@@ -14,6 +24,9 @@ import {
   ledgerChannel,
   ledgerReducer,
 } from './channel-ledger.ts'
+import { accountExists } from './client.ts'
+import { CreditToken, creditTokenAddress, creditTokenId } from './credit-token.ts'
+import { LedgerVault } from './ledger-vault.ts'
 import { resultsCountProof, resultsRoot } from './results-tree.ts'
 import { SettleClaim, VoucherFields } from './service-contract.ts'
 
@@ -31,16 +44,43 @@ export async function send(payer: PrivateKey, signers: PrivateKey[], body: () =>
   return { tx, pending }
 }
 
+/** What a forged claim changes (tests of refusals). */
+export interface ClaimForgery {
+  count?: bigint
+  runnerKey?: PrivateKey
+  owner?: PublicKey
+}
+
+type PreparedBatch = Awaited<ReturnType<typeof ledgerReducer.prepareBatches>>[number]
+
 /** A deployed ledger and the off-chain copy of its channels map. */
 export class LedgerHandle {
   readonly contract: ChannelLedger
   map = new ChannelMap()
+
+  readonly vault: LedgerVault
 
   constructor(
     readonly key: PrivateKey,
     readonly runnerKey: PrivateKey,
   ) {
     this.contract = new ChannelLedger(key.toPublicKey())
+    this.vault = new LedgerVault(key.toPublicKey(), creditTokenId())
+  }
+
+  /** The ledger's payout-receipt token. */
+  get receiptTokenId() {
+    return TokenId.derive(this.address)
+  }
+
+  /** Receipts `owner` holds: credits the ledger owes them, to redeem. */
+  receipts(owner: PublicKey): bigint {
+    return balanceOf(owner, this.receiptTokenId)
+  }
+
+  /** Credits in the vault (escrow plus receipts not yet redeemed). */
+  vaultBalance(): bigint {
+    return balanceOf(this.address, creditTokenId())
   }
 
   get address(): PublicKey {
@@ -59,22 +99,56 @@ export class LedgerHandle {
     timelock: number,
   ): Promise<LedgerHandle> {
     const h = new LedgerHandle(key, runnerKey)
+    const token = new CreditToken(creditTokenAddress())
     await send(payer, [key], async () => {
-      const { AccountUpdate } = await import('o1js')
-      AccountUpdate.fundNewAccount(payer.toPublicKey())
+      // The ledger and its vault.
+      AccountUpdate.fundNewAccount(payer.toPublicKey(), 2)
       await h.contract.deployLedger(
         runnerKey.toPublicKey(),
         UInt64.from(price),
         UInt32.from(timelock),
       )
+      await h.vault.deploy()
+      await token.approveAccountUpdate(h.vault.self)
+    })
+    await send(payer, [], async () => {
+      AccountUpdate.fundNewAccount(payer.toPublicKey(), 1)
+      await h.contract.openRunnerAccount(runnerKey.toPublicKey())
     })
     return h
   }
 
+  /** `from` (who signs) locks `amount` credits for `beneficiary` (a sponsor may pay). */
   deposit(payer: PrivateKey, from: PrivateKey, beneficiary: PublicKey, amount: bigint) {
-    return send(payer, [from], () =>
-      this.contract.deposit(from.toPublicKey(), beneficiary, UInt64.from(amount)),
-    )
+    return send(payer, [from], this.depositCall(payer.toPublicKey(), from, beneficiary, amount))
+  }
+
+  /** The deposit's calls, to send alone or with others; funds a new receipt account. */
+  depositCall(
+    feePayer: PublicKey,
+    from: PrivateKey,
+    beneficiary: PublicKey,
+    amount: bigint,
+  ): () => Promise<void> {
+    return async () => {
+      if (!(await accountExists(beneficiary, this.receiptTokenId)))
+        AccountUpdate.fundNewAccount(feePayer, 1)
+      await this.contract.deposit(from.toPublicKey(), beneficiary, UInt64.from(amount))
+    }
+  }
+
+  /** `owner` (who signs) turns `amount` receipts into credits (funds a new credit account). */
+  redeem(payer: PrivateKey, owner: PrivateKey, amount: bigint) {
+    return send(payer, [owner], this.redeemCall(payer.toPublicKey(), owner.toPublicKey(), amount))
+  }
+
+  redeemCall(feePayer: PublicKey, owner: PublicKey, amount: bigint): () => Promise<void> {
+    const token = new CreditToken(creditTokenAddress())
+    return async () => {
+      if (!(await accountExists(owner, creditTokenId()))) AccountUpdate.fundNewAccount(feePayer, 1)
+      await this.vault.redeem(owner, UInt64.from(amount))
+      await token.approveAccountUpdate(this.vault.self)
+    }
   }
 
   /** The user's voucher for (amount, nonce), signed by the user. */
@@ -83,14 +157,18 @@ export class LedgerHandle {
     return { cumulativeAmount, nonce, signature: signFields(fields, user.toBase58()) }
   }
 
-  /** The runner's claim that `user`'s results are `digests`, under voucher `v`. */
+  /**
+   * The runner's claim that `user`'s results are `digests`, under voucher `v`. `forge` changes one
+   * part, for tests of refusals: the claimed count, the signing key, the owner the leaves are for.
+   */
   claim(
     payer: PrivateKey,
     user: PublicKey,
     digests: readonly Uint8Array[],
     v: { cumulativeAmount: bigint; nonce: bigint; signature: string },
+    forge: ClaimForgery = {},
   ) {
-    return send(payer, [], this.claimCall(user, digests, v))
+    return send(payer, [], this.claimCall(user, digests, v, forge))
   }
 
   /** The claim's method call, to send alone or with others in one transaction. */
@@ -98,22 +176,27 @@ export class LedgerHandle {
     user: PublicKey,
     digests: readonly Uint8Array[],
     v: { cumulativeAmount: bigint; nonce: bigint; signature: string },
+    forge: ClaimForgery = {},
   ): () => Promise<void> {
-    const owner = { service: this.address.toBase58(), user: user.toBase58() }
+    const owner = {
+      service: this.address.toBase58(),
+      user: (forge.owner ?? user).toBase58(),
+    }
     const root = resultsRoot(owner, digests)
     const proof = resultsCountProof(owner, digests)
+    const count = forge.count ?? BigInt(digests.length)
     const leavesCid: [bigint, bigint] = [0x55n << 128n, 1n]
     const runnerSignature = signFields(
       settleMessage({
         service: this.address.toBase58(),
         user: user.toBase58(),
         resultsRoot: root.toBigInt(),
-        resultsCount: BigInt(digests.length),
+        resultsCount: count,
         leavesCid,
         cumulativeAmount: v.cumulativeAmount,
         nonce: v.nonce,
       }),
-      this.runnerKey.toBase58(),
+      (forge.runnerKey ?? this.runnerKey).toBase58(),
     )
     const [hi, lo] = unwrap(digestToFields(proof.lastDigest))
     return () =>
@@ -126,7 +209,7 @@ export class LedgerHandle {
         Signature.fromBase58(v.signature),
         new SettleClaim({
           resultsRoot: root,
-          resultsCount: UInt32.from(digests.length),
+          resultsCount: UInt32.from(count),
           leavesCid0: Field(leavesCid[0]),
           leavesCid1: Field(leavesCid[1]),
           lastDigestHi: Field(hi),
@@ -156,24 +239,32 @@ export class LedgerHandle {
   }
 
   /**
-   * Sends one prepared batch; on success records its channels. Returns the transaction, whose
-   * length of account updates and proof the benchmark reports.
+   * One prepared batch's call, to build a transaction with, and `commit` to record its channels
+   * once that transaction is on chain.
    */
-  async sendBatch(
-    payer: PrivateKey,
-    prepared: Awaited<ReturnType<LedgerHandle['prepare']>>[number],
-  ) {
-    const map = this.map.clone() as ChannelMap
+  batchCall(prepared: PreparedBatch): { body: () => Promise<void>; commit: () => void } {
     let next: ChannelMap | undefined
-    const sent = await send(payer, [], async () => {
-      next = await this.contract.processBatch(
-        prepared.batch,
-        prepared.proof,
-        this.map.clone() as ChannelMap,
-      )
-    })
-    commitLedgerBatch(this.address)
-    this.map = next ?? map
+    return {
+      body: async () => {
+        next = await this.contract.processBatch(
+          prepared.batch,
+          prepared.proof,
+          this.map.clone() as ChannelMap,
+          this.runnerKey.toPublicKey(),
+        )
+      },
+      commit: () => {
+        commitLedgerBatch(this.address)
+        if (next) this.map = next
+      },
+    }
+  }
+
+  /** Sends one prepared batch; on success records its channels. */
+  async sendBatch(payer: PrivateKey, prepared: PreparedBatch) {
+    const { body, commit } = this.batchCall(prepared)
+    const sent = await send(payer, [], body)
+    commit()
     return sent
   }
 
@@ -191,5 +282,14 @@ export class LedgerHandle {
   /** True when the off-chain map holds `channel` for `user` (and so the chain does). */
   holds(user: PublicKey, channel: LedgerChannel): boolean {
     return this.map.getOption(channelKey(user)).orElse(0n).toBigInt() === channel.hash().toBigInt()
+  }
+}
+
+/** A balance on the active chain; an account that does not exist holds nothing. */
+export function balanceOf(owner: PublicKey, tokenId: Field): bigint {
+  try {
+    return Mina.getBalance(owner, tokenId).toBigInt()
+  } catch {
+    return 0n
   }
 }

@@ -1,23 +1,45 @@
-import { Mina, type PrivateKey, UInt64 } from 'o1js'
+import { Cache, Mina, type PrivateKey, PublicKey, UInt64 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { LEDGER_BATCH_SIZE, SkipReason, skipReasonAt } from './channel-ledger.ts'
-import { LedgerHandle, send } from './channel-ledger-client.ts'
-import { seededKey, testDigests } from './test-chain.ts'
+import {
+  ChannelLedger,
+  LEDGER_BATCH_SIZE,
+  ledgerReducer,
+  SkipReason,
+  skipReasonAt,
+} from './channel-ledger.ts'
+import { balanceOf, LedgerHandle, send } from './channel-ledger-client.ts'
+import { mintCredits } from './client.ts'
+import { DEFAULT_CACHE_DIR } from './compile.ts'
+import { creditTokenId } from './credit-token.ts'
+import { ServiceErrors } from './errors.ts'
+import { seededKey, startTestChain, type TestChain, testDigests } from './test-chain.ts'
 
-// The collision-free settlement prototype (channel-ledger.ts) on a LocalBlockchain, proofs off:
-// a stranger's transactions landing before each of the parties' change nothing for them, one
-// batch applies many users' settlements, and a mass withdrawal is settled before any timelock.
+// The collision-free settlement ledger (channel-ledger.ts) on a LocalBlockchain with the credit
+// token: proofs off for the big runs (a stranger's transactions landing before each of the
+// parties', one block holding every kind of operation, 200 users withdrawing together), and one
+// batch proved and verified. Every test checks the credits that moved, exactly, and that supply
+// is conserved: credits held + vault = credits minted, vault = escrow + receipts not redeemed.
 
 const PRICE = 10n
 const TIMELOCK = 40
-let local: Awaited<ReturnType<typeof Mina.LocalBlockchain>>
+let chain: TestChain
 let payer: PrivateKey
+let sponsor: PrivateKey
+let minted = 0n
 let seed = 7000
 
-/** A fresh key with MINA (it signs its own account updates). */
+/** A fresh key with MINA and no credits (it signs its own account updates, pays its fees). */
 function newUser(): PrivateKey {
   const k = seededKey(seed++)
-  local.addAccount(k.toPublicKey(), '10000000000')
+  chain.local.addAccount(k.toPublicKey(), '10000000000')
+  return k
+}
+
+/** A fresh key holding `amount` credits. */
+async function fundedUser(amount: bigint): Promise<PrivateKey> {
+  const k = newUser()
+  await mintCredits(chain.payer, chain.adminKey, k.toPublicKey(), amount)
+  minted += amount
   return k
 }
 
@@ -25,27 +47,87 @@ async function newLedger(): Promise<LedgerHandle> {
   return LedgerHandle.deploy(payer, seededKey(seed++), seededKey(seed++), PRICE, TIMELOCK)
 }
 
+function credits(owner: PublicKey): bigint {
+  return balanceOf(owner, creditTokenId())
+}
+
 /** Ends the block: later transactions land in the next slot. */
 function nextBlock() {
-  local.incrementGlobalSlot(1)
+  chain.local.incrementGlobalSlot(1)
+}
+
+/**
+ * Supply is conserved: the credits `holders` and the vault hold are all the credits minted, and
+ * the vault holds exactly the escrow (deposited − paid of every channel) plus unredeemed receipts.
+ * Call it with every pending action processed.
+ */
+function expectConserved(l: LedgerHandle, holders: PublicKey[], channelUsers: PublicKey[]) {
+  const everyone = [...new Set([...holders, l.runnerKey.toPublicKey()].map((k) => k.toBase58()))]
+  const held = everyone.reduce((s, k) => s + credits(pk(k)), 0n)
+  const others = chainHolders().reduce((s, k) => s + credits(k), 0n)
+  expect(held + l.vaultBalance() + others).toBe(minted)
+  const escrow = channelUsers.reduce((s, u) => {
+    const ch = l.channel(u)
+    return s + ch.deposited.toBigInt() - ch.channel.paidSoFar.toBigInt()
+  }, 0n)
+  const receipts = everyone.reduce((s, k) => s + l.receipts(pk(k)), 0n)
+  expect(l.vaultBalance()).toBe(escrow + receipts)
+}
+
+function pk(base58: string): PublicKey {
+  return PublicKey.fromBase58(base58)
+}
+
+/** Credits held by test-chain accounts outside any one test (the other ledgers' vaults too). */
+let otherHolders: PublicKey[] = []
+function chainHolders(): PublicKey[] {
+  return otherHolders
+}
+
+/** Skip reasons of every Batch event of `l` (0: applied). */
+async function skipReasons(l: LedgerHandle): Promise<number[]> {
+  const events = await l.contract.fetchEvents()
+  return events.flatMap((e) => {
+    const r = (e.event.data as unknown as { reasons: { toBigInt(): bigint } }).reasons.toBigInt()
+    return Array.from({ length: LEDGER_BATCH_SIZE }, (_, i) => skipReasonAt(r, i))
+  })
 }
 
 beforeAll(async () => {
-  local = await Mina.LocalBlockchain({ proofsEnabled: false })
-  Mina.setActiveInstance(local)
-  payer = local.testAccounts[0]!.key
+  chain = await startTestChain({ proofsEnabled: false, users: 1, credits: 10_000_000n })
+  minted = 10_000_000n
+  payer = chain.payer.key
+  sponsor = chain.users[0]!
+  otherHolders = [sponsor.toPublicKey()]
 })
 
-describe('ChannelLedger (prototype): no griefing', () => {
-  it("a stranger's request, withdrawal and batch landing first change nothing for the parties", async () => {
-    const l = await newLedger()
+/** Every ledger a test deploys, so conservation counts credits locked in the others too. */
+async function ledger(): Promise<LedgerHandle> {
+  const l = await newLedger()
+  otherHolders.push(l.address)
+  return l
+}
+
+/** Counts a ledger's vault only once: remove it from the others while a test inspects it. */
+function own(l: LedgerHandle) {
+  otherHolders = otherHolders.filter((k) => !k.equals(l.address).toBoolean())
+  return () => otherHolders.push(l.address)
+}
+
+describe('ChannelLedger: no griefing', () => {
+  it("a stranger's request, withdrawal, deposit and batch landing first change nothing for the parties", async () => {
+    const l = await ledger()
+    const release = own(l)
     const user = newUser()
-    const stranger = newUser()
-    await l.deposit(payer, user, user.toPublicKey(), 100n)
+    const stranger = await fundedUser(10n)
+    const runner = l.runnerKey.toPublicKey()
+    // A sponsor deposits for the user, who never held credits.
+    await l.deposit(payer, sponsor, user.toPublicKey(), 100n)
     nextBlock()
 
-    // Before each of the parties' transactions, the stranger lands everything it can, including
-    // a withdrawal request with no deposit at all (the old design's griefing case).
+    // Before each of the parties' transactions, the stranger lands everything it can: a
+    // withdrawal request and a withdrawal with no deposit (the old design's griefing case), and
+    // a 1-credit deposit for the user (which cancelled the old design's withdraw).
     const grief = async () => {
       await l.requestWithdraw(payer, stranger, 0n)
       await l.withdraw(payer, stranger)
@@ -68,27 +150,43 @@ describe('ChannelLedger (prototype): no griefing', () => {
     expect(mid.channel.resultsCount.toBigint()).toBe(3n)
     expect(mid.channel.withdrawRequestedAtSlot.toBigint()).toBeGreaterThan(0n)
     expect(l.holds(user.toPublicKey(), mid)).toBe(true)
+    // The runner is paid exactly price × results, as receipts, and redeems them for credits.
+    expect(l.receipts(runner)).toBe(30n)
+    expectConserved(l, [user.toPublicKey(), stranger.toPublicKey()], [user.toPublicKey()])
 
-    local.incrementGlobalSlot(TIMELOCK + 20)
+    chain.local.incrementGlobalSlot(TIMELOCK + 20)
     await grief()
     await l.withdraw(payer, user)
     await grief()
     await l.processAll(payer)
     const after = l.channel(user.toPublicKey())
-    // Six 1-credit griefing deposits were applied before the withdrawal (refunded with it); the
-    // seventh lands after it and stays for the next withdrawal.
+    // Six 1-credit deposits were applied before the withdrawal (refunded with it); the seventh
+    // landed after it and stays for the next withdrawal.
     expect(after.deposited.toBigInt()).toBe(31n)
     expect(after.channel.voucherNonce.toBigInt()).toBe(2n)
     expect(after.channel.withdrawRequestedAtSlot.toBigint()).toBe(0n)
-    expect(BigInt(l.contract.refunded.get().toString())).toBe(100n + 6n - 30n)
-    expect(BigInt(l.contract.runnerPaid.get().toString())).toBe(30n)
-  }, 1_800_000)
+    expect(l.receipts(user.toPublicKey())).toBe(100n + 6n - 30n)
+    expect(l.receipts(stranger.toPublicKey())).toBe(0n)
+    expectConserved(l, [user.toPublicKey(), stranger.toPublicKey()], [user.toPublicKey()])
+
+    // Receipts become credits: the sponsored user (no credit account yet) and the runner.
+    await l.redeem(payer, user, 76n)
+    await l.redeem(payer, l.runnerKey, 30n)
+    expect(credits(user.toPublicKey())).toBe(76n)
+    expect(credits(runner)).toBe(30n)
+    expect(l.receipts(user.toPublicKey())).toBe(0n)
+    expect(credits(stranger.toPublicKey())).toBe(10n - 7n)
+    expectConserved(l, [user.toPublicKey(), stranger.toPublicKey()], [user.toPublicKey()])
+    // Nobody redeems more than their receipts, or someone else's.
+    await expect(l.redeem(payer, stranger, 1n)).rejects.toThrow()
+    release()
+  })
 
   it('a batch prepared before a stranger dispatches in the next block still lands', async () => {
-    const l = await newLedger()
+    const l = await ledger()
     const user = newUser()
-    const stranger = newUser()
-    await l.deposit(payer, user, user.toPublicKey(), 50n)
+    const stranger = await fundedUser(1n)
+    await l.deposit(payer, sponsor, user.toPublicKey(), 50n)
     await l.claim(payer, user.toPublicKey(), testDigests(1), l.voucher(user, 10n, 1n))
     nextBlock()
     const [batch] = await l.prepare()
@@ -96,58 +194,159 @@ describe('ChannelLedger (prototype): no griefing', () => {
     await l.deposit(payer, stranger, stranger.toPublicKey(), 1n)
     await l.sendBatch(payer, batch!)
     expect(l.channel(user.toPublicKey()).channel.paidSoFar.toBigInt()).toBe(10n)
+    expect(l.receipts(l.runnerKey.toPublicKey())).toBe(10n)
     // The stranger's actions are pending for the next batch.
     await l.processAll(payer)
     expect(l.channel(stranger.toPublicKey()).deposited.toBigInt()).toBe(1n)
   })
 
   it('an old voucher does not settle after a withdrawal, not even against a new deposit', async () => {
-    const l = await newLedger()
+    const l = await ledger()
     const user = newUser()
-    const sponsor = newUser()
-    await l.deposit(payer, user, user.toPublicKey(), 100n)
+    await l.deposit(payer, sponsor, user.toPublicKey(), 100n)
     const old = l.voucher(user, 20n, 2n)
     await l.claim(payer, user.toPublicKey(), testDigests(1), l.voucher(user, 10n, 1n))
     await l.requestWithdraw(payer, user, 2n)
     await l.processAll(payer)
-    local.incrementGlobalSlot(TIMELOCK + 20)
+    chain.local.incrementGlobalSlot(TIMELOCK + 20)
     await l.withdraw(payer, user)
     await l.processAll(payer)
+    expect(l.receipts(user.toPublicKey())).toBe(90n)
     await l.deposit(payer, sponsor, user.toPublicKey(), 100n)
-    const { tx } = await l.claim(payer, user.toPublicKey(), testDigests(2), old)
-    expect(tx).toBeDefined()
+    await l.claim(payer, user.toPublicKey(), testDigests(2), old)
     await l.processAll(payer)
     const ch = l.channel(user.toPublicKey())
     expect(ch.channel.paidSoFar.toBigInt()).toBe(10n)
     expect(ch.channel.resultsCount.toBigint()).toBe(1n)
-    const events = await l.contract.fetchEvents()
-    // The batch that held the old voucher's claim skipped it as stale.
-    const reasons = events.map((e) =>
-      (e.event.data as unknown as { reasons: { toBigInt(): bigint } }).reasons.toBigInt(),
-    )
-    const skipped = reasons.flatMap((r) =>
-      Array.from({ length: LEDGER_BATCH_SIZE }, (_, i) => skipReasonAt(r, i)),
-    )
-    expect(skipped).toContain(SkipReason.staleVoucher)
+    expect(l.receipts(l.runnerKey.toPublicKey())).toBe(10n)
+    expect(await skipReasons(l)).toContain(SkipReason.staleVoucher)
   })
 
   it('a withdrawal before its timelock is skipped and refunds nothing', async () => {
-    const l = await newLedger()
+    const l = await ledger()
     const user = newUser()
-    await l.deposit(payer, user, user.toPublicKey(), 100n)
+    await l.deposit(payer, sponsor, user.toPublicKey(), 100n)
     await l.requestWithdraw(payer, user, 0n)
     await l.withdraw(payer, user)
+    await l.withdraw(payer, newUser())
     await l.processAll(payer)
     expect(l.channel(user.toPublicKey()).deposited.toBigInt()).toBe(100n)
+    expect(l.receipts(user.toPublicKey())).toBe(0n)
     expect(BigInt(l.contract.refunded.get().toString())).toBe(0n)
+    const reasons = await skipReasons(l)
+    expect(reasons).toContain(SkipReason.timelockNotOver)
+    expect(reasons).toContain(SkipReason.withdrawNotRequested)
+  })
+
+  it('refuses, with their error constants, claims the runner did not sign or prove', async () => {
+    const l = await ledger()
+    const user = newUser()
+    const other = newUser()
+    await l.deposit(payer, sponsor, user.toPublicKey(), 100n)
+    const v = l.voucher(user, 30n, 1n)
+    // More results claimed than the tree proves.
+    await expect(
+      l.claim(payer, user.toPublicKey(), testDigests(2), v, { count: 3n }),
+    ).rejects.toThrow(ServiceErrors.resultsNotProved)
+    // Leaves built for another user.
+    await expect(
+      l.claim(payer, user.toPublicKey(), testDigests(3), v, { owner: other.toPublicKey() }),
+    ).rejects.toThrow(ServiceErrors.resultsNotProved)
+    // Signed by another key than the runner's.
+    await expect(
+      l.claim(payer, user.toPublicKey(), testDigests(3), v, { runnerKey: other }),
+    ).rejects.toThrow(ServiceErrors.badRunnerSignature)
+    // A voucher the user did not sign.
+    await expect(
+      l.claim(payer, user.toPublicKey(), testDigests(3), l.voucher(other, 30n, 1n)),
+    ).rejects.toThrow(ServiceErrors.badVoucherSignature)
+    // A timelock outside the bounds is refused at deploy.
+    await expect(
+      LedgerHandle.deploy(payer, seededKey(seed++), seededKey(seed++), PRICE, 0),
+    ).rejects.toThrow(ServiceErrors.timelockOutOfBounds)
+    await expect(
+      LedgerHandle.deploy(payer, seededKey(seed++), seededKey(seed++), PRICE, 2 ** 32 - 1),
+    ).rejects.toThrow(ServiceErrors.timelockOutOfBounds)
+    // A replayed claim lands (dispatching is open) but is skipped: paid once.
+    await l.claim(payer, user.toPublicKey(), testDigests(3), v)
+    await l.claim(payer, user.toPublicKey(), testDigests(3), v)
+    await l.processAll(payer)
+    expect(l.receipts(l.runnerKey.toPublicKey())).toBe(30n)
+    expect(await skipReasons(l)).toContain(SkipReason.staleVoucher)
   })
 })
 
-describe('ChannelLedger (prototype): many users per settlement', () => {
-  it('one batch transaction settles LEDGER_BATCH_SIZE users', async () => {
-    const l = await newLedger()
+describe('ChannelLedger: many users per settlement, one block', () => {
+  it('deposits, claims, withdrawal requests, withdrawals, redeems and a batch built on one state all land in one block', async () => {
+    const l = await ledger()
+    const [a, b, c] = [newUser(), newUser(), newUser()]
+    for (const u of [a, b, c]) await l.deposit(payer, sponsor, u.toPublicKey(), 100n)
+    await l.claim(payer, c.toPublicKey(), testDigests(1), l.voucher(c, 10n, 1n))
+    await l.requestWithdraw(payer, c, 1n)
+    await l.processAll(payer)
+    chain.local.incrementGlobalSlot(TIMELOCK + 20)
+    await l.withdraw(payer, c)
+    nextBlock()
+    const [pending] = await l.prepare()
+
+    // Every transaction is built and proved against the same chain state, each paid by its own
+    // party, and only then sent: in one block, none invalidates another.
+    const build = async (
+      feePayer: PrivateKey,
+      signers: PrivateKey[],
+      body: () => Promise<void>,
+    ) => {
+      const tx = await Mina.transaction({ sender: feePayer.toPublicKey(), fee: 1e8 }, body)
+      await tx.prove()
+      return tx.sign([feePayer, ...signers])
+    }
+    const runnerFees = newUser()
+    const redeemFees = newUser()
+    const batch = l.batchCall(pending!)
+    // Each transaction has a fee payer of its own (one fee payer's nonce would order them).
+    const fees = () => newUser()
+    const txs = [
+      await build(fees(), [sponsor], l.depositCall(a.toPublicKey(), sponsor, a.toPublicKey(), 5n)),
+      await build(fees(), [sponsor], l.depositCall(b.toPublicKey(), sponsor, b.toPublicKey(), 5n)),
+      await build(
+        runnerFees,
+        [],
+        l.claimCall(a.toPublicKey(), testDigests(2), l.voucher(a, 20n, 1n)),
+      ),
+      await build(fees(), [], l.claimCall(b.toPublicKey(), testDigests(3), l.voucher(b, 30n, 1n))),
+      await build(fees(), [a], () => l.contract.requestWithdraw(a.toPublicKey(), UInt64.from(1))),
+      await build(fees(), [b], () => l.contract.requestWithdraw(b.toPublicKey(), UInt64.from(1))),
+      // The runner redeems receipts it already holds (c's settlement) while the batch lands.
+      await build(
+        redeemFees,
+        [l.runnerKey],
+        l.redeemCall(redeemFees.toPublicKey(), l.runnerKey.toPublicKey(), 10n),
+      ),
+      await build(fees(), [], batch.body),
+    ]
+    // Sent in the reverse of the order they were built: the batch first.
+    for (const tx of txs.reverse()) {
+      const sent = await tx.send()
+      expect(sent.status, JSON.stringify(sent.errors)).toBe('pending')
+    }
+    batch.commit()
+    // The batch applied c's withdrawal: exactly deposit − paid.
+    expect(l.receipts(c.toPublicKey())).toBe(90n)
+    await l.processAll(payer)
+    expect(l.channel(a.toPublicKey()).channel.paidSoFar.toBigInt()).toBe(20n)
+    expect(l.channel(b.toPublicKey()).channel.paidSoFar.toBigInt()).toBe(30n)
+    expect(l.channel(a.toPublicKey()).deposited.toBigInt()).toBe(105n)
+    expect(l.channel(a.toPublicKey()).channel.withdrawRequestedAtSlot.toBigint()).toBeGreaterThan(
+      0n,
+    )
+    expect(l.receipts(l.runnerKey.toPublicKey())).toBe(50n)
+    expect(credits(l.runnerKey.toPublicKey())).toBe(10n)
+  })
+
+  it(`one batch transaction settles ${LEDGER_BATCH_SIZE} users`, async () => {
+    const l = await ledger()
     const users = Array.from({ length: LEDGER_BATCH_SIZE }, newUser)
-    for (const u of users) await l.deposit(payer, u, u.toPublicKey(), 100n)
+    for (const u of users) await l.deposit(payer, sponsor, u.toPublicKey(), 100n)
     await l.processAll(payer)
     for (const u of users) {
       await l.claim(payer, u.toPublicKey(), testDigests(3), l.voucher(u, 30n, 1n))
@@ -159,62 +358,128 @@ describe('ChannelLedger (prototype): many users per settlement', () => {
     for (const u of users) {
       expect(l.channel(u.toPublicKey()).channel.paidSoFar.toBigInt()).toBe(30n)
     }
-    expect(BigInt(l.contract.runnerPaid.get().toString())).toBe(BigInt(LEDGER_BATCH_SIZE) * 30n)
+    expect(l.receipts(l.runnerKey.toPublicKey())).toBe(BigInt(LEDGER_BATCH_SIZE) * 30n)
   })
+})
 
-  it('mass withdrawal: 200 users request in one slot, all settled before any timelock ends, refunds exact', async () => {
-    const l = await newLedger()
+describe('ChannelLedger: proved', () => {
+  it('a batch of claims and a withdrawal, proved, verifies on chain and pays', async () => {
+    // Compiled before the deploy, so the ledger's verification key is the real one.
+    const cache = Cache.FileSystem(DEFAULT_CACHE_DIR)
+    await ledgerReducer.compile()
+    await ChannelLedger.compile({ cache })
+    const l = await ledger()
+    const users = [newUser(), newUser(), newUser()]
+    for (const u of users) await l.deposit(payer, sponsor, u.toPublicKey(), 100n)
+    await l.processAll(payer)
+    await l.claim(payer, users[0]!.toPublicKey(), testDigests(2), l.voucher(users[0]!, 20n, 1n))
+    await l.claim(payer, users[1]!.toPublicKey(), testDigests(1), l.voucher(users[1]!, 10n, 1n))
+    await l.requestWithdraw(payer, users[2]!, 0n)
+    await l.processAll(payer)
+    chain.local.incrementGlobalSlot(TIMELOCK + 20)
+    await l.withdraw(payer, users[2]!)
+    await l.claim(payer, users[1]!.toPublicKey(), testDigests(2), l.voucher(users[1]!, 20n, 2n))
+    nextBlock()
+    chain.local.setProofsEnabled(true)
+    try {
+      const [batch] = await l.prepare()
+      const { tx } = await l.sendBatch(payer, batch!)
+      expect(tx.transaction.accountUpdates[0]!.authorization.proof).toBeTruthy()
+    } finally {
+      chain.local.setProofsEnabled(false)
+    }
+    expect(l.receipts(users[2]!.toPublicKey())).toBe(100n)
+    expect(l.receipts(l.runnerKey.toPublicKey())).toBe(40n)
+    expect(l.channel(users[1]!.toPublicKey()).channel.paidSoFar.toBigInt()).toBe(20n)
+  })
+})
+
+describe('ChannelLedger: mass withdrawal', () => {
+  it('200 users request withdrawal in one slot: every channel settled before any timelock ends, refunds and pay exact', async () => {
+    const l = await ledger()
+    const release = own(l)
     const n = 200
     const users = Array.from({ length: n }, newUser)
     const jobs = (i: number) => 1 + (i % 4)
-    // Two users' operations a transaction (each its own account update and action), to keep
-    // the run short; the contract sees the same actions as from one transaction each.
-    const groups = Array.from({ length: n / 2 }, (_, g) => users.slice(2 * g, 2 * g + 2))
-    for (const g of groups) {
-      await send(payer, g, async () => {
-        for (const u of g)
-          await l.contract.deposit(u.toPublicKey(), u.toPublicKey(), UInt64.from(100))
+    const deposit = (i: number) => 100n + BigInt(i)
+    // Two users' operations a transaction (each its own account update and action), to keep the
+    // run short; the contract sees the same actions as from one transaction each.
+    const pairs = Array.from({ length: n / 2 }, (_, g) => [2 * g, 2 * g + 1] as const)
+    const groupsOf = (k: number) =>
+      Array.from({ length: Math.ceil(n / k) }, (_, g) =>
+        Array.from({ length: Math.min(k, n - g * k) }, (_, j) => g * k + j),
+      )
+    for (const pair of pairs) {
+      await send(payer, [sponsor], async () => {
+        for (const i of pair)
+          await l.depositCall(payer.toPublicKey(), sponsor, users[i]!.toPublicKey(), deposit(i))()
       })
     }
     await l.processAll(payer)
     nextBlock()
-    // Every user asks to withdraw in the same slot, right after their last jobs.
-    for (const g of groups) {
-      await send(payer, g, async () => {
-        for (const u of g) await l.contract.requestWithdraw(u.toPublicKey(), UInt64.from(1))
+    // Every user asks to withdraw in the same slot, right after their last jobs (three a
+    // transaction: the most that fit Mina's cost limit).
+    for (const group of groupsOf(3)) {
+      const signers = group.map((i) => users[i]!)
+      await send(payer, signers, async () => {
+        for (const u of signers) await l.contract.requestWithdraw(u.toPublicKey(), UInt64.from(1))
       })
     }
     const requestSlot = Mina.getNetworkState().globalSlotSinceGenesis.toBigint()
     nextBlock()
-    // The runner claims every channel; 400 actions take ceil(400 / LEDGER_BATCH_SIZE) batches.
-    for (const [g, group] of groups.entries()) {
+    // The runner lands a claim for every channel, five a transaction, all before any timelock
+    // ends: claims only dispatch, so they never collide with each other or with the requests.
+    for (const group of groupsOf(5)) {
       await send(payer, [], async () => {
-        for (const [j, u] of group.entries()) {
-          const i = 2 * g + j
+        for (const i of group) {
+          const u = users[i]!
           const paid = PRICE * BigInt(jobs(i))
           await l.claimCall(u.toPublicKey(), testDigests(jobs(i)), l.voucher(u, paid, 1n))()
         }
       })
     }
-    const txs = await l.processAll(payer)
-    expect(txs).toBe(Math.ceil((2 * n) / LEDGER_BATCH_SIZE))
-    const settledSlot = Mina.getNetworkState().globalSlotSinceGenesis.toBigint()
-    expect(settledSlot).toBeLessThan(requestSlot + BigInt(TIMELOCK))
+    const claimedSlot = Mina.getNetworkState().globalSlotSinceGenesis.toBigint()
+    expect(claimedSlot).toBeLessThan(requestSlot + BigInt(TIMELOCK))
+    // Every timelock ends and every user withdraws before a single batch runs: the claims
+    // landed first, so they apply first, however late the batches come (one a block here).
+    chain.local.incrementGlobalSlot(TIMELOCK + 20)
+    for (const group of groupsOf(3)) {
+      const signers = group.map((i) => users[i]!)
+      await send(payer, signers, async () => {
+        for (const u of signers) await l.contract.withdraw(u.toPublicKey())
+      })
+    }
+    let txs = 0
+    for (;;) {
+      const [batch] = await l.prepare()
+      if (!batch) break
+      await l.sendBatch(payer, batch)
+      nextBlock()
+      txs++
+    }
+    expect(txs).toBe(Math.ceil((3 * n) / LEDGER_BATCH_SIZE))
     for (const [i, u] of users.entries()) {
       expect(l.channel(u.toPublicKey()).channel.paidSoFar.toBigInt()).toBe(PRICE * BigInt(jobs(i)))
     }
-    local.incrementGlobalSlot(TIMELOCK + 20)
-    for (const g of groups) {
-      await send(payer, g, async () => {
-        for (const u of g) await l.contract.withdraw(u.toPublicKey())
-      })
-    }
-    await l.processAll(payer)
     const paidTotal = users.reduce((s, _, i) => s + PRICE * BigInt(jobs(i)), 0n)
-    expect(BigInt(l.contract.runnerPaid.get().toString())).toBe(paidTotal)
-    expect(BigInt(l.contract.refunded.get().toString())).toBe(100n * BigInt(n) - paidTotal)
+    const runner = l.runnerKey.toPublicKey()
+    expect(l.receipts(runner)).toBe(paidTotal)
     for (const [i, u] of users.entries()) {
-      expect(l.channel(u.toPublicKey()).deposited.toBigInt()).toBe(PRICE * BigInt(jobs(i)))
+      expect(l.receipts(u.toPublicKey())).toBe(deposit(i) - PRICE * BigInt(jobs(i)))
     }
-  }, 3_000_000)
+    const holders = users.map((u) => u.toPublicKey())
+    expectConserved(l, holders, holders)
+    // Receipts become credits one for one (a redeem is one transaction per holder; a sample of
+    // users here, and the runner): each gets exactly deposit − paid, the runner price × jobs.
+    for (const i of [0, 1, 2, 3, 99, 199]) {
+      const u = users[i]!
+      await l.redeem(payer, u, deposit(i) - PRICE * BigInt(jobs(i)))
+      expect(credits(u.toPublicKey())).toBe(deposit(i) - PRICE * BigInt(jobs(i)))
+      expect(l.receipts(u.toPublicKey())).toBe(0n)
+    }
+    await l.redeem(payer, l.runnerKey, paidTotal)
+    expect(credits(runner)).toBe(paidTotal)
+    expectConserved(l, holders, holders)
+    release()
+  })
 })

@@ -1,5 +1,7 @@
+import { FungibleToken } from 'mina-fungible-token'
 import {
   AccountUpdate,
+  AccountUpdateForest,
   Bool,
   Experimental,
   Field,
@@ -9,15 +11,16 @@ import {
   Provable,
   PublicKey,
   Signature,
-  SmartContract,
   State,
   Struct,
   state,
+  TokenContract,
   UInt32,
   UInt64,
 } from 'o1js'
-import { SETTLE_DOMAIN, VOUCHER_DOMAIN } from '../protocol/index.ts'
+import { SETTLE_DOMAIN, VOUCHER_DOMAIN, withdrawTimelockInBounds } from '../protocol/index.ts'
 import { Channel, ChannelMap, channelKey } from './channel.ts'
+import { creditTokenAddress } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { Terms } from './packing.ts'
 import { ResultWitness } from './results-tree.ts'
@@ -34,11 +37,13 @@ import { requireResultsCount, SettleClaim, VoucherFields } from './service-contr
 const { BatchReducer } = Experimental
 
 /**
- * Actions applied per processBatch transaction (one settlement transaction). 32 measured 76,205
- * rows, over the 2^16 rows of a circuit: about 2,300 rows an action (a height-20 indexed map
- * read and write, the channel hash, the rule comparisons).
+ * Actions applied per processBatch transaction (one settlement transaction). Bound by Mina's cost
+ * of a transaction, not by rows: each action has one payout account update (unproved), and
+ * `10.26 × proofs + 10.08 × unproved pairs + 9.14 × unproved singles < 69.45`, the fee payer
+ * counting as unproved, leaves room for 9 payouts beside the batch's proof (10 unproved: 5 pairs,
+ * 60.66). In rows, 24 actions measured 65,856 (about 2,700 an action), over 2^16.
  */
-export const LEDGER_BATCH_SIZE = 24
+export const LEDGER_BATCH_SIZE = 9
 
 /** What an action asks for. */
 export const ActionKind = {
@@ -132,20 +137,33 @@ export function commitLedgerBatch(ledger: PublicKey): void {
 /** A SLOT_WINDOW as in ServiceContract: a request counts from the last slot it can land in. */
 const SLOT_WINDOW = 10
 
-export class ChannelLedger extends SmartContract {
+/**
+ * The ledger of one service: its channels map, and the owner of "payout receipts", a token whose
+ * balance is credits the ledger owes a party (the runner's payments, a user's refund). Credits
+ * themselves sit in the LedgerVault at (this address, credit token); a party turns receipts into
+ * credits with LedgerVault.redeem, which touches only their own accounts and the vault's balance.
+ */
+export class ChannelLedger extends TokenContract {
   @state(Field) actionState = State(BatchReducer.initialActionState)
   @state(Field) actionStack = State(BatchReducer.initialActionStack)
   @state(Field) channelsRoot = State<Field>()
   @state(Field) terms = State<Field>()
   @state(Field) runnerKeyHash = State<Field>()
-  /** Credits the batches owe the runner in total (the prototype pays nobody; see README). */
+  /** Credits the batches paid the runner in total (as receipts). */
   @state(Field) runnerPaid = State<Field>()
-  /** Credits the batches refunded to users in total. */
+  /** Credits the batches refunded to users in total (as receipts). */
   @state(Field) refunded = State<Field>()
 
   override readonly events = { Batch: BatchEvent }
 
+  /**
+   * Deploys the ledger (its vault is deployed beside it, see channel-ledger-client). The runner's
+   * receipt account is created here, so that every payout of processBatch lands in an account that
+   * exists (a mint to a missing account would need a creation fee nobody in the batch pays).
+   */
   async deployLedger(runner: PublicKey, pricePerJob: UInt64, withdrawTimelockSlots: UInt32) {
+    if (!withdrawTimelockInBounds(withdrawTimelockSlots.toBigint()))
+      throw new Error(ServiceErrors.timelockOutOfBounds)
     await super.deploy()
     this.channelsRoot.set(new ChannelMap().root)
     this.terms.set(new Terms({ pricePerJob, withdrawTimelockSlots }).pack())
@@ -156,21 +174,55 @@ export class ChannelLedger extends SmartContract {
       ...Permissions.default(),
       editState: Permissions.proof(),
       editActionState: Permissions.proof(),
+      send: Permissions.proof(),
       setVerificationKey: Permissions.VerificationKey.impossibleDuringCurrentVersion(),
       setPermissions: Permissions.impossible(),
+      // A token owner must never be accessible by signature: the key holder could mint receipts.
       access: Permissions.proof(),
     })
   }
 
-  /** Records `amount` deposited for `beneficiary` by `payer` (who signs). No state is read. */
+  /** Creates the runner's receipt account (at deploy, in the same transaction). */
+  @method
+  async openRunnerAccount(runner: PublicKey) {
+    Poseidon.hash(runner.toFields()).assertEquals(
+      this.runnerKeyHash.getAndRequireEquals(),
+      ServiceErrors.notRunner,
+    )
+    this.internal.mint({ address: runner, amount: UInt64.zero })
+  }
+
+  /** Receipts are owed credits of one party; they move only by processBatch and redeem. */
+  @method
+  async approveBase(updates: AccountUpdateForest) {
+    updates.isEmpty().assertTrue(ServiceErrors.receiptsNotTransferable)
+  }
+
+  /**
+   * Locks `amount` credits of `payer` (who signs the transfer) in the vault for `beneficiary`, and
+   * records it as an action. The beneficiary's receipt account is touched (created if missing,
+   * paid by this transaction's fee payer) so a later refund always has an account to land in.
+   * No state is read.
+   */
   @method
   async deposit(payer: PublicKey, beneficiary: PublicKey, amount: UInt64) {
     amount.assertGreaterThan(UInt64.zero, ServiceErrors.zeroDeposit)
-    AccountUpdate.createSigned(payer).body.useFullCommitment = Bool(true)
+    const token = new FungibleToken(creditTokenAddress())
+    await token.transfer(payer, this.address, amount)
+    this.internal.mint({ address: beneficiary, amount: UInt64.zero })
     ledgerReducer.setContractInstance(this)
     ledgerReducer.dispatch(
       new LedgerAction({ ...emptyAction(beneficiary), kind: Field(ActionKind.deposit), amount }),
     )
+  }
+
+  /**
+   * Burns `amount` of `owner`'s receipts (the owner signs). Called by LedgerVault.redeem, which
+   * pays as many credits; called alone it only destroys the caller's own receipts.
+   */
+  @method
+  async burnReceipts(owner: PublicKey, amount: UInt64) {
+    this.internal.burn({ address: owner, amount })
   }
 
   /**
@@ -268,7 +320,16 @@ export class ChannelLedger extends SmartContract {
    * and whenever.
    */
   @method.returns(ChannelMap)
-  async processBatch(batch: LedgerBatch, proof: LedgerBatchProof, channels: ChannelMap) {
+  async processBatch(
+    batch: LedgerBatch,
+    proof: LedgerBatchProof,
+    channels: ChannelMap,
+    runner: PublicKey,
+  ) {
+    Poseidon.hash(runner.toFields()).assertEquals(
+      this.runnerKeyHash.getAndRequireEquals(),
+      ServiceErrors.notRunner,
+    )
     this.channelsRoot.requireEquals(channels.root)
     const terms = Terms.unpack(this.terms.getAndRequireEquals())
     let runnerPaid = UInt64.Unsafe.fromField(this.runnerPaid.getAndRequireEquals())
@@ -387,6 +448,16 @@ export class ChannelLedger extends SmartContract {
       })
       runnerPaid = runnerPaid.add(paid)
       refunded = refunded.add(refund)
+      // One payout a slot, in receipts: a settlement pays the runner, a withdrawal refunds the
+      // user, anything else mints 0 to the runner. A user refunded more than 0 deposited, so
+      // their receipt account exists (deposit touched it); the runner's exists from deploy.
+      // Nobody but this contract can change a receipt account (approveBase refuses all), so no
+      // payout can fail.
+      const refunds = refund.greaterThan(UInt64.zero)
+      this.internal.mint({
+        address: Provable.if(refunds, action.user, runner),
+        amount: Provable.if(refunds, refund, paid),
+      })
 
       const reason = Provable.if(
         isSettle,
