@@ -55,6 +55,7 @@ export async function ledgerFigures(transferRows: number): Promise<Record<string
       { sender: feePayer.toPublicKey(), fee: 1e8 },
       ledger.claimCall(u.toPublicKey(), testDigests(2), ledger.voucher(u, 20n, 1n)),
     )
+    await tx.prove()
     claimTxs.push(tx.sign([feePayer]))
   }
   let landed = 0
