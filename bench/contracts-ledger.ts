@@ -1,4 +1,4 @@
-import { Cache, Mina, UInt64 } from 'o1js'
+import { AccountUpdate, Cache, Mina, UInt64 } from 'o1js'
 import { ChannelLedger, LEDGER_BATCH_SIZE, ledgerReducer } from '../contracts/channel-ledger.ts'
 import { LedgerHandle, send } from '../contracts/channel-ledger-client.ts'
 import { DEFAULT_CACHE_DIR } from '../contracts/compile.ts'
@@ -67,9 +67,11 @@ export async function ledgerFigures(transferRows: number): Promise<Record<string
   chain.local.setProofsEnabled(true)
   const token = new CreditToken(creditTokenAddress())
   const t1 = performance.now()
-  await send(payer, [sponsor], () =>
-    token.transfer(sponsor.toPublicKey(), payer.toPublicKey(), UInt64.from(1)),
-  )
+  await send(payer, [sponsor], async () => {
+    // The payer holds no credits yet: it pays its own credit account's creation.
+    AccountUpdate.fundNewAccount(payer.toPublicKey(), 1)
+    await token.transfer(sponsor.toPublicKey(), payer.toPublicKey(), UInt64.from(1))
+  })
   const transferSecs = secs(t1)
   out['transfer build+prove+send, native (s)'] = transferSecs
 
