@@ -2,14 +2,25 @@ import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PublicKey } from 'o1js'
+import { Field, Poseidon, PublicKey } from 'o1js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { readCredits, readDeposit, readEscrow } from '../contracts/index.ts'
-import type { ResultManifest } from '../protocol/index.ts'
+import { readCredits, readDeposit, readEscrow, readServiceAccounts } from '../contracts/index.ts'
+import {
+  checkGenuineService,
+  publicKeyToFields,
+  type ResultManifest,
+  unwrap,
+} from '../protocol/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { HOLD_MARKER } from '../stack/local-runner.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import {
+  decodeServiceState,
+  GraphqlChainReader,
+  ownListings,
+  registryEntries,
+} from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
 import { installAuroStandIn } from './auro-standin.ts'
@@ -159,6 +170,44 @@ describe('the local stack', () => {
       expect(links.filter((l) => l.status !== 'ok')).toEqual([])
       expect(allOk(links)).toBe(true)
     }
+  })
+
+  // Operators cannot take deposits, on the real path: the service the stack deployed through
+  // Mina.Network, read back with the protocol's GraphQL query (the one the Worker and the page
+  // send) and with the Node reader the deploy CLI's `status` uses, is genuine and frozen against
+  // the compiled contracts; its registry entry is one the page lists (published by its own runner).
+  test('the deployed service is genuine and frozen to every reader, and listed by its own runner', async () => {
+    const { deployment } = stack
+    const reader = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+    const accounts = await reader.serviceAccounts(deployment.service, deployment.creditTokenId)
+    // The frozen verification key is read back as the object it is, with its version (o1js
+    // 2.15's fetchAccount drops the version, which is why readers send the protocol's query).
+    const frozen = { auth: 'Impossible', txnVersion: deployment.genuine.txnVersion }
+    expect(accounts.service?.permissions?.setVerificationKey).toEqual(frozen)
+    expect(accounts.vault?.permissions?.setVerificationKey).toEqual(frozen)
+    expect(checkGenuineService(accounts, deployment.genuine)).toEqual({ genuine: true })
+
+    const viaCli = await readServiceAccounts(
+      PublicKey.fromBase58(deployment.service),
+      stack.urls.minaGraphql,
+    )
+    expect(checkGenuineService(viaCli, deployment.genuine)).toEqual({ genuine: true })
+
+    const poseidon = async (fields: bigint[]) =>
+      Poseidon.hash(fields.map((f) => Field(f))).toBigInt()
+    const runnerKeyHash = async (service: string) => {
+      const state = await reader.zkappState(service)
+      return state ? decodeServiceState(state).runnerKeyHash : null
+    }
+    const own = await ownListings(
+      registryEntries(await reader.events(deployment.registry)),
+      runnerKeyHash,
+      poseidon,
+    )
+    expect(own.map((e) => e.service)).toContain(deployment.service)
+    expect(await runnerKeyHash(deployment.service)).toBe(
+      await poseidon(unwrap(publicKeyToFields(stack.keys.runner.publicKey))),
+    )
   })
 
   test('the page in Chromium lists the service, sends a sealed request, watches the job, and verifies every link once settled', async () => {
