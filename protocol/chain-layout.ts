@@ -48,6 +48,9 @@ export const decodeTerms = (field: bigint): ServiceTerms => ({
   withdrawTimelockSlots: field / TWO_64,
 })
 
+/** A heartbeat or withdrawal request is valid this many slots after the slot it names. */
+export const SLOT_WINDOW = 10
+
 /**
  * Bounds of a service's withdrawal timelock, refused outside them at deploy. The minimum leaves
  * the runner one SLOT_WINDOW-sized margin twice over to land its settlement (one settlement per

@@ -14,6 +14,7 @@ export {
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  SLOT_WINDOW,
   serviceAvailability,
   WITHDRAW_TIMELOCK_BOUNDS,
   withdrawTimelockInBounds,
@@ -106,6 +107,14 @@ export {
   voucherMessage,
 } from './messages.ts'
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
+export {
+  depositRecoverable,
+  NO_STOP_SLOTS,
+  type StopSlots,
+  stopSlotsOf,
+  type UpgradeNotice,
+  upgradeNotice,
+} from './network-upgrade.ts'
 export {
   hasControlCharacter,
   isReservedParameterName,

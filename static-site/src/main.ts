@@ -10,6 +10,8 @@ import {
   type ServiceAccounts,
   type ServiceDescriptor,
   serviceAvailability,
+  type UpgradeNotice,
+  upgradeNotice,
 } from '../../protocol/index.ts'
 import {
   type ChainReader,
@@ -37,6 +39,7 @@ import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/ve
 import { h, messageOf, short } from './views/dom.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
+import { depositBlockedBy, renderUpgradeNotice } from './views/network-upgrade.ts'
 import { renderOperatorVersions } from './views/operator.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
@@ -59,6 +62,8 @@ interface App {
   prover: Prover
   wallet: Wallet | null
   devPrivateKey: string | null
+  /** What the node announces of a network upgrade, read with the market. */
+  upgrade: UpgradeNotice
 }
 
 const $ = (id: string) => document.getElementById(id)!
@@ -79,6 +84,16 @@ function ownRecord(service: string, user: string) {
     return { cumulativeAmount: BigInt(cumulativeAmount), nonce: BigInt(nonce) }
   } catch {
     return undefined
+  }
+}
+
+/** The node's announced upgrade, if any; a node that cannot say (no `runtimeConfig`) announces none. */
+async function readUpgrade(app: App): Promise<UpgradeNotice> {
+  try {
+    const [stop, slot] = await Promise.all([app.chain.stopSlots(), app.chain.currentSlot()])
+    return upgradeNotice(stop, slot)
+  } catch {
+    return { kind: 'none' }
   }
 }
 
@@ -276,6 +291,11 @@ function openService(app: App, s: MarketService): void {
     name: 'amount',
   })
   const depositButton = h('button', { type: 'button' }, 'Deposit credits')
+  const upgradeBlock = depositBlockedBy(app.upgrade, s.chain.terms)
+  if (upgradeBlock) {
+    depositButton.disabled = true
+    depositStatus.textContent = upgradeBlock
+  }
   depositButton.addEventListener('click', async () => {
     const wallet = app.wallet
     if (!wallet || (!app.devPrivateKey && !wallet.sendTransaction)) {
@@ -307,7 +327,7 @@ function openService(app: App, s: MarketService): void {
     } catch (e) {
       depositStatus.textContent = messageOf(e)
     } finally {
-      depositButton.disabled = false
+      depositButton.disabled = upgradeBlock !== null
     }
   })
   const submit = async (values: ParameterValues) => {
@@ -574,11 +594,14 @@ async function main(): Promise<void> {
       prover: createProver(config),
       wallet: dev,
       devPrivateKey: dev?.privateKey ?? null,
+      upgrade: { kind: 'none' },
     }
     const refresh = async () => {
       status.textContent = 'Loading services…'
       try {
-        const services = await loadMarket(app)
+        const [services, upgrade] = await Promise.all([loadMarket(app), readUpgrade(app)])
+        app.upgrade = upgrade
+        renderUpgradeNotice($('network'), upgrade)
         renderMarket($('market'), services, (s) => openService(app, s))
         status.textContent = ''
       } catch (e) {

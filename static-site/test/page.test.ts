@@ -365,6 +365,48 @@ describe('the page in Chromium', () => {
     }, 120_000)
   })
 
+  // After a hard fork a frozen service's key holder could replace its code, so the page warns as
+  // soon as the node announces one, and takes no deposit that could not come back before it.
+  it('warns of an announced network upgrade and takes no deposit that could not come back before it', async () => {
+    const open = async () => {
+      await page.goto(stack.pageUrl)
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+      await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+      await page.locator('#service button', { hasText: 'Deposit credits' }).waitFor()
+    }
+    const banner = page.locator('[data-role="network-upgrade"]')
+    const deposit = page.locator('#service button', { hasText: 'Deposit credits' })
+    try {
+      // Far off (the service's timelock is 100 slots): warned, and a deposit still comes back.
+      stack.setSlotTxEnd(stack.slot + 1_000n)
+      await open()
+      expect(await banner.textContent()).toContain(
+        `transactions stop at slot ${stack.slot + 1_000n}, 1000 slots from now`,
+      )
+      expect(await deposit.isDisabled()).toBe(false)
+
+      // Sooner than request + timelock + withdrawal: no deposit, and the page says why.
+      stack.setSlotTxEnd(stack.slot + 50n)
+      await open()
+      expect(await banner.textContent()).toContain('withdraw your deposits before slot')
+      expect(await deposit.isDisabled()).toBe(true)
+      expect(await page.locator('[data-role="deposit-status"]').textContent()).toMatch(
+        /No deposit: a network upgrade stops transactions at slot \d+, sooner than a withdrawal/,
+      )
+
+      // Past it: transactions stopped.
+      stack.setSlotTxEnd(stack.slot)
+      await open()
+      expect(await banner.textContent()).toMatch(/^Transactions stopped at slot/)
+      expect(await deposit.isDisabled()).toBe(true)
+    } finally {
+      stack.setSlotTxEnd(null)
+    }
+    await open()
+    expect(await banner.count()).toBe(0)
+    expect(await deposit.isDisabled()).toBe(false)
+  })
+
   it('logged no errors in the page', () => {
     expect(consoleErrors.filter((e) => !e.includes('favicon'))).toEqual([])
   })

@@ -58,6 +58,10 @@ export interface Stack {
   user: { publicKey: string; privateKey: string }
   /** Makes the double report this funding for every user (an inflated owed, a forged voucher), or the truth again with null. */
   setFunding(funding: { owed: string; voucher?: unknown } | null): void
+  /** Makes the node announce a hard fork at this slot (its `runtimeConfig`), or none with null. */
+  setSlotTxEnd(slot: bigint | null): void
+  /** The chain's current slot. */
+  slot: bigint
   close(): Promise<void>
 }
 
@@ -291,6 +295,10 @@ export async function startStack(opts: {
     setFunding: (funding) => {
       fundingOverride = funding
     },
+    setSlotTxEnd: (slot) => {
+      chain.daemon = slot === null ? undefined : { slot_tx_end: Number(slot) }
+    },
+    slot: chain.slot,
     close: async () => {
       await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
     },
