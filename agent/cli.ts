@@ -68,24 +68,50 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
   const identity = jobIdentity(vars, cwd)
   const { jobId } = identity.meta
   const spool = new Spool(config.dataDir)
+  const signer = config.signerSocket
+    ? await import('./signer/signer-client.ts').then((m) => ({
+        ...m,
+        socket: config.signerSocket!,
+      }))
+    : null
   if (when === 'completed') {
-    if (!existsSync(spool.jobDir(jobId))) {
+    // With a signer, the spool is the signer's (root's): it says where the job stands.
+    const held = signer
+      ? await signer.signerJobStatus(signer.socket, jobId)
+      : existsSync(spool.jobDir(jobId))
+        ? await spool.state(jobId)
+        : { phase: null }
+    if (held.phase === null) {
       process.stderr.write(
         `zkrunner: ALERT: zkrunner job ${jobId} ended without a result: no step ran it under zkrunner-agent (see "Install on a GitHub self-hosted runner")\n`,
       )
       return 1
     }
-    const state = await spool.state(jobId)
-    process.stderr.write(`zkrunner: job ${jobId} ${state.phase}\n`)
-    if (state.bundleCid) process.stdout.write(`${state.bundleCid}\n`)
+    process.stderr.write(`zkrunner: job ${jobId} ${held.phase}\n`)
+    if (held.bundleCid) process.stdout.write(`${held.bundleCid}\n`)
     return 0
   }
   checkKeyPlacement(config, [cwd])
   if (!identity.mismatch) {
-    await loadRunnerKey(config)
+    // The key is the signer's when there is one: this hook runs as the job's user.
+    if (!signer) await loadRunnerKey(config)
     process.stderr.write(`zkrunner: job ${jobId} for ${identity.meta.user}: checked\n`)
     return 0
   }
+  if (signer)
+    // The signer finds the same mismatch from the same variables (no checkout read: nothing is
+    // checked out yet) and signs the not-run result itself.
+    return signer.runThroughSigner(signer.socket, {
+      v: 1,
+      op: 'run',
+      command: 'true',
+      args: [],
+      cwd,
+      vars: Object.fromEntries(
+        Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+      options: { artifacts: [], passEnv: [], readCheckout: false },
+    })
   const isolation = jobIsolation(config.jobUser)
   return runCommand(config, {
     meta: { ...identity.meta, command: 'true', args: [], createdAt: new Date().toISOString() },

@@ -736,6 +736,72 @@ describe.skipIf(!asRoot)(
       expect(stranger.stdout).toMatch(/connect-error EACCES/)
     })
 
+    it("a GitHub runner of the job's own user: hooks and step go through the signer, never the key", async () => {
+      /** A dispatch event file as the runner writes it (the job user's), and a step's variables. */
+      const github = async (jobId: string, extra: NodeJS.ProcessEnv = {}) => {
+        const eventPath = join(jobDir, `event-${jobId}.json`)
+        await writeFile(
+          eventPath,
+          JSON.stringify({
+            inputs: {
+              ZKRUNNER_JOB_ID: jobId,
+              ZKRUNNER_SERVICE: service,
+              ZKRUNNER_USER: user,
+              ZKRUNNER_SOURCE_COMMITMENT: commit,
+            },
+            ref: 'refs/heads/main',
+            workflow: 'z.yml',
+          }),
+        )
+        await chown(eventPath, NOBODY.uid, NOBODY.gid)
+        return {
+          GITHUB_ACTIONS: 'true',
+          GITHUB_EVENT_NAME: 'workflow_dispatch',
+          GITHUB_EVENT_PATH: eventPath,
+          GITHUB_SHA: commit,
+          GITHUB_WORKSPACE: jobDir,
+          ...extra,
+        }
+      }
+      const hook = (when: string, vars: NodeJS.ProcessEnv) =>
+        asJobUser(NODE, [...CLI, 'github', 'hook', when], vars)
+      const spool = new Spool(dataDir)
+      const lastLine = (t: string) => t.trim().split('\n').at(-1)
+
+      // A push moved the branch: `started` has the signer sign the not-run result, no step runs.
+      const moved = randomBytes(16).toString('hex')
+      const mismatched = await github(moved, { GITHUB_SHA: 'b'.repeat(40) })
+      const started = await hook('started', mismatched)
+      expect(started.code).toBe(1)
+      expect(started.stderr).toMatch(/source mismatch/)
+      const { manifest, signature } = await readSealed(spool.bundleDir(moved))
+      expect(manifest).toMatchObject({ jobId: moved, notRun: 'source-mismatch' })
+      expect(verifyManifest(manifest, signature).ok).toBe(true)
+      const done = await hook('completed', mismatched)
+      expect(done.code, done.stderr).toBe(0)
+      expect(lastLine(done.stdout)).toBe((await spool.state(moved)).bundleCid)
+
+      // The commit matches: `started` passes without reading the key, the step runs through the
+      // signer, and `completed` finds its result in the signer's spool.
+      const fine = randomBytes(16).toString('hex')
+      const vars = await github(fine)
+      const ok = await hook('started', vars)
+      expect(ok.code, ok.stderr).toBe(0)
+      const step = await asJobUser(NODE, [...CLI, 'run', '--', 'sh', '-c', 'echo step'], vars)
+      expect(step.code, step.stderr).toBe(0)
+      const finished = await hook('completed', vars)
+      expect(finished.code, finished.stderr).toBe(0)
+      expect(lastLine(finished.stdout)).toBe((await spool.state(fine)).bundleCid)
+      expect(await readFile(join(spool.bundleDir(fine), 'stdout.log'), 'utf8')).toBe('step\n')
+
+      // A job no step ran under the agent does not end green.
+      const skipped = await github(randomBytes(16).toString('hex'))
+      expect((await hook('started', skipped)).code).toBe(0)
+      const none = await hook('completed', skipped)
+      expect(none.code).toBe(1)
+      expect(none.stderr).toMatch(/ALERT: zkrunner job [0-9a-f]{32} ended without a result/)
+    })
+
     it("the signer reads artifacts with the job user's rights: a root-only file in the build dir, or a build dir holding the key, is never published", async () => {
       // A file only root may read, in the job's own directory (placed there, or hard-linked where
       // the host allows it).

@@ -8,6 +8,7 @@ import { jobEnvironment } from '../isolation/job-env.ts'
 import { type Isolation, userEnv } from '../isolation/job-user.ts'
 import { jobIdentity } from '../job-identity.ts'
 import { runCommand } from '../pipeline/run-command.ts'
+import { Spool } from '../spool/spool.ts'
 import { MAX_REQUEST_BYTES, type SignerFrame, SignerRequestSchema } from './signer-protocol.ts'
 
 /** Output the client has not read yet beyond this is not mirrored (the bundle still has it all). */
@@ -71,14 +72,30 @@ export async function startSigner(
     if (!parsed.success)
       throw new AgentError(
         AgentErrorCode.SIGNER_REFUSED,
-        `the signer only runs jobs ({ v: 1, op: "run", command, args, cwd, vars, options }); it signs nothing it did not observe: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+        `the signer only runs jobs ({ v: 1, op: "run", command, args, cwd, vars, options }) and says where one stands (op "status"); it signs nothing it did not observe: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
       )
+    if (parsed.data.op === 'status') {
+      const spool = new Spool(config.dataDir)
+      const { jobId } = parsed.data
+      // A malformed id is refused by the spool before it becomes a path.
+      const state = await spool.state(jobId).catch((e: unknown) => {
+        if (!/^[0-9a-f]{32}$/.test(jobId)) throw e
+        return null
+      })
+      send(socket, {
+        t: 'status',
+        phase: state?.phase ?? null,
+        ...(state?.bundleCid ? { bundleCid: state.bundleCid } : {}),
+      })
+      return
+    }
     const { command, args, cwd, vars, options } = parsed.data
+    const { readCheckout, ...flags } = options
     const identity = jobIdentity(vars, cwd, {
-      ...options,
+      ...flags,
       newJobId: true,
       // Read from the checkout as the job user, as `run` does for itself.
-      checkout: checkedOutCommit(cwd, jobUser),
+      checkout: readCheckout === false ? null : checkedOutCommit(cwd, jobUser),
     })
     const { jobId } = identity.meta
     if (inFlight.has(jobId))
