@@ -91,9 +91,10 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
     if (held.bundleCid) process.stdout.write(`${held.bundleCid}\n`)
     return 0
   }
-  checkKeyPlacement(config, [cwd])
+  // The key is the signer's when there is one (it checks where its own data dir sits): this hook
+  // runs as the job's user, whose own data dir holds no key.
+  if (!signer) checkKeyPlacement(config, [cwd])
   if (!identity.mismatch) {
-    // The key is the signer's when there is one: this hook runs as the job's user.
     if (!signer) await loadRunnerKey(config)
     process.stderr.write(`zkrunner: job ${jobId} for ${identity.meta.user}: checked\n`)
     return 0
