@@ -70,6 +70,11 @@ export const ArtifactSkipReasonSchema = z.enum([
   'symlink',
   /** Not a regular file or directory (a FIFO, socket or device). */
   'not-a-file',
+  /**
+   * The job's user could not read it (or reach it) itself: the runner reads artifacts with more
+   * rights than the job, and publishes only what the job could have read.
+   */
+  'unreadable',
 ])
 
 /** A declared artifact the runner left out of the bundle, and why. */

@@ -52,7 +52,13 @@ export async function startJob(args: {
         agent: processRef(process.pid),
       }),
   })
-  const artifacts = await collectArtifacts(meta.cwd, meta.artifacts, bundleDir)
+  // Read with the job user's rights when it ran as one: the agent (root) reads more than the job.
+  const artifacts = await collectArtifacts(
+    meta.cwd,
+    meta.artifacts,
+    bundleDir,
+    args.user ?? undefined,
+  )
   for (const s of artifacts.skipped)
     args.log?.(`artifact ${s.path} skipped (${s.reason}): it is not in the bundle`)
   await writeFile(

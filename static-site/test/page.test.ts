@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
@@ -9,6 +9,7 @@ import {
   signVoucher,
   verifyVoucher,
 } from '../../protocol/index.ts'
+import { isProverWorkerScript } from '../headers.ts'
 import { computeResultsRoot } from '../src/verify/results-root.ts'
 import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
@@ -24,6 +25,8 @@ let page: Page
 let pageDir: string
 let profile: string
 const consoleErrors: string[] = []
+/** The Content-Security-Policy of every response, by path: the document's and the worker's. */
+const policies = new Map<string, string>()
 
 beforeAll(async () => {
   pageDir = await buildPage()
@@ -35,6 +38,10 @@ beforeAll(async () => {
     if (m.type() === 'error') consoleErrors.push(m.text())
   })
   page.on('pageerror', (e) => consoleErrors.push(e.message))
+  // Responses of the dedicated workers too (the prover's script carries its own policy).
+  context.on('response', (r) =>
+    policies.set(new URL(r.url()).pathname, r.headers()['content-security-policy'] ?? ''),
+  )
   await mkdir(RESULTS, { recursive: true })
 }, 150_000)
 
@@ -162,6 +169,47 @@ describe('the page in Chromium', () => {
     await expect.poll(() => page.locator('[data-role="log"] mark').count()).toBe(1)
     await page.locator('#service').screenshot({ path: join(RESULTS, 'page-verified.png') })
   }, 170_000)
+
+  it("the document cannot eval a string; only the prover worker's script (which proved the settled link above) may", async () => {
+    const logged = consoleErrors.length
+    // Run from a task of the page's own (Playwright's evaluate itself is exempt from the CSP).
+    const attempts = await page.evaluate(
+      () =>
+        new Promise<Record<string, string>>((resolve) =>
+          setTimeout(() => {
+            const tried = (f: () => unknown) => {
+              try {
+                f()
+                return 'ran'
+              } catch (e) {
+                return (e as Error).name
+              }
+            }
+            resolve({
+              // biome-ignore lint/security/noGlobalEval: the attack this test shows CSP blocks
+              eval: tried(() => eval('document.body.dataset.evaluated = "yes"')),
+              function: tried(() => new Function('document.body.dataset.evaluated = "yes"')()),
+            })
+          }, 0),
+        ),
+    )
+    expect(attempts).toEqual({ eval: 'EvalError', function: 'EvalError' })
+    // The browser reports each refusal; they are this test's, not errors of the page.
+    const refusals = consoleErrors.splice(logged)
+    for (const r of refusals) expect(r).toMatch(/unsafe-eval/)
+    expect(await page.evaluate(() => document.body.dataset.evaluated)).toBeUndefined()
+    expect(policies.get('/')).toMatch(/script-src 'self' 'wasm-unsafe-eval' blob:/)
+    expect(policies.get('/')).not.toContain("'unsafe-eval'")
+    // The worker that proved the settled link ran under its own policy, the only one with eval.
+    const built = (await readdir(join(pageDir, 'assets'))).filter((f) =>
+      isProverWorkerScript(`/assets/${f}`),
+    )
+    expect(built).toHaveLength(1)
+    expect(policies.get(`/assets/${built[0]}`)).toContain("'unsafe-eval'")
+    for (const [path, policy] of policies)
+      if (path !== `/assets/${built[0]}` && policy)
+        expect(policy, path).not.toContain("'unsafe-eval'")
+  })
 
   it('verifies the settled job by CID with no memory of having requested it', async () => {
     const job = stack.completed.at(-1)!

@@ -80,8 +80,9 @@ export async function buildPage(): Promise<string> {
 async function servePage(dir: string, config: unknown): Promise<RunningServer> {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://page').pathname
-    // The headers a real host sends, CSP included: the page must work under them.
-    const headers = pageHeaders({ loopback: true })
+    // The headers a real host sends, CSP included (the prover worker's own for its script): the
+    // page must work under them.
+    const headers = pageHeaders({ loopback: true, path })
     if (path === '/config.json') {
       res.writeHead(200, { ...headers, 'content-type': 'application/json' })
       res.end(JSON.stringify(config))
