@@ -107,6 +107,32 @@ export {
 } from './messages.ts'
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 export {
+  checkOutputs,
+  checkOutputValue,
+  MAX_OUTPUT_STRING_BYTES,
+  MAX_OUTPUTS,
+  type ManifestOutput,
+  ManifestOutputSchema,
+  type ManifestOutputs,
+  ManifestOutputsSchema,
+  OUTPUT_TYPE_FIELDS,
+  OUTPUT_TYPES,
+  OUTPUTS_DIGEST_PREFIX,
+  OutputNameSchema,
+  type OutputSpec,
+  OutputSpecSchema,
+  OutputSpecsSchema,
+  type OutputType,
+  type OutputValue,
+  outputFields,
+  outputsDigest,
+  outputToFields,
+  parseManifestOutputs,
+  parseOutputSpecs,
+  stringToFields,
+  type WrittenOutput,
+} from './outputs.ts'
+export {
   hasControlCharacter,
   isReservedParameterName,
   ParameterNameSchema,
