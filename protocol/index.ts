@@ -126,6 +126,7 @@ export {
   type OutputValue,
   outputFields,
   outputsDigest,
+  outputsLayoutProblem,
   outputToFields,
   parseManifestOutputs,
   parseOutputSpecs,

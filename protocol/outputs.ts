@@ -362,3 +362,20 @@ export function outputsDigest(outputs: ManifestOutputs | undefined): bigint {
     outputFields(outputs ?? { valid: true, values: [], problems: [] }),
   )
 }
+
+/**
+ * Why a manifest's outputs are not laid out as the service declares them (names and types, in
+ * order), or null when they are. A reader holding the descriptor checks this before it trusts
+ * the Field layout: the runner signs the outputs, but the descriptor fixes their shape.
+ */
+export function outputsLayoutProblem(
+  specs: readonly OutputSpec[] | undefined,
+  outputs: ManifestOutputs | undefined,
+): string | null {
+  const declared = specs ?? []
+  if (outputs === undefined)
+    return declared.length === 0 ? null : 'the service declares outputs; the manifest has none'
+  const got = outputs.values.map((v) => `${v.name}:${v.type}`).join(', ')
+  const want = declared.map((s) => `${s.name}:${s.type}`).join(', ')
+  return got === want ? null : `the manifest lays out [${got}], the service declares [${want}]`
+}
