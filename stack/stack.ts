@@ -514,6 +514,14 @@ async function bringUp(
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,
         ),
+      (o) => {
+        if (!o) return
+        const values = o.values.map((v) => `${v.name} = ${v.value ?? '(not written)'}`).join(', ')
+        onLine(
+          `  outputs ${o.valid ? 'valid' : 'INVALID'} (signed in the manifest; declaration ${o.declaration}): ${values}; outputsDigest ${o.outputsDigest}`,
+        )
+        for (const p of o.problems) onLine(`    problem: ${p}`)
+      },
     )
   }
   return {

@@ -385,6 +385,19 @@ function openService(app: App, s: MarketService): void {
       h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
       h('dt', {}, 'Runner key'),
       h('dd', {}, h('code', {}, d.runnerPublicKey)),
+      d.outputs?.length ? h('dt', {}, 'Outputs') : null,
+      d.outputs?.length
+        ? h(
+            'dd',
+            { 'data-role': 'declared-outputs' },
+            d.outputs
+              .map(
+                (o) =>
+                  `${o.name} (${o.type}${o.required ? '' : ', optional'})${o.description ? `: ${o.description}` : ''}`,
+              )
+              .join('; '),
+          )
+        : null,
     ),
     s.disabledReason
       ? h('p', { class: 'badge bad', role: 'status' }, `Disabled: ${reasonText(s.disabledReason)}`)

@@ -157,7 +157,11 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#service [data-role="result-summary"]').textContent()).toContain(
       'Exit code 0',
     )
-    // The typed outputs, from the signed manifest, with their digest.
+    // The outputs the service declares are listed with it; the result's, from the signed
+    // manifest, with their digest.
+    expect(await page.locator('#service [data-role="declared-outputs"]').textContent()).toBe(
+      'tests (integer); passed (boolean); summary (string, optional)',
+    )
     const outputs = page.locator('#service [data-role="outputs"]')
     expect(await outputs.locator('[data-role="outputs-status"]').getAttribute('data-valid')).toBe(
       'true',
