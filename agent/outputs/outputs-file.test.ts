@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process'
 import { link, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { OutputSpec } from '../../protocol/index.ts'
+import { checkOutputs, type OutputSpec, parseManifestOutputs } from '../../protocol/index.ts'
 import {
   clearOutputs,
   MAX_OUTPUTS_FILE_BYTES,
@@ -145,4 +146,41 @@ describe('reading what the job wrote: job code cannot reach past its own outputs
     expect(await readFile(join(outside, 'outputs.jsonl'), 'utf8')).toBe(secret)
     expect((await readOutputs(cwd)).present).toBe(false)
   })
+})
+
+describe('fuzz: whatever the job leaves in its outputs file', () => {
+  it('is read without a throw, and gives outputs the manifest accepts, quoting none of it', async () => {
+    await mkdir(join(cwd, '.zkrunner'))
+    const line = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          name: fc.oneof(fc.constantFrom('count', 'passed', 'exitCode'), fc.string()),
+          value: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.bigInt({ min: -1n, max: 1n << 65n })),
+        })
+        .map((r) =>
+          JSON.stringify({
+            name: r.name,
+            value: typeof r.value === 'bigint' ? String(r.value) : r.value,
+          }),
+        ),
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.array(line, { maxLength: 20 }).map((ls) => Buffer.from(ls.join('\n'))),
+          fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+        ),
+        async (bytes) => {
+          await writeFile(outputsFilePath(cwd), bytes)
+          const read = await readOutputs(cwd)
+          const outputs = checkOutputs(specs, read.written, read.problems)
+          expect(parseManifestOutputs(outputs).ok).toBe(true)
+          for (const p of read.problems) expect(p).toMatch(/^\.zkrunner\/outputs\.jsonl/)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  }, 120_000)
 })
