@@ -300,6 +300,34 @@ export function buildProgram(): Command {
       process.once('SIGTERM', stop)
     })
 
+  program
+    .command('output')
+    .description(
+      "inside a job: write one of the service's declared outputs (checked by the agent after the job, signed in the manifest)",
+    )
+    .argument('<name>', 'the output name the service descriptor declares')
+    .argument(
+      '<value>',
+      'its value: a decimal integer, true/false, a hex SHA-256, a CID or short text',
+    )
+    .action(async (name: string, value: string) => {
+      const { writeOutput, OUTPUTS_FILE_VARIABLE, outputsFilePath } = await import(
+        './outputs/outputs-file.ts'
+      )
+      const { parseJsonWith, OutputSpecsSchema } = await import('../protocol/index.ts')
+      const env = process.env
+      // The agent names the file; by hand (a script tried outside the agent) the workspace's.
+      const file =
+        env[OUTPUTS_FILE_VARIABLE] ||
+        outputsFilePath(env.CI_PROJECT_DIR ?? env.GITHUB_WORKSPACE ?? process.cwd())
+      const specs = env.ZKRUNNER_OUTPUTS
+        ? parseJsonWith(OutputSpecsSchema, env.ZKRUNNER_OUTPUTS)
+        : undefined
+      if (specs && !specs.ok)
+        throw new AgentError('EXECUTOR_USAGE', `ZKRUNNER_OUTPUTS: ${specs.error.message}`)
+      await writeOutput({ file, name, value, ...(specs ? { specs: specs.value } : {}) })
+    })
+
   const github = program
     .command('github')
     .description('GitHub Actions self-hosted runner: job hooks')

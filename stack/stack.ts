@@ -28,6 +28,7 @@ import { publishDescriptor } from './publish.ts'
 import { ensureDeposit, pk, requestJob, verifyJob, watchJob } from './sample-job.ts'
 import {
   readCiJob,
+  SAMPLE_OUTPUTS,
   SAMPLE_PARAMETERS,
   SAMPLE_PROJECT_DIR,
   sourceCommitment,
@@ -224,6 +225,7 @@ async function bringUp(
     runnerPublicKey: runnerKey.toPublicKey().toBase58(),
     workerPublicKey: hpke.publicKey,
     parameters: SAMPLE_PARAMETERS,
+    outputs: SAMPLE_OUTPUTS,
   }
   const descriptorCid = await publishDescriptor(agentDataDir, descriptor)
   // A different descriptor (source, price, ports) is a new service version: a new contract.
@@ -512,6 +514,14 @@ async function bringUp(
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,
         ),
+      (o) => {
+        if (!o) return
+        const values = o.values.map((v) => `${v.name} = ${v.value ?? '(not written)'}`).join(', ')
+        onLine(
+          `  outputs ${o.valid ? 'valid' : 'INVALID'} (signed in the manifest; declaration ${o.declaration}): ${values}; outputsDigest ${o.outputsDigest}`,
+        )
+        for (const p of o.problems) onLine(`    problem: ${p}`)
+      },
     )
   }
   return {

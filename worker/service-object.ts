@@ -574,6 +574,11 @@ export class ServiceObject extends DurableObject<Env> {
         ZKRUNNER_PARAMETERS: canonicalJson(parameters.value),
         // The runner settles with the user's latest voucher; it is a signed promise, not a secret.
         ZKRUNNER_VOUCHER: canonicalJson(voucher),
+        // The declared outputs, which the runner checks the job's written values against before
+        // it signs them. Only when declared: a GitHub workflow then declares this input too.
+        ...(descriptor.outputs?.length
+          ? { ZKRUNNER_OUTPUTS: canonicalJson(descriptor.outputs) }
+          : {}),
       }
       // A provider's own limits (GitHub's 25 inputs) refuse the job before its voucher counts.
       const tooMany = this.#provider(registration).variablesProblem(variables)

@@ -4,12 +4,15 @@ import { sha256 as mhSha256 } from 'multiformats/hashes/sha2'
 import {
   canonicalJson,
   chargeOfJob,
+  checkOutputs,
   cidToFields,
   digestToFields,
   domainTag,
   keyId,
   manifestDigest,
   manifestMessage,
+  outputFields,
+  outputsDigest,
   payabilityOf,
   publicKeyToFields,
   requestDigest,
@@ -28,12 +31,15 @@ import {
 import {
   descriptor,
   helloBytes,
+  invalidWrittenOutputs,
   keys,
   manifest,
+  outputSpecs,
   request,
   settledLeaves,
   settlement,
   voucher,
+  writtenOutputs,
 } from './inputs.ts'
 
 /** Every way a job can end, for the payable rule's vectors. */
@@ -64,6 +70,9 @@ const dec = (xs: readonly bigint[]) => xs.map(String)
 export async function computeVectors() {
   const helloCid = CID.createV1(raw.code, await mhSha256.digest(helloBytes))
   const mDigest = manifestDigest(manifest)
+  const outputs = checkOutputs(outputSpecs, writtenOutputs)
+  const invalid = checkOutputs(outputSpecs, invalidWrittenOutputs)
+  const withOutputs = { ...manifest, outputs }
   const signedVoucher = signVoucher(voucher, keys.user.privateKey)
   const leavesCid = settledLeavesCid(settledLeaves)
   const settle = settleMessage({
@@ -128,6 +137,25 @@ export async function computeVectors() {
     settle: {
       message: dec(settle),
       signature: signFields(settle, keys.runner.privateKey),
+    },
+    outputs: {
+      prefix: 'zkrunner/outputs/v1',
+      specs: outputSpecs,
+      written: writtenOutputs,
+      manifestOutputs: outputs,
+      fields: dec(outputFields(outputs)),
+      digest: String(outputsDigest(outputs)),
+      invalid: {
+        written: invalidWrittenOutputs,
+        manifestOutputs: invalid,
+        fields: dec(outputFields(invalid)),
+        digest: String(outputsDigest(invalid)),
+      },
+      none: String(outputsDigest(undefined)),
+      manifest: {
+        canonical: canonicalJson(withOutputs),
+        digest: toHex(manifestDigest(withOutputs)),
+      },
     },
     payable: {
       manifests: payableRunEnds.map((end) => ({ end, is: payabilityOf(end) })),

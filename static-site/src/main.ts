@@ -41,6 +41,7 @@ import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
 import { depositBlockedBy, renderUpgradeNotice } from './views/network-upgrade.ts'
 import { renderOperatorVersions } from './views/operator.ts'
+import { outputsSection } from './views/outputs.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
@@ -213,6 +214,8 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
       `Exit code ${m.exitCode ?? m.signal} · wall ${(m.wallMs / 1000).toFixed(1)} s · CPU ${(m.cpuMs / 1000).toFixed(1)} s · peak RSS ${(m.peakRssBytes / 1048576).toFixed(1)} MiB`,
     ),
   ]
+  // Part of the signed manifest: the links that vouch for the manifest vouch for them.
+  if (outcome.outputs) content.push(outputsSection(outcome.outputs))
   const samples = outcome.files.get(m.sampling.samplesPath)
   if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))
   const logs = new Map<string, string>()
@@ -402,6 +405,19 @@ function openService(app: App, s: MarketService): void {
       h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
       h('dt', {}, 'Runner key'),
       h('dd', {}, h('code', {}, d.runnerPublicKey)),
+      d.outputs?.length ? h('dt', {}, 'Outputs') : null,
+      d.outputs?.length
+        ? h(
+            'dd',
+            { 'data-role': 'declared-outputs' },
+            d.outputs
+              .map(
+                (o) =>
+                  `${o.name} (${o.type}${o.required ? '' : ', optional'})${o.description ? `: ${o.description}` : ''}`,
+              )
+              .join('; '),
+          )
+        : null,
     ),
     s.disabledReason
       ? h('p', { class: 'badge bad', role: 'status' }, `Disabled: ${reasonText(s.disabledReason)}`)

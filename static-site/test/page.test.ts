@@ -164,6 +164,30 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#service [data-role="result-summary"]').textContent()).toContain(
       'Exit code 0',
     )
+    // The outputs the service declares are listed with it; the result's, from the signed
+    // manifest, with their digest.
+    expect(await page.locator('#service [data-role="declared-outputs"]').textContent()).toBe(
+      'tests (integer); passed (boolean); summary (string, optional)',
+    )
+    const outputs = page.locator('#service [data-role="outputs"]')
+    expect(await outputs.locator('[data-role="outputs-status"]').getAttribute('data-valid')).toBe(
+      'true',
+    )
+    expect(
+      await outputs
+        .locator('tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent))),
+    ).toEqual([
+      ['tests', 'integer', '25'],
+      ['passed', 'boolean', 'true'],
+      ['summary', 'string', 'all tests passed'],
+    ])
+    expect(await outputs.locator('[data-role="outputs-declaration"]').textContent()).toContain(
+      'as the service descriptor on chain declares',
+    )
+    expect(await outputs.locator('[data-role="outputs-digest"] code').textContent()).toMatch(
+      /^\d{10,}$/,
+    )
     await page.locator('figure.plot canvas').first().waitFor({ timeout: 10_000 })
     await page.locator('input[name="log-search"]').fill('test case 7')
     await expect.poll(() => page.locator('[data-role="log"] mark').count()).toBe(1)

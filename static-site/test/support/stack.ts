@@ -213,7 +213,16 @@ export async function startStack(opts: {
       }
     },
   })
-  service = await serviceFixture(blocks, { workerPublicKey: worker.keys.publicKey, user: devUser })
+  service = await serviceFixture(blocks, {
+    workerPublicKey: worker.keys.publicKey,
+    user: devUser,
+    // Typed outputs, so the result view shows them (the fixture job writes each one).
+    outputs: [
+      { name: 'tests', type: 'integer', required: true },
+      { name: 'passed', type: 'boolean', required: true },
+      { name: 'summary', type: 'string', required: false, maxBytes: 64 },
+    ],
+  })
   staleService = await serviceFixture(blocks, {
     workerPublicKey: worker.keys.publicKey,
     user: devUser,
