@@ -736,6 +736,18 @@ describe.skipIf(!asRoot)(
       expect(stranger.stdout).toMatch(/connect-error EACCES/)
     })
 
+    it('the signer refuses a socket directory others may write (a job could listen in its place)', async () => {
+      const shared = join(base, 'shared-run')
+      await mkdir(shared)
+      await chmod(shared, 0o1777)
+      const r = await agent(['signer', '--socket', join(shared, 'signer.sock')], {
+        ZKRUNNER_JOB_USER: 'nobody',
+      })
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/INVALID_CONFIG: .*shared-run must be the signer's own directory/)
+      expect(existsSync(join(shared, 'signer.sock'))).toBe(false)
+    })
+
     it("a GitHub runner of the job's own user: hooks and step go through the signer, never the key", async () => {
       /** A dispatch event file as the runner writes it (the job user's), and a step's variables. */
       const github = async (jobId: string, extra: NodeJS.ProcessEnv = {}) => {

@@ -1,5 +1,6 @@
-import { chmod, chown, rm } from 'node:fs/promises'
+import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
+import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
 import { checkedOutCommit } from '../checkout-commit.ts'
 import type { AgentConfig } from '../config.ts'
@@ -156,6 +157,16 @@ export async function startSigner(
       )
     })
   })
+  // The socket's directory is the signer's own: where another user may write, a job could remove
+  // the socket and listen in its place, or point the path elsewhere before the signer removes it.
+  const dir = dirname(socketPath)
+  await mkdir(dir, { recursive: true, mode: 0o755 })
+  const held = await stat(dir)
+  if (held.uid !== (process.getuid?.() ?? 0) || (held.mode & 0o022) !== 0)
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      `${dir} must be the signer's own directory, writable by no one else (the socket ${socketPath} lives there)`,
+    )
   await rm(socketPath, { force: true })
   // Created 0600 (no moment when anyone else can connect), then opened to the job user's group.
   const umask = process.umask(0o177)
