@@ -88,19 +88,14 @@ async function main(): Promise<number> {
       '',
     ].join('\n'),
   )
-  const runs: Array<Awaited<ReturnType<LocalStack['runSampleJob']>>> = []
+  let runs: Awaited<ReturnType<LocalStack['runSampleJobs']>>
   try {
-    for (const provider of PROVIDERS) {
-      const title = TITLES[provider]
-      console.log(`\n── ${title} ──`)
-      runs.push(
-        await stack.runSampleJob(
-          config.limit,
-          (line) => console.log(`[${title}] ${line}`),
-          provider,
-        ),
-      )
-    }
+    // A job on each provider, one settlement for both, then each verified; lines say whose.
+    runs = await stack.runSampleJobs(
+      config.limit,
+      PROVIDERS,
+      (provider) => (line) => console.log(provider ? `[${TITLES[provider]}] ${line}` : line),
+    )
   } catch (e) {
     await stack.stop()
     throw e

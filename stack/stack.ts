@@ -154,6 +154,15 @@ export interface LocalStack {
     onLine?: (line: string) => void,
     provider?: StackProvider,
   ): Promise<SampleRun>
+  /**
+   * Runs one paid job on each of `providers`, then one settlement for all, then verifies each.
+   * `lineFor(provider)` names where a provider's lines go; `lineFor()` the settlement's.
+   */
+  runSampleJobs(
+    limit: number,
+    providers: readonly StackProvider[],
+    lineFor?: (provider?: StackProvider) => (line: string) => void,
+  ): Promise<SampleRun[]>
   /** Stops every process the stack started; chain, IPFS and Worker state stay in the data dir. */
   stop(): Promise<void>
 }
@@ -675,6 +684,27 @@ async function bringUp(
         ),
     )
   }
+  const runSampleJobs = async (
+    limit: number,
+    providers: readonly StackProvider[],
+    lineFor: (provider?: StackProvider) => (line: string) => void = () => log,
+  ): Promise<SampleRun[]> => {
+    const jobs: StackJob[] = []
+    for (const provider of providers)
+      jobs.push(await requestOne(limit, lineFor(provider), provider))
+    // One settlement pays for every reported job, whichever service it was bought from.
+    if (jobs.some((j) => j.bundleCid)) await settle(lineFor())
+    const runs: SampleRun[] = []
+    for (const job of jobs) {
+      const links = job.bundleCid ? await verify(job, lineFor(job.provider)) : []
+      runs.push({
+        ...job,
+        links,
+        verified: links.length > 0 && links.every((l) => l.status === 'ok'),
+      })
+    }
+    return runs
+  }
   return {
     urls,
     keys: {
@@ -697,13 +727,9 @@ async function bringUp(
       if (gateway) await sup.stop(gateway)
       gateway = await startGateway()
     },
-    async runSampleJob(limit, onLine = log, provider = 'gitlab') {
-      const job = await requestOne(limit, onLine, provider)
-      if (!job.bundleCid) return { ...job, links: [], verified: false }
-      await settle(onLine)
-      const links = await verify(job, onLine)
-      return { ...job, links, verified: links.length > 0 && links.every((l) => l.status === 'ok') }
-    },
+    runSampleJob: async (limit, onLine = log, provider = 'gitlab') =>
+      (await runSampleJobs(limit, [provider], () => onLine))[0]!,
+    runSampleJobs,
   }
 }
 
