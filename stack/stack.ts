@@ -1,9 +1,15 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import { heartbeatWorldOnActiveChain } from '../agent/heartbeat/chain-world.ts'
 import { runHeartbeatDuty } from '../agent/heartbeat/duty.ts'
 import type { FeePayer } from '../contracts/index.ts'
+import {
+  type GithubStandin,
+  parseWorkflow,
+  runAsSelfHostedRunner,
+  startGithubStandin,
+} from '../github-standin/index.ts'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
 import { registerWithWorker } from '../operator/register.ts'
@@ -19,7 +25,13 @@ import {
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
 import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
-import { type Deployment, ensureDeployed, selectNetwork, sendHeartbeat } from './deploy.ts'
+import {
+  type Deployment,
+  ensureDeployed,
+  ensureService,
+  selectNetwork,
+  sendHeartbeat,
+} from './deploy.ts'
 import { JobLedger } from './job-ledger.ts'
 import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
@@ -33,6 +45,7 @@ import {
   SAMPLE_PROJECT_DIR,
   sourceCommitment,
 } from './sample-project.ts'
+import { sampleRepository } from './sample-repository.ts'
 import { loadOrCreateSecrets } from './secrets.ts'
 import { type Supervised, Supervisor } from './supervisor.ts'
 
@@ -43,6 +56,10 @@ const CREDITS_PER_USER = 1_000_000n
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
 const NETWORK_ID = 'devnet'
 const SAMPLE_PROJECT_ID = 1
+/** The sample's repository on the GitHub stand-in, and its workflow file. */
+const GITHUB_OWNER = 'zkrunner'
+const GITHUB_REPO = 'sample-primes'
+const GITHUB_WORKFLOW = 'zkrunner.yml'
 
 /** URLs of every part of a running local stack. */
 export interface StackUrls {
@@ -51,6 +68,7 @@ export interface StackUrls {
   accountManager: string
   worker: string
   gitlab: string
+  github: string
   gateway: string
   page: string
 }
@@ -71,8 +89,24 @@ export interface SampleRun extends StackJob {
   verified: boolean
 }
 
+/** The CI providers the stack offers the sample on: one service version each. */
+export type StackProvider = ServiceDescriptor['provider']
+
+/** One service version of the stack: its contract and its descriptor. */
+export interface StackService {
+  provider: StackProvider
+  service: string
+  /** Base58 token id of its deposit receipts. */
+  receiptTokenId: string
+  descriptor: ServiceDescriptor
+  descriptorCid: string
+}
+
 /** A job run through the stack, as the user saw it. */
 export interface StackJob {
+  provider: StackProvider
+  /** The service contract the job was bought from. */
+  service: string
   jobId: string
   user: string
   /** The request as the user sent it: its result must answer exactly it. */
@@ -91,20 +125,45 @@ export interface StackFaults {
 export interface LocalStack {
   urls: StackUrls
   keys: StackKeys
+  /** The contracts; `service` is the GitLab service version. */
   deployment: Deployment
+  /** The GitLab service's descriptor. */
   descriptor: ServiceDescriptor
+  /** Both service versions of the sample, by provider. */
+  services: Record<StackProvider, StackService>
   gitlab: GitlabStandin
+  github: GithubStandin
   faults: StackFaults
-  /** Deposits if needed, requests one job as the page would, and waits until its result is reported. */
-  requestJob(limit: number, onLine?: (line: string) => void): Promise<StackJob>
+  /**
+   * Deposits if needed, requests one job as the page would from the `provider`'s service (GitLab
+   * by default), and waits until its result is reported.
+   */
+  requestJob(
+    limit: number,
+    onLine?: (line: string) => void,
+    provider?: StackProvider,
+  ): Promise<StackJob>
   /** The runner settles every reported job on chain (`zkrunner-agent settle`). */
   settle(onLine?: (line: string) => void): Promise<void>
   /** Verifies a job from the gateway and the chain alone, as anyone can. */
   verify(job: StackJob, onLine?: (line: string) => void): Promise<VerificationLink[]>
   /** Stops and starts the runner's IPFS gateway. */
   restartGateway(): Promise<void>
-  /** Runs one paid job end to end: deposit, request, run, report, settle, verify. */
-  runSampleJob(limit: number, onLine?: (line: string) => void): Promise<SampleRun>
+  /** Runs one paid job end to end on `provider`'s service: deposit, request, run, report, settle, verify. */
+  runSampleJob(
+    limit: number,
+    onLine?: (line: string) => void,
+    provider?: StackProvider,
+  ): Promise<SampleRun>
+  /**
+   * Runs one paid job on each of `providers`, then one settlement for all, then verifies each.
+   * `lineFor(provider)` names where a provider's lines go; `lineFor()` the settlement's.
+   */
+  runSampleJobs(
+    limit: number,
+    providers: readonly StackProvider[],
+    lineFor?: (provider?: StackProvider) => (line: string) => void,
+  ): Promise<SampleRun[]>
   /** Stops every process the stack started; chain, IPFS and Worker state stay in the data dir. */
   stop(): Promise<void>
 }
@@ -117,7 +176,9 @@ const mina = (k: PrivateKey) => ({
 /**
  * Brings up the whole product on loopback: the local Mina node, contracts deployed, the runner's
  * IPFS gateway, the GitLab stand-in whose jobs run through the agent as a custom executor, the
- * Worker in workerd, and the page. On failure everything started so far is stopped.
+ * GitHub stand-in whose workflow runs as a self-hosted runner with the agent in its job hooks and
+ * as its steps' shell, the Worker in workerd, and the page. The sample is offered twice, one
+ * service version per provider. On failure everything started so far is stopped.
  */
 export async function startStack(
   config: StackConfig,
@@ -125,7 +186,7 @@ export async function startStack(
 ): Promise<LocalStack> {
   setBackend('native')
   const sup = new Supervisor()
-  const standins: GitlabStandin[] = []
+  const standins: Array<{ close(): Promise<void> }> = []
   const closers: Array<() => Promise<void>> = []
   const stop = async () => {
     for (const close of closers.reverse()) await close().catch(() => {})
@@ -144,7 +205,7 @@ async function bringUp(
   config: StackConfig,
   log: (line: string) => void,
   sup: Supervisor,
-  standins: GitlabStandin[],
+  standins: Array<{ close(): Promise<void> }>,
   closers: Array<() => Promise<void>>,
   stop: () => Promise<void>,
 ): Promise<LocalStack> {
@@ -169,6 +230,7 @@ async function bringUp(
     accountManager: `${chainBase}/account-manager`,
     worker: base(config.workerPort),
     gitlab: base(config.gitlabPort),
+    github: base(config.githubPort),
     gateway: base(config.gatewayPort),
     page: base(config.pagePort),
   }
@@ -231,8 +293,28 @@ async function bringUp(
   // A different descriptor (source, price, ports) is a new service version: a new contract.
   const serviceKey = await serviceKeyFor(join(dataDir, 'services.json'), descriptorCid)
 
+  // The same job on GitHub Actions: the sample as a repository of its own, its workflow run by the
+  // stand-in as a self-hosted runner would. Its source commitment is that repository's commit,
+  // which is what a GitHub run names (GITHUB_SHA) and checks out.
+  const githubSha = await sampleRepository(SAMPLE_PROJECT_DIR, join(dataDir, 'github-repository'))
+  const workflow = parseWorkflow(
+    await readFile(join(SAMPLE_PROJECT_DIR, '.github/workflows', GITHUB_WORKFLOW), 'utf8'),
+  )
+  const githubDescriptor: ServiceDescriptor = {
+    ...descriptor,
+    name: 'Count primes (sample, GitHub Actions)',
+    provider: 'github',
+    providerUrl: urls.github,
+    project: `${GITHUB_OWNER}/${GITHUB_REPO}`,
+    workflow: GITHUB_WORKFLOW,
+    job: workflow.workflow.jobName,
+    sourceCommitment: githubSha,
+  }
+  const githubDescriptorCid = await publishDescriptor(agentDataDir, githubDescriptor)
+  const githubServiceKey = await serviceKeyFor(join(dataDir, 'services.json'), githubDescriptorCid)
+
   selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID)
-  const deployment = await ensureDeployed({
+  const deployInput = {
     payer,
     tokenKey: PrivateKey.fromBase58(secrets.tokenKey),
     tokenAdminContractKey: PrivateKey.fromBase58(secrets.tokenAdminContractKey),
@@ -248,11 +330,34 @@ async function bringUp(
     descriptorCid,
     workerPublicKey: hpke.publicKey,
     log,
+  }
+  const deployment = await ensureDeployed(deployInput)
+  const githubDeployment = await ensureService(deployInput, {
+    serviceKey: githubServiceKey,
+    sourceCommitment: githubSha,
+    descriptorCid: githubDescriptorCid,
+    what: 'the GitHub service version',
   })
+  const services: Record<StackProvider, StackService> = {
+    gitlab: {
+      provider: 'gitlab',
+      service: deployment.service,
+      receiptTokenId: deployment.receiptTokenId,
+      descriptor,
+      descriptorCid,
+    },
+    github: {
+      provider: 'github',
+      ...githubDeployment,
+      descriptor: githubDescriptor,
+      descriptorCid: githubDescriptorCid,
+    },
+  }
   // The page's dev wallet gets a deposit up front: proving a deposit in the browser takes minutes.
   await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
+  await sendHeartbeat(payer, githubServiceKey.toPublicKey(), runnerKey, log)
 
   const agentEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -347,6 +452,57 @@ async function bringUp(
   })
   standins.push(gitlab)
 
+  log('starting the GitHub stand-in…')
+  // The self-hosted runner: `zkrunner-agent` on its PATH (the workflow's shell names it) and in
+  // both job hooks, as agent/README.md installs it. Its workspaces sit in the builds dir.
+  const runnerDir = join(buildsDir, 'github-runner')
+  const runnerBin = join(dataDir, 'github-runner-bin')
+  await mkdir(join(runnerDir, 'work'), { recursive: true })
+  await mkdir(runnerBin, { recursive: true })
+  await rm(join(runnerBin, 'zkrunner-agent'), { force: true })
+  await symlink(agent.command, join(runnerBin, 'zkrunner-agent'))
+  // The stand-in's runner checks out as the agent's user (a real runner as its own), so the step
+  // runs as that user too: a job user could not write in the workspace. The GitLab service's
+  // jobs keep the job user.
+  const { ZKRUNNER_JOB_USER: _jobUser, ...runnerBaseEnv } = agentEnv
+  const runnerEnv: NodeJS.ProcessEnv = {
+    ...runnerBaseEnv,
+    PATH: `${runnerBin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+  }
+  const hook = (when: string) => [agent.command, ...agent.args, 'github', 'hook', when]
+  const github = await startGithubStandin({
+    port: config.githubPort,
+    host,
+    webhookUrl: `${urls.worker}/v1/github/webhook`,
+    repos: [
+      {
+        owner: GITHUB_OWNER,
+        name: GITHUB_REPO,
+        tokens: [secrets.githubToken],
+        sha: githubSha,
+        // The GitHub service's own secret, sealed in its registration below.
+        webhookSecret: secrets.githubWebhookSecret,
+        workflows: [{ id: 1, file: GITHUB_WORKFLOW, ...workflow.workflow }],
+      },
+    ],
+    control: true,
+    runJob: (ctx) =>
+      runAsSelfHostedRunner(
+        {
+          workDir: join(runnerDir, 'work'),
+          checkoutFrom: join(dataDir, 'github-repository'),
+          hooks: { started: hook('started'), completed: hook('completed') },
+          env: runnerEnv,
+          onLog: (text) => {
+            for (const line of text.split('\n')) if (line) prefixed('job')(line)
+          },
+        },
+        workflow,
+        ctx,
+      ),
+  })
+  standins.push(github)
+
   log('starting the Worker in workerd (wrangler dev)…')
   const envFile = join(dataDir, 'worker.env')
   await writeFile(
@@ -392,7 +548,7 @@ async function bringUp(
     onLine: prefixed('worker'),
   })
 
-  log('registering the sample service with the Worker…')
+  log('registering the sample services with the Worker…')
   await registerWithWorker({
     workerUrl: urls.worker,
     service: deployment.service,
@@ -406,6 +562,18 @@ async function bringUp(
     },
     runnerPrivateKey: runnerKey.toBase58(),
   })
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: githubDeployment.service,
+    descriptor: githubDescriptor,
+    descriptorCid: githubDescriptorCid,
+    receiptTokenId: githubDeployment.receiptTokenId,
+    credentials: {
+      triggerToken: secrets.githubToken,
+      webhookSecret: secrets.githubWebhookSecret,
+    },
+    runnerPrivateKey: runnerKey.toBase58(),
+  })
 
   // The agent's heartbeat duty, in this process (it shares the stack's chain connection): it
   // reads the allowed age from the Worker and renews at half of it, as `zkrunner-agent heartbeat`.
@@ -415,7 +583,7 @@ async function bringUp(
       runnerKey,
       payer,
       workerUrl: urls.worker,
-      services: [deployment.service],
+      services: [deployment.service, githubDeployment.service],
     }),
     { slotMs: config.blockIntervalMs, log, signal: duty.signal },
   )
@@ -450,28 +618,30 @@ async function bringUp(
   const requestOne = async (
     limit: number,
     onLine: (line: string) => void = log,
+    provider: StackProvider = 'gitlab',
   ): Promise<StackJob> => {
+    const { service, descriptor: offered } = services[provider]
     // The user's funding is theirs to read: the query is signed with their key.
     const query = statusQueryString(
       signStatusQuery({ user: userPublicKey, expires: statusQueryExpiry() }, userKey.toBase58()),
     )
-    const status = await fetch(`${urls.worker}/v1/services/${deployment.service}${query}`)
+    const status = await fetch(`${urls.worker}/v1/services/${service}${query}`)
     const funding = ((await status.json()) as { chain?: { funding?: { owed?: string } } }).chain
       ?.funding
     await ensureDeposit(
       payer,
-      pk(deployment.service),
+      pk(service),
       userKey,
       BigInt(funding?.owed ?? '0'),
       PRICE_PER_JOB,
       1n,
       onLine,
     )
-    onLine(`requesting a job: LIMIT=${limit}`)
+    onLine(`requesting a job on ${provider}: LIMIT=${limit}`)
     const { jobId, user, request } = await requestJob(
       endpoints,
-      deployment.service,
-      descriptor,
+      service,
+      offered,
       userKey.toBase58(),
       {
         LIMIT: limit,
@@ -480,7 +650,7 @@ async function bringUp(
     )
     const entry = {
       jobId,
-      service: deployment.service,
+      service,
       user,
       bundleCid: null,
       manifestDigest: null,
@@ -498,7 +668,7 @@ async function bringUp(
       at: job.createdAt,
     })
     if (bundleCid) onLine(`result bundle ${bundleCid}`)
-    return { jobId, user, request, status: job.status, bundleCid }
+    return { provider, service, jobId, user, request, status: job.status, bundleCid }
   }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
@@ -509,7 +679,7 @@ async function bringUp(
     onLine('verifying, as anyone can, from the gateway and the chain alone:')
     return verifyJob(
       endpoints,
-      { bundleCid: job.bundleCid, service: deployment.service, request: job.request },
+      { bundleCid: job.bundleCid, service: job.service, request: job.request },
       (l) =>
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,
@@ -524,6 +694,27 @@ async function bringUp(
       },
     )
   }
+  const runSampleJobs = async (
+    limit: number,
+    providers: readonly StackProvider[],
+    lineFor: (provider?: StackProvider) => (line: string) => void = () => log,
+  ): Promise<SampleRun[]> => {
+    const jobs: StackJob[] = []
+    for (const provider of providers)
+      jobs.push(await requestOne(limit, lineFor(provider), provider))
+    // One settlement pays for every reported job, whichever service it was bought from.
+    if (jobs.some((j) => j.bundleCid)) await settle(lineFor())
+    const runs: SampleRun[] = []
+    for (const job of jobs) {
+      const links = job.bundleCid ? await verify(job, lineFor(job.provider)) : []
+      runs.push({
+        ...job,
+        links,
+        verified: links.length > 0 && links.every((l) => l.status === 'ok'),
+      })
+    }
+    return runs
+  }
   return {
     urls,
     keys: {
@@ -534,7 +725,9 @@ async function bringUp(
     },
     deployment,
     descriptor,
+    services,
     gitlab,
+    github,
     faults,
     stop,
     requestJob: requestOne,
@@ -544,13 +737,9 @@ async function bringUp(
       if (gateway) await sup.stop(gateway)
       gateway = await startGateway()
     },
-    async runSampleJob(limit, onLine = log) {
-      const job = await requestOne(limit, onLine)
-      if (!job.bundleCid) return { ...job, links: [], verified: false }
-      await settle(onLine)
-      const links = await verify(job, onLine)
-      return { ...job, links, verified: links.length > 0 && links.every((l) => l.status === 'ok') }
-    },
+    runSampleJob: async (limit, onLine = log, provider = 'gitlab') =>
+      (await runSampleJobs(limit, [provider], () => onLine))[0]!,
+    runSampleJobs,
   }
 }
 

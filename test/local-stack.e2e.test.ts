@@ -75,6 +75,7 @@ describe('the local stack', () => {
       chainPort: await freePort(),
       workerPort: await freePort(),
       gitlabPort: await freePort(),
+      githubPort: await freePort(),
       gatewayPort: await freePort(),
       pagePort: await freePort(),
     }
@@ -208,6 +209,54 @@ describe('the local stack', () => {
     expect(await runnerKeyHash(deployment.service)).toBe(
       await poseidon(unwrap(publicKeyToFields(stack.keys.runner.publicKey))),
     )
+  })
+
+  test('GitHub Actions: a paid job is dispatched once, runs through the agent in the runner hooks and shell, settles and verifies every link; the page lists both services', async () => {
+    const github = stack.services.github
+    const job = await stack.requestJob(200_000, log, 'github')
+    expect(job.status).toBe('success')
+    expect(job.bundleCid).toMatch(/^baf/)
+    expect(job.service).toBe(github.service)
+    // One dispatch, one run, on the GitHub stand-in only: nothing of it reached the GitLab service.
+    const runs = stack.github.runs.filter((r) => r.inputs.ZKRUNNER_JOB_ID === job.jobId)
+    expect(runs).toHaveLength(1)
+    expect(runs[0]!.conclusion).toBe('success')
+    expect(runs[0]!.inputs.ZKRUNNER_SERVICE).toBe(github.service)
+    expect(runs[0]!.head_sha).toBe(github.descriptor.sourceCommitment)
+    expect(pipelinesOf(job.jobId)).toHaveLength(0)
+    const view = (await (await fetch(`${stack.urls.worker}/v1/jobs/${job.jobId}`)).json()) as {
+      service: string
+      pipeline: { id: number | string; webUrl: string | null } | null
+    }
+    expect(view.service).toBe(github.service)
+    expect(String(view.pipeline?.id)).toBe(String(runs[0]!.id))
+    expect(view.pipeline?.webUrl).toContain(stack.urls.github)
+
+    await stack.settle(log)
+    const links = await stack.verify(job, log)
+    expect(links.filter((l) => l.status !== 'ok')).toEqual([])
+    expect(allOk(links)).toBe(true)
+    // The bundle does not verify as a result of the GitLab service.
+    const crossed = await stack
+      .verify({ ...job, service: stack.services.gitlab.service }, log)
+      .catch(() => [])
+    expect(allOk(crossed)).toBe(false)
+
+    // The page's market reads both versions from the registry, each with its provider.
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const context = await launchChromium(profile)
+    try {
+      const { page, errors } = await openPage(context)
+      for (const s of Object.values(stack.services)) {
+        const row = page.locator(`tr[data-service="${s.service}"]`)
+        await row.waitFor({ timeout: 60_000 })
+        await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain(s.provider)
+      }
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
+    }
   })
 
   test('the page in Chromium lists the service, sends a sealed request, watches the job, and verifies every link once settled', async () => {
@@ -344,7 +393,7 @@ describe('the local stack', () => {
 })
 
 describe('npm start -- --once', () => {
-  test('restarts over the same state and ends with every link verified, exit 0', async () => {
+  test('restarts over the same state and ends with every link of a job on each provider verified, exit 0', async () => {
     const args = [
       '--import',
       './scripts/swc-register.mjs',
@@ -359,6 +408,7 @@ describe('npm start -- --once', () => {
       ZKRUNNER_STACK_CHAIN_PORT: String(config.chainPort),
       ZKRUNNER_STACK_WORKER_PORT: String(config.workerPort),
       ZKRUNNER_STACK_GITLAB_PORT: String(config.gitlabPort),
+      ZKRUNNER_STACK_GITHUB_PORT: String(config.githubPort),
       ZKRUNNER_STACK_GATEWAY_PORT: String(config.gatewayPort),
       ZKRUNNER_STACK_PAGE_PORT: String(config.pagePort),
     }
@@ -373,7 +423,9 @@ describe('npm start -- --once', () => {
       child.once('exit', resolve)
     })
     const text = out.join('')
-    expect(text, text).toContain('every link verified')
+    expect(text, text).toMatch(/GitLab sample job \w+: success, every link verified/)
+    expect(text, text).toMatch(/GitHub sample job \w+: success, every link verified/)
+    expect(text).toContain('both providers: every link verified')
     expect(code).toBe(0)
     // The saved chain already had the contracts: nothing was deployed again.
     expect(text).not.toContain('deploying the credit token')

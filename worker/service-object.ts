@@ -1,6 +1,5 @@
 import { DurableObject } from 'cloudflare:workers'
 import {
-  canonicalJson,
   chargeOfJob,
   type Envelope,
   type JobSubmission,
@@ -27,14 +26,13 @@ import { ApiError, ApiErrorCode } from './errors.ts'
 import {
   backoffMs,
   type HookEvidence,
-  JOB_ID_VARIABLE,
   type Provider,
   type ProviderContext,
   type ProviderName,
   providerOf,
   type RunRef,
-  SERVICE_VARIABLE,
   type TriggerOutcome,
+  triggerVariables,
 } from './providers/index.ts'
 import {
   type Availability,
@@ -162,6 +160,8 @@ async function guarded<T>(run: () => Promise<T>): Promise<Outcome<T>> {
 
 /** A provider's run event (webhook), as its route parsed it; the object authenticates it. */
 export interface RunEvent {
+  /** The provider whose route received the event: only a service of that provider takes it. */
+  provider: ProviderName
   /** The provider's proof of origin, checked against this service's sealed webhook secret. */
   evidence: HookEvidence
   jobId: string
@@ -562,24 +562,13 @@ export class ServiceObject extends DurableObject<Env> {
           `voucher owes ${cumulative}, above the deposit of ${deposit}`,
         )
       }
-      const variables: Record<string, string> = {
-        ...parameters.value,
-        [JOB_ID_VARIABLE]: request.requestId,
-        [SERVICE_VARIABLE]: request.service,
-        ZKRUNNER_USER: request.user,
-        ZKRUNNER_JOB_NAME: descriptor.job,
-        ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
-        // The parameters as one value too: the runner hashes them into the manifest's
-        // requestDigest, so the page can tell its own request's result from any other.
-        ZKRUNNER_PARAMETERS: canonicalJson(parameters.value),
-        // The runner settles with the user's latest voucher; it is a signed promise, not a secret.
-        ZKRUNNER_VOUCHER: canonicalJson(voucher),
-        // The declared outputs, which the runner checks the job's written values against before
-        // it signs them. Only when declared: a GitHub workflow then declares this input too.
-        ...(descriptor.outputs?.length
-          ? { ZKRUNNER_OUTPUTS: canonicalJson(descriptor.outputs) }
-          : {}),
-      }
+      const variables = triggerVariables(descriptor, {
+        requestId: request.requestId,
+        service: request.service,
+        user: request.user,
+        parameters: parameters.value,
+        voucher,
+      })
       // A provider's own limits (GitHub's 25 inputs) refuse the job before its voucher counts.
       const tooMany = this.#provider(registration).variablesProblem(variables)
       if (tooMany !== null) {
@@ -963,6 +952,7 @@ export class ServiceObject extends DurableObject<Env> {
    * project, moves nothing here.
    */
   async #authenticateHook(
+    provider: ProviderName,
     evidence: HookEvidence,
     project: { id: number | null; path: string | null },
   ) {
@@ -970,6 +960,9 @@ export class ServiceObject extends DurableObject<Env> {
       new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'the webhook secret or signature is wrong')
     const registration = this.#registration()
     if (!registration) throw unauthorized()
+    // A delivery on another provider's route is never this service's, whatever its evidence: a
+    // GitLab secret can have the shape of a GitHub signature, and the two checks differ.
+    if (registration.descriptor.provider !== provider) throw unauthorized()
     const credentials = await this.#openCredentials(registration)
     if (!(await this.#provider(registration).authenticate(credentials, evidence))) {
       throw unauthorized()
@@ -990,7 +983,10 @@ export class ServiceObject extends DurableObject<Env> {
   /** Applies a provider's run or job event to a job record; duplicates (same key) are ignored. */
   async applyRunEvent(event: RunEvent): Promise<Outcome<{ applied: boolean }>> {
     return guarded(async () => {
-      await this.#authenticateHook(event.evidence, { id: event.projectId, path: event.projectPath })
+      await this.#authenticateHook(event.provider, event.evidence, {
+        id: event.projectId,
+        path: event.projectPath,
+      })
       const source = this.#requireRegistration().descriptor.provider
       const job = this.#jobRow(event.jobId)
       if (!job) throw new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such job')

@@ -12,6 +12,7 @@ import { configOf } from './config.ts'
 import type { AppEnv, Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import { fromProtocol, unwrapOutcome } from './outcome.ts'
+import { largestTriggerVariables, providerOf } from './providers/index.ts'
 
 /** The Durable Object of a service address. */
 export const serviceStub = (env: Env, address: string) =>
@@ -79,6 +80,20 @@ export const services = new Hono<AppEnv>()
         ApiErrorCode.BAD_SIGNATURE,
         'the operator signature does not verify',
         ['signature'],
+      )
+    }
+    // The provider's limits on what a job sends (GitHub: 25 inputs, 65,535 characters) are the
+    // rule admission applies to each job; here to the largest job the descriptor allows, so a
+    // service is never offered whose jobs its provider could refuse.
+    const { descriptor } = registration
+    const provider = providerOf(descriptor.provider)
+    const tooLarge = provider.variablesProblem(largestTriggerVariables(descriptor))
+    if (tooLarge !== null) {
+      throw new ApiError(
+        422,
+        ApiErrorCode.TRIGGER_INPUTS_TOO_LARGE,
+        `the descriptor's parameters allow jobs ${provider.title} would refuse: ${tooLarge}`,
+        ['descriptor', 'parameters'],
       )
     }
     const result = unwrapOutcome(
