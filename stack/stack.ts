@@ -73,6 +73,8 @@ export interface SampleRun extends StackJob {
 /** A job run through the stack, as the user saw it. */
 export interface StackJob {
   jobId: string
+  /** The service version that ran it. */
+  service: string
   user: string
   /** The request as the user sent it: its result must answer exactly it. */
   request: RequestBinding
@@ -94,14 +96,32 @@ export interface LocalStack {
   descriptor: ServiceDescriptor
   gitlab: GitlabStandin
   faults: StackFaults
-  /** Deposits if needed, requests one job as the page would, and waits until its result is reported. */
-  requestJob(limit: number, onLine?: (line: string) => void): Promise<StackJob>
+  /**
+   * Deposits if needed, requests one job as the page would, and waits until its result is
+   * reported; of the sample service, or of `target` (another version the runner offered).
+   */
+  requestJob(
+    limit: number,
+    onLine?: (line: string) => void,
+    target?: { service: string; descriptor: ServiceDescriptor },
+  ): Promise<StackJob>
   /** The runner settles every reported job on chain (`zkrunner-agent settle`). */
   settle(onLine?: (line: string) => void): Promise<void>
   /** Verifies a job from the gateway and the chain alone, as anyone can. */
   verify(job: StackJob, onLine?: (line: string) => void): Promise<VerificationLink[]>
-  /** Stops and starts the runner's IPFS gateway. */
+  /** Stops and starts the runner agent (its IPFS gateway and its heartbeat duty). */
   restartGateway(): Promise<void>
+  /**
+   * Stops the runner agent: its gateway and, with it, the heartbeat duty it runs (SIGTERM, or
+   * SIGKILL with `kill`). Resolves once no heartbeat round is in flight any more.
+   */
+  stopAgent(options?: { kill?: boolean }): Promise<void>
+  /** Starts the runner agent again (a no-op while it runs); its heartbeat duty resumes. */
+  startAgent(): Promise<void>
+  /** Moves the local chain `slots` slots ahead (heartbeats age by as much). */
+  advanceSlots(slots: number): Promise<void>
+  /** The runner agent's data directory (its IPFS store and `runner-key.json`). */
+  agentDataDir: string
   /** Runs one paid job end to end: deposit, request, run, report, settle, verify. */
   runSampleJob(limit: number, onLine?: (line: string) => void): Promise<SampleRun>
   /** Stops every process the stack started; chain, IPFS and Worker state stay in the data dir. */
@@ -292,6 +312,10 @@ async function bringUp(
       onLine: prefixed('gateway'),
     })
   let gateway: Supervised | undefined = await startGateway()
+  // The heartbeat duty is the agent's: it runs while the agent's process does (bound below, once
+  // the Worker it reads the allowed age from is up), and a killed agent sends no more heartbeats.
+  let duty: { stop: AbortController; done: Promise<void> } | undefined
+  let keepAlive: (() => Promise<void>) | undefined
 
   let killed = false
   const takeKillFault = () => {
@@ -405,19 +429,36 @@ async function bringUp(
     runnerPrivateKey: runnerKey.toBase58(),
   })
 
-  // The agent's heartbeat duty, in this process (it shares the stack's chain connection): it
-  // reads the allowed age from the Worker and renews at half of it, as `zkrunner-agent heartbeat`.
-  const duty = new AbortController()
-  void runHeartbeatDuty(
-    heartbeatWorldOnActiveChain({
-      runnerKey,
-      payer,
-      workerUrl: urls.worker,
-      services: [deployment.service],
-    }),
-    { slotMs: config.blockIntervalMs, log, signal: duty.signal },
-  )
-  closers.push(async () => duty.abort())
+  // The agent's heartbeat duty, in this process (it shares the stack's chain connection, and
+  // proving needs no second compile): it reads the allowed age from the Worker and renews at half
+  // of it, as `zkrunner-agent heartbeat`. It lives and dies with the agent's gateway process, as
+  // that command run next to `gateway` would: when the agent is killed its versions go stale.
+  const world = heartbeatWorldOnActiveChain({
+    runnerKey,
+    payer,
+    workerUrl: urls.worker,
+    services: [deployment.service],
+  })
+  keepAlive = async () => {
+    await duty?.done
+    const agentProc = gateway
+    if (!agentProc) return
+    const stop = new AbortController()
+    void agentProc.exited.then(() => stop.abort())
+    duty = {
+      stop,
+      done: runHeartbeatDuty(world, {
+        slotMs: config.blockIntervalMs,
+        log,
+        signal: stop.signal,
+      }),
+    }
+  }
+  await keepAlive()
+  closers.push(async () => {
+    duty?.stop.abort()
+    await duty?.done
+  })
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
@@ -435,6 +476,20 @@ async function bringUp(
   closers.push(page.close)
   urls.page = page.url
 
+  const stopAgent = async (options: { kill?: boolean } = {}) => {
+    const proc = gateway
+    gateway = undefined
+    if (proc) await (options.kill ? sup.kill(proc) : sup.stop(proc))
+    // The exit aborted the duty; a round in flight still finishes: wait for it.
+    duty?.stop.abort()
+    await duty?.done
+  }
+  const startAgent = async () => {
+    if (gateway) return
+    gateway = await startGateway()
+    await keepAlive?.()
+  }
+
   const ledger = new JobLedger(join(dataDir, 'jobs.json'))
   const endpoints = {
     genuine: { creditTokenId: deployment.creditTokenId, code: deployment.genuine },
@@ -448,28 +503,33 @@ async function bringUp(
   const requestOne = async (
     limit: number,
     onLine: (line: string) => void = log,
+    target: { service: string; descriptor: ServiceDescriptor } = {
+      service: deployment.service,
+      descriptor,
+    },
   ): Promise<StackJob> => {
+    const service = target.service
     // The user's funding is theirs to read: the query is signed with their key.
     const query = statusQueryString(
       signStatusQuery({ user: userPublicKey, expires: statusQueryExpiry() }, userKey.toBase58()),
     )
-    const status = await fetch(`${urls.worker}/v1/services/${deployment.service}${query}`)
+    const status = await fetch(`${urls.worker}/v1/services/${service}${query}`)
     const funding = ((await status.json()) as { chain?: { funding?: { owed?: string } } }).chain
       ?.funding
     await ensureDeposit(
       payer,
-      pk(deployment.service),
+      pk(service),
       userKey,
       BigInt(funding?.owed ?? '0'),
-      PRICE_PER_JOB,
+      BigInt(target.descriptor.pricePerJob),
       1n,
       onLine,
     )
     onLine(`requesting a job: LIMIT=${limit}`)
     const { jobId, user, request } = await requestJob(
       endpoints,
-      deployment.service,
-      descriptor,
+      service,
+      target.descriptor,
       userKey.toBase58(),
       {
         LIMIT: limit,
@@ -478,7 +538,7 @@ async function bringUp(
     )
     const entry = {
       jobId,
-      service: deployment.service,
+      service,
       user,
       bundleCid: null,
       manifestDigest: null,
@@ -496,7 +556,7 @@ async function bringUp(
       at: job.createdAt,
     })
     if (bundleCid) onLine(`result bundle ${bundleCid}`)
-    return { jobId, user, request, status: job.status, bundleCid }
+    return { jobId, service, user, request, status: job.status, bundleCid }
   }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
@@ -507,7 +567,7 @@ async function bringUp(
     onLine('verifying, as anyone can, from the gateway and the chain alone:')
     return verifyJob(
       endpoints,
-      { bundleCid: job.bundleCid, service: deployment.service, request: job.request },
+      { bundleCid: job.bundleCid, service: job.service, request: job.request },
       (l) =>
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,
@@ -531,9 +591,20 @@ async function bringUp(
     settle,
     verify,
     async restartGateway() {
-      if (gateway) await sup.stop(gateway)
-      gateway = await startGateway()
+      await stopAgent()
+      await startAgent()
     },
+    stopAgent,
+    startAgent,
+    async advanceSlots(slots) {
+      const res = await fetch(`${chainBase}/local/advance-slots`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ slots }),
+      })
+      if (!res.ok) throw new Error(`advancing ${slots} slots: ${res.status} ${await res.text()}`)
+    },
+    agentDataDir,
     async runSampleJob(limit, onLine = log) {
       const job = await requestOne(limit, onLine)
       if (!job.bundleCid) return { ...job, links: [], verified: false }

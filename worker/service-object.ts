@@ -498,7 +498,11 @@ export class ServiceObject extends DurableObject<Env> {
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
     if (this.#retiredAt() !== null) {
-      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the service is disabled: retired')
+      throw new ApiError(
+        409,
+        ApiErrorCode.SERVICE_RETIRED,
+        'the service is disabled: retired by its operator (offer a new version instead)',
+      )
     }
     const { descriptor } = registration
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.

@@ -174,7 +174,7 @@ describe('POST /v1/services/:address/retire', () => {
     const { envelope } = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
     const job = await postJson('/v1/jobs', envelope)
     expect(job.status).toBe(409)
-    expect((await errorOf(job)).code).toBe('service_disabled')
+    expect((await errorOf(job)).code).toBe('service_retired')
     // Final: the old registration posted again does not revive the version.
     const again = await postJson('/v1/services', service.registration)
     expect(again.status).toBe(409)
