@@ -100,10 +100,7 @@ export {
   encodeTerms,
   SERVICE_STATE_INDEX,
   type ServiceHeartbeat,
-  type ServiceRefusal,
   type ServiceState,
-  type ServiceStatusInput,
   type ServiceTerms,
-  serviceRefusal,
   sourceCommitmentToSha1,
 } from './state-decode.ts'

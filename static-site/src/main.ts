@@ -134,16 +134,13 @@ async function loadMarket(app: App): Promise<MarketService[]> {
       const local = chain
         ? serviceAvailability({
             heartbeat: chain.heartbeat,
-            terms: chain.terms,
             currentSlot,
             maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
-            deposit: chain.terms.pricePerJob,
-            owed: 0n,
+            genuine: !unsafe,
           })
         : null
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
-      else if (unsafe) disabledReason = 'unsafe-service'
       else if (local && !local.enabled) disabledReason = local.reason
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
       else if (status && !status.enabled) disabledReason = status.reason ?? 'unknown-service'
@@ -486,6 +483,7 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
           retiredInRegistry: l.retired,
           chain,
           currentSlot,
+          maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
           status,
           summary,
         })
