@@ -41,8 +41,10 @@ export {
 export {
   type CompileTimes,
   compileAll,
+  compileFor,
   currentTxnVersion,
   DEFAULT_CACHE_DIR,
+  ensureCompiledAll,
   genuineCode,
 } from './compile.ts'
 export { CreditAdmin, type CreditAdminDeployProps } from './credit-admin.ts'
