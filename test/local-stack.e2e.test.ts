@@ -11,6 +11,7 @@ import type { ResultManifest, ServiceDescriptor } from '../protocol/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { HOLD_MARKER } from '../stack/local-runner.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
 import { installAuroStandIn } from './auro-standin.ts'
@@ -455,14 +456,16 @@ describe('the local stack', () => {
         expect(await page.locator(`#market tr[data-service="${offered.service}"]`).count()).toBe(0)
       }
 
-      const slotBefore = BigInt((await workerStatus(sample)).chain!.currentSlot)
+      // The page's own reader brackets the slot the page measured the heartbeat's age at.
+      const reader = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+      const slotBefore = await reader.currentSlot()
       const form = page.locator('[data-role="operator-form"]')
       await form.locator('input[name="operator"]').fill(stack.keys.runner.publicKey)
       await form.locator('button[type="submit"]').click()
       const rowOf = (service: string) =>
         page.locator(`#operator table.operator-versions tr[data-service="${service}"]`)
       await rowOf(sample).waitFor({ timeout: 120_000 })
-      const slotAfter = BigInt((await workerStatus(sample)).chain!.currentSlot)
+      const slotAfter = await reader.currentSlot()
       const cell = async (service: string, role: string) =>
         ((await rowOf(service).locator(`[data-role="${role}"]`).textContent()) ?? '').trim()
 
