@@ -6,6 +6,7 @@ import {
   decodeHeartbeat,
   decodeTerms,
   type GenuineVerdict,
+  type HealthReason,
   holdsServiceState,
   parseCid,
   type ServiceDescriptor,
@@ -136,7 +137,8 @@ export function availabilityOf(
   chainState: ServiceChainState,
   maxHeartbeatAgeSlots: bigint,
   funding?: { deposit: bigint; owed: bigint; voucher?: Voucher | null },
-  service: { retired?: boolean } = {},
+  /** What the Worker knows of the version besides the chain: retired, and health-check findings. */
+  service: { retired?: boolean; health?: readonly HealthReason[] } = {},
 ): Availability {
   const { verdict } = chainState
   const decision = serviceAvailability({
@@ -145,6 +147,7 @@ export function availabilityOf(
     maxHeartbeatAgeSlots,
     genuine: verdict.genuine,
     retired: service.retired === true,
+    ...(service.health ? { health: service.health } : {}),
     // Without a user, only the service itself is judged.
     ...(funding
       ? {
