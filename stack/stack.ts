@@ -312,10 +312,6 @@ async function bringUp(
       onLine: prefixed('gateway'),
     })
   let gateway: Supervised | undefined = await startGateway()
-  // The heartbeat duty is the agent's: it runs while the agent's process does (bound below, once
-  // the Worker it reads the allowed age from is up), and a killed agent sends no more heartbeats.
-  let duty: { stop: AbortController; done: Promise<void> } | undefined
-  let keepAlive: (() => Promise<void>) | undefined
 
   let killed = false
   const takeKillFault = () => {
@@ -439,7 +435,8 @@ async function bringUp(
     workerUrl: urls.worker,
     services: [deployment.service],
   })
-  keepAlive = async () => {
+  let duty: { stop: AbortController; done: Promise<void> } | undefined
+  const keepAlive = async () => {
     await duty?.done
     const agentProc = gateway
     if (!agentProc) return
@@ -485,9 +482,10 @@ async function bringUp(
     await duty?.done
   }
   const startAgent = async () => {
-    if (gateway) return
+    // Running unless it exited on its own (a crash): then it is started again, duty and all.
+    if (gateway && gateway.child.exitCode === null && gateway.child.signalCode === null) return
     gateway = await startGateway()
-    await keepAlive?.()
+    await keepAlive()
   }
 
   const ledger = new JobLedger(join(dataDir, 'jobs.json'))
