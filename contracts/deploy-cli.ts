@@ -26,7 +26,7 @@ import {
   readCredits,
   receiptTokenId,
 } from './client.ts'
-import { compileAll, DEFAULT_CACHE_DIR, genuineCode } from './compile.ts'
+import { compileFor, DEFAULT_CACHE_DIR, ensureCompiledAll, genuineCode } from './compile.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import {
@@ -153,10 +153,10 @@ async function compile(
   s.io.out(`compiling (keys cached in ${DEFAULT_CACHE_DIR})…`)
   const t0 = performance.now()
   if (contracts === 'all') {
-    await compileAll(creditToken)
+    await ensureCompiledAll(creditToken)
   } else {
     const cache = Cache.FileSystem(DEFAULT_CACHE_DIR)
-    for (const c of contracts) await c.compile({ cache })
+    for (const c of contracts) await compileFor(c, creditToken, cache)
   }
   s.io.out(`compiled in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }

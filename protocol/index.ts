@@ -10,12 +10,10 @@ export {
   fieldToCommit,
   holdsServiceState,
   SERVICE_STATE_FIELDS,
-  type ServiceDisabledReason,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
   SLOT_WINDOW,
-  serviceAvailability,
   WITHDRAW_TIMELOCK_BOUNDS,
   withdrawTimelockInBounds,
 } from './chain-layout.ts'
@@ -213,6 +211,15 @@ export {
   verifyResultReport,
 } from './result-report.ts'
 export { unsafeRegexReason } from './safe-regex.ts'
+export {
+  type Availability,
+  type AvailabilityFacts,
+  DEFAULT_MAX_HEARTBEAT_AGE_SLOTS,
+  type HealthReason,
+  type ServiceDisabledReason,
+  ServiceUnavailable,
+  serviceAvailability,
+} from './service-availability.ts'
 export {
   parseServiceDescriptor,
   type ServiceDescriptor,

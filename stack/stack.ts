@@ -135,19 +135,20 @@ export interface LocalStack {
   github: GithubStandin
   faults: StackFaults
   /**
-   * Deposits if needed, requests one job as the page would from the `provider`'s service (GitLab
-   * by default), and waits until its result is reported.
+   * Deposits if needed, requests one job as the page would, and waits until its result is
+   * reported: from the `provider`'s sample service (GitLab by default), or from `target`
+   * (another version the runner offered).
    */
   requestJob(
     limit: number,
     onLine?: (line: string) => void,
-    provider?: StackProvider,
+    target?: StackProvider | { service: string; descriptor: ServiceDescriptor },
   ): Promise<StackJob>
   /** The runner settles every reported job on chain (`zkrunner-agent settle`). */
   settle(onLine?: (line: string) => void): Promise<void>
   /** Verifies a job from the gateway and the chain alone, as anyone can. */
   verify(job: StackJob, onLine?: (line: string) => void): Promise<VerificationLink[]>
-  /** Stops and starts the runner's IPFS gateway. */
+  /** Stops and starts the runner agent (its IPFS gateway and its heartbeat duty). */
   restartGateway(): Promise<void>
   /** Runs one paid job end to end on `provider`'s service: deposit, request, run, report, settle, verify. */
   runSampleJob(
@@ -164,6 +165,17 @@ export interface LocalStack {
     providers: readonly StackProvider[],
     lineFor?: (provider?: StackProvider) => (line: string) => void,
   ): Promise<SampleRun[]>
+  /**
+   * Stops the runner agent: its gateway and, with it, the heartbeat duty it runs (SIGTERM, or
+   * SIGKILL with `kill`). Resolves once no heartbeat round is in flight any more.
+   */
+  stopAgent(options?: { kill?: boolean }): Promise<void>
+  /** Starts the runner agent again (a no-op while it runs); its heartbeat duty resumes. */
+  startAgent(): Promise<void>
+  /** Moves the local chain `slots` slots ahead (heartbeats age by as much). */
+  advanceSlots(slots: number): Promise<void>
+  /** The runner agent's data directory (its IPFS store and `runner-key.json`). */
+  agentDataDir: string
   /** Stops every process the stack started; chain, IPFS and Worker state stay in the data dir. */
   stop(): Promise<void>
 }
@@ -575,19 +587,37 @@ async function bringUp(
     runnerPrivateKey: runnerKey.toBase58(),
   })
 
-  // The agent's heartbeat duty, in this process (it shares the stack's chain connection): it
-  // reads the allowed age from the Worker and renews at half of it, as `zkrunner-agent heartbeat`.
-  const duty = new AbortController()
-  void runHeartbeatDuty(
-    heartbeatWorldOnActiveChain({
-      runnerKey,
-      payer,
-      workerUrl: urls.worker,
-      services: [deployment.service, githubDeployment.service],
-    }),
-    { slotMs: config.blockIntervalMs, log, signal: duty.signal },
-  )
-  closers.push(async () => duty.abort())
+  // The agent's heartbeat duty, in this process (it shares the stack's chain connection, and
+  // proving needs no second compile): it reads the allowed age from the Worker and renews at half
+  // of it, as `zkrunner-agent heartbeat`. It lives and dies with the agent's gateway process, as
+  // that command run next to `gateway` would: when the agent is killed its versions go stale.
+  const world = heartbeatWorldOnActiveChain({
+    runnerKey,
+    payer,
+    workerUrl: urls.worker,
+    services: [deployment.service, githubDeployment.service],
+  })
+  let duty: { stop: AbortController; done: Promise<void> } | undefined
+  const keepAlive = async () => {
+    await duty?.done
+    const agentProc = gateway
+    if (!agentProc) return
+    const stop = new AbortController()
+    void agentProc.exited.then(() => stop.abort())
+    duty = {
+      stop,
+      done: runHeartbeatDuty(world, {
+        slotMs: config.blockIntervalMs,
+        log,
+        signal: stop.signal,
+      }),
+    }
+  }
+  await keepAlive()
+  closers.push(async () => {
+    duty?.stop.abort()
+    await duty?.done
+  })
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
@@ -605,6 +635,21 @@ async function bringUp(
   closers.push(page.close)
   urls.page = page.url
 
+  const stopAgent = async (options: { kill?: boolean } = {}) => {
+    const proc = gateway
+    gateway = undefined
+    if (proc) await (options.kill ? sup.kill(proc) : sup.stop(proc))
+    // The exit aborted the duty; a round in flight still finishes: wait for it.
+    duty?.stop.abort()
+    await duty?.done
+  }
+  const startAgent = async () => {
+    // Running unless it exited on its own (a crash): then it is started again, duty and all.
+    if (gateway && gateway.child.exitCode === null && gateway.child.signalCode === null) return
+    gateway = await startGateway()
+    await keepAlive()
+  }
+
   const ledger = new JobLedger(join(dataDir, 'jobs.json'))
   const endpoints = {
     genuine: { creditTokenId: deployment.creditTokenId, code: deployment.genuine },
@@ -618,9 +663,11 @@ async function bringUp(
   const requestOne = async (
     limit: number,
     onLine: (line: string) => void = log,
-    provider: StackProvider = 'gitlab',
+    target: StackProvider | { service: string; descriptor: ServiceDescriptor } = 'gitlab',
   ): Promise<StackJob> => {
-    const { service, descriptor: offered } = services[provider]
+    const chosen = typeof target === 'string' ? services[target] : target
+    const provider: StackProvider = chosen.descriptor.provider
+    const { service, descriptor: offered } = chosen
     // The user's funding is theirs to read: the query is signed with their key.
     const query = statusQueryString(
       signStatusQuery({ user: userPublicKey, expires: statusQueryExpiry() }, userKey.toBase58()),
@@ -633,7 +680,7 @@ async function bringUp(
       pk(service),
       userKey,
       BigInt(funding?.owed ?? '0'),
-      PRICE_PER_JOB,
+      BigInt(offered.pricePerJob),
       1n,
       onLine,
     )
@@ -734,12 +781,23 @@ async function bringUp(
     settle,
     verify,
     async restartGateway() {
-      if (gateway) await sup.stop(gateway)
-      gateway = await startGateway()
+      await stopAgent()
+      await startAgent()
     },
     runSampleJob: async (limit, onLine = log, provider = 'gitlab') =>
       (await runSampleJobs(limit, [provider], () => onLine))[0]!,
     runSampleJobs,
+    stopAgent,
+    startAgent,
+    async advanceSlots(slots) {
+      const res = await fetch(`${chainBase}/local/advance-slots`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ slots }),
+      })
+      if (!res.ok) throw new Error(`advancing ${slots} slots: ${res.status} ${await res.text()}`)
+    },
+    agentDataDir,
   }
 }
 

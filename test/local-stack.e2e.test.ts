@@ -1,15 +1,23 @@
 import { spawn } from 'node:child_process'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Field, Poseidon, PublicKey } from 'o1js'
+import { Field, Lightnet, Poseidon, PublicKey } from 'o1js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { readCredits, readDeposit, readEscrow, readServiceAccounts } from '../contracts/index.ts'
+import {
+  readCredits,
+  readDeposit,
+  readEscrow,
+  readServiceAccounts,
+  readServiceState,
+} from '../contracts/index.ts'
+import { main as operatorCli } from '../operator/cli.ts'
 import {
   checkGenuineService,
   publicKeyToFields,
   type ResultManifest,
+  type ServiceDescriptor,
   unwrap,
 } from '../protocol/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
@@ -66,6 +74,20 @@ async function openPage(context: BrowserContext): Promise<{ page: Page; errors: 
 
 const allOk = (links: { status: string }[]) =>
   links.length === 8 && links.every((l) => l.status === 'ok')
+
+/** The Worker's public status of a service version. */
+async function workerStatus(service: string) {
+  const res = await fetch(`${stack.urls.worker}/v1/services/${service}`)
+  return (await res.json()) as {
+    enabled: boolean
+    reason?: string
+    retired: boolean
+    chain: { maxHeartbeatAgeSlots: string; lastHeartbeatSlot: string; currentSlot: string } | null
+  }
+}
+
+/** The version offered with `npm run operator -- offer` (and later retired), with its job. */
+let offered: { service: string; descriptor: ServiceDescriptor; job: StackJob } | undefined
 
 describe('the local stack', () => {
   beforeAll(async () => {
@@ -390,6 +412,263 @@ describe('the local stack', () => {
     },
     60 * 60_000,
   )
+
+  test('an operator offers a new version from a descriptor file, a user buys a job, `retire` closes it, and the job still settles and verifies', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-offer-'))
+    const out: string[] = []
+    const io = {
+      out: (line: string) => {
+        out.push(line)
+        log(`[operator] ${line}`)
+      },
+      err: (line: string) => {
+        out.push(line)
+        log(`[operator] ${line}`)
+      },
+    }
+    try {
+      // The README's "Offer a service" files: a funded fee payer (the stack's deployer pays the
+      // heartbeat duty; one payer per sender keeps nonces apart), an alias, credentials, and a
+      // new descriptor (another name and price: a new version of the sample's job).
+      const payer = (
+        await Lightnet.acquireKeyPair({
+          isRegularAccount: true,
+          lightnetAccountManagerEndpoint: stack.urls.accountManager,
+        })
+      ).privateKey
+      const file = (name: string) => join(dir, name)
+      await writeFile(
+        file('payer.json'),
+        JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
+      )
+      await writeFile(
+        file('deploy.json'),
+        JSON.stringify({
+          deployAliases: {
+            local: {
+              networkId: 'devnet',
+              url: stack.urls.minaGraphql,
+              archive: stack.urls.archive,
+              feePayerKeyPath: 'payer.json',
+              fee: '0.1',
+              creditToken: stack.deployment.token,
+              registry: stack.deployment.registry,
+            },
+          },
+        }),
+      )
+      const descriptor: ServiceDescriptor = {
+        ...stack.descriptor,
+        name: 'Count primes (offered by the e2e operator)',
+        pricePerJob: '7',
+      }
+      await writeFile(file('service.json'), JSON.stringify(descriptor, null, 2))
+      const secrets = JSON.parse(await readFile(join(config.dataDir, 'secrets.json'), 'utf8'))
+      await writeFile(
+        file('credentials.json'),
+        JSON.stringify({
+          triggerToken: secrets.triggerToken,
+          apiToken: secrets.apiToken,
+          webhookSecret: secrets.webhookSecret,
+        }),
+        { mode: 0o600 },
+      )
+      const runnerKey = join(stack.agentDataDir, 'runner-key.json')
+      const common = ['--config', file('deploy.json'), '--runner-key', runnerKey]
+
+      // `offer` opens the agent's IPFS store: the README has it run while the gateway is stopped.
+      await stack.stopAgent()
+      let code: number
+      try {
+        code = await operatorCli(
+          [
+            'offer',
+            'local',
+            file('service.json'),
+            ...common,
+            '--credentials',
+            file('credentials.json'),
+            '--worker',
+            stack.urls.worker,
+            '--ipfs-dir',
+            stack.agentDataDir,
+            '--page',
+            stack.urls.page,
+          ],
+          io,
+        )
+      } finally {
+        await stack.startAgent()
+      }
+      expect(code, out.join('\n')).toBe(0)
+      const printed = out.map((l) => /^service (B62\w+), descriptor (\w+)$/.exec(l)).find(Boolean)
+      expect(printed, out.join('\n')).toBeTruthy()
+      const service = printed![1]!
+      expect(service).not.toBe(stack.deployment.service)
+      expect(await workerStatus(service)).toMatchObject({ enabled: true, retired: false })
+
+      // A user buys a job of the new version; it runs through the same agent.
+      const target = { service, descriptor }
+      const job = await stack.requestJob(200_000, log, target)
+      expect(job.status).toBe('success')
+      expect(job.bundleCid).toMatch(/^baf/)
+      offered = { service, descriptor, job }
+
+      out.length = 0
+      code = await operatorCli(
+        ['retire', 'local', service, ...common, '--worker', stack.urls.worker],
+        io,
+      )
+      expect(code, out.join('\n')).toBe(0)
+      expect(await workerStatus(service)).toMatchObject({
+        enabled: false,
+        reason: 'retired',
+        retired: true,
+      })
+      // A new request is refused before anything is signed over to the runner.
+      await expect(stack.requestJob(200_000, log, target)).rejects.toMatchObject({
+        remoteCode: 'service_retired',
+      })
+
+      // The job run before the retirement still settles (at the frozen price) and verifies.
+      const creditsBefore = await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))
+      const settledBefore = (await readServiceState(PublicKey.fromBase58(service))).heartbeat
+        .settledJobs
+      await stack.settle(log)
+      const state = await readServiceState(PublicKey.fromBase58(service))
+      expect(state.heartbeat.settledJobs - settledBefore).toBe(1n)
+      expect(
+        (await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))) - creditsBefore,
+      ).toBeGreaterThanOrEqual(7n)
+      const links = await stack.verify(job, log)
+      expect(links.filter((l) => l.status !== 'ok')).toEqual([])
+      expect(allOk(links)).toBe(true)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('"My services" in Chromium shows each version of the runner key with the figures the chain and the Worker hold', async () => {
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const context = await launchChromium(profile)
+    try {
+      const { page, errors } = await openPage(context)
+      const sample = stack.deployment.service
+      // The market lists the live sample; a retired version is not for sale.
+      await page.locator(`#market tr[data-service="${sample}"]`).waitFor({ timeout: 60_000 })
+      if (offered) {
+        expect(await page.locator(`#market tr[data-service="${offered.service}"]`).count()).toBe(0)
+      }
+
+      // The page's own reader brackets the slot the page measured the heartbeat's age at.
+      const reader = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+      const slotBefore = await reader.currentSlot()
+      const form = page.locator('[data-role="operator-form"]')
+      await form.locator('input[name="operator"]').fill(stack.keys.runner.publicKey)
+      await form.locator('button[type="submit"]').click()
+      const rowOf = (service: string) =>
+        page.locator(`#operator table.operator-versions tr[data-service="${service}"]`)
+      await rowOf(sample).waitFor({ timeout: 120_000 })
+      const slotAfter = await reader.currentSlot()
+      const cell = async (service: string, role: string) =>
+        ((await rowOf(service).locator(`[data-role="${role}"]`).textContent()) ?? '').trim()
+
+      const expectFigures = async (service: string) => {
+        const state = await readServiceState(PublicKey.fromBase58(service))
+        const summary = (await (
+          await fetch(`${stack.urls.worker}/v1/services/${service}/summary`)
+        ).json()) as {
+          jobs: number
+          charged: { jobs: number; amount: string }
+          pending: { jobs: number; amount: string }
+        }
+        const { settledJobs, lastHeartbeatSlot } = state.heartbeat
+        expect(await cell(service, 'settled')).toBe(String(settledJobs))
+        expect(await cell(service, 'earnings')).toBe(
+          `${settledJobs * state.terms.pricePerJob} credits`,
+        )
+        expect(await cell(service, 'jobs')).toBe(String(summary.jobs))
+        expect(await cell(service, 'charged')).toBe(
+          `${summary.charged.jobs} (${summary.charged.amount} credits)`,
+        )
+        expect(await cell(service, 'pending')).toBe(
+          `${summary.pending.jobs} (${summary.pending.amount} credits)`,
+        )
+        const age = /^(\d+) slots$/.exec(await cell(service, 'heartbeat-age'))
+        expect(age).toBeTruthy()
+        expect(BigInt(age![1]!)).toBeGreaterThanOrEqual(slotBefore - lastHeartbeatSlot)
+        expect(BigInt(age![1]!)).toBeLessThanOrEqual(slotAfter - lastHeartbeatSlot)
+        return { settledJobs, summary }
+      }
+
+      expect(await rowOf(sample).getAttribute('data-state')).toBe('live')
+      const figures = await expectFigures(sample)
+      // Jobs ran and settled on this stack: the figures are not vacuous.
+      expect(figures.summary.jobs).toBeGreaterThan(0)
+      if (offered) {
+        expect(await rowOf(offered.service).getAttribute('data-state')).toBe('retired')
+        expect(await cell(offered.service, 'state')).toBe('Retired')
+        const own = await expectFigures(offered.service)
+        expect(own.settledJobs).toBe(1n)
+        expect(await cell(offered.service, 'earnings')).toBe('7 credits')
+      }
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
+    }
+  })
+
+  test('a killed agent sends no more heartbeats: its version goes stale, the Worker refuses it and the page says so; restarted, its duty renews it unasked', async () => {
+    const sample = stack.deployment.service
+    const before = await workerStatus(sample)
+    expect(before.enabled).toBe(true)
+    const renewals = () => lines.filter((l) => l.startsWith(`heartbeat: ${sample} renewed`)).length
+    await stack.stopAgent({ kill: true })
+    const renewedWhileAlive = renewals()
+    // The heartbeat ages past the Worker's allowed age without waiting an hour of slots.
+    await stack.advanceSlots(Number(before.chain!.maxHeartbeatAgeSlots) + 1)
+    await expect
+      .poll(async () => (await workerStatus(sample)).reason, { timeout: 120_000, interval: 1000 })
+      .toBe('stale-heartbeat')
+    await expect(stack.requestJob(200_000, log)).rejects.toMatchObject({
+      remoteCode: 'service_disabled',
+      message: expect.stringContaining('stale-heartbeat'),
+    })
+
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const context = await launchChromium(profile)
+    try {
+      const { page } = await openPage(context)
+      // The market judges liveness from the chain itself (the gateway died with the agent).
+      const row = page.locator(`#market tr[data-service="${sample}"]`)
+      await row.waitFor({ timeout: 60_000 })
+      await expect
+        .poll(() => row.textContent(), { timeout: 60_000 })
+        .toContain('Disabled: runner heartbeat is stale')
+      const form = page.locator('[data-role="operator-form"]')
+      await form.locator('input[name="operator"]').fill(stack.keys.runner.publicKey)
+      await form.locator('button[type="submit"]').click()
+      const mine = page.locator(`#operator tr[data-service="${sample}"]`)
+      await mine.waitFor({ timeout: 120_000 })
+      expect(await mine.getAttribute('data-state')).toBe('disabled')
+      expect(await mine.locator('[data-role="state"]').textContent()).toContain(
+        'runner heartbeat is stale',
+      )
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
+    }
+    // Nothing renewed it while the agent was dead.
+    expect(renewals()).toBe(renewedWhileAlive)
+
+    // The agent comes back: its duty's first round renews the stale heartbeat, no operator step.
+    await stack.startAgent()
+    await expect
+      .poll(async () => (await workerStatus(sample)).enabled, { timeout: 600_000, interval: 2000 })
+      .toBe(true)
+    await expect.poll(renewals, { timeout: 30_000 }).toBe(renewedWhileAlive + 1)
+  })
 })
 
 describe('npm start -- --once', () => {

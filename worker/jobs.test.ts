@@ -215,7 +215,11 @@ describe('POST /v1/jobs', () => {
     // 20 owed + 10 > 25: the deposit cannot pay one more job.
     const exhausted = await post(30n, 3n)
     expect(exhausted.status).toBe(409)
-    expect((await errorOf(exhausted)).code).toBe('service_disabled')
+    // The protocol rule's reason, named in the refusal.
+    expect(await errorOf(exhausted)).toMatchObject({
+      code: 'service_disabled',
+      message: expect.stringContaining('insufficient-deposit'),
+    })
     // A top-up on chain re-enables it.
     await setChainAccount(user.publicKey, { balance: '40' }, service.receiptTokenId)
     expect((await post(30n, 3n)).status).toBe(202)

@@ -12,6 +12,7 @@ import {
   runLink,
   type ServiceRegistration,
   type ServiceRetirement,
+  ServiceUnavailable,
   sealJson,
   TRIGGER_TOKEN_INFO,
   type Voucher,
@@ -39,6 +40,7 @@ import {
   availabilityOf,
   checkDescriptorAgainstChain,
   readServiceChainState,
+  refusalOf,
   requireGenuine,
 } from './service-status.ts'
 
@@ -422,7 +424,9 @@ export class ServiceObject extends DurableObject<Env> {
                 voucher: this.#latestVoucher(user),
               }
             : undefined
-        availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding)
+        availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding, {
+          retired: this.#retiredAt() !== null,
+        })
       }
       return {
         registered: registration !== null,
@@ -497,9 +501,8 @@ export class ServiceObject extends DurableObject<Env> {
     const replayed = () =>
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
-    if (this.#retiredAt() !== null) {
-      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the service is disabled: retired')
-    }
+    // Checked before anything is read: a retired version answers the same whatever the chain says.
+    if (this.#retiredAt() !== null) throw refusalOf(ServiceUnavailable.RETIRED)
     const { descriptor } = registration
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
@@ -535,11 +538,7 @@ export class ServiceObject extends DurableObject<Env> {
         owed: channel.cumulative,
       })
       if (!availability.enabled) {
-        throw new ApiError(
-          409,
-          ApiErrorCode.SERVICE_DISABLED,
-          `the service is disabled: ${availability.reason}`,
-        )
+        throw refusalOf(availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE)
       }
       if (nonce <= channel.nonce) {
         throw new ApiError(

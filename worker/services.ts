@@ -4,6 +4,7 @@ import {
   parseServiceRegistration,
   parseServiceRetirement,
   receiptTokenIdOf,
+  ServiceUnavailable,
   verifyServiceRegistration,
   verifyStatusQuery,
 } from '../protocol/index.ts'
@@ -134,14 +135,13 @@ export const services = new Hono<AppEnv>()
     const status = unwrapOutcome(await serviceStub(c.env, address).status(address, user))
     const availability = status.availability
     const retired = status.retiredAt !== null
-    const enabled = status.registered && !retired && availability?.enabled
+    // The protocol's rule decided `availability` (retirement included); unknown is the Worker's.
+    const enabled = status.registered && availability?.enabled === true
     const reason = enabled
       ? undefined
       : !status.registered || availability === null
-        ? 'unknown-service'
-        : retired
-          ? 'retired'
-          : availability.reason
+        ? ServiceUnavailable.UNKNOWN_SERVICE
+        : availability.reason
     return c.json({
       service: address,
       enabled,

@@ -144,22 +144,23 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         }
       }
       const status = await app.worker.service(entry.service, query).catch(() => null)
+      // The runner's liveness is the chain's word, judged here by the protocol's rule before the
+      // descriptor is: a dead runner (its gateway often down with it) reads as stale, not as an
+      // unreadable descriptor.
+      const local = chain
+        ? serviceAvailability({
+            heartbeat: chain.heartbeat,
+            currentSlot,
+            maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
+            genuine: !unsafe,
+          })
+        : null
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
-      else if (unsafe) disabledReason = 'unsafe-service'
+      else if (local && !local.enabled) disabledReason = local.reason
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
       else if (status && !status.enabled) disabledReason = status.reason ?? 'unknown-service'
-      else if (!status) {
-        const local = serviceAvailability({
-          heartbeat: chain.heartbeat,
-          terms: chain.terms,
-          currentSlot,
-          maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
-          deposit: chain.terms.pricePerJob,
-          owed: 0n,
-        })
-        disabledReason = local.enabled ? 'worker-unavailable' : local.reason
-      }
+      else if (!status) disabledReason = 'worker-unavailable'
       return {
         address: entry.service,
         operator: entry.operator,
@@ -518,6 +519,7 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
           retiredInRegistry: l.retired,
           chain,
           currentSlot,
+          maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
           status,
           summary,
         })
