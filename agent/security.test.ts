@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, statSync } from 'node:fs'
 import {
   chmod,
   chown,
@@ -16,7 +16,7 @@ import {
 } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -562,7 +562,21 @@ describe.skipIf(!asRoot)(
     /** The job user's build directory. */
     let jobDir: string
 
+    // The job user runs `zkrunner-agent run` from this checkout, as it would from an install it
+    // can reach, so every directory above the checkout must let others pass (x, not r). A fresh
+    // clone under a private temporary directory does not: the way is opened for these tests and
+    // closed again after them.
+    const opened: { dir: string; mode: number }[] = []
+
     beforeAll(async () => {
+      for (let dir = root.replace(/\/$/, ''); ; dir = dirname(dir)) {
+        const mode = statSync(dir).mode & 0o7777
+        if ((mode & 0o001) === 0) {
+          opened.push({ dir, mode })
+          chmodSync(dir, mode | 0o001)
+        }
+        if (dir === dirname(dir)) break
+      }
       const runDir = join(base, 'run')
       await mkdir(runDir, { mode: 0o755 })
       socketPath = join(runDir, 'signer.sock')
@@ -587,6 +601,7 @@ describe.skipIf(!asRoot)(
     })
     afterAll(() => {
       signer?.kill('SIGTERM')
+      for (const { dir, mode } of opened) chmodSync(dir, mode)
     })
 
     /** Runs `args` as the job user (nobody) with a CI-like environment that holds no key. */
