@@ -40,8 +40,8 @@ export function renderUpgradeNotice(root: HTMLElement, notice: PageUpgradeNotice
 
 /** Why a deposit into a service with these terms is refused now, or null when it is not. */
 export function depositBlockedBy(notice: PageUpgradeNotice, terms: ServiceTerms): string | null {
-  if (notice.kind === 'unknown' || depositRecoverable(notice, terms.withdrawTimelockSlots))
-    return null
   if (notice.kind === 'stopped') return 'Transactions have stopped for a network upgrade.'
-  return `No deposit: a network upgrade stops transactions at slot ${notice.kind === 'announced' ? notice.txEndSlot : ''}, sooner than a withdrawal could come back (request, ${terms.withdrawTimelockSlots}-slot timelock, withdrawal).`
+  if (notice.kind !== 'announced' || depositRecoverable(notice, terms.withdrawTimelockSlots))
+    return null
+  return `No deposit: a network upgrade stops transactions at slot ${notice.txEndSlot}, sooner than a withdrawal could come back (request, ${terms.withdrawTimelockSlots}-slot timelock, withdrawal).`
 }
