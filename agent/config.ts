@@ -49,6 +49,11 @@ export const AgentConfigSchema = z.strictObject({
   announce: z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]),
   /** Attempts per report before leaving it in the spool for `resume`. */
   reportAttempts: z.coerce.number().int().min(1).max(100),
+  /**
+   * Unix socket of the signer (`zkrunner-agent signer`): `run` asks it to run the job instead of
+   * running and signing it itself, for a job whose own user calls the agent.
+   */
+  signerSocket: z.string().startsWith('/').optional(),
 })
 /** The agent's resolved configuration. */
 export type AgentConfig = z.infer<typeof AgentConfigSchema>
@@ -96,6 +101,7 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   gatewayListen: 'ZKRUNNER_GATEWAY_LISTEN',
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
+  signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
 }
 
 /**

@@ -408,6 +408,9 @@ export async function publishService(
   descriptorCid: [bigint, bigint],
 ) {
   const contract = new ServiceRegistry(registry)
+  // Fresh nonces, as in retireService: the operator key may have signed another publish or a
+  // heartbeat since this process last read its account (the stack publishes two versions).
+  await fetchAll([registry], [operatorKey.toPublicKey()], [payer.key.toPublicKey()])
   return run(payer, [operatorKey], async () => {
     await contract.publish(
       service,
@@ -426,6 +429,10 @@ export async function retireService(
   service: PublicKey,
 ) {
   const contract = new ServiceRegistry(registry)
+  // Fresh nonces: the operator key signs here and may have signed a heartbeat or the publish
+  // since this process last read its account (o1js reuses what it fetched, and a stale nonce
+  // fails with Account_nonce_precondition_unsatisfied).
+  await fetchAll([registry], [operatorKey.toPublicKey()], [payer.key.toPublicKey()])
   return run(payer, [operatorKey], async () => {
     await contract.retire(service, operatorKey.toPublicKey())
   })

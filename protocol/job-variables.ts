@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Result } from './errors.ts'
+import { OutputSpecsSchema } from './outputs.ts'
 import { parseWith } from './parse.ts'
 import { CommitShaSchema, PublicKeySchema, RequestIdSchema } from './primitives.ts'
 import { VoucherSchema } from './voucher.ts'
@@ -24,16 +25,11 @@ const ArtifactPathSchema = z
  * them (after `CUSTOM_ENV_` is stripped). They arrive through the CI provider, so the agent treats
  * them as untrusted: a job id becomes a path in its spool.
  */
-export const JobVariablesSchema = z.object({
-  ZKRUNNER_JOB_ID: RequestIdSchema,
-  ZKRUNNER_SERVICE: PublicKeySchema,
-  ZKRUNNER_USER: PublicKeySchema,
-  /** The service version's source commitment: the commit the job must run. */
-  ZKRUNNER_SOURCE_COMMITMENT: CommitShaSchema,
-  /** The user's latest voucher (canonical JSON of Voucher). */
-  ZKRUNNER_VOUCHER: z
+/** A CI variable that carries JSON (at most `maxLength` characters) parsed by `schema`. */
+const jsonVariable = <T extends z.ZodType>(maxLength: number, schema: T) =>
+  z
     .string()
-    .max(4096)
+    .max(maxLength)
     .transform((text, ctx) => {
       try {
         return JSON.parse(text) as unknown
@@ -42,8 +38,18 @@ export const JobVariablesSchema = z.object({
         return z.NEVER
       }
     })
-    .pipe(VoucherSchema)
-    .optional(),
+    .pipe(schema)
+
+export const JobVariablesSchema = z.object({
+  ZKRUNNER_JOB_ID: RequestIdSchema,
+  ZKRUNNER_SERVICE: PublicKeySchema,
+  ZKRUNNER_USER: PublicKeySchema,
+  /** The service version's source commitment: the commit the job must run. */
+  ZKRUNNER_SOURCE_COMMITMENT: CommitShaSchema,
+  /** The user's latest voucher (canonical JSON of Voucher). */
+  ZKRUNNER_VOUCHER: jsonVariable(4096, VoucherSchema).optional(),
+  /** The service's declared outputs (canonical JSON of the descriptor's `outputs`). */
+  ZKRUNNER_OUTPUTS: jsonVariable(16_384, OutputSpecsSchema).optional(),
   /** Artifact paths, comma- or newline-separated. */
   ZKRUNNER_ARTIFACTS: z
     .string()
