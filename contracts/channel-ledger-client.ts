@@ -73,7 +73,10 @@ export class LedgerHandle {
     return TokenId.derive(this.address)
   }
 
-  /** Receipts `owner` holds: credits the ledger owes them, to redeem. */
+  /**
+   * The receipt balance of `owner`: for the runner, credits the ledger owes it (to redeem); for a
+   * user, the refunds they pulled so far.
+   */
   receipts(owner: PublicKey): bigint {
     return balanceOf(owner, this.receiptTokenId)
   }
@@ -120,26 +123,47 @@ export class LedgerHandle {
 
   /** `from` (who signs) locks `amount` credits for `beneficiary` (a sponsor may pay). */
   deposit(payer: PrivateKey, from: PrivateKey, beneficiary: PublicKey, amount: bigint) {
-    return send(payer, [from], this.depositCall(payer.toPublicKey(), from, beneficiary, amount))
+    return send(payer, [from], this.depositCall(from, beneficiary, amount))
   }
 
-  /** The deposit's calls, to send alone or with others; funds a new receipt account. */
-  depositCall(
-    feePayer: PublicKey,
-    from: PrivateKey,
-    beneficiary: PublicKey,
-    amount: bigint,
-  ): () => Promise<void> {
+  /** The deposit's call, to send alone or with others. */
+  depositCall(from: PrivateKey, beneficiary: PublicKey, amount: bigint): () => Promise<void> {
     return async () => {
-      if (!(await accountExists(beneficiary, this.receiptTokenId)))
-        AccountUpdate.fundNewAccount(feePayer, 1)
-      await this.contract.deposit(from.toPublicKey(), beneficiary, UInt64.from(amount))
+      await this.contract.deposit(
+        from.toPublicKey(),
+        beneficiary,
+        UInt64.from(amount),
+        this.runnerKey.toPublicKey(),
+      )
     }
   }
 
-  /** `owner` (who signs) turns `amount` receipts into credits (funds a new credit account). */
+  /** The runner (who signs) turns `amount` receipts into credits (funds a new credit account). */
   redeem(payer: PrivateKey, owner: PrivateKey, amount: bigint) {
     return send(payer, [owner], this.redeemCall(payer.toPublicKey(), owner.toPublicKey(), amount))
+  }
+
+  /**
+   * Pays `user` (who signs) every refund their withdrawals were granted and they did not pull
+   * yet; `payer` pays the fee and the creation of the user's accounts that are missing.
+   */
+  refund(payer: PrivateKey, user: PrivateKey) {
+    return send(payer, [user], this.refundCall(payer.toPublicKey(), user.toPublicKey()))
+  }
+
+  refundCall(feePayer: PublicKey, user: PublicKey): () => Promise<void> {
+    const token = new CreditToken(creditTokenAddress())
+    const pulled = this.receipts(user)
+    const channel = this.channel(user)
+    const map = this.map.clone() as ChannelMap
+    return async () => {
+      const missing =
+        Number(!(await accountExists(user, this.receiptTokenId))) +
+        Number(!(await accountExists(user, creditTokenId())))
+      if (missing > 0) AccountUpdate.fundNewAccount(feePayer, missing)
+      await this.vault.refund(user, UInt64.from(pulled), channel, map)
+      await token.approveAccountUpdate(this.vault.self)
+    }
   }
 
   redeemCall(feePayer: PublicKey, owner: PublicKey, amount: bigint): () => Promise<void> {

@@ -3,6 +3,7 @@ import {
   AccountUpdate,
   AccountUpdateForest,
   Bool,
+  type Cache,
   Experimental,
   Field,
   method,
@@ -37,13 +38,13 @@ import { requireResultsCount, SettleClaim, VoucherFields } from './service-contr
 const { BatchReducer } = Experimental
 
 /**
- * Actions applied per processBatch transaction (one settlement transaction). Bound by Mina's cost
- * of a transaction, not by rows: each action has one payout account update (unproved), and
- * `10.26 × proofs + 10.08 × unproved pairs + 9.14 × unproved singles < 69.45`, the fee payer
- * counting as unproved, leaves room for 9 payouts beside the batch's proof (10 unproved: 5 pairs,
- * 60.66). In rows, 24 actions measured 65,856 (about 2,700 an action), over 2^16.
+ * Actions applied per processBatch transaction (one settlement transaction). A batch has a fixed
+ * number of account updates whatever its size (its proof, one receipt mint to the runner for the
+ * whole batch, the fee payer): refunds are not paid in the batch but recorded in the user's
+ * channel and pulled by the user (`LedgerVault.refund`). So the size is bound by rows only
+ * (`npm run bench -- contracts` prints them; no circuit over 2^16).
  */
-export const LEDGER_BATCH_SIZE = 9
+export const LEDGER_BATCH_SIZE = 32
 
 /** What an action asks for. */
 export const ActionKind = {
@@ -78,10 +79,22 @@ export class LedgerAction extends Struct({
   resultsCount: UInt32,
 }) {}
 
-/** A user's channel plus the credits deposited for them (deposits are actions here too). */
-export class LedgerChannel extends Struct({ channel: Channel, deposited: UInt64 }) {
+/**
+ * A user's channel plus the credits deposited for them (deposits are actions here too) and the
+ * refunds their withdrawals were granted in total (`refunded`): the user pulls those with
+ * `LedgerVault.refund`, which pays the part above what they pulled before.
+ */
+export class LedgerChannel extends Struct({
+  channel: Channel,
+  deposited: UInt64,
+  refunded: UInt64,
+}) {
   static override empty(): LedgerChannel {
-    return new LedgerChannel({ channel: Channel.empty(), deposited: UInt64.zero })
+    return new LedgerChannel({
+      channel: Channel.empty(),
+      deposited: UInt64.zero,
+      refunded: UInt64.zero,
+    })
   }
 
   hash(): Field {
@@ -103,11 +116,28 @@ export function skipReasonAt(reasons: bigint, i: number): number {
 export const ledgerReducer = new BatchReducer({
   actionType: LedgerAction,
   batchSize: LEDGER_BATCH_SIZE,
-  // Pending action lists proved in the transaction's own proof before recursion is needed.
-  maxUpdatesFinalProof: 4,
+  // Pending action lists processBatch reads itself (about 30 rows each): a full batch needs no
+  // recursive action-stack proof unless more than one batch is pending.
+  maxUpdatesFinalProof: LEDGER_BATCH_SIZE,
+  // Action lists a recursive action-stack proof takes (3,106 rows). o1js's default, 300 (9,306
+  // rows), fails to prove natively ("Constraint unsatisfied ... step_main prevs_verified",
+  // Checked.inv in scalars_env): o1js builds its base-case dummy proof for a 2^14 domain, and the
+  // 300-list circuit with its recursive verifier is larger. At 100 it fits and proves.
+  maxUpdatesPerProof: 100,
   maxActionsPerUpdate: 1,
 })
 export class LedgerBatch extends ledgerReducer.Batch {}
+
+/**
+ * Compiles what proving a batch needs, with the key cache: the action-stack program first (the
+ * ledger's circuit verifies its proofs), then the ledger. `BatchReducer.compile()` takes no cache.
+ */
+export async function compileLedger(cache: Cache): Promise<void> {
+  await (
+    ledgerReducer.program as unknown as { compile(o: { cache: Cache }): Promise<unknown> }
+  ).compile({ cache })
+  await ChannelLedger.compile({ cache })
+}
 export class LedgerBatchProof extends ledgerReducer.BatchProof {}
 
 /**
@@ -200,16 +230,20 @@ export class ChannelLedger extends TokenContract {
 
   /**
    * Locks `amount` credits of `payer` (who signs the transfer) in the vault for `beneficiary`, and
-   * records it as an action. The beneficiary's receipt account is touched (created if missing,
-   * paid by this transaction's fee payer) so a later refund always has an account to land in.
-   * No state is read.
+   * records it as an action. Reads frozen state only. The runner has no channel: its receipt
+   * account holds what the ledger owes it, a user's holds the refunds they pulled (see `refund`),
+   * and one account cannot be both.
    */
   @method
-  async deposit(payer: PublicKey, beneficiary: PublicKey, amount: UInt64) {
+  async deposit(payer: PublicKey, beneficiary: PublicKey, amount: UInt64, runner: PublicKey) {
     amount.assertGreaterThan(UInt64.zero, ServiceErrors.zeroDeposit)
+    Poseidon.hash(runner.toFields()).assertEquals(
+      this.runnerKeyHash.getAndRequireEquals(),
+      ServiceErrors.notRunner,
+    )
+    beneficiary.equals(runner).assertFalse(ServiceErrors.runnerHasNoChannel)
     const token = new FungibleToken(creditTokenAddress())
     await token.transfer(payer, this.address, amount)
-    this.internal.mint({ address: beneficiary, amount: UInt64.zero })
     ledgerReducer.setContractInstance(this)
     ledgerReducer.dispatch(
       new LedgerAction({ ...emptyAction(beneficiary), kind: Field(ActionKind.deposit), amount }),
@@ -217,12 +251,44 @@ export class ChannelLedger extends TokenContract {
   }
 
   /**
-   * Burns `amount` of `owner`'s receipts (the owner signs). Called by LedgerVault.redeem, which
-   * pays as many credits; called alone it only destroys the caller's own receipts.
+   * Burns `amount` of the runner's receipts (the runner signs). Called by LedgerVault.redeem,
+   * which pays as many credits. Only the runner's: a user's receipt balance is the count of
+   * refunds they pulled, which must never go down.
    */
   @method
-  async burnReceipts(owner: PublicKey, amount: UInt64) {
-    this.internal.burn({ address: owner, amount })
+  async burnReceipts(runner: PublicKey, amount: UInt64) {
+    Poseidon.hash(runner.toFields()).assertEquals(
+      this.runnerKeyHash.getAndRequireEquals(),
+      ServiceErrors.notRunner,
+    )
+    this.internal.burn({ address: runner, amount })
+  }
+
+  /**
+   * Releases what `user`'s withdrawals were granted above what they pulled before: proves their
+   * channel against the channels root, and raises their receipt balance (the refunds pulled so
+   * far, a precondition) to the channel's `refunded`. Called by LedgerVault.refund, which pays the
+   * returned amount in credits. The user signs the raise: called alone (without the vault's
+   * payment) it would only cost its signer their own refund.
+   */
+  @method.returns(UInt64)
+  async releaseRefund(
+    user: PublicKey,
+    pulledBefore: UInt64,
+    channel: LedgerChannel,
+    channels: ChannelMap,
+  ) {
+    this.channelsRoot.requireEquals(channels.root)
+    channels
+      .getOption(channelKey(user))
+      .orElse(LedgerChannel.empty().hash())
+      .assertEquals(channel.hash(), ServiceErrors.channelMismatch)
+    channel.refunded.assertGreaterThan(pulledBefore, ServiceErrors.nothingToRefund)
+    const amount = channel.refunded.sub(pulledBefore)
+    const counter = this.internal.mint({ address: user, amount })
+    counter.requireSignature()
+    counter.account.balance.requireEquals(pulledBefore)
+    return amount
   }
 
   /**
@@ -349,9 +415,6 @@ export class ChannelLedger extends TokenContract {
         LedgerChannel,
         () => staged.get(action.user.toBase58()) ?? ledgerChannel(ledger, action.user),
       )
-      const stored = channels.getOption(key).orElse(LedgerChannel.empty().hash())
-      // A dummy action's user is the empty key, whose channel nobody can own.
-      current.hash().assertEquals(stored, ServiceErrors.channelMismatch)
       const ch = current.channel
       const kind = action.kind
 
@@ -436,9 +499,15 @@ export class ChannelLedger extends TokenContract {
         }),
         // After a refund nothing is left: deposited drops to what the runner was paid.
         deposited: Provable.if(withdraws, ch.paidSoFar, deposited),
+        refunded: current.refunded.add(refund),
       })
       const applies = isDummy.not()
-      channels.setIf(applies, key, next.hash())
+      // One map operation an action: setIf returns the value it replaced, which must be the
+      // witnessed channel (a dummy slot sets key 0, never a user's, from 0 to 0).
+      const replaced = channels.setIf(applies, key, next.hash())
+      replaced
+        .orElse(LedgerChannel.empty().hash())
+        .assertEquals(Provable.if(applies, current.hash(), Field(0)), ServiceErrors.channelMismatch)
       Provable.asProver(() => {
         if (!applies.toBoolean()) return
         staged.set(
@@ -448,16 +517,6 @@ export class ChannelLedger extends TokenContract {
       })
       runnerPaid = runnerPaid.add(paid)
       refunded = refunded.add(refund)
-      // One payout a slot, in receipts: a settlement pays the runner, a withdrawal refunds the
-      // user, anything else mints 0 to the runner. A user refunded more than 0 deposited, so
-      // their receipt account exists (deposit touched it); the runner's exists from deploy.
-      // Nobody but this contract can change a receipt account (approveBase refuses all), so no
-      // payout can fail.
-      const refunds = refund.greaterThan(UInt64.zero)
-      this.internal.mint({
-        address: Provable.if(refunds, action.user, runner),
-        amount: Provable.if(refunds, refund, paid),
-      })
 
       const reason = Provable.if(
         isSettle,
@@ -466,6 +525,10 @@ export class ChannelLedger extends TokenContract {
       )
       reasons = reasons.add(reason.mul(Field(8n ** BigInt(i))))
     })
+    // One payout for the whole batch: the runner's receipts (its account exists from deploy, and
+    // nobody but this contract can change it, so the mint cannot fail). Refunds stay in the
+    // channels, for their users to pull.
+    this.internal.mint({ address: runner, amount: runnerPaid.sub(paidBefore) })
     this.emitEvent(
       'Batch',
       new BatchEvent({

@@ -18,6 +18,8 @@ export const ServiceErrors = {
   heartbeatNotNewer: 'Heartbeat slot is not newer than the last one',
   badHeartbeatSignature: 'Heartbeat signature does not verify',
   receiptsNotTransferable: 'Deposit receipts cannot be transferred',
+  runnerHasNoChannel: 'The runner cannot be a user of its own ledger',
+  nothingToRefund: 'No refund above what was pulled before',
 } as const
 
 /** Assertion messages of the service registry. */

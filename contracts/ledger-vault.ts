@@ -1,5 +1,6 @@
 import { AccountUpdate, DeployArgs, method, PublicKey, SmartContract, UInt64 } from 'o1js'
-import { ChannelLedger } from './channel-ledger.ts'
+import { ChannelMap } from './channel.ts'
+import { ChannelLedger, LedgerChannel } from './channel-ledger.ts'
 import { creditTokenId } from './credit-token.ts'
 import { frozenVaultPermissions } from './service-vault.ts'
 
@@ -15,13 +16,33 @@ export class LedgerVault extends SmartContract {
     this.account.permissions.set(frozenVaultPermissions())
   }
 
-  /** Burns `amount` of `owner`'s receipts (the owner signs) and pays them as many credits. */
+  /** Burns `amount` of the runner's receipts (the runner signs) and pays as many credits. */
   @method
-  async redeem(owner: PublicKey, amount: UInt64) {
+  async redeem(runner: PublicKey, amount: UInt64) {
     const ledger = new ChannelLedger(this.address)
-    await ledger.burnReceipts(owner, amount)
+    await ledger.burnReceipts(runner, amount)
+    this.pay(runner, amount)
+  }
+
+  /**
+   * Pays `user` the refunds their withdrawals were granted above what they pulled before
+   * (`ChannelLedger.releaseRefund` proves it and counts it; the user signs that count).
+   */
+  @method
+  async refund(
+    user: PublicKey,
+    pulledBefore: UInt64,
+    channel: LedgerChannel,
+    channels: ChannelMap,
+  ) {
+    const ledger = new ChannelLedger(this.address)
+    const amount = await ledger.releaseRefund(user, pulledBefore, channel, channels)
+    this.pay(user, amount)
+  }
+
+  private pay(to: PublicKey, amount: UInt64) {
     this.balance.subInPlace(amount)
-    const credit = AccountUpdate.create(owner, creditTokenId())
+    const credit = AccountUpdate.create(to, creditTokenId())
     credit.body.mayUseToken = AccountUpdate.MayUseToken.InheritFromParent
     credit.balance.addInPlace(amount)
   }
