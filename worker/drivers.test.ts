@@ -164,6 +164,17 @@ describe('a service parameter (a driver) is checked by the driver rule before an
     expect(staleError.message).toContain('(stale-heartbeat)')
   })
 
+  it('reads a service named as its own driver in place (no call to itself) and judges it by the rule', async () => {
+    const service = await outer()
+    const good = await registeredService({ parameters: driverParameters, outputs: driverOutputs })
+    const refused = await ask(service, service.address)
+    expect(refused.res.status).toBe(422)
+    const error = await errorOf(refused.res)
+    expect(error.code).toBe('driver_interface_mismatch')
+    expect(error.message).toContain('does not declare parameter OPT (enum)')
+    await expectNothingCharged(service, refused, good.address)
+  })
+
   it('refuses a driver value that is not an address before reading anything: 422 invalid_parameters', async () => {
     const service = await outer()
     const refused = await ask(service, 'not-an-address')
