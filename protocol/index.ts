@@ -24,6 +24,7 @@ export {
   parseCid,
   parseContentCid,
 } from './cid-fields.ts'
+export { hasControlCharacter } from './control-characters.ts'
 export { bigintToBytes, bytesToBigint, digestToFields, fieldsToDigest, sha256 } from './digest.ts'
 export {
   domainTag,
@@ -141,14 +142,17 @@ export {
   type WrittenOutput,
 } from './outputs.ts'
 export {
-  hasControlCharacter,
   isReservedParameterName,
+  PARAMETER_TYPES,
   ParameterNameSchema,
   type ParameterSpec,
   ParameterSpecSchema,
+  type ParameterType,
   type ParameterValues,
   ParameterValuesSchema,
   RESERVED_PARAMETER_PREFIXES,
+  type ServiceInterface,
+  ServiceInterfaceSchema,
   validateParameters,
 } from './parameters.ts'
 export { parseJsonWith, parseWith } from './parse.ts'
@@ -227,6 +231,16 @@ export {
   serviceDescriptorBytes,
   serviceDescriptorCid,
 } from './service-descriptor.ts'
+export {
+  checkDriver,
+  type DriverFacts,
+  DriverRefusal,
+  type DriverRefusalCode,
+  type DriverVerdict,
+  driverParameters,
+  interfaceProblem,
+  type ServiceParameterSpec,
+} from './service-parameter.ts'
 export {
   parseServiceRegistration,
   type SealedGithubCredentials,

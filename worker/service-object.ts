@@ -1,10 +1,16 @@
 import { DurableObject } from 'cloudflare:workers'
 import {
   chargeOfJob,
+  checkDriver,
+  type DriverFacts,
+  DriverRefusal,
+  type DriverRefusalCode,
+  driverParameters,
   type Envelope,
   type JobSubmission,
   type NotChargedReason,
   openJson,
+  type ParameterSpec,
   parseVoucher,
   providerUrlProblem,
   type ResultReport,
@@ -43,6 +49,7 @@ import {
   refusalOf,
   requireGenuine,
 } from './service-status.ts'
+import { serviceStub } from './services.ts'
 
 /** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
 const RETIREMENT_SKEW_MS = 10 * 60 * 1000
@@ -494,6 +501,36 @@ export class ServiceObject extends DurableObject<Env> {
     })
   }
 
+  /**
+   * Refuses (422, the rule's code) a request whose `service` parameter names no valid driver by
+   * protocol's checkDriver. Each driver's facts are read as for its own status: its object's
+   * registration and retirement, the chain's state judged by the availability rule (no user).
+   */
+  async #requireDrivers(
+    specs: readonly ParameterSpec[],
+    values: Record<string, string>,
+    self: string,
+  ): Promise<void> {
+    for (const { spec, address } of driverParameters(specs, values)) {
+      // This object's own status is read in place, not through a call to itself.
+      const status =
+        address === self
+          ? await this.status(address)
+          : await serviceStub(this.env, address).status(address)
+      if (!status.ok) {
+        throw new ApiError(
+          status.status as ApiError['status'],
+          status.code as ApiErrorCode,
+          status.message,
+        )
+      }
+      const verdict = checkDriver(spec, address, driverFactsOf(status.value))
+      if (!verdict.ok) {
+        throw new ApiError(422, DRIVER_CODES[verdict.code], verdict.message, verdict.path)
+      }
+    }
+  }
+
   async #admit(
     submission: JobSubmission,
   ): Promise<{ jobId: string; status: JobStatus; pipelineId: number | string | null }> {
@@ -514,6 +551,8 @@ export class ServiceObject extends DurableObject<Env> {
         parameters.error.path,
       )
     }
+    // Drivers before the chain read and the admission: a refused driver charges nothing.
+    await this.#requireDrivers(descriptor.parameters, parameters.value, request.service)
     const config = this.#config()
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
@@ -1189,6 +1228,33 @@ export class ServiceObject extends DurableObject<Env> {
         jobId,
       )
       .toArray()
+  }
+}
+
+/** The Worker's error code for each refusal of protocol's driver rule (all answered 422). */
+const DRIVER_CODES: Record<DriverRefusalCode, ApiErrorCode> = {
+  [DriverRefusal.UNKNOWN_SERVICE]: ApiErrorCode.DRIVER_UNKNOWN,
+  [DriverRefusal.NOT_REGISTERED]: ApiErrorCode.DRIVER_NOT_REGISTERED,
+  [DriverRefusal.UNAVAILABLE]: ApiErrorCode.DRIVER_UNAVAILABLE,
+  [DriverRefusal.INTERFACE_MISMATCH]: ApiErrorCode.DRIVER_INTERFACE_MISMATCH,
+}
+
+/** A driver's facts as its own object's status() read them, for protocol's driver rule. */
+function driverFactsOf(status: {
+  registered: boolean
+  descriptor: ServiceRegistration['descriptor'] | null
+  availability: Availability | null
+}): DriverFacts {
+  const { availability } = status
+  return {
+    availability:
+      availability === null
+        ? null
+        : availability.enabled
+          ? { enabled: true }
+          : { enabled: false, reason: availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE },
+    registered: status.registered,
+    descriptor: status.descriptor,
   }
 }
 

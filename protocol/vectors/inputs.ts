@@ -4,6 +4,7 @@ import {
   type ResultManifest,
   requestDigest,
   type ServiceDescriptor,
+  type ServiceParameterSpec,
   type SettledLeaves,
   type UnsignedVoucher,
 } from '../index.ts'
@@ -51,6 +52,20 @@ export const descriptor: ServiceDescriptor = {
     { name: 'VERBOSE', type: 'boolean', required: false, default: false },
     { name: 'LABEL', type: 'string', required: false, maxLength: 32, pattern: '[a-z0-9-]*' },
   ],
+}
+
+/** A `service` parameter whose driver sets OPT and LIMIT and writes `primes` (the driver rule's vectors). */
+export const driverSpec: ServiceParameterSpec = {
+  name: 'DRIVER',
+  type: 'service',
+  required: true,
+  interface: {
+    parameters: [
+      { name: 'OPT', type: 'enum' },
+      { name: 'LIMIT', type: 'integer' },
+    ],
+    outputs: [{ name: 'primes', type: 'integer' }],
+  },
 }
 
 /** A voucher for 3 jobs at the descriptor's price. */

@@ -23,6 +23,7 @@ import {
   type Settlement,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
+import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
 import {
   createVerifiedReader,
   DEFAULT_MAX_FILE_BYTES,
@@ -46,7 +47,7 @@ import {
 import { renderOperatorVersions } from './views/operator.ts'
 import { outputsSection } from './views/outputs.ts'
 import { renderPlot } from './views/plot.ts'
-import { renderRequestForm } from './views/request-form.ts'
+import { type DriverSource, renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
 import { unverifiedSection, verificationPanel } from './views/verification.ts'
 import { confirmVoucher } from './views/voucher-confirm.ts'
@@ -68,6 +69,8 @@ interface App {
   devPrivateKey: string | null
   /** What the node announces of a network upgrade, read with the market (`unknown`: it cannot say). */
   upgrade: PageUpgradeNotice
+  /** The market as last loaded: where a `service` parameter's drivers are picked from. */
+  market: readonly MarketService[]
 }
 
 const $ = (id: string) => document.getElementById(id)!
@@ -269,6 +272,27 @@ async function watchJob(
   }
 }
 
+/** The market's services and any other address as drivers, read for protocol's driver rule. */
+function driverSource(app: App): DriverSource {
+  const maxAge = BigInt(app.config.maxHeartbeatAgeSlots)
+  return {
+    candidates: app.market.map((s) => ({
+      address: s.address,
+      name: s.descriptor?.name ?? '(descriptor unavailable)',
+      facts: marketDriverFacts(s, maxAge),
+    })),
+    factsOf: async (address) => {
+      const listed = app.market.find((s) => s.address === address)
+      if (listed) return marketDriverFacts(listed, maxAge)
+      const [fields, slot] = await Promise.all([
+        app.chain.zkappState(address),
+        app.chain.currentSlot(),
+      ])
+      return unlistedDriverFacts(holdsServiceState(fields) ? fields : null, slot, maxAge)
+    },
+  }
+}
+
 function openService(app: App, s: MarketService): void {
   const root = $('service')
   const d = s.descriptor
@@ -445,7 +469,7 @@ function openService(app: App, s: MarketService): void {
     h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
     depositStatus,
     h('h3', {}, 'Request a job'),
-    renderRequestForm(d, price, submit),
+    renderRequestForm(d, price, submit, driverSource(app)),
     amountBox,
     jobBox,
   )
@@ -623,12 +647,14 @@ async function main(): Promise<void> {
       wallet: dev,
       devPrivateKey: dev?.privateKey ?? null,
       upgrade: { kind: 'none' },
+      market: [],
     }
     const refresh = async () => {
       status.textContent = 'Loading services…'
       try {
         const [services, upgrade] = await Promise.all([loadMarket(app), readUpgrade(app)])
         app.upgrade = upgrade
+        app.market = services
         renderUpgradeNotice($('network'), upgrade)
         renderMarket($('market'), services, (s) => openService(app, s))
         status.textContent = ''

@@ -75,7 +75,7 @@ describe('the page in Chromium', () => {
     await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true)
     const rows = page.locator('table.market tbody tr')
-    await expect.poll(() => rows.count()).toBe(3)
+    await expect.poll(() => rows.count()).toBe(4)
     // Sorted by price: the cheaper (stale) service first.
     expect(await rows.nth(0).getAttribute('data-service')).toBe(stack.staleService.address)
     const stale = page.locator(`tr[data-service="${stack.staleService.address}"]`)
@@ -496,6 +496,56 @@ describe('the page in Chromium', () => {
     expect(await page.locator('[data-role="network-upgrade-unknown"]').count()).toBe(0)
     expect(await deposit.isDisabled()).toBe(false)
   })
+
+  // A higher-order service's DRIVER is another service: the page offers the market's services
+  // that pass protocol's driver rule, and checks any typed address by the same rule before sealing.
+  it('offers the matching drivers in a picker and refuses any other with the rule’s reason, sealing nothing', async () => {
+    await page.goto(stack.pageUrl)
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+    await page.locator(`tr[data-service="${stack.higherOrder.address}"] button`).click()
+    const form = page.locator('form.request')
+    const picker = form.locator('[data-role="driver-picker"]')
+    const address = form.locator('input[name="DRIVER"]')
+    const error = form.locator('[data-role="form-error"]')
+    // Of the market, only `service` declares SUITE (enum) and a required `tests` (integer): the
+    // stale one has no outputs and is stale, the unsafe one is not registered, and the
+    // higher-order one itself declares no SUITE.
+    expect(
+      await picker
+        .locator('option')
+        .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)),
+    ).toEqual(['', stack.service.address])
+    const before = stack.worker.received.length
+    const refusedWith = async (value: string, reason: string | RegExp) => {
+      await address.fill(value)
+      await form.locator('button[type="submit"]').click()
+      await expect.poll(() => error.textContent()).toMatch(reason)
+      expect(await page.locator('[data-role="voucher-confirm-button"]').count()).toBe(0)
+      expect(stack.worker.received.length).toBe(before)
+    }
+    await refusedWith(
+      stack.staleService.address,
+      /DRIVER: unavailable: .* takes no job now \(stale-heartbeat\): runner heartbeat is stale/,
+    )
+    await refusedWith(stack.unsafeService.address, /not-registered/)
+    await refusedWith(stack.higherOrder.address, /interface-mismatch: .*parameter SUITE \(enum\)/)
+    await refusedWith(
+      generateMinaKeyPair().publicKey,
+      /unknown-service: .* is not a service contract/,
+    )
+    await refusedWith('B62-not-an-address', /must be a service contract address/)
+
+    // Picking fills the address; the request is sealed with it, at the higher-order service's price.
+    await picker.selectOption(stack.service.address)
+    expect(await address.inputValue()).toBe(stack.service.address)
+    await form.locator('button[type="submit"]').click()
+    await page.locator('[data-role="voucher-confirm-button"]').click()
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+    const { submission } = stack.worker.received.at(-1)!
+    expect(submission.request.service).toBe(stack.higherOrder.address)
+    expect(submission.request.parameters).toEqual({ DRIVER: stack.service.address })
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+  }, 120_000)
 
   it('logged no errors in the page', () => {
     expect(consoleErrors.filter((e) => !e.includes('favicon'))).toEqual([])

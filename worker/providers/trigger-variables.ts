@@ -65,6 +65,8 @@ function longestValue(spec: ParameterSpec): string {
       return spec.values.reduce((a, b) =>
         JSON.stringify(b).length > JSON.stringify(a).length ? b : a,
       )
+    case 'service':
+      return LONGEST_ADDRESS
   }
 }
 

@@ -20,6 +20,7 @@ import {
   type MinaKeyPair,
   manifestBytes,
   type OutputSpec,
+  type ParameterSpec,
   publicKeyToFields,
   type RequestBinding,
   type ResultManifest,
@@ -77,6 +78,8 @@ export async function serviceFixture(
     price?: bigint
     /** Output declarations of the descriptor (none when absent). */
     outputs?: OutputSpec[]
+    /** Parameters of the descriptor (SUITE, REPEAT, FILTER and VERBOSE when absent). */
+    parameters?: ParameterSpec[]
   },
 ): Promise<ServiceFixture> {
   const runner = generateMinaKeyPair()
@@ -96,7 +99,7 @@ export async function serviceFixture(
     pricePerJob: String(opts.price ?? 5n),
     runnerPublicKey: runner.publicKey,
     workerPublicKey: opts.workerPublicKey,
-    parameters: [
+    parameters: opts.parameters ?? [
       {
         name: 'SUITE',
         type: 'enum',

@@ -48,6 +48,11 @@ export interface Stack {
   staleService: ServiceFixture
   /** A third service whose escrow is a plain account (no ServiceVault): shown as Unsafe. */
   unsafeService: ServiceFixture
+  /**
+   * A higher-order service: its DRIVER parameter takes a service with a SUITE enum and a `tests`
+   * integer output (of the market, only `service` matches).
+   */
+  higherOrder: ServiceFixture
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
   /** A genuine, runner-signed result of another user's job with `service`, pinned to the gateway. */
@@ -129,9 +134,10 @@ export async function startStack(opts: {
   const completed: Stack['completed'] = []
   let service!: ServiceFixture
   let staleService!: ServiceFixture
+  let higherOrder!: ServiceFixture
   const worker = await startWorkerDouble({
     status: (address, user) => {
-      const s = [service, staleService].find((x) => x.address === address)
+      const s = [service, staleService, higherOrder].find((x) => x.address === address)
       if (!s)
         return {
           service: address,
@@ -173,17 +179,17 @@ export async function startStack(opts: {
     complete: async (submission) => {
       const { request, voucher } = submission
       owed.set(`${request.service}:${request.user}`, BigInt(voucher.cumulativeAmount))
-      const parameters = unwrap(
-        validateParameters(service.descriptor.parameters, request.parameters),
-      )
-      const bundle = await bundleFixture(blocks, service, request.requestId, 'good', {
+      // The job of whichever service was asked (the higher-order one's too).
+      const asked = request.service === higherOrder.address ? higherOrder : service
+      const parameters = unwrap(validateParameters(asked.descriptor.parameters, request.parameters))
+      const bundle = await bundleFixture(blocks, asked, request.requestId, 'good', {
         requestId: request.requestId,
         service: request.service,
         user: request.user,
         parameters,
       })
       completed.push({ jobId: request.requestId, bundleCid: bundle.cid.toString() })
-      if (opts.settledRoot) {
+      if (opts.settledRoot && asked === service) {
         const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
         const digests = [...(leaves.get(request.user) ?? []), manifestDigest(bundle.manifest)]
         leaves.set(request.user, digests)
@@ -208,7 +214,7 @@ export async function startStack(opts: {
       return {
         bundleCid: bundle.cid.toString(),
         manifest: bundle.manifest,
-        runner: service.runner.publicKey,
+        runner: asked.runner.publicKey,
         signature: bundle.signature.signature,
       }
     },
@@ -231,6 +237,23 @@ export async function startStack(opts: {
     // Cheaper, so sorting by price puts it first.
     price: 3n,
   })
+  higherOrder = await serviceFixture(blocks, {
+    workerPublicKey: worker.keys.publicKey,
+    user: devUser,
+    name: 'speedup of a driver (higher-order)',
+    price: 7n,
+    parameters: [
+      {
+        name: 'DRIVER',
+        type: 'service',
+        required: true,
+        interface: {
+          parameters: [{ name: 'SUITE', type: 'enum' }],
+          outputs: [{ name: 'tests', type: 'integer' }],
+        },
+      },
+    ],
+  })
   const graphqlDouble = await startGraphqlDouble(chain)
   const publish = (s: ServiceFixture, height: number) => {
     const [sx, sOdd] = unwrap(publicKeyToFields(s.address))
@@ -248,6 +271,7 @@ export async function startStack(opts: {
   chain.states.set(service.address, service.state)
   chain.states.set(staleService.address, staleService.state)
   chain.states.set(unsafeService.address, unsafeService.state)
+  chain.states.set(higherOrder.address, higherOrder.state)
   chain.fakeVaults = new Set([unsafeService.address])
   // Operators cannot take deposits: anyone may publish and retire in the registry. A stranger
   // publishes the good service under their own key, then retires it: the page must still list it,
@@ -259,6 +283,7 @@ export async function startStack(opts: {
     publish(service, 3),
     publish(staleService, 4),
     publish(unsafeService, 5),
+    publish(higherOrder, 5),
     { height: 6, data: [0n, sx, sOdd, tx, tOdd, c0, c1] },
     { height: 7, data: [1n, sx, sOdd, tx, tOdd] },
   ])
@@ -281,6 +306,7 @@ export async function startStack(opts: {
     service,
     staleService,
     unsafeService,
+    higherOrder,
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
     anotherUsersJob: async () => {
