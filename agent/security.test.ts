@@ -822,6 +822,11 @@ describe.skipIf(!asRoot)(
       const { manifest, signature } = await readSealed(spool.bundleDir(jobId))
       expect(verifyManifest(manifest, signature).ok).toBe(true)
       expect(manifest).toMatchObject({ jobId, service, user, exitCode: 3 })
+      // The manifest says how the job ran: by the signer, and the command the job's user chose.
+      expect(manifest.ran).toEqual({
+        mode: 'signer',
+        command: ['sh', '-c', 'id -u; echo built > out.txt; exit 3'],
+      })
       expect(manifest.files.map((f) => f.path)).toContain('artifacts/out.txt')
       expect(await readFile(join(spool.bundleDir(jobId), 'artifacts', 'out.txt'), 'utf8')).toBe(
         'built\n',

@@ -132,7 +132,13 @@ export async function startSigner(
       const code = await runCommand(
         config,
         {
-          meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
+          meta: {
+            ...identity.meta,
+            command,
+            args,
+            mode: 'signer',
+            createdAt: new Date().toISOString(),
+          },
           env: jobEnvironment({
             host: vars,
             ci: vars,

@@ -36,6 +36,7 @@ import {
   keys,
   manifest,
   outputSpecs,
+  ran,
   request,
   settledLeaves,
   settlement,
@@ -119,6 +120,7 @@ export async function computeVectors() {
   const outputs = checkOutputs(outputSpecs, writtenOutputs)
   const invalid = checkOutputs(outputSpecs, invalidWrittenOutputs)
   const withOutputs = { ...manifest, outputs }
+  const withRan = { ...manifest, ran }
   const signedVoucher = signVoucher(voucher, keys.user.privateKey)
   const leavesCid = settledLeavesCid(settledLeaves)
   const settle = settleMessage({
@@ -201,6 +203,13 @@ export async function computeVectors() {
       manifest: {
         canonical: canonicalJson(withOutputs),
         digest: toHex(manifestDigest(withOutputs)),
+      },
+    },
+    ran: {
+      value: ran,
+      manifest: {
+        canonical: canonicalJson(withRan),
+        digest: toHex(manifestDigest(withRan)),
       },
     },
     payable: {
