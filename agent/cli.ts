@@ -115,7 +115,13 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
     })
   const isolation = jobIsolation(config.jobUser)
   return runCommand(config, {
-    meta: { ...identity.meta, command: 'true', args: [], createdAt: new Date().toISOString() },
+    meta: {
+      ...identity.meta,
+      command: 'true',
+      args: [],
+      mode: 'run',
+      createdAt: new Date().toISOString(),
+    },
     env: {},
     isolation,
     mismatch: identity.mismatch,
@@ -256,7 +262,13 @@ export function buildProgram(): Command {
           checkout: checkedOutCommit(process.cwd(), isolation.user),
         })
         process.exitCode = await runCommand(config, {
-          meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
+          meta: {
+            ...identity.meta,
+            command,
+            args,
+            mode: 'run',
+            createdAt: new Date().toISOString(),
+          },
           env: jobEnvironment({
             host: env,
             ci: env,
@@ -274,7 +286,7 @@ export function buildProgram(): Command {
   program
     .command('signer')
     .description(
-      "hold the runner key for `run` called by the job's own user: run each job as jobUser, observe it, and sign only that (as root)",
+      "hold the runner key for `run` called by the job's own user (as root): run a job only when the Worker dispatched it and the provider has it running on this runner ($ZKRUNNER_PROVIDER, $ZKRUNNER_PROVIDER_API_URL, $ZKRUNNER_PROVIDER_TOKEN, $ZKRUNNER_RUNNER_NAME), as jobUser; observe it and sign only that",
     )
     .option(
       '--socket <path>',
@@ -409,6 +421,7 @@ export function buildProgram(): Command {
                 ...job.meta,
                 command: 'bash',
                 args: [staged.path],
+                mode: 'executor',
                 createdAt: new Date().toISOString(),
               },
               env,

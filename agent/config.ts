@@ -54,6 +54,20 @@ export const AgentConfigSchema = z.strictObject({
    * running and signing it itself, for a job whose own user calls the agent.
    */
   signerSocket: z.string().startsWith('/').optional(),
+  /**
+   * The signer's provider (`github` or `gitlab`): it asks it, before it runs a job, whether that
+   * job is running on this runner now. Needed by `signer`, unused elsewhere.
+   */
+  provider: z.enum(['github', 'gitlab']).optional(),
+  /** The provider's API base: `https://api.github.com` (or GHES `…/api/v3`), or GitLab's base URL. */
+  providerApiUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * A read-only provider token of the signer's (GitHub: Actions read on the service repositories;
+   * GitLab: `read_api`). Held by the signer (root), never passed to a job.
+   */
+  providerToken: z.string().min(1).max(1024).optional(),
+  /** This runner as the provider names it: GitHub's runner name, GitLab's runner id. */
+  runnerName: z.string().min(1).max(256).optional(),
 })
 /** The agent's resolved configuration. */
 export type AgentConfig = z.infer<typeof AgentConfigSchema>
@@ -102,6 +116,10 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
   signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
+  provider: 'ZKRUNNER_PROVIDER',
+  providerApiUrl: 'ZKRUNNER_PROVIDER_API_URL',
+  providerToken: 'ZKRUNNER_PROVIDER_TOKEN',
+  runnerName: 'ZKRUNNER_RUNNER_NAME',
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ResultManifest } from '../protocol/index.ts'
 import type { LinkStatus, VerificationLink } from '../static-site/src/verify/links.ts'
 import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
 
@@ -28,14 +29,17 @@ export function verdictOf(links: readonly VerificationLink[]): {
 const MARK: Record<LinkStatus, string> = { ok: '✓', broken: '✗', pending: '–' }
 
 /**
- * Every link on its own line, its mark, name and detail, then the job's outputs (from the signed
+ * Every link on its own line, its mark, name and detail, then how the job ran (mode and command,
+ * from the signed manifest), then the job's outputs (from the signed
  * manifest, so the manifest and signature links vouch for them), then the verdict.
  */
 export function textReport(
   links: readonly VerificationLink[],
   outputs: OutputsSummary | null = null,
+  ran: string | null = null,
 ): string {
   const lines = links.map((l) => `${MARK[l.status]} ${l.name}\n    ${l.detail}`)
+  if (ran) lines.push(ran)
   if (outputs) {
     lines.push(
       `outputs: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
@@ -60,14 +64,16 @@ export function textReport(
 }
 
 /**
- * The machine-readable report (`--json`): the target, the verdict, every link, and the job's
- * outputs (null when it has none) with their outputsDigest.
+ * The machine-readable report (`--json`): the target, the verdict, every link, the job's
+ * outputs (null when it has none) with their outputsDigest, and how it ran (`ran`, null when the
+ * manifest does not say).
  */
 export function jsonReport(
   target: { bundleCid: string; service: string; jobId?: string; requestId?: string },
   links: readonly VerificationLink[],
   outputs: OutputsSummary | null = null,
+  ran: ResultManifest['ran'] | null = null,
 ): string {
   const { verdict, exit } = verdictOf(links)
-  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, outputs }, null, 2)}\n`
+  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, outputs, ran }, null, 2)}\n`
 }

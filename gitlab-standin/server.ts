@@ -157,6 +157,20 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     pipeline: { id: p.id, project_id: p.project_id, ref: p.ref, sha: p.sha, status: p.status },
     web_url: `${webUrl(project)}/-/jobs/${j.id}`,
     failure_reason: j.status === 'failed' ? 'script_failure' : undefined,
+    // GitLab names the runner that picked the job up (null until one did).
+    runner: j.started_at ? runnerJson() : null,
+  })
+  const runnerJson = () => ({
+    id: options.runner?.id ?? 1,
+    description: options.runner?.description ?? 'zkrunner-standin',
+    ip_address: null,
+    active: true,
+    paused: false,
+    is_shared: false,
+    runner_type: 'project_type',
+    name: 'gitlab-runner',
+    online: true,
+    status: 'online',
   })
 
   const sendHook = async (

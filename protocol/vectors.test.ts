@@ -59,3 +59,11 @@ test('the outputs digest is o1js Poseidon.hashWithPrefix over the output fields'
   for (const c of chunks) expect(BigInt(c) < 1n << 248n).toBe(true)
   expect(o.invalid.fields[0]).toBe('0')
 })
+
+test("a manifest's `ran` (mode and command) is part of the signed bytes and parses back", async () => {
+  const { parseManifestBytes } = await import('./index.ts')
+  const r = committed.ran
+  const parsed = parseManifestBytes(new TextEncoder().encode(r.manifest.canonical))
+  expect(parsed.ok && parsed.value.ran).toEqual(r.value)
+  expect(r.manifest.digest).not.toBe(committed.manifest.digest)
+})

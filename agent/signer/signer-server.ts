@@ -10,6 +10,7 @@ import { type Isolation, userEnv } from '../isolation/job-user.ts'
 import { jobIdentity } from '../job-identity.ts'
 import { runCommand } from '../pipeline/run-command.ts'
 import { Spool } from '../spool/spool.ts'
+import { checkJobBinding, signerBinding } from './job-binding.ts'
 import {
   MAX_REQUEST_BYTES,
   MAX_SIGNER_CONNECTIONS,
@@ -67,6 +68,8 @@ export async function startSigner(
       AgentErrorCode.INVALID_CONFIG,
       'the signer runs jobs as jobUser (ZKRUNNER_JOB_USER) and needs root: without it the job would run as the key owner',
     )
+  // Validated once: a signer that cannot ask the provider where a job runs does not start.
+  const binding = signerBinding(config)
   const inFlight = new Set<string>()
 
   async function serve(socket: Socket, line: string): Promise<void> {
@@ -106,6 +109,16 @@ export async function startSigner(
       checkout: readCheckout === false ? null : checkedOutCommit(cwd, jobUser),
     })
     const { jobId } = identity.meta
+    // Without the checkout the commit that runs is only the CI's word, which the caller writes:
+    // that is only for the `started` hook's not-run result of a mismatch (nothing is checked out
+    // yet, and nothing will run). A job that would run is always read from its checkout.
+    if (readCheckout === false && !identity.mismatch)
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        'readCheckout: false is only for a source mismatch found before the checkout (the GitHub started hook); a job that runs is read from its checkout',
+      )
+    // The caller names the job; the Worker and the provider say whether it is this runner's now.
+    await checkJobBinding(binding, identity.meta)
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
     if (inFlight.size >= MAX_SIGNER_RUNS)
@@ -119,7 +132,13 @@ export async function startSigner(
       const code = await runCommand(
         config,
         {
-          meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
+          meta: {
+            ...identity.meta,
+            command,
+            args,
+            mode: 'signer',
+            createdAt: new Date().toISOString(),
+          },
           env: jobEnvironment({
             host: vars,
             ci: vars,

@@ -38,6 +38,7 @@ import {
   keys,
   manifest,
   outputSpecs,
+  ran,
   request,
   settledLeaves,
   settlement,
@@ -172,6 +173,7 @@ export async function computeVectors() {
   const outputs = checkOutputs(outputSpecs, writtenOutputs)
   const invalid = checkOutputs(outputSpecs, invalidWrittenOutputs)
   const withOutputs = { ...manifest, outputs }
+  const withRan = { ...manifest, ran }
   const signedVoucher = signVoucher(voucher, keys.user.privateKey)
   const leavesCid = settledLeavesCid(settledLeaves)
   const settle = settleMessage({
@@ -254,6 +256,13 @@ export async function computeVectors() {
       manifest: {
         canonical: canonicalJson(withOutputs),
         digest: toHex(manifestDigest(withOutputs)),
+      },
+    },
+    ran: {
+      value: ran,
+      manifest: {
+        canonical: canonicalJson(withRan),
+        digest: toHex(manifestDigest(withRan)),
       },
     },
     payable: {

@@ -85,6 +85,12 @@ export const request: RequestBinding = {
   parameters: { TARGET: 'release', RUNS: '3' },
 }
 
+/** How a job ran, as the signer records it: its mode and the command line it started. */
+export const ran: NonNullable<ResultManifest['ran']> = {
+  mode: 'signer',
+  command: ['bash', '--noprofile', '--norc', '-eo', 'pipefail', '/runner/_work/_temp/step.sh'],
+}
+
 /** A result manifest of a finished job. */
 export const manifest: ResultManifest = {
   v: 1,

@@ -34,6 +34,7 @@ import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
 import { contentVerified } from './verify/links.ts'
+import { ranText } from './verify/ran.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
@@ -222,6 +223,8 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
     ),
   ]
   // Part of the signed manifest: the links that vouch for the manifest vouch for them.
+  const ran = ranText(m)
+  if (ran) content.push(h('p', { 'data-role': 'result-ran' }, ran))
   if (outcome.outputs) content.push(outputsSection(outcome.outputs))
   const samples = outcome.files.get(m.sampling.samplesPath)
   if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))

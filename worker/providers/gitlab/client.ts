@@ -21,6 +21,16 @@ export interface GitlabVariable {
   variable_type?: string
 }
 
+/**
+ * A job of a pipeline as `GET /projects/:id/pipelines/:pid/jobs` lists it (the fields the runner's
+ * signer reads): its status and the runner that picked it (null until one did).
+ */
+export interface GitlabJob {
+  id: number
+  status: string
+  runner: { id: number; description?: string | null } | null
+}
+
 /** What one trigger request came to. */
 export type GitlabTriggerOutcome =
   /** GitLab created the pipeline. */
@@ -170,6 +180,21 @@ export class GitlabClient {
   }): Promise<ReadOutcome<GitlabVariable[]>> {
     return this.#read(
       `${this.#project(input.project)}/pipelines/${input.pipelineId}/variables`,
+      input.apiToken,
+    )
+  }
+
+  /**
+   * `GET /projects/:id/pipelines/:pid/jobs`: the pipeline's jobs with their status and runner
+   * (read by the runner's signer: is this job running on this runner now?).
+   */
+  pipelineJobs(input: {
+    project: string
+    apiToken: string
+    pipelineId: number
+  }): Promise<ReadOutcome<GitlabJob[]>> {
+    return this.#read(
+      `${this.#project(input.project)}/pipelines/${input.pipelineId}/jobs?per_page=100`,
       input.apiToken,
     )
   }

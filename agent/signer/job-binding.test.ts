@@ -1,0 +1,141 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startGitlabStandin } from '../../gitlab-standin/server.ts'
+import type { GitlabStandin } from '../../gitlab-standin/types.ts'
+import { generateMinaKeyPair } from '../../protocol/index.ts'
+import { AgentErrorCode } from '../errors.ts'
+import { checkJobBinding, type SignerBinding } from './job-binding.ts'
+
+// The signer's job check on GitLab (shell executor), against the GitLab stand-in's jobs API and a
+// Worker answering GET /v1/jobs/:id and /v1/services/:a. (GitHub's runs through the signer itself
+// in security.test.ts.)
+
+const service = generateMinaKeyPair().publicKey
+const user = generateMinaKeyPair().publicKey
+const commit = 'c'.repeat(40)
+const held = new Map<string, Record<string, unknown>>()
+let worker: Server
+let workerUrl: string
+let gitlab: GitlabStandin
+
+beforeAll(async () => {
+  worker = createServer((req, res) => {
+    const json = (status: number, v: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v))
+    const job = /^\/v1\/jobs\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1]
+    if (job && held.has(job)) return json(200, held.get(job))
+    if (req.url === `/v1/services/${service}`)
+      return json(200, {
+        service,
+        descriptor: { provider: 'gitlab', project: '7', ref: 'main', sourceCommitment: commit },
+      })
+    return json(404, { error: { code: 'not_found' } })
+  })
+  await new Promise<void>((r) => worker.listen(0, '127.0.0.1', r))
+  workerUrl = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`
+})
+afterAll(async () => {
+  worker.close()
+  await gitlab?.close()
+})
+
+const binding = (runner = '42'): SignerBinding => ({
+  workerUrl,
+  provider: 'gitlab',
+  apiUrl: gitlab.url,
+  token: 'glpat-read',
+  runner,
+})
+const job = (jobId: string) => ({ jobId, service, user, sourceCommitment: commit })
+/** The Worker's record of `jobId`: triggered, pipeline `id` of project 7, no result. */
+const record = (jobId: string, pipelineId: number | null, extra: Record<string, unknown> = {}) =>
+  held.set(jobId, {
+    jobId,
+    service,
+    user,
+    status: 'running',
+    createdAt: new Date().toISOString(),
+    pipeline: pipelineId === null ? null : { id: pipelineId, projectId: 7, webUrl: null },
+    result: null,
+    ...extra,
+  })
+const outcome = (p: Promise<void>) =>
+  p.then(
+    () => 'ok',
+    (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+  )
+
+describe("the signer's job check on GitLab", () => {
+  it("passes only for the job whose pipeline has a job running on this runner; another runner's, a finished pipeline or no pipeline yet are refused", async () => {
+    const ids = { mine: 'a'.repeat(32), done: 'b'.repeat(32), early: 'd'.repeat(32) }
+    const seen: Record<string, string> = {}
+    let recordedMine!: (id: number) => void
+    /** Resolves once the Worker recorded this job's pipeline (from the trigger's answer). */
+    const mine = new Promise<number>((resolve) => (recordedMine = resolve))
+    gitlab = await startGitlabStandin({
+      projects: [{ id: 7, triggerTokens: ['glptt'], accessTokens: ['glpat-read'] }],
+      runner: { id: 42, description: 'rack-1' },
+      runJob: async ({ variables }) => {
+        if (variables.ZKRUNNER_JOB_ID !== ids.mine) return { status: 'success' }
+        await mine
+        seen.mine = await outcome(checkJobBinding(binding(), job(ids.mine)))
+        seen.otherRunner = await outcome(checkJobBinding(binding('43'), job(ids.mine)))
+        seen.done = await outcome(checkJobBinding(binding(), job(ids.done)))
+        seen.early = await outcome(checkJobBinding(binding(), job(ids.early)))
+        return { status: 'success' }
+      },
+    })
+    const trigger = async (jobId: string) => {
+      const res = await fetch(`${gitlab.url}/api/v4/projects/7/trigger/pipeline`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=glptt&ref=main&variables[ZKRUNNER_JOB_ID]=${jobId}`,
+      })
+      return ((await res.json()) as { id: number }).id
+    }
+    // A job whose pipeline already ran to its end.
+    record(ids.done, await trigger(ids.done))
+    await gitlab.idle()
+    record(ids.early, null)
+    const mineId = await trigger(ids.mine)
+    record(ids.mine, mineId)
+    recordedMine(mineId)
+    await gitlab.idle()
+    const refused = AgentErrorCode.SIGNER_REFUSED
+    expect(seen).toEqual({
+      mine: 'ok',
+      otherRunner: `${refused}: job ${ids.mine}: GitLab's pipeline ${mineId} has no job running on runner 43; nothing was run or signed`,
+      done: expect.stringMatching(
+        new RegExp(
+          `^${refused}: job ${ids.done}: GitLab's pipeline \\d+ has no job running on runner 42`,
+        ),
+      ),
+      early: `${refused}: job ${ids.early}: the Worker has not recorded its pipeline yet; nothing was run or signed`,
+    })
+    // Once its pipeline is over, the job itself is refused too.
+    expect(await outcome(checkJobBinding(binding(), job(ids.mine)))).toMatch(
+      /has no job running on runner 42/,
+    )
+  })
+
+  it('refuses a job of a service on another provider, another source commitment, or a job with a result', async () => {
+    const id = 'e'.repeat(32)
+    record(id, 1)
+    const gh = { ...binding(), provider: 'github' as const }
+    expect(await outcome(checkJobBinding(gh, job(id)))).toContain(
+      'its service runs on gitlab, this signer',
+    )
+    expect(
+      await outcome(checkJobBinding(binding(), { ...job(id), sourceCommitment: 'f'.repeat(40) })),
+    ).toContain("the source commitment is not its service's")
+    record(id, 1, { result: { bundleCid: 'x' } })
+    expect(await outcome(checkJobBinding(binding(), job(id)))).toContain(
+      'the Worker already holds its result',
+    )
+    record(id, 1, { status: 'queued' })
+    expect(await outcome(checkJobBinding(binding(), job(id)))).toContain(
+      'the Worker says it is queued, not dispatched and running',
+    )
+  })
+})

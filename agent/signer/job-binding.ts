@@ -1,0 +1,220 @@
+import { z } from 'zod'
+import { GithubClient } from '../../worker/providers/github/client.ts'
+import { runNameOf } from '../../worker/providers/github/run-name.ts'
+import { GitlabClient } from '../../worker/providers/gitlab/client.ts'
+import type { AgentConfig } from '../config.ts'
+import { AgentError, AgentErrorCode } from '../errors.ts'
+
+/** How long the signer waits for the Worker or the provider before it refuses. */
+const LOOKUP_TIMEOUT_MS = 8000
+
+/**
+ * What the signer checks a job against before it runs it: the Worker that dispatched it and the
+ * provider whose runner is running it. Everything a caller sends (its variables, its event file)
+ * is written by the job's own user, so neither answer is taken from the caller.
+ */
+export interface SignerBinding {
+  workerUrl: string
+  provider: 'github' | 'gitlab'
+  /** GitHub's REST base, or GitLab's base URL (the API is under /api/v4). */
+  apiUrl: string
+  /** The signer's read token: sent to `apiUrl` only, never to a job. */
+  token: string
+  /** This runner as the provider names it: GitHub's `runner_name`, GitLab's runner id. */
+  runner: string
+}
+
+/** The signer's binding from its configuration; a signer without one does not start. */
+export function signerBinding(config: AgentConfig): SignerBinding {
+  const { provider, providerApiUrl, providerToken, runnerName } = config
+  if (!provider || !providerApiUrl || !providerToken || !runnerName)
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      'the signer checks every job with the provider before it runs it: set provider (github or gitlab), providerApiUrl, providerToken (a read token) and runnerName (this runner: its GitHub name, or its GitLab runner id)',
+    )
+  if (provider === 'gitlab' && !/^\d{1,12}$/.test(runnerName))
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      'runnerName: on GitLab, the runner id (a number, as GET /runners/:id names it)',
+    )
+  return {
+    workerUrl: config.workerUrl,
+    provider,
+    apiUrl: providerApiUrl,
+    token: providerToken,
+    runner: runnerName,
+  }
+}
+
+/** `GET /v1/jobs/:id` as the signer reads it (worker/README: the fields it needs). */
+const WorkerJobSchema = z.object({
+  jobId: z.string(),
+  service: z.string(),
+  user: z.string(),
+  status: z.string(),
+  createdAt: z.iso.datetime({ offset: true }),
+  pipeline: z
+    .object({
+      id: z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,20}$/)]),
+      projectId: z.number().int().nonnegative().nullable(),
+    })
+    .nullable(),
+  result: z.unknown(),
+})
+
+/** `GET /v1/services/:address` as the signer reads it: where the service's runs are. */
+const WorkerServiceSchema = z.object({
+  service: z.string(),
+  descriptor: z.object({
+    provider: z.enum(['github', 'gitlab']),
+    project: z.string().min(1),
+    ref: z.string().min(1),
+    workflow: z.string().optional(),
+    sourceCommitment: z.string(),
+  }),
+})
+
+/** Statuses of a job that was never handed to the provider, or whose run is over. */
+const NOT_RUNNING = new Set([
+  'queued',
+  'trigger_failed',
+  'success',
+  'failed',
+  'canceled',
+  'skipped',
+])
+
+const refuse = (jobId: string, why: string) =>
+  new AgentError(AgentErrorCode.SIGNER_REFUSED, `job ${jobId}: ${why}; nothing was run or signed`)
+
+async function workerGet<T>(
+  binding: SignerBinding,
+  path: string,
+  schema: z.ZodType<T>,
+  jobId: string,
+): Promise<T> {
+  const url = `${binding.workerUrl.replace(/\/+$/, '')}${path}`
+  let res: Response
+  try {
+    res = await fetch(url, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
+    })
+  } catch (e) {
+    throw refuse(
+      jobId,
+      `cannot ask the Worker (${(e as Error).name}) whether it dispatched the job`,
+    )
+  }
+  if (res.status === 404) {
+    await res.body?.cancel()
+    throw refuse(jobId, 'the Worker never dispatched it (404)')
+  }
+  if (!res.ok) {
+    await res.body?.cancel()
+    throw refuse(jobId, `the Worker did not answer for it (HTTP ${res.status})`)
+  }
+  const parsed = schema.safeParse(await res.json().catch(() => undefined))
+  if (!parsed.success) throw refuse(jobId, `the Worker's answer for ${path} is unreadable`)
+  return parsed.data
+}
+
+/**
+ * Refuses (`SIGNER_REFUSED`) unless `job` is a job the Worker dispatched for this service and
+ * user, with no result yet, whose provider run is in progress on this runner now. A job running
+ * here can then only have itself signed: naming another job's id (public on GitHub) gets nothing.
+ */
+export async function checkJobBinding(
+  binding: SignerBinding,
+  job: { jobId: string; service: string; user: string; sourceCommitment: string },
+): Promise<void> {
+  const { jobId } = job
+  const held = await workerGet(binding, `/v1/jobs/${jobId}`, WorkerJobSchema, jobId)
+  if (held.jobId !== jobId || held.service !== job.service || held.user !== job.user)
+    throw refuse(jobId, 'the Worker dispatched it for another service or user')
+  if (NOT_RUNNING.has(held.status))
+    throw refuse(jobId, `the Worker says it is ${held.status}, not dispatched and running`)
+  if (held.result !== null) throw refuse(jobId, 'the Worker already holds its result')
+  const { descriptor } = await workerGet(
+    binding,
+    `/v1/services/${job.service}`,
+    WorkerServiceSchema,
+    jobId,
+  )
+  if (descriptor.provider !== binding.provider)
+    throw refuse(
+      jobId,
+      `its service runs on ${descriptor.provider}, this signer's runner on ${binding.provider}`,
+    )
+  if (descriptor.sourceCommitment !== job.sourceCommitment)
+    throw refuse(jobId, "the source commitment is not its service's")
+  const where =
+    binding.provider === 'github'
+      ? await githubRunner(binding, descriptor, held)
+      : await gitlabRunner(binding, descriptor, held)
+  if (where !== 'here') throw refuse(jobId, where)
+}
+
+/** 'here' when the job's run has a job in progress on this runner; else why not. */
+async function githubRunner(
+  binding: SignerBinding,
+  descriptor: z.infer<typeof WorkerServiceSchema>['descriptor'],
+  held: z.infer<typeof WorkerJobSchema>,
+): Promise<string> {
+  const client = new GithubClient({
+    apiUrl: binding.apiUrl,
+    token: binding.token,
+    timeoutMs: LOOKUP_TIMEOUT_MS,
+  })
+  const repository = descriptor.project
+  const title = runNameOf(held.jobId)
+  let runId: string
+  if (held.pipeline) {
+    runId = String(held.pipeline.id)
+    const run = await client.getRun({ repository, runId })
+    if (!run.ok) return `GitHub did not answer for run ${runId} (${run.reason})`
+    if (run.value.display_title !== title) return `GitHub's run ${runId} is not "${title}"`
+  } else {
+    // Dispatched, but the Worker has not learnt the run yet: found by its run-name, as it would.
+    if (!descriptor.workflow) return 'its service names no workflow'
+    const listed = await client.listDispatchedRuns({
+      repository,
+      workflow: descriptor.workflow,
+      ref: descriptor.ref,
+      createdAfter: new Date(Date.parse(held.createdAt) - 60_000),
+    })
+    if (!listed.ok) return `GitHub did not list the runs (${listed.reason})`
+    const run = listed.value.find((r) => r.display_title === title)
+    if (!run) return `GitHub lists no run "${title}"`
+    runId = run.id
+  }
+  const jobs = await client.listRunJobs({ repository, runId })
+  if (!jobs.ok) return `GitHub did not list run ${runId}'s jobs (${jobs.reason})`
+  return jobs.value.some((j) => j.status === 'in_progress' && j.runner_name === binding.runner)
+    ? 'here'
+    : `GitHub's run ${runId} has no job in progress on runner ${binding.runner}`
+}
+
+/** 'here' when the job's pipeline has a job running on this runner; else why not. */
+async function gitlabRunner(
+  binding: SignerBinding,
+  descriptor: z.infer<typeof WorkerServiceSchema>['descriptor'],
+  held: z.infer<typeof WorkerJobSchema>,
+): Promise<string> {
+  if (!held.pipeline) return 'the Worker has not recorded its pipeline yet'
+  const client = new GitlabClient({ baseUrl: binding.apiUrl, timeoutMs: LOOKUP_TIMEOUT_MS })
+  const pipelineId = Number(held.pipeline.id)
+  const jobs = await client.pipelineJobs({
+    project:
+      held.pipeline.projectId === null ? descriptor.project : String(held.pipeline.projectId),
+    apiToken: binding.token,
+    pipelineId,
+  })
+  if (!jobs.ok) return `GitLab did not list pipeline ${pipelineId}'s jobs (${jobs.reason})`
+  if (!Array.isArray(jobs.value)) return 'GitLab answered garbage'
+  return jobs.value.some(
+    (j) => j?.status === 'running' && String(j.runner?.id ?? '') === binding.runner,
+  )
+    ? 'here'
+    : `GitLab's pipeline ${pipelineId} has no job running on runner ${binding.runner}`
+}
