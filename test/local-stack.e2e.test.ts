@@ -451,6 +451,8 @@ describe('the local stack', () => {
               archive: stack.urls.archive,
               feePayerKeyPath: 'payer.json',
               fee: '0.1',
+              // The stack's chain does not verify proofs (as the stack's own transactions).
+              prove: stack.proofs,
               creditToken: stack.deployment.token,
               registry: stack.deployment.registry,
             },
