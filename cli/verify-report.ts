@@ -36,9 +36,10 @@ export function textReport(
   outputs: OutputsSummary | null = null,
 ): string {
   const lines = links.map((l) => `${MARK[l.status]} ${l.name}\n    ${l.detail}`)
+  const { verdict } = verdictOf(links)
   if (outputs) {
     lines.push(
-      `outputs: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
+      `${verdict === 'broken' ? 'outputs NOT vouched for (a link is broken: anyone could have written them)' : 'outputs'}: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
       ...outputs.values.map(
         (v) =>
           `    ${v.name} (${v.type}) = ${v.value === null ? '(not written)' : JSON.stringify(v.value)}`,
@@ -46,7 +47,6 @@ export function textReport(
       ...outputs.problems.map((p) => `    problem: ${p}`),
     )
   }
-  const { verdict } = verdictOf(links)
   const broken = links.filter((l) => l.status === 'broken').map((l) => l.id)
   const open = links.filter((l) => l.status === 'pending').map((l) => l.id)
   lines.push(
@@ -61,7 +61,9 @@ export function textReport(
 
 /**
  * The machine-readable report (`--json`): the target, the verdict, every link, and the job's
- * outputs (null when it has none) with their outputsDigest.
+ * outputs (null when it has none) with their outputsDigest. Under a broken verdict the outputs
+ * are not `outputs` but `unverifiedOutputs`: a script that reads `.outputs` without checking the
+ * verdict never takes values from a result anyone could have forged.
  */
 export function jsonReport(
   target: { bundleCid: string; service: string; jobId?: string; requestId?: string },
@@ -69,5 +71,6 @@ export function jsonReport(
   outputs: OutputsSummary | null = null,
 ): string {
   const { verdict, exit } = verdictOf(links)
-  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, outputs }, null, 2)}\n`
+  const shown = verdict === 'broken' ? { outputs: null, unverifiedOutputs: outputs } : { outputs }
+  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, ...shown }, null, 2)}\n`
 }
