@@ -1,4 +1,4 @@
-import { Mina } from 'o1js'
+import { Field, Mina, Proof } from 'o1js'
 
 /** The network ids o1js signs for. */
 export type MinaNetworkId = 'devnet' | 'mainnet' | 'testnet'
@@ -17,7 +17,12 @@ export interface MinaEndpoint {
   prove?: boolean
 }
 
-/** A Mina node (and its archive) as an o1js instance, through its GraphQL client. */
+/**
+ * A Mina node (and its archive) as an o1js instance, through its GraphQL client. `prove: false`
+ * marks the instance as not proving (`Mina.getProofsEnabled()`); o1js's Network ignores that
+ * when it builds a transaction, so the contracts client puts dummy proofs in itself
+ * (`useDummyProofs`).
+ */
 export function minaNetwork(at: MinaEndpoint): ReturnType<typeof Mina.Network> {
   const network = Mina.Network({
     mina: at.mina,
@@ -39,4 +44,27 @@ export function selectNetwork(
   Mina.setActiveInstance(
     minaNetwork({ mina: minaUrl, archive: archiveUrl, networkId, prove: options.prove }),
   )
+}
+
+/** A proof class only to obtain o1js's dummy proof through its public API. */
+class AnyProof extends Proof<Field, Field> {
+  static override publicInputType = Field
+  static override publicOutputType = Field
+  static override tag = () => ({ name: 'zkrunner-dummy' })
+}
+
+let dummy: string | undefined
+
+/**
+ * Authorizes every account update of `tx` that awaits a proof with o1js's dummy proof (the one
+ * LocalBlockchain uses with proofs off: max 2 proofs verified, domain 2^15), so `tx.prove()`
+ * proves nothing and needs no compiled prover. Only a node that does not verify proofs accepts it.
+ */
+export async function useDummyProofs(tx: Mina.Transaction<false, false>): Promise<void> {
+  dummy ??= (await AnyProof.dummy(Field(0), Field(0), 2, 15)).toJSON().proof
+  for (const update of tx.transaction.accountUpdates) {
+    if (update.lazyAuthorization?.kind !== 'lazy-proof') continue
+    update.authorization = { proof: dummy }
+    update.lazyAuthorization = undefined
+  }
 }
