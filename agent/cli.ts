@@ -500,6 +500,7 @@ export function buildProgram(): Command {
           minaGraphqlUrl: config.minaGraphqlUrl,
           archiveUrl: config.archiveUrl,
           networkId: config.networkId,
+          prove: config.prove,
           cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
           ipfs: helia,
         })
@@ -579,6 +580,7 @@ export function buildProgram(): Command {
           minaGraphqlUrl: config.minaGraphqlUrl,
           archiveUrl: config.archiveUrl,
           networkId: config.networkId,
+          prove: config.prove,
           cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
           registry: opts.registry ?? process.env.ZKRUNNER_REGISTRY,
           services: opts.service ?? [],

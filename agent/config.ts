@@ -31,6 +31,11 @@ export const AgentConfigSchema = z.strictObject({
   creditToken: z.string().optional(),
   /** Base58 Mina private key paying settlement fees; the runner oracle key when unset. */
   feePayerKey: z.string().optional(),
+  /**
+   * Prove settlement and heartbeat transactions (true). False only against a node that does not
+   * verify proofs, such as the local chain without `--proofs`: the local stack sets it so.
+   */
+  prove: z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]),
   /** Fee of a settlement transaction, in nanomina. */
   txFee: z.coerce.number().int().min(0),
   /** Where compiled circuit keys are cached; `<dataDir>/o1js-cache` when unset. */
@@ -83,6 +88,7 @@ export function defaultConfig(
     minaGraphqlUrl: 'http://127.0.0.1:3085/graphql',
     archiveUrl: 'http://127.0.0.1:3085/archive',
     networkId: 'devnet',
+    prove: true,
     txFee: 100_000_000,
     intervalMs: 100,
     perf: 'auto',
@@ -106,6 +112,7 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   networkId: 'ZKRUNNER_MINA_NETWORK_ID',
   creditToken: 'ZKRUNNER_CREDIT_TOKEN',
   feePayerKey: 'ZKRUNNER_FEE_PAYER_KEY',
+  prove: 'ZKRUNNER_PROVE',
   txFee: 'ZKRUNNER_TX_FEE',
   o1jsCacheDir: 'ZKRUNNER_O1JS_CACHE_DIR',
   intervalMs: 'ZKRUNNER_INTERVAL_MS',

@@ -40,9 +40,10 @@ export function textReport(
 ): string {
   const lines = links.map((l) => `${MARK[l.status]} ${l.name}\n    ${l.detail}`)
   if (ran) lines.push(ran)
+  const { verdict } = verdictOf(links)
   if (outputs) {
     lines.push(
-      `outputs: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
+      `${verdict === 'broken' ? 'outputs NOT vouched for (a link is broken: anyone could have written them)' : 'outputs'}: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
       ...outputs.values.map(
         (v) =>
           `    ${v.name} (${v.type}) = ${v.value === null ? '(not written)' : JSON.stringify(v.value)}`,
@@ -50,7 +51,6 @@ export function textReport(
       ...outputs.problems.map((p) => `    problem: ${p}`),
     )
   }
-  const { verdict } = verdictOf(links)
   const broken = links.filter((l) => l.status === 'broken').map((l) => l.id)
   const open = links.filter((l) => l.status === 'pending').map((l) => l.id)
   lines.push(
@@ -66,7 +66,9 @@ export function textReport(
 /**
  * The machine-readable report (`--json`): the target, the verdict, every link, the job's
  * outputs (null when it has none) with their outputsDigest, and how it ran (`ran`, null when the
- * manifest does not say).
+ * manifest does not say). Under a broken verdict the outputs are not `outputs` but
+ * `unverifiedOutputs`: a script that reads `.outputs` without checking the verdict never takes
+ * values from a result anyone could have forged.
  */
 export function jsonReport(
   target: { bundleCid: string; service: string; jobId?: string; requestId?: string },
@@ -75,5 +77,6 @@ export function jsonReport(
   ran: ResultManifest['ran'] | null = null,
 ): string {
   const { verdict, exit } = verdictOf(links)
-  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, outputs, ran }, null, 2)}\n`
+  const shown = verdict === 'broken' ? { outputs: null, unverifiedOutputs: outputs } : { outputs }
+  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, ...shown, ran }, null, 2)}\n`
 }

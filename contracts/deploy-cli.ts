@@ -110,7 +110,7 @@ const isLoopback = (url: string) => /^https?:\/\/(127\.|localhost|\[::1\])/.test
 
 /** Selects the alias's network, checks it answers, and loads the fee payer. */
 async function connect(at: ResolvedAlias, io: DeployIo): Promise<Session> {
-  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId)
+  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId, { prove: at.alias.prove })
   let height: string
   try {
     height = (await fetchLastBlock(at.alias.url)).blockchainLength.toString()

@@ -99,7 +99,7 @@ export async function offerCommand(
     )
   }
   let at = await loadAlias(configPath, alias)
-  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId)
+  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId, { prove: at.alias.prove })
   const payer = { key: await readKeyFile(at.feePayerKeyPath, 'fee payer'), fee: at.feeNanomina }
   let compiled = false
   const ensureCompiled = async () => {
@@ -215,7 +215,7 @@ export async function retireCommand(
   }
   const runnerKey = await readKeyFile(resolve(o.runnerKey), 'runner')
   const at = await loadAlias(resolve(o.config), alias)
-  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId)
+  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId, { prove: at.alias.prove })
   const registryAddress = at.alias.registry
   if (!registryAddress) throw new DeployError('NOT_DEPLOYED', `alias ${alias} has no registry`)
   const registry = PublicKey.fromBase58(registryAddress)
