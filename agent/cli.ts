@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
 import type { Helia } from 'helia'
+import { isPrivateCommitment } from '../protocol/index.ts'
 import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
@@ -125,7 +126,11 @@ async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
   let code: number
   try {
     if (job.mismatch) {
-      const message = `source mismatch: the service version commits to ${job.mismatch.commitment} but the CI checked out ${job.mismatch.ran}; the job was not run and is not charged (pin the service to a tag)`
+      // Pinned with the not-run result: a private service's checked-out commit is not named.
+      const ran = isPrivateCommitment(job.mismatch.commitment)
+        ? "a commit that does not open it with any of the agent's privateSources"
+        : job.mismatch.ran
+      const message = `source mismatch: the service version commits to ${job.mismatch.commitment} but the CI checked out ${ran}; the job was not run and is not charged (pin the service to a tag)`
       process.stderr.write(`zkrunner: ${message}\n`)
       const { spoolNotRun } = await import('./pipeline/not-run.ts')
       await spoolNotRun(spool, meta, 'source-mismatch', message)
@@ -210,7 +215,7 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
   const vars = { ...job, ...dispatchedParameters(job.ZKRUNNER_PARAMETERS) }
   const cwd = process.env.GITHUB_WORKSPACE ?? process.cwd()
   // Before the checkout there is only the run's claim, GITHUB_SHA (jobIdentity's fallback).
-  const identity = jobIdentity(vars, cwd)
+  const identity = jobIdentity(vars, cwd, { privateSources: config.privateSources })
   const { jobId } = identity.meta
   const spool = new Spool(config.dataDir)
   if (when === 'completed') {
@@ -336,6 +341,7 @@ export function buildProgram(): Command {
           artifacts: opts.artifact as string[],
           newJobId: true,
           checkout: checkedOutCommit(process.cwd(), isolation.user),
+          privateSources: config.privateSources,
         })
         process.exitCode = await runCommand(config, {
           meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
@@ -419,6 +425,7 @@ export function buildProgram(): Command {
           process.env,
           process.cwd(),
           SAMPLED_STAGES.has(stage) ? isolation.user : undefined,
+          config.privateSources,
         )
         const ci = customEnv(process.env)
         // Every stage of every job, zkrunner's or not, runs with the job's variables only and as

@@ -378,7 +378,9 @@ async function serviceCommand(
   )
   const service = serviceKey.key.toPublicKey()
   io.out(
-    `service ${descriptor.name}: ${descriptor.provider} ${descriptor.project}@${descriptor.ref} job ${descriptor.job}`,
+    descriptor.visibility === 'private'
+      ? `service ${descriptor.name}: private ${descriptor.provider} service (coordinates sealed)`
+      : `service ${descriptor.name}: ${descriptor.provider} ${descriptor.project}@${descriptor.ref} job ${descriptor.job}`,
   )
   io.out(
     `  source ${descriptor.sourceCommitment}, ${descriptor.pricePerJob} credits per job, timelock ${timelock} slots`,

@@ -178,6 +178,10 @@ export {
 } from './result-report.ts'
 export { unsafeRegexReason } from './safe-regex.ts'
 export {
+  isPrivateService,
+  PRIVATE_COORDINATES,
+  type PrivateServiceDescriptor,
+  type PublicServiceDescriptor,
   parseServiceDescriptor,
   type ServiceDescriptor,
   ServiceDescriptorSchema,
@@ -185,13 +189,17 @@ export {
   serviceDescriptorCid,
 } from './service-descriptor.ts'
 export {
+  type PrivateCoordinates,
+  PrivateCoordinatesSchema,
   parseServiceRegistration,
+  resolveRunsOn,
   type SealedGithubCredentials,
   SealedGithubCredentialsSchema,
   type SealedGitlabCredentials,
   SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   ServiceRegistrationSchema,
+  sealedCoordinates,
   signServiceRegistration,
   verifyServiceRegistration,
 } from './service-registration.ts'
@@ -217,6 +225,23 @@ export {
   signFields,
   verifyFields,
 } from './signature.ts'
+export {
+  fieldToPrivateCommitment,
+  fieldToSourceCommitment,
+  isPrivateCommitment,
+  newSalt,
+  openingToField,
+  opensCommitment,
+  PrivateCommitmentSchema,
+  privateCommitment,
+  SOURCE_COMMITMENT_PREFIX,
+  SourceCommitmentSchema,
+  type SourceOpening,
+  SourceOpeningSchema,
+  sameSourceCommitment,
+  sourceCommitmentToField,
+  stringToFields,
+} from './source-commitment.ts'
 export {
   STATUS_QUERY_MAX_SECONDS,
   type StatusQuery,

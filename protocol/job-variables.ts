@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Result } from './errors.ts'
 import { parseWith } from './parse.ts'
 import { CommitShaSchema, PublicKeySchema, RequestIdSchema } from './primitives.ts'
+import { SourceCommitmentSchema } from './source-commitment.ts'
 import { VoucherSchema } from './voucher.ts'
 
 // An artifact path names a file under the job's build directory: relative, no `.`/`..` segment,
@@ -29,7 +30,7 @@ export const JobVariablesSchema = z.object({
   ZKRUNNER_SERVICE: PublicKeySchema,
   ZKRUNNER_USER: PublicKeySchema,
   /** The service version's source commitment: the commit the job must run. */
-  ZKRUNNER_SOURCE_COMMITMENT: CommitShaSchema,
+  ZKRUNNER_SOURCE_COMMITMENT: SourceCommitmentSchema,
   /** The user's latest voucher (canonical JSON of Voucher). */
   ZKRUNNER_VOUCHER: z
     .string()

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { Field, PublicKey, Signature } from 'o1js'
+import { Field, Poseidon, PublicKey, Signature } from 'o1js'
 import { expect, test } from 'vitest'
 import { computeVectors } from './vectors/compute.ts'
 import { keys } from './vectors/inputs.ts'
@@ -35,4 +35,14 @@ test('the vector public key fields are o1js PublicKey.toFields()', () => {
   expect(PublicKey.fromBase58(keys.user.publicKey).toFields().map(String)).toEqual(
     committed.publicKeys.user,
   )
+})
+
+test('the private source commitment vector is o1js Poseidon.hashWithPrefix of its input', () => {
+  const v = committed.sourceCommitment
+  expect(
+    Poseidon.hashWithPrefix(
+      v.prefix,
+      v.input.map((x: string) => Field(x)),
+    ).toString(),
+  ).toBe(v.field)
 })

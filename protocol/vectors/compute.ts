@@ -10,7 +10,9 @@ import {
   keyId,
   manifestDigest,
   manifestMessage,
+  openingToField,
   payabilityOf,
+  privateCommitment,
   publicKeyToFields,
   requestDigest,
   resultLeafMessage,
@@ -21,6 +23,7 @@ import {
   signFields,
   signManifest,
   signVoucher,
+  stringToFields,
   toHex,
   unwrap,
   voucherMessage,
@@ -33,6 +36,7 @@ import {
   request,
   settledLeaves,
   settlement,
+  sourceOpening,
   voucher,
 } from './inputs.ts'
 
@@ -128,6 +132,18 @@ export async function computeVectors() {
     settle: {
       message: dec(settle),
       signature: signFields(settle, keys.runner.privateKey),
+    },
+    sourceCommitment: {
+      prefix: 'zkrunner/source/v1',
+      opening: sourceOpening,
+      input: dec([
+        BigInt(`0x${sourceOpening.salt}`),
+        ...stringToFields(sourceOpening.providerUrl),
+        ...stringToFields(sourceOpening.project),
+        BigInt(`0x${sourceOpening.commit}`),
+      ]),
+      field: String(openingToField(sourceOpening)),
+      text: privateCommitment(sourceOpening),
     },
     payable: {
       manifests: payableRunEnds.map((end) => ({ end, is: payabilityOf(end) })),

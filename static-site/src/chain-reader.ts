@@ -1,16 +1,17 @@
 import {
-  commitToField,
   decodeHeartbeat,
   decodeTerms,
   fieldsToCid,
-  fieldToCommit,
+  fieldToSourceCommitment,
   parseServiceAccounts,
   publicKeyToFields,
   type ServiceAccounts,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  sameSourceCommitment,
   serviceAccountsQuery,
+  sourceCommitmentToField,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
@@ -281,7 +282,7 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
   const at = (i: number) => state[i] ?? 0n
   const cid = fieldsToCid([at(ServiceState.descriptorCid0), at(ServiceState.descriptorCid1)])
   return {
-    sourceCommitment: fieldToCommit(at(ServiceState.sourceCommitment)),
+    sourceCommitment: fieldToSourceCommitment(at(ServiceState.sourceCommitment)),
     descriptorCid: cid.ok ? cid.value.toString() : null,
     terms: decodeTerms(at(ServiceState.terms)),
     heartbeat: decodeHeartbeat(at(ServiceState.heartbeat)),
@@ -290,9 +291,9 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
   }
 }
 
-/** True when a commit SHA is the one frozen in the state (compared as the stored integer). */
-export const sameCommit = (state: ServiceOnChain, sha: string): boolean =>
-  /^[0-9a-f]{40}$/.test(sha) && commitToField(sha) === commitToField(state.sourceCommitment)
+/** True when a source commitment (a commit SHA or a private one) is the one frozen in the state. */
+export const sameCommit = (state: ServiceOnChain, commitment: string): boolean =>
+  sameSourceCommitment(commitment, sourceCommitmentToField(state.sourceCommitment))
 
 /** A user's channel as its settlements left it: jobs covered so far and their results root. */
 export interface Settlement {

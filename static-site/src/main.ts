@@ -3,6 +3,7 @@ import {
   checkGenuineService,
   holdsServiceState,
   isPublicKey as isMinaAddress,
+  isPrivateService,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
@@ -379,7 +380,15 @@ function openService(app: App, s: MarketService): void {
       h('dt', {}, 'Service contract'),
       h('dd', {}, h('code', {}, s.address)),
       h('dt', {}, 'Pipeline'),
-      h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
+      isPrivateService(d)
+        ? h(
+            'dd',
+            {},
+            h('span', { class: 'badge private' }, 'private code'),
+            ' source committed: ',
+            h('code', {}, d.sourceCommitment),
+          )
+        : h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
       h('dt', {}, 'Runner key'),
       h('dd', {}, h('code', {}, d.runnerPublicKey)),
     ),

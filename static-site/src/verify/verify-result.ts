@@ -2,6 +2,7 @@ import {
   checkGenuineService,
   type GenuineCode,
   holdsServiceState,
+  isPrivateCommitment,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
@@ -287,6 +288,10 @@ async function walkChain(
       'broken',
       `manifest says ${manifest.sourceCommitment}, the contract holds ${state.sourceCommitment}`,
     )
+  } else if (isPrivateCommitment(manifest.sourceCommitment)) {
+    // The manifest commits to what the contract froze, but what that is stays hidden until the
+    // operator reveals it: neither passed nor failed.
+    set('source', 'pending', `private (committed): ${state.sourceCommitment}`)
   } else set('source', 'ok', state.sourceCommitment)
 
   // 8. Inclusion in the user's settled results root.
