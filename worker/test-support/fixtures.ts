@@ -170,6 +170,8 @@ export async function makeService(
     provider?: ServiceDescriptor['provider']
     /** A private service: its coordinates travel only sealed. */
     visibility?: 'private'
+    /** The GitLab project as the descriptor (or the sealed coordinates) name it. */
+    project?: string
     /** Overrides of the sealed coordinates of a private service (a wrong opening, say). */
     coordinates?: Partial<PrivateCoordinates>
   } = {},
@@ -192,7 +194,7 @@ export async function makeService(
       : {
           provider: 'gitlab' as const,
           providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
-          project: String(TEST_PROJECT_ID),
+          project: options.project ?? String(TEST_PROJECT_ID),
         }),
     ref: 'main',
     job: 'zkrunner',
