@@ -243,6 +243,15 @@ export {
   stringToFields,
 } from './source-commitment.ts'
 export {
+  checkSourceReveal,
+  MAX_REVEAL_BYTES,
+  parseSourceReveal,
+  revealOpening,
+  type SourceReveal,
+  SourceRevealSchema,
+  sourceRevealBytes,
+} from './source-reveal.ts'
+export {
   STATUS_QUERY_MAX_SECONDS,
   type StatusQuery,
   signStatusQuery,
