@@ -201,6 +201,12 @@ export interface RegistryEntry {
   operator: string
   descriptorCid: string | null
   height: number
+  /**
+   * CIDs the same operator published for the same service after the first, newest first: reveal
+   * documents of a private service (the registry's Published event is the operator-signed path, so
+   * a reveal needs no new contract method). Readers check each against the contract.
+   */
+  laterCids: string[]
 }
 
 /** A listing with whether its operator has since retired it. */
@@ -225,11 +231,20 @@ export function registryListings(events: readonly ChainEvent[]): RegistryListing
     if (!service || !operator) continue
     if (kind === REGISTRY_PUBLISHED && c0 !== undefined && c1 !== undefined) {
       const cid = fieldsToCid([c0, c1])
+      const earlier = all.get(key(service, operator))
+      if (earlier && cid.ok && !earlier.retired) {
+        // The first listing names the descriptor; a later one by the same key is a reveal.
+        const text = cid.value.toString()
+        if (text !== earlier.descriptorCid && !earlier.laterCids.includes(text))
+          earlier.laterCids.unshift(text)
+        continue
+      }
       all.set(key(service, operator), {
         service,
         operator,
         descriptorCid: cid.ok ? cid.value.toString() : null,
         height: e.height,
+        laterCids: [],
         retired: false,
       })
     } else if (kind === REGISTRY_RETIRED) {

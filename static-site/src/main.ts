@@ -83,6 +83,23 @@ function ownRecord(service: string, user: string) {
   }
 }
 
+/**
+ * The reveal documents a service's own runner key listed for it in the registry, newest first (a
+ * stranger's listings are dropped as for the market).
+ */
+async function revealsOf(app: App, service: string): Promise<readonly string[]> {
+  const events = await app.chain.events(app.config.registryAddress)
+  const [own] = await ownListings(
+    registryEntries(events).filter((e) => e.service === service),
+    async (s) => {
+      const fields = await app.chain.zkappState(s).catch(() => null)
+      return holdsServiceState(fields) ? decodeServiceState(fields).runnerKeyHash : null
+    },
+    (fields) => app.prover.poseidon(fields),
+  )
+  return own?.laterCids ?? []
+}
+
 async function loadMarket(app: App): Promise<MarketService[]> {
   const [events, currentSlot] = await Promise.all([
     app.chain.events(app.config.registryAddress),
@@ -181,6 +198,7 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
         settled: settledResultsFrom(app.ipfs, (owner, digests) =>
           app.prover.resultsRoot(owner, digests),
         ),
+        reveals: (service) => revealsOf(app, service),
       },
       panel.update,
     )
