@@ -1,4 +1,5 @@
 import {
+  type PrivateCoordinates,
   type ServiceDescriptor,
   sealJson,
   signServiceRegistration,
@@ -13,6 +14,11 @@ export interface ProviderCredentials {
   apiToken?: string
   /** The secret the provider's webhook sends for this service alone (GitLab's X-Gitlab-Token). */
   webhookSecret?: string
+  /**
+   * A private service's coordinates and commitment opening: sealed with the credentials, the only
+   * place the Worker learns where the job runs.
+   */
+  coordinates?: PrivateCoordinates
 }
 
 /** One service version to register with the Worker. */
@@ -60,6 +66,7 @@ export async function registerWithWorker(
         triggerToken: r.credentials.triggerToken,
         ...(r.credentials.apiToken ? { apiToken: r.credentials.apiToken } : {}),
         ...(r.credentials.webhookSecret ? { webhookSecret: r.credentials.webhookSecret } : {}),
+        ...(r.credentials.coordinates ? { coordinates: r.credentials.coordinates } : {}),
       }),
     },
     r.runnerPrivateKey,
