@@ -38,7 +38,7 @@ export function parseSourceReveal(bytes: Uint8Array): Result<SourceReveal> {
     return fail('INVALID_FIELD', `a reveal document is at most ${MAX_REVEAL_BYTES} bytes`)
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))
   } catch {
     return fail('MALFORMED_JSON', 'the reveal document is not UTF-8 JSON')
   }
