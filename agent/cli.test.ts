@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -290,12 +290,84 @@ describe('zkrunner-agent CLI', () => {
   })
 
   // Nine calls of the CLI, each a Node start with the TypeScript loader: slow on a loaded host.
+  it('run: the job writes its declared outputs with `zkrunner-agent output`; they are checked and signed', {
+    timeout: 240_000,
+  }, async () => {
+    const declared = JSON.stringify([
+      { name: 'primes', type: 'integer', required: true },
+      { name: 'passed', type: 'boolean', required: true },
+    ])
+    const za = `${NODE} ${CLI.join(' ')}`
+    // A stale file from an earlier job in the same directory is not this job's.
+    await mkdir(join(work, '.zkrunner'), { recursive: true })
+    await writeFile(join(work, '.zkrunner/outputs.jsonl'), '{"name":"primes","value":"1"}\n')
+    const jobId = randomBytes(16).toString('hex')
+    const script = [
+      'set -e',
+      'mkdir -p sub && cd sub',
+      `${za} output primes 25`,
+      `${za} output passed true`,
+      // An undeclared name and a second write fail where they are written, and change nothing.
+      `! ${za} output requestDigest 00 2>>../refused.txt`,
+      `! ${za} output primes 26 2>>../refused.txt`,
+    ].join('\n')
+    const r = await agent(['run', '--job', jobId, ...JOB, '--', 'sh', '-c', script], {
+      ZKRUNNER_OUTPUTS: declared,
+    })
+    expect(r.code, r.stderr).toBe(0)
+    const refused = await readFile(join(work, 'refused.txt'), 'utf8')
+    expect(refused).toMatch(/requestDigest is not an output of this service/)
+    expect(refused).toMatch(/primes was already written/)
+    const manifest = unwrap(
+      parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),
+    )
+    expect(manifest.outputs).toEqual({
+      valid: true,
+      problems: [],
+      values: [
+        { name: 'primes', type: 'integer', value: '25' },
+        { name: 'passed', type: 'boolean', value: true },
+      ],
+    })
+    expect(manifest.requestDigest).toBe(
+      requestDigest({ requestId: jobId, service, user, parameters: {} }),
+    )
+
+    // Written by hand, a value that does not parse marks the job outputs-invalid, said in the log
+    // and the manifest; the result is still signed and delivered.
+    const bad = randomBytes(16).toString('hex')
+    const r2 = await agent(
+      [
+        'run',
+        '--job',
+        bad,
+        ...JOB,
+        '--',
+        'sh',
+        '-c',
+        'mkdir -p .zkrunner && echo \'{"name":"primes","value":"lots"}\' > .zkrunner/outputs.jsonl',
+      ],
+      { ZKRUNNER_OUTPUTS: declared },
+    )
+    expect(r2.code).toBe(0)
+    expect(r2.stderr).toMatch(/outputs invalid: primes: must be an unsigned 64-bit integer/)
+    const m2 = unwrap(
+      parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(bad), 'manifest.json'))),
+    )
+    expect(m2.outputs?.valid).toBe(false)
+    expect(m2.outputs?.problems).toEqual([
+      'primes: must be an unsigned 64-bit integer in decimal',
+      'passed: required, but the job did not write it',
+    ])
+    expect((await new Spool(dir).state(bad)).phase).toBe('queued')
+  })
+
   it('executor: driven the way GitLab Runner calls it', { timeout: 240_000 }, async () => {
     const jobId = randomBytes(16).toString('hex')
     const project = join(dir, 'project')
     await writeFile(
       join(dir, 'step.sh'),
-      `#!/usr/bin/env bash\nmkdir -p "${project}" && cd "${project}" && echo built > out.txt && echo job-log && exit 0\n`,
+      `#!/usr/bin/env bash\nset -e\nmkdir -p "${project}" && cd "${project}" && echo built > out.txt && echo job-log\ncd /tmp && ${NODE} ${CLI.join(' ')} output ok true\n`,
     )
     await writeFile(join(dir, 'failing.sh'), '#!/usr/bin/env bash\nexit 3\n')
     await writeFile(join(dir, 'prep.sh'), '#!/usr/bin/env bash\necho preparing\n')
@@ -310,6 +382,7 @@ describe('zkrunner-agent CLI', () => {
       CUSTOM_ENV_ZKRUNNER_ARTIFACTS: 'out.txt',
       CUSTOM_ENV_ZKRUNNER_PARAMETERS: '{"TARGET":"release"}',
       CUSTOM_ENV_TARGET: 'release',
+      CUSTOM_ENV_ZKRUNNER_OUTPUTS: '[{"name":"ok","type":"boolean"}]',
     }
     const cfg = await agent(['executor', 'config'], gitlab)
     expect(JSON.parse(cfg.stdout)).toMatchObject({
@@ -327,6 +400,8 @@ describe('zkrunner-agent CLI', () => {
       parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),
     )
     expect(manifest.files.map((f) => f.path)).toContain('artifacts/out.txt')
+    // Written from another directory: the agent told the job where its outputs file is.
+    expect(manifest.outputs?.values).toEqual([{ name: 'ok', type: 'boolean', value: true }])
     expect(manifest.requestDigest).toBe(
       requestDigest({ requestId: jobId, service, user, parameters: { TARGET: 'release' } }),
     )

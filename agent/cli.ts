@@ -1,10 +1,6 @@
 import { existsSync } from 'node:fs'
-import { constants } from 'node:os'
 import { join } from 'node:path'
-import type { SingleBar } from 'cli-progress'
 import { Command, Option } from 'commander'
-import type { Helia } from 'helia'
-import { isPrivateCommitment } from '../protocol/index.ts'
 import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
@@ -19,20 +15,18 @@ import {
 } from './executor/executor.ts'
 import { githubJobVariables, inGithubActions } from './github/github-job.ts'
 import { customEnv, jobEnvironment } from './isolation/job-env.ts'
-import { checkKeyExposure, type Isolation, jobIsolation, userEnv } from './isolation/job-user.ts'
+import { checkKeyExposure, jobIsolation, userEnv } from './isolation/job-user.ts'
 import { checkKeyPlacement } from './isolation/key-placement.ts'
-import { mkdirPrivate } from './isolation/private-fs.ts'
 import { scriptFor } from './isolation/stage-script.ts'
-import { type JobIdentity, jobIdentity } from './job-identity.ts'
+import { jobIdentity } from './job-identity.ts'
 import { generateRunnerKey, loadRunnerKey } from './keys.ts'
-import type { AdvanceDeps } from './pipeline/advance-job.ts'
-import { startJob } from './pipeline/start-job.ts'
-import { type JobMeta, Spool } from './spool/spool.ts'
+import { progressDeps, runCommand, withNode } from './pipeline/run-command.ts'
+import { Spool } from './spool/spool.ts'
+
+/** Where the signer listens unless `signerSocket` says otherwise. */
+const DEFAULT_SIGNER_SOCKET = '/run/zkrunner/signer.sock'
 
 const VERSION = '0.1.0'
-/** Large bundles get progress bars; small ones would only flicker. */
-const PROGRESS_MIN_BYTES = 64 * 1024 * 1024
-
 type GlobalFlags = Partial<Record<keyof AgentConfig | 'config', unknown>>
 
 function configOf(cmd: Command): AgentConfig {
@@ -48,153 +42,9 @@ function configOf(cmd: Command): AgentConfig {
     metricsListen: o.metricsListen,
     gatewayListen: o.listen,
     announce: o.announce,
+    signerSocket: o.signer ?? o.socket,
   }
   return loadConfig(flags)
-}
-
-// Helia, the bundle code, prom-client and o1js are imported where they are used: while a job runs
-// the agent holds only the sampler, which keeps its memory and start-up small.
-
-async function progressDeps(): Promise<Pick<AdvanceDeps, 'onHashProgress' | 'onPinBlock'>> {
-  const { SingleBar } = await import('cli-progress')
-  let bar: SingleBar | undefined
-  return {
-    onHashProgress: (done, total) => {
-      if (total < PROGRESS_MIN_BYTES || !process.stderr.isTTY) return
-      if (!bar) {
-        bar = new SingleBar({
-          format: 'zkrunner: hashing+importing [{bar}] {percentage}% {value}/{total} MiB',
-          stream: process.stderr,
-        })
-        bar.start(Math.ceil(total / 2 ** 20), 0)
-      }
-      bar.update(Math.floor(done / 2 ** 20))
-      if (done >= total) bar.stop()
-    },
-  }
-}
-
-async function withNode<T>(config: AgentConfig, fn: (helia: Helia) => Promise<T>): Promise<T> {
-  await mkdirPrivate(config.dataDir)
-  const { openIpfsNode } = await import('./ipfs/node.ts')
-  const helia = await openIpfsNode({ dataDir: config.dataDir, announce: config.announce })
-  try {
-    return await fn(helia)
-  } finally {
-    await helia.stop()
-  }
-}
-
-function exitCodeOf(outcome: { exitCode: number; signal: NodeJS.Signals | null }): number {
-  return outcome.signal ? 128 + (constants.signals[outcome.signal] ?? 0) : outcome.exitCode
-}
-
-/** One job as a mode hands it to runCommand: who it is for, what it runs, and as whom. */
-interface JobRun {
-  meta: JobMeta
-  /** The job's whole environment (jobEnvironment). */
-  env: Record<string, string>
-  isolation: Isolation
-  /** Set when the checked-out commit is not the source commitment: the job must not run. */
-  mismatch?: JobIdentity['mismatch']
-  ranFrom: JobIdentity['ranFrom']
-  /** The job's directories the key must not be under (CI_BUILDS_DIR, CI_PROJECT_DIR). */
-  jobDirs: (string | undefined)[]
-}
-
-/** Runs one job end to end; returns the job's exit code (finishing steps that fail stay spooled). */
-async function runCommand(config: AgentConfig, job: JobRun): Promise<number> {
-  const { meta } = job
-  checkKeyPlacement(config, [...job.jobDirs, meta.cwd])
-  checkKeyExposure(job.isolation, process.env)
-  const runner = await loadRunnerKey(config)
-  const spool = new Spool(config.dataDir)
-  if (existsSync(spool.jobDir(meta.jobId)))
-    throw new AgentError('INVALID_CONFIG', `job ${meta.jobId} is already spooled`)
-  await mkdirPrivate(config.dataDir)
-  process.stderr.write(`zkrunner: ${job.isolation.note}\n`)
-  if (job.ranFrom === 'ci-variable')
-    process.stderr.write(
-      "zkrunner: the build directory is not a git checkout: the commit that ran is only the CI variables' word (CI_COMMIT_SHA, GITHUB_SHA), which job variables can override\n",
-    )
-  const served = config.metricsListen
-    ? await import('./metrics/metrics.ts').then(async ({ JobMetrics, serveMetrics }) => {
-        const metrics = new JobMetrics(meta.jobId)
-        return { metrics, server: await serveMetrics(metrics.registry, config.metricsListen) }
-      })
-    : null
-  let code: number
-  try {
-    if (job.mismatch) {
-      // Pinned with the not-run result: a private service's checked-out commit is not named.
-      const ran = isPrivateCommitment(job.mismatch.commitment)
-        ? "a commit that does not open it with any of the agent's privateSources"
-        : job.mismatch.ran
-      const message = `source mismatch: the service version commits to ${job.mismatch.commitment} but the CI checked out ${ran}; the job was not run and is not charged (pin the service to a tag)`
-      process.stderr.write(`zkrunner: ${message}\n`)
-      const { spoolNotRun } = await import('./pipeline/not-run.ts')
-      await spoolNotRun(spool, meta, 'source-mismatch', message)
-      code = 1
-    } else {
-      let outcome: Awaited<ReturnType<typeof startJob>>
-      try {
-        outcome = await startJob({
-          spool,
-          config,
-          meta,
-          env: job.env,
-          user: job.isolation.user,
-          log: (line) => process.stderr.write(`zkrunner: ${line}\n`),
-          onSample: served?.metrics.update.bind(served.metrics),
-        })
-      } finally {
-        served?.metrics.finish()
-      }
-      if (outcome.perfUnavailable)
-        process.stderr.write(
-          `zkrunner: perf not used (${outcome.perfUnavailable}); sampled from procfs/cgroup\n`,
-        )
-      code = exitCodeOf(outcome)
-    }
-    const { advanceJob } = await import('./pipeline/advance-job.ts')
-    const progress = await progressDeps()
-    await withNode(config, async (helia) => {
-      try {
-        const state = await advanceJob(
-          {
-            spool,
-            helia,
-            runner,
-            report: { workerUrl: config.workerUrl, attempts: config.reportAttempts },
-            onReportConflict: () => served?.metrics.reportConflict(),
-            ...progress,
-          },
-          meta.jobId,
-        )
-        process.stderr.write(
-          `zkrunner: job ${meta.jobId} ${state.phase}: bundle ${state.bundleCid}\n`,
-        )
-      } catch (e) {
-        const state = await spool.state(meta.jobId)
-        if (state.phase !== 'pinned') throw e
-        if (state.reportConflict)
-          process.stderr.write(
-            `zkrunner: ALERT: REPORT_CONFLICT: ${state.reportConflict}; this runner's key signed another result for this job (replay, second run or stolen key): check before settling\n`,
-          )
-        // Pinned and signed but the Worker did not acknowledge: `resume` retries; the job's own result stands.
-        else
-          process.stderr.write(
-            `zkrunner: ${(e as Error).message}; kept in the spool for \`zkrunner-agent resume\`\n`,
-          )
-      }
-    })
-    // The bundle's CID on a line of its own, last, on every provider: scripts and logs find it.
-    const { bundleCid } = await spool.state(meta.jobId)
-    if (bundleCid) process.stdout.write(`${bundleCid}\n`)
-  } finally {
-    served?.server?.close()
-  }
-  return code
 }
 
 /**
@@ -218,24 +68,51 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
   const identity = jobIdentity(vars, cwd, { privateSources: config.privateSources })
   const { jobId } = identity.meta
   const spool = new Spool(config.dataDir)
+  const signer = config.signerSocket
+    ? await import('./signer/signer-client.ts').then((m) => ({
+        ...m,
+        socket: config.signerSocket!,
+      }))
+    : null
   if (when === 'completed') {
-    if (!existsSync(spool.jobDir(jobId))) {
+    // With a signer, the spool is the signer's (root's): it says where the job stands.
+    const held = signer
+      ? await signer.signerJobStatus(signer.socket, jobId)
+      : existsSync(spool.jobDir(jobId))
+        ? await spool.state(jobId)
+        : { phase: null }
+    if (held.phase === null) {
       process.stderr.write(
         `zkrunner: ALERT: zkrunner job ${jobId} ended without a result: no step ran it under zkrunner-agent (see "Install on a GitHub self-hosted runner")\n`,
       )
       return 1
     }
-    const state = await spool.state(jobId)
-    process.stderr.write(`zkrunner: job ${jobId} ${state.phase}\n`)
-    if (state.bundleCid) process.stdout.write(`${state.bundleCid}\n`)
+    process.stderr.write(`zkrunner: job ${jobId} ${held.phase}\n`)
+    if (held.bundleCid) process.stdout.write(`${held.bundleCid}\n`)
     return 0
   }
-  checkKeyPlacement(config, [cwd])
+  // The key is the signer's when there is one (it checks where its own data dir sits): this hook
+  // runs as the job's user, whose own data dir holds no key.
+  if (!signer) checkKeyPlacement(config, [cwd])
   if (!identity.mismatch) {
-    await loadRunnerKey(config)
+    if (!signer) await loadRunnerKey(config)
     process.stderr.write(`zkrunner: job ${jobId} for ${identity.meta.user}: checked\n`)
     return 0
   }
+  if (signer)
+    // The signer finds the same mismatch from the same variables (no checkout read: nothing is
+    // checked out yet) and signs the not-run result itself.
+    return signer.runThroughSigner(signer.socket, {
+      v: 1,
+      op: 'run',
+      command: 'true',
+      args: [],
+      cwd,
+      vars: Object.fromEntries(
+        Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+      options: { artifacts: [], passEnv: [], readCheckout: false },
+    })
   const isolation = jobIsolation(config.jobUser)
   return runCommand(config, {
     meta: { ...identity.meta, command: 'true', args: [], createdAt: new Date().toISOString() },
@@ -258,6 +135,13 @@ function dispatchedParameters(text: string | undefined): Record<string, string> 
   } catch {
     return {}
   }
+}
+
+/** The options that were given (a strict request has no `undefined` members). */
+function definedOptions(o: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  )
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -323,6 +207,10 @@ export function buildProgram(): Command {
       '--metrics-listen <host:port>',
       'serve Prometheus /metrics while the job runs, empty to disable',
     )
+    .option(
+      '--signer <socket>',
+      'ask the signer on this unix socket to run, observe and sign the job: for a job whose own user calls the agent, which must not hold the key ($ZKRUNNER_SIGNER_SOCKET)',
+    )
     .argument('<command>', 'command to run (after --)')
     .argument('[args...]', 'its arguments')
     .action(
@@ -332,6 +220,31 @@ export function buildProgram(): Command {
         // the job's identity comes from the dispatch inputs in the event file.
         const github = inGithubActions(process.env)
         const env = (github && githubJobVariables(process.env)) || process.env
+        if (config.signerSocket) {
+          // The signer (another user) runs, observes and signs the job; this process holds no key.
+          const { runThroughSigner } = await import('./signer/signer-client.ts')
+          process.exitCode = await runThroughSigner(config.signerSocket, {
+            v: 1,
+            op: 'run',
+            command,
+            args,
+            cwd: process.cwd(),
+            vars: Object.fromEntries(
+              Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+            ),
+            options: {
+              ...definedOptions({
+                jobId: opts.job,
+                service: opts.service,
+                user: opts.user,
+                sourceCommitment: opts.sourceCommitment,
+              }),
+              artifacts: opts.artifact as string[],
+              passEnv: opts.passEnv as string[],
+            },
+          })
+          return
+        }
         const isolation = jobIsolation(config.jobUser)
         const identity = jobIdentity(env, process.cwd(), {
           jobId: opts.job as string | undefined,
@@ -358,6 +271,63 @@ export function buildProgram(): Command {
         })
       },
     )
+
+  program
+    .command('signer')
+    .description(
+      "hold the runner key for `run` called by the job's own user: run each job as jobUser, observe it, and sign only that (as root)",
+    )
+    .option(
+      '--socket <path>',
+      `unix socket to listen on, opened to the job user's group ($ZKRUNNER_SIGNER_SOCKET, default ${DEFAULT_SIGNER_SOCKET})`,
+    )
+    .action(async (_o, cmd: Command) => {
+      const config = configOf(cmd)
+      const isolation = jobIsolation(config.jobUser)
+      checkKeyPlacement(config)
+      checkKeyExposure(isolation, process.env)
+      await loadRunnerKey(config)
+      const { startSigner } = await import('./signer/signer-server.ts')
+      const log = (line: string) => process.stderr.write(`zkrunner-signer: ${line}\n`)
+      const signer = await startSigner(
+        config,
+        isolation,
+        config.signerSocket ?? DEFAULT_SIGNER_SOCKET,
+        log,
+      )
+      log(`listening on ${signer.socketPath}; jobs run as ${isolation.user?.name}`)
+      const stop = () => void signer.close().finally(() => process.exit(0))
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+
+  program
+    .command('output')
+    .description(
+      "inside a job: write one of the service's declared outputs (checked by the agent after the job, signed in the manifest)",
+    )
+    .argument('<name>', 'the output name the service descriptor declares')
+    .argument(
+      '<value>',
+      'its value: a decimal integer, true/false, a hex SHA-256, a CID or short text',
+    )
+    .action(async (name: string, value: string) => {
+      const { writeOutput, OUTPUTS_FILE_VARIABLE, outputsFilePath } = await import(
+        './outputs/outputs-file.ts'
+      )
+      const { parseJsonWith, OutputSpecsSchema } = await import('../protocol/index.ts')
+      const env = process.env
+      // The agent names the file; by hand (a script tried outside the agent) the workspace's.
+      const file =
+        env[OUTPUTS_FILE_VARIABLE] ||
+        outputsFilePath(env.CI_PROJECT_DIR ?? env.GITHUB_WORKSPACE ?? process.cwd())
+      const specs = env.ZKRUNNER_OUTPUTS
+        ? parseJsonWith(OutputSpecsSchema, env.ZKRUNNER_OUTPUTS)
+        : undefined
+      if (specs && !specs.ok)
+        throw new AgentError('EXECUTOR_USAGE', `ZKRUNNER_OUTPUTS: ${specs.error.message}`)
+      await writeOutput({ file, name, value, ...(specs ? { specs: specs.value } : {}) })
+    })
 
   const github = program
     .command('github')

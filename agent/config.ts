@@ -58,6 +58,11 @@ export const AgentConfigSchema = z.strictObject({
     (v) => (typeof v === 'string' ? jsonOrText(v) : v),
     z.array(SourceOpeningSchema.omit({ commit: true })).max(256),
   ),
+  /**
+   * Unix socket of the signer (`zkrunner-agent signer`): `run` asks it to run the job instead of
+   * running and signing it itself, for a job whose own user calls the agent.
+   */
+  signerSocket: z.string().startsWith('/').optional(),
 })
 /** The agent's resolved configuration. */
 export type AgentConfig = z.infer<typeof AgentConfigSchema>
@@ -107,6 +112,7 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
   privateSources: 'ZKRUNNER_PRIVATE_SOURCES',
+  signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
 }
 
 function jsonOrText(text: string): unknown {

@@ -20,6 +20,8 @@ export const AgentErrorCode = {
   IPFS_FAILED: 'IPFS_FAILED',
   /** A bundle's hashes or signature do not match its manifest. */
   BUNDLE_INVALID: 'BUNDLE_INVALID',
+  /** The signer refused a request (it only runs jobs; it signs nothing it did not observe). */
+  SIGNER_REFUSED: 'SIGNER_REFUSED',
   /** The GitLab custom executor was called in a way it does not support. */
   EXECUTOR_USAGE: 'EXECUTOR_USAGE',
 } as const

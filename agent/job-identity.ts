@@ -75,6 +75,7 @@ export function jobIdentity(
       flags.sourceCommitment ?? vars.ZKRUNNER_SOURCE_COMMITMENT ?? ran?.data,
     ZKRUNNER_VOUCHER: vars.ZKRUNNER_VOUCHER || undefined,
     ZKRUNNER_ARTIFACTS: artifactsText || undefined,
+    ZKRUNNER_OUTPUTS: vars.ZKRUNNER_OUTPUTS || undefined,
   })
   if (!parsed.ok) {
     const where = parsed.error.path.join('.') || 'job variables'
@@ -97,6 +98,7 @@ export function jobIdentity(
       artifacts: v.ZKRUNNER_ARTIFACTS ?? [],
       cwd,
       ...(v.ZKRUNNER_VOUCHER ? { voucher: v.ZKRUNNER_VOUCHER } : {}),
+      ...(v.ZKRUNNER_OUTPUTS?.length ? { outputs: v.ZKRUNNER_OUTPUTS } : {}),
     },
     ranFrom: checkout ? 'checkout' : ran ? 'ci-variable' : 'unknown',
     ...(ran?.data !== undefined &&

@@ -1,8 +1,10 @@
-import { execFile } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
 import {
   chmod,
+  chown,
+  link,
   mkdir,
   mkdtemp,
   readdir,
@@ -23,9 +25,11 @@ import {
   type ResultManifest,
   signResultReport,
   signVoucher,
+  verifyManifest,
   verifyResultReport,
 } from '../protocol/index.ts'
 import { collectArtifacts } from './bundle/artifacts.ts'
+import { readSealed } from './bundle/build-bundle.ts'
 import { KEY_FILE } from './keys.ts'
 import { JobMetrics } from './metrics/metrics.ts'
 import { pendingBatches } from './settle/settle-queue.ts'
@@ -541,3 +545,326 @@ describe("the runner's key stays with the runner", { timeout: 300_000 }, () => {
     )
   })
 })
+
+// `zkrunner-agent run` called by the job's own user (a GitHub `run:` shell, a GitLab shell
+// executor): that user's processes must hold no key, so `run --signer` asks the signer (root)
+// to run the job as jobUser and sign what it observed. The caller here is `nobody`, as the job's
+// whole CI script would be.
+describe.skipIf(!asRoot)(
+  'run through the signer: the job user holds no key',
+  { timeout: 300_000 },
+  () => {
+    const NOBODY = { uid: 65534, gid: 65534 }
+    let signer: ChildProcess
+    let signerPid: number
+    let socketPath: string
+    /** The job user's build directory. */
+    let jobDir: string
+
+    beforeAll(async () => {
+      const runDir = join(base, 'run')
+      await mkdir(runDir, { mode: 0o755 })
+      socketPath = join(runDir, 'signer.sock')
+      jobDir = join(base, 'job-home')
+      await mkdir(jobDir)
+      await chown(jobDir, NOBODY.uid, NOBODY.gid)
+      // The key in the signer's environment as well: the job must not reach it there either.
+      signer = spawn(NODE, [...CLI, 'signer', '--socket', socketPath], {
+        env: env({ ZKRUNNER_JOB_USER: 'nobody', ZKRUNNER_RUNNER_KEY: runnerKey }),
+        cwd: base,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      signerPid = signer.pid!
+      let log = ''
+      await new Promise<void>((resolve, reject) => {
+        signer.stderr!.on('data', (b: Buffer) => {
+          log += b.toString()
+          if (log.includes('listening on')) resolve()
+        })
+        signer.once('exit', (c) => reject(new Error(`signer exited ${c}: ${log}`)))
+      })
+    })
+    afterAll(() => {
+      signer?.kill('SIGTERM')
+    })
+
+    /** Runs `args` as the job user (nobody) with a CI-like environment that holds no key. */
+    async function asJobUser(
+      file: string,
+      args: string[],
+      extra: NodeJS.ProcessEnv = {},
+      who = NOBODY,
+    ): Promise<{ code: number; stdout: string; stderr: string }> {
+      try {
+        const r = await execFileP(file, args, {
+          ...who,
+          cwd: jobDir,
+          env: {
+            PATH: process.env.PATH,
+            HOME: jobDir,
+            CI: 'true',
+            CI_JOB_ID: '42',
+            ZKRUNNER_SIGNER_SOCKET: socketPath,
+            ZKRUNNER_METRICS_LISTEN: '',
+            ...extra,
+          },
+        })
+        return { code: 0, stdout: r.stdout, stderr: r.stderr }
+      } catch (e) {
+        const err = e as { code: number; stdout: string; stderr: string }
+        return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+      }
+    }
+
+    /** Sends raw lines to the signer as the job user and returns what it answers. */
+    const ask = (lines: string, who = NOBODY) =>
+      asJobUser(
+        NODE,
+        [
+          '-e',
+          `const s=require('node:net').createConnection(${JSON.stringify(socketPath)});
+         s.on('error',e=>{console.log('connect-error',e.code);process.exit(0)});
+         s.on('connect',()=>s.write(${JSON.stringify(lines)}));
+         s.pipe(process.stdout)`,
+        ],
+        {},
+        who,
+      )
+
+    it('a normal run: output, exit code and artifacts come back, and the bundle is signed by the runner key and reported', async () => {
+      const jobId = randomBytes(16).toString('hex')
+      const r = await asJobUser(NODE, [
+        ...CLI,
+        'run',
+        '--job',
+        jobId,
+        ...JOB,
+        '--artifact',
+        'out.txt',
+        '--',
+        'sh',
+        '-c',
+        'id -u; echo built > out.txt; exit 3',
+      ])
+      expect(r.code, r.stderr).toBe(3)
+      const spool = new Spool(dataDir)
+      const state = await spool.state(jobId)
+      expect(state.phase).toBe('queued')
+      // The job ran as nobody, and its output came back to the caller, then the bundle's CID.
+      expect(r.stdout).toBe(`65534\n${state.bundleCid}\n`)
+      const { manifest, signature } = await readSealed(spool.bundleDir(jobId))
+      expect(verifyManifest(manifest, signature).ok).toBe(true)
+      expect(manifest).toMatchObject({ jobId, service, user, exitCode: 3 })
+      expect(manifest.files.map((f) => f.path)).toContain('artifacts/out.txt')
+      expect(await readFile(join(spool.bundleDir(jobId), 'artifacts', 'out.txt'), 'utf8')).toBe(
+        'built\n',
+      )
+      expect(reports.some((x) => x.url === `/v1/jobs/${jobId}/result`)).toBe(true)
+    })
+
+    it("neither the job nor the rest of its user's CI script can read the key: environment, key file, /proc/<signer pid>/environ and mem", async () => {
+      const keyFile = join(dataDir, KEY_FILE)
+      const thief = [
+        THIEF(keyFile),
+        `echo tried-signer; cat /proc/${signerPid}/environ 2>&1 | tr "\\0" "\\n"`,
+        `dd if=/proc/${signerPid}/mem of=/dev/null bs=4096 count=1 skip=1024 2>&1`,
+        `cat /proc/${signerPid}/root${keyFile} 2>&1`,
+        `ls /proc/${signerPid}/fd 2>&1`,
+        'echo thief-really-done',
+      ].join('\n')
+      // As the job the signer runs...
+      const jobId = randomBytes(16).toString('hex')
+      const r = await asJobUser(NODE, [
+        ...CLI,
+        'run',
+        '--job',
+        jobId,
+        ...JOB,
+        '--',
+        'sh',
+        '-c',
+        thief,
+      ])
+      expect(r.code, r.stderr).toBe(0)
+      const out = await published(jobId, r)
+      expect(out).toContain('thief-really-done')
+      expect(out).toMatch(/environ: Permission denied/)
+      expect(out).toMatch(/mem'?: Permission denied/)
+      expect(out).not.toMatch(/records in/)
+      expect(out).not.toContain(runnerKey)
+      // ... and as the CI script around it, which runs as the same user outside the signer.
+      const direct = await asJobUser('/bin/sh', ['-c', thief])
+      expect(direct.stdout).toContain('thief-really-done')
+      expect(`${direct.stdout}${direct.stderr}`).not.toContain(runnerKey)
+    })
+
+    it('the socket signs nothing it did not observe: arbitrary bytes, a manifest or an exit code offered by the caller are refused', async () => {
+      const before = (await new Spool(dataDir).list()).length
+      const sign = await ask(`${JSON.stringify({ v: 1, op: 'sign', bytes: 'aGVsbG8=' })}\n`)
+      expect(sign.stdout).toMatch(/"t":"error","code":"SIGNER_REFUSED"/)
+      const request = {
+        v: 1,
+        op: 'run',
+        command: 'true',
+        args: [],
+        cwd: jobDir,
+        vars: { ZKRUNNER_SERVICE: service, ZKRUNNER_USER: user },
+        options: { sourceCommitment: commit, artifacts: [], passEnv: [] },
+      }
+      for (const smuggled of [
+        { manifest: { exitCode: 0 } },
+        { exitCode: 0 },
+        { samples: '{}' },
+        { digest: 'ab'.repeat(32) },
+      ]) {
+        const x = await ask(`${JSON.stringify({ ...request, ...smuggled })}\n`)
+        expect(x.stdout, JSON.stringify(smuggled)).toMatch(/"t":"error","code":"SIGNER_REFUSED"/)
+        expect(x.stdout).not.toMatch(/"t":"exit"/)
+      }
+      expect(
+        (
+          await ask(
+            `${JSON.stringify({ ...request, options: { ...request.options, stdout: 'x' } })}\n`,
+          )
+        ).stdout,
+      ).toMatch(/SIGNER_REFUSED/)
+      expect((await ask('not json\n')).stdout).toMatch(/SIGNER_REFUSED/)
+      // Nothing was spooled, so nothing was signed.
+      expect((await new Spool(dataDir).list()).length).toBe(before)
+      // A user other than the job user's group cannot even connect.
+      const stranger = await ask(`${JSON.stringify(request)}\n`, { uid: 1, gid: 1 })
+      expect(stranger.stdout).toMatch(/connect-error EACCES/)
+    })
+
+    it('the signer refuses a socket directory others may write (a job could listen in its place)', async () => {
+      const shared = join(base, 'shared-run')
+      await mkdir(shared)
+      await chmod(shared, 0o1777)
+      const r = await agent(['signer', '--socket', join(shared, 'signer.sock')], {
+        ZKRUNNER_JOB_USER: 'nobody',
+      })
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/INVALID_CONFIG: .*shared-run must be the signer's own directory/)
+      expect(existsSync(join(shared, 'signer.sock'))).toBe(false)
+    })
+
+    it("a GitHub runner of the job's own user: hooks and step go through the signer, never the key", async () => {
+      /** A dispatch event file as the runner writes it (the job user's), and a step's variables. */
+      const github = async (jobId: string, extra: NodeJS.ProcessEnv = {}) => {
+        const eventPath = join(jobDir, `event-${jobId}.json`)
+        await writeFile(
+          eventPath,
+          JSON.stringify({
+            inputs: {
+              ZKRUNNER_JOB_ID: jobId,
+              ZKRUNNER_SERVICE: service,
+              ZKRUNNER_USER: user,
+              ZKRUNNER_SOURCE_COMMITMENT: commit,
+            },
+            ref: 'refs/heads/main',
+            workflow: 'z.yml',
+          }),
+        )
+        await chown(eventPath, NOBODY.uid, NOBODY.gid)
+        return {
+          GITHUB_ACTIONS: 'true',
+          GITHUB_EVENT_NAME: 'workflow_dispatch',
+          GITHUB_EVENT_PATH: eventPath,
+          GITHUB_SHA: commit,
+          GITHUB_WORKSPACE: jobDir,
+          ...extra,
+        }
+      }
+      const hook = (when: string, vars: NodeJS.ProcessEnv) =>
+        asJobUser(NODE, [...CLI, 'github', 'hook', when], vars)
+      const spool = new Spool(dataDir)
+      const lastLine = (t: string) => t.trim().split('\n').at(-1)
+
+      // A push moved the branch: `started` has the signer sign the not-run result, no step runs.
+      const moved = randomBytes(16).toString('hex')
+      const mismatched = await github(moved, { GITHUB_SHA: 'b'.repeat(40) })
+      const started = await hook('started', mismatched)
+      expect(started.code).toBe(1)
+      expect(started.stderr).toMatch(/source mismatch/)
+      const { manifest, signature } = await readSealed(spool.bundleDir(moved))
+      expect(manifest).toMatchObject({ jobId: moved, notRun: 'source-mismatch' })
+      expect(verifyManifest(manifest, signature).ok).toBe(true)
+      const done = await hook('completed', mismatched)
+      expect(done.code, done.stderr).toBe(0)
+      expect(lastLine(done.stdout)).toBe((await spool.state(moved)).bundleCid)
+
+      // The commit matches: `started` passes without reading the key, the step runs through the
+      // signer, and `completed` finds its result in the signer's spool.
+      const fine = randomBytes(16).toString('hex')
+      const vars = await github(fine)
+      const ok = await hook('started', vars)
+      expect(ok.code, ok.stderr).toBe(0)
+      const step = await asJobUser(NODE, [...CLI, 'run', '--', 'sh', '-c', 'echo step'], vars)
+      expect(step.code, step.stderr).toBe(0)
+      const finished = await hook('completed', vars)
+      expect(finished.code, finished.stderr).toBe(0)
+      expect(lastLine(finished.stdout)).toBe((await spool.state(fine)).bundleCid)
+      expect(await readFile(join(spool.bundleDir(fine), 'stdout.log'), 'utf8')).toBe('step\n')
+
+      // A job no step ran under the agent does not end green.
+      const skipped = await github(randomBytes(16).toString('hex'))
+      expect((await hook('started', skipped)).code).toBe(0)
+      const none = await hook('completed', skipped)
+      expect(none.code).toBe(1)
+      expect(none.stderr).toMatch(/ALERT: zkrunner job [0-9a-f]{32} ended without a result/)
+    })
+
+    it("the signer reads artifacts with the job user's rights: a root-only file in the build dir, or a build dir holding the key, is never published", async () => {
+      // A file only root may read, in the job's own directory (placed there, or hard-linked where
+      // the host allows it).
+      const secret = join(jobDir, 'root-only.txt')
+      await writeFile(secret, `secret ${runnerKey}`, { mode: 0o600 })
+      const linked = join(jobDir, 'key-link.json')
+      await link(join(dataDir, KEY_FILE), linked)
+      const jobId = randomBytes(16).toString('hex')
+      const r = await asJobUser(NODE, [
+        ...CLI,
+        'run',
+        '--job',
+        jobId,
+        ...JOB,
+        '--artifact',
+        'root-only.txt',
+        '--artifact',
+        'key-link.json',
+        '--',
+        'true',
+      ])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toContain('artifact root-only.txt skipped (unreadable)')
+      const { manifest } = await readSealed(new Spool(dataDir).bundleDir(jobId))
+      expect(manifest.skippedArtifacts).toEqual([
+        { path: 'root-only.txt', reason: 'unreadable' },
+        { path: 'key-link.json', reason: 'unreadable' },
+      ])
+      expect(await published(jobId, r)).not.toContain(runnerKey)
+      await rm(secret)
+      await rm(linked)
+      // A caller that names a directory holding the signer's data dir as its build directory.
+      const above = await ask(
+        `${JSON.stringify({
+          v: 1,
+          op: 'run',
+          command: 'true',
+          args: [],
+          cwd: base,
+          vars: {},
+          options: {
+            service,
+            user,
+            sourceCommitment: commit,
+            artifacts: [`data/${KEY_FILE}`],
+            passEnv: [],
+          },
+        })}\n`,
+      )
+      expect(above.stdout).toMatch(/"t":"error","code":"INVALID_CONFIG".*is inside/)
+      expect(above.stdout).not.toContain(runnerKey)
+    })
+  },
+)

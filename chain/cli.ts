@@ -58,6 +58,18 @@ const program = new Command()
   .addOption(new Option('--max-query-depth <n>', `deepest selection set (${env('maxQueryDepth')})`))
   .addOption(new Option('--max-aliases <n>', `most aliases in a query (${env('maxAliases')})`))
   .addOption(new Option('--max-tokens <n>', `most lexical tokens in a query (${env('maxTokens')})`))
+  .addOption(
+    new Option(
+      '--slot-tx-end <slot>',
+      `announce a hard fork: no transactions from this slot on (${env('slotTxEnd')})`,
+    ),
+  )
+  .addOption(
+    new Option(
+      '--slot-chain-end <slot>',
+      `announce a hard fork: no blocks from this slot on (${env('slotChainEnd')})`,
+    ),
+  )
   .addHelpText(
     'after',
     `\nDefaults: port ${DEFAULT_CONFIG.port}, proofs off, ${DEFAULT_CONFIG.blockIntervalMs} ms blocks, ${DEFAULT_CONFIG.accounts} accounts of ${formatMina(DEFAULT_CONFIG.accountBalance)} MINA, min fee ${formatMina(DEFAULT_CONFIG.minFee)} MINA.`,
@@ -78,6 +90,8 @@ interface Flags {
   maxQueryDepth?: string
   maxAliases?: string
   maxTokens?: string
+  slotTxEnd?: string
+  slotChainEnd?: string
 }
 
 function flagsToConfig(flags: Flags, argv: string[]): ChainConfigInput {
@@ -94,6 +108,8 @@ function flagsToConfig(flags: Flags, argv: string[]): ChainConfigInput {
     maxQueryDepth: flags.maxQueryDepth,
     maxAliases: flags.maxAliases,
     maxTokens: flags.maxTokens,
+    slotTxEnd: flags.slotTxEnd,
+    slotChainEnd: flags.slotChainEnd,
   }
   // commander sets `proofs` for both --proofs and --no-proofs; only an explicit flag counts.
   if (argv.includes('--proofs') || argv.includes('--no-proofs')) out.proofsEnabled = flags.proofs

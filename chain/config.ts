@@ -31,6 +31,13 @@ export interface ChainConfig {
   maxAliases: number
   /** Most lexical tokens accepted in one document. */
   maxTokens: number
+  /**
+   * A hard fork's stop slots, as a stop-slot release announces them (`runtimeConfig.daemon`):
+   * from `slotTxEnd` on, the node takes no more transactions. Unset: no upgrade planned.
+   */
+  slotTxEnd: number | undefined
+  /** From this slot on the network produces no blocks (the node stops taking transactions too). */
+  slotChainEnd: number | undefined
 }
 
 /** Defaults: Mina's daemon GraphQL port, proofs off, a 3 s block interval. */
@@ -49,6 +56,8 @@ export const DEFAULT_CONFIG: ChainConfig = {
   maxQueryDepth: 16,
   maxAliases: 30,
   maxTokens: 100_000,
+  slotTxEnd: undefined,
+  slotChainEnd: undefined,
 }
 
 /** Environment variables read by `configFromEnv`, one per option. */
@@ -67,6 +76,8 @@ export const ENV_VARS: Record<keyof ChainConfig, string> = {
   maxQueryDepth: 'ZKRUNNER_CHAIN_MAX_QUERY_DEPTH',
   maxAliases: 'ZKRUNNER_CHAIN_MAX_ALIASES',
   maxTokens: 'ZKRUNNER_CHAIN_MAX_TOKENS',
+  slotTxEnd: 'ZKRUNNER_CHAIN_SLOT_TX_END',
+  slotChainEnd: 'ZKRUNNER_CHAIN_SLOT_CHAIN_END',
 }
 
 const bool = z.union([
@@ -95,6 +106,8 @@ const schema = z.object({
   maxQueryDepth: int(2, 100),
   maxAliases: int(0, 10_000),
   maxTokens: int(100, 10_000_000),
+  slotTxEnd: int(1, 0xffff_ffff).optional(),
+  slotChainEnd: int(1, 0xffff_ffff).optional(),
 })
 
 /** A partial configuration as given by flags, environment or a caller; values may be strings. */

@@ -194,6 +194,11 @@ export class LocalChain {
     return this.config.blockIntervalMs
   }
 
+  /** The hard fork's stop slots this node announces (runtimeConfig.daemon), if any. */
+  get stopSlots(): { slotTxEnd: number | undefined; slotChainEnd: number | undefined } {
+    return { slotTxEnd: this.config.slotTxEnd, slotChainEnd: this.config.slotChainEnd }
+  }
+
   /** Whether received proofs are verified. */
   get proofsEnabled(): boolean {
     return this.config.proofsEnabled
@@ -349,6 +354,11 @@ export class LocalChain {
     }
     const hash = await Transaction.hash(json)
     const slot = this.slotNow()
+    // A stop-slot release takes no transactions from its stop slot on (Mina's mempool answers
+    // After_slot_tx_end): the window users have to withdraw before a hard fork ends there.
+    const { slotTxEnd, slotChainEnd } = this.config
+    const stop = Math.min(slotTxEnd ?? Infinity, slotChainEnd ?? Infinity)
+    if (slot >= stop) throw reject('After_slot_tx_end')
     this.checkFeePayer(json, slot)
     const badSignature = await findBadSignature(json, NETWORK_ID)
     if (badSignature) throw reject(`Verification_failed: ${badSignature}`)

@@ -95,7 +95,7 @@ async function verifyCommand(
     throw new CliError(CliErrorCode.BAD_INPUT, '--timeout: whole seconds from 1 to 3600')
   // Loaded here, not at start: it pulls in o1js (seconds), which `--help` and bad usage never need.
   const { verifyFromEndpoints } = await import('../static-site/src/verify/verify-from-endpoints.ts')
-  const { links } = await verifyFromEndpoints(endpoints, target, () => {}, {
+  const { links, outputs } = await verifyFromEndpoints(endpoints, target, () => {}, {
     signal: AbortSignal.timeout(seconds * 1000),
   })
   io.stdout(
@@ -108,8 +108,9 @@ async function verifyCommand(
             ...(target.request ? { requestId: target.request.requestId } : {}),
           },
           links,
+          outputs,
         )
-      : textReport(links),
+      : textReport(links, outputs),
   )
   return verdictOf(links).exit
 }

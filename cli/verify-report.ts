@@ -1,4 +1,5 @@
 import type { LinkStatus, VerificationLink } from '../static-site/src/verify/links.ts'
+import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
 
 /** Exit statuses of `zkrunner verify`: scripts rely on them, so they never change meaning. */
 export const VerifyExit = {
@@ -26,9 +27,25 @@ export function verdictOf(links: readonly VerificationLink[]): {
 
 const MARK: Record<LinkStatus, string> = { ok: '✓', broken: '✗', pending: '–' }
 
-/** Every link on its own line, its mark, name and detail, then the verdict. */
-export function textReport(links: readonly VerificationLink[]): string {
+/**
+ * Every link on its own line, its mark, name and detail, then the job's outputs (from the signed
+ * manifest, so the manifest and signature links vouch for them), then the verdict.
+ */
+export function textReport(
+  links: readonly VerificationLink[],
+  outputs: OutputsSummary | null = null,
+): string {
   const lines = links.map((l) => `${MARK[l.status]} ${l.name}\n    ${l.detail}`)
+  if (outputs) {
+    lines.push(
+      `outputs: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
+      ...outputs.values.map(
+        (v) =>
+          `    ${v.name} (${v.type}) = ${v.value === null ? '(not written)' : JSON.stringify(v.value)}`,
+      ),
+      ...outputs.problems.map((p) => `    problem: ${p}`),
+    )
+  }
   const { verdict } = verdictOf(links)
   const broken = links.filter((l) => l.status === 'broken').map((l) => l.id)
   const open = links.filter((l) => l.status === 'pending').map((l) => l.id)
@@ -42,11 +59,15 @@ export function textReport(links: readonly VerificationLink[]): string {
   return `${lines.join('\n')}\n`
 }
 
-/** The machine-readable report (`--json`): the target, the verdict and every link. */
+/**
+ * The machine-readable report (`--json`): the target, the verdict, every link, and the job's
+ * outputs (null when it has none) with their outputsDigest.
+ */
 export function jsonReport(
   target: { bundleCid: string; service: string; jobId?: string; requestId?: string },
   links: readonly VerificationLink[],
+  outputs: OutputsSummary | null = null,
 ): string {
   const { verdict, exit } = verdictOf(links)
-  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links }, null, 2)}\n`
+  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, outputs }, null, 2)}\n`
 }

@@ -9,9 +9,12 @@ import {
   generateMinaKeyPair,
   manifestDigest,
   newRequestId,
+  outputsDigest,
+  type ResultManifest,
 } from '../protocol/index.ts'
 import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
 import { LINKS, type VerificationLink } from '../static-site/src/verify/links.ts'
+import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
 import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
 import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
 import { type VerifyTarget, verifyResult } from '../static-site/src/verify/verify-result.ts'
@@ -50,10 +53,15 @@ let dir: string
 let config: string
 /** The job whose bundle is settled: every link holds. */
 let settled: { jobId: string; cid: string }
+let settledManifest: ResultManifest
 
 beforeAll(async () => {
   service = await serviceFixture(blocks, {
     workerPublicKey: (await generateHpkeKeyPair()).publicKey,
+    outputs: [
+      { name: 'tests', type: 'integer', required: true },
+      { name: 'passed', type: 'boolean', required: true },
+    ],
   })
   chain.states.set(service.address, service.state)
   gateway = await startTrustlessGateway(blocks)
@@ -64,6 +72,7 @@ beforeAll(async () => {
   const data = await settleFixture(blocks, owner, [manifestDigest(bundle.manifest)])
   chain.events.set(service.address, [{ height: 9, data }])
   settled = { jobId, cid: bundle.cid.toString() }
+  settledManifest = bundle.manifest
   dir = await mkdtemp(join(tmpdir(), 'zkrunner-cli-'))
   // The page's own config.json shape, keys the CLI does not use included.
   config = await writeConfig('config.json', [gateway.url])
@@ -111,19 +120,24 @@ interface JsonReport {
   verdict: string
   exitCode: number
   links: VerificationLink[]
+  outputs: OutputsSummary | null
 }
 
 /** The page's verdict: verifyResult with the page's readers over the same blocks and chain. */
 async function pageLinks(target: VerifyTarget): Promise<VerificationLink[]> {
+  return (await pageOutcome(target)).links
+}
+
+/** The page's whole outcome, outputs included. */
+async function pageOutcome(target: VerifyTarget) {
   const reader = memoryBundleReader(blocks)
-  const { links } = await verifyResult(target, {
+  return verifyResult(target, {
     bundle: reader,
     chain: new GraphqlChainReader(`${graphql.url}/graphql`, `${graphql.url}/archive`),
     genuine: TEST_GENUINE,
     poseidon: nodePoseidon,
     settled: settledResultsFrom(reader, async (o, d) => computeResultsRoot(o, d)),
   })
-  return links
 }
 
 describe('zkrunner verify', () => {
@@ -147,6 +161,30 @@ describe('zkrunner verify', () => {
       Object.keys(LINKS).map((id) => [id, 'ok']),
     )
     expect(report.links.find((l) => l.id === 'settled')?.detail).toContain('leaf 0 of 1')
+    // The job's typed outputs, from the signed manifest, with the digest a zkApp reads them by.
+    expect(report.outputs).toEqual({
+      valid: true,
+      values: [
+        { name: 'tests', type: 'integer', value: '25' },
+        { name: 'passed', type: 'boolean', value: true },
+      ],
+      problems: [],
+      outputsDigest: String(outputsDigest(settledManifest.outputs)),
+      declaration: 'matches',
+    })
+  })
+
+  it('prints the outputs in text, and an outputs-invalid job as such (still verified)', async () => {
+    const jobId = newRequestId()
+    const bundle = await bundleFixture(blocks, service, jobId, 'outputs-invalid')
+    const args = ['verify', bundle.cid.toString(), '--service', service.address, '--job', jobId]
+    const text = await cli(...args, '--config', config)
+    expect(text.stdout).toContain('outputs: INVALID; declaration matches; outputsDigest ')
+    expect(text.stdout).toContain('    tests (integer) = (not written)')
+    expect(text.stdout).toContain('    problem: forged: not an output the service declares')
+    const json = JSON.parse((await cli(...args, '--config', config, '--json')).stdout) as JsonReport
+    expect(json.links.every((l) => l.status !== 'broken')).toBe(true)
+    expect(json.outputs?.valid).toBe(false)
   })
 
   it('prints every link with its mark and detail, endpoints given by flags alone', async () => {
@@ -326,6 +364,8 @@ describe('zkrunner verify', () => {
       'wrong-source',
       'duplicate-key',
       'agent-lost',
+      'outputs-invalid',
+      'outputs-undeclared',
     ]
     const cases: { target: VerifyTarget; flags: string[] }[] = [
       {
@@ -372,7 +412,9 @@ describe('zkrunner verify', () => {
         '--json',
       )
       const report = JSON.parse(stdout) as JsonReport
-      expect(report.links).toEqual(await pageLinks(target))
+      const page = await pageOutcome(target)
+      expect(report.links).toEqual(page.links)
+      expect(report.outputs).toEqual(page.outputs)
       verdicts.push(report.verdict)
     }
     // Not a vacuous agreement: the fixtures cover every verdict.

@@ -426,6 +426,10 @@ export async function retireService(
   service: PublicKey,
 ) {
   const contract = new ServiceRegistry(registry)
+  // Fresh nonces: the operator key signs here and may have signed a heartbeat or the publish
+  // since this process last read its account (o1js reuses what it fetched, and a stale nonce
+  // fails with Account_nonce_precondition_unsatisfied).
+  await fetchAll([registry], [operatorKey.toPublicKey()], [payer.key.toPublicKey()])
   return run(payer, [operatorKey], async () => {
     await contract.retire(service, operatorKey.toPublicKey())
   })

@@ -12,6 +12,31 @@ export const DEFAULT_CACHE_DIR = new URL('../.zkrunner/o1js-cache', import.meta.
 /** Seconds each contract took to compile. */
 export type CompileTimes = Record<string, number>
 
+type Compilable = { compile(o: { cache: Cache }): Promise<unknown> }
+
+/** The credit token each contract class was last compiled for in this process (its circuits hold it). */
+const compiledFor = new Map<Compilable, string>()
+
+const ALL: readonly (readonly [string, Compilable])[] = [
+  ['CreditAdmin', CreditAdmin],
+  ['CreditToken', CreditToken],
+  ['ServiceContract', ServiceContract],
+  ['ServiceVault', ServiceVault],
+  ['ServiceRegistry', ServiceRegistry],
+]
+
+/** Compiles one contract for the credit token at `creditToken` (set first), and remembers it. */
+export async function compileFor(
+  c: Compilable,
+  creditToken: PublicKey,
+  cache: Cache,
+): Promise<void> {
+  setCreditTokenAddress(creditToken)
+  compiledFor.delete(c)
+  await c.compile({ cache })
+  compiledFor.set(c, creditToken.toBase58())
+}
+
 /**
  * Compiles every contract for the credit token at `creditToken`, using a key cache. Call
  * `setBackend('native')` before anything else touches o1js to prove natively.
@@ -23,18 +48,29 @@ export async function compileAll(
   setCreditTokenAddress(creditToken)
   const cache = Cache.FileSystem(cacheDir)
   const times: CompileTimes = {}
-  for (const [name, c] of [
-    ['CreditAdmin', CreditAdmin],
-    ['CreditToken', CreditToken],
-    ['ServiceContract', ServiceContract],
-    ['ServiceVault', ServiceVault],
-    ['ServiceRegistry', ServiceRegistry],
-  ] as const) {
+  for (const [name, c] of ALL) {
     const t0 = performance.now()
-    await c.compile({ cache })
+    await compileFor(c, creditToken, cache)
     times[name] = (performance.now() - t0) / 1000
   }
   return times
+}
+
+/**
+ * compileAll, unless this process already compiled every contract for this credit token: the
+ * operator's commands run in the local stack's process (and a re-run of `offer` after a
+ * failure) then prove without compiling again, minutes under load.
+ */
+export async function ensureCompiledAll(
+  creditToken: PublicKey,
+  cacheDir: string = DEFAULT_CACHE_DIR,
+): Promise<void> {
+  const token = creditToken.toBase58()
+  if (ALL.every(([, c]) => compiledFor.get(c) === token)) {
+    setCreditTokenAddress(creditToken)
+    return
+  }
+  await compileAll(creditToken, cacheDir)
 }
 
 /**
@@ -49,8 +85,12 @@ export async function genuineCode(
 ): Promise<GenuineCode> {
   setCreditTokenAddress(creditToken)
   const cache = Cache.FileSystem(cacheDir)
+  compiledFor.delete(ServiceContract)
+  compiledFor.delete(ServiceVault)
   const service = await ServiceContract.compile({ cache })
+  compiledFor.set(ServiceContract, creditToken.toBase58())
   const vault = await ServiceVault.compile({ cache })
+  compiledFor.set(ServiceVault, creditToken.toBase58())
   return {
     serviceVkHash: service.verificationKey.hash.toString(),
     vaultVkHash: vault.verificationKey.hash.toString(),

@@ -46,7 +46,13 @@ const readConfig = async () => JSON.parse(await readFile(configPath, 'utf8')) as
 
 beforeAll(async () => {
   setBackend('native')
-  node = await startLocalChain({ port: 0, autoAdvance: false, proofsEnabled: false })
+  // The node announces a far-off hard fork, as a stop-slot release would: `status` must say so.
+  node = await startLocalChain({
+    port: 0,
+    autoAdvance: false,
+    proofsEnabled: false,
+    slotTxEnd: 1_000_000,
+  })
   dir = await mkdtemp(join(tmpdir(), 'zkrunner-deploy-cli-'))
   configPath = join(dir, 'deploy.json')
   const fee = PrivateKey.fromBase58(node.accounts[0]?.privateKey ?? '')
@@ -148,6 +154,9 @@ describe('npm run deploy', () => {
     expect(status.code).toBe(0)
     expect(status.out).toContain(`creditToken ${tokenAddress}: on chain`)
     expect(status.out).toContain(`registry ${registryAddress}: on chain`)
+    expect(status.out).toMatch(
+      /network upgrade announced: transactions stop at slot 1000000 \(\d+ slots from now\)/,
+    )
     expect(status.out).toContain(`service ${serviceAddress}: on chain`)
     // The deploy path the stack uses yields a service the readers accept, with compiled keys.
     expect(status.out).toMatch(

@@ -46,7 +46,7 @@ import {
   readServiceState,
   receiptTokenId,
 } from './client.ts'
-import { compileAll, DEFAULT_CACHE_DIR, genuineCode } from './compile.ts'
+import { compileFor, DEFAULT_CACHE_DIR, ensureCompiledAll, genuineCode } from './compile.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import {
@@ -61,7 +61,7 @@ import {
 import { ensureKeyFile, readKeyFile, writeKeyFile } from './key-file.ts'
 import { fundFromDevAccount } from './local-fund.ts'
 import { selectNetwork } from './network.ts'
-import { readServiceAccounts } from './service-accounts.ts'
+import { readServiceAccounts, readUpgradeNotice } from './service-accounts.ts'
 import { ServiceRegistry } from './service-registry.ts'
 import { serviceDeployProps } from './service-version.ts'
 
@@ -173,10 +173,10 @@ async function compile(
   s.io.out(`compiling (keys cached in ${DEFAULT_CACHE_DIR})…`)
   const t0 = performance.now()
   if (contracts === 'all') {
-    await compileAll(creditToken)
+    await ensureCompiledAll(creditToken)
   } else {
     const cache = Cache.FileSystem(DEFAULT_CACHE_DIR)
-    for (const c of contracts) await c.compile({ cache })
+    for (const c of contracts) await compileFor(c, creditToken, cache)
   }
   s.io.out(`compiled in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }
@@ -528,6 +528,15 @@ async function statusCommand(at: ResolvedAlias, io: DeployIo) {
     const onChain = await accountExists(PublicKey.fromBase58(address))
     io.out(`${name} ${address}: ${onChain ? 'on chain' : 'NOT on chain'}${extra}`)
   }
+  // A hard fork unfreezes every service's code (the freeze holds for the current transaction
+  // version only): say so while users can still withdraw. A node that cannot tell says nothing.
+  const upgrade = await readUpgradeNotice(at.alias.url).catch(() => null)
+  if (upgrade?.kind === 'announced')
+    io.out(
+      `network upgrade announced: transactions stop at slot ${upgrade.txEndSlot} (${upgrade.slotsLeft} slots from now); after it, a service's code can be replaced by its key holder, so users should withdraw before then`,
+    )
+  else if (upgrade?.kind === 'stopped')
+    io.out(`network upgrade: transactions stopped at slot ${upgrade.txEndSlot}`)
   await line('creditToken', at.alias.creditToken)
   await line('registry', at.alias.registry)
   const services = Object.entries(at.alias.services ?? {})

@@ -41,8 +41,10 @@ export {
 export {
   type CompileTimes,
   compileAll,
+  compileFor,
   currentTxnVersion,
   DEFAULT_CACHE_DIR,
+  ensureCompiledAll,
   genuineCode,
 } from './compile.ts'
 export { CreditAdmin, type CreditAdminDeployProps } from './credit-admin.ts'
@@ -100,10 +102,7 @@ export {
   encodeTerms,
   SERVICE_STATE_INDEX,
   type ServiceHeartbeat,
-  type ServiceRefusal,
   type ServiceState,
-  type ServiceStatusInput,
   type ServiceTerms,
-  serviceRefusal,
   sourceCommitmentToSha1,
 } from './state-decode.ts'

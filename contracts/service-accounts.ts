@@ -4,6 +4,9 @@ import {
   parseServiceAccounts,
   type ServiceAccounts,
   serviceAccountsQuery,
+  stopSlotsOf,
+  type UpgradeNotice,
+  upgradeNotice,
 } from '../protocol/index.ts'
 import { currentTxnVersion } from './compile.ts'
 import { creditTokenId } from './credit-token.ts'
@@ -44,19 +47,41 @@ export async function readServiceAccounts(
   } else {
     if (!graphqlUrl) throw new Error('readServiceAccounts on a network needs its GraphQL URL')
     const query = serviceAccountsQuery(service.toBase58(), TokenId.toBase58(creditTokenId()))
-    const res = await fetch(graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query }),
-    })
-    if (!res.ok) throw new Error(`GraphQL ${graphqlUrl} answered ${res.status}`)
-    const body = (await res.json()) as { data?: unknown; errors?: unknown }
-    if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 300)}`)
-    data = body.data
+    data = await graphqlRead(graphqlUrl, query)
   }
   const parsed = parseServiceAccounts(data)
   if (!parsed.ok) throw new Error(`unexpected account shape: ${parsed.message}`)
   return parsed.value
+}
+
+/** Sends a read-only GraphQL document to a Mina node and returns its `data`, or throws. */
+export async function graphqlRead(graphqlUrl: string, query: string): Promise<unknown> {
+  const res = await fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  })
+  if (!res.ok) throw new Error(`GraphQL ${graphqlUrl} answered ${res.status}`)
+  const body = (await res.json()) as { data?: unknown; errors?: unknown }
+  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 300)}`)
+  return body.data
+}
+
+/**
+ * What the node announces of a hard fork (its `runtimeConfig` stop slots) against its best
+ * tip's slot: the deploy CLI's `status` says it, as the page does.
+ */
+export async function readUpgradeNotice(graphqlUrl: string): Promise<UpgradeNotice> {
+  const data = (await graphqlRead(
+    graphqlUrl,
+    '{ runtimeConfig bestChain(maxLength: 1) { protocolState { consensusState { slotSinceGenesis } } } }',
+  )) as {
+    runtimeConfig?: unknown
+    bestChain?: { protocolState?: { consensusState?: { slotSinceGenesis?: string } } }[]
+  }
+  const slot = data.bestChain?.[0]?.protocolState?.consensusState?.slotSinceGenesis
+  if (slot === undefined || !/^\d{1,10}$/.test(slot)) throw new Error('no best tip slot')
+  return upgradeNotice(stopSlotsOf(data.runtimeConfig), BigInt(slot))
 }
 
 /**

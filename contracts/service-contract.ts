@@ -19,6 +19,7 @@ import {
   UInt32,
   UInt64,
 } from 'o1js'
+import { SLOT_WINDOW } from '../protocol/chain-layout.ts'
 import {
   HEARTBEAT_DOMAIN,
   RESULT_LEAF_DOMAIN,
@@ -41,8 +42,9 @@ import {
   WithdrawRequestEvent,
 } from './service-events.ts'
 
-/** A heartbeat or withdrawal request is valid this many slots after the slot it names. */
-export const SLOT_WINDOW = 10
+// A heartbeat or withdrawal request is valid SLOT_WINDOW slots after the slot it names (the rule
+// lives in protocol: readers derive deadlines from it).
+export { SLOT_WINDOW }
 
 /** Deploy arguments of a service version; all of them are frozen for the contract's life. */
 export interface ServiceDeployProps extends Exclude<DeployArgs, undefined> {

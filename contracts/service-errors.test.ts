@@ -10,13 +10,12 @@ import {
   VerificationKey,
 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { digestToFields, unwrap } from '../protocol/index.ts'
+import { digestToFields, serviceAvailability, unwrap } from '../protocol/index.ts'
 import { Channel } from './channel.ts'
 import * as client from './client.ts'
 import { CreditToken, creditTokenAddress, creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { ServiceContract, SettleClaim, VoucherFields } from './service-contract.ts'
-import { serviceRefusal } from './state-decode.ts'
 import { startTestChain, type TestChain, type TestService, testDigests } from './test-chain.ts'
 
 let chain: TestChain
@@ -309,14 +308,22 @@ describe('heartbeat and disabled service', () => {
     const now = chain.local.getNetworkState().globalSlotSinceGenesis.toBigint()
     const deposit = await client.readDeposit(svc.address, alice.toPublicKey())
     const paid = svc.book.get(alice.toPublicKey()).paidSoFar.toBigInt()
-    const base = { heartbeat: state.heartbeat, terms: state.terms, maxHeartbeatAgeSlots: 20n }
-    expect(serviceRefusal({ ...base, nowSlot: now, deposit, owed: paid })).toBeNull()
-    expect(serviceRefusal({ ...base, nowSlot: now + 21n, deposit, owed: paid })).toBe(
-      'stale-heartbeat',
-    )
-    expect(serviceRefusal({ ...base, nowSlot: now, deposit, owed: deposit - 9n })).toBe(
-      'insufficient-deposit',
-    )
+    // The protocol's one availability rule, on the state the real contract wrote.
+    const base = { heartbeat: state.heartbeat, maxHeartbeatAgeSlots: 20n }
+    const price = state.terms.pricePerJob
+    const funding = { deposit, owed: paid, pricePerJob: price }
+    expect(serviceAvailability({ ...base, currentSlot: now, funding })).toEqual({ enabled: true })
+    expect(serviceAvailability({ ...base, currentSlot: now + 21n, funding })).toEqual({
+      enabled: false,
+      reason: 'stale-heartbeat',
+    })
+    expect(
+      serviceAvailability({
+        ...base,
+        currentSlot: now,
+        funding: { deposit, owed: deposit - 9n, pricePerJob: price },
+      }),
+    ).toEqual({ enabled: false, reason: 'insufficient-deposit' })
     // and the contract agrees: results one job beyond the deposit do not settle
     const jobs = Number(deposit / 10n) + 1
     await expect(settleWith({ amount: deposit + 10n, nonce: 50n, jobs })).rejects.toThrow(

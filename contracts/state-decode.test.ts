@@ -6,7 +6,6 @@ import {
   decodeServiceState,
   decodeTerms,
   encodeTerms,
-  serviceRefusal,
   sourceCommitmentToSha1,
 } from './state-decode.ts'
 
@@ -50,42 +49,5 @@ describe('state decoders agree with the circuit packing', () => {
     expect(d.heartbeat.lastHeartbeatSlot).toBe(10n)
     expect(() => decodeServiceState(state.slice(1))).toThrow()
     expect(Field(d.channelsRoot).toBigInt()).toBe(9n)
-  })
-  it('refuses jobs without heartbeat, with a stale one, or without funds for one more job', () => {
-    const base = {
-      terms: { pricePerJob: 10n, withdrawTimelockSlots: 5n },
-      maxHeartbeatAgeSlots: 20n,
-      deposit: 100n,
-      owed: 80n,
-    }
-    expect(
-      serviceRefusal({
-        ...base,
-        heartbeat: { lastHeartbeatSlot: 0n, settledJobs: 0n },
-        nowSlot: 1n,
-      }),
-    ).toBe('no-heartbeat')
-    expect(
-      serviceRefusal({
-        ...base,
-        heartbeat: { lastHeartbeatSlot: 5n, settledJobs: 0n },
-        nowSlot: 26n,
-      }),
-    ).toBe('stale-heartbeat')
-    expect(
-      serviceRefusal({
-        ...base,
-        heartbeat: { lastHeartbeatSlot: 5n, settledJobs: 0n },
-        nowSlot: 25n,
-      }),
-    ).toBeNull()
-    expect(
-      serviceRefusal({
-        ...base,
-        owed: 91n,
-        heartbeat: { lastHeartbeatSlot: 5n, settledJobs: 0n },
-        nowSlot: 6n,
-      }),
-    ).toBe('insufficient-deposit')
   })
 })

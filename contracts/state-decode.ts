@@ -47,28 +47,3 @@ export function decodeServiceState(zkappState: readonly (string | bigint)[]): Se
 
 /** The git commit SHA-1 (40 hex digits) of a sourceCommitment field. */
 export const sourceCommitmentToSha1 = fieldToCommit
-
-/** Why a service refuses a new job, or null when it accepts one. */
-export type ServiceRefusal = 'no-heartbeat' | 'stale-heartbeat' | 'insufficient-deposit'
-
-/** Inputs of serviceRefusal: decoded state, chain clock and the user's funding. */
-export interface ServiceStatusInput {
-  heartbeat: ServiceHeartbeat
-  terms: ServiceTerms
-  /** Current global slot since genesis. */
-  nowSlot: bigint
-  /** The oldest heartbeat still counted as alive, in slots. */
-  maxHeartbeatAgeSlots: bigint
-  /** The user's receipt balance (cumulative deposit). */
-  deposit: bigint
-  /** The cumulative amount of the user's latest voucher (0 if none). */
-  owed: bigint
-}
-
-/** Decides, cheaply and without o1js, whether a service can take one more job from a user. */
-export function serviceRefusal(s: ServiceStatusInput): ServiceRefusal | null {
-  if (s.heartbeat.lastHeartbeatSlot === 0n) return 'no-heartbeat'
-  if (s.nowSlot > s.heartbeat.lastHeartbeatSlot + s.maxHeartbeatAgeSlots) return 'stale-heartbeat'
-  if (s.owed + s.terms.pricePerJob > s.deposit) return 'insufficient-deposit'
-  return null
-}

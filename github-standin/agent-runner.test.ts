@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -6,7 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Spool } from '../agent/spool/spool.ts'
-import { generateMinaKeyPair } from '../protocol/index.ts'
+import {
+  canonicalJson,
+  generateMinaKeyPair,
+  parseManifestBytes,
+  parseServiceDescriptor,
+  unwrap,
+} from '../protocol/index.ts'
 import { runAsSelfHostedRunner } from './runner.ts'
 import { startGithubStandin } from './server.ts'
 import type { GithubStandin } from './types.ts'
@@ -18,6 +25,9 @@ import { parseWorkflow } from './workflow.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const sampleDir = join(root, 'examples/sample-primes')
+const sampleDescriptor = unwrap(
+  parseServiceDescriptor(JSON.parse(readFileSync(join(sampleDir, 'service.json'), 'utf8'))),
+)
 let base: string
 let standin: GithubStandin
 let worker: Server
@@ -121,6 +131,8 @@ describe('the sample workflow on a self-hosted runner with the agent', { timeout
             ZKRUNNER_SOURCE_COMMITMENT: sha,
             // As the Worker sends them: every parameter, defaults filled in.
             ZKRUNNER_PARAMETERS: '{"LIMIT":"1000","OPT":"O2"}',
+            // As the Worker sends them: the descriptor's outputs, canonical JSON.
+            ZKRUNNER_OUTPUTS: canonicalJson(sampleDescriptor.outputs),
             LIMIT: '1000',
             OPT: 'O2',
           },
@@ -142,5 +154,17 @@ describe('the sample workflow on a self-hosted runner with the agent', { timeout
     expect(log.split('\n').filter((l) => l === state.bundleCid)).toHaveLength(2)
     const stdout = await readFile(join(spool.bundleDir(jobId), 'stdout.log'), 'utf8')
     expect(stdout).toContain('ok pi(1000) = 168')
+    // The step wrote its typed outputs with `zkrunner-agent output`; the agent signed them.
+    const manifest = unwrap(
+      parseManifestBytes(await readFile(join(spool.bundleDir(jobId), 'manifest.json'))),
+    )
+    expect(manifest.outputs).toEqual({
+      valid: true,
+      problems: [],
+      values: [
+        { name: 'passed', type: 'boolean', value: true },
+        { name: 'primes', type: 'integer', value: '168' },
+      ],
+    })
   })
 })

@@ -10,7 +10,7 @@ import { type DeployIo, main as deploy, readDescriptor } from '../contracts/depl
 import { DeployError, loadAlias, type ResolvedAlias } from '../contracts/deploy-config.ts'
 import {
   accountExists,
-  compileAll,
+  ensureCompiledAll,
   isRetiredInRegistry,
   receiptTokenId,
   retireService,
@@ -109,7 +109,7 @@ export async function offerCommand(
     const token = at.alias.creditToken
     if (!token) throw new DeployError('NOT_DEPLOYED', `alias ${alias} has no creditToken`)
     io.out('compiling (cached keys)…')
-    await compileAll(PublicKey.fromBase58(token))
+    await ensureCompiledAll(PublicKey.fromBase58(token))
     compiled = true
   }
   const outcome = await offer(
@@ -240,7 +240,7 @@ export async function retireCommand(
         const token = at.alias.creditToken
         if (!token) throw new DeployError('NOT_DEPLOYED', `alias ${alias} has no creditToken`)
         io.out('compiling (cached keys)…')
-        await compileAll(PublicKey.fromBase58(token))
+        await ensureCompiledAll(PublicKey.fromBase58(token))
         const tx = await retireService(payer, registry, runnerKey, servicePk)
         io.out(`registry retire sent: ${tx.hash}`)
         await tx.wait()

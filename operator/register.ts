@@ -7,18 +7,49 @@ import {
   TRIGGER_TOKEN_INFO,
 } from '../protocol/index.ts'
 
-/** The provider credentials the Worker triggers pipelines with; sent only sealed to its key. */
+/**
+ * The provider credentials the Worker triggers runs with; sent only sealed to its key. For a
+ * GitHub service `triggerToken` is the fine-grained token (Actions: write) and `webhookSecret`,
+ * which signs its deliveries, is required; `apiToken` is GitLab's alone.
+ */
 export interface ProviderCredentials {
   triggerToken: string
-  /** Read-only API token, for reconciling ambiguous triggers. */
+  /** Read-only API token, for reconciling ambiguous GitLab triggers. */
   apiToken?: string
-  /** The secret the provider's webhook sends for this service alone (GitLab's X-Gitlab-Token). */
+  /** The secret of this service's webhook alone (GitLab's X-Gitlab-Token, GitHub's HMAC key). */
   webhookSecret?: string
   /**
    * A private service's coordinates and commitment opening: sealed with the credentials, the only
    * place the Worker learns where the job runs.
    */
   coordinates?: PrivateCoordinates
+}
+
+/** The credentials as the Worker opens them for the descriptor's provider (protocol's sealed shapes). */
+function sealedCredentials(provider: ServiceDescriptor['provider'], c: ProviderCredentials) {
+  if (provider === 'github') {
+    if (!c.webhookSecret) {
+      throw new RegistrationError(
+        0,
+        'MISSING_WEBHOOK_SECRET',
+        'a GitHub service needs its webhook secret',
+      )
+    }
+    return {
+      v: 1,
+      provider: 'github',
+      token: c.triggerToken,
+      webhookSecret: c.webhookSecret,
+      ...(c.coordinates ? { coordinates: c.coordinates } : {}),
+    }
+  }
+  return {
+    v: 1,
+    triggerToken: c.triggerToken,
+    ...(c.apiToken ? { apiToken: c.apiToken } : {}),
+    ...(c.webhookSecret ? { webhookSecret: c.webhookSecret } : {}),
+    ...(c.coordinates ? { coordinates: c.coordinates } : {}),
+  }
 }
 
 /** One service version to register with the Worker. */
@@ -61,13 +92,11 @@ export async function registerWithWorker(
       descriptor: r.descriptor,
       descriptorCid: r.descriptorCid,
       receiptTokenId: r.receiptTokenId,
-      triggerToken: await sealJson(r.descriptor.workerPublicKey, TRIGGER_TOKEN_INFO, {
-        v: 1,
-        triggerToken: r.credentials.triggerToken,
-        ...(r.credentials.apiToken ? { apiToken: r.credentials.apiToken } : {}),
-        ...(r.credentials.webhookSecret ? { webhookSecret: r.credentials.webhookSecret } : {}),
-        ...(r.credentials.coordinates ? { coordinates: r.credentials.coordinates } : {}),
-      }),
+      triggerToken: await sealJson(
+        r.descriptor.workerPublicKey,
+        TRIGGER_TOKEN_INFO,
+        sealedCredentials(r.descriptor.provider, r.credentials),
+      ),
     },
     r.runnerPrivateKey,
   )

@@ -10,7 +10,6 @@ import {
   holdsServiceState,
   SERVICE_STATE_FIELDS,
   ServiceState,
-  serviceAvailability,
 } from './chain-layout.ts'
 
 describe('packed state fields', () => {
@@ -32,32 +31,6 @@ describe('packed state fields', () => {
   test('a commit SHA survives the field, leading zeros included', () => {
     const sha = '00000000e387550fdab836ed7e6dc881de23001b'
     expect(fieldToCommit(commitToField(sha))).toBe(sha)
-  })
-})
-
-describe('serviceAvailability', () => {
-  const base = {
-    heartbeat: { lastHeartbeatSlot: 100n, settledJobs: 0n },
-    terms: { pricePerJob: 10n, withdrawTimelockSlots: 50n },
-    currentSlot: 105n,
-    maxHeartbeatAgeSlots: 10n,
-    deposit: 30n,
-    owed: 20n,
-  }
-  test('enabled while the heartbeat is fresh and one more job is paid for', () => {
-    expect(serviceAvailability(base)).toEqual({ enabled: true })
-  })
-  test('a stale heartbeat disables the service', () => {
-    expect(serviceAvailability({ ...base, currentSlot: 111n })).toEqual({
-      enabled: false,
-      reason: 'stale-heartbeat',
-    })
-  })
-  test('a deposit that cannot pay one more job disables it', () => {
-    expect(serviceAvailability({ ...base, owed: 21n })).toEqual({
-      enabled: false,
-      reason: 'funding-exhausted',
-    })
   })
 })
 

@@ -48,6 +48,9 @@ export const decodeTerms = (field: bigint): ServiceTerms => ({
   withdrawTimelockSlots: field / TWO_64,
 })
 
+/** A heartbeat or withdrawal request is valid this many slots after the slot it names. */
+export const SLOT_WINDOW = 10
+
 /**
  * Bounds of a service's withdrawal timelock, refused outside them at deploy. The minimum leaves
  * the runner one SLOT_WINDOW-sized margin twice over to land its settlement (one settlement per
@@ -82,31 +85,3 @@ export const commitToField = (sha: string): bigint => BigInt(`0x${sha}`)
 
 /** The integer stored in state back to a 40-digit commit SHA. */
 export const fieldToCommit = (field: bigint): string => field.toString(16).padStart(40, '0')
-
-/** Why a service cannot take a job right now. */
-export type ServiceDisabledReason =
-  | 'stale-heartbeat'
-  | 'funding-exhausted'
-  | 'unknown-service'
-  /** Not a genuine, frozen zkrunner service (protocol's checkGenuineService). */
-  | 'unsafe-service'
-
-/**
- * Decides whether a service takes one more job: the runner's heartbeat is at most `maxHeartbeatAgeSlots`
- * old, and the deposit covers what is already owed plus one more job at the frozen price.
- */
-export function serviceAvailability(input: {
-  heartbeat: ServiceHeartbeat
-  terms: ServiceTerms
-  currentSlot: bigint
-  maxHeartbeatAgeSlots: bigint
-  deposit: bigint
-  owed: bigint
-}): { enabled: true } | { enabled: false; reason: ServiceDisabledReason } {
-  if (input.currentSlot - input.heartbeat.lastHeartbeatSlot > input.maxHeartbeatAgeSlots) {
-    return { enabled: false, reason: 'stale-heartbeat' }
-  }
-  if (input.owed + input.terms.pricePerJob > input.deposit)
-    return { enabled: false, reason: 'funding-exhausted' }
-  return { enabled: true }
-}

@@ -10,11 +10,10 @@ export {
   fieldToCommit,
   holdsServiceState,
   SERVICE_STATE_FIELDS,
-  type ServiceDisabledReason,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
-  serviceAvailability,
+  SLOT_WINDOW,
   WITHDRAW_TIMELOCK_BOUNDS,
   withdrawTimelockInBounds,
 } from './chain-layout.ts'
@@ -107,6 +106,41 @@ export {
 } from './messages.ts'
 export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 export {
+  depositRecoverable,
+  NO_STOP_SLOTS,
+  type StopSlots,
+  stopSlotsOf,
+  type UpgradeNotice,
+  upgradeNotice,
+} from './network-upgrade.ts'
+export {
+  checkOutputs,
+  checkOutputValue,
+  MAX_OUTPUT_STRING_BYTES,
+  MAX_OUTPUTS,
+  type ManifestOutput,
+  ManifestOutputSchema,
+  type ManifestOutputs,
+  ManifestOutputsSchema,
+  OUTPUT_TYPE_FIELDS,
+  OUTPUT_TYPES,
+  OUTPUTS_DIGEST_PREFIX,
+  OutputNameSchema,
+  type OutputSpec,
+  OutputSpecSchema,
+  OutputSpecsSchema,
+  type OutputType,
+  type OutputValue,
+  outputFields,
+  outputsDigest,
+  outputsLayoutProblem,
+  outputToFields,
+  parseManifestOutputs,
+  parseOutputSpecs,
+  stringToFields,
+  type WrittenOutput,
+} from './outputs.ts'
+export {
   hasControlCharacter,
   isReservedParameterName,
   ParameterNameSchema,
@@ -178,6 +212,15 @@ export {
 } from './result-report.ts'
 export { unsafeRegexReason } from './safe-regex.ts'
 export {
+  type Availability,
+  type AvailabilityFacts,
+  DEFAULT_MAX_HEARTBEAT_AGE_SLOTS,
+  type HealthReason,
+  type ServiceDisabledReason,
+  ServiceUnavailable,
+  serviceAvailability,
+} from './service-availability.ts'
+export {
   isPrivateService,
   PRIVATE_COORDINATES,
   type PrivateServiceDescriptor,
@@ -230,6 +273,7 @@ export {
   fieldToSourceCommitment,
   isPrivateCommitment,
   newSalt,
+  openingStringToFields,
   openingToField,
   opensCommitment,
   PrivateCommitmentSchema,
@@ -240,7 +284,6 @@ export {
   SourceOpeningSchema,
   sameSourceCommitment,
   sourceCommitmentToField,
-  stringToFields,
 } from './source-commitment.ts'
 export {
   checkSourceReveal,

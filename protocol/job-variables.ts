@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Result } from './errors.ts'
+import { OutputSpecsSchema } from './outputs.ts'
 import { parseWith } from './parse.ts'
 import { CommitShaSchema, PublicKeySchema, RequestIdSchema } from './primitives.ts'
 import { SourceCommitmentSchema } from './source-commitment.ts'
@@ -44,6 +45,20 @@ export const JobVariablesSchema = z.object({
       }
     })
     .pipe(VoucherSchema)
+    .optional(),
+  /** The service's declared outputs (canonical JSON of the descriptor's `outputs`). */
+  ZKRUNNER_OUTPUTS: z
+    .string()
+    .max(16_384)
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' })
+        return z.NEVER
+      }
+    })
+    .pipe(OutputSpecsSchema)
     .optional(),
   /** Artifact paths, comma- or newline-separated. */
   ZKRUNNER_ARTIFACTS: z

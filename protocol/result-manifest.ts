@@ -3,6 +3,7 @@ import { sha256 } from './digest.ts'
 import { canonicalBytes, toHex } from './encoding.ts'
 import { fail, ok, ProtocolErrorCode, type Result } from './errors.ts'
 import { manifestMessage } from './messages.ts'
+import { ManifestOutputsSchema } from './outputs.ts'
 import { parseWith } from './parse.ts'
 import {
   ContentCidSchema,
@@ -70,6 +71,11 @@ export const ArtifactSkipReasonSchema = z.enum([
   'symlink',
   /** Not a regular file or directory (a FIFO, socket or device). */
   'not-a-file',
+  /**
+   * The job's user could not read it (or reach it) itself: the runner reads artifacts with more
+   * rights than the job, and publishes only what the job could have read.
+   */
+  'unreadable',
 ])
 
 /** A declared artifact the runner left out of the bundle, and why. */
@@ -116,6 +122,11 @@ export const ResultManifestSchema = z.strictObject({
   skippedArtifacts: z.array(SkippedArtifactSchema).max(1000).optional(),
   /** Set when the job was refused before it ran: never charged. */
   notRun: NotRunReasonSchema.optional(),
+  /**
+   * The job's typed outputs, checked against its service's declarations (absent when the service
+   * declares none and the job wrote none). `valid: false` marks the job outputs-invalid.
+   */
+  outputs: ManifestOutputsSchema.optional(),
 })
 /** What the runner asserts about one job. */
 export type ResultManifest = z.infer<typeof ResultManifestSchema>

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { sha256 } from './digest.ts'
 import { canonicalBytes } from './encoding.ts'
 import type { Result } from './errors.ts'
+import { OutputSpecsSchema } from './outputs.ts'
 import { ParameterSpecSchema } from './parameters.ts'
 import { parseWith } from './parse.ts'
 import { HpkePublicKeySchema, PublicKeySchema, Uint64Schema } from './primitives.ts'
@@ -88,6 +89,12 @@ export const ServiceDescriptorSchema = z
       .max(64)
       .default([])
       .meta({ description: 'Typed parameters a request may set (names unique).' }),
+    // Optional, not defaulted: a default would add `"outputs":[]` to the canonical bytes and
+    // change the CID of every descriptor written before outputs existed.
+    outputs: OutputSpecsSchema.optional().meta({
+      description:
+        'Typed outputs the job writes (`zkrunner-agent output NAME VALUE`), checked by the runner and signed in the manifest (names unique).',
+    }),
   })
   .refine((d) => new Set(d.parameters.map((p) => p.name)).size === d.parameters.length, {
     message: 'parameter names must be unique',

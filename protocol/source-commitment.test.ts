@@ -4,12 +4,12 @@ import { parseServiceDescriptor } from './service-descriptor.ts'
 import { resolveRunsOn } from './service-registration.ts'
 import {
   fieldToSourceCommitment,
+  openingStringToFields,
   opensCommitment,
   privateCommitment,
   SourceCommitmentSchema,
   sameSourceCommitment,
   sourceCommitmentToField,
-  stringToFields,
 } from './source-commitment.ts'
 import { sourceOpening } from './vectors/inputs.ts'
 
@@ -29,7 +29,7 @@ describe('private source commitment', () => {
   })
 
   it('encodes strings with their length, so moving bytes between URL and project changes it', () => {
-    expect(stringToFields('ab')).toEqual([2n, 0x6162n])
+    expect(openingStringToFields('ab')).toEqual([2n, 0x6162n])
     const a = { ...sourceOpening, providerUrl: 'https://a.example/x', project: 'y' }
     const b = { ...sourceOpening, providerUrl: 'https://a.example/', project: 'xy' }
     expect(privateCommitment(a)).not.toBe(privateCommitment(b))

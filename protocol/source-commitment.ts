@@ -48,8 +48,11 @@ export type SourceOpening = z.infer<typeof SourceOpeningSchema>
 export const isPrivateCommitment = (commitment: string): boolean =>
   commitment.startsWith('poseidon:')
 
-/** A UTF-8 string as Fields: its byte length, then 31-byte big-endian chunks (unambiguous). */
-export function stringToFields(text: string): bigint[] {
+/**
+ * A UTF-8 string of an opening as Fields: its byte length, then 31-byte big-endian chunks
+ * (unambiguous, any length). Not outputs' stringToFields, which is fixed-size for circuits.
+ */
+export function openingStringToFields(text: string): bigint[] {
   const bytes = new TextEncoder().encode(text)
   const fields = [BigInt(bytes.length)]
   for (let i = 0; i < bytes.length; i += 31) {
@@ -64,8 +67,8 @@ export function stringToFields(text: string): bigint[] {
 export const openingToField = (o: SourceOpening): bigint =>
   poseidonHashWithPrefix(SOURCE_COMMITMENT_PREFIX, [
     BigInt(`0x${o.salt}`),
-    ...stringToFields(o.providerUrl),
-    ...stringToFields(o.project),
+    ...openingStringToFields(o.providerUrl),
+    ...openingStringToFields(o.project),
     BigInt(`0x${o.commit}`),
   ])
 

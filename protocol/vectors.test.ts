@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { Field, Poseidon, PublicKey, Signature } from 'o1js'
+import { Bool, Field, Poseidon, PublicKey, Signature, UInt64 } from 'o1js'
 import { expect, test } from 'vitest'
 import { computeVectors } from './vectors/compute.ts'
 import { keys } from './vectors/inputs.ts'
@@ -45,4 +45,27 @@ test('the private source commitment vector is o1js Poseidon.hashWithPrefix of it
       v.input.map((x: string) => Field(x)),
     ).toString(),
   ).toBe(v.field)
+})
+
+test('the outputs digest is o1js Poseidon.hashWithPrefix over the output fields', () => {
+  const o = committed.outputs
+  const digest = (fields: string[]) =>
+    Poseidon.hashWithPrefix(
+      o.prefix,
+      fields.map((f) => Field(f)),
+    ).toString()
+  expect(digest(o.fields)).toBe(o.digest)
+  expect(digest(o.invalid.fields)).toBe(o.invalid.digest)
+  expect(digest(['1'])).toBe(o.none)
+  // Each type as an o1js circuit value reads it: u64 as UInt64, boolean as Bool.
+  const [valid, primesPresent, primes, passedPresent, passed] = o.fields as string[]
+  expect([valid, primesPresent, passedPresent]).toEqual(['1', '1', '1'])
+  expect(UInt64.from(78498n).value.toString()).toBe(primes)
+  expect(Bool(true).toField().toString()).toBe(passed)
+  // A string's three chunks each fit in 31 bytes, and its length is its UTF-8 byte length.
+  const label = o.written.at(-1).value as string
+  const [len, ...chunks] = (o.fields as string[]).slice(-4)
+  expect(Number(len)).toBe(new TextEncoder().encode(label).length)
+  for (const c of chunks) expect(BigInt(c) < 1n << 248n).toBe(true)
+  expect(o.invalid.fields[0]).toBe('0')
 })

@@ -2,14 +2,22 @@ import { Command, Option } from 'commander'
 import { resolveStackConfig, StackConfigError } from './config.ts'
 import { type LocalStack, startStack } from './stack.ts'
 
+/** The providers `--once` runs a job on, in order. */
+const PROVIDERS = ['gitlab', 'github'] as const
+const TITLES = { gitlab: 'GitLab', github: 'GitHub' } as const
+
 const program = new Command()
   .name('npm start --')
   .description(
-    'The local zkrunner stack on loopback: Mina node, contracts, Worker (workerd), GitLab stand-in, ' +
-      'runner agent and IPFS gateway, and the page. Runs one paid sample job end to end and prints every verification link.',
+    'The local zkrunner stack on loopback: Mina node, contracts, Worker (workerd), GitLab and GitHub stand-ins, ' +
+      'runner agent and IPFS gateway, and the page. The sample is offered on both providers; runs one paid sample job ' +
+      'end to end on each and prints every verification link.',
   )
   .addOption(
-    new Option('--once', 'exit after the sample job: status 0 only if every link verified'),
+    new Option(
+      '--once',
+      'exit after the sample jobs: status 0 only if every link of both (GitLab, GitHub) verified',
+    ),
   )
   .addOption(
     new Option(
@@ -26,6 +34,7 @@ const program = new Command()
   .addOption(new Option('--chain-port <port>', 'Mina GraphQL (default 3085)'))
   .addOption(new Option('--worker-port <port>', 'Worker (default 8787)'))
   .addOption(new Option('--gitlab-port <port>', 'GitLab stand-in (default 8929)'))
+  .addOption(new Option('--github-port <port>', 'GitHub stand-in (default 8930)'))
   .addOption(new Option('--gateway-port <port>', 'IPFS gateway (default 8090)'))
   .addOption(new Option('--page-port <port>', 'page (default 5173)'))
   .addOption(
@@ -57,7 +66,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   stack = await startStack(config, log)
-  const { urls, keys, deployment } = stack
+  const { urls, keys, deployment, services } = stack
   console.log(
     [
       '',
@@ -66,8 +75,11 @@ async function main(): Promise<number> {
       `  Worker           ${urls.worker}`,
       `  Mina GraphQL     ${urls.minaGraphql}  (archive ${urls.archive}, network id devnet)`,
       `  GitLab stand-in  ${urls.gitlab}`,
+      `  GitHub stand-in  ${urls.github}`,
       `  IPFS gateway     ${urls.gateway}`,
-      `  service          ${deployment.service}  (registry ${deployment.registry}, token ${deployment.token})`,
+      `  services         GitLab ${services.gitlab.service}`,
+      `                   GitHub ${services.github.service}`,
+      `                   (registry ${deployment.registry}, token ${deployment.token})`,
       'dev keys (local only, never fund them elsewhere):',
       `  user    ${keys.user.publicKey}  ${keys.user.privateKey}`,
       `  page    ${keys.pageUser.publicKey}  ${keys.pageUser.privateKey}  (the page's dev wallet)`,
@@ -76,22 +88,36 @@ async function main(): Promise<number> {
       '',
     ].join('\n'),
   )
-  let run: Awaited<ReturnType<LocalStack['runSampleJob']>>
+  let runs: Awaited<ReturnType<LocalStack['runSampleJobs']>>
   try {
-    run = await stack.runSampleJob(config.limit)
+    // A job on each provider, one settlement for both, then each verified; lines say whose.
+    runs = await stack.runSampleJobs(
+      config.limit,
+      PROVIDERS,
+      (provider) => (line) => console.log(provider ? `[${TITLES[provider]}] ${line}` : line),
+    )
   } catch (e) {
     await stack.stop()
     throw e
   }
-  const broken = run.links.filter((l) => l.status !== 'ok')
+  console.log('')
+  for (const run of runs) {
+    const broken = run.links.filter((l) => l.status !== 'ok')
+    console.log(
+      run.verified
+        ? `${TITLES[run.provider]} sample job ${run.jobId}: ${run.status}, every link verified`
+        : `${TITLES[run.provider]} sample job ${run.jobId}: ${run.status}; NOT verified: ${broken.map((l) => `${l.name} (${l.detail})`).join('; ') || 'no result'}`,
+    )
+  }
+  const verified = runs.every((r) => r.verified)
   console.log(
-    run.verified
-      ? `\nsample job ${run.jobId}: ${run.status}, every link verified (${((Date.now() - t0) / 1000).toFixed(0)} s since start)`
-      : `\nsample job ${run.jobId}: ${run.status}; NOT verified: ${broken.map((l) => `${l.name} (${l.detail})`).join('; ') || 'no result'}`,
+    verified
+      ? `both providers: every link verified (${((Date.now() - t0) / 1000).toFixed(0)} s since start)`
+      : 'NOT every link verified',
   )
   if (config.once) {
     await stack.stop()
-    return run.verified ? 0 : 1
+    return verified ? 0 : 1
   }
   console.log(`\nserving the page at ${urls.page} — Ctrl-C to stop`)
   await new Promise(() => {})

@@ -12,6 +12,7 @@ export const StackConfigSchema = z.strictObject({
   chainPort: port,
   workerPort: port,
   gitlabPort: port,
+  githubPort: port,
   gatewayPort: port,
   pagePort: port,
   /** The sample job's LIMIT parameter. */
@@ -29,6 +30,7 @@ export const DEFAULTS: StackConfig = {
   chainPort: 3085,
   workerPort: 8787,
   gitlabPort: 8929,
+  githubPort: 8930,
   gatewayPort: 8090,
   pagePort: 5173,
   limit: 20_000_000,
@@ -41,6 +43,7 @@ const ENV: Record<keyof StackConfig, string> = {
   chainPort: 'ZKRUNNER_STACK_CHAIN_PORT',
   workerPort: 'ZKRUNNER_STACK_WORKER_PORT',
   gitlabPort: 'ZKRUNNER_STACK_GITLAB_PORT',
+  githubPort: 'ZKRUNNER_STACK_GITHUB_PORT',
   gatewayPort: 'ZKRUNNER_STACK_GATEWAY_PORT',
   pagePort: 'ZKRUNNER_STACK_PAGE_PORT',
   limit: 'ZKRUNNER_STACK_LIMIT',

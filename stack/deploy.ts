@@ -99,35 +99,67 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
     log('deploying the service registry…')
     await included(await deployRegistry(payer, input.registryKey))
   }
+  await ensureService(input, {
+    serviceKey: input.serviceKey,
+    sourceCommitment: input.sourceCommitment,
+    descriptorCid: input.descriptorCid,
+    what: 'the sample service version',
+  })
+  return {
+    token: token.toBase58(),
+    registry: registry.toBase58(),
+    service: service.toBase58(),
+    receiptTokenId: receiptTokenOf(service),
+    creditTokenId: TokenId.toBase58(TokenId.derive(token)),
+    // From the compile above (cached keys): never hard-coded, since the circuits embed the token.
+    genuine: await genuineCode(token),
+  }
+}
+
+const receiptTokenOf = (service: PublicKey) => TokenId.toBase58(receiptTokenId(service))
+
+/** One more service version of the same runner: its contract and its descriptor. */
+export interface ServiceVersionInput {
+  serviceKey: PrivateKey
+  sourceCommitment: string
+  descriptorCid: string
+  /** How the log names it (`the GitHub service version`). */
+  what: string
+}
+
+/**
+ * Deploys a service version (frozen) and publishes it in the registry, unless its contract is
+ * already on chain. Needs the contracts compiled and the registry deployed (ensureDeployed).
+ */
+export async function ensureService(
+  input: Omit<DeployInput, 'serviceKey' | 'sourceCommitment' | 'descriptorCid' | 'users'>,
+  version: ServiceVersionInput,
+): Promise<{ service: string; receiptTokenId: string }> {
+  const { payer, log } = input
+  const service = version.serviceKey.toPublicKey()
   if (!(await accountExists(service))) {
-    log('deploying the sample service version (frozen)…')
-    const cid = unwrap(cidToFields(input.descriptorCid))
+    log(`deploying ${version.what} (frozen)…`)
+    const cid = unwrap(cidToFields(version.descriptorCid))
     await included(
       await deployService(
         payer,
-        input.serviceKey,
+        version.serviceKey,
         serviceDeployProps(
           {
-            sourceCommitment: input.sourceCommitment,
+            sourceCommitment: version.sourceCommitment,
             pricePerJob: String(input.pricePerJob),
             runnerPublicKey: input.runnerKey.toPublicKey().toBase58(),
             workerPublicKey: input.workerPublicKey,
           },
-          input.descriptorCid,
+          version.descriptorCid,
           input.withdrawTimelockSlots,
         ),
       ),
     )
     log('publishing it in the registry…')
-    await included(await publishService(payer, registry, input.runnerKey, service, cid))
+    await included(
+      await publishService(payer, input.registryKey.toPublicKey(), input.runnerKey, service, cid),
+    )
   }
-  return {
-    token: token.toBase58(),
-    registry: registry.toBase58(),
-    service: service.toBase58(),
-    receiptTokenId: TokenId.toBase58(receiptTokenId(service)),
-    creditTokenId: TokenId.toBase58(TokenId.derive(token)),
-    // From the compile above (cached keys): never hard-coded, since the circuits embed the token.
-    genuine: await genuineCode(token),
-  }
+  return { service: service.toBase58(), receiptTokenId: receiptTokenOf(service) }
 }

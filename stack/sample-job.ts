@@ -14,6 +14,7 @@ import {
 } from '../static-site/src/chain-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
+import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
 import { verifyFromEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
@@ -145,13 +146,19 @@ export async function watchJob(
   }
 }
 
-/** Verifies a job's result exactly as the page does, from the gateways and the chain alone. */
+/**
+ * Verifies a job's result exactly as the page does, from the gateways and the chain alone;
+ * `onOutputs` is told the job's typed outputs (null when it has none), as the page shows them.
+ */
 export async function verifyJob(
   endpoints: UserEndpoints,
   target: { bundleCid: string; service: string; request: RequestBinding },
   onLink: (l: VerificationLink) => void,
+  onOutputs: (o: OutputsSummary | null) => void = () => {},
 ): Promise<VerificationLink[]> {
-  return (await verifyFromEndpoints(endpoints, target, onLink)).links
+  const outcome = await verifyFromEndpoints(endpoints, target, onLink)
+  onOutputs(outcome.outputs)
+  return outcome.links
 }
 
 /** A base58 public key as o1js's type. */

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
 import { parse as parseYaml } from 'yaml'
-import type { ParameterSpec } from '../protocol/index.ts'
+import type { OutputSpec, ParameterSpec } from '../protocol/index.ts'
 
 const run = promisify(execFile)
 
@@ -38,6 +38,22 @@ export const SAMPLE_PARAMETERS: ParameterSpec[] = [
     values: ['O0', 'O2'],
     default: 'O2',
     description: 'C optimisation level',
+  },
+]
+
+/** The sample service's typed outputs (as examples/sample-primes/service.json declares them). */
+export const SAMPLE_OUTPUTS: OutputSpec[] = [
+  {
+    name: 'passed',
+    type: 'boolean',
+    required: true,
+    description: 'whether test.sh passed (the known prime counts)',
+  },
+  {
+    name: 'primes',
+    type: 'integer',
+    required: false,
+    description: 'the number of primes up to LIMIT (absent when the tests failed)',
   },
 ]
 

@@ -14,6 +14,10 @@ export const StackSecretsSchema = z.strictObject({
   triggerToken: z.string(),
   /** A read-only API token, sealed beside the trigger token so the Worker can reconcile. */
   apiToken: z.string(),
+  /** The GitHub stand-in's fine-grained token (Actions: write) for the sample repository. */
+  githubToken: z.string(),
+  /** The GitHub service's own webhook secret (the HMAC key of X-Hub-Signature-256). */
+  githubWebhookSecret: z.string().min(16),
   tokenKey: z.string(),
   tokenAdminContractKey: z.string(),
   tokenAdminKey: z.string(),
@@ -24,6 +28,11 @@ export type StackSecrets = z.infer<typeof StackSecretsSchema>
 
 const token = (prefix: string) => `${prefix}${randomBytes(20).toString('hex')}`
 
+const githubSecrets = () => ({
+  githubToken: token('github_pat_'),
+  githubWebhookSecret: token('ghwhsec-'),
+})
+
 async function create(): Promise<StackSecrets> {
   const mina = () => generateMinaKeyPair().privateKey
   return {
@@ -32,6 +41,7 @@ async function create(): Promise<StackSecrets> {
     webhookSecret: token('whsec-'),
     triggerToken: token('glptt-'),
     apiToken: token('glpat-'),
+    ...githubSecrets(),
     tokenKey: mina(),
     tokenAdminContractKey: mina(),
     tokenAdminKey: mina(),
@@ -42,14 +52,25 @@ async function create(): Promise<StackSecrets> {
 /** Loads the stack's secrets, creating them on the first start. */
 export async function loadOrCreateSecrets(path: string): Promise<StackSecrets> {
   try {
-    return StackSecretsSchema.parse(JSON.parse(await readFile(path, 'utf8')))
+    const saved = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
+    // A data dir from before the GitHub service gets its secrets added, the others kept.
+    if (saved.githubToken === undefined) {
+      const secrets = StackSecretsSchema.parse({ ...saved, ...githubSecrets() })
+      await save(path, secrets)
+      return secrets
+    }
+    return StackSecretsSchema.parse(saved)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
       throw new Error(`${path} is unreadable: ${(e as Error).message}; delete it to start afresh`)
   }
   const secrets = await create()
+  await save(path, secrets)
+  return secrets
+}
+
+async function save(path: string, secrets: StackSecrets): Promise<void> {
   await mkdir(dirname(path), { recursive: true })
   await writeFile(`${path}.tmp`, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 })
   await rename(`${path}.tmp`, path)
-  return secrets
 }

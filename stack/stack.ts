@@ -1,9 +1,15 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import { heartbeatWorldOnActiveChain } from '../agent/heartbeat/chain-world.ts'
 import { runHeartbeatDuty } from '../agent/heartbeat/duty.ts'
 import type { FeePayer } from '../contracts/index.ts'
+import {
+  type GithubStandin,
+  parseWorkflow,
+  runAsSelfHostedRunner,
+  startGithubStandin,
+} from '../github-standin/index.ts'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import type { GitlabStandin } from '../gitlab-standin/types.ts'
 import { registerWithWorker } from '../operator/register.ts'
@@ -19,7 +25,13 @@ import {
 import type { VerificationLink } from '../static-site/src/verify/links.ts'
 import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
-import { type Deployment, ensureDeployed, selectNetwork, sendHeartbeat } from './deploy.ts'
+import {
+  type Deployment,
+  ensureDeployed,
+  ensureService,
+  selectNetwork,
+  sendHeartbeat,
+} from './deploy.ts'
 import { JobLedger } from './job-ledger.ts'
 import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
@@ -28,10 +40,12 @@ import { publishDescriptor } from './publish.ts'
 import { ensureDeposit, pk, requestJob, verifyJob, watchJob } from './sample-job.ts'
 import {
   readCiJob,
+  SAMPLE_OUTPUTS,
   SAMPLE_PARAMETERS,
   SAMPLE_PROJECT_DIR,
   sourceCommitment,
 } from './sample-project.ts'
+import { sampleRepository } from './sample-repository.ts'
 import { loadOrCreateSecrets } from './secrets.ts'
 import { type Supervised, Supervisor } from './supervisor.ts'
 
@@ -42,6 +56,10 @@ const CREDITS_PER_USER = 1_000_000n
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
 const NETWORK_ID = 'devnet'
 const SAMPLE_PROJECT_ID = 1
+/** The sample's repository on the GitHub stand-in, and its workflow file. */
+const GITHUB_OWNER = 'zkrunner'
+const GITHUB_REPO = 'sample-primes'
+const GITHUB_WORKFLOW = 'zkrunner.yml'
 
 /** URLs of every part of a running local stack. */
 export interface StackUrls {
@@ -50,6 +68,7 @@ export interface StackUrls {
   accountManager: string
   worker: string
   gitlab: string
+  github: string
   gateway: string
   page: string
 }
@@ -70,8 +89,24 @@ export interface SampleRun extends StackJob {
   verified: boolean
 }
 
+/** The CI providers the stack offers the sample on: one service version each. */
+export type StackProvider = ServiceDescriptor['provider']
+
+/** One service version of the stack: its contract and its descriptor. */
+export interface StackService {
+  provider: StackProvider
+  service: string
+  /** Base58 token id of its deposit receipts. */
+  receiptTokenId: string
+  descriptor: ServiceDescriptor
+  descriptorCid: string
+}
+
 /** A job run through the stack, as the user saw it. */
 export interface StackJob {
+  provider: StackProvider
+  /** The service contract the job was bought from. */
+  service: string
   jobId: string
   user: string
   /** The request as the user sent it: its result must answer exactly it. */
@@ -90,20 +125,57 @@ export interface StackFaults {
 export interface LocalStack {
   urls: StackUrls
   keys: StackKeys
+  /** The contracts; `service` is the GitLab service version. */
   deployment: Deployment
+  /** The GitLab service's descriptor. */
   descriptor: ServiceDescriptor
+  /** Both service versions of the sample, by provider. */
+  services: Record<StackProvider, StackService>
   gitlab: GitlabStandin
+  github: GithubStandin
   faults: StackFaults
-  /** Deposits if needed, requests one job as the page would, and waits until its result is reported. */
-  requestJob(limit: number, onLine?: (line: string) => void): Promise<StackJob>
+  /**
+   * Deposits if needed, requests one job as the page would, and waits until its result is
+   * reported: from the `provider`'s sample service (GitLab by default), or from `target`
+   * (another version the runner offered).
+   */
+  requestJob(
+    limit: number,
+    onLine?: (line: string) => void,
+    target?: StackProvider | { service: string; descriptor: ServiceDescriptor },
+  ): Promise<StackJob>
   /** The runner settles every reported job on chain (`zkrunner-agent settle`). */
   settle(onLine?: (line: string) => void): Promise<void>
   /** Verifies a job from the gateway and the chain alone, as anyone can. */
   verify(job: StackJob, onLine?: (line: string) => void): Promise<VerificationLink[]>
-  /** Stops and starts the runner's IPFS gateway. */
+  /** Stops and starts the runner agent (its IPFS gateway and its heartbeat duty). */
   restartGateway(): Promise<void>
-  /** Runs one paid job end to end: deposit, request, run, report, settle, verify. */
-  runSampleJob(limit: number, onLine?: (line: string) => void): Promise<SampleRun>
+  /** Runs one paid job end to end on `provider`'s service: deposit, request, run, report, settle, verify. */
+  runSampleJob(
+    limit: number,
+    onLine?: (line: string) => void,
+    provider?: StackProvider,
+  ): Promise<SampleRun>
+  /**
+   * Runs one paid job on each of `providers`, then one settlement for all, then verifies each.
+   * `lineFor(provider)` names where a provider's lines go; `lineFor()` the settlement's.
+   */
+  runSampleJobs(
+    limit: number,
+    providers: readonly StackProvider[],
+    lineFor?: (provider?: StackProvider) => (line: string) => void,
+  ): Promise<SampleRun[]>
+  /**
+   * Stops the runner agent: its gateway and, with it, the heartbeat duty it runs (SIGTERM, or
+   * SIGKILL with `kill`). Resolves once no heartbeat round is in flight any more.
+   */
+  stopAgent(options?: { kill?: boolean }): Promise<void>
+  /** Starts the runner agent again (a no-op while it runs); its heartbeat duty resumes. */
+  startAgent(): Promise<void>
+  /** Moves the local chain `slots` slots ahead (heartbeats age by as much). */
+  advanceSlots(slots: number): Promise<void>
+  /** The runner agent's data directory (its IPFS store and `runner-key.json`). */
+  agentDataDir: string
   /** Stops every process the stack started; chain, IPFS and Worker state stay in the data dir. */
   stop(): Promise<void>
 }
@@ -116,7 +188,9 @@ const mina = (k: PrivateKey) => ({
 /**
  * Brings up the whole product on loopback: the local Mina node, contracts deployed, the runner's
  * IPFS gateway, the GitLab stand-in whose jobs run through the agent as a custom executor, the
- * Worker in workerd, and the page. On failure everything started so far is stopped.
+ * GitHub stand-in whose workflow runs as a self-hosted runner with the agent in its job hooks and
+ * as its steps' shell, the Worker in workerd, and the page. The sample is offered twice, one
+ * service version per provider. On failure everything started so far is stopped.
  */
 export async function startStack(
   config: StackConfig,
@@ -124,7 +198,7 @@ export async function startStack(
 ): Promise<LocalStack> {
   setBackend('native')
   const sup = new Supervisor()
-  const standins: GitlabStandin[] = []
+  const standins: Array<{ close(): Promise<void> }> = []
   const closers: Array<() => Promise<void>> = []
   const stop = async () => {
     for (const close of closers.reverse()) await close().catch(() => {})
@@ -143,7 +217,7 @@ async function bringUp(
   config: StackConfig,
   log: (line: string) => void,
   sup: Supervisor,
-  standins: GitlabStandin[],
+  standins: Array<{ close(): Promise<void> }>,
   closers: Array<() => Promise<void>>,
   stop: () => Promise<void>,
 ): Promise<LocalStack> {
@@ -168,6 +242,7 @@ async function bringUp(
     accountManager: `${chainBase}/account-manager`,
     worker: base(config.workerPort),
     gitlab: base(config.gitlabPort),
+    github: base(config.githubPort),
     gateway: base(config.gatewayPort),
     page: base(config.pagePort),
   }
@@ -224,13 +299,34 @@ async function bringUp(
     runnerPublicKey: runnerKey.toPublicKey().toBase58(),
     workerPublicKey: hpke.publicKey,
     parameters: SAMPLE_PARAMETERS,
+    outputs: SAMPLE_OUTPUTS,
   }
   const descriptorCid = await publishDescriptor(agentDataDir, descriptor)
   // A different descriptor (source, price, ports) is a new service version: a new contract.
   const serviceKey = await serviceKeyFor(join(dataDir, 'services.json'), descriptorCid)
 
+  // The same job on GitHub Actions: the sample as a repository of its own, its workflow run by the
+  // stand-in as a self-hosted runner would. Its source commitment is that repository's commit,
+  // which is what a GitHub run names (GITHUB_SHA) and checks out.
+  const githubSha = await sampleRepository(SAMPLE_PROJECT_DIR, join(dataDir, 'github-repository'))
+  const workflow = parseWorkflow(
+    await readFile(join(SAMPLE_PROJECT_DIR, '.github/workflows', GITHUB_WORKFLOW), 'utf8'),
+  )
+  const githubDescriptor: ServiceDescriptor = {
+    ...descriptor,
+    name: 'Count primes (sample, GitHub Actions)',
+    provider: 'github',
+    providerUrl: urls.github,
+    project: `${GITHUB_OWNER}/${GITHUB_REPO}`,
+    workflow: GITHUB_WORKFLOW,
+    job: workflow.workflow.jobName,
+    sourceCommitment: githubSha,
+  }
+  const githubDescriptorCid = await publishDescriptor(agentDataDir, githubDescriptor)
+  const githubServiceKey = await serviceKeyFor(join(dataDir, 'services.json'), githubDescriptorCid)
+
   selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID)
-  const deployment = await ensureDeployed({
+  const deployInput = {
     payer,
     tokenKey: PrivateKey.fromBase58(secrets.tokenKey),
     tokenAdminContractKey: PrivateKey.fromBase58(secrets.tokenAdminContractKey),
@@ -246,11 +342,34 @@ async function bringUp(
     descriptorCid,
     workerPublicKey: hpke.publicKey,
     log,
+  }
+  const deployment = await ensureDeployed(deployInput)
+  const githubDeployment = await ensureService(deployInput, {
+    serviceKey: githubServiceKey,
+    sourceCommitment: githubSha,
+    descriptorCid: githubDescriptorCid,
+    what: 'the GitHub service version',
   })
+  const services: Record<StackProvider, StackService> = {
+    gitlab: {
+      provider: 'gitlab',
+      service: deployment.service,
+      receiptTokenId: deployment.receiptTokenId,
+      descriptor,
+      descriptorCid,
+    },
+    github: {
+      provider: 'github',
+      ...githubDeployment,
+      descriptor: githubDescriptor,
+      descriptorCid: githubDescriptorCid,
+    },
+  }
   // The page's dev wallet gets a deposit up front: proving a deposit in the browser takes minutes.
   await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
+  await sendHeartbeat(payer, githubServiceKey.toPublicKey(), runnerKey, log)
 
   const agentEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -345,6 +464,57 @@ async function bringUp(
   })
   standins.push(gitlab)
 
+  log('starting the GitHub stand-in…')
+  // The self-hosted runner: `zkrunner-agent` on its PATH (the workflow's shell names it) and in
+  // both job hooks, as agent/README.md installs it. Its workspaces sit in the builds dir.
+  const runnerDir = join(buildsDir, 'github-runner')
+  const runnerBin = join(dataDir, 'github-runner-bin')
+  await mkdir(join(runnerDir, 'work'), { recursive: true })
+  await mkdir(runnerBin, { recursive: true })
+  await rm(join(runnerBin, 'zkrunner-agent'), { force: true })
+  await symlink(agent.command, join(runnerBin, 'zkrunner-agent'))
+  // The stand-in's runner checks out as the agent's user (a real runner as its own), so the step
+  // runs as that user too: a job user could not write in the workspace. The GitLab service's
+  // jobs keep the job user.
+  const { ZKRUNNER_JOB_USER: _jobUser, ...runnerBaseEnv } = agentEnv
+  const runnerEnv: NodeJS.ProcessEnv = {
+    ...runnerBaseEnv,
+    PATH: `${runnerBin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+  }
+  const hook = (when: string) => [agent.command, ...agent.args, 'github', 'hook', when]
+  const github = await startGithubStandin({
+    port: config.githubPort,
+    host,
+    webhookUrl: `${urls.worker}/v1/github/webhook`,
+    repos: [
+      {
+        owner: GITHUB_OWNER,
+        name: GITHUB_REPO,
+        tokens: [secrets.githubToken],
+        sha: githubSha,
+        // The GitHub service's own secret, sealed in its registration below.
+        webhookSecret: secrets.githubWebhookSecret,
+        workflows: [{ id: 1, file: GITHUB_WORKFLOW, ...workflow.workflow }],
+      },
+    ],
+    control: true,
+    runJob: (ctx) =>
+      runAsSelfHostedRunner(
+        {
+          workDir: join(runnerDir, 'work'),
+          checkoutFrom: join(dataDir, 'github-repository'),
+          hooks: { started: hook('started'), completed: hook('completed') },
+          env: runnerEnv,
+          onLog: (text) => {
+            for (const line of text.split('\n')) if (line) prefixed('job')(line)
+          },
+        },
+        workflow,
+        ctx,
+      ),
+  })
+  standins.push(github)
+
   log('starting the Worker in workerd (wrangler dev)…')
   const envFile = join(dataDir, 'worker.env')
   await writeFile(
@@ -390,7 +560,7 @@ async function bringUp(
     onLine: prefixed('worker'),
   })
 
-  log('registering the sample service with the Worker…')
+  log('registering the sample services with the Worker…')
   await registerWithWorker({
     workerUrl: urls.worker,
     service: deployment.service,
@@ -404,20 +574,50 @@ async function bringUp(
     },
     runnerPrivateKey: runnerKey.toBase58(),
   })
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: githubDeployment.service,
+    descriptor: githubDescriptor,
+    descriptorCid: githubDescriptorCid,
+    receiptTokenId: githubDeployment.receiptTokenId,
+    credentials: {
+      triggerToken: secrets.githubToken,
+      webhookSecret: secrets.githubWebhookSecret,
+    },
+    runnerPrivateKey: runnerKey.toBase58(),
+  })
 
-  // The agent's heartbeat duty, in this process (it shares the stack's chain connection): it
-  // reads the allowed age from the Worker and renews at half of it, as `zkrunner-agent heartbeat`.
-  const duty = new AbortController()
-  void runHeartbeatDuty(
-    heartbeatWorldOnActiveChain({
-      runnerKey,
-      payer,
-      workerUrl: urls.worker,
-      services: [deployment.service],
-    }),
-    { slotMs: config.blockIntervalMs, log, signal: duty.signal },
-  )
-  closers.push(async () => duty.abort())
+  // The agent's heartbeat duty, in this process (it shares the stack's chain connection, and
+  // proving needs no second compile): it reads the allowed age from the Worker and renews at half
+  // of it, as `zkrunner-agent heartbeat`. It lives and dies with the agent's gateway process, as
+  // that command run next to `gateway` would: when the agent is killed its versions go stale.
+  const world = heartbeatWorldOnActiveChain({
+    runnerKey,
+    payer,
+    workerUrl: urls.worker,
+    services: [deployment.service, githubDeployment.service],
+  })
+  let duty: { stop: AbortController; done: Promise<void> } | undefined
+  const keepAlive = async () => {
+    await duty?.done
+    const agentProc = gateway
+    if (!agentProc) return
+    const stop = new AbortController()
+    void agentProc.exited.then(() => stop.abort())
+    duty = {
+      stop,
+      done: runHeartbeatDuty(world, {
+        slotMs: config.blockIntervalMs,
+        log,
+        signal: stop.signal,
+      }),
+    }
+  }
+  await keepAlive()
+  closers.push(async () => {
+    duty?.stop.abort()
+    await duty?.done
+  })
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
@@ -435,6 +635,21 @@ async function bringUp(
   closers.push(page.close)
   urls.page = page.url
 
+  const stopAgent = async (options: { kill?: boolean } = {}) => {
+    const proc = gateway
+    gateway = undefined
+    if (proc) await (options.kill ? sup.kill(proc) : sup.stop(proc))
+    // The exit aborted the duty; a round in flight still finishes: wait for it.
+    duty?.stop.abort()
+    await duty?.done
+  }
+  const startAgent = async () => {
+    // Running unless it exited on its own (a crash): then it is started again, duty and all.
+    if (gateway && gateway.child.exitCode === null && gateway.child.signalCode === null) return
+    gateway = await startGateway()
+    await keepAlive()
+  }
+
   const ledger = new JobLedger(join(dataDir, 'jobs.json'))
   const endpoints = {
     genuine: { creditTokenId: deployment.creditTokenId, code: deployment.genuine },
@@ -448,28 +663,32 @@ async function bringUp(
   const requestOne = async (
     limit: number,
     onLine: (line: string) => void = log,
+    target: StackProvider | { service: string; descriptor: ServiceDescriptor } = 'gitlab',
   ): Promise<StackJob> => {
+    const chosen = typeof target === 'string' ? services[target] : target
+    const provider: StackProvider = chosen.descriptor.provider
+    const { service, descriptor: offered } = chosen
     // The user's funding is theirs to read: the query is signed with their key.
     const query = statusQueryString(
       signStatusQuery({ user: userPublicKey, expires: statusQueryExpiry() }, userKey.toBase58()),
     )
-    const status = await fetch(`${urls.worker}/v1/services/${deployment.service}${query}`)
+    const status = await fetch(`${urls.worker}/v1/services/${service}${query}`)
     const funding = ((await status.json()) as { chain?: { funding?: { owed?: string } } }).chain
       ?.funding
     await ensureDeposit(
       payer,
-      pk(deployment.service),
+      pk(service),
       userKey,
       BigInt(funding?.owed ?? '0'),
-      PRICE_PER_JOB,
+      BigInt(offered.pricePerJob),
       1n,
       onLine,
     )
-    onLine(`requesting a job: LIMIT=${limit}`)
+    onLine(`requesting a job on ${provider}: LIMIT=${limit}`)
     const { jobId, user, request } = await requestJob(
       endpoints,
-      deployment.service,
-      descriptor,
+      service,
+      offered,
       userKey.toBase58(),
       {
         LIMIT: limit,
@@ -478,7 +697,7 @@ async function bringUp(
     )
     const entry = {
       jobId,
-      service: deployment.service,
+      service,
       user,
       bundleCid: null,
       manifestDigest: null,
@@ -496,7 +715,7 @@ async function bringUp(
       at: job.createdAt,
     })
     if (bundleCid) onLine(`result bundle ${bundleCid}`)
-    return { jobId, user, request, status: job.status, bundleCid }
+    return { provider, service, jobId, user, request, status: job.status, bundleCid }
   }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
@@ -507,12 +726,41 @@ async function bringUp(
     onLine('verifying, as anyone can, from the gateway and the chain alone:')
     return verifyJob(
       endpoints,
-      { bundleCid: job.bundleCid, service: deployment.service, request: job.request },
+      { bundleCid: job.bundleCid, service: job.service, request: job.request },
       (l) =>
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,
         ),
+      (o) => {
+        if (!o) return
+        const values = o.values.map((v) => `${v.name} = ${v.value ?? '(not written)'}`).join(', ')
+        onLine(
+          `  outputs ${o.valid ? 'valid' : 'INVALID'} (signed in the manifest; declaration ${o.declaration}): ${values}; outputsDigest ${o.outputsDigest}`,
+        )
+        for (const p of o.problems) onLine(`    problem: ${p}`)
+      },
     )
+  }
+  const runSampleJobs = async (
+    limit: number,
+    providers: readonly StackProvider[],
+    lineFor: (provider?: StackProvider) => (line: string) => void = () => log,
+  ): Promise<SampleRun[]> => {
+    const jobs: StackJob[] = []
+    for (const provider of providers)
+      jobs.push(await requestOne(limit, lineFor(provider), provider))
+    // One settlement pays for every reported job, whichever service it was bought from.
+    if (jobs.some((j) => j.bundleCid)) await settle(lineFor())
+    const runs: SampleRun[] = []
+    for (const job of jobs) {
+      const links = job.bundleCid ? await verify(job, lineFor(job.provider)) : []
+      runs.push({
+        ...job,
+        links,
+        verified: links.length > 0 && links.every((l) => l.status === 'ok'),
+      })
+    }
+    return runs
   }
   return {
     urls,
@@ -524,23 +772,32 @@ async function bringUp(
     },
     deployment,
     descriptor,
+    services,
     gitlab,
+    github,
     faults,
     stop,
     requestJob: requestOne,
     settle,
     verify,
     async restartGateway() {
-      if (gateway) await sup.stop(gateway)
-      gateway = await startGateway()
+      await stopAgent()
+      await startAgent()
     },
-    async runSampleJob(limit, onLine = log) {
-      const job = await requestOne(limit, onLine)
-      if (!job.bundleCid) return { ...job, links: [], verified: false }
-      await settle(onLine)
-      const links = await verify(job, onLine)
-      return { ...job, links, verified: links.length > 0 && links.every((l) => l.status === 'ok') }
+    runSampleJob: async (limit, onLine = log, provider = 'gitlab') =>
+      (await runSampleJobs(limit, [provider], () => onLine))[0]!,
+    runSampleJobs,
+    stopAgent,
+    startAgent,
+    async advanceSlots(slots) {
+      const res = await fetch(`${chainBase}/local/advance-slots`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ slots }),
+      })
+      if (!res.ok) throw new Error(`advancing ${slots} slots: ${res.status} ${await res.text()}`)
     },
+    agentDataDir,
   }
 }
 

@@ -166,6 +166,14 @@ export class Supervisor {
     await this.#stop(proc, graceMs)
   }
 
+  /** SIGKILLs one process and its group at once, as a crash would, and waits until it is gone. */
+  async kill(proc: Supervised): Promise<void> {
+    const pid = proc.child.pid
+    if (pid === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return
+    signalGroup(pid, 'SIGKILL')
+    await proc.exited
+  }
+
   /** Stops every running process: SIGTERM to its group, SIGKILL after `graceMs`. */
   async stopAll(graceMs = 5000): Promise<void> {
     this.#stopping = true

@@ -1,15 +1,34 @@
 import { spawn } from 'node:child_process'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PublicKey } from 'o1js'
+import { Field, Lightnet, Poseidon, PublicKey } from 'o1js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { readCredits, readDeposit, readEscrow } from '../contracts/index.ts'
-import type { ResultManifest } from '../protocol/index.ts'
+import {
+  readCredits,
+  readDeposit,
+  readEscrow,
+  readServiceAccounts,
+  readServiceState,
+} from '../contracts/index.ts'
+import { main as operatorCli } from '../operator/cli.ts'
+import {
+  checkGenuineService,
+  publicKeyToFields,
+  type ResultManifest,
+  type ServiceDescriptor,
+  unwrap,
+} from '../protocol/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { HOLD_MARKER } from '../stack/local-runner.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import {
+  decodeServiceState,
+  GraphqlChainReader,
+  ownListings,
+  registryEntries,
+} from '../static-site/src/chain-reader.ts'
 import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
 import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
 import { installAuroStandIn } from './auro-standin.ts'
@@ -56,6 +75,20 @@ async function openPage(context: BrowserContext): Promise<{ page: Page; errors: 
 const allOk = (links: { status: string }[]) =>
   links.length === 8 && links.every((l) => l.status === 'ok')
 
+/** The Worker's public status of a service version. */
+async function workerStatus(service: string) {
+  const res = await fetch(`${stack.urls.worker}/v1/services/${service}`)
+  return (await res.json()) as {
+    enabled: boolean
+    reason?: string
+    retired: boolean
+    chain: { maxHeartbeatAgeSlots: string; lastHeartbeatSlot: string; currentSlot: string } | null
+  }
+}
+
+/** The version offered with `npm run operator -- offer` (and later retired), with its job. */
+let offered: { service: string; descriptor: ServiceDescriptor; job: StackJob } | undefined
+
 describe('the local stack', () => {
   beforeAll(async () => {
     config = {
@@ -64,6 +97,7 @@ describe('the local stack', () => {
       chainPort: await freePort(),
       workerPort: await freePort(),
       gitlabPort: await freePort(),
+      githubPort: await freePort(),
       gatewayPort: await freePort(),
       pagePort: await freePort(),
     }
@@ -158,6 +192,92 @@ describe('the local stack', () => {
       const links = await stack.verify(job, log)
       expect(links.filter((l) => l.status !== 'ok')).toEqual([])
       expect(allOk(links)).toBe(true)
+    }
+  })
+
+  // Operators cannot take deposits, on the real path: the service the stack deployed through
+  // Mina.Network, read back with the protocol's GraphQL query (the one the Worker and the page
+  // send) and with the Node reader the deploy CLI's `status` uses, is genuine and frozen against
+  // the compiled contracts; its registry entry is one the page lists (published by its own runner).
+  test('the deployed service is genuine and frozen to every reader, and listed by its own runner', async () => {
+    const { deployment } = stack
+    const reader = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+    const accounts = await reader.serviceAccounts(deployment.service, deployment.creditTokenId)
+    // The frozen verification key is read back as the object it is, with its version (o1js
+    // 2.15's fetchAccount drops the version, which is why readers send the protocol's query).
+    const frozen = { auth: 'Impossible', txnVersion: deployment.genuine.txnVersion }
+    expect(accounts.service?.permissions?.setVerificationKey).toEqual(frozen)
+    expect(accounts.vault?.permissions?.setVerificationKey).toEqual(frozen)
+    expect(checkGenuineService(accounts, deployment.genuine)).toEqual({ genuine: true })
+
+    const viaCli = await readServiceAccounts(
+      PublicKey.fromBase58(deployment.service),
+      stack.urls.minaGraphql,
+    )
+    expect(checkGenuineService(viaCli, deployment.genuine)).toEqual({ genuine: true })
+
+    const poseidon = async (fields: bigint[]) =>
+      Poseidon.hash(fields.map((f) => Field(f))).toBigInt()
+    const runnerKeyHash = async (service: string) => {
+      const state = await reader.zkappState(service)
+      return state ? decodeServiceState(state).runnerKeyHash : null
+    }
+    const own = await ownListings(
+      registryEntries(await reader.events(deployment.registry)),
+      runnerKeyHash,
+      poseidon,
+    )
+    expect(own.map((e) => e.service)).toContain(deployment.service)
+    expect(await runnerKeyHash(deployment.service)).toBe(
+      await poseidon(unwrap(publicKeyToFields(stack.keys.runner.publicKey))),
+    )
+  })
+
+  test('GitHub Actions: a paid job is dispatched once, runs through the agent in the runner hooks and shell, settles and verifies every link; the page lists both services', async () => {
+    const github = stack.services.github
+    const job = await stack.requestJob(200_000, log, 'github')
+    expect(job.status).toBe('success')
+    expect(job.bundleCid).toMatch(/^baf/)
+    expect(job.service).toBe(github.service)
+    // One dispatch, one run, on the GitHub stand-in only: nothing of it reached the GitLab service.
+    const runs = stack.github.runs.filter((r) => r.inputs.ZKRUNNER_JOB_ID === job.jobId)
+    expect(runs).toHaveLength(1)
+    expect(runs[0]!.conclusion).toBe('success')
+    expect(runs[0]!.inputs.ZKRUNNER_SERVICE).toBe(github.service)
+    expect(runs[0]!.head_sha).toBe(github.descriptor.sourceCommitment)
+    expect(pipelinesOf(job.jobId)).toHaveLength(0)
+    const view = (await (await fetch(`${stack.urls.worker}/v1/jobs/${job.jobId}`)).json()) as {
+      service: string
+      pipeline: { id: number | string; webUrl: string | null } | null
+    }
+    expect(view.service).toBe(github.service)
+    expect(String(view.pipeline?.id)).toBe(String(runs[0]!.id))
+    expect(view.pipeline?.webUrl).toContain(stack.urls.github)
+
+    await stack.settle(log)
+    const links = await stack.verify(job, log)
+    expect(links.filter((l) => l.status !== 'ok')).toEqual([])
+    expect(allOk(links)).toBe(true)
+    // The bundle does not verify as a result of the GitLab service.
+    const crossed = await stack
+      .verify({ ...job, service: stack.services.gitlab.service }, log)
+      .catch(() => [])
+    expect(allOk(crossed)).toBe(false)
+
+    // The page's market reads both versions from the registry, each with its provider.
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const context = await launchChromium(profile)
+    try {
+      const { page, errors } = await openPage(context)
+      for (const s of Object.values(stack.services)) {
+        const row = page.locator(`tr[data-service="${s.service}"]`)
+        await row.waitFor({ timeout: 60_000 })
+        await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain(s.provider)
+      }
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
     }
   })
 
@@ -292,10 +412,267 @@ describe('the local stack', () => {
     },
     60 * 60_000,
   )
+
+  test('an operator offers a new version from a descriptor file, a user buys a job, `retire` closes it, and the job still settles and verifies', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-offer-'))
+    const out: string[] = []
+    const io = {
+      out: (line: string) => {
+        out.push(line)
+        log(`[operator] ${line}`)
+      },
+      err: (line: string) => {
+        out.push(line)
+        log(`[operator] ${line}`)
+      },
+    }
+    try {
+      // The README's "Offer a service" files: a funded fee payer (the stack's deployer pays the
+      // heartbeat duty; one payer per sender keeps nonces apart), an alias, credentials, and a
+      // new descriptor (another name and price: a new version of the sample's job).
+      const payer = (
+        await Lightnet.acquireKeyPair({
+          isRegularAccount: true,
+          lightnetAccountManagerEndpoint: stack.urls.accountManager,
+        })
+      ).privateKey
+      const file = (name: string) => join(dir, name)
+      await writeFile(
+        file('payer.json'),
+        JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
+      )
+      await writeFile(
+        file('deploy.json'),
+        JSON.stringify({
+          deployAliases: {
+            local: {
+              networkId: 'devnet',
+              url: stack.urls.minaGraphql,
+              archive: stack.urls.archive,
+              feePayerKeyPath: 'payer.json',
+              fee: '0.1',
+              creditToken: stack.deployment.token,
+              registry: stack.deployment.registry,
+            },
+          },
+        }),
+      )
+      const descriptor: ServiceDescriptor = {
+        ...stack.descriptor,
+        name: 'Count primes (offered by the e2e operator)',
+        pricePerJob: '7',
+      }
+      await writeFile(file('service.json'), JSON.stringify(descriptor, null, 2))
+      const secrets = JSON.parse(await readFile(join(config.dataDir, 'secrets.json'), 'utf8'))
+      await writeFile(
+        file('credentials.json'),
+        JSON.stringify({
+          triggerToken: secrets.triggerToken,
+          apiToken: secrets.apiToken,
+          webhookSecret: secrets.webhookSecret,
+        }),
+        { mode: 0o600 },
+      )
+      const runnerKey = join(stack.agentDataDir, 'runner-key.json')
+      const common = ['--config', file('deploy.json'), '--runner-key', runnerKey]
+
+      // `offer` opens the agent's IPFS store: the README has it run while the gateway is stopped.
+      await stack.stopAgent()
+      let code: number
+      try {
+        code = await operatorCli(
+          [
+            'offer',
+            'local',
+            file('service.json'),
+            ...common,
+            '--credentials',
+            file('credentials.json'),
+            '--worker',
+            stack.urls.worker,
+            '--ipfs-dir',
+            stack.agentDataDir,
+            '--page',
+            stack.urls.page,
+          ],
+          io,
+        )
+      } finally {
+        await stack.startAgent()
+      }
+      expect(code, out.join('\n')).toBe(0)
+      const printed = out.map((l) => /^service (B62\w+), descriptor (\w+)$/.exec(l)).find(Boolean)
+      expect(printed, out.join('\n')).toBeTruthy()
+      const service = printed![1]!
+      expect(service).not.toBe(stack.deployment.service)
+      expect(await workerStatus(service)).toMatchObject({ enabled: true, retired: false })
+
+      // A user buys a job of the new version; it runs through the same agent.
+      const target = { service, descriptor }
+      const job = await stack.requestJob(200_000, log, target)
+      expect(job.status).toBe('success')
+      expect(job.bundleCid).toMatch(/^baf/)
+      offered = { service, descriptor, job }
+
+      out.length = 0
+      code = await operatorCli(
+        ['retire', 'local', service, ...common, '--worker', stack.urls.worker],
+        io,
+      )
+      expect(code, out.join('\n')).toBe(0)
+      expect(await workerStatus(service)).toMatchObject({
+        enabled: false,
+        reason: 'retired',
+        retired: true,
+      })
+      // A new request is refused before anything is signed over to the runner.
+      await expect(stack.requestJob(200_000, log, target)).rejects.toMatchObject({
+        remoteCode: 'service_retired',
+      })
+
+      // The job run before the retirement still settles (at the frozen price) and verifies.
+      const creditsBefore = await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))
+      const settledBefore = (await readServiceState(PublicKey.fromBase58(service))).heartbeat
+        .settledJobs
+      await stack.settle(log)
+      const state = await readServiceState(PublicKey.fromBase58(service))
+      expect(state.heartbeat.settledJobs - settledBefore).toBe(1n)
+      expect(
+        (await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))) - creditsBefore,
+      ).toBeGreaterThanOrEqual(7n)
+      const links = await stack.verify(job, log)
+      expect(links.filter((l) => l.status !== 'ok')).toEqual([])
+      expect(allOk(links)).toBe(true)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('"My services" in Chromium shows each version of the runner key with the figures the chain and the Worker hold', async () => {
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const context = await launchChromium(profile)
+    try {
+      const { page, errors } = await openPage(context)
+      const sample = stack.deployment.service
+      // The market lists the live sample; a retired version is not for sale.
+      await page.locator(`#market tr[data-service="${sample}"]`).waitFor({ timeout: 60_000 })
+      if (offered) {
+        expect(await page.locator(`#market tr[data-service="${offered.service}"]`).count()).toBe(0)
+      }
+
+      // The page's own reader brackets the slot the page measured the heartbeat's age at.
+      const reader = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+      const slotBefore = await reader.currentSlot()
+      const form = page.locator('[data-role="operator-form"]')
+      await form.locator('input[name="operator"]').fill(stack.keys.runner.publicKey)
+      await form.locator('button[type="submit"]').click()
+      const rowOf = (service: string) =>
+        page.locator(`#operator table.operator-versions tr[data-service="${service}"]`)
+      await rowOf(sample).waitFor({ timeout: 120_000 })
+      const slotAfter = await reader.currentSlot()
+      const cell = async (service: string, role: string) =>
+        ((await rowOf(service).locator(`[data-role="${role}"]`).textContent()) ?? '').trim()
+
+      const expectFigures = async (service: string) => {
+        const state = await readServiceState(PublicKey.fromBase58(service))
+        const summary = (await (
+          await fetch(`${stack.urls.worker}/v1/services/${service}/summary`)
+        ).json()) as {
+          jobs: number
+          charged: { jobs: number; amount: string }
+          pending: { jobs: number; amount: string }
+        }
+        const { settledJobs, lastHeartbeatSlot } = state.heartbeat
+        expect(await cell(service, 'settled')).toBe(String(settledJobs))
+        expect(await cell(service, 'earnings')).toBe(
+          `${settledJobs * state.terms.pricePerJob} credits`,
+        )
+        expect(await cell(service, 'jobs')).toBe(String(summary.jobs))
+        expect(await cell(service, 'charged')).toBe(
+          `${summary.charged.jobs} (${summary.charged.amount} credits)`,
+        )
+        expect(await cell(service, 'pending')).toBe(
+          `${summary.pending.jobs} (${summary.pending.amount} credits)`,
+        )
+        const age = /^(\d+) slots$/.exec(await cell(service, 'heartbeat-age'))
+        expect(age).toBeTruthy()
+        expect(BigInt(age![1]!)).toBeGreaterThanOrEqual(slotBefore - lastHeartbeatSlot)
+        expect(BigInt(age![1]!)).toBeLessThanOrEqual(slotAfter - lastHeartbeatSlot)
+        return { settledJobs, summary }
+      }
+
+      expect(await rowOf(sample).getAttribute('data-state')).toBe('live')
+      const figures = await expectFigures(sample)
+      // Jobs ran and settled on this stack: the figures are not vacuous.
+      expect(figures.summary.jobs).toBeGreaterThan(0)
+      if (offered) {
+        expect(await rowOf(offered.service).getAttribute('data-state')).toBe('retired')
+        expect(await cell(offered.service, 'state')).toBe('Retired')
+        const own = await expectFigures(offered.service)
+        expect(own.settledJobs).toBe(1n)
+        expect(await cell(offered.service, 'earnings')).toBe('7 credits')
+      }
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
+    }
+  })
+
+  test('a killed agent sends no more heartbeats: its version goes stale, the Worker refuses it and the page says so; restarted, its duty renews it unasked', async () => {
+    const sample = stack.deployment.service
+    const before = await workerStatus(sample)
+    expect(before.enabled).toBe(true)
+    const renewals = () => lines.filter((l) => l.startsWith(`heartbeat: ${sample} renewed`)).length
+    await stack.stopAgent({ kill: true })
+    const renewedWhileAlive = renewals()
+    // The heartbeat ages past the Worker's allowed age without waiting an hour of slots.
+    await stack.advanceSlots(Number(before.chain!.maxHeartbeatAgeSlots) + 1)
+    await expect
+      .poll(async () => (await workerStatus(sample)).reason, { timeout: 120_000, interval: 1000 })
+      .toBe('stale-heartbeat')
+    await expect(stack.requestJob(200_000, log)).rejects.toMatchObject({
+      remoteCode: 'service_disabled',
+      message: expect.stringContaining('stale-heartbeat'),
+    })
+
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const context = await launchChromium(profile)
+    try {
+      const { page } = await openPage(context)
+      // The market judges liveness from the chain itself (the gateway died with the agent).
+      const row = page.locator(`#market tr[data-service="${sample}"]`)
+      await row.waitFor({ timeout: 60_000 })
+      await expect
+        .poll(() => row.textContent(), { timeout: 60_000 })
+        .toContain('Disabled: runner heartbeat is stale')
+      const form = page.locator('[data-role="operator-form"]')
+      await form.locator('input[name="operator"]').fill(stack.keys.runner.publicKey)
+      await form.locator('button[type="submit"]').click()
+      const mine = page.locator(`#operator tr[data-service="${sample}"]`)
+      await mine.waitFor({ timeout: 120_000 })
+      expect(await mine.getAttribute('data-state')).toBe('disabled')
+      expect(await mine.locator('[data-role="state"]').textContent()).toContain(
+        'runner heartbeat is stale',
+      )
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
+    }
+    // Nothing renewed it while the agent was dead.
+    expect(renewals()).toBe(renewedWhileAlive)
+
+    // The agent comes back: its duty's first round renews the stale heartbeat, no operator step.
+    await stack.startAgent()
+    await expect
+      .poll(async () => (await workerStatus(sample)).enabled, { timeout: 600_000, interval: 2000 })
+      .toBe(true)
+    await expect.poll(renewals, { timeout: 30_000 }).toBe(renewedWhileAlive + 1)
+  })
 })
 
 describe('npm start -- --once', () => {
-  test('restarts over the same state and ends with every link verified, exit 0', async () => {
+  test('restarts over the same state and ends with every link of a job on each provider verified, exit 0', async () => {
     const args = [
       '--import',
       './scripts/swc-register.mjs',
@@ -310,6 +687,7 @@ describe('npm start -- --once', () => {
       ZKRUNNER_STACK_CHAIN_PORT: String(config.chainPort),
       ZKRUNNER_STACK_WORKER_PORT: String(config.workerPort),
       ZKRUNNER_STACK_GITLAB_PORT: String(config.gitlabPort),
+      ZKRUNNER_STACK_GITHUB_PORT: String(config.githubPort),
       ZKRUNNER_STACK_GATEWAY_PORT: String(config.gatewayPort),
       ZKRUNNER_STACK_PAGE_PORT: String(config.pagePort),
     }
@@ -324,7 +702,9 @@ describe('npm start -- --once', () => {
       child.once('exit', resolve)
     })
     const text = out.join('')
-    expect(text, text).toContain('every link verified')
+    expect(text, text).toMatch(/GitLab sample job \w+: success, every link verified/)
+    expect(text, text).toMatch(/GitHub sample job \w+: success, every link verified/)
+    expect(text).toContain('both providers: every link verified')
     expect(code).toBe(0)
     // The saved chain already had the contracts: nothing was deployed again.
     expect(text).not.toContain('deploying the credit token')

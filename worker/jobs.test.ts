@@ -1,6 +1,12 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { generateMinaKeyPair, JOB_REQUEST_INFO, sealJson } from '../protocol/index.ts'
+import {
+  canonicalJson,
+  generateMinaKeyPair,
+  JOB_REQUEST_INFO,
+  parseJobVariables,
+  sealJson,
+} from '../protocol/index.ts'
 import { app } from './index.ts'
 import {
   call,
@@ -44,6 +50,8 @@ describe('POST /v1/jobs', () => {
       cumulativeAmount: '10',
       nonce: '1',
     })
+    // A service without declared outputs sends none (a GitHub workflow need not declare it).
+    expect(variables.ZKRUNNER_OUTPUTS).toBeUndefined()
 
     const job = (await (await call(`/v1/jobs/${requestId}`)).json()) as Record<string, unknown>
     expect(job).toMatchObject({ jobId: requestId, service: service.address, status: 'triggered' })
@@ -53,6 +61,24 @@ describe('POST /v1/jobs', () => {
       'queued',
       'triggered',
     ])
+  })
+
+  it('passes the descriptor’s declared outputs to the runner, which checks the job’s values against them', async () => {
+    const outputs = [
+      { name: 'passed', type: 'boolean' as const, required: true },
+      { name: 'primes', type: 'integer' as const, required: false },
+    ]
+    const service = await registeredService({ outputs })
+    const user = await fundedUser(service, 100n)
+    const { envelope, requestId } = await sealedJob(service, user, {
+      cumulativeAmount: 10n,
+      nonce: 1n,
+    })
+    expect((await postJson('/v1/jobs', envelope)).status).toBe(202)
+    const { pipelines } = await pipelinesFor(requestId)
+    const variables = Object.fromEntries(pipelines[0]!.variables.map((v) => [v.key, v.value]))
+    expect(variables.ZKRUNNER_OUTPUTS).toBe(canonicalJson(outputs))
+    expect(parseJobVariables(variables).ok).toBe(true)
   })
 
   it('triggers exactly once when the same envelope is posted 1,000 times, in sequence and at once', async () => {
@@ -189,7 +215,11 @@ describe('POST /v1/jobs', () => {
     // 20 owed + 10 > 25: the deposit cannot pay one more job.
     const exhausted = await post(30n, 3n)
     expect(exhausted.status).toBe(409)
-    expect((await errorOf(exhausted)).code).toBe('service_disabled')
+    // The protocol rule's reason, named in the refusal.
+    expect(await errorOf(exhausted)).toMatchObject({
+      code: 'service_disabled',
+      message: expect.stringContaining('insufficient-deposit'),
+    })
     // A top-up on chain re-enables it.
     await setChainAccount(user.publicKey, { balance: '40' }, service.receiptTokenId)
     expect((await post(30n, 3n)).status).toBe(202)

@@ -1,6 +1,5 @@
 import { DurableObject } from 'cloudflare:workers'
 import {
-  canonicalJson,
   chargeOfJob,
   type Envelope,
   isPrivateService,
@@ -17,6 +16,7 @@ import {
   runLink,
   type ServiceRegistration,
   type ServiceRetirement,
+  ServiceUnavailable,
   sealedCoordinates,
   sealJson,
   TRIGGER_TOKEN_INFO,
@@ -32,20 +32,20 @@ import { ApiError, ApiErrorCode } from './errors.ts'
 import {
   backoffMs,
   type HookEvidence,
-  JOB_ID_VARIABLE,
   type Provider,
   type ProviderContext,
   type ProviderName,
   providerOf,
   type RunRef,
-  SERVICE_VARIABLE,
   type TriggerOutcome,
+  triggerVariables,
 } from './providers/index.ts'
 import {
   type Availability,
   availabilityOf,
   checkDescriptorAgainstChain,
   readServiceChainState,
+  refusalOf,
   requireGenuine,
 } from './service-status.ts'
 
@@ -167,6 +167,8 @@ async function guarded<T>(run: () => Promise<T>): Promise<Outcome<T>> {
 
 /** A provider's run event (webhook), as its route parsed it; the object authenticates it. */
 export interface RunEvent {
+  /** The provider whose route received the event: only a service of that provider takes it. */
+  provider: ProviderName
   /** The provider's proof of origin, checked against this service's sealed webhook secret. */
   evidence: HookEvidence
   jobId: string
@@ -463,7 +465,9 @@ export class ServiceObject extends DurableObject<Env> {
                 voucher: this.#latestVoucher(user),
               }
             : undefined
-        availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding)
+        availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding, {
+          retired: this.#retiredAt() !== null,
+        })
       }
       return {
         registered: registration !== null,
@@ -538,11 +542,11 @@ export class ServiceObject extends DurableObject<Env> {
     const replayed = () =>
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
-    if (this.#retiredAt() !== null) {
-      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the service is disabled: retired')
-    }
+    // Checked before anything is read: a retired version answers the same whatever the chain says.
+    if (this.#retiredAt() !== null) throw refusalOf(ServiceUnavailable.RETIRED)
     const { descriptor } = registration
-    const { job: jobName } = await this.#runsOn(registration)
+    // Where the job runs: a private service's job name and coordinates come from its sealed opening.
+    const runsOn = await this.#runsOn(registration)
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
     if (!parameters.ok) {
@@ -577,11 +581,7 @@ export class ServiceObject extends DurableObject<Env> {
         owed: channel.cumulative,
       })
       if (!availability.enabled) {
-        throw new ApiError(
-          409,
-          ApiErrorCode.SERVICE_DISABLED,
-          `the service is disabled: ${availability.reason}`,
-        )
+        throw refusalOf(availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE)
       }
       if (nonce <= channel.nonce) {
         throw new ApiError(
@@ -604,19 +604,13 @@ export class ServiceObject extends DurableObject<Env> {
           `voucher owes ${cumulative}, above the deposit of ${deposit}`,
         )
       }
-      const variables: Record<string, string> = {
-        ...parameters.value,
-        [JOB_ID_VARIABLE]: request.requestId,
-        [SERVICE_VARIABLE]: request.service,
-        ZKRUNNER_USER: request.user,
-        ZKRUNNER_JOB_NAME: jobName,
-        ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
-        // The parameters as one value too: the runner hashes them into the manifest's
-        // requestDigest, so the page can tell its own request's result from any other.
-        ZKRUNNER_PARAMETERS: canonicalJson(parameters.value),
-        // The runner settles with the user's latest voucher; it is a signed promise, not a secret.
-        ZKRUNNER_VOUCHER: canonicalJson(voucher),
-      }
+      const variables = triggerVariables(runsOn, {
+        requestId: request.requestId,
+        service: request.service,
+        user: request.user,
+        parameters: parameters.value,
+        voucher,
+      })
       // A provider's own limits (GitHub's 25 inputs) refuse the job before its voucher counts.
       const tooMany = this.#provider(registration).variablesProblem(variables)
       if (tooMany !== null) {
@@ -1004,6 +998,7 @@ export class ServiceObject extends DurableObject<Env> {
    * project, moves nothing here.
    */
   async #authenticateHook(
+    provider: ProviderName,
     evidence: HookEvidence,
     project: { id: number | null; path: string | null },
   ) {
@@ -1011,6 +1006,9 @@ export class ServiceObject extends DurableObject<Env> {
       new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'the webhook secret or signature is wrong')
     const registration = this.#registration()
     if (!registration) throw unauthorized()
+    // A delivery on another provider's route is never this service's, whatever its evidence: a
+    // GitLab secret can have the shape of a GitHub signature, and the two checks differ.
+    if (registration.descriptor.provider !== provider) throw unauthorized()
     const credentials = await this.#openCredentials(registration)
     if (!(await this.#provider(registration).authenticate(credentials, evidence))) {
       throw unauthorized()
@@ -1031,7 +1029,10 @@ export class ServiceObject extends DurableObject<Env> {
   /** Applies a provider's run or job event to a job record; duplicates (same key) are ignored. */
   async applyRunEvent(event: RunEvent): Promise<Outcome<{ applied: boolean }>> {
     return guarded(async () => {
-      await this.#authenticateHook(event.evidence, { id: event.projectId, path: event.projectPath })
+      await this.#authenticateHook(event.provider, event.evidence, {
+        id: event.projectId,
+        path: event.projectPath,
+      })
       const source = this.#requireRegistration().descriptor.provider
       const job = this.#jobRow(event.jobId)
       if (!job) throw new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such job')

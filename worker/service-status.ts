@@ -5,6 +5,7 @@ import {
   decodeHeartbeat,
   decodeTerms,
   type GenuineVerdict,
+  type HealthReason,
   holdsServiceState,
   parseCid,
   type ServiceDescriptor,
@@ -12,6 +13,7 @@ import {
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  ServiceUnavailable,
   sameSourceCommitment,
   serviceAvailability,
   sha256,
@@ -129,42 +131,55 @@ export interface Availability {
   funding?: { deposit: string; owed: string; voucher: Voucher | null }
 }
 
-/** Decides availability (stale heartbeat, then funding for `owed` + one job) as the protocol defines it. */
+/**
+ * Decides availability by the protocol's one rule (genuine, retired, heartbeat, health, then the
+ * user's funding for `owed` + one job), with the figures behind it.
+ */
 export function availabilityOf(
   chainState: ServiceChainState,
   maxHeartbeatAgeSlots: bigint,
   funding?: { deposit: bigint; owed: bigint; voucher?: Voucher | null },
+  /** What the Worker knows of the version besides the chain: retired, and health-check findings. */
+  service: { retired?: boolean; health?: readonly HealthReason[] } = {},
 ): Availability {
+  const { verdict } = chainState
   const decision = serviceAvailability({
     heartbeat: chainState.heartbeat,
-    terms: chainState.terms,
     currentSlot: chainState.currentSlot,
     maxHeartbeatAgeSlots,
-    // Without a user, only liveness is judged: a deposit that covers anything passes.
-    deposit: funding?.deposit ?? chainState.terms.pricePerJob,
-    owed: funding?.owed ?? 0n,
+    genuine: verdict.genuine,
+    retired: service.retired === true,
+    ...(service.health ? { health: service.health } : {}),
+    // Without a user, only the service itself is judged.
+    ...(funding
+      ? {
+          funding: {
+            deposit: funding.deposit,
+            owed: funding.owed,
+            pricePerJob: chainState.terms.pricePerJob,
+          },
+        }
+      : {}),
   })
-  const { verdict } = chainState
-  if (!verdict.genuine) {
-    return {
-      enabled: false,
-      reason: 'unsafe-service',
-      unsafe: { code: verdict.code, reason: verdict.reason },
-      pricePerJob: String(chainState.terms.pricePerJob),
-      lastHeartbeatSlot: String(chainState.heartbeat.lastHeartbeatSlot),
-      currentSlot: String(chainState.currentSlot),
-      maxHeartbeatAgeSlots: String(maxHeartbeatAgeSlots),
-      settledJobs: String(chainState.heartbeat.settledJobs),
-    }
-  }
-  return {
-    enabled: decision.enabled,
-    ...(decision.enabled ? {} : { reason: decision.reason }),
+  const figures = {
     pricePerJob: String(chainState.terms.pricePerJob),
     lastHeartbeatSlot: String(chainState.heartbeat.lastHeartbeatSlot),
     currentSlot: String(chainState.currentSlot),
     maxHeartbeatAgeSlots: String(maxHeartbeatAgeSlots),
     settledJobs: String(chainState.heartbeat.settledJobs),
+  }
+  if (!verdict.genuine) {
+    return {
+      enabled: false,
+      reason: ServiceUnavailable.UNSAFE_SERVICE,
+      unsafe: { code: verdict.code, reason: verdict.reason },
+      ...figures,
+    }
+  }
+  return {
+    enabled: decision.enabled,
+    ...(decision.enabled ? {} : { reason: decision.reason }),
+    ...figures,
     ...(funding
       ? {
           funding: {
@@ -175,4 +190,20 @@ export function availabilityOf(
         }
       : {}),
   }
+}
+
+/**
+ * The 409 a request meets at a service the rule disables: `service_retired` for a retired
+ * version (its operator offers a new one instead), `unsafe_service` for a look-alike,
+ * `service_disabled` naming the reason otherwise.
+ */
+export function refusalOf(reason: ServiceDisabledReason): ApiError {
+  if (reason === ServiceUnavailable.RETIRED) {
+    return new ApiError(
+      409,
+      ApiErrorCode.SERVICE_RETIRED,
+      'the service is disabled: retired by its operator (offer a new version instead)',
+    )
+  }
+  return new ApiError(409, ApiErrorCode.SERVICE_DISABLED, `the service is disabled: ${reason}`)
 }

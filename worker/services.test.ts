@@ -174,7 +174,7 @@ describe('POST /v1/services/:address/retire', () => {
     const { envelope } = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
     const job = await postJson('/v1/jobs', envelope)
     expect(job.status).toBe(409)
-    expect((await errorOf(job)).code).toBe('service_disabled')
+    expect((await errorOf(job)).code).toBe('service_retired')
     // Final: the old registration posted again does not revive the version.
     const again = await postJson('/v1/services', service.registration)
     expect(again.status).toBe(409)
@@ -276,16 +276,24 @@ describe('GET /v1/services/:address', () => {
     expect(verifyVoucher(voucher!).ok).toBe(true)
   })
 
-  it('reports disabled with the reason: funding exhausted, stale heartbeat, unknown', async () => {
+  it('reports disabled with the reason: insufficient deposit, stale heartbeat, unknown', async () => {
     const service = await registeredService({ price: 10n })
     const poor = await fundedUser(service, 9n)
     const funding = await (await call(serviceStatusPath(service, poor))).json()
-    expect(funding).toMatchObject({ enabled: false, reason: 'funding-exhausted' })
+    expect(funding).toMatchObject({ enabled: false, reason: 'insufficient-deposit' })
 
     await setSlot(5000)
     const stale = await (await call(`/v1/services/${service.address}`)).json()
     expect(stale).toMatchObject({ enabled: false, reason: 'stale-heartbeat' })
     await setSlot(1000)
+
+    // A runner that never sent a heartbeat is not live, however young the chain (the rule the
+    // contracts' reader and the Worker used to disagree on).
+    const silent = await registeredService({ price: 10n, heartbeatSlot: 0 })
+    expect(await (await call(`/v1/services/${silent.address}`)).json()).toMatchObject({
+      enabled: false,
+      reason: 'no-heartbeat',
+    })
 
     const unknown = await (await call(`/v1/services/${generateMinaKeyPair().publicKey}`)).json()
     expect(unknown).toMatchObject({ enabled: false, reason: 'unknown-service', registered: false })

@@ -4,6 +4,7 @@ import {
   parseServiceRegistration,
   parseServiceRetirement,
   receiptTokenIdOf,
+  ServiceUnavailable,
   verifyServiceRegistration,
   verifyStatusQuery,
 } from '../protocol/index.ts'
@@ -12,6 +13,7 @@ import { configOf } from './config.ts'
 import type { AppEnv, Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import { fromProtocol, unwrapOutcome } from './outcome.ts'
+import { largestTriggerVariables, providerOf } from './providers/index.ts'
 
 /** The Durable Object of a service address. */
 export const serviceStub = (env: Env, address: string) =>
@@ -81,6 +83,20 @@ export const services = new Hono<AppEnv>()
         ['signature'],
       )
     }
+    // The provider's limits on what a job sends (GitHub: 25 inputs, 65,535 characters) are the
+    // rule admission applies to each job; here to the largest job the descriptor allows, so a
+    // service is never offered whose jobs its provider could refuse.
+    const { descriptor } = registration
+    const provider = providerOf(descriptor.provider)
+    const tooLarge = provider.variablesProblem(largestTriggerVariables(descriptor))
+    if (tooLarge !== null) {
+      throw new ApiError(
+        422,
+        ApiErrorCode.TRIGGER_INPUTS_TOO_LARGE,
+        `the descriptor's parameters allow jobs ${provider.title} would refuse: ${tooLarge}`,
+        ['descriptor', 'parameters'],
+      )
+    }
     const result = unwrapOutcome(
       await serviceStub(c.env, registration.service).register(registration),
     )
@@ -119,14 +135,13 @@ export const services = new Hono<AppEnv>()
     const status = unwrapOutcome(await serviceStub(c.env, address).status(address, user))
     const availability = status.availability
     const retired = status.retiredAt !== null
-    const enabled = status.registered && !retired && availability?.enabled
+    // The protocol's rule decided `availability` (retirement included); unknown is the Worker's.
+    const enabled = status.registered && availability?.enabled === true
     const reason = enabled
       ? undefined
       : !status.registered || availability === null
-        ? 'unknown-service'
-        : retired
-          ? 'retired'
-          : availability.reason
+        ? ServiceUnavailable.UNKNOWN_SERVICE
+        : availability.reason
     return c.json({
       service: address,
       enabled,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DEFAULT_MAX_HEARTBEAT_AGE_SLOTS } from '../protocol/service-availability.ts'
 
 // Apart from config.ts so tools outside workerd (the docs check) can read the names without the
 // Worker's runtime types.
@@ -20,7 +21,8 @@ export const ConfigSchema = z.object({
   GENUINE_SERVICE_CODE: z.string().max(1000).optional(),
   // Only the exact word turns it on: a typo or "1" left in production config does not.
   DEV_ALLOW_LOOPBACK_PROVIDER: z.enum(['loopback-http']).optional(),
-  HEARTBEAT_MAX_AGE_SLOTS: intString(60, 0, 2 ** 31),
+  // One default with the page's (protocol's constant).
+  HEARTBEAT_MAX_AGE_SLOTS: intString(DEFAULT_MAX_HEARTBEAT_AGE_SLOTS, 0, 2 ** 31),
   CHAIN_CACHE_MS: intString(2000, 0, 600_000),
   GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
   GITLAB_TIMEOUT_MS: intString(8000, 100, 60_000),

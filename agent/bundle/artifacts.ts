@@ -1,6 +1,7 @@
+import type { Stats } from 'node:fs'
 import { constants } from 'node:fs'
-import { type FileHandle, lstat, mkdir, open, readdir, realpath } from 'node:fs/promises'
-import { join } from 'node:path'
+import { type FileHandle, lstat, mkdir, open, readdir, realpath, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseArtifactPath, type SkippedArtifact } from '../../protocol/index.ts'
 
@@ -13,6 +14,29 @@ export interface CollectedArtifacts {
 }
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants
+
+/** The user whose rights artifacts are read with: the job's (uid, primary gid; no other groups). */
+export interface ArtifactReader {
+  uid: number
+  gid: number
+}
+
+/** What the reader must be allowed to do with an entry: read a file, list or pass a directory. */
+const READ = 4
+const SEARCH = 1
+
+/**
+ * Whether `reader` could itself do `need` (READ, SEARCH or both) on an entry of this owner and
+ * mode. The agent may be root, reading a build directory the job controls: without this a job
+ * could name (or hard-link) a file only root reads, such as the runner key, and have it published.
+ * An owner may chmod, so the owner's own entries always pass; otherwise the group bits count for
+ * the job's primary group (jobs run with no supplementary groups) and the other bits for the rest.
+ */
+function mayAccess(st: Stats, reader: ArtifactReader | undefined, need: number): boolean {
+  if (!reader || st.uid === reader.uid) return true
+  const bits = st.gid === reader.gid ? (st.mode >> 3) & 7 : st.mode & 7
+  return (bits & need) === need
+}
 
 /** A path naming `name` inside the directory open as `dir`, resolved by the kernel from the fd. */
 const at = (dir: FileHandle, name: string) => `/proc/self/fd/${dir.fd}/${name}`
@@ -33,7 +57,9 @@ function refusal(e: unknown): SkippedArtifact['reason'] {
  * the directory opened before it (openat-style, through /proc/self/fd) with O_NOFOLLOW, so a
  * symlink in any component (a trailing slash onto a symlinked directory included), or one swapped
  * in while the agent collects, is refused rather than followed; so is any symlink, FIFO or device
- * inside a declared directory. The job's leftover processes are killed before this runs
+ * inside a declared directory. With `reader` (the job's user when the job ran as one), an entry
+ * that user could not read itself is skipped as `unreadable`: the agent reads with more rights
+ * than the job. The job's leftover processes are killed before this runs
  * (run/kill-leftovers.ts). Skipped and missing artifacts are reported, not fatal: a failed job
  * often has none.
  */
@@ -41,9 +67,19 @@ export async function collectArtifacts(
   cwd: string,
   paths: readonly string[],
   bundleDir: string,
+  reader?: ArtifactReader,
 ): Promise<CollectedArtifacts> {
   const out: CollectedArtifacts = { copied: [], skipped: [] }
-  const root = await open(await realpath(cwd), O_RDONLY | O_DIRECTORY)
+  const top = await realpath(cwd)
+  const root = await open(top, O_RDONLY | O_DIRECTORY)
+  // The build directory as it is now (a link in its path may have been swapped since the job
+  // started there): the job's user must be able to reach it, through every directory above it.
+  let rootReachable = mayAccess(await root.stat(), reader, SEARCH)
+  if (reader)
+    for (let d = dirname(top); rootReachable; d = dirname(d)) {
+      rootReachable = mayAccess(await stat(d), reader, SEARCH)
+      if (d === dirname(d)) break
+    }
   try {
     for (const p of paths) {
       const checked = parseArtifactPath(p)
@@ -58,12 +94,16 @@ export async function collectArtifacts(
       }
       // Walk down to the parent of the last component, one directory fd at a time.
       let dir = root
-      let reason: SkippedArtifact['reason'] | undefined
-      for (const s of segments.slice(0, -1)) {
+      let reason: SkippedArtifact['reason'] | undefined = rootReachable ? undefined : 'unreadable'
+      for (const s of reason ? [] : segments.slice(0, -1)) {
         try {
           const next = await open(at(dir, s), O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
           if (dir !== root) await dir.close()
           dir = next
+          if (!mayAccess(await dir.stat(), reader, SEARCH)) {
+            reason = 'unreadable'
+            break
+          }
         } catch (e) {
           // A symlink to a directory fails O_DIRECTORY|O_NOFOLLOW with ENOTDIR or ELOOP.
           const st = await lstat(at(dir, s)).catch(() => null)
@@ -80,6 +120,7 @@ export async function collectArtifacts(
             segments.join('/'),
             join(bundleDir, 'artifacts'),
             out,
+            reader,
             p,
           )
       } finally {
@@ -102,6 +143,7 @@ async function copyEntry(
   rel: string,
   destRoot: string,
   out: CollectedArtifacts,
+  reader: ArtifactReader | undefined,
   declared = rel,
 ): Promise<void> {
   const st = await lstat(at(dir, name)).catch(() => null)
@@ -135,10 +177,12 @@ async function copyEntry(
     if (now.ino !== st.ino || now.dev !== st.dev) {
       // Swapped between the lstat and the open: not what was checked.
       out.skipped.push({ path: declared, reason: 'not-a-file' })
+    } else if (!mayAccess(now, reader, now.isDirectory() ? READ | SEARCH : READ)) {
+      out.skipped.push({ path: declared, reason: 'unreadable' })
     } else if (now.isDirectory()) {
       await mkdir(join(destRoot, rel), { recursive: true })
       for (const child of (await readdir(`/proc/self/fd/${fh.fd}`)).sort())
-        await copyEntry(fh, child, `${rel}/${child}`, destRoot, out)
+        await copyEntry(fh, child, `${rel}/${child}`, destRoot, out, reader)
     } else if (now.isFile()) {
       const dest = join(destRoot, rel)
       await mkdir(join(dest, '..'), { recursive: true })

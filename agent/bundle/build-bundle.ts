@@ -86,6 +86,7 @@ export async function sealBundle(args: {
   sampling: SamplingSummary
   runner: { publicKey: string; privateKey: string }
   skippedArtifacts?: JobState['skippedArtifacts']
+  outputs?: JobState['outputs']
   notRun?: JobState['notRun']
   onProgress?: BytesProgress
 }): Promise<SealedBundle> {
@@ -128,6 +129,7 @@ export async function sealBundle(args: {
     files,
     ...(args.skippedArtifacts?.length ? { skippedArtifacts: args.skippedArtifacts } : {}),
     ...(args.notRun ? { notRun: args.notRun } : {}),
+    ...(args.outputs ? { outputs: args.outputs } : {}),
   }
   const parsed = parseResultManifest(candidate)
   if (!parsed.ok)

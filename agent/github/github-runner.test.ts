@@ -136,6 +136,35 @@ describe('the agent on a GitHub self-hosted runner', { timeout: 300_000 }, () =>
     expect(existsSync(new Spool(dataDir).jobDir('f'.repeat(32)))).toBe(false)
   })
 
+  it('run: outputs are declared by the dispatch inputs (not env:) and written with `zkrunner-agent output`', async () => {
+    const jobId = randomBytes(16).toString('hex')
+    const za = `${NODE} ${CLI.join(' ')}`
+    const r = await agent(
+      [
+        'run',
+        '--',
+        'sh',
+        '-c',
+        `${za} output passed true && ! ${za} output forged 1 2>/dev/null && echo wrote`,
+      ],
+      await githubEnv(
+        inputs(jobId, { ZKRUNNER_OUTPUTS: '[{"name":"passed","type":"boolean"}]' }),
+        // A workflow's env: cannot declare other outputs.
+        { ZKRUNNER_OUTPUTS: '[{"name":"forged","type":"integer"}]' },
+      ),
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^wrote$/m)
+    const manifest = JSON.parse(
+      await readFile(join(new Spool(dataDir).bundleDir(jobId), 'manifest.json'), 'utf8'),
+    ) as ResultManifest
+    expect(manifest.outputs).toEqual({
+      valid: true,
+      problems: [],
+      values: [{ name: 'passed', type: 'boolean', value: true }],
+    })
+  })
+
   it('run: a parameter the step does not see as dispatched, or a bad input, is refused before anything is written', async () => {
     const jobId = randomBytes(16).toString('hex')
     const r = await agent(

@@ -63,6 +63,21 @@ describe('heartbeat duty', () => {
     expect(chain.heartbeats.get('B62retired')).toBe(800n)
   })
 
+  it('says, by protocol’s availability rule, when users were already refused for a lapsed heartbeat', async () => {
+    const { w } = world()
+    const lines: string[] = []
+    const { actions } = await heartbeatRound(w, (l) => lines.push(l))
+    // 100 slots old with 60 allowed: the Worker refuses it as stale until the renewal lands.
+    expect(actions.find((a) => a.service === 'B62stale')).toMatchObject({
+      action: 'sent',
+      lapsed: 'stale-heartbeat',
+    })
+    expect(lines.join('\n')).toContain('stale-heartbeat: users are refused')
+    const { w: half, chain } = world(200n)
+    chain.heartbeats = new Map([['B62half', 900n]])
+    expect((await heartbeatRound(half, () => {})).actions[0]).not.toHaveProperty('lapsed')
+  })
+
   it('renews at half the Worker’s allowed age, read from the Worker', async () => {
     const { chain, w } = world(200n)
     // 100 slots old is half of 200: renewed; with an allowed age of 201 it would not be.

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { type ServiceDisabledReason, serviceAvailability } from '../../protocol/index.ts'
 
 // The runner's standing duty: keep every version it runs alive on chain. A version whose heartbeat
 // is older than the Worker's allowed age is refused to users, so the duty renews each one well
@@ -21,7 +22,13 @@ export const MIN_RENEW_AGE_SLOTS = 10n
 
 /** What one round did for one version. */
 export type HeartbeatAction =
-  | { service: string; action: 'sent' | 'fresh' | 'retired'; ageSlots?: bigint }
+  | {
+      service: string
+      action: 'sent' | 'fresh' | 'retired'
+      ageSlots?: bigint
+      /** Why users were refused before this renewal (protocol's rule), when they were. */
+      lapsed?: ServiceDisabledReason
+    }
   | { service: string; action: 'failed'; error: string }
 
 /** Prometheus metrics of the duty: failures are counted per version, so an alert can name it. */
@@ -30,6 +37,7 @@ export class HeartbeatMetrics {
   readonly sent: Counter
   readonly failures: Counter
   readonly lastRound: Gauge
+  readonly lapsed: Gauge
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -48,6 +56,12 @@ export class HeartbeatMetrics {
     this.failures = new Counter({
       name: 'zkrunner_heartbeat_failures_total',
       help: 'Heartbeat checks or sends that failed (alert on a rising count)',
+      labelNames: ['service'],
+      registers,
+    })
+    this.lapsed = new Gauge({
+      name: 'zkrunner_heartbeat_lapsed',
+      help: '1 while users are refused for the version’s heartbeat (stale or never sent), by protocol’s rule',
       labelNames: ['service'],
       registers,
     })
@@ -90,11 +104,22 @@ export async function heartbeatRound(
         actions.push({ service, action: 'fresh', ageSlots: age })
         continue
       }
-      log(`heartbeat: ${service} is ${age} of ${worker.maxHeartbeatAgeSlots} slots old; renewing`)
+      // Whether users are already refused, by the same rule the Worker and the page apply.
+      const now = serviceAvailability({
+        heartbeat: { lastHeartbeatSlot: chain.lastHeartbeatSlot, settledJobs: 0n },
+        currentSlot: chain.currentSlot,
+        maxHeartbeatAgeSlots: worker.maxHeartbeatAgeSlots,
+      })
+      const lapsed = now.enabled ? undefined : now.reason
+      metrics?.lapsed.set({ service }, lapsed ? 1 : 0)
+      log(
+        `heartbeat: ${service} is ${age} of ${worker.maxHeartbeatAgeSlots} slots old${lapsed ? ` (${lapsed}: users are refused until it lands)` : ''}; renewing`,
+      )
       await world.send(service)
       metrics?.sent.inc({ service })
       metrics?.age.set({ service }, 0)
-      actions.push({ service, action: 'sent', ageSlots: age })
+      metrics?.lapsed.set({ service }, 0)
+      actions.push({ service, action: 'sent', ageSlots: age, ...(lapsed ? { lapsed } : {}) })
       log(`heartbeat: ${service} renewed`)
     } catch (e) {
       const error = String((e as Error).message ?? e).replace(/\s+/g, ' ')

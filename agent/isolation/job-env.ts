@@ -29,6 +29,8 @@ const JOB_VARIABLES = new Set([
   'ZKRUNNER_VOUCHER',
   'ZKRUNNER_ARTIFACTS',
   'ZKRUNNER_PARAMETERS',
+  // The declared outputs, so `zkrunner-agent output` can refuse a wrong one where it is written.
+  'ZKRUNNER_OUTPUTS',
 ])
 
 /**

@@ -1,10 +1,17 @@
 import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
+import { checkOutputs } from '../../protocol/index.ts'
 import { collectArtifacts } from '../bundle/artifacts.ts'
 import type { AgentConfig } from '../config.ts'
 import { jobEnvironment } from '../isolation/job-env.ts'
 import type { JobUser } from '../isolation/job-user.ts'
+import {
+  clearOutputs,
+  OUTPUTS_FILE_VARIABLE,
+  outputsFilePath,
+  readOutputs,
+} from '../outputs/outputs-file.ts'
 import { type RunOutcome, runJob } from '../run/run-job.ts'
 import type { LiveSample } from '../sampling/sampler.ts'
 import { type JobMeta, type Spool, SUMMARY_FILE } from '../spool/spool.ts'
@@ -28,12 +35,18 @@ export async function startJob(args: {
   const { spool, meta } = args
   await spool.create(meta)
   const bundleDir = spool.bundleDir(meta.jobId)
+  // A reused build directory may hold an earlier job's outputs: this job's are only its own.
+  await clearOutputs(meta.cwd)
   const outcome = await runJob({
     command: meta.command,
     args: meta.args,
     outDir: bundleDir,
     cwd: meta.cwd,
-    env: args.env ?? jobEnvironment({ host: process.env, ci: {} }),
+    env: {
+      ...(args.env ?? jobEnvironment({ host: process.env, ci: {} })),
+      // Where `zkrunner-agent output` appends, wherever the job's script has cd'ed to.
+      [OUTPUTS_FILE_VARIABLE]: outputsFilePath(meta.cwd),
+    },
     ...(args.user ? { user: args.user } : {}),
     intervalMs: args.config.intervalMs,
     perf: args.config.perf,
@@ -52,9 +65,23 @@ export async function startJob(args: {
         agent: processRef(process.pid),
       }),
   })
-  const artifacts = await collectArtifacts(meta.cwd, meta.artifacts, bundleDir)
+  // Read with the job user's rights when it ran as one: the agent (root) reads more than the job.
+  const artifacts = await collectArtifacts(
+    meta.cwd,
+    meta.artifacts,
+    bundleDir,
+    args.user ?? undefined,
+  )
   for (const s of artifacts.skipped)
     args.log?.(`artifact ${s.path} skipped (${s.reason}): it is not in the bundle`)
+  const read = await readOutputs(meta.cwd)
+  const outputs =
+    meta.outputs?.length || read.present
+      ? checkOutputs(meta.outputs ?? [], read.written, read.problems)
+      : undefined
+  if (outputs && !outputs.valid)
+    for (const p of outputs.problems)
+      args.log?.(`outputs invalid: ${p} (recorded in the signed manifest)`)
   await writeFile(
     join(spool.jobDir(meta.jobId), SUMMARY_FILE),
     JSON.stringify(outcome.sampling, null, 2),
@@ -62,6 +89,7 @@ export async function startJob(args: {
   await spool.setState(meta.jobId, {
     phase: 'ran',
     ...(artifacts.skipped.length ? { skippedArtifacts: artifacts.skipped } : {}),
+    ...(outputs ? { outputs } : {}),
     outcome: {
       exitCode: outcome.signal ? null : outcome.exitCode,
       signal: outcome.signal,

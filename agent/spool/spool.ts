@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { open, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { RequestIdSchema, type SkippedArtifact } from '../../protocol/index.ts'
+import {
+  type ManifestOutputs,
+  type OutputSpec,
+  RequestIdSchema,
+  type SkippedArtifact,
+} from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../isolation/private-fs.ts'
 
@@ -38,6 +43,8 @@ export interface JobMeta {
   createdAt: string
   /** The user's latest voucher for this service, if the Worker passed it (JSON of protocol Voucher). */
   voucher?: unknown
+  /** The service's declared outputs (`ZKRUNNER_OUTPUTS`), which the job's written values are checked against. */
+  outputs?: OutputSpec[]
 }
 
 /** The durable state of one spooled job. */
@@ -53,6 +60,8 @@ export interface JobState {
   }
   /** Declared artifacts left out of the bundle, and why (they go into the manifest). */
   skippedArtifacts?: SkippedArtifact[]
+  /** The job's outputs as checked against its declarations (they go into the manifest). */
+  outputs?: ManifestOutputs
   /** Set when the job was refused before it ran: its manifest says so and it is never charged. */
   notRun?: 'source-mismatch'
   /** The Worker holds a different result for this job (HTTP 409): an operator must look. */

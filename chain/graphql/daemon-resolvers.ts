@@ -195,6 +195,15 @@ export function daemonRoot(chain: LocalChain): Record<string, unknown> {
         stateHash: chain.stateHash(tip.height),
       }
     },
+    // The daemon's runtimeConfig is the JSON it started with; a stop-slot release announces its
+    // hard fork there (daemon.slot_tx_end, daemon.slot_chain_end). Only those parts are kept.
+    runtimeConfig() {
+      const { slotTxEnd, slotChainEnd } = chain.stopSlots
+      const daemon: Record<string, number> = {}
+      if (slotTxEnd !== undefined) daemon.slot_tx_end = slotTxEnd
+      if (slotChainEnd !== undefined) daemon.slot_chain_end = slotChainEnd
+      return { daemon, genesis: { k: CONSENSUS.k } }
+    },
     syncStatus: () => 'SYNCED',
     networkID: () => 'mina:devnet',
     version: () => 'zkrunner-local-chain',

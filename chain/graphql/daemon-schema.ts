@@ -38,6 +38,8 @@ const SCALARS = [
   'TransactionId',
   'TransactionStatusFailure',
   'Index',
+  // the daemon's JSON scalar: runtimeConfig
+  'JSON',
 ]
 
 const DAEMON_SDL = /* GraphQL */ `
@@ -59,6 +61,8 @@ type query {
   block(stateHash: String, height: Int): Block!
   genesisConstants: GenesisConstants!
   daemonStatus: DaemonStatus!
+  "The runtime configuration passed to the daemon at start-up (a hard fork's stop slots under daemon)"
+  runtimeConfig: JSON!
   syncStatus: SyncStatus!
   networkID: String!
   version: String

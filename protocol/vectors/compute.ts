@@ -4,18 +4,23 @@ import { sha256 as mhSha256 } from 'multiformats/hashes/sha2'
 import {
   canonicalJson,
   chargeOfJob,
+  checkOutputs,
   cidToFields,
   digestToFields,
   domainTag,
   keyId,
   manifestDigest,
   manifestMessage,
+  openingStringToFields,
   openingToField,
+  outputFields,
+  outputsDigest,
   payabilityOf,
   privateCommitment,
   publicKeyToFields,
   requestDigest,
   resultLeafMessage,
+  serviceAvailability,
   settledLeavesBytes,
   settledLeavesCid,
   settleMessage,
@@ -23,7 +28,6 @@ import {
   signFields,
   signManifest,
   signVoucher,
-  stringToFields,
   toHex,
   unwrap,
   voucherMessage,
@@ -31,14 +35,62 @@ import {
 import {
   descriptor,
   helloBytes,
+  invalidWrittenOutputs,
   keys,
   manifest,
+  outputSpecs,
   request,
   settledLeaves,
   settlement,
   sourceOpening,
   voucher,
+  writtenOutputs,
 } from './inputs.ts'
+
+/**
+ * One case per reason of the availability rule, and ties between reasons (the first in the rule's
+ * order wins). Slots and credits as decimal strings, as they travel in JSON.
+ */
+const availabilityCases = [
+  { note: 'fresh, no user' },
+  { note: 'exactly the allowed age', currentSlot: '110' },
+  { note: 'one slot older', currentSlot: '111' },
+  { note: 'never heartbeated', lastHeartbeatSlot: '0', currentSlot: '1' },
+  { note: 'deposit covers one more job', deposit: '30', owed: '20' },
+  { note: 'deposit short by one', deposit: '30', owed: '21' },
+  { note: 'provider quota', health: ['provider-quota'] },
+  { note: 'pool exhausted', health: ['funding-exhausted'] },
+  { note: 'quota before pool', health: ['funding-exhausted', 'provider-quota'] },
+  { note: 'retired', retired: true, deposit: '0', owed: '0' },
+  { note: 'unsafe before retired', genuine: false, retired: true, currentSlot: '999' },
+  { note: 'stale before health', currentSlot: '111', health: ['provider-quota'] },
+] as const
+
+/** A case's facts: the defaults (heartbeat at 100, now 105, allowed age 10, price 10) overridden. */
+function availabilityFacts(c: (typeof availabilityCases)[number]) {
+  const o = c as {
+    lastHeartbeatSlot?: string
+    currentSlot?: string
+    genuine?: boolean
+    retired?: boolean
+    health?: readonly ('provider-quota' | 'funding-exhausted')[]
+    deposit?: string
+    owed?: string
+  }
+  return {
+    heartbeat: { lastHeartbeatSlot: BigInt(o.lastHeartbeatSlot ?? '100'), settledJobs: 0n },
+    currentSlot: BigInt(o.currentSlot ?? '105'),
+    maxHeartbeatAgeSlots: 10n,
+    ...(o.genuine === undefined ? {} : { genuine: o.genuine }),
+    ...(o.retired === undefined ? {} : { retired: o.retired }),
+    ...(o.health ? { health: o.health } : {}),
+    ...(o.deposit
+      ? {
+          funding: { deposit: BigInt(o.deposit), owed: BigInt(o.owed ?? '0'), pricePerJob: 10n },
+        }
+      : {}),
+  }
+}
 
 /** Every way a job can end, for the payable rule's vectors. */
 const payableRunEnds = [
@@ -68,6 +120,9 @@ const dec = (xs: readonly bigint[]) => xs.map(String)
 export async function computeVectors() {
   const helloCid = CID.createV1(raw.code, await mhSha256.digest(helloBytes))
   const mDigest = manifestDigest(manifest)
+  const outputs = checkOutputs(outputSpecs, writtenOutputs)
+  const invalid = checkOutputs(outputSpecs, invalidWrittenOutputs)
+  const withOutputs = { ...manifest, outputs }
   const signedVoucher = signVoucher(voucher, keys.user.privateKey)
   const leavesCid = settledLeavesCid(settledLeaves)
   const settle = settleMessage({
@@ -138,16 +193,47 @@ export async function computeVectors() {
       opening: sourceOpening,
       input: dec([
         BigInt(`0x${sourceOpening.salt}`),
-        ...stringToFields(sourceOpening.providerUrl),
-        ...stringToFields(sourceOpening.project),
+        ...openingStringToFields(sourceOpening.providerUrl),
+        ...openingStringToFields(sourceOpening.project),
         BigInt(`0x${sourceOpening.commit}`),
       ]),
       field: String(openingToField(sourceOpening)),
       text: privateCommitment(sourceOpening),
     },
+    outputs: {
+      prefix: 'zkrunner/outputs/v1',
+      specs: outputSpecs,
+      written: writtenOutputs,
+      manifestOutputs: outputs,
+      fields: dec(outputFields(outputs)),
+      digest: String(outputsDigest(outputs)),
+      invalid: {
+        written: invalidWrittenOutputs,
+        manifestOutputs: invalid,
+        fields: dec(outputFields(invalid)),
+        digest: String(outputsDigest(invalid)),
+      },
+      none: String(outputsDigest(undefined)),
+      manifest: {
+        canonical: canonicalJson(withOutputs),
+        digest: toHex(manifestDigest(withOutputs)),
+      },
+    },
     payable: {
       manifests: payableRunEnds.map((end) => ({ end, is: payabilityOf(end) })),
       jobs: payableJobs.map((job) => ({ job, is: chargeOfJob(job) })),
+    },
+    availability: {
+      defaults: {
+        lastHeartbeatSlot: '100',
+        currentSlot: '105',
+        maxHeartbeatAgeSlots: '10',
+        pricePerJob: '10',
+      },
+      cases: availabilityCases.map((c) => ({
+        ...c,
+        is: serviceAvailability(availabilityFacts(c)),
+      })),
     },
   }
 }

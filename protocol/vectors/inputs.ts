@@ -1,4 +1,5 @@
 import {
+  type OutputSpec,
   type RequestBinding,
   type ResultManifest,
   requestDigest,
@@ -134,3 +135,27 @@ export const sourceOpening = {
   project: 'acme/private-benchmarks/nightly-suite',
   commit: '3f786850e387550fdab836ed7e6dc881de23001b',
 }
+
+/** Declared outputs of every type, for the outputs vectors. */
+export const outputSpecs: OutputSpec[] = [
+  { name: 'primes', type: 'integer', required: true, max: '18446744073709551615' },
+  { name: 'passed', type: 'boolean', required: true },
+  { name: 'report', type: 'sha256', required: false },
+  { name: 'bundle', type: 'cid', required: false },
+  { name: 'label', type: 'string', required: false, maxBytes: 64 },
+]
+
+/** What a job wrote: every output, as `zkrunner-agent output` writes them (text). */
+export const writtenOutputs = [
+  { name: 'primes', value: '78498' },
+  { name: 'passed', value: 'true' },
+  { name: 'report', value: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9' },
+  { name: 'bundle', value: 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e' },
+  { name: 'label', value: 'pi(10^6) ✓ — a label that runs past one 31-byte Field' },
+]
+
+/** A job whose outputs do not match: a value that does not parse, a required one missing. */
+export const invalidWrittenOutputs = [
+  { name: 'primes', value: '-1' },
+  { name: 'label', value: 'ok' },
+]

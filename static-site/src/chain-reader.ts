@@ -9,9 +9,11 @@ import {
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  type StopSlots,
   sameSourceCommitment,
   serviceAccountsQuery,
   sourceCommitmentToField,
+  stopSlotsOf,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
@@ -51,6 +53,8 @@ export interface ChainReader {
   currentSlot(): Promise<bigint>
   /** Every event of `address` in chain order, oldest first (from the archive, all of its history). */
   events(address: string): Promise<ChainEvent[]>
+  /** The hard fork's stop slots the node announces in `runtimeConfig` (none when it has none). */
+  stopSlots(): Promise<StopSlots>
 }
 
 const quote = (s: string) => JSON.stringify(s)
@@ -135,6 +139,11 @@ export class GraphqlChainReader implements ChainReader {
       | { protocolState?: { consensusState?: { slotSinceGenesis?: unknown } } }[]
       | null
     return toBigint(chain?.[0]?.protocolState?.consensusState?.slotSinceGenesis)
+  }
+
+  async stopSlots(): Promise<StopSlots> {
+    const data = await this.#query(this.graphqlUrl, '{ runtimeConfig }')
+    return stopSlotsOf(data.runtimeConfig)
   }
 
   async events(address: string): Promise<ChainEvent[]> {

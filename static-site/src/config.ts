@@ -1,5 +1,9 @@
 import { z } from 'zod'
-import { GenuineCodeSchema, PublicKeySchema } from '../../protocol/index.ts'
+import {
+  DEFAULT_MAX_HEARTBEAT_AGE_SLOTS,
+  GenuineCodeSchema,
+  PublicKeySchema,
+} from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
 
 const httpUrl = z.url({ protocol: /^https?$/ })
@@ -31,8 +35,8 @@ export const SiteConfigSchema = z.strictObject({
   devKey: z.string().min(40).max(64).optional(),
   /** Base URL of commit links, `{project}` and `{sha}` replaced; defaults to the descriptor's GitLab. */
   commitUrlTemplate: z.string().max(300).optional(),
-  /** How old (in slots) a heartbeat may be before a service counts as down. */
-  maxHeartbeatAgeSlots: z.int().min(1).default(20),
+  /** How old (in slots) a heartbeat may be before a service counts as down (the Worker's default). */
+  maxHeartbeatAgeSlots: z.int().min(1).default(DEFAULT_MAX_HEARTBEAT_AGE_SLOTS),
 })
 /** The validated page configuration. */
 export type SiteConfig = z.infer<typeof SiteConfigSchema>

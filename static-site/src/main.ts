@@ -11,6 +11,8 @@ import {
   type ServiceAccounts,
   type ServiceDescriptor,
   serviceAvailability,
+  type UpgradeNotice,
+  upgradeNotice,
 } from '../../protocol/index.ts'
 import {
   type ChainReader,
@@ -38,7 +40,9 @@ import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/ve
 import { h, messageOf, short } from './views/dom.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
+import { depositBlockedBy, renderUpgradeNotice } from './views/network-upgrade.ts'
 import { renderOperatorVersions } from './views/operator.ts'
+import { outputsSection } from './views/outputs.ts'
 import { renderPlot } from './views/plot.ts'
 import { renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
@@ -60,6 +64,8 @@ interface App {
   prover: Prover
   wallet: Wallet | null
   devPrivateKey: string | null
+  /** What the node announces of a network upgrade, read with the market. */
+  upgrade: UpgradeNotice
 }
 
 const $ = (id: string) => document.getElementById(id)!
@@ -98,6 +104,16 @@ async function revealsOf(app: App, service: string): Promise<readonly string[]> 
     (fields) => app.prover.poseidon(fields),
   )
   return own?.laterCids ?? []
+}
+
+/** The node's announced upgrade, if any; a node that cannot say (no `runtimeConfig`) announces none. */
+async function readUpgrade(app: App): Promise<UpgradeNotice> {
+  try {
+    const [stop, slot] = await Promise.all([app.chain.stopSlots(), app.chain.currentSlot()])
+    return upgradeNotice(stop, slot)
+  } catch {
+    return { kind: 'none' }
+  }
 }
 
 async function loadMarket(app: App): Promise<MarketService[]> {
@@ -146,22 +162,23 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         }
       }
       const status = await app.worker.service(entry.service, query).catch(() => null)
+      // The runner's liveness is the chain's word, judged here by the protocol's rule before the
+      // descriptor is: a dead runner (its gateway often down with it) reads as stale, not as an
+      // unreadable descriptor.
+      const local = chain
+        ? serviceAvailability({
+            heartbeat: chain.heartbeat,
+            currentSlot,
+            maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
+            genuine: !unsafe,
+          })
+        : null
       let disabledReason: string | null = null
       if (!chain) disabledReason = 'no-contract'
-      else if (unsafe) disabledReason = 'unsafe-service'
+      else if (local && !local.enabled) disabledReason = local.reason
       else if (!descriptor) disabledReason = 'descriptor-unavailable'
       else if (status && !status.enabled) disabledReason = status.reason ?? 'unknown-service'
-      else if (!status) {
-        const local = serviceAvailability({
-          heartbeat: chain.heartbeat,
-          terms: chain.terms,
-          currentSlot,
-          maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
-          deposit: chain.terms.pricePerJob,
-          owed: 0n,
-        })
-        disabledReason = local.enabled ? 'worker-unavailable' : local.reason
-      }
+      else if (!status) disabledReason = 'worker-unavailable'
       return {
         address: entry.service,
         operator: entry.operator,
@@ -217,6 +234,8 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
       `Exit code ${m.exitCode ?? m.signal} · wall ${(m.wallMs / 1000).toFixed(1)} s · CPU ${(m.cpuMs / 1000).toFixed(1)} s · peak RSS ${(m.peakRssBytes / 1048576).toFixed(1)} MiB`,
     ),
   ]
+  // Part of the signed manifest: the links that vouch for the manifest vouch for them.
+  if (outcome.outputs) content.push(outputsSection(outcome.outputs))
   const samples = outcome.files.get(m.sampling.samplesPath)
   if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))
   const logs = new Map<string, string>()
@@ -295,6 +314,11 @@ function openService(app: App, s: MarketService): void {
     name: 'amount',
   })
   const depositButton = h('button', { type: 'button' }, 'Deposit credits')
+  const upgradeBlock = depositBlockedBy(app.upgrade, s.chain.terms)
+  if (upgradeBlock) {
+    depositButton.disabled = true
+    depositStatus.textContent = upgradeBlock
+  }
   depositButton.addEventListener('click', async () => {
     const wallet = app.wallet
     if (!wallet || (!app.devPrivateKey && !wallet.sendTransaction)) {
@@ -326,7 +350,7 @@ function openService(app: App, s: MarketService): void {
     } catch (e) {
       depositStatus.textContent = messageOf(e)
     } finally {
-      depositButton.disabled = false
+      depositButton.disabled = upgradeBlock !== null
     }
   })
   const submit = async (values: ParameterValues) => {
@@ -409,6 +433,19 @@ function openService(app: App, s: MarketService): void {
         : h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
       h('dt', {}, 'Runner key'),
       h('dd', {}, h('code', {}, d.runnerPublicKey)),
+      d.outputs?.length ? h('dt', {}, 'Outputs') : null,
+      d.outputs?.length
+        ? h(
+            'dd',
+            { 'data-role': 'declared-outputs' },
+            d.outputs
+              .map(
+                (o) =>
+                  `${o.name} (${o.type}${o.required ? '' : ', optional'})${o.description ? `: ${o.description}` : ''}`,
+              )
+              .join('; '),
+          )
+        : null,
     ),
     s.disabledReason
       ? h('p', { class: 'badge bad', role: 'status' }, `Disabled: ${reasonText(s.disabledReason)}`)
@@ -509,6 +546,7 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
           retiredInRegistry: l.retired,
           chain,
           currentSlot,
+          maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
           status,
           summary,
         })
@@ -601,11 +639,14 @@ async function main(): Promise<void> {
       prover: createProver(config),
       wallet: dev,
       devPrivateKey: dev?.privateKey ?? null,
+      upgrade: { kind: 'none' },
     }
     const refresh = async () => {
       status.textContent = 'Loading services…'
       try {
-        const services = await loadMarket(app)
+        const [services, upgrade] = await Promise.all([loadMarket(app), readUpgrade(app)])
+        app.upgrade = upgrade
+        renderUpgradeNotice($('network'), upgrade)
         renderMarket($('market'), services, (s) => openService(app, s))
         status.textContent = ''
       } catch (e) {

@@ -35,6 +35,7 @@ describe('operatorVersion', () => {
       retiredInRegistry: false,
       chain: chain(990n, 1n),
       currentSlot: 1000n,
+      maxHeartbeatAgeSlots: 60n,
       status: status({}),
       summary,
     })
@@ -52,17 +53,18 @@ describe('operatorVersion', () => {
     const base = {
       service: 'B62s',
       name: null,
-      chain: chain(0n, 0n),
-      currentSlot: 5000n,
+      chain: chain(990n, 0n),
+      currentSlot: 1000n,
+      maxHeartbeatAgeSlots: 60n,
       summary: null,
     }
     expect(
       operatorVersion({
         ...base,
         retiredInRegistry: false,
-        status: status({ enabled: false, reason: 'stale-heartbeat' }),
+        status: status({ enabled: false, reason: 'provider-quota' }),
       }).state,
-    ).toEqual({ kind: 'disabled', reason: 'stale-heartbeat' })
+    ).toEqual({ kind: 'disabled', reason: 'provider-quota' })
     expect(operatorVersion({ ...base, retiredInRegistry: true, status: status({}) }).state).toEqual(
       { kind: 'retired' },
     )
@@ -73,6 +75,29 @@ describe('operatorVersion', () => {
     expect(operatorVersion({ ...base, retiredInRegistry: false, status: null }).state).toEqual({
       kind: 'disabled',
       reason: 'worker-unavailable',
+    })
+  })
+
+  it('judges the heartbeat from the chain by the protocol rule, even when the Worker says live or is silent', () => {
+    const base = {
+      service: 'B62s',
+      name: null,
+      retiredInRegistry: false,
+      currentSlot: 1000n,
+      maxHeartbeatAgeSlots: 60n,
+      summary: null,
+    }
+    const stale = { kind: 'disabled', reason: 'stale-heartbeat' }
+    expect(operatorVersion({ ...base, chain: chain(939n, 0n), status: status({}) }).state).toEqual(
+      stale,
+    )
+    expect(operatorVersion({ ...base, chain: chain(939n, 0n), status: null }).state).toEqual(stale)
+    expect(operatorVersion({ ...base, chain: chain(940n, 0n), status: status({}) }).state).toEqual({
+      kind: 'live',
+    })
+    expect(operatorVersion({ ...base, chain: chain(0n, 0n), status: status({}) }).state).toEqual({
+      kind: 'disabled',
+      reason: 'no-heartbeat',
     })
   })
 })

@@ -1,3 +1,4 @@
+import { serviceAvailability } from '../../protocol/index.ts'
 import type { ServiceOnChain } from './chain-reader.ts'
 import type { WorkerServiceStatus, WorkerServiceSummary } from './worker-client.ts'
 
@@ -29,15 +30,29 @@ export function operatorVersion(input: {
   retiredInRegistry: boolean
   chain: ServiceOnChain | null
   currentSlot: bigint
+  /** The page's liveness threshold (its config, the Worker's default unless set). */
+  maxHeartbeatAgeSlots: bigint
   status: WorkerServiceStatus | null
   summary: WorkerServiceSummary | null
 }): OperatorVersion {
   const { chain, status, summary } = input
-  const state: OperatorVersion['state'] =
-    input.retiredInRegistry || status?.retired
-      ? { kind: 'retired' }
-      : !chain
-        ? { kind: 'disabled', reason: 'no-contract' }
+  const retired = input.retiredInRegistry || status?.retired === true
+  // What the chain alone says, by the protocol's rule: a stale runner shows stale even when the
+  // Worker does not answer.
+  const local = chain
+    ? serviceAvailability({
+        heartbeat: chain.heartbeat,
+        currentSlot: input.currentSlot,
+        maxHeartbeatAgeSlots: input.maxHeartbeatAgeSlots,
+        retired,
+      })
+    : null
+  const state: OperatorVersion['state'] = retired
+    ? { kind: 'retired' }
+    : !local
+      ? { kind: 'disabled', reason: 'no-contract' }
+      : !local.enabled
+        ? { kind: 'disabled', reason: local.reason }
         : !status
           ? { kind: 'disabled', reason: 'worker-unavailable' }
           : status.enabled

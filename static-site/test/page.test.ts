@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
@@ -9,6 +9,7 @@ import {
   signVoucher,
   verifyVoucher,
 } from '../../protocol/index.ts'
+import { isProverWorkerScript } from '../headers.ts'
 import { computeResultsRoot } from '../src/verify/results-root.ts'
 import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
@@ -24,6 +25,8 @@ let page: Page
 let pageDir: string
 let profile: string
 const consoleErrors: string[] = []
+/** The Content-Security-Policy of every response, by path: the document's and the worker's. */
+const policies = new Map<string, string>()
 
 beforeAll(async () => {
   pageDir = await buildPage()
@@ -35,6 +38,10 @@ beforeAll(async () => {
     if (m.type() === 'error') consoleErrors.push(m.text())
   })
   page.on('pageerror', (e) => consoleErrors.push(e.message))
+  // Responses of the dedicated workers too (the prover's script carries its own policy).
+  context.on('response', (r) =>
+    policies.set(new URL(r.url()).pathname, r.headers()['content-security-policy'] ?? ''),
+  )
   await mkdir(RESULTS, { recursive: true })
 }, 150_000)
 
@@ -157,11 +164,76 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#service [data-role="result-summary"]').textContent()).toContain(
       'Exit code 0',
     )
+    // The outputs the service declares are listed with it; the result's, from the signed
+    // manifest, with their digest.
+    expect(await page.locator('#service [data-role="declared-outputs"]').textContent()).toBe(
+      'tests (integer); passed (boolean); summary (string, optional)',
+    )
+    const outputs = page.locator('#service [data-role="outputs"]')
+    expect(await outputs.locator('[data-role="outputs-status"]').getAttribute('data-valid')).toBe(
+      'true',
+    )
+    expect(
+      await outputs
+        .locator('tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent))),
+    ).toEqual([
+      ['tests', 'integer', '25'],
+      ['passed', 'boolean', 'true'],
+      ['summary', 'string', 'all tests passed'],
+    ])
+    expect(await outputs.locator('[data-role="outputs-declaration"]').textContent()).toContain(
+      'as the service descriptor on chain declares',
+    )
+    expect(await outputs.locator('[data-role="outputs-digest"] code').textContent()).toMatch(
+      /^\d{10,}$/,
+    )
     await page.locator('figure.plot canvas').first().waitFor({ timeout: 10_000 })
     await page.locator('input[name="log-search"]').fill('test case 7')
     await expect.poll(() => page.locator('[data-role="log"] mark').count()).toBe(1)
     await page.locator('#service').screenshot({ path: join(RESULTS, 'page-verified.png') })
   }, 170_000)
+
+  it("the document cannot eval a string; only the prover worker's script (which proved the settled link above) may", async () => {
+    const logged = consoleErrors.length
+    // Run from a task of the page's own (Playwright's evaluate itself is exempt from the CSP).
+    const attempts = await page.evaluate(
+      () =>
+        new Promise<Record<string, string>>((resolve) =>
+          setTimeout(() => {
+            const tried = (f: () => unknown) => {
+              try {
+                f()
+                return 'ran'
+              } catch (e) {
+                return (e as Error).name
+              }
+            }
+            resolve({
+              // biome-ignore lint/security/noGlobalEval: the attack this test shows CSP blocks
+              eval: tried(() => eval('document.body.dataset.evaluated = "yes"')),
+              function: tried(() => new Function('document.body.dataset.evaluated = "yes"')()),
+            })
+          }, 0),
+        ),
+    )
+    expect(attempts).toEqual({ eval: 'EvalError', function: 'EvalError' })
+    // The browser reports each refusal; they are this test's, not errors of the page.
+    const refusals = consoleErrors.splice(logged)
+    for (const r of refusals) expect(r).toMatch(/unsafe-eval/)
+    expect(await page.evaluate(() => document.body.dataset.evaluated)).toBeUndefined()
+    expect(policies.get('/')).toMatch(/script-src 'self' 'wasm-unsafe-eval' blob:/)
+    expect(policies.get('/')).not.toContain("'unsafe-eval'")
+    // The worker that proved the settled link ran under its own policy, the only one with eval.
+    const built = (await readdir(join(pageDir, 'assets'))).filter((f) =>
+      isProverWorkerScript(`/assets/${f}`),
+    )
+    expect(built).toHaveLength(1)
+    expect(policies.get(`/assets/${built[0]}`)).toContain("'unsafe-eval'")
+    for (const [path, policy] of policies)
+      if (path !== `/assets/${built[0]}` && policy)
+        expect(policy, path).not.toContain("'unsafe-eval'")
+  })
 
   it('verifies the settled job by CID with no memory of having requested it', async () => {
     const job = stack.completed.at(-1)!
@@ -363,6 +435,48 @@ describe('the page in Chromium', () => {
       expect(warning).toBeNull()
       stack.setFunding(null)
     }, 120_000)
+  })
+
+  // After a hard fork a frozen service's key holder could replace its code, so the page warns as
+  // soon as the node announces one, and takes no deposit that could not come back before it.
+  it('warns of an announced network upgrade and takes no deposit that could not come back before it', async () => {
+    const open = async () => {
+      await page.goto(stack.pageUrl)
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+      await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+      await page.locator('#service button', { hasText: 'Deposit credits' }).waitFor()
+    }
+    const banner = page.locator('[data-role="network-upgrade"]')
+    const deposit = page.locator('#service button', { hasText: 'Deposit credits' })
+    try {
+      // Far off (the service's timelock is 100 slots): warned, and a deposit still comes back.
+      stack.setSlotTxEnd(stack.slot + 1_000n)
+      await open()
+      expect(await banner.textContent()).toContain(
+        `transactions stop at slot ${stack.slot + 1_000n}, 1000 slots from now`,
+      )
+      expect(await deposit.isDisabled()).toBe(false)
+
+      // Sooner than request + timelock + withdrawal: no deposit, and the page says why.
+      stack.setSlotTxEnd(stack.slot + 50n)
+      await open()
+      expect(await banner.textContent()).toContain('withdraw your deposits before slot')
+      expect(await deposit.isDisabled()).toBe(true)
+      expect(await page.locator('[data-role="deposit-status"]').textContent()).toMatch(
+        /No deposit: a network upgrade stops transactions at slot \d+, sooner than a withdrawal/,
+      )
+
+      // Past it: transactions stopped.
+      stack.setSlotTxEnd(stack.slot)
+      await open()
+      expect(await banner.textContent()).toMatch(/^Transactions stopped at slot/)
+      expect(await deposit.isDisabled()).toBe(true)
+    } finally {
+      stack.setSlotTxEnd(null)
+    }
+    await open()
+    expect(await banner.count()).toBe(0)
+    expect(await deposit.isDisabled()).toBe(false)
   })
 
   it('logged no errors in the page', () => {

@@ -12,6 +12,11 @@ export type {
   TriggerOutcome,
 } from './provider.ts'
 export { backoffMs } from './retry.ts'
+export {
+  largestTriggerVariables,
+  type TriggerJob,
+  triggerVariables,
+} from './trigger-variables.ts'
 export { JOB_ID_VARIABLE, SERVICE_VARIABLE } from './variables.ts'
 
 /** Every provider the Worker knows, by the descriptor's `provider`: a new one is one more folder. */

@@ -159,6 +159,8 @@ export async function makeService(
     /** The webhook secret sealed in the registration; null seals none. */
     webhookSecret?: string | null
     parameters?: ServiceDescriptor['parameters']
+    /** Typed outputs the descriptor declares (none unless a test says otherwise). */
+    outputs?: ServiceDescriptor['outputs']
     /** The escrow account; a genuine vault by default. */
     vault?: FakeAccount
     /** Overrides of the service account's code and permissions. */
@@ -205,6 +207,7 @@ export async function makeService(
     parameters: options.parameters ?? [
       { name: 'N', type: 'integer', min: 1, max: 10, required: true },
     ],
+    ...(options.outputs ? { outputs: options.outputs } : {}),
   }
   const coordinates: PrivateCoordinates | undefined =
     options.visibility === 'private'

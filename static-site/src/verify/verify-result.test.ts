@@ -5,6 +5,7 @@ import {
   generateHpkeKeyPair,
   manifestDigest,
   newRequestId,
+  outputsDigest,
   publicKeyToFields,
   type ServiceAccounts,
   type SettledLeaves,
@@ -288,5 +289,80 @@ describe('verifyResult', () => {
       expect(settled).toMatchObject({ status: 'pending' })
       expect(settled.detail).toContain('not settled yet')
     })
+  })
+})
+
+describe('verifyResult: typed outputs', () => {
+  let withOutputs: ServiceFixture
+  beforeAll(async () => {
+    withOutputs = await serviceFixture(blocks, {
+      workerPublicKey: (await generateHpkeKeyPair()).publicKey,
+      outputs: [
+        { name: 'primes', type: 'integer', required: true },
+        { name: 'passed', type: 'boolean', required: true },
+      ],
+    })
+  })
+  const verifyOutputs = async (variant: BundleVariant, edit?: (m: string) => string) => {
+    const jobId = newRequestId()
+    const bundle = await bundleFixture(blocks, withOutputs, jobId, variant)
+    const chain: VerifyDeps['chain'] = {
+      serviceAccounts: async () => genuineAccounts(withOutputs.state),
+      events: async () => [],
+    }
+    const reader = memoryBundleReader(blocks)
+    const bundleReader = edit
+      ? {
+          ...reader,
+          readPath: async (root: string, path: string) => {
+            const bytes = await reader.readPath(root, path)
+            return path === 'manifest.json'
+              ? new TextEncoder().encode(edit(new TextDecoder().decode(bytes)))
+              : bytes
+          },
+        }
+      : reader
+    const outcome = await verifyResult(
+      { bundleCid: bundle.cid.toString(), service: withOutputs.address, jobId },
+      { bundle: bundleReader, chain, ...baseDeps },
+    )
+    return { ...outcome, bundle }
+  }
+
+  it('shows the signed outputs, their outputsDigest and that they are laid out as declared', async () => {
+    const { links, outputs, bundle } = await verifyOutputs('good')
+    expect(statuses(links).signature).toBe('ok')
+    expect(outputs).toEqual({
+      valid: true,
+      values: [
+        { name: 'primes', type: 'integer', value: '25' },
+        { name: 'passed', type: 'boolean', value: true },
+      ],
+      problems: [],
+      outputsDigest: String(outputsDigest(bundle.manifest.outputs)),
+      declaration: 'matches',
+    })
+  })
+
+  it('an outputs-invalid job still verifies, and says why its outputs are invalid', async () => {
+    const { links, outputs } = await verifyOutputs('outputs-invalid')
+    expect(links.filter((l) => l.status === 'broken')).toEqual([])
+    expect(outputs?.valid).toBe(false)
+    expect(outputs?.problems).toEqual([
+      'forged: not an output the service declares',
+      'primes: required, but the job did not write it',
+    ])
+  })
+
+  it('outputs laid out unlike the descriptor are named as such', async () => {
+    const { outputs } = await verifyOutputs('outputs-undeclared')
+    expect(outputs?.declaration).toBe(
+      'the manifest lays out [other:integer], the service declares [primes:integer, passed:boolean]',
+    )
+  })
+
+  it('an output edited after signing breaks the signature link', async () => {
+    const { links } = await verifyOutputs('good', (m) => m.replace('"value":"25"', '"value":"26"'))
+    expect(links.filter((l) => l.status === 'broken').map((l) => l.id)).toEqual(['signature'])
   })
 })

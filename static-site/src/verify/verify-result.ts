@@ -34,6 +34,7 @@ import {
 } from '../chain-reader.ts'
 import { SiteError, SiteErrorCode } from '../errors.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
+import { type OutputsSummary, outputsSummary } from './outputs.ts'
 
 /** Content-addressed reads; every implementation must check each block against its CID. */
 export interface BundleReader {
@@ -98,6 +99,8 @@ export interface VerifyOutcome {
   manifest: ResultManifest | null
   /** Bytes of each manifest file that matched its hash. */
   files: Map<string, Uint8Array>
+  /** The job's typed outputs, their digest and their check against the descriptor (null: none). */
+  outputs: OutputsSummary | null
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -125,14 +128,19 @@ export async function verifyResult(
     onLink(l)
   }
   const files = new Map<string, Uint8Array>()
+  // The descriptor's output declarations, once walkChain has read the descriptor.
+  const declared: { specs: ServiceDescriptor['outputs'] | null } = { specs: null }
   const outcome = (manifest: ResultManifest | null): VerifyOutcome => {
     const links = (Object.keys(LINKS) as LinkId[]).map(
       (id) => decided.get(id) ?? link(id, 'pending', 'not checked: an earlier link is broken'),
     )
-    return { links, manifest, files }
+    const outputs = manifest ? outputsSummary(manifest, declared.specs ?? null) : null
+    return { links, manifest, files, outputs }
   }
   try {
-    return await walkChain(target, deps, set, files, outcome)
+    return await walkChain(target, deps, set, files, outcome, (d) => {
+      declared.specs = d.outputs ?? []
+    })
   } catch (e) {
     // Whatever a hostile bundle or node makes throw, the report names it: no link stays on
     // "checking", and no ✓ stands beside content that was never checked.
@@ -150,6 +158,7 @@ async function walkChain(
   set: (id: LinkId, status: VerificationLink['status'], detail: string) => void,
   files: Map<string, Uint8Array>,
   outcome: (manifest: ResultManifest | null) => VerifyOutcome,
+  onDescriptor: (d: ServiceDescriptor) => void,
 ): Promise<VerifyOutcome> {
   const opts = deps.signal ? { signal: deps.signal } : {}
 
@@ -266,6 +275,7 @@ async function walkChain(
       )
       if (!parsed.ok) throw parsed.error
       descriptor = parsed.value
+      onDescriptor(descriptor)
     } catch (e) {
       set('runner', 'broken', `descriptor ${state.descriptorCid}: ${why(e)}`)
     }

@@ -56,7 +56,7 @@ export function renderOperatorVersions(
             h('td', { 'data-role': 'state' }, stateCell(v)),
             h(
               'td',
-              { class: 'num' },
+              { class: 'num', 'data-role': 'heartbeat-age' },
               v.heartbeatAgeSlots === null ? '—' : `${v.heartbeatAgeSlots} slots`,
             ),
             h('td', { class: 'num', 'data-role': 'jobs' }, dash(v.jobs?.jobs)),

@@ -25,15 +25,19 @@ export interface MarketService {
   unsafe: { code: string; reason: string } | null
 }
 
-const REASONS: Record<string, string> = {
-  'stale-heartbeat': 'runner heartbeat is stale: the runner looks offline',
-  'funding-exhausted': 'your deposit does not cover one more job: deposit credits first',
+/** A sentence for each reason code: the protocol rule's (every one, a test checks) and the page's own. */
+export const REASONS: Record<string, string> = {
   'unknown-service': 'the Worker does not know this service (not registered)',
   'unsafe-service': 'not a genuine, frozen zkrunner service',
+  retired: 'retired by its operator: it takes no new job',
+  'no-heartbeat': 'the runner has not sent a heartbeat yet',
+  'stale-heartbeat': 'runner heartbeat is stale: the runner looks offline',
+  'provider-quota': 'the CI provider refuses work for quota until it resets',
+  'funding-exhausted': 'the sponsor’s pool cannot pay one more job',
+  'insufficient-deposit': 'your deposit does not cover one more job: deposit credits first',
   'no-contract': 'no service contract at this address',
   'descriptor-unavailable': 'the descriptor named on chain could not be retrieved',
   'worker-unavailable': 'the Worker did not answer',
-  retired: 'retired by its operator: it takes no new job',
 }
 
 /** A human sentence for a disabled reason code. */

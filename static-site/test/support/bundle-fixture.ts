@@ -5,6 +5,7 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { Field, Poseidon } from 'o1js'
 import {
   canonicalBytes,
+  checkOutputs,
   cidToFields,
   digestToFields,
   encodeHeartbeat,
@@ -13,9 +14,11 @@ import {
   generateMinaKeyPair,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
+  type ManifestOutputs,
   type ManifestSignature,
   type MinaKeyPair,
   manifestBytes,
+  type OutputSpec,
   privateCommitment,
   publicKeyToFields,
   type RequestBinding,
@@ -44,6 +47,10 @@ export type BundleVariant =
   | 'lone-surrogate'
   /** Signed and intact, but its agent died: not payable. */
   | 'agent-lost'
+  /** Signed and intact, but the job wrote an output its service does not declare and missed one. */
+  | 'outputs-invalid'
+  /** Signed by the runner, but its outputs are laid out unlike the descriptor's declarations. */
+  | 'outputs-undeclared'
 
 /** The keys, descriptor and on-chain state of one service version, shared by its bundles. */
 export interface ServiceFixture {
@@ -79,6 +86,8 @@ export async function serviceFixture(
     price?: bigint
     /** A private service: coordinates left out, PRIVATE_OPENING committed with Poseidon. */
     visibility?: 'private'
+    /** Output declarations of the descriptor (none when absent). */
+    outputs?: OutputSpec[]
   },
 ): Promise<ServiceFixture> {
   const runner = generateMinaKeyPair()
@@ -112,6 +121,7 @@ export async function serviceFixture(
       { name: 'FILTER', type: 'string', maxLength: 40, pattern: '[a-z-]*', required: false },
       { name: 'VERBOSE', type: 'boolean', required: false },
     ],
+    ...(opts.outputs ? { outputs: opts.outputs } : {}),
   }
   const bytes = canonicalBytes(descriptor)
   const descriptorCid = CID.createV1(RAW, createDigest(0x12, sha256(bytes)))
@@ -232,6 +242,7 @@ export async function bundleFixture(
       samplesPath: 'samples.jsonl',
     },
     files,
+    ...fixtureOutputs(service.descriptor.outputs ?? [], variant),
   }
   let signature = signManifest(manifest, service.runner.privateKey)
   if (variant === 'wrong-signature') {
@@ -260,4 +271,32 @@ export async function bundleFixture(
     dir = await fs.cp(cid, dir, name)
   }
   return { cid: dir, manifest, signature }
+}
+
+/** A value of each output type, as a job would write it. */
+const SAMPLE_OUTPUT: Record<OutputSpec['type'], string> = {
+  integer: '25',
+  boolean: 'true',
+  sha256: 'ab'.repeat(32),
+  cid: 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e',
+  string: 'all tests passed',
+}
+
+/** The manifest outputs of a fixture job: every declared output written, or spoiled by variant. */
+function fixtureOutputs(
+  specs: readonly OutputSpec[],
+  variant: BundleVariant,
+): { outputs?: ManifestOutputs } {
+  if (variant === 'outputs-undeclared')
+    return {
+      outputs: checkOutputs(
+        [{ name: 'other', type: 'integer', required: true }],
+        [{ name: 'other', value: '1' }],
+      ),
+    }
+  if (specs.length === 0) return {}
+  const written = specs.map((s) => ({ name: s.name, value: SAMPLE_OUTPUT[s.type] }))
+  if (variant === 'outputs-invalid')
+    return { outputs: checkOutputs(specs, [...written.slice(1), { name: 'forged', value: '1' }]) }
+  return { outputs: checkOutputs(specs, written) }
 }

@@ -24,9 +24,11 @@ const DAEMON = buildSchema(`
   type ConsensusState { slotSinceGenesis: String! }
   type ProtocolState { consensusState: ConsensusState! }
   type Block { protocolState: ProtocolState! }
+  scalar JSON
   type Query {
     account(publicKey: String!, token: String): Account
     bestChain(maxLength: Int): [Block!]
+    runtimeConfig: JSON!
   }
 `)
 const ARCHIVE = buildSchema(`
@@ -66,6 +68,8 @@ export interface ChainData {
   events: Map<string, DoubleEvent[]>
   /** The archive's highest block; the highest event's when absent. */
   tip?: number
+  /** The daemon's `runtimeConfig.daemon` (a hard fork's stop slots); none when absent. */
+  daemon?: { slot_tx_end?: number; slot_chain_end?: number }
 }
 
 function tipOf(data: ChainData): number {
@@ -105,6 +109,7 @@ export async function startGraphqlDouble(
     bestChain: () => [
       { protocolState: { consensusState: { slotSinceGenesis: String(data.slot) } } },
     ],
+    runtimeConfig: () => ({ daemon: data.daemon ?? {} }),
     networkState: () => ({
       maxBlockHeight: { canonicalMaxBlockHeight: tipOf(data), pendingMaxBlockHeight: tipOf(data) },
     }),

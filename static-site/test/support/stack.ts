@@ -58,6 +58,10 @@ export interface Stack {
   user: { publicKey: string; privateKey: string }
   /** Makes the double report this funding for every user (an inflated owed, a forged voucher), or the truth again with null. */
   setFunding(funding: { owed: string; voucher?: unknown } | null): void
+  /** Makes the node announce a hard fork at this slot (its `runtimeConfig`), or none with null. */
+  setSlotTxEnd(slot: bigint | null): void
+  /** The chain's current slot. */
+  slot: bigint
   close(): Promise<void>
 }
 
@@ -76,8 +80,9 @@ export async function buildPage(): Promise<string> {
 async function servePage(dir: string, config: unknown): Promise<RunningServer> {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://page').pathname
-    // The headers a real host sends, CSP included: the page must work under them.
-    const headers = pageHeaders({ loopback: true })
+    // The headers a real host sends, CSP included (the prover worker's own for its script): the
+    // page must work under them.
+    const headers = pageHeaders({ loopback: true, path })
     if (path === '/config.json') {
       res.writeHead(200, { ...headers, 'content-type': 'application/json' })
       res.end(JSON.stringify(config))
@@ -208,7 +213,16 @@ export async function startStack(opts: {
       }
     },
   })
-  service = await serviceFixture(blocks, { workerPublicKey: worker.keys.publicKey, user: devUser })
+  service = await serviceFixture(blocks, {
+    workerPublicKey: worker.keys.publicKey,
+    user: devUser,
+    // Typed outputs, so the result view shows them (the fixture job writes each one).
+    outputs: [
+      { name: 'tests', type: 'integer', required: true },
+      { name: 'passed', type: 'boolean', required: true },
+      { name: 'summary', type: 'string', required: false, maxBytes: 64 },
+    ],
+  })
   staleService = await serviceFixture(blocks, {
     workerPublicKey: worker.keys.publicKey,
     user: devUser,
@@ -291,6 +305,10 @@ export async function startStack(opts: {
     setFunding: (funding) => {
       fundingOverride = funding
     },
+    setSlotTxEnd: (slot) => {
+      chain.daemon = slot === null ? undefined : { slot_tx_end: Number(slot) }
+    },
+    slot: chain.slot,
     close: async () => {
       await Promise.all([page.close(), worker.close(), graphqlDouble.close(), gateway.close()])
     },

@@ -4,6 +4,7 @@ import {
   call,
   fundedUser,
   githubRunsFor,
+  makeService,
   postJson,
   registeredService,
   sealedJob,
@@ -21,8 +22,15 @@ async function submit(
   faults: Parameters<typeof setGithubFaults>[0],
   options: Parameters<typeof registeredService>[0] = {},
   parameters?: Record<string, string | number>,
+  /** Store the registration in the service's object directly, as one made before the route checked it. */
+  storedDirectly = false,
 ) {
-  const service = await registeredService({ provider: 'github', ...options })
+  const service = storedDirectly
+    ? await makeService({ provider: 'github', ...options })
+    : await registeredService({ provider: 'github', ...options })
+  if (storedDirectly) {
+    expect(await stubOf(service).register(service.registration)).toMatchObject({ ok: true })
+  }
   const user = await fundedUser(service, 100n)
   const { envelope, requestId } = await sealedJob(service, user, {
     cumulativeAmount: 10n,
@@ -62,6 +70,8 @@ describe('GitHub trigger', () => {
   })
 
   it('refuses a job over 25 inputs before dispatch, with a code, and counts no voucher', async () => {
+    // Registration refuses such a descriptor now (below); one registered before that still meets
+    // the same rule at admission.
     const parameters = Array.from({ length: 19 }, (_, i) => ({
       name: `P${i}`,
       type: 'string' as const,
@@ -69,13 +79,55 @@ describe('GitHub trigger', () => {
       required: true,
     }))
     const values = Object.fromEntries(parameters.map((p) => [p.name, 'x']))
-    const { service, requestId, res, before } = await submit({}, { parameters }, values)
+    const { service, requestId, res, before } = await submit({}, { parameters }, values, true)
     expect(res.status).toBe(422)
     expect(await res.json()).toMatchObject({ error: { code: 'trigger_inputs_too_large' } })
     expect((await githubRunsFor(requestId)).dispatchRequests).toBe(before)
     expect(await stubOf(service).job(requestId)).toBeNull()
     expect(inputsProblem({ A: 'x'.repeat(65_600) })).toMatch(/65535 characters/)
     expect(inputsProblem({ A: 'x' })).toBeNull()
+  })
+
+  it('refuses to register a descriptor whose jobs would exceed 25 inputs or 65,535 characters: 422 with the admission rule', async () => {
+    const strings = (count: number, maxLength: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        name: `P${i}`,
+        type: 'string' as const,
+        maxLength,
+        required: false,
+      }))
+    // Seven ZKRUNNER_* inputs are the Worker's: 18 parameters fit, 19 do not.
+    const fits = await makeService({ provider: 'github', parameters: strings(18, 16) })
+    expect((await postJson('/v1/services', fits.registration)).status).toBe(201)
+    const tooMany = await makeService({ provider: 'github', parameters: strings(19, 16) })
+    const many = await postJson('/v1/services', tooMany.registration)
+    expect(many.status).toBe(422)
+    expect(await many.json()).toMatchObject({
+      error: {
+        code: 'trigger_inputs_too_large',
+        message: expect.stringMatching(/GitHub.*at most 25 workflow inputs; this job has 26/),
+        path: ['descriptor', 'parameters'],
+      },
+    })
+    // Few inputs, but values that can reach past 65,535 characters (the longest strings the
+    // parameters allow, escaped, once as inputs and once in ZKRUNNER_PARAMETERS).
+    const tooLong = await makeService({ provider: 'github', parameters: strings(3, 4096) })
+    const long = await postJson('/v1/services', tooLong.registration)
+    expect(long.status).toBe(422)
+    expect(await long.json()).toMatchObject({
+      error: {
+        code: 'trigger_inputs_too_large',
+        message: expect.stringMatching(/65535 characters/),
+      },
+    })
+    // Nothing was stored: the refused versions take no job.
+    for (const refused of [tooMany, tooLong]) {
+      const status = await call(`/v1/services/${refused.address}`)
+      expect(await status.json()).toMatchObject({ registered: false, enabled: false })
+    }
+    // GitLab has no such limit: the same parameters register there.
+    const gitlab = await makeService({ parameters: strings(19, 4096) })
+    expect((await postJson('/v1/services', gitlab.registration)).status).toBe(201)
   })
 
   it('after a 5xx that created nothing, waits until a run would be listed, then dispatches once more', async () => {

@@ -58,6 +58,7 @@ export const githubWebhook = new Hono<AppEnv>().post('/', async (c) => {
     const service = jobId === null ? null : await pointer(c.env, `job:${jobId}`)
     if (jobId === null || service === null) return c.json(ignored('not a zkrunner run'))
     const outcome = await serviceStub(c.env, service).applyRunEvent({
+      provider: 'github',
       evidence,
       jobId,
       idempotencyKey,
@@ -81,6 +82,7 @@ export const githubWebhook = new Hono<AppEnv>().post('/', async (c) => {
   if (target === null) return c.json(ignored('unknown run'))
   const { service, jobId } = JSON.parse(target) as { service: string; jobId: string }
   const outcome = await serviceStub(c.env, service).applyRunEvent({
+    provider: 'github',
     evidence,
     jobId,
     idempotencyKey,

@@ -65,6 +65,7 @@ export const gitlabWebhook = new Hono<AppEnv>().post('/', async (c) => {
       return c.json(ignored('not a zkrunner pipeline'))
     }
     const outcome = await serviceStub(c.env, service).applyRunEvent({
+      provider: 'gitlab',
       evidence: { secret: token },
       jobId,
       idempotencyKey,
@@ -88,6 +89,7 @@ export const gitlabWebhook = new Hono<AppEnv>().post('/', async (c) => {
     if (pointer === null) return c.json(ignored('unknown pipeline'))
     const { service, jobId } = JSON.parse(pointer) as { service: string; jobId: string }
     const outcome = await serviceStub(c.env, service).applyRunEvent({
+      provider: 'gitlab',
       evidence: { secret: token },
       jobId,
       idempotencyKey,

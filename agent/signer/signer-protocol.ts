@@ -1,0 +1,64 @@
+import { z } from 'zod'
+
+/**
+ * What `zkrunner-agent run` may ask the signer: run this command, in this directory, with these
+ * CI variables, as a zkrunner job. Nothing else signs. There is no way to hand the signer a manifest,
+ * output, samples, an exit code or bytes to sign: it starts the job itself and signs only what it
+ * observed. Unknown fields are refused (strict), so a client cannot smuggle one in.
+ */
+export const SignerRunRequestSchema = z.strictObject({
+  v: z.literal(1),
+  op: z.literal('run'),
+  command: z.string().min(1).max(4096),
+  args: z.array(z.string().max(65_536)).max(1024),
+  /** The caller's working directory: the job's build directory. */
+  cwd: z.string().startsWith('/').max(4096),
+  /**
+   * The caller's variables (its environment; on GitHub with the identity from the event file,
+   * read by the caller). The job's identity and its allow-listed environment come from them.
+   */
+  vars: z.record(z.string().max(256), z.string().max(131_072)),
+  options: z.strictObject({
+    jobId: z.string().max(256).optional(),
+    service: z.string().max(256).optional(),
+    user: z.string().max(256).optional(),
+    sourceCommitment: z.string().max(256).optional(),
+    artifacts: z.array(z.string().max(4096)).max(256),
+    passEnv: z.array(z.string().max(256)).max(256),
+    /**
+     * False before anything is checked out (the GitHub `started` hook): the commit that runs is
+     * then the CI's word (`GITHUB_SHA`), not whatever an earlier job left in the workspace.
+     */
+    readCheckout: z.boolean().optional(),
+  }),
+})
+/** A request to the signer: run one job. */
+export type SignerRunRequest = z.infer<typeof SignerRunRequestSchema>
+
+/** Where a job the signer ran stands (the GitHub `completed` hook asks): public, signs nothing. */
+export const SignerStatusRequestSchema = z.strictObject({
+  v: z.literal(1),
+  op: z.literal('status'),
+  jobId: z.string().max(256),
+})
+
+/** Every request the signer answers: run a job, or say where one stands. */
+export const SignerRequestSchema = z.discriminatedUnion('op', [
+  SignerRunRequestSchema,
+  SignerStatusRequestSchema,
+])
+/** A request to the signer. */
+export type SignerRequest = z.infer<typeof SignerRequestSchema>
+
+/** A request is one JSON line; longer ones are refused before they are parsed. */
+export const MAX_REQUEST_BYTES = 1024 * 1024
+
+/**
+ * What the signer sends back, one JSON line each: the job's output as it comes (`out`, `err`,
+ * base64), then how it ended (`exit`) or why it was refused (`error`).
+ */
+export type SignerFrame =
+  | { t: 'out' | 'err'; d: string }
+  | { t: 'exit'; code: number }
+  | { t: 'status'; phase: string | null; bundleCid?: string }
+  | { t: 'error'; code: string; message: string }

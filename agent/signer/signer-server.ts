@@ -1,0 +1,193 @@
+import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
+import { createServer, type Server, type Socket } from 'node:net'
+import { dirname } from 'node:path'
+import { Writable } from 'node:stream'
+import { checkedOutCommit } from '../checkout-commit.ts'
+import type { AgentConfig } from '../config.ts'
+import { AgentError, AgentErrorCode } from '../errors.ts'
+import { jobEnvironment } from '../isolation/job-env.ts'
+import { type Isolation, userEnv } from '../isolation/job-user.ts'
+import { jobIdentity } from '../job-identity.ts'
+import { runCommand } from '../pipeline/run-command.ts'
+import { Spool } from '../spool/spool.ts'
+import { MAX_REQUEST_BYTES, type SignerFrame, SignerRequestSchema } from './signer-protocol.ts'
+
+/** Output the client has not read yet beyond this is not mirrored (the bundle still has it all). */
+const MAX_UNREAD_BYTES = 8 * 1024 * 1024
+
+/** A running signer: where it listens, and how to stop it. */
+export interface SignerServer {
+  socketPath: string
+  server: Server
+  close(): Promise<void>
+}
+
+function send(socket: Socket, frame: SignerFrame): void {
+  if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(frame)}\n`)
+}
+
+/** A stream of the job's output (or the agent's lines about it) framed onto the connection. */
+function framed(socket: Socket, t: 'out' | 'err'): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      // A client that stops reading does not make the signer buffer the job's output without end.
+      if (socket.writableLength < MAX_UNREAD_BYTES)
+        send(socket, { t, d: Buffer.from(chunk).toString('base64') })
+      done()
+    },
+  })
+}
+
+/**
+ * The signer of `zkrunner-agent run` for a job whose own user calls the agent (a GitHub `run:`
+ * shell, a GitLab shell-executor script): that user cannot be trusted with the runner key, so a
+ * process of another user (root) holds it. The caller connects to a unix socket only the job user
+ * (owner root, group the job user's, 0660) can open and asks for one thing: run this command. The
+ * signer reads the job's identity from the caller's variables and the checkout (as the job user),
+ * starts the command itself as `jobUser` under perf, captures its output, waits for its exit,
+ * reads its artifacts with the job user's rights, then signs, pins and reports: everything signed
+ * is what the signer observed. The caller receives the output as it comes and the exit code.
+ */
+export async function startSigner(
+  config: AgentConfig,
+  isolation: Isolation,
+  socketPath: string,
+  log: (line: string) => void = () => {},
+): Promise<SignerServer> {
+  const jobUser = isolation.user
+  if (!jobUser)
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      'the signer runs jobs as jobUser (ZKRUNNER_JOB_USER) and needs root: without it the job would run as the key owner',
+    )
+  const inFlight = new Set<string>()
+
+  async function serve(socket: Socket, line: string): Promise<void> {
+    let request: unknown
+    try {
+      request = JSON.parse(line)
+    } catch {
+      throw new AgentError(AgentErrorCode.SIGNER_REFUSED, 'a request is one JSON line')
+    }
+    const parsed = SignerRequestSchema.safeParse(request)
+    if (!parsed.success)
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        `the signer only runs jobs ({ v: 1, op: "run", command, args, cwd, vars, options }) and says where one stands (op "status"); it signs nothing it did not observe: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+      )
+    if (parsed.data.op === 'status') {
+      const spool = new Spool(config.dataDir)
+      const { jobId } = parsed.data
+      // A malformed id is refused by the spool before it becomes a path.
+      const state = await spool.state(jobId).catch((e: unknown) => {
+        if (!/^[0-9a-f]{32}$/.test(jobId)) throw e
+        return null
+      })
+      send(socket, {
+        t: 'status',
+        phase: state?.phase ?? null,
+        ...(state?.bundleCid ? { bundleCid: state.bundleCid } : {}),
+      })
+      return
+    }
+    const { command, args, cwd, vars, options } = parsed.data
+    const { readCheckout, ...flags } = options
+    const identity = jobIdentity(vars, cwd, {
+      ...flags,
+      newJobId: true,
+      // The signer's own openings: a private commitment is checked with what root configured.
+      privateSources: config.privateSources,
+      // Read from the checkout as the job user, as `run` does for itself.
+      checkout: readCheckout === false ? null : checkedOutCommit(cwd, jobUser),
+    })
+    const { jobId } = identity.meta
+    if (inFlight.has(jobId))
+      throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
+    inFlight.add(jobId)
+    try {
+      log(`job ${jobId}: ${command} in ${cwd}`)
+      const code = await runCommand(
+        config,
+        {
+          meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
+          env: jobEnvironment({
+            host: vars,
+            ci: vars,
+            parameters: options.passEnv,
+            overrides: userEnv(isolation),
+          }),
+          isolation,
+          mismatch: identity.mismatch,
+          ranFrom: identity.ranFrom,
+          jobDirs: [vars.CI_BUILDS_DIR, vars.CI_PROJECT_DIR, vars.GITHUB_WORKSPACE],
+        },
+        { stdout: framed(socket, 'out'), stderr: framed(socket, 'err') },
+      )
+      send(socket, { t: 'exit', code })
+    } finally {
+      inFlight.delete(jobId)
+    }
+  }
+
+  const server = createServer((socket) => {
+    let buffered = ''
+    let started = false
+    socket.setEncoding('utf8')
+    socket.on('error', () => {})
+    socket.on('data', (chunk: string) => {
+      if (started) return
+      buffered += chunk
+      const nl = buffered.indexOf('\n')
+      if (nl < 0 && buffered.length <= MAX_REQUEST_BYTES) return
+      started = true
+      const line = nl < 0 ? null : buffered.slice(0, nl)
+      buffered = ''
+      const work =
+        line === null
+          ? Promise.reject(new AgentError(AgentErrorCode.SIGNER_REFUSED, 'request too long'))
+          : serve(socket, line)
+      work.then(
+        () => socket.end(),
+        (e: unknown) => {
+          const code = e instanceof AgentError ? e.code : 'INTERNAL'
+          // The signer's own failures are not detailed to the caller beyond their code.
+          const message = e instanceof AgentError ? e.message : 'internal error'
+          if (!(e instanceof AgentError)) log(`request failed: ${(e as Error).message}`)
+          send(socket, { t: 'error', code, message })
+          socket.end()
+        },
+      )
+    })
+  })
+  // The socket's directory is the signer's own: where another user may write, a job could remove
+  // the socket and listen in its place, or point the path elsewhere before the signer removes it.
+  const dir = dirname(socketPath)
+  await mkdir(dir, { recursive: true, mode: 0o755 })
+  const held = await stat(dir)
+  if (held.uid !== (process.getuid?.() ?? 0) || (held.mode & 0o022) !== 0)
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      `${dir} must be the signer's own directory, writable by no one else (the socket ${socketPath} lives there)`,
+    )
+  await rm(socketPath, { force: true })
+  // Created 0600 (no moment when anyone else can connect), then opened to the job user's group.
+  const umask = process.umask(0o177)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(socketPath, () => resolve())
+    })
+  } finally {
+    process.umask(umask)
+  }
+  await chown(socketPath, process.getuid?.() ?? 0, jobUser.gid)
+  await chmod(socketPath, 0o660)
+  return {
+    socketPath,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => server.close(() => resolve())).then(() =>
+        rm(socketPath, { force: true }),
+      ),
+  }
+}
