@@ -91,7 +91,7 @@ export async function startSigner(
       return
     }
     const { command, args, cwd, vars, options } = parsed.data
-    const { readCheckout, ...flags } = options
+    const { readCheckout, mismatchOnly, ...flags } = options
     const identity = jobIdentity(vars, cwd, {
       ...flags,
       newJobId: true,
@@ -101,6 +101,11 @@ export async function startSigner(
       checkout: readCheckout === false ? null : checkedOutCommit(cwd, jobUser),
     })
     const { jobId } = identity.meta
+    if (mismatchOnly && !identity.mismatch) {
+      log(`job ${jobId}: checked, nothing run`)
+      send(socket, { t: 'exit', code: 0 })
+      return
+    }
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
     inFlight.add(jobId)
