@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, statSync } from 'node:fs'
 import {
   chmod,
   chown,
@@ -16,7 +16,7 @@ import {
 } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -34,6 +34,7 @@ import { readSealed } from './bundle/build-bundle.ts'
 import { KEY_FILE } from './keys.ts'
 import { JobMetrics } from './metrics/metrics.ts'
 import { pendingBatches } from './settle/settle-queue.ts'
+import { MAX_SIGNER_CONNECTIONS, SIGNER_REQUEST_TIMEOUT_MS } from './signer/signer-protocol.ts'
 import { Spool, writeDurable } from './spool/spool.ts'
 
 // The runner's key stays with the runner: every attack of issue 14 that a job (or whoever
@@ -568,7 +569,21 @@ describe.skipIf(!asRoot)(
     /** The job user's build directory. */
     let jobDir: string
 
+    // The job user runs `zkrunner-agent run` from this checkout, as it would from an install it
+    // can reach, so every directory above the checkout must let others pass (x, not r). A fresh
+    // clone under a private temporary directory does not: the way is opened for these tests and
+    // closed again after them.
+    const opened: { dir: string; mode: number }[] = []
+
     beforeAll(async () => {
+      for (let dir = root.replace(/\/$/, ''); ; dir = dirname(dir)) {
+        const mode = statSync(dir).mode & 0o7777
+        if ((mode & 0o001) === 0) {
+          opened.push({ dir, mode })
+          chmodSync(dir, mode | 0o001)
+        }
+        if (dir === dirname(dir)) break
+      }
       const runDir = join(base, 'run')
       await mkdir(runDir, { mode: 0o755 })
       socketPath = join(runDir, 'signer.sock')
@@ -597,6 +612,7 @@ describe.skipIf(!asRoot)(
     })
     afterAll(() => {
       signer?.kill('SIGTERM')
+      for (const { dir, mode } of opened) chmodSync(dir, mode)
     })
 
     /** Runs `args` as the job user (nobody) with a CI-like environment that holds no key. */
@@ -745,6 +761,26 @@ describe.skipIf(!asRoot)(
       // A user other than the job user's group cannot even connect.
       const stranger = await ask(`${JSON.stringify(request)}\n`, { uid: 1, gid: 1 })
       expect(stranger.stdout).toMatch(/connect-error EACCES/)
+    })
+
+    it('a job user cannot hold the signer with idle connections: a request line not sent in time is cut, and connections beyond the limit are closed at once', async () => {
+      // Opens the limit's worth of idle connections plus one, sends nothing, and reports, per
+      // connection, whether the signer closed it and when (ms).
+      const r = await asJobUser(NODE, [
+        '-e',
+        `const net=require('node:net');const t0=Date.now();const out=[];let open=${MAX_SIGNER_CONNECTIONS + 1};
+         for(let i=0;i<${MAX_SIGNER_CONNECTIONS + 1};i++){const s=net.createConnection(${JSON.stringify(socketPath)});
+           s.on('error',()=>{});s.on('close',()=>{out.push(Date.now()-t0);if(--open===0){console.log(JSON.stringify(out.sort((a,b)=>a-b)));process.exit(0)}});
+           s.write('{"op":"run"')}`,
+      ])
+      const closedAfter = JSON.parse(r.stdout) as number[]
+      expect(closedAfter).toHaveLength(MAX_SIGNER_CONNECTIONS + 1)
+      // The one over the limit went at once; the others when their request time ran out.
+      expect(closedAfter[0]).toBeLessThan(SIGNER_REQUEST_TIMEOUT_MS / 2)
+      expect(closedAfter[1]).toBeGreaterThanOrEqual(SIGNER_REQUEST_TIMEOUT_MS - 500)
+      // And the signer still answers a whole request afterwards (here refusing an unknown one).
+      const after = await ask('{"op":"nope"}\n')
+      expect(after.stdout).toMatch(/"t":"error"/)
     })
 
     it('the signer refuses a socket directory others may write (a job could listen in its place)', async () => {

@@ -408,6 +408,9 @@ export async function publishService(
   descriptorCid: [bigint, bigint],
 ) {
   const contract = new ServiceRegistry(registry)
+  // Fresh nonces, as in retireService: the operator key may have signed another publish or a
+  // heartbeat since this process last read its account (the stack publishes two versions).
+  await fetchAll([registry], [operatorKey.toPublicKey()], [payer.key.toPublicKey()])
   return run(payer, [operatorKey], async () => {
     await contract.publish(
       service,

@@ -26,6 +26,21 @@ const ArtifactPathSchema = z
  * them (after `CUSTOM_ENV_` is stripped). They arrive through the CI provider, so the agent treats
  * them as untrusted: a job id becomes a path in its spool.
  */
+/** A CI variable that carries JSON (at most `maxLength` characters) parsed by `schema`. */
+const jsonVariable = <T extends z.ZodType>(maxLength: number, schema: T) =>
+  z
+    .string()
+    .max(maxLength)
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' })
+        return z.NEVER
+      }
+    })
+    .pipe(schema)
+
 export const JobVariablesSchema = z.object({
   ZKRUNNER_JOB_ID: RequestIdSchema,
   ZKRUNNER_SERVICE: PublicKeySchema,
@@ -33,33 +48,9 @@ export const JobVariablesSchema = z.object({
   /** The service version's source commitment: the commit the job must run. */
   ZKRUNNER_SOURCE_COMMITMENT: SourceCommitmentSchema,
   /** The user's latest voucher (canonical JSON of Voucher). */
-  ZKRUNNER_VOUCHER: z
-    .string()
-    .max(4096)
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' })
-        return z.NEVER
-      }
-    })
-    .pipe(VoucherSchema)
-    .optional(),
+  ZKRUNNER_VOUCHER: jsonVariable(4096, VoucherSchema).optional(),
   /** The service's declared outputs (canonical JSON of the descriptor's `outputs`). */
-  ZKRUNNER_OUTPUTS: z
-    .string()
-    .max(16_384)
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' })
-        return z.NEVER
-      }
-    })
-    .pipe(OutputSpecsSchema)
-    .optional(),
+  ZKRUNNER_OUTPUTS: jsonVariable(16_384, OutputSpecsSchema).optional(),
   /** Artifact paths, comma- or newline-separated. */
   ZKRUNNER_ARTIFACTS: z
     .string()

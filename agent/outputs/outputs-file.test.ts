@@ -146,6 +146,17 @@ describe('reading what the job wrote: job code cannot reach past its own outputs
     expect(await readFile(join(outside, 'outputs.jsonl'), 'utf8')).toBe(secret)
     expect((await readOutputs(cwd)).present).toBe(false)
   })
+
+  it('clearOutputs removes a directory left by that name (the next job would never start), not what its links point at', async () => {
+    await mkdir(join(cwd, '.zkrunner', 'outputs.jsonl', 'deep'), { recursive: true })
+    await writeFile(join(outside, 'kept'), secret)
+    await symlink(outside, join(cwd, '.zkrunner', 'outputs.jsonl', 'deep', 'link'))
+    await clearOutputs(cwd)
+    expect((await readOutputs(cwd)).present).toBe(false)
+    expect(await readFile(join(outside, 'kept'), 'utf8')).toBe(secret)
+    await writeOutput({ file: outputsFilePath(cwd), name: 'count', value: '9' })
+    expect((await readOutputs(cwd)).written).toHaveLength(1)
+  })
 })
 
 describe('fuzz: whatever the job leaves in its outputs file', () => {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs'
-import { type FileHandle, lstat, mkdir, open, realpath, unlink } from 'node:fs/promises'
+import { type FileHandle, lstat, mkdir, open, realpath, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   checkOutputValue,
@@ -42,9 +42,9 @@ export async function clearOutputs(cwd: string): Promise<void> {
     }
     const dir = await open(at(root, OUTPUTS_DIR), O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
     try {
-      await unlink(at(dir, OUTPUTS_FILE)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') throw e
-      })
+      // A job may leave a directory (or anything else) by that name: removed too, links not
+      // followed, or the next job in a reused build directory could never start.
+      await rm(at(dir, OUTPUTS_FILE), { recursive: true, force: true })
     } finally {
       await dir.close()
     }

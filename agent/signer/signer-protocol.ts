@@ -59,6 +59,15 @@ export type SignerRequest = z.infer<typeof SignerRequestSchema>
 /** A request is one JSON line; longer ones are refused before they are parsed. */
 export const MAX_REQUEST_BYTES = 1024 * 1024
 
+// A job user could otherwise hold the signer's memory with idle half-sent requests (1 MiB each)
+// or start jobs without end: every runner job would then go unsigned.
+/** Connections the signer holds at once; more are closed as they arrive. */
+export const MAX_SIGNER_CONNECTIONS = 16
+/** Jobs the signer runs at once; more are refused (`SIGNER_REFUSED`, busy). */
+export const MAX_SIGNER_RUNS = 4
+/** A connection that has not sent its whole request line by then is closed. */
+export const SIGNER_REQUEST_TIMEOUT_MS = 10_000
+
 /**
  * What the signer sends back, one JSON line each: the job's output as it comes (`out`, `err`,
  * base64), then how it ended (`exit`) or why it was refused (`error`).

@@ -10,7 +10,14 @@ import { type Isolation, userEnv } from '../isolation/job-user.ts'
 import { jobIdentity } from '../job-identity.ts'
 import { runCommand } from '../pipeline/run-command.ts'
 import { Spool } from '../spool/spool.ts'
-import { MAX_REQUEST_BYTES, type SignerFrame, SignerRequestSchema } from './signer-protocol.ts'
+import {
+  MAX_REQUEST_BYTES,
+  MAX_SIGNER_CONNECTIONS,
+  MAX_SIGNER_RUNS,
+  SIGNER_REQUEST_TIMEOUT_MS,
+  type SignerFrame,
+  SignerRequestSchema,
+} from './signer-protocol.ts'
 
 /** Output the client has not read yet beyond this is not mirrored (the bundle still has it all). */
 const MAX_UNREAD_BYTES = 8 * 1024 * 1024
@@ -108,6 +115,11 @@ export async function startSigner(
     }
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
+    if (inFlight.size >= MAX_SIGNER_RUNS)
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        `busy: ${MAX_SIGNER_RUNS} jobs are running; try again when one ends`,
+      )
     inFlight.add(jobId)
     try {
       log(`job ${jobId}: ${command} in ${cwd}`)
@@ -139,12 +151,17 @@ export async function startSigner(
     let started = false
     socket.setEncoding('utf8')
     socket.on('error', () => {})
+    // Until its request line is in: a caller that holds a connection open without one is cut.
+    socket.setTimeout(SIGNER_REQUEST_TIMEOUT_MS, () => {
+      if (!started) socket.destroy()
+    })
     socket.on('data', (chunk: string) => {
       if (started) return
       buffered += chunk
       const nl = buffered.indexOf('\n')
       if (nl < 0 && buffered.length <= MAX_REQUEST_BYTES) return
       started = true
+      socket.setTimeout(0)
       const line = nl < 0 ? null : buffered.slice(0, nl)
       buffered = ''
       const work =
@@ -164,6 +181,7 @@ export async function startSigner(
       )
     })
   })
+  server.maxConnections = MAX_SIGNER_CONNECTIONS
   // The socket's directory is the signer's own: where another user may write, a job could remove
   // the socket and listen in its place, or point the path elsewhere before the signer removes it.
   const dir = dirname(socketPath)

@@ -11,7 +11,6 @@ import {
   type ServiceAccounts,
   type ServiceDescriptor,
   serviceAvailability,
-  type UpgradeNotice,
   upgradeNotice,
 } from '../../protocol/index.ts'
 import {
@@ -40,7 +39,11 @@ import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/ve
 import { h, messageOf, short } from './views/dom.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
-import { depositBlockedBy, renderUpgradeNotice } from './views/network-upgrade.ts'
+import {
+  depositBlockedBy,
+  type PageUpgradeNotice,
+  renderUpgradeNotice,
+} from './views/network-upgrade.ts'
 import { renderOperatorVersions } from './views/operator.ts'
 import { outputsSection } from './views/outputs.ts'
 import { renderPlot } from './views/plot.ts'
@@ -64,8 +67,8 @@ interface App {
   prover: Prover
   wallet: Wallet | null
   devPrivateKey: string | null
-  /** What the node announces of a network upgrade, read with the market. */
-  upgrade: UpgradeNotice
+  /** What the node announces of a network upgrade, read with the market (`unknown`: it cannot say). */
+  upgrade: PageUpgradeNotice
 }
 
 const $ = (id: string) => document.getElementById(id)!
@@ -106,13 +109,13 @@ async function revealsOf(app: App, service: string): Promise<readonly string[]> 
   return own?.laterCids ?? []
 }
 
-/** The node's announced upgrade, if any; a node that cannot say (no `runtimeConfig`) announces none. */
-async function readUpgrade(app: App): Promise<UpgradeNotice> {
+/** The node's announced upgrade; `unknown` when it cannot say (no `runtimeConfig`, or no answer). */
+async function readUpgrade(app: App): Promise<PageUpgradeNotice> {
   try {
     const [stop, slot] = await Promise.all([app.chain.stopSlots(), app.chain.currentSlot()])
     return upgradeNotice(stop, slot)
   } catch {
-    return { kind: 'none' }
+    return { kind: 'unknown' }
   }
 }
 
@@ -314,12 +317,19 @@ function openService(app: App, s: MarketService): void {
     name: 'amount',
   })
   const depositButton = h('button', { type: 'button' }, 'Deposit credits')
-  const upgradeBlock = depositBlockedBy(app.upgrade, s.chain.terms)
+  const terms = s.chain.terms
+  const upgradeBlock = depositBlockedBy(app.upgrade, terms)
   if (upgradeBlock) {
     depositButton.disabled = true
     depositStatus.textContent = upgradeBlock
   }
   depositButton.addEventListener('click', async () => {
+    // Read again at the click: the dialog may have stayed open while an upgrade was announced.
+    const blocked = depositBlockedBy(await readUpgrade(app), terms)
+    if (blocked) {
+      depositStatus.textContent = blocked
+      return
+    }
     const wallet = app.wallet
     if (!wallet || (!app.devPrivateKey && !wallet.sendTransaction)) {
       depositStatus.textContent = 'Connect Auro to deposit.'

@@ -471,11 +471,29 @@ describe('the page in Chromium', () => {
       await open()
       expect(await banner.textContent()).toMatch(/^Transactions stopped at slot/)
       expect(await deposit.isDisabled()).toBe(true)
+      // Announced while the dialog stays open: the click reads again and deposits nothing.
+      stack.setSlotTxEnd(null)
+      await open()
+      expect(await deposit.isDisabled()).toBe(false)
+      stack.setSlotTxEnd(stack.slot + 50n)
+      await deposit.click()
+      await expect
+        .poll(() => page.locator('[data-role="deposit-status"]').textContent())
+        .toMatch(/^No deposit: a network upgrade stops transactions/)
+
+      // A node that cannot say is not taken as "no upgrade": the page says it does not know.
+      stack.setSlotTxEnd('unanswered')
+      await open()
+      expect(await banner.count()).toBe(0)
+      expect(await page.locator('[data-role="network-upgrade-unknown"]').textContent()).toContain(
+        'does not say whether a network upgrade is planned',
+      )
     } finally {
       stack.setSlotTxEnd(null)
     }
     await open()
     expect(await banner.count()).toBe(0)
+    expect(await page.locator('[data-role="network-upgrade-unknown"]').count()).toBe(0)
     expect(await deposit.isDisabled()).toBe(false)
   })
 

@@ -9,10 +9,24 @@ import { h } from './dom.ts'
 // freezes only for the current transaction version), so users hear of an announced upgrade here,
 // from the node itself, and the page takes no deposit that could not come back before it.
 
-/** The banner for an announced or past upgrade, or nothing. */
-export function renderUpgradeNotice(root: HTMLElement, notice: UpgradeNotice): void {
+/** What the page knows of an upgrade: the node's notice, or `unknown` when the node cannot say. */
+export type PageUpgradeNotice = UpgradeNotice | { kind: 'unknown' }
+
+/** The banner for an announced or past upgrade, a note when the node cannot say, or nothing. */
+export function renderUpgradeNotice(root: HTMLElement, notice: PageUpgradeNotice): void {
   if (notice.kind === 'none') {
     root.replaceChildren()
+    return
+  }
+  if (notice.kind === 'unknown') {
+    // Not a refusal: many nodes answer no runtimeConfig. But the user is not told "no upgrade".
+    root.replaceChildren(
+      h(
+        'p',
+        { class: 'muted', 'data-role': 'network-upgrade-unknown' },
+        'This node does not say whether a network upgrade is planned (no runtimeConfig). After an upgrade a frozen service can be changed by its key holder: check the network’s announcements before depositing much.',
+      ),
+    )
     return
   }
   const text =
@@ -25,8 +39,9 @@ export function renderUpgradeNotice(root: HTMLElement, notice: UpgradeNotice): v
 }
 
 /** Why a deposit into a service with these terms is refused now, or null when it is not. */
-export function depositBlockedBy(notice: UpgradeNotice, terms: ServiceTerms): string | null {
-  if (depositRecoverable(notice, terms.withdrawTimelockSlots)) return null
+export function depositBlockedBy(notice: PageUpgradeNotice, terms: ServiceTerms): string | null {
   if (notice.kind === 'stopped') return 'Transactions have stopped for a network upgrade.'
-  return `No deposit: a network upgrade stops transactions at slot ${notice.kind === 'announced' ? notice.txEndSlot : ''}, sooner than a withdrawal could come back (request, ${terms.withdrawTimelockSlots}-slot timelock, withdrawal).`
+  if (notice.kind !== 'announced' || depositRecoverable(notice, terms.withdrawTimelockSlots))
+    return null
+  return `No deposit: a network upgrade stops transactions at slot ${notice.txEndSlot}, sooner than a withdrawal could come back (request, ${terms.withdrawTimelockSlots}-slot timelock, withdrawal).`
 }

@@ -22,9 +22,15 @@ export function outputsSection(o: OutputsSummary): HTMLElement {
         'data-role': 'outputs-status',
         'data-valid': String(o.valid),
       },
-      o.valid
-        ? 'Outputs valid: checked by the runner against the service’s declarations, signed in the manifest'
-        : 'Outputs invalid: the job’s outputs do not match the service’s declarations (the result is still delivered)',
+      // "Valid" is the runner's own check, against the declarations it was handed: it says the
+      // service's declarations only when the layout matches the descriptor on chain.
+      !o.valid
+        ? 'Outputs invalid: the job’s outputs do not match the service’s declarations (the result is still delivered)'
+        : declared
+          ? 'Outputs valid: checked by the runner against the service’s declarations, signed in the manifest'
+          : o.declaration === 'unknown'
+            ? 'Outputs checked by the runner, but the service’s declarations could not be read: not known to be the service’s'
+            : 'Outputs not as the service declares them: the runner checked them against other declarations',
     ),
     h(
       'table',

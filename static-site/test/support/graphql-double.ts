@@ -68,8 +68,8 @@ export interface ChainData {
   events: Map<string, DoubleEvent[]>
   /** The archive's highest block; the highest event's when absent. */
   tip?: number
-  /** The daemon's `runtimeConfig.daemon` (a hard fork's stop slots); none when absent. */
-  daemon?: { slot_tx_end?: number; slot_chain_end?: number }
+  /** The daemon's `runtimeConfig.daemon` (a hard fork's stop slots); none when absent; null: a node with no `runtimeConfig` field (a GraphQL error). */
+  daemon?: { slot_tx_end?: number; slot_chain_end?: number } | null
 }
 
 function tipOf(data: ChainData): number {
@@ -109,7 +109,11 @@ export async function startGraphqlDouble(
     bestChain: () => [
       { protocolState: { consensusState: { slotSinceGenesis: String(data.slot) } } },
     ],
-    runtimeConfig: () => ({ daemon: data.daemon ?? {} }),
+    runtimeConfig: () => {
+      if (data.daemon === null)
+        throw new Error('Cannot query field "runtimeConfig" on type "query".')
+      return { daemon: data.daemon ?? {} }
+    },
     networkState: () => ({
       maxBlockHeight: { canonicalMaxBlockHeight: tipOf(data), pendingMaxBlockHeight: tipOf(data) },
     }),

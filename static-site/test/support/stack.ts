@@ -58,8 +58,8 @@ export interface Stack {
   user: { publicKey: string; privateKey: string }
   /** Makes the double report this funding for every user (an inflated owed, a forged voucher), or the truth again with null. */
   setFunding(funding: { owed: string; voucher?: unknown } | null): void
-  /** Makes the node announce a hard fork at this slot (its `runtimeConfig`), or none with null. */
-  setSlotTxEnd(slot: bigint | null): void
+  /** Makes the node announce a hard fork at this slot (its `runtimeConfig`), none with null, or answer no `runtimeConfig` at all. */
+  setSlotTxEnd(slot: bigint | null | 'unanswered'): void
   /** The chain's current slot. */
   slot: bigint
   close(): Promise<void>
@@ -306,7 +306,8 @@ export async function startStack(opts: {
       fundingOverride = funding
     },
     setSlotTxEnd: (slot) => {
-      chain.daemon = slot === null ? undefined : { slot_tx_end: Number(slot) }
+      chain.daemon =
+        slot === null ? undefined : slot === 'unanswered' ? null : { slot_tx_end: Number(slot) }
     },
     slot: chain.slot,
     close: async () => {
