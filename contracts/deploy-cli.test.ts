@@ -42,6 +42,15 @@ const run = async (...argv: string[]) => {
   })
   return { code, out: out.join('\n'), err }
 }
+
+/** A registry Published event's data, as o1js decodes it. */
+type Published = {
+  service: PublicKey
+  operator: PublicKey
+  descriptorCid0: Field
+  descriptorCid1: Field
+}
+
 const readConfig = async () => JSON.parse(await readFile(configPath, 'utf8')) as DeployConfig
 
 beforeAll(async () => {
@@ -239,8 +248,14 @@ describe('npm run deploy', () => {
     const fields = unwrap(cidToFields(cid))
     const events = await listed()
     expect(events).toHaveLength(before + 1)
-    const last = events.map((e) => e.event.data as unknown as { descriptorCid0: Field }).at(-1)
-    expect(last?.descriptorCid0.toBigInt()).toBe(fields[0])
+    // The archive answers newest block first (as Mina's does): the newest listing is the reveal,
+    // of this service, signed by its runner.
+    const newest = [...events].sort((a, b) =>
+      Number(b.blockHeight.toBigint() - a.blockHeight.toBigint()),
+    )[0]?.event.data as unknown as Published | undefined
+    expect([newest?.descriptorCid0.toBigInt(), newest?.descriptorCid1.toBigInt()]).toEqual(fields)
+    expect(newest?.service.toBase58()).toBe(address)
+    expect(newest?.operator.toBase58()).toBe(runnerKey.toPublicKey().toBase58())
     const doc = JSON.parse(
       await readFile(join(dir, '.zkrunner/keys/local/reveals', `${cid}.json`), 'utf8'),
     )

@@ -46,7 +46,7 @@ import {
   readServiceState,
   receiptTokenId,
 } from './client.ts'
-import { compileFor, DEFAULT_CACHE_DIR, ensureCompiledAll, genuineCode } from './compile.ts'
+import { DEFAULT_CACHE_DIR, ensureCompiled, ensureCompiledAll, genuineCode } from './compile.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import {
@@ -175,8 +175,7 @@ async function compile(
   if (contracts === 'all') {
     await ensureCompiledAll(creditToken)
   } else {
-    const cache = Cache.FileSystem(DEFAULT_CACHE_DIR)
-    for (const c of contracts) await compileFor(c, creditToken, cache)
+    await ensureCompiled(contracts, creditToken)
   }
   s.io.out(`compiled in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }
@@ -665,7 +664,7 @@ function program(alias: string, io: DeployIo): Command {
   root
     .command('service')
     .description(
-      'deploy one frozen service version for a ServiceDescriptor and publish it in the registry',
+      'deploy one frozen service version for a ServiceDescriptor and publish it in the registry (a private descriptor: its poseidon: commitment is frozen, no coordinate is printed)',
     )
     .requiredOption('--descriptor <path>', 'the ServiceDescriptor JSON file')
     .option(
@@ -692,6 +691,19 @@ function program(alias: string, io: DeployIo): Command {
     )
     .requiredOption('--runner-key <path>', "key file of the service's runner; signs the listing")
     .option('--ipfs-dir <dir>', "the runner agent's data directory: pin the reveal in its store")
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The opening is the one the service was offered with (README: "Private services"):',
+        `  { "service": "B62…", "provider": "gitlab", "providerUrl": "https://gitlab.com", "project": "acme/private",`,
+        `    "ref": "main", "job": "test", "commit": "<40 hex>", "salt": "<62 hex>" }`,
+        'An opening that does not open the commitment frozen in the service contract is refused',
+        '(WRONG_OPENING) and nothing is published. Example:',
+        `  npm run deploy -- ${alias} reveal --opening opening.json \\`,
+        '    --runner-key ~/.local/share/zkrunner-agent/runner-key.json --ipfs-dir ~/.local/share/zkrunner-agent',
+      ].join('\n'),
+    )
     .action(async (o, cmd: Command) => revealCommand(await load(cmd), io, o))
   root
     .command('status')
