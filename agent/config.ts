@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { SourceOpeningSchema } from '../protocol/index.ts'
 import { AgentError, AgentErrorCode } from './errors.ts'
 
 const listen = z.string().regex(/^(|[^:\s]+:\d{1,5})$/, 'must be host:port or empty to disable')
@@ -55,6 +56,14 @@ export const AgentConfigSchema = z.strictObject({
   /** Attempts per report before leaving it in the spool for `resume`. */
   reportAttempts: z.coerce.number().int().min(1).max(100),
   /**
+   * The openings (salt, providerUrl, project) of the private services this runner serves: the
+   * agent checks a private commitment against the checkout with them. JSON in the environment.
+   */
+  privateSources: z.preprocess(
+    (v) => (typeof v === 'string' ? jsonOrText(v) : v),
+    z.array(SourceOpeningSchema.omit({ commit: true })).max(256),
+  ),
+  /**
    * Unix socket of the signer (`zkrunner-agent signer`): `run` asks it to run the job instead of
    * running and signing it itself, for a job whose own user calls the agent.
    */
@@ -97,6 +106,7 @@ export function defaultConfig(
     gatewayListen: '127.0.0.1:8090',
     announce: false,
     reportAttempts: 5,
+    privateSources: [],
   }
 }
 
@@ -122,11 +132,20 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   gatewayListen: 'ZKRUNNER_GATEWAY_LISTEN',
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
+  privateSources: 'ZKRUNNER_PRIVATE_SOURCES',
   signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
   provider: 'ZKRUNNER_PROVIDER',
   providerApiUrl: 'ZKRUNNER_PROVIDER_API_URL',
   providerToken: 'ZKRUNNER_PROVIDER_TOKEN',
   runnerName: 'ZKRUNNER_RUNNER_NAME',
+}
+
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
 }
 
 /**

@@ -24,6 +24,7 @@ import type { GithubStandin } from '../github-standin/types.ts'
 import {
   generateMinaKeyPair,
   parseResultReport,
+  privateCommitment,
   type ResultManifest,
   signResultReport,
   signVoucher,
@@ -617,6 +618,12 @@ describe.skipIf(!asRoot)(
     let providerEnv: NodeJS.ProcessEnv
     /** What each dispatched job's run does on the runner, by job id. */
     const steps = new Map<string, () => Promise<void>>()
+    /** The one private service opening the signer's own config holds. */
+    const SIGNER_OPENING = {
+      salt: 'ab'.repeat(31),
+      providerUrl: 'https://gitlab.example.com',
+      project: 'acme/private',
+    }
     let signer: ChildProcess
     let signerPid: number
     let socketPath: string
@@ -685,7 +692,12 @@ describe.skipIf(!asRoot)(
       }
       // The key in the signer's environment as well: the job must not reach it there either.
       signer = spawn(NODE, [...CLI, 'signer', '--socket', socketPath], {
-        env: env({ ZKRUNNER_JOB_USER: 'nobody', ZKRUNNER_RUNNER_KEY: runnerKey, ...providerEnv }),
+        env: env({
+          ZKRUNNER_JOB_USER: 'nobody',
+          ZKRUNNER_RUNNER_KEY: runnerKey,
+          ZKRUNNER_PRIVATE_SOURCES: JSON.stringify([SIGNER_OPENING]),
+          ...providerEnv,
+        }),
         cwd: base,
         stdio: ['ignore', 'ignore', 'pipe'],
       })
@@ -1153,6 +1165,70 @@ describe.skipIf(!asRoot)(
       const none = await hook('completed', skipped)
       expect(none.code).toBe(1)
       expect(none.stderr).toMatch(/ALERT: zkrunner job [0-9a-f]{32} ended without a result/)
+    })
+
+    it("a private service: the signer opens the commitment with its own privateSources, never the caller's", async () => {
+      const ran = 'a1'.repeat(20)
+      const opens = privateCommitment({ ...SIGNER_OPENING, commit: ran })
+      const callerOnly = { ...SIGNER_OPENING, project: 'acme/elsewhere' }
+      const claimed = privateCommitment({ ...callerOnly, commit: ran })
+      const spool = new Spool(dataDir)
+      const run = (jobId: string, commitment: string, extra: NodeJS.ProcessEnv = {}) =>
+        asJobUser(
+          NODE,
+          [...CLI, 'run', '--job', jobId, '--service', service, '--user', user].concat([
+            '--source-commitment',
+            commitment,
+            '--',
+            'sh',
+            '-c',
+            'echo ran',
+          ]),
+          { CI_COMMIT_SHA: ran, ...extra },
+        )
+
+      // The signer's own opening opens it: the job runs.
+      const good = randomBytes(16).toString('hex')
+      const r = await run(good, opens)
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toBe(`ran\n${(await spool.state(good)).bundleCid}\n`)
+
+      // An opening only the caller holds: not run, not charged, and the commit is not named.
+      const bad = randomBytes(16).toString('hex')
+      const b = await run(bad, claimed, { ZKRUNNER_PRIVATE_SOURCES: JSON.stringify([callerOnly]) })
+      expect(b.code).toBe(1)
+      expect(b.stderr).toMatch(/source mismatch: .* a commit that does not open it/)
+      expect(b.stderr).not.toContain(ran)
+      expect((await spool.state(bad)).notRun).toBe('source-mismatch')
+
+      // The GitHub `started` hook runs as the job user, who holds no opening: the signer decides,
+      // and on a match it runs and signs nothing (the step that follows is the job).
+      const hooked = randomBytes(16).toString('hex')
+      const eventPath = join(jobDir, `event-${hooked}.json`)
+      await writeFile(
+        eventPath,
+        JSON.stringify({
+          inputs: {
+            ZKRUNNER_JOB_ID: hooked,
+            ZKRUNNER_SERVICE: service,
+            ZKRUNNER_USER: user,
+            ZKRUNNER_SOURCE_COMMITMENT: opens,
+          },
+          ref: 'refs/heads/main',
+          workflow: 'z.yml',
+        }),
+      )
+      await chown(eventPath, NOBODY.uid, NOBODY.gid)
+      const started = await asJobUser(NODE, [...CLI, 'github', 'hook', 'started'], {
+        GITHUB_ACTIONS: 'true',
+        GITHUB_EVENT_NAME: 'workflow_dispatch',
+        GITHUB_EVENT_PATH: eventPath,
+        GITHUB_SHA: ran,
+        GITHUB_WORKSPACE: jobDir,
+      })
+      expect(started.code, started.stderr).toBe(0)
+      expect(started.stderr).toMatch(/checked by the signer/)
+      expect(existsSync(spool.jobDir(hooked))).toBe(false)
     })
 
     it("the signer reads artifacts with the job user's rights: a root-only file in the build dir, or a build dir holding the key, is never published", async () => {

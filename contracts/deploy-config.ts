@@ -24,6 +24,8 @@ export const DEPLOY_ERROR_CODES = [
   'TRANSACTION',
   'NOT_LOCAL',
   'RETIRED',
+  'INVALID_REVEAL',
+  'WRONG_OPENING',
 ] as const
 /** One of {@link DEPLOY_ERROR_CODES}. */
 export type DeployErrorCode = (typeof DEPLOY_ERROR_CODES)[number]

@@ -18,7 +18,7 @@ import {
   sendHeartbeat,
 } from '../contracts/index.ts'
 import { readKeyFile } from '../contracts/key-file.ts'
-import { serviceDescriptorCid } from '../protocol/index.ts'
+import { PrivateCoordinatesSchema, serviceDescriptorCid } from '../protocol/index.ts'
 import { offer } from './offer.ts'
 import {
   type ProviderCredentials,
@@ -43,6 +43,8 @@ const CredentialsSchema = z.strictObject({
   apiToken: z.string().min(1).max(512).optional(),
   // Without it the Worker accepts no webhook for the service: its jobs never leave `triggered`.
   webhookSecret: z.string().min(16).max(256),
+  // A private service's coordinates and the opening of its commitment (README: private services).
+  coordinates: PrivateCoordinatesSchema.optional(),
 })
 
 /** What `offer` needs beyond the alias. */

@@ -228,6 +228,10 @@ export {
   serviceAvailability,
 } from './service-availability.ts'
 export {
+  isPrivateService,
+  PRIVATE_COORDINATES,
+  type PrivateServiceDescriptor,
+  type PublicServiceDescriptor,
   parseServiceDescriptor,
   type ServiceDescriptor,
   ServiceDescriptorSchema,
@@ -245,13 +249,17 @@ export {
   type ServiceParameterSpec,
 } from './service-parameter.ts'
 export {
+  type PrivateCoordinates,
+  PrivateCoordinatesSchema,
   parseServiceRegistration,
+  resolveRunsOn,
   type SealedGithubCredentials,
   SealedGithubCredentialsSchema,
   type SealedGitlabCredentials,
   SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   ServiceRegistrationSchema,
+  sealedCoordinates,
   signServiceRegistration,
   verifyServiceRegistration,
 } from './service-registration.ts'
@@ -277,6 +285,32 @@ export {
   signFields,
   verifyFields,
 } from './signature.ts'
+export {
+  fieldToPrivateCommitment,
+  fieldToSourceCommitment,
+  isPrivateCommitment,
+  newSalt,
+  openingStringToFields,
+  openingToField,
+  opensCommitment,
+  PrivateCommitmentSchema,
+  privateCommitment,
+  SOURCE_COMMITMENT_PREFIX,
+  SourceCommitmentSchema,
+  type SourceOpening,
+  SourceOpeningSchema,
+  sameSourceCommitment,
+  sourceCommitmentToField,
+} from './source-commitment.ts'
+export {
+  checkSourceReveal,
+  MAX_REVEAL_BYTES,
+  parseSourceReveal,
+  revealOpening,
+  type SourceReveal,
+  SourceRevealSchema,
+  sourceRevealBytes,
+} from './source-reveal.ts'
 export {
   STATUS_QUERY_MAX_SECONDS,
   type StatusQuery,

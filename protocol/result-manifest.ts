@@ -6,7 +6,6 @@ import { manifestMessage } from './messages.ts'
 import { ManifestOutputsSchema } from './outputs.ts'
 import { parseWith } from './parse.ts'
 import {
-  CommitShaSchema,
   ContentCidSchema,
   PublicKeySchema,
   RequestIdSchema,
@@ -15,6 +14,7 @@ import {
   WellFormedStringSchema,
 } from './primitives.ts'
 import { signFields, verifyFields } from './signature.ts'
+import { SourceCommitmentSchema } from './source-commitment.ts'
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const isoTime = z.iso.datetime({ offset: true })
@@ -117,7 +117,8 @@ export const ResultManifestSchema = z.strictObject({
   jobId: RequestIdSchema,
   /** The service contract's address. */
   service: PublicKeySchema,
-  sourceCommitment: CommitShaSchema,
+  /** The service version's source commitment: a commit SHA, or a private service's poseidon:…. */
+  sourceCommitment: SourceCommitmentSchema,
   /** The runner oracle's public key that signs this manifest. */
   runner: PublicKeySchema,
   /** The paying user. */

@@ -37,6 +37,16 @@ test('the vector public key fields are o1js PublicKey.toFields()', () => {
   )
 })
 
+test('the private source commitment vector is o1js Poseidon.hashWithPrefix of its input', () => {
+  const v = committed.sourceCommitment
+  expect(
+    Poseidon.hashWithPrefix(
+      v.prefix,
+      v.input.map((x: string) => Field(x)),
+    ).toString(),
+  ).toBe(v.field)
+})
+
 test('the outputs digest is o1js Poseidon.hashWithPrefix over the output fields', () => {
   const o = committed.outputs
   const digest = (fields: string[]) =>

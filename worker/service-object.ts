@@ -7,18 +7,23 @@ import {
   type DriverRefusalCode,
   driverParameters,
   type Envelope,
+  isPrivateService,
   type JobSubmission,
   type NotChargedReason,
   openJson,
   type ParameterSpec,
+  type PrivateCoordinates,
+  type PublicServiceDescriptor,
   parseVoucher,
   providerUrlProblem,
   type ResultReport,
   receiptTokenIdOf,
+  resolveRunsOn,
   runLink,
   type ServiceRegistration,
   type ServiceRetirement,
   ServiceUnavailable,
+  sealedCoordinates,
   sealJson,
   TRIGGER_TOKEN_INFO,
   type Voucher,
@@ -206,7 +211,9 @@ export class ServiceObject extends DurableObject<Env> {
   /** When the alarm this instance last saw or set fires; undefined when not known. */
   #alarmAt: number | undefined
   /** The opened credentials of the sealed trigger token they came from: one HPKE open per registration. */
-  #credentials: { sealed: string; value: unknown } | undefined
+  #credentials:
+    | { sealed: string; value: unknown; coordinates: PrivateCoordinates | null }
+    | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -275,8 +282,25 @@ export class ServiceObject extends DurableObject<Env> {
     return providerOf(registration.descriptor.provider)
   }
 
-  #providerContext(registration: StoredRegistration): ProviderContext {
-    return { descriptor: registration.descriptor, config: this.#config() }
+  async #providerContext(registration: StoredRegistration): Promise<ProviderContext> {
+    return { descriptor: await this.#runsOn(registration), config: this.#config() }
+  }
+
+  /**
+   * Where the service's job runs: a public descriptor names it; a private service's coordinates
+   * come only from its sealed registration, opened here and never written anywhere in the clear.
+   */
+  async #runsOn(registration: StoredRegistration): Promise<PublicServiceDescriptor> {
+    const { descriptor } = registration
+    if (!isPrivateService(descriptor)) return descriptor
+    await this.#openCredentials(registration)
+    const coordinates = this.#credentials?.coordinates
+    if (!coordinates) {
+      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the sealed coordinates do not open')
+    }
+    const runsOn = resolveRunsOn(descriptor, coordinates)
+    if (!runsOn.ok) throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, runsOn.error.message)
+    return runsOn.value
   }
 
   #retiredAt(): number | null {
@@ -336,7 +360,7 @@ export class ServiceObject extends DurableObject<Env> {
       const next: StoredRegistration = { ...registration, triggerToken: resealed }
       this.#sql.exec('UPDATE registration SET body = ? WHERE id = 1', JSON.stringify(next))
     }
-    this.#credentials = { sealed, value: credentials }
+    this.#credentials = { sealed, value: credentials, coordinates: sealedCoordinates(opened.value) }
     return credentials
   }
 
@@ -361,15 +385,6 @@ export class ServiceObject extends DurableObject<Env> {
       }
       requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
-      const urlProblem = providerUrlProblem(registration.descriptor.providerUrl, {
-        allowLoopbackHttp: config.allowLoopbackProvider,
-      })
-      if (urlProblem !== null) {
-        throw new ApiError(422, ApiErrorCode.INVALID_BODY, `providerUrl ${urlProblem}`, [
-          'descriptor',
-          'providerUrl',
-        ])
-      }
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -382,6 +397,32 @@ export class ServiceObject extends DurableObject<Env> {
         throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'triggerToken: not a token', [
           'triggerToken',
         ])
+      }
+      const resolved = resolveRunsOn(registration.descriptor, sealedCoordinates(opened.value))
+      if (!resolved.ok) {
+        throw new ApiError(
+          422,
+          ApiErrorCode.INVALID_BODY,
+          resolved.error.message,
+          resolved.error.path,
+        )
+      }
+      const runsOn = resolved.value
+      // Messages name the field, never a sealed value: the answer goes back over the network.
+      const urlProblem = providerUrlProblem(runsOn.providerUrl, {
+        allowLoopbackHttp: config.allowLoopbackProvider,
+      })
+      if (urlProblem !== null) {
+        throw new ApiError(
+          422,
+          ApiErrorCode.INVALID_BODY,
+          isPrivateService(registration.descriptor)
+            ? 'the sealed providerUrl is not an https URL the Worker may call'
+            : `providerUrl ${urlProblem}`,
+          isPrivateService(registration.descriptor)
+            ? ['triggerToken', 'coordinates', 'providerUrl']
+            : ['descriptor', 'providerUrl'],
+        )
       }
       const stored: StoredRegistration = {
         ...registration,
@@ -541,6 +582,8 @@ export class ServiceObject extends DurableObject<Env> {
     // Checked before anything is read: a retired version answers the same whatever the chain says.
     if (this.#retiredAt() !== null) throw refusalOf(ServiceUnavailable.RETIRED)
     const { descriptor } = registration
+    // Where the job runs: a private service's job name and coordinates come from its sealed opening.
+    const runsOn = await this.#runsOn(registration)
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
     if (!parameters.ok) {
@@ -600,7 +643,7 @@ export class ServiceObject extends DurableObject<Env> {
           `voucher owes ${cumulative}, above the deposit of ${deposit}`,
         )
       }
-      const variables = triggerVariables(descriptor, {
+      const variables = triggerVariables(runsOn, {
         requestId: request.requestId,
         service: request.service,
         user: request.user,
@@ -744,9 +787,13 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   #recordRun(jobId: string, run: RunRef) {
-    // The page renders this as an href: only https links to the descriptor's own runs are kept.
+    // The page renders this as an href: only https links to the descriptor's own runs are kept. A
+    // private service's run link would name its project: it is not kept.
     const descriptor = this.#registration()?.descriptor
-    const link = run.webUrl && descriptor ? runLink(run.webUrl, descriptor) : null
+    const link =
+      run.webUrl && descriptor && !isPrivateService(descriptor)
+        ? runLink(run.webUrl, descriptor)
+        : null
     this.#sql.exec(
       `UPDATE jobs SET run_id = ?, project_id = ?, pipeline_url = ?, next_attempt_at = NULL
        WHERE job_id = ?`,
@@ -764,7 +811,7 @@ export class ServiceObject extends DurableObject<Env> {
 
   async #pointRun(run: RunRef, jobId: string) {
     const registration = this.#requireRegistration()
-    const name = this.#provider(registration).runPointer(registration.descriptor, run)
+    const name = this.#provider(registration).runPointer(await this.#runsOn(registration), run)
     if (name === null) return
     await this.env.JOBS.get(this.env.JOBS.idFromName(name)).set(
       JSON.stringify({ service: registration.service, jobId }),
@@ -814,7 +861,7 @@ export class ServiceObject extends DurableObject<Env> {
   async #triggerLoop(jobId: string, deadline: number): Promise<void> {
     const registration = this.#requireRegistration()
     const provider = this.#provider(registration)
-    const ctx = this.#providerContext(registration)
+    const ctx = await this.#providerContext(registration)
     for (;;) {
       const job = this.#jobRow(jobId)
       if (job?.status !== 'queued') return
@@ -1005,7 +1052,7 @@ export class ServiceObject extends DurableObject<Env> {
     if (!(await this.#provider(registration).authenticate(credentials, evidence))) {
       throw unauthorized()
     }
-    const expected = registration.descriptor.project
+    const expected = (await this.#runsOn(registration)).project
     const matches = /^\d+$/.test(expected)
       ? project.id !== null && String(project.id) === expected
       : project.path !== null && project.path.toLowerCase() === expected.toLowerCase()
@@ -1151,7 +1198,10 @@ export class ServiceObject extends DurableObject<Env> {
           ? null
           : {
               id: this.#provider(this.#requireRegistration()).viewRunId(job.run_id as string),
-              projectId: (job.project_id as number | null) ?? null,
+              // A private service's project id names its project: kept for webhooks, never shown.
+              projectId: isPrivateService(this.#requireRegistration().descriptor)
+                ? null
+                : ((job.project_id as number | null) ?? null),
               webUrl: (job.pipeline_url as string | null) ?? null,
             },
       history,

@@ -101,14 +101,22 @@ export async function startSigner(
       return
     }
     const { command, args, cwd, vars, options } = parsed.data
-    const { readCheckout, ...flags } = options
+    const { readCheckout, mismatchOnly, ...flags } = options
     const identity = jobIdentity(vars, cwd, {
       ...flags,
       newJobId: true,
+      // The signer's own openings: a private commitment is checked with what root configured.
+      privateSources: config.privateSources,
       // Read from the checkout as the job user, as `run` does for itself.
       checkout: readCheckout === false ? null : checkedOutCommit(cwd, jobUser),
     })
     const { jobId } = identity.meta
+    // A `started` hook's check on a match: nothing runs and nothing is signed, so nothing to bind.
+    if (mismatchOnly && !identity.mismatch) {
+      log(`job ${jobId}: checked, nothing run`)
+      send(socket, { t: 'exit', code: 0 })
+      return
+    }
     // Without the checkout the commit that runs is only the CI's word, which the caller writes:
     // that is only for the `started` hook's not-run result of a mismatch (nothing is checked out
     // yet, and nothing will run). A job that would run is always read from its checkout.

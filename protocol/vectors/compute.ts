@@ -12,9 +12,12 @@ import {
   keyId,
   manifestDigest,
   manifestMessage,
+  openingStringToFields,
+  openingToField,
   outputFields,
   outputsDigest,
   payabilityOf,
+  privateCommitment,
   publicKeyToFields,
   requestDigest,
   resultLeafMessage,
@@ -42,6 +45,7 @@ import {
   request,
   settledLeaves,
   settlement,
+  sourceOpening,
   voucher,
   writtenOutputs,
 } from './inputs.ts'
@@ -238,6 +242,18 @@ export async function computeVectors() {
     settle: {
       message: dec(settle),
       signature: signFields(settle, keys.runner.privateKey),
+    },
+    sourceCommitment: {
+      prefix: 'zkrunner/source/v1',
+      opening: sourceOpening,
+      input: dec([
+        BigInt(`0x${sourceOpening.salt}`),
+        ...openingStringToFields(sourceOpening.providerUrl),
+        ...openingStringToFields(sourceOpening.project),
+        BigInt(`0x${sourceOpening.commit}`),
+      ]),
+      field: String(openingToField(sourceOpening)),
+      text: privateCommitment(sourceOpening),
     },
     outputs: {
       prefix: 'zkrunner/outputs/v1',

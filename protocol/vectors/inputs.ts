@@ -149,6 +149,14 @@ export const settlement = {
   nonce: 3n,
 }
 
+/** The opening of a private service's source commitment (a project path longer than 31 bytes). */
+export const sourceOpening = {
+  salt: '0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeef',
+  providerUrl: 'https://gitlab.example.com',
+  project: 'acme/private-benchmarks/nightly-suite',
+  commit: '3f786850e387550fdab836ed7e6dc881de23001b',
+}
+
 /** Declared outputs of every type, for the outputs vectors. */
 export const outputSpecs: OutputSpec[] = [
   { name: 'primes', type: 'integer', required: true, max: '18446744073709551615' },

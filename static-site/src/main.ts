@@ -3,6 +3,7 @@ import {
   checkGenuineService,
   holdsServiceState,
   isPublicKey as isMinaAddress,
+  isPrivateService,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
@@ -93,6 +94,23 @@ function ownRecord(service: string, user: string) {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The reveal documents a service's own runner key listed for it in the registry, newest first (a
+ * stranger's listings are dropped as for the market).
+ */
+async function revealsOf(app: App, service: string): Promise<readonly string[]> {
+  const events = await app.chain.events(app.config.registryAddress)
+  const [own] = await ownListings(
+    registryEntries(events).filter((e) => e.service === service),
+    async (s) => {
+      const fields = await app.chain.zkappState(s).catch(() => null)
+      return holdsServiceState(fields) ? decodeServiceState(fields).runnerKeyHash : null
+    },
+    (fields) => app.prover.poseidon(fields),
+  )
+  return own?.laterCids ?? []
 }
 
 /** The node's announced upgrade; `unknown` when it cannot say (no `runtimeConfig`, or no answer). */
@@ -204,6 +222,7 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
         settled: settledResultsFrom(app.ipfs, (owner, digests) =>
           app.prover.resultsRoot(owner, digests),
         ),
+        reveals: (service) => revealsOf(app, service),
       },
       panel.update,
     )
@@ -440,7 +459,15 @@ function openService(app: App, s: MarketService): void {
       h('dt', {}, 'Service contract'),
       h('dd', {}, h('code', {}, s.address)),
       h('dt', {}, 'Pipeline'),
-      h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
+      isPrivateService(d)
+        ? h(
+            'dd',
+            {},
+            h('span', { class: 'badge private' }, 'private code'),
+            ' source committed: ',
+            h('code', {}, d.sourceCommitment),
+          )
+        : h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
       h('dt', {}, 'Runner key'),
       h('dd', {}, h('code', {}, d.runnerPublicKey)),
       d.outputs?.length ? h('dt', {}, 'Outputs') : null,
