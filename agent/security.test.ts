@@ -18,7 +18,7 @@ import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { startGithubStandin } from '../github-standin/server.ts'
 import type { GithubStandin } from '../github-standin/types.ts'
 import {
@@ -83,6 +83,8 @@ interface HeldJob {
 const workerJobs = new Map<string, HeldJob>()
 /** How the stand-in Worker answers reads: as it should, 503, or a page that is not JSON. */
 let workerReads: 'up' | 'down' | 'garbage' = 'up'
+/** The source commitment the Worker double's service descriptor holds (a private test sets its own). */
+let serviceCommitment = commit
 /** The GitHub repository and workflow of the signer tests' service. */
 const REPO = { owner: 'octo', name: 'svc', workflow: 'zkrunner.yml', token: 'read-only-token' }
 const JOB = ['--service', service, '--user', user, '--source-commitment', commit]
@@ -123,7 +125,7 @@ beforeAll(async () => {
               ref: 'main',
               workflow: REPO.workflow,
               job: 'test',
-              sourceCommitment: commit,
+              sourceCommitment: serviceCommitment,
               pricePerJob: '10',
             },
           })
@@ -1173,19 +1175,28 @@ describe.skipIf(!asRoot)(
       const callerOnly = { ...SIGNER_OPENING, project: 'acme/elsewhere' }
       const claimed = privateCommitment({ ...callerOnly, commit: ran })
       const spool = new Spool(dataDir)
-      const run = (jobId: string, commitment: string, extra: NodeJS.ProcessEnv = {}) =>
-        asJobUser(
-          NODE,
-          [...CLI, 'run', '--job', jobId, '--service', service, '--user', user].concat([
-            '--source-commitment',
-            commitment,
-            '--',
-            'sh',
-            '-c',
-            'echo ran',
-          ]),
-          { CI_COMMIT_SHA: ran, ...extra },
+      // Each job is one the Worker dispatched to this runner, of a service committing to
+      // `commitment` (the signer binds every job it runs or signs to that).
+      onTestFinished(() => {
+        serviceCommitment = commit
+      })
+      const run = (jobId: string, commitment: string, extra: NodeJS.ProcessEnv = {}) => {
+        serviceCommitment = commitment
+        return inRun(jobId, () =>
+          asJobUser(
+            NODE,
+            [...CLI, 'run', '--job', jobId, '--service', service, '--user', user].concat([
+              '--source-commitment',
+              commitment,
+              '--',
+              'sh',
+              '-c',
+              'echo ran',
+            ]),
+            { CI_COMMIT_SHA: ran, ...extra },
+          ),
         )
+      }
 
       // The signer's own opening opens it: the job runs.
       const good = randomBytes(16).toString('hex')
