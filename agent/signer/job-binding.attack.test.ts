@@ -229,3 +229,130 @@ describe('attack: GitHub, runner_name is not unique across repositories', () => 
     expect(seen).toMatch(/^SIGNER_REFUSED/)
   })
 })
+
+describe('attack: provider rate limit spent by one job', () => {
+  let gitlab: GitlabStandin
+  afterAll(() => gitlab?.close())
+
+  it('asking again for a job already checked costs no further provider reads (each costs one today: a loop spends the shared token, then every job on the runner is refused)', async () => {
+    services.set(serviceA, {
+      service: serviceA,
+      descriptor: { provider: 'gitlab', project: '7', ref: 'main', sourceCommitment: commit },
+    })
+    const a = '5'.repeat(32)
+    const asks = 20
+    let providerReads = 0
+    let recorded!: () => void
+    const isRecorded = new Promise<void>((r) => (recorded = r))
+    const results: string[] = []
+    gitlab = await startGitlabStandin({
+      projects: [{ id: 7, triggerTokens: ['glptt'], accessTokens: ['glpat-read'] }],
+      runner: { id: 42, description: 'rack-1' },
+      runJob: async () => {
+        await isRecorded
+        const real = globalThis.fetch
+        globalThis.fetch = (input, init) => {
+          if (String(input).startsWith(gitlab.url)) providerReads++
+          return real(input, init)
+        }
+        try {
+          // The job's code loops `run --signer --job <its own id>` (or any id running anywhere:
+          // the Worker's checks are public data). The signer checks the provider before it
+          // looks at its own in-flight set or spool, so each ask is refused only after the reads.
+          for (let i = 0; i < asks; i++)
+            results.push(
+              await outcome(
+                checkJobBinding(
+                  {
+                    workerUrl,
+                    provider: 'gitlab',
+                    apiUrl: gitlab.url,
+                    token: 'glpat-read',
+                    runner: '42',
+                  },
+                  { jobId: a, service: serviceA, user: attackerUser, sourceCommitment: commit },
+                ),
+              ),
+            )
+        } finally {
+          globalThis.fetch = real
+        }
+        return { status: 'success' }
+      },
+    })
+    const res = await fetch(`${gitlab.url}/api/v4/projects/7/trigger/pipeline`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=glptt&ref=main&variables[ZKRUNNER_JOB_ID]=${a}`,
+    })
+    const p = ((await res.json()) as { id: number }).id
+    held.set(a, {
+      jobId: a,
+      service: serviceA,
+      user: attackerUser,
+      status: 'running',
+      createdAt: new Date().toISOString(),
+      pipeline: { id: p, projectId: 7, webUrl: null },
+      result: null,
+    })
+    recorded()
+    await gitlab.idle()
+    expect(results.every((r) => r === 'ok')).toBe(true)
+    // Today: 20 reads for 20 asks, with nothing bounding the asks but 16 connections at a time.
+    expect(providerReads).toBeLessThan(asks)
+  })
+})
+
+describe('attack: the read token follows a redirect to another host', () => {
+  it('a GitLab answer that redirects elsewhere does not carry the signer token there', async () => {
+    const gitlabProject = generateMinaKeyPair().publicKey
+    services.set(gitlabProject, {
+      service: gitlabProject,
+      descriptor: { provider: 'gitlab', project: '7', ref: 'main', sourceCommitment: commit },
+    })
+    const a = '6'.repeat(32)
+    held.set(a, {
+      jobId: a,
+      service: gitlabProject,
+      user: attackerUser,
+      status: 'running',
+      createdAt: new Date().toISOString(),
+      pipeline: { id: 9, projectId: 7, webUrl: null },
+      result: null,
+    })
+    let leaked: string | undefined
+    const elsewhere = createServer((req, res) => {
+      leaked = req.headers['private-token'] as string | undefined
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]')
+    })
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r))
+    // The provider's host answers with a redirect (a proxy's SSO bounce, http→https on another
+    // port, a moved project): Node's fetch drops `authorization` across origins, not `private-token`.
+    const provider = createServer((_req, res) =>
+      res
+        .writeHead(302, {
+          location: `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/x`,
+        })
+        .end(),
+    )
+    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r))
+    try {
+      await outcome(
+        checkJobBinding(
+          {
+            workerUrl,
+            provider: 'gitlab',
+            apiUrl: `http://127.0.0.1:${(provider.address() as AddressInfo).port}`,
+            token: 'glpat-secret',
+            runner: '42',
+          },
+          { jobId: a, service: gitlabProject, user: attackerUser, sourceCommitment: commit },
+        ),
+      )
+    } finally {
+      provider.close()
+      elsewhere.close()
+    }
+    expect(leaked).toBeUndefined()
+  })
+})
