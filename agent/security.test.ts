@@ -1072,6 +1072,24 @@ describe.skipIf(!asRoot)(
       expect(after.stdout).toMatch(/"t":"error"/)
     })
 
+    it('attack: a job user cannot hold the signer by keeping refused connections half-open (every later job would be closed at once)', async () => {
+      // The limit's worth of connections, each sending a whole (refused) request and keeping its
+      // own side open once the signer has answered; then one more asks for a status.
+      const r = await asJobUser(NODE, [
+        '-e',
+        `const net=require('node:net');const p=${JSON.stringify(socketPath)};let answered=0;
+         for(let i=0;i<${MAX_SIGNER_CONNECTIONS};i++){const s=net.createConnection({path:p,allowHalfOpen:true});
+           s.on('error',()=>{});s.write('{"op":"nope"}\\n');
+           s.once('data',()=>{if(++answered===${MAX_SIGNER_CONNECTIONS})after()})}
+         function after(){const s=net.createConnection(p);let got='';s.on('error',()=>{});
+           s.on('data',(d)=>{got+=d});s.on('close',()=>{console.log(got.includes('"t":"status"')?'answered':'closed');process.exit(0)});
+           s.write(JSON.stringify({v:1,op:'status',jobId:'${'0'.repeat(32)}'})+'\\n')}`,
+      ])
+      // Today: 'closed' — the request timeout is off once the line is in, and the signer only
+      // ends its side, so each refused connection stays counted until the caller closes it.
+      expect(r.stdout.trim()).toBe('answered')
+    })
+
     it('the signer refuses a socket directory others may write (a job could listen in its place)', async () => {
       const shared = join(base, 'shared-run')
       await mkdir(shared)
