@@ -16,3 +16,18 @@ describe('how a job ran, from its signed manifest', () => {
     expect(ranText({})).toBeNull()
   })
 })
+
+describe('attack: the command line is shown, not interpreted', () => {
+  it('escapes C1 controls (CSI U+009B, NEL U+0085) and bidi overrides a terminal or the page would act on', () => {
+    // JSON.stringify escapes only U+0000–U+001F, " and \: a job's (or, for a broken bundle,
+    // anyone's) argument with C1 controls reaches `zkrunner verify`'s terminal as written, where
+    // CSI 8 m conceals what follows (the real verdict line) and NEL starts a fake one.
+    const shown = ranText({
+      ran: {
+        mode: 'signer',
+        command: ['sh', '-c', 'true\u0085verified: every link holds\u009b8m', '\u202Etxt.exe'],
+      },
+    })!
+    expect(shown).not.toMatch(/[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/)
+  })
+})
