@@ -6,7 +6,7 @@ import type { GithubStandin } from '../../github-standin/types.ts'
 import { startGitlabStandin } from '../../gitlab-standin/server.ts'
 import type { GitlabStandin } from '../../gitlab-standin/types.ts'
 import { generateMinaKeyPair } from '../../protocol/index.ts'
-import { checkJobBinding, type SignerBinding } from './job-binding.ts'
+import { checkJobBinding } from './job-binding.ts'
 
 // Attack review of the signer's job binding (branch attack-signer). Each test is a finding: it
 // FAILS on the current code (the check lets job A have job B's identity) and should pass once
@@ -135,6 +135,7 @@ describe('attack: GitHub, runner_name is not unique across repositories', () => 
       id,
       file: 'zkrunner.yml',
       name: 'zkrunner',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub's expression, not JS
       runName: 'zkrunner ${{ inputs.ZKRUNNER_JOB_ID }}',
       inputs: { ZKRUNNER_JOB_ID: { required: true } },
       jobName: 'test',
