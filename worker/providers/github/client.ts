@@ -104,6 +104,7 @@ export class GithubClient {
         method: 'POST',
         headers: { ...this.#headers(), 'content-type': 'application/json' },
         body: JSON.stringify(body),
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
@@ -179,6 +180,9 @@ export class GithubClient {
     try {
       res = await this.#fetch(`${this.#workflow(input.repository, input.workflow)}/runs?${q}`, {
         headers: this.#headers(),
+        // The token must reach the API host only: a redirect is a failure, never followed
+        // (workerd has no redirect: 'error'; 'manual' hands the 3xx back, which is not ok).
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch {
@@ -214,6 +218,9 @@ export class GithubClient {
     try {
       res = await this.#fetch(`${this.#api}${path}`, {
         headers: this.#headers(),
+        // The token must reach the API host only: a redirect is a failure, never followed
+        // (workerd has no redirect: 'error'; 'manual' hands the 3xx back, which is not ok).
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch {

@@ -102,7 +102,9 @@ export class GitlabClient {
           'content-type': 'application/x-www-form-urlencoded',
           accept: 'application/json',
         },
+        // The form carries the trigger token: a 3xx is a refusal, not followed.
         body: form,
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
@@ -132,6 +134,10 @@ export class GitlabClient {
     try {
       res = await this.#fetch(url, {
         headers: { 'private-token': apiToken, accept: 'application/json' },
+        // A redirect would carry private-token to wherever it points (fetch drops only
+        // authorization across origins): never followed, the 3xx is a failure (workerd has no
+        // redirect: 'error').
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch {
