@@ -23,6 +23,28 @@ import {
 /** Output the client has not read yet beyond this is not mirrored (the bundle still has it all). */
 const MAX_UNREAD_BYTES = 8 * 1024 * 1024
 
+/**
+ * While a request is being checked (Worker and provider lookups, each bounded), the connection is
+ * cut if it stays idle this long: a caller cannot hold a slot of MAX_SIGNER_CONNECTIONS by asking.
+ */
+const CHECK_IDLE_TIMEOUT_MS = 60_000
+
+/** After the last frame, how long a caller has to read it before the connection is destroyed. */
+const CLOSE_GRACE_MS = 5_000
+
+/**
+ * Ends the connection after its last frame and then closes it fully: `end()` alone leaves it
+ * half-open (counted against MAX_SIGNER_CONNECTIONS) for as long as the caller keeps its side open.
+ */
+function finish(socket: Socket): void {
+  const grace = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS)
+  grace.unref()
+  socket.end(() => {
+    clearTimeout(grace)
+    socket.destroy()
+  })
+}
+
 /** A running signer: where it listens, and how to stop it. */
 export interface SignerServer {
   socketPath: string
@@ -72,7 +94,7 @@ export async function startSigner(
   const binding = signerBinding(config)
   const inFlight = new Set<string>()
 
-  async function serve(socket: Socket, line: string): Promise<void> {
+  async function serve(socket: Socket, line: string, running: () => void): Promise<void> {
     let request: unknown
     try {
       request = JSON.parse(line)
@@ -128,6 +150,8 @@ export async function startSigner(
       )
     inFlight.add(jobId)
     try {
+      // From here the job's own output keeps the connection busy or not: no idle cut.
+      running()
       log(`job ${jobId}: ${command} in ${cwd}`)
       const code = await runCommand(
         config,
@@ -173,22 +197,24 @@ export async function startSigner(
       const nl = buffered.indexOf('\n')
       if (nl < 0 && buffered.length <= MAX_REQUEST_BYTES) return
       started = true
-      socket.setTimeout(0)
+      // While the request is checked the connection stays on a clock; only a job that runs
+      // (its output may pause for long) is exempt.
+      socket.setTimeout(CHECK_IDLE_TIMEOUT_MS, () => socket.destroy())
       const line = nl < 0 ? null : buffered.slice(0, nl)
       buffered = ''
       const work =
         line === null
           ? Promise.reject(new AgentError(AgentErrorCode.SIGNER_REFUSED, 'request too long'))
-          : serve(socket, line)
+          : serve(socket, line, () => socket.setTimeout(0))
       work.then(
-        () => socket.end(),
+        () => finish(socket),
         (e: unknown) => {
           const code = e instanceof AgentError ? e.code : 'INTERNAL'
           // The signer's own failures are not detailed to the caller beyond their code.
           const message = e instanceof AgentError ? e.message : 'internal error'
           if (!(e instanceof AgentError)) log(`request failed: ${(e as Error).message}`)
           send(socket, { t: 'error', code, message })
-          socket.end()
+          finish(socket)
         },
       )
     })
