@@ -5,7 +5,7 @@ import { startGitlabStandin } from '../../gitlab-standin/server.ts'
 import type { GitlabStandin } from '../../gitlab-standin/types.ts'
 import { generateMinaKeyPair } from '../../protocol/index.ts'
 import { AgentErrorCode } from '../errors.ts'
-import { checkJobBinding, type SignerBinding } from './job-binding.ts'
+import { BindingVerdicts, checkJobBinding, type SignerBinding } from './job-binding.ts'
 
 // The signer's job check on GitLab (shell executor), against the GitLab stand-in's jobs API and a
 // Worker answering GET /v1/jobs/:id and /v1/services/:a. (GitHub's runs through the signer itself
@@ -113,8 +113,9 @@ describe("the signer's job check on GitLab", () => {
       ),
       early: `${refused}: job ${ids.early}: the Worker has not recorded its pipeline yet; nothing was run or signed`,
     })
-    // Once its pipeline is over, the job itself is refused too.
-    expect(await outcome(checkJobBinding(binding(), job(ids.mine)))).toMatch(
+    // Once its pipeline is over, the job itself is refused too (asked afresh: a verdict stands
+    // 30 s, and the signer's spool refuses a job that ran before it asks again).
+    expect(await outcome(checkJobBinding(binding(), job(ids.mine), new BindingVerdicts()))).toMatch(
       /has no job running on runner 42/,
     )
   })
@@ -134,7 +135,7 @@ describe("the signer's job check on GitLab", () => {
       'the Worker already holds its result',
     )
     record(id, 1, { status: 'queued' })
-    expect(await outcome(checkJobBinding(binding(), job(id)))).toContain(
+    expect(await outcome(checkJobBinding(binding(), job(id), new BindingVerdicts()))).toContain(
       'the Worker says it is queued, not dispatched and running',
     )
   })

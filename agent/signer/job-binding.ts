@@ -9,6 +9,46 @@ import { AgentError, AgentErrorCode } from '../errors.ts'
 const LOOKUP_TIMEOUT_MS = 8000
 
 /**
+ * How long a verdict on one job stands: asking again within it (a job looping `run --signer`,
+ * or naming another job's public id) makes no new Worker or provider read, so no caller can spend
+ * the shared read token's rate limit and have every job on the runner refused. A refusal stands
+ * less long, so a job asking before the Worker has recorded its pipeline is not held up long.
+ */
+const VERDICT_OK_MS = 30_000
+const VERDICT_REFUSED_MS = 5_000
+/** Verdicts kept at most (oldest dropped first): the cache cannot grow without end. */
+const MAX_VERDICTS = 1024
+
+/** Verdicts on jobs, each standing a short while; the signer keeps one for its whole life. */
+export class BindingVerdicts {
+  readonly #held = new Map<string, { verdict: Promise<void>; until: number }>()
+
+  /** The standing verdict for `key`, or a new one from `check` (shared while it runs). */
+  get(key: string, check: () => Promise<void>): Promise<void> {
+    const now = Date.now()
+    const cached = this.#held.get(key)
+    if (cached && cached.until > now) return cached.verdict
+    for (const [k, v] of this.#held) if (v.until <= now) this.#held.delete(k)
+    while (this.#held.size >= MAX_VERDICTS)
+      this.#held.delete(this.#held.keys().next().value as string)
+    // Concurrent asks share the one check in flight (no expiry while it runs).
+    const entry = { verdict: check(), until: Number.POSITIVE_INFINITY }
+    this.#held.set(key, entry)
+    entry.verdict.then(
+      () => {
+        entry.until = Date.now() + VERDICT_OK_MS
+      },
+      () => {
+        entry.until = Date.now() + VERDICT_REFUSED_MS
+      },
+    )
+    return entry.verdict
+  }
+}
+
+const processVerdicts = new BindingVerdicts()
+
+/**
  * What the signer checks a job against before it runs it: the Worker that dispatched it and the
  * provider whose runner is running it. Everything a caller sends (its variables, its event file)
  * is written by the job's own user, so neither answer is taken from the caller.
@@ -84,6 +124,16 @@ const NOT_RUNNING = new Set([
   'skipped',
 ])
 
+/**
+ * Why a provider read gave no answer. A rate limit is said as such: the job is not refused for
+ * what it is, the runner's read token is spent for now (another job's loop cannot spend it: asks
+ * are cached, see VERDICT_OK_MS).
+ */
+const unanswered = (what: string, reason: string) =>
+  reason.startsWith('rate-limited')
+    ? `the provider has rate-limited the signer's read token (${what}: ${reason}); ask again later`
+    : `${what} (${reason})`
+
 const refuse = (jobId: string, why: string) =>
   new AgentError(AgentErrorCode.SIGNER_REFUSED, `job ${jobId}: ${why}; nothing was run or signed`)
 
@@ -124,7 +174,26 @@ async function workerGet<T>(
  * user, with no result yet, whose provider run is in progress on this runner now. A job running
  * here can then only have itself signed: naming another job's id (public on GitHub) gets nothing.
  */
-export async function checkJobBinding(
+export function checkJobBinding(
+  binding: SignerBinding,
+  job: { jobId: string; service: string; user: string; sourceCommitment: string },
+  verdicts: BindingVerdicts = processVerdicts,
+): Promise<void> {
+  // The whole question, not only the id: another service, user or runner is another verdict.
+  const key = JSON.stringify([
+    binding.workerUrl,
+    binding.provider,
+    binding.apiUrl,
+    binding.runner,
+    job.jobId,
+    job.service,
+    job.user,
+    job.sourceCommitment,
+  ])
+  return verdicts.get(key, () => checkOnce(binding, job))
+}
+
+async function checkOnce(
   binding: SignerBinding,
   job: { jobId: string; service: string; user: string; sourceCommitment: string },
 ): Promise<void> {
@@ -172,7 +241,7 @@ async function githubRunner(
   if (held.pipeline) {
     runId = String(held.pipeline.id)
     const run = await client.getRun({ repository, runId })
-    if (!run.ok) return `GitHub did not answer for run ${runId} (${run.reason})`
+    if (!run.ok) return unanswered(`GitHub did not answer for run ${runId}`, run.reason)
     if (run.value.display_title !== title) return `GitHub's run ${runId} is not "${title}"`
   } else {
     // Dispatched, but the Worker has not learnt the run yet: found by its run-name, as it would.
@@ -183,13 +252,13 @@ async function githubRunner(
       ref: descriptor.ref,
       createdAfter: new Date(Date.parse(held.createdAt) - 60_000),
     })
-    if (!listed.ok) return `GitHub did not list the runs (${listed.reason})`
+    if (!listed.ok) return unanswered('GitHub did not list the runs', listed.reason)
     const run = listed.value.find((r) => r.display_title === title)
     if (!run) return `GitHub lists no run "${title}"`
     runId = run.id
   }
   const jobs = await client.listRunJobs({ repository, runId })
-  if (!jobs.ok) return `GitHub did not list run ${runId}'s jobs (${jobs.reason})`
+  if (!jobs.ok) return unanswered(`GitHub did not list run ${runId}'s jobs`, jobs.reason)
   return jobs.value.some((j) => j.status === 'in_progress' && j.runner_name === binding.runner)
     ? 'here'
     : `GitHub's run ${runId} has no job in progress on runner ${binding.runner}`
@@ -210,7 +279,7 @@ async function gitlabRunner(
     apiToken: binding.token,
     pipelineId,
   })
-  if (!jobs.ok) return `GitLab did not list pipeline ${pipelineId}'s jobs (${jobs.reason})`
+  if (!jobs.ok) return unanswered(`GitLab did not list pipeline ${pipelineId}'s jobs`, jobs.reason)
   if (!Array.isArray(jobs.value)) return 'GitLab answered garbage'
   return jobs.value.some(
     (j) => j?.status === 'running' && String(j.runner?.id ?? '') === binding.runner,

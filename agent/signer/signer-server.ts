@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
@@ -139,8 +140,20 @@ export async function startSigner(
         AgentErrorCode.SIGNER_REFUSED,
         'readCheckout: false is only for a source mismatch found before the checkout (the GitHub started hook); a job that runs is read from its checkout',
       )
+    // What the signer knows itself comes first: asking again for a job that runs or ran here
+    // makes no Worker or provider read (the read token's rate limit is the runner's, not a job's).
+    if (inFlight.has(jobId))
+      throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
+    if (existsSync(new Spool(config.dataDir).jobDir(jobId)))
+      throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already spooled`)
+    if (inFlight.size >= MAX_SIGNER_RUNS)
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        `busy: ${MAX_SIGNER_RUNS} jobs are running; try again when one ends`,
+      )
     // The caller names the job; the Worker and the provider say whether it is this runner's now.
     await checkJobBinding(binding, identity.meta)
+    // Checked again after the wait: another ask for the same job may have started meanwhile.
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
     if (inFlight.size >= MAX_SIGNER_RUNS)

@@ -67,6 +67,19 @@ async function isRateLimit(res: Response): Promise<boolean> {
 }
 
 /**
+ * Why a read failed: a rate limit says so (its own reason, so a caller can tell "wait" from
+ * "refused"), anything else is its status.
+ */
+async function readFailure(res: Response): Promise<string> {
+  if ((res.status === 403 || res.status === 429) && (await isRateLimit(res))) {
+    const wait = rateLimitWaitMs(res.headers)
+    return `rate-limited (HTTP ${res.status}${wait === undefined ? '' : `, retry in ${Math.ceil(wait / 1000)} s`})`
+  }
+  await res.body?.cancel().catch(() => {})
+  return `HTTP ${res.status}`
+}
+
+/**
  * A typed client for the GitHub REST endpoints the Worker calls (worker/README.md lists them, so
  * the stand-in can match them). One HTTP request per call, classified: the retry loop and the
  * attempt records belong to the caller (ServiceObject).
@@ -188,10 +201,7 @@ export class GithubClient {
     } catch {
       return { ok: false, reason: 'network error' }
     }
-    if (!res.ok) {
-      await res.body?.cancel()
-      return { ok: false, reason: `HTTP ${res.status}` }
-    }
+    if (!res.ok) return { ok: false, reason: await readFailure(res) }
     try {
       const answer = parseExactJson(await res.text()) as { workflow_runs?: unknown }
       if (!Array.isArray(answer.workflow_runs)) return { ok: false, reason: 'unreadable answer' }
@@ -226,10 +236,7 @@ export class GithubClient {
     } catch {
       return { ok: false, reason: 'network error' }
     }
-    if (!res.ok) {
-      await res.body?.cancel()
-      return { ok: false, reason: `HTTP ${res.status}` }
-    }
+    if (!res.ok) return { ok: false, reason: await readFailure(res) }
     try {
       return { ok: true, value: parseExactJson(await res.text()) }
     } catch {

@@ -156,7 +156,11 @@ export class GitlabClient {
       ok: false,
       retryable,
       retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
-      reason: `HTTP ${res.status}`,
+      // A rate limit has its own reason: the caller can tell "wait" from "refused".
+      reason:
+        res.status === 429 || (res.status === 403 && res.headers.get('ratelimit-remaining') === '0')
+          ? `rate-limited (HTTP ${res.status})`
+          : `HTTP ${res.status}`,
     }
   }
 
