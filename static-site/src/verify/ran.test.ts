@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ranText } from './ran.ts'
+import { link } from './links.ts'
+import { ranText, ranVouched } from './ran.ts'
 
 describe('how a job ran, from its signed manifest', () => {
   it('names the mode, who chose the command, and the command line, quoting what a shell would split', () => {
@@ -29,5 +30,24 @@ describe('attack: the command line is shown, not interpreted', () => {
       },
     })!
     expect(shown).not.toMatch(/[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/)
+  })
+})
+
+describe('how a job ran is shown only when the runner vouches for it', () => {
+  it('needs the manifest link (held, or undecided for no request) and the signature link to hold', () => {
+    const chain = (
+      manifest: 'ok' | 'pending' | 'broken',
+      signature: 'ok' | 'pending' | 'broken',
+    ) => [
+      link('bundle', 'ok', ''),
+      link('manifest', manifest, ''),
+      link('signature', signature, ''),
+    ]
+    expect(ranVouched(chain('ok', 'ok'))).toBe(true)
+    expect(ranVouched(chain('pending', 'ok'))).toBe(true)
+    expect(ranVouched(chain('ok', 'broken'))).toBe(false)
+    expect(ranVouched(chain('ok', 'pending'))).toBe(false)
+    expect(ranVouched(chain('broken', 'ok'))).toBe(false)
+    expect(ranVouched([link('bundle', 'broken', '')])).toBe(false)
   })
 })
