@@ -682,6 +682,7 @@ describe.skipIf(!asRoot)(
         ZKRUNNER_PROVIDER_API_URL: github.url,
         ZKRUNNER_PROVIDER_TOKEN: REPO.token,
         ZKRUNNER_RUNNER_NAME: RUNNER,
+        ZKRUNNER_SERVED_PROJECTS: `${REPO.owner}/${REPO.name}`,
       }
       // The key in the signer's environment as well: the job must not reach it there either.
       signer = spawn(NODE, [...CLI, 'signer', '--socket', socketPath], {

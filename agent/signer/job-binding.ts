@@ -62,15 +62,38 @@ export interface SignerBinding {
   token: string
   /** This runner as the provider names it: GitHub's `runner_name`, GitLab's runner id. */
   runner: string
+  /** GitHub only, when known: this runner's `runner_id` (names are not unique across repos). */
+  runnerId?: string
+  /**
+   * The projects this runner serves (GitHub `owner/repo`, GitLab project ids): a job of any
+   * other project is refused. A runner of the same name elsewhere cannot have its job signed.
+   */
+  servedProjects: readonly string[]
 }
 
 /** The signer's binding from its configuration; a signer without one does not start. */
 export function signerBinding(config: AgentConfig): SignerBinding {
-  const { provider, providerApiUrl, providerToken, runnerName } = config
-  if (!provider || !providerApiUrl || !providerToken || !runnerName)
+  const { provider, providerApiUrl, providerToken, runnerName, runnerId } = config
+  if (!provider || !providerApiUrl || !providerToken || !runnerName || !config.servedProjects)
     throw new AgentError(
       AgentErrorCode.INVALID_CONFIG,
-      'the signer checks every job with the provider before it runs it: set provider (github or gitlab), providerApiUrl, providerToken (a read token) and runnerName (this runner: its GitHub name, or its GitLab runner id)',
+      'the signer checks every job with the provider before it runs it: set provider (github or gitlab), providerApiUrl, providerToken (a read token), runnerName (this runner: its GitHub name, or its GitLab runner id) and servedProjects (the projects this runner serves: GitHub owner/repo, GitLab project ids, comma-separated)',
+    )
+  const servedProjects = config.servedProjects
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+  const shape = provider === 'github' ? /^[\w.-]+\/[\w.-]+$/ : /^\d{1,12}$/
+  const bad = servedProjects.find((p) => !shape.test(p))
+  if (servedProjects.length === 0 || bad !== undefined)
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      `servedProjects: ${provider === 'github' ? 'GitHub owner/repo names' : 'GitLab project ids (numbers)'}, comma-separated${bad === undefined ? '' : `; not one: ${JSON.stringify(bad).slice(0, 80)}`}`,
+    )
+  if (runnerId !== undefined && provider !== 'github')
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      'runnerId is for GitHub (runner_id); on GitLab runnerName is already the runner id',
     )
   if (provider === 'gitlab' && !/^\d{1,12}$/.test(runnerName))
     throw new AgentError(
@@ -83,6 +106,8 @@ export function signerBinding(config: AgentConfig): SignerBinding {
     apiUrl: providerApiUrl,
     token: providerToken,
     runner: runnerName,
+    ...(runnerId === undefined ? {} : { runnerId }),
+    servedProjects,
   }
 }
 
@@ -185,6 +210,8 @@ export function checkJobBinding(
     binding.provider,
     binding.apiUrl,
     binding.runner,
+    binding.runnerId ?? '',
+    binding.servedProjects,
     job.jobId,
     job.service,
     job.user,
@@ -217,11 +244,28 @@ async function checkOnce(
     )
   if (descriptor.sourceCommitment !== job.sourceCommitment)
     throw refuse(jobId, "the source commitment is not its service's")
+  // The project asked about must be one this runner serves: a runner named like this one in
+  // another repository (GitHub keeps names unique per repository or organisation only) runs
+  // jobs this signer must never sign. GitLab: the project the Worker recorded the pipeline in.
+  const project =
+    binding.provider === 'gitlab' && held.pipeline?.projectId != null
+      ? String(held.pipeline.projectId)
+      : descriptor.project
+  if ((binding.provider === 'github' || held.pipeline) && !served(binding, project))
+    throw refuse(jobId, `its project ${project} is not one this signer's runner serves`)
   const where =
     binding.provider === 'github'
       ? await githubRunner(binding, descriptor, held)
       : await gitlabRunner(binding, descriptor, held)
   if (where !== 'here') throw refuse(jobId, where)
+}
+
+/** Whether `project` is in the served list (GitHub names match case-insensitively, as GitHub does). */
+function served(binding: SignerBinding, project: string): boolean {
+  const list = binding.servedProjects ?? []
+  return binding.provider === 'github'
+    ? list.some((p) => p.toLowerCase() === project.toLowerCase())
+    : list.includes(project)
 }
 
 /** 'here' when the job's run has a job in progress on this runner; else why not. */
@@ -259,7 +303,12 @@ async function githubRunner(
   }
   const jobs = await client.listRunJobs({ repository, runId })
   if (!jobs.ok) return unanswered(`GitHub did not list run ${runId}'s jobs`, jobs.reason)
-  return jobs.value.some((j) => j.status === 'in_progress' && j.runner_name === binding.runner)
+  return jobs.value.some(
+    (j) =>
+      j.status === 'in_progress' &&
+      j.runner_name === binding.runner &&
+      (binding.runnerId === undefined || j.runner_id === binding.runnerId),
+  )
     ? 'here'
     : `GitHub's run ${runId} has no job in progress on runner ${binding.runner}`
 }

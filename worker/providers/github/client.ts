@@ -15,6 +15,8 @@ export interface GithubRunJob {
   status: string
   /** The runner that picked the job up (null while it is queued). */
   runner_name: string | null
+  /** Its runner's id (null while queued): unique, where names are only unique per repo/org. */
+  runner_id: string | null
 }
 
 /** What one dispatch request came to. */
@@ -288,6 +290,11 @@ export class GithubClient {
         id: j.id,
         status: j.status,
         runner_name: typeof j.runner_name === 'string' ? j.runner_name : null,
+        // parseExactJson keeps ids as strings (exact past 2^53).
+        runner_id:
+          typeof j.runner_id === 'string' || typeof j.runner_id === 'number'
+            ? String(j.runner_id)
+            : null,
       })
     }
     return { ok: true, value: out }
