@@ -330,9 +330,27 @@ async function gitlabRunner(
   })
   if (!jobs.ok) return unanswered(`GitLab did not list pipeline ${pipelineId}'s jobs`, jobs.reason)
   if (!Array.isArray(jobs.value)) return 'GitLab answered garbage'
-  return jobs.value.some(
-    (j) => j?.status === 'running' && String(j.runner?.id ?? '') === binding.runner,
+  if (
+    !jobs.value.some(
+      (j) => j?.status === 'running' && String(j.runner?.id ?? '') === binding.runner,
+    )
   )
-    ? 'here'
-    : `GitLab's pipeline ${pipelineId} has no job running on runner ${binding.runner}`
+    return `GitLab's pipeline ${pipelineId} has no job running on runner ${binding.runner}`
+  // A runner with `concurrent`/`limit` above 1 runs jobs of several pipelines at once under one
+  // id: "B's pipeline has a job on this runner" is then no proof the caller is B. The signer
+  // needs a one-job-at-a-time runner, and checks it is: the named job must be the only one.
+  const running = await client.runnerJobs({
+    runnerId: binding.runner,
+    apiToken: binding.token,
+    status: 'running',
+  })
+  if (!running.ok)
+    return unanswered(`GitLab did not list runner ${binding.runner}'s running jobs`, running.reason)
+  if (!Array.isArray(running.value)) return 'GitLab answered garbage'
+  const onRunner = running.value.filter((j) => j?.status === 'running')
+  if (onRunner.length !== 1)
+    return `runner ${binding.runner} is running ${onRunner.length} jobs, not one: the signer needs a runner that runs one job at a time (concurrent = 1 / limit = 1)`
+  if (Number(onRunner[0]?.pipeline?.id) !== pipelineId)
+    return `runner ${binding.runner} is running another pipeline's job, not pipeline ${pipelineId}'s`
+  return 'here'
 }

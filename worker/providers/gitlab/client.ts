@@ -29,6 +29,8 @@ export interface GitlabJob {
   id: number
   status: string
   runner: { id: number; description?: string | null } | null
+  /** The job's pipeline (in `GET /runners/:id/jobs`, which lists jobs of many projects). */
+  pipeline?: { id: number; project_id: number }
 }
 
 /** What one trigger request came to. */
@@ -205,6 +207,22 @@ export class GitlabClient {
   }): Promise<ReadOutcome<GitlabJob[]>> {
     return this.#read(
       `${this.#project(input.project)}/pipelines/${input.pipelineId}/jobs?per_page=100`,
+      input.apiToken,
+    )
+  }
+
+  /**
+   * `GET /runners/:id/jobs?status=running`: the jobs this runner is running now, in the projects
+   * the token can read (read by the runner's signer: is the named job the only one?).
+   */
+  runnerJobs(input: {
+    runnerId: string
+    apiToken: string
+    status: 'running'
+  }): Promise<ReadOutcome<GitlabJob[]>> {
+    const q = new URLSearchParams({ status: input.status, per_page: '100' })
+    return this.#read(
+      `${this.#api}/runners/${encodeURIComponent(input.runnerId)}/jobs?${q}`,
       input.apiToken,
     )
   }
