@@ -882,11 +882,12 @@ describe.skipIf(!asRoot)(
       expect(await readFile(join(new Spool(dataDir).bundleDir(b), 'stdout.log'), 'utf8')).toBe(
         'real-b\n',
       )
-      // And once B has its result, not even B's own run gets a second one signed.
+      // And once B has its result, not even B's own run gets a second one signed (refused from
+      // the signer's own spool, before any Worker or provider read).
       workerJobs.get(b)!.status = 'running'
       const again = await inRun(randomBytes(16).toString('hex'), () => runAs(b, 'echo again'))
       expect(again.stderr).toMatch(
-        /SIGNER_REFUSED: .*(already holds its result|no job in progress)/,
+        /SIGNER_REFUSED: .*(already spooled|already holds its result|no job in progress)/,
       )
     })
 

@@ -11,38 +11,32 @@ const LOOKUP_TIMEOUT_MS = 8000
 /**
  * How long a verdict on one job stands: asking again within it (a job looping `run --signer`,
  * or naming another job's public id) makes no new Worker or provider read, so no caller can spend
- * the shared read token's rate limit and have every job on the runner refused. A refusal stands
- * less long, so a job asking before the Worker has recorded its pipeline is not held up long.
+ * the shared read token's rate limit and have every job on the runner refused. A refusal is not
+ * kept: anyone may name any job, and a refusal earned by naming job B while B is not yet running
+ * must not stand against B's own ask a moment later.
  */
 const VERDICT_OK_MS = 30_000
-const VERDICT_REFUSED_MS = 5_000
 /** Verdicts kept at most (oldest dropped first): the cache cannot grow without end. */
 const MAX_VERDICTS = 1024
 
 /** Verdicts on jobs, each standing a short while; the signer keeps one for its whole life. */
 export class BindingVerdicts {
-  readonly #held = new Map<string, { verdict: Promise<void>; until: number }>()
+  readonly #held = new Map<string, { until: number }>()
 
-  /** The standing verdict for `key`, or a new one from `check` (shared while it runs). */
+  /**
+   * The standing verdict for `key`, or a new one from `check`. Only a pass stands; asks at the
+   * same moment each check (a refusal or a check in flight is never handed to another ask).
+   */
   get(key: string, check: () => Promise<void>): Promise<void> {
     const now = Date.now()
     const cached = this.#held.get(key)
-    if (cached && cached.until > now) return cached.verdict
+    if (cached && cached.until > now) return Promise.resolve()
     for (const [k, v] of this.#held) if (v.until <= now) this.#held.delete(k)
-    while (this.#held.size >= MAX_VERDICTS)
-      this.#held.delete(this.#held.keys().next().value as string)
-    // Concurrent asks share the one check in flight (no expiry while it runs).
-    const entry = { verdict: check(), until: Number.POSITIVE_INFINITY }
-    this.#held.set(key, entry)
-    entry.verdict.then(
-      () => {
-        entry.until = Date.now() + VERDICT_OK_MS
-      },
-      () => {
-        entry.until = Date.now() + VERDICT_REFUSED_MS
-      },
-    )
-    return entry.verdict
+    return check().then(() => {
+      while (this.#held.size >= MAX_VERDICTS)
+        this.#held.delete(this.#held.keys().next().value as string)
+      this.#held.set(key, { until: Date.now() + VERDICT_OK_MS })
+    })
   }
 }
 

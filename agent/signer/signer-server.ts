@@ -145,7 +145,10 @@ export async function startSigner(
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
     if (existsSync(new Spool(config.dataDir).jobDir(jobId)))
-      throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already spooled`)
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        `job ${jobId} is already spooled here (a job id is signed once); nothing was run or signed`,
+      )
     if (inFlight.size >= MAX_SIGNER_RUNS)
       throw new AgentError(
         AgentErrorCode.SIGNER_REFUSED,
