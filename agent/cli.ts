@@ -299,7 +299,7 @@ export function buildProgram(): Command {
   program
     .command('signer')
     .description(
-      "hold the runner key for `run` called by the job's own user (as root): run a job only when the Worker dispatched it and the provider has it running on this runner ($ZKRUNNER_PROVIDER, $ZKRUNNER_PROVIDER_API_URL, $ZKRUNNER_PROVIDER_TOKEN, $ZKRUNNER_RUNNER_NAME), as jobUser; observe it and sign only that",
+      "hold the runner key for `run` called by the job's own user (as root): run a job only when the Worker dispatched it and the provider has it running on this runner, for a project it serves ($ZKRUNNER_PROVIDER, $ZKRUNNER_PROVIDER_API_URL, $ZKRUNNER_PROVIDER_TOKEN, $ZKRUNNER_RUNNER_NAME, $ZKRUNNER_SERVED_PROJECTS, optional $ZKRUNNER_RUNNER_ID), as jobUser; observe it and sign only that",
     )
     .option(
       '--socket <path>',

@@ -82,6 +82,20 @@ export const AgentConfigSchema = z.strictObject({
   providerToken: z.string().min(1).max(1024).optional(),
   /** This runner as the provider names it: GitHub's runner name, GitLab's runner id. */
   runnerName: z.string().min(1).max(256).optional(),
+  /**
+   * GitHub only: this runner's numeric id (`runner_id` in the jobs API; the runner's `.runner`
+   * file has it as `agentId`). Runner names are unique only within a repository or organisation;
+   * when set, a job must be on this id as well as this name.
+   */
+  runnerId: z
+    .string()
+    .regex(/^\d{1,20}$/)
+    .optional(),
+  /**
+   * The projects this signer's runner serves, comma-separated: GitHub `owner/repo`, GitLab
+   * project ids. A job of any other project is refused, whatever runner name it ran under.
+   */
+  servedProjects: z.string().min(1).max(4096).optional(),
 })
 /** The agent's resolved configuration. */
 export type AgentConfig = z.infer<typeof AgentConfigSchema>
@@ -138,6 +152,8 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   providerApiUrl: 'ZKRUNNER_PROVIDER_API_URL',
   providerToken: 'ZKRUNNER_PROVIDER_TOKEN',
   runnerName: 'ZKRUNNER_RUNNER_NAME',
+  runnerId: 'ZKRUNNER_RUNNER_ID',
+  servedProjects: 'ZKRUNNER_SERVED_PROJECTS',
 }
 
 function jsonOrText(text: string): unknown {

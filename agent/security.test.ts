@@ -691,6 +691,7 @@ describe.skipIf(!asRoot)(
         ZKRUNNER_PROVIDER_API_URL: github.url,
         ZKRUNNER_PROVIDER_TOKEN: REPO.token,
         ZKRUNNER_RUNNER_NAME: RUNNER,
+        ZKRUNNER_SERVED_PROJECTS: `${REPO.owner}/${REPO.name}`,
       }
       // The key in the signer's environment as well: the job must not reach it there either.
       signer = spawn(NODE, [...CLI, 'signer', '--socket', socketPath], {
@@ -895,11 +896,12 @@ describe.skipIf(!asRoot)(
       expect(await readFile(join(new Spool(dataDir).bundleDir(b), 'stdout.log'), 'utf8')).toBe(
         'real-b\n',
       )
-      // And once B has its result, not even B's own run gets a second one signed.
+      // And once B has its result, not even B's own run gets a second one signed (refused from
+      // the signer's own spool, before any Worker or provider read).
       workerJobs.get(b)!.status = 'running'
       const again = await inRun(randomBytes(16).toString('hex'), () => runAs(b, 'echo again'))
       expect(again.stderr).toMatch(
-        /SIGNER_REFUSED: .*(already holds its result|no job in progress)/,
+        /SIGNER_REFUSED: .*(already spooled|already holds its result|no job in progress)/,
       )
     })
 
@@ -1084,6 +1086,24 @@ describe.skipIf(!asRoot)(
       // And the signer still answers a whole request afterwards (here refusing an unknown one).
       const after = await ask('{"op":"nope"}\n')
       expect(after.stdout).toMatch(/"t":"error"/)
+    })
+
+    it('attack: a job user cannot hold the signer by keeping refused connections half-open (every later job would be closed at once)', async () => {
+      // The limit's worth of connections, each sending a whole (refused) request and keeping its
+      // own side open once the signer has answered; then one more asks for a status.
+      const r = await asJobUser(NODE, [
+        '-e',
+        `const net=require('node:net');const p=${JSON.stringify(socketPath)};let answered=0;
+         for(let i=0;i<${MAX_SIGNER_CONNECTIONS};i++){const s=net.createConnection({path:p,allowHalfOpen:true});
+           s.on('error',()=>{});s.write('{"op":"nope"}\\n');
+           s.once('data',()=>{if(++answered===${MAX_SIGNER_CONNECTIONS})after()})}
+         function after(){const s=net.createConnection(p);let got='';s.on('error',()=>{});
+           s.on('data',(d)=>{got+=d});s.on('close',()=>{console.log(got.includes('"t":"status"')?'answered':'closed');process.exit(0)});
+           s.write(JSON.stringify({v:1,op:'status',jobId:'${'0'.repeat(32)}'})+'\\n')}`,
+      ])
+      // Today: 'closed' — the request timeout is off once the line is in, and the signer only
+      // ends its side, so each refused connection stays counted until the caller closes it.
+      expect(r.stdout.trim()).toBe('answered')
     })
 
     it('the signer refuses a socket directory others may write (a job could listen in its place)', async () => {

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
-import { ranText } from '../static-site/src/verify/ran.ts'
+import { ranText, ranVouched } from '../static-site/src/verify/ran.ts'
 import type { VerifyEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import {
   CliError,
@@ -99,6 +99,8 @@ async function verifyCommand(
   const { links, outputs, manifest } = await verifyFromEndpoints(endpoints, target, () => {}, {
     signal: AbortSignal.timeout(seconds * 1000),
   })
+  // How the job ran is the manifest's word: reported only when the manifest and its signature hold.
+  const vouched = manifest && ranVouched(links) ? manifest : null
   io.stdout(
     flags.json
       ? jsonReport(
@@ -110,9 +112,9 @@ async function verifyCommand(
           },
           links,
           outputs,
-          manifest?.ran ?? null,
+          vouched?.ran ?? null,
         )
-      : textReport(links, outputs, manifest ? ranText(manifest) : null),
+      : textReport(links, outputs, vouched ? ranText(vouched) : null),
   )
   return verdictOf(links).exit
 }

@@ -118,11 +118,18 @@ describe("the Worker's GitHub client against the stand-in", () => {
       run: { ok: true, value: { id, display_title: `zkrunner ${jobId}`, status: 'in_progress' } },
       jobs: {
         ok: true,
-        value: [{ id: expect.any(String), status: 'in_progress', runner_name: 'rack-1' }],
+        value: [
+          {
+            id: expect.any(String),
+            status: 'in_progress',
+            runner_name: 'rack-1',
+            runner_id: '1',
+          },
+        ],
       },
       queued: {
         ok: true,
-        value: [{ id: expect.any(String), status: 'queued', runner_name: null }],
+        value: [{ id: expect.any(String), status: 'queued', runner_name: null, runner_id: null }],
       },
     })
     // The second ran once the first was done.

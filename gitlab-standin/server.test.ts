@@ -178,4 +178,45 @@ describe('gitlab stand-in', () => {
       await client().pipelineJobs({ project: '7', apiToken: 'glpat-wrong', pipelineId: id }),
     ).toMatchObject({ ok: false })
   })
+
+  it("lists a runner's running jobs (GET /runners/:id/jobs?status=running), in projects the token reads", async () => {
+    let during: unknown
+    const client = () => new GitlabClient({ baseUrl: standin!.url })
+    standin = await startGitlabStandin({
+      projects: [project],
+      runner: { id: 42, description: 'rack-1' },
+      runJob: async () => {
+        during = await client().runnerJobs({
+          runnerId: '42',
+          apiToken: 'glpat-read',
+          status: 'running',
+        })
+        return { status: 'success' }
+      },
+    })
+    const res = await trigger(standin.url, 'token=glptt-secret&ref=main')
+    const { id } = (await res.json()) as { id: number }
+    await standin.idle()
+    expect(during).toMatchObject({
+      ok: true,
+      value: [
+        {
+          status: 'running',
+          runner: { id: 42 },
+          pipeline: { id, project_id: 7 },
+          project: { id: 7 },
+        },
+      ],
+    })
+    // Once the job is over, none is running; another runner id or token reads nothing.
+    expect(
+      await client().runnerJobs({ runnerId: '42', apiToken: 'glpat-read', status: 'running' }),
+    ).toEqual({ ok: true, value: [] })
+    expect(
+      await client().runnerJobs({ runnerId: '43', apiToken: 'glpat-read', status: 'running' }),
+    ).toMatchObject({ ok: false, reason: 'HTTP 404' })
+    expect(
+      await client().runnerJobs({ runnerId: '42', apiToken: 'glpat-wrong', status: 'running' }),
+    ).toMatchObject({ ok: false, reason: 'HTTP 401' })
+  })
 })

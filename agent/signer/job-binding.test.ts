@@ -4,8 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGitlabStandin } from '../../gitlab-standin/server.ts'
 import type { GitlabStandin } from '../../gitlab-standin/types.ts'
 import { generateMinaKeyPair } from '../../protocol/index.ts'
+import { defaultConfig } from '../config.ts'
 import { AgentErrorCode } from '../errors.ts'
-import { checkJobBinding, type SignerBinding } from './job-binding.ts'
+import {
+  BindingVerdicts,
+  checkJobBinding,
+  type SignerBinding,
+  signerBinding,
+} from './job-binding.ts'
 
 // The signer's job check on GitLab (shell executor), against the GitLab stand-in's jobs API and a
 // Worker answering GET /v1/jobs/:id and /v1/services/:a. (GitHub's runs through the signer itself
@@ -46,6 +52,7 @@ const binding = (runner = '42'): SignerBinding => ({
   apiUrl: gitlab.url,
   token: 'glpat-read',
   runner,
+  servedProjects: ['7'],
 })
 const job = (jobId: string) => ({ jobId, service, user, sourceCommitment: commit })
 /** The Worker's record of `jobId`: triggered, pipeline `id` of project 7, no result. */
@@ -113,8 +120,9 @@ describe("the signer's job check on GitLab", () => {
       ),
       early: `${refused}: job ${ids.early}: the Worker has not recorded its pipeline yet; nothing was run or signed`,
     })
-    // Once its pipeline is over, the job itself is refused too.
-    expect(await outcome(checkJobBinding(binding(), job(ids.mine)))).toMatch(
+    // Once its pipeline is over, the job itself is refused too (asked afresh: a verdict stands
+    // 30 s, and the signer's spool refuses a job that ran before it asks again).
+    expect(await outcome(checkJobBinding(binding(), job(ids.mine), new BindingVerdicts()))).toMatch(
       /has no job running on runner 42/,
     )
   })
@@ -134,8 +142,39 @@ describe("the signer's job check on GitLab", () => {
       'the Worker already holds its result',
     )
     record(id, 1, { status: 'queued' })
-    expect(await outcome(checkJobBinding(binding(), job(id)))).toContain(
+    expect(await outcome(checkJobBinding(binding(), job(id), new BindingVerdicts()))).toContain(
       'the Worker says it is queued, not dispatched and running',
     )
+  })
+})
+
+describe("the signer's settings", () => {
+  const settings = {
+    provider: 'github' as const,
+    providerApiUrl: 'https://api.github.com',
+    providerToken: 't',
+    runnerName: 'zkrunner-1',
+  }
+  const bindingOf = (extra: Record<string, string>) => () =>
+    signerBinding({ ...defaultConfig(), buildsDir: '/nowhere', ...settings, ...extra })
+
+  it("needs the projects its runner serves, each in the provider's form", () => {
+    expect(bindingOf({})).toThrow(/servedProjects/)
+    expect(bindingOf({ servedProjects: ' , ' })).toThrow(/servedProjects: GitHub owner\/repo/)
+    expect(bindingOf({ servedProjects: 'alice/svc-a,7' })).toThrow(/not one: "7"/)
+    expect(bindingOf({ servedProjects: 'alice/svc-a, bob/x' })().servedProjects).toEqual([
+      'alice/svc-a',
+      'bob/x',
+    ])
+    expect(() =>
+      signerBinding({
+        ...defaultConfig(),
+        buildsDir: '/nowhere',
+        ...settings,
+        provider: 'gitlab',
+        runnerName: '42',
+        servedProjects: 'group/proj',
+      }),
+    ).toThrow(/GitLab project ids/)
   })
 })

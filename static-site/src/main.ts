@@ -35,7 +35,7 @@ import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
 import { contentVerified } from './verify/links.ts'
-import { ranText } from './verify/ran.ts'
+import { ranText, ranVouched } from './verify/ran.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
@@ -241,8 +241,9 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
       `Exit code ${m.exitCode ?? m.signal} · wall ${(m.wallMs / 1000).toFixed(1)} s · CPU ${(m.cpuMs / 1000).toFixed(1)} s · peak RSS ${(m.peakRssBytes / 1048576).toFixed(1)} MiB`,
     ),
   ]
-  // Part of the signed manifest: the links that vouch for the manifest vouch for them.
-  const ran = ranText(m)
+  // Part of the signed manifest: shown only when the manifest and its signature hold (else
+  // anyone could have written it), escaped so it is read, never acted on.
+  const ran = ranVouched(outcome.links) ? ranText(m) : null
   if (ran) content.push(h('p', { 'data-role': 'result-ran' }, ran))
   if (outcome.outputs) content.push(outputsSection(outcome.outputs))
   const samples = outcome.files.get(m.sampling.samplesPath)

@@ -15,6 +15,8 @@ export interface GithubRunJob {
   status: string
   /** The runner that picked the job up (null while it is queued). */
   runner_name: string | null
+  /** Its runner's id (null while queued): unique, where names are only unique per repo/org. */
+  runner_id: string | null
 }
 
 /** What one dispatch request came to. */
@@ -67,6 +69,19 @@ async function isRateLimit(res: Response): Promise<boolean> {
 }
 
 /**
+ * Why a read failed: a rate limit says so (its own reason, so a caller can tell "wait" from
+ * "refused"), anything else is its status.
+ */
+async function readFailure(res: Response): Promise<string> {
+  if ((res.status === 403 || res.status === 429) && (await isRateLimit(res))) {
+    const wait = rateLimitWaitMs(res.headers)
+    return `rate-limited (HTTP ${res.status}${wait === undefined ? '' : `, retry in ${Math.ceil(wait / 1000)} s`})`
+  }
+  await res.body?.cancel().catch(() => {})
+  return `HTTP ${res.status}`
+}
+
+/**
  * A typed client for the GitHub REST endpoints the Worker calls (worker/README.md lists them, so
  * the stand-in can match them). One HTTP request per call, classified: the retry loop and the
  * attempt records belong to the caller (ServiceObject).
@@ -104,6 +119,7 @@ export class GithubClient {
         method: 'POST',
         headers: { ...this.#headers(), 'content-type': 'application/json' },
         body: JSON.stringify(body),
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
@@ -179,15 +195,15 @@ export class GithubClient {
     try {
       res = await this.#fetch(`${this.#workflow(input.repository, input.workflow)}/runs?${q}`, {
         headers: this.#headers(),
+        // The token must reach the API host only: a redirect is a failure, never followed
+        // (workerd has no redirect: 'error'; 'manual' hands the 3xx back, which is not ok).
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch {
       return { ok: false, reason: 'network error' }
     }
-    if (!res.ok) {
-      await res.body?.cancel()
-      return { ok: false, reason: `HTTP ${res.status}` }
-    }
+    if (!res.ok) return { ok: false, reason: await readFailure(res) }
     try {
       const answer = parseExactJson(await res.text()) as { workflow_runs?: unknown }
       if (!Array.isArray(answer.workflow_runs)) return { ok: false, reason: 'unreadable answer' }
@@ -214,15 +230,15 @@ export class GithubClient {
     try {
       res = await this.#fetch(`${this.#api}${path}`, {
         headers: this.#headers(),
+        // The token must reach the API host only: a redirect is a failure, never followed
+        // (workerd has no redirect: 'error'; 'manual' hands the 3xx back, which is not ok).
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch {
       return { ok: false, reason: 'network error' }
     }
-    if (!res.ok) {
-      await res.body?.cancel()
-      return { ok: false, reason: `HTTP ${res.status}` }
-    }
+    if (!res.ok) return { ok: false, reason: await readFailure(res) }
     try {
       return { ok: true, value: parseExactJson(await res.text()) }
     } catch {
@@ -274,6 +290,11 @@ export class GithubClient {
         id: j.id,
         status: j.status,
         runner_name: typeof j.runner_name === 'string' ? j.runner_name : null,
+        // parseExactJson keeps ids as strings (exact past 2^53).
+        runner_id:
+          typeof j.runner_id === 'string' || typeof j.runner_id === 'number'
+            ? String(j.runner_id)
+            : null,
       })
     }
     return { ok: true, value: out }
