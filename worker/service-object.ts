@@ -600,7 +600,8 @@ export class ServiceObject extends DurableObject<Env> {
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
       readServiceChainState(chain, request.service, config.genuine),
-      chain.balance(request.user, receiptTokenOf(request.service)),
+      // Fresh: a user who deposited a moment ago is not refused on a cached balance.
+      chain.balance(request.user, receiptTokenOf(request.service), { fresh: true }),
     ])
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
