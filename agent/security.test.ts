@@ -1101,7 +1101,7 @@ describe.skipIf(!asRoot)(
            s.on('data',(d)=>{got+=d});s.on('close',()=>{console.log(got.includes('"t":"status"')?'answered':'closed');process.exit(0)});
            s.write(JSON.stringify({v:1,op:'status',jobId:'${'0'.repeat(32)}'})+'\\n')}`,
       ])
-      // Today: 'closed' — the request timeout is off once the line is in, and the signer only
+      // Before the fix: 'closed' — the request timeout was off once the line is in, and the signer only
       // ends its side, so each refused connection stays counted until the caller closes it.
       expect(r.stdout.trim()).toBe('answered')
     })

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGithubStandin } from '../../github-standin/server.ts'
@@ -6,6 +6,7 @@ import type { GithubStandin } from '../../github-standin/types.ts'
 import { startGitlabStandin } from '../../gitlab-standin/server.ts'
 import type { GitlabStandin } from '../../gitlab-standin/types.ts'
 import { generateMinaKeyPair } from '../../protocol/index.ts'
+import { outcome, startBindingWorker, triggerPipeline } from './binding-test-support.ts'
 import { checkJobBinding } from './job-binding.ts'
 
 // Attack review of the signer's job binding (branch attack-signer). Each test is a finding: it
@@ -17,31 +18,16 @@ const attackerUser = generateMinaKeyPair().publicKey
 const serviceA = generateMinaKeyPair().publicKey
 const serviceB = generateMinaKeyPair().publicKey
 const commit = 'c'.repeat(40)
-const held = new Map<string, Record<string, unknown>>()
-const services = new Map<string, Record<string, unknown>>()
-let worker: Server
+let worker: Awaited<ReturnType<typeof startBindingWorker>>
+let held: Map<string, Record<string, unknown>>
+let services: Map<string, Record<string, unknown>>
 let workerUrl: string
 
 beforeAll(async () => {
-  worker = createServer((req, res) => {
-    const json = (status: number, v: unknown) =>
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v))
-    const job = /^\/v1\/jobs\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1]
-    if (job && held.has(job)) return json(200, held.get(job))
-    const svc = /^\/v1\/services\/(.+)$/.exec(req.url ?? '')?.[1]
-    if (svc && services.has(svc)) return json(200, services.get(svc))
-    return json(404, { error: { code: 'not_found' } })
-  })
-  await new Promise<void>((r) => worker.listen(0, '127.0.0.1', r))
-  workerUrl = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`
+  worker = await startBindingWorker()
+  ;({ jobs: held, services, url: workerUrl } = worker)
 })
 afterAll(() => worker.close())
-
-const outcome = (p: Promise<void>) =>
-  p.then(
-    () => 'ok',
-    (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
-  )
 
 describe('attack: GitLab, one runner id running two jobs at once (concurrent/limit > 1)', () => {
   let gitlab: GitlabStandin
@@ -94,14 +80,7 @@ describe('attack: GitLab, one runner id running two jobs at once (concurrent/lim
         return { status: 'success' }
       },
     })
-    const trigger = async (jobId: string) => {
-      const res = await fetch(`${gitlab.url}/api/v4/projects/7/trigger/pipeline`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: `token=glptt&ref=main&variables[ZKRUNNER_JOB_ID]=${jobId}`,
-      })
-      return ((await res.json()) as { id: number }).id
-    }
+    const trigger = (jobId: string) => triggerPipeline(gitlab.url, jobId)
     for (const [id, u] of [
       [b, victimUser],
       [a, attackerUser],
@@ -120,7 +99,7 @@ describe('attack: GitLab, one runner id running two jobs at once (concurrent/lim
     }
     recorded()
     await gitlab.idle()
-    // Today: 'ok' — the signer would run A's command and sign it as B (B's own run is then
+    // Before the fix: 'ok' — the signer would run A's command and sign it as B (B's own run is then
     // refused: the id is signed once). The runner being busy with B is no proof the caller is B.
     expect(seen).toMatch(/^SIGNER_REFUSED/)
   })
@@ -227,9 +206,9 @@ describe('attack: GitHub, runner_name is not unique across repositories', () => 
       })
     }
     await github.idle()
-    // Today: 'ok'. The signer never asks whether the job's repository is one its runner serves,
-    // nor which runner (runner_id) it is: any runner anywhere with the same name will do. If both
-    // services name the same runner key (one operator), the Worker accepts A's run as B's result.
+    // Before the fix: 'ok'. The signer never asked whether the job's repository is one its runner serves,
+    // nor which runner (runner_id) it was: any runner anywhere with the same name would do. If both
+    // services named the same runner key (one operator), the Worker accepted A's run as B's result.
     expect(seen).toMatch(/^SIGNER_REFUSED/)
   })
 })
@@ -303,7 +282,7 @@ describe('attack: provider rate limit spent by one job', () => {
     recorded()
     await gitlab.idle()
     expect(results.every((r) => r === 'ok')).toBe(true)
-    // Today: 20 reads for 20 asks, with nothing bounding the asks but 16 connections at a time.
+    // Before the fix: 20 reads for 20 asks, with nothing bounding the asks but 16 connections at a time.
     expect(providerReads).toBeLessThan(asks)
   })
 })

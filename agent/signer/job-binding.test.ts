@@ -1,11 +1,10 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGitlabStandin } from '../../gitlab-standin/server.ts'
 import type { GitlabStandin } from '../../gitlab-standin/types.ts'
 import { generateMinaKeyPair } from '../../protocol/index.ts'
 import { defaultConfig } from '../config.ts'
 import { AgentErrorCode } from '../errors.ts'
+import { outcome, startBindingWorker, triggerPipeline } from './binding-test-support.ts'
 import {
   BindingVerdicts,
   checkJobBinding,
@@ -20,26 +19,15 @@ import {
 const service = generateMinaKeyPair().publicKey
 const user = generateMinaKeyPair().publicKey
 const commit = 'c'.repeat(40)
-const held = new Map<string, Record<string, unknown>>()
-let worker: Server
-let workerUrl: string
+let worker: Awaited<ReturnType<typeof startBindingWorker>>
 let gitlab: GitlabStandin
 
 beforeAll(async () => {
-  worker = createServer((req, res) => {
-    const json = (status: number, v: unknown) =>
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v))
-    const job = /^\/v1\/jobs\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1]
-    if (job && held.has(job)) return json(200, held.get(job))
-    if (req.url === `/v1/services/${service}`)
-      return json(200, {
-        service,
-        descriptor: { provider: 'gitlab', project: '7', ref: 'main', sourceCommitment: commit },
-      })
-    return json(404, { error: { code: 'not_found' } })
+  worker = await startBindingWorker()
+  worker.services.set(service, {
+    service,
+    descriptor: { provider: 'gitlab', project: '7', ref: 'main', sourceCommitment: commit },
   })
-  await new Promise<void>((r) => worker.listen(0, '127.0.0.1', r))
-  workerUrl = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`
 })
 afterAll(async () => {
   worker.close()
@@ -47,7 +35,7 @@ afterAll(async () => {
 })
 
 const binding = (runner = '42'): SignerBinding => ({
-  workerUrl,
+  workerUrl: worker.url,
   provider: 'gitlab',
   apiUrl: gitlab.url,
   token: 'glpat-read',
@@ -57,7 +45,7 @@ const binding = (runner = '42'): SignerBinding => ({
 const job = (jobId: string) => ({ jobId, service, user, sourceCommitment: commit })
 /** The Worker's record of `jobId`: triggered, pipeline `id` of project 7, no result. */
 const record = (jobId: string, pipelineId: number | null, extra: Record<string, unknown> = {}) =>
-  held.set(jobId, {
+  worker.jobs.set(jobId, {
     jobId,
     service,
     user,
@@ -67,11 +55,6 @@ const record = (jobId: string, pipelineId: number | null, extra: Record<string, 
     result: null,
     ...extra,
   })
-const outcome = (p: Promise<void>) =>
-  p.then(
-    () => 'ok',
-    (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
-  )
 
 describe("the signer's job check on GitLab", () => {
   it("passes only for the job whose pipeline has a job running on this runner; another runner's, a finished pipeline or no pipeline yet are refused", async () => {
@@ -93,14 +76,7 @@ describe("the signer's job check on GitLab", () => {
         return { status: 'success' }
       },
     })
-    const trigger = async (jobId: string) => {
-      const res = await fetch(`${gitlab.url}/api/v4/projects/7/trigger/pipeline`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: `token=glptt&ref=main&variables[ZKRUNNER_JOB_ID]=${jobId}`,
-      })
-      return ((await res.json()) as { id: number }).id
-    }
+    const trigger = (jobId: string) => triggerPipeline(gitlab.url, jobId)
     // A job whose pipeline already ran to its end.
     record(ids.done, await trigger(ids.done))
     await gitlab.idle()
