@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command, Option } from 'commander'
+import { isPrivateCommitment } from '../protocol/index.ts'
 import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
@@ -65,7 +66,7 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
   const vars = { ...job, ...dispatchedParameters(job.ZKRUNNER_PARAMETERS) }
   const cwd = process.env.GITHUB_WORKSPACE ?? process.cwd()
   // Before the checkout there is only the run's claim, GITHUB_SHA (jobIdentity's fallback).
-  const identity = jobIdentity(vars, cwd)
+  const identity = jobIdentity(vars, cwd, { privateSources: config.privateSources })
   const { jobId } = identity.meta
   const spool = new Spool(config.dataDir)
   const signer = config.signerSocket
@@ -94,15 +95,20 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
   // The key is the signer's when there is one (it checks where its own data dir sits): this hook
   // runs as the job's user, whose own data dir holds no key.
   if (!signer) checkKeyPlacement(config, [cwd])
-  if (!identity.mismatch) {
+  // A private commitment opens only with the signer's own privateSources, which this hook (the
+  // job's user) does not hold: the signer decides it, as it decides every mismatch.
+  const signerDecides =
+    signer !== null &&
+    (identity.mismatch !== undefined || isPrivateCommitment(identity.meta.sourceCommitment))
+  if (!identity.mismatch && !signerDecides) {
     if (!signer) await loadRunnerKey(config)
     process.stderr.write(`zkrunner: job ${jobId} for ${identity.meta.user}: checked\n`)
     return 0
   }
-  if (signer)
-    // The signer finds the same mismatch from the same variables (no checkout read: nothing is
-    // checked out yet) and signs the not-run result itself.
-    return signer.runThroughSigner(signer.socket, {
+  if (signer) {
+    // The signer checks the same variables (no checkout read: nothing is checked out yet) and
+    // signs the not-run result of a mismatch itself; on a match it runs nothing.
+    const code = await signer.runThroughSigner(signer.socket, {
       v: 1,
       op: 'run',
       command: 'true',
@@ -111,11 +117,23 @@ async function githubHook(config: AgentConfig, when: string): Promise<number> {
       vars: Object.fromEntries(
         Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined),
       ),
-      options: { artifacts: [], passEnv: [], readCheckout: false },
+      options: { artifacts: [], passEnv: [], readCheckout: false, mismatchOnly: true },
     })
+    if (code === 0)
+      process.stderr.write(
+        `zkrunner: job ${jobId} for ${identity.meta.user}: checked by the signer\n`,
+      )
+    return code
+  }
   const isolation = jobIsolation(config.jobUser)
   return runCommand(config, {
-    meta: { ...identity.meta, command: 'true', args: [], createdAt: new Date().toISOString() },
+    meta: {
+      ...identity.meta,
+      command: 'true',
+      args: [],
+      mode: 'run',
+      createdAt: new Date().toISOString(),
+    },
     env: {},
     isolation,
     mismatch: identity.mismatch,
@@ -254,9 +272,16 @@ export function buildProgram(): Command {
           artifacts: opts.artifact as string[],
           newJobId: true,
           checkout: checkedOutCommit(process.cwd(), isolation.user),
+          privateSources: config.privateSources,
         })
         process.exitCode = await runCommand(config, {
-          meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
+          meta: {
+            ...identity.meta,
+            command,
+            args,
+            mode: 'run',
+            createdAt: new Date().toISOString(),
+          },
           env: jobEnvironment({
             host: env,
             ci: env,
@@ -274,7 +299,7 @@ export function buildProgram(): Command {
   program
     .command('signer')
     .description(
-      "hold the runner key for `run` called by the job's own user: run each job as jobUser, observe it, and sign only that (as root)",
+      "hold the runner key for `run` called by the job's own user (as root): run a job only when the Worker dispatched it and the provider has it running on this runner, for a project it serves ($ZKRUNNER_PROVIDER, $ZKRUNNER_PROVIDER_API_URL, $ZKRUNNER_PROVIDER_TOKEN, $ZKRUNNER_RUNNER_NAME, $ZKRUNNER_SERVED_PROJECTS, optional $ZKRUNNER_RUNNER_ID), as jobUser; observe it and sign only that",
     )
     .option(
       '--socket <path>',
@@ -394,6 +419,7 @@ export function buildProgram(): Command {
           process.env,
           process.cwd(),
           SAMPLED_STAGES.has(stage) ? isolation.user : undefined,
+          config.privateSources,
         )
         const ci = customEnv(process.env)
         // Every stage of every job, zkrunner's or not, runs with the job's variables only and as
@@ -409,6 +435,7 @@ export function buildProgram(): Command {
                 ...job.meta,
                 command: 'bash',
                 args: [staged.path],
+                mode: 'executor',
                 createdAt: new Date().toISOString(),
               },
               env,
@@ -487,6 +514,7 @@ export function buildProgram(): Command {
           minaGraphqlUrl: config.minaGraphqlUrl,
           archiveUrl: config.archiveUrl,
           networkId: config.networkId,
+          prove: config.prove,
           cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
           ipfs: helia,
         })
@@ -566,6 +594,7 @@ export function buildProgram(): Command {
           minaGraphqlUrl: config.minaGraphqlUrl,
           archiveUrl: config.archiveUrl,
           networkId: config.networkId,
+          prove: config.prove,
           cacheDir: config.o1jsCacheDir ?? join(config.dataDir, 'o1js-cache'),
           registry: opts.registry ?? process.env.ZKRUNNER_REGISTRY,
           services: opts.service ?? [],

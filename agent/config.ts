@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { SourceOpeningSchema } from '../protocol/index.ts'
 import { AgentError, AgentErrorCode } from './errors.ts'
 
 const listen = z.string().regex(/^(|[^:\s]+:\d{1,5})$/, 'must be host:port or empty to disable')
@@ -31,6 +32,11 @@ export const AgentConfigSchema = z.strictObject({
   creditToken: z.string().optional(),
   /** Base58 Mina private key paying settlement fees; the runner oracle key when unset. */
   feePayerKey: z.string().optional(),
+  /**
+   * Prove settlement and heartbeat transactions (true). False only against a node that does not
+   * verify proofs, such as the local chain without `--proofs`: the local stack sets it so.
+   */
+  prove: z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]),
   /** Fee of a settlement transaction, in nanomina. */
   txFee: z.coerce.number().int().min(0),
   /** Where compiled circuit keys are cached; `<dataDir>/o1js-cache` when unset. */
@@ -50,10 +56,46 @@ export const AgentConfigSchema = z.strictObject({
   /** Attempts per report before leaving it in the spool for `resume`. */
   reportAttempts: z.coerce.number().int().min(1).max(100),
   /**
+   * The openings (salt, providerUrl, project) of the private services this runner serves: the
+   * agent checks a private commitment against the checkout with them. JSON in the environment.
+   */
+  privateSources: z.preprocess(
+    (v) => (typeof v === 'string' ? jsonOrText(v) : v),
+    z.array(SourceOpeningSchema.omit({ commit: true })).max(256),
+  ),
+  /**
    * Unix socket of the signer (`zkrunner-agent signer`): `run` asks it to run the job instead of
    * running and signing it itself, for a job whose own user calls the agent.
    */
   signerSocket: z.string().startsWith('/').optional(),
+  /**
+   * The signer's provider (`github` or `gitlab`): it asks it, before it runs a job, whether that
+   * job is running on this runner now. Needed by `signer`, unused elsewhere.
+   */
+  provider: z.enum(['github', 'gitlab']).optional(),
+  /** The provider's API base: `https://api.github.com` (or GHES `…/api/v3`), or GitLab's base URL. */
+  providerApiUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * A read-only provider token of the signer's (GitHub: Actions read on the service repositories;
+   * GitLab: `read_api`). Held by the signer (root), never passed to a job.
+   */
+  providerToken: z.string().min(1).max(1024).optional(),
+  /** This runner as the provider names it: GitHub's runner name, GitLab's runner id. */
+  runnerName: z.string().min(1).max(256).optional(),
+  /**
+   * GitHub only: this runner's numeric id (`runner_id` in the jobs API; the runner's `.runner`
+   * file has it as `agentId`). Runner names are unique only within a repository or organisation;
+   * when set, a job must be on this id as well as this name.
+   */
+  runnerId: z
+    .string()
+    .regex(/^\d{1,20}$/)
+    .optional(),
+  /**
+   * The projects this signer's runner serves, comma-separated: GitHub `owner/repo`, GitLab
+   * project ids. A job of any other project is refused, whatever runner name it ran under.
+   */
+  servedProjects: z.string().min(1).max(4096).optional(),
 })
 /** The agent's resolved configuration. */
 export type AgentConfig = z.infer<typeof AgentConfigSchema>
@@ -69,6 +111,7 @@ export function defaultConfig(
     minaGraphqlUrl: 'http://127.0.0.1:3085/graphql',
     archiveUrl: 'http://127.0.0.1:3085/archive',
     networkId: 'devnet',
+    prove: true,
     txFee: 100_000_000,
     intervalMs: 100,
     perf: 'auto',
@@ -77,6 +120,7 @@ export function defaultConfig(
     gatewayListen: '127.0.0.1:8090',
     announce: false,
     reportAttempts: 5,
+    privateSources: [],
   }
 }
 
@@ -92,6 +136,7 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   networkId: 'ZKRUNNER_MINA_NETWORK_ID',
   creditToken: 'ZKRUNNER_CREDIT_TOKEN',
   feePayerKey: 'ZKRUNNER_FEE_PAYER_KEY',
+  prove: 'ZKRUNNER_PROVE',
   txFee: 'ZKRUNNER_TX_FEE',
   o1jsCacheDir: 'ZKRUNNER_O1JS_CACHE_DIR',
   intervalMs: 'ZKRUNNER_INTERVAL_MS',
@@ -101,7 +146,22 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   gatewayListen: 'ZKRUNNER_GATEWAY_LISTEN',
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
+  privateSources: 'ZKRUNNER_PRIVATE_SOURCES',
   signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
+  provider: 'ZKRUNNER_PROVIDER',
+  providerApiUrl: 'ZKRUNNER_PROVIDER_API_URL',
+  providerToken: 'ZKRUNNER_PROVIDER_TOKEN',
+  runnerName: 'ZKRUNNER_RUNNER_NAME',
+  runnerId: 'ZKRUNNER_RUNNER_ID',
+  servedProjects: 'ZKRUNNER_SERVED_PROJECTS',
+}
+
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
 }
 
 /**

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { parseJobVariables, RanCommitSchema } from '../protocol/index.ts'
+import {
+  isPrivateCommitment,
+  opensCommitment,
+  parseJobVariables,
+  RanCommitSchema,
+  type SourceOpening,
+} from '../protocol/index.ts'
 import type { CheckedOut } from './checkout-commit.ts'
 import { AgentError, AgentErrorCode } from './errors.ts'
 import { requestParameters } from './executor/request-parameters.ts'
@@ -40,6 +46,11 @@ export function jobIdentity(
     newJobId?: boolean
     /** What the build directory has checked out, read from it (null: not a git checkout). */
     checkout?: CheckedOut | null
+    /**
+     * The openings (salt, provider URL, project) of the private services this runner serves, from
+     * its own config: a private commitment matches when one of them opens it with the commit that ran.
+     */
+    privateSources?: readonly Omit<SourceOpening, 'commit'>[]
   } = {},
 ): JobIdentity {
   const checkout = flags.checkout ?? undefined
@@ -90,8 +101,20 @@ export function jobIdentity(
       ...(v.ZKRUNNER_OUTPUTS?.length ? { outputs: v.ZKRUNNER_OUTPUTS } : {}),
     },
     ranFrom: checkout ? 'checkout' : ran ? 'ci-variable' : 'unknown',
-    ...(ran?.data !== undefined && ran.data !== commitment && checkout?.tree !== commitment
+    ...(ran?.data !== undefined &&
+    !ranCommitted(commitment, ran.data, checkout, flags.privateSources)
       ? { mismatch: { commitment, ran: ran.data } }
       : {}),
   }
+}
+
+/** Whether the commit that ran is the one a commitment names: in the clear, or opened privately. */
+function ranCommitted(
+  commitment: string,
+  ran: string,
+  checkout: CheckedOut | undefined,
+  privateSources: readonly Omit<SourceOpening, 'commit'>[] = [],
+): boolean {
+  if (!isPrivateCommitment(commitment)) return ran === commitment || checkout?.tree === commitment
+  return privateSources.some((o) => opensCommitment({ ...o, commit: ran }, commitment))
 }

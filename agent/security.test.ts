@@ -18,10 +18,13 @@ import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { startGithubStandin } from '../github-standin/server.ts'
+import type { GithubStandin } from '../github-standin/types.ts'
 import {
   generateMinaKeyPair,
   parseResultReport,
+  privateCommitment,
   type ResultManifest,
   signResultReport,
   signVoucher,
@@ -62,6 +65,28 @@ const voucher = JSON.stringify(
   signVoucher({ v: 1, user, service, cumulativeAmount: '10', nonce: '1' }, userKey.privateKey),
 )
 const commit = 'c'.repeat(40)
+
+/**
+ * What the stand-in Worker answers for `GET /v1/jobs/:id`: the fields of the Worker's job view
+ * (worker/README) for the jobs it dispatched. A job it never dispatched is a 404.
+ */
+interface HeldJob {
+  jobId: string
+  service: string
+  user: string
+  status: string
+  createdAt: string
+  pipeline: { id: string; projectId: null; webUrl: null } | null
+  history: never[]
+  result: unknown
+}
+const workerJobs = new Map<string, HeldJob>()
+/** How the stand-in Worker answers reads: as it should, 503, or a page that is not JSON. */
+let workerReads: 'up' | 'down' | 'garbage' = 'up'
+/** The source commitment the Worker double's service descriptor holds (a private test sets its own). */
+let serviceCommitment = commit
+/** The GitHub repository and workflow of the signer tests' service. */
+const REPO = { owner: 'octo', name: 'svc', workflow: 'zkrunner.yml', token: 'read-only-token' }
 const JOB = ['--service', service, '--user', user, '--source-commitment', commit]
 
 beforeAll(async () => {
@@ -76,6 +101,36 @@ beforeAll(async () => {
     let body = ''
     req.on('data', (c) => (body += c))
     req.on('end', () => {
+      if (req.method === 'GET') {
+        const json = (status: number, value: unknown) =>
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value))
+        if (workerReads === 'down') return json(503, { error: { code: 'unavailable' } })
+        if (workerReads === 'garbage')
+          return res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>')
+        const job = /^\/v1\/jobs\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1]
+        const held = job ? workerJobs.get(job) : undefined
+        if (held) return json(200, held)
+        if (req.url === `/v1/services/${service}`)
+          return json(200, {
+            service,
+            enabled: true,
+            registered: true,
+            retired: false,
+            descriptor: {
+              v: 1,
+              name: 'svc',
+              provider: 'github',
+              providerUrl: 'https://github.com',
+              project: `${REPO.owner}/${REPO.name}`,
+              ref: 'main',
+              workflow: REPO.workflow,
+              job: 'test',
+              sourceCommitment: serviceCommitment,
+              pricePerJob: '10',
+            },
+          })
+        return json(404, { error: { code: 'not_found', message: 'no such job' } })
+      }
       const jobId = /\/v1\/jobs\/([0-9a-f]+)\/result/.exec(req.url ?? '')?.[1] ?? ''
       if (conflicting.has(jobId)) {
         res.writeHead(409, { 'content-type': 'application/json' })
@@ -85,6 +140,8 @@ beforeAll(async () => {
         return
       }
       reports.push({ url: req.url ?? '', body: JSON.parse(body) })
+      const held = workerJobs.get(jobId)
+      if (held) held.result = JSON.parse(body)
       res.writeHead(201, { 'content-type': 'application/json' }).end('{}')
     })
   })
@@ -556,6 +613,19 @@ describe.skipIf(!asRoot)(
   { timeout: 300_000 },
   () => {
     const NOBODY = { uid: 65534, gid: 65534 }
+    /** This runner as GitHub names it: the signer binds jobs to it. */
+    const RUNNER = 'zkrunner-runner-under-test'
+    let github: GithubStandin
+    /** The signer's provider settings (a read token; never the job's). */
+    let providerEnv: NodeJS.ProcessEnv
+    /** What each dispatched job's run does on the runner, by job id. */
+    const steps = new Map<string, () => Promise<void>>()
+    /** The one private service opening the signer's own config holds. */
+    const SIGNER_OPENING = {
+      salt: 'ab'.repeat(31),
+      providerUrl: 'https://gitlab.example.com',
+      project: 'acme/private',
+    }
     let signer: ChildProcess
     let signerPid: number
     let socketPath: string
@@ -583,9 +653,54 @@ describe.skipIf(!asRoot)(
       jobDir = join(base, 'job-home')
       await mkdir(jobDir)
       await chown(jobDir, NOBODY.uid, NOBODY.gid)
+      // GitHub, with this runner as its one self-hosted runner: one job at a time, the others
+      // queued. Each run's job is whatever the test gave for its job id (`startRun`).
+      github = await startGithubStandin({
+        runnerName: RUNNER,
+        runnerSlots: 1,
+        repos: [
+          {
+            owner: REPO.owner,
+            name: REPO.name,
+            tokens: [REPO.token],
+            workflows: [
+              {
+                id: 7,
+                file: REPO.workflow,
+                name: 'zkrunner',
+                runName: `zkrunner \${{ inputs.ZKRUNNER_JOB_ID }}`,
+                inputs: { ZKRUNNER_JOB_ID: { required: true } },
+                jobName: 'test',
+              },
+            ],
+          },
+        ],
+        runJob: async ({ run }) => {
+          const jobId = run.inputs.ZKRUNNER_JOB_ID!
+          const held = workerJobs.get(jobId)
+          if (held) {
+            held.status = 'running'
+            held.pipeline ??= { id: String(run.id), projectId: null, webUrl: null }
+          }
+          await steps.get(jobId)?.()
+          return { conclusion: 'success' }
+        },
+      })
+      providerEnv = {
+        ZKRUNNER_PROVIDER: 'github',
+        ZKRUNNER_PROVIDER_API_URL: github.url,
+        ZKRUNNER_PROVIDER_TOKEN: REPO.token,
+        ZKRUNNER_RUNNER_NAME: RUNNER,
+        ZKRUNNER_SERVED_PROJECTS: `${REPO.owner}/${REPO.name}`,
+      }
       // The key in the signer's environment as well: the job must not reach it there either.
       signer = spawn(NODE, [...CLI, 'signer', '--socket', socketPath], {
-        env: env({ ZKRUNNER_JOB_USER: 'nobody', ZKRUNNER_RUNNER_KEY: runnerKey }),
+        env: env({
+          ZKRUNNER_JOB_USER: 'nobody',
+          ZKRUNNER_RUNNER_KEY: runnerKey,
+          ZKRUNNER_PRIVATE_SOURCES: JSON.stringify([SIGNER_OPENING]),
+          ...providerEnv,
+        }),
         cwd: base,
         stdio: ['ignore', 'ignore', 'pipe'],
       })
@@ -599,10 +714,59 @@ describe.skipIf(!asRoot)(
         signer.once('exit', (c) => reject(new Error(`signer exited ${c}: ${log}`)))
       })
     })
-    afterAll(() => {
+    afterAll(async () => {
       signer?.kill('SIGTERM')
       for (const { dir, mode } of opened) chmodSync(dir, mode)
+      await github?.close()
     })
+
+    /**
+     * Dispatches `jobId` as the Worker does (the Worker records it, GitHub creates its run) and
+     * runs `during` as the run's steps once this runner picks the job up. `runId` resolves when
+     * the run exists (it may still wait for the runner), `result` when the steps are done.
+     */
+    function startRun<T>(
+      jobId: string,
+      during: () => Promise<T>,
+      held: Partial<HeldJob> = {},
+    ): { runId: Promise<string>; result: Promise<T> } {
+      workerJobs.set(jobId, {
+        jobId,
+        service,
+        user,
+        status: 'triggered',
+        createdAt: new Date().toISOString(),
+        pipeline: null,
+        history: [],
+        result: null,
+        ...held,
+      })
+      const result = new Promise<T>((resolve, reject) =>
+        steps.set(jobId, () => during().then(resolve, reject)),
+      )
+      const runId = fetch(
+        `${github.url}/repos/${REPO.owner}/${REPO.name}/actions/workflows/${REPO.workflow}/dispatches`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${REPO.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            ref: 'main',
+            inputs: { ZKRUNNER_JOB_ID: jobId },
+            return_run_details: true,
+          }),
+        },
+      )
+        .then((r) => r.json() as Promise<{ workflow_run_id: number }>)
+        .then(({ workflow_run_id }) => {
+          // The Worker records the run GitHub named in its answer.
+          const id = String(workflow_run_id)
+          workerJobs.get(jobId)!.pipeline = { id, projectId: null, webUrl: null }
+          return id
+        })
+      return { runId, result }
+    }
+    /** `during` as the steps of a dispatched job's run on this runner. */
+    const inRun = <T>(jobId: string, during: () => Promise<T>) => startRun(jobId, during).result
 
     /** Runs `args` as the job user (nobody) with a CI-like environment that holds no key. */
     async function asJobUser(
@@ -649,19 +813,21 @@ describe.skipIf(!asRoot)(
 
     it('a normal run: output, exit code and artifacts come back, and the bundle is signed by the runner key and reported', async () => {
       const jobId = randomBytes(16).toString('hex')
-      const r = await asJobUser(NODE, [
-        ...CLI,
-        'run',
-        '--job',
-        jobId,
-        ...JOB,
-        '--artifact',
-        'out.txt',
-        '--',
-        'sh',
-        '-c',
-        'id -u; echo built > out.txt; exit 3',
-      ])
+      const r = await inRun(jobId, () =>
+        asJobUser(NODE, [
+          ...CLI,
+          'run',
+          '--job',
+          jobId,
+          ...JOB,
+          '--artifact',
+          'out.txt',
+          '--',
+          'sh',
+          '-c',
+          'id -u; echo built > out.txt; exit 3',
+        ]),
+      )
       expect(r.code, r.stderr).toBe(3)
       const spool = new Spool(dataDir)
       const state = await spool.state(jobId)
@@ -671,11 +837,169 @@ describe.skipIf(!asRoot)(
       const { manifest, signature } = await readSealed(spool.bundleDir(jobId))
       expect(verifyManifest(manifest, signature).ok).toBe(true)
       expect(manifest).toMatchObject({ jobId, service, user, exitCode: 3 })
+      // The manifest says how the job ran: by the signer, and the command the job's user chose.
+      expect(manifest.ran).toEqual({
+        mode: 'signer',
+        command: ['sh', '-c', 'id -u; echo built > out.txt; exit 3'],
+      })
       expect(manifest.files.map((f) => f.path)).toContain('artifacts/out.txt')
       expect(await readFile(join(spool.bundleDir(jobId), 'artifacts', 'out.txt'), 'utf8')).toBe(
         'built\n',
       )
       expect(reports.some((x) => x.url === `/v1/jobs/${jobId}/result`)).toBe(true)
+    })
+
+    /** `zkrunner-agent run` as the job user, for `jobId` (its variables name it, as a job's can). */
+    const runAs = (jobId: string, script: string, flags: string[] = JOB) =>
+      asJobUser(NODE, [...CLI, 'run', '--job', jobId, ...flags, '--', 'sh', '-c', script])
+    const spooled = (jobId: string) => existsSync(new Spool(dataDir).jobDir(jobId))
+
+    it("a job cannot have another job's result signed: job A naming pending job B's id while A runs is refused, nothing is spooled, and B's own run is signed later", async () => {
+      const a = randomBytes(16).toString('hex')
+      const b = randomBytes(16).toString('hex')
+      let bRun: { runId: Promise<string>; result: Promise<Awaited<ReturnType<typeof runAs>>> }
+      const inA = await inRun(a, async () => {
+        // B is dispatched (its run name, `zkrunner <B>`, is public) and waits for this runner.
+        bRun = startRun(b, () => runAs(b, 'echo real-b'))
+        const bRunId = await bRun.runId
+        // A's code asks the signer for B: a made-up result under B's id and identity.
+        const forged = await runAs(b, 'echo passed')
+        // The same with B's variables in the environment instead of flags.
+        const viaVars = await asJobUser(NODE, [...CLI, 'run', '--', 'sh', '-c', 'echo passed'], {
+          ZKRUNNER_JOB_ID: b,
+          ZKRUNNER_SERVICE: service,
+          ZKRUNNER_USER: user,
+          ZKRUNNER_SOURCE_COMMITMENT: commit,
+        })
+        const own = await runAs(a, 'echo own-a')
+        return { bRunId, forged, viaVars, own }
+      })
+      for (const r of [inA.forged, inA.viaVars]) {
+        expect(r.code).toBe(1)
+        expect(r.stderr).toContain(
+          `SIGNER_REFUSED: job ${b}: GitHub's run ${inA.bRunId} has no job in progress on runner ${RUNNER}; nothing was run or signed`,
+        )
+        expect(r.stdout).not.toContain('passed')
+      }
+      expect(reports.some((x) => x.url === `/v1/jobs/${b}/result`)).toBe(false)
+      // A asking for itself is signed as before.
+      expect(inA.own.code, inA.own.stderr).toBe(0)
+      expect(await readFile(join(new Spool(dataDir).bundleDir(a), 'stdout.log'), 'utf8')).toBe(
+        'own-a\n',
+      )
+      // B was never spooled, so its real run is signed once the runner takes it.
+      const real = await bRun!.result
+      expect(real.code, real.stderr).toBe(0)
+      const { manifest, signature } = await readSealed(new Spool(dataDir).bundleDir(b))
+      expect(manifest).toMatchObject({ jobId: b, service, user, exitCode: 0 })
+      expect(verifyManifest(manifest, signature).ok).toBe(true)
+      expect(await readFile(join(new Spool(dataDir).bundleDir(b), 'stdout.log'), 'utf8')).toBe(
+        'real-b\n',
+      )
+      // And once B has its result, not even B's own run gets a second one signed (refused from
+      // the signer's own spool, before any Worker or provider read).
+      workerJobs.get(b)!.status = 'running'
+      const again = await inRun(randomBytes(16).toString('hex'), () => runAs(b, 'echo again'))
+      expect(again.stderr).toMatch(
+        /SIGNER_REFUSED: .*(already spooled|already holds its result|no job in progress)/,
+      )
+    })
+
+    it('the signer refuses a job id the Worker never dispatched, or dispatched for another service or user, and spools nothing', async () => {
+      const a = randomBytes(16).toString('hex')
+      const never = randomBytes(16).toString('hex')
+      const other = randomBytes(16).toString('hex')
+      const stranger = generateMinaKeyPair().publicKey
+      // Dispatched for another user (held, not run): A names it as its own user's.
+      workerJobs.set(other, {
+        jobId: other,
+        service,
+        user: stranger,
+        status: 'running',
+        createdAt: new Date().toISOString(),
+        pipeline: null,
+        history: [],
+        result: null,
+      })
+      const r = await inRun(a, async () => ({
+        never: await runAs(never, 'echo passed'),
+        other: await runAs(other, 'echo passed'),
+        // Without a job id `run` names a fresh one: the Worker never dispatched that either.
+        fresh: await asJobUser(NODE, [...CLI, 'run', ...JOB, '--', 'echo', 'passed']),
+      }))
+      expect(r.never.stderr).toContain(
+        `SIGNER_REFUSED: job ${never}: the Worker never dispatched it (404)`,
+      )
+      expect(r.other.stderr).toContain(
+        `SIGNER_REFUSED: job ${other}: the Worker dispatched it for another service or user`,
+      )
+      expect(r.fresh.stderr).toMatch(
+        /SIGNER_REFUSED: job [0-9a-f]{32}: the Worker never dispatched it/,
+      )
+      for (const x of [r.never, r.other, r.fresh]) {
+        expect(x.code).toBe(1)
+        expect(x.stdout).not.toContain('passed')
+      }
+      expect(spooled(never)).toBe(false)
+      expect(spooled(other)).toBe(false)
+    })
+
+    it('the signer fails closed: a Worker or provider that is down or answers garbage gets the job refused with the reason, nothing spooled, and the job can still run', async () => {
+      const a = randomBytes(16).toString('hex')
+      const r = await inRun(a, async () => {
+        workerReads = 'down'
+        const workerDown = await runAs(a, 'echo passed')
+        workerReads = 'garbage'
+        const workerGarbage = await runAs(a, 'echo passed')
+        workerReads = 'up'
+        github.setFaults({ read: [{ status: 503 }] })
+        const githubDown = await runAs(a, 'echo passed')
+        const before = spooled(a)
+        const fine = await runAs(a, 'echo fine')
+        return { workerDown, workerGarbage, githubDown, before, fine }
+      }).finally(() => {
+        workerReads = 'up'
+        github.setFaults({})
+      })
+      const refused = (x: { code: number; stderr: string; stdout: string }, why: RegExp) => {
+        expect(x.code).toBe(1)
+        expect(x.stdout).not.toContain('passed')
+        expect(x.stderr).toMatch(why)
+      }
+      refused(
+        r.workerDown,
+        /SIGNER_REFUSED: job [0-9a-f]{32}: the Worker did not answer for it \(HTTP 503\)/,
+      )
+      refused(
+        r.workerGarbage,
+        /SIGNER_REFUSED: .*the Worker's answer for \/v1\/jobs\/[0-9a-f]{32} is unreadable/,
+      )
+      refused(r.githubDown, /SIGNER_REFUSED: .*GitHub did not answer for run \d+ \(HTTP 503\)/)
+      expect(r.before).toBe(false)
+      expect(r.fine.code, r.fine.stderr).toBe(0)
+      expect(await readFile(join(new Spool(dataDir).bundleDir(a), 'stdout.log'), 'utf8')).toBe(
+        'fine\n',
+      )
+    })
+
+    it('the signer skips the checkout read only for a not-run source mismatch: a job that would run with readCheckout false is refused', async () => {
+      const a = randomBytes(16).toString('hex')
+      const request = (vars: Record<string, string>) =>
+        `${JSON.stringify({
+          v: 1,
+          op: 'run',
+          command: 'sh',
+          args: ['-c', 'echo passed'],
+          cwd: jobDir,
+          vars: { ZKRUNNER_JOB_ID: a, ZKRUNNER_SERVICE: service, ZKRUNNER_USER: user, ...vars },
+          options: { sourceCommitment: commit, artifacts: [], passEnv: [], readCheckout: false },
+        })}\n`
+      const r = await inRun(a, () => ask(request({ GITHUB_SHA: commit })))
+      expect(r.stdout).toMatch(
+        /"t":"error","code":"SIGNER_REFUSED","message":"readCheckout: false is only for a source mismatch/,
+      )
+      expect(r.stdout).not.toMatch(/"t":"exit"/)
+      expect(spooled(a)).toBe(false)
     })
 
     it("neither the job nor the rest of its user's CI script can read the key: environment, key file, /proc/<signer pid>/environ and mem", async () => {
@@ -690,17 +1014,9 @@ describe.skipIf(!asRoot)(
       ].join('\n')
       // As the job the signer runs...
       const jobId = randomBytes(16).toString('hex')
-      const r = await asJobUser(NODE, [
-        ...CLI,
-        'run',
-        '--job',
-        jobId,
-        ...JOB,
-        '--',
-        'sh',
-        '-c',
-        thief,
-      ])
+      const r = await inRun(jobId, () =>
+        asJobUser(NODE, [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', thief]),
+      )
       expect(r.code, r.stderr).toBe(0)
       const out = await published(jobId, r)
       expect(out).toContain('thief-really-done')
@@ -772,12 +1088,31 @@ describe.skipIf(!asRoot)(
       expect(after.stdout).toMatch(/"t":"error"/)
     })
 
+    it('attack: a job user cannot hold the signer by keeping refused connections half-open (every later job would be closed at once)', async () => {
+      // The limit's worth of connections, each sending a whole (refused) request and keeping its
+      // own side open once the signer has answered; then one more asks for a status.
+      const r = await asJobUser(NODE, [
+        '-e',
+        `const net=require('node:net');const p=${JSON.stringify(socketPath)};let answered=0;
+         for(let i=0;i<${MAX_SIGNER_CONNECTIONS};i++){const s=net.createConnection({path:p,allowHalfOpen:true});
+           s.on('error',()=>{});s.write('{"op":"nope"}\\n');
+           s.once('data',()=>{if(++answered===${MAX_SIGNER_CONNECTIONS})after()})}
+         function after(){const s=net.createConnection(p);let got='';s.on('error',()=>{});
+           s.on('data',(d)=>{got+=d});s.on('close',()=>{console.log(got.includes('"t":"status"')?'answered':'closed');process.exit(0)});
+           s.write(JSON.stringify({v:1,op:'status',jobId:'${'0'.repeat(32)}'})+'\\n')}`,
+      ])
+      // Before the fix: 'closed' — the request timeout was off once the line is in, and the signer only
+      // ends its side, so each refused connection stays counted until the caller closes it.
+      expect(r.stdout.trim()).toBe('answered')
+    })
+
     it('the signer refuses a socket directory others may write (a job could listen in its place)', async () => {
       const shared = join(base, 'shared-run')
       await mkdir(shared)
       await chmod(shared, 0o1777)
       const r = await agent(['signer', '--socket', join(shared, 'signer.sock')], {
         ZKRUNNER_JOB_USER: 'nobody',
+        ...providerEnv,
       })
       expect(r.code).toBe(1)
       expect(r.stderr).toMatch(/INVALID_CONFIG: .*shared-run must be the signer's own directory/)
@@ -819,26 +1154,30 @@ describe.skipIf(!asRoot)(
       // A push moved the branch: `started` has the signer sign the not-run result, no step runs.
       const moved = randomBytes(16).toString('hex')
       const mismatched = await github(moved, { GITHUB_SHA: 'b'.repeat(40) })
-      const started = await hook('started', mismatched)
-      expect(started.code).toBe(1)
-      expect(started.stderr).toMatch(/source mismatch/)
+      const [started, done] = await inRun(moved, async () => [
+        await hook('started', mismatched),
+        await hook('completed', mismatched),
+      ])
+      expect(started!.code).toBe(1)
+      expect(started!.stderr).toMatch(/source mismatch/)
       const { manifest, signature } = await readSealed(spool.bundleDir(moved))
       expect(manifest).toMatchObject({ jobId: moved, notRun: 'source-mismatch' })
       expect(verifyManifest(manifest, signature).ok).toBe(true)
-      const done = await hook('completed', mismatched)
-      expect(done.code, done.stderr).toBe(0)
-      expect(lastLine(done.stdout)).toBe((await spool.state(moved)).bundleCid)
+      expect(done!.code, done!.stderr).toBe(0)
+      expect(lastLine(done!.stdout)).toBe((await spool.state(moved)).bundleCid)
 
       // The commit matches: `started` passes without reading the key, the step runs through the
       // signer, and `completed` finds its result in the signer's spool.
       const fine = randomBytes(16).toString('hex')
       const vars = await github(fine)
-      const ok = await hook('started', vars)
-      expect(ok.code, ok.stderr).toBe(0)
-      const step = await asJobUser(NODE, [...CLI, 'run', '--', 'sh', '-c', 'echo step'], vars)
-      expect(step.code, step.stderr).toBe(0)
-      const finished = await hook('completed', vars)
-      expect(finished.code, finished.stderr).toBe(0)
+      const [ok, step, finished] = await inRun(fine, async () => [
+        await hook('started', vars),
+        await asJobUser(NODE, [...CLI, 'run', '--', 'sh', '-c', 'echo step'], vars),
+        await hook('completed', vars),
+      ])
+      expect(ok!.code, ok!.stderr).toBe(0)
+      expect(step!.code, step!.stderr).toBe(0)
+      expect(finished!.code, finished!.stderr).toBe(0)
       expect(lastLine(finished.stdout)).toBe((await spool.state(fine)).bundleCid)
       expect(await readFile(join(spool.bundleDir(fine), 'stdout.log'), 'utf8')).toBe('step\n')
 
@@ -850,6 +1189,79 @@ describe.skipIf(!asRoot)(
       expect(none.stderr).toMatch(/ALERT: zkrunner job [0-9a-f]{32} ended without a result/)
     })
 
+    it("a private service: the signer opens the commitment with its own privateSources, never the caller's", async () => {
+      const ran = 'a1'.repeat(20)
+      const opens = privateCommitment({ ...SIGNER_OPENING, commit: ran })
+      const callerOnly = { ...SIGNER_OPENING, project: 'acme/elsewhere' }
+      const claimed = privateCommitment({ ...callerOnly, commit: ran })
+      const spool = new Spool(dataDir)
+      // Each job is one the Worker dispatched to this runner, of a service committing to
+      // `commitment` (the signer binds every job it runs or signs to that).
+      onTestFinished(() => {
+        serviceCommitment = commit
+      })
+      const run = (jobId: string, commitment: string, extra: NodeJS.ProcessEnv = {}) => {
+        serviceCommitment = commitment
+        return inRun(jobId, () =>
+          asJobUser(
+            NODE,
+            [...CLI, 'run', '--job', jobId, '--service', service, '--user', user].concat([
+              '--source-commitment',
+              commitment,
+              '--',
+              'sh',
+              '-c',
+              'echo ran',
+            ]),
+            { CI_COMMIT_SHA: ran, ...extra },
+          ),
+        )
+      }
+
+      // The signer's own opening opens it: the job runs.
+      const good = randomBytes(16).toString('hex')
+      const r = await run(good, opens)
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toBe(`ran\n${(await spool.state(good)).bundleCid}\n`)
+
+      // An opening only the caller holds: not run, not charged, and the commit is not named.
+      const bad = randomBytes(16).toString('hex')
+      const b = await run(bad, claimed, { ZKRUNNER_PRIVATE_SOURCES: JSON.stringify([callerOnly]) })
+      expect(b.code).toBe(1)
+      expect(b.stderr).toMatch(/source mismatch: .* a commit that does not open it/)
+      expect(b.stderr).not.toContain(ran)
+      expect((await spool.state(bad)).notRun).toBe('source-mismatch')
+
+      // The GitHub `started` hook runs as the job user, who holds no opening: the signer decides,
+      // and on a match it runs and signs nothing (the step that follows is the job).
+      const hooked = randomBytes(16).toString('hex')
+      const eventPath = join(jobDir, `event-${hooked}.json`)
+      await writeFile(
+        eventPath,
+        JSON.stringify({
+          inputs: {
+            ZKRUNNER_JOB_ID: hooked,
+            ZKRUNNER_SERVICE: service,
+            ZKRUNNER_USER: user,
+            ZKRUNNER_SOURCE_COMMITMENT: opens,
+          },
+          ref: 'refs/heads/main',
+          workflow: 'z.yml',
+        }),
+      )
+      await chown(eventPath, NOBODY.uid, NOBODY.gid)
+      const started = await asJobUser(NODE, [...CLI, 'github', 'hook', 'started'], {
+        GITHUB_ACTIONS: 'true',
+        GITHUB_EVENT_NAME: 'workflow_dispatch',
+        GITHUB_EVENT_PATH: eventPath,
+        GITHUB_SHA: ran,
+        GITHUB_WORKSPACE: jobDir,
+      })
+      expect(started.code, started.stderr).toBe(0)
+      expect(started.stderr).toMatch(/checked by the signer/)
+      expect(existsSync(spool.jobDir(hooked))).toBe(false)
+    })
+
     it("the signer reads artifacts with the job user's rights: a root-only file in the build dir, or a build dir holding the key, is never published", async () => {
       // A file only root may read, in the job's own directory (placed there, or hard-linked where
       // the host allows it).
@@ -858,19 +1270,21 @@ describe.skipIf(!asRoot)(
       const linked = join(jobDir, 'key-link.json')
       await link(join(dataDir, KEY_FILE), linked)
       const jobId = randomBytes(16).toString('hex')
-      const r = await asJobUser(NODE, [
-        ...CLI,
-        'run',
-        '--job',
-        jobId,
-        ...JOB,
-        '--artifact',
-        'root-only.txt',
-        '--artifact',
-        'key-link.json',
-        '--',
-        'true',
-      ])
+      const r = await inRun(jobId, () =>
+        asJobUser(NODE, [
+          ...CLI,
+          'run',
+          '--job',
+          jobId,
+          ...JOB,
+          '--artifact',
+          'root-only.txt',
+          '--artifact',
+          'key-link.json',
+          '--',
+          'true',
+        ]),
+      )
       expect(r.code, r.stderr).toBe(0)
       expect(r.stderr).toContain('artifact root-only.txt skipped (unreadable)')
       const { manifest } = await readSealed(new Spool(dataDir).bundleDir(jobId))
@@ -882,22 +1296,26 @@ describe.skipIf(!asRoot)(
       await rm(secret)
       await rm(linked)
       // A caller that names a directory holding the signer's data dir as its build directory.
-      const above = await ask(
-        `${JSON.stringify({
-          v: 1,
-          op: 'run',
-          command: 'true',
-          args: [],
-          cwd: base,
-          vars: {},
-          options: {
-            service,
-            user,
-            sourceCommitment: commit,
-            artifacts: [`data/${KEY_FILE}`],
-            passEnv: [],
-          },
-        })}\n`,
+      const aboveId = randomBytes(16).toString('hex')
+      const above = await inRun(aboveId, () =>
+        ask(
+          `${JSON.stringify({
+            v: 1,
+            op: 'run',
+            command: 'true',
+            args: [],
+            cwd: base,
+            vars: {},
+            options: {
+              jobId: aboveId,
+              service,
+              user,
+              sourceCommitment: commit,
+              artifacts: [`data/${KEY_FILE}`],
+              passEnv: [],
+            },
+          })}\n`,
+        ),
       )
       expect(above.stdout).toMatch(/"t":"error","code":"INVALID_CONFIG".*is inside/)
       expect(above.stdout).not.toContain(runnerKey)

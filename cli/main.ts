@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
+import { ranText, ranVouched } from '../static-site/src/verify/ran.ts'
 import type { VerifyEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import {
   CliError,
@@ -95,9 +96,11 @@ async function verifyCommand(
     throw new CliError(CliErrorCode.BAD_INPUT, '--timeout: whole seconds from 1 to 3600')
   // Loaded here, not at start: it pulls in o1js (seconds), which `--help` and bad usage never need.
   const { verifyFromEndpoints } = await import('../static-site/src/verify/verify-from-endpoints.ts')
-  const { links, outputs } = await verifyFromEndpoints(endpoints, target, () => {}, {
+  const { links, outputs, manifest } = await verifyFromEndpoints(endpoints, target, () => {}, {
     signal: AbortSignal.timeout(seconds * 1000),
   })
+  // How the job ran is the manifest's word: reported only when the manifest and its signature hold.
+  const vouched = manifest && ranVouched(links) ? manifest : null
   io.stdout(
     flags.json
       ? jsonReport(
@@ -109,8 +112,9 @@ async function verifyCommand(
           },
           links,
           outputs,
+          vouched?.ran ?? null,
         )
-      : textReport(links, outputs),
+      : textReport(links, outputs, vouched ? ranText(vouched) : null),
   )
   return verdictOf(links).exit
 }

@@ -1,3 +1,4 @@
+import type { ResultManifest } from '../protocol/index.ts'
 import type { LinkStatus, VerificationLink } from '../static-site/src/verify/links.ts'
 import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
 
@@ -28,17 +29,21 @@ export function verdictOf(links: readonly VerificationLink[]): {
 const MARK: Record<LinkStatus, string> = { ok: '✓', broken: '✗', pending: '–' }
 
 /**
- * Every link on its own line, its mark, name and detail, then the job's outputs (from the signed
+ * Every link on its own line, its mark, name and detail, then how the job ran (mode and command,
+ * from the signed manifest), then the job's outputs (from the signed
  * manifest, so the manifest and signature links vouch for them), then the verdict.
  */
 export function textReport(
   links: readonly VerificationLink[],
   outputs: OutputsSummary | null = null,
+  ran: string | null = null,
 ): string {
   const lines = links.map((l) => `${MARK[l.status]} ${l.name}\n    ${l.detail}`)
+  if (ran) lines.push(ran)
+  const { verdict } = verdictOf(links)
   if (outputs) {
     lines.push(
-      `outputs: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
+      `${verdict === 'broken' ? 'outputs NOT vouched for (a link is broken: anyone could have written them)' : 'outputs'}: ${outputs.valid ? 'valid' : 'INVALID'}; declaration ${outputs.declaration}; outputsDigest ${outputs.outputsDigest}`,
       ...outputs.values.map(
         (v) =>
           `    ${v.name} (${v.type}) = ${v.value === null ? '(not written)' : JSON.stringify(v.value)}`,
@@ -46,7 +51,6 @@ export function textReport(
       ...outputs.problems.map((p) => `    problem: ${p}`),
     )
   }
-  const { verdict } = verdictOf(links)
   const broken = links.filter((l) => l.status === 'broken').map((l) => l.id)
   const open = links.filter((l) => l.status === 'pending').map((l) => l.id)
   lines.push(
@@ -60,14 +64,19 @@ export function textReport(
 }
 
 /**
- * The machine-readable report (`--json`): the target, the verdict, every link, and the job's
- * outputs (null when it has none) with their outputsDigest.
+ * The machine-readable report (`--json`): the target, the verdict, every link, the job's
+ * outputs (null when it has none) with their outputsDigest, and how it ran (`ran`, null when the
+ * manifest does not say). Under a broken verdict the outputs are not `outputs` but
+ * `unverifiedOutputs`: a script that reads `.outputs` without checking the verdict never takes
+ * values from a result anyone could have forged.
  */
 export function jsonReport(
   target: { bundleCid: string; service: string; jobId?: string; requestId?: string },
   links: readonly VerificationLink[],
   outputs: OutputsSummary | null = null,
+  ran: ResultManifest['ran'] | null = null,
 ): string {
   const { verdict, exit } = verdictOf(links)
-  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, outputs }, null, 2)}\n`
+  const shown = verdict === 'broken' ? { outputs: null, unverifiedOutputs: outputs } : { outputs }
+  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, ...shown, ran }, null, 2)}\n`
 }

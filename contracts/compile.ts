@@ -57,20 +57,38 @@ export async function compileAll(
 }
 
 /**
- * compileAll, unless this process already compiled every contract for this credit token: the
+ * Every contract compiled for this credit token, compiling only those this process has not: the
  * operator's commands run in the local stack's process (and a re-run of `offer` after a
- * failure) then prove without compiling again, minutes under load.
+ * failure), and `deploy service` after `token` and `registry` in one process, then prove without
+ * compiling again what they already compiled, minutes under load.
  */
 export async function ensureCompiledAll(
   creditToken: PublicKey,
   cacheDir: string = DEFAULT_CACHE_DIR,
 ): Promise<void> {
+  await ensureCompiled(
+    ALL.map(([, c]) => c),
+    creditToken,
+    cacheDir,
+  )
+}
+
+/**
+ * Compiles each of `contracts` unless this process already compiled it for this credit token: a
+ * command that proves with one contract (a reveal's registry listing) after others in the same
+ * process (the tests, the local stack) reuses the circuit instead of compiling it again.
+ */
+export async function ensureCompiled(
+  contracts: readonly Compilable[],
+  creditToken: PublicKey,
+  cacheDir: string = DEFAULT_CACHE_DIR,
+): Promise<void> {
   const token = creditToken.toBase58()
-  if (ALL.every(([, c]) => compiledFor.get(c) === token)) {
-    setCreditTokenAddress(creditToken)
-    return
+  setCreditTokenAddress(creditToken)
+  const cache = Cache.FileSystem(cacheDir)
+  for (const c of contracts) {
+    if (compiledFor.get(c) !== token) await compileFor(c, creditToken, cache)
   }
-  await compileAll(creditToken, cacheDir)
 }
 
 /**

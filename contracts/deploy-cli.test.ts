@@ -11,12 +11,16 @@ import {
   canonicalBytes,
   cidToFields,
   commitToField,
+  privateCommitment,
   type ServiceDescriptor,
+  sourceCommitmentToField,
+  unwrap,
 } from '../protocol/index.ts'
 import { readCredits, readServiceState, receiptTokenId } from './client.ts'
 import { main } from './deploy-cli.ts'
 import type { DeployConfig } from './deploy-config.ts'
 import { writeKeyFile } from './key-file.ts'
+import { ServiceRegistry } from './service-registry.ts'
 import { workerKeyHash } from './service-version.ts'
 import { TEST_TOKEN_KEY } from './test-chain.ts'
 
@@ -38,6 +42,15 @@ const run = async (...argv: string[]) => {
   })
   return { code, out: out.join('\n'), err }
 }
+
+/** A registry Published event's data, as o1js decodes it. */
+type Published = {
+  service: PublicKey
+  operator: PublicKey
+  descriptorCid0: Field
+  descriptorCid1: Field
+}
+
 const readConfig = async () => JSON.parse(await readFile(configPath, 'utf8')) as DeployConfig
 
 beforeAll(async () => {
@@ -164,6 +177,92 @@ describe('npm run deploy', () => {
     const again = await run('local', 'token')
     expect(again.code).not.toBe(0)
     expect(again.err[0]).toMatch(/^deploy: ALREADY_DEPLOYED: /)
+  })
+
+  it('deploys a private service naming no coordinate, and reveals it only with the right opening', async () => {
+    const runnerKey = PrivateKey.fromBase58(node.accounts[1]?.privateKey ?? '')
+    const opening = {
+      salt: 'ab'.repeat(31),
+      providerUrl: 'https://gitlab.example.com',
+      project: 'acme/secret-primes',
+      commit: '3f786850e387550fdab836ed7e6dc881de23001b',
+    }
+    const descriptor: ServiceDescriptor = {
+      v: 1,
+      name: 'Count primes (private)',
+      description: '',
+      provider: 'gitlab',
+      visibility: 'private',
+      sourceCommitment: privateCommitment(opening),
+      pricePerJob: '7',
+      runnerPublicKey: runnerKey.toPublicKey().toBase58(),
+      workerPublicKey: '9OBIjAZmFQo0ktHADYbSq3DNwTj4enwdR_9VBkBO1UU',
+      parameters: [],
+    }
+    await writeFile(join(dir, 'private.json'), canonicalBytes(descriptor))
+    const deployedService = await run(
+      'local',
+      'service',
+      '--descriptor',
+      join(dir, 'private.json'),
+      '--runner-key',
+      join(dir, 'runner.json'),
+      '--timelock-slots',
+      '40',
+    )
+    expect(deployedService.err).toEqual([])
+    expect(deployedService.out).not.toContain(opening.project)
+    expect(deployedService.out).not.toContain(opening.commit)
+    const address = deployedService.out.match(/^service (B62\w+)$/m)?.[1] ?? ''
+    const state = await readServiceState(PublicKey.fromBase58(address))
+    expect(state.sourceCommitment).toBe(sourceCommitmentToField(descriptor.sourceCommitment))
+
+    const file = { service: address, provider: 'gitlab', ref: 'main', job: 'test', ...opening }
+    const reveal = async (body: unknown) => {
+      await writeFile(join(dir, 'opening.json'), JSON.stringify(body))
+      return run(
+        'local',
+        'reveal',
+        '--opening',
+        join(dir, 'opening.json'),
+        '--runner-key',
+        join(dir, 'runner.json'),
+      )
+    }
+    const registry = new ServiceRegistry(
+      PublicKey.fromBase58((await readConfig()).deployAliases.local?.registry ?? ''),
+    )
+    const listed = async () => (await registry.fetchEvents()).filter((e) => e.type === 'Published')
+    const before = (await listed()).length
+
+    const wrong = await reveal({ ...file, commit: 'b'.repeat(40) })
+    expect(wrong.code).toBe(1)
+    expect(wrong.err[0]).toMatch(/^deploy: WRONG_OPENING: .*nothing was published$/)
+    const malformed = await reveal({ ...file, salt: 'zz' })
+    expect(malformed.err[0]).toMatch(/^deploy: INVALID_REVEAL: .*salt/)
+    expect(await listed()).toHaveLength(before)
+
+    const right = await reveal(file)
+    expect(right.err).toEqual([])
+    const cid = right.out.match(/^revealed B62\w+: (\w+)$/m)?.[1] ?? ''
+    const fields = unwrap(cidToFields(cid))
+    const events = await listed()
+    expect(events).toHaveLength(before + 1)
+    // The archive answers newest block first (as Mina's does): the newest listing is the reveal,
+    // of this service, signed by its runner.
+    const newest = [...events].sort((a, b) =>
+      Number(b.blockHeight.toBigint() - a.blockHeight.toBigint()),
+    )[0]?.event.data as unknown as Published | undefined
+    expect([newest?.descriptorCid0.toBigInt(), newest?.descriptorCid1.toBigInt()]).toEqual(fields)
+    expect(newest?.service.toBase58()).toBe(address)
+    expect(newest?.operator.toBase58()).toBe(runnerKey.toPublicKey().toBase58())
+    const doc = JSON.parse(
+      await readFile(join(dir, '.zkrunner/keys/local/reveals', `${cid}.json`), 'utf8'),
+    )
+    expect(doc).toMatchObject({
+      kind: 'zkrunner/source-reveal',
+      commitment: descriptor.sourceCommitment,
+    })
   })
 
   it('funds any key on a local chain and never points a local alias to the public faucet', async () => {

@@ -1,17 +1,36 @@
-import { readFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
-import { Cache, fetchLastBlock, Mina, PrivateKey, PublicKey, setBackend, TokenId } from 'o1js'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
+import {
+  Cache,
+  fetchLastBlock,
+  Mina,
+  Poseidon,
+  PrivateKey,
+  PublicKey,
+  setBackend,
+  TokenId,
+} from 'o1js'
 import { z } from 'zod'
 import {
   checkGenuineService,
+  checkSourceReveal,
   cidToFields,
+  fieldToPrivateCommitment,
   isPublicKey,
   ProtocolError,
   parseServiceDescriptor,
   type ServiceDescriptor,
+  type SourceReveal,
+  SourceRevealSchema,
   serviceDescriptorCid,
+  sha256,
+  sourceRevealBytes,
   unwrap,
   WITHDRAW_TIMELOCK_BOUNDS,
 } from '../protocol/index.ts'
@@ -24,9 +43,10 @@ import {
   mintCredits,
   publishService,
   readCredits,
+  readServiceState,
   receiptTokenId,
 } from './client.ts'
-import { compileFor, DEFAULT_CACHE_DIR, ensureCompiledAll, genuineCode } from './compile.ts'
+import { DEFAULT_CACHE_DIR, ensureCompiled, ensureCompiledAll, genuineCode } from './compile.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
 import {
@@ -110,7 +130,7 @@ const isLoopback = (url: string) => /^https?:\/\/(127\.|localhost|\[::1\])/.test
 
 /** Selects the alias's network, checks it answers, and loads the fee payer. */
 async function connect(at: ResolvedAlias, io: DeployIo): Promise<Session> {
-  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId)
+  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId, { prove: at.alias.prove })
   let height: string
   try {
     height = (await fetchLastBlock(at.alias.url)).blockchainLength.toString()
@@ -155,8 +175,7 @@ async function compile(
   if (contracts === 'all') {
     await ensureCompiledAll(creditToken)
   } else {
-    const cache = Cache.FileSystem(DEFAULT_CACHE_DIR)
-    for (const c of contracts) await compileFor(c, creditToken, cache)
+    await ensureCompiled(contracts, creditToken)
   }
   s.io.out(`compiled in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }
@@ -378,7 +397,9 @@ async function serviceCommand(
   )
   const service = serviceKey.key.toPublicKey()
   io.out(
-    `service ${descriptor.name}: ${descriptor.provider} ${descriptor.project}@${descriptor.ref} job ${descriptor.job}`,
+    descriptor.visibility === 'private'
+      ? `service ${descriptor.name}: private ${descriptor.provider} service (coordinates sealed)`
+      : `service ${descriptor.name}: ${descriptor.provider} ${descriptor.project}@${descriptor.ref} job ${descriptor.job}`,
   )
   io.out(
     `  source ${descriptor.sourceCommitment}, ${descriptor.pricePerJob} credits per job, timelock ${timelock} slots`,
@@ -407,6 +428,90 @@ async function serviceCommand(
   io.out(`service ${service.toBase58()}`)
   io.out(`receiptTokenId ${TokenId.toBase58(receiptTokenId(service))}`)
   io.out(`recorded in ${at.configPath}`)
+}
+
+/** What the operator writes to reveal a private service: the reveal document less what the chain says. */
+const OpeningFileSchema = SourceRevealSchema.omit({ v: true, kind: true, commitment: true })
+
+/**
+ * Reveals a private service's source: checks the opening against the commitment frozen in the
+ * service contract (nothing is published when it does not open it), pins the reveal document in
+ * the runner's IPFS store and lists its CID in the registry, signed by the runner key, as a later
+ * Published event of the same service (the registry's existing method: no contract changes).
+ */
+async function revealCommand(
+  at: ResolvedAlias,
+  io: DeployIo,
+  o: { opening: string; runnerKey: string; ipfsDir?: string },
+) {
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(resolve(o.opening), 'utf8'))
+  } catch (e) {
+    throw new DeployError(
+      'INVALID_REVEAL',
+      `${o.opening}: not a readable JSON file (${(e as Error).message})`,
+    )
+  }
+  const parsed = OpeningFileSchema.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new DeployError(
+      'INVALID_REVEAL',
+      `${o.opening}: ${issue?.path.join('.') || 'opening'}: ${issue?.message ?? 'invalid'}`,
+    )
+  }
+  const opening = parsed.data
+  const runnerKey = await readKeyFile(resolve(o.runnerKey), 'runner')
+  const registry = deployed(at, 'registry', 'registry')
+  const s = await connect(at, io)
+  const service = PublicKey.fromBase58(opening.service)
+  if (!(await accountExists(service)))
+    throw new DeployError('NOT_DEPLOYED', `service ${opening.service} is not on chain`)
+  const state = await readServiceState(service)
+  if (state.runnerKeyHash !== Poseidon.hash(runnerKey.toPublicKey().toFields()).toBigInt())
+    throw new DeployError(
+      'RUNNER_KEY_MISMATCH',
+      `the runner key is not service ${opening.service}'s runner`,
+    )
+  const reveal: SourceReveal = {
+    v: 1,
+    kind: 'zkrunner/source-reveal',
+    commitment: fieldToPrivateCommitment(state.sourceCommitment),
+    ...opening,
+  }
+  const checked = checkSourceReveal(reveal, {
+    address: opening.service,
+    commitmentField: state.sourceCommitment,
+  })
+  if (!checked.ok)
+    throw new DeployError('WRONG_OPENING', `${checked.error.message}; nothing was published`)
+  const bytes = sourceRevealBytes(reveal)
+  const cid = CID.createV1(raw.code, createDigest(sha256Hasher.code, sha256(bytes)))
+  const file = join(at.keysDir, 'reveals', `${cid}.json`)
+  await mkdir(dirname(file), { recursive: true })
+  await writeFile(file, bytes)
+  io.out(`reveal document ${cid} written to ${file}`)
+  if (o.ipfsDir !== undefined) {
+    // The runner's store serves it through its gateway, as it serves the descriptor.
+    const [{ openIpfsNode }, { pinRawBlock }] = await Promise.all([
+      import('../agent/ipfs/node.ts'),
+      import('../agent/ipfs/pin-raw-block.ts'),
+    ])
+    const helia = await openIpfsNode({ dataDir: resolve(o.ipfsDir) })
+    try {
+      await pinRawBlock(helia, cid, bytes)
+    } finally {
+      await helia.stop()
+    }
+    io.out(`pinned in ${o.ipfsDir}`)
+  }
+  await requireFunded(s)
+  await compile(s, deployed(at, 'creditToken', 'token'), [ServiceRegistry])
+  await send(s, 'listing the reveal in the registry', () =>
+    publishService(s.payer, registry, runnerKey, service, unwrap(cidToFields(cid))),
+  )
+  io.out(`revealed ${opening.service}: ${cid}`)
 }
 
 async function statusCommand(at: ResolvedAlias, io: DeployIo) {
@@ -559,7 +664,7 @@ function program(alias: string, io: DeployIo): Command {
   root
     .command('service')
     .description(
-      'deploy one frozen service version for a ServiceDescriptor and publish it in the registry',
+      'deploy one frozen service version for a ServiceDescriptor and publish it in the registry (a private descriptor: its poseidon: commitment is frozen, no coordinate is printed)',
     )
     .requiredOption('--descriptor <path>', 'the ServiceDescriptor JSON file')
     .option(
@@ -575,6 +680,31 @@ function program(alias: string, io: DeployIo): Command {
       'slots a user waits before withdrawing an unspent deposit',
     )
     .action(async (o, cmd: Command) => serviceCommand(await load(cmd), io, o))
+  root
+    .command('reveal')
+    .description(
+      "publish a private service's opening (repository, commit, salt): checked against its frozen commitment, pinned, listed in the registry",
+    )
+    .requiredOption(
+      '--opening <path>',
+      'JSON: service, provider, providerUrl, project, ref, job, workflow (GitHub), commit, salt',
+    )
+    .requiredOption('--runner-key <path>', "key file of the service's runner; signs the listing")
+    .option('--ipfs-dir <dir>', "the runner agent's data directory: pin the reveal in its store")
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The opening is the one the service was offered with (README: "Private services"):',
+        `  { "service": "B62…", "provider": "gitlab", "providerUrl": "https://gitlab.com", "project": "acme/private",`,
+        `    "ref": "main", "job": "test", "commit": "<40 hex>", "salt": "<62 hex>" }`,
+        'An opening that does not open the commitment frozen in the service contract is refused',
+        '(WRONG_OPENING) and nothing is published. Example:',
+        `  npm run deploy -- ${alias} reveal --opening opening.json \\`,
+        '    --runner-key ~/.local/share/zkrunner-agent/runner-key.json --ipfs-dir ~/.local/share/zkrunner-agent',
+      ].join('\n'),
+    )
+    .action(async (o, cmd: Command) => revealCommand(await load(cmd), io, o))
   root
     .command('status')
     .description("the alias's network, fee payer balance and deployed addresses")

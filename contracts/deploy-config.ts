@@ -24,6 +24,8 @@ export const DEPLOY_ERROR_CODES = [
   'TRANSACTION',
   'NOT_LOCAL',
   'RETIRED',
+  'INVALID_REVEAL',
+  'WRONG_OPENING',
 ] as const
 /** One of {@link DEPLOY_ERROR_CODES}. */
 export type DeployErrorCode = (typeof DEPLOY_ERROR_CODES)[number]
@@ -57,6 +59,11 @@ export const DeployAliasSchema = z.strictObject({
   feePayerKeyPath: z.string().min(1),
   /** Transaction fee in MINA. */
   fee: MinaAmountSchema,
+  /**
+   * Prove transactions (the default). `false` only for a local chain that does not verify proofs
+   * (`npm run chain` without `--proofs`): transactions then carry dummy proofs and take seconds.
+   */
+  prove: z.boolean().optional(),
   /** A local chain's Lightnet-compatible account manager, for `fund` (default: `/account-manager` on the url's host). */
   accountManager: z.url({ protocol: /^https?$/ }).optional(),
   /** Where generated contract keys go, relative to deploy.json (default `.zkrunner/keys/<alias>`). */

@@ -55,7 +55,12 @@ export {
   setCreditTokenAddress,
 } from './credit-token.ts'
 export { CreditAdminErrors, RegistryErrors, ServiceErrors } from './errors.ts'
-export { type MinaNetworkId, selectNetwork } from './network.ts'
+export {
+  type MinaEndpoint,
+  type MinaNetworkId,
+  minaNetwork,
+  selectNetwork,
+} from './network.ts'
 export { Heartbeat, Terms } from './packing.ts'
 export {
   RESULTS_TREE_HEIGHT,

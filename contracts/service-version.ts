@@ -1,11 +1,11 @@
 import { Field, Poseidon, PublicKey, UInt32, UInt64 } from 'o1js'
 import {
   cidToFields,
-  commitToField,
   digestToFields,
   fromBase64url,
   type ServiceDescriptor,
   sha256,
+  sourceCommitmentToField,
   unwrap,
 } from '../protocol/index.ts'
 import type { ServiceDeployProps } from './service-contract.ts'
@@ -34,7 +34,7 @@ export function serviceDeployProps(
 ): Omit<ServiceDeployProps, 'verificationKey'> {
   const cid = unwrap(cidToFields(descriptorCid))
   return {
-    sourceCommitment: Field(commitToField(terms.sourceCommitment)),
+    sourceCommitment: Field(sourceCommitmentToField(terms.sourceCommitment)),
     descriptorCid: [Field(cid[0]), Field(cid[1])],
     pricePerJob: UInt64.from(terms.pricePerJob),
     withdrawTimelockSlots: UInt32.from(withdrawTimelockSlots),

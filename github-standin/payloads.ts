@@ -90,12 +90,13 @@ export function workflowJobPayload(
   run: StandinRun,
   job: StandinJob,
   base: string,
+  runnerName?: string,
 ): WorkflowJobEvent {
   const payload = retarget(TEMPLATES.workflow_job, repo, base)
   payload.action = job.status
   payload.workflow_job = {
     ...(payload.workflow_job as object),
-    ...jobJson(repo, run, job, base),
+    ...jobJson(repo, run, job, base, runnerName),
   }
   return payload as unknown as WorkflowJobEvent
 }
@@ -143,7 +144,13 @@ export function runJson(repo: StandinRepo, run: StandinRun, base: string) {
 }
 
 /** A job as the REST API returns it (`GET …/actions/runs/{id}/jobs`). */
-export function jobJson(repo: StandinRepo, run: StandinRun, job: StandinJob, base: string) {
+export function jobJson(
+  repo: StandinRepo,
+  run: StandinRun,
+  job: StandinJob,
+  base: string,
+  runnerName = 'zkrunner-standin',
+) {
   const api = `${base}/repos/${repo.owner}/${repo.name}`
   return {
     id: job.id,
@@ -165,7 +172,7 @@ export function jobJson(repo: StandinRepo, run: StandinRun, job: StandinJob, bas
     check_run_url: `${api}/check-runs/${job.id}`,
     labels: ['self-hosted', 'zkrunner'],
     runner_id: job.started_at ? 1 : null,
-    runner_name: job.started_at ? 'zkrunner-standin' : null,
+    runner_name: job.started_at ? runnerName : null,
     runner_group_id: job.started_at ? 1 : null,
     runner_group_name: job.started_at ? 'Default' : null,
     workflow_name: run.name,

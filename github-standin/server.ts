@@ -160,10 +160,18 @@ export async function startGithubStandin(options: GithubStandinOptions): Promise
     // GitHub's order: the job's event, then the run's (a run is requested before its job queues).
     if (status === 'queued') {
       await sendHook(repo, 'workflow_run', workflowRunPayload(repo, run, baseUrl))
-      await sendHook(repo, 'workflow_job', workflowJobPayload(repo, run, job, baseUrl))
+      await sendHook(
+        repo,
+        'workflow_job',
+        workflowJobPayload(repo, run, job, baseUrl, options.runnerName),
+      )
       return
     }
-    await sendHook(repo, 'workflow_job', workflowJobPayload(repo, run, job, baseUrl))
+    await sendHook(
+      repo,
+      'workflow_job',
+      workflowJobPayload(repo, run, job, baseUrl, options.runnerName),
+    )
     await sendHook(repo, 'workflow_run', workflowRunPayload(repo, run, baseUrl))
   }
 
@@ -182,9 +190,36 @@ export async function startGithubStandin(options: GithubStandinOptions): Promise
     workflow: run.path,
   })
 
+  /** Runs waiting for a free runner slot (`runnerSlots`), in dispatch order. */
+  const waiting: (() => void)[] = []
+  let busy = 0
+  const takeSlot = async () => {
+    if (options.runnerSlots !== undefined && busy >= options.runnerSlots)
+      await new Promise<void>((resolve) => waiting.push(resolve))
+    busy++
+  }
+  const freeSlot = () => {
+    busy--
+    waiting.shift()?.()
+  }
+
   const runWorkflow = async (repo: StandinRepo, wf: StandinWorkflow, run: StandinRun) => {
     const job = run.jobs[0]!
     await setRunState(repo, run, job, 'queued')
+    await takeSlot()
+    try {
+      await runJobOnRunner(repo, wf, run, job)
+    } finally {
+      freeSlot()
+    }
+  }
+
+  const runJobOnRunner = async (
+    repo: StandinRepo,
+    wf: StandinWorkflow,
+    run: StandinRun,
+    job: StandinJob,
+  ) => {
     await setRunState(repo, run, job, 'in_progress')
     let outcome: RunJobOutcome
     try {
@@ -453,7 +488,7 @@ export async function startGithubStandin(options: GithubStandinOptions): Promise
         r[2]
           ? {
               total_count: run.jobs.length,
-              jobs: run.jobs.map((j) => jobJson(repo, run, j, baseUrl)),
+              jobs: run.jobs.map((j) => jobJson(repo, run, j, baseUrl, options.runnerName)),
             }
           : runJson(repo, run, baseUrl),
       )

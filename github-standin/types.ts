@@ -143,6 +143,13 @@ export interface GithubStandinOptions {
   control?: boolean
   /** Whether dispatched runs run (queued → in_progress → completed); default true. */
   autoRun?: boolean
+  /** `runner_name` of the self-hosted runner that picks up every job; default `zkrunner-standin`. */
+  runnerName?: string
+  /**
+   * Jobs the runner takes at once, as a self-hosted runner takes one: a run waits `queued` until
+   * one is free. Default: no limit.
+   */
+  runnerSlots?: number
 }
 
 /** One webhook delivery as sent (kept for redelivery, which reuses the delivery id). */

@@ -89,6 +89,57 @@ describe("the Worker's GitHub client against the stand-in", () => {
     })
   })
 
+  it("answers the runner's signer: a run's jobs with their runner, one job at a time on a one-slot runner", async () => {
+    let seen: unknown
+    let client!: GithubClient
+    let second!: Promise<string>
+    client = await setUp({
+      autoRun: true,
+      runnerName: 'rack-1',
+      runnerSlots: 1,
+      runJob: async ({ run }) => {
+        if (seen === undefined) {
+          // While the first job runs here, a second run is dispatched and waits for the runner.
+          second = dispatch(client).then((d) => (d.kind === 'created' ? d.runId : ''))
+          const other = await second
+          seen = {
+            run: await client.getRun({ repository: 'octo/primes', runId: String(run.id) }),
+            jobs: await client.listRunJobs({ repository: 'octo/primes', runId: String(run.id) }),
+            queued: await client.listRunJobs({ repository: 'octo/primes', runId: other }),
+          }
+        }
+        return { conclusion: 'success' }
+      },
+    })
+    const first = await dispatch(client)
+    await standin!.idle()
+    const id = first.kind === 'created' ? first.runId : ''
+    expect(seen).toEqual({
+      run: { ok: true, value: { id, display_title: `zkrunner ${jobId}`, status: 'in_progress' } },
+      jobs: {
+        ok: true,
+        value: [
+          {
+            id: expect.any(String),
+            status: 'in_progress',
+            runner_name: 'rack-1',
+            runner_id: '1',
+          },
+        ],
+      },
+      queued: {
+        ok: true,
+        value: [{ id: expect.any(String), status: 'queued', runner_name: null, runner_id: null }],
+      },
+    })
+    // The second ran once the first was done.
+    expect(standin!.runs.map((r) => r.conclusion)).toEqual(['success', 'success'])
+    expect(await client.listRunJobs({ repository: 'octo/primes', runId: '1' })).toEqual({
+      ok: false,
+      reason: 'HTTP 404',
+    })
+  })
+
   it('classifies the faults as the Worker must: ambiguous, rate-limited (both kinds), rejected', async () => {
     const client = await setUp({
       faults: {

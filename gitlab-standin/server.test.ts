@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { GitlabClient } from '../worker/providers/gitlab/client.ts'
 import { startGitlabStandin } from './server.ts'
 import type { GitlabStandin } from './types.ts'
 
@@ -142,5 +143,80 @@ describe('gitlab stand-in', () => {
     await standin.idle()
     expect(standin.pipelines[0]?.status).toBe('failed')
     expect(standin.pipelines[0]?.jobs[0]?.trace).toBe('ran 1')
+  })
+
+  it("names the runner of a started job in the jobs API (what the runner's signer reads)", async () => {
+    let during: unknown
+    const client = () => new GitlabClient({ baseUrl: standin!.url })
+    standin = await startGitlabStandin({
+      projects: [project],
+      runner: { id: 42, description: 'rack-1' },
+      runJob: async ({ pipeline }) => {
+        during = await client().pipelineJobs({
+          project: '7',
+          apiToken: 'glpat-read',
+          pipelineId: pipeline.id,
+        })
+        return { status: 'success' }
+      },
+    })
+    const res = await trigger(standin.url, 'token=glptt-secret&ref=main')
+    const { id } = (await res.json()) as { id: number }
+    await standin.idle()
+    expect(during).toMatchObject({
+      ok: true,
+      value: [{ status: 'running', runner: { id: 42, description: 'rack-1' } }],
+    })
+    const after = await client().pipelineJobs({
+      project: '7',
+      apiToken: 'glpat-read',
+      pipelineId: id,
+    })
+    expect(after).toMatchObject({ ok: true, value: [{ status: 'success', runner: { id: 42 } }] })
+    // Another token reads nothing.
+    expect(
+      await client().pipelineJobs({ project: '7', apiToken: 'glpat-wrong', pipelineId: id }),
+    ).toMatchObject({ ok: false })
+  })
+
+  it("lists a runner's running jobs (GET /runners/:id/jobs?status=running), in projects the token reads", async () => {
+    let during: unknown
+    const client = () => new GitlabClient({ baseUrl: standin!.url })
+    standin = await startGitlabStandin({
+      projects: [project],
+      runner: { id: 42, description: 'rack-1' },
+      runJob: async () => {
+        during = await client().runnerJobs({
+          runnerId: '42',
+          apiToken: 'glpat-read',
+          status: 'running',
+        })
+        return { status: 'success' }
+      },
+    })
+    const res = await trigger(standin.url, 'token=glptt-secret&ref=main')
+    const { id } = (await res.json()) as { id: number }
+    await standin.idle()
+    expect(during).toMatchObject({
+      ok: true,
+      value: [
+        {
+          status: 'running',
+          runner: { id: 42 },
+          pipeline: { id, project_id: 7 },
+          project: { id: 7 },
+        },
+      ],
+    })
+    // Once the job is over, none is running; another runner id or token reads nothing.
+    expect(
+      await client().runnerJobs({ runnerId: '42', apiToken: 'glpat-read', status: 'running' }),
+    ).toEqual({ ok: true, value: [] })
+    expect(
+      await client().runnerJobs({ runnerId: '43', apiToken: 'glpat-read', status: 'running' }),
+    ).toMatchObject({ ok: false, reason: 'HTTP 404' })
+    expect(
+      await client().runnerJobs({ runnerId: '42', apiToken: 'glpat-wrong', status: 'running' }),
+    ).toMatchObject({ ok: false, reason: 'HTTP 401' })
   })
 })

@@ -157,6 +157,20 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     pipeline: { id: p.id, project_id: p.project_id, ref: p.ref, sha: p.sha, status: p.status },
     web_url: `${webUrl(project)}/-/jobs/${j.id}`,
     failure_reason: j.status === 'failed' ? 'script_failure' : undefined,
+    // GitLab names the runner that picked the job up (null until one did).
+    runner: j.started_at ? runnerJson() : null,
+  })
+  const runnerJson = () => ({
+    id: options.runner?.id ?? 1,
+    description: options.runner?.description ?? 'zkrunner-standin',
+    ip_address: null,
+    active: true,
+    paused: false,
+    is_shared: false,
+    runner_type: 'project_type',
+    name: 'gitlab-runner',
+    online: true,
+    status: 'online',
   })
 
   const sendHook = async (
@@ -421,6 +435,45 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     }
     const parts = url.pathname.replace(/^\/api\/v4\//, '').split('/')
     const method = req.method ?? 'GET'
+    // `GET /runners/:id/jobs?status=…`: the jobs this runner is processing (or processed), limited
+    // as GitLab limits them to projects the token can read (the signer asks it: one job at a time).
+    const runnerJobs = /^\/api\/v4\/runners\/(\d+)\/jobs$/.exec(url.pathname)
+    if (runnerJobs && method === 'GET') {
+      if (Number(runnerJobs[1]) !== (options.runner?.id ?? 1))
+        throw new HttpError(404, { message: '404 Runner Not Found' })
+      const readable = options.projects.filter((p) => {
+        try {
+          requireAccess(req, p)
+          return true
+        } catch {
+          return false
+        }
+      })
+      if (readable.length === 0) throw new HttpError(401, { message: '401 Unauthorized' })
+      if (await applyFault(faults.read, res)) return
+      const status = url.searchParams.get('status')
+      const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 20) || 20, 100)
+      const list = readable
+        .flatMap((project) =>
+          pipelines
+            .filter((p) => p.project_id === project.id)
+            .flatMap((p) =>
+              p.jobs
+                .filter((j) => j.started_at !== null && (!status || j.status === status))
+                .map((j) => ({
+                  ...jobJson(project, p, j),
+                  project: {
+                    id: project.id,
+                    path_with_namespace: projectPath(project),
+                  },
+                })),
+            ),
+        )
+        .sort((a, b) => b.id - a.id)
+        .slice(0, perPage)
+      send(res, 200, list)
+      return
+    }
     if (!url.pathname.startsWith('/api/v4/') || parts[0] !== 'projects' || !parts[1]) {
       throw new HttpError(404, { message: '404 Not Found' })
     }

@@ -107,6 +107,8 @@ export interface GitlabStandinOptions {
   control?: boolean
   /** Whether triggered pipelines run (pending → running → success/failed); default true. */
   autoRun?: boolean
+  /** The runner that picks up every job (`runner` of the jobs API); default id 1, `zkrunner-standin`. */
+  runner?: { id: number; description: string }
 }
 
 /** A running stand-in. */

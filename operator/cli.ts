@@ -18,7 +18,7 @@ import {
   sendHeartbeat,
 } from '../contracts/index.ts'
 import { readKeyFile } from '../contracts/key-file.ts'
-import { serviceDescriptorCid } from '../protocol/index.ts'
+import { PrivateCoordinatesSchema, serviceDescriptorCid } from '../protocol/index.ts'
 import { offer } from './offer.ts'
 import {
   type ProviderCredentials,
@@ -43,6 +43,8 @@ const CredentialsSchema = z.strictObject({
   apiToken: z.string().min(1).max(512).optional(),
   // Without it the Worker accepts no webhook for the service: its jobs never leave `triggered`.
   webhookSecret: z.string().min(16).max(256),
+  // A private service's coordinates and the opening of its commitment (README: private services).
+  coordinates: PrivateCoordinatesSchema.optional(),
 })
 
 /** What `offer` needs beyond the alias. */
@@ -99,7 +101,7 @@ export async function offerCommand(
     )
   }
   let at = await loadAlias(configPath, alias)
-  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId)
+  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId, { prove: at.alias.prove })
   const payer = { key: await readKeyFile(at.feePayerKeyPath, 'fee payer'), fee: at.feeNanomina }
   let compiled = false
   const ensureCompiled = async () => {
@@ -215,7 +217,7 @@ export async function retireCommand(
   }
   const runnerKey = await readKeyFile(resolve(o.runnerKey), 'runner')
   const at = await loadAlias(resolve(o.config), alias)
-  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId)
+  selectNetwork(at.alias.url, at.alias.archive, at.alias.networkId, { prove: at.alias.prove })
   const registryAddress = at.alias.registry
   if (!registryAddress) throw new DeployError('NOT_DEPLOYED', `alias ${alias} has no registry`)
   const registry = PublicKey.fromBase58(registryAddress)

@@ -3,7 +3,9 @@ import {
   generateHpkeKeyPair,
   generateMinaKeyPair,
   openJson,
+  type PrivateCoordinates,
   SealedGithubCredentialsSchema,
+  SealedGitlabCredentialsSchema,
   type ServiceDescriptor,
   TRIGGER_TOKEN_INFO,
 } from '../protocol/index.ts'
@@ -12,7 +14,11 @@ import { RegistrationError, registerWithWorker } from './register.ts'
 // What the Worker opens must be the sealed shape of the descriptor's provider: a GitHub service's
 // token and webhook secret, never GitLab's trigger-token shape (the Worker would refuse it).
 
-async function registered(provider: 'gitlab' | 'github', webhookSecret?: string) {
+async function registered(
+  provider: 'gitlab' | 'github',
+  webhookSecret?: string,
+  coordinates?: PrivateCoordinates,
+) {
   const worker = await generateHpkeKeyPair()
   const runner = generateMinaKeyPair()
   const descriptor: ServiceDescriptor = {
@@ -54,6 +60,7 @@ async function registered(provider: 'gitlab' | 'github', webhookSecret?: string)
         triggerToken: 'github_pat_0123456789',
         apiToken: 'glpat-read',
         ...(webhookSecret ? { webhookSecret } : {}),
+        ...(coordinates ? { coordinates } : {}),
       },
       runnerPrivateKey: runner.privateKey,
     },
@@ -84,6 +91,30 @@ describe('registerWithWorker', () => {
       apiToken: 'glpat-read',
       webhookSecret: 'whsec-0123456789abcdef',
     })
+  })
+
+  // A private service's coordinates travel only here: dropping them in either shape would leave
+  // the Worker refusing the registration (a private service seals its coordinates).
+  it("seals a private service's coordinates in either provider's shape", async () => {
+    const where = {
+      providerUrl: 'https://example.com',
+      project: 'acme/private',
+      ref: 'main',
+      job: 'test',
+      salt: 'ab'.repeat(31),
+      commit: 'c'.repeat(40),
+    }
+    const github = await registered('github', 'whsec-0123456789abcdef', {
+      ...where,
+      workflow: 'zkrunner.yml',
+    })
+    expect(SealedGithubCredentialsSchema.parse(github.opened).coordinates).toEqual({
+      ...where,
+      workflow: 'zkrunner.yml',
+    })
+    const gitlab = await registered('gitlab', 'whsec-0123456789abcdef', where)
+    const sealed = SealedGitlabCredentialsSchema.parse(gitlab.opened)
+    expect(typeof sealed === 'string' ? null : sealed.coordinates).toEqual(where)
   })
 
   it('refuses a GitHub service without its webhook secret, before anything is sent', async () => {

@@ -1,4 +1,5 @@
 import {
+  type PrivateCoordinates,
   type ServiceDescriptor,
   sealJson,
   signServiceRegistration,
@@ -17,6 +18,11 @@ export interface ProviderCredentials {
   apiToken?: string
   /** The secret of this service's webhook alone (GitLab's X-Gitlab-Token, GitHub's HMAC key). */
   webhookSecret?: string
+  /**
+   * A private service's coordinates and commitment opening: sealed with the credentials, the only
+   * place the Worker learns where the job runs.
+   */
+  coordinates?: PrivateCoordinates
 }
 
 /** The credentials as the Worker opens them for the descriptor's provider (protocol's sealed shapes). */
@@ -29,13 +35,20 @@ function sealedCredentials(provider: ServiceDescriptor['provider'], c: ProviderC
         'a GitHub service needs its webhook secret',
       )
     }
-    return { v: 1, provider: 'github', token: c.triggerToken, webhookSecret: c.webhookSecret }
+    return {
+      v: 1,
+      provider: 'github',
+      token: c.triggerToken,
+      webhookSecret: c.webhookSecret,
+      ...(c.coordinates ? { coordinates: c.coordinates } : {}),
+    }
   }
   return {
     v: 1,
     triggerToken: c.triggerToken,
     ...(c.apiToken ? { apiToken: c.apiToken } : {}),
     ...(c.webhookSecret ? { webhookSecret: c.webhookSecret } : {}),
+    ...(c.coordinates ? { coordinates: c.coordinates } : {}),
   }
 }
 

@@ -24,6 +24,8 @@ export const ProtocolErrorCode = {
   BAD_SIGNATURE: 'BAD_SIGNATURE',
   /** A key that is not a valid Mina or HPKE key. */
   INVALID_KEY: 'INVALID_KEY',
+  /** An opening (sealed coordinates, a reveal) that does not open the source commitment. */
+  WRONG_OPENING: 'WRONG_OPENING',
 } as const
 
 /** One of the stable protocol error codes. */

@@ -24,6 +24,7 @@ export {
   parseCid,
   parseContentCid,
 } from './cid-fields.ts'
+export { hasControlCharacter } from './control-characters.ts'
 export { bigintToBytes, bytesToBigint, digestToFields, fieldsToDigest, sha256 } from './digest.ts'
 export {
   domainTag,
@@ -141,14 +142,17 @@ export {
   type WrittenOutput,
 } from './outputs.ts'
 export {
-  hasControlCharacter,
   isReservedParameterName,
+  PARAMETER_TYPES,
   ParameterNameSchema,
   type ParameterSpec,
   ParameterSpecSchema,
+  type ParameterType,
   type ParameterValues,
   ParameterValuesSchema,
   RESERVED_PARAMETER_PREFIXES,
+  type ServiceInterface,
+  ServiceInterfaceSchema,
   validateParameters,
 } from './parameters.ts'
 export { parseJsonWith, parseWith } from './parse.ts'
@@ -194,8 +198,11 @@ export {
   parseManifestBytes,
   parseManifestSignature,
   parseResultManifest,
+  RanSchema,
   type ResultManifest,
   ResultManifestSchema,
+  type RunMode,
+  RunModeSchema,
   type SamplingSummary,
   SamplingSummarySchema,
   type SkippedArtifact,
@@ -221,6 +228,10 @@ export {
   serviceAvailability,
 } from './service-availability.ts'
 export {
+  isPrivateService,
+  PRIVATE_COORDINATES,
+  type PrivateServiceDescriptor,
+  type PublicServiceDescriptor,
   parseServiceDescriptor,
   type ServiceDescriptor,
   ServiceDescriptorSchema,
@@ -228,13 +239,27 @@ export {
   serviceDescriptorCid,
 } from './service-descriptor.ts'
 export {
+  checkDriver,
+  type DriverFacts,
+  DriverRefusal,
+  type DriverRefusalCode,
+  type DriverVerdict,
+  driverParameters,
+  interfaceProblem,
+  type ServiceParameterSpec,
+} from './service-parameter.ts'
+export {
+  type PrivateCoordinates,
+  PrivateCoordinatesSchema,
   parseServiceRegistration,
+  resolveRunsOn,
   type SealedGithubCredentials,
   SealedGithubCredentialsSchema,
   type SealedGitlabCredentials,
   SealedGitlabCredentialsSchema,
   type ServiceRegistration,
   ServiceRegistrationSchema,
+  sealedCoordinates,
   signServiceRegistration,
   verifyServiceRegistration,
 } from './service-registration.ts'
@@ -260,6 +285,32 @@ export {
   signFields,
   verifyFields,
 } from './signature.ts'
+export {
+  fieldToPrivateCommitment,
+  fieldToSourceCommitment,
+  isPrivateCommitment,
+  newSalt,
+  openingStringToFields,
+  openingToField,
+  opensCommitment,
+  PrivateCommitmentSchema,
+  privateCommitment,
+  SOURCE_COMMITMENT_PREFIX,
+  SourceCommitmentSchema,
+  type SourceOpening,
+  SourceOpeningSchema,
+  sameSourceCommitment,
+  sourceCommitmentToField,
+} from './source-commitment.ts'
+export {
+  checkSourceReveal,
+  MAX_REVEAL_BYTES,
+  parseSourceReveal,
+  revealOpening,
+  type SourceReveal,
+  SourceRevealSchema,
+  sourceRevealBytes,
+} from './source-reveal.ts'
 export {
   STATUS_QUERY_MAX_SECONDS,
   type StatusQuery,

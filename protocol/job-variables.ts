@@ -3,6 +3,7 @@ import type { Result } from './errors.ts'
 import { OutputSpecsSchema } from './outputs.ts'
 import { parseWith } from './parse.ts'
 import { CommitShaSchema, PublicKeySchema, RequestIdSchema } from './primitives.ts'
+import { SourceCommitmentSchema } from './source-commitment.ts'
 import { VoucherSchema } from './voucher.ts'
 
 // An artifact path names a file under the job's build directory: relative, no `.`/`..` segment,
@@ -45,7 +46,7 @@ export const JobVariablesSchema = z.object({
   ZKRUNNER_SERVICE: PublicKeySchema,
   ZKRUNNER_USER: PublicKeySchema,
   /** The service version's source commitment: the commit the job must run. */
-  ZKRUNNER_SOURCE_COMMITMENT: CommitShaSchema,
+  ZKRUNNER_SOURCE_COMMITMENT: SourceCommitmentSchema,
   /** The user's latest voucher (canonical JSON of Voucher). */
   ZKRUNNER_VOUCHER: jsonVariable(4096, VoucherSchema).optional(),
   /** The service's declared outputs (canonical JSON of the descriptor's `outputs`). */

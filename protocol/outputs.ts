@@ -3,10 +3,10 @@
 // can read in a proof. Every reader (agent, page, CLI, consumers) uses these, never a copy.
 import { z } from 'zod'
 import { cidToFields } from './cid-fields.ts'
+import { hasControlCharacter } from './control-characters.ts'
 import { digestToFields } from './digest.ts'
 import { fromHex } from './encoding.ts'
 import type { Result } from './errors.ts'
-import { hasControlCharacter } from './parameters.ts'
 import { parseWith } from './parse.ts'
 import { poseidonHashWithPrefix } from './poseidon.ts'
 import { ContentCidSchema, Sha256HexSchema, Uint64Schema } from './primitives.ts'

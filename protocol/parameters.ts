@@ -1,5 +1,8 @@
 import { z } from 'zod'
+import { hasControlCharacter } from './control-characters.ts'
 import { fail, ok, ProtocolErrorCode, type Result } from './errors.ts'
+import { MAX_OUTPUTS, OUTPUT_TYPES, OutputNameSchema } from './outputs.ts'
+import { PublicKeySchema } from './primitives.ts'
 import { unsafeRegexReason } from './safe-regex.ts'
 
 /**
@@ -21,16 +24,6 @@ export const RESERVED_PARAMETER_PREFIXES = [
 export const isReservedParameterName = (name: string): boolean =>
   RESERVED_PARAMETER_PREFIXES.some((p) => name.toUpperCase().startsWith(p))
 
-// C0 and C1 controls: a newline in a CI variable can forge a dotenv line or a log line.
-/** Whether a string holds a control character (newline, tab, escape, …). */
-export function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true
-  }
-  return false
-}
-
 /** A parameter's name: it becomes a GitLab CI variable, so it follows GitLab's variable-name rule. */
 export const ParameterNameSchema = z
   .string()
@@ -49,6 +42,36 @@ const compiles = (pattern: string): boolean => {
     return false
   }
 }
+
+/** The types a parameter may have (the `type` of each ParameterSpec). */
+export const PARAMETER_TYPES = ['string', 'integer', 'boolean', 'enum', 'service'] as const
+/** One parameter type. */
+export type ParameterType = (typeof PARAMETER_TYPES)[number]
+
+const uniqueNames = (entries: readonly { name: string }[]) =>
+  new Set(entries.map((e) => e.name)).size === entries.length
+
+/**
+ * What a `service` parameter requires of the service passed in (its driver): parameters the outer
+ * job will set and outputs it will read, by name and type. A driver matches when it declares each
+ * (protocol's checkDriver, service-parameter.ts).
+ */
+export const ServiceInterfaceSchema = z.strictObject({
+  parameters: z
+    .array(z.strictObject({ name: ParameterNameSchema, type: z.enum(PARAMETER_TYPES) }))
+    .max(64)
+    .refine(uniqueNames, 'parameter names must be unique')
+    .optional()
+    .meta({ description: 'Parameters the driver must declare, with these types.' }),
+  outputs: z
+    .array(z.strictObject({ name: OutputNameSchema, type: z.enum(OUTPUT_TYPES) }))
+    .max(MAX_OUTPUTS)
+    .refine(uniqueNames, 'output names must be unique')
+    .optional()
+    .meta({ description: 'Outputs the driver must declare as required, with these types.' }),
+})
+/** What a `service` parameter requires of its driver. */
+export type ServiceInterface = z.infer<typeof ServiceInterfaceSchema>
 
 const common = {
   name: ParameterNameSchema,
@@ -88,6 +111,14 @@ export const ParameterSpecSchema = z.discriminatedUnion('type', [
     type: z.literal('enum'),
     values: z.array(TextSchema(128).min(1)).min(1).max(64),
     default: TextSchema(128).optional(),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('service').meta({
+      description:
+        'Another service (its contract address, B62…) the job uses as its driver: it must be a live, registered service version matching `interface`.',
+    }),
+    interface: ServiceInterfaceSchema.optional(),
   }),
 ])
 /** One typed job parameter a service accepts, with its constraints. */
@@ -134,6 +165,12 @@ function checkOne(spec: ParameterSpec, value: string | number | boolean): Result
         return bad(spec.name, `must be one of ${spec.values.join(', ')}`)
       }
       return ok(value)
+    // Only the address's form here: whether it names a matching driver needs the chain and the
+    // registry, which the caller reads and hands to checkDriver.
+    case 'service':
+      if (typeof value !== 'string' || !PublicKeySchema.safeParse(value).success)
+        return bad(spec.name, 'must be a service contract address (B62…)')
+      return ok(value)
   }
 }
 
@@ -151,7 +188,9 @@ export function validateParameters(
     if (!specs.some((s) => s.name === name)) return bad(name, 'not a parameter of this service')
   }
   for (const spec of specs) {
-    const value = Object.hasOwn(values, spec.name) ? values[spec.name] : spec.default
+    // A driver has no default: the user chooses it, and the rule checks it (checkDriver).
+    const fallback = spec.type === 'service' ? undefined : spec.default
+    const value = Object.hasOwn(values, spec.name) ? values[spec.name] : fallback
     if (value === undefined) {
       if (spec.required) return bad(spec.name, 'required')
       continue

@@ -6,7 +6,6 @@ import { manifestMessage } from './messages.ts'
 import { ManifestOutputsSchema } from './outputs.ts'
 import { parseWith } from './parse.ts'
 import {
-  CommitShaSchema,
   ContentCidSchema,
   PublicKeySchema,
   RequestIdSchema,
@@ -15,6 +14,7 @@ import {
   WellFormedStringSchema,
 } from './primitives.ts'
 import { signFields, verifyFields } from './signature.ts'
+import { SourceCommitmentSchema } from './source-commitment.ts'
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const isoTime = z.iso.datetime({ offset: true })
@@ -93,13 +93,32 @@ export type SkippedArtifact = z.infer<typeof SkippedArtifactSchema>
  */
 export const NotRunReasonSchema = z.enum(['source-mismatch'])
 
+/**
+ * How the runner came to run the job. `executor`: GitLab Runner handed the agent the job's own
+ * script (the custom executor); `run`: the job's CI script called `zkrunner-agent run` with a
+ * command of its choosing; `signer`: the job's own user asked the signer to run a command of its
+ * choosing, and the signer checked with the Worker and the provider that the job was dispatched
+ * and was running on this runner. In `run` and `signer` the command is the job's word, not the
+ * service's: a reader sees what was run, not that it was the service's definition.
+ */
+export const RunModeSchema = z.enum(['executor', 'run', 'signer'])
+/** How the runner came to run the job. */
+export type RunMode = z.infer<typeof RunModeSchema>
+
+/** How the job ran: its mode and the command line the runner started (program first). */
+export const RanSchema = z.strictObject({
+  mode: RunModeSchema,
+  command: z.array(WellFormedStringSchema.max(65_536)).min(1).max(1025),
+})
+
 /** What the runner asserts about one job: signed, pinned, and checked by anyone. */
 export const ResultManifestSchema = z.strictObject({
   v: z.literal(1),
   jobId: RequestIdSchema,
   /** The service contract's address. */
   service: PublicKeySchema,
-  sourceCommitment: CommitShaSchema,
+  /** The service version's source commitment: a commit SHA, or a private service's poseidon:…. */
+  sourceCommitment: SourceCommitmentSchema,
   /** The runner oracle's public key that signs this manifest. */
   runner: PublicKeySchema,
   /** The paying user. */
@@ -126,6 +145,8 @@ export const ResultManifestSchema = z.strictObject({
    * declares none and the job wrote none). `valid: false` marks the job outputs-invalid.
    */
   outputs: ManifestOutputsSchema.optional(),
+  /** How the job ran (absent in manifests from before the runner recorded it). */
+  ran: RanSchema.optional(),
 })
 /** What the runner asserts about one job. */
 export type ResultManifest = z.infer<typeof ResultManifestSchema>

@@ -9,12 +9,8 @@ import type { Result } from './errors.ts'
 import { OutputSpecsSchema } from './outputs.ts'
 import { ParameterSpecSchema } from './parameters.ts'
 import { parseWith } from './parse.ts'
-import {
-  CommitShaSchema,
-  HpkePublicKeySchema,
-  PublicKeySchema,
-  Uint64Schema,
-} from './primitives.ts'
+import { HpkePublicKeySchema, PublicKeySchema, Uint64Schema } from './primitives.ts'
+import { isPrivateCommitment, SourceCommitmentSchema } from './source-commitment.ts'
 
 /** A GitHub repository as its API names it: `owner/repo`. */
 export const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/
@@ -32,18 +28,33 @@ export const ServiceDescriptorSchema = z
       .default('')
       .meta({ description: 'What the job does, shown in the market.' }),
     provider: z.enum(['gitlab', 'github']).meta({ description: 'The CI provider.' }),
+    visibility: z.enum(['public', 'private']).optional().meta({
+      description:
+        "'private': the descriptor names no provider URL, project, ref, workflow or job, and sourceCommitment is a hiding commitment (poseidon:…); the Worker reads the coordinates from the sealed registration. Left out: public.",
+    }),
     providerUrl: z
       .url({ protocol: /^https?$/ })
       // The JSON Schema's `format: uri` alone would allow any scheme.
       .meta({
         description: 'Base URL of the provider, e.g. https://gitlab.com.',
         pattern: '^https?://',
-      }),
-    project: z.string().min(1).max(255).meta({
-      description:
-        "Project id or URL-encodable path (`group/project`) as the provider's API takes it.",
-    }),
-    ref: z.string().min(1).max(255).meta({ description: 'Branch or tag the pipeline runs on.' }),
+      })
+      .optional(),
+    project: z
+      .string()
+      .min(1)
+      .max(255)
+      .meta({
+        description:
+          "Project id or URL-encodable path (`group/project`) as the provider's API takes it. Public services only.",
+      })
+      .optional(),
+    ref: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .meta({ description: 'Branch or tag the pipeline runs on. Public services only.' }),
     workflow: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,200}\.ya?ml$/, 'must be a workflow file name (e.g. zkrunner.yml)')
@@ -56,10 +67,11 @@ export const ServiceDescriptorSchema = z
       .string()
       .min(1)
       .max(255)
-      .meta({ description: 'Name of the CI job that is the service.' }),
-    sourceCommitment: CommitShaSchema.meta({
+      .optional()
+      .meta({ description: 'Name of the CI job that is the service. Public services only.' }),
+    sourceCommitment: SourceCommitmentSchema.meta({
       description:
-        'Commit SHA of the pipeline definition: what the user reviewed and pays for. A new commit is a new service version.',
+        'Commit SHA of the pipeline definition: what the user reviewed and pays for. A new commit is a new service version. A private service: poseidon: and the hex of Poseidon(salt, provider URL, project, commit) (protocol/source-commitment.ts).',
     }),
     pricePerJob: Uint64Schema.meta({
       description:
@@ -88,25 +100,73 @@ export const ServiceDescriptorSchema = z
     message: 'parameter names must be unique',
     path: ['parameters'],
   })
+  // A public descriptor names where its job runs; a private one names nothing of it (the sealed
+  // registration does), and its commitment must hide the commit rather than show it.
+  .superRefine((d, ctx) => {
+    const priv = d.visibility === 'private'
+    for (const f of PRIVATE_COORDINATES) {
+      if (priv && d[f] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a private service does not publish it',
+          path: [f],
+        })
+      if (!priv && f !== 'workflow' && d[f] === undefined)
+        ctx.addIssue({ code: 'custom', message: 'a public service names it', path: [f] })
+    }
+    if (priv !== isPrivateCommitment(d.sourceCommitment))
+      ctx.addIssue({
+        code: 'custom',
+        message: priv
+          ? 'a private service commits with poseidon:…'
+          : 'a public service commits to its commit SHA',
+        path: ['sourceCommitment'],
+      })
+  })
   // GitHub's dispatch needs the repository as owner/repo and a workflow file; GitLab takes neither.
-  .refine((d) => d.provider !== 'github' || d.workflow !== undefined, {
-    message: 'a GitHub service names its workflow file',
-    path: ['workflow'],
-  })
-  .refine((d) => d.provider !== 'github' || GITHUB_REPOSITORY.test(d.project), {
-    message: 'a GitHub project is owner/repo',
-    path: ['project'],
-  })
+  .refine(
+    (d) => d.provider !== 'github' || d.visibility === 'private' || d.workflow !== undefined,
+    {
+      message: 'a GitHub service names its workflow file',
+      path: ['workflow'],
+    },
+  )
+  .refine(
+    (d) => d.provider !== 'github' || d.project === undefined || GITHUB_REPOSITORY.test(d.project),
+    {
+      message: 'a GitHub project is owner/repo',
+      path: ['project'],
+    },
+  )
   .refine((d) => d.provider !== 'gitlab' || d.workflow === undefined, {
     message: 'only a GitHub service names a workflow file',
     path: ['workflow'],
   })
+/** The fields a private descriptor leaves out: where its job runs. */
+export const PRIVATE_COORDINATES = ['providerUrl', 'project', 'ref', 'workflow', 'job'] as const
+
+type DescriptorFields = z.infer<typeof ServiceDescriptorSchema>
+type Coordinate = (typeof PRIVATE_COORDINATES)[number]
+/** A descriptor that publishes where its job runs. */
+export type PublicServiceDescriptor = Omit<DescriptorFields, Coordinate | 'visibility'> &
+  Required<Pick<DescriptorFields, Exclude<Coordinate, 'workflow'>>> & {
+    workflow?: string
+    visibility?: 'public'
+  }
+/** A descriptor whose coordinates travel only sealed to the Worker. */
+export type PrivateServiceDescriptor = Omit<DescriptorFields, Coordinate | 'visibility'> & {
+  visibility: 'private'
+}
 /** One version of one CI job offered as a service. */
-export type ServiceDescriptor = z.infer<typeof ServiceDescriptorSchema>
+export type ServiceDescriptor = PublicServiceDescriptor | PrivateServiceDescriptor
+
+/** True when a descriptor keeps its source private. */
+export const isPrivateService = (d: ServiceDescriptor): d is PrivateServiceDescriptor =>
+  d.visibility === 'private'
 
 /** Validates an untrusted service descriptor. */
 export const parseServiceDescriptor = (input: unknown): Result<ServiceDescriptor> =>
-  parseWith(ServiceDescriptorSchema, input)
+  parseWith(ServiceDescriptorSchema, input) as Result<ServiceDescriptor>
 
 /**
  * The bytes pinned for a descriptor: the canonical JSON (RFC 8785) of the parsed descriptor, with

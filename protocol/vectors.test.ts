@@ -37,6 +37,16 @@ test('the vector public key fields are o1js PublicKey.toFields()', () => {
   )
 })
 
+test('the private source commitment vector is o1js Poseidon.hashWithPrefix of its input', () => {
+  const v = committed.sourceCommitment
+  expect(
+    Poseidon.hashWithPrefix(
+      v.prefix,
+      v.input.map((x: string) => Field(x)),
+    ).toString(),
+  ).toBe(v.field)
+})
+
 test('the outputs digest is o1js Poseidon.hashWithPrefix over the output fields', () => {
   const o = committed.outputs
   const digest = (fields: string[]) =>
@@ -58,4 +68,12 @@ test('the outputs digest is o1js Poseidon.hashWithPrefix over the output fields'
   expect(Number(len)).toBe(new TextEncoder().encode(label).length)
   for (const c of chunks) expect(BigInt(c) < 1n << 248n).toBe(true)
   expect(o.invalid.fields[0]).toBe('0')
+})
+
+test("a manifest's `ran` (mode and command) is part of the signed bytes and parses back", async () => {
+  const { parseManifestBytes } = await import('./index.ts')
+  const r = committed.ran
+  const parsed = parseManifestBytes(new TextEncoder().encode(r.manifest.canonical))
+  expect(parsed.ok && parsed.value.ran).toEqual(r.value)
+  expect(r.manifest.digest).not.toBe(committed.manifest.digest)
 })

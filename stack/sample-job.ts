@@ -1,4 +1,4 @@
-import { type PrivateKey, PublicKey } from 'o1js'
+import { Mina, type PrivateKey, PublicKey } from 'o1js'
 import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
 import {
   type GenuineCode,
@@ -59,7 +59,9 @@ export async function ensureDeposit(
   const need = owed + price * jobs
   if (have >= need) return
   const amount = need - have + price * 9n
-  log(`depositing ${amount} credits into the service (proving; about a minute)…`)
+  log(
+    `depositing ${amount} credits into the service${Mina.getProofsEnabled() ? ' (proving; about a minute)' : ''}…`,
+  )
   const pending = await deposit(payer, service, userKey, userKey.toPublicKey(), amount)
   await pending.wait()
 }

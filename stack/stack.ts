@@ -125,6 +125,8 @@ export interface StackFaults {
 export interface LocalStack {
   urls: StackUrls
   keys: StackKeys
+  /** Whether the chain verifies proofs, and so whether the stack and its agent prove. */
+  proofs: boolean
   /** The contracts; `service` is the GitLab service version. */
   deployment: Deployment
   /** The GitLab service's descriptor. */
@@ -184,6 +186,17 @@ const mina = (k: PrivateKey) => ({
   publicKey: k.toPublicKey().toBase58(),
   privateKey: k.toBase58(),
 })
+
+/** Whether the stack's own chain node verifies proofs (its `/local/status`; a failure is an error). */
+async function chainVerifiesProofs(chainBase: string): Promise<boolean> {
+  const res = await fetch(`${chainBase}/local/status`)
+  const status = (await res.json()) as { proofsEnabled?: unknown }
+  if (!res.ok || typeof status.proofsEnabled !== 'boolean')
+    throw new Error(
+      `the local chain's status (${res.status}) does not say whether it verifies proofs`,
+    )
+  return status.proofsEnabled
+}
 
 /**
  * Brings up the whole product on loopback: the local Mina node, contracts deployed, the runner's
@@ -268,6 +281,14 @@ async function bringUp(
     readyTimeoutMs: 120_000,
     onLine: prefixed('chain'),
   })
+  // Transactions are proved only when the node verifies proofs (`ZKRUNNER_CHAIN_PROOFS=true`):
+  // against one that does not, a proof costs minutes and proves nothing to anyone (the page's own
+  // deposits still prove in the browser, and the contracts' tests prove every method).
+  const prove = await chainVerifiesProofs(chainBase)
+  if (!prove)
+    log(
+      'the local chain does not verify proofs: the stack and its agent send dummy proofs (ZKRUNNER_CHAIN_PROOFS=true proves every transaction)',
+    )
 
   // Dev accounts come from the node's Lightnet-compatible account manager, as on Lightnet.
   const acquire = async () =>
@@ -325,7 +346,7 @@ async function bringUp(
   const githubDescriptorCid = await publishDescriptor(agentDataDir, githubDescriptor)
   const githubServiceKey = await serviceKeyFor(join(dataDir, 'services.json'), githubDescriptorCid)
 
-  selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID)
+  selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID, { prove })
   const deployInput = {
     payer,
     tokenKey: PrivateKey.fromBase58(secrets.tokenKey),
@@ -378,6 +399,7 @@ async function bringUp(
     ZKRUNNER_MINA_GRAPHQL_URL: urls.minaGraphql,
     ZKRUNNER_ARCHIVE_URL: urls.archive,
     ZKRUNNER_MINA_NETWORK_ID: NETWORK_ID,
+    ZKRUNNER_PROVE: String(prove),
     ZKRUNNER_CREDIT_TOKEN: deployment.token,
     ZKRUNNER_METRICS_LISTEN: '',
     ZKRUNNER_CONFIG: join(dataDir, 'agent.json'),
@@ -764,6 +786,7 @@ async function bringUp(
   }
   return {
     urls,
+    proofs: prove,
     keys: {
       user: mina(userKey),
       pageUser: mina(pageUserKey),

@@ -19,6 +19,14 @@ export const ApiErrorCode = {
   DESCRIPTOR_MISMATCH: 'descriptor_mismatch',
   RECEIPT_TOKEN_MISMATCH: 'receipt_token_mismatch',
   INVALID_PARAMETERS: 'invalid_parameters',
+  /** A `service` parameter names no service contract (protocol's driver rule: unknown-service). */
+  DRIVER_UNKNOWN: 'driver_unknown',
+  /** A `service` parameter names a contract that is not a registered version (not-registered). */
+  DRIVER_NOT_REGISTERED: 'driver_not_registered',
+  /** A `service` parameter names a version that takes no job now (unavailable: retired, stale, …). */
+  DRIVER_UNAVAILABLE: 'driver_unavailable',
+  /** A `service` parameter names a version whose descriptor does not match the interface. */
+  DRIVER_INTERFACE_MISMATCH: 'driver_interface_mismatch',
   TRIGGER_INPUTS_TOO_LARGE: 'trigger_inputs_too_large',
   BAD_SIGNATURE: 'bad_signature',
   VOUCHER_STALE: 'voucher_stale',

@@ -1,9 +1,23 @@
 import { env } from 'cloudflare:workers'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import {
+  generateMinaKeyPair,
+  JOB_REQUEST_INFO,
+  newRequestId,
+  sealJson,
+  signServiceRetirement,
+  signVoucher,
+} from '../protocol/index.ts'
 import { app } from './index.ts'
 import { TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
-import { workerKey } from './test-support/fixtures.ts'
+import {
+  fundedUser,
+  makeService,
+  postJson,
+  registeredService,
+  workerKey,
+} from './test-support/fixtures.ts'
 
 const RUNS = 10_000
 
@@ -77,6 +91,95 @@ describe('fuzz: malformed bodies never make a 5xx', () => {
       { numRuns: RUNS },
     )
   })
+
+  it(`POST /v1/jobs with a service parameter (${RUNS} sealed requests)`, async () => {
+    // Well-sealed, well-signed requests to a higher-order service: only the parameters vary, the
+    // driver among every kind the rule refuses (and one it admits), so each reaches admission.
+    const service = await registeredService({
+      parameters: [
+        {
+          name: 'DRIVER',
+          type: 'service',
+          required: true,
+          interface: { parameters: [{ name: 'OPT', type: 'enum' }] },
+        },
+        { name: 'N', type: 'integer', required: false },
+      ],
+    })
+    const opt = [{ name: 'OPT', type: 'enum' as const, values: ['O0'], required: true }]
+    const matching = await registeredService({ parameters: opt })
+    const retired = await registeredService({ parameters: opt })
+    await postJson(
+      `/v1/services/${retired.address}/retire`,
+      signServiceRetirement(
+        { service: retired.address, at: Date.now() },
+        retired.operator.privateKey,
+      ),
+    )
+    const drivers = [
+      matching.address,
+      retired.address,
+      (await registeredService()).address, // no OPT: interface mismatch
+      (await makeService({ parameters: opt })).address, // never registered
+      (await registeredService({ parameters: opt, heartbeatSlot: 1 })).address, // stale
+      service.address, // itself
+      generateMinaKeyPair().publicKey, // no contract
+    ]
+    const user = await fundedUser(service, 1_000_000n)
+    const { publicKey } = await workerKey()
+    // One voucher for all: a refused request does not use it up; after the first admission the
+    // rest meet voucher_stale, which is also below 500.
+    const voucher = signVoucher(
+      { v: 1, user: user.publicKey, service: service.address, cumulativeAmount: '10', nonce: '1' },
+      user.privateKey,
+    )
+    const answers = new Set<string>()
+    const codeOf = async (res: Response) =>
+      ((await res.json()) as { error?: { code?: string } }).error?.code ?? String(res.status)
+    const value = fc.oneof(
+      fc.constantFrom(...drivers),
+      base58,
+      fc.string({ maxLength: 60 }),
+      fc.integer(),
+      fc.boolean(),
+    )
+    const parameters = fc.dictionary(
+      fc.oneof(
+        fc.constantFrom('DRIVER', 'N', 'OPT', 'ZKRUNNER_SERVICE'),
+        fc.string({ maxLength: 8 }),
+      ),
+      value,
+      { maxKeys: 3 },
+    )
+    await fc.assert(
+      fc.asyncProperty(parameters, async (p) => {
+        const request = {
+          v: 1,
+          service: service.address,
+          user: user.publicKey,
+          requestId: newRequestId(),
+          parameters: p,
+          expiresAt: Math.floor(Date.now() / 1000) + 600,
+        }
+        const envelope = await sealJson(publicKey, JOB_REQUEST_INFO, { request, voucher })
+        const res = await post('/v1/jobs', JSON.stringify(envelope))
+        answers.add(res.status === 202 ? 'admitted' : await codeOf(res.clone()))
+        await expectClientError(res)
+      }),
+      { numRuns: RUNS },
+    )
+    // The bodies reached every refusal of the driver rule, and the one admission.
+    for (const code of [
+      'admitted',
+      'voucher_stale',
+      'invalid_parameters',
+      'driver_unknown',
+      'driver_not_registered',
+      'driver_unavailable',
+      'driver_interface_mismatch',
+    ])
+      expect(answers).toContain(code)
+  }, 900_000)
 
   it(`POST /v1/services (${RUNS} bodies)`, async () => {
     const registration = fc.record(

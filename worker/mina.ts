@@ -9,8 +9,11 @@ import { ApiError, ApiErrorCode } from './errors.ts'
 export interface ChainReader {
   /** Both accounts of a service, `(service, MINA)` and `(service, credit token)`, for the genuine check. */
   serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts>
-  /** The balance of `(owner, tokenId)`; 0 when the account does not exist. */
-  balance(owner: string, tokenId: string): Promise<bigint>
+  /**
+   * The balance of `(owner, tokenId)`; 0 when the account does not exist. `fresh` reads the node
+   * now, past the cache (an admission must see a deposit that landed a moment ago).
+   */
+  balance(owner: string, tokenId: string, options?: { fresh?: boolean }): Promise<bigint>
   /** The global slot of the best tip. */
   currentSlot(): Promise<bigint>
 }
@@ -65,10 +68,10 @@ export class MinaGraphqlReader implements ChainReader {
     return body.data
   }
 
-  #cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+  #cached<T>(key: string, load: () => Promise<T>, fresh = false): Promise<T> {
     const ttl = this.options.cacheMs ?? 0
     const now = Date.now()
-    const hit = this.#cache.get(key)
+    const hit = fresh ? undefined : this.#cache.get(key)
     if (hit && now - hit.at < ttl) return hit.value as Promise<T>
     if (hit && ttl === 0 && hit.at === IN_FLIGHT) return hit.value as Promise<T>
     const value = load()
@@ -95,19 +98,23 @@ export class MinaGraphqlReader implements ChainReader {
     })
   }
 
-  balance(owner: string, tokenId: string): Promise<bigint> {
-    return this.#cached(`balance:${owner}:${tokenId}`, async () => {
-      const data = await this.#query(
-        `{ account(publicKey: ${literal(owner)}, token: ${literal(tokenId)}) { balance { total } } }`,
-      )
-      const account = data.account as { balance?: { total?: unknown } } | null | undefined
-      if (!account) return 0n
-      try {
-        return toBigint(account.balance?.total)
-      } catch {
-        throw unavailable('balance is not a number')
-      }
-    })
+  balance(owner: string, tokenId: string, options: { fresh?: boolean } = {}): Promise<bigint> {
+    return this.#cached(
+      `balance:${owner}:${tokenId}`,
+      async () => {
+        const data = await this.#query(
+          `{ account(publicKey: ${literal(owner)}, token: ${literal(tokenId)}) { balance { total } } }`,
+        )
+        const account = data.account as { balance?: { total?: unknown } } | null | undefined
+        if (!account) return 0n
+        try {
+          return toBigint(account.balance?.total)
+        } catch {
+          throw unavailable('balance is not a number')
+        }
+      },
+      options.fresh,
+    )
   }
 
   currentSlot(): Promise<bigint> {

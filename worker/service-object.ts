@@ -1,18 +1,29 @@
 import { DurableObject } from 'cloudflare:workers'
 import {
   chargeOfJob,
+  checkDriver,
+  type DriverFacts,
+  DriverRefusal,
+  type DriverRefusalCode,
+  driverParameters,
   type Envelope,
+  isPrivateService,
   type JobSubmission,
   type NotChargedReason,
   openJson,
+  type ParameterSpec,
+  type PrivateCoordinates,
+  type PublicServiceDescriptor,
   parseVoucher,
   providerUrlProblem,
   type ResultReport,
   receiptTokenIdOf,
+  resolveRunsOn,
   runLink,
   type ServiceRegistration,
   type ServiceRetirement,
   ServiceUnavailable,
+  sealedCoordinates,
   sealJson,
   TRIGGER_TOKEN_INFO,
   type Voucher,
@@ -43,6 +54,7 @@ import {
   refusalOf,
   requireGenuine,
 } from './service-status.ts'
+import { serviceStub } from './services.ts'
 
 /** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
 const RETIREMENT_SKEW_MS = 10 * 60 * 1000
@@ -199,7 +211,9 @@ export class ServiceObject extends DurableObject<Env> {
   /** When the alarm this instance last saw or set fires; undefined when not known. */
   #alarmAt: number | undefined
   /** The opened credentials of the sealed trigger token they came from: one HPKE open per registration. */
-  #credentials: { sealed: string; value: unknown } | undefined
+  #credentials:
+    | { sealed: string; value: unknown; coordinates: PrivateCoordinates | null }
+    | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -268,8 +282,25 @@ export class ServiceObject extends DurableObject<Env> {
     return providerOf(registration.descriptor.provider)
   }
 
-  #providerContext(registration: StoredRegistration): ProviderContext {
-    return { descriptor: registration.descriptor, config: this.#config() }
+  async #providerContext(registration: StoredRegistration): Promise<ProviderContext> {
+    return { descriptor: await this.#runsOn(registration), config: this.#config() }
+  }
+
+  /**
+   * Where the service's job runs: a public descriptor names it; a private service's coordinates
+   * come only from its sealed registration, opened here and never written anywhere in the clear.
+   */
+  async #runsOn(registration: StoredRegistration): Promise<PublicServiceDescriptor> {
+    const { descriptor } = registration
+    if (!isPrivateService(descriptor)) return descriptor
+    await this.#openCredentials(registration)
+    const coordinates = this.#credentials?.coordinates
+    if (!coordinates) {
+      throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, 'the sealed coordinates do not open')
+    }
+    const runsOn = resolveRunsOn(descriptor, coordinates)
+    if (!runsOn.ok) throw new ApiError(409, ApiErrorCode.SERVICE_DISABLED, runsOn.error.message)
+    return runsOn.value
   }
 
   #retiredAt(): number | null {
@@ -329,7 +360,7 @@ export class ServiceObject extends DurableObject<Env> {
       const next: StoredRegistration = { ...registration, triggerToken: resealed }
       this.#sql.exec('UPDATE registration SET body = ? WHERE id = 1', JSON.stringify(next))
     }
-    this.#credentials = { sealed, value: credentials }
+    this.#credentials = { sealed, value: credentials, coordinates: sealedCoordinates(opened.value) }
     return credentials
   }
 
@@ -354,15 +385,6 @@ export class ServiceObject extends DurableObject<Env> {
       }
       requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
-      const urlProblem = providerUrlProblem(registration.descriptor.providerUrl, {
-        allowLoopbackHttp: config.allowLoopbackProvider,
-      })
-      if (urlProblem !== null) {
-        throw new ApiError(422, ApiErrorCode.INVALID_BODY, `providerUrl ${urlProblem}`, [
-          'descriptor',
-          'providerUrl',
-        ])
-      }
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -375,6 +397,32 @@ export class ServiceObject extends DurableObject<Env> {
         throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'triggerToken: not a token', [
           'triggerToken',
         ])
+      }
+      const resolved = resolveRunsOn(registration.descriptor, sealedCoordinates(opened.value))
+      if (!resolved.ok) {
+        throw new ApiError(
+          422,
+          ApiErrorCode.INVALID_BODY,
+          resolved.error.message,
+          resolved.error.path,
+        )
+      }
+      const runsOn = resolved.value
+      // Messages name the field, never a sealed value: the answer goes back over the network.
+      const urlProblem = providerUrlProblem(runsOn.providerUrl, {
+        allowLoopbackHttp: config.allowLoopbackProvider,
+      })
+      if (urlProblem !== null) {
+        throw new ApiError(
+          422,
+          ApiErrorCode.INVALID_BODY,
+          isPrivateService(registration.descriptor)
+            ? 'the sealed providerUrl is not an https URL the Worker may call'
+            : `providerUrl ${urlProblem}`,
+          isPrivateService(registration.descriptor)
+            ? ['triggerToken', 'coordinates', 'providerUrl']
+            : ['descriptor', 'providerUrl'],
+        )
       }
       const stored: StoredRegistration = {
         ...registration,
@@ -494,6 +542,36 @@ export class ServiceObject extends DurableObject<Env> {
     })
   }
 
+  /**
+   * Refuses (422, the rule's code) a request whose `service` parameter names no valid driver by
+   * protocol's checkDriver. Each driver's facts are read as for its own status: its object's
+   * registration and retirement, the chain's state judged by the availability rule (no user).
+   */
+  async #requireDrivers(
+    specs: readonly ParameterSpec[],
+    values: Record<string, string>,
+    self: string,
+  ): Promise<void> {
+    for (const { spec, address } of driverParameters(specs, values)) {
+      // This object's own status is read in place, not through a call to itself.
+      const status =
+        address === self
+          ? await this.status(address)
+          : await serviceStub(this.env, address).status(address)
+      if (!status.ok) {
+        throw new ApiError(
+          status.status as ApiError['status'],
+          status.code as ApiErrorCode,
+          status.message,
+        )
+      }
+      const verdict = checkDriver(spec, address, driverFactsOf(status.value))
+      if (!verdict.ok) {
+        throw new ApiError(422, DRIVER_CODES[verdict.code], verdict.message, verdict.path)
+      }
+    }
+  }
+
   async #admit(
     submission: JobSubmission,
   ): Promise<{ jobId: string; status: JobStatus; pipelineId: number | string | null }> {
@@ -504,6 +582,8 @@ export class ServiceObject extends DurableObject<Env> {
     // Checked before anything is read: a retired version answers the same whatever the chain says.
     if (this.#retiredAt() !== null) throw refusalOf(ServiceUnavailable.RETIRED)
     const { descriptor } = registration
+    // Where the job runs: a private service's job name and coordinates come from its sealed opening.
+    const runsOn = await this.#runsOn(registration)
     // Reserved names (CI_*, ZKRUNNER_*, …) and control characters are refused by the protocol.
     const parameters = validateParameters(descriptor.parameters, request.parameters)
     if (!parameters.ok) {
@@ -514,11 +594,14 @@ export class ServiceObject extends DurableObject<Env> {
         parameters.error.path,
       )
     }
+    // Drivers before the chain read and the admission: a refused driver charges nothing.
+    await this.#requireDrivers(descriptor.parameters, parameters.value, request.service)
     const config = this.#config()
     const chain = chainReaderFor(config)
     const [chainState, deposit] = await Promise.all([
       readServiceChainState(chain, request.service, config.genuine),
-      chain.balance(request.user, receiptTokenOf(request.service)),
+      // Fresh: a user who deposited a moment ago is not refused on a cached balance.
+      chain.balance(request.user, receiptTokenOf(request.service), { fresh: true }),
     ])
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
@@ -561,7 +644,7 @@ export class ServiceObject extends DurableObject<Env> {
           `voucher owes ${cumulative}, above the deposit of ${deposit}`,
         )
       }
-      const variables = triggerVariables(descriptor, {
+      const variables = triggerVariables(runsOn, {
         requestId: request.requestId,
         service: request.service,
         user: request.user,
@@ -705,9 +788,13 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   #recordRun(jobId: string, run: RunRef) {
-    // The page renders this as an href: only https links to the descriptor's own runs are kept.
+    // The page renders this as an href: only https links to the descriptor's own runs are kept. A
+    // private service's run link would name its project: it is not kept.
     const descriptor = this.#registration()?.descriptor
-    const link = run.webUrl && descriptor ? runLink(run.webUrl, descriptor) : null
+    const link =
+      run.webUrl && descriptor && !isPrivateService(descriptor)
+        ? runLink(run.webUrl, descriptor)
+        : null
     this.#sql.exec(
       `UPDATE jobs SET run_id = ?, project_id = ?, pipeline_url = ?, next_attempt_at = NULL
        WHERE job_id = ?`,
@@ -725,7 +812,7 @@ export class ServiceObject extends DurableObject<Env> {
 
   async #pointRun(run: RunRef, jobId: string) {
     const registration = this.#requireRegistration()
-    const name = this.#provider(registration).runPointer(registration.descriptor, run)
+    const name = this.#provider(registration).runPointer(await this.#runsOn(registration), run)
     if (name === null) return
     await this.env.JOBS.get(this.env.JOBS.idFromName(name)).set(
       JSON.stringify({ service: registration.service, jobId }),
@@ -775,7 +862,7 @@ export class ServiceObject extends DurableObject<Env> {
   async #triggerLoop(jobId: string, deadline: number): Promise<void> {
     const registration = this.#requireRegistration()
     const provider = this.#provider(registration)
-    const ctx = this.#providerContext(registration)
+    const ctx = await this.#providerContext(registration)
     for (;;) {
       const job = this.#jobRow(jobId)
       if (job?.status !== 'queued') return
@@ -966,7 +1053,7 @@ export class ServiceObject extends DurableObject<Env> {
     if (!(await this.#provider(registration).authenticate(credentials, evidence))) {
       throw unauthorized()
     }
-    const expected = registration.descriptor.project
+    const expected = (await this.#runsOn(registration)).project
     const matches = /^\d+$/.test(expected)
       ? project.id !== null && String(project.id) === expected
       : project.path !== null && project.path.toLowerCase() === expected.toLowerCase()
@@ -1112,7 +1199,10 @@ export class ServiceObject extends DurableObject<Env> {
           ? null
           : {
               id: this.#provider(this.#requireRegistration()).viewRunId(job.run_id as string),
-              projectId: (job.project_id as number | null) ?? null,
+              // A private service's project id names its project: kept for webhooks, never shown.
+              projectId: isPrivateService(this.#requireRegistration().descriptor)
+                ? null
+                : ((job.project_id as number | null) ?? null),
               webUrl: (job.pipeline_url as string | null) ?? null,
             },
       history,
@@ -1189,6 +1279,33 @@ export class ServiceObject extends DurableObject<Env> {
         jobId,
       )
       .toArray()
+  }
+}
+
+/** The Worker's error code for each refusal of protocol's driver rule (all answered 422). */
+const DRIVER_CODES: Record<DriverRefusalCode, ApiErrorCode> = {
+  [DriverRefusal.UNKNOWN_SERVICE]: ApiErrorCode.DRIVER_UNKNOWN,
+  [DriverRefusal.NOT_REGISTERED]: ApiErrorCode.DRIVER_NOT_REGISTERED,
+  [DriverRefusal.UNAVAILABLE]: ApiErrorCode.DRIVER_UNAVAILABLE,
+  [DriverRefusal.INTERFACE_MISMATCH]: ApiErrorCode.DRIVER_INTERFACE_MISMATCH,
+}
+
+/** A driver's facts as its own object's status() read them, for protocol's driver rule. */
+function driverFactsOf(status: {
+  registered: boolean
+  descriptor: ServiceRegistration['descriptor'] | null
+  availability: Availability | null
+}): DriverFacts {
+  const { availability } = status
+  return {
+    availability:
+      availability === null
+        ? null
+        : availability.enabled
+          ? { enabled: true }
+          : { enabled: false, reason: availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE },
+    registered: status.registered,
+    descriptor: status.descriptor,
   }
 }
 

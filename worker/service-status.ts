@@ -2,7 +2,6 @@ import {
   canonicalBytes,
   checkGenuineService,
   cidToFields,
-  commitToField,
   decodeHeartbeat,
   decodeTerms,
   type GenuineVerdict,
@@ -15,6 +14,7 @@ import {
   ServiceState,
   type ServiceTerms,
   ServiceUnavailable,
+  sameSourceCommitment,
   serviceAvailability,
   sha256,
   type Voucher,
@@ -88,7 +88,9 @@ export function checkDescriptorAgainstChain(
   const mismatch = (what: string) =>
     new ApiError(409, ApiErrorCode.DESCRIPTOR_MISMATCH, `${what} differs from the service contract`)
   const { state } = chainState
-  if (state[ServiceState.sourceCommitment] !== commitToField(descriptor.sourceCommitment)) {
+  if (
+    !sameSourceCommitment(descriptor.sourceCommitment, state[ServiceState.sourceCommitment] ?? -1n)
+  ) {
     throw mismatch('sourceCommitment')
   }
   if (chainState.terms.pricePerJob !== BigInt(descriptor.pricePerJob)) throw mismatch('pricePerJob')

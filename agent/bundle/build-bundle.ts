@@ -130,6 +130,9 @@ export async function sealBundle(args: {
     ...(args.skippedArtifacts?.length ? { skippedArtifacts: args.skippedArtifacts } : {}),
     ...(args.notRun ? { notRun: args.notRun } : {}),
     ...(args.outputs ? { outputs: args.outputs } : {}),
+    ...(args.meta.mode
+      ? { ran: { mode: args.meta.mode, command: [args.meta.command, ...args.meta.args] } }
+      : {}),
   }
   const parsed = parseResultManifest(candidate)
   if (!parsed.ok)

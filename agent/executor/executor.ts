@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chown, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { SourceOpening } from '../../protocol/index.ts'
 import { checkedOutCommit } from '../checkout-commit.ts'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -36,11 +37,13 @@ export function jobFromEnv(
   env: NodeJS.ProcessEnv,
   fallbackCwd: string,
   checkoutAs?: JobUser | null,
+  privateSources: readonly Omit<SourceOpening, 'commit'>[] = [],
 ): JobIdentity | null {
   const vars = customEnv(env)
   if (!vars.ZKRUNNER_JOB_ID) return null
   const cwd = vars.CI_PROJECT_DIR ?? fallbackCwd
   return jobIdentity(vars, cwd, {
+    privateSources,
     ...(checkoutAs !== undefined ? { checkout: checkedOutCommit(cwd, checkoutAs) } : {}),
   })
 }

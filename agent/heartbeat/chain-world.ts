@@ -3,6 +3,7 @@ import {
   compileAll,
   type FeePayer,
   listedServices,
+  minaNetwork,
   readServiceState,
   sendHeartbeat,
   setCreditTokenAddress,
@@ -21,6 +22,8 @@ export interface ChainHeartbeatOptions {
   minaGraphqlUrl: string
   archiveUrl?: string
   networkId?: string
+  /** False only against a node that does not verify proofs (see minaNetwork). */
+  prove?: boolean
   cacheDir: string
   /** The registry whose listings by the runner key are kept alive (read through the archive). */
   registry?: string
@@ -33,10 +36,11 @@ const invalid = (message: string) => new AgentError(AgentErrorCode.INVALID_CONFI
 
 /** The real world of the heartbeat duty: o1js on a Mina network and the Worker's HTTP API. */
 export function chainHeartbeatWorld(o: ChainHeartbeatOptions): HeartbeatWorld {
-  const network = Mina.Network({
-    networkId: (o.networkId ?? 'devnet') as 'devnet',
+  const network = minaNetwork({
+    networkId: o.networkId ?? 'devnet',
     mina: o.minaGraphqlUrl,
-    ...(o.archiveUrl ? { archive: o.archiveUrl } : {}),
+    archive: o.archiveUrl,
+    prove: o.prove,
   })
   Mina.setActiveInstance(network)
   const token = PublicKey.fromBase58(o.creditToken)

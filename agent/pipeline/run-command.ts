@@ -3,6 +3,7 @@ import { constants } from 'node:os'
 import type { Writable } from 'node:stream'
 import type { SingleBar } from 'cli-progress'
 import type { Helia } from 'helia'
+import { isPrivateCommitment } from '../../protocol/index.ts'
 import type { AgentConfig } from '../config.ts'
 import { AgentError } from '../errors.ts'
 import { checkKeyExposure, type Isolation } from '../isolation/job-user.ts'
@@ -110,7 +111,11 @@ export async function runCommand(
   let code: number
   try {
     if (job.mismatch) {
-      const message = `source mismatch: the service version commits to ${job.mismatch.commitment} but the CI checked out ${job.mismatch.ran}; the job was not run and is not charged (pin the service to a tag)`
+      // Pinned with the not-run result: a private service's checked-out commit is not named.
+      const ran = isPrivateCommitment(job.mismatch.commitment)
+        ? "a commit that does not open it with any of the agent's privateSources"
+        : job.mismatch.ran
+      const message = `source mismatch: the service version commits to ${job.mismatch.commitment} but the CI checked out ${ran}; the job was not run and is not charged (pin the service to a tag)`
       say(message)
       const { spoolNotRun } = await import('./not-run.ts')
       await spoolNotRun(spool, meta, 'source-mismatch', message)

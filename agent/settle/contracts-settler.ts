@@ -4,6 +4,7 @@ import {
   ChannelBook,
   type ChannelEvent,
   compileAll,
+  minaNetwork,
   type ResultsOwner,
   readServiceState,
   resultsRoot,
@@ -43,6 +44,8 @@ export interface ContractsSettlerOptions {
   minaGraphqlUrl?: string
   archiveUrl?: string
   networkId?: string
+  /** False only against a node that does not verify proofs (see minaNetwork). */
+  prove?: boolean
   /** Compiled-key cache, used when the network requires proofs. */
   cacheDir: string
   /** The agent's IPFS node (the store its gateway serves): each settlement's leaves are pinned here. */
@@ -102,10 +105,11 @@ async function channelsOf(
 export async function openContractsSettler(options: ContractsSettlerOptions): Promise<Settler> {
   const network =
     options.network ??
-    Mina.Network({
-      networkId: (options.networkId ?? 'devnet') as 'devnet',
+    minaNetwork({
+      networkId: options.networkId ?? 'devnet',
       mina: options.minaGraphqlUrl ?? 'http://127.0.0.1:3085/graphql',
       archive: options.archiveUrl ?? 'http://127.0.0.1:3085/archive',
+      prove: options.prove,
     })
   Mina.setActiveInstance(network)
   let token: PublicKey

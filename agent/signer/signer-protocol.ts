@@ -30,6 +30,12 @@ export const SignerRunRequestSchema = z.strictObject({
      * then the CI's word (`GITHUB_SHA`), not whatever an earlier job left in the workspace.
      */
     readCheckout: z.boolean().optional(),
+    /**
+     * The GitHub `started` hook: sign the not-run result when the commit does not match, and run
+     * nothing when it does (exit 0). A private commitment is checked only with the signer's own
+     * openings, which the hook (the job user) does not hold, so the hook cannot tell which.
+     */
+    mismatchOnly: z.boolean().optional(),
   }),
 })
 /** A request to the signer: run one job. */

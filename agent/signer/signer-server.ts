@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
@@ -10,6 +11,7 @@ import { type Isolation, userEnv } from '../isolation/job-user.ts'
 import { jobIdentity } from '../job-identity.ts'
 import { runCommand } from '../pipeline/run-command.ts'
 import { Spool } from '../spool/spool.ts'
+import { checkJobBinding, signerBinding } from './job-binding.ts'
 import {
   MAX_REQUEST_BYTES,
   MAX_SIGNER_CONNECTIONS,
@@ -21,6 +23,28 @@ import {
 
 /** Output the client has not read yet beyond this is not mirrored (the bundle still has it all). */
 const MAX_UNREAD_BYTES = 8 * 1024 * 1024
+
+/**
+ * While a request is being checked (Worker and provider lookups, each bounded), the connection is
+ * cut if it stays idle this long: a caller cannot hold a slot of MAX_SIGNER_CONNECTIONS by asking.
+ */
+const CHECK_IDLE_TIMEOUT_MS = 60_000
+
+/** After the last frame, how long a caller has to read it before the connection is destroyed. */
+const CLOSE_GRACE_MS = 5_000
+
+/**
+ * Ends the connection after its last frame and then closes it fully: `end()` alone leaves it
+ * half-open (counted against MAX_SIGNER_CONNECTIONS) for as long as the caller keeps its side open.
+ */
+function finish(socket: Socket): void {
+  const grace = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS)
+  grace.unref()
+  socket.end(() => {
+    clearTimeout(grace)
+    socket.destroy()
+  })
+}
 
 /** A running signer: where it listens, and how to stop it. */
 export interface SignerServer {
@@ -67,9 +91,11 @@ export async function startSigner(
       AgentErrorCode.INVALID_CONFIG,
       'the signer runs jobs as jobUser (ZKRUNNER_JOB_USER) and needs root: without it the job would run as the key owner',
     )
+  // Validated once: a signer that cannot ask the provider where a job runs does not start.
+  const binding = signerBinding(config)
   const inFlight = new Set<string>()
 
-  async function serve(socket: Socket, line: string): Promise<void> {
+  async function serve(socket: Socket, line: string, running: () => void): Promise<void> {
     let request: unknown
     try {
       request = JSON.parse(line)
@@ -98,14 +124,47 @@ export async function startSigner(
       return
     }
     const { command, args, cwd, vars, options } = parsed.data
-    const { readCheckout, ...flags } = options
+    const { readCheckout, mismatchOnly, ...flags } = options
     const identity = jobIdentity(vars, cwd, {
       ...flags,
       newJobId: true,
+      // The signer's own openings: a private commitment is checked with what root configured.
+      privateSources: config.privateSources,
       // Read from the checkout as the job user, as `run` does for itself.
       checkout: readCheckout === false ? null : checkedOutCommit(cwd, jobUser),
     })
     const { jobId } = identity.meta
+    // A `started` hook's check on a match: nothing runs and nothing is signed, so nothing to bind.
+    if (mismatchOnly && !identity.mismatch) {
+      log(`job ${jobId}: checked, nothing run`)
+      send(socket, { t: 'exit', code: 0 })
+      return
+    }
+    // Without the checkout the commit that runs is only the CI's word, which the caller writes:
+    // that is only for the `started` hook's not-run result of a mismatch (nothing is checked out
+    // yet, and nothing will run). A job that would run is always read from its checkout.
+    if (readCheckout === false && !identity.mismatch)
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        'readCheckout: false is only for a source mismatch found before the checkout (the GitHub started hook); a job that runs is read from its checkout',
+      )
+    // What the signer knows itself comes first: asking again for a job that runs or ran here
+    // makes no Worker or provider read (the read token's rate limit is the runner's, not a job's).
+    if (inFlight.has(jobId))
+      throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
+    if (existsSync(new Spool(config.dataDir).jobDir(jobId)))
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        `job ${jobId} is already spooled here (a job id is signed once); nothing was run or signed`,
+      )
+    if (inFlight.size >= MAX_SIGNER_RUNS)
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        `busy: ${MAX_SIGNER_RUNS} jobs are running; try again when one ends`,
+      )
+    // The caller names the job; the Worker and the provider say whether it is this runner's now.
+    await checkJobBinding(binding, identity.meta)
+    // Checked again after the wait: another ask for the same job may have started meanwhile.
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
     if (inFlight.size >= MAX_SIGNER_RUNS)
@@ -115,11 +174,19 @@ export async function startSigner(
       )
     inFlight.add(jobId)
     try {
+      // From here the job's own output keeps the connection busy or not: no idle cut.
+      running()
       log(`job ${jobId}: ${command} in ${cwd}`)
       const code = await runCommand(
         config,
         {
-          meta: { ...identity.meta, command, args, createdAt: new Date().toISOString() },
+          meta: {
+            ...identity.meta,
+            command,
+            args,
+            mode: 'signer',
+            createdAt: new Date().toISOString(),
+          },
           env: jobEnvironment({
             host: vars,
             ci: vars,
@@ -154,22 +221,24 @@ export async function startSigner(
       const nl = buffered.indexOf('\n')
       if (nl < 0 && buffered.length <= MAX_REQUEST_BYTES) return
       started = true
-      socket.setTimeout(0)
+      // While the request is checked the connection stays on a clock; only a job that runs
+      // (its output may pause for long) is exempt.
+      socket.setTimeout(CHECK_IDLE_TIMEOUT_MS, () => socket.destroy())
       const line = nl < 0 ? null : buffered.slice(0, nl)
       buffered = ''
       const work =
         line === null
           ? Promise.reject(new AgentError(AgentErrorCode.SIGNER_REFUSED, 'request too long'))
-          : serve(socket, line)
+          : serve(socket, line, () => socket.setTimeout(0))
       work.then(
-        () => socket.end(),
+        () => finish(socket),
         (e: unknown) => {
           const code = e instanceof AgentError ? e.code : 'INTERNAL'
           // The signer's own failures are not detailed to the caller beyond their code.
           const message = e instanceof AgentError ? e.message : 'internal error'
           if (!(e instanceof AgentError)) log(`request failed: ${(e as Error).message}`)
           send(socket, { t: 'error', code, message })
-          socket.end()
+          finish(socket)
         },
       )
     })

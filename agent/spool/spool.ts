@@ -5,6 +5,7 @@ import {
   type ManifestOutputs,
   type OutputSpec,
   RequestIdSchema,
+  type RunMode,
   type SkippedArtifact,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -37,6 +38,11 @@ export interface JobMeta {
   parameters?: Record<string, string>
   command: string
   args: string[]
+  /**
+   * How the agent came to run the job (signed in the manifest's `ran` with the command line);
+   * absent in jobs spooled before it was kept.
+   */
+  mode?: RunMode
   /** Declared artifact paths (files or directories, relative to the job's working directory). */
   artifacts: string[]
   cwd: string

@@ -59,6 +59,16 @@ const BAD: Record<string, unknown> = {
   'enum without values': withParam({ name: 'X', type: 'enum', values: [] }),
   'integer default not an integer': withParam({ name: 'X', type: 'integer', default: 1.5 }),
   'unknown parameter field': withParam({ name: 'X', type: 'boolean', hint: 'y' }),
+  'service interface with an unknown type': withParam({
+    name: 'D',
+    type: 'service',
+    interface: { parameters: [{ name: 'X', type: 'float' }] },
+  }),
+  'service interface with an unknown field': withParam({
+    name: 'D',
+    type: 'service',
+    interface: { inputs: [] },
+  }),
 }
 
 // What JSON Schema cannot express: zod alone refuses these (the README says so).

@@ -4,6 +4,7 @@ import { sha256 as mhSha256 } from 'multiformats/hashes/sha2'
 import {
   canonicalJson,
   chargeOfJob,
+  checkDriver,
   checkOutputs,
   cidToFields,
   digestToFields,
@@ -11,9 +12,12 @@ import {
   keyId,
   manifestDigest,
   manifestMessage,
+  openingStringToFields,
+  openingToField,
   outputFields,
   outputsDigest,
   payabilityOf,
+  privateCommitment,
   publicKeyToFields,
   requestDigest,
   resultLeafMessage,
@@ -31,14 +35,17 @@ import {
 } from '../index.ts'
 import {
   descriptor,
+  driverSpec,
   helloBytes,
   invalidWrittenOutputs,
   keys,
   manifest,
   outputSpecs,
+  ran,
   request,
   settledLeaves,
   settlement,
+  sourceOpening,
   voucher,
   writtenOutputs,
 } from './inputs.ts'
@@ -88,6 +95,57 @@ function availabilityFacts(c: (typeof availabilityCases)[number]) {
   }
 }
 
+/**
+ * One case per refusal of the driver rule (a `service` parameter's value), and its order. The
+ * candidate's descriptor is the vectors' descriptor with `outputs` (or its parameters) as given.
+ */
+const driverCases = [
+  { note: 'matches the interface' },
+  { note: 'no contract', contract: false, registered: false },
+  { note: 'not registered', registered: false },
+  { note: 'retired', reason: 'retired' },
+  { note: 'stale heartbeat', reason: 'stale-heartbeat' },
+  { note: 'descriptor unread', descriptor: false },
+  { note: 'parameter missing', dropParameter: 'OPT' },
+  { note: 'output missing', outputs: [] },
+  { note: 'output of another type', outputs: [{ name: 'primes', type: 'string', maxBytes: 8 }] },
+  { note: 'output optional', outputs: [{ name: 'primes', type: 'integer', required: false }] },
+  { note: 'not registered before retired', registered: false, reason: 'retired' },
+] as const
+
+/** A driver case's facts: a live, registered version with the matching descriptor, overridden. */
+function driverFacts(c: (typeof driverCases)[number]) {
+  const o = c as {
+    contract?: boolean
+    registered?: boolean
+    reason?: 'retired' | 'stale-heartbeat'
+    descriptor?: boolean
+    dropParameter?: string
+    outputs?: readonly { name: string; type: string; required?: boolean; maxBytes?: number }[]
+  }
+  const outputs = (o.outputs ?? [{ name: 'primes', type: 'integer' }]).map((x) => ({
+    required: true,
+    ...x,
+  }))
+  return {
+    availability:
+      o.contract === false
+        ? null
+        : o.reason
+          ? { enabled: false as const, reason: o.reason }
+          : { enabled: true as const },
+    registered: o.registered ?? true,
+    descriptor:
+      o.descriptor === false
+        ? null
+        : ({
+            ...descriptor,
+            parameters: descriptor.parameters.filter((p) => p.name !== o.dropParameter),
+            outputs,
+          } as typeof descriptor),
+  }
+}
+
 /** Every way a job can end, for the payable rule's vectors. */
 const payableRunEnds = [
   { exitCode: 0, signal: null },
@@ -119,6 +177,7 @@ export async function computeVectors() {
   const outputs = checkOutputs(outputSpecs, writtenOutputs)
   const invalid = checkOutputs(outputSpecs, invalidWrittenOutputs)
   const withOutputs = { ...manifest, outputs }
+  const withRan = { ...manifest, ran }
   const signedVoucher = signVoucher(voucher, keys.user.privateKey)
   const leavesCid = settledLeavesCid(settledLeaves)
   const settle = settleMessage({
@@ -184,6 +243,18 @@ export async function computeVectors() {
       message: dec(settle),
       signature: signFields(settle, keys.runner.privateKey),
     },
+    sourceCommitment: {
+      prefix: 'zkrunner/source/v1',
+      opening: sourceOpening,
+      input: dec([
+        BigInt(`0x${sourceOpening.salt}`),
+        ...openingStringToFields(sourceOpening.providerUrl),
+        ...openingStringToFields(sourceOpening.project),
+        BigInt(`0x${sourceOpening.commit}`),
+      ]),
+      field: String(openingToField(sourceOpening)),
+      text: privateCommitment(sourceOpening),
+    },
     outputs: {
       prefix: 'zkrunner/outputs/v1',
       specs: outputSpecs,
@@ -203,9 +274,24 @@ export async function computeVectors() {
         digest: toHex(manifestDigest(withOutputs)),
       },
     },
+    ran: {
+      value: ran,
+      manifest: {
+        canonical: canonicalJson(withRan),
+        digest: toHex(manifestDigest(withRan)),
+      },
+    },
     payable: {
       manifests: payableRunEnds.map((end) => ({ end, is: payabilityOf(end) })),
       jobs: payableJobs.map((job) => ({ job, is: chargeOfJob(job) })),
+    },
+    driver: {
+      spec: driverSpec,
+      address: keys.service.publicKey,
+      cases: driverCases.map((c) => ({
+        ...c,
+        is: checkDriver(driverSpec, keys.service.publicKey, driverFacts(c)),
+      })),
     },
     availability: {
       defaults: {

@@ -4,6 +4,7 @@ import {
   type ResultManifest,
   requestDigest,
   type ServiceDescriptor,
+  type ServiceParameterSpec,
   type SettledLeaves,
   type UnsignedVoucher,
 } from '../index.ts'
@@ -53,6 +54,20 @@ export const descriptor: ServiceDescriptor = {
   ],
 }
 
+/** A `service` parameter whose driver sets OPT and LIMIT and writes `primes` (the driver rule's vectors). */
+export const driverSpec: ServiceParameterSpec = {
+  name: 'DRIVER',
+  type: 'service',
+  required: true,
+  interface: {
+    parameters: [
+      { name: 'OPT', type: 'enum' },
+      { name: 'LIMIT', type: 'integer' },
+    ],
+    outputs: [{ name: 'primes', type: 'integer' }],
+  },
+}
+
 /** A voucher for 3 jobs at the descriptor's price. */
 export const voucher: UnsignedVoucher = {
   v: 1,
@@ -68,6 +83,12 @@ export const request: RequestBinding = {
   service: keys.service.publicKey,
   user: keys.user.publicKey,
   parameters: { TARGET: 'release', RUNS: '3' },
+}
+
+/** How a job ran, as the signer records it: its mode and the command line it started. */
+export const ran: NonNullable<ResultManifest['ran']> = {
+  mode: 'signer',
+  command: ['bash', '--noprofile', '--norc', '-eo', 'pipefail', '/runner/_work/_temp/step.sh'],
 }
 
 /** A result manifest of a finished job. */
@@ -126,6 +147,14 @@ export const settlement = {
   resultsCount: 2n,
   cumulativeAmount: 3000000n,
   nonce: 3n,
+}
+
+/** The opening of a private service's source commitment (a project path longer than 31 bytes). */
+export const sourceOpening = {
+  salt: '0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeef',
+  providerUrl: 'https://gitlab.example.com',
+  project: 'acme/private-benchmarks/nightly-suite',
+  commit: '3f786850e387550fdab836ed7e6dc881de23001b',
 }
 
 /** Declared outputs of every type, for the outputs vectors. */

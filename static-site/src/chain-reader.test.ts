@@ -64,6 +64,26 @@ describe('chain reader decoding', () => {
     ])
   })
 
+  it("keeps the first listing's descriptor and lists the operator's later CIDs as reveals, newest first", () => {
+    const [sv, op, stranger] = [1, 2, 3]
+      .map(() => generateMinaKeyPair())
+      .map((k) => unwrap(publicKeyToFields(k.publicKey)))
+    const REVEAL_1 = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+    const REVEAL_2 = 'bafkreidvbhs33ighmljlvr7zbv2ywwzcmp5adtf4kqvlly67cy56bdtmve'
+    const ev = (h: number, who: bigint[], cid: string) => {
+      const [c0, c1] = unwrap(cidToFields(cid))
+      return { ...at(h), data: [0n, ...sv!, ...who, c0, c1] }
+    }
+    const [entry] = registryEntries([
+      ev(1, op!, CID),
+      ev(2, op!, REVEAL_1),
+      ev(3, stranger!, REVEAL_2),
+      ev(4, op!, REVEAL_2),
+      ev(5, op!, CID),
+    ]).filter((e) => e.operator === fieldsToPublicKey(op![0], op![1]))
+    expect(entry).toMatchObject({ descriptorCid: CID, height: 1, laterCids: [REVEAL_2, REVEAL_1] })
+  })
+
   // Operators cannot take deposits: the registry is open to anyone, so the page keeps only the
   // entries the service's own runner key published.
   it("ignores a stranger's publish and retire: the runner's own entry stays listed", async () => {

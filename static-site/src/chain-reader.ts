@@ -1,9 +1,8 @@
 import {
-  commitToField,
   decodeHeartbeat,
   decodeTerms,
   fieldsToCid,
-  fieldToCommit,
+  fieldToSourceCommitment,
   parseServiceAccounts,
   publicKeyToFields,
   type ServiceAccounts,
@@ -11,7 +10,9 @@ import {
   ServiceState,
   type ServiceTerms,
   type StopSlots,
+  sameSourceCommitment,
   serviceAccountsQuery,
+  sourceCommitmentToField,
   stopSlotsOf,
 } from '../../protocol/index.ts'
 import { SiteError, SiteErrorCode } from './errors.ts'
@@ -209,6 +210,12 @@ export interface RegistryEntry {
   operator: string
   descriptorCid: string | null
   height: number
+  /**
+   * CIDs the same operator published for the same service after the first, newest first: reveal
+   * documents of a private service (the registry's Published event is the operator-signed path, so
+   * a reveal needs no new contract method). Readers check each against the contract.
+   */
+  laterCids: string[]
 }
 
 /** A listing with whether its operator has since retired it. */
@@ -233,11 +240,20 @@ export function registryListings(events: readonly ChainEvent[]): RegistryListing
     if (!service || !operator) continue
     if (kind === REGISTRY_PUBLISHED && c0 !== undefined && c1 !== undefined) {
       const cid = fieldsToCid([c0, c1])
+      const earlier = all.get(key(service, operator))
+      if (earlier && cid.ok && !earlier.retired) {
+        // The first listing names the descriptor; a later one by the same key is a reveal.
+        const text = cid.value.toString()
+        if (text !== earlier.descriptorCid && !earlier.laterCids.includes(text))
+          earlier.laterCids.unshift(text)
+        continue
+      }
       all.set(key(service, operator), {
         service,
         operator,
         descriptorCid: cid.ok ? cid.value.toString() : null,
         height: e.height,
+        laterCids: [],
         retired: false,
       })
     } else if (kind === REGISTRY_RETIRED) {
@@ -290,7 +306,7 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
   const at = (i: number) => state[i] ?? 0n
   const cid = fieldsToCid([at(ServiceState.descriptorCid0), at(ServiceState.descriptorCid1)])
   return {
-    sourceCommitment: fieldToCommit(at(ServiceState.sourceCommitment)),
+    sourceCommitment: fieldToSourceCommitment(at(ServiceState.sourceCommitment)),
     descriptorCid: cid.ok ? cid.value.toString() : null,
     terms: decodeTerms(at(ServiceState.terms)),
     heartbeat: decodeHeartbeat(at(ServiceState.heartbeat)),
@@ -299,9 +315,9 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
   }
 }
 
-/** True when a commit SHA is the one frozen in the state (compared as the stored integer). */
-export const sameCommit = (state: ServiceOnChain, sha: string): boolean =>
-  /^[0-9a-f]{40}$/.test(sha) && commitToField(sha) === commitToField(state.sourceCommitment)
+/** True when a source commitment (a commit SHA or a private one) is the one frozen in the state. */
+export const sameCommit = (state: ServiceOnChain, commitment: string): boolean =>
+  sameSourceCommitment(commitment, sourceCommitmentToField(state.sourceCommitment))
 
 /** A user's channel as its settlements left it: jobs covered so far and their results root. */
 export interface Settlement {

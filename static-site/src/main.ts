@@ -3,6 +3,7 @@ import {
   checkGenuineService,
   holdsServiceState,
   isPublicKey as isMinaAddress,
+  isPrivateService,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
@@ -23,6 +24,7 @@ import {
   type Settlement,
 } from './chain-reader.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
+import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
 import {
   createVerifiedReader,
   DEFAULT_MAX_FILE_BYTES,
@@ -33,6 +35,7 @@ import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
 import { contentVerified } from './verify/links.ts'
+import { ranText, ranVouched } from './verify/ran.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
@@ -46,7 +49,7 @@ import {
 import { renderOperatorVersions } from './views/operator.ts'
 import { outputsSection } from './views/outputs.ts'
 import { renderPlot } from './views/plot.ts'
-import { renderRequestForm } from './views/request-form.ts'
+import { type DriverSource, renderRequestForm } from './views/request-form.ts'
 import { type MarketService, reasonText, renderMarket } from './views/services.ts'
 import { unverifiedSection, verificationPanel } from './views/verification.ts'
 import { confirmVoucher } from './views/voucher-confirm.ts'
@@ -68,6 +71,8 @@ interface App {
   devPrivateKey: string | null
   /** What the node announces of a network upgrade, read with the market (`unknown`: it cannot say). */
   upgrade: PageUpgradeNotice
+  /** The market as last loaded: where a `service` parameter's drivers are picked from. */
+  market: readonly MarketService[]
 }
 
 const $ = (id: string) => document.getElementById(id)!
@@ -89,6 +94,23 @@ function ownRecord(service: string, user: string) {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The reveal documents a service's own runner key listed for it in the registry, newest first (a
+ * stranger's listings are dropped as for the market).
+ */
+async function revealsOf(app: App, service: string): Promise<readonly string[]> {
+  const events = await app.chain.events(app.config.registryAddress)
+  const [own] = await ownListings(
+    registryEntries(events).filter((e) => e.service === service),
+    async (s) => {
+      const fields = await app.chain.zkappState(s).catch(() => null)
+      return holdsServiceState(fields) ? decodeServiceState(fields).runnerKeyHash : null
+    },
+    (fields) => app.prover.poseidon(fields),
+  )
+  return own?.laterCids ?? []
 }
 
 /** The node's announced upgrade; `unknown` when it cannot say (no `runtimeConfig`, or no answer). */
@@ -200,6 +222,7 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
         settled: settledResultsFrom(app.ipfs, (owner, digests) =>
           app.prover.resultsRoot(owner, digests),
         ),
+        reveals: (service) => revealsOf(app, service),
       },
       panel.update,
     )
@@ -218,7 +241,10 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
       `Exit code ${m.exitCode ?? m.signal} · wall ${(m.wallMs / 1000).toFixed(1)} s · CPU ${(m.cpuMs / 1000).toFixed(1)} s · peak RSS ${(m.peakRssBytes / 1048576).toFixed(1)} MiB`,
     ),
   ]
-  // Part of the signed manifest: the links that vouch for the manifest vouch for them.
+  // Part of the signed manifest: shown only when the manifest and its signature hold (else
+  // anyone could have written it), escaped so it is read, never acted on.
+  const ran = ranVouched(outcome.links) ? ranText(m) : null
+  if (ran) content.push(h('p', { 'data-role': 'result-ran' }, ran))
   if (outcome.outputs) content.push(outputsSection(outcome.outputs))
   const samples = outcome.files.get(m.sampling.samplesPath)
   if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))
@@ -266,6 +292,27 @@ async function watchJob(
       statusBox.append(h('p', { class: 'error' }, messageOf(e)))
     }
     await new Promise((r) => setTimeout(r, POLL_MS))
+  }
+}
+
+/** The market's services and any other address as drivers, read for protocol's driver rule. */
+function driverSource(app: App): DriverSource {
+  const maxAge = BigInt(app.config.maxHeartbeatAgeSlots)
+  return {
+    candidates: app.market.map((s) => ({
+      address: s.address,
+      name: s.descriptor?.name ?? '(descriptor unavailable)',
+      facts: marketDriverFacts(s, maxAge),
+    })),
+    factsOf: async (address) => {
+      const listed = app.market.find((s) => s.address === address)
+      if (listed) return marketDriverFacts(listed, maxAge)
+      const [fields, slot] = await Promise.all([
+        app.chain.zkappState(address),
+        app.chain.currentSlot(),
+      ])
+      return unlistedDriverFacts(holdsServiceState(fields) ? fields : null, slot, maxAge)
+    },
   }
 }
 
@@ -413,7 +460,15 @@ function openService(app: App, s: MarketService): void {
       h('dt', {}, 'Service contract'),
       h('dd', {}, h('code', {}, s.address)),
       h('dt', {}, 'Pipeline'),
-      h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
+      isPrivateService(d)
+        ? h(
+            'dd',
+            {},
+            h('span', { class: 'badge private' }, 'private code'),
+            ' source committed: ',
+            h('code', {}, d.sourceCommitment),
+          )
+        : h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
       h('dt', {}, 'Runner key'),
       h('dd', {}, h('code', {}, d.runnerPublicKey)),
       d.outputs?.length ? h('dt', {}, 'Outputs') : null,
@@ -445,7 +500,7 @@ function openService(app: App, s: MarketService): void {
     h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
     depositStatus,
     h('h3', {}, 'Request a job'),
-    renderRequestForm(d, price, submit),
+    renderRequestForm(d, price, submit, driverSource(app)),
     amountBox,
     jobBox,
   )
@@ -623,12 +678,14 @@ async function main(): Promise<void> {
       wallet: dev,
       devPrivateKey: dev?.privateKey ?? null,
       upgrade: { kind: 'none' },
+      market: [],
     }
     const refresh = async () => {
       status.textContent = 'Loading services…'
       try {
         const [services, upgrade] = await Promise.all([loadMarket(app), readUpgrade(app)])
         app.upgrade = upgrade
+        app.market = services
         renderUpgradeNotice($('network'), upgrade)
         renderMarket($('market'), services, (s) => openService(app, s))
         status.textContent = ''

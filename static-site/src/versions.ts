@@ -3,7 +3,14 @@ import type { ServiceDescriptor } from '../../protocol/index.ts'
 /** What grouping needs of a market row: who offers it, what job it runs, when it was listed. */
 export interface Versioned {
   operator: string
-  descriptor: Pick<ServiceDescriptor, 'provider' | 'providerUrl' | 'project' | 'job'> | null
+  descriptor: {
+    provider: ServiceDescriptor['provider']
+    visibility?: ServiceDescriptor['visibility']
+    name?: string
+    providerUrl?: string
+    project?: string
+    job?: string
+  } | null
   /** The registry block height of its listing: a later listing is a newer version. */
   listedAt: number
 }
@@ -14,9 +21,11 @@ export interface Versioned {
  */
 export function jobKey(s: Versioned, index: number): string {
   const d = s.descriptor
-  return d
-    ? JSON.stringify([s.operator, d.provider, d.providerUrl, d.project, d.job])
-    : `unknown:${index}`
+  if (!d) return `unknown:${index}`
+  // A private service names no job: its versions are the operator's services of the same name.
+  return d.visibility === 'private'
+    ? JSON.stringify([s.operator, d.provider, 'private', d.name])
+    : JSON.stringify([s.operator, d.provider, d.providerUrl, d.project, d.job])
 }
 
 /**

@@ -11,6 +11,7 @@ import {
 } from '../../protocol/index.ts'
 import { isProverWorkerScript } from '../headers.ts'
 import { computeResultsRoot } from '../src/verify/results-root.ts'
+import { PRIVATE_OPENING } from './support/bundle-fixture.ts'
 import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
 
@@ -52,10 +53,14 @@ afterAll(async () => {
   await rm(profile, { recursive: true, force: true })
 })
 
-async function verifyByCid(cid: string, jobId: string): Promise<Record<string, string>> {
+async function verifyByCid(
+  cid: string,
+  jobId: string,
+  service = stack.service.address,
+): Promise<Record<string, string>> {
   const form = page.locator('[data-role="verify-form"]')
   await form.locator('input[name="cid"]').fill(cid)
-  await form.locator('input[name="service"]').fill(stack.service.address)
+  await form.locator('input[name="service"]').fill(service)
   await form.locator('input[name="job"]').fill(jobId)
   await form.locator('button[type="submit"]').click()
   const summary = page.locator('#verify [data-role="verify-summary"][data-result]')
@@ -75,7 +80,7 @@ describe('the page in Chromium', () => {
     await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true)
     const rows = page.locator('table.market tbody tr')
-    await expect.poll(() => rows.count()).toBe(3)
+    await expect.poll(() => rows.count()).toBe(4)
     // Sorted by price: the cheaper (stale) service first.
     expect(await rows.nth(0).getAttribute('data-service')).toBe(stack.staleService.address)
     const stale = page.locator(`tr[data-service="${stack.staleService.address}"]`)
@@ -496,6 +501,135 @@ describe('the page in Chromium', () => {
     expect(await page.locator('[data-role="network-upgrade-unknown"]').count()).toBe(0)
     expect(await deposit.isDisabled()).toBe(false)
   })
+
+  // A higher-order service's DRIVER is another service: the page offers the market's services
+  // that pass protocol's driver rule, and checks any typed address by the same rule before sealing.
+  it('offers the matching drivers in a picker and refuses any other with the rule’s reason, sealing nothing', async () => {
+    await page.goto(stack.pageUrl)
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+    await page.locator(`tr[data-service="${stack.higherOrder.address}"] button`).click()
+    const form = page.locator('form.request')
+    const picker = form.locator('[data-role="driver-picker"]')
+    const address = form.locator('input[name="DRIVER"]')
+    const error = form.locator('[data-role="form-error"]')
+    // Of the market, only `service` declares SUITE (enum) and a required `tests` (integer): the
+    // stale one has no outputs and is stale, the unsafe one is not registered, and the
+    // higher-order one itself declares no SUITE.
+    expect(
+      await picker
+        .locator('option')
+        .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)),
+    ).toEqual(['', stack.service.address])
+    const before = stack.worker.received.length
+    const refusedWith = async (value: string, reason: string | RegExp) => {
+      await address.fill(value)
+      await form.locator('button[type="submit"]').click()
+      await expect.poll(() => error.textContent()).toMatch(reason)
+      expect(await page.locator('[data-role="voucher-confirm-button"]').count()).toBe(0)
+      expect(stack.worker.received.length).toBe(before)
+    }
+    await refusedWith(
+      stack.staleService.address,
+      /DRIVER: unavailable: .* takes no job now \(stale-heartbeat\): runner heartbeat is stale/,
+    )
+    await refusedWith(stack.unsafeService.address, /not-registered/)
+    await refusedWith(stack.higherOrder.address, /interface-mismatch: .*parameter SUITE \(enum\)/)
+    await refusedWith(
+      generateMinaKeyPair().publicKey,
+      /unknown-service: .* is not a service contract/,
+    )
+    await refusedWith('B62-not-an-address', /must be a service contract address/)
+
+    // Picking fills the address; the request is sealed with it, at the higher-order service's price.
+    await picker.selectOption(stack.service.address)
+    expect(await address.inputValue()).toBe(stack.service.address)
+    await form.locator('button[type="submit"]').click()
+    await page.locator('[data-role="voucher-confirm-button"]').click()
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+    const { submission } = stack.worker.received.at(-1)!
+    expect(submission.request.service).toBe(stack.higherOrder.address)
+    expect(submission.request.parameters).toEqual({ DRIVER: stack.service.address })
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+  }, 120_000)
+
+  // A private service: listed and paid for like any other, its source a commitment until the
+  // operator reveals it; then the page checks the opening itself, and names a wrong one.
+  it('runs a private service without its coordinates, then checks its reveal against the commitment', async () => {
+    const priv = await stack.addPrivateService()
+    await page.goto(stack.pageUrl)
+    await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+    const row = page.locator(`tr[data-service="${priv.address}"]`)
+    await row.waitFor()
+    expect(await row.locator('.badge.private').textContent()).toBe('private code')
+    expect(await row.locator('.source-private').textContent()).toBe('private (committed)')
+    // Nothing links to a commit or names where the code lives.
+    expect(await row.locator('a[href]').count()).toBe(0)
+    // (The fixture's hidden commit is the public services' commit too: looked for in the row only.)
+    expect(await row.innerHTML()).not.toContain(PRIVATE_OPENING.commit)
+    const shown = await page.locator('body').innerHTML()
+    for (const secret of [PRIVATE_OPENING.project, new URL(PRIVATE_OPENING.providerUrl).host])
+      expect(shown).not.toContain(secret)
+
+    await row.locator('button').click()
+    await expect.poll(() => page.locator('#service').textContent()).toContain('private code')
+    expect(await page.locator('#service').textContent()).toContain(priv.sourceCommitment)
+    const before = stack.worker.received.length
+    await page.locator('form.request button[type="submit"]').click()
+    await page.locator('[data-role="voucher-confirm-button"]').click()
+    await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+    expect(stack.worker.received.at(-1)?.submission.request.service).toBe(priv.address)
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+    // The double reports a run URL (a real Worker keeps it back): a private service's run is not
+    // linked, since its link would name the project.
+    expect(await page.locator('[data-role="pipeline-link"]').count()).toBe(0)
+    const summary = page.locator('#service [data-role="verify-summary"][data-result]')
+    await summary.waitFor({ timeout: 120_000 })
+    const linksOf = (where: string) =>
+      page
+        .locator(`${where} ol.links li`)
+        .evaluateAll((lis) =>
+          Object.fromEntries(
+            lis.map((li) => [li.getAttribute('data-link'), li.getAttribute('data-status')]),
+          ),
+        )
+    // Every link verifies; the source is neither passed nor failed while it is only committed.
+    expect(await linksOf('#service')).toEqual({
+      bundle: 'ok',
+      manifest: 'ok',
+      files: 'ok',
+      signature: 'ok',
+      runner: 'ok',
+      service: 'ok',
+      source: 'pending',
+      settled: 'ok',
+    })
+    expect(await page.locator('#service [data-link="source"] .detail').textContent()).toBe(
+      `private (committed): ${priv.sourceCommitment}`,
+    )
+    expect(await page.locator('#service [data-role="unverified"]').count()).toBe(0)
+    const job = stack.completed.at(-1)!
+    await page.locator('#service').screenshot({ path: join(RESULTS, 'page-private.png') })
+
+    // A reveal that does not open the commitment (another commit) is a broken link, named.
+    const wrong = await stack.reveal({ ...stack.revealOf(priv), commit: 'f'.repeat(40) })
+    const broken = await verifyByCid(job.bundleCid, job.jobId, priv.address)
+    expect(broken.source).toBe('broken')
+    const detail = page.locator('#verify [data-link="source"] .detail')
+    expect(await detail.textContent()).toContain(`reveal ${wrong}`)
+    expect(await detail.textContent()).toContain('do not open the commitment')
+    expect(await page.locator('#verify [data-role="verify-summary"]').textContent()).toContain(
+      'Broken link',
+    )
+
+    // The right opening, listed later: the job run before the reveal now verifies its source.
+    const right = await stack.reveal(stack.revealOf(priv))
+    const revealed = await verifyByCid(job.bundleCid, job.jobId, priv.address)
+    expect(Object.values(revealed).every((s) => s === 'ok')).toBe(true)
+    expect(await detail.textContent()).toBe(
+      `revealed (${right}): ${PRIVATE_OPENING.providerUrl} ${PRIVATE_OPENING.project} @ ${PRIVATE_OPENING.commit}`,
+    )
+    await page.locator('#verify').screenshot({ path: join(RESULTS, 'page-private-revealed.png') })
+  }, 170_000)
 
   it('logged no errors in the page', () => {
     expect(consoleErrors.filter((e) => !e.includes('favicon'))).toEqual([])

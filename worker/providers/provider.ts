@@ -1,4 +1,4 @@
-import type { ServiceDescriptor } from '../../protocol/index.ts'
+import type { PublicServiceDescriptor, ServiceDescriptor } from '../../protocol/index.ts'
 import type { Config } from '../config.ts'
 
 /** A CI provider's name, as the descriptor gives it. */
@@ -38,7 +38,8 @@ export type ReconcileOutcome =
 
 /** Where a provider's calls go and how long they may take. */
 export interface ProviderContext {
-  descriptor: ServiceDescriptor
+  /** Where the job runs: the descriptor, or for a private service the sealed coordinates in it. */
+  descriptor: PublicServiceDescriptor
   config: Config
   fetch?: typeof fetch
 }
@@ -89,7 +90,7 @@ export interface Provider<C = unknown> {
   /** Whether a webhook's evidence proves it came from this service's provider (constant time). */
   authenticate(credentials: C, evidence: HookEvidence): Promise<boolean>
   /** Name of the JobIndex pointer that routes a run's later events (job-level) to this job, or null. */
-  runPointer(descriptor: ServiceDescriptor, run: RunRef): string | null
+  runPointer(descriptor: PublicServiceDescriptor, run: RunRef): string | null
   /** A run id as GET /v1/jobs shows it (GitLab's pipeline ids stay numbers). */
   viewRunId(id: string): number | string
 }

@@ -1,6 +1,8 @@
 import {
   canonicalJson,
+  isPrivateService,
   type ParameterSpec,
+  type PublicServiceDescriptor,
   type ServiceDescriptor,
   type Voucher,
 } from '../../protocol/index.ts'
@@ -22,7 +24,7 @@ export interface TriggerJob {
  * largest case, below) check the provider's limits on one shape.
  */
 export function triggerVariables(
-  descriptor: ServiceDescriptor,
+  runsOn: Pick<PublicServiceDescriptor, 'job' | 'sourceCommitment' | 'outputs'>,
   job: TriggerJob,
 ): Record<string, string> {
   return {
@@ -30,8 +32,8 @@ export function triggerVariables(
     [JOB_ID_VARIABLE]: job.requestId,
     [SERVICE_VARIABLE]: job.service,
     ZKRUNNER_USER: job.user,
-    ZKRUNNER_JOB_NAME: descriptor.job,
-    ZKRUNNER_SOURCE_COMMITMENT: descriptor.sourceCommitment,
+    ZKRUNNER_JOB_NAME: runsOn.job,
+    ZKRUNNER_SOURCE_COMMITMENT: runsOn.sourceCommitment,
     // The parameters as one value too: the runner hashes them into the manifest's
     // requestDigest, so the page can tell its own request's result from any other.
     ZKRUNNER_PARAMETERS: canonicalJson(job.parameters),
@@ -39,7 +41,7 @@ export function triggerVariables(
     ZKRUNNER_VOUCHER: canonicalJson(job.voucher),
     // The declared outputs, which the runner checks the job's written values against before
     // it signs them. Only when declared: a GitHub workflow then declares this input too.
-    ...(descriptor.outputs?.length ? { ZKRUNNER_OUTPUTS: canonicalJson(descriptor.outputs) } : {}),
+    ...(runsOn.outputs?.length ? { ZKRUNNER_OUTPUTS: canonicalJson(runsOn.outputs) } : {}),
   }
 }
 
@@ -49,6 +51,9 @@ const LONGEST_ADDRESS = `B62${'q'.repeat(52)}`
 const LONGEST_UINT64 = '18446744073709551615'
 const LONGEST_SIGNATURE = '1'.repeat(200)
 const LONGEST_JOB_ID = 'f'.repeat(32)
+// A private service's job name is sealed, so registration bounds it by the longest the sealed
+// coordinates accept (PrivateCoordinatesSchema: 255 characters).
+const LONGEST_JOB_NAME = 'j'.repeat(255)
 
 /** The longest value a parameter can take, counting JSON escapes (a quote is two characters). */
 function longestValue(spec: ParameterSpec): string {
@@ -65,6 +70,8 @@ function longestValue(spec: ParameterSpec): string {
       return spec.values.reduce((a, b) =>
         JSON.stringify(b).length > JSON.stringify(a).length ? b : a,
       )
+    case 'service':
+      return LONGEST_ADDRESS
   }
 }
 
@@ -74,7 +81,12 @@ function longestValue(spec: ParameterSpec): string {
  * every job, so registration refuses a descriptor whose jobs a provider could refuse.
  */
 export function largestTriggerVariables(descriptor: ServiceDescriptor): Record<string, string> {
-  return triggerVariables(descriptor, {
+  const runsOn = {
+    job: isPrivateService(descriptor) ? LONGEST_JOB_NAME : descriptor.job,
+    sourceCommitment: descriptor.sourceCommitment,
+    outputs: descriptor.outputs,
+  }
+  return triggerVariables(runsOn, {
     requestId: LONGEST_JOB_ID,
     service: LONGEST_ADDRESS,
     user: LONGEST_ADDRESS,

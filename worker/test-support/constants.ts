@@ -14,6 +14,8 @@ declare module 'vitest' {
 export const TEST_PROJECT_ID = 42
 /** The stand-in's trigger token (a test value, not a secret). */
 export const TEST_TRIGGER_TOKEN = 'glptt-test-trigger-token-0123456789'
+/** The salt of the test private services' source commitment (31 bytes). */
+export const TEST_SALT = '5a17'.repeat(15).concat('5a')
 /** The stand-in's read-only API token. */
 export const TEST_API_TOKEN = 'glpat-test-read-api-0123456789'
 /** Webhook secret the test services seal in their registrations (unless a test picks another). */

@@ -5,7 +5,6 @@ import { inject } from 'vitest'
 import {
   canonicalBytes,
   cidToFields,
-  commitToField,
   type Envelope,
   encodeHeartbeat,
   encodeTerms,
@@ -16,6 +15,9 @@ import {
   type MinaKeyPair,
   newRequestId,
   type ParameterValues,
+  type PrivateCoordinates,
+  type PublicServiceDescriptor,
+  privateCommitment,
   receiptTokenIdOf,
   type ServiceDescriptor,
   type ServiceRegistration,
@@ -24,6 +26,7 @@ import {
   signServiceRegistration,
   signStatusQuery,
   signVoucher,
+  sourceCommitmentToField,
   statusQueryExpiry,
   statusQueryString,
   TRIGGER_TOKEN_INFO,
@@ -37,6 +40,7 @@ import {
   TEST_GITHUB_REPOSITORY,
   TEST_GITHUB_TOKEN,
   TEST_PROJECT_ID,
+  TEST_SALT,
   TEST_TRIGGER_TOKEN,
   TEST_WEBHOOK_SECRET,
 } from './constants.ts'
@@ -133,7 +137,12 @@ const SLOT = 1000
 export interface TestService {
   address: string
   operator: MinaKeyPair
-  descriptor: ServiceDescriptor
+  /** Where the job runs: the published descriptor, or a private service's sealed coordinates in it. */
+  descriptor: PublicServiceDescriptor
+  /** The descriptor as published (for a private service: no coordinates, a Poseidon commitment). */
+  published: ServiceDescriptor
+  /** A private service's sealed coordinates (with the opening of its commitment). */
+  coordinates?: PrivateCoordinates
   descriptorCid: string
   receiptTokenId: string
   registration: ServiceRegistration
@@ -161,13 +170,19 @@ export async function makeService(
     codec?: number
     /** The CI provider (GitLab unless a test says otherwise). */
     provider?: ServiceDescriptor['provider']
+    /** A private service: its coordinates travel only sealed. */
+    visibility?: 'private'
+    /** The GitLab project as the descriptor (or the sealed coordinates) name it. */
+    project?: string
+    /** Overrides of the sealed coordinates of a private service (a wrong opening, say). */
+    coordinates?: Partial<PrivateCoordinates>
   } = {},
 ): Promise<TestService> {
   const { publicKey } = await workerKey()
   const operator = generateMinaKeyPair()
   const address = generateMinaKeyPair().publicKey
   const price = options.price ?? 10n
-  const descriptor: ServiceDescriptor = {
+  const descriptor: PublicServiceDescriptor = {
     v: 1,
     name: 'test service',
     description: '',
@@ -181,7 +196,7 @@ export async function makeService(
       : {
           provider: 'gitlab' as const,
           providerUrl: options.providerUrl ?? 'https://gitlab.example.com',
-          project: String(TEST_PROJECT_ID),
+          project: options.project ?? String(TEST_PROJECT_ID),
         }),
     ref: 'main',
     job: 'zkrunner',
@@ -194,9 +209,35 @@ export async function makeService(
     ],
     ...(options.outputs ? { outputs: options.outputs } : {}),
   }
+  const coordinates: PrivateCoordinates | undefined =
+    options.visibility === 'private'
+      ? {
+          providerUrl: descriptor.providerUrl,
+          project: descriptor.project,
+          ref: descriptor.ref,
+          job: descriptor.job,
+          ...(descriptor.workflow ? { workflow: descriptor.workflow } : {}),
+          salt: TEST_SALT,
+          commit: descriptor.sourceCommitment,
+        }
+      : undefined
+  const published: ServiceDescriptor = coordinates
+    ? {
+        v: 1,
+        name: descriptor.name,
+        description: descriptor.description,
+        provider: descriptor.provider,
+        visibility: 'private',
+        sourceCommitment: privateCommitment(coordinates),
+        pricePerJob: descriptor.pricePerJob,
+        runnerPublicKey: descriptor.runnerPublicKey,
+        workerPublicKey: descriptor.workerPublicKey,
+        parameters: descriptor.parameters,
+      }
+    : descriptor
   const cid = CID.createV1(
     options.codec ?? 0x55,
-    createDigest(0x12, sha256(canonicalBytes(descriptor))),
+    createDigest(0x12, sha256(canonicalBytes(published))),
   )
   const [cid0, cid1] = (() => {
     const f = cidToFields(cid)
@@ -209,7 +250,7 @@ export async function makeService(
     ...genuineServiceCode(),
     ...options.serviceCode,
     zkappState: [
-      commitToField(descriptor.sourceCommitment),
+      sourceCommitmentToField(published.sourceCommitment),
       cid0,
       cid1,
       encodeTerms({ pricePerJob: price, withdrawTimelockSlots: 100n }),
@@ -243,12 +284,15 @@ export async function makeService(
             ? {}
             : { webhookSecret: options.webhookSecret ?? TEST_WEBHOOK_SECRET }),
         }
-  const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, credentials)
+  const sealed = coordinates
+    ? { ...credentials, coordinates: { ...coordinates, ...options.coordinates } }
+    : credentials
+  const triggerToken = await sealJson(publicKey, TRIGGER_TOKEN_INFO, sealed)
   const registration = signServiceRegistration(
     {
       v: 1,
       service: address,
-      descriptor,
+      descriptor: published,
       descriptorCid: cid.toString(),
       receiptTokenId,
       triggerToken,
@@ -259,6 +303,8 @@ export async function makeService(
     address,
     operator,
     descriptor,
+    published,
+    ...(coordinates ? { coordinates } : {}),
     descriptorCid: cid.toString(),
     receiptTokenId,
     registration,

@@ -1,7 +1,9 @@
 import {
   checkGenuineService,
+  checkSourceReveal,
   type GenuineCode,
   holdsServiceState,
+  isPrivateCommitment,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestSignature,
@@ -10,6 +12,7 @@ import {
   parseManifestBytes,
   parseManifestSignature,
   parseServiceDescriptor,
+  parseSourceReveal,
   payabilityOf,
   publicKeyToFields,
   type RequestBinding,
@@ -18,6 +21,7 @@ import {
   type ServiceAccounts,
   type ServiceDescriptor,
   sha256,
+  sourceCommitmentToField,
   toHex,
   verifyManifest,
 } from '../../../protocol/index.ts'
@@ -81,6 +85,11 @@ export interface VerifyDeps {
   /** Poseidon over fields, as the contract hashes (o1js; in the page's prover worker). */
   poseidon: (fields: bigint[]) => Promise<bigint>
   settled?: SettledResults
+  /**
+   * CIDs of the reveal documents the service's own operator listed for it (registry events), newest
+   * first; absent or empty while a private service is not revealed.
+   */
+  reveals?: (service: string) => Promise<readonly string[]>
   signal?: AbortSignal
 }
 
@@ -297,6 +306,8 @@ async function walkChain(
       'broken',
       `manifest says ${manifest.sourceCommitment}, the contract holds ${state.sourceCommitment}`,
     )
+  } else if (isPrivateCommitment(manifest.sourceCommitment)) {
+    set('source', ...(await privateSourceStatus(target.service, state, deps)))
   } else set('source', 'ok', state.sourceCommitment)
 
   // 8. Inclusion in the user's settled results root.
@@ -393,4 +404,42 @@ async function settledStatus(
     'ok',
     `leaf ${index} of ${leaves.length} under root ${settlement.resultsRoot} (leaves ${cid}; block ${settlement.height}, ${finality})`,
   ]
+}
+
+/**
+ * The source link of a private service. Until its operator reveals it, the manifest commits to what
+ * the contract froze but what that is stays hidden: neither passed nor failed. Once revealed, the
+ * newest reveal document must open the frozen commitment; one that does not is a broken link,
+ * named, whatever earlier documents said.
+ */
+async function privateSourceStatus(
+  service: string,
+  state: ServiceOnChain,
+  deps: VerifyDeps,
+): Promise<['ok' | 'broken' | 'pending', string]> {
+  const committed = `private (committed): ${state.sourceCommitment}`
+  let cids: readonly string[]
+  try {
+    cids = (await deps.reveals?.(service)) ?? []
+  } catch (e) {
+    return ['pending', `${committed}; the reveal listing could not be read: ${why(e)}`]
+  }
+  const cid = cids[0]
+  if (cid === undefined) return ['pending', committed]
+  let bytes: Uint8Array
+  try {
+    bytes = await deps.bundle.readCid(cid, deps.signal ? { signal: deps.signal } : undefined)
+  } catch (e) {
+    return ['pending', `${committed}; reveal ${cid} could not be retrieved: ${why(e)}`]
+  }
+  const parsed = parseSourceReveal(bytes)
+  if (!parsed.ok)
+    return ['broken', `reveal ${cid} is not a reveal document: ${parsed.error.message}`]
+  const checked = checkSourceReveal(parsed.value, {
+    address: service,
+    commitmentField: sourceCommitmentToField(state.sourceCommitment),
+  })
+  if (!checked.ok) return ['broken', `reveal ${cid}: ${checked.error.message}`]
+  const r = checked.value
+  return ['ok', `revealed (${cid}): ${r.providerUrl} ${r.project} @ ${r.commit}`]
 }

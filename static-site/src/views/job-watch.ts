@@ -39,8 +39,9 @@ export const phaseOf = (status: string): string => PHASE[status] ?? status
 /** What names a service's runs: its provider, origin and project (the descriptor's fields). */
 export interface RunProvider {
   provider: 'gitlab' | 'github'
-  providerUrl: string
-  project: string
+  /** Absent for a private service: its runs are not linked. */
+  providerUrl?: string
+  project?: string
 }
 
 /**
@@ -51,7 +52,11 @@ export interface RunProvider {
 export function renderJob(root: HTMLElement, job: WorkerJob, provider: RunProvider): void {
   const phase = phaseOf(job.status)
   const pipeline = job.pipeline
-  const link = pipeline?.webUrl ? runLink(pipeline.webUrl, provider) : null
+  const { providerUrl, project } = provider
+  const link =
+    pipeline?.webUrl && providerUrl && project
+      ? runLink(pipeline.webUrl, { provider: provider.provider, providerUrl, project })
+      : null
   const runName = provider.provider === 'github' ? 'GitHub workflow run' : 'GitLab pipeline'
   const parts: (HTMLElement | null)[] = [
     h('h3', {}, 'Job ', h('code', {}, job.jobId)),

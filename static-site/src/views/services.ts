@@ -1,4 +1,9 @@
-import { providerLink, type ServiceDescriptor } from '../../../protocol/index.ts'
+import {
+  isPrivateService,
+  type PublicServiceDescriptor,
+  providerLink,
+  type ServiceDescriptor,
+} from '../../../protocol/index.ts'
 import type { ServiceOnChain } from '../chain-reader.ts'
 import { groupVersions } from '../versions.ts'
 import type { WorkerServiceStatus } from '../worker-client.ts'
@@ -39,7 +44,7 @@ export const REASONS: Record<string, string> = {
 export const reasonText = (r: string): string => REASONS[r] ?? r
 
 /** Link to the commit a service version runs, on its provider. */
-export function commitUrl(d: ServiceDescriptor, sha: string): string {
+export function commitUrl(d: PublicServiceDescriptor, sha: string): string {
   const base = d.providerUrl.endsWith('/') ? d.providerUrl : `${d.providerUrl}/`
   return d.provider === 'github'
     ? `${base}${d.project}/commit/${sha}`
@@ -76,7 +81,9 @@ export function renderMarket(
           return false
         if (state.provider.startsWith('o:') && s.operator !== state.provider.slice(2)) return false
         if (max !== null && price(s) > max) return false
-        const hay = `${s.descriptor?.name ?? ''} ${s.descriptor?.project ?? ''} ${s.address}`
+        const d = s.descriptor
+        const where = d && !isPrivateService(d) ? d.project : 'private code'
+        const hay = `${d?.name ?? ''} ${where} ${s.address}`
         return hay.toLowerCase().includes(state.text.toLowerCase())
       })
       .sort((a, b) => {
@@ -211,7 +218,16 @@ function row(
       h('strong', {}, d?.name ?? '(descriptor unavailable)'),
       h('br'),
       h('code', { title: s.address }, short(s.address)),
-      d ? h('div', { class: 'muted' }, `${d.provider} · ${d.project} · ${d.job}`) : null,
+      d && isPrivateService(d)
+        ? h(
+            'div',
+            { class: 'muted' },
+            `${d.provider} · `,
+            h('span', { class: 'badge private' }, 'private code'),
+          )
+        : d
+          ? h('div', { class: 'muted' }, `${d.provider} · ${d.project} · ${d.job}`)
+          : null,
       version.versions > 1
         ? h(
             'div',
@@ -227,7 +243,7 @@ function row(
     h(
       'td',
       {},
-      s.chain && d
+      s.chain && d && !isPrivateService(d)
         ? h(
             'a',
             {
@@ -238,9 +254,16 @@ function row(
             },
             h('code', {}, s.chain.sourceCommitment.slice(0, 12)),
           )
-        : s.chain
-          ? h('code', {}, s.chain.sourceCommitment.slice(0, 12))
-          : '—',
+        : s.chain && d
+          ? // A private service's commitment hides its commit: there is nothing to link yet.
+            h(
+              'span',
+              { class: 'source-private', title: s.chain.sourceCommitment },
+              'private (committed)',
+            )
+          : s.chain
+            ? h('code', {}, s.chain.sourceCommitment.slice(0, 12))
+            : '—',
     ),
     h(
       'td',

@@ -7,7 +7,6 @@ import {
   canonicalBytes,
   checkOutputs,
   cidToFields,
-  commitToField,
   digestToFields,
   encodeHeartbeat,
   encodeTerms,
@@ -20,6 +19,8 @@ import {
   type MinaKeyPair,
   manifestBytes,
   type OutputSpec,
+  type ParameterSpec,
+  privateCommitment,
   publicKeyToFields,
   type RequestBinding,
   type ResultManifest,
@@ -27,6 +28,7 @@ import {
   type ServiceDescriptor,
   sha256,
   signManifest,
+  sourceCommitmentToField,
   toHex,
   unwrap,
   validateParameters,
@@ -64,6 +66,14 @@ export interface ServiceFixture {
 }
 
 const RAW = 0x55
+
+/** The opening of the private fixture services' commitment (what a reveal publishes). */
+export const PRIVATE_OPENING = {
+  salt: '1d'.repeat(31),
+  providerUrl: 'https://gitlab.secret.example',
+  project: 'acme/secret-benchmarks',
+  commit: 'c0ffee0000000000000000000000000000000042',
+}
 const enc = new TextEncoder()
 
 /** A service version whose descriptor block is put into `blocks` (raw CID of its canonical JSON). */
@@ -75,28 +85,34 @@ export async function serviceFixture(
     slot?: bigint
     name?: string
     price?: bigint
+    /** A private service: coordinates left out, PRIVATE_OPENING committed with Poseidon. */
+    visibility?: 'private'
     /** Output declarations of the descriptor (none when absent). */
     outputs?: OutputSpec[]
+    /** Parameters of the descriptor (SUITE, REPEAT, FILTER and VERBOSE when absent). */
+    parameters?: ParameterSpec[]
   },
 ): Promise<ServiceFixture> {
   const runner = generateMinaKeyPair()
   const user = opts.user ?? generateMinaKeyPair()
   const address = generateMinaKeyPair().publicKey
-  const sourceCommitment = 'c0ffee0000000000000000000000000000000042'
+  const priv = opts.visibility === 'private'
+  const sourceCommitment = priv
+    ? privateCommitment(PRIVATE_OPENING)
+    : 'c0ffee0000000000000000000000000000000042'
   const descriptor: ServiceDescriptor = {
     v: 1,
     name: opts.name ?? 'unit tests (node 22)',
     description: 'Runs the project test suite.',
     provider: 'gitlab',
-    providerUrl: 'http://127.0.0.1:1/',
-    project: 'zkrunner/demo',
-    ref: 'main',
-    job: 'test',
+    ...(priv
+      ? { visibility: 'private' as const }
+      : { providerUrl: 'http://127.0.0.1:1/', project: 'zkrunner/demo', ref: 'main', job: 'test' }),
     sourceCommitment,
     pricePerJob: String(opts.price ?? 5n),
     runnerPublicKey: runner.publicKey,
     workerPublicKey: opts.workerPublicKey,
-    parameters: [
+    parameters: opts.parameters ?? [
       {
         name: 'SUITE',
         type: 'enum',
@@ -117,7 +133,7 @@ export async function serviceFixture(
   if (!fields.ok) throw fields.error
   const [c0, c1] = fields.value
   const state = [
-    commitToField(sourceCommitment),
+    sourceCommitmentToField(sourceCommitment),
     c0,
     c1,
     encodeTerms({ pricePerJob: opts.price ?? 5n, withdrawTimelockSlots: 100n }),

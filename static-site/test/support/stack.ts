@@ -3,6 +3,8 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize } from 'node:path'
 import { MemoryBlockstore } from 'blockstore-core/memory'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
 import { build } from 'vite'
 import {
   cidToFields,
@@ -10,8 +12,11 @@ import {
   manifestDigest,
   newRequestId,
   publicKeyToFields,
+  type SourceReveal,
   settledLeavesBytes,
   settledLeavesCid,
+  sha256,
+  sourceRevealBytes,
   toHex,
   unwrap,
   validateParameters,
@@ -20,6 +25,7 @@ import { pageHeaders } from '../../headers.ts'
 import {
   type BundleVariant,
   bundleFixture,
+  PRIVATE_OPENING,
   requestFixture,
   type ServiceFixture,
   serviceFixture,
@@ -48,6 +54,24 @@ export interface Stack {
   staleService: ServiceFixture
   /** A third service whose escrow is a plain account (no ServiceVault): shown as Unsafe. */
   unsafeService: ServiceFixture
+  /**
+   * A higher-order service: its DRIVER parameter takes a service with a SUITE enum and a `tests`
+   * integer output (of the market, only `service` matches).
+   */
+  higherOrder: ServiceFixture
+  /**
+   * A private service (no coordinates in its descriptor; PRIVATE_OPENING committed), listed in the
+   * registry by its runner and served by the Worker double like `service`, once added: the other
+   * tests count the others.
+   */
+  addPrivateService(): Promise<ServiceFixture>
+  /**
+   * Lists a reveal document for the private service in the registry, as `npm run deploy -- reveal`
+   * does: pinned to the gateway, its CID published again by the service's runner. Returns the CID.
+   */
+  reveal(doc: SourceReveal): Promise<string>
+  /** The reveal document that opens the private service's commitment (PRIVATE_OPENING). */
+  revealOf(service: ServiceFixture): SourceReveal
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
   /** A genuine, runner-signed result of another user's job with `service`, pinned to the gateway. */
@@ -129,9 +153,13 @@ export async function startStack(opts: {
   const completed: Stack['completed'] = []
   let service!: ServiceFixture
   let staleService!: ServiceFixture
+  let higherOrder!: ServiceFixture
+  let privateService: ServiceFixture | undefined
   const worker = await startWorkerDouble({
     status: (address, user) => {
-      const s = [service, staleService].find((x) => x.address === address)
+      const s = [service, staleService, higherOrder, privateService].find(
+        (x) => x?.address === address,
+      )
       if (!s)
         return {
           service: address,
@@ -173,42 +201,44 @@ export async function startStack(opts: {
     complete: async (submission) => {
       const { request, voucher } = submission
       owed.set(`${request.service}:${request.user}`, BigInt(voucher.cumulativeAmount))
-      const parameters = unwrap(
-        validateParameters(service.descriptor.parameters, request.parameters),
-      )
-      const bundle = await bundleFixture(blocks, service, request.requestId, 'good', {
+      // The job of whichever service was asked (the higher-order and the private one's too).
+      const asked =
+        [higherOrder, privateService].find((x) => x?.address === request.service) ?? service
+      const parameters = unwrap(validateParameters(asked.descriptor.parameters, request.parameters))
+      const bundle = await bundleFixture(blocks, asked, request.requestId, 'good', {
         requestId: request.requestId,
         service: request.service,
         user: request.user,
         parameters,
       })
       completed.push({ jobId: request.requestId, bundleCid: bundle.cid.toString() })
-      if (opts.settledRoot) {
+      if (opts.settledRoot && asked !== higherOrder) {
         const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
-        const digests = [...(leaves.get(request.user) ?? []), manifestDigest(bundle.manifest)]
-        leaves.set(request.user, digests)
-        const root = opts.settledRoot({ service: service.address, user: request.user }, digests)
+        const channel = `${asked.address}:${request.user}`
+        const digests = [...(leaves.get(channel) ?? []), manifestDigest(bundle.manifest)]
+        leaves.set(channel, digests)
+        const root = opts.settledRoot({ service: asked.address, user: request.user }, digests)
         const doc = {
           v: 1 as const,
-          service: service.address,
+          service: asked.address,
           user: request.user,
           manifestDigests: digests.map(toHex),
         }
         const cid = settledLeavesCid(doc)
         await blocks.put(cid, settledLeavesBytes(doc))
         const [c0, c1] = unwrap(cidToFields(cid))
-        const events = chain.events.get(service.address) ?? []
+        const events = chain.events.get(asked.address) ?? []
         events.push({
           height: 9,
           sequence: events.length,
           data: [3n, ux, uOdd, 5n, BigInt(voucher.nonce), 5n, 1n, root, c0, c1],
         })
-        chain.events.set(service.address, events)
+        chain.events.set(asked.address, events)
       }
       return {
         bundleCid: bundle.cid.toString(),
         manifest: bundle.manifest,
-        runner: service.runner.publicKey,
+        runner: asked.runner.publicKey,
         signature: bundle.signature.signature,
       }
     },
@@ -231,12 +261,36 @@ export async function startStack(opts: {
     // Cheaper, so sorting by price puts it first.
     price: 3n,
   })
+  higherOrder = await serviceFixture(blocks, {
+    workerPublicKey: worker.keys.publicKey,
+    user: devUser,
+    name: 'speedup of a driver (higher-order)',
+    price: 7n,
+    parameters: [
+      {
+        name: 'DRIVER',
+        type: 'service',
+        required: true,
+        interface: {
+          parameters: [{ name: 'SUITE', type: 'enum' }],
+          outputs: [{ name: 'tests', type: 'integer' }],
+        },
+      },
+    ],
+  })
   const graphqlDouble = await startGraphqlDouble(chain)
-  const publish = (s: ServiceFixture, height: number) => {
+  const publish = (s: ServiceFixture, height: number, cid: CID | string = s.descriptorCid) => {
     const [sx, sOdd] = unwrap(publicKeyToFields(s.address))
     const [ox, oOdd] = unwrap(publicKeyToFields(s.runner.publicKey))
-    const [c0, c1] = unwrap(cidToFields(s.descriptorCid))
+    const [c0, c1] = unwrap(cidToFields(cid))
     return { height, data: [0n, sx, sOdd, ox, oOdd, c0, c1] }
+  }
+  /** Appends a registry event above every block so far, as a new transaction would land. */
+  const list = (s: ServiceFixture, cid?: CID | string) => {
+    const events = chain.events.get(registry) ?? []
+    const height = Math.max(...[...chain.events.values()].flat().map((e) => e.height)) + 1
+    events.push(publish(s, height, cid))
+    chain.events.set(registry, events)
   }
   const stranger = generateMinaKeyPair().publicKey
   const unsafeService = await serviceFixture(blocks, {
@@ -248,6 +302,7 @@ export async function startStack(opts: {
   chain.states.set(service.address, service.state)
   chain.states.set(staleService.address, staleService.state)
   chain.states.set(unsafeService.address, unsafeService.state)
+  chain.states.set(higherOrder.address, higherOrder.state)
   chain.fakeVaults = new Set([unsafeService.address])
   // Operators cannot take deposits: anyone may publish and retire in the registry. A stranger
   // publishes the good service under their own key, then retires it: the page must still list it,
@@ -259,6 +314,7 @@ export async function startStack(opts: {
     publish(service, 3),
     publish(staleService, 4),
     publish(unsafeService, 5),
+    publish(higherOrder, 5),
     { height: 6, data: [0n, sx, sOdd, tx, tOdd, c0, c1] },
     { height: 7, data: [1n, sx, sOdd, tx, tOdd] },
   ])
@@ -281,6 +337,37 @@ export async function startStack(opts: {
     service,
     staleService,
     unsafeService,
+    higherOrder,
+    addPrivateService: async () => {
+      if (privateService) return privateService
+      privateService = await serviceFixture(blocks, {
+        workerPublicKey: worker.keys.publicKey,
+        user: devUser,
+        name: 'benchmarks',
+        visibility: 'private',
+      })
+      chain.states.set(privateService.address, privateService.state)
+      list(privateService)
+      return privateService
+    },
+    reveal: async (doc) => {
+      if (!privateService) throw new Error('no private service: addPrivateService first')
+      const bytes = sourceRevealBytes(doc)
+      const cid = CID.createV1(0x55, createDigest(0x12, sha256(bytes)))
+      await blocks.put(cid, bytes)
+      list(privateService, cid)
+      return cid.toString()
+    },
+    revealOf: (s) => ({
+      v: 1,
+      kind: 'zkrunner/source-reveal',
+      service: s.address,
+      commitment: s.sourceCommitment,
+      provider: 'gitlab',
+      ref: 'main',
+      job: 'benchmarks',
+      ...PRIVATE_OPENING,
+    }),
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
     anotherUsersJob: async () => {

@@ -9,6 +9,16 @@ export interface GithubRun {
   repository_id: number | null
 }
 
+/** A job of a run as `GET …/runs/{id}/jobs` lists it (the fields the runner's signer reads). */
+export interface GithubRunJob {
+  id: string
+  status: string
+  /** The runner that picked the job up (null while it is queued). */
+  runner_name: string | null
+  /** Its runner's id (null while queued): unique, where names are only unique per repo/org. */
+  runner_id: string | null
+}
+
 /** What one dispatch request came to. */
 export type DispatchOutcome =
   /** 200 with `workflow_run_id` (return_run_details). */
@@ -59,6 +69,19 @@ async function isRateLimit(res: Response): Promise<boolean> {
 }
 
 /**
+ * Why a read failed: a rate limit says so (its own reason, so a caller can tell "wait" from
+ * "refused"), anything else is its status.
+ */
+async function readFailure(res: Response): Promise<string> {
+  if ((res.status === 403 || res.status === 429) && (await isRateLimit(res))) {
+    const wait = rateLimitWaitMs(res.headers)
+    return `rate-limited (HTTP ${res.status}${wait === undefined ? '' : `, retry in ${Math.ceil(wait / 1000)} s`})`
+  }
+  await res.body?.cancel().catch(() => {})
+  return `HTTP ${res.status}`
+}
+
+/**
  * A typed client for the GitHub REST endpoints the Worker calls (worker/README.md lists them, so
  * the stand-in can match them). One HTTP request per call, classified: the retry loop and the
  * attempt records belong to the caller (ServiceObject).
@@ -96,6 +119,7 @@ export class GithubClient {
         method: 'POST',
         headers: { ...this.#headers(), 'content-type': 'application/json' },
         body: JSON.stringify(body),
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
@@ -171,15 +195,15 @@ export class GithubClient {
     try {
       res = await this.#fetch(`${this.#workflow(input.repository, input.workflow)}/runs?${q}`, {
         headers: this.#headers(),
+        // The token must reach the API host only: a redirect is a failure, never followed
+        // (workerd has no redirect: 'error'; 'manual' hands the 3xx back, which is not ok).
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch {
       return { ok: false, reason: 'network error' }
     }
-    if (!res.ok) {
-      await res.body?.cancel()
-      return { ok: false, reason: `HTTP ${res.status}` }
-    }
+    if (!res.ok) return { ok: false, reason: await readFailure(res) }
     try {
       const answer = parseExactJson(await res.text()) as { workflow_runs?: unknown }
       if (!Array.isArray(answer.workflow_runs)) return { ok: false, reason: 'unreadable answer' }
@@ -198,5 +222,81 @@ export class GithubClient {
     } catch {
       return { ok: false, reason: 'unreadable answer' }
     }
+  }
+
+  /** One GET of the API, parsed with exact ids; any failure is a reason, never a guess. */
+  async #get(path: string): Promise<GithubRead<unknown>> {
+    let res: Response
+    try {
+      res = await this.#fetch(`${this.#api}${path}`, {
+        headers: this.#headers(),
+        // The token must reach the API host only: a redirect is a failure, never followed
+        // (workerd has no redirect: 'error'; 'manual' hands the 3xx back, which is not ok).
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      })
+    } catch {
+      return { ok: false, reason: 'network error' }
+    }
+    if (!res.ok) return { ok: false, reason: await readFailure(res) }
+    try {
+      return { ok: true, value: parseExactJson(await res.text()) }
+    } catch {
+      return { ok: false, reason: 'unreadable answer' }
+    }
+  }
+
+  #repo(repository: string): string {
+    const [owner, repo] = repository.split('/') as [string, string]
+    return `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`
+  }
+
+  /** `GET /repos/{owner}/{repo}/actions/runs/{run_id}`: the run's id, display title and status. */
+  async getRun(input: {
+    repository: string
+    runId: string
+  }): Promise<GithubRead<{ id: string; display_title: string; status: string }>> {
+    const read = await this.#get(`${this.#repo(input.repository)}/actions/runs/${input.runId}`)
+    if (!read.ok) return read
+    const r = read.value as Record<string, unknown> | null
+    if (
+      typeof r?.id !== 'string' ||
+      typeof r.display_title !== 'string' ||
+      typeof r.status !== 'string'
+    )
+      return { ok: false, reason: 'unreadable answer' }
+    return { ok: true, value: { id: r.id, display_title: r.display_title, status: r.status } }
+  }
+
+  /**
+   * `GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs?filter=latest&per_page=100`: the run's
+   * jobs with their status and the runner each was picked up by.
+   */
+  async listRunJobs(input: {
+    repository: string
+    runId: string
+  }): Promise<GithubRead<GithubRunJob[]>> {
+    const read = await this.#get(
+      `${this.#repo(input.repository)}/actions/runs/${input.runId}/jobs?filter=latest&per_page=100`,
+    )
+    if (!read.ok) return read
+    const jobs = (read.value as { jobs?: unknown } | null)?.jobs
+    if (!Array.isArray(jobs)) return { ok: false, reason: 'unreadable answer' }
+    const out: GithubRunJob[] = []
+    for (const j of jobs as Record<string, unknown>[]) {
+      if (typeof j?.id !== 'string' || typeof j.status !== 'string')
+        return { ok: false, reason: 'unreadable answer' }
+      out.push({
+        id: j.id,
+        status: j.status,
+        runner_name: typeof j.runner_name === 'string' ? j.runner_name : null,
+        // parseExactJson keeps ids as strings (exact past 2^53).
+        runner_id:
+          typeof j.runner_id === 'string' || typeof j.runner_id === 'number'
+            ? String(j.runner_id)
+            : null,
+      })
+    }
+    return { ok: true, value: out }
   }
 }

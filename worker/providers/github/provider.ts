@@ -1,4 +1,7 @@
-import { SealedGithubCredentialsSchema, type ServiceDescriptor } from '../../../protocol/index.ts'
+import {
+  SealedGithubCredentialsSchema,
+  type PublicServiceDescriptor as ServiceDescriptor,
+} from '../../../protocol/index.ts'
 import type { Provider, ProviderContext } from '../provider.ts'
 import { GithubClient } from './client.ts'
 import { inputsProblem } from './inputs.ts'

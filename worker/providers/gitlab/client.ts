@@ -21,6 +21,18 @@ export interface GitlabVariable {
   variable_type?: string
 }
 
+/**
+ * A job of a pipeline as `GET /projects/:id/pipelines/:pid/jobs` lists it (the fields the runner's
+ * signer reads): its status and the runner that picked it (null until one did).
+ */
+export interface GitlabJob {
+  id: number
+  status: string
+  runner: { id: number; description?: string | null } | null
+  /** The job's pipeline (in `GET /runners/:id/jobs`, which lists jobs of many projects). */
+  pipeline?: { id: number; project_id: number }
+}
+
 /** What one trigger request came to. */
 export type GitlabTriggerOutcome =
   /** GitLab created the pipeline. */
@@ -92,7 +104,9 @@ export class GitlabClient {
           'content-type': 'application/x-www-form-urlencoded',
           accept: 'application/json',
         },
+        // The form carries the trigger token: a 3xx is a refusal, not followed.
         body: form,
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
@@ -122,6 +136,10 @@ export class GitlabClient {
     try {
       res = await this.#fetch(url, {
         headers: { 'private-token': apiToken, accept: 'application/json' },
+        // A redirect would carry private-token to wherever it points (fetch drops only
+        // authorization across origins): never followed, the 3xx is a failure (workerd has no
+        // redirect: 'error').
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch {
@@ -140,7 +158,11 @@ export class GitlabClient {
       ok: false,
       retryable,
       retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
-      reason: `HTTP ${res.status}`,
+      // A rate limit has its own reason: the caller can tell "wait" from "refused".
+      reason:
+        res.status === 429 || (res.status === 403 && res.headers.get('ratelimit-remaining') === '0')
+          ? `rate-limited (HTTP ${res.status})`
+          : `HTTP ${res.status}`,
     }
   }
 
@@ -170,6 +192,37 @@ export class GitlabClient {
   }): Promise<ReadOutcome<GitlabVariable[]>> {
     return this.#read(
       `${this.#project(input.project)}/pipelines/${input.pipelineId}/variables`,
+      input.apiToken,
+    )
+  }
+
+  /**
+   * `GET /projects/:id/pipelines/:pid/jobs`: the pipeline's jobs with their status and runner
+   * (read by the runner's signer: is this job running on this runner now?).
+   */
+  pipelineJobs(input: {
+    project: string
+    apiToken: string
+    pipelineId: number
+  }): Promise<ReadOutcome<GitlabJob[]>> {
+    return this.#read(
+      `${this.#project(input.project)}/pipelines/${input.pipelineId}/jobs?per_page=100`,
+      input.apiToken,
+    )
+  }
+
+  /**
+   * `GET /runners/:id/jobs?status=running`: the jobs this runner is running now, in the projects
+   * the token can read (read by the runner's signer: is the named job the only one?).
+   */
+  runnerJobs(input: {
+    runnerId: string
+    apiToken: string
+    status: 'running'
+  }): Promise<ReadOutcome<GitlabJob[]>> {
+    const q = new URLSearchParams({ status: input.status, per_page: '100' })
+    return this.#read(
+      `${this.#api}/runners/${encodeURIComponent(input.runnerId)}/jobs?${q}`,
       input.apiToken,
     )
   }
