@@ -6,16 +6,16 @@ import * as client from '../contracts/client.ts'
 import { compileAll } from '../contracts/compile.ts'
 import { CreditAdmin } from '../contracts/credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from '../contracts/credit-token.ts'
+import { LedgerVault } from '../contracts/ledger-vault.ts'
 import { RESULTS_TREE_HEIGHT } from '../contracts/results-tree.ts'
 import { ServiceContract } from '../contracts/service-contract.ts'
 import { ServiceRegistry } from '../contracts/service-registry.ts'
-import { ServiceVault } from '../contracts/service-vault.ts'
 import { startTestChain, TEST_TOKEN_KEY } from '../contracts/test-chain.ts'
 import { ledgerFigures } from './contracts-ledger.ts'
 
 // Contract figures: circuit rows of every method against a plain token transfer, compile time
-// cold and cached, the native prove time of one settle covering many jobs, and the figures of
-// the collision-free settlement prototype (contracts-ledger.ts; run alone with
+// cold and cached, the native prove time of one claim covering many jobs, and the figures of
+// the collision-free settlement ledger (contracts-ledger.ts; run alone with
 // `node --import ./scripts/swc-register.mjs bench/contracts-ledger.ts`).
 setBackend('native')
 
@@ -28,7 +28,7 @@ export async function run(opts: { cold?: boolean } = {}): Promise<Record<string,
   for (const [name, c] of [
     ['CreditAdmin', CreditAdmin],
     ['ServiceContract', ServiceContract],
-    ['ServiceVault', ServiceVault],
+    ['LedgerVault', LedgerVault],
     ['ServiceRegistry', ServiceRegistry],
   ] as const) {
     for (const [m, a] of Object.entries(await c.analyzeMethods())) {
@@ -59,9 +59,9 @@ export async function run(opts: { cold?: boolean } = {}): Promise<Record<string,
   const v = chain.voucher(user, svc, BigInt(jobs) * svc.price, 1n)
   const t2 = performance.now()
   // A full tree: the count proof at capacity (any leaves CID costs the same to sign and check).
-  await chain.settleResults(svc, user.toPublicKey(), digests, v)
-  out['settle build+prove+send, native (s)'] = Number(((performance.now() - t2) / 1000).toFixed(1))
-  out['jobs covered by that settle'] = jobs
+  await chain.claimResults(svc, user.toPublicKey(), digests, v)
+  out['claim build+prove+send, native (s)'] = Number(((performance.now() - t2) / 1000).toFixed(1))
+  out['jobs covered by that claim'] = jobs
   out['max jobs a user per results tree'] = jobs
   // The collision-free settlement prototype: rows, channels a batch, proving a batch and a channel.
   Object.assign(out, await ledgerFigures(transfer))

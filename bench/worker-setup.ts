@@ -8,7 +8,6 @@ import {
   encodeHeartbeat,
   encodeTerms,
   FROZEN_SERVICE_PERMISSIONS,
-  FROZEN_VAULT_PERMISSIONS,
   generateHpkeKeyPair,
   generateMinaKeyPair,
   type HpkeKeyPair,
@@ -24,6 +23,12 @@ import {
 } from '../protocol/index.ts'
 import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../worker/test-support/constants.ts'
 import { startFakeMina } from '../worker/test-support/fake-mina.ts'
+import {
+  fixtureLedgerAddress,
+  fixtureLedgerX,
+  genuineLedger,
+  genuineLedgerVault,
+} from '../worker/test-support/ledger-fixture.ts'
 
 // What both Worker benchmarks (through `wrangler dev` and straight into workerd) set up the same
 // way: one service registered like an operator would, and users' sealed, paid job requests.
@@ -112,27 +117,23 @@ export async function registerService(
   mina.setSlot(1000)
   // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
   const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }
-  mina.setAccount(
-    address,
-    {
-      verificationKey: { hash: TEST_GENUINE_CODE.vaultVkHash },
-      permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
-    },
-    TEST_CREDIT_TOKEN_ID,
-  )
+  // Its ledger, at the address its state names, holds the escrow in its vault.
+  mina.setAccount(fixtureLedgerAddress(address), genuineLedgerVault(), TEST_CREDIT_TOKEN_ID)
+  const zkappState = [
+    commitToField(descriptor.sourceCommitment),
+    c0,
+    c1,
+    encodeTerms({ pricePerJob: 1n, withdrawTimelockSlots: 100n }),
+    0n,
+    0n,
+    fixtureLedgerX(address),
+    encodeHeartbeat({ lastHeartbeatSlot: 1000n, settledJobs: 0n }),
+  ].map(String)
+  mina.setAccount(fixtureLedgerAddress(address), genuineLedger(address, zkappState))
   mina.setAccount(address, {
     verificationKey: { hash: TEST_GENUINE_CODE.serviceVkHash },
     permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
-    zkappState: [
-      commitToField(descriptor.sourceCommitment),
-      c0,
-      c1,
-      encodeTerms({ pricePerJob: 1n, withdrawTimelockSlots: 100n }),
-      0n,
-      0n,
-      0n,
-      encodeHeartbeat({ lastHeartbeatSlot: 1000n, settledJobs: 0n }),
-    ].map(String),
+    zkappState,
   })
   const registration = signServiceRegistration(
     {

@@ -150,7 +150,7 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
     .option('--credit-token-id <id>', 'base58 token id of the credit token (config creditTokenId)')
     .option(
       '--genuine-code <json>',
-      'the genuine contracts: {"serviceVkHash","vaultVkHash","txnVersion"} (config genuineCode)',
+      'the genuine contracts: {"serviceVkHash","ledgerVkHash","ledgerVaultVkHash","txnVersion"} (config genuineCode)',
     )
     .option('--timeout <seconds>', `give up reading after this long (default ${DEFAULT_TIMEOUT_S})`)
     .option('--json', 'print a machine-readable report (the verdict and every link) on stdout')

@@ -383,7 +383,7 @@ describe('zkrunner verify', () => {
         flags: ['--job', jobId],
       })
     }
-    // A look-alike whose escrow is a plain account, not its ServiceVault: the service link.
+    // A look-alike whose ledger's escrow is a plain account, not its LedgerVault: the service link.
     const unsafe = await serviceFixture(blocks, {
       workerPublicKey: service.descriptor.workerPublicKey,
     })
@@ -429,6 +429,6 @@ describe('zkrunner verify', () => {
     expect(new Set(verdicts)).toEqual(new Set(['verified', 'broken', 'incomplete']))
     expect(
       (await pageLinks(cases.at(-2)!.target)).find((l) => l.id === 'service')?.detail,
-    ).toContain('NO_VAULT')
+    ).toContain('NO_LEDGER_VAULT')
   })
 })

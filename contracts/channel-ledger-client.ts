@@ -2,7 +2,7 @@ import {
   AccountUpdate,
   Field,
   Mina,
-  type PrivateKey,
+  PrivateKey,
   type PublicKey,
   Signature,
   TokenId,
@@ -63,6 +63,8 @@ export class LedgerHandle {
   constructor(
     readonly key: PrivateKey,
     readonly runnerKey: PrivateKey,
+    /** The service the ledger settles for: vouchers, claims and leaves name it. */
+    readonly service: PublicKey,
   ) {
     this.contract = new ChannelLedger(key.toPublicKey())
     this.vault = new LedgerVault(key.toPublicKey(), creditTokenId())
@@ -100,13 +102,15 @@ export class LedgerHandle {
     runnerKey: PrivateKey,
     price: bigint,
     timelock: number,
+    service: PublicKey = PrivateKey.random().toPublicKey(),
   ): Promise<LedgerHandle> {
-    const h = new LedgerHandle(key, runnerKey)
+    const h = new LedgerHandle(key, runnerKey, service)
     const token = new CreditToken(creditTokenAddress())
     await send(payer, [key], async () => {
       // The ledger and its vault.
       AccountUpdate.fundNewAccount(payer.toPublicKey(), 2)
       await h.contract.deployLedger(
+        service,
         runnerKey.toPublicKey(),
         UInt64.from(price),
         UInt32.from(timelock),
@@ -129,12 +133,7 @@ export class LedgerHandle {
   /** The deposit's call, to send alone or with others. */
   depositCall(from: PrivateKey, beneficiary: PublicKey, amount: bigint): () => Promise<void> {
     return async () => {
-      await this.contract.deposit(
-        from.toPublicKey(),
-        beneficiary,
-        UInt64.from(amount),
-        this.runnerKey.toPublicKey(),
-      )
+      await this.contract.deposit(from.toPublicKey(), beneficiary, UInt64.from(amount))
     }
   }
 
@@ -177,7 +176,7 @@ export class LedgerHandle {
 
   /** The user's voucher for (amount, nonce), signed by the user. */
   voucher(user: PrivateKey, cumulativeAmount: bigint, nonce: bigint) {
-    const fields = voucherMessage({ service: this.address.toBase58(), cumulativeAmount, nonce })
+    const fields = voucherMessage({ service: this.service.toBase58(), cumulativeAmount, nonce })
     return { cumulativeAmount, nonce, signature: signFields(fields, user.toBase58()) }
   }
 
@@ -203,7 +202,7 @@ export class LedgerHandle {
     forge: ClaimForgery = {},
   ): () => Promise<void> {
     const owner = {
-      service: this.address.toBase58(),
+      service: this.service.toBase58(),
       user: (forge.owner ?? user).toBase58(),
     }
     const root = resultsRoot(owner, digests)
@@ -212,7 +211,7 @@ export class LedgerHandle {
     const leavesCid: [bigint, bigint] = [0x55n << 128n, 1n]
     const runnerSignature = signFields(
       settleMessage({
-        service: this.address.toBase58(),
+        service: this.service.toBase58(),
         user: user.toBase58(),
         resultsRoot: root.toBigInt(),
         resultsCount: count,
@@ -225,6 +224,7 @@ export class LedgerHandle {
     const [hi, lo] = unwrap(digestToFields(proof.lastDigest))
     return () =>
       this.contract.claim(
+        this.service,
         user,
         new VoucherFields({
           cumulativeAmount: UInt64.from(v.cumulativeAmount),

@@ -7,6 +7,7 @@ import { mintCredits } from './client.ts'
 import { DEFAULT_CACHE_DIR } from './compile.ts'
 import { creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
+import { readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
 import { seededKey, startTestChain, type TestChain, testDigests } from './test-chain.ts'
 
 // The collision-free settlement ledger (channel-ledger.ts) on a LocalBlockchain with the credit
@@ -83,7 +84,7 @@ function chainHolders(): PublicKey[] {
 
 /** Skip reasons of every Batch event of `l` (0: applied). */
 async function skipReasons(l: LedgerHandle): Promise<number[]> {
-  const events = await l.contract.fetchEvents()
+  const events = (await l.contract.fetchEvents()).filter((e) => e.type === 'Batch')
   return events.flatMap((e) => {
     const r = (e.event.data as unknown as { reasons: { toBigInt(): bigint } }).reasons.toBigInt()
     return Array.from({ length: LEDGER_BATCH_SIZE }, (_, i) => skipReasonAt(r, i))
@@ -302,6 +303,51 @@ describe('ChannelLedger: no griefing', () => {
     await l.processAll(payer)
     expect(l.receipts(l.runnerKey.toPublicKey())).toBe(30n)
     expect(await skipReasons(l)).toContain(SkipReason.staleVoucher)
+  })
+})
+
+describe('ChannelLedger: the channel book', () => {
+  it("rebuilt from the chain's actions, it holds every channel the contract holds, and counts unbatched actions", async () => {
+    const l = await ledger()
+    const [a, b] = [newUser(), newUser()]
+    await l.deposit(payer, sponsor, a.toPublicKey(), 100n)
+    await l.deposit(payer, sponsor, b.toPublicKey(), 50n)
+    await l.claim(payer, a.toPublicKey(), testDigests(3), l.voucher(a, 30n, 1n))
+    // Skipped in its batch: above b's deposit.
+    await l.claim(payer, b.toPublicKey(), testDigests(6), l.voucher(b, 60n, 1n))
+    await l.requestWithdraw(payer, a, 1n)
+    await l.withdraw(payer, b)
+    await l.processAll(payer)
+    chain.local.incrementGlobalSlot(TIMELOCK + 20)
+    await l.withdraw(payer, a)
+    await l.processAll(payer)
+    // Landed, not batched yet: the full book counts them, the committed one does not.
+    await l.deposit(payer, sponsor, b.toPublicKey(), 25n)
+    await l.claim(payer, b.toPublicKey(), testDigests(2), l.voucher(b, 20n, 2n))
+
+    const books = await readLedgerBooks(l.address)
+    expect(books.committed.map().root.toBigInt()).toBe(l.map.root.toBigInt())
+    for (const u of [a, b]) {
+      expect(toLedgerChannel(books.committed.get(u.toPublicKey().toBase58())).hash()).toEqual(
+        l.channel(u.toPublicKey()).hash(),
+      )
+    }
+    expect(books.committed.get(a.toPublicKey().toBase58())).toMatchObject({
+      paidSoFar: 30n,
+      deposited: 30n,
+      refunded: 70n,
+      voucherNonce: 1n,
+    })
+    expect(books.all.fundable(a.toPublicKey().toBase58())).toBe(0n)
+    expect(books.committed.fundable(b.toPublicKey().toBase58())).toBe(50n)
+    expect(books.all.fundable(b.toPublicKey().toBase58())).toBe(75n - 20n)
+    // And a batch built from the rebuilt book (another process's view) lands and agrees.
+    await l.processAll(payer)
+    const after = await readLedgerBooks(l.address)
+    expect(after.committed.map().root.toBigInt()).toBe(l.map.root.toBigInt())
+    expect(after.committed.get(b.toPublicKey().toBase58())).toEqual(
+      after.all.get(b.toPublicKey().toBase58()),
+    )
   })
 })
 

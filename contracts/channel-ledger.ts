@@ -19,17 +19,27 @@ import {
   UInt32,
   UInt64,
 } from 'o1js'
-import { SETTLE_DOMAIN, VOUCHER_DOMAIN, withdrawTimelockInBounds } from '../protocol/index.ts'
+import {
+  SETTLE_DOMAIN,
+  SLOT_WINDOW,
+  VOUCHER_DOMAIN,
+  withdrawTimelockInBounds,
+} from '../protocol/index.ts'
 import { Channel, ChannelMap, channelKey } from './channel.ts'
 import { creditTokenAddress } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { Terms } from './packing.ts'
 import { ResultWitness } from './results-tree.ts'
-import { requireResultsCount, SettleClaim, VoucherFields } from './service-contract.ts'
+import {
+  frozenServicePermissions,
+  requireResultsCount,
+  SettleClaim,
+  VoucherFields,
+} from './service-contract.ts'
 
-// PROTOTYPE of the collision-free settlement design (issue 15, "no griefing" and "many users per
-// settlement"), not wired into the service, client, agent or stack yet: see contracts/README.md,
-// "Settlement without collisions (prototype)". Every party's operation only dispatches an action
+// The collision-free settlement ledger of a service (issue 15, "no griefing" and "many users per
+// settlement"); the ServiceContract names it (its `ledger` state) and holds no money itself. See
+// contracts/README.md, "Settlement without collisions". Every party's operation only dispatches an action
 // and reads frozen state, so nothing a third party lands can make it fail; `processBatch`
 // (anyone may call it; the runner does) applies up to LEDGER_BATCH_SIZE actions in order to the
 // channels map. An action whose rule does not hold (a stale voucher, a withdrawal before its
@@ -154,6 +164,15 @@ export function ledgerChannel(ledger: PublicKey, user: PublicKey): LedgerChannel
   return ledgerChannels.get(ledger.toBase58())?.get(user.toBase58()) ?? LedgerChannel.empty()
 }
 
+/**
+ * Replaces what the prover knows of `ledger`'s committed channels, from a book rebuilt from the
+ * chain (ledger-book.ts): a process that did not build the earlier batches itself.
+ */
+export function loadLedgerChannels(ledger: PublicKey, channels: Map<string, LedgerChannel>): void {
+  ledgerChannels.set(ledger.toBase58(), new Map(channels))
+  stagedBatches.delete(ledger.toBase58())
+}
+
 /** Records the channels of the batch last built for `ledger`, now on chain. */
 export function commitLedgerBatch(ledger: PublicKey): void {
   const staged = stagedBatches.get(ledger.toBase58())
@@ -164,8 +183,29 @@ export function commitLedgerBatch(ledger: PublicKey): void {
   stagedBatches.delete(ledger.toBase58())
 }
 
-/** A SLOT_WINDOW as in ServiceContract: a request counts from the last slot it can land in. */
-const SLOT_WINDOW = 10
+/**
+ * Permissions that freeze a deployed ledger: those of a service (contracts' service-contract),
+ * except that its action state moves by proof (every operation is an action). protocol's
+ * FROZEN_LEDGER_PERMISSIONS is what readers compare with.
+ */
+export function frozenLedgerPermissions() {
+  return { ...frozenServicePermissions(), editActionState: Permissions.proof() }
+}
+
+/**
+ * What a claim dispatched, for readers: the SettledLeaves document behind the results root
+ * (`cidToFields`) is not part of the action, so the page and CLI find it here. A Batch event
+ * says whether the claim applied.
+ */
+export class ClaimEvent extends Struct({
+  user: PublicKey,
+  cumulativeAmount: UInt64,
+  nonce: UInt64,
+  resultsRoot: Field,
+  resultsCount: UInt32,
+  leavesCid0: Field,
+  leavesCid1: Field,
+}) {}
 
 /**
  * The ledger of one service: its channels map, and the owner of "payout receipts", a token whose
@@ -183,15 +223,26 @@ export class ChannelLedger extends TokenContract {
   @state(Field) runnerPaid = State<Field>()
   /** Credits the batches refunded to users in total (as receipts). */
   @state(Field) refunded = State<Field>()
+  /**
+   * Poseidon(service address fields) of the ServiceContract this ledger settles for (frozen).
+   * Vouchers, runner claims and result leaves name the service, as everywhere off chain, so a
+   * voucher or leaf of another service never settles here.
+   */
+  @state(Field) serviceKeyHash = State<Field>()
 
-  override readonly events = { Batch: BatchEvent }
+  override readonly events = { Batch: BatchEvent, Claim: ClaimEvent }
 
   /**
    * Deploys the ledger (its vault is deployed beside it, see channel-ledger-client). The runner's
    * receipt account is created here, so that every payout of processBatch lands in an account that
    * exists (a mint to a missing account would need a creation fee nobody in the batch pays).
    */
-  async deployLedger(runner: PublicKey, pricePerJob: UInt64, withdrawTimelockSlots: UInt32) {
+  async deployLedger(
+    service: PublicKey,
+    runner: PublicKey,
+    pricePerJob: UInt64,
+    withdrawTimelockSlots: UInt32,
+  ) {
     if (!withdrawTimelockInBounds(withdrawTimelockSlots.toBigint()))
       throw new Error(ServiceErrors.timelockOutOfBounds)
     await super.deploy()
@@ -200,16 +251,10 @@ export class ChannelLedger extends TokenContract {
     this.runnerKeyHash.set(Poseidon.hash(runner.toFields()))
     this.runnerPaid.set(Field(0))
     this.refunded.set(Field(0))
-    this.account.permissions.set({
-      ...Permissions.default(),
-      editState: Permissions.proof(),
-      editActionState: Permissions.proof(),
-      send: Permissions.proof(),
-      setVerificationKey: Permissions.VerificationKey.impossibleDuringCurrentVersion(),
-      setPermissions: Permissions.impossible(),
-      // A token owner must never be accessible by signature: the key holder could mint receipts.
-      access: Permissions.proof(),
-    })
+    this.serviceKeyHash.set(Poseidon.hash(service.toFields()))
+    // Frozen like the service (readers check it): a token owner must never be accessible by
+    // signature (the key holder could mint receipts), nor its code or permissions changeable.
+    this.account.permissions.set(frozenLedgerPermissions())
   }
 
   /** Creates the runner's receipt account (at deploy, in the same transaction). */
@@ -232,16 +277,15 @@ export class ChannelLedger extends TokenContract {
    * Locks `amount` credits of `payer` (who signs the transfer) in the vault for `beneficiary`, and
    * records it as an action. Reads frozen state only. The runner has no channel: its receipt
    * account holds what the ledger owes it, a user's holds the refunds they pulled (see `refund`),
-   * and one account cannot be both.
+   * and one account cannot be both. The beneficiary's hash is compared with the runner's, so a
+   * depositor needs no runner key.
    */
   @method
-  async deposit(payer: PublicKey, beneficiary: PublicKey, amount: UInt64, runner: PublicKey) {
+  async deposit(payer: PublicKey, beneficiary: PublicKey, amount: UInt64) {
     amount.assertGreaterThan(UInt64.zero, ServiceErrors.zeroDeposit)
-    Poseidon.hash(runner.toFields()).assertEquals(
-      this.runnerKeyHash.getAndRequireEquals(),
-      ServiceErrors.notRunner,
-    )
-    beneficiary.equals(runner).assertFalse(ServiceErrors.runnerHasNoChannel)
+    Poseidon.hash(beneficiary.toFields())
+      .equals(this.runnerKeyHash.getAndRequireEquals())
+      .assertFalse(ServiceErrors.runnerHasNoChannel)
     const token = new FungibleToken(creditTokenAddress())
     await token.transfer(payer, this.address, amount)
     ledgerReducer.setContractInstance(this)
@@ -292,11 +336,13 @@ export class ChannelLedger extends TokenContract {
   }
 
   /**
-   * The runner's settlement claim for one user: both signatures and the results count are checked
-   * here, against frozen state only; the channel-dependent rules run in processBatch.
+   * The runner's settlement claim for one user of `service` (the one this ledger is bound to):
+   * both signatures and the results count are checked here, against frozen state only; the
+   * channel-dependent rules run in processBatch.
    */
   @method
   async claim(
+    service: PublicKey,
     user: PublicKey,
     voucher: VoucherFields,
     userSignature: Signature,
@@ -310,7 +356,11 @@ export class ChannelLedger extends TokenContract {
       this.runnerKeyHash.getAndRequireEquals(),
       ServiceErrors.notRunner,
     )
-    const self = this.address.toFields()
+    Poseidon.hash(service.toFields()).assertEquals(
+      this.serviceKeyHash.getAndRequireEquals(),
+      ServiceErrors.notThisService,
+    )
+    const self = service.toFields()
     runnerSignature
       .verify(runner, [
         Field(SETTLE_DOMAIN),
@@ -332,7 +382,19 @@ export class ChannelLedger extends TokenContract {
         voucher.nonce.value,
       ])
       .assertTrue(ServiceErrors.badVoucherSignature)
-    requireResultsCount(this.address, user, claim, lastWitness, nextWitness)
+    requireResultsCount(service, user, claim, lastWitness, nextWitness)
+    this.emitEvent(
+      'Claim',
+      new ClaimEvent({
+        user,
+        cumulativeAmount: voucher.cumulativeAmount,
+        nonce: voucher.nonce,
+        resultsRoot: claim.resultsRoot,
+        resultsCount: claim.resultsCount,
+        leavesCid0: claim.leavesCid0,
+        leavesCid1: claim.leavesCid1,
+      }),
+    )
     ledgerReducer.setContractInstance(this)
     ledgerReducer.dispatch(
       new LedgerAction({

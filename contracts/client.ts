@@ -13,8 +13,7 @@ import {
   UInt64,
 } from 'o1js'
 import { digestToFields, unwrap } from '../protocol/index.ts'
-import { Channel } from './channel.ts'
-import type { ChannelBook } from './channel-book.ts'
+import { ChannelLedger, commitLedgerBatch, ledgerReducer } from './channel-ledger.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import {
   CreditToken,
@@ -22,6 +21,8 @@ import {
   creditTokenId,
   setCreditTokenAddress,
 } from './credit-token.ts'
+import { type BookChannel, readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
+import { LedgerVault } from './ledger-vault.ts'
 import { useDummyProofs } from './network.ts'
 import {
   type ResultsCountProof,
@@ -33,11 +34,9 @@ import {
   ServiceContract,
   type ServiceDeployProps,
   SettleClaim,
-  SLOT_WINDOW,
   VoucherFields,
 } from './service-contract.ts'
 import { ServiceRegistry } from './service-registry.ts'
-import { ServiceVault } from './service-vault.ts'
 import { decodeServiceState, type ServiceState } from './state-decode.ts'
 
 // Every function here takes the selected Mina instance (LocalBlockchain or Mina.Network) as is,
@@ -141,25 +140,62 @@ export async function mintCredits(
   })
 }
 
-/** Deploys one service version: the ServiceContract and its credit vault, frozen. */
+/**
+ * Deploys one service version: the ServiceContract and its ChannelLedger (with the LedgerVault
+ * holding the escrow), frozen, with the same price, timelock and runner, and bound both ways (the
+ * service keeps the ledger's x, the ledger the service's key hash). `ledgerKey` must have an even
+ * y (`evenLedgerKey` makes one). Then opens the runner's payout-receipt account, which every batch
+ * pays into.
+ */
 export async function deployService(
   payer: FeePayer,
   serviceKey: PrivateKey,
-  props: Omit<ServiceDeployProps, 'verificationKey'>,
+  ledgerKey: PrivateKey,
+  props: Omit<ServiceDeployProps, 'verificationKey' | 'ledger'>,
 ) {
-  const address = serviceKey.toPublicKey()
-  const service = new ServiceContract(address)
-  const vault = new ServiceVault(address, creditTokenId())
+  const service = new ServiceContract(serviceKey.toPublicKey())
+  const ledger = new ChannelLedger(ledgerKey.toPublicKey())
+  const vault = new LedgerVault(ledgerKey.toPublicKey(), creditTokenId())
   const token = new CreditToken(creditTokenAddress())
-  return run(payer, [serviceKey], async () => {
-    AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 2)
-    await service.deploy(props)
+  await fetchAll([creditTokenAddress()])
+  const pending = await run(payer, [serviceKey, ledgerKey], async () => {
+    AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 3)
+    await service.deploy({ ...props, ledger: ledgerKey.toPublicKey() })
+    await ledger.deployLedger(
+      serviceKey.toPublicKey(),
+      props.runner,
+      props.pricePerJob,
+      props.withdrawTimelockSlots,
+    )
     await vault.deploy()
     await token.approveAccountUpdate(vault.self)
   })
+  await waitIncluded(pending)
+  await fetchAll([ledgerKey.toPublicKey()])
+  return run(payer, [], async () => {
+    AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
+    await ledger.openRunnerAccount(props.runner)
+  })
 }
 
-/** Locks `amount` credits of `payerKey` for `beneficiary` (a sponsor may pay for someone else). */
+/** A random key with an even y, as a service's ledger needs (half of all keys). */
+export function evenLedgerKey(): PrivateKey {
+  for (;;) {
+    const k = PrivateKey.random()
+    if (!k.toPublicKey().isOdd.toBoolean()) return k
+  }
+}
+
+/** The ChannelLedger a service names (its state keeps the x of the ledger's even-y key). */
+export async function ledgerOf(service: PublicKey): Promise<PublicKey> {
+  const { ledger } = await readServiceState(service)
+  return PublicKey.from({ x: Field(ledger), isOdd: Bool(false) })
+}
+
+/**
+ * Locks `amount` credits of `payerKey` for `beneficiary` (a sponsor may pay for someone else) in
+ * the service's ledger.
+ */
 export async function deposit(
   payer: FeePayer,
   service: PublicKey,
@@ -167,13 +203,7 @@ export async function deposit(
   beneficiary: PublicKey,
   amount: bigint,
 ) {
-  const body = await depositBody(
-    payer.key.toPublicKey(),
-    service,
-    payerKey.toPublicKey(),
-    beneficiary,
-    amount,
-  )
+  const body = await depositBody(service, payerKey.toPublicKey(), beneficiary, amount)
   return run(payer, [payerKey], body)
 }
 
@@ -189,25 +219,25 @@ export async function proveDeposit(
   amount: bigint,
   options: { fee?: number; signers?: PrivateKey[] } = {},
 ): Promise<string> {
-  const body = await depositBody(payer, service, payer, beneficiary, amount)
+  const body = await depositBody(service, payer, beneficiary, amount)
   const tx = await proved(payer, options.fee, body)
   if (options.signers) tx.sign(options.signers)
   return tx.toJSON()
 }
 
 async function depositBody(
-  feePayer: PublicKey,
   service: PublicKey,
   payer: PublicKey,
   beneficiary: PublicKey,
   amount: bigint,
 ): Promise<() => Promise<void>> {
-  const contract = new ServiceContract(service)
-  const isNew = !(await accountExists(beneficiary, receiptTokenId(service)))
-  await fetchAll([creditTokenAddress()])
+  const ledgerAddress = await ledgerOf(service)
+  const ledger = new ChannelLedger(ledgerAddress)
+  // The deposit reads the ledger's frozen state and moves credits into its existing vault: no
+  // account is created.
+  await fetchAll([ledgerAddress], [creditTokenAddress()], [payer, creditTokenId()])
   return async () => {
-    if (isNew) AccountUpdate.fundNewAccount(feePayer, 1)
-    await contract.deposit(payer, beneficiary, UInt64.from(amount))
+    await ledger.deposit(payer, beneficiary, UInt64.from(amount))
   }
 }
 
@@ -238,10 +268,9 @@ export function settledResults(
   }
 }
 
-/** Arguments of settle: one user's latest voucher and the results it pays for, runner-signed. */
-export interface SettleArgs {
+/** Arguments of a claim: one user's latest voucher and the results it pays for, runner-signed. */
+export interface ClaimArgs {
   service: PublicKey
-  book: ChannelBook
   user: PublicKey
   voucher: SignedVoucher
   results: SettledResults
@@ -252,52 +281,24 @@ export interface SettleArgs {
   runnerSignature: string
 }
 
-/** The channel a settlement leaves behind (the contract's rule, for the off-chain book). */
-export function settledChannel(
-  before: Channel,
-  price: bigint,
-  voucherNonce: bigint,
-  results: { root: Field; count: bigint },
-): Channel {
-  const added = results.count - before.resultsCount.toBigint()
-  return new Channel({
-    ...before,
-    paidSoFar: before.paidSoFar.add(UInt64.from(price * added)),
-    voucherNonce: UInt64.from(voucherNonce),
-    resultsRoot: results.root,
-    resultsCount: UInt32.from(results.count),
-  })
-}
-
 /**
- * The channel a withdrawal leaves behind (the contract's rule, for the off-chain book): the request
- * cleared, and a closing nonce taken as the voucher nonce, so older vouchers stay unsettleable.
+ * Lands the runner's settlement claim for one user in the service's ledger (an action; a batch
+ * applies it, see `processBatches`). Claims of many users land in one block without colliding.
  */
-export function withdrawnChannel(before: Channel): Channel {
-  const closed = before.closeNonce.toBigInt() > before.voucherNonce.toBigInt()
-  return new Channel({
-    ...before,
-    voucherNonce: closed ? before.closeNonce : before.voucherNonce,
-    withdrawRequestedAtSlot: UInt32.zero,
-    closeNonce: UInt64.zero,
-  })
+export async function claim(payer: FeePayer, a: ClaimArgs) {
+  return run(payer, [], await claimBody(a))
 }
 
-/** Settles a user's payable results; on success the book holds the new channel. */
-export async function settle(payer: FeePayer, a: SettleArgs) {
-  const vault = new ServiceVault(a.service, creditTokenId())
-  const token = new CreditToken(creditTokenAddress())
-  const before = a.book.get(a.user)
-  const isNew = !(await accountExists(a.runner, creditTokenId()))
-  await fetchAll([a.service], [a.user, receiptTokenId(a.service)], [creditTokenAddress()])
+/** The claim's call, to send alone or with others in one transaction. */
+export async function claimBody(a: ClaimArgs): Promise<() => Promise<void>> {
+  const ledgerAddress = await ledgerOf(a.service)
+  const ledger = new ChannelLedger(ledgerAddress)
+  await fetchAll([ledgerAddress])
   const [lastDigestHi, lastDigestLo] = unwrap(digestToFields(a.results.proof.lastDigest))
-  const { terms } = await readServiceState(a.service)
-  const pending = await run(payer, [], async () => {
-    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
-    await vault.settle(
-      a.book.snapshot(),
+  return async () => {
+    await ledger.claim(
+      a.service,
       a.user,
-      before,
       new VoucherFields({
         cumulativeAmount: UInt64.from(a.voucher.cumulativeAmount),
         nonce: UInt64.from(a.voucher.nonce),
@@ -316,10 +317,36 @@ export async function settle(payer: FeePayer, a: SettleArgs) {
       a.runner,
       Signature.fromBase58(a.runnerSignature),
     )
-    await token.approveAccountUpdate(vault.self)
-  })
-  a.book.apply(a.user, settledChannel(before, terms.pricePerJob, a.voucher.nonce, a.results))
-  return pending
+  }
+}
+
+/**
+ * Applies every pending action of the service's ledger, one batch transaction after another
+ * (anyone may; `runner` is the service's runner key, public): the channels are rebuilt from the
+ * chain before each batch. Returns how many batch transactions it sent.
+ */
+export async function processBatches(
+  payer: FeePayer,
+  service: PublicKey,
+  runner: PublicKey,
+): Promise<number> {
+  const ledgerAddress = await ledgerOf(service)
+  const ledger = new ChannelLedger(ledgerAddress)
+  let sent = 0
+  for (;;) {
+    await fetchAll([ledgerAddress])
+    const books = await readLedgerBooks(ledgerAddress)
+    ledgerReducer.setContractInstance(ledger)
+    const batches = await ledgerReducer.prepareBatches()
+    const first = batches[0]
+    if (!first) return sent
+    const pending = await run(payer, [], async () => {
+      await ledger.processBatch(first.batch, first.proof, books.committed.map(), runner)
+    })
+    await waitIncluded(pending)
+    commitLedgerBatch(ledgerAddress)
+    sent++
+  }
 }
 
 /**
@@ -329,53 +356,80 @@ export async function settle(payer: FeePayer, a: SettleArgs) {
 export async function requestWithdraw(
   payer: FeePayer,
   service: PublicKey,
-  book: ChannelBook,
   userKey: PrivateKey,
   closeNonce: bigint,
 ) {
-  const contract = new ServiceContract(service)
-  const user = userKey.toPublicKey()
-  const before = book.get(user)
-  await fetchAll([service])
-  const now = Mina.getNetworkState().globalSlotSinceGenesis
-  const pending = await run(payer, [userKey], async () => {
-    await contract.requestWithdraw(book.snapshot(), user, before, UInt64.from(closeNonce))
+  const ledgerAddress = await ledgerOf(service)
+  const ledger = new ChannelLedger(ledgerAddress)
+  await fetchAll([ledgerAddress], [userKey.toPublicKey()])
+  return run(payer, [userKey], async () => {
+    await ledger.requestWithdraw(userKey.toPublicKey(), UInt64.from(closeNonce))
   })
-  const atSlot = now.add(UInt32.from(SLOT_WINDOW))
-  book.apply(
-    user,
-    new Channel({
-      ...before,
-      withdrawRequestedAtSlot: atSlot,
-      closeNonce: UInt64.from(closeNonce),
-    }),
-  )
-  return pending
 }
 
 /**
- * Refunds `userKey` the unspent deposit once the timelock is over, paying to create the user's
- * credit account if it has none (a user whose deposit a sponsor paid may never have held credits).
+ * Asks for the refund once the timelock is over (an action: the next batch grants it, and the user
+ * pulls it with `refund`).
  */
-export async function withdraw(
-  payer: FeePayer,
-  service: PublicKey,
-  book: ChannelBook,
-  userKey: PrivateKey,
-) {
-  const vault = new ServiceVault(service, creditTokenId())
-  const token = new CreditToken(creditTokenAddress())
+export async function withdraw(payer: FeePayer, service: PublicKey, userKey: PrivateKey) {
+  const ledgerAddress = await ledgerOf(service)
+  const ledger = new ChannelLedger(ledgerAddress)
+  await fetchAll([ledgerAddress], [userKey.toPublicKey()])
+  return run(payer, [userKey], async () => {
+    await ledger.withdraw(userKey.toPublicKey())
+  })
+}
+
+/**
+ * Pays `userKey` every refund their withdrawals were granted and they did not pull yet, paying to
+ * create the user's receipt and credit accounts if missing (a user whose deposit a sponsor paid
+ * may never have held credits).
+ */
+export async function refund(payer: FeePayer, service: PublicKey, userKey: PrivateKey) {
+  const ledgerAddress = await ledgerOf(service)
   const user = userKey.toPublicKey()
-  const before = book.get(user)
-  const isNew = !(await accountExists(user, creditTokenId()))
-  await fetchAll([service], [user, receiptTokenId(service)], [creditTokenAddress()])
-  const pending = await run(payer, [userKey], async () => {
-    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
-    await vault.withdraw(book.snapshot(), user, before)
+  const vault = new LedgerVault(ledgerAddress, creditTokenId())
+  const token = new CreditToken(creditTokenAddress())
+  const receipts = TokenId.derive(ledgerAddress)
+  await fetchAll([ledgerAddress], [ledgerAddress, creditTokenId()], [creditTokenAddress()])
+  const books = await readLedgerBooks(ledgerAddress)
+  const channel = toLedgerChannel(books.committed.get(user.toBase58()))
+  const pulled = (await accountExists(user, receipts))
+    ? Mina.getBalance(user, receipts)
+    : UInt64.zero
+  const missing =
+    Number(!(await accountExists(user, receipts))) +
+    Number(!(await accountExists(user, creditTokenId())))
+  return run(payer, [userKey], async () => {
+    if (missing > 0) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), missing)
+    await vault.refund(user, pulled, channel, books.committed.map())
     await token.approveAccountUpdate(vault.self)
   })
-  book.apply(user, withdrawnChannel(before))
-  return pending
+}
+
+/** The runner (who signs) turns `amount` of its payout receipts into credits. */
+export async function redeem(
+  payer: FeePayer,
+  service: PublicKey,
+  runnerKey: PrivateKey,
+  amount: bigint,
+) {
+  const ledgerAddress = await ledgerOf(service)
+  const runner = runnerKey.toPublicKey()
+  const vault = new LedgerVault(ledgerAddress, creditTokenId())
+  const token = new CreditToken(creditTokenAddress())
+  await fetchAll([ledgerAddress], [runner, TokenId.derive(ledgerAddress)], [creditTokenAddress()])
+  const isNew = !(await accountExists(runner, creditTokenId()))
+  return run(payer, [runnerKey], async () => {
+    if (isNew) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), 1)
+    await vault.redeem(runner, UInt64.from(amount))
+    await token.approveAccountUpdate(vault.self)
+  })
+}
+
+/** Waits until a sent transaction is included (at once on a LocalBlockchain). */
+async function waitIncluded(pending: Pending): Promise<void> {
+  if (!isLocal()) await pending.wait()
 }
 
 /** Records a runner heartbeat at `slot` (signature base58 over heartbeatMessage). */
@@ -473,15 +527,25 @@ export async function listedServices(registry: PublicKey, operator: PublicKey): 
   return [...live]
 }
 
-/** The receipts token id of a service: a user's balance in it is their cumulative deposit. */
-export function receiptTokenId(service: PublicKey): Field {
-  return TokenId.derive(service)
+/** The payout-receipt token of a service's ledger (a runner's balance: credits owed to it). */
+export async function payoutTokenId(service: PublicKey): Promise<Field> {
+  return TokenId.derive(await ledgerOf(service))
 }
 
-/** A user's cumulative deposit with a service (0 if none). */
-export async function readDeposit(service: PublicKey, user: PublicKey): Promise<bigint> {
-  if (!(await accountExists(user, receiptTokenId(service)))) return 0n
-  return Mina.getBalance(user, receiptTokenId(service)).toBigInt()
+/** A user's channel in a service's ledger, counting every landed action (ledger-book.ts). */
+export async function readUserChannel(service: PublicKey, user: PublicKey): Promise<BookChannel> {
+  const books = await readLedgerBooks(await ledgerOf(service))
+  return books.all.get(user.toBase58())
+}
+
+/**
+ * What `user` may still spend on new jobs with a service: deposited − paid, counting every action
+ * that landed (deposits and claims a batch has not applied yet), none while a withdrawal is
+ * pending (ledger-book.ts).
+ */
+export async function readFundable(service: PublicKey, user: PublicKey): Promise<bigint> {
+  const books = await readLedgerBooks(await ledgerOf(service))
+  return books.all.fundable(user.toBase58())
 }
 
 /** The credits a key holds (0 if it has no credit account). */
@@ -490,9 +554,9 @@ export async function readCredits(owner: PublicKey): Promise<bigint> {
   return Mina.getBalance(owner, creditTokenId()).toBigInt()
 }
 
-/** The credits escrowed by a service (its vault balance). */
+/** The credits escrowed by a service (its ledger vault's balance). */
 export async function readEscrow(service: PublicKey): Promise<bigint> {
-  return readCredits(service)
+  return readCredits(await ledgerOf(service))
 }
 
 /** The decoded state of a service contract. */

@@ -1,10 +1,11 @@
 import { Cache, type PublicKey, TransactionVersion } from 'o1js'
 import type { GenuineCode } from '../protocol/index.ts'
+import { ChannelLedger, ledgerReducer } from './channel-ledger.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import { CreditToken, setCreditTokenAddress } from './credit-token.ts'
+import { LedgerVault } from './ledger-vault.ts'
 import { ServiceContract } from './service-contract.ts'
 import { ServiceRegistry } from './service-registry.ts'
-import { ServiceVault } from './service-vault.ts'
 
 /** Where compiled keys are cached (gitignored). */
 export const DEFAULT_CACHE_DIR = new URL('../.zkrunner/o1js-cache', import.meta.url).pathname
@@ -17,11 +18,17 @@ type Compilable = { compile(o: { cache: Cache }): Promise<unknown> }
 /** The credit token each contract class was last compiled for in this process (its circuits hold it). */
 const compiledFor = new Map<Compilable, string>()
 
+// The ledger's circuit verifies the action-stack program's proofs: the program compiles first.
+// `BatchReducer.compile()` takes no cache, so its program is compiled directly.
+const ActionStack = ledgerReducer.program as unknown as Compilable
+
 const ALL: readonly (readonly [string, Compilable])[] = [
   ['CreditAdmin', CreditAdmin],
   ['CreditToken', CreditToken],
   ['ServiceContract', ServiceContract],
-  ['ServiceVault', ServiceVault],
+  ['LedgerActionStack', ActionStack],
+  ['ChannelLedger', ChannelLedger],
+  ['LedgerVault', LedgerVault],
   ['ServiceRegistry', ServiceRegistry],
 ]
 
@@ -93,9 +100,9 @@ export async function ensureCompiled(
 
 /**
  * What readers compare a service with (protocol's `GenuineCode`): the verification-key hashes of
- * ServiceContract and ServiceVault compiled for the credit token at `creditToken` (the token
- * address is a constant of those circuits, so the hashes differ per token and are never
- * hard-coded), and the transaction version their code freeze holds for.
+ * ServiceContract, ChannelLedger and LedgerVault compiled for the credit token at `creditToken`
+ * (the token address is a constant of those circuits, so the hashes differ per token and are
+ * never hard-coded), and the transaction version their code freeze holds for.
  */
 export async function genuineCode(
   creditToken: PublicKey,
@@ -103,15 +110,23 @@ export async function genuineCode(
 ): Promise<GenuineCode> {
   setCreditTokenAddress(creditToken)
   const cache = Cache.FileSystem(cacheDir)
-  compiledFor.delete(ServiceContract)
-  compiledFor.delete(ServiceVault)
-  const service = await ServiceContract.compile({ cache })
-  compiledFor.set(ServiceContract, creditToken.toBase58())
-  const vault = await ServiceVault.compile({ cache })
-  compiledFor.set(ServiceVault, creditToken.toBase58())
+  const vkHash = async (c: Compilable) => {
+    compiledFor.delete(c)
+    const out = (await c.compile({ cache })) as {
+      verificationKey: { hash: { toString(): string } }
+    }
+    compiledFor.set(c, creditToken.toBase58())
+    return out.verificationKey.hash.toString()
+  }
+  const serviceVkHash = await vkHash(ServiceContract)
+  if (compiledFor.get(ActionStack) !== creditToken.toBase58()) {
+    await ActionStack.compile({ cache })
+    compiledFor.set(ActionStack, creditToken.toBase58())
+  }
   return {
-    serviceVkHash: service.verificationKey.hash.toString(),
-    vaultVkHash: vault.verificationKey.hash.toString(),
+    serviceVkHash,
+    ledgerVkHash: await vkHash(ChannelLedger),
+    ledgerVaultVkHash: await vkHash(LedgerVault),
     txnVersion: currentTxnVersion(),
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { Field, Poseidon, PrivateKey, PublicKey, setBackend, TokenId } from 'o1js'
+import { Field, Poseidon, PrivateKey, PublicKey, setBackend } from 'o1js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LocalChainNode, startLocalChain } from '../chain/index.ts'
 import {
@@ -16,7 +16,7 @@ import {
   sourceCommitmentToField,
   unwrap,
 } from '../protocol/index.ts'
-import { readCredits, readServiceState, receiptTokenId } from './client.ts'
+import { ledgerOf, readCredits, readServiceState } from './client.ts'
 import { main } from './deploy-cli.ts'
 import type { DeployConfig } from './deploy-config.ts'
 import { writeKeyFile } from './key-file.ts'
@@ -146,7 +146,7 @@ describe('npm run deploy', () => {
     expect(serviceAddress).toMatch(/^B62/)
     const servicePk = PublicKey.fromBase58(serviceAddress ?? '')
     expect(service.out).toContain(`service ${serviceAddress}`)
-    expect(service.out).toContain(`receiptTokenId ${TokenId.toBase58(receiptTokenId(servicePk))}`)
+    expect(service.out).toContain(`ledger ${(await ledgerOf(servicePk)).toBase58()}`)
 
     const state = await readServiceState(servicePk)
     const cidFields = cidToFields(cid)

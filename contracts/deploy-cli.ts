@@ -44,7 +44,6 @@ import {
   publishService,
   readCredits,
   readServiceState,
-  receiptTokenId,
 } from './client.ts'
 import { DEFAULT_CACHE_DIR, ensureCompiled, ensureCompiledAll, genuineCode } from './compile.ts'
 import { CreditAdmin } from './credit-admin.ts'
@@ -396,6 +395,11 @@ async function serviceCommand(
     'service',
   )
   const service = serviceKey.key.toPublicKey()
+  const ledgerKey = await ensureKeyFile(
+    join(at.keysDir, 'ledgers', `${descriptorCid}.json`),
+    'ledger',
+    { evenY: true },
+  )
   io.out(
     descriptor.visibility === 'private'
       ? `service ${descriptor.name}: private ${descriptor.provider} service (coordinates sealed)`
@@ -407,6 +411,7 @@ async function serviceCommand(
   io.out(
     `  address ${service.toBase58()}${serviceKey.created ? ` (new key in ${at.keysDir})` : ''}`,
   )
+  io.out(`  ledger ${ledgerKey.key.toPublicKey().toBase58()} (deposits and settlements)`)
   await compile(s, token, 'all')
   if (await accountExists(service)) {
     io.out('the service contract is already on chain (an earlier run stopped before publishing)')
@@ -415,6 +420,7 @@ async function serviceCommand(
       deployService(
         s.payer,
         serviceKey.key,
+        ledgerKey.key,
         serviceDeployProps(descriptor, descriptorCid, timelock),
       ),
     )
@@ -426,7 +432,7 @@ async function serviceCommand(
     services: { ...at.alias.services, [descriptorCid]: service.toBase58() },
   })
   io.out(`service ${service.toBase58()}`)
-  io.out(`receiptTokenId ${TokenId.toBase58(receiptTokenId(service))}`)
+  io.out(`ledger ${ledgerKey.key.toPublicKey().toBase58()}`)
   io.out(`recorded in ${at.configPath}`)
 }
 
@@ -547,13 +553,19 @@ async function statusCommand(at: ResolvedAlias, io: DeployIo) {
       : null
   for (const [cid, address] of services) {
     const pk = PublicKey.fromBase58(address)
-    const receipts = TokenId.toBase58(receiptTokenId(pk))
     let verdict = ''
+    let ledger = ''
     if (code && (await accountExists(pk))) {
-      const v = checkGenuineService(await readServiceAccounts(pk, at.alias.url), code)
+      const accounts = await readServiceAccounts(pk, at.alias.url)
+      ledger = accounts.ledgerAddress ?? ''
+      const v = checkGenuineService(accounts, code)
       verdict = v.genuine ? ', genuine and frozen' : `, UNSAFE (${v.code}): ${v.reason}`
     }
-    await line('service', address, ` (descriptor ${cid}, receiptTokenId ${receipts})${verdict}`)
+    await line(
+      'service',
+      address,
+      ` (descriptor ${cid}${ledger ? `, ledger ${ledger}` : ''})${verdict}`,
+    )
   }
 }
 

@@ -5,6 +5,7 @@ import {
   Mina,
   Permissions,
   type PrivateKey,
+  type PublicKey,
   Types,
   UInt32,
   UInt64,
@@ -13,21 +14,24 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   checkGenuineService,
+  FROZEN_LEDGER_PERMISSIONS,
   FROZEN_SERVICE_PERMISSIONS,
   FROZEN_VAULT_PERMISSIONS,
   type GenuineCode,
   UnsafeServiceCode,
   WITHDRAW_TIMELOCK_BOUNDS,
 } from '../protocol/index.ts'
+import { ChannelLedger, frozenLedgerPermissions } from './channel-ledger.ts'
 import * as client from './client.ts'
 import { creditTokenAddress, creditTokenId } from './credit-token.ts'
+import { LedgerVault } from './ledger-vault.ts'
 import { dummyGenuineCode, readServiceAccounts } from './service-accounts.ts'
-import { frozenServicePermissions, ServiceContract } from './service-contract.ts'
-import { ServiceVault } from './service-vault.ts'
-import { seededKey, startTestChain, type TestChain } from './test-chain.ts'
+import { ServiceContract } from './service-contract.ts'
+import { seededEvenKey, seededKey, startTestChain, type TestChain } from './test-chain.ts'
 
-// Operators cannot take deposits: each attack an operator (the service key holder) can mount at
-// deploy time, run on a LocalBlockchain, and the readers' genuine-and-frozen check refusing it.
+// Operators cannot take deposits: each attack an operator (the service and ledger key holder) can
+// mount at deploy time, run on a LocalBlockchain, and the readers' genuine-and-frozen check
+// refusing it. Deposits go to the service's ledger, so every attack on the ledger counts too.
 
 let chain: TestChain
 let code: GenuineCode
@@ -47,6 +51,50 @@ async function send(signers: PrivateKey[], body: () => Promise<void>) {
   await tx.sign([chain.payer.key, ...signers]).send()
 }
 
+/**
+ * An operator's own deploy of a service and a ledger, in one transaction: the genuine way unless
+ * an option changes one part (what the ledger is bound to and charges, its permissions, its vault,
+ * the service's code).
+ */
+async function operatorDeploy(
+  seed: number,
+  o: {
+    ledgerFor?: PublicKey
+    ledgerPrice?: number
+    ledgerPermissions?: ReturnType<typeof frozenLedgerPermissions>
+    noVault?: boolean
+    serviceVkHash?: Field
+  } = {},
+) {
+  const key = seededKey(seed)
+  const ledgerKey = seededEvenKey(seed + 50)
+  const address = key.toPublicKey()
+  const p = props(seed)
+  await send([key, ledgerKey], async () => {
+    AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), o.noVault ? 2 : 3)
+    const dummy = await VerificationKey.dummy()
+    await new ServiceContract(address).deploy({
+      ...p,
+      ledger: ledgerKey.toPublicKey(),
+      ...(o.serviceVkHash ? { verificationKey: { data: dummy.data, hash: o.serviceVkHash } } : {}),
+    })
+    const ledger = new ChannelLedger(ledgerKey.toPublicKey())
+    await ledger.deployLedger(
+      o.ledgerFor ?? address,
+      p.runner,
+      UInt64.from(o.ledgerPrice ?? 10),
+      p.withdrawTimelockSlots,
+    )
+    if (o.ledgerPermissions) ledger.account.permissions.set(o.ledgerPermissions)
+    if (!o.noVault) {
+      const vault = new LedgerVault(ledgerKey.toPublicKey(), creditTokenId())
+      await vault.deploy()
+      await new FungibleToken(creditTokenAddress()).approveAccountUpdate(vault.self)
+    }
+  })
+  return { key, ledgerKey, address, ledger: ledgerKey.toPublicKey() }
+}
+
 beforeAll(async () => {
   chain = await startTestChain({ users: 2, credits: 10_000n })
   code = await dummyGenuineCode()
@@ -55,86 +103,78 @@ beforeAll(async () => {
 describe('operators cannot take deposits', () => {
   it('the frozen permission sets readers expect are the ones the contracts set', async () => {
     const s = await chain.deployService()
-    const service = Types.Account.toJSON(Mina.getAccount(s.address)).permissions
-    const vault = Types.Account.toJSON(Mina.getAccount(s.address, creditTokenId())).permissions
-    expect(service).toMatchObject(FROZEN_SERVICE_PERMISSIONS)
-    expect(vault).toMatchObject(FROZEN_VAULT_PERMISSIONS)
+    const json = (k: PublicKey, t?: Field) =>
+      Types.Account.toJSON(Mina.getAccount(k, t)).permissions
+    expect(json(s.address)).toMatchObject(FROZEN_SERVICE_PERMISSIONS)
+    expect(json(s.ledger)).toMatchObject(FROZEN_LEDGER_PERMISSIONS)
+    expect(json(s.ledger, creditTokenId())).toMatchObject(FROZEN_VAULT_PERMISSIONS)
   })
 
-  it('accepts a service deployed the genuine way (contract and vault, frozen)', async () => {
+  it('accepts a service deployed the genuine way (service, ledger and vault, frozen, bound)', async () => {
     const s = await chain.deployService()
-    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toEqual({
+    const accounts = await readServiceAccounts(s.address)
+    expect(accounts.ledgerAddress).toBe(s.ledger.toBase58())
+    expect(checkGenuineService(accounts, code)).toEqual({ genuine: true })
+    const own = await operatorDeploy(6901)
+    expect(checkGenuineService(await readServiceAccounts(own.address), code)).toEqual({
       genuine: true,
     })
   })
 
-  it('refuses a fake vault: the genuine contract without its ServiceVault, escrow a plain account', async () => {
-    const key = seededKey(7001)
-    const address = key.toPublicKey()
+  it('refuses a fake vault: the genuine ledger without its LedgerVault, escrow a plain account', async () => {
+    const s = await operatorDeploy(7001, { noVault: true })
     const user = chain.users[0]!
     const token = new FungibleToken(creditTokenAddress())
-    await send([key], async () => {
-      AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 1)
-      await new ServiceContract(address).deploy(props(7001))
-    })
-    // The "escrow" a user pays into: a plain (service, credit token) account, seeded by transfer.
+    // The "escrow" a user pays into: a plain (ledger, credit token) account, seeded by transfer.
     await send([user], async () => {
       AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 1)
-      await token.transfer(user.toPublicKey(), address, UInt64.from(2000))
+      await token.transfer(user.toPublicKey(), s.ledger, UInt64.from(2000))
     })
-    const accounts = await readServiceAccounts(address)
     // The state decodes normally: a reader of zkappState alone would list it.
-    expect((await client.readServiceState(address)).terms.pricePerJob).toBe(10n)
-    expect(checkGenuineService(accounts, code)).toMatchObject({
+    expect((await client.readServiceState(s.address)).terms.pricePerJob).toBe(10n)
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toMatchObject({
       genuine: false,
-      code: UnsafeServiceCode.NO_VAULT,
+      code: UnsafeServiceCode.NO_LEDGER_VAULT,
     })
-    // What the check prevents: the service key moves the deposit out.
+    // What the check prevents: the ledger key moves the deposit out.
     const thief = seededKey(7002).toPublicKey()
-    await send([key], async () => {
+    await send([s.ledgerKey], async () => {
       AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 1)
-      await token.transfer(address, thief, UInt64.from(2000))
+      await token.transfer(s.ledger, thief, UInt64.from(2000))
     })
-    expect(await client.readEscrow(address)).toBe(0n)
+    expect(await client.readEscrow(s.address)).toBe(0n)
   })
 
-  it('refuses a service whose permissions are not frozen', async () => {
-    const key = seededKey(7101)
-    const address = key.toPublicKey()
-    await send([key], async () => {
-      AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 2)
-      const service = new ServiceContract(address)
-      await service.deploy(props(7101))
-      // The operator's own deploy: the genuine code with signature-controlled permissions.
-      service.account.permissions.set({
-        ...frozenServicePermissions(),
-        send: Permissions.signature(),
-      })
-      const vault = new ServiceVault(address, creditTokenId())
-      await vault.deploy()
-      await new FungibleToken(creditTokenAddress()).approveAccountUpdate(vault.self)
+  it('refuses a ledger whose permissions are not frozen', async () => {
+    const s = await operatorDeploy(7101, {
+      ledgerPermissions: { ...frozenLedgerPermissions(), send: Permissions.signature() },
     })
-    expect(checkGenuineService(await readServiceAccounts(address), code)).toEqual({
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toEqual({
       genuine: false,
       code: UnsafeServiceCode.NOT_FROZEN,
-      reason: 'service permission send is Signature, not Proof',
+      reason: 'ledger permission send is Signature, not Proof',
     })
   })
 
   it('refuses a service running other code (a verification key of another hash)', async () => {
-    const key = seededKey(7201)
-    const address = key.toPublicKey()
-    const dummy = await VerificationKey.dummy()
-    await send([key], async () => {
-      AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 1)
-      await new ServiceContract(address).deploy({
-        ...props(7201),
-        verificationKey: { data: dummy.data, hash: Field(123) },
-      })
-    })
-    expect(checkGenuineService(await readServiceAccounts(address), code)).toMatchObject({
+    const s = await operatorDeploy(7201, { serviceVkHash: Field(123) })
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toMatchObject({
       genuine: false,
       code: UnsafeServiceCode.WRONG_CODE,
+    })
+  })
+
+  it('refuses a ledger bound to another service, and one with other terms', async () => {
+    const other = seededKey(7350).toPublicKey()
+    const s = await operatorDeploy(7301, { ledgerFor: other })
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toMatchObject({
+      genuine: false,
+      code: UnsafeServiceCode.LEDGER_NOT_BOUND,
+    })
+    const cheaper = await operatorDeploy(7401, { ledgerPrice: 9 })
+    expect(checkGenuineService(await readServiceAccounts(cheaper.address), code)).toMatchObject({
+      genuine: false,
+      code: UnsafeServiceCode.LEDGER_TERMS_DIFFER,
     })
   })
 

@@ -21,7 +21,7 @@ beforeAll(async () => {
 })
 
 describe('full flow with proofs', () => {
-  it('deposit → settle many jobs in one transaction → withdraw the remainder', async () => {
+  it('deposit → claim many jobs, one batch → redeem; withdraw → batch → refund the remainder', async () => {
     const user = chain.users[0]!
     await client.deposit(chain.payer, svc.address, user, user.toPublicKey(), 1_000n)
     const digests = Array.from({ length: JOBS }, (_, i) => new Uint8Array(32).fill(i + 1))
@@ -39,9 +39,8 @@ describe('full flow with proofs', () => {
       { service: svc.address.toBase58(), user: user.toPublicKey().toBase58() },
       digests,
     )
-    await client.settle(chain.payer, {
+    await client.claim(chain.payer, {
       service: svc.address,
-      book: svc.book,
       user: user.toPublicKey(),
       voucher: v,
       results,
@@ -49,17 +48,18 @@ describe('full flow with proofs', () => {
       runner: svc.runnerKey.toPublicKey(),
       runnerSignature: chain.runnerSign(svc, user.toPublicKey(), results, leavesCid, v),
     })
-    console.log('settle (build+prove+send) seconds', (performance.now() - t0) / 1000)
+    await client.processBatches(chain.payer, svc.address, svc.runnerKey.toPublicKey())
+    console.log('claim + batch (build+prove+send) seconds', (performance.now() - t0) / 1000)
+    await client.redeem(chain.payer, svc.address, svc.runnerKey, 400n)
     expect(await client.readCredits(svc.runnerKey.toPublicKey())).toBe(400n)
-    const state = await client.readServiceState(svc.address)
-    expect(state.heartbeat.settledJobs).toBe(BigInt(JOBS))
-    expect(state.channelsRoot).toBe(svc.book.root.toBigInt())
 
     const slot = Number(chain.local.getNetworkState().globalSlotSinceGenesis.toBigint())
-    await client.requestWithdraw(chain.payer, svc.address, svc.book, user, 1n)
+    await client.requestWithdraw(chain.payer, svc.address, user, 1n)
     chain.local.setGlobalSlot(UInt32.from(slot + 10 + 20))
+    await client.withdraw(chain.payer, svc.address, user)
+    await client.processBatches(chain.payer, svc.address, svc.runnerKey.toPublicKey())
     const before = await client.readCredits(user.toPublicKey())
-    await client.withdraw(chain.payer, svc.address, svc.book, user)
+    await client.refund(chain.payer, svc.address, user)
     expect(await client.readCredits(user.toPublicKey())).toBe(before + 600n)
     expect(await client.readEscrow(svc.address)).toBe(0n)
   })

@@ -1,6 +1,18 @@
 // The contracts part: o1js zkApps of zkrunner and the one client that builds their transactions.
 export { CHANNEL_MAP_HEIGHT, Channel, ChannelMap, channelKey } from './channel.ts'
-export { ChannelBook } from './channel-book.ts'
+export {
+  ActionKind,
+  BatchEvent,
+  ChannelLedger,
+  ClaimEvent,
+  compileLedger,
+  frozenLedgerPermissions,
+  LEDGER_BATCH_SIZE,
+  LedgerAction,
+  LedgerChannel,
+  SkipReason,
+  skipReasonAt,
+} from './channel-ledger.ts'
 export {
   type ChannelValues,
   EMPTY_CHANNEL,
@@ -11,30 +23,36 @@ export {
 } from './channel-rules.ts'
 export {
   accountExists,
+  type ClaimArgs,
+  claim,
+  claimBody,
   type DeployCreditTokenArgs,
   deployCreditToken,
   deployRegistry,
   deployService,
   deposit,
+  evenLedgerKey,
   type FeePayer,
   heartbeat,
   isRetiredInRegistry,
+  ledgerOf,
   listedServices,
   mintCredits,
+  payoutTokenId,
+  processBatches,
   proveDeposit,
   publishService,
   readCredits,
-  readDeposit,
   readEscrow,
+  readFundable,
   readServiceState,
-  receiptTokenId,
+  readUserChannel,
+  redeem,
+  refund,
   requestWithdraw,
   retireService,
-  type SettleArgs,
   type SettledResults,
   type SignedVoucher,
-  settle,
-  settledChannel,
   settledResults,
   withdraw,
 } from './client.ts'
@@ -55,6 +73,17 @@ export {
   setCreditTokenAddress,
 } from './credit-token.ts'
 export { CreditAdminErrors, RegistryErrors, ServiceErrors } from './errors.ts'
+export {
+  type ActionOutcome,
+  applyAction,
+  type BookAction,
+  type BookChannel,
+  EMPTY_BOOK_CHANNEL,
+  LedgerBook,
+  type LedgerBooks,
+  readLedgerBooks,
+} from './ledger-book.ts'
+export { frozenVaultPermissions, LedgerVault } from './ledger-vault.ts'
 export {
   type MinaEndpoint,
   type MinaNetworkId,
@@ -85,16 +114,8 @@ export {
   SLOT_WINDOW,
   VoucherFields,
 } from './service-contract.ts'
-export {
-  ChannelEvent,
-  DepositEvent,
-  HeartbeatEvent,
-  SettleEvent,
-  WithdrawEvent,
-  WithdrawRequestEvent,
-} from './service-events.ts'
+export { HeartbeatEvent } from './service-events.ts'
 export { ServicePublishedEvent, ServiceRegistry, ServiceRetiredEvent } from './service-registry.ts'
-export { frozenVaultPermissions, ServiceVault } from './service-vault.ts'
 export {
   type ServiceVersionTerms,
   serviceDeployProps,

@@ -41,17 +41,30 @@ export async function writeKeyFile(path: string, key: PrivateKey): Promise<void>
   await writeFile(path, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
 }
 
-/** Reads the key file at `path`, generating it first when absent. */
+/**
+ * Reads the key file at `path`, generating it first when absent. `evenY`: the key must have an
+ * even y (a service's ledger key: the service keeps its x only); a generated one has, a read one
+ * with an odd y is refused.
+ */
 export async function ensureKeyFile(
   path: string,
   what: string,
+  options: { evenY?: boolean } = {},
 ): Promise<{ key: PrivateKey; created: boolean }> {
   try {
-    return { key: await readKeyFile(path, what), created: false }
+    const key = await readKeyFile(path, what)
+    if (options.evenY && key.toPublicKey().isOdd.toBoolean()) {
+      throw new DeployError(
+        'INVALID_KEY',
+        `${what} key file ${path}: the key has an odd y; a ledger key needs an even one (delete the file to generate one)`,
+      )
+    }
+    return { key, created: false }
   } catch (e) {
     if (!(e instanceof DeployError) || e.code !== 'KEY_NOT_FOUND') throw e
   }
-  const key = PrivateKey.random()
+  let key = PrivateKey.random()
+  while (options.evenY && key.toPublicKey().isOdd.toBoolean()) key = PrivateKey.random()
   await writeKeyFile(path, key)
   return { key, created: true }
 }

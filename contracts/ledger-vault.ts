@@ -1,8 +1,39 @@
-import { AccountUpdate, DeployArgs, method, PublicKey, SmartContract, UInt64 } from 'o1js'
+import {
+  AccountUpdate,
+  DeployArgs,
+  method,
+  Permissions,
+  PublicKey,
+  SmartContract,
+  UInt64,
+} from 'o1js'
 import { ChannelMap } from './channel.ts'
 import { ChannelLedger, LedgerChannel } from './channel-ledger.ts'
 import { creditTokenId } from './credit-token.ts'
-import { frozenVaultPermissions } from './service-vault.ts'
+
+/**
+ * Permissions of a vault: credits leave only by proof; code and permissions are frozen (protocol's
+ * FROZEN_VAULT_PERMISSIONS is what readers compare with).
+ */
+export function frozenVaultPermissions() {
+  return {
+    ...Permissions.default(),
+    editState: Permissions.proof(),
+    send: Permissions.proof(),
+    // The credit token only approves permission changes that leave access and receive open.
+    receive: Permissions.none(),
+    access: Permissions.none(),
+    setVerificationKey: Permissions.VerificationKey.impossibleDuringCurrentVersion(),
+    setPermissions: Permissions.impossible(),
+    setZkappUri: Permissions.impossible(),
+    setTokenSymbol: Permissions.impossible(),
+    setDelegate: Permissions.impossible(),
+    setVotingFor: Permissions.impossible(),
+    setTiming: Permissions.impossible(),
+    editActionState: Permissions.impossible(),
+    incrementNonce: Permissions.proof(),
+  }
+}
 
 /**
  * The escrow of a ChannelLedger: the ledger's own account under the credit token. Deposits flow

@@ -1,9 +1,8 @@
-import { Mina, type PublicKey, TokenId, Types, VerificationKey } from 'o1js'
+import { Mina, PublicKey, TokenId, Types, VerificationKey } from 'o1js'
 import {
   type GenuineCode,
-  parseServiceAccounts,
+  readServiceAccountsWith,
   type ServiceAccounts,
-  serviceAccountsQuery,
   stopSlotsOf,
   type UpgradeNotice,
   upgradeNotice,
@@ -27,31 +26,49 @@ function localAccountJson(publicKey: PublicKey, tokenId?: ReturnType<typeof cred
 }
 
 /**
- * Both accounts of a service, `(service, MINA)` and `(service, credit token)`, as readers see them.
- * On a network they are read with the protocol's own GraphQL query (the one the Worker and the
- * page send), at `graphqlUrl`, never through o1js's `fetchAccount`: o1js 2.15 parses a fetched
- * account's permissions with `Permissions.fromJSON`, which turns `setVerificationKey`
- * `{ auth, txnVersion }` into a bare auth, so a frozen service read back through its cache shows
- * `setVerificationKey` as None and no transaction version.
+ * Every account a reader judges a service by (the service, and its ledger's two accounts at the
+ * address the service names), read as readers read them. On a network they are read with the
+ * protocol's own GraphQL documents (the ones the Worker and the page send), at `graphqlUrl`,
+ * never through o1js's `fetchAccount`: o1js 2.15 parses a fetched account's permissions with
+ * `Permissions.fromJSON`, which turns `setVerificationKey` `{ auth, txnVersion }` into a bare
+ * auth, so a frozen service read back through its cache shows `setVerificationKey` as None and
+ * no transaction version. A LocalBlockchain answers the same documents from its accounts.
  */
 export async function readServiceAccounts(
   service: PublicKey,
   graphqlUrl?: string,
 ): Promise<ServiceAccounts> {
-  let data: unknown
-  if (isLocal()) {
-    data = {
-      service: localAccountJson(service),
-      vault: localAccountJson(service, creditTokenId()),
+  const query = async (document: string): Promise<unknown> => {
+    if (!isLocal()) {
+      if (!graphqlUrl) throw new Error('readServiceAccounts on a network needs its GraphQL URL')
+      return graphqlRead(graphqlUrl, document)
     }
-  } else {
-    if (!graphqlUrl) throw new Error('readServiceAccounts on a network needs its GraphQL URL')
-    const query = serviceAccountsQuery(service.toBase58(), TokenId.toBase58(creditTokenId()))
-    data = await graphqlRead(graphqlUrl, query)
+    return localAnswer(document)
   }
-  const parsed = parseServiceAccounts(data)
-  if (!parsed.ok) throw new Error(`unexpected account shape: ${parsed.message}`)
-  return parsed.value
+  const read = await readServiceAccountsWith(
+    query,
+    service.toBase58(),
+    TokenId.toBase58(creditTokenId()),
+  )
+  if (!read.ok) throw new Error(`unexpected account shape: ${read.message}`)
+  return read.value
+}
+
+/**
+ * A LocalBlockchain's answer to one of the protocol's account documents: each
+ * `alias: account(publicKey: "…"[, token: "…"])` answered under its alias.
+ */
+function localAnswer(document: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const re = /(\w+): account\(publicKey: "([^"]+)"(?:, token: "([^"]+)")?\)/g
+  for (const m of document.matchAll(re)) {
+    const [, alias, key, token] = m
+    out[alias!] = localAccountJson(
+      PublicKey.fromBase58(key!),
+      token ? TokenId.fromBase58(token) : undefined,
+    )
+  }
+  return out
 }
 
 /** Sends a read-only GraphQL document to a Mina node and returns its `data`, or throws. */
@@ -90,5 +107,10 @@ export async function readUpgradeNotice(graphqlUrl: string): Promise<UpgradeNoti
  */
 export async function dummyGenuineCode(): Promise<GenuineCode> {
   const hash = (await VerificationKey.dummy()).hash.toString()
-  return { serviceVkHash: hash, vaultVkHash: hash, txnVersion: currentTxnVersion() }
+  return {
+    serviceVkHash: hash,
+    ledgerVkHash: hash,
+    ledgerVaultVkHash: hash,
+    txnVersion: currentTxnVersion(),
+  }
 }

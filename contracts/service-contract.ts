@@ -1,21 +1,15 @@
-import { FungibleToken } from 'mina-fungible-token'
 import {
-  AccountUpdate,
-  AccountUpdateForest,
-  Bool,
   DeployArgs,
   Field,
-  Mina,
   method,
   Permissions,
   Poseidon,
-  Provable,
   PublicKey,
   Signature,
+  SmartContract,
   State,
   Struct,
   state,
-  TokenContract,
   UInt32,
   UInt64,
 } from 'o1js'
@@ -23,24 +17,12 @@ import { SLOT_WINDOW } from '../protocol/chain-layout.ts'
 import {
   HEARTBEAT_DOMAIN,
   RESULT_LEAF_DOMAIN,
-  SETTLE_DOMAIN,
-  VOUCHER_DOMAIN,
-  WITHDRAW_TIMELOCK_BOUNDS,
   withdrawTimelockInBounds,
 } from '../protocol/index.ts'
-import { Channel, ChannelMap, channelKey } from './channel.ts'
-import { creditTokenAddress, creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { Heartbeat, Terms } from './packing.ts'
 import { RESULTS_TREE_LEAVES, ResultWitness } from './results-tree.ts'
-import {
-  ChannelEvent,
-  DepositEvent,
-  HeartbeatEvent,
-  SettleEvent,
-  WithdrawEvent,
-  WithdrawRequestEvent,
-} from './service-events.ts'
+import { HeartbeatEvent } from './service-events.ts'
 
 // A heartbeat or withdrawal request is valid SLOT_WINDOW slots after the slot it names (the rule
 // lives in protocol: readers derive deadlines from it).
@@ -63,6 +45,12 @@ export interface ServiceDeployProps extends Exclude<DeployArgs, undefined> {
   runner: PublicKey
   /** Poseidon(digestToFields(sha256(Worker HPKE public key))). */
   workerKeyHash: Field
+  /**
+   * The service's ChannelLedger (deployed with the same price, timelock and runner), where
+   * deposits, channels and settlements live. Its key must have an even y: the state keeps its x
+   * only, and readers derive the address from it (`ledgerAddressOf` in protocol).
+   */
+  ledger: PublicKey
 }
 
 /** The voucher fields a user signs (the signature goes beside it). */
@@ -83,8 +71,6 @@ export class SettleClaim extends Struct({
   lastDigestLo: Field,
 }) {}
 
-const MAX_TIMELOCK = UInt32.from(WITHDRAW_TIMELOCK_BOUNDS.max)
-
 /** Permissions that freeze a deployed service: code, permissions and frozen state for good. */
 export function frozenServicePermissions() {
   return {
@@ -103,39 +89,35 @@ export function frozenServicePermissions() {
     setTiming: Permissions.impossible(),
     editActionState: Permissions.impossible(),
     incrementNonce: Permissions.proof(),
-    // A token owner must never be accessible by signature: the key holder could mint receipts.
     access: Permissions.proof(),
   }
 }
 
 /**
- * One version of one service. Lives at (address, MINA); its credits live in the ServiceVault at
- * (address, credit token). Owner of the "deposit receipts" token: a user's receipt balance is
- * their cumulative deposit, so deposits never touch shared state and never collide.
+ * One version of one service: what it runs (source commitment, descriptor), its terms, its
+ * runner and Worker keys, its runner's heartbeat, and the binding to its ChannelLedger, which
+ * holds the money (deposits, settlements, withdrawals: see channel-ledger.ts). The service
+ * itself holds no credits and has no method that moves any.
  */
-export class ServiceContract extends TokenContract {
+export class ServiceContract extends SmartContract {
   @state(Field) sourceCommitment = State<Field>()
   @state(Field) descriptorCid0 = State<Field>()
   @state(Field) descriptorCid1 = State<Field>()
   @state(Field) terms = State<Field>()
   @state(Field) runnerKeyHash = State<Field>()
   @state(Field) workerKeyHash = State<Field>()
-  @state(Field) channelsRoot = State<Field>()
+  /** x of the ledger's address (its y is even): see ServiceDeployProps.ledger. */
+  @state(Field) ledger = State<Field>()
   @state(Field) heartbeatState = State<Field>()
 
-  override readonly events = {
-    Deposit: DepositEvent,
-    Channel: ChannelEvent,
-    Settle: SettleEvent,
-    WithdrawRequest: WithdrawRequestEvent,
-    Withdraw: WithdrawEvent,
-    Heartbeat: HeartbeatEvent,
-  }
+  override readonly events = { Heartbeat: HeartbeatEvent }
 
   override async deploy(props: ServiceDeployProps) {
     // A timelock of 0 leaves the runner no time to settle; one near 2^32 overflows the unlock slot.
     if (!withdrawTimelockInBounds(props.withdrawTimelockSlots.toBigint()))
       throw new Error(ServiceErrors.timelockOutOfBounds)
+    // Only x is kept: a key with an odd y would name another address than the ledger's.
+    if (props.ledger.isOdd.toBoolean()) throw new Error(ServiceErrors.ledgerKeyOdd)
     await super.deploy(props)
     this.sourceCommitment.set(props.sourceCommitment)
     this.descriptorCid0.set(props.descriptorCid[0])
@@ -148,203 +130,18 @@ export class ServiceContract extends TokenContract {
     )
     this.runnerKeyHash.set(Poseidon.hash(props.runner.toFields()))
     this.workerKeyHash.set(props.workerKeyHash)
-    this.channelsRoot.set(new ChannelMap().root)
+    this.ledger.set(props.ledger.x)
     this.heartbeatState.set(Field(0))
     this.account.permissions.set(frozenServicePermissions())
-  }
-
-  /** Receipts record deposits; they never move between users. */
-  @method
-  async approveBase(updates: AccountUpdateForest) {
-    updates.isEmpty().assertTrue(ServiceErrors.receiptsNotTransferable)
-  }
-
-  /** Locks `amount` credits of `payer` (who signs) for `beneficiary`, minting as many receipts. */
-  @method
-  async deposit(payer: PublicKey, beneficiary: PublicKey, amount: UInt64) {
-    amount.assertGreaterThan(UInt64.zero, ServiceErrors.zeroDeposit)
-    const token = new FungibleToken(creditTokenAddress())
-    // Into the vault account (this address, credit token); no shared state is read or written.
-    await token.transfer(payer, this.address, amount)
-    this.internal.mint({ address: beneficiary, amount })
-    this.emitEvent('Deposit', new DepositEvent({ payer, beneficiary, amount }))
-  }
-
-  /**
-   * Pays the runner price × the payable results it newly adds to a user's results tree, within the
-   * user's latest voucher, and records the new root and count. The runner signs the root, the
-   * count and the SettledLeaves document behind them (emitted, so anyone rebuilds the root from
-   * chain and IPFS alone); the circuit proves the count: the last leaf is a result of this service
-   * and user and the leaf after it is empty. Called by ServiceVault.settle, which moves the
-   * credits; returns the amount paid.
-   */
-  @method.returns(UInt64)
-  async settle(
-    channels: ChannelMap,
-    user: PublicKey,
-    channel: Channel,
-    voucher: VoucherFields,
-    userSignature: Signature,
-    claim: SettleClaim,
-    lastWitness: ResultWitness,
-    nextWitness: ResultWitness,
-    runner: PublicKey,
-    runnerSignature: Signature,
-  ): Promise<UInt64> {
-    this.requireRunner(runner)
-    const self = this.address.toFields()
-    runnerSignature
-      .verify(runner, [
-        Field(SETTLE_DOMAIN),
-        ...self,
-        ...user.toFields(),
-        claim.resultsRoot,
-        claim.resultsCount.value,
-        claim.leavesCid0,
-        claim.leavesCid1,
-        voucher.cumulativeAmount.value,
-        voucher.nonce.value,
-      ])
-      .assertTrue(ServiceErrors.badRunnerSignature)
-    userSignature
-      .verify(user, [
-        Field(VOUCHER_DOMAIN),
-        ...self,
-        voucher.cumulativeAmount.value,
-        voucher.nonce.value,
-      ])
-      .assertTrue(ServiceErrors.badVoucherSignature)
-
-    const key = this.requireChannel(channels, user, channel)
-    voucher.nonce.assertGreaterThan(channel.voucherNonce, ServiceErrors.staleVoucher)
-    claim.resultsCount.assertGreaterThan(channel.resultsCount, ServiceErrors.noNewResults)
-    requireResultsCount(this.address, user, claim, lastWitness, nextWitness)
-
-    const added = UInt64.Unsafe.fromField(claim.resultsCount.sub(channel.resultsCount).value)
-    const terms = Terms.unpack(this.terms.getAndRequireEquals())
-    const paid = terms.pricePerJob.mul(added)
-    const paidSoFar = channel.paidSoFar.add(paid)
-    paidSoFar.assertLessThanOrEqual(voucher.cumulativeAmount, ServiceErrors.voucherBelowResults)
-    // Within the deposit: the precondition is a range, so a deposit landing in the same block
-    // (which only raises the balance) cannot invalidate it.
-    const receipts = AccountUpdate.create(user, this.deriveTokenId())
-    this.approve(receipts)
-    const balance = Provable.witness(UInt64, () => receiptBalance(user, this.deriveTokenId()))
-    paidSoFar.assertLessThanOrEqual(balance, ServiceErrors.voucherAboveDeposit)
-    receipts.account.balance.requireBetween(paidSoFar, UInt64.MAXINT())
-
-    const hb = Heartbeat.unpack(this.heartbeatState.getAndRequireEquals())
-    this.heartbeatState.set(
-      new Heartbeat({
-        lastHeartbeatSlot: hb.lastHeartbeatSlot,
-        settledJobs: hb.settledJobs.add(added),
-      }).pack(),
-    )
-
-    this.payOut(runner, paid)
-
-    const next = new Channel({
-      ...channel,
-      paidSoFar,
-      voucherNonce: voucher.nonce,
-      resultsRoot: claim.resultsRoot,
-      resultsCount: claim.resultsCount,
-    })
-    this.storeChannel(channels, key, user, next)
-    this.emitEvent(
-      'Settle',
-      new SettleEvent({
-        user,
-        cumulativeAmount: voucher.cumulativeAmount,
-        nonce: voucher.nonce,
-        paid,
-        jobs: added,
-        resultsRoot: claim.resultsRoot,
-        resultsCount: claim.resultsCount,
-        leavesCid0: claim.leavesCid0,
-        leavesCid1: claim.leavesCid1,
-      }),
-    )
-    return paid
-  }
-
-  /**
-   * Starts the withdrawal timelock of `user` (who signs); the runner may still settle meanwhile.
-   * `closeNonce` is the highest voucher nonce the user signed: the withdrawal closes the channel
-   * up to it (see Channel.closeNonce).
-   */
-  @method
-  async requestWithdraw(
-    channels: ChannelMap,
-    user: PublicKey,
-    channel: Channel,
-    closeNonce: UInt64,
-  ) {
-    const signer = AccountUpdate.createSigned(user)
-    signer.body.useFullCommitment = Bool(true)
-    const key = this.requireChannel(channels, user, channel)
-    const now = this.network.globalSlotSinceGenesis.get()
-    this.network.globalSlotSinceGenesis.requireBetween(now, now.add(SLOT_WINDOW))
-    // Count from the latest slot the transaction can land in, so the runner always gets the
-    // full timelock after the request is on chain.
-    const atSlot = now.add(SLOT_WINDOW)
-    const next = new Channel({ ...channel, withdrawRequestedAtSlot: atSlot, closeNonce })
-    this.storeChannel(channels, key, user, next)
-    this.emitEvent('WithdrawRequest', new WithdrawRequestEvent({ user, atSlot }))
-  }
-
-  /**
-   * Refunds `user` (who signs) the deposit the runner was not paid, once the timelock is over, and
-   * burns as many receipts. Called by ServiceVault.withdraw; returns the refund.
-   */
-  @method.returns(UInt64)
-  async withdraw(channels: ChannelMap, user: PublicKey, channel: Channel): Promise<UInt64> {
-    const key = this.requireChannel(channels, user, channel)
-    channel.withdrawRequestedAtSlot.assertGreaterThan(
-      UInt32.zero,
-      ServiceErrors.withdrawNotRequested,
-    )
-    const terms = Terms.unpack(this.terms.getAndRequireEquals())
-    // Deploy refuses a timelock above the maximum; clamping here too means no contract state can
-    // make the unlock slot overflow and the deposit unrecoverable.
-    const timelock = Provable.if(
-      terms.withdrawTimelockSlots.greaterThan(MAX_TIMELOCK),
-      MAX_TIMELOCK,
-      terms.withdrawTimelockSlots,
-    )
-    const unlock = channel.withdrawRequestedAtSlot.add(timelock)
-    const now = this.network.globalSlotSinceGenesis.get()
-    now.assertGreaterThanOrEqual(unlock, ServiceErrors.timelockNotOver)
-    this.network.globalSlotSinceGenesis.requireBetween(unlock, UInt32.MAXINT())
-
-    const balance = Provable.witness(UInt64, () => receiptBalance(user, this.deriveTokenId()))
-    const refund = balance.sub(channel.paidSoFar)
-    const burn = this.internal.burn({ address: user, amount: refund })
-    // At least the witnessed balance: a deposit landing first (anyone may deposit for the user)
-    // must not cancel the withdrawal; it stays as receipts, refundable by the next withdrawal.
-    burn.account.balance.requireBetween(balance, UInt64.MAXINT())
-    this.payOut(user, refund)
-
-    const closed = Provable.if(
-      channel.closeNonce.greaterThan(channel.voucherNonce),
-      channel.closeNonce,
-      channel.voucherNonce,
-    )
-    const next = new Channel({
-      ...channel,
-      voucherNonce: closed,
-      withdrawRequestedAtSlot: UInt32.zero,
-      closeNonce: UInt64.zero,
-    })
-    this.storeChannel(channels, key, user, next)
-    this.emitEvent('Withdraw', new WithdrawEvent({ user, refunded: refund }))
-    return refund
   }
 
   /** Records that the runner was alive at `slot` (a recent slot it signed). */
   @method
   async heartbeat(runner: PublicKey, slot: UInt32, signature: Signature) {
-    this.requireRunner(runner)
+    Poseidon.hash(runner.toFields()).assertEquals(
+      this.runnerKeyHash.getAndRequireEquals(),
+      ServiceErrors.notRunner,
+    )
     signature
       .verify(runner, [Field(HEARTBEAT_DOMAIN), ...this.address.toFields(), slot.value])
       .assertTrue(ServiceErrors.badHeartbeatSignature)
@@ -357,40 +154,6 @@ export class ServiceContract extends TokenContract {
       new Heartbeat({ lastHeartbeatSlot: slot, settledJobs: hb.settledJobs }).pack(),
     )
     this.emitEvent('Heartbeat', new HeartbeatEvent({ slot }))
-  }
-
-  private requireRunner(runner: PublicKey) {
-    Poseidon.hash(runner.toFields()).assertEquals(
-      this.runnerKeyHash.getAndRequireEquals(),
-      ServiceErrors.notRunner,
-    )
-  }
-
-  /** Proves `channel` is the user's current channel (an absent user has the empty channel). */
-  private requireChannel(channels: ChannelMap, user: PublicKey, channel: Channel): Field {
-    this.channelsRoot.requireEquals(channels.root)
-    const key = channelKey(user)
-    const stored = channels.getOption(key).orElse(Channel.empty().hash())
-    channel.hash().assertEquals(stored, ServiceErrors.channelMismatch)
-    return key
-  }
-
-  private storeChannel(channels: ChannelMap, key: Field, user: PublicKey, next: Channel) {
-    channels.set(key, next.hash())
-    this.channelsRoot.set(channels.root)
-    this.emitEvent('Channel', new ChannelEvent({ user, ...next }))
-  }
-
-  /**
-   * Credits `to` with `amount` of the credit token. The account update inherits the token
-   * permission from this one, which only holds under the credit token's approval: so this works
-   * only inside ServiceVault (which pays) or when someone else pays out of their own pocket.
-   */
-  private payOut(to: PublicKey, amount: UInt64) {
-    this.self.body.mayUseToken = AccountUpdate.MayUseToken.InheritFromParent
-    const credit = AccountUpdate.create(to, creditTokenId())
-    credit.body.mayUseToken = AccountUpdate.MayUseToken.InheritFromParent
-    credit.balance.addInPlace(amount)
   }
 }
 
@@ -425,13 +188,4 @@ export function requireResultsCount(
     .equals(count)
     .and(nextWitness.calculateRoot(Field(0)).equals(claim.resultsRoot))
   full.or(nextEmpty).assertTrue(ServiceErrors.resultsNotProved)
-}
-
-/** A receipt balance outside the circuit; an account that does not exist holds nothing. */
-function receiptBalance(user: PublicKey, tokenId: Field): UInt64 {
-  try {
-    return Mina.getBalance(user, tokenId)
-  } catch {
-    return UInt64.zero
-  }
 }

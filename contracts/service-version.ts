@@ -31,7 +31,7 @@ export function serviceDeployProps(
   terms: ServiceVersionTerms,
   descriptorCid: string,
   withdrawTimelockSlots: number,
-): Omit<ServiceDeployProps, 'verificationKey'> {
+): Omit<ServiceDeployProps, 'verificationKey' | 'ledger'> {
   const cid = unwrap(cidToFields(descriptorCid))
   return {
     sourceCommitment: Field(sourceCommitmentToField(terms.sourceCommitment)),

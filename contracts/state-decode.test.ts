@@ -48,6 +48,6 @@ describe('state decoders agree with the circuit packing', () => {
     expect(d.terms.pricePerJob).toBe(5n)
     expect(d.heartbeat.lastHeartbeatSlot).toBe(10n)
     expect(() => decodeServiceState(state.slice(1))).toThrow()
-    expect(Field(d.channelsRoot).toBigInt()).toBe(9n)
+    expect(Field(d.ledger).toBigInt()).toBe(9n)
   })
 })

@@ -22,7 +22,8 @@ export interface ServiceState {
   terms: ServiceTerms
   runnerKeyHash: bigint
   workerKeyHash: bigint
-  channelsRoot: bigint
+  /** x of the service's ChannelLedger address (its key has an even y). */
+  ledger: bigint
   heartbeat: ServiceHeartbeat
 }
 
@@ -40,7 +41,7 @@ export function decodeServiceState(zkappState: readonly (string | bigint)[]): Se
     terms: decodeTerms(f[ServiceStateIndex.terms]!),
     runnerKeyHash: f[ServiceStateIndex.runnerKeyHash]!,
     workerKeyHash: f[ServiceStateIndex.workerKeyHash]!,
-    channelsRoot: f[ServiceStateIndex.channelsRoot]!,
+    ledger: f[ServiceStateIndex.ledger]!,
     heartbeat: decodeHeartbeat(f[ServiceStateIndex.heartbeat]!),
   }
 }

@@ -1,6 +1,5 @@
 import { Field, Mina, PrivateKey, PublicKey, UInt32, UInt64 } from 'o1js'
 import { heartbeatMessage, settleMessage, signFields, voucherMessage } from '../protocol/index.ts'
-import { ChannelBook } from './channel-book.ts'
 import * as client from './client.ts'
 import type { ResultsOwner } from './results-tree.ts'
 
@@ -21,7 +20,9 @@ export interface TestService {
   key: PrivateKey
   address: PublicKey
   runnerKey: PrivateKey
-  book: ChannelBook
+  /** Key of the service's ChannelLedger (even y). */
+  ledgerKey: PrivateKey
+  ledger: PublicKey
   price: bigint
   timelock: number
 }
@@ -49,11 +50,12 @@ export interface TestChain {
   ): string
   heartbeatSign(s: TestService, slot: bigint, key?: PrivateKey): string
   /**
-   * Settles `user`'s results `digests` (the whole leaf list) with voucher `v`, runner-signed.
-   * The options forge one part: the claimed count, the signing key, the runner named, the owner
-   * the leaves are built for, or the leaves CID sent beside the signed one.
+   * Lands the runner's claim of `user`'s results `digests` (the whole leaf list) with voucher `v`
+   * in the service's ledger (a batch applies it: `client.processBatches`). The options forge one
+   * part: the claimed count, the signing key, the runner named, the owner the leaves are built
+   * for, or the leaves CID sent beside the signed one.
    */
-  settleResults(
+  claimResults(
     s: TestService,
     user: PublicKey,
     digests: readonly Uint8Array[],
@@ -65,7 +67,15 @@ export interface TestChain {
       owner?: ResultsOwner
       sentLeavesCid?: [Field, Field]
     },
-  ): ReturnType<typeof client.settle>
+  ): ReturnType<typeof client.claim>
+}
+
+/** A seeded key with an even y (a ledger key), the first at or after `seed`. */
+export function seededEvenKey(seed: number): PrivateKey {
+  for (let s = seed; ; s++) {
+    const k = seededKey(s)
+    if (!k.toPublicKey().isOdd.toBoolean()) return k
+  }
 }
 
 /** Any leaves CID: the contracts never read the document, the runner signs its CID. */
@@ -127,7 +137,9 @@ export async function startTestChain(
       const runnerKey = seededKey(seed + 500_000)
       const price = o.price ?? 10n
       const timelock = o.timelock ?? 100
-      await client.deployService(payer, key, {
+      // Far apart: seededEvenKey walks up from its seed until the key has an even y.
+      const ledgerKey = seededEvenKey(seed * 1000 + 2_000_000)
+      await client.deployService(payer, key, ledgerKey, {
         sourceCommitment: Field(0xc0ffee_0000_0000_0000_0000_0000_0000_0000_0000n),
         descriptorCid: [Field(0x55n << 128n), Field(seed)],
         pricePerJob: UInt64.from(price),
@@ -139,7 +151,8 @@ export async function startTestChain(
         key,
         address: key.toPublicKey(),
         runnerKey,
-        book: new ChannelBook(),
+        ledgerKey,
+        ledger: ledgerKey.toPublicKey(),
         price,
         timelock,
       }
@@ -149,13 +162,12 @@ export async function startTestChain(
       return { cumulativeAmount, nonce, signature: signFields(fields, user.toBase58()) }
     },
     runnerSign,
-    settleResults(s, user, digests, v, forge = {}) {
+    claimResults(s, user, digests, v, forge = {}) {
       const owner = forge.owner ?? { service: s.address.toBase58(), user: user.toBase58() }
       const proved = client.settledResults(owner, digests)
       const results = { ...proved, count: forge.count ?? proved.count }
-      return client.settle(payer, {
+      return client.claim(payer, {
         service: s.address,
-        book: s.book,
         user,
         voucher: v,
         results,

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type LocalChainNode, startLocalChain } from '../chain/index.ts'
 import { main as deploy } from '../contracts/deploy-cli.ts'
 import type { DeployConfig } from '../contracts/deploy-config.ts'
-import { receiptTokenId } from '../contracts/index.ts'
 import { writeKeyFile } from '../contracts/key-file.ts'
 import { TEST_TOKEN_KEY } from '../contracts/test-chain.ts'
 import {
@@ -168,7 +167,7 @@ it('offers a new service in one command, resuming after a failure at each step',
   expect(worker.registrations).toHaveLength(1)
   expect(worker.registrations[0]?.descriptorCid).toBe(cid)
   expect(worker.registrations[0]?.receiptTokenId).toBe(
-    TokenId.toBase58(receiptTokenId(PublicKey.fromBase58(address ?? ''))),
+    TokenId.toBase58(TokenId.derive(PublicKey.fromBase58(address ?? ''))),
   )
   expect(worker.credentials).toEqual([
     { v: 1, triggerToken: 'glptt-secret', webhookSecret: 'whsec-0123456789abcdef' },

@@ -12,7 +12,6 @@ import {
   accountExists,
   ensureCompiledAll,
   isRetiredInRegistry,
-  receiptTokenId,
   retireService,
   selectNetwork,
   sendHeartbeat,
@@ -173,7 +172,9 @@ export async function offerCommand(
             service,
             descriptor,
             descriptorCid: cid,
-            receiptTokenId: TokenId.toBase58(receiptTokenId(PublicKey.fromBase58(service))),
+            // Deposits moved to the service's ledger: the Worker still reads a receipt balance
+            // under this id (none exist now) until its admission reads the ledger's book.
+            receiptTokenId: TokenId.toBase58(TokenId.derive(PublicKey.fromBase58(service))),
             credentials,
             runnerPrivateKey: runnerKey.toBase58(),
           },

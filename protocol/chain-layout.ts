@@ -18,10 +18,37 @@ export const ServiceState = {
   runnerKeyHash: 4,
   /** Poseidon(digestToFields(sha256(Worker HPKE public key))) (frozen). */
   workerKeyHash: 5,
-  /** Root of the per-user channel map (paid so far, nonce, withdraw request, results root). */
-  channelsRoot: 6,
+  /**
+   * The x coordinate of the address of the service's ChannelLedger, whose key has an even y
+   * (isOdd false): readers derive the ledger's address from the service alone (frozen). Deposits,
+   * channels and settlements live in the ledger.
+   */
+  ledger: 6,
   /** lastHeartbeatSlot + settledJobs * 2^32. */
   heartbeat: 7,
+} as const
+
+/**
+ * Index of each ChannelLedger state field (o1js lays fields out in declaration order; a
+ * contracts test checks the contract writes exactly this).
+ */
+export const LedgerState = {
+  /** BatchReducer's processed action state. */
+  actionState: 0,
+  /** BatchReducer's stack of pending action lists. */
+  actionStack: 1,
+  /** Root of the per-user channel map (LedgerChannel hashes). */
+  channelsRoot: 2,
+  /** Same packing as the service's terms (frozen). */
+  terms: 3,
+  /** Poseidon(runner public key fields) (frozen). */
+  runnerKeyHash: 4,
+  /** Credits the batches paid the runner in total. */
+  runnerPaid: 5,
+  /** Credits the batches granted users as refunds in total. */
+  refunded: 6,
+  /** Poseidon(service address fields) of the service the ledger settles for (frozen). */
+  serviceKeyHash: 7,
 } as const
 
 /** How many state fields the service layout occupies (8 today; an o1js 3 account has 32 in all). */

@@ -1,5 +1,8 @@
 import { z } from 'zod'
+import { decodeTerms, LedgerState, ServiceState } from './chain-layout.ts'
+import { publicKeyFromFields, publicKeyToFields } from './mina-key.ts'
 import { parseWith } from './parse.ts'
+import { poseidonUpdate } from './poseidon.ts'
 
 // "Is this a genuine, frozen zkrunner service?" — decided once, here, for every reader (Worker,
 // page, stack, CLI). A service's state alone proves nothing: an operator can deploy the genuine
@@ -39,14 +42,12 @@ export const ACCOUNT_CODE_SELECTION =
   'verificationKey { hash } permissions { editState access send receive setDelegate setPermissions setVerificationKey { auth txnVersion } setZkappUri editActionState setTokenSymbol incrementNonce setVotingFor setTiming }'
 
 /**
- * The one GraphQL document that reads both accounts of a service: `(service, MINA)` with its
- * state, and `(service, credit token)` with its balance (the escrow). Inputs are quoted as JSON
- * strings; callers pass validated base58.
+ * The GraphQL document that reads a service's account `(service, MINA)` with its state. Its
+ * ledger's accounts are read next (`ledgerAccountsQuery`), at the address the state names.
+ * Inputs are quoted as JSON strings; callers pass validated base58.
  */
-export function serviceAccountsQuery(service: string, creditTokenId: string): string {
-  const s = JSON.stringify(service)
-  const t = JSON.stringify(creditTokenId)
-  return `{ service: account(publicKey: ${s}) { zkappState ${ACCOUNT_CODE_SELECTION} } vault: account(publicKey: ${s}, token: ${t}) { balance { total } ${ACCOUNT_CODE_SELECTION} } }`
+export function serviceAccountQuery(service: string): string {
+  return `{ service: account(publicKey: ${JSON.stringify(service)}) { zkappState ${ACCOUNT_CODE_SELECTION} } }`
 }
 
 const FieldString = z.union([z.string().regex(/^[0-9]{1,80}$/), z.number().int().nonnegative()])
@@ -66,10 +67,17 @@ export interface AccountCode {
   permissions: AccountPermissions | null
 }
 
-/** Both accounts of a service as read in one query. */
+/**
+ * The accounts a reader judges a service by: the service, and its ledger's two accounts at the
+ * address the service froze (null when the service names none or they do not exist).
+ */
 export interface ServiceAccounts {
+  serviceAddress: string
   service: AccountCode | null
-  vault: AccountCode | null
+  /** Where the ledger accounts were read: `ledgerAddressOf(service state)`. */
+  ledgerAddress: string | null
+  ledger: AccountCode | null
+  ledgerVault: AccountCode | null
 }
 
 const toAccountCode = (a: z.output<typeof AccountCodeSchema> | null | undefined) =>
@@ -82,24 +90,47 @@ const toAccountCode = (a: z.output<typeof AccountCodeSchema> | null | undefined)
       }
     : null
 
-/**
- * Parses the `data` of `serviceAccountsQuery`. A malformed answer is an error (the caller treats
- * the node as unavailable); an absent account is null.
- */
-export function parseServiceAccounts(
-  data: unknown,
-): { ok: true; value: ServiceAccounts } | { ok: false; message: string } {
-  const parsed = parseWith(
-    z.object({ service: AccountCodeSchema.nullish(), vault: AccountCodeSchema.nullish() }),
-    data,
-  )
+type Parsed<T> = { ok: true; value: T } | { ok: false; message: string }
+
+/** Parses the `data` of `serviceAccountQuery` (an absent account is null). */
+export function parseServiceAccount(data: unknown): Parsed<AccountCode | null> {
+  const parsed = parseWith(z.object({ service: AccountCodeSchema.nullish() }), data)
   if (!parsed.ok) return { ok: false, message: parsed.error.message }
+  return { ok: true, value: toAccountCode(parsed.value.service) }
+}
+
+/**
+ * Reads every account of a service through `query` (sends a GraphQL document, returns its
+ * `data`): the service, then its ledger's accounts at the address its state names. Every reader
+ * (Worker, page, stack, CLI) reads through this, so all of them judge the same accounts. A
+ * malformed answer is an error (the caller treats the node as unavailable).
+ */
+export async function readServiceAccountsWith(
+  query: (document: string) => Promise<unknown>,
+  service: string,
+  creditTokenId: string,
+): Promise<Parsed<ServiceAccounts>> {
+  const svc = parseServiceAccount(await query(serviceAccountQuery(service)))
+  if (!svc.ok) return svc
+  const state = svc.value?.zkappState
+  const ledgerAddress = state ? ledgerAddressOf(state) : null
+  if (!ledgerAddress) {
+    return {
+      ok: true,
+      value: {
+        serviceAddress: service,
+        service: svc.value,
+        ledgerAddress,
+        ledger: null,
+        ledgerVault: null,
+      },
+    }
+  }
+  const led = parseLedgerAccounts(await query(ledgerAccountsQuery(ledgerAddress, creditTokenId)))
+  if (!led.ok) return led
   return {
     ok: true,
-    value: {
-      service: toAccountCode(parsed.value.service),
-      vault: toAccountCode(parsed.value.vault),
-    },
+    value: { serviceAddress: service, service: svc.value, ledgerAddress, ...led.value },
   }
 }
 
@@ -129,17 +160,29 @@ const FROZEN_COMMON = {
 export const FROZEN_SERVICE_PERMISSIONS: Frozen = { ...FROZEN_COMMON, access: 'Proof' }
 
 /**
- * The permissions of a genuine ServiceVault account (contracts' `frozenVaultPermissions`). The
+ * The permissions of a genuine LedgerVault account (contracts' `frozenVaultPermissions`). The
  * credit token approves only accounts that leave `access` open.
  */
 export const FROZEN_VAULT_PERMISSIONS: Frozen = { ...FROZEN_COMMON, access: 'None' }
+
+/**
+ * The permissions of a genuine ChannelLedger account (contracts' `frozenLedgerPermissions`):
+ * the service's, except that its action state moves by proof (every operation is an action).
+ */
+export const FROZEN_LEDGER_PERMISSIONS: Frozen = {
+  ...FROZEN_COMMON,
+  editActionState: 'Proof',
+  access: 'Proof',
+}
 
 /** What a genuine service is compared with: the project's compiled contracts, for one credit token. */
 export interface GenuineCode {
   /** Verification-key hash of the compiled ServiceContract (decimal field). */
   serviceVkHash: string
-  /** Verification-key hash of the compiled ServiceVault (decimal field). */
-  vaultVkHash: string
+  /** Verification-key hash of the compiled ChannelLedger (decimal field). */
+  ledgerVkHash: string
+  /** Verification-key hash of the compiled LedgerVault (decimal field). */
+  ledgerVaultVkHash: string
   /**
    * The transaction version the network runs (o1js `TransactionVersion.current()` at build time).
    * A frozen verification key is impossible to change only while the account's
@@ -151,7 +194,8 @@ export interface GenuineCode {
 /** Schema of `GenuineCode` in configuration files. */
 export const GenuineCodeSchema = z.strictObject({
   serviceVkHash: z.string().regex(/^[0-9]{1,80}$/),
-  vaultVkHash: z.string().regex(/^[0-9]{1,80}$/),
+  ledgerVkHash: z.string().regex(/^[0-9]{1,80}$/),
+  ledgerVaultVkHash: z.string().regex(/^[0-9]{1,80}$/),
   txnVersion: z.string().regex(/^[0-9]{1,10}$/),
 })
 
@@ -161,16 +205,24 @@ export const UnsafeServiceCode = {
   NO_CONTRACT: 'NO_CONTRACT',
   /** The service account runs other code than the project's ServiceContract. */
   WRONG_CODE: 'WRONG_CODE',
-  /** No ServiceVault at (service, credit token): the escrow is a plain account. */
-  NO_VAULT: 'NO_VAULT',
-  /** The vault account runs other code than the project's ServiceVault. */
-  WRONG_VAULT_CODE: 'WRONG_VAULT_CODE',
   /** A permission differs from the frozen set (the key holder could change or move something). */
   NOT_FROZEN: 'NOT_FROZEN',
   /** The code freeze was made for another transaction version (after a hard fork it is void). */
   VK_UNFROZEN_BY_UPGRADE: 'VK_UNFROZEN_BY_UPGRADE',
   /** Users' receipts (deposits not yet withdrawn) exceed the credits in escrow. */
   RECEIPTS_EXCEED_ESCROW: 'RECEIPTS_EXCEED_ESCROW',
+  /** The ledger accounts were read at another address than the one the service froze. */
+  LEDGER_NOT_BOUND: 'LEDGER_NOT_BOUND',
+  /** No zkApp at the ledger address. */
+  NO_LEDGER: 'NO_LEDGER',
+  /** The ledger account runs other code than the project's ChannelLedger. */
+  WRONG_LEDGER_CODE: 'WRONG_LEDGER_CODE',
+  /** No LedgerVault at (ledger, credit token): the escrow is a plain account. */
+  NO_LEDGER_VAULT: 'NO_LEDGER_VAULT',
+  /** The ledger's escrow account runs other code than the project's LedgerVault. */
+  WRONG_LEDGER_VAULT_CODE: 'WRONG_LEDGER_VAULT_CODE',
+  /** The ledger's price, timelock or runner differ from the service's. */
+  LEDGER_TERMS_DIFFER: 'LEDGER_TERMS_DIFFER',
 } as const
 
 /** One of the stable unsafe-service codes. */
@@ -218,11 +270,12 @@ function permissionsDiff(
 }
 
 /**
- * Decides whether both accounts of a service are the project's genuine, frozen contracts:
- * verification-key hashes equal the compiled ones and permissions equal the frozen sets.
+ * Decides whether a service is the project's genuine, frozen ServiceContract with a genuine,
+ * frozen ledger bound to it: verification-key hashes equal the compiled ones and permissions
+ * equal the frozen sets (`checkGenuineLedger` for the ledger's part).
  */
 export function checkGenuineService(accounts: ServiceAccounts, code: GenuineCode): GenuineVerdict {
-  const { service, vault } = accounts
+  const { service } = accounts
   if (!service || service.vkHash === null || !service.zkappState || !service.permissions) {
     return unsafe(UnsafeServiceCode.NO_CONTRACT, 'no zkApp at the service address')
   }
@@ -232,22 +285,149 @@ export function checkGenuineService(accounts: ServiceAccounts, code: GenuineCode
       'the service account does not run the zkrunner ServiceContract',
     )
   }
-  if (!vault || vault.vkHash === null || !vault.permissions) {
-    return unsafe(
-      UnsafeServiceCode.NO_VAULT,
-      'no ServiceVault holds the escrow: the service key could move deposits',
-    )
-  }
-  if (vault.vkHash !== BigInt(code.vaultVkHash)) {
-    return unsafe(
-      UnsafeServiceCode.WRONG_VAULT_CODE,
-      'the escrow account does not run the zkrunner ServiceVault',
-    )
-  }
-  return (
-    permissionsDiff(service.permissions, FROZEN_SERVICE_PERMISSIONS, code.txnVersion, 'service') ??
-    permissionsDiff(vault.permissions, FROZEN_VAULT_PERMISSIONS, code.txnVersion, 'vault') ?? {
-      genuine: true,
-    }
+  const frozen = permissionsDiff(
+    service.permissions,
+    FROZEN_SERVICE_PERMISSIONS,
+    code.txnVersion,
+    'service',
   )
+  if (frozen) return frozen
+  if (!accounts.ledgerAddress) {
+    return unsafe(UnsafeServiceCode.NO_LEDGER, 'the service names no settlement ledger')
+  }
+  return checkGenuineLedger(
+    accounts.serviceAddress,
+    service.zkappState,
+    accounts.ledgerAddress,
+    accounts,
+    code,
+  )
+}
+
+/**
+ * The address of a service's ChannelLedger, from the service's state: the x coordinate it froze,
+ * with an even y (deploy refuses a ledger key with an odd one). Null when the state is too short.
+ */
+export function ledgerAddressOf(serviceState: readonly bigint[]): string | null {
+  const x = serviceState[ServiceState.ledger]
+  return x === undefined ? null : publicKeyFromFields(x, false)
+}
+
+/** Poseidon(x, isOdd) of a base58 key, as o1js `Poseidon.hash(key.toFields())`; null if malformed. */
+export function keyHash(key: string): bigint | null {
+  const fields = publicKeyToFields(key)
+  return fields.ok ? poseidonUpdate([0n, 0n, 0n], fields.value)[0] : null
+}
+
+/** True when `ledger` (base58) can be a service's ledger: its key has an even y. */
+export function isLedgerAddress(ledger: string): boolean {
+  const fields = publicKeyToFields(ledger)
+  return fields.ok && fields.value[1] === 0n
+}
+
+/** Both accounts of a service's ChannelLedger, as `ledgerAccountsQuery` reads them. */
+export interface LedgerAccounts {
+  /** `(ledger, MINA)`: the ChannelLedger with its state. */
+  ledger: AccountCode | null
+  /** `(ledger, credit token)`: the LedgerVault, whose balance is the escrow. */
+  ledgerVault: AccountCode | null
+}
+
+/**
+ * The one GraphQL document that reads both accounts of a ledger: `(ledger, MINA)` with its state
+ * and `(ledger, credit token)` with its balance. Inputs are quoted as JSON strings; callers pass
+ * validated base58.
+ */
+export function ledgerAccountsQuery(ledger: string, creditTokenId: string): string {
+  const l = JSON.stringify(ledger)
+  const t = JSON.stringify(creditTokenId)
+  return `{ ledger: account(publicKey: ${l}) { zkappState ${ACCOUNT_CODE_SELECTION} } ledgerVault: account(publicKey: ${l}, token: ${t}) { balance { total } ${ACCOUNT_CODE_SELECTION} } }`
+}
+
+/** Parses the `data` of `ledgerAccountsQuery` (an absent account is null). */
+export function parseLedgerAccounts(data: unknown): Parsed<LedgerAccounts> {
+  const parsed = parseWith(
+    z.object({ ledger: AccountCodeSchema.nullish(), ledgerVault: AccountCodeSchema.nullish() }),
+    data,
+  )
+  if (!parsed.ok) return { ok: false, message: parsed.error.message }
+  return {
+    ok: true,
+    value: {
+      ledger: toAccountCode(parsed.value.ledger),
+      ledgerVault: toAccountCode(parsed.value.ledgerVault),
+    },
+  }
+}
+
+/**
+ * Decides whether `ledger` is the genuine, frozen settlement ledger of `service`, whose state is
+ * `serviceState`: the service froze this address (`ledgerAddressOf`) and the ledger froze the
+ * service's key hash (both ways bound), both ledger accounts run the
+ * compiled ChannelLedger and LedgerVault with the frozen permissions, and the ledger's terms and
+ * runner are the service's (a ledger with a lower price or another runner would pay another
+ * rule than the one the service shows). Deposits go to the ledger, so a service whose ledger
+ * fails is unsafe.
+ */
+export function checkGenuineLedger(
+  service: string,
+  serviceState: readonly bigint[],
+  ledger: string,
+  accounts: LedgerAccounts,
+  code: GenuineCode,
+): GenuineVerdict {
+  if (ledgerAddressOf(serviceState) !== ledger) {
+    return unsafe(
+      UnsafeServiceCode.LEDGER_NOT_BOUND,
+      `the service is not bound to the ledger at ${ledger}`,
+    )
+  }
+  const { ledger: l, ledgerVault: v } = accounts
+  if (!l || l.vkHash === null || !l.zkappState || !l.permissions) {
+    return unsafe(UnsafeServiceCode.NO_LEDGER, 'no zkApp at the ledger address')
+  }
+  if (l.vkHash !== BigInt(code.ledgerVkHash)) {
+    return unsafe(
+      UnsafeServiceCode.WRONG_LEDGER_CODE,
+      'the ledger account does not run the zkrunner ChannelLedger',
+    )
+  }
+  if (!v || v.vkHash === null || !v.permissions) {
+    return unsafe(
+      UnsafeServiceCode.NO_LEDGER_VAULT,
+      'no LedgerVault holds the escrow: the ledger key could move deposits',
+    )
+  }
+  if (v.vkHash !== BigInt(code.ledgerVaultVkHash)) {
+    return unsafe(
+      UnsafeServiceCode.WRONG_LEDGER_VAULT_CODE,
+      'the ledger escrow account does not run the zkrunner LedgerVault',
+    )
+  }
+  const frozen =
+    permissionsDiff(l.permissions, FROZEN_LEDGER_PERMISSIONS, code.txnVersion, 'ledger') ??
+    permissionsDiff(v.permissions, FROZEN_VAULT_PERMISSIONS, code.txnVersion, 'ledger vault')
+  if (frozen) return frozen
+  const terms = (fields: readonly bigint[], i: number) => decodeTerms(fields[i] ?? 0n)
+  const st = terms(serviceState, ServiceState.terms)
+  const lt = terms(l.zkappState, LedgerState.terms)
+  if (st.pricePerJob !== lt.pricePerJob || st.withdrawTimelockSlots !== lt.withdrawTimelockSlots) {
+    return unsafe(
+      UnsafeServiceCode.LEDGER_TERMS_DIFFER,
+      `the ledger's terms (price ${lt.pricePerJob}, timelock ${lt.withdrawTimelockSlots}) are not the service's (price ${st.pricePerJob}, timelock ${st.withdrawTimelockSlots})`,
+    )
+  }
+  if (l.zkappState[LedgerState.serviceKeyHash] !== keyHash(service)) {
+    return unsafe(
+      UnsafeServiceCode.LEDGER_NOT_BOUND,
+      'the ledger settles for another service: vouchers and results of this one do not settle there',
+    )
+  }
+  if (l.zkappState[LedgerState.runnerKeyHash] !== serviceState[ServiceState.runnerKeyHash]) {
+    return unsafe(
+      UnsafeServiceCode.LEDGER_TERMS_DIFFER,
+      "the ledger pays another runner than the service's",
+    )
+  }
+  return { genuine: true }
 }

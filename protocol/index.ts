@@ -9,6 +9,7 @@ export {
   encodeTerms,
   fieldToCommit,
   holdsServiceState,
+  LedgerState,
   SERVICE_STATE_FIELDS,
   type ServiceHeartbeat,
   ServiceState,
@@ -67,15 +68,24 @@ export {
   type AccountPermissions,
   AccountPermissionsSchema,
   type AuthRequired,
+  checkGenuineLedger,
   checkGenuineService,
+  FROZEN_LEDGER_PERMISSIONS,
   FROZEN_SERVICE_PERMISSIONS,
   FROZEN_VAULT_PERMISSIONS,
   type GenuineCode,
   GenuineCodeSchema,
   type GenuineVerdict,
-  parseServiceAccounts,
+  isLedgerAddress,
+  keyHash,
+  type LedgerAccounts,
+  ledgerAccountsQuery,
+  ledgerAddressOf,
+  parseLedgerAccounts,
+  parseServiceAccount,
+  readServiceAccountsWith,
   type ServiceAccounts,
-  serviceAccountsQuery,
+  serviceAccountQuery,
   UnsafeServiceCode,
 } from './genuine-service.ts'
 export { variablesOfDispatchEvent } from './github-inputs.ts'
@@ -105,7 +115,7 @@ export {
   settleMessage,
   voucherMessage,
 } from './messages.ts'
-export { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
+export { FIELD_MODULUS, isPublicKey, publicKeyFromFields, publicKeyToFields } from './mina-key.ts'
 export {
   depositRecoverable,
   NO_STOP_SLOTS,

@@ -33,3 +33,21 @@ export function publicKeyToFields(base58: string): Result<[bigint, bigint]> {
 
 /** True when the text is a well-formed Mina public key. */
 export const isPublicKey = (base58: string): boolean => publicKeyToFields(base58).ok
+
+/**
+ * The base58 Mina public key of the point (x, isOdd), the inverse of `publicKeyToFields`. It does
+ * not check that x is on the curve: a reader that derives an address this way finds no account at
+ * a bad one.
+ */
+export function publicKeyFromFields(x: bigint, isOdd: boolean): string | null {
+  if (x < 0n || x >= FIELD_MODULUS) return null
+  const bytes = new Uint8Array(36)
+  bytes.set(PREFIX)
+  let v = x
+  for (let i = 3; i < 35; i++) {
+    bytes[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  bytes[35] = isOdd ? 1 : 0
+  return base58check.encode(bytes)
+}

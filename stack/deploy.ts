@@ -10,7 +10,6 @@ import {
   mintCredits,
   publishService,
   readCredits,
-  receiptTokenId,
   serviceDeployProps,
   setCreditTokenAddress,
 } from '../contracts/index.ts'
@@ -41,6 +40,8 @@ export interface DeployInput {
   tokenAdminKey: PrivateKey
   registryKey: PrivateKey
   serviceKey: PrivateKey
+  /** The service's ChannelLedger key (even y). */
+  ledgerKey: PrivateKey
   runnerKey: PrivateKey
   /** Users to fund with credits on first start. */
   users: PublicKey[]
@@ -101,6 +102,7 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
   }
   await ensureService(input, {
     serviceKey: input.serviceKey,
+    ledgerKey: input.ledgerKey,
     sourceCommitment: input.sourceCommitment,
     descriptorCid: input.descriptorCid,
     what: 'the sample service version',
@@ -116,11 +118,15 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
   }
 }
 
-const receiptTokenOf = (service: PublicKey) => TokenId.toBase58(receiptTokenId(service))
+// Deposits moved to the service's ledger: the Worker still reads a receipt balance under this id
+// (none exist now) until its admission reads the ledger's book.
+const receiptTokenOf = (service: PublicKey) => TokenId.toBase58(TokenId.derive(service))
 
 /** One more service version of the same runner: its contract and its descriptor. */
 export interface ServiceVersionInput {
   serviceKey: PrivateKey
+  /** The version's ChannelLedger key (even y). */
+  ledgerKey: PrivateKey
   sourceCommitment: string
   descriptorCid: string
   /** How the log names it (`the GitHub service version`). */
@@ -132,7 +138,10 @@ export interface ServiceVersionInput {
  * already on chain. Needs the contracts compiled and the registry deployed (ensureDeployed).
  */
 export async function ensureService(
-  input: Omit<DeployInput, 'serviceKey' | 'sourceCommitment' | 'descriptorCid' | 'users'>,
+  input: Omit<
+    DeployInput,
+    'serviceKey' | 'ledgerKey' | 'sourceCommitment' | 'descriptorCid' | 'users'
+  >,
   version: ServiceVersionInput,
 ): Promise<{ service: string; receiptTokenId: string }> {
   const { payer, log } = input
@@ -144,6 +153,7 @@ export async function ensureService(
       await deployService(
         payer,
         version.serviceKey,
+        version.ledgerKey,
         serviceDeployProps(
           {
             sourceCommitment: version.sourceCommitment,

@@ -1,5 +1,5 @@
 import { Mina, type PrivateKey, PublicKey } from 'o1js'
-import { deposit, type FeePayer, readDeposit } from '../contracts/index.ts'
+import { deposit, type FeePayer, readUserChannel } from '../contracts/index.ts'
 import {
   type GenuineCode,
   holdsServiceState,
@@ -55,8 +55,12 @@ export async function ensureDeposit(
   jobs: bigint,
   log: (line: string) => void,
 ): Promise<void> {
-  const have = await readDeposit(service, userKey.toPublicKey())
-  const need = owed + price * jobs
+  // Deposits live in the service's ledger: what is left is deposited − paid, and what the user
+  // owes beyond what was paid must stay covered.
+  const ch = await readUserChannel(service, userKey.toPublicKey())
+  const have = ch.deposited - ch.paidSoFar
+  const paid = ch.paidSoFar < owed ? ch.paidSoFar : owed
+  const need = owed - paid + price * jobs
   if (have >= need) return
   const amount = need - have + price * 9n
   log(

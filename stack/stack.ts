@@ -325,6 +325,8 @@ async function bringUp(
   const descriptorCid = await publishDescriptor(agentDataDir, descriptor)
   // A different descriptor (source, price, ports) is a new service version: a new contract.
   const serviceKey = await serviceKeyFor(join(dataDir, 'services.json'), descriptorCid)
+  // Its ChannelLedger: deposits, channels and settlements (the service names it).
+  const ledgerKey = await serviceKeyFor(join(dataDir, 'ledgers.json'), descriptorCid, true)
 
   // The same job on GitHub Actions: the sample as a repository of its own, its workflow run by the
   // stand-in as a self-hosted runner would. Its source commitment is that repository's commit,
@@ -345,6 +347,11 @@ async function bringUp(
   }
   const githubDescriptorCid = await publishDescriptor(agentDataDir, githubDescriptor)
   const githubServiceKey = await serviceKeyFor(join(dataDir, 'services.json'), githubDescriptorCid)
+  const githubLedgerKey = await serviceKeyFor(
+    join(dataDir, 'ledgers.json'),
+    githubDescriptorCid,
+    true,
+  )
 
   selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID, { prove })
   const deployInput = {
@@ -354,6 +361,7 @@ async function bringUp(
     tokenAdminKey: PrivateKey.fromBase58(secrets.tokenAdminKey),
     registryKey: PrivateKey.fromBase58(secrets.registryKey),
     serviceKey,
+    ledgerKey,
     runnerKey,
     users: [userKey.toPublicKey(), pageUserKey.toPublicKey()],
     creditsPerUser: CREDITS_PER_USER,
@@ -367,6 +375,7 @@ async function bringUp(
   const deployment = await ensureDeployed(deployInput)
   const githubDeployment = await ensureService(deployInput, {
     serviceKey: githubServiceKey,
+    ledgerKey: githubLedgerKey,
     sourceCommitment: githubSha,
     descriptorCid: githubDescriptorCid,
     what: 'the GitHub service version',
@@ -842,7 +851,15 @@ async function runAgent(
   if (code !== 0) throw new Error(`zkrunner-agent ${args.join(' ')} exited with ${code}`)
 }
 
-async function serviceKeyFor(path: string, descriptorCid: string): Promise<PrivateKey> {
+/**
+ * The key recorded for a descriptor in `path`, made on first start. `evenY`: a key with an even y
+ * (a service's ledger key: the service keeps its x only).
+ */
+async function serviceKeyFor(
+  path: string,
+  descriptorCid: string,
+  evenY = false,
+): Promise<PrivateKey> {
   let known: Record<string, string> = {}
   try {
     known = JSON.parse(await readFile(path, 'utf8')) as Record<string, string>
@@ -851,7 +868,8 @@ async function serviceKeyFor(path: string, descriptorCid: string): Promise<Priva
   }
   const existing = known[descriptorCid]
   if (existing) return PrivateKey.fromBase58(existing)
-  const key = PrivateKey.random()
+  let key = PrivateKey.random()
+  while (evenY && key.toPublicKey().isOdd.toBoolean()) key = PrivateKey.random()
   known[descriptorCid] = key.toBase58()
   await writeFile(path, `${JSON.stringify(known, null, 2)}\n`, { mode: 0o600 })
   return key

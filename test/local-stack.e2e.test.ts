@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   deposit,
   readCredits,
-  readDeposit,
   readEscrow,
   readServiceAccounts,
   readServiceState,
+  readUserChannel,
 } from '../contracts/index.ts'
 import { main as operatorCli } from '../operator/cli.ts'
 import {
@@ -34,6 +34,10 @@ import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts
 import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
 import { installAuroStandIn } from './auro-standin.ts'
 import { freePort } from './free-port.ts'
+
+/** What was deposited for `user` in the service's ledger (until a withdrawal, all deposits). */
+const depositedOf = async (service: PublicKey, user: PublicKey) =>
+  (await readUserChannel(service, user)).deposited
 
 // The product's main job, end to end on loopback, with the faults an operator meets: GitLab
 // failing, the runner crashing mid-job, the gateway restarting. Every job must end verified and
@@ -231,9 +235,9 @@ describe('the local stack', () => {
     expect(await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))).toBe(runnerCredits)
     // Conservation: what left the user is the deposit, now in escrow or paid to the runner.
     const deposited = userCreditsBefore - (await readCredits(user))
-    expect(deposited).toBe(await readDeposit(service, user))
+    expect(deposited).toBe(await depositedOf(service, user))
     // The escrow also holds the page wallet's deposit, made at start.
-    const pageDeposit = await readDeposit(
+    const pageDeposit = await depositedOf(
       service,
       PublicKey.fromBase58(stack.keys.pageUser.publicKey),
     )
@@ -263,7 +267,7 @@ describe('the local stack', () => {
     // 2.15's fetchAccount drops the version, which is why readers send the protocol's query).
     const frozen = { auth: 'Impossible', txnVersion: deployment.genuine.txnVersion }
     expect(accounts.service?.permissions?.setVerificationKey).toEqual(frozen)
-    expect(accounts.vault?.permissions?.setVerificationKey).toEqual(frozen)
+    expect(accounts.ledgerVault?.permissions?.setVerificationKey).toEqual(frozen)
     expect(checkGenuineService(accounts, deployment.genuine)).toEqual({ genuine: true })
 
     const viaCli = await readServiceAccounts(
@@ -384,7 +388,7 @@ describe('the local stack', () => {
           await row.locator('button').click()
         }
         const depositThroughPage = async (amount: bigint) => {
-          const before = await readDeposit(service, pageUser)
+          const before = await depositedOf(service, pageUser)
           await page.locator('input[name="amount"]').fill(String(amount))
           await page.getByRole('button', { name: 'Deposit credits' }).click()
           // Progress lines end in '…'; then the hash, or the error.
@@ -408,7 +412,7 @@ describe('the local stack', () => {
             .toBe(false)
           expect(await status.textContent()).toMatch(/^Deposit sent: \w+/)
           await expect
-            .poll(() => readDeposit(service, pageUser), { timeout: 120_000, interval: 2000 })
+            .poll(() => depositedOf(service, pageUser), { timeout: 120_000, interval: 2000 })
             .toBe(before + amount)
         }
 

@@ -13,7 +13,7 @@ export interface Env {
   /** Base58 token id of the credit token the services are paid in (their vaults live under it). */
   CREDIT_TOKEN_ID?: string
   /**
-   * JSON of protocol's GenuineCode: the compiled ServiceContract and ServiceVault key hashes and
+   * JSON of protocol's GenuineCode: the compiled ServiceContract, ChannelLedger and LedgerVault key hashes and
    * the transaction version; a service whose accounts differ is refused.
    */
   GENUINE_SERVICE_CODE?: string

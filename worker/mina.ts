@@ -1,8 +1,4 @@
-import {
-  parseServiceAccounts,
-  type ServiceAccounts,
-  serviceAccountsQuery,
-} from '../protocol/index.ts'
+import { readServiceAccountsWith, type ServiceAccounts } from '../protocol/index.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 
 /** What the Worker reads from the chain: narrow, so tests use a small fake GraphQL endpoint. */
@@ -90,8 +86,10 @@ export class MinaGraphqlReader implements ChainReader {
 
   serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts> {
     return this.#cached(`accounts:${service}:${creditTokenId}`, async () => {
-      const parsed = parseServiceAccounts(
-        await this.#query(serviceAccountsQuery(service, creditTokenId)),
+      const parsed = await readServiceAccountsWith(
+        (document) => this.#query(document),
+        service,
+        creditTokenId,
       )
       if (!parsed.ok) throw unavailable(`service accounts: ${parsed.message}`)
       return parsed.value

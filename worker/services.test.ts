@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   generateHpkeKeyPair,
   generateMinaKeyPair,
+  ServiceState,
   sealJson,
   signServiceRetirement,
   TRIGGER_TOKEN_INFO,
@@ -24,6 +25,11 @@ import {
   setVault,
   type TestService,
 } from './test-support/fixtures.ts'
+import {
+  fixtureLedgerAddress,
+  fixtureLedgerX,
+  genuineLedger,
+} from './test-support/ledger-fixture.ts'
 
 const errorOf = async (res: Response) =>
   ((await res.json()) as { error: { code: string; message: string } }).error
@@ -72,10 +78,14 @@ describe('POST /v1/services', () => {
     const service = await makeService({ price: 10n })
     // The chain says 11 per job; the signed descriptor says 10.
     const other = await makeService({ price: 11n })
-    await setChainAccount(service.address, {
-      ...genuineServiceCode(),
-      zkappState: await stateOf(other.address),
-    })
+    // Its own ledger, with the chain's terms: only the descriptor differs.
+    const state = await stateOf(other.address)
+    state[ServiceState.ledger] = String(fixtureLedgerX(service.address))
+    await setChainAccount(
+      fixtureLedgerAddress(service.address),
+      genuineLedger(service.address, state),
+    )
+    await setChainAccount(service.address, { ...genuineServiceCode(), zkappState: state })
     const res = await postJson('/v1/services', service.registration)
     expect(res.status).toBe(409)
     expect((await errorOf(res)).code).toBe('descriptor_mismatch')
@@ -308,13 +318,13 @@ describe('GET /v1/services/:address', () => {
 
 // Operators cannot take deposits: the Worker registers and admits only genuine, frozen services.
 describe('unsafe services', () => {
-  it('refuses to register a service whose escrow is a plain account (the fake vault)', async () => {
+  it("refuses to register a service whose ledger's escrow is a plain account (the fake vault)", async () => {
     const service = await makeService({ vault: { balance: '2000' } })
     const res = await postJson('/v1/services', service.registration)
     expect(res.status).toBe(409)
     expect(await errorOf(res)).toMatchObject({ code: 'unsafe_service' })
     expect((await errorOf(await postJson('/v1/services', service.registration))).message).toContain(
-      'NO_VAULT',
+      'NO_LEDGER_VAULT',
     )
   })
 
@@ -329,7 +339,7 @@ describe('unsafe services', () => {
     })
     const res2 = await postJson('/v1/services', unfrozen.registration)
     expect(res2.status).toBe(409)
-    expect((await errorOf(res2)).message).toContain('vault permission send is Signature')
+    expect((await errorOf(res2)).message).toContain('ledger vault permission send is Signature')
   })
 
   it('refuses jobs and reports the service unsafe once its vault is not genuine', async () => {
@@ -343,7 +353,7 @@ describe('unsafe services', () => {
     expect(await (await call(`/v1/services/${service.address}`)).json()).toMatchObject({
       enabled: false,
       reason: 'unsafe-service',
-      chain: { unsafe: { code: 'NO_VAULT' } },
+      chain: { unsafe: { code: 'NO_LEDGER_VAULT' } },
     })
   })
 })

@@ -6,13 +6,14 @@ import type { Helia } from 'helia'
 import { Field, Mina, PrivateKey, PublicKey, UInt32, UInt64 } from 'o1js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  ChannelLedger,
   deployCreditToken,
   deployService,
   deposit,
+  ledgerOf,
   mintCredits,
   readCredits,
   resultsRoot,
-  ServiceContract,
 } from '../../contracts/index.ts'
 import {
   fieldsToCid,
@@ -68,7 +69,9 @@ beforeAll(async () => {
   })
   await mintCredits(payer, admin!.key, user!, 1_000n)
   service = PrivateKey.random()
-  await deployService(payer, service, {
+  let ledgerKey = PrivateKey.random()
+  while (ledgerKey.toPublicKey().isOdd.toBoolean()) ledgerKey = PrivateKey.random()
+  await deployService(payer, service, ledgerKey, {
     sourceCommitment: Field(0xc0ffeen),
     descriptorCid: [Field(1), Field(2)],
     pricePerJob: UInt64.from(PRICE),
@@ -142,11 +145,11 @@ type SettleData = {
   leavesCid1: Field
 }
 
-/** The latest Settle event (the highest cumulative amount; event order varies). */
+/** The latest Claim event of the service's ledger (the highest cumulative amount; order varies). */
 async function lastSettle(): Promise<SettleData> {
-  const events = await new ServiceContract(service.toPublicKey()).fetchEvents()
+  const events = await new ChannelLedger(await ledgerOf(service.toPublicKey())).fetchEvents()
   const settles = events
-    .filter((e) => e.type === 'Settle')
+    .filter((e) => e.type === 'Claim')
     .map((e) => e.event.data as unknown as SettleData)
     .sort((a, b) => Number(a.cumulativeAmount.toBigInt() - b.cumulativeAmount.toBigInt()))
   return settles.at(-1)!

@@ -1,16 +1,20 @@
 import type { Helia } from 'helia'
 import { Field, Mina, PrivateKey, PublicKey } from 'o1js'
 import {
-  ChannelBook,
-  type ChannelEvent,
+  accountExists,
+  ChannelLedger,
+  claim,
   compileAll,
+  type LedgerBook,
+  ledgerOf,
   minaNetwork,
+  payoutTokenId,
+  processBatches,
   type ResultsOwner,
-  readServiceState,
+  readLedgerBooks,
+  redeem,
   resultsRoot,
-  ServiceContract,
   setCreditTokenAddress,
-  settle,
   settledResults,
 } from '../../contracts/index.ts'
 import {
@@ -66,41 +70,37 @@ function rootOf(owner: ResultsOwner, digests: readonly string[]): Field {
       )
 }
 
-type ChannelRecord = { data: ChannelEvent; txHash: string }
-
 /**
- * Rebuilds the service's channels book from its Channel events, oldest first. Sources differ in
- * the order they list events of one block (an archive lists newest first; LocalBlockchain flips
- * its list on every call) and the map's root depends on insertion order, so both orders are tried
- * and the one reproducing the on-chain root wins.
+ * The service's ledger and its channel book with every landed action folded in (claims and
+ * withdrawal requests a batch has not applied yet count: their outcome is already decided by
+ * their order), rebuilt from the chain (ledger-book.ts).
  */
-async function channelsOf(
-  service: PublicKey,
-  channelsRoot: bigint,
-): Promise<{ book: ChannelBook; events: ChannelRecord[] }> {
-  const listed = (await new ServiceContract(service).fetchEvents())
-    .filter((e) => e.type === 'Channel')
-    .map((e) => ({
-      height: e.blockHeight.toBigint(),
-      data: e.event.data as unknown as ChannelEvent,
-      txHash: e.event.transactionInfo.transactionHash,
-    }))
-  for (const candidate of [[...listed].reverse(), listed]) {
-    // Array.prototype.sort is stable: within a block the candidate's order stays.
-    const events = candidate.sort((a, b) =>
-      a.height < b.height ? -1 : a.height > b.height ? 1 : 0,
-    )
-    const book = ChannelBook.fromEvents(events.map((e) => e.data))
-    if (book.root.toBigInt() === channelsRoot) return { book, events }
+async function bookOf(service: PublicKey): Promise<{ ledger: PublicKey; book: LedgerBook }> {
+  const ledger = await ledgerOf(service)
+  try {
+    return { ledger, book: (await readLedgerBooks(ledger)).all }
+  } catch (e) {
+    return fail(`the ledger's channels cannot be rebuilt (${(e as Error).message}); retry later`)
   }
-  return fail('the archive is behind the service contract (channels root differs); retry later')
+}
+
+/** The transaction that landed the latest claim for `user` in `ledger` ('' if none is listed). */
+async function lastClaimTx(ledger: PublicKey, user: PublicKey): Promise<string> {
+  const events = await new ChannelLedger(ledger).fetchEvents()
+  const mine = events.filter(
+    (e) =>
+      e.type === 'Claim' &&
+      (e.event.data as unknown as { user: PublicKey }).user.equals(user).toBoolean(),
+  )
+  return mine.at(-1)?.event.transactionInfo.transactionHash ?? ''
 }
 
 /**
- * A Settler on the contracts client: rebuilds the service's channels from its events, checks the
- * batch against the user's channel, pins the SettledLeaves document of the cumulative results
- * root, signs settleMessage over that root and the document's CID, proves, sends and waits until
- * the transaction is included.
+ * A Settler on the contracts client: rebuilds the user's channel from the service ledger's
+ * actions, checks the batch against it, pins the SettledLeaves document of the cumulative results
+ * root, signs settleMessage over that root and the document's CID, lands the claim in the ledger,
+ * then applies every pending action (processBatch, which anyone may run; the runner does) and
+ * redeems the runner's payout receipts for credits.
  */
 export async function openContractsSettler(options: ContractsSettlerOptions): Promise<Settler> {
   const network =
@@ -125,14 +125,30 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
     fee: options.fee,
   }
   const runner = PublicKey.fromBase58(options.runner.publicKey)
+  const runnerKey = PrivateKey.fromBase58(options.runner.privateKey)
+
+  /**
+   * Applies every pending action of the service's ledger (the runner's claims among them) and
+   * redeems the runner's payout receipts for credits.
+   */
+  async function payRunner(service: PublicKey): Promise<void> {
+    try {
+      await processBatches(payer, service, runner)
+      const tokenId = await payoutTokenId(service)
+      const owed = (await accountExists(runner, tokenId))
+        ? Mina.getBalance(runner, tokenId).toBigInt()
+        : 0n
+      if (owed > 0n) await redeem(payer, service, runnerKey, owed)
+    } catch (e) {
+      fail(`batch or redeem failed: ${(e as Error).message.split('\n')[0]}`)
+    }
+  }
 
   return {
     async withdrawalDeadline(serviceAddress: string, userAddress: string) {
-      const service = PublicKey.fromBase58(serviceAddress)
-      const state = await readServiceState(service)
-      const { book } = await channelsOf(service, state.channelsRoot)
-      const at = book.get(PublicKey.fromBase58(userAddress)).withdrawRequestedAtSlot.toBigint()
-      return at === 0n ? null : at + state.terms.withdrawTimelockSlots
+      const { book } = await bookOf(PublicKey.fromBase58(serviceAddress))
+      const at = book.get(userAddress).withdrawRequestedAtSlot
+      return at === 0n ? null : at + book.terms.withdrawTimelockSlots
     },
 
     async settle(batch: SettlementBatch): Promise<SettleResult> {
@@ -142,9 +158,8 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
       if (!verifyVoucher(v).ok) fail(`the voucher of ${batch.user} has a bad signature`)
       const service = PublicKey.fromBase58(batch.service)
       const user = PublicKey.fromBase58(batch.user)
-      const state = await readServiceState(service)
-      const { book, events } = await channelsOf(service, state.channelsRoot)
-      const channel = book.get(user)
+      const { ledger, book } = await bookOf(service)
+      const channel = book.get(batch.user)
       const owner = { service: batch.service, user: batch.user }
       const digests = batch.jobs.map((j) => j.manifestDigest)
       const pinLeaves = (manifestDigests: string[]) =>
@@ -155,17 +170,17 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
           manifestDigests,
         })
 
-      const onChainRoot = channel.resultsRoot.toBigInt()
+      const onChainRoot = channel.resultsRoot
       const nonce = BigInt(v.nonce)
-      if (channel.voucherNonce.toBigInt() >= nonce) {
+      if (channel.voucherNonce >= nonce) {
         // Included before the agent could record it (crash after send): find how much it covered.
         for (let n = digests.length; n > 0; n--) {
           const leaves = [...batch.settled, ...digests.slice(0, n)]
           if (rootOf(owner, leaves).toBigInt() !== onChainRoot) continue
           // Pinned before the send; pinned again in case the store lost it since.
           await pinLeaves(leaves)
-          const last = events.filter((e) => e.data.user.equals(user).toBoolean()).at(-1)
-          return { txHash: last?.txHash ?? '', jobs: n }
+          await payRunner(service)
+          return { txHash: await lastClaimTx(ledger, user), jobs: n }
         }
         fail(`voucher nonce ${nonce} is not above the settled nonce ${channel.voucherNonce}`)
       }
@@ -178,11 +193,15 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
       // covers jobs that ended not payable (signed before the Worker released them) is only a
       // ceiling, and every queued job here is payable (pendingBatches keeps no other).
       const amount = BigInt(v.cumulativeAmount)
-      const price = state.terms.pricePerJob
-      const room = amount - channel.paidSoFar.toBigInt()
+      const price = book.terms.pricePerJob
+      const room = amount - channel.paidSoFar
       if (room < 0n) fail('the voucher is below what was already paid')
-      const covered = price === 0n ? digests.length : Math.min(digests.length, Number(room / price))
-      if (covered === 0) fail('the voucher pays for no new job')
+      // Within the deposit too: a batch skips a claim above it (voucherAboveDeposit).
+      const fundable = channel.deposited - channel.paidSoFar
+      const payable = room < fundable ? room : fundable
+      const covered =
+        price === 0n ? digests.length : Math.min(digests.length, Number(payable / price))
+      if (covered === 0) fail('the voucher (or the deposit) pays for no new job')
       const leaves = [...batch.settled, ...digests.slice(0, covered)]
       const results = settledResults(
         owner,
@@ -207,11 +226,10 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
         await compileAll(token, options.cacheDir)
         compiled = true
       }
-      let pending: Awaited<ReturnType<typeof settle>>
+      let pending: Awaited<ReturnType<typeof claim>>
       try {
-        pending = await settle(payer, {
+        pending = await claim(payer, {
           service,
-          book,
           user,
           voucher: { cumulativeAmount: amount, nonce, signature: v.signature },
           results,
@@ -220,13 +238,19 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
           runnerSignature,
         })
       } catch (e) {
-        return fail(`settle transaction failed: ${(e as Error).message.split('\n')[0]}`)
+        return fail(`claim transaction failed: ${(e as Error).message.split('\n')[0]}`)
       }
       const included = await pending.safeWait()
       if (included.status !== 'included')
         fail(
-          `settle transaction ${pending.hash} was not included: ${JSON.stringify(included.errors)}`,
+          `claim transaction ${pending.hash} was not included: ${JSON.stringify(included.errors)}`,
         )
+      await payRunner(service)
+      // The claim's outcome is decided by its place in the action order: applied unless an
+      // action before it (a withdrawal) changed the channel since the book was read.
+      const after = (await bookOf(service)).book.get(batch.user)
+      if (after.resultsRoot !== results.root.toBigInt())
+        fail('the claim was skipped by its batch (the channel changed before it); retry')
       return { txHash: pending.hash, jobs: covered }
     },
   }

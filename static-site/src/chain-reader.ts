@@ -3,15 +3,14 @@ import {
   decodeTerms,
   fieldsToCid,
   fieldToSourceCommitment,
-  parseServiceAccounts,
   publicKeyToFields,
+  readServiceAccountsWith,
   type ServiceAccounts,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
   type StopSlots,
   sameSourceCommitment,
-  serviceAccountsQuery,
   sourceCommitmentToField,
   stopSlotsOf,
 } from '../../protocol/index.ts'
@@ -113,8 +112,10 @@ export class GraphqlChainReader implements ChainReader {
   }
 
   async serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts> {
-    const parsed = parseServiceAccounts(
-      await this.#query(this.graphqlUrl, serviceAccountsQuery(service, creditTokenId)),
+    const parsed = await readServiceAccountsWith(
+      (document) => this.#query(this.graphqlUrl, document),
+      service,
+      creditTokenId,
     )
     if (!parsed.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, parsed.message)
     return parsed.value

@@ -100,10 +100,10 @@ describe('the page in Chromium', () => {
     await page.locator('input[name="max-price"]').fill('')
   })
 
-  // Operators cannot take deposits: a service without its ServiceVault is Unsafe, with no deposit.
+  // Operators cannot take deposits: a service whose ledger has no LedgerVault is Unsafe, with no deposit.
   it('marks a service whose escrow is not its vault as Unsafe and offers no deposit', async () => {
     const unsafe = page.locator(`tr[data-service="${stack.unsafeService.address}"]`)
-    expect(await unsafe.textContent()).toContain('Unsafe: no ServiceVault holds the escrow')
+    expect(await unsafe.textContent()).toContain('Unsafe: no LedgerVault holds the escrow')
     await unsafe.locator('button').click()
     await expect.poll(() => page.locator('#service').textContent()).toContain('Unsafe:')
     expect(await page.locator('#service button', { hasText: 'Deposit credits' }).count()).toBe(0)

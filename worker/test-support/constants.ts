@@ -27,7 +27,12 @@ export const TEST_GITHUB_TOKEN = 'github_pat_test_actions_write_0123456789'
 /** The credit token id the test Worker is configured with (its services' vaults live under it). */
 export const TEST_CREDIT_TOKEN_ID = 'xCreditTokenForTheWorkerTestsZ123456789abcdefghij'
 /** What the test Worker takes for the genuine contracts (key hashes as a fake node reports them). */
-export const TEST_GENUINE_CODE = { serviceVkHash: '7001', vaultVkHash: '7002', txnVersion: '3' }
+export const TEST_GENUINE_CODE = {
+  serviceVkHash: '7001',
+  ledgerVkHash: '7003',
+  ledgerVaultVkHash: '7004',
+  txnVersion: '3',
+}
 
 /** One account the fake node knows: app state for a zkApp, a balance for a token account. */
 export interface FakeAccount {

@@ -9,7 +9,6 @@ import {
   encodeHeartbeat,
   encodeTerms,
   FROZEN_SERVICE_PERMISSIONS,
-  FROZEN_VAULT_PERMISSIONS,
   generateMinaKeyPair,
   JOB_REQUEST_INFO,
   type MinaKeyPair,
@@ -45,6 +44,12 @@ import {
   TEST_WEBHOOK_SECRET,
 } from './constants.ts'
 import type { FakeGithubFaults } from './fake-github.ts'
+import {
+  fixtureLedgerAddress,
+  fixtureLedgerX,
+  genuineLedger,
+  genuineLedgerVault,
+} from './ledger-fixture.ts'
 
 /** The test Worker's bindings. */
 export const testEnv = env as unknown as Env
@@ -84,16 +89,12 @@ export const genuineServiceCode = (): FakeAccount => ({
   permissions: { ...FROZEN_SERVICE_PERMISSIONS, setVerificationKey: frozenVk },
 })
 
-/** A genuine ServiceVault account holding `balance` credits. */
-export const genuineVault = (balance = '0'): FakeAccount => ({
-  balance,
-  verificationKey: { hash: TEST_GENUINE_CODE.vaultVkHash },
-  permissions: { ...FROZEN_VAULT_PERMISSIONS, setVerificationKey: frozenVk },
-})
+/** A genuine LedgerVault account holding `balance` credits (the escrow of a service's ledger). */
+export const genuineVault = genuineLedgerVault
 
-/** Sets the vault account `(service, credit token)` of a fake service. */
+/** Sets the vault account `(ledger, credit token)` of a fake service's ledger. */
 export const setVault = (service: string, account: FakeAccount) =>
-  setChainAccount(service, account, TEST_CREDIT_TOKEN_ID)
+  setChainAccount(fixtureLedgerAddress(service), account, TEST_CREDIT_TOKEN_ID)
 
 /** Sets the fake node's current slot. */
 export async function setSlot(slot: number): Promise<void> {
@@ -246,22 +247,24 @@ export async function makeService(
   })()
   await setSlot(SLOT)
   await setVault(address, options.vault ?? genuineVault())
+  const zkappState = [
+    sourceCommitmentToField(published.sourceCommitment),
+    cid0,
+    cid1,
+    encodeTerms({ pricePerJob: price, withdrawTimelockSlots: 100n }),
+    0n,
+    0n,
+    fixtureLedgerX(address),
+    encodeHeartbeat({
+      lastHeartbeatSlot: BigInt(options.heartbeatSlot ?? SLOT),
+      settledJobs: 0n,
+    }),
+  ].map(String)
+  await setChainAccount(fixtureLedgerAddress(address), genuineLedger(address, zkappState))
   await setChainAccount(address, {
     ...genuineServiceCode(),
     ...options.serviceCode,
-    zkappState: [
-      sourceCommitmentToField(published.sourceCommitment),
-      cid0,
-      cid1,
-      encodeTerms({ pricePerJob: price, withdrawTimelockSlots: 100n }),
-      0n,
-      0n,
-      0n,
-      encodeHeartbeat({
-        lastHeartbeatSlot: BigInt(options.heartbeatSlot ?? SLOT),
-        settledJobs: 0n,
-      }),
-    ].map(String),
+    zkappState,
   })
   const receiptTokenId = (() => {
     const t = receiptTokenIdOf(address)

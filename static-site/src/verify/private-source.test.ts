@@ -15,7 +15,12 @@ import {
   type ServiceFixture,
   serviceFixture,
 } from '../../test/support/bundle-fixture.ts'
-import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
+import {
+  genuineAccounts,
+  noAccounts,
+  nodePoseidon,
+  TEST_GENUINE,
+} from '../../test/support/genuine.ts'
 import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
 import type { VerifyDeps } from './verify-result.ts'
 import { verifyResult } from './verify-result.ts'
@@ -58,7 +63,7 @@ async function verifyPast(reveals: string[]) {
     bundle: memoryBundleReader(blocks),
     chain: {
       serviceAccounts: async (a) =>
-        a === service.address ? genuineAccounts(service.state) : { service: null, vault: null },
+        a === service.address ? genuineAccounts(service.state) : noAccounts(),
       events: async () => [],
     },
     genuine: TEST_GENUINE,

@@ -20,7 +20,12 @@ import {
   type ServiceFixture,
   serviceFixture,
 } from '../../test/support/bundle-fixture.ts'
-import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
+import {
+  genuineAccounts,
+  noAccounts,
+  nodePoseidon,
+  TEST_GENUINE,
+} from '../../test/support/genuine.ts'
 import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
 import type { ChainEvent } from '../chain-reader.ts'
 import { contentVerified, firstBroken, type VerificationLink } from './links.ts'
@@ -45,7 +50,7 @@ const chainWith = (
   serviceAccounts: async (address) => {
     if (accounts) return accounts
     const s = address === service.address ? (state === undefined ? service.state : state) : null
-    return s ? genuineAccounts(s) : { service: null, vault: null }
+    return s ? genuineAccounts(s) : noAccounts()
   },
   events: async () => events,
 })
@@ -147,11 +152,11 @@ describe('verifyResult', () => {
     expect(firstBroken(links)?.detail).toContain('WRONG_CODE')
   })
 
-  it('refuses a service whose escrow is not its ServiceVault', async () => {
+  it("refuses a service whose ledger's escrow is not its LedgerVault", async () => {
     const fake = genuineAccounts(service.state)
-    fake.vault = { zkappState: null, balance: 2000n, vkHash: null, permissions: null }
+    fake.ledgerVault = { zkappState: null, balance: 2000n, vkHash: null, permissions: null }
     const { links } = await verify('good', { chain: chainWith([], undefined, fake) })
-    expect(firstBroken(links)?.detail).toContain('NO_VAULT')
+    expect(firstBroken(links)?.detail).toContain('NO_LEDGER_VAULT')
     expect(links.some((l) => l.status === 'ok')).toBe(false)
   })
 

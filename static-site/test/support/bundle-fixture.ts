@@ -142,7 +142,8 @@ export async function serviceFixture(
     Poseidon.hash(
       unwrap(digestToFields(sha256(fromBase64url(opts.workerPublicKey)))).map((f) => Field(f)),
     ).toBigInt(),
-    0n,
+    // The x of its ledger's address: one of its own per service (a test double answers there).
+    unwrap(publicKeyToFields(address))[0] + 1n,
     encodeHeartbeat({ lastHeartbeatSlot: opts.slot ?? 10n, settledJobs: 0n }),
   ]
   return { address, runner, user, descriptor, descriptorCid, sourceCommitment, state }

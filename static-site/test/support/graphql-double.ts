@@ -1,6 +1,12 @@
 import { createServer } from 'node:http'
 import { buildSchema, graphql } from 'graphql'
-import { genuineAccounts, TEST_CREDIT_TOKEN_ID } from './genuine.ts'
+import { ledgerAddressOf } from '../../../protocol/index.ts'
+import {
+  genuineAccounts,
+  genuineLedgerCode,
+  genuineLedgerState,
+  TEST_CREDIT_TOKEN_ID,
+} from './genuine.ts'
 import { CROSS_ORIGIN_HEADERS, listen, type RunningServer } from './trustless-gateway.ts'
 
 // The subset of the Mina daemon and archive GraphQL schemas the page queries, answered by the
@@ -86,19 +92,33 @@ export async function startGraphqlDouble(
   const queries: string[] = []
   const root = {
     account: ({ publicKey, token }: { publicKey: string; token?: string }) => {
-      if (token === TEST_CREDIT_TOKEN_ID && data.states.has(publicKey)) {
-        const genuine = genuineAccounts([]).vault!
-        const fake = data.fakeVaults?.has(publicKey)
-        return {
-          balance: { total: String(data.balances.get(`${publicKey}:${token}`) ?? 0n) },
-          verificationKey: fake ? null : { hash: String(genuine.vkHash) },
-          permissions: fake ? null : genuine.permissions,
+      // A service's ledger lives at the address its state names: find whose it is.
+      const ownerOf = [...data.states].find(([, st]) => ledgerAddressOf(st) === publicKey)
+      if (ownerOf) {
+        const [service, state] = ownerOf
+        if (token === TEST_CREDIT_TOKEN_ID) {
+          const fake = data.fakeVaults?.has(service)
+          const code = genuineLedgerCode.ledgerVault
+          return {
+            // The escrow: the balance recorded under the service's credit-token account.
+            balance: { total: String(data.balances.get(`${service}:${token}`) ?? 0n) },
+            verificationKey: fake ? null : { hash: String(code.vkHash) },
+            permissions: fake ? null : code.permissions,
+          }
+        }
+        if (!token) {
+          return {
+            zkappState: genuineLedgerState(state, service).map(String),
+            balance: { total: '0' },
+            verificationKey: { hash: String(genuineLedgerCode.ledger.vkHash) },
+            permissions: genuineLedgerCode.ledger.permissions,
+          }
         }
       }
       const state = data.states.get(publicKey)
       const balance = data.balances.get(`${publicKey}:${token ?? ''}`)
       if (!state && balance === undefined) return null
-      const code = state ? genuineAccounts(state).service! : null
+      const code = state ? genuineAccounts(state, 0n, publicKey).service! : null
       return {
         zkappState: state?.map(String) ?? null,
         balance: { total: String(balance ?? 0n) },

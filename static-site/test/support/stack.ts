@@ -52,7 +52,7 @@ export interface Stack {
   service: ServiceFixture
   /** A second, disabled service (stale heartbeat), to see the market say why. */
   staleService: ServiceFixture
-  /** A third service whose escrow is a plain account (no ServiceVault): shown as Unsafe. */
+  /** A third service whose ledger's escrow is a plain account (no LedgerVault): shown as Unsafe. */
   unsafeService: ServiceFixture
   /**
    * A higher-order service: its DRIVER parameter takes a service with a SUITE enum and a `tests`
