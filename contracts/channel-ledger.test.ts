@@ -7,7 +7,7 @@ import { mintCredits } from './client.ts'
 import { DEFAULT_CACHE_DIR } from './compile.ts'
 import { creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
-import { readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
+import { bookMap, readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
 import { seededKey, startTestChain, type TestChain, testDigests } from './test-chain.ts'
 
 // The collision-free settlement ledger (channel-ledger.ts) on a LocalBlockchain with the credit
@@ -326,7 +326,7 @@ describe('ChannelLedger: the channel book', () => {
     await l.claim(payer, b.toPublicKey(), testDigests(2), l.voucher(b, 20n, 2n))
 
     const books = await readLedgerBooks(l.address)
-    expect(books.committed.map().root.toBigInt()).toBe(l.map.root.toBigInt())
+    expect(bookMap(books.committed).root.toBigInt()).toBe(l.map.root.toBigInt())
     for (const u of [a, b]) {
       expect(toLedgerChannel(books.committed.get(u.toPublicKey().toBase58())).hash()).toEqual(
         l.channel(u.toPublicKey()).hash(),
@@ -344,7 +344,7 @@ describe('ChannelLedger: the channel book', () => {
     // And a batch built from the rebuilt book (another process's view) lands and agrees.
     await l.processAll(payer)
     const after = await readLedgerBooks(l.address)
-    expect(after.committed.map().root.toBigInt()).toBe(l.map.root.toBigInt())
+    expect(bookMap(after.committed).root.toBigInt()).toBe(l.map.root.toBigInt())
     expect(after.committed.get(b.toPublicKey().toBase58())).toEqual(
       after.all.get(b.toPublicKey().toBase58()),
     )

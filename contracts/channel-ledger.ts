@@ -20,7 +20,9 @@ import {
   UInt64,
 } from 'o1js'
 import {
+  ActionKind,
   SETTLE_DOMAIN,
+  SkipReason,
   SLOT_WINDOW,
   VOUCHER_DOMAIN,
   withdrawTimelockInBounds,
@@ -56,23 +58,7 @@ const { BatchReducer } = Experimental
  */
 export const LEDGER_BATCH_SIZE = 32
 
-/** What an action asks for. */
-export const ActionKind = {
-  deposit: 1,
-  settle: 2,
-  requestWithdraw: 3,
-  withdraw: 4,
-} as const
-
-/** Why processBatch skipped an action (the `Skipped` event's `reason`). */
-export const SkipReason = {
-  staleVoucher: 1,
-  noNewResults: 2,
-  voucherBelowResults: 3,
-  voucherAboveDeposit: 4,
-  withdrawNotRequested: 5,
-  timelockNotOver: 6,
-} as const
+export { ActionKind, SkipReason }
 
 /**
  * One dispatched operation. Fields a kind does not use are zero. `amount`: a deposit's amount or

@@ -21,7 +21,7 @@ import {
   creditTokenId,
   setCreditTokenAddress,
 } from './credit-token.ts'
-import { type BookChannel, readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
+import { type BookChannel, bookMap, readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
 import { LedgerVault } from './ledger-vault.ts'
 import { useDummyProofs } from './network.ts'
 import {
@@ -341,7 +341,7 @@ export async function processBatches(
     const first = batches[0]
     if (!first) return sent
     const pending = await run(payer, [], async () => {
-      await ledger.processBatch(first.batch, first.proof, books.committed.map(), runner)
+      await ledger.processBatch(first.batch, first.proof, bookMap(books.committed), runner)
     })
     await waitIncluded(pending)
     commitLedgerBatch(ledgerAddress)
@@ -402,7 +402,7 @@ export async function refund(payer: FeePayer, service: PublicKey, userKey: Priva
     Number(!(await accountExists(user, creditTokenId())))
   return run(payer, [userKey], async () => {
     if (missing > 0) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), missing)
-    await vault.refund(user, pulled, channel, books.committed.map())
+    await vault.refund(user, pulled, channel, bookMap(books.committed))
     await token.approveAccountUpdate(vault.self)
   })
 }

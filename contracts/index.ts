@@ -74,14 +74,13 @@ export {
 } from './credit-token.ts'
 export { CreditAdminErrors, RegistryErrors, ServiceErrors } from './errors.ts'
 export {
-  type ActionOutcome,
-  applyAction,
   type BookAction,
   type BookChannel,
-  EMPTY_BOOK_CHANNEL,
+  bookMap,
   LedgerBook,
   type LedgerBooks,
   readLedgerBooks,
+  toLedgerChannel,
 } from './ledger-book.ts'
 export { frozenVaultPermissions, LedgerVault } from './ledger-vault.ts'
 export {

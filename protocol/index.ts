@@ -106,6 +106,18 @@ export {
   RanCommitSchema,
 } from './job-variables.ts'
 export {
+  ActionKind,
+  type ActionOutcome,
+  applyAction,
+  type BookAction,
+  type BookChannel,
+  decodeLedgerAction,
+  EMPTY_BOOK_CHANNEL,
+  LEDGER_ACTION_FIELDS,
+  LedgerBook,
+  SkipReason,
+} from './ledger-book.ts'
+export {
   heartbeatMessage,
   manifestMessage,
   registrationMessage,
