@@ -126,7 +126,10 @@ export async function requestJob(
   }
 }
 
-/** Polls the Worker until the job is finished and its result reported (or `timeoutMs` passes). */
+/**
+ * Polls the Worker until the job is finished and its result reported, or it ended without running
+ * (its trigger failed, or the provider refused it for quota), or `timeoutMs` passes.
+ */
 export async function watchJob(
   workerUrl: string,
   jobId: string,
@@ -140,8 +143,10 @@ export async function watchJob(
     const job = await worker.job(jobId)
     for (const h of job.history.slice(seen)) onStatus(h.status, h.detail)
     seen = job.history.length
-    if (TERMINAL_STATUSES.has(job.status) && (job.result || job.status === 'trigger_failed'))
-      return job
+    const neverRan =
+      job.status === 'trigger_failed' ||
+      (job.charge?.state === 'not-charged' && job.charge.reason === 'provider-quota')
+    if (TERMINAL_STATUSES.has(job.status) && (job.result || neverRan)) return job
     if (Date.now() > deadline)
       throw new Error(`job ${jobId} did not finish in ${timeoutMs / 1000} s (status ${job.status})`)
     await sleep(500)

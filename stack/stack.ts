@@ -54,6 +54,8 @@ const WITHDRAW_TIMELOCK_SLOTS = 100
 const CREDITS_PER_USER = 1_000_000n
 // The heartbeat duty renews the runner heartbeat at half this age (slots), so the service stays enabled.
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
+/** The local Worker's wait after a provider-quota refusal before a job probes the provider again. */
+const QUOTA_PROBE_SECONDS = 10
 const NETWORK_ID = 'devnet'
 const SAMPLE_PROJECT_ID = 1
 /** The sample's repository on the GitHub stand-in, and its workflow file. */
@@ -548,6 +550,8 @@ async function bringUp(
       // The stand-in is plain http on loopback; production config never sets this.
       'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
       `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
+      // After the stand-in refuses a job for quota, one job probes it again 10 s later (not 10 min).
+      `QUOTA_PROBE_SECONDS=${QUOTA_PROBE_SECONDS}`,
       `CREDIT_TOKEN_ID=${deployment.creditTokenId}`,
       // Single quotes: the dotenv value is taken literally (it is JSON).
       `GENUINE_SERVICE_CODE='${JSON.stringify(deployment.genuine)}'`,

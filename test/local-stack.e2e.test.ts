@@ -184,6 +184,31 @@ describe('the local stack', () => {
     jobs.push(job)
   })
 
+  test('GitLab refuses a job for quota: it is not charged, the service is off with that reason, and one probe switches it on again', async () => {
+    const service = stack.deployment.service
+    stack.gitlab.setFaults({ quota: 1 })
+    const refused = await stack.requestJob(200_000, log)
+    expect(refused.status).toBe('failed')
+    expect(refused.bundleCid).toBeNull()
+    const view = (await (await fetch(`${stack.urls.worker}/v1/jobs/${refused.jobId}`)).json()) as {
+      charge: { state: string; reason?: string }
+    }
+    expect(view.charge).toEqual({ state: 'not-charged', amount: '0', reason: 'provider-quota' })
+    const off = (await workerStatus(service)) as { providerQuota?: { probeAt: string } }
+    expect(off.providerQuota?.probeAt).toBeDefined()
+    // The stack's Worker waits QUOTA_PROBE_SECONDS (10 s), then lets one job through as the probe.
+    await expect
+      .poll(async () => (await workerStatus(service)).enabled, { timeout: 120_000, interval: 1000 })
+      .toBe(true)
+    const probe = await stack.requestJob(200_000, log)
+    expect(probe.status).toBe('success')
+    expect(probe.bundleCid).toMatch(/^baf/)
+    const on = (await workerStatus(service)) as { enabled: boolean; providerQuota?: unknown }
+    expect(on).toMatchObject({ enabled: true })
+    expect(on.providerQuota).toBeUndefined()
+    jobs.push(probe)
+  })
+
   test('the agent is killed mid-job and resumed: the job still ends with a signed, pinned bundle', async () => {
     // The job holds before its last step and the agent is killed when it says so: no clock, so
     // the kill lands mid-job on a fast machine and on a loaded one alike.

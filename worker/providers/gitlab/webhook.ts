@@ -34,10 +34,15 @@ const JobHookSchema = z.object({
   build_id: z.number().int().nonnegative(),
   build_name: z.string().max(255).nullish(),
   build_status: z.string().min(1).max(64),
+  // Set on failed jobs; `ci_quota_exceeded` is GitLab's refusal for quota (the job never ran).
+  build_failure_reason: z.string().max(128).nullish(),
   pipeline_id: z.number().int().nonnegative(),
   project_id: z.number().int().nonnegative(),
   project: z.object({ path_with_namespace: z.string().max(1024).nullish() }).nullish(),
 })
+
+/** GitLab's `failure_reason` for a job it will not run because the namespace's CI quota is used up. */
+const QUOTA_FAILURE = 'ci_quota_exceeded'
 
 /**
  * `POST /v1/gitlab/webhook`: GitLab Pipeline Hook and Job Hook events. Each service has its own
@@ -99,7 +104,10 @@ export const gitlabWebhook = new Hono<AppEnv>().post('/', async (c) => {
       status: h.build_status,
       webUrl: null,
       kind: 'job',
-      detail: `job ${h.build_id}${h.build_name ? ` (${h.build_name})` : ''}`,
+      detail: `job ${h.build_id}${h.build_name ? ` (${h.build_name})` : ''}${
+        h.build_status === 'failed' && h.build_failure_reason ? `: ${h.build_failure_reason}` : ''
+      }`,
+      quotaRefused: h.build_status === 'failed' && h.build_failure_reason === QUOTA_FAILURE,
     })
     return c.json(answer(outcome))
   }
