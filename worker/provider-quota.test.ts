@@ -121,6 +121,32 @@ describe('provider-quota: a service the CI provider refuses for quota switches o
     expect((await statusOf(status)).chain.funding?.owed).toBe('20')
   })
 
+  it('a probe the provider never answers for does not keep the service off: after another wait, the next job probes', async () => {
+    const service = await registeredService()
+    const user = await fundedUser(service, 100n)
+    const status = serviceStatusPath(service, user)
+    const submit = async (nonce: bigint, cumulativeAmount = 10n) => {
+      const { envelope } = await sealedJob(service, user, { cumulativeAmount, nonce })
+      const res = await postJson('/v1/jobs', envelope)
+      return { res, body: (await res.json()) as { pipelineId?: number } }
+    }
+    const first = await submit(1n)
+    await jobHook(first.body.pipelineId!, 'failed', 'ci_quota_exceeded')
+    await vi.waitFor(async () => expect((await statusOf(status)).enabled).toBe(true), {
+      timeout: 10_000,
+      interval: 100,
+    })
+    // The probe is admitted, and no webhook about it ever comes.
+    expect((await submit(2n)).res.status).toBe(202)
+    expect((await statusOf(status)).enabled).toBe(false)
+    await vi.waitFor(async () => expect((await statusOf(status)).enabled).toBe(true), {
+      timeout: 10_000,
+      interval: 100,
+    })
+    // The unanswered probe still counts as owed (it may yet run): the next voucher covers both.
+    expect((await submit(3n, 20n)).res.status).toBe(202)
+  })
+
   it('a quota failure under a wrong webhook secret changes nothing', async () => {
     const service = await registeredService()
     const user = await fundedUser(service, 100n)

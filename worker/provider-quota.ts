@@ -34,6 +34,16 @@ interface Row {
   probe_job: string | null
 }
 
+/**
+ * Whether one job may probe the provider now: the wait is up and no probe is out, or the probe
+ * has had no answer for another whole wait (its trigger failed, its webhooks were lost): a probe
+ * that never answers must not keep the service off for good.
+ */
+function probeDue(row: Row, now: number): boolean {
+  if (row.probe_job === null) return now >= row.probe_at
+  return now >= row.probe_at + row.backoff_ms
+}
+
 /** One service's quota breaker over its Durable Object's SQL storage (synchronous, like the rest). */
 export class ProviderQuota {
   readonly #sql: SqlStorage
@@ -66,8 +76,7 @@ export class ProviderQuota {
    */
   health(now: number): (typeof ServiceUnavailable.PROVIDER_QUOTA)[] {
     const row = this.#row()
-    if (row === null) return []
-    if (row.probe_job === null && now >= row.probe_at) return []
+    if (row === null || probeDue(row, now)) return []
     return [ServiceUnavailable.PROVIDER_QUOTA]
   }
 
@@ -78,7 +87,7 @@ export class ProviderQuota {
    */
   admitted(jobId: string, now: number): void {
     const row = this.#row()
-    if (row === null || row.probe_job !== null || now < row.probe_at) return
+    if (row === null || !probeDue(row, now)) return
     this.#sql.exec('UPDATE provider_quota SET probe_job = ? WHERE id = 1', jobId)
   }
 
