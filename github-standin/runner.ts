@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expandExpressions } from './expressions.ts'
 import type { RunJobContext, RunJobOutcome } from './types.ts'
@@ -21,6 +22,19 @@ export interface SelfHostedRunner {
   env: NodeJS.ProcessEnv
   /** Where the job's log lines go besides the outcome's log. */
   onLog?: (text: string) => void
+  /**
+   * The user the runner runs as, when not the caller's own (a real runner runs as the user its
+   * service was installed for): hooks, checkout and steps run as this user, and the workspace and
+   * `_temp` are its own. `workDir` must be that user's. Needs the caller to be root.
+   */
+  user?: { uid: number; gid: number }
+}
+
+/** Gives `path` and everything under it to `user`, as files the runner's user wrote would be. */
+async function giveTo(path: string, user: { uid: number; gid: number }): Promise<void> {
+  await chown(path, user.uid, user.gid)
+  for (const e of await readdir(path, { withFileTypes: true, recursive: true }))
+    await chown(join(e.parentPath, e.name), user.uid, user.gid)
 }
 
 /**
@@ -50,6 +64,10 @@ export async function runAsSelfHostedRunner(
   await writeFile(eventPath, JSON.stringify(ctx.event))
   const files = ['env', 'output', 'path', 'step_summary', 'state']
   for (const f of files) await writeFile(join(temp, `_runner_file_commands_${f}`), '')
+  if (runner.user) {
+    await giveTo(temp, runner.user)
+    await giveTo(join(runner.workDir, repo.name), runner.user)
+  }
   const ref = `refs/heads/${run.head_branch}`
   const github: Record<string, string> = {
     CI: 'true',
@@ -104,7 +122,12 @@ export async function runAsSelfHostedRunner(
 
   const exec = (argv: string[], env: NodeJS.ProcessEnv, cwd: string) =>
     new Promise<number>((resolve) => {
-      const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(argv[0]!, argv.slice(1), {
+        cwd,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(runner.user ? { uid: runner.user.uid, gid: runner.user.gid } : {}),
+      })
       child.stdout.on('data', (b: Buffer) => say(b.toString()))
       child.stderr.on('data', (b: Buffer) => say(b.toString()))
       child.on('error', (e) => {
@@ -129,9 +152,24 @@ export async function runAsSelfHostedRunner(
         }
         say(`Run ${step.uses}\n`)
         const git = ['git', '-c', 'advice.detachedHead=false']
+        // As a fetch from the server would: through upload-pack, not the local shortcut, which
+        // git refuses on a repository of another user (safe.directory); the source is the
+        // stand-in's own, trusted like GitHub's.
+        const source = existsSync(join(runner.checkoutFrom, '.git'))
+          ? join(runner.checkoutFrom, '.git')
+          : runner.checkoutFrom
         if (
           (await exec(
-            [...git, 'clone', '--quiet', runner.checkoutFrom, workspace],
+            [
+              ...git,
+              'clone',
+              '--quiet',
+              '--no-local',
+              '--upload-pack',
+              `git -c safe.directory='${source.replaceAll("'", `'\\''`)}' upload-pack`,
+              runner.checkoutFrom,
+              workspace,
+            ],
             jobEnv,
             runner.workDir,
           )) !== 0 ||
@@ -142,6 +180,7 @@ export async function runAsSelfHostedRunner(
       }
       const script = join(temp, `${randomUUID()}.sh`)
       await writeFile(script, step.run)
+      if (runner.user) await chown(script, runner.user.uid, runner.user.gid)
       const shell = (step.shell ?? workflow.shell ?? DEFAULT_SHELL).split(/\s+/).filter(Boolean)
       const argv = shell.includes('{0}')
         ? shell.map((a) => a.replace('{0}', script))
