@@ -392,8 +392,10 @@ async function bringUp(
       descriptorCid: githubDescriptorCid,
     },
   }
-  // The page's dev wallet gets a deposit up front: proving a deposit in the browser takes minutes.
-  await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
+  // The page's dev wallet gets a deposit up front with each service, so the page can buy a job
+  // from either at once: proving a deposit in the browser takes minutes.
+  for (const key of [serviceKey, githubServiceKey])
+    await ensureDeposit(payer, key.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
   await sendHeartbeat(payer, githubServiceKey.toPublicKey(), runnerKey, log)
