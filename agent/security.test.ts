@@ -1224,7 +1224,7 @@ describe.skipIf(!asRoot)(
       expect(none.stderr).toMatch(/ALERT: zkrunner job [0-9a-f]{32} ended without a result/)
     })
 
-    it("the local stack's GitHub runner: the job runs as the job user through the stack's signer, cannot read the key (environment, key file, /proc of the signer and of the stack), and still gets a signed bundle", async () => {
+    it("the local stack's GitHub runner: the job runs as the job user through the stack's signer, cannot read the key (environment, key file, /proc of the signer and of the stack), leaves nothing running, and still gets a signed bundle", async () => {
       // The sample's repository as the stand-in's runner checks it out; its commit is the
       // service's source commitment.
       const src = join(base, 'gh-source')
@@ -1295,6 +1295,9 @@ describe.skipIf(!asRoot)(
             `echo tried-stack; cat /proc/${process.pid}/environ 2>&1 | tr "\\0" "\\n"`,
             `cat /proc/${signerPid}/root${keyFile} 2>&1 || true`,
             `ls ${dirname(keyFile)} 2>&1 || true`,
+            // A process left behind in a session of its own, to ask the signer for the next job.
+            'setsid sleep 600 </dev/null >/dev/null 2>&1 &',
+            'echo "orphan=$!"',
             'echo thief-really-done',
           ]
             .join('\n')
@@ -1319,6 +1322,16 @@ describe.skipIf(!asRoot)(
       expect(out).toMatch(/environ: Permission denied/)
       expect(out).not.toContain(runnerKey)
       expect(out).not.toContain(REPO.token)
+      // Nothing the job started outlives it (the signer's kill, and the runner's clean-up of
+      // what still carries the job's RUNNER_TRACKING_ID).
+      const orphan = Number(/orphan=(\d+)/.exec(out)?.[1])
+      expect(orphan).toBeGreaterThan(1)
+      // Gone, or a zombie waiting for its reaper: not running either way.
+      const stat = await readFile(`/proc/${orphan}/stat`, 'utf8').catch(() => null)
+      expect(
+        stat === null || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'),
+        stat ?? '',
+      ).toBe(true)
       // A normal job all the same: the step's output in a bundle the runner key signed, run by
       // the signer, and the completed hook prints its CID.
       const { manifest, signature } = await readSealed(spool.bundleDir(jobId))

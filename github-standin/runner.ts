@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expandExpressions } from './expressions.ts'
 import type { RunJobContext, RunJobOutcome } from './types.ts'
@@ -30,6 +30,29 @@ export interface SelfHostedRunner {
   user?: { uid: number; gid: number }
 }
 
+/**
+ * The runner's clean-up at the end of a job ("Cleaning up orphan processes"): every process whose
+ * environment still carries the job's `RUNNER_TRACKING_ID` is killed, so nothing a job started
+ * outlives it into the next job on this runner. A process that dropped the variable escapes it, as
+ * on GitHub's runner. Returns what it killed.
+ */
+async function killOrphans(trackingId: string): Promise<{ pid: number; name: string }[]> {
+  const mark = `RUNNER_TRACKING_ID=${trackingId}`
+  const killed: { pid: number; name: string }[] = []
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue
+    const environ = await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '')
+    if (!environ.split('\0').includes(mark)) continue
+    const name = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim()
+    try {
+      process.kill(pid, 'SIGKILL')
+      killed.push({ pid, name })
+    } catch {}
+  }
+  return killed
+}
+
 /** Gives `path` and everything under it to `user`, as files the runner's user wrote would be. */
 async function giveTo(path: string, user: { uid: number; gid: number }): Promise<void> {
   await chown(path, user.uid, user.gid)
@@ -41,7 +64,8 @@ async function giveTo(path: string, user: { uid: number; gid: number }): Promise
  * Runs the first job of a workflow as a GitHub self-hosted runner does: writes the dispatch event
  * to `GITHUB_EVENT_PATH`, sets the `GITHUB_*` and `RUNNER_*` variables, runs the job-started hook,
  * each step (`run:` through its shell with `{0}` the script file; `actions/checkout` clones the
- * run's commit; other actions are skipped), then the job-completed hook. A failing step skips the
+ * run's commit; other actions are skipped), then the job-completed hook, then kills what the job
+ * left running (by its `RUNNER_TRACKING_ID`, as GitHub's runner does). A failing step skips the
  * rest; a failing hook fails the job. The completed hook runs whatever happened before it.
  */
 export async function runAsSelfHostedRunner(
@@ -102,6 +126,8 @@ export async function runAsSelfHostedRunner(
     RUNNER_NAME: 'zkrunner-standin',
     RUNNER_OS: 'Linux',
     RUNNER_TEMP: temp,
+    // What the runner's orphan clean-up finds a job's processes by (killOrphans).
+    RUNNER_TRACKING_ID: `github_${randomUUID()}`,
     RUNNER_WORKSPACE: join(runner.workDir, repo.name),
   }
   const context = {
@@ -196,6 +222,11 @@ export async function runAsSelfHostedRunner(
     if (runner.hooks?.completed) {
       say('A job completed hook has been configured by the self-hosted runner administrator\n')
       if ((await exec(runner.hooks.completed, hookEnv, workspace)) !== 0) failed = true
+    }
+    const orphans = await killOrphans(github.RUNNER_TRACKING_ID!)
+    if (orphans.length > 0) {
+      say('Cleaning up orphan processes\n')
+      for (const o of orphans) say(`Terminate orphan process: pid (${o.pid}) (${o.name})\n`)
     }
     await rm(temp, { recursive: true, force: true })
   }
