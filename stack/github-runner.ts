@@ -80,6 +80,9 @@ export async function startGithubRunner(input: GithubRunnerInput): Promise<Stack
     completed: [agent.command, ...agent.args, 'github', 'hook', 'completed'],
   }
   if (!jobUser) {
+    input.log(
+      "GitHub jobs run as the stack's own user, without a signer (no job user): a job could read the runner key",
+    )
     const { ZKRUNNER_JOB_USER: _jobUser, ...env } = input.agentEnv
     return {
       runner: { workDir: work, checkoutFrom: dirs.repository, hooks, env: { ...env, PATH: path } },
