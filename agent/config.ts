@@ -56,6 +56,12 @@ export const AgentConfigSchema = z.strictObject({
   /** Attempts per report before leaving it in the spool for `resume`. */
   reportAttempts: z.coerce.number().int().min(1).max(100),
   /**
+   * Bytes of a job's stdout, and as many of its stderr, kept in its bundle: the rest is dropped
+   * (still mirrored to the CI log) and the manifest says how much. A job cannot fill the runner's
+   * disk, nor its IPFS store, nor every verifier's download, with output.
+   */
+  maxLogBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /**
    * The openings (salt, providerUrl, project) of the private services this runner serves: the
    * agent checks a private commitment against the checkout with them. JSON in the environment.
    */
@@ -120,6 +126,7 @@ export function defaultConfig(
     gatewayListen: '127.0.0.1:8090',
     announce: false,
     reportAttempts: 5,
+    maxLogBytes: 64 * 1024 * 1024,
     privateSources: [],
   }
 }
@@ -146,6 +153,7 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   gatewayListen: 'ZKRUNNER_GATEWAY_LISTEN',
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
+  maxLogBytes: 'ZKRUNNER_MAX_LOG_BYTES',
   privateSources: 'ZKRUNNER_PRIVATE_SOURCES',
   signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
   provider: 'ZKRUNNER_PROVIDER',

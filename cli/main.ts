@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { ranText, ranVouched } from '../static-site/src/verify/ran.ts'
+import { truncatedLogsText } from '../static-site/src/verify/truncated-logs.ts'
 import type { VerifyEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import {
   CliError,
@@ -113,8 +114,14 @@ async function verifyCommand(
           links,
           outputs,
           vouched?.ran ?? null,
+          vouched?.truncatedLogs ?? null,
         )
-      : textReport(links, outputs, vouched ? ranText(vouched) : null),
+      : textReport(
+          links,
+          outputs,
+          vouched ? ranText(vouched) : null,
+          vouched ? truncatedLogsText(vouched) : null,
+        ),
   )
   return verdictOf(links).exit
 }

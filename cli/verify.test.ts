@@ -188,6 +188,34 @@ describe('zkrunner verify', () => {
     expect(json.outputs?.valid).toBe(false)
   })
 
+  it('says which log the runner cut at its cap and how many bytes it dropped (still verified)', async () => {
+    const jobId = newRequestId()
+    const bundle = await bundleFixture(blocks, service, jobId, 'truncated-logs')
+    const args = ['verify', bundle.cid.toString(), '--service', service.address, '--job', jobId]
+    const text = await cli(...args, '--config', config)
+    expect(text.stdout).toMatch(
+      /stdout\.log truncated by the runner: the first \d+ bytes kept, 5000000 bytes of the job's output dropped after them/,
+    )
+    const json = JSON.parse((await cli(...args, '--config', config, '--json')).stdout) as {
+      links: { status: string }[]
+      truncatedLogs: { file: string; droppedBytes: number }[] | null
+    }
+    expect(json.links.every((l) => l.status !== 'broken')).toBe(true)
+    expect(json.truncatedLogs).toMatchObject([{ file: 'stdout.log', droppedBytes: 5_000_000 }])
+    // A job that lost nothing says nothing of it.
+    const plain = await cli(
+      'verify',
+      settled.cid,
+      '--service',
+      service.address,
+      '--job',
+      settled.jobId,
+      '--config',
+      config,
+    )
+    expect(plain.stdout).not.toContain('truncated')
+  })
+
   it('prints every link with its mark and detail, endpoints given by flags alone', async () => {
     const { code, stdout } = await cli(
       'verify',

@@ -208,6 +208,8 @@ export {
   type SkippedArtifact,
   SkippedArtifactSchema,
   signManifest,
+  type TruncatedLog,
+  TruncatedLogSchema,
   verifyManifest,
 } from './result-manifest.ts'
 export {

@@ -86,6 +86,21 @@ export const SkippedArtifactSchema = z.strictObject({
 /** A declared artifact the runner left out of the bundle. */
 export type SkippedArtifact = z.infer<typeof SkippedArtifactSchema>
 
+/** The job's captured logs, the files a runner may cut at its cap. */
+export const LogFileSchema = z.enum(['stdout.log', 'stderr.log'])
+
+/**
+ * A log the runner cut at its cap: it kept the first `keptBytes` bytes of the job's output on that
+ * stream (the file in the bundle) and dropped the `droppedBytes` that followed.
+ */
+export const TruncatedLogSchema = z.strictObject({
+  file: LogFileSchema,
+  keptBytes: count,
+  droppedBytes: count.min(1),
+})
+/** A log the runner cut at its cap. */
+export type TruncatedLog = z.infer<typeof TruncatedLogSchema>
+
 /**
  * Why a job never ran. Such a result is signed and published so the user sees why, but it is
  * not a delivered result: settlement never charges it. `source-mismatch`: the commit the CI
@@ -140,6 +155,8 @@ export const ResultManifestSchema = z.strictObject({
   skippedArtifacts: z.array(SkippedArtifactSchema).max(1000).optional(),
   /** Set when the job was refused before it ran: never charged. */
   notRun: NotRunReasonSchema.optional(),
+  /** Logs the runner cut at its cap, and how much of each it dropped (absent when none was). */
+  truncatedLogs: z.array(TruncatedLogSchema).min(1).max(2).optional(),
   /**
    * The job's typed outputs, checked against its service's declarations (absent when the service
    * declares none and the job wrote none). `valid: false` marks the job outputs-invalid.

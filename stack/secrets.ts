@@ -16,6 +16,8 @@ export const StackSecretsSchema = z.strictObject({
   apiToken: z.string(),
   /** The GitHub stand-in's fine-grained token (Actions: write) for the sample repository. */
   githubToken: z.string(),
+  /** The read token of the stack's GitHub signer (Actions: read): it checks where each job runs. */
+  githubReadToken: z.string(),
   /** The GitHub service's own webhook secret (the HMAC key of X-Hub-Signature-256). */
   githubWebhookSecret: z.string().min(16),
   tokenKey: z.string(),
@@ -31,6 +33,7 @@ const token = (prefix: string) => `${prefix}${randomBytes(20).toString('hex')}`
 const githubSecrets = () => ({
   githubToken: token('github_pat_'),
   githubWebhookSecret: token('ghwhsec-'),
+  githubReadToken: token('github_pat_'),
 })
 
 async function create(): Promise<StackSecrets> {
@@ -53,9 +56,12 @@ async function create(): Promise<StackSecrets> {
 export async function loadOrCreateSecrets(path: string): Promise<StackSecrets> {
   try {
     const saved = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
-    // A data dir from before the GitHub service gets its secrets added, the others kept.
-    if (saved.githubToken === undefined) {
-      const secrets = StackSecretsSchema.parse({ ...saved, ...githubSecrets() })
+    // A data dir from before the GitHub service (or its signer) gets what it lacks, the rest kept.
+    const missing = Object.fromEntries(
+      Object.entries(githubSecrets()).filter(([k]) => saved[k] === undefined),
+    )
+    if (Object.keys(missing).length > 0) {
+      const secrets = StackSecretsSchema.parse({ ...saved, ...missing })
       await save(path, secrets)
       return secrets
     }

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import { heartbeatWorldOnActiveChain } from '../agent/heartbeat/chain-world.ts'
@@ -32,6 +32,7 @@ import {
   selectNetwork,
   sendHeartbeat,
 } from './deploy.ts'
+import { githubRunnerDirs, startGithubRunner } from './github-runner.ts'
 import { JobLedger } from './job-ledger.ts'
 import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
@@ -62,6 +63,9 @@ const SAMPLE_PROJECT_ID = 1
 const GITHUB_OWNER = 'zkrunner'
 const GITHUB_REPO = 'sample-primes'
 const GITHUB_WORKFLOW = 'zkrunner.yml'
+/** The stand-in's one self-hosted runner, as GitHub names it: the signer binds jobs to it. */
+const GITHUB_RUNNER_NAME = 'zkrunner-standin'
+const GITHUB_RUNNER_ID = '1'
 
 /** URLs of every part of a running local stack. */
 export interface StackUrls {
@@ -331,7 +335,9 @@ async function bringUp(
   // The same job on GitHub Actions: the sample as a repository of its own, its workflow run by the
   // stand-in as a self-hosted runner would. Its source commitment is that repository's commit,
   // which is what a GitHub run names (GITHUB_SHA) and checks out.
-  const githubSha = await sampleRepository(SAMPLE_PROJECT_DIR, join(dataDir, 'github-repository'))
+  const githubDirs = githubRunnerDirs(dataDir)
+  await mkdir(githubDirs.root, { recursive: true, mode: 0o755 })
+  const githubSha = await sampleRepository(SAMPLE_PROJECT_DIR, githubDirs.repository)
   const workflow = parseWorkflow(
     await readFile(join(SAMPLE_PROJECT_DIR, '.github/workflows', GITHUB_WORKFLOW), 'utf8'),
   )
@@ -388,8 +394,10 @@ async function bringUp(
       descriptorCid: githubDescriptorCid,
     },
   }
-  // The page's dev wallet gets a deposit up front: proving a deposit in the browser takes minutes.
-  await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
+  // The page's dev wallet gets a deposit up front with each service, so the page can buy a job
+  // from either at once: proving a deposit in the browser takes minutes.
+  for (const key of [serviceKey, githubServiceKey])
+    await ensureDeposit(payer, key.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
   await sendHeartbeat(payer, githubServiceKey.toPublicKey(), runnerKey, log)
@@ -489,23 +497,22 @@ async function bringUp(
   standins.push(gitlab)
 
   log('starting the GitHub stand-in…')
-  // The self-hosted runner: `zkrunner-agent` on its PATH (the workflow's shell names it) and in
-  // both job hooks, as agent/README.md installs it. Its workspaces sit in the builds dir.
-  const runnerDir = join(buildsDir, 'github-runner')
-  const runnerBin = join(dataDir, 'github-runner-bin')
-  await mkdir(join(runnerDir, 'work'), { recursive: true })
-  await mkdir(runnerBin, { recursive: true })
-  await rm(join(runnerBin, 'zkrunner-agent'), { force: true })
-  await symlink(agent.command, join(runnerBin, 'zkrunner-agent'))
-  // The stand-in's runner checks out as the agent's user (a real runner as its own), so the step
-  // runs as that user too: a job user could not write in the workspace. The GitLab service's
-  // jobs keep the job user.
-  const { ZKRUNNER_JOB_USER: _jobUser, ...runnerBaseEnv } = agentEnv
-  const runnerEnv: NodeJS.ProcessEnv = {
-    ...runnerBaseEnv,
-    PATH: `${runnerBin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-  }
-  const hook = (when: string) => [agent.command, ...agent.args, 'github', 'hook', when]
+  // The self-hosted runner, as agent/README.md installs it: `zkrunner-agent` on its PATH (the
+  // workflow's shell names it) and in both job hooks; as root, the runner runs as the job user and
+  // its hooks and steps go through the signer, which holds the key.
+  const githubRunner = await startGithubRunner({
+    sup,
+    agent,
+    agentEnv,
+    dirs: githubDirs,
+    jobUser,
+    apiUrl: `${urls.github}/api/v3`,
+    readToken: secrets.githubReadToken,
+    runnerName: GITHUB_RUNNER_NAME,
+    runnerId: GITHUB_RUNNER_ID,
+    servedProject: `${GITHUB_OWNER}/${GITHUB_REPO}`,
+    log,
+  })
   const github = await startGithubStandin({
     port: config.githubPort,
     host,
@@ -514,7 +521,8 @@ async function bringUp(
       {
         owner: GITHUB_OWNER,
         name: GITHUB_REPO,
-        tokens: [secrets.githubToken],
+        // The Worker's token (Actions: write) and the signer's (read).
+        tokens: [secrets.githubToken, secrets.githubReadToken],
         sha: githubSha,
         // The GitHub service's own secret, sealed in its registration below.
         webhookSecret: secrets.githubWebhookSecret,
@@ -522,13 +530,13 @@ async function bringUp(
       },
     ],
     control: true,
+    // One self-hosted runner, which runs one job at a time (the signer's binding relies on it).
+    runnerName: GITHUB_RUNNER_NAME,
+    runnerSlots: 1,
     runJob: (ctx) =>
       runAsSelfHostedRunner(
         {
-          workDir: join(runnerDir, 'work'),
-          checkoutFrom: join(dataDir, 'github-repository'),
-          hooks: { started: hook('started'), completed: hook('completed') },
-          env: runnerEnv,
+          ...githubRunner.runner,
           onLog: (text) => {
             for (const line of text.split('\n')) if (line) prefixed('job')(line)
           },

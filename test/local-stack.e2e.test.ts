@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { Field, Lightnet, Poseidon, PrivateKey, PublicKey } from 'o1js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { readSealed } from '../agent/bundle/build-bundle.ts'
+import { Spool } from '../agent/spool/spool.ts'
 import {
   deposit,
   readCredits,
@@ -79,25 +81,29 @@ const allOk = (links: { status: string }[]) =>
 /**
  * Buys one job of `service` on the page as its dev wallet does: opens the market row, fills LIMIT,
  * sends the sealed request, confirms the voucher, and waits for the bundle. Returns the bundle's
- * CID and the GitLab pipeline's variables (the job id the Worker gave it).
+ * CID and the variables the provider's run got (GitLab's pipeline variables, or GitHub's dispatch
+ * inputs: the job id the Worker gave it among them).
  */
 async function requestOnPage(page: Page, service: string, limit: number) {
+  const github = service === stack.services.github.service
+  const runs = () => (github ? stack.github.runs.length : stack.gitlab.pipelines.length)
   const row = page.locator(`#market tr[data-service="${service}"]`)
   await row.waitFor({ timeout: 60_000 })
   await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain('Available')
   await row.locator('button').click()
   const form = page.locator('form.request')
   await form.locator('input[name="LIMIT"]').fill(String(limit))
-  const pipelinesBefore = stack.gitlab.pipelines.length
+  const runsBefore = runs()
   await form.locator('button[type="submit"]').click()
   // The page shows the proven owed amount and the new voucher's amount; the user confirms.
   await page.locator('[data-role="voucher-confirm-button"]').click()
   await page.locator('[data-role="bundle-cid"]').waitFor({ timeout: 600_000 })
   const cid = (await page.locator('[data-role="bundle-cid"]').textContent())?.trim() ?? ''
   expect(cid).toMatch(/^baf/)
-  expect(stack.gitlab.pipelines.length).toBe(pipelinesBefore + 1)
-  const pipeline = stack.gitlab.pipelines.at(-1)!
-  const variables = Object.fromEntries(pipeline.variables.map((v) => [v.key, v.value]))
+  expect(runs()).toBe(runsBefore + 1)
+  const variables: Record<string, string> = github
+    ? { ...stack.github.runs.at(-1)!.inputs }
+    : Object.fromEntries(stack.gitlab.pipelines.at(-1)!.variables.map((v) => [v.key, v.value]))
   expect(variables.ZKRUNNER_SERVICE).toBe(service)
   return { cid, variables }
 }
@@ -314,7 +320,7 @@ describe('the local stack', () => {
     )
   })
 
-  test('GitHub Actions: a paid job is dispatched once, runs through the agent in the runner hooks and shell, settles and verifies every link; the page lists both services', async () => {
+  test('GitHub Actions: a paid job is dispatched once, runs through the agent in the runner hooks and shell, settles and verifies every link; the page lists both services, buys a GitHub job and verifies every link of it', async () => {
     const github = stack.services.github
     const job = await stack.requestJob(200_000, log, 'github')
     expect(job.status).toBe('success')
@@ -334,6 +340,11 @@ describe('the local stack', () => {
     expect(view.service).toBe(github.service)
     expect(String(view.pipeline?.id)).toBe(String(runs[0]!.id))
     expect(view.pipeline?.webUrl).toContain(stack.urls.github)
+    // As root the job ran as the job user, through the signer the stack starts for the runner.
+    if (process.getuid?.() === 0) {
+      const { manifest } = await readSealed(new Spool(stack.agentDataDir).bundleDir(job.jobId))
+      expect(manifest.ran?.mode).toBe('signer')
+    }
 
     await stack.settle(log)
     const links = await stack.verify(job, log)
@@ -355,6 +366,19 @@ describe('the local stack', () => {
         await row.waitFor({ timeout: 60_000 })
         await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain(s.provider)
       }
+      // The page's dev wallet buys a GitHub job (its deposit with the GitHub service was made at
+      // start) and, once the runner settled it, verifies every link of it.
+      const { cid, variables } = await requestOnPage(page, github.service, 300_000)
+      expect(variables.ZKRUNNER_USER).toBe(stack.keys.pageUser.publicKey)
+      expect(variables.LIMIT).toBe('300000')
+      await stack.settle(log)
+      expect(
+        await verifyOnPage(page, {
+          cid,
+          service: github.service,
+          jobId: variables.ZKRUNNER_JOB_ID!,
+        }),
+      ).toEqual(EVERY_LINK_OK)
       expect(errors).toEqual([])
     } finally {
       await context.close()

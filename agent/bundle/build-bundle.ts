@@ -86,6 +86,7 @@ export async function sealBundle(args: {
   sampling: SamplingSummary
   runner: { publicKey: string; privateKey: string }
   skippedArtifacts?: JobState['skippedArtifacts']
+  truncatedLogs?: JobState['truncatedLogs']
   outputs?: JobState['outputs']
   notRun?: JobState['notRun']
   onProgress?: BytesProgress
@@ -129,6 +130,7 @@ export async function sealBundle(args: {
     files,
     ...(args.skippedArtifacts?.length ? { skippedArtifacts: args.skippedArtifacts } : {}),
     ...(args.notRun ? { notRun: args.notRun } : {}),
+    ...(args.truncatedLogs?.length ? { truncatedLogs: args.truncatedLogs } : {}),
     ...(args.outputs ? { outputs: args.outputs } : {}),
     ...(args.meta.mode
       ? { ran: { mode: args.meta.mode, command: [args.meta.command, ...args.meta.args] } }

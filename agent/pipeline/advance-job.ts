@@ -160,6 +160,7 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
         sampling,
         runner: deps.runner,
         skippedArtifacts: state.skippedArtifacts,
+        truncatedLogs: state.truncatedLogs,
         outputs: state.outputs,
         notRun: state.notRun,
         onProgress: deps.onHashProgress,

@@ -20,7 +20,8 @@ import { processRef } from './processes.ts'
 /** Spools a job, runs it under sampling, collects its artifacts and records the outcome durably. */
 export async function startJob(args: {
   spool: Spool
-  config: Pick<AgentConfig, 'intervalMs' | 'perf' | 'cgroup'>
+  config: Pick<AgentConfig, 'intervalMs' | 'perf' | 'cgroup'> &
+    Partial<Pick<AgentConfig, 'maxLogBytes'>>
   meta: JobMeta
   /** The job's environment (jobEnvironment); shell basics only when omitted, never the agent's. */
   env?: Record<string, string>
@@ -53,6 +54,7 @@ export async function startJob(args: {
     cgroup: args.config.cgroup,
     cgroupName: `zkrunner-${meta.jobId}`,
     perfProbeCache: join(dirname(spool.root), 'perf-probe.json'),
+    ...(args.config.maxLogBytes !== undefined ? { maxLogBytes: args.config.maxLogBytes } : {}),
     stdout: args.stdout,
     stderr: args.stderr,
     onSample: args.onSample,
@@ -74,6 +76,10 @@ export async function startJob(args: {
   )
   for (const s of artifacts.skipped)
     args.log?.(`artifact ${s.path} skipped (${s.reason}): it is not in the bundle`)
+  for (const t of outcome.truncatedLogs)
+    args.log?.(
+      `${t.file} cut at maxLogBytes: ${t.keptBytes} bytes kept, ${t.droppedBytes} dropped (recorded in the signed manifest)`,
+    )
   const read = await readOutputs(meta.cwd)
   const outputs =
     meta.outputs?.length || read.present
@@ -89,6 +95,7 @@ export async function startJob(args: {
   await spool.setState(meta.jobId, {
     phase: 'ran',
     ...(artifacts.skipped.length ? { skippedArtifacts: artifacts.skipped } : {}),
+    ...(outcome.truncatedLogs.length ? { truncatedLogs: outcome.truncatedLogs } : {}),
     ...(outputs ? { outputs } : {}),
     outcome: {
       exitCode: outcome.signal ? null : outcome.exitCode,

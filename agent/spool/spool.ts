@@ -7,6 +7,7 @@ import {
   RequestIdSchema,
   type RunMode,
   type SkippedArtifact,
+  type TruncatedLog,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../isolation/private-fs.ts'
@@ -66,6 +67,8 @@ export interface JobState {
   }
   /** Declared artifacts left out of the bundle, and why (they go into the manifest). */
   skippedArtifacts?: SkippedArtifact[]
+  /** Logs cut at maxLogBytes, and how much of each was dropped (they go into the manifest). */
+  truncatedLogs?: TruncatedLog[]
   /** The job's outputs as checked against its declarations (they go into the manifest). */
   outputs?: ManifestOutputs
   /** Set when the job was refused before it ran: its manifest says so and it is never charged. */

@@ -37,6 +37,7 @@ import { parseSamples } from './samples.ts'
 import { contentVerified } from './verify/links.ts'
 import { ranText, ranVouched } from './verify/ran.ts'
 import { settledResultsFrom } from './verify/settled-leaves.ts'
+import { truncatedLogsText } from './verify/truncated-logs.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
@@ -243,8 +244,12 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
   ]
   // Part of the signed manifest: shown only when the manifest and its signature hold (else
   // anyone could have written it), escaped so it is read, never acted on.
-  const ran = ranVouched(outcome.links) ? ranText(m) : null
+  const vouched = ranVouched(outcome.links)
+  const ran = vouched ? ranText(m) : null
   if (ran) content.push(h('p', { 'data-role': 'result-ran' }, ran))
+  // A log the runner cut at its cap: the signed manifest says how much of it is missing.
+  const truncated = vouched ? truncatedLogsText(m) : null
+  if (truncated) content.push(h('p', { 'data-role': 'result-truncated-logs' }, truncated))
   if (outcome.outputs) content.push(outputsSection(outcome.outputs))
   const samples = outcome.files.get(m.sampling.samplesPath)
   if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))

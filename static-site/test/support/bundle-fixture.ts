@@ -52,6 +52,8 @@ export type BundleVariant =
   | 'outputs-invalid'
   /** Signed by the runner, but its outputs are laid out unlike the descriptor's declarations. */
   | 'outputs-undeclared'
+  /** Signed and intact; the runner cut its stdout at its cap and says how much it dropped. */
+  | 'truncated-logs'
 
 /** The keys, descriptor and on-chain state of one service version, shared by its bundles. */
 export interface ServiceFixture {
@@ -245,6 +247,17 @@ export async function bundleFixture(
       samplesPath: 'samples.jsonl',
     },
     files,
+    ...(variant === 'truncated-logs'
+      ? {
+          truncatedLogs: [
+            {
+              file: 'stdout.log' as const,
+              keptBytes: enc.encode(content['stdout.log']!).length,
+              droppedBytes: 5_000_000,
+            },
+          ],
+        }
+      : {}),
     ...fixtureOutputs(service.descriptor.outputs ?? [], variant),
   }
   let signature = signManifest(manifest, service.runner.privateKey)
