@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,6 +33,8 @@ async function bundle(entry: string, outfile: string): Promise<void> {
     '--conditions=workerd,worker,browser',
     '--external:node:*',
     '--external:cloudflare:*',
+    // .wasm stays an import of a module beside the bundle, as wrangler's module rules make it.
+    '--external:*.wasm',
     '--log-level=error',
     `--outfile=${outfile}`,
   ])
@@ -54,8 +56,13 @@ export async function runDirect(): Promise<Record<string, number | string>> {
   try {
     await bundle(join(ROOT, 'worker/index.ts'), join(dir, 'oracle.js'))
     await bundle(join(ROOT, 'bench/worker-stages.ts'), join(dir, 'stages.js'))
+    copyFileSync(join(ROOT, 'protocol/poseidon.wasm'), join(dir, 'poseidon.wasm'))
+    // Each bundle with the Poseidon module it imports (a compiled-Wasm module, as wrangler makes it).
+    const modulesOf = (bundle: string) => [
+      { type: 'ESModule' as const, path: join(dir, bundle) },
+      { type: 'CompiledWasm' as const, path: join(dir, 'poseidon.wasm') },
+    ]
     const common = {
-      modules: true,
       // Module names are paths below this root: the bundles live in a temporary directory.
       modulesRoot: dir,
       compatibilityDate: '2026-10-01',
@@ -68,7 +75,7 @@ export async function runDirect(): Promise<Record<string, number | string>> {
           {
             ...common,
             name: 'oracle',
-            scriptPath: join(dir, 'oracle.js'),
+            modules: modulesOf('oracle.js'),
             bindings: workerBindings(standins),
             durableObjects: {
               SERVICES: { className: 'ServiceObject', useSQLite: true },
@@ -78,7 +85,7 @@ export async function runDirect(): Promise<Record<string, number | string>> {
           {
             ...common,
             name: 'stages',
-            scriptPath: join(dir, 'stages.js'),
+            modules: modulesOf('stages.js'),
             bindings: { HPKE_PRIVATE_KEY: hpke.privateKey },
           },
         ],

@@ -1,0 +1,55 @@
+import { poseidonWasmModule } from '#poseidon-wasm-module'
+import { FIELD_MODULUS } from './mina-key.ts'
+import { MDS, ROUND_CONSTANTS } from './poseidon-constants.ts'
+import { LAYOUT, ROUNDS } from './poseidon-wasm-bytes.ts'
+
+// The Poseidon permutation in WebAssembly (poseidon-wasm-bytes.ts), instantiated once per
+// isolate on first use. How the module is obtained depends on the host, not the code: workerd
+// forbids compiling WebAssembly at run time, so the Worker imports the committed poseidon.wasm
+// (the "workerd" condition of `#poseidon-wasm-module` in package.json); Node and the page compile
+// the same bytes from poseidon-wasm-bytes.ts.
+
+const p = FIELD_MODULUS
+const R = 1n << 256n
+
+let instance: { view: DataView; permute: (state: number) => void } | undefined
+
+function write(view: DataView, offset: number, x: bigint): void {
+  let v = x >= 0n && x < p ? x : ((x % p) + p) % p
+  for (let i = 0; i < 4; i++) {
+    view.setBigUint64(offset + 8 * i, BigInt.asUintN(64, v), true)
+    v >>= 64n
+  }
+}
+
+const read = (view: DataView, offset: number): bigint =>
+  (view.getBigUint64(offset + 24, true) << 192n) |
+  (view.getBigUint64(offset + 16, true) << 128n) |
+  (view.getBigUint64(offset + 8, true) << 64n) |
+  view.getBigUint64(offset, true)
+
+function load() {
+  const wasm = new WebAssembly.Instance(poseidonWasmModule(), {})
+  const memory = wasm.exports.memory as WebAssembly.Memory
+  const view = new DataView(memory.buffer)
+  const montgomery = (x: bigint) => (x * R) % p
+  write(view, LAYOUT.r2, (R * R) % p)
+  write(view, LAYOUT.one, 1n)
+  for (const [i, m] of MDS.flat().entries()) write(view, LAYOUT.mds + 32 * i, montgomery(m))
+  if (ROUND_CONSTANTS.length !== ROUNDS) throw new Error('Poseidon: round count mismatch')
+  for (const [i, k] of ROUND_CONSTANTS.flat().entries())
+    write(view, LAYOUT.roundConstants + 32 * i, montgomery(k))
+  return { view, permute: wasm.exports.permute as (state: number) => void }
+}
+
+/** The Kimchi Poseidon permutation of three Fields (each reduced mod p first). */
+export function permuteWasm(a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] {
+  instance ??= load()
+  const { view } = instance
+  const s = LAYOUT.state
+  write(view, s, a)
+  write(view, s + 32, b)
+  write(view, s + 64, c)
+  instance.permute(s)
+  return [read(view, s), read(view, s + 32), read(view, s + 64)]
+}
