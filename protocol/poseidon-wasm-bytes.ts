@@ -5,13 +5,21 @@ import { FIELD_MODULUS } from './mina-key.ts'
 // bytes are also committed as poseidon.wasm (poseidon-wasm.test.ts holds the two equal; regenerate
 // with `node --import ./scripts/swc-register.mjs protocol/poseidon-wasm-write.ts`).
 //
-// Fields are 8 little-endian 32-bit limbs in memory, in Montgomery form (R = 2^256) inside the
-// permutation. A limb product plus two limbs fits in 64 bits, so each Montgomery step is an i64
-// multiply-add (CIOS, Koç et al. 1996). BigInt needs a 765-bit product and a division per step;
-// this needs neither. Exports: `memory` and `permute(state)`, which takes three canonical Fields
-// at `state` (not Montgomery) and leaves the permuted three there, canonical. The round constants,
-// MDS, R² and 1 are written into memory by the loader (poseidon-wasm.ts), at LAYOUT's offsets.
+// A Field is 9 little-endian 29-bit limbs (one u32 each) in memory, in Montgomery form (R = 2^261)
+// inside the permutation. A limb product is below 2^58, so a Montgomery multiplication adds up to
+// 18 products per limb in an i64 without carrying and carries once at the end (the CIOS loop of
+// Koç et al. 1996 with lazy carries): two i64 operations per limb product, where BigInt needs a
+// 765-bit product and a division. Exports: `memory` and `permute(state)`, which takes three
+// canonical Fields at `state` (not Montgomery) and leaves the permuted three there, canonical.
+// The round constants, MDS, R² and 1 are written into memory by the loader (poseidon-wasm.ts).
 
+/** Limbs of a Field and their width. */
+export const LIMBS = 9
+export const LIMB_BITS = 29
+/** Bytes between two Fields in memory. */
+export const STRIDE = 40
+/** The Montgomery radix R = 2^(LIMBS·LIMB_BITS). */
+export const MONTGOMERY_R = 1n << BigInt(LIMBS * LIMB_BITS)
 /** Byte offsets in the module's memory. */
 export const LAYOUT = {
   /** Three Fields: the permutation's input and output. */
@@ -20,7 +28,7 @@ export const LAYOUT = {
   scratch: 128,
   /** R² mod p (to enter Montgomery form), then 1 (to leave it). */
   r2: 512,
-  one: 544,
+  one: 512 + STRIDE,
   /** The MDS matrix row by row, Montgomery form. */
   mds: 1024,
   /** The round constants, 3 per round, Montgomery form. */
@@ -28,16 +36,15 @@ export const LAYOUT = {
 } as const
 export const ROUNDS = 55
 
-const LIMBS = 8
-const MASK = 0xffffffffn
+const MASK = (1n << BigInt(LIMB_BITS)) - 1n
 const limbsOf = (x: bigint): bigint[] =>
-  Array.from({ length: LIMBS }, (_, i) => (x >> BigInt(32 * i)) & MASK)
+  Array.from({ length: LIMBS }, (_, i) => (x >> BigInt(LIMB_BITS * i)) & MASK)
 const P = limbsOf(FIELD_MODULUS)
-// −p⁻¹ mod 2^32 (p ≡ 1 mod 2^32 makes it 2^32 − 1; computed to stay honest if p were other).
+// −p⁻¹ mod 2^29 by Newton's iteration.
 const N_PRIME = (() => {
   let inv = 1n
   for (let i = 0; i < 6; i++) inv = (inv * (2n - P[0]! * inv)) & MASK
-  return (1n << 32n) - inv
+  return (MASK + 1n - inv) & MASK
 })()
 
 const uleb = (n: number): number[] => {
@@ -93,28 +100,17 @@ const OUT = 0
 const A = 1
 const B = 2
 const a = (j: number) => 3 + j
-const b = (j: number) => 11 + j
-const t = (j: number) => 19 + j // t0..t9
-const C = 29
-const M = 30
-const X = 31
-const BORROW = 32
-const FIELD_LOCALS = 30 // i64 locals 3..32
+const b = (j: number) => 3 + LIMBS + j
+const t = (j: number) => 3 + 2 * LIMBS + j
+const M = 3 + 3 * LIMBS
+const X = M + 1
+const BORROW = M + 2
+const FIELD_LOCALS = BORROW - 2 // i64 locals 3..BORROW
 
-/** X = …value on the stack…; dst = X & mask; C = X >> 32. */
-const splitInto = (dst: number) => [
-  ...op.tee(X),
-  ...op.i64(32n),
-  ...op.shrU,
-  ...op.set(C),
-  ...op.get(X),
-  ...op.i64(MASK),
-  ...op.and,
-  ...op.set(dst),
-]
+const BITS = BigInt(LIMB_BITS)
 
-/** out = v − p if v ≥ p else v, for v in locals v(0..7) below 2p (limb 8, if any, in `top`). */
-function reduceAndStore(v: (j: number) => number, top?: number): number[] {
+/** out = v − p if v ≥ p else v, for v in locals v(0..8): normalized limbs of a value below 2p. */
+function reduceAndStore(v: (j: number) => number): number[] {
   const code: number[] = [...op.i64(0n), ...op.set(BORROW)]
   // d_j = v_j − p_j − borrow into b(j) (free by now); a negative difference sets bit 63.
   for (let j = 0; j < LIMBS; j++) {
@@ -122,13 +118,20 @@ function reduceAndStore(v: (j: number) => number, top?: number): number[] {
     code.push(...op.tee(X), ...op.i64(MASK), ...op.and, ...op.set(b(j)))
     code.push(...op.get(X), ...op.i64(63n), ...op.shrU, ...op.set(BORROW))
   }
-  if (top !== undefined)
-    code.push(...op.get(top), ...op.get(BORROW), ...op.sub, ...op.i64(63n), ...op.shrU)
-  else code.push(...op.get(BORROW))
-  code.push(...op.set(BORROW)) // 1 when v < p: keep v
+  // BORROW is now 1 when v < p: keep v.
   for (let j = 0; j < LIMBS; j++) {
     code.push(...op.get(OUT), ...op.get(v(j)), ...op.get(b(j)), ...op.get(BORROW), ...op.wrap)
     code.push(...op.select, ...op.store32(4 * j))
+  }
+  return code
+}
+
+/** Carries locals v(0..8) into 29-bit limbs (the last keeps what is left). */
+function normalize(v: (j: number) => number): number[] {
+  const code: number[] = []
+  for (let j = 0; j < LIMBS - 1; j++) {
+    code.push(...op.get(v(j + 1)), ...op.get(v(j)), ...op.i64(BITS), ...op.shrU, ...op.add)
+    code.push(...op.set(v(j + 1)), ...op.get(v(j)), ...op.i64(MASK), ...op.and, ...op.set(v(j)))
   }
   return code
 }
@@ -139,38 +142,37 @@ function mulBody(): number[] {
     code.push(...op.get(A), ...op.load32(4 * j), ...op.set(a(j)))
     code.push(...op.get(B), ...op.load32(4 * j), ...op.set(b(j)))
   }
+  // The accumulator's limbs rotate instead of moving: slot[k] is the local holding limb k now.
+  const slot = Array.from({ length: LIMBS }, (_, j) => t(j))
   for (let i = 0; i < LIMBS; i++) {
-    code.push(...op.i64(0n), ...op.set(C))
+    // Each limb gains at most two products below 2^58 per round, 18 in all: below 2^63.
     for (let j = 0; j < LIMBS; j++) {
-      // t_j + a_j·b_i + C < 2^64
-      code.push(...op.get(a(j)), ...op.get(b(i)), ...op.mul, ...op.get(t(j)), ...op.add)
-      code.push(...op.get(C), ...op.add, ...splitInto(t(j)))
+      code.push(...op.get(slot[j]!), ...op.get(a(j)), ...op.get(b(i)), ...op.mul, ...op.add)
+      code.push(...op.set(slot[j]!))
     }
-    code.push(...op.get(t(8)), ...op.get(C), ...op.add, ...splitInto(t(8)))
-    code.push(...op.get(C), ...op.set(t(9)))
-    // m = t0·(−p⁻¹) mod 2^32; t + m·p is divisible by 2^32: shift one limb down while adding.
-    code.push(...op.get(t(0)), ...op.i64(N_PRIME), ...op.mul, ...op.i64(MASK), ...op.and)
+    // m = t0·(−p⁻¹) mod 2^29 makes t + m·p divisible by 2^29: add it, drop limb 0 into limb 1.
+    code.push(...op.get(slot[0]!), ...op.i64(N_PRIME), ...op.mul, ...op.i64(MASK), ...op.and)
     code.push(...op.set(M))
-    code.push(...op.get(M), ...op.i64(P[0]!), ...op.mul, ...op.get(t(0)), ...op.add)
-    code.push(...op.i64(32n), ...op.shrU, ...op.set(C))
-    for (let j = 1; j < LIMBS; j++) {
-      code.push(...op.get(M), ...op.i64(P[j]!), ...op.mul, ...op.get(t(j)), ...op.add)
-      code.push(...op.get(C), ...op.add, ...splitInto(t(j - 1)))
+    for (let j = 0; j < LIMBS; j++) {
+      code.push(...op.get(slot[j]!), ...op.get(M), ...op.i64(P[j]!), ...op.mul, ...op.add)
+      code.push(...op.set(slot[j]!))
     }
-    code.push(...op.get(t(8)), ...op.get(C), ...op.add, ...splitInto(t(7)))
-    code.push(...op.get(t(9)), ...op.get(C), ...op.add, ...op.set(t(8)))
+    code.push(...op.get(slot[1]!), ...op.get(slot[0]!), ...op.i64(BITS), ...op.shrU, ...op.add)
+    code.push(...op.set(slot[1]!), ...op.i64(0n), ...op.set(slot[0]!))
+    slot.push(slot.shift()!)
   }
-  return [...code, ...reduceAndStore(t, t(8))]
+  const v = (j: number) => slot[j]!
+  return [...code, ...normalize(v), ...reduceAndStore(v)]
 }
 
 function addBody(): number[] {
-  // a, b < p < 2^254: the sum fits 8 limbs.
-  const code: number[] = [...op.i64(0n), ...op.set(C)]
+  // a, b < p < 2^255: the sum fits 9 limbs once carried.
+  const code: number[] = []
   for (let j = 0; j < LIMBS; j++) {
     code.push(...op.get(A), ...op.load32(4 * j), ...op.get(B), ...op.load32(4 * j), ...op.add)
-    code.push(...op.get(C), ...op.add, ...splitInto(t(j)))
+    code.push(...op.set(t(j)))
   }
-  return [...code, ...reduceAndStore(t)]
+  return [...code, ...normalize(t), ...reduceAndStore(t)]
 }
 
 // permute(state): param 0 the state's offset; local 1 the round constants' offset.
@@ -179,14 +181,14 @@ const ADD = 1
 function permuteBody(): number[] {
   const ST = 0
   const RC = 1
-  const st = (k: number) => [...op.get(ST), ...op.i32(32 * k), ...op.i32Add]
+  const st = (k: number) => [...op.get(ST), ...op.i32(STRIDE * k), ...op.i32Add]
   const at = (offset: number) => op.i32(offset)
-  const rc = (k: number) => [...op.get(RC), ...op.i32(32 * k), ...op.i32Add]
-  const s = (k: number) => at(LAYOUT.scratch + 32 * k)
-  const x2 = at(LAYOUT.scratch + 96)
-  const x4 = at(LAYOUT.scratch + 128)
-  const tmp = at(LAYOUT.scratch + 160)
-  const mds = (i: number, j: number) => at(LAYOUT.mds + 32 * (3 * i + j))
+  const rc = (k: number) => [...op.get(RC), ...op.i32(STRIDE * k), ...op.i32Add]
+  const s = (k: number) => at(LAYOUT.scratch + STRIDE * k)
+  const x2 = at(LAYOUT.scratch + 3 * STRIDE)
+  const x4 = at(LAYOUT.scratch + 4 * STRIDE)
+  const tmp = at(LAYOUT.scratch + 5 * STRIDE)
+  const mds = (i: number, j: number) => at(LAYOUT.mds + STRIDE * (3 * i + j))
   const mul = (o: number[], x: number[], y: number[]) => [...o, ...x, ...y, ...op.call(MUL)]
   const add = (o: number[], x: number[], y: number[]) => [...o, ...x, ...y, ...op.call(ADD)]
   const code: number[] = []
@@ -203,8 +205,13 @@ function permuteBody(): number[] {
     code.push(...mul(tmp, mds(i, 2), s(2)), ...add(st(i), st(i), tmp))
     code.push(...add(st(i), st(i), rc(i)))
   }
-  code.push(...op.get(RC), ...op.i32(96), ...op.i32Add, ...op.tee(RC))
-  code.push(...op.i32(LAYOUT.roundConstants + 96 * ROUNDS), ...op.i32LtU, ...op.brIf(0), ...op.end)
+  code.push(...op.get(RC), ...op.i32(3 * STRIDE), ...op.i32Add, ...op.tee(RC))
+  code.push(
+    ...op.i32(LAYOUT.roundConstants + 3 * STRIDE * ROUNDS),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+  )
   for (let k = 0; k < 3; k++) code.push(...mul(st(k), st(k), at(LAYOUT.one)))
   return code
 }

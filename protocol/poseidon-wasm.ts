@@ -1,7 +1,7 @@
 import { poseidonWasmModule } from '#poseidon-wasm-module'
 import { FIELD_MODULUS } from './mina-key.ts'
 import { MDS, ROUND_CONSTANTS } from './poseidon-constants.ts'
-import { LAYOUT, ROUNDS } from './poseidon-wasm-bytes.ts'
+import { LAYOUT, LIMB_BITS, LIMBS, MONTGOMERY_R, ROUNDS, STRIDE } from './poseidon-wasm-bytes.ts'
 
 // The Poseidon permutation in WebAssembly (poseidon-wasm-bytes.ts), instantiated once per
 // isolate on first use. How the module is obtained depends on the host, not the code: workerd
@@ -10,23 +10,27 @@ import { LAYOUT, ROUNDS } from './poseidon-wasm-bytes.ts'
 // the same bytes from poseidon-wasm-bytes.ts.
 
 const p = FIELD_MODULUS
-const R = 1n << 256n
+const R = MONTGOMERY_R
+const BITS = BigInt(LIMB_BITS)
+const MASK = (1n << BITS) - 1n
 
 let instance: { view: DataView; permute: (state: number) => void } | undefined
 
+/** Writes a Field (reduced mod p first) as LIMBS limbs of LIMB_BITS bits, one u32 each. */
 function write(view: DataView, offset: number, x: bigint): void {
   let v = x >= 0n && x < p ? x : ((x % p) + p) % p
-  for (let i = 0; i < 4; i++) {
-    view.setBigUint64(offset + 8 * i, BigInt.asUintN(64, v), true)
-    v >>= 64n
+  for (let i = 0; i < LIMBS; i++) {
+    view.setUint32(offset + 4 * i, Number(v & MASK), true)
+    v >>= BITS
   }
 }
 
-const read = (view: DataView, offset: number): bigint =>
-  (view.getBigUint64(offset + 24, true) << 192n) |
-  (view.getBigUint64(offset + 16, true) << 128n) |
-  (view.getBigUint64(offset + 8, true) << 64n) |
-  view.getBigUint64(offset, true)
+function read(view: DataView, offset: number): bigint {
+  let x = 0n
+  for (let i = LIMBS - 1; i >= 0; i--)
+    x = (x << BITS) | BigInt(view.getUint32(offset + 4 * i, true))
+  return x
+}
 
 function load() {
   const wasm = new WebAssembly.Instance(poseidonWasmModule(), {})
@@ -35,10 +39,10 @@ function load() {
   const montgomery = (x: bigint) => (x * R) % p
   write(view, LAYOUT.r2, (R * R) % p)
   write(view, LAYOUT.one, 1n)
-  for (const [i, m] of MDS.flat().entries()) write(view, LAYOUT.mds + 32 * i, montgomery(m))
+  for (const [i, m] of MDS.flat().entries()) write(view, LAYOUT.mds + STRIDE * i, montgomery(m))
   if (ROUND_CONSTANTS.length !== ROUNDS) throw new Error('Poseidon: round count mismatch')
   for (const [i, k] of ROUND_CONSTANTS.flat().entries())
-    write(view, LAYOUT.roundConstants + 32 * i, montgomery(k))
+    write(view, LAYOUT.roundConstants + STRIDE * i, montgomery(k))
   return { view, permute: wasm.exports.permute as (state: number) => void }
 }
 
@@ -48,8 +52,8 @@ export function permuteWasm(a: bigint, b: bigint, c: bigint): [bigint, bigint, b
   const { view } = instance
   const s = LAYOUT.state
   write(view, s, a)
-  write(view, s + 32, b)
-  write(view, s + 64, c)
+  write(view, s + STRIDE, b)
+  write(view, s + 2 * STRIDE, c)
   instance.permute(s)
-  return [read(view, s), read(view, s + 32), read(view, s + 64)]
+  return [read(view, s), read(view, s + STRIDE), read(view, s + 2 * STRIDE)]
 }
