@@ -24,6 +24,9 @@ test('the committed poseidon.wasm is the module poseidon-wasm-bytes.ts writes', 
   // The Worker imports the file; Node and the page compile the bytes: they must be one module.
   const committed = readFileSync(new URL('./poseidon.wasm', import.meta.url))
   expect(Buffer.from(poseidonWasmBytes()).equals(committed)).toBe(true)
+  // The page compiles it synchronously (poseidon-wasm-module.ts), which browsers have refused on
+  // the main thread above 4 KB.
+  expect(committed.length).toBeLessThanOrEqual(4096)
 })
 
 describe('the permutation equals mina-signer’s', () => {
