@@ -9,9 +9,9 @@ import {
   signVoucher,
   verifyVoucher,
 } from '../../protocol/index.ts'
+import { computeResultsRoot } from '../../verify/results-root.ts'
+import { PRIVATE_OPENING } from '../../verify/test-support/bundle-fixture.ts'
 import { isProverWorkerScript } from '../headers.ts'
-import { computeResultsRoot } from '../src/verify/results-root.ts'
-import { PRIVATE_OPENING } from './support/bundle-fixture.ts'
 import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
 

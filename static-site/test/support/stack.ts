@@ -21,7 +21,6 @@ import {
   unwrap,
   validateParameters,
 } from '../../../protocol/index.ts'
-import { pageHeaders } from '../../headers.ts'
 import {
   type BundleVariant,
   bundleFixture,
@@ -29,10 +28,15 @@ import {
   requestFixture,
   type ServiceFixture,
   serviceFixture,
-} from './bundle-fixture.ts'
-import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './genuine.ts'
-import { type ChainData, startGraphqlDouble } from './graphql-double.ts'
-import { listen, type RunningServer, startTrustlessGateway } from './trustless-gateway.ts'
+} from '../../../verify/test-support/bundle-fixture.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../../../verify/test-support/genuine.ts'
+import { type ChainData, startGraphqlDouble } from '../../../verify/test-support/graphql-double.ts'
+import {
+  listen,
+  type RunningServer,
+  startTrustlessGateway,
+} from '../../../verify/test-support/trustless-gateway.ts'
+import { pageHeaders } from '../../headers.ts'
 import { type DoubleResult, startWorkerDouble, type WorkerDouble } from './worker-double.ts'
 
 const SITE = new URL('../..', import.meta.url).pathname

@@ -24,15 +24,15 @@ import {
   sourceCommitmentToField,
   toHex,
   verifyManifest,
-} from '../../../protocol/index.ts'
+} from '../protocol/index.ts'
 import {
   type ChainReader,
   decodeServiceState,
   latestSettlement,
   type ServiceOnChain,
   sameCommit,
-} from '../chain-reader.ts'
-import { SiteError, SiteErrorCode } from '../errors.ts'
+} from './chain-reader.ts'
+import { VerifyError, VerifyErrorCode } from './errors.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
 import { type OutputsSummary, outputsSummary } from './outputs.ts'
 
@@ -366,7 +366,7 @@ async function settledStatus(
       deps.signal ? { signal: deps.signal } : {},
     )
   } catch (e) {
-    if (e instanceof SiteError && e.code === SiteErrorCode.SETTLED_LEAVES_INVALID)
+    if (e instanceof VerifyError && e.code === VerifyErrorCode.SETTLED_LEAVES_INVALID)
       return ['broken', `leaves document ${why(e)}`]
     return ['pending', `cannot retrieve the leaves document ${cid}: ${why(e)}`]
   }

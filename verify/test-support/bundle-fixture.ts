@@ -32,7 +32,7 @@ import {
   toHex,
   unwrap,
   validateParameters,
-} from '../../../protocol/index.ts'
+} from '../../protocol/index.ts'
 
 /**
  * How a fixture bundle is spoiled, to check that the page names the broken link. Two are signed by
