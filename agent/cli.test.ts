@@ -156,6 +156,23 @@ describe('zkrunner-agent CLI', () => {
     }
   })
 
+  it('run: a driver call signs its call path into the manifest requestDigest, and the job sees it', async () => {
+    const jobId = randomBytes(16).toString('hex')
+    const callPath = [generateMinaKeyPair().publicKey]
+    const r = await agent(
+      ['run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo "path=$ZKRUNNER_CALL_PATH"'],
+      { ZKRUNNER_CALL_PATH: JSON.stringify(callPath) },
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`path=${JSON.stringify(callPath)}`)
+    const manifest = unwrap(
+      parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),
+    )
+    expect(manifest.requestDigest).toBe(
+      requestDigest({ requestId: jobId, service, user, parameters: {}, callPath }),
+    )
+  })
+
   it('run: output passes through, exit code kept, report retried until acknowledged, job queued', async () => {
     failNext = 1
     const jobId = randomBytes(16).toString('hex')

@@ -46,9 +46,14 @@ async function expectNothingCharged(
 describe('a driver call is bounded by its call path before anything is charged', () => {
   it(`admits a call at depth ${MAX_CALL_DEPTH}`, async () => {
     const service = await registeredService()
-    const { res, requestId } = await askFrom(service, otherVersions(MAX_CALL_DEPTH - 1))
+    const above = otherVersions(MAX_CALL_DEPTH - 1)
+    const { res, requestId } = await askFrom(service, above)
     expect(res.status).toBe(202)
-    expect((await pipelinesFor(requestId)).pipelines).toHaveLength(1)
+    const { pipelines } = await pipelinesFor(requestId)
+    expect(pipelines).toHaveLength(1)
+    // The runner hashes the path into the manifest's requestDigest, and passes it on below.
+    const variables = Object.fromEntries(pipelines[0]!.variables.map((v) => [v.key, v.value]))
+    expect(JSON.parse(variables.ZKRUNNER_CALL_PATH ?? 'null')).toEqual(above)
   })
 
   it(`refuses depth ${MAX_CALL_DEPTH + 1}: 422 call_too_deep, nothing charged, no trigger`, async () => {

@@ -117,6 +117,7 @@ export async function sealBundle(args: {
       service: args.meta.service,
       user: args.meta.user,
       parameters: args.meta.parameters ?? {},
+      ...(args.meta.callPath?.length ? { callPath: args.meta.callPath } : {}),
     }),
     exitCode: args.outcome.exitCode,
     signal: args.outcome.signal,

@@ -51,6 +51,8 @@ export interface JobMeta {
   voucher?: unknown
   /** The service's declared outputs (`ZKRUNNER_OUTPUTS`), which the job's written values are checked against. */
   outputs?: OutputSpec[]
+  /** The service versions above this job when it is a driver call (`ZKRUNNER_CALL_PATH`). */
+  callPath?: string[]
 }
 
 /** The durable state of one spooled job. */
