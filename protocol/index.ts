@@ -196,8 +196,11 @@ export {
   requestDigest,
 } from './request-digest.ts'
 export {
+  type InnerJob,
+  InnerJobSchema,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
+  MAX_INNER_JOBS,
   type ManifestFile,
   ManifestFileSchema,
   type ManifestSignature,

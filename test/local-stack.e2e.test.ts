@@ -129,6 +129,7 @@ const EVERY_LINK_OK = {
   service: 'ok',
   source: 'ok',
   settled: 'ok',
+  inner: 'ok',
 }
 
 /** The Worker's public status of a service version. */

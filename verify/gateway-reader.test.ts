@@ -52,6 +52,7 @@ describe('createVerifiedReader', () => {
       ['service', 'ok'],
       ['source', 'ok'],
       ['settled', 'pending'],
+      ['inner', 'ok'],
     ])
     expect(gateway.requested).toContain(bundle.cid.toString())
   })

@@ -23,6 +23,7 @@ export {
   sameCommit,
 } from './chain-reader.ts'
 export { VerifyError, VerifyErrorCode } from './errors.ts'
+export { type InnerVerification, innerJobsStatus } from './inner-jobs.ts'
 export {
   CONTENT_LINKS,
   contentVerified,

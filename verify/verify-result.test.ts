@@ -78,6 +78,7 @@ describe('verifyResult', () => {
       service: 'ok',
       source: 'ok',
       settled: 'pending',
+      inner: 'ok',
     })
     expect([...files.keys()].sort()).toEqual(['samples.jsonl', 'stderr.log', 'stdout.log'])
   })

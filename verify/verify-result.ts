@@ -33,6 +33,7 @@ import {
   sameCommit,
 } from './chain-reader.ts'
 import { VerifyError, VerifyErrorCode } from './errors.ts'
+import { type InnerVerification, innerJobsStatus } from './inner-jobs.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
 import { type OutputsSummary, outputsSummary } from './outputs.ts'
 
@@ -91,6 +92,8 @@ export interface VerifyDeps {
    */
   reveals?: (service: string) => Promise<readonly string[]>
   signal?: AbortSignal
+  /** How deep in a tree of inner jobs this verification is (0: the result asked about). */
+  nesting?: number
 }
 
 /** The verdict, plus what the views need to show the result (only ever from checked bytes). */
@@ -101,6 +104,8 @@ export interface VerifyOutcome {
   files: Map<string, Uint8Array>
   /** The job's typed outputs, their digest and their check against the descriptor (null: none). */
   outputs: OutputsSummary | null
+  /** The driver jobs the manifest lists, each verified on its own (empty: none, or not reached). */
+  inner: InnerVerification[]
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -130,17 +135,26 @@ export async function verifyResult(
   const files = new Map<string, Uint8Array>()
   // The descriptor's output declarations, once walkChain has read the descriptor.
   const declared: { specs: ServiceDescriptor['outputs'] | null } = { specs: null }
+  const inner: InnerVerification[] = []
   const outcome = (manifest: ResultManifest | null): VerifyOutcome => {
     const links = (Object.keys(LINKS) as LinkId[]).map(
       (id) => decided.get(id) ?? link(id, 'pending', 'not checked: an earlier link is broken'),
     )
     const outputs = manifest ? outputsSummary(manifest, declared.specs ?? null) : null
-    return { links, manifest, files, outputs }
+    return { links, manifest, files, outputs, inner }
   }
   try {
-    return await walkChain(target, deps, set, files, outcome, (d) => {
-      declared.specs = d.outputs ?? []
-    })
+    return await walkChain(
+      target,
+      deps,
+      set,
+      files,
+      outcome,
+      (d) => {
+        declared.specs = d.outputs ?? []
+      },
+      inner,
+    )
   } catch (e) {
     // Whatever a hostile bundle or node makes throw, the report names it: no link stays on
     // "checking", and no ✓ stands beside content that was never checked.
@@ -159,6 +173,7 @@ async function walkChain(
   files: Map<string, Uint8Array>,
   outcome: (manifest: ResultManifest | null) => VerifyOutcome,
   onDescriptor: (d: ServiceDescriptor) => void,
+  inner: InnerVerification[],
 ): Promise<VerifyOutcome> {
   const opts = deps.signal ? { signal: deps.signal } : {}
 
@@ -250,7 +265,7 @@ async function walkChain(
   // 5–7. The service contract's frozen state, and the descriptor its CID names.
   let state: ServiceOnChain | null = null
   if (accounts === null) {
-    for (const id of ['runner', 'service', 'source', 'settled'] as const) {
+    for (const id of ['runner', 'service', 'source', 'settled', 'inner'] as const) {
       set(id, 'pending', `Mina node unavailable: ${why(chainError)}`)
     }
     return outcome(manifest)
@@ -312,6 +327,14 @@ async function walkChain(
 
   // 8. Inclusion in the user's settled results root.
   set('settled', ...(await settledStatus(target.service, manifest, state, deps)))
+
+  // 9. The driver jobs it used, each verified as any result is, one level down.
+  const depth = deps.nesting ?? 0
+  const nested = await innerJobsStatus(manifest, depth, (t) =>
+    verifyResult(t, { ...deps, nesting: depth + 1 }),
+  )
+  inner.push(...nested.inner)
+  set('inner', nested.status, nested.detail)
   return outcome(manifest)
 }
 

@@ -87,6 +87,7 @@ export async function sealBundle(args: {
   runner: { publicKey: string; privateKey: string }
   skippedArtifacts?: JobState['skippedArtifacts']
   outputs?: JobState['outputs']
+  innerJobs?: JobState['innerJobs']
   notRun?: JobState['notRun']
   onProgress?: BytesProgress
 }): Promise<SealedBundle> {
@@ -131,6 +132,7 @@ export async function sealBundle(args: {
     ...(args.skippedArtifacts?.length ? { skippedArtifacts: args.skippedArtifacts } : {}),
     ...(args.notRun ? { notRun: args.notRun } : {}),
     ...(args.outputs ? { outputs: args.outputs } : {}),
+    ...(args.innerJobs?.length ? { innerJobs: args.innerJobs } : {}),
     ...(args.meta.mode
       ? { ran: { mode: args.meta.mode, command: [args.meta.command, ...args.meta.args] } }
       : {}),

@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { type InnerJob, InnerJobSchema, MAX_INNER_JOBS } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 
 // The operator's bound on what driver calls may cost. Checked before a voucher is signed, never
@@ -30,6 +31,10 @@ export interface CallLedger {
   ): Promise<T>
   /** What `outerJobId` has spent (for display). */
   spent(outerJobId: string): Promise<bigint>
+  /** Records the verified result of the call reserved as `requestId`: it goes into the outer manifest. */
+  recordInner(outerJobId: string, requestId: string, inner: InnerJob): Promise<void>
+  /** The verified inner jobs of `outerJobId`, in the order they were called. */
+  innerJobs(outerJobId: string): Promise<InnerJob[]>
 }
 
 const LOCK_WAIT_MS = 20
@@ -90,6 +95,8 @@ export function fileCallLedger(dataDir: string): CallLedger {
           JSON.stringify({
             price: spend.price.toString(),
             cumulativeAmount: spend.cumulativeAmount.toString(),
+            // Call order: every entry is written under the lock, so its count orders them.
+            sequence: await countEntries(dir),
           }),
           { flag: 'wx', mode: 0o600 },
         )
@@ -99,5 +106,32 @@ export function fileCallLedger(dataDir: string): CallLedger {
       return sign()
     },
     spent: (outerJobId) => spentIn(dirOf(outerJobId)),
+    async recordInner(outerJobId, requestId, inner) {
+      const file = join(dirOf(outerJobId), `${requestId}.json`)
+      const entry = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+      await writeFile(file, JSON.stringify({ ...entry, inner }), { mode: 0o600 })
+    },
+    async innerJobs(outerJobId) {
+      const dir = dirOf(outerJobId)
+      const entries: { sequence: number; inner: InnerJob }[] = []
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (!name.endsWith('.json')) continue
+        const e = JSON.parse(await readFile(join(dir, name), 'utf8')) as {
+          sequence?: number
+          inner?: unknown
+        }
+        // Only what `call` verified and recorded; a reservation whose call failed lists nothing.
+        const inner = InnerJobSchema.safeParse(e.inner)
+        if (inner.success) entries.push({ sequence: e.sequence ?? 0, inner: inner.data })
+      }
+      return entries
+        .sort((a, b) => a.sequence - b.sequence)
+        .slice(0, MAX_INNER_JOBS)
+        .map((e) => e.inner)
+    },
   }
+}
+
+async function countEntries(dir: string): Promise<number> {
+  return (await readdir(dir)).filter((n) => n.endsWith('.json')).length
 }

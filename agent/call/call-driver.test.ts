@@ -184,8 +184,17 @@ describe('zkrunner-agent call: the outer runner as a user of the driver', () => 
       'ok 1 - test case 1',
     )
     // The next call signs what the caller's own latest voucher proves, plus one price.
-    await call(deps())
+    const second = await call(deps())
     expect(worker.submissions[1]?.voucher.cumulativeAmount).toBe(String(2n * PRICE))
+    // Both verified results are recorded, in call order, for the outer job's signed manifest.
+    expect(await fileCallLedger(dataDir).innerJobs(outer.jobId)).toEqual(
+      [result, second].map((r) => ({
+        service: driver.address,
+        jobId: r.jobId,
+        bundleCid: r.result?.bundleCid,
+        manifestDigest: r.result?.manifestDigest,
+      })),
+    )
   })
 
   it('signs by the proven-owed rule: an inflated owed with no voucher of ours is not signed for', async () => {
@@ -230,6 +239,9 @@ describe('zkrunner-agent call: the outer runner as a user of the driver', () => 
     expect(error).toMatchObject({ code: AgentErrorCode.CALL_UNVERIFIED })
     expect((error as Error).message).toContain('link "files" broken')
     await expect(stat(join(outDir, 'files'))).rejects.toThrow()
+    // Signed for (it counts against the budget), but never listed as a result the job used.
+    expect(await fileCallLedger(dataDir).spent(outer.jobId)).toBe(PRICE)
+    expect(await fileCallLedger(dataDir).innerJobs(outer.jobId)).toEqual([])
   })
 
   it('refuses a result signed by another key, naming the signature link', async () => {

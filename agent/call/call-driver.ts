@@ -131,10 +131,11 @@ export async function callDriver(req: CallRequest, deps: CallDeps): Promise<Call
   })
   if (next.warning) log(`voucher: ${next.warning}`)
 
+  // The request id is drawn when sealing, after the reservation: the entry gets its own id.
+  const entryId = newRequestId()
   const sealed = await deps.ledger.reserve(
     req.outer.jobId,
-    // The request id is drawn when sealing, after the reservation: the entry gets its own id.
-    { requestId: newRequestId(), price, cumulativeAmount: next.cumulativeAmount },
+    { requestId: entryId, price, cumulativeAmount: next.cumulativeAmount },
     deps.budget,
     () =>
       buildSealedRequest(
@@ -193,11 +194,19 @@ export async function callDriver(req: CallRequest, deps: CallDeps): Promise<Call
       `driver job ${jobId} failed: exit code ${manifest.exitCode ?? manifest.signal} (bundle ${bundleCid})`,
     )
   await writeVerified(req.outDir, outcome)
+  const digest = toHex(manifestDigest(manifest))
+  // Listed in the outer job's signed manifest: only a result verified here, never the job's word.
+  await deps.ledger.recordInner(req.outer.jobId, entryId, {
+    service: req.driver,
+    jobId,
+    bundleCid,
+    manifestDigest: digest,
+  })
   return {
     ...called,
     result: {
       bundleCid,
-      manifestDigest: toHex(manifestDigest(manifest)),
+      manifestDigest: digest,
       exitCode: manifest.exitCode,
       outDir: req.outDir,
     },

@@ -161,6 +161,7 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
         runner: deps.runner,
         skippedArtifacts: state.skippedArtifacts,
         outputs: state.outputs,
+        innerJobs: state.innerJobs,
         notRun: state.notRun,
         onProgress: deps.onHashProgress,
       })

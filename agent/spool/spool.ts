@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { open, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
+  type InnerJob,
   type ManifestOutputs,
   type OutputSpec,
   RequestIdSchema,
@@ -70,6 +71,8 @@ export interface JobState {
   skippedArtifacts?: SkippedArtifact[]
   /** The job's outputs as checked against its declarations (they go into the manifest). */
   outputs?: ManifestOutputs
+  /** The driver jobs it called and verified (`zkrunner-agent call --wait`; into the manifest). */
+  innerJobs?: InnerJob[]
   /** Set when the job was refused before it ran: its manifest says so and it is never charged. */
   notRun?: 'source-mismatch'
   /** The Worker holds a different result for this job (HTTP 409): an operator must look. */

@@ -42,6 +42,7 @@ import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
 import { h, messageOf, short } from './views/dom.ts'
+import { innerJobsTree } from './views/inner-jobs.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
 import {
@@ -235,6 +236,9 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
     return
   }
   panel.finish(outcome.links)
+  // A higher-order result: the driver jobs it used, each with its own links, as a tree.
+  const tree = innerJobsTree(outcome.inner)
+  if (tree) extras.append(tree)
   const m = outcome.manifest
   if (!m) return
   const content: HTMLElement[] = [

@@ -12,6 +12,7 @@ import {
   encodeTerms,
   fromBase64url,
   generateMinaKeyPair,
+  type InnerJob,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestOutputs,
@@ -197,6 +198,8 @@ export async function bundleFixture(
   jobId: string,
   variant: BundleVariant = 'good',
   request: RequestBinding = requestFixture(service, jobId),
+  /** The driver jobs the job used, listed in its signed manifest (a higher-order job). */
+  innerJobs?: InnerJob[],
 ): Promise<BundleFixture> {
   const fs = unixfs({ blockstore: blocks })
   const content: Record<string, string> = {
@@ -246,6 +249,7 @@ export async function bundleFixture(
     },
     files,
     ...fixtureOutputs(service.descriptor.outputs ?? [], variant),
+    ...(innerJobs ? { innerJobs } : {}),
   }
   let signature = signManifest(manifest, service.runner.privateKey)
   if (variant === 'wrong-signature') {
