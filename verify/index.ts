@@ -23,7 +23,12 @@ export {
   sameCommit,
 } from './chain-reader.ts'
 export { VerifyError, VerifyErrorCode } from './errors.ts'
-export { type InnerVerification, innerJobsStatus } from './inner-jobs.ts'
+export {
+  type InnerBudget,
+  type InnerVerification,
+  innerJobsStatus,
+  MAX_INNER_VERIFICATIONS,
+} from './inner-jobs.ts'
 export {
   CONTENT_LINKS,
   contentVerified,

@@ -126,4 +126,32 @@ describe('nested results: the inner jobs a manifest lists', () => {
     expect(linkOf(o)?.status).toBe('broken')
     expect(linkOf(o)?.detail).toContain('not by the outer runner')
   })
+
+  it('verifies at most a bounded number of inner jobs in the whole tree (a hostile fan-out)', async () => {
+    const a = await innerJob()
+    const b = await innerJob()
+    const jobId = newRequestId()
+    const bundle = await bundleFixture(blocks, outer, jobId, 'good', requestFixture(outer, jobId), [
+      a,
+      b,
+    ])
+    let reads = 0
+    const reader = memoryBundleReader(blocks)
+    const counting = {
+      readPath: (root: string, path: string) => {
+        reads++
+        return reader.readPath(root, path)
+      },
+      readCid: (cid: string) => reader.readCid(cid),
+    }
+    const o = await verifyResult(
+      { bundleCid: bundle.cid.toString(), service: outer.address, jobId },
+      { ...deps(), bundle: counting, innerBudget: { left: 1 } },
+    )
+    expect(linkOf(o)).toMatchObject({ status: 'broken' })
+    expect(linkOf(o)?.detail).toContain('more than')
+    // Only the outer bundle was read: the two inner ones were never fetched.
+    const outerReads = 2 + bundle.manifest.files.length
+    expect(reads).toBe(outerReads)
+  })
 })

@@ -14,6 +14,17 @@ import type { VerifyOutcome, VerifyTarget } from './verify-result.ts'
 // (the inner job's user is the outer runner). The link names the inner job and its link that
 // broke, so a tampered inner bundle is pointed at, not only the outer one.
 
+/**
+ * Inner jobs verified in one whole tree at most: 64 per manifest to depth 4 would otherwise be
+ * 16 million verifications for one hostile bundle, in a browser tab.
+ */
+export const MAX_INNER_VERIFICATIONS = 64
+
+/** The inner verifications a tree may still make; shared by every level of one verification. */
+export interface InnerBudget {
+  left: number
+}
+
 /** One inner job as verified: the entry the outer manifest lists and its own verification. */
 export interface InnerVerification {
   job: InnerJob
@@ -27,6 +38,7 @@ export async function innerJobsStatus(
   manifest: ResultManifest,
   depth: number,
   verify: (target: VerifyTarget) => Promise<VerifyOutcome>,
+  budget: InnerBudget = { left: MAX_INNER_VERIFICATIONS },
 ): Promise<{ status: LinkStatus; detail: string; inner: InnerVerification[] }> {
   const jobs = manifest.innerJobs ?? []
   if (jobs.length === 0) return { status: 'ok', detail: 'no inner jobs', inner: [] }
@@ -36,6 +48,13 @@ export async function innerJobsStatus(
       detail: `inner jobs nested deeper than ${MAX_CALL_DEPTH} levels`,
       inner: [],
     }
+  if (jobs.length > budget.left)
+    return {
+      status: 'broken',
+      detail: `the tree of inner jobs lists more than ${MAX_INNER_VERIFICATIONS} jobs to verify`,
+      inner: [],
+    }
+  budget.left -= jobs.length
   const inner: InnerVerification[] = []
   for (const job of jobs) {
     const outcome = await verify({

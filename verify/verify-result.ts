@@ -33,7 +33,12 @@ import {
   sameCommit,
 } from './chain-reader.ts'
 import { VerifyError, VerifyErrorCode } from './errors.ts'
-import { type InnerVerification, innerJobsStatus } from './inner-jobs.ts'
+import {
+  type InnerBudget,
+  type InnerVerification,
+  innerJobsStatus,
+  MAX_INNER_VERIFICATIONS,
+} from './inner-jobs.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
 import { type OutputsSummary, outputsSummary } from './outputs.ts'
 
@@ -94,6 +99,8 @@ export interface VerifyDeps {
   signal?: AbortSignal
   /** How deep in a tree of inner jobs this verification is (0: the result asked about). */
   nesting?: number
+  /** Inner verifications the whole tree may still make (shared; fresh at the top). */
+  innerBudget?: InnerBudget
 }
 
 /** The verdict, plus what the views need to show the result (only ever from checked bytes). */
@@ -330,8 +337,12 @@ async function walkChain(
 
   // 9. The driver jobs it used, each verified as any result is, one level down.
   const depth = deps.nesting ?? 0
-  const nested = await innerJobsStatus(manifest, depth, (t) =>
-    verifyResult(t, { ...deps, nesting: depth + 1 }),
+  const innerBudget = deps.innerBudget ?? { left: MAX_INNER_VERIFICATIONS }
+  const nested = await innerJobsStatus(
+    manifest,
+    depth,
+    (t) => verifyResult(t, { ...deps, nesting: depth + 1, innerBudget }),
+    innerBudget,
   )
   inner.push(...nested.inner)
   set('inner', nested.status, nested.detail)

@@ -7,7 +7,8 @@ import { generateMinaKeyPair } from '../../protocol/index.ts'
 import { buildProgram } from '../cli.ts'
 import { loadConfig } from '../config.ts'
 import { AgentErrorCode } from '../errors.ts'
-import { outerJobFromEnv, paramsOf, runCall } from './call-command.ts'
+import { Spool } from '../spool/spool.ts'
+import { outerJobFromEnv, paramsOf, runCall, runningOuterJob } from './call-command.ts'
 
 const service = generateMinaKeyPair().publicKey
 const jobId = 'cd'.repeat(16)
@@ -74,5 +75,32 @@ describe('zkrunner-agent call on the command line', () => {
       runCall(config(), { driver: service, params: [], wait: true }, env, () => {}),
     ).rejects.toMatchObject({ code: AgentErrorCode.CALL_BUDGET_EXHAUSTED })
     expect(await readdir(dataDir)).toEqual([])
+  })
+
+  it('calls only from a job this runner is running now, with its own record of the job', async () => {
+    const claimed = { jobId, service: generateMinaKeyPair().publicKey }
+    await expect(runningOuterJob(dataDir, claimed)).rejects.toMatchObject({
+      code: AgentErrorCode.CALL_REFUSED,
+    })
+    const spool = new Spool(dataDir)
+    const above = [generateMinaKeyPair().publicKey]
+    await spool.create({
+      jobId,
+      service,
+      sourceCommitment: 'c'.repeat(40),
+      user: generateMinaKeyPair().publicKey,
+      command: 'true',
+      args: [],
+      artifacts: [],
+      cwd: dataDir,
+      createdAt: new Date().toISOString(),
+      callPath: above,
+    })
+    // The service and path are the spool's, whatever the environment claimed.
+    expect(await runningOuterJob(dataDir, claimed)).toEqual({ jobId, service, callPath: above })
+    await spool.setState(jobId, { phase: 'ran' })
+    await expect(runningOuterJob(dataDir, claimed)).rejects.toThrow(
+      /not a job this runner is running/,
+    )
   })
 })

@@ -16,6 +16,7 @@ import { GraphqlChainReader } from '../../verify/index.ts'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { loadRunnerKey } from '../keys.ts'
+import { Spool } from '../spool/spool.ts'
 import { fileCallLedger } from './call-budget.ts'
 import { type CallResult, callDriver, type OuterJob } from './call-driver.ts'
 
@@ -52,6 +53,30 @@ export function outerJobFromEnv(env: NodeJS.ProcessEnv): OuterJob {
       `ZKRUNNER_CALL_PATH: ${callPath.error.message}`,
     )
   return { jobId, service, callPath: callPath.value }
+}
+
+/**
+ * The outer job as this agent spooled it, not as the caller's environment says: it must be a job
+ * this agent is running now, and its service and call path are the agent's record. Job code sets
+ * its own environment, so a job id taken on its word alone would let it draw a fresh per-job
+ * budget, or list inner jobs in another job's manifest.
+ */
+export async function runningOuterJob(dataDir: string, claimed: OuterJob): Promise<OuterJob> {
+  const spool = new Spool(dataDir)
+  const [state, meta] = await Promise.all([
+    spool.state(claimed.jobId).catch(() => null),
+    spool.meta(claimed.jobId).catch(() => null),
+  ])
+  if (state?.phase !== 'running' || meta === null)
+    throw new AgentError(
+      AgentErrorCode.CALL_REFUSED,
+      `job ${claimed.jobId} is not a job this runner is running: a call is made from inside one`,
+    )
+  return {
+    jobId: meta.jobId,
+    service: meta.service,
+    ...(meta.callPath?.length ? { callPath: meta.callPath } : {}),
+  }
 }
 
 /** `NAME=VALUE` pairs as a record; a pair without `=` or a repeated name is refused. */
@@ -94,7 +119,7 @@ export async function runCall(
       AgentErrorCode.INVALID_CONFIG,
       `creditToken: ${creditTokenId.error.message}`,
     )
-  const outer = outerJobFromEnv(env)
+  const outer = await runningOuterJob(config.dataDir, outerJobFromEnv(env))
   const driver = parseWith(PublicKeySchema, opts.driver)
   if (!driver.ok)
     throw new AgentError(AgentErrorCode.CALL_REFUSED, `${opts.driver}: not a service address`)
