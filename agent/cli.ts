@@ -712,7 +712,10 @@ async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv)
   } catch (e) {
-    const code = e instanceof AgentError ? `${e.code}: ` : ''
+    // By name as well as class: `call` is a bundle of its own (scripts/build-agent.mjs), with its
+    // own copy of AgentError.
+    const agentError = e instanceof AgentError || (e instanceof Error && e.name === 'AgentError')
+    const code = agentError ? `${(e as AgentError).code}: ` : ''
     process.stderr.write(`zkrunner-agent: ${code}${(e as Error).message.split('\n')[0]}\n`)
     process.exitCode = 1
   }
