@@ -1,7 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
-import { ranText, ranVouched } from '../static-site/src/verify/ran.ts'
-import { truncatedLogsText } from '../static-site/src/verify/truncated-logs.ts'
-import type { VerifyEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
+import type { VerifyEndpoints } from '../verify/from-endpoints.ts'
+import { ranText, ranVouched, truncatedLogsText } from '../verify/index.ts'
 import {
   CliError,
   CliErrorCode,
@@ -96,7 +95,7 @@ async function verifyCommand(
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600)
     throw new CliError(CliErrorCode.BAD_INPUT, '--timeout: whole seconds from 1 to 3600')
   // Loaded here, not at start: it pulls in o1js (seconds), which `--help` and bad usage never need.
-  const { verifyFromEndpoints } = await import('../static-site/src/verify/verify-from-endpoints.ts')
+  const { verifyFromEndpoints } = await import('../verify/from-endpoints.ts')
   const { links, outputs, manifest } = await verifyFromEndpoints(endpoints, target, () => {}, {
     signal: AbortSignal.timeout(seconds * 1000),
   })

@@ -6,8 +6,8 @@ import {
   RequestIdSchema,
 } from '../protocol/index.ts'
 import { SiteConfigSchema } from '../static-site/src/config.ts'
-import type { VerifyEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
-import type { VerifyTarget } from '../static-site/src/verify/verify-result.ts'
+import type { VerifyEndpoints } from '../verify/from-endpoints.ts'
+import type { VerifyTarget } from '../verify/index.ts'
 
 /** Stable codes of the CLI's own failures (all exit 2: nothing was verified). */
 export const CliErrorCode = {

@@ -1,6 +1,5 @@
 import type { ResultManifest } from '../protocol/index.ts'
-import type { LinkStatus, VerificationLink } from '../static-site/src/verify/links.ts'
-import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
+import type { LinkStatus, OutputsSummary, VerificationLink } from '../verify/index.ts'
 
 /** Exit statuses of `zkrunner verify`: scripts rely on them, so they never change meaning. */
 export const VerifyExit = {

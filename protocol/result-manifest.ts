@@ -126,6 +126,23 @@ export const RanSchema = z.strictObject({
   command: z.array(WellFormedStringSchema.max(65_536)).min(1).max(1025),
 })
 
+/** The most driver calls one job's manifest lists. */
+export const MAX_INNER_JOBS = 64
+
+/**
+ * One driver job a higher-order job used (`zkrunner-agent call --wait`): which service, which job,
+ * its bundle and the digest of its manifest. The outer runner signs the list with its manifest;
+ * a verifier checks each inner bundle on its own and that it answers this runner's call.
+ */
+export const InnerJobSchema = z.strictObject({
+  service: PublicKeySchema,
+  jobId: RequestIdSchema,
+  bundleCid: ContentCidSchema,
+  manifestDigest: Sha256HexSchema,
+})
+/** One driver job a higher-order job used. */
+export type InnerJob = z.infer<typeof InnerJobSchema>
+
 /** What the runner asserts about one job: signed, pinned, and checked by anyone. */
 export const ResultManifestSchema = z.strictObject({
   v: z.literal(1),
@@ -164,6 +181,8 @@ export const ResultManifestSchema = z.strictObject({
   outputs: ManifestOutputsSchema.optional(),
   /** How the job ran (absent in manifests from before the runner recorded it). */
   ran: RanSchema.optional(),
+  /** The driver jobs this job called and used, in call order (absent when it called none). */
+  innerJobs: z.array(InnerJobSchema).max(MAX_INNER_JOBS).optional(),
 })
 /** What the runner asserts about one job. */
 export type ResultManifest = z.infer<typeof ResultManifestSchema>

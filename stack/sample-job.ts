@@ -7,15 +7,7 @@ import {
   type RequestBinding,
   type ServiceDescriptor,
 } from '../protocol/index.ts'
-import {
-  decodeServiceState,
-  GraphqlChainReader,
-  latestSettlement,
-} from '../static-site/src/chain-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
-import type { VerificationLink } from '../static-site/src/verify/links.ts'
-import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
-import { verifyFromEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
 import {
@@ -24,6 +16,9 @@ import {
   WorkerClient,
   type WorkerJob,
 } from '../static-site/src/worker-client.ts'
+import { verifyFromEndpoints } from '../verify/from-endpoints.ts'
+import type { OutputsSummary, VerificationLink } from '../verify/index.ts'
+import { decodeServiceState, GraphqlChainReader, latestSettlement } from '../verify/index.ts'
 
 /** Where the user side of a job talks to: the same three things the page needs. */
 export interface UserEndpoints {

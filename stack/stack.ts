@@ -22,7 +22,7 @@ import {
   statusQueryString,
   unwrap,
 } from '../protocol/index.ts'
-import type { VerificationLink } from '../static-site/src/verify/links.ts'
+import type { VerificationLink } from '../verify/index.ts'
 import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
 import {

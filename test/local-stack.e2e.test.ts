@@ -26,14 +26,14 @@ import {
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { HOLD_MARKER } from '../stack/local-runner.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
+import { createVerifiedReader } from '../verify/gateway-reader.ts'
 import {
   decodeServiceState,
   GraphqlChainReader,
   ownListings,
   registryEntries,
-} from '../static-site/src/chain-reader.ts'
-import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
-import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
+} from '../verify/index.ts'
 import { installAuroStandIn } from './auro-standin.ts'
 import { freePort } from './free-port.ts'
 
@@ -135,6 +135,7 @@ const EVERY_LINK_OK = {
   service: 'ok',
   source: 'ok',
   settled: 'ok',
+  inner: 'ok',
 }
 
 /** The Worker's public status of a service version. */

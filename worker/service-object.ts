@@ -673,6 +673,7 @@ export class ServiceObject extends DurableObject<Env> {
         user: request.user,
         parameters: parameters.value,
         voucher,
+        ...(request.callPath?.length ? { callPath: request.callPath } : {}),
       })
       // A provider's own limits (GitHub's 25 inputs) refuse the job before its voucher counts.
       const tooMany = this.#provider(registration).variablesProblem(variables)

@@ -88,6 +88,7 @@ export async function sealBundle(args: {
   skippedArtifacts?: JobState['skippedArtifacts']
   truncatedLogs?: JobState['truncatedLogs']
   outputs?: JobState['outputs']
+  innerJobs?: JobState['innerJobs']
   notRun?: JobState['notRun']
   onProgress?: BytesProgress
 }): Promise<SealedBundle> {
@@ -118,6 +119,7 @@ export async function sealBundle(args: {
       service: args.meta.service,
       user: args.meta.user,
       parameters: args.meta.parameters ?? {},
+      ...(args.meta.callPath?.length ? { callPath: args.meta.callPath } : {}),
     }),
     exitCode: args.outcome.exitCode,
     signal: args.outcome.signal,
@@ -132,6 +134,7 @@ export async function sealBundle(args: {
     ...(args.notRun ? { notRun: args.notRun } : {}),
     ...(args.truncatedLogs?.length ? { truncatedLogs: args.truncatedLogs } : {}),
     ...(args.outputs ? { outputs: args.outputs } : {}),
+    ...(args.innerJobs?.length ? { innerJobs: args.innerJobs } : {}),
     ...(args.meta.mode
       ? { ran: { mode: args.meta.mode, command: [args.meta.command, ...args.meta.args] } }
       : {}),

@@ -162,6 +162,7 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
         skippedArtifacts: state.skippedArtifacts,
         truncatedLogs: state.truncatedLogs,
         outputs: state.outputs,
+        innerJobs: state.innerJobs,
         notRun: state.notRun,
         onProgress: deps.onHashProgress,
       })

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { checkOutputs } from '../../protocol/index.ts'
 import { collectArtifacts } from '../bundle/artifacts.ts'
+import { fileCallLedger } from '../call/call-budget.ts'
 import type { AgentConfig } from '../config.ts'
 import { jobEnvironment } from '../isolation/job-env.ts'
 import type { JobUser } from '../isolation/job-user.ts'
@@ -92,8 +93,11 @@ export async function startJob(args: {
     join(spool.jobDir(meta.jobId), SUMMARY_FILE),
     JSON.stringify(outcome.sampling, null, 2),
   )
+  // The driver calls the job made and verified (recorded by `zkrunner-agent call` in the ledger).
+  const innerJobs = await fileCallLedger(dirname(spool.root)).innerJobs(meta.jobId)
   await spool.setState(meta.jobId, {
     phase: 'ran',
+    ...(innerJobs.length ? { innerJobs } : {}),
     ...(artifacts.skipped.length ? { skippedArtifacts: artifacts.skipped } : {}),
     ...(outcome.truncatedLogs.length ? { truncatedLogs: outcome.truncatedLogs } : {}),
     ...(outputs ? { outputs } : {}),

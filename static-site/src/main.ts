@@ -14,32 +14,36 @@ import {
   upgradeNotice,
 } from '../../protocol/index.ts'
 import {
+  createVerifiedReader,
+  DEFAULT_MAX_FILE_BYTES,
+  type VerifiedReader,
+} from '../../verify/gateway-reader.ts'
+import {
   type ChainReader,
+  contentVerified,
   decodeServiceState,
   GraphqlChainReader,
   latestSettlement,
   ownListings,
+  ranText,
+  ranVouched,
   registryEntries,
   registryListings,
   type Settlement,
-} from './chain-reader.ts'
+  settledResultsFrom,
+  truncatedLogsText,
+  type VerifyOutcome,
+  type VerifyTarget,
+  verifyResult,
+} from '../../verify/index.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
 import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
-import {
-  createVerifiedReader,
-  DEFAULT_MAX_FILE_BYTES,
-  type VerifiedReader,
-} from './ipfs/verified-reader.ts'
 import { type OperatorVersion, operatorVersion } from './operator-view.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
-import { contentVerified } from './verify/links.ts'
-import { ranText, ranVouched } from './verify/ran.ts'
-import { settledResultsFrom } from './verify/settled-leaves.ts'
-import { truncatedLogsText } from './verify/truncated-logs.ts'
-import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
+import { innerJobsTree } from './views/inner-jobs.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
 import {
@@ -233,6 +237,9 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
     return
   }
   panel.finish(outcome.links)
+  // A higher-order result: the driver jobs it used, each with its own links, as a tree.
+  const tree = innerJobsTree(outcome.inner)
+  if (tree) extras.append(tree)
   const m = outcome.manifest
   if (!m) return
   const content: HTMLElement[] = [

@@ -1,15 +1,15 @@
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateHpkeKeyPair, newRequestId } from '../../../protocol/index.ts'
-import { bundleFixture, serviceFixture } from '../../test/support/bundle-fixture.ts'
-import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
-import { type RunningServer, startTrustlessGateway } from '../../test/support/trustless-gateway.ts'
-import { verifyResult } from '../verify/verify-result.ts'
+import { generateHpkeKeyPair, newRequestId } from '../protocol/index.ts'
 import {
   createVerifiedReader,
   DEFAULT_MAX_FILE_BYTES,
   type VerifiedReader,
-} from './verified-reader.ts'
+} from './gateway-reader.ts'
+import { bundleFixture, serviceFixture } from './test-support/bundle-fixture.ts'
+import { genuineAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { type RunningServer, startTrustlessGateway } from './test-support/trustless-gateway.ts'
+import { verifyResult } from './verify-result.ts'
 
 const blocks = new MemoryBlockstore()
 let gateway: RunningServer & { requested: string[] }
@@ -52,6 +52,7 @@ describe('createVerifiedReader', () => {
       ['service', 'ok'],
       ['source', 'ok'],
       ['settled', 'pending'],
+      ['inner', 'ok'],
     ])
     expect(gateway.requested).toContain(bundle.cid.toString())
   })

@@ -13,19 +13,19 @@ import {
   settledLeavesCid,
   toHex,
   unwrap,
-} from '../../../protocol/index.ts'
+} from '../protocol/index.ts'
+import type { ChainEvent } from './chain-reader.ts'
+import { contentVerified, firstBroken, type VerificationLink } from './links.ts'
+import { computeResultsRoot } from './results-root.ts'
+import { settledResultsFrom } from './settled-leaves.ts'
 import {
   type BundleVariant,
   bundleFixture,
   type ServiceFixture,
   serviceFixture,
-} from '../../test/support/bundle-fixture.ts'
-import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
-import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
-import type { ChainEvent } from '../chain-reader.ts'
-import { contentVerified, firstBroken, type VerificationLink } from './links.ts'
-import { computeResultsRoot } from './results-root.ts'
-import { settledResultsFrom } from './settled-leaves.ts'
+} from './test-support/bundle-fixture.ts'
+import { genuineAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import { type VerifyDeps, verifyResult } from './verify-result.ts'
 
 const blocks = new MemoryBlockstore()
@@ -78,6 +78,7 @@ describe('verifyResult', () => {
       service: 'ok',
       source: 'ok',
       settled: 'pending',
+      inner: 'ok',
     })
     expect([...files.keys()].sort()).toEqual(['samples.jsonl', 'stderr.log', 'stdout.log'])
   })

@@ -1,4 +1,4 @@
-import type { ResultManifest } from '../../../protocol/index.ts'
+import type { ResultManifest } from '../protocol/index.ts'
 
 /**
  * The logs the runner cut at its cap, in words, from the signed manifest (`truncatedLogs`): one

@@ -1,6 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { createBase58check } from '@scure/base'
-import { FIELD_MODULUS } from '../../protocol/index.ts'
+import { FIELD_MODULUS } from '../protocol/index.ts'
 
 // The inverse of the protocol's publicKeyToFields: events carry public keys as (x, isOdd) fields,
 // and the page shows them as base58 without loading o1js.

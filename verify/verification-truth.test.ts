@@ -16,20 +16,20 @@ import {
   sha256,
   toHex,
   unwrap,
-} from '../../../protocol/index.ts'
+} from '../protocol/index.ts'
+import { type ChainEvent, GraphqlChainReader, latestSettlement } from './chain-reader.ts'
+import { contentVerified, type VerificationLink } from './links.ts'
+import { computeResultsRoot } from './results-root.ts'
+import { settledResultsFrom } from './settled-leaves.ts'
 import {
   bundleFixture,
   requestFixture,
   type ServiceFixture,
   serviceFixture,
-} from '../../test/support/bundle-fixture.ts'
-import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
-import { startGraphqlDouble } from '../../test/support/graphql-double.ts'
-import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
-import { type ChainEvent, GraphqlChainReader, latestSettlement } from '../chain-reader.ts'
-import { contentVerified, type VerificationLink } from './links.ts'
-import { computeResultsRoot } from './results-root.ts'
-import { settledResultsFrom } from './settled-leaves.ts'
+} from './test-support/bundle-fixture.ts'
+import { genuineAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { startGraphqlDouble } from './test-support/graphql-double.ts'
+import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import { type VerifyDeps, type VerifyTarget, verifyResult } from './verify-result.ts'
 
 // Verification tells the truth (issue 13): each attack the second review ran against the page's

@@ -1,7 +1,7 @@
 import { unixfs } from '@helia/unixfs'
 import type { MemoryBlockstore } from 'blockstore-core/memory'
 import { CID } from 'multiformats/cid'
-import type { BundleReader } from '../../src/verify/verify-result.ts'
+import type { BundleReader } from '../verify-result.ts'
 
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []

@@ -24,15 +24,21 @@ import {
   sourceCommitmentToField,
   toHex,
   verifyManifest,
-} from '../../../protocol/index.ts'
+} from '../protocol/index.ts'
 import {
   type ChainReader,
   decodeServiceState,
   latestSettlement,
   type ServiceOnChain,
   sameCommit,
-} from '../chain-reader.ts'
-import { SiteError, SiteErrorCode } from '../errors.ts'
+} from './chain-reader.ts'
+import { VerifyError, VerifyErrorCode } from './errors.ts'
+import {
+  type InnerBudget,
+  type InnerVerification,
+  innerJobsStatus,
+  MAX_INNER_VERIFICATIONS,
+} from './inner-jobs.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
 import { type OutputsSummary, outputsSummary } from './outputs.ts'
 
@@ -91,6 +97,10 @@ export interface VerifyDeps {
    */
   reveals?: (service: string) => Promise<readonly string[]>
   signal?: AbortSignal
+  /** How deep in a tree of inner jobs this verification is (0: the result asked about). */
+  nesting?: number
+  /** Inner verifications the whole tree may still make (shared; fresh at the top). */
+  innerBudget?: InnerBudget
 }
 
 /** The verdict, plus what the views need to show the result (only ever from checked bytes). */
@@ -101,6 +111,8 @@ export interface VerifyOutcome {
   files: Map<string, Uint8Array>
   /** The job's typed outputs, their digest and their check against the descriptor (null: none). */
   outputs: OutputsSummary | null
+  /** The driver jobs the manifest lists, each verified on its own (empty: none, or not reached). */
+  inner: InnerVerification[]
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -130,17 +142,26 @@ export async function verifyResult(
   const files = new Map<string, Uint8Array>()
   // The descriptor's output declarations, once walkChain has read the descriptor.
   const declared: { specs: ServiceDescriptor['outputs'] | null } = { specs: null }
+  const inner: InnerVerification[] = []
   const outcome = (manifest: ResultManifest | null): VerifyOutcome => {
     const links = (Object.keys(LINKS) as LinkId[]).map(
       (id) => decided.get(id) ?? link(id, 'pending', 'not checked: an earlier link is broken'),
     )
     const outputs = manifest ? outputsSummary(manifest, declared.specs ?? null) : null
-    return { links, manifest, files, outputs }
+    return { links, manifest, files, outputs, inner }
   }
   try {
-    return await walkChain(target, deps, set, files, outcome, (d) => {
-      declared.specs = d.outputs ?? []
-    })
+    return await walkChain(
+      target,
+      deps,
+      set,
+      files,
+      outcome,
+      (d) => {
+        declared.specs = d.outputs ?? []
+      },
+      inner,
+    )
   } catch (e) {
     // Whatever a hostile bundle or node makes throw, the report names it: no link stays on
     // "checking", and no ✓ stands beside content that was never checked.
@@ -159,6 +180,7 @@ async function walkChain(
   files: Map<string, Uint8Array>,
   outcome: (manifest: ResultManifest | null) => VerifyOutcome,
   onDescriptor: (d: ServiceDescriptor) => void,
+  inner: InnerVerification[],
 ): Promise<VerifyOutcome> {
   const opts = deps.signal ? { signal: deps.signal } : {}
 
@@ -250,7 +272,7 @@ async function walkChain(
   // 5–7. The service contract's frozen state, and the descriptor its CID names.
   let state: ServiceOnChain | null = null
   if (accounts === null) {
-    for (const id of ['runner', 'service', 'source', 'settled'] as const) {
+    for (const id of ['runner', 'service', 'source', 'settled', 'inner'] as const) {
       set(id, 'pending', `Mina node unavailable: ${why(chainError)}`)
     }
     return outcome(manifest)
@@ -312,6 +334,18 @@ async function walkChain(
 
   // 8. Inclusion in the user's settled results root.
   set('settled', ...(await settledStatus(target.service, manifest, state, deps)))
+
+  // 9. The driver jobs it used, each verified as any result is, one level down.
+  const depth = deps.nesting ?? 0
+  const innerBudget = deps.innerBudget ?? { left: MAX_INNER_VERIFICATIONS }
+  const nested = await innerJobsStatus(
+    manifest,
+    depth,
+    (t) => verifyResult(t, { ...deps, nesting: depth + 1, innerBudget }),
+    innerBudget,
+  )
+  inner.push(...nested.inner)
+  set('inner', nested.status, nested.detail)
   return outcome(manifest)
 }
 
@@ -366,7 +400,7 @@ async function settledStatus(
       deps.signal ? { signal: deps.signal } : {},
     )
   } catch (e) {
-    if (e instanceof SiteError && e.code === SiteErrorCode.SETTLED_LEAVES_INVALID)
+    if (e instanceof VerifyError && e.code === VerifyErrorCode.SETTLED_LEAVES_INVALID)
       return ['broken', `leaves document ${why(e)}`]
     return ['pending', `cannot retrieve the leaves document ${cid}: ${why(e)}`]
   }

@@ -4,7 +4,7 @@ import {
   outputsDigest,
   outputsLayoutProblem,
   type ResultManifest,
-} from '../../../protocol/index.ts'
+} from '../protocol/index.ts'
 
 /** A result's typed outputs as the page and `zkrunner verify` show them. */
 export interface OutputsSummary {

@@ -1,4 +1,4 @@
-import { type ResultsOwner, resultsRoot } from '../../../contracts/results-tree.ts'
+import { type ResultsOwner, resultsRoot } from '../contracts/results-tree.ts'
 
 // The contract's own results-tree definition (o1js Poseidon Merkle tree): imported, never copied,
 // so the page computes exactly the root the contract checks. It pulls in o1js, so the page only

@@ -6,8 +6,8 @@ import {
   settledLeavesCid,
   toHex,
   unwrap,
-} from '../../../protocol/index.ts'
-import { computeResultsRoot } from '../../src/verify/results-root.ts'
+} from '../../protocol/index.ts'
+import { computeResultsRoot } from '../results-root.ts'
 
 /**
  * Settles `digests` (leaf i = the i-th job) of `user` with `service` as the runner does: the

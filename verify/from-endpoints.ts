@@ -1,16 +1,16 @@
 import { Field, Poseidon } from 'o1js'
-import type { GenuineCode } from '../../../protocol/index.ts'
-import { GraphqlChainReader } from '../chain-reader.ts'
-import { createVerifiedReader } from '../ipfs/verified-reader.ts'
+import type { GenuineCode } from '../protocol/index.ts'
+import { GraphqlChainReader } from './chain-reader.ts'
+import { createVerifiedReader } from './gateway-reader.ts'
 import type { VerificationLink } from './links.ts'
 import { computeResultsRoot } from './results-root.ts'
 import { settledResultsFrom } from './settled-leaves.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify-result.ts'
 
-// The page's readers assembled for Node (the local stack and `zkrunner verify`): the same chain
-// reader, verified IPFS retrieval, genuine-and-frozen check and settled-leaves reader, with o1js's
-// Poseidon in process where the page asks its prover worker. One assembly, so the stack and the
-// CLI cannot drift from each other or from the page.
+// The verifier's readers assembled for Node (the local stack, `zkrunner verify`, the agent): the
+// chain reader, verified IPFS retrieval, genuine-and-frozen check and settled-leaves reader, with
+// o1js's Poseidon in process where the page asks its prover worker. One assembly, so the stack,
+// the CLI and the agent cannot drift from each other or from the page.
 
 /** What verification reads from: a Mina node, an archive, trustless gateways, the genuine code. */
 export interface VerifyEndpoints {

@@ -14,8 +14,8 @@ import {
   serviceAccountsQuery,
   sourceCommitmentToField,
   stopSlotsOf,
-} from '../../protocol/index.ts'
-import { SiteError, SiteErrorCode } from './errors.ts'
+} from '../protocol/index.ts'
+import { VerifyError, VerifyErrorCode } from './errors.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
 
 /** One event as the archive returns it: the block it is in and its fields (type index first). */
@@ -87,17 +87,21 @@ export class GraphqlChainReader implements ChainReader {
       try {
         res = await send()
       } catch {
-        throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
+        throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
       }
     }
-    if (!res.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url}: HTTP ${res.status}`)
+    if (!res.ok)
+      throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, `${url}: HTTP ${res.status}`)
     const body = (await res.json().catch(() => ({}))) as {
       data?: Record<string, unknown> | null
       errors?: { message?: string }[]
     }
     // A missing account comes back as `account: null` beside an error on some nodes: data wins.
     if (!body.data) {
-      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, body.errors?.[0]?.message ?? 'no data')
+      throw new VerifyError(
+        VerifyErrorCode.CHAIN_UNAVAILABLE,
+        body.errors?.[0]?.message ?? 'no data',
+      )
     }
     return body.data
   }
@@ -116,7 +120,7 @@ export class GraphqlChainReader implements ChainReader {
     const parsed = parseServiceAccounts(
       await this.#query(this.graphqlUrl, serviceAccountsQuery(service, creditTokenId)),
     )
-    if (!parsed.ok) throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, parsed.message)
+    if (!parsed.ok) throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, parsed.message)
     return parsed.value
   }
 
@@ -154,7 +158,7 @@ export class GraphqlChainReader implements ChainReader {
     const tip = (state.networkState as { maxBlockHeight?: { pendingMaxBlockHeight?: unknown } })
       ?.maxBlockHeight?.pendingMaxBlockHeight
     if (typeof tip !== 'number' || !Number.isSafeInteger(tip) || tip < 0)
-      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, 'the archive names no block height')
+      throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, 'the archive names no block height')
     // Windows [from, to) from genesis to the tip, `to` exclusive as the archive's filter is.
     const windows: [number, number][] = []
     for (let from = 0; from <= tip; from += ARCHIVE_BLOCK_RANGE)

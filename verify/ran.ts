@@ -1,4 +1,4 @@
-import type { ResultManifest } from '../../../protocol/index.ts'
+import type { ResultManifest } from '../protocol/index.ts'
 import type { VerificationLink } from './links.ts'
 
 /** What each mode means to a reader: who chose the command the runner signed. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ResultManifestSchema } from '../../../protocol/index.ts'
+import { ResultManifestSchema } from '../protocol/index.ts'
 import { truncatedLogsText } from './truncated-logs.ts'
 
 describe('truncatedLogsText', () => {

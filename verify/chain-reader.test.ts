@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  cidToFields,
-  generateMinaKeyPair,
-  publicKeyToFields,
-  unwrap,
-} from '../../protocol/index.ts'
-import { nodePoseidon } from '../test/support/genuine.ts'
+import { cidToFields, generateMinaKeyPair, publicKeyToFields, unwrap } from '../protocol/index.ts'
 import {
   GraphqlChainReader,
   latestSettlement,
@@ -14,6 +8,7 @@ import {
   registryListings,
 } from './chain-reader.ts'
 import { fieldsToPublicKey } from './mina-address.ts'
+import { nodePoseidon } from './test-support/genuine.ts'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 // A final block at `height`: events in it keep their array order.

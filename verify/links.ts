@@ -11,6 +11,7 @@ export const LINKS = {
   service: 'Manifest is for this service contract',
   source: 'Source commitment matches the service contract',
   settled: 'Included in the settled results root on chain',
+  inner: 'Every inner job (driver call) verifies and was paid for by this runner',
 } as const
 
 /** Identifier of one link. */

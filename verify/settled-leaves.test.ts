@@ -6,11 +6,11 @@ import {
   settledLeavesBytes,
   settledLeavesCid,
   toHex,
-} from '../../../protocol/index.ts'
-import { type RunningServer, startTrustlessGateway } from '../../test/support/trustless-gateway.ts'
-import { SiteErrorCode } from '../errors.ts'
-import { createVerifiedReader, type VerifiedReader } from '../ipfs/verified-reader.ts'
+} from '../protocol/index.ts'
+import { VerifyErrorCode } from './errors.ts'
+import { createVerifiedReader, type VerifiedReader } from './gateway-reader.ts'
 import { settledResultsFrom } from './settled-leaves.ts'
+import { type RunningServer, startTrustlessGateway } from './test-support/trustless-gateway.ts'
 
 // The leaves document through the page's real verified reader and a trustless gateway double.
 
@@ -52,10 +52,10 @@ describe('settledResultsFrom', () => {
     await blocks.put(cid, settledLeavesBytes(doc))
     const other = generateMinaKeyPair().publicKey
     expect(await codeOf(settled().digests(cid.toString(), service, other))).toBe(
-      SiteErrorCode.SETTLED_LEAVES_INVALID,
+      VerifyErrorCode.SETTLED_LEAVES_INVALID,
     )
     expect(await codeOf(settled().digests(cid.toString(), other, user))).toBe(
-      SiteErrorCode.SETTLED_LEAVES_INVALID,
+      VerifyErrorCode.SETTLED_LEAVES_INVALID,
     )
   })
 
@@ -63,6 +63,6 @@ describe('settledResultsFrom', () => {
     const missing = settledLeavesCid({ ...doc, manifestDigests: [] }).toString()
     const code = await codeOf(settled().digests(missing, service, user))
     expect(code).not.toBe('resolved')
-    expect(code).not.toBe(SiteErrorCode.SETTLED_LEAVES_INVALID)
+    expect(code).not.toBe(VerifyErrorCode.SETTLED_LEAVES_INVALID)
   }, 20_000)
 })

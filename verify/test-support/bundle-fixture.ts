@@ -12,6 +12,7 @@ import {
   encodeTerms,
   fromBase64url,
   generateMinaKeyPair,
+  type InnerJob,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   type ManifestOutputs,
@@ -32,7 +33,7 @@ import {
   toHex,
   unwrap,
   validateParameters,
-} from '../../../protocol/index.ts'
+} from '../../protocol/index.ts'
 
 /**
  * How a fixture bundle is spoiled, to check that the page names the broken link. Two are signed by
@@ -199,6 +200,8 @@ export async function bundleFixture(
   jobId: string,
   variant: BundleVariant = 'good',
   request: RequestBinding = requestFixture(service, jobId),
+  /** The driver jobs the job used, listed in its signed manifest (a higher-order job). */
+  innerJobs?: InnerJob[],
 ): Promise<BundleFixture> {
   const fs = unixfs({ blockstore: blocks })
   const content: Record<string, string> = {
@@ -259,6 +262,7 @@ export async function bundleFixture(
         }
       : {}),
     ...fixtureOutputs(service.descriptor.outputs ?? [], variant),
+    ...(innerJobs ? { innerJobs } : {}),
   }
   let signature = signManifest(manifest, service.runner.privateKey)
   if (variant === 'wrong-signature') {

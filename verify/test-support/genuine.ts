@@ -4,7 +4,7 @@ import {
   FROZEN_VAULT_PERMISSIONS,
   type GenuineCode,
   type ServiceAccounts,
-} from '../../../protocol/index.ts'
+} from '../../protocol/index.ts'
 
 // What the page's tests take for the genuine contracts, and accounts that pass or fail the check.
 

@@ -2,8 +2,8 @@ import { fallbackRouter } from '@helia/fallback-router'
 import { withHTTP } from '@helia/http'
 import { createVerifiedFetch, type VerifiedFetch } from '@helia/verified-fetch'
 import { createHeliaLight } from 'helia'
-import { SiteError, SiteErrorCode } from '../errors.ts'
-import type { BundleReader } from '../verify/verify-result.ts'
+import { VerifyError, VerifyErrorCode } from './errors.ts'
+import type { BundleReader } from './verify-result.ts'
 
 /** A BundleReader backed by @helia/verified-fetch, plus a way to stop its Helia node. */
 export interface VerifiedReader extends BundleReader {
@@ -16,8 +16,8 @@ export const DEFAULT_MAX_FILE_BYTES = 64 * 2 ** 20
 /** Reads a body, refusing it once it passes `max` bytes (the whole file is never buffered first). */
 async function cappedBytes(resource: string, res: Response, max: number): Promise<Uint8Array> {
   const tooLarge = () =>
-    new SiteError(
-      SiteErrorCode.FILE_TOO_LARGE,
+    new VerifyError(
+      VerifyErrorCode.FILE_TOO_LARGE,
       `${resource}: larger than ${max} bytes (raise the limit to read it)`,
     )
   const declared = Number(res.headers.get('content-length') ?? Number.NaN)
@@ -89,13 +89,13 @@ export async function createVerifiedReader(
     try {
       res = await vfetch(resource, signal ? { signal } : {})
     } catch (e) {
-      throw new SiteError(
-        SiteErrorCode.IPFS_UNAVAILABLE,
+      throw new VerifyError(
+        VerifyErrorCode.IPFS_UNAVAILABLE,
         `${resource}: ${e instanceof Error ? e.message : e}`,
       )
     }
     if (!res.ok)
-      throw new SiteError(SiteErrorCode.IPFS_UNAVAILABLE, `${resource}: HTTP ${res.status}`)
+      throw new VerifyError(VerifyErrorCode.IPFS_UNAVAILABLE, `${resource}: HTTP ${res.status}`)
     return cappedBytes(resource, res, maxFileBytes())
   }
   return {

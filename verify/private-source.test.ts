@@ -8,15 +8,15 @@ import {
   type SourceReveal,
   sha256,
   sourceRevealBytes,
-} from '../../../protocol/index.ts'
+} from '../protocol/index.ts'
 import {
   bundleFixture,
   PRIVATE_OPENING,
   type ServiceFixture,
   serviceFixture,
-} from '../../test/support/bundle-fixture.ts'
-import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../test/support/genuine.ts'
-import { memoryBundleReader } from '../../test/support/memory-bundle-reader.ts'
+} from './test-support/bundle-fixture.ts'
+import { genuineAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import type { VerifyDeps } from './verify-result.ts'
 import { verifyResult } from './verify-result.ts'
 

@@ -1,5 +1,5 @@
-import { fromHex, parseSettledLeaves } from '../../../protocol/index.ts'
-import { SiteError, SiteErrorCode } from '../errors.ts'
+import { fromHex, parseSettledLeaves } from '../protocol/index.ts'
+import { VerifyError, VerifyErrorCode } from './errors.ts'
 import type { BundleReader, SettledResults } from './verify-result.ts'
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -24,7 +24,7 @@ export function settledResultsFrom(
       const signal = options?.signal ? AbortSignal.any([options.signal, timeout]) : timeout
       const bytes = await reader.readCid(leavesCid, { signal })
       const invalid = (why: string) =>
-        new SiteError(SiteErrorCode.SETTLED_LEAVES_INVALID, `${leavesCid}: ${why}`)
+        new VerifyError(VerifyErrorCode.SETTLED_LEAVES_INVALID, `${leavesCid}: ${why}`)
       let json: unknown
       try {
         json = JSON.parse(decoder.decode(bytes))
