@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { z } from 'zod'
-import { generateHpkeKeyPair, generateMinaKeyPair } from '../protocol/index.ts'
+import { generateHpkeKeyPair, generateMinaKeyPair, newSalt } from '../protocol/index.ts'
 
 /** Every key and secret the local stack makes for itself: dev only, kept in the data dir (mode 0600). */
 export const StackSecretsSchema = z.strictObject({
@@ -18,6 +18,8 @@ export const StackSecretsSchema = z.strictObject({
   githubToken: z.string(),
   /** The GitHub service's own webhook secret (the HMAC key of X-Hub-Signature-256). */
   githubWebhookSecret: z.string().min(16),
+  /** The salt of the private sample's source commitment: secret until it is revealed. */
+  privateSalt: z.string(),
   tokenKey: z.string(),
   tokenAdminContractKey: z.string(),
   tokenAdminKey: z.string(),
@@ -42,6 +44,7 @@ async function create(): Promise<StackSecrets> {
     triggerToken: token('glptt-'),
     apiToken: token('glpat-'),
     ...githubSecrets(),
+    privateSalt: newSalt(),
     tokenKey: mina(),
     tokenAdminContractKey: mina(),
     tokenAdminKey: mina(),
@@ -53,9 +56,14 @@ async function create(): Promise<StackSecrets> {
 export async function loadOrCreateSecrets(path: string): Promise<StackSecrets> {
   try {
     const saved = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
-    // A data dir from before the GitHub service gets its secrets added, the others kept.
-    if (saved.githubToken === undefined) {
-      const secrets = StackSecretsSchema.parse({ ...saved, ...githubSecrets() })
+    // A data dir from before the GitHub or the private service gets their secrets added, the
+    // others kept.
+    if (saved.githubToken === undefined || saved.privateSalt === undefined) {
+      const secrets = StackSecretsSchema.parse({
+        ...(saved.githubToken === undefined ? githubSecrets() : {}),
+        ...(saved.privateSalt === undefined ? { privateSalt: newSalt() } : {}),
+        ...saved,
+      })
       await save(path, secrets)
       return secrets
     }
