@@ -754,6 +754,7 @@ async function bringUp(
     minaGraphqlUrl: urls.minaGraphql,
     archiveUrl: urls.archive,
     gateways: [urls.gateway],
+    registryAddress: deployment.registry,
   }
 
   const userPublicKey = userKey.toPublicKey().toBase58()
