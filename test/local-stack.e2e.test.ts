@@ -370,11 +370,11 @@ describe('the local stack', () => {
     expect(job.status).toBe('success')
     expect(job.bundleCid).toMatch(/^baf/)
     await stack.settle(log)
-    const statusOf = (links: { name: string; status: string }[]) =>
-      Object.fromEntries(links.map((l) => [l.name, l.status]))
+    const statusOf = (links: { id: string; status: string }[]) =>
+      Object.fromEntries(links.map((l) => [l.id, l.status]))
     const before = await stack.verify(job)
     expect(statusOf(before)).toEqual({ ...EVERY_LINK_OK, source: 'pending' })
-    expect(before.find((l) => l.name === 'source')?.detail).toMatch(/^private \(committed\)/)
+    expect(before.find((l) => l.id === 'source')?.detail).toMatch(/^private \(committed\)/)
 
     // Everything anyone can read about the service and its job, as text.
     const seen: string[] = []
@@ -473,7 +473,7 @@ describe('the local stack', () => {
       expect(code, out.join('\n')).toBe(0)
       const after = await stack.verify(job)
       expect(statusOf(after)).toEqual(EVERY_LINK_OK)
-      expect(after.find((l) => l.name === 'source')?.detail).toContain(coordinates.commit)
+      expect(after.find((l) => l.id === 'source')?.detail).toContain(coordinates.commit)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
