@@ -158,6 +158,10 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
       '--genuine-code <json>',
       'the genuine contracts: {"serviceVkHash","vaultVkHash","txnVersion"} (config genuineCode)',
     )
+    .option(
+      '--registry <address>',
+      "the service registry, where a private service's reveal is listed (config registryAddress)",
+    )
     .option('--timeout <seconds>', `give up reading after this long (default ${DEFAULT_TIMEOUT_S})`)
     .option('--json', 'print a machine-readable report (the verdict and every link) on stdout')
     .addHelpText('after', VERIFY_HELP)

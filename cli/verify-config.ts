@@ -44,6 +44,7 @@ export interface VerifyFlags {
   gateway?: string[]
   creditTokenId?: string
   genuineCode?: string
+  registry?: string
 }
 
 /**
@@ -103,6 +104,7 @@ export async function resolveEndpoints(flags: VerifyFlags): Promise<VerifyEndpoi
     ...(flags.gateway?.length ? { gateways: flags.gateway } : {}),
     ...(flags.creditTokenId !== undefined ? { creditTokenId: flags.creditTokenId } : {}),
     ...(genuineCode !== undefined ? { genuineCode } : {}),
+    ...(flags.registry !== undefined ? { registryAddress: flags.registry } : {}),
   }
   const parsed = EndpointsSchema.safeParse(merged)
   if (!parsed.success) {
@@ -123,6 +125,8 @@ export async function resolveEndpoints(flags: VerifyFlags): Promise<VerifyEndpoi
     archiveUrl: c.archiveUrl,
     gateways: c.gateways,
     genuine: { creditTokenId: c.creditTokenId, code: c.genuineCode },
+    // A private service's reveal is listed there; without it its source stays "committed".
+    ...(c.registryAddress !== undefined ? { registryAddress: c.registryAddress } : {}),
   }
 }
 

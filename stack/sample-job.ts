@@ -28,6 +28,8 @@ export interface UserEndpoints {
   gateways: string[]
   /** What a genuine service is compared with (the deployment's compiled contracts). */
   genuine: { creditTokenId: string; code: GenuineCode }
+  /** The registry, where a private service's reveal is listed. */
+  registryAddress?: string
 }
 
 /** The outcome of one sample job, as the user sees it. */

@@ -15,6 +15,7 @@ import type { GitlabStandin } from '../gitlab-standin/types.ts'
 import { registerWithWorker } from '../operator/register.ts'
 import {
   hpkeKeyPairOf,
+  type PrivateCoordinates,
   type RequestBinding,
   type ServiceDescriptor,
   signStatusQuery,
@@ -37,6 +38,7 @@ import { JobLedger } from './job-ledger.ts'
 import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
 import { startPageServer } from './page-server.ts'
+import { PRIVATE_PROJECT, privateSample, privateSampleCommit } from './private-sample.ts'
 import { publishDescriptor } from './publish.ts'
 import { ensureDeposit, pk, requestJob, verifyJob, watchJob } from './sample-job.ts'
 import {
@@ -139,6 +141,11 @@ export interface LocalStack {
   descriptor: ServiceDescriptor
   /** Both service versions of the sample, by provider. */
   services: Record<StackProvider, StackService>
+  /**
+   * The sample as a private service (GitLab): no coordinates in its descriptor, a hiding source
+   * commitment; `coordinates` are what its operator sealed to the Worker and may reveal later.
+   */
+  privateService: StackService & { coordinates: PrivateCoordinates }
   gitlab: GitlabStandin
   github: GithubStandin
   faults: StackFaults
@@ -354,6 +361,16 @@ async function bringUp(
   const githubDescriptorCid = await publishDescriptor(agentDataDir, githubDescriptor)
   const githubServiceKey = await serviceKeyFor(join(dataDir, 'services.json'), githubDescriptorCid)
 
+  // The same job as a private service: a project and commit of its own on the GitLab stand-in,
+  // committed with the stack's secret salt; the coordinates travel only sealed to the Worker.
+  const privateCommit = privateSampleCommit(commitment)
+  const priv = privateSample(descriptor, { salt: secrets.privateSalt, commit: privateCommit })
+  const privateDescriptorCid = await publishDescriptor(agentDataDir, priv.descriptor)
+  const privateServiceKey = await serviceKeyFor(
+    join(dataDir, 'services.json'),
+    privateDescriptorCid,
+  )
+
   selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID, { prove })
   const deployInput = {
     payer,
@@ -379,6 +396,19 @@ async function bringUp(
     descriptorCid: githubDescriptorCid,
     what: 'the GitHub service version',
   })
+  const privateDeployment = await ensureService(deployInput, {
+    serviceKey: privateServiceKey,
+    sourceCommitment: priv.descriptor.sourceCommitment,
+    descriptorCid: privateDescriptorCid,
+    what: 'the private service version',
+  })
+  const privateService = {
+    provider: 'gitlab' as const,
+    ...privateDeployment,
+    descriptor: priv.descriptor,
+    descriptorCid: privateDescriptorCid,
+    coordinates: priv.coordinates,
+  }
   const services: Record<StackProvider, StackService> = {
     gitlab: {
       provider: 'gitlab',
@@ -395,12 +425,13 @@ async function bringUp(
     },
   }
   // The page's dev wallet gets a deposit up front with each service, so the page can buy a job
-  // from either at once: proving a deposit in the browser takes minutes.
-  for (const key of [serviceKey, githubServiceKey])
+  // from any at once: proving a deposit in the browser takes minutes.
+  for (const key of [serviceKey, githubServiceKey, privateServiceKey])
     await ensureDeposit(payer, key.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
   await sendHeartbeat(payer, githubServiceKey.toPublicKey(), runnerKey, log)
+  await sendHeartbeat(payer, privateServiceKey.toPublicKey(), runnerKey, log)
 
   const agentEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -419,7 +450,14 @@ async function bringUp(
   const jobUser = stackJobUser(buildsDir, log)
   if (jobUser) agentEnv.ZKRUNNER_JOB_USER = jobUser.name
   else delete agentEnv.ZKRUNNER_JOB_USER
-  await writeFile(join(dataDir, 'agent.json'), '{}\n')
+  // The runner's own copy of the private sample's opening: it runs a checkout only when the commit
+  // opens the commitment (README: "Private services", step 4).
+  const { salt, providerUrl, project } = priv.coordinates
+  await writeFile(
+    join(dataDir, 'agent.json'),
+    `${JSON.stringify({ privateSources: [{ salt, providerUrl, project }] })}\n`,
+    { mode: 0o600 },
+  )
   // The runner key sits in the agent's key file (0600, outside the builds dir), not in its
   // environment: a job could read the agent's environment from /proc.
   const keyFile = join(agentDataDir, 'runner-key.json')
@@ -467,15 +505,25 @@ async function bringUp(
         sha: commitment,
         jobName: ci.name,
       },
+      {
+        // The private sample: the same job and tokens, under a project and commit of its own.
+        id: PRIVATE_PROJECT.id,
+        path: PRIVATE_PROJECT.path,
+        webhookSecret: secrets.webhookSecret,
+        triggerTokens: [secrets.triggerToken],
+        accessTokens: [secrets.apiToken],
+        sha: privateCommit,
+        jobName: ci.name,
+      },
     ],
     control: true,
-    runJob: async ({ pipeline, job, variables }) =>
+    runJob: async ({ project, pipeline, job, variables }) =>
       runWithExecutor(
         (spec, options) => sup.exec(spec, options),
         {
           ci,
           projectDir: SAMPLE_PROJECT_DIR,
-          projectPath: 'zkrunner/sample-primes',
+          projectPath: project.path ?? 'zkrunner/sample-primes',
           jobId: job.id,
           pipelineId: pipeline.id,
           sha: pipeline.sha,
@@ -620,6 +668,20 @@ async function bringUp(
     },
     runnerPrivateKey: runnerKey.toBase58(),
   })
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: privateService.service,
+    descriptor: privateService.descriptor,
+    descriptorCid: privateDescriptorCid,
+    receiptTokenId: privateService.receiptTokenId,
+    credentials: {
+      triggerToken: secrets.triggerToken,
+      apiToken: secrets.apiToken,
+      webhookSecret: secrets.webhookSecret,
+      coordinates: privateService.coordinates,
+    },
+    runnerPrivateKey: runnerKey.toBase58(),
+  })
 
   // The agent's heartbeat duty, in this process (it shares the stack's chain connection, and
   // proving needs no second compile): it reads the allowed age from the Worker and renews at half
@@ -629,7 +691,7 @@ async function bringUp(
     runnerKey,
     payer,
     workerUrl: urls.worker,
-    services: [deployment.service, githubDeployment.service],
+    services: [deployment.service, githubDeployment.service, privateService.service],
   })
   let duty: { stop: AbortController; done: Promise<void> } | undefined
   const keepAlive = async () => {
@@ -691,6 +753,7 @@ async function bringUp(
     minaGraphqlUrl: urls.minaGraphql,
     archiveUrl: urls.archive,
     gateways: [urls.gateway],
+    registryAddress: deployment.registry,
   }
 
   const userPublicKey = userKey.toPublicKey().toBase58()
@@ -808,6 +871,7 @@ async function bringUp(
     deployment,
     descriptor,
     services,
+    privateService,
     gitlab,
     github,
     faults,

@@ -7,6 +7,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readSealed } from '../agent/bundle/build-bundle.ts'
 import { Spool } from '../agent/spool/spool.ts'
+import { main as deployCli } from '../contracts/deploy-cli.ts'
 import {
   deposit,
   readCredits,
@@ -384,6 +385,122 @@ describe('the local stack', () => {
     } finally {
       await context.close()
       await rm(profile, { recursive: true, force: true })
+    }
+  })
+
+  test('a private service: its job runs and verifies with the source "private (committed)", no public document, event, response or log names its coordinates, and its reveal makes that source link pass', async () => {
+    const target = stack.privateService
+    const { coordinates } = target
+    const job = await stack.requestJob(200_000, log, target)
+    expect(job.status).toBe('success')
+    expect(job.bundleCid).toMatch(/^baf/)
+    await stack.settle(log)
+    const statusOf = (links: { id: string; status: string }[]) =>
+      Object.fromEntries(links.map((l) => [l.id, l.status]))
+    const before = await stack.verify(job)
+    expect(statusOf(before)).toEqual({ ...EVERY_LINK_OK, source: 'pending' })
+    expect(before.find((l) => l.id === 'source')?.detail).toMatch(/^private \(committed\)/)
+
+    // Everything anyone can read about the service and its job, as text.
+    const seen: string[] = []
+    const reader = await createVerifiedReader([stack.urls.gateway])
+    try {
+      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+      seen.push(text(await reader.readCid(target.descriptorCid)))
+      const manifest = JSON.parse(
+        text(await reader.readPath(job.bundleCid!, 'manifest.json')),
+      ) as ResultManifest
+      seen.push(JSON.stringify(manifest))
+      for (const f of manifest.files) seen.push(text(await reader.readPath(job.bundleCid!, f.path)))
+    } finally {
+      await reader.stop()
+    }
+    const chain = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+    const json = (v: unknown) =>
+      JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))
+    seen.push(json(await chain.events(target.service)))
+    seen.push(json(await chain.events(stack.deployment.registry)))
+    seen.push(json(await chain.zkappState(target.service)))
+    for (const path of [
+      '/v1/services',
+      `/v1/services/${target.service}`,
+      `/v1/services/${target.service}/summary`,
+      `/v1/jobs/${job.jobId}`,
+    ]) {
+      seen.push(await (await fetch(`${stack.urls.worker}${path}`)).text())
+    }
+    // The logs of everything but the GitLab stand-in itself (the provider knows its own project):
+    // the Worker, the agent and its gateway, the job's output, the chain.
+    seen.push(...lines.filter((l) => !l.startsWith('[gitlab]')))
+    const everything = seen.join('\n')
+    for (const secret of [coordinates.project, coordinates.salt, coordinates.commit]) {
+      expect(everything.includes(secret), `${secret} appears in a public place`).toBe(false)
+    }
+
+    // The operator reveals: the opening goes public, and the source link of the old job passes.
+    const dir = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-reveal-'))
+    try {
+      const payer = (
+        await Lightnet.acquireKeyPair({
+          isRegularAccount: true,
+          lightnetAccountManagerEndpoint: stack.urls.accountManager,
+        })
+      ).privateKey
+      await writeFile(
+        join(dir, 'payer.json'),
+        JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
+      )
+      await writeFile(
+        join(dir, 'deploy.json'),
+        JSON.stringify({
+          deployAliases: {
+            local: {
+              networkId: 'devnet',
+              url: stack.urls.minaGraphql,
+              archive: stack.urls.archive,
+              feePayerKeyPath: 'payer.json',
+              fee: '0.1',
+              prove: stack.proofs,
+              creditToken: stack.deployment.token,
+              registry: stack.deployment.registry,
+            },
+          },
+        }),
+      )
+      await writeFile(
+        join(dir, 'opening.json'),
+        JSON.stringify({ service: target.service, provider: 'gitlab', ...coordinates }),
+      )
+      const out: string[] = []
+      const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) }
+      // The reveal is pinned in the agent's IPFS store: one process opens it at a time.
+      await stack.stopAgent()
+      let code: number
+      try {
+        code = await deployCli(
+          [
+            'reveal',
+            'local',
+            '--config',
+            join(dir, 'deploy.json'),
+            '--opening',
+            join(dir, 'opening.json'),
+            '--runner-key',
+            join(stack.agentDataDir, 'runner-key.json'),
+            '--ipfs-dir',
+            stack.agentDataDir,
+          ],
+          io,
+        )
+      } finally {
+        await stack.startAgent()
+      }
+      expect(code, out.join('\n')).toBe(0)
+      const after = await stack.verify(job)
+      expect(statusOf(after)).toEqual(EVERY_LINK_OK)
+      expect(after.find((l) => l.id === 'source')?.detail).toContain(coordinates.commit)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 

@@ -4,6 +4,7 @@ import { GraphqlChainReader } from './chain-reader.ts'
 import { createVerifiedReader } from './gateway-reader.ts'
 import type { VerificationLink } from './links.ts'
 import { computeResultsRoot } from './results-root.ts'
+import { revealsInRegistry } from './reveals.ts'
 import { settledResultsFrom } from './settled-leaves.ts'
 import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify-result.ts'
 
@@ -19,6 +20,11 @@ export interface VerifyEndpoints {
   gateways: readonly string[]
   /** What a genuine service is compared with (the deployment's compiled contracts). */
   genuine: { creditTokenId: string; code: GenuineCode }
+  /**
+   * The registry, where a private service's operator lists its reveal; without it a private
+   * service's source link stays "private (committed)" even after a reveal.
+   */
+  registryAddress?: string
 }
 
 /** Verifies `target` exactly as the page does, from the gateways and the chain alone. */
@@ -29,14 +35,20 @@ export async function verifyFromEndpoints(
   options: { signal?: AbortSignal } = {},
 ): Promise<VerifyOutcome> {
   const reader = await createVerifiedReader(endpoints.gateways)
+  const chain = new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl)
+  const poseidon = async (fields: bigint[]) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt()
+  const registry = endpoints.registryAddress
   try {
     return await verifyResult(
       target,
       {
         bundle: reader,
-        chain: new GraphqlChainReader(endpoints.minaGraphqlUrl, endpoints.archiveUrl),
+        chain,
         genuine: endpoints.genuine,
-        poseidon: async (fields) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt(),
+        poseidon,
+        ...(registry
+          ? { reveals: (service: string) => revealsInRegistry(chain, registry, service, poseidon) }
+          : {}),
         // The leaves come from the document the Settle event names, as on the page.
         settled: settledResultsFrom(reader, async (owner, digests) =>
           computeResultsRoot(owner, digests),

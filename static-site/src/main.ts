@@ -29,6 +29,7 @@ import {
   ranVouched,
   registryEntries,
   registryListings,
+  revealsInRegistry,
   type Settlement,
   settledResultsFrom,
   truncatedLogsText,
@@ -99,23 +100,6 @@ function ownRecord(service: string, user: string) {
   } catch {
     return undefined
   }
-}
-
-/**
- * The reveal documents a service's own runner key listed for it in the registry, newest first (a
- * stranger's listings are dropped as for the market).
- */
-async function revealsOf(app: App, service: string): Promise<readonly string[]> {
-  const events = await app.chain.events(app.config.registryAddress)
-  const [own] = await ownListings(
-    registryEntries(events).filter((e) => e.service === service),
-    async (s) => {
-      const fields = await app.chain.zkappState(s).catch(() => null)
-      return holdsServiceState(fields) ? decodeServiceState(fields).runnerKeyHash : null
-    },
-    (fields) => app.prover.poseidon(fields),
-  )
-  return own?.laterCids ?? []
 }
 
 /** The node's announced upgrade; `unknown` when it cannot say (no `runtimeConfig`, or no answer). */
@@ -227,7 +211,10 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
         settled: settledResultsFrom(app.ipfs, (owner, digests) =>
           app.prover.resultsRoot(owner, digests),
         ),
-        reveals: (service) => revealsOf(app, service),
+        reveals: (service) =>
+          revealsInRegistry(app.chain, app.config.registryAddress, service, (fields) =>
+            app.prover.poseidon(fields),
+          ),
       },
       panel.update,
     )
