@@ -32,6 +32,7 @@ import { createVerifiedReader } from '../verify/gateway-reader.ts'
 import {
   decodeServiceState,
   GraphqlChainReader,
+  LINKS,
   ownListings,
   registryEntries,
 } from '../verify/index.ts'
@@ -77,7 +78,7 @@ async function openPage(context: BrowserContext): Promise<{ page: Page; errors: 
 }
 
 const allOk = (links: { status: string }[]) =>
-  links.length === 8 && links.every((l) => l.status === 'ok')
+  links.length === Object.keys(LINKS).length && links.every((l) => l.status === 'ok')
 
 /**
  * Buys one job of `service` on the page as its dev wallet does: opens the market row, fills LIMIT,
@@ -479,8 +480,8 @@ describe('the local stack', () => {
       try {
         code = await deployCli(
           [
-            'reveal',
             'local',
+            'reveal',
             '--config',
             join(dir, 'deploy.json'),
             '--opening',
