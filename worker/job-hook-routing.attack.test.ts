@@ -1,5 +1,4 @@
-import { inject } from 'vitest'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { TEST_PROJECT_ID, TEST_WEBHOOK_SECRET } from './test-support/constants.ts'
 import {
   call,
@@ -41,7 +40,10 @@ describe('Job Hook routing: a stranger cannot take another service’s pipelines
       webhookSecret: strangerSecret,
     })
     const strangerUser = await fundedUser(stranger, 100n)
-    const strangerJob = await sealedJob(stranger, strangerUser, { cumulativeAmount: 10n, nonce: 1n })
+    const strangerJob = await sealedJob(stranger, strangerUser, {
+      cumulativeAmount: 10n,
+      nonce: 1n,
+    })
     await postJson('/v1/jobs', strangerJob.envelope)
 
     const victim = await registeredService()

@@ -839,7 +839,11 @@ export class ServiceObject extends DurableObject<Env> {
 
   async #pointRun(run: RunRef, jobId: string) {
     const registration = this.#requireRegistration()
-    const name = this.#provider(registration).runPointer(await this.#runsOn(registration), run)
+    const name = this.#provider(registration).runPointer(
+      await this.#runsOn(registration),
+      run,
+      await this.#openCredentials(registration),
+    )
     if (name === null) return
     await this.env.JOBS.get(this.env.JOBS.idFromName(name)).set(
       JSON.stringify({ service: registration.service, jobId }),

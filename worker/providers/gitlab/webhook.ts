@@ -8,6 +8,7 @@ import { ApiError, ApiErrorCode } from '../../errors.ts'
 import { serviceStub } from '../../services.ts'
 import { JOB_ID_VARIABLE, SERVICE_VARIABLE } from '../variables.ts'
 import { answer, ignored } from '../webhook-answer.ts'
+import { jobHookPointer } from './job-hook-pointer.ts'
 
 // GitLab's documented payloads carry much more; only what the Worker reads is checked.
 const PipelineHookSchema = z.object({
@@ -89,7 +90,7 @@ export const gitlabWebhook = new Hono<AppEnv>().post('/', async (c) => {
     if (!hook.success) throw invalid(hook.error)
     const h = hook.data
     const pointer = await c.env.JOBS.get(
-      c.env.JOBS.idFromName(`pipeline:${h.project_id}:${h.pipeline_id}`),
+      c.env.JOBS.idFromName(jobHookPointer(token, h.project_id, h.pipeline_id)),
     ).get()
     if (pointer === null) return c.json(ignored('unknown pipeline'))
     const { service, jobId } = JSON.parse(pointer) as { service: string; jobId: string }
