@@ -161,6 +161,7 @@ export async function verifyResult(
         declared.specs = d.outputs ?? []
       },
       inner,
+      (id) => decided.get(id)?.status,
     )
   } catch (e) {
     // Whatever a hostile bundle or node makes throw, the report names it: no link stays on
@@ -181,6 +182,7 @@ async function walkChain(
   outcome: (manifest: ResultManifest | null) => VerifyOutcome,
   onDescriptor: (d: ServiceDescriptor) => void,
   inner: InnerVerification[],
+  decided: (id: LinkId) => VerificationLink['status'] | undefined,
 ): Promise<VerifyOutcome> {
   const opts = deps.signal ? { signal: deps.signal } : {}
 
@@ -335,7 +337,15 @@ async function walkChain(
   // 8. Inclusion in the user's settled results root.
   set('settled', ...(await settledStatus(target.service, manifest, state, deps)))
 
-  // 9. The driver jobs it used, each verified as any result is, one level down.
+  // 9. The driver jobs it used, each verified as any result is, one level down; only those a
+  // manifest the service's runner signed lists. Anyone's bytes can list 64 entries: fetching and
+  // verifying them for a result already broken at its signature would be work for nothing.
+  if (decided('signature') !== 'ok' || decided('runner') !== 'ok') {
+    if ((manifest.innerJobs ?? []).length > 0)
+      set('inner', 'pending', "not checked: the manifest is not signed by the service's runner")
+    else set('inner', 'ok', 'no inner jobs')
+    return outcome(manifest)
+  }
   const depth = deps.nesting ?? 0
   const innerBudget = deps.innerBudget ?? { left: MAX_INNER_VERIFICATIONS }
   const nested = await innerJobsStatus(
