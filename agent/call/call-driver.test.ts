@@ -271,3 +271,20 @@ describe('zkrunner-agent call: the outer runner as a user of the driver', () => 
     expect(worker.submissions).toHaveLength(0)
   })
 })
+
+describe('zkrunner-agent call: the Worker key the driver contract froze', () => {
+  it("seals nothing and signs nothing when the descriptor's Worker key is not the one the contract froze (as the page refuses)", async () => {
+    const other = await generateHpkeKeyPair()
+    const d = deps()
+    const state = [...driver.state]
+    // The contract froze another Worker key's hash than the descriptor names.
+    const stranger = await serviceFixture(new MemoryBlockstore(), {
+      workerPublicKey: other.publicKey,
+    })
+    state[5] = stranger.state[5]!
+    d.chain = { ...d.chain, zkappState: async () => state }
+    await expect(call(d)).rejects.toMatchObject({ code: AgentErrorCode.CALL_REFUSED })
+    expect(signatures).toBe(0)
+    expect(worker.submissions).toHaveLength(0)
+  })
+})
