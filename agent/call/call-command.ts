@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { Field, Poseidon } from 'o1js'
 import { z } from 'zod'
 import {
   CallPathSchema,
@@ -142,6 +143,7 @@ export async function runCall(
         chain,
         readDescriptor: (cid) => reader.readCid(cid),
         wallet: devKeyWallet(key.privateKey),
+        poseidon: async (fields) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt(),
         budget: { perJob: callBudgetPerJob, perService: callBudgetPerService },
         ledger: fileCallLedger(config.dataDir),
         verify: (target) =>

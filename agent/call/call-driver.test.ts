@@ -140,6 +140,7 @@ function deps(budget: CallBudget = { perJob: 100n, perService: 1000n }): CallDep
         return wallet.signFields(fields)
       },
     },
+    poseidon: nodePoseidon,
     budget,
     ledger: fileCallLedger(dataDir),
     verify: (target) =>

@@ -14,7 +14,7 @@ import {
   type ServiceDescriptor,
   toHex,
 } from '../../protocol/index.ts'
-import { buildSealedRequest } from '../../static-site/src/request.ts'
+import { buildSealedRequest, workerKeyHashOf } from '../../static-site/src/request.ts'
 import { statusQueryFor } from '../../static-site/src/wallet/status-query.ts'
 import type { Wallet } from '../../static-site/src/wallet/wallet.ts'
 import {
@@ -65,6 +65,8 @@ export interface CallDeps {
   wallet: Wallet
   budget: CallBudget
   ledger: CallLedger
+  /** Poseidon over Fields (o1js's `Poseidon.hash`): the contract's hash of the Worker key. */
+  poseidon(fields: bigint[]): Promise<bigint>
   /** The shared verifier, assembled by the caller (from-endpoints in the CLI). */
   verify(target: VerifyTarget): Promise<VerifyOutcome>
   /** Resolves when the Worker's job record may have changed (the CLI polls; tests step). */
@@ -110,6 +112,13 @@ export async function callDriver(req: CallRequest, deps: CallDeps): Promise<Call
   if (state.descriptorCid === null)
     throw new AgentError(AgentErrorCode.CALL_REFUSED, `${req.driver} holds no descriptor CID`)
   const descriptor = descriptorOf(await deps.readDescriptor(state.descriptorCid), req.driver)
+  // Sealed only to the Worker key the contract froze, not merely the one the descriptor names
+  // (the page's rule before it seals).
+  if ((await workerKeyHashOf(descriptor.workerPublicKey, deps.poseidon)) !== state.workerKeyHash)
+    throw new AgentError(
+      AgentErrorCode.CALL_REFUSED,
+      `${req.driver}: the descriptor's Worker key is not the one the service contract froze: nothing was signed`,
+    )
   // The price settlement charges is the contract's, never the descriptor's.
   const price = state.terms.pricePerJob
 
