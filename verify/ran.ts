@@ -51,10 +51,16 @@ export function ranText(manifest: Pick<ResultManifest, 'ran'>): string | null {
 /**
  * `ran` is only what the manifest says: shown (page, `zkrunner verify`) only when the manifest is
  * well-formed (or only not asked about a request) and the runner's signature on it holds, so
- * nobody but the runner can put words there.
+ * nobody but the runner can put words there. The signature link holds for whatever key the
+ * manifest names as its runner, so a runner link found broken (a key that is not the service's
+ * runner: anyone's) vouches for nothing either.
  */
 export function ranVouched(links: readonly VerificationLink[]): boolean {
   const status = (id: VerificationLink['id']) => links.find((l) => l.id === id)?.status
   const manifest = status('manifest')
-  return (manifest === 'ok' || manifest === 'pending') && status('signature') === 'ok'
+  return (
+    (manifest === 'ok' || manifest === 'pending') &&
+    status('signature') === 'ok' &&
+    status('runner') !== 'broken'
+  )
 }
