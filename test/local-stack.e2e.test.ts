@@ -151,6 +151,42 @@ async function workerStatus(service: string) {
   }
 }
 
+/**
+ * The README's operator files in `dir`: a funded fee payer of its own (`payer.json`; one payer per
+ * sender keeps nonces apart) and `deploy.json` with the alias `local` for this stack. The stack's
+ * chain does not verify proofs, so the alias proves only when the stack does.
+ */
+async function writeOperatorAlias(dir: string): Promise<PrivateKey> {
+  const payer = (
+    await Lightnet.acquireKeyPair({
+      isRegularAccount: true,
+      lightnetAccountManagerEndpoint: stack.urls.accountManager,
+    })
+  ).privateKey
+  await writeFile(
+    join(dir, 'payer.json'),
+    JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
+  )
+  await writeFile(
+    join(dir, 'deploy.json'),
+    JSON.stringify({
+      deployAliases: {
+        local: {
+          networkId: 'devnet',
+          url: stack.urls.minaGraphql,
+          archive: stack.urls.archive,
+          feePayerKeyPath: 'payer.json',
+          fee: '0.1',
+          prove: stack.proofs,
+          creditToken: stack.deployment.token,
+          registry: stack.deployment.registry,
+        },
+      },
+    }),
+  )
+  return payer
+}
+
 /** The version offered with `npm run operator -- offer` (and later retired after one job). */
 let offered: { service: string; descriptor: ServiceDescriptor } | undefined
 
@@ -441,33 +477,7 @@ describe('the local stack', () => {
     // The operator reveals: the opening goes public, and the source link of the old job passes.
     const dir = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-reveal-'))
     try {
-      const payer = (
-        await Lightnet.acquireKeyPair({
-          isRegularAccount: true,
-          lightnetAccountManagerEndpoint: stack.urls.accountManager,
-        })
-      ).privateKey
-      await writeFile(
-        join(dir, 'payer.json'),
-        JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
-      )
-      await writeFile(
-        join(dir, 'deploy.json'),
-        JSON.stringify({
-          deployAliases: {
-            local: {
-              networkId: 'devnet',
-              url: stack.urls.minaGraphql,
-              archive: stack.urls.archive,
-              feePayerKeyPath: 'payer.json',
-              fee: '0.1',
-              prove: stack.proofs,
-              creditToken: stack.deployment.token,
-              registry: stack.deployment.registry,
-            },
-          },
-        }),
-      )
+      await writeOperatorAlias(dir)
       await writeFile(
         join(dir, 'opening.json'),
         JSON.stringify({ service: target.service, provider: 'gitlab', ...coordinates }),
@@ -617,35 +627,8 @@ describe('the local stack', () => {
       // The README's "Offer a service" files: a funded fee payer (the stack's deployer pays the
       // heartbeat duty; one payer per sender keeps nonces apart), an alias, credentials, and a
       // new descriptor (another name and price: a new version of the sample's job).
-      const payer = (
-        await Lightnet.acquireKeyPair({
-          isRegularAccount: true,
-          lightnetAccountManagerEndpoint: stack.urls.accountManager,
-        })
-      ).privateKey
+      const payer = await writeOperatorAlias(dir)
       const file = (name: string) => join(dir, name)
-      await writeFile(
-        file('payer.json'),
-        JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
-      )
-      await writeFile(
-        file('deploy.json'),
-        JSON.stringify({
-          deployAliases: {
-            local: {
-              networkId: 'devnet',
-              url: stack.urls.minaGraphql,
-              archive: stack.urls.archive,
-              feePayerKeyPath: 'payer.json',
-              fee: '0.1',
-              // The stack's chain does not verify proofs (as the stack's own transactions).
-              prove: stack.proofs,
-              creditToken: stack.deployment.token,
-              registry: stack.deployment.registry,
-            },
-          },
-        }),
-      )
       const descriptor: ServiceDescriptor = {
         ...stack.descriptor,
         name: 'Count primes (offered by the e2e operator)',
