@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { chmod, chown, mkdir, rm, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { JobUser } from '../agent/isolation/job-user.ts'
@@ -79,9 +80,14 @@ export async function startGithubRunner(input: GithubRunnerInput): Promise<Stack
     started: [agent.command, ...agent.args, 'github', 'hook', 'started'],
     completed: [agent.command, ...agent.args, 'github', 'hook', 'completed'],
   }
-  if (!jobUser) {
+  // The hooks and the `run:` shell run the agent as the job user: a checkout it cannot read (a
+  // clone under a 0700 home or mktemp directory) would fail every GitHub job with EACCES.
+  const unusable = jobUser ? agentUnusableBy(agent, jobUser, path) : null
+  if (!jobUser || unusable) {
     input.log(
-      "GitHub jobs run as the stack's own user, without a signer (no job user): a job could read the runner key",
+      unusable
+        ? `GitHub jobs run as the stack's own user, without a signer: ${unusable}; a job could read the runner key`
+        : "GitHub jobs run as the stack's own user, without a signer (no job user): a job could read the runner key",
     )
     const { ZKRUNNER_JOB_USER: _jobUser, ...env } = input.agentEnv
     return {
@@ -128,4 +134,25 @@ export async function startGithubRunner(input: GithubRunnerInput): Promise<Stack
     runner: { workDir: work, checkoutFrom: dirs.repository, hooks, env, user: jobUser },
     signer: { proc, socketPath },
   }
+}
+
+/**
+ * Why `user` cannot run the agent (its `--help` fails as that user), or null when it can: the
+ * runner's hooks and shell run it as the job user, so every directory down to it must be theirs
+ * to traverse and read.
+ */
+function agentUnusableBy(
+  agent: { command: string; args: readonly string[] },
+  user: { name: string; uid: number; gid: number },
+  path: string,
+): string | null {
+  const r = spawnSync(agent.command, [...agent.args, '--help'], {
+    uid: user.uid,
+    gid: user.gid,
+    env: { PATH: path, HOME: '/nonexistent' },
+    stdio: 'ignore',
+    timeout: 60_000,
+  })
+  if (r.status === 0) return null
+  return `${user.name} cannot run ${agent.command} (${r.error?.message ?? `exit ${r.status}`}): a directory above it is closed to that user`
 }

@@ -146,6 +146,8 @@ export interface LocalStack {
    * commitment; `coordinates` are what its operator sealed to the Worker and may reveal later.
    */
   privateService: StackService & { coordinates: PrivateCoordinates }
+  /** Whether GitHub jobs run as the job user through the signer (as root, with a readable checkout). */
+  githubJobsThroughSigner: boolean
   gitlab: GitlabStandin
   github: GithubStandin
   faults: StackFaults
@@ -872,6 +874,7 @@ async function bringUp(
     descriptor,
     services,
     privateService,
+    githubJobsThroughSigner: githubRunner.signer !== undefined,
     gitlab,
     github,
     faults,
