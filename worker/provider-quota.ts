@@ -27,7 +27,8 @@ export interface QuotaState {
   probeJob: string | null
 }
 
-interface Row {
+/** A row of provider_quota (a type, not an interface: SqlStorage's exec wants an indexable row). */
+type Row = {
   since: number
   probe_at: number
   backoff_ms: number
@@ -57,9 +58,7 @@ export class ProviderQuota {
 
   #row(): Row | null {
     const rows = this.#sql
-      .exec<{ since: number; probe_at: number; backoff_ms: number; probe_job: string | null }>(
-        'SELECT since, probe_at, backoff_ms, probe_job FROM provider_quota WHERE id = 1',
-      )
+      .exec<Row>('SELECT since, probe_at, backoff_ms, probe_job FROM provider_quota WHERE id = 1')
       .toArray()
     return rows[0] ?? null
   }
