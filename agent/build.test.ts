@@ -98,6 +98,15 @@ describe('the built agent (npm run build)', () => {
     expect(status.stdout).toMatch(/^[0-9a-f]{32} pinned bafy\w+/m)
   })
 
+  it('loads `call` from its own bundle, which refuses with its code when no budget is set', async () => {
+    const r = await built(['call', generateMinaKeyPair().publicKey, '--wait'])
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(
+      /^zkrunner-agent: CALL_BUDGET_EXHAUSTED: this runner has no call budget/,
+    )
+  })
+
   it('fails with one line and a non-zero exit on a bad option', async () => {
     const r = await built(['run', '--interval', 'soon', '--', 'true'])
     expect(r.code).not.toBe(0)

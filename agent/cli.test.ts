@@ -16,6 +16,7 @@ import {
   requestDigest,
   unwrap,
 } from '../protocol/index.ts'
+import { fileCallLedger } from './call/call-budget.ts'
 import { buildProgram } from './cli.ts'
 import { Spool } from './spool/spool.ts'
 
@@ -154,6 +155,46 @@ describe('zkrunner-agent CLI', () => {
         /INVALID_CONFIG: ZKRUNNER_ARTIFACTS.*relative to the build directory/,
       )
     }
+  })
+
+  it('run: a driver call signs its call path into the manifest requestDigest, and the job sees it', async () => {
+    const jobId = randomBytes(16).toString('hex')
+    const callPath = [generateMinaKeyPair().publicKey]
+    const r = await agent(
+      ['run', '--job', jobId, ...JOB, '--', 'sh', '-c', 'echo "path=$ZKRUNNER_CALL_PATH"'],
+      { ZKRUNNER_CALL_PATH: JSON.stringify(callPath) },
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`path=${JSON.stringify(callPath)}`)
+    const manifest = unwrap(
+      parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),
+    )
+    expect(manifest.requestDigest).toBe(
+      requestDigest({ requestId: jobId, service, user, parameters: {}, callPath }),
+    )
+  })
+
+  it('run: the driver calls the job made and verified are listed in its signed manifest', async () => {
+    const jobId = randomBytes(16).toString('hex')
+    const ledger = fileCallLedger(dir)
+    const inner = {
+      service: generateMinaKeyPair().publicKey,
+      jobId: randomBytes(16).toString('hex'),
+      bundleCid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
+      manifestDigest: 'ab'.repeat(32),
+    }
+    const budget = { perJob: 10n, perService: 10n }
+    const spend = { price: 1n, cumulativeAmount: 1n }
+    await ledger.reserve(jobId, { requestId: 'a'.repeat(32), ...spend }, budget, async () => {})
+    await ledger.recordInner(jobId, 'a'.repeat(32), inner)
+    // A call that was signed for but never verified is not listed.
+    await ledger.reserve(jobId, { requestId: 'b'.repeat(32), ...spend }, budget, async () => {})
+    const r = await agent(['run', '--job', jobId, ...JOB, '--', 'true'])
+    expect(r.code, r.stderr).toBe(0)
+    const manifest = unwrap(
+      parseManifestBytes(await readFile(join(new Spool(dir).bundleDir(jobId), 'manifest.json'))),
+    )
+    expect(manifest.innerJobs).toEqual([inner])
   })
 
   it('run: output passes through, exit code kept, report retried until acknowledged, job queued', async () => {

@@ -353,6 +353,59 @@ export function buildProgram(): Command {
       await writeOutput({ file, name, value, ...(specs ? { specs: specs.value } : {}) })
     })
 
+  program
+    .command('call')
+    .description(
+      "inside a job: run another service (a driver) as this runner's user, wait for its result, verify every link with the shared verifier, and print the inner bundle CID",
+    )
+    .argument('<service>', 'the driver service contract address')
+    .option('--param <NAME=VALUE>', 'a parameter of the driver (repeatable)', collect, [])
+    .option(
+      '--wait',
+      'wait for the driver result, verify it and write its files and outputs (without it: print the job id and return)',
+    )
+    .option(
+      '--out <dir>',
+      'where the verified files and outputs.json go (default ./zkrunner-calls/<job id>)',
+    )
+    .addHelpText(
+      'after',
+      `
+Needs, in the agent config: callBudgetPerJob and callBudgetPerService (credits; no voucher is
+signed beyond either), gateways, genuineCode, creditToken; and the outer job's ZKRUNNER_JOB_ID,
+ZKRUNNER_SERVICE (and ZKRUNNER_CALL_PATH when the outer job is itself a driver call).
+Prints the inner job id, then with --wait the inner bundle CID on its own line. Fails
+(CALL_REFUSED, CALL_BUDGET_EXHAUSTED, CALL_FAILED, CALL_UNVERIFIED naming the broken link)
+before the outer job may use anything it did not verify.`,
+    )
+    .action(
+      async (
+        service: string,
+        opts: { param: string[]; wait?: boolean; out?: string },
+        cmd: Command,
+      ) => {
+        const { runCall } = await import('./call/call-command.ts')
+        const result = await runCall(
+          configOf(cmd),
+          {
+            driver: service,
+            params: opts.param,
+            wait: opts.wait === true,
+            ...(opts.out ? { out: opts.out } : {}),
+          },
+          process.env,
+          (line) => process.stderr.write(`zkrunner-agent call: ${line}\n`),
+        )
+        process.stderr.write(`zkrunner-agent call: driver job ${result.jobId}\n`)
+        if (result.result) {
+          process.stderr.write(
+            `zkrunner-agent call: verified; files and outputs.json in ${result.result.outDir}\n`,
+          )
+          process.stdout.write(`${result.result.bundleCid}\n`)
+        } else process.stdout.write(`${result.jobId}\n`)
+      },
+    )
+
   const github = program
     .command('github')
     .description('GitHub Actions self-hosted runner: job hooks')
@@ -659,7 +712,10 @@ async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv)
   } catch (e) {
-    const code = e instanceof AgentError ? `${e.code}: ` : ''
+    // By name as well as class: `call` is a bundle of its own (scripts/build-agent.mjs), with its
+    // own copy of AgentError.
+    const agentError = e instanceof AgentError || (e instanceof Error && e.name === 'AgentError')
+    const code = agentError ? `${(e as AgentError).code}: ` : ''
     process.stderr.write(`zkrunner-agent: ${code}${(e as Error).message.split('\n')[0]}\n`)
     process.exitCode = 1
   }

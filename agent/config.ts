@@ -2,8 +2,14 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { SourceOpeningSchema } from '../protocol/index.ts'
+import { GenuineCodeSchema, SourceOpeningSchema } from '../protocol/index.ts'
 import { AgentError, AgentErrorCode } from './errors.ts'
+
+/** An amount of credits: a decimal below 2^64 (a JSON number or a string), as a bigint. */
+const CreditsSchema = z
+  .union([z.string().regex(/^\d{1,20}$/, 'must be a whole number of credits'), z.int().min(0)])
+  .transform((v) => BigInt(v))
+  .refine((v) => v < 2n ** 64n, 'must be below 2^64')
 
 const listen = z.string().regex(/^(|[^:\s]+:\d{1,5})$/, 'must be host:port or empty to disable')
 
@@ -56,6 +62,12 @@ export const AgentConfigSchema = z.strictObject({
   /** Attempts per report before leaving it in the spool for `resume`. */
   reportAttempts: z.coerce.number().int().min(1).max(100),
   /**
+   * Bytes of a job's stdout, and as many of its stderr, kept in its bundle: the rest is dropped
+   * (still mirrored to the CI log) and the manifest says how much. A job cannot fill the runner's
+   * disk, nor its IPFS store, nor every verifier's download, with output.
+   */
+  maxLogBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /**
    * The openings (salt, providerUrl, project) of the private services this runner serves: the
    * agent checks a private commitment against the checkout with them. JSON in the environment.
    */
@@ -96,6 +108,42 @@ export const AgentConfigSchema = z.strictObject({
    * project ids. A job of any other project is refused, whatever runner name it ran under.
    */
   servedProjects: z.string().min(1).max(4096).optional(),
+  /**
+   * What one outer job may spend on driver calls (`zkrunner-agent call`), in credits: the sum of
+   * the prices of the vouchers signed for it. Absent: this runner makes no calls.
+   */
+  callBudgetPerJob: CreditsSchema.optional(),
+  /**
+   * The most this runner ever owes one driver service, in credits: no voucher to it is signed
+   * for a cumulative amount above this (what its deposit there may be drawn down to).
+   */
+  callBudgetPerService: CreditsSchema.optional(),
+  /**
+   * Trustless gateways a driver's bundle is read from by `call` (comma-separated or a JSON list),
+   * with verified retrieval: every block is hashed against its CID.
+   */
+  gateways: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? ((j) =>
+              Array.isArray(j)
+                ? j
+                : v
+                    .split(',')
+                    .map((g) => g.trim())
+                    .filter(Boolean))(jsonOrText(v))
+          : v,
+      z
+        .array(z.url({ protocol: /^https?$/ }))
+        .min(1)
+        .max(16),
+    )
+    .optional(),
+  /** What a genuine service is compared with when `call` verifies a driver's result (JSON). */
+  genuineCode: z
+    .preprocess((v) => (typeof v === 'string' ? jsonOrText(v) : v), GenuineCodeSchema)
+    .optional(),
 })
 /** The agent's resolved configuration. */
 export type AgentConfig = z.infer<typeof AgentConfigSchema>
@@ -120,6 +168,7 @@ export function defaultConfig(
     gatewayListen: '127.0.0.1:8090',
     announce: false,
     reportAttempts: 5,
+    maxLogBytes: 64 * 1024 * 1024,
     privateSources: [],
   }
 }
@@ -146,6 +195,7 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   gatewayListen: 'ZKRUNNER_GATEWAY_LISTEN',
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
+  maxLogBytes: 'ZKRUNNER_MAX_LOG_BYTES',
   privateSources: 'ZKRUNNER_PRIVATE_SOURCES',
   signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
   provider: 'ZKRUNNER_PROVIDER',
@@ -154,6 +204,10 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   runnerName: 'ZKRUNNER_RUNNER_NAME',
   runnerId: 'ZKRUNNER_RUNNER_ID',
   servedProjects: 'ZKRUNNER_SERVED_PROJECTS',
+  callBudgetPerJob: 'ZKRUNNER_CALL_BUDGET_PER_JOB',
+  callBudgetPerService: 'ZKRUNNER_CALL_BUDGET_PER_SERVICE',
+  gateways: 'ZKRUNNER_GATEWAYS',
+  genuineCode: 'ZKRUNNER_GENUINE_CODE',
 }
 
 function jsonOrText(text: string): unknown {

@@ -24,6 +24,14 @@ export const AgentErrorCode = {
   SIGNER_REFUSED: 'SIGNER_REFUSED',
   /** The GitLab custom executor was called in a way it does not support. */
   EXECUTOR_USAGE: 'EXECUTOR_USAGE',
+  /** A driver call would sign a voucher beyond the operator's budget: nothing was signed. */
+  CALL_BUDGET_EXHAUSTED: 'CALL_BUDGET_EXHAUSTED',
+  /** A driver call was refused before signing (call path, driver unknown, Worker refusal). */
+  CALL_REFUSED: 'CALL_REFUSED',
+  /** The driver's job did not succeed: the outer job may not use its result. */
+  CALL_FAILED: 'CALL_FAILED',
+  /** A link of the driver's result did not verify: the outer job may not use it. */
+  CALL_UNVERIFIED: 'CALL_UNVERIFIED',
 } as const
 
 /** One of the stable agent error codes. */

@@ -51,3 +51,20 @@ describe('jobIdentity with a private commitment', () => {
     )
   })
 })
+
+describe('jobIdentity of a driver call', () => {
+  it('keeps the call path the Worker passed, for the manifest digest; refuses a malformed one', () => {
+    const above = [generateMinaKeyPair().publicKey, generateMinaKeyPair().publicKey]
+    const plain = { ...vars, ZKRUNNER_SOURCE_COMMITMENT: ran }
+    const id = jobIdentity({ ...plain, ZKRUNNER_CALL_PATH: JSON.stringify(above) }, '/tmp', {
+      checkout: checkout(ran),
+    })
+    expect(id.meta.callPath).toEqual(above)
+    expect(jobIdentity(plain, '/tmp', { checkout: checkout(ran) }).meta.callPath).toBeUndefined()
+    expect(() =>
+      jobIdentity({ ...plain, ZKRUNNER_CALL_PATH: '["nobody"]' }, '/tmp', {
+        checkout: checkout(ran),
+      }),
+    ).toThrow(/ZKRUNNER_CALL_PATH/)
+  })
+})

@@ -76,6 +76,7 @@ export function jobIdentity(
     ZKRUNNER_VOUCHER: vars.ZKRUNNER_VOUCHER || undefined,
     ZKRUNNER_ARTIFACTS: artifactsText || undefined,
     ZKRUNNER_OUTPUTS: vars.ZKRUNNER_OUTPUTS || undefined,
+    ZKRUNNER_CALL_PATH: vars.ZKRUNNER_CALL_PATH || undefined,
   })
   if (!parsed.ok) {
     const where = parsed.error.path.join('.') || 'job variables'
@@ -99,6 +100,8 @@ export function jobIdentity(
       cwd,
       ...(v.ZKRUNNER_VOUCHER ? { voucher: v.ZKRUNNER_VOUCHER } : {}),
       ...(v.ZKRUNNER_OUTPUTS?.length ? { outputs: v.ZKRUNNER_OUTPUTS } : {}),
+      // A driver call's path, hashed into requestDigest as the caller bound it.
+      ...(v.ZKRUNNER_CALL_PATH?.length ? { callPath: v.ZKRUNNER_CALL_PATH } : {}),
     },
     ranFrom: checkout ? 'checkout' : ran ? 'ci-variable' : 'unknown',
     ...(ran?.data !== undefined &&

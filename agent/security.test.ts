@@ -19,8 +19,10 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { runAsSelfHostedRunner } from '../github-standin/runner.ts'
 import { startGithubStandin } from '../github-standin/server.ts'
-import type { GithubStandin } from '../github-standin/types.ts'
+import type { GithubStandin, RunJobContext } from '../github-standin/types.ts'
+import { parseWorkflow } from '../github-standin/workflow.ts'
 import {
   generateMinaKeyPair,
   parseResultReport,
@@ -31,8 +33,11 @@ import {
   verifyManifest,
   verifyResultReport,
 } from '../protocol/index.ts'
+import { githubRunnerDirs, startGithubRunner } from '../stack/github-runner.ts'
+import { Supervisor } from '../stack/supervisor.ts'
 import { collectArtifacts } from './bundle/artifacts.ts'
 import { readSealed } from './bundle/build-bundle.ts'
+import { lookupUser } from './isolation/job-user.ts'
 import { KEY_FILE } from './keys.ts'
 import { JobMetrics } from './metrics/metrics.ts'
 import { pendingBatches } from './settle/settle-queue.ts'
@@ -616,10 +621,12 @@ describe.skipIf(!asRoot)(
     /** This runner as GitHub names it: the signer binds jobs to it. */
     const RUNNER = 'zkrunner-runner-under-test'
     let github: GithubStandin
+    /** The commit the repository's runs are dispatched at (GITHUB_SHA), when a test sets one. */
+    let repoSha: string | undefined
     /** The signer's provider settings (a read token; never the job's). */
     let providerEnv: NodeJS.ProcessEnv
     /** What each dispatched job's run does on the runner, by job id. */
-    const steps = new Map<string, () => Promise<void>>()
+    const steps = new Map<string, (ctx: RunJobContext) => Promise<void>>()
     /** The one private service opening the signer's own config holds. */
     const SIGNER_OPENING = {
       salt: 'ab'.repeat(31),
@@ -663,26 +670,37 @@ describe.skipIf(!asRoot)(
             owner: REPO.owner,
             name: REPO.name,
             tokens: [REPO.token],
+            // The commit its runs name (GITHUB_SHA); a test whose run checks out sets its own.
+            get sha() {
+              return repoSha
+            },
             workflows: [
               {
                 id: 7,
                 file: REPO.workflow,
                 name: 'zkrunner',
                 runName: `zkrunner \${{ inputs.ZKRUNNER_JOB_ID }}`,
-                inputs: { ZKRUNNER_JOB_ID: { required: true } },
+                inputs: {
+                  ZKRUNNER_JOB_ID: { required: true },
+                  // A run whose hooks and steps are the real ones reads its identity from these.
+                  ZKRUNNER_SERVICE: {},
+                  ZKRUNNER_USER: {},
+                  ZKRUNNER_SOURCE_COMMITMENT: {},
+                },
                 jobName: 'test',
               },
             ],
           },
         ],
-        runJob: async ({ run }) => {
+        runJob: async (ctx) => {
+          const { run } = ctx
           const jobId = run.inputs.ZKRUNNER_JOB_ID!
           const held = workerJobs.get(jobId)
           if (held) {
             held.status = 'running'
             held.pipeline ??= { id: String(run.id), projectId: null, webUrl: null }
           }
-          await steps.get(jobId)?.()
+          await steps.get(jobId)?.(ctx)
           return { conclusion: 'success' }
         },
       })
@@ -727,8 +745,9 @@ describe.skipIf(!asRoot)(
      */
     function startRun<T>(
       jobId: string,
-      during: () => Promise<T>,
+      during: (ctx: RunJobContext) => Promise<T>,
       held: Partial<HeldJob> = {},
+      inputs: Record<string, string> = {},
     ): { runId: Promise<string>; result: Promise<T> } {
       workerJobs.set(jobId, {
         jobId,
@@ -742,7 +761,7 @@ describe.skipIf(!asRoot)(
         ...held,
       })
       const result = new Promise<T>((resolve, reject) =>
-        steps.set(jobId, () => during().then(resolve, reject)),
+        steps.set(jobId, (ctx) => during(ctx).then(resolve, reject)),
       )
       const runId = fetch(
         `${github.url}/repos/${REPO.owner}/${REPO.name}/actions/workflows/${REPO.workflow}/dispatches`,
@@ -751,7 +770,7 @@ describe.skipIf(!asRoot)(
           headers: { authorization: `Bearer ${REPO.token}`, 'content-type': 'application/json' },
           body: JSON.stringify({
             ref: 'main',
-            inputs: { ZKRUNNER_JOB_ID: jobId },
+            inputs: { ZKRUNNER_JOB_ID: jobId, ...inputs },
             return_run_details: true,
           }),
         },
@@ -1119,6 +1138,22 @@ describe.skipIf(!asRoot)(
       expect(existsSync(join(shared, 'signer.sock'))).toBe(false)
     })
 
+    it("the signer refuses a socket directory under one the job user may write (it could swap the socket's directory)", async () => {
+      // The socket's own directory is root's and closed, but its parent is the job user's.
+      const theirs = join(base, 'job-owned')
+      await mkdir(join(theirs, 'run'), { recursive: true, mode: 0o755 })
+      await chown(theirs, NOBODY.uid, NOBODY.gid)
+      const r = await agent(['signer', '--socket', join(theirs, 'run', 'signer.sock')], {
+        ZKRUNNER_JOB_USER: 'nobody',
+        ...providerEnv,
+      })
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(
+        /INVALID_CONFIG: .*job-owned \(above the socket .*\) may be written by others/,
+      )
+      expect(existsSync(join(theirs, 'run', 'signer.sock'))).toBe(false)
+    })
+
     it("a GitHub runner of the job's own user: hooks and step go through the signer, never the key", async () => {
       /** A dispatch event file as the runner writes it (the job user's), and a step's variables. */
       const github = async (jobId: string, extra: NodeJS.ProcessEnv = {}) => {
@@ -1187,6 +1222,126 @@ describe.skipIf(!asRoot)(
       const none = await hook('completed', skipped)
       expect(none.code).toBe(1)
       expect(none.stderr).toMatch(/ALERT: zkrunner job [0-9a-f]{32} ended without a result/)
+    })
+
+    it("the local stack's GitHub runner: the job runs as the job user through the stack's signer, cannot read the key (environment, key file, /proc of the signer and of the stack), leaves nothing running, and still gets a signed bundle", async () => {
+      // The sample's repository as the stand-in's runner checks it out; its commit is the
+      // service's source commitment.
+      const src = join(base, 'gh-source')
+      await mkdir(src)
+      await writeFile(join(src, 'README'), 'sample\n')
+      const git = (...args: string[]) =>
+        execFileP('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-C', src, ...args])
+      await git('init', '-q')
+      await git('add', '.')
+      await git('commit', '-qm', 'sample')
+      const sha = (await git('rev-parse', 'HEAD')).stdout.trim()
+      serviceCommitment = sha
+      repoSha = sha
+      onTestFinished(() => {
+        serviceCommitment = commit
+        repoSha = undefined
+      })
+      // `zkrunner-agent` as the runner's user runs it: the CLI from this checkout.
+      const launcher = join(base, 'gh-zkrunner-agent')
+      await writeFile(
+        launcher,
+        `#!/bin/sh\nexec "${NODE}" ${CLI.map((a) => `"${a}"`).join(' ')} "$@"\n`,
+      )
+      await chmod(launcher, 0o755)
+      // The stack's own set-up: its directories, the signer it starts (root, holding the key, in
+      // its environment too), and the runner it hands to the stand-in.
+      const dirs = githubRunnerDirs(join(base, 'gh-stack'))
+      await mkdir(dirs.root, { recursive: true })
+      await rm(dirs.repository, { recursive: true, force: true })
+      await execFileP('git', ['clone', '-q', src, dirs.repository])
+      const sup = new Supervisor()
+      onTestFinished(() => sup.stopAll())
+      const stackLog: string[] = []
+      const { runner, signer: stackSigner } = await startGithubRunner({
+        sup,
+        agent: { command: launcher, args: [] },
+        agentEnv: env({ ZKRUNNER_RUNNER_KEY: runnerKey }),
+        dirs,
+        jobUser: lookupUser('nobody'),
+        apiUrl: github.url,
+        readToken: REPO.token,
+        runnerName: RUNNER,
+        runnerId: '1',
+        servedProject: `${REPO.owner}/${REPO.name}`,
+        log: (l) => stackLog.push(l),
+      })
+      expect(stackSigner, stackLog.join('\n')).toBeDefined()
+      const signerPid = stackSigner!.proc.child.pid!
+      expect(JSON.stringify(runner.env)).not.toContain(runnerKey)
+      const keyFile = join(dataDir, KEY_FILE)
+      const workflow = parseWorkflow(
+        [
+          'name: t',
+          'on: {workflow_dispatch: {}}',
+          'jobs:',
+          '  test:',
+          '    runs-on: [self-hosted]',
+          '    defaults: {run: {shell: "zkrunner-agent run -- bash --noprofile --norc -eo pipefail {0}"}}',
+          '    steps:',
+          '      - uses: actions/checkout@v4',
+          '      - run: |',
+          ...[
+            // The shell is -e: each attempt's failure is the expected answer, not the step's end.
+            'set +e',
+            'echo "uid=$(id -u)"',
+            THIEF(keyFile),
+            `echo tried-signer; cat /proc/${signerPid}/environ 2>&1 | tr "\\0" "\\n"`,
+            `echo tried-stack; cat /proc/${process.pid}/environ 2>&1 | tr "\\0" "\\n"`,
+            `cat /proc/${signerPid}/root${keyFile} 2>&1 || true`,
+            `ls ${dirname(keyFile)} 2>&1 || true`,
+            // A process left behind in a session of its own, to ask the signer for the next job.
+            'setsid sleep 600 </dev/null >/dev/null 2>&1 &',
+            'echo "orphan=$!"',
+            'echo thief-really-done',
+          ]
+            .join('\n')
+            .split('\n')
+            .map((l) => `          ${l}`),
+        ].join('\n'),
+      )
+      const jobId = randomBytes(16).toString('hex')
+      const outcome = await startRun(
+        jobId,
+        (ctx) => runAsSelfHostedRunner(runner, workflow, ctx),
+        {},
+        { ZKRUNNER_SERVICE: service, ZKRUNNER_USER: user, ZKRUNNER_SOURCE_COMMITMENT: sha },
+      ).result
+      expect(outcome.conclusion, outcome.log).toBe('success')
+      const spool = new Spool(dataDir)
+      const out = `${outcome.log}\n${await published(jobId, { stdout: '', stderr: '' })}`
+      // Every attempt ran, as the job user, and got nothing.
+      expect(out).toContain('thief-really-done')
+      expect(out).toContain(`uid=${NOBODY.uid}`)
+      expect(out).toMatch(/runner-key\.json: Permission denied/)
+      expect(out).toMatch(/environ: Permission denied/)
+      expect(out).not.toContain(runnerKey)
+      expect(out).not.toContain(REPO.token)
+      // Nothing the job started outlives it (the signer's kill, and the runner's clean-up of
+      // what still carries the job's RUNNER_TRACKING_ID).
+      const orphan = Number(/orphan=(\d+)/.exec(out)?.[1])
+      expect(orphan).toBeGreaterThan(1)
+      // Gone, or a zombie waiting for its reaper: not running either way.
+      const stat = await readFile(`/proc/${orphan}/stat`, 'utf8').catch(() => null)
+      expect(
+        stat === null || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'),
+        stat ?? '',
+      ).toBe(true)
+      // A normal job all the same: the step's output in a bundle the runner key signed, run by
+      // the signer, and the completed hook prints its CID.
+      const { manifest, signature } = await readSealed(spool.bundleDir(jobId))
+      expect(verifyManifest(manifest, signature).ok).toBe(true)
+      expect(manifest).toMatchObject({ jobId, ran: { mode: 'signer' } })
+      expect(manifest.exitCode).toBe(0)
+      expect(await readFile(join(spool.bundleDir(jobId), 'stdout.log'), 'utf8')).toContain(
+        'thief-really-done',
+      )
+      expect((outcome.log ?? '').split('\n')).toContain((await spool.state(jobId)).bundleCid)
     })
 
     it("a private service: the signer opens the commitment with its own privateSources, never the caller's", async () => {

@@ -13,6 +13,7 @@ import {
   type HpkeKeyPair,
   JOB_REQUEST_INFO,
   newRequestId,
+  receiptTokenIdOf,
   type ServiceDescriptor,
   sealJson,
   sha256,
@@ -113,7 +114,8 @@ export async function registerService(
   }
   const cid = CID.createV1(0x55, createDigest(0x12, sha256(canonicalBytes(descriptor))))
   const [c0, c1] = unwrap(cidToFields(cid))
-  const receiptTokenId = 'wBenchReceiptToken1111111111111111111111111'
+  // The Worker refuses a registration whose receipt token is not TokenId.derive(service).
+  const receiptTokenId = unwrap(receiptTokenIdOf(address))
   mina.setSlot(1000)
   // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
   const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }

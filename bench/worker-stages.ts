@@ -13,7 +13,8 @@ import {
 // A bench-only Worker, run in the same workerd as the edge oracle: each route does one stage of
 // POST /v1/jobs on a body the bench sends, so the bench can read that stage's CPU from workerd's
 // threads (workerd's clocks stand still while a request computes, so the Worker cannot time it).
-// `/noop` reads and parses the body like the others: the HTTP baseline to subtract. The Worker's
+// `/noop` reads and parses the body like the others: the HTTP baseline to subtract; `/parse`
+// adds the submission's schema parse, the baseline of the two verify routes. The Worker's
 // config (keys) is resolved per request here as in worker/config.ts: HPKE key import is cached.
 
 interface StagesEnv {
@@ -36,6 +37,8 @@ export default {
       return new Response('ok')
     }
     const { voucher } = unwrap(parseJobSubmission(body))
+    // `/parse` is what /verify and /verify-mina-signer share before either verifier runs.
+    if (stage === '/parse') return new Response('ok')
     if (stage === '/verify') {
       unwrap(verifyVoucher(voucher))
       return new Response('ok')

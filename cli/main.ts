@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
-import { ranText, ranVouched } from '../static-site/src/verify/ran.ts'
-import type { VerifyEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
+import type { VerifyEndpoints } from '../verify/from-endpoints.ts'
+import { ranText, ranVouched, truncatedLogsText } from '../verify/index.ts'
 import {
   CliError,
   CliErrorCode,
@@ -95,7 +95,7 @@ async function verifyCommand(
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600)
     throw new CliError(CliErrorCode.BAD_INPUT, '--timeout: whole seconds from 1 to 3600')
   // Loaded here, not at start: it pulls in o1js (seconds), which `--help` and bad usage never need.
-  const { verifyFromEndpoints } = await import('../static-site/src/verify/verify-from-endpoints.ts')
+  const { verifyFromEndpoints } = await import('../verify/from-endpoints.ts')
   const { links, outputs, manifest } = await verifyFromEndpoints(endpoints, target, () => {}, {
     signal: AbortSignal.timeout(seconds * 1000),
   })
@@ -113,8 +113,14 @@ async function verifyCommand(
           links,
           outputs,
           vouched?.ran ?? null,
+          vouched?.truncatedLogs ?? null,
         )
-      : textReport(links, outputs, vouched ? ranText(vouched) : null),
+      : textReport(
+          links,
+          outputs,
+          vouched ? ranText(vouched) : null,
+          vouched ? truncatedLogsText(vouched) : null,
+        ),
   )
   return verdictOf(links).exit
 }
@@ -151,6 +157,10 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
     .option(
       '--genuine-code <json>',
       'the genuine contracts: {"serviceVkHash","ledgerVkHash","ledgerVaultVkHash","txnVersion"} (config genuineCode)',
+    )
+    .option(
+      '--registry <address>',
+      "the service registry, where a private service's reveal is listed (config registryAddress)",
     )
     .option('--timeout <seconds>', `give up reading after this long (default ${DEFAULT_TIMEOUT_S})`)
     .option('--json', 'print a machine-readable report (the verdict and every link) on stdout')

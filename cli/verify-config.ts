@@ -6,8 +6,8 @@ import {
   RequestIdSchema,
 } from '../protocol/index.ts'
 import { SiteConfigSchema } from '../static-site/src/config.ts'
-import type { VerifyEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
-import type { VerifyTarget } from '../static-site/src/verify/verify-result.ts'
+import type { VerifyEndpoints } from '../verify/from-endpoints.ts'
+import type { VerifyTarget } from '../verify/index.ts'
 
 /** Stable codes of the CLI's own failures (all exit 2: nothing was verified). */
 export const CliErrorCode = {
@@ -44,6 +44,7 @@ export interface VerifyFlags {
   gateway?: string[]
   creditTokenId?: string
   genuineCode?: string
+  registry?: string
 }
 
 /**
@@ -103,6 +104,7 @@ export async function resolveEndpoints(flags: VerifyFlags): Promise<VerifyEndpoi
     ...(flags.gateway?.length ? { gateways: flags.gateway } : {}),
     ...(flags.creditTokenId !== undefined ? { creditTokenId: flags.creditTokenId } : {}),
     ...(genuineCode !== undefined ? { genuineCode } : {}),
+    ...(flags.registry !== undefined ? { registryAddress: flags.registry } : {}),
   }
   const parsed = EndpointsSchema.safeParse(merged)
   if (!parsed.success) {
@@ -123,6 +125,8 @@ export async function resolveEndpoints(flags: VerifyFlags): Promise<VerifyEndpoi
     archiveUrl: c.archiveUrl,
     gateways: c.gateways,
     genuine: { creditTokenId: c.creditTokenId, code: c.genuineCode },
+    // A private service's reveal is listed there; without it its source stays "committed".
+    ...(c.registryAddress !== undefined ? { registryAddress: c.registryAddress } : {}),
   }
 }
 

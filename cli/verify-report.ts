@@ -1,6 +1,5 @@
 import type { ResultManifest } from '../protocol/index.ts'
-import type { LinkStatus, VerificationLink } from '../static-site/src/verify/links.ts'
-import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
+import type { LinkStatus, OutputsSummary, VerificationLink } from '../verify/index.ts'
 
 /** Exit statuses of `zkrunner verify`: scripts rely on them, so they never change meaning. */
 export const VerifyExit = {
@@ -30,16 +29,18 @@ const MARK: Record<LinkStatus, string> = { ok: '✓', broken: '✗', pending: '�
 
 /**
  * Every link on its own line, its mark, name and detail, then how the job ran (mode and command,
- * from the signed manifest), then the job's outputs (from the signed
+ * from the signed manifest) and which logs the runner cut at its cap, then the job's outputs (from the signed
  * manifest, so the manifest and signature links vouch for them), then the verdict.
  */
 export function textReport(
   links: readonly VerificationLink[],
   outputs: OutputsSummary | null = null,
   ran: string | null = null,
+  truncatedLogs: string | null = null,
 ): string {
   const lines = links.map((l) => `${MARK[l.status]} ${l.name}\n    ${l.detail}`)
   if (ran) lines.push(ran)
+  if (truncatedLogs) lines.push(truncatedLogs)
   const { verdict } = verdictOf(links)
   if (outputs) {
     lines.push(
@@ -65,8 +66,8 @@ export function textReport(
 
 /**
  * The machine-readable report (`--json`): the target, the verdict, every link, the job's
- * outputs (null when it has none) with their outputsDigest, and how it ran (`ran`, null when the
- * manifest does not say). Under a broken verdict the outputs are not `outputs` but
+ * outputs (null when it has none) with their outputsDigest, how it ran (`ran`, null when the
+ * manifest does not say) and the logs the runner cut at its cap (`truncatedLogs`, null when none). Under a broken verdict the outputs are not `outputs` but
  * `unverifiedOutputs`: a script that reads `.outputs` without checking the verdict never takes
  * values from a result anyone could have forged.
  */
@@ -75,8 +76,9 @@ export function jsonReport(
   links: readonly VerificationLink[],
   outputs: OutputsSummary | null = null,
   ran: ResultManifest['ran'] | null = null,
+  truncatedLogs: ResultManifest['truncatedLogs'] | null = null,
 ): string {
   const { verdict, exit } = verdictOf(links)
   const shown = verdict === 'broken' ? { outputs: null, unverifiedOutputs: outputs } : { outputs }
-  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, ...shown, ran }, null, 2)}\n`
+  return `${JSON.stringify({ ...target, verdict, exitCode: exit, links, ...shown, ran, truncatedLogs }, null, 2)}\n`
 }

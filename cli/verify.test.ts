@@ -12,32 +12,36 @@ import {
   outputsDigest,
   type ResultManifest,
 } from '../protocol/index.ts'
-import { GraphqlChainReader } from '../static-site/src/chain-reader.ts'
-import { LINKS, type VerificationLink } from '../static-site/src/verify/links.ts'
-import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
-import { computeResultsRoot } from '../static-site/src/verify/results-root.ts'
-import { settledResultsFrom } from '../static-site/src/verify/settled-leaves.ts'
-import { type VerifyTarget, verifyResult } from '../static-site/src/verify/verify-result.ts'
+import type { OutputsSummary } from '../verify/index.ts'
+import {
+  GraphqlChainReader,
+  LINKS,
+  settledResultsFrom,
+  type VerificationLink,
+  type VerifyTarget,
+  verifyResult,
+} from '../verify/index.ts'
+import { computeResultsRoot } from '../verify/results-root.ts'
 import {
   type BundleVariant,
   bundleFixture,
   requestFixture,
   type ServiceFixture,
   serviceFixture,
-} from '../static-site/test/support/bundle-fixture.ts'
+} from '../verify/test-support/bundle-fixture.ts'
 import {
   nodePoseidon,
   TEST_CREDIT_TOKEN_ID,
   TEST_GENUINE,
   TEST_GENUINE_CODE,
-} from '../static-site/test/support/genuine.ts'
-import { type ChainData, startGraphqlDouble } from '../static-site/test/support/graphql-double.ts'
-import { memoryBundleReader } from '../static-site/test/support/memory-bundle-reader.ts'
-import { settleFixture } from '../static-site/test/support/settle-fixture.ts'
+} from '../verify/test-support/genuine.ts'
+import { type ChainData, startGraphqlDouble } from '../verify/test-support/graphql-double.ts'
+import { memoryBundleReader } from '../verify/test-support/memory-bundle-reader.ts'
+import { settleFixture } from '../verify/test-support/settle-fixture.ts'
 import {
   type RunningServer,
   startTrustlessGateway,
-} from '../static-site/test/support/trustless-gateway.ts'
+} from '../verify/test-support/trustless-gateway.ts'
 import { main } from './main.ts'
 
 // `zkrunner verify` against real bundles (the page's own fixtures) served by a trustless gateway
@@ -186,6 +190,34 @@ describe('zkrunner verify', () => {
     const json = JSON.parse((await cli(...args, '--config', config, '--json')).stdout) as JsonReport
     expect(json.links.every((l) => l.status !== 'broken')).toBe(true)
     expect(json.outputs?.valid).toBe(false)
+  })
+
+  it('says which log the runner cut at its cap and how many bytes it dropped (still verified)', async () => {
+    const jobId = newRequestId()
+    const bundle = await bundleFixture(blocks, service, jobId, 'truncated-logs')
+    const args = ['verify', bundle.cid.toString(), '--service', service.address, '--job', jobId]
+    const text = await cli(...args, '--config', config)
+    expect(text.stdout).toMatch(
+      /stdout\.log truncated by the runner: the first \d+ bytes kept, 5000000 bytes of the job's output dropped after them/,
+    )
+    const json = JSON.parse((await cli(...args, '--config', config, '--json')).stdout) as {
+      links: { status: string }[]
+      truncatedLogs: { file: string; droppedBytes: number }[] | null
+    }
+    expect(json.links.every((l) => l.status !== 'broken')).toBe(true)
+    expect(json.truncatedLogs).toMatchObject([{ file: 'stdout.log', droppedBytes: 5_000_000 }])
+    // A job that lost nothing says nothing of it.
+    const plain = await cli(
+      'verify',
+      settled.cid,
+      '--service',
+      service.address,
+      '--job',
+      settled.jobId,
+      '--config',
+      config,
+    )
+    expect(plain.stdout).not.toContain('truncated')
   })
 
   it('prints every link with its mark and detail, endpoints given by flags alone', async () => {

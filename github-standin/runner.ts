@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expandExpressions } from './expressions.ts'
 import type { RunJobContext, RunJobOutcome } from './types.ts'
@@ -21,13 +22,50 @@ export interface SelfHostedRunner {
   env: NodeJS.ProcessEnv
   /** Where the job's log lines go besides the outcome's log. */
   onLog?: (text: string) => void
+  /**
+   * The user the runner runs as, when not the caller's own (a real runner runs as the user its
+   * service was installed for): hooks, checkout and steps run as this user, and the workspace and
+   * `_temp` are its own. `workDir` must be that user's. Needs the caller to be root.
+   */
+  user?: { uid: number; gid: number }
+}
+
+/**
+ * The runner's clean-up at the end of a job ("Cleaning up orphan processes"): every process whose
+ * environment still carries the job's `RUNNER_TRACKING_ID` is killed, so nothing a job started
+ * outlives it into the next job on this runner. A process that dropped the variable escapes it, as
+ * on GitHub's runner. Returns what it killed.
+ */
+async function killOrphans(trackingId: string): Promise<{ pid: number; name: string }[]> {
+  const mark = `RUNNER_TRACKING_ID=${trackingId}`
+  const killed: { pid: number; name: string }[] = []
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue
+    const environ = await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '')
+    if (!environ.split('\0').includes(mark)) continue
+    const name = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim()
+    try {
+      process.kill(pid, 'SIGKILL')
+      killed.push({ pid, name })
+    } catch {}
+  }
+  return killed
+}
+
+/** Gives `path` and everything under it to `user`, as files the runner's user wrote would be. */
+async function giveTo(path: string, user: { uid: number; gid: number }): Promise<void> {
+  await chown(path, user.uid, user.gid)
+  for (const e of await readdir(path, { withFileTypes: true, recursive: true }))
+    await chown(join(e.parentPath, e.name), user.uid, user.gid)
 }
 
 /**
  * Runs the first job of a workflow as a GitHub self-hosted runner does: writes the dispatch event
  * to `GITHUB_EVENT_PATH`, sets the `GITHUB_*` and `RUNNER_*` variables, runs the job-started hook,
  * each step (`run:` through its shell with `{0}` the script file; `actions/checkout` clones the
- * run's commit; other actions are skipped), then the job-completed hook. A failing step skips the
+ * run's commit; other actions are skipped), then the job-completed hook, then kills what the job
+ * left running (by its `RUNNER_TRACKING_ID`, as GitHub's runner does). A failing step skips the
  * rest; a failing hook fails the job. The completed hook runs whatever happened before it.
  */
 export async function runAsSelfHostedRunner(
@@ -50,6 +88,10 @@ export async function runAsSelfHostedRunner(
   await writeFile(eventPath, JSON.stringify(ctx.event))
   const files = ['env', 'output', 'path', 'step_summary', 'state']
   for (const f of files) await writeFile(join(temp, `_runner_file_commands_${f}`), '')
+  if (runner.user) {
+    await giveTo(temp, runner.user)
+    await giveTo(join(runner.workDir, repo.name), runner.user)
+  }
   const ref = `refs/heads/${run.head_branch}`
   const github: Record<string, string> = {
     CI: 'true',
@@ -84,6 +126,8 @@ export async function runAsSelfHostedRunner(
     RUNNER_NAME: 'zkrunner-standin',
     RUNNER_OS: 'Linux',
     RUNNER_TEMP: temp,
+    // What the runner's orphan clean-up finds a job's processes by (killOrphans).
+    RUNNER_TRACKING_ID: `github_${randomUUID()}`,
     RUNNER_WORKSPACE: join(runner.workDir, repo.name),
   }
   const context = {
@@ -104,7 +148,12 @@ export async function runAsSelfHostedRunner(
 
   const exec = (argv: string[], env: NodeJS.ProcessEnv, cwd: string) =>
     new Promise<number>((resolve) => {
-      const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(argv[0]!, argv.slice(1), {
+        cwd,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(runner.user ? { uid: runner.user.uid, gid: runner.user.gid } : {}),
+      })
       child.stdout.on('data', (b: Buffer) => say(b.toString()))
       child.stderr.on('data', (b: Buffer) => say(b.toString()))
       child.on('error', (e) => {
@@ -129,9 +178,24 @@ export async function runAsSelfHostedRunner(
         }
         say(`Run ${step.uses}\n`)
         const git = ['git', '-c', 'advice.detachedHead=false']
+        // As a fetch from the server would: through upload-pack, not the local shortcut, which
+        // git refuses on a repository of another user (safe.directory); the source is the
+        // stand-in's own, trusted like GitHub's.
+        const source = existsSync(join(runner.checkoutFrom, '.git'))
+          ? join(runner.checkoutFrom, '.git')
+          : runner.checkoutFrom
         if (
           (await exec(
-            [...git, 'clone', '--quiet', runner.checkoutFrom, workspace],
+            [
+              ...git,
+              'clone',
+              '--quiet',
+              '--no-local',
+              '--upload-pack',
+              `git -c safe.directory='${source.replaceAll("'", `'\\''`)}' upload-pack`,
+              runner.checkoutFrom,
+              workspace,
+            ],
             jobEnv,
             runner.workDir,
           )) !== 0 ||
@@ -142,6 +206,7 @@ export async function runAsSelfHostedRunner(
       }
       const script = join(temp, `${randomUUID()}.sh`)
       await writeFile(script, step.run)
+      if (runner.user) await chown(script, runner.user.uid, runner.user.gid)
       const shell = (step.shell ?? workflow.shell ?? DEFAULT_SHELL).split(/\s+/).filter(Boolean)
       const argv = shell.includes('{0}')
         ? shell.map((a) => a.replace('{0}', script))
@@ -157,6 +222,11 @@ export async function runAsSelfHostedRunner(
     if (runner.hooks?.completed) {
       say('A job completed hook has been configured by the self-hosted runner administrator\n')
       if ((await exec(runner.hooks.completed, hookEnv, workspace)) !== 0) failed = true
+    }
+    const orphans = await killOrphans(github.RUNNER_TRACKING_ID!)
+    if (orphans.length > 0) {
+      say('Cleaning up orphan processes\n')
+      for (const o of orphans) say(`Terminate orphan process: pid (${o.pid}) (${o.name})\n`)
     }
     await rm(temp, { recursive: true, force: true })
   }

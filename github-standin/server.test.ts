@@ -290,4 +290,33 @@ describe('github stand-in', () => {
     // The run page is on the stand-in's own origin.
     expect((await fetch(`${standin!.url}/octo/primes/actions/runs/${id}`)).status).toBe(200)
   })
+
+  it("kills what a job left running at its end, by the job's RUNNER_TRACKING_ID, as GitHub's runner does", async () => {
+    work = await mkdtemp(join(tmpdir(), 'zkrunner-ghs-'))
+    // A step that leaves a process in a session of its own (out of the step's process group).
+    const workflow = {
+      ...sample,
+      shell: 'bash -e {0}',
+      steps: [{ run: 'setsid sleep 600 </dev/null >/dev/null 2>&1 &\necho "orphan=$!"', env: {} }],
+    }
+    await start({
+      runJob: (ctx) =>
+        runAsSelfHostedRunner(
+          { workDir: work!, checkoutFrom: work!, env: { PATH: process.env.PATH, HOME: work } },
+          workflow,
+          ctx,
+        ),
+    })
+    expect((await dispatch({ ref: 'main', inputs })).status).toBe(204)
+    await standin!.idle()
+    const log = standin!.runs[0]!.jobs[0]!.log
+    const orphan = Number(/orphan=(\d+)/.exec(log)?.[1])
+    expect(orphan, log).toBeGreaterThan(1)
+    expect(log).toContain(
+      `Cleaning up orphan processes\nTerminate orphan process: pid (${orphan}) (sleep)\n`,
+    )
+    // Gone, or a zombie waiting for its reaper: not running either way.
+    const stat = await readFile(`/proc/${orphan}/stat`, 'utf8').catch(() => null)
+    expect(stat === null || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')).toBe(true)
+  })
 })

@@ -145,6 +145,34 @@ describe('gitlab stand-in', () => {
     expect(standin.pipelines[0]?.jobs[0]?.trace).toBe('ran 1')
   })
 
+  it('refuses the next jobs for quota on demand, as GitLab does when CI minutes run out', async () => {
+    const sink = await hookSink()
+    let ran = 0
+    standin = await startGitlabStandin({
+      projects: [project],
+      webhookUrl: sink.url,
+      faults: { quota: 1 },
+      runJob: async () => {
+        ran++
+        return { status: 'success' }
+      },
+    })
+    await trigger(standin.url, 'token=glptt-secret&ref=main&variables[ZKRUNNER_JOB_ID]=job-q')
+    await standin.idle()
+    const jobHooks = sink.hooks.filter((h) => h.headers['x-gitlab-event'] === 'Job Hook')
+    expect(jobHooks.map((h) => [h.body.build_status, h.body.build_failure_reason])).toEqual([
+      ['pending', 'unknown_failure'],
+      ['failed', 'ci_quota_exceeded'],
+    ])
+    expect(ran).toBe(0)
+    expect(standin.pipelines[0]?.jobs[0]).toMatchObject({ status: 'failed', started_at: null })
+    // One refusal was asked for: the next pipeline runs.
+    await trigger(standin.url, 'token=glptt-secret&ref=main')
+    await standin.idle()
+    expect(ran).toBe(1)
+    expect(standin.pipelines[1]?.status).toBe('success')
+  })
+
   it("names the runner of a started job in the jobs API (what the runner's signer reads)", async () => {
     let during: unknown
     const client = () => new GitlabClient({ baseUrl: standin!.url })

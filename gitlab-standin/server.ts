@@ -87,7 +87,7 @@ function parseTriggerForm(
 export async function startGitlabStandin(options: GitlabStandinOptions): Promise<GitlabStandin> {
   const host = options.host ?? '127.0.0.1'
   const pipelines: StandinPipeline[] = []
-  let faults: Required<Faults> = { trigger: [], read: [], ...options.faults }
+  let faults: Required<Faults> = { trigger: [], read: [], quota: 0, ...options.faults }
   let triggerRequests = 0
   let nextPipelineId = 1000
   let nextJobId = 5000
@@ -156,7 +156,7 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     commit: { id: p.sha, short_id: p.sha.slice(0, 8), title: 'stand-in commit' },
     pipeline: { id: p.id, project_id: p.project_id, ref: p.ref, sha: p.sha, status: p.status },
     web_url: `${webUrl(project)}/-/jobs/${j.id}`,
-    failure_reason: j.status === 'failed' ? 'script_failure' : undefined,
+    failure_reason: j.status === 'failed' ? (j.failure_reason ?? 'script_failure') : undefined,
     // GitLab names the runner that picked the job up (null until one did).
     runner: j.started_at ? runnerJson() : null,
   })
@@ -244,7 +244,7 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
       finished_at: hookTime(j.finished_at),
       duration: seconds(j.started_at, j.finished_at),
       queued_duration: seconds(j.created_at, j.started_at),
-      failure_reason: j.status === 'failed' ? 'script_failure' : null,
+      failure_reason: j.status === 'failed' ? (j.failure_reason ?? 'script_failure') : null,
       when: 'on_success',
       manual: false,
       allow_failure: false,
@@ -272,7 +272,8 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     build_duration: seconds(j.started_at, j.finished_at),
     build_queued_duration: seconds(j.created_at, j.started_at),
     build_allow_failure: false,
-    build_failure_reason: j.status === 'failed' ? 'script_failure' : 'unknown_failure',
+    build_failure_reason:
+      j.status === 'failed' ? (j.failure_reason ?? 'script_failure') : 'unknown_failure',
     pipeline_id: p.id,
     project_id: project.id,
     project_name: projectPath(project),
@@ -332,6 +333,13 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     const job = p.jobs[0]
     if (!job) return
     await setStatus(project, p, job, 'pending')
+    if (faults.quota > 0) {
+      // The namespace's CI minutes are used up: GitLab fails the job before a runner takes it.
+      faults.quota--
+      job.failure_reason = 'ci_quota_exceeded'
+      await setStatus(project, p, job, 'failed')
+      return
+    }
     await setStatus(project, p, job, 'running')
     let outcome: RunJobOutcome
     try {
@@ -568,7 +576,7 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
   const control = async (what: string, req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST' && what === 'faults') {
       const next = JSON.parse((await readBody(req)) || '{}') as Faults
-      faults = { trigger: [], read: [], ...next }
+      faults = { trigger: [], read: [], quota: 0, ...next }
       send(res, 200, { ok: true })
       return
     }
@@ -604,7 +612,7 @@ export async function startGitlabStandin(options: GitlabStandinOptions): Promise
     pipelines,
     triggerRequests: () => triggerRequests,
     setFaults(next) {
-      faults = { trigger: [], read: [], ...next }
+      faults = { trigger: [], read: [], quota: 0, ...next }
     },
     async idle() {
       while (running.size > 0) await Promise.allSettled([...running])

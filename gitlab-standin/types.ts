@@ -31,6 +31,11 @@ export interface Faults {
   trigger?: Fault[]
   /** `GET /projects/:id/pipelines` and the pipeline read endpoints. */
   read?: Fault[]
+  /**
+   * How many of the next pipelines' jobs GitLab refuses for quota: the job goes from pending to
+   * failed with `failure_reason` `ci_quota_exceeded`, and no runner ever sees it.
+   */
+  quota?: number
 }
 
 /** GitLab's pipeline and job status values (subset the stand-in produces). */
@@ -54,6 +59,8 @@ export interface StandinJob {
   started_at: string | null
   finished_at: string | null
   trace: string
+  /** Why a failed job failed (GitLab's `failure_reason`); `script_failure` when not set. */
+  failure_reason?: string
 }
 
 /** A pipeline as the stand-in records it. */

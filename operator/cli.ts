@@ -273,7 +273,7 @@ function program(io: DeployIo, fetchFn: typeof fetch): Command {
     .requiredOption('--runner-key <path>', "key file of the descriptor's runnerPublicKey")
     .requiredOption(
       '--credentials <path>',
-      'JSON { "triggerToken": "…", "apiToken": "…" } of the provider, sealed to the Worker',
+      'JSON { "triggerToken", "apiToken"?, "webhookSecret", "coordinates"? } sealed to the Worker. GitLab: triggerToken is the pipeline trigger token, apiToken a read_api token. GitHub: triggerToken is the fine-grained token of the one repository with Actions: read and write; webhookSecret is the HMAC secret of the repository webhook (workflow_run, workflow_job)',
     )
     .requiredOption('--worker <url>', 'the Worker')
     .requiredOption('--ipfs-dir <dir>', "the runner agent's data directory (its IPFS store)")

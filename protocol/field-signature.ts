@@ -1,5 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js'
-import { createBase58check } from '@scure/base'
+import { decodeBase58check } from './base58check.ts'
 import { FIELD_MODULUS } from './mina-key.ts'
 import { Pallas, type PallasPoint, SCALAR_MODULUS } from './pallas.ts'
 import { poseidonHashWithPrefix } from './poseidon.ts'
@@ -12,7 +11,6 @@ import { poseidonHashWithPrefix } from './poseidon.ts'
 /** The Poseidon prefix of field signatures: o1js signs under the testnet prefix unless told mainnet, and so do our signers. */
 export const SIGNATURE_PREFIX = 'CodaSignature*******'
 
-const base58check = createBase58check(sha256)
 const SIGNATURE_VERSION_BYTE = 154
 const VERSION_NUMBER = 1
 
@@ -34,12 +32,8 @@ const readLE = (bytes: Uint8Array, from: number, to: number): bigint => {
  * reader takes a short tail), r below p and s below q.
  */
 export function decodeSignature(base58: string): FieldSignature | undefined {
-  let bytes: Uint8Array
-  try {
-    bytes = base58check.decode(base58)
-  } catch {
-    return undefined
-  }
+  const bytes = decodeBase58check(base58)
+  if (!bytes) return undefined
   // 1 version byte + 1 version number + 32 bytes of r + 1..32 bytes of s.
   if (bytes.length < 35 || bytes.length > 66) return undefined
   if (bytes[0] !== SIGNATURE_VERSION_BYTE || bytes[1] !== VERSION_NUMBER) return undefined

@@ -2,6 +2,16 @@
 // Runs unchanged in Node, the browser and a Cloudflare Worker (no o1js, no node: imports).
 
 export {
+  type CallPath,
+  CallPathSchema,
+  CallRefusal,
+  type CallRefusalCode,
+  callDepth,
+  callPathBelow,
+  checkCallPath,
+  MAX_CALL_DEPTH,
+} from './call-path.ts'
+export {
   commitToField,
   decodeHeartbeat,
   decodeTerms,
@@ -208,8 +218,11 @@ export {
   requestDigest,
 } from './request-digest.ts'
 export {
+  type InnerJob,
+  InnerJobSchema,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
+  MAX_INNER_JOBS,
   type ManifestFile,
   ManifestFileSchema,
   type ManifestSignature,
@@ -230,6 +243,8 @@ export {
   type SkippedArtifact,
   SkippedArtifactSchema,
   signManifest,
+  type TruncatedLog,
+  TruncatedLogSchema,
   verifyManifest,
 } from './result-manifest.ts'
 export {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { CallPathSchema } from './call-path.ts'
 import { toHex } from './encoding.ts'
 import type { Result } from './errors.ts'
 import { ParameterValuesSchema } from './parameters.ts'
@@ -21,6 +22,11 @@ export const JobRequestSchema = z.strictObject({
     .int()
     .min(0)
     .max(2 ** 40),
+  /**
+   * The service versions above this request when a job calls a driver, outermost first (absent:
+   * a user's own request). The Worker refuses a path too deep or with a cycle (checkCallPath).
+   */
+  callPath: CallPathSchema.optional(),
 })
 /** A one-time request to run a service's job once. */
 export type JobRequest = z.infer<typeof JobRequestSchema>

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { CallPathSchema } from './call-path.ts'
 import type { Result } from './errors.ts'
 import { OutputSpecsSchema } from './outputs.ts'
 import { parseWith } from './parse.ts'
@@ -51,6 +52,8 @@ export const JobVariablesSchema = z.object({
   ZKRUNNER_VOUCHER: jsonVariable(4096, VoucherSchema).optional(),
   /** The service's declared outputs (canonical JSON of the descriptor's `outputs`). */
   ZKRUNNER_OUTPUTS: jsonVariable(16_384, OutputSpecsSchema).optional(),
+  /** The service versions above a driver call (canonical JSON list), hashed into requestDigest. */
+  ZKRUNNER_CALL_PATH: jsonVariable(4096, CallPathSchema).optional(),
   /** Artifact paths, comma- or newline-separated. */
   ZKRUNNER_ARTIFACTS: z
     .string()

@@ -1,5 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js'
-import { createBase58check } from '@scure/base'
+import { decodeBase58check, encodeBase58check } from './base58check.ts'
 import { fail, ok, ProtocolErrorCode, type Result } from './errors.ts'
 
 /** The order of the Pallas base field: every Field is below it. */
@@ -7,17 +6,13 @@ export const FIELD_MODULUS = 0x40000000000000000000000000000000224698fc094cf91b9
 
 // Mina's base58check of a public key: version byte 0xcb, two version numbers (both 1), then x as
 // 32 little-endian bytes and the isOdd byte. Cross-checked against o1js in mina-key.test.ts.
-const base58check = createBase58check(sha256)
+// Decoded with protocol's bigint base58check: every submission's keys pass through here.
 const PREFIX = [0xcb, 0x01, 0x01]
 
 /** A Mina public key as the two Fields o1js uses (`PublicKey.toFields()`: x, isOdd). */
 export function publicKeyToFields(base58: string): Result<[bigint, bigint]> {
-  let bytes: Uint8Array
-  try {
-    bytes = base58check.decode(base58)
-  } catch {
-    return fail(ProtocolErrorCode.INVALID_KEY, 'not a base58check Mina public key')
-  }
+  const bytes = decodeBase58check(base58)
+  if (!bytes) return fail(ProtocolErrorCode.INVALID_KEY, 'not a base58check Mina public key')
   if (
     bytes.length !== 36 ||
     PREFIX.some((b, i) => bytes[i] !== b) ||
@@ -49,5 +44,5 @@ export function publicKeyFromFields(x: bigint, isOdd: boolean): string | null {
     v >>= 8n
   }
   bytes[35] = isOdd ? 1 : 0
-  return base58check.encode(bytes)
+  return encodeBase58check(bytes)
 }

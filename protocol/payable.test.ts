@@ -32,3 +32,17 @@ test('without a result, only a failed trigger or a canceled pipeline is decided'
   // A result reported before the cancel decides by the rule.
   expect(chargeOfJob({ status: 'canceled', result: { exitCode: 3 } })).toEqual({ payable: true })
 })
+
+test('a job the provider refused for quota is not charged, unless the runner reports it ran', () => {
+  expect(chargeOfJob({ status: 'failed', result: null, quotaRefused: true })).toEqual({
+    payable: false,
+    reason: 'provider-quota',
+  })
+  // Before the pipeline hook says failed, the job hook's quota refusal decides already.
+  expect(chargeOfJob({ status: 'running', result: null, quotaRefused: true })?.payable).toBe(false)
+  // A signed result outweighs the webhook: the job ran, and is charged by the rule.
+  expect(chargeOfJob({ status: 'failed', result: { exitCode: 0 }, quotaRefused: true })).toEqual({
+    payable: true,
+  })
+  expect(chargeOfJob({ status: 'failed', result: null, quotaRefused: false })).toBeNull()
+})

@@ -14,6 +14,8 @@ export type NotChargedReason =
   | 'not-run'
   /** The job ended without an exit code (ended by a signal): it did not run to an end. */
   | 'no-exit-code'
+  /** The CI provider refused to run the job for quota (GitLab's `ci_quota_exceeded`). */
+  | 'provider-quota'
 
 /** Whether a job is charged, and if not, why. */
 export type Payability = { payable: true } | { payable: false; reason: NotChargedReason }
@@ -45,11 +47,17 @@ export const isPayable = (end: RunEnd): boolean => payabilityOf(end).payable
 
 /**
  * A job's charge from what the Worker knows: a result decides by the rule; without a result, a
- * job whose trigger failed or whose pipeline was canceled or skipped is not charged, and any
- * other job is still pending (`null`: it may yet run).
+ * job whose trigger failed, whose pipeline was canceled or skipped, or that the provider refused
+ * for quota is not charged, and any other job is still pending (`null`: it may yet run).
  */
-export function chargeOfJob(job: { status: string; result: RunEnd | null }): Payability | null {
+export function chargeOfJob(job: {
+  status: string
+  result: RunEnd | null
+  /** The provider said it will not run the job for quota (the service's authenticated webhook). */
+  quotaRefused?: boolean
+}): Payability | null {
   if (job.result !== null) return payabilityOf(job.result)
+  if (job.quotaRefused === true) return { payable: false, reason: 'provider-quota' }
   if (job.status === 'trigger_failed') return { payable: false, reason: 'trigger-failed' }
   if (job.status === 'canceled' || job.status === 'skipped')
     return { payable: false, reason: 'canceled' }

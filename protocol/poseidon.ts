@@ -1,40 +1,17 @@
 import { FIELD_MODULUS } from './mina-key.ts'
-import { MDS, ROUND_CONSTANTS } from './poseidon-constants.ts'
+import { permuteWasm as permute } from './poseidon-wasm.ts'
 
 // Kimchi Poseidon as o1js and mina-signer compute it outside the circuit: width 3, rate 2,
 // 55 full rounds of x⁷ S-box then MDS then round constants, and no round constant before the
-// first round (Mina moves it to the end of each round). Written out over three bigints because
-// the Worker verifies a voucher per request and mina-signer's generic loop costs milliseconds.
+// first round (Mina moves it to the end of each round). The permutation runs in WebAssembly
+// (poseidon-wasm.ts, Montgomery arithmetic on 32-bit limbs): the Worker verifies a voucher per
+// request, and over bigints the permutation was half of a verification's time.
+// field-signature.test.ts and poseidon-wasm.test.ts hold it equal to mina-signer's.
 
 const p = FIELD_MODULUS
-const [[m00, m01, m02], [m10, m11, m12], [m20, m21, m22]] = MDS as [
-  readonly [bigint, bigint, bigint],
-  readonly [bigint, bigint, bigint],
-  readonly [bigint, bigint, bigint],
-]
 
 /** A Poseidon sponge state: three Fields. */
 export type PoseidonState = readonly [bigint, bigint, bigint]
-
-// x⁷ = x⁴·x²·x with three reductions (the product of three reduced Fields is below 2^765).
-const pow7 = (x: bigint): bigint => {
-  const x2 = (x * x) % p
-  const x4 = (x2 * x2) % p
-  return (x4 * x2 * x) % p
-}
-
-function permute(a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] {
-  for (const [k0, k1, k2] of ROUND_CONSTANTS as readonly (readonly [bigint, bigint, bigint])[]) {
-    const sa = pow7(a)
-    const sb = pow7(b)
-    const sc = pow7(c)
-    // One reduction per row: the sum of three products and a constant stays far below 2^520.
-    a = (m00 * sa + m01 * sb + m02 * sc + k0) % p
-    b = (m10 * sa + m11 * sb + m12 * sc + k1) % p
-    c = (m20 * sa + m21 * sb + m22 * sc + k2) % p
-  }
-  return [a, b, c]
-}
 
 /** Absorbs Fields (each below the modulus) into a state, two per permutation, zero-padded; empty input still permutes once, as in mina-signer. */
 export function poseidonUpdate(state: PoseidonState, input: readonly bigint[]): PoseidonState {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { CallPathSchema } from './call-path.ts'
 import { sha256 } from './digest.ts'
 import { canonicalBytes, toHex } from './encoding.ts'
 import type { Result } from './errors.ts'
@@ -19,6 +20,8 @@ export const RequestBindingSchema = z.strictObject({
   parameters: z
     .record(ParameterNameSchema, WellFormedStringSchema.max(4096))
     .refine((r) => Object.keys(r).length <= 64, 'at most 64 parameters'),
+  /** The service versions above this request, outermost first; absent or empty at the top. */
+  callPath: CallPathSchema.optional(),
 })
 /** What a result must answer. */
 export type RequestBinding = z.infer<typeof RequestBindingSchema>
@@ -32,8 +35,20 @@ export const parseRequestBinding = (input: unknown): Result<RequestBinding> =>
 
 /** SHA-256 (hex) of the binding's canonical JSON under the request domain: the manifest's `requestDigest`. */
 export function requestDigest(binding: RequestBinding): string {
-  const { requestId, service, user, parameters } = binding
+  const { requestId, service, user, parameters, callPath } = binding
+  // A nested request's path is hashed with it; a top-level one hashes exactly as before callPath
+  // existed, so every digest signed earlier still verifies.
+  const nested = callPath !== undefined && callPath.length > 0 ? { callPath } : {}
   return toHex(
-    sha256(canonicalBytes({ domain: REQUEST_DIGEST_DOMAIN, requestId, service, user, parameters })),
+    sha256(
+      canonicalBytes({
+        domain: REQUEST_DIGEST_DOMAIN,
+        requestId,
+        service,
+        user,
+        parameters,
+        ...nested,
+      }),
+    ),
   )
 }

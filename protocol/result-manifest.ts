@@ -86,6 +86,21 @@ export const SkippedArtifactSchema = z.strictObject({
 /** A declared artifact the runner left out of the bundle. */
 export type SkippedArtifact = z.infer<typeof SkippedArtifactSchema>
 
+/** The job's captured logs, the files a runner may cut at its cap. */
+export const LogFileSchema = z.enum(['stdout.log', 'stderr.log'])
+
+/**
+ * A log the runner cut at its cap: it kept the first `keptBytes` bytes of the job's output on that
+ * stream (the file in the bundle) and dropped the `droppedBytes` that followed.
+ */
+export const TruncatedLogSchema = z.strictObject({
+  file: LogFileSchema,
+  keptBytes: count,
+  droppedBytes: count.min(1),
+})
+/** A log the runner cut at its cap. */
+export type TruncatedLog = z.infer<typeof TruncatedLogSchema>
+
 /**
  * Why a job never ran. Such a result is signed and published so the user sees why, but it is
  * not a delivered result: settlement never charges it. `source-mismatch`: the commit the CI
@@ -110,6 +125,23 @@ export const RanSchema = z.strictObject({
   mode: RunModeSchema,
   command: z.array(WellFormedStringSchema.max(65_536)).min(1).max(1025),
 })
+
+/** The most driver calls one job's manifest lists. */
+export const MAX_INNER_JOBS = 64
+
+/**
+ * One driver job a higher-order job used (`zkrunner-agent call --wait`): which service, which job,
+ * its bundle and the digest of its manifest. The outer runner signs the list with its manifest;
+ * a verifier checks each inner bundle on its own and that it answers this runner's call.
+ */
+export const InnerJobSchema = z.strictObject({
+  service: PublicKeySchema,
+  jobId: RequestIdSchema,
+  bundleCid: ContentCidSchema,
+  manifestDigest: Sha256HexSchema,
+})
+/** One driver job a higher-order job used. */
+export type InnerJob = z.infer<typeof InnerJobSchema>
 
 /** What the runner asserts about one job: signed, pinned, and checked by anyone. */
 export const ResultManifestSchema = z.strictObject({
@@ -140,6 +172,8 @@ export const ResultManifestSchema = z.strictObject({
   skippedArtifacts: z.array(SkippedArtifactSchema).max(1000).optional(),
   /** Set when the job was refused before it ran: never charged. */
   notRun: NotRunReasonSchema.optional(),
+  /** Logs the runner cut at its cap, and how much of each it dropped (absent when none was). */
+  truncatedLogs: z.array(TruncatedLogSchema).min(1).max(2).optional(),
   /**
    * The job's typed outputs, checked against its service's declarations (absent when the service
    * declares none and the job wrote none). `valid: false` marks the job outputs-invalid.
@@ -147,6 +181,8 @@ export const ResultManifestSchema = z.strictObject({
   outputs: ManifestOutputsSchema.optional(),
   /** How the job ran (absent in manifests from before the runner recorded it). */
   ran: RanSchema.optional(),
+  /** The driver jobs this job called and used, in call order (absent when it called none). */
+  innerJobs: z.array(InnerJobSchema).max(MAX_INNER_JOBS).optional(),
 })
 /** What the runner asserts about one job. */
 export type ResultManifest = z.infer<typeof ResultManifestSchema>

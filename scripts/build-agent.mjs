@@ -42,6 +42,9 @@ try {
   process.exit(1)
 }
 const ANNOUNCING = 'announcing-node.js'
+// `zkrunner-agent call` verifies a driver's result with Helia's verified retrieval from gateways;
+// in the shared chunk graph its helia imports would be hoisted into chunks `run` loads too.
+const CALL = 'call-command.js'
 const common = {
   bundle: true,
   format: 'esm',
@@ -64,12 +67,13 @@ await build({
   // helia's libp2p modules into a chunk the offline node imports too.
   plugins: [
     {
-      name: 'announcing-node-apart',
+      name: 'heavy-paths-apart',
       setup(b) {
         b.onResolve({ filter: /announcing-node\.js$/ }, () => ({
           path: `./${ANNOUNCING}`,
           external: true,
         }))
+        b.onResolve({ filter: /call-command\.js$/ }, () => ({ path: `./${CALL}`, external: true }))
       },
     },
   ],
@@ -80,6 +84,14 @@ await build({
   ...common,
   entryPoints: [join(out, 'tsc/agent/ipfs', ANNOUNCING)],
   outfile: join(out, 'agent', ANNOUNCING),
+  packages: 'external',
+})
+// Its own bundle, loaded only by `call`, with its packages from node_modules as for the
+// announcing node (Helia's HTTP stack does not survive bundling: undici reads Node internals).
+await build({
+  ...common,
+  entryPoints: [join(out, 'tsc/agent/call', CALL)],
+  outfile: join(out, 'agent', CALL),
   packages: 'external',
 })
 console.log(`built ${join(out, 'agent/cli.js')} (bin/zkrunner-agent runs dist/agent/cli.js)`)

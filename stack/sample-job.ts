@@ -7,15 +7,7 @@ import {
   type RequestBinding,
   type ServiceDescriptor,
 } from '../protocol/index.ts'
-import {
-  decodeServiceState,
-  GraphqlChainReader,
-  latestSettlement,
-} from '../static-site/src/chain-reader.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
-import type { VerificationLink } from '../static-site/src/verify/links.ts'
-import type { OutputsSummary } from '../static-site/src/verify/outputs.ts'
-import { verifyFromEndpoints } from '../static-site/src/verify/verify-from-endpoints.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
 import {
@@ -24,6 +16,9 @@ import {
   WorkerClient,
   type WorkerJob,
 } from '../static-site/src/worker-client.ts'
+import { verifyFromEndpoints } from '../verify/from-endpoints.ts'
+import type { OutputsSummary, VerificationLink } from '../verify/index.ts'
+import { decodeServiceState, GraphqlChainReader, latestSettlement } from '../verify/index.ts'
 
 /** Where the user side of a job talks to: the same three things the page needs. */
 export interface UserEndpoints {
@@ -33,6 +28,8 @@ export interface UserEndpoints {
   gateways: string[]
   /** What a genuine service is compared with (the deployment's compiled contracts). */
   genuine: { creditTokenId: string; code: GenuineCode }
+  /** The registry, where a private service's reveal is listed. */
+  registryAddress?: string
 }
 
 /** The outcome of one sample job, as the user sees it. */
@@ -130,7 +127,10 @@ export async function requestJob(
   }
 }
 
-/** Polls the Worker until the job is finished and its result reported (or `timeoutMs` passes). */
+/**
+ * Polls the Worker until the job is finished and its result reported, or it ended without running
+ * (its trigger failed, or the provider refused it for quota), or `timeoutMs` passes.
+ */
 export async function watchJob(
   workerUrl: string,
   jobId: string,
@@ -144,8 +144,10 @@ export async function watchJob(
     const job = await worker.job(jobId)
     for (const h of job.history.slice(seen)) onStatus(h.status, h.detail)
     seen = job.history.length
-    if (TERMINAL_STATUSES.has(job.status) && (job.result || job.status === 'trigger_failed'))
-      return job
+    const neverRan =
+      job.status === 'trigger_failed' ||
+      (job.charge?.state === 'not-charged' && job.charge.reason === 'provider-quota')
+    if (TERMINAL_STATUSES.has(job.status) && (job.result || neverRan)) return job
     if (Date.now() > deadline)
       throw new Error(`job ${jobId} did not finish in ${timeoutMs / 1000} s (status ${job.status})`)
     await sleep(500)

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { z } from 'zod'
-import { generateHpkeKeyPair, generateMinaKeyPair } from '../protocol/index.ts'
+import { generateHpkeKeyPair, generateMinaKeyPair, newSalt } from '../protocol/index.ts'
 
 /** Every key and secret the local stack makes for itself: dev only, kept in the data dir (mode 0600). */
 export const StackSecretsSchema = z.strictObject({
@@ -16,8 +16,12 @@ export const StackSecretsSchema = z.strictObject({
   apiToken: z.string(),
   /** The GitHub stand-in's fine-grained token (Actions: write) for the sample repository. */
   githubToken: z.string(),
+  /** The read token of the stack's GitHub signer (Actions: read): it checks where each job runs. */
+  githubReadToken: z.string(),
   /** The GitHub service's own webhook secret (the HMAC key of X-Hub-Signature-256). */
   githubWebhookSecret: z.string().min(16),
+  /** The salt of the private sample's source commitment: secret until it is revealed. */
+  privateSalt: z.string(),
   tokenKey: z.string(),
   tokenAdminContractKey: z.string(),
   tokenAdminKey: z.string(),
@@ -31,6 +35,7 @@ const token = (prefix: string) => `${prefix}${randomBytes(20).toString('hex')}`
 const githubSecrets = () => ({
   githubToken: token('github_pat_'),
   githubWebhookSecret: token('ghwhsec-'),
+  githubReadToken: token('github_pat_'),
 })
 
 async function create(): Promise<StackSecrets> {
@@ -42,6 +47,7 @@ async function create(): Promise<StackSecrets> {
     triggerToken: token('glptt-'),
     apiToken: token('glpat-'),
     ...githubSecrets(),
+    privateSalt: newSalt(),
     tokenKey: mina(),
     tokenAdminContractKey: mina(),
     tokenAdminKey: mina(),
@@ -53,9 +59,14 @@ async function create(): Promise<StackSecrets> {
 export async function loadOrCreateSecrets(path: string): Promise<StackSecrets> {
   try {
     const saved = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
-    // A data dir from before the GitHub service gets its secrets added, the others kept.
-    if (saved.githubToken === undefined) {
-      const secrets = StackSecretsSchema.parse({ ...saved, ...githubSecrets() })
+    // A data dir from before the GitHub service (or its signer) or the private service gets what
+    // it lacks, the rest kept.
+    const added = { ...githubSecrets(), privateSalt: newSalt() }
+    const missing = Object.fromEntries(
+      Object.entries(added).filter(([k]) => saved[k] === undefined),
+    )
+    if (Object.keys(missing).length > 0) {
+      const secrets = StackSecretsSchema.parse({ ...saved, ...missing })
       await save(path, secrets)
       return secrets
     }

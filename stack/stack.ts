@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import { heartbeatWorldOnActiveChain } from '../agent/heartbeat/chain-world.ts'
@@ -15,6 +15,7 @@ import type { GitlabStandin } from '../gitlab-standin/types.ts'
 import { registerWithWorker } from '../operator/register.ts'
 import {
   hpkeKeyPairOf,
+  type PrivateCoordinates,
   type RequestBinding,
   type ServiceDescriptor,
   signStatusQuery,
@@ -22,7 +23,7 @@ import {
   statusQueryString,
   unwrap,
 } from '../protocol/index.ts'
-import type { VerificationLink } from '../static-site/src/verify/links.ts'
+import type { VerificationLink } from '../verify/index.ts'
 import { ensureAgentBuilt } from './agent-build.ts'
 import type { StackConfig } from './config.ts'
 import {
@@ -32,10 +33,12 @@ import {
   selectNetwork,
   sendHeartbeat,
 } from './deploy.ts'
+import { githubRunnerDirs, startGithubRunner } from './github-runner.ts'
 import { JobLedger } from './job-ledger.ts'
 import { stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
 import { startPageServer } from './page-server.ts'
+import { PRIVATE_PROJECT, privateSample, privateSampleCommit } from './private-sample.ts'
 import { publishDescriptor } from './publish.ts'
 import { ensureDeposit, pk, requestJob, verifyJob, watchJob } from './sample-job.ts'
 import {
@@ -54,12 +57,17 @@ const WITHDRAW_TIMELOCK_SLOTS = 100
 const CREDITS_PER_USER = 1_000_000n
 // The heartbeat duty renews the runner heartbeat at half this age (slots), so the service stays enabled.
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
+/** The local Worker's wait after a provider-quota refusal before a job probes the provider again. */
+const QUOTA_PROBE_SECONDS = 10
 const NETWORK_ID = 'devnet'
 const SAMPLE_PROJECT_ID = 1
 /** The sample's repository on the GitHub stand-in, and its workflow file. */
 const GITHUB_OWNER = 'zkrunner'
 const GITHUB_REPO = 'sample-primes'
 const GITHUB_WORKFLOW = 'zkrunner.yml'
+/** The stand-in's one self-hosted runner, as GitHub names it: the signer binds jobs to it. */
+const GITHUB_RUNNER_NAME = 'zkrunner-standin'
+const GITHUB_RUNNER_ID = '1'
 
 /** URLs of every part of a running local stack. */
 export interface StackUrls {
@@ -133,6 +141,13 @@ export interface LocalStack {
   descriptor: ServiceDescriptor
   /** Both service versions of the sample, by provider. */
   services: Record<StackProvider, StackService>
+  /**
+   * The sample as a private service (GitLab): no coordinates in its descriptor, a hiding source
+   * commitment; `coordinates` are what its operator sealed to the Worker and may reveal later.
+   */
+  privateService: StackService & { coordinates: PrivateCoordinates }
+  /** Whether GitHub jobs run as the job user through the signer (as root, with a readable checkout). */
+  githubJobsThroughSigner: boolean
   gitlab: GitlabStandin
   github: GithubStandin
   faults: StackFaults
@@ -331,7 +346,9 @@ async function bringUp(
   // The same job on GitHub Actions: the sample as a repository of its own, its workflow run by the
   // stand-in as a self-hosted runner would. Its source commitment is that repository's commit,
   // which is what a GitHub run names (GITHUB_SHA) and checks out.
-  const githubSha = await sampleRepository(SAMPLE_PROJECT_DIR, join(dataDir, 'github-repository'))
+  const githubDirs = githubRunnerDirs(dataDir)
+  await mkdir(githubDirs.root, { recursive: true, mode: 0o755 })
+  const githubSha = await sampleRepository(SAMPLE_PROJECT_DIR, githubDirs.repository)
   const workflow = parseWorkflow(
     await readFile(join(SAMPLE_PROJECT_DIR, '.github/workflows', GITHUB_WORKFLOW), 'utf8'),
   )
@@ -350,6 +367,21 @@ async function bringUp(
   const githubLedgerKey = await serviceKeyFor(
     join(dataDir, 'ledgers.json'),
     githubDescriptorCid,
+    true,
+  )
+
+  // The same job as a private service: a project and commit of its own on the GitLab stand-in,
+  // committed with the stack's secret salt; the coordinates travel only sealed to the Worker.
+  const privateCommit = privateSampleCommit(commitment)
+  const priv = privateSample(descriptor, { salt: secrets.privateSalt, commit: privateCommit })
+  const privateDescriptorCid = await publishDescriptor(agentDataDir, priv.descriptor)
+  const privateServiceKey = await serviceKeyFor(
+    join(dataDir, 'services.json'),
+    privateDescriptorCid,
+  )
+  const privateLedgerKey = await serviceKeyFor(
+    join(dataDir, 'ledgers.json'),
+    privateDescriptorCid,
     true,
   )
 
@@ -380,6 +412,20 @@ async function bringUp(
     descriptorCid: githubDescriptorCid,
     what: 'the GitHub service version',
   })
+  const privateDeployment = await ensureService(deployInput, {
+    serviceKey: privateServiceKey,
+    ledgerKey: privateLedgerKey,
+    sourceCommitment: priv.descriptor.sourceCommitment,
+    descriptorCid: privateDescriptorCid,
+    what: 'the private service version',
+  })
+  const privateService = {
+    provider: 'gitlab' as const,
+    ...privateDeployment,
+    descriptor: priv.descriptor,
+    descriptorCid: privateDescriptorCid,
+    coordinates: priv.coordinates,
+  }
   const services: Record<StackProvider, StackService> = {
     gitlab: {
       provider: 'gitlab',
@@ -395,11 +441,14 @@ async function bringUp(
       descriptorCid: githubDescriptorCid,
     },
   }
-  // The page's dev wallet gets a deposit up front: proving a deposit in the browser takes minutes.
-  await ensureDeposit(payer, serviceKey.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
+  // The page's dev wallet gets a deposit up front with each service, so the page can buy a job
+  // from any at once: proving a deposit in the browser takes minutes.
+  for (const key of [serviceKey, githubServiceKey, privateServiceKey])
+    await ensureDeposit(payer, key.toPublicKey(), pageUserKey, 0n, PRICE_PER_JOB, 10n, log)
   log('runner heartbeat…')
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
   await sendHeartbeat(payer, githubServiceKey.toPublicKey(), runnerKey, log)
+  await sendHeartbeat(payer, privateServiceKey.toPublicKey(), runnerKey, log)
 
   const agentEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -418,7 +467,14 @@ async function bringUp(
   const jobUser = stackJobUser(buildsDir, log)
   if (jobUser) agentEnv.ZKRUNNER_JOB_USER = jobUser.name
   else delete agentEnv.ZKRUNNER_JOB_USER
-  await writeFile(join(dataDir, 'agent.json'), '{}\n')
+  // The runner's own copy of the private sample's opening: it runs a checkout only when the commit
+  // opens the commitment (README: "Private services", step 4).
+  const { salt, providerUrl, project } = priv.coordinates
+  await writeFile(
+    join(dataDir, 'agent.json'),
+    `${JSON.stringify({ privateSources: [{ salt, providerUrl, project }] })}\n`,
+    { mode: 0o600 },
+  )
   // The runner key sits in the agent's key file (0600, outside the builds dir), not in its
   // environment: a job could read the agent's environment from /proc.
   const keyFile = join(agentDataDir, 'runner-key.json')
@@ -466,15 +522,25 @@ async function bringUp(
         sha: commitment,
         jobName: ci.name,
       },
+      {
+        // The private sample: the same job and tokens, under a project and commit of its own.
+        id: PRIVATE_PROJECT.id,
+        path: PRIVATE_PROJECT.path,
+        webhookSecret: secrets.webhookSecret,
+        triggerTokens: [secrets.triggerToken],
+        accessTokens: [secrets.apiToken],
+        sha: privateCommit,
+        jobName: ci.name,
+      },
     ],
     control: true,
-    runJob: async ({ pipeline, job, variables }) =>
+    runJob: async ({ project, pipeline, job, variables }) =>
       runWithExecutor(
         (spec, options) => sup.exec(spec, options),
         {
           ci,
           projectDir: SAMPLE_PROJECT_DIR,
-          projectPath: 'zkrunner/sample-primes',
+          projectPath: project.path ?? 'zkrunner/sample-primes',
           jobId: job.id,
           pipelineId: pipeline.id,
           sha: pipeline.sha,
@@ -496,23 +562,22 @@ async function bringUp(
   standins.push(gitlab)
 
   log('starting the GitHub stand-in…')
-  // The self-hosted runner: `zkrunner-agent` on its PATH (the workflow's shell names it) and in
-  // both job hooks, as agent/README.md installs it. Its workspaces sit in the builds dir.
-  const runnerDir = join(buildsDir, 'github-runner')
-  const runnerBin = join(dataDir, 'github-runner-bin')
-  await mkdir(join(runnerDir, 'work'), { recursive: true })
-  await mkdir(runnerBin, { recursive: true })
-  await rm(join(runnerBin, 'zkrunner-agent'), { force: true })
-  await symlink(agent.command, join(runnerBin, 'zkrunner-agent'))
-  // The stand-in's runner checks out as the agent's user (a real runner as its own), so the step
-  // runs as that user too: a job user could not write in the workspace. The GitLab service's
-  // jobs keep the job user.
-  const { ZKRUNNER_JOB_USER: _jobUser, ...runnerBaseEnv } = agentEnv
-  const runnerEnv: NodeJS.ProcessEnv = {
-    ...runnerBaseEnv,
-    PATH: `${runnerBin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-  }
-  const hook = (when: string) => [agent.command, ...agent.args, 'github', 'hook', when]
+  // The self-hosted runner, as agent/README.md installs it: `zkrunner-agent` on its PATH (the
+  // workflow's shell names it) and in both job hooks; as root, the runner runs as the job user and
+  // its hooks and steps go through the signer, which holds the key.
+  const githubRunner = await startGithubRunner({
+    sup,
+    agent,
+    agentEnv,
+    dirs: githubDirs,
+    jobUser,
+    apiUrl: `${urls.github}/api/v3`,
+    readToken: secrets.githubReadToken,
+    runnerName: GITHUB_RUNNER_NAME,
+    runnerId: GITHUB_RUNNER_ID,
+    servedProject: `${GITHUB_OWNER}/${GITHUB_REPO}`,
+    log,
+  })
   const github = await startGithubStandin({
     port: config.githubPort,
     host,
@@ -521,7 +586,8 @@ async function bringUp(
       {
         owner: GITHUB_OWNER,
         name: GITHUB_REPO,
-        tokens: [secrets.githubToken],
+        // The Worker's token (Actions: write) and the signer's (read).
+        tokens: [secrets.githubToken, secrets.githubReadToken],
         sha: githubSha,
         // The GitHub service's own secret, sealed in its registration below.
         webhookSecret: secrets.githubWebhookSecret,
@@ -529,13 +595,13 @@ async function bringUp(
       },
     ],
     control: true,
+    // One self-hosted runner, which runs one job at a time (the signer's binding relies on it).
+    runnerName: GITHUB_RUNNER_NAME,
+    runnerSlots: 1,
     runJob: (ctx) =>
       runAsSelfHostedRunner(
         {
-          workDir: join(runnerDir, 'work'),
-          checkoutFrom: join(dataDir, 'github-repository'),
-          hooks: { started: hook('started'), completed: hook('completed') },
-          env: runnerEnv,
+          ...githubRunner.runner,
           onLog: (text) => {
             for (const line of text.split('\n')) if (line) prefixed('job')(line)
           },
@@ -557,6 +623,8 @@ async function bringUp(
       // The stand-in is plain http on loopback; production config never sets this.
       'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
       `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
+      // After the stand-in refuses a job for quota, one job probes it again 10 s later (not 10 min).
+      `QUOTA_PROBE_SECONDS=${QUOTA_PROBE_SECONDS}`,
       `CREDIT_TOKEN_ID=${deployment.creditTokenId}`,
       // Single quotes: the dotenv value is taken literally (it is JSON).
       `GENUINE_SERVICE_CODE='${JSON.stringify(deployment.genuine)}'`,
@@ -617,6 +685,20 @@ async function bringUp(
     },
     runnerPrivateKey: runnerKey.toBase58(),
   })
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: privateService.service,
+    descriptor: privateService.descriptor,
+    descriptorCid: privateDescriptorCid,
+    receiptTokenId: privateService.receiptTokenId,
+    credentials: {
+      triggerToken: secrets.triggerToken,
+      apiToken: secrets.apiToken,
+      webhookSecret: secrets.webhookSecret,
+      coordinates: privateService.coordinates,
+    },
+    runnerPrivateKey: runnerKey.toBase58(),
+  })
 
   // The agent's heartbeat duty, in this process (it shares the stack's chain connection, and
   // proving needs no second compile): it reads the allowed age from the Worker and renews at half
@@ -626,7 +708,7 @@ async function bringUp(
     runnerKey,
     payer,
     workerUrl: urls.worker,
-    services: [deployment.service, githubDeployment.service],
+    services: [deployment.service, githubDeployment.service, privateService.service],
   })
   let duty: { stop: AbortController; done: Promise<void> } | undefined
   const keepAlive = async () => {
@@ -688,6 +770,7 @@ async function bringUp(
     minaGraphqlUrl: urls.minaGraphql,
     archiveUrl: urls.archive,
     gateways: [urls.gateway],
+    registryAddress: deployment.registry,
   }
 
   const userPublicKey = userKey.toPublicKey().toBase58()
@@ -805,6 +888,8 @@ async function bringUp(
     deployment,
     descriptor,
     services,
+    privateService,
+    githubJobsThroughSigner: githubRunner.signer !== undefined,
     gitlab,
     github,
     faults,

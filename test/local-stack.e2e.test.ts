@@ -5,6 +5,9 @@ import { join } from 'node:path'
 import { Field, Lightnet, Poseidon, PrivateKey, PublicKey } from 'o1js'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { readSealed } from '../agent/bundle/build-bundle.ts'
+import { Spool } from '../agent/spool/spool.ts'
+import { main as deployCli } from '../contracts/deploy-cli.ts'
 import {
   deposit,
   readCredits,
@@ -24,14 +27,15 @@ import {
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { HOLD_MARKER } from '../stack/local-runner.ts'
 import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
+import { createVerifiedReader } from '../verify/gateway-reader.ts'
 import {
   decodeServiceState,
   GraphqlChainReader,
+  LINKS,
   ownListings,
   registryEntries,
-} from '../static-site/src/chain-reader.ts'
-import { createVerifiedReader } from '../static-site/src/ipfs/verified-reader.ts'
-import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
+} from '../verify/index.ts'
 import { installAuroStandIn } from './auro-standin.ts'
 import { freePort } from './free-port.ts'
 
@@ -78,30 +82,34 @@ async function openPage(context: BrowserContext): Promise<{ page: Page; errors: 
 }
 
 const allOk = (links: { status: string }[]) =>
-  links.length === 8 && links.every((l) => l.status === 'ok')
+  links.length === Object.keys(LINKS).length && links.every((l) => l.status === 'ok')
 
 /**
  * Buys one job of `service` on the page as its dev wallet does: opens the market row, fills LIMIT,
  * sends the sealed request, confirms the voucher, and waits for the bundle. Returns the bundle's
- * CID and the GitLab pipeline's variables (the job id the Worker gave it).
+ * CID and the variables the provider's run got (GitLab's pipeline variables, or GitHub's dispatch
+ * inputs: the job id the Worker gave it among them).
  */
 async function requestOnPage(page: Page, service: string, limit: number) {
+  const github = service === stack.services.github.service
+  const runs = () => (github ? stack.github.runs.length : stack.gitlab.pipelines.length)
   const row = page.locator(`#market tr[data-service="${service}"]`)
   await row.waitFor({ timeout: 60_000 })
   await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain('Available')
   await row.locator('button').click()
   const form = page.locator('form.request')
   await form.locator('input[name="LIMIT"]').fill(String(limit))
-  const pipelinesBefore = stack.gitlab.pipelines.length
+  const runsBefore = runs()
   await form.locator('button[type="submit"]').click()
   // The page shows the proven owed amount and the new voucher's amount; the user confirms.
   await page.locator('[data-role="voucher-confirm-button"]').click()
   await page.locator('[data-role="bundle-cid"]').waitFor({ timeout: 600_000 })
   const cid = (await page.locator('[data-role="bundle-cid"]').textContent())?.trim() ?? ''
   expect(cid).toMatch(/^baf/)
-  expect(stack.gitlab.pipelines.length).toBe(pipelinesBefore + 1)
-  const pipeline = stack.gitlab.pipelines.at(-1)!
-  const variables = Object.fromEntries(pipeline.variables.map((v) => [v.key, v.value]))
+  expect(runs()).toBe(runsBefore + 1)
+  const variables: Record<string, string> = github
+    ? { ...stack.github.runs.at(-1)!.inputs }
+    : Object.fromEntries(stack.gitlab.pipelines.at(-1)!.variables.map((v) => [v.key, v.value]))
   expect(variables.ZKRUNNER_SERVICE).toBe(service)
   return { cid, variables }
 }
@@ -133,6 +141,7 @@ const EVERY_LINK_OK = {
   service: 'ok',
   source: 'ok',
   settled: 'ok',
+  inner: 'ok',
 }
 
 /** The Worker's public status of a service version. */
@@ -144,6 +153,42 @@ async function workerStatus(service: string) {
     retired: boolean
     chain: { maxHeartbeatAgeSlots: string; lastHeartbeatSlot: string; currentSlot: string } | null
   }
+}
+
+/**
+ * The README's operator files in `dir`: a funded fee payer of its own (`payer.json`; one payer per
+ * sender keeps nonces apart) and `deploy.json` with the alias `local` for this stack. The stack's
+ * chain does not verify proofs, so the alias proves only when the stack does.
+ */
+async function writeOperatorAlias(dir: string): Promise<PrivateKey> {
+  const payer = (
+    await Lightnet.acquireKeyPair({
+      isRegularAccount: true,
+      lightnetAccountManagerEndpoint: stack.urls.accountManager,
+    })
+  ).privateKey
+  await writeFile(
+    join(dir, 'payer.json'),
+    JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
+  )
+  await writeFile(
+    join(dir, 'deploy.json'),
+    JSON.stringify({
+      deployAliases: {
+        local: {
+          networkId: 'devnet',
+          url: stack.urls.minaGraphql,
+          archive: stack.urls.archive,
+          feePayerKeyPath: 'payer.json',
+          fee: '0.1',
+          prove: stack.proofs,
+          creditToken: stack.deployment.token,
+          registry: stack.deployment.registry,
+        },
+      },
+    }),
+  )
+  return payer
 }
 
 /** The version offered with `npm run operator -- offer` (and later retired after one job). */
@@ -186,6 +231,31 @@ describe('the local stack', () => {
     expect(pipelinesOf(job.jobId)).toHaveLength(1)
     expect(job.status).toBe('success')
     jobs.push(job)
+  })
+
+  test('GitLab refuses a job for quota: it is not charged, the service is off with that reason, and one probe switches it on again', async () => {
+    const service = stack.deployment.service
+    stack.gitlab.setFaults({ quota: 1 })
+    const refused = await stack.requestJob(200_000, log)
+    expect(refused.status).toBe('failed')
+    expect(refused.bundleCid).toBeNull()
+    const view = (await (await fetch(`${stack.urls.worker}/v1/jobs/${refused.jobId}`)).json()) as {
+      charge: { state: string; reason?: string }
+    }
+    expect(view.charge).toEqual({ state: 'not-charged', amount: '0', reason: 'provider-quota' })
+    const off = (await workerStatus(service)) as { providerQuota?: { probeAt: string } }
+    expect(off.providerQuota?.probeAt).toBeDefined()
+    // The stack's Worker waits QUOTA_PROBE_SECONDS (10 s), then lets one job through as the probe.
+    await expect
+      .poll(async () => (await workerStatus(service)).enabled, { timeout: 120_000, interval: 1000 })
+      .toBe(true)
+    const probe = await stack.requestJob(200_000, log)
+    expect(probe.status).toBe('success')
+    expect(probe.bundleCid).toMatch(/^baf/)
+    const on = (await workerStatus(service)) as { enabled: boolean; providerQuota?: unknown }
+    expect(on).toMatchObject({ enabled: true })
+    expect(on.providerQuota).toBeUndefined()
+    jobs.push(probe)
   })
 
   test('the agent is killed mid-job and resumed: the job still ends with a signed, pinned bundle', async () => {
@@ -293,7 +363,7 @@ describe('the local stack', () => {
     )
   })
 
-  test('GitHub Actions: a paid job is dispatched once, runs through the agent in the runner hooks and shell, settles and verifies every link; the page lists both services', async () => {
+  test('GitHub Actions: a paid job is dispatched once, runs through the agent in the runner hooks and shell, settles and verifies every link; the page lists both services, buys a GitHub job and verifies every link of it', async () => {
     const github = stack.services.github
     const job = await stack.requestJob(200_000, log, 'github')
     expect(job.status).toBe('success')
@@ -313,6 +383,12 @@ describe('the local stack', () => {
     expect(view.service).toBe(github.service)
     expect(String(view.pipeline?.id)).toBe(String(runs[0]!.id))
     expect(view.pipeline?.webUrl).toContain(stack.urls.github)
+    // As root the job ran as the job user, through the signer the stack starts for the runner
+    // (unless the checkout is closed to the job user: then the stack says so and runs it itself).
+    if (stack.githubJobsThroughSigner) {
+      const { manifest } = await readSealed(new Spool(stack.agentDataDir).bundleDir(job.jobId))
+      expect(manifest.ran?.mode).toBe('signer')
+    }
 
     await stack.settle(log)
     const links = await stack.verify(job, log)
@@ -334,10 +410,113 @@ describe('the local stack', () => {
         await row.waitFor({ timeout: 60_000 })
         await expect.poll(() => row.textContent(), { timeout: 60_000 }).toContain(s.provider)
       }
+      // The page's dev wallet buys a GitHub job (its deposit with the GitHub service was made at
+      // start) and, once the runner settled it, verifies every link of it.
+      const { cid, variables } = await requestOnPage(page, github.service, 300_000)
+      expect(variables.ZKRUNNER_USER).toBe(stack.keys.pageUser.publicKey)
+      expect(variables.LIMIT).toBe('300000')
+      await stack.settle(log)
+      expect(
+        await verifyOnPage(page, {
+          cid,
+          service: github.service,
+          jobId: variables.ZKRUNNER_JOB_ID!,
+        }),
+      ).toEqual(EVERY_LINK_OK)
       expect(errors).toEqual([])
     } finally {
       await context.close()
       await rm(profile, { recursive: true, force: true })
+    }
+  })
+
+  test('a private service: its job runs and verifies with the source "private (committed)", no public document, event, response or log names its coordinates, and its reveal makes that source link pass', async () => {
+    const target = stack.privateService
+    const { coordinates } = target
+    const job = await stack.requestJob(200_000, log, target)
+    expect(job.status).toBe('success')
+    expect(job.bundleCid).toMatch(/^baf/)
+    await stack.settle(log)
+    const statusOf = (links: { id: string; status: string }[]) =>
+      Object.fromEntries(links.map((l) => [l.id, l.status]))
+    const before = await stack.verify(job)
+    expect(statusOf(before)).toEqual({ ...EVERY_LINK_OK, source: 'pending' })
+    expect(before.find((l) => l.id === 'source')?.detail).toMatch(/^private \(committed\)/)
+
+    // Everything anyone can read about the service and its job, as text.
+    const seen: string[] = []
+    const reader = await createVerifiedReader([stack.urls.gateway])
+    try {
+      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+      seen.push(text(await reader.readCid(target.descriptorCid)))
+      const manifest = JSON.parse(
+        text(await reader.readPath(job.bundleCid!, 'manifest.json')),
+      ) as ResultManifest
+      seen.push(JSON.stringify(manifest))
+      for (const f of manifest.files) seen.push(text(await reader.readPath(job.bundleCid!, f.path)))
+    } finally {
+      await reader.stop()
+    }
+    const chain = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+    const json = (v: unknown) =>
+      JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))
+    seen.push(json(await chain.events(target.service)))
+    seen.push(json(await chain.events(stack.deployment.registry)))
+    seen.push(json(await chain.zkappState(target.service)))
+    for (const path of [
+      '/v1/services',
+      `/v1/services/${target.service}`,
+      `/v1/services/${target.service}/summary`,
+      `/v1/jobs/${job.jobId}`,
+    ]) {
+      seen.push(await (await fetch(`${stack.urls.worker}${path}`)).text())
+    }
+    // The logs of everything but the GitLab stand-in itself (the provider knows its own project):
+    // the Worker, the agent and its gateway, the job's output, the chain.
+    seen.push(...lines.filter((l) => !l.startsWith('[gitlab]')))
+    const everything = seen.join('\n')
+    for (const secret of [coordinates.project, coordinates.salt, coordinates.commit]) {
+      expect(everything.includes(secret), `${secret} appears in a public place`).toBe(false)
+    }
+
+    // The operator reveals: the opening goes public, and the source link of the old job passes.
+    const dir = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-reveal-'))
+    try {
+      await writeOperatorAlias(dir)
+      await writeFile(
+        join(dir, 'opening.json'),
+        JSON.stringify({ service: target.service, provider: 'gitlab', ...coordinates }),
+      )
+      const out: string[] = []
+      const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) }
+      // The reveal is pinned in the agent's IPFS store: one process opens it at a time.
+      await stack.stopAgent()
+      let code: number
+      try {
+        code = await deployCli(
+          [
+            'local',
+            'reveal',
+            '--config',
+            join(dir, 'deploy.json'),
+            '--opening',
+            join(dir, 'opening.json'),
+            '--runner-key',
+            join(stack.agentDataDir, 'runner-key.json'),
+            '--ipfs-dir',
+            stack.agentDataDir,
+          ],
+          io,
+        )
+      } finally {
+        await stack.startAgent()
+      }
+      expect(code, out.join('\n')).toBe(0)
+      const after = await stack.verify(job)
+      expect(statusOf(after)).toEqual(EVERY_LINK_OK)
+      expect(after.find((l) => l.id === 'source')?.detail).toContain(coordinates.commit)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 
@@ -453,35 +632,8 @@ describe('the local stack', () => {
       // The README's "Offer a service" files: a funded fee payer (the stack's deployer pays the
       // heartbeat duty; one payer per sender keeps nonces apart), an alias, credentials, and a
       // new descriptor (another name and price: a new version of the sample's job).
-      const payer = (
-        await Lightnet.acquireKeyPair({
-          isRegularAccount: true,
-          lightnetAccountManagerEndpoint: stack.urls.accountManager,
-        })
-      ).privateKey
+      const payer = await writeOperatorAlias(dir)
       const file = (name: string) => join(dir, name)
-      await writeFile(
-        file('payer.json'),
-        JSON.stringify({ publicKey: payer.toPublicKey().toBase58(), privateKey: payer.toBase58() }),
-      )
-      await writeFile(
-        file('deploy.json'),
-        JSON.stringify({
-          deployAliases: {
-            local: {
-              networkId: 'devnet',
-              url: stack.urls.minaGraphql,
-              archive: stack.urls.archive,
-              feePayerKeyPath: 'payer.json',
-              fee: '0.1',
-              // The stack's chain does not verify proofs (as the stack's own transactions).
-              prove: stack.proofs,
-              creditToken: stack.deployment.token,
-              registry: stack.deployment.registry,
-            },
-          },
-        }),
-      )
       const descriptor: ServiceDescriptor = {
         ...stack.descriptor,
         name: 'Count primes (offered by the e2e operator)',

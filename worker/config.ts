@@ -28,6 +28,8 @@ export interface Config {
    */
   genuine: { creditTokenId: string; code: GenuineCode } | undefined
   chainCacheMs: number
+  /** How long a provider-quota refusal switches a service off before one job probes it, in ms. */
+  quotaProbeMs: number
   gitlabMaxAttempts: number
   gitlabTimeoutMs: number
 }
@@ -75,6 +77,7 @@ function resolve(env: Env): Config | ApiError {
     heartbeatMaxAgeSlots: BigInt(c.HEARTBEAT_MAX_AGE_SLOTS),
     genuine,
     chainCacheMs: c.CHAIN_CACHE_MS,
+    quotaProbeMs: c.QUOTA_PROBE_SECONDS * 1000,
     gitlabMaxAttempts: c.GITLAB_MAX_ATTEMPTS,
     gitlabTimeoutMs: c.GITLAB_TIMEOUT_MS,
   }

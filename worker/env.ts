@@ -26,6 +26,8 @@ export interface Env {
   HEARTBEAT_MAX_AGE_SLOTS?: string
   /** How long chain reads are reused, in ms (a stale deposit can only refuse, never over-accept). */
   CHAIN_CACHE_MS?: string
+  /** Seconds a service stays off after a provider-quota refusal before one job probes it again. */
+  QUOTA_PROBE_SECONDS?: string
   /** Attempts of one trigger before handing over to the alarm. */
   GITLAB_MAX_ATTEMPTS?: string
   /** Per-request timeout towards GitLab, in ms. */

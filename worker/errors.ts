@@ -27,6 +27,10 @@ export const ApiErrorCode = {
   DRIVER_UNAVAILABLE: 'driver_unavailable',
   /** A `service` parameter names a version whose descriptor does not match the interface. */
   DRIVER_INTERFACE_MISMATCH: 'driver_interface_mismatch',
+  /** A driver call would run deeper than protocol's MAX_CALL_DEPTH. */
+  CALL_TOO_DEEP: 'call_too_deep',
+  /** A driver call goes through a service version already above it on its call path. */
+  CALL_CYCLE: 'call_cycle',
   TRIGGER_INPUTS_TOO_LARGE: 'trigger_inputs_too_large',
   BAD_SIGNATURE: 'bad_signature',
   VOUCHER_STALE: 'voucher_stale',

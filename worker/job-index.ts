@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers'
 
 /**
- * A pointer, one per name: `job:<jobId>` → service address, `pipeline:<project>:<pipeline>` →
+ * A pointer, one per name: `job:<jobId>` → service address, `pipeline:<secret digest>:<project>:<pipeline>` →
  * `{ service, jobId }`. Job ids and GitLab job events do not say which service they belong to;
  * these pointers route them to the right ServiceObject without a global (bottleneck) index.
  */

@@ -1,5 +1,8 @@
 import { Hono } from 'hono'
 import {
+  CallRefusal,
+  type CallRefusalCode,
+  checkCallPath,
   JOB_REQUEST_INFO,
   openJson,
   parseEnvelope,
@@ -28,6 +31,12 @@ async function serviceOfJob(env: Env, jobId: string): Promise<string> {
   return service
 }
 
+/** The Worker's error code for each of protocol's call refusals. */
+const CALL_CODES: Record<CallRefusalCode, ApiErrorCode> = {
+  [CallRefusal.TOO_DEEP]: ApiErrorCode.CALL_TOO_DEEP,
+  [CallRefusal.CYCLE]: ApiErrorCode.CALL_CYCLE,
+}
+
 /** `POST /v1/jobs`, `GET /v1/jobs/:id` and `POST /v1/jobs/:id/result`. */
 export const jobs = new Hono<AppEnv>()
   .post('/', async (c) => {
@@ -47,6 +56,12 @@ export const jobs = new Hono<AppEnv>()
         'request',
         'expiresAt',
       ])
+    }
+    // A call too deep or round a cycle is refused here, before the service's object is asked:
+    // nothing is admitted, charged or triggered, whatever the voucher says.
+    const call = checkCallPath(request.service, request.callPath)
+    if (!call.ok) {
+      throw new ApiError(422, CALL_CODES[call.code], call.message, ['request', 'callPath'])
     }
     const signed = verifyVoucher(voucher)
     if (!signed.ok) {

@@ -35,6 +35,7 @@ import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
+import { PROVIDER_QUOTA_SCHEMA, ProviderQuota } from './provider-quota.ts'
 import {
   backoffMs,
   type HookEvidence,
@@ -91,6 +92,9 @@ export type JobStatus =
   | 'scheduled'
 
 const TERMINAL = new Set(['success', 'failed', 'canceled', 'skipped', 'trigger_failed'])
+
+/** Statuses that show the provider put a job on a runner: it takes work (no quota holds it back). */
+const RAN = new Set(['running', 'success'])
 
 /** One entry of a job's status history. */
 export interface JobEvent {
@@ -188,6 +192,8 @@ export interface RunEvent {
   /** A run event moves the job's status; a job (step) event is history only. */
   kind: 'pipeline' | 'job'
   detail: string
+  /** The provider says it will not run the job for quota (GitLab's `ci_quota_exceeded`). */
+  quotaRefused?: boolean
 }
 
 interface StoredRegistration extends Omit<ServiceRegistration, 'triggerToken'> {
@@ -243,6 +249,7 @@ export class ServiceObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS hook_keys (key TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS charges (
         job_id TEXT PRIMARY KEY, amount TEXT NOT NULL, released_reason TEXT);
+      ${PROVIDER_QUOTA_SCHEMA}
     `)
     // Run ids as text (GitHub's are 64-bit); rows from before keep theirs from pipeline_id.
     try {
@@ -257,6 +264,11 @@ export class ServiceObject extends DurableObject<Env> {
 
   #config(): Config {
     return configOf(this.env)
+  }
+
+  /** The provider-quota health check of this service (see provider-quota.ts). */
+  #quota(): ProviderQuota {
+    return new ProviderQuota(this.#sql, this.#config().quotaProbeMs)
   }
 
   #registration(): StoredRegistration | null {
@@ -449,6 +461,8 @@ export class ServiceObject extends DurableObject<Env> {
     Outcome<{
       registered: boolean
       retiredAt: string | null
+      /** While the provider refuses work for quota: since when, and when one job may probe it. */
+      providerQuota: { since: string; probeAt: string } | null
       descriptor: ServiceRegistration['descriptor'] | null
       descriptorCid: string | null
       availability: Availability | null
@@ -474,11 +488,17 @@ export class ServiceObject extends DurableObject<Env> {
             : undefined
         availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding, {
           retired: this.#retiredAt() !== null,
+          health: this.#quota().health(Date.now()),
         })
       }
       return {
         registered: registration !== null,
         retiredAt: ((at) => (at === null ? null : new Date(at).toISOString()))(this.#retiredAt()),
+        providerQuota: ((q) =>
+          q && {
+            since: new Date(q.since).toISOString(),
+            probeAt: new Date(q.probeAt).toISOString(),
+          })(this.#quota().state()),
         descriptor: registration?.descriptor ?? null,
         descriptorCid: registration?.descriptorCid ?? null,
         availability,
@@ -616,10 +636,13 @@ export class ServiceObject extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       if (this.#seen(request.requestId)) throw replayed()
       const channel = this.#channel(request.user)
-      const availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, {
-        deposit,
-        owed: channel.cumulative,
-      })
+      const quota = this.#quota()
+      const availability = availabilityOf(
+        chainState,
+        config.heartbeatMaxAgeSlots,
+        { deposit, owed: channel.cumulative },
+        { health: quota.health(now) },
+      )
       if (!availability.enabled) {
         throw refusalOf(availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE)
       }
@@ -650,6 +673,7 @@ export class ServiceObject extends DurableObject<Env> {
         user: request.user,
         parameters: parameters.value,
         voucher,
+        ...(request.callPath?.length ? { callPath: request.callPath } : {}),
       })
       // A provider's own limits (GitHub's 25 inputs) refuse the job before its voucher counts.
       const tooMany = this.#provider(registration).variablesProblem(variables)
@@ -687,6 +711,8 @@ export class ServiceObject extends DurableObject<Env> {
         String(price),
       )
       this.#event(request.requestId, 'queued', 'worker', now)
+      // After a quota refusal's wait, this job is the one that probes the provider.
+      quota.admitted(request.requestId, now)
     })
     // From here the job is admitted and its voucher counted: whatever fails now, the answer is
     // 202 with the job id (never a 4xx/5xx that would make the user pay again for a new request).
@@ -761,6 +787,7 @@ export class ServiceObject extends DurableObject<Env> {
     const decided = chargeOfJob({
       status: job.status as string,
       result: job.result === null ? null : JSON.parse(job.result as string),
+      quotaRefused: this.#quota().isRefused(jobId),
     })
     if (decided === null) return
     const released = charge.released_reason !== null
@@ -812,7 +839,11 @@ export class ServiceObject extends DurableObject<Env> {
 
   async #pointRun(run: RunRef, jobId: string) {
     const registration = this.#requireRegistration()
-    const name = this.#provider(registration).runPointer(await this.#runsOn(registration), run)
+    const name = this.#provider(registration).runPointer(
+      await this.#runsOn(registration),
+      run,
+      await this.#openCredentials(registration),
+    )
     if (name === null) return
     await this.env.JOBS.get(this.env.JOBS.idFromName(name)).set(
       JSON.stringify({ service: registration.service, jobId }),
@@ -1123,6 +1154,14 @@ export class ServiceObject extends DurableObject<Env> {
         )
       }
       this.#event(event.jobId, event.status, source, now, event.detail)
+      const quota = this.#quota()
+      if (event.quotaRefused === true) {
+        quota.refused(event.jobId, now)
+        this.#event(event.jobId, 'provider_quota', source, now, 'refused for quota: not charged')
+        this.#applyCharge(event.jobId)
+      } else if (RAN.has(event.status)) {
+        quota.ran(event.jobId)
+      }
       if (event.kind === 'pipeline') this.#applyCharge(event.jobId)
       await this.#scheduleAlarm()
       return { applied: true }
@@ -1166,6 +1205,7 @@ export class ServiceObject extends DurableObject<Env> {
         report.jobId,
       )
       this.#event(report.jobId, 'result_reported', 'runner', now, report.bundleCid)
+      this.#quota().ran(report.jobId)
       this.#applyCharge(report.jobId)
       return { stored: true }
     })

@@ -149,6 +149,7 @@ export const services = new Hono<AppEnv>()
       registered: status.registered,
       retired,
       ...(retired ? { retiredAt: status.retiredAt } : {}),
+      ...(status.providerQuota ? { providerQuota: status.providerQuota } : {}),
       descriptor: status.descriptor,
       descriptorCid: status.descriptorCid,
       chain: availability,

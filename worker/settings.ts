@@ -24,6 +24,9 @@ export const ConfigSchema = z.object({
   // One default with the page's (protocol's constant).
   HEARTBEAT_MAX_AGE_SLOTS: intString(DEFAULT_MAX_HEARTBEAT_AGE_SLOTS, 0, 2 ** 31),
   CHAIN_CACHE_MS: intString(2000, 0, 600_000),
+  // Seconds a service stays switched off after its provider refused a job for quota, before one
+  // job may probe it again; doubled after each failed probe, up to 64 times this.
+  QUOTA_PROBE_SECONDS: intString(600, 1, 86_400),
   GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
   GITLAB_TIMEOUT_MS: intString(8000, 100, 60_000),
 })

@@ -19,6 +19,8 @@ export default defineProject({
           GITLAB_URL: inject('gitlabUrl'),
           GITHUB_API_URL: inject('githubUrl'),
           GITLAB_TIMEOUT_MS: '400',
+          // A quota refusal's first wait (provider-quota.test.ts waits it out twice).
+          QUOTA_PROBE_SECONDS: '1',
           CHAIN_CACHE_MS: '0',
           CREDIT_TOKEN_ID: TEST_CREDIT_TOKEN_ID,
           GENUINE_SERVICE_CODE: JSON.stringify(TEST_GENUINE_CODE),

@@ -86,7 +86,9 @@ export async function sealBundle(args: {
   sampling: SamplingSummary
   runner: { publicKey: string; privateKey: string }
   skippedArtifacts?: JobState['skippedArtifacts']
+  truncatedLogs?: JobState['truncatedLogs']
   outputs?: JobState['outputs']
+  innerJobs?: JobState['innerJobs']
   notRun?: JobState['notRun']
   onProgress?: BytesProgress
 }): Promise<SealedBundle> {
@@ -117,6 +119,7 @@ export async function sealBundle(args: {
       service: args.meta.service,
       user: args.meta.user,
       parameters: args.meta.parameters ?? {},
+      ...(args.meta.callPath?.length ? { callPath: args.meta.callPath } : {}),
     }),
     exitCode: args.outcome.exitCode,
     signal: args.outcome.signal,
@@ -129,7 +132,9 @@ export async function sealBundle(args: {
     files,
     ...(args.skippedArtifacts?.length ? { skippedArtifacts: args.skippedArtifacts } : {}),
     ...(args.notRun ? { notRun: args.notRun } : {}),
+    ...(args.truncatedLogs?.length ? { truncatedLogs: args.truncatedLogs } : {}),
     ...(args.outputs ? { outputs: args.outputs } : {}),
+    ...(args.innerJobs?.length ? { innerJobs: args.innerJobs } : {}),
     ...(args.meta.mode
       ? { ran: { mode: args.meta.mode, command: [args.meta.command, ...args.meta.args] } }
       : {}),

@@ -31,6 +31,8 @@ const JOB_VARIABLES = new Set([
   'ZKRUNNER_PARAMETERS',
   // The declared outputs, so `zkrunner-agent output` can refuse a wrong one where it is written.
   'ZKRUNNER_OUTPUTS',
+  // The versions above a driver job, so a `zkrunner-agent call` it makes carries them on.
+  'ZKRUNNER_CALL_PATH',
 ])
 
 /**

@@ -160,7 +160,9 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
         sampling,
         runner: deps.runner,
         skippedArtifacts: state.skippedArtifacts,
+        truncatedLogs: state.truncatedLogs,
         outputs: state.outputs,
+        innerJobs: state.innerJobs,
         notRun: state.notRun,
         onProgress: deps.onHashProgress,
       })

@@ -43,11 +43,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function runAndSeal(command: string, args: string[], artifacts: string[] = [], cwd = dir) {
+async function runAndSeal(
+  command: string,
+  args: string[],
+  artifacts: string[] = [],
+  cwd = dir,
+  extra: { maxLogBytes?: number; stdout?: NodeJS.WritableStream } = {},
+) {
   const jobId = randomBytes(16).toString('hex')
   const outcome = await startJob({
     spool,
-    config: { intervalMs: 50, perf: 'auto', cgroup: true },
+    config: {
+      intervalMs: 50,
+      perf: 'auto',
+      cgroup: true,
+      ...(extra.maxLogBytes !== undefined ? { maxLogBytes: extra.maxLogBytes } : {}),
+    },
     meta: {
       jobId,
       service,
@@ -59,7 +70,7 @@ async function runAndSeal(command: string, args: string[], artifacts: string[] =
       cwd,
       createdAt: new Date().toISOString(),
     },
-    stdout: quiet as never,
+    stdout: (extra.stdout ?? quiet) as never,
     stderr: quiet as never,
   })
   const state = await advanceJob({ spool, helia, runner }, jobId)
@@ -70,6 +81,39 @@ async function runAndSeal(command: string, args: string[], artifacts: string[] =
 }
 
 describe('a job through the pipeline', () => {
+  it('a job that writes more than maxLogBytes: its log keeps the first bytes, and the signed manifest says how many were dropped', async () => {
+    const cap = 100_000
+    // 300,000 bytes on stdout, in many writes; a little on stderr, under the cap.
+    const script =
+      'i=0; while [ $i -lt 3000 ]; do printf "%099d\\n" $i; i=$((i+1)); done; echo fine >&2'
+    let mirrored = 0
+    const mirror = {
+      write: (b: Buffer) => {
+        mirrored += b.length
+        return true
+      },
+    } as unknown as NodeJS.WritableStream
+    const { jobId, manifest } = await runAndSeal('sh', ['-c', script], [], dir, {
+      maxLogBytes: cap,
+      stdout: mirror,
+    })
+    expect(manifest.exitCode).toBe(0)
+    expect(manifest.truncatedLogs).toEqual([
+      { file: 'stdout.log', keptBytes: cap, droppedBytes: 300_000 - cap },
+    ])
+    const kept = await readFile(join(spool.bundleDir(jobId), 'stdout.log'), 'utf8')
+    expect(kept.length).toBe(cap)
+    expect(kept.startsWith(`${'0'.repeat(99)}\n${'0'.repeat(98)}1\n`)).toBe(true)
+    expect(manifest.files.find((f) => f.path === 'stdout.log')?.size).toBe(cap)
+    // The CI log (the mirror) still got every byte; stderr was not cut.
+    expect(mirrored).toBe(300_000)
+    expect(await readFile(join(spool.bundleDir(jobId), 'stderr.log'), 'utf8')).toBe('fine\n')
+    const sig = JSON.parse(
+      await readFile(join(spool.bundleDir(jobId), 'manifest.sig.json'), 'utf8'),
+    )
+    expect(verifyManifest(manifest, sig).ok).toBe(true)
+  })
+
   it('missing command: exit 127, still a signed manifest and a pinned bundle', async () => {
     const { state, manifest } = await runAndSeal('zkrunner-no-such-command', [])
     expect(manifest.exitCode).toBe(127)

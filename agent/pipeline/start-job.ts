@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { checkOutputs } from '../../protocol/index.ts'
 import { collectArtifacts } from '../bundle/artifacts.ts'
+import { fileCallLedger } from '../call/call-budget.ts'
 import type { AgentConfig } from '../config.ts'
 import { jobEnvironment } from '../isolation/job-env.ts'
 import type { JobUser } from '../isolation/job-user.ts'
@@ -20,7 +21,8 @@ import { processRef } from './processes.ts'
 /** Spools a job, runs it under sampling, collects its artifacts and records the outcome durably. */
 export async function startJob(args: {
   spool: Spool
-  config: Pick<AgentConfig, 'intervalMs' | 'perf' | 'cgroup'>
+  config: Pick<AgentConfig, 'intervalMs' | 'perf' | 'cgroup'> &
+    Partial<Pick<AgentConfig, 'maxLogBytes'>>
   meta: JobMeta
   /** The job's environment (jobEnvironment); shell basics only when omitted, never the agent's. */
   env?: Record<string, string>
@@ -53,6 +55,7 @@ export async function startJob(args: {
     cgroup: args.config.cgroup,
     cgroupName: `zkrunner-${meta.jobId}`,
     perfProbeCache: join(dirname(spool.root), 'perf-probe.json'),
+    ...(args.config.maxLogBytes !== undefined ? { maxLogBytes: args.config.maxLogBytes } : {}),
     stdout: args.stdout,
     stderr: args.stderr,
     onSample: args.onSample,
@@ -74,6 +77,10 @@ export async function startJob(args: {
   )
   for (const s of artifacts.skipped)
     args.log?.(`artifact ${s.path} skipped (${s.reason}): it is not in the bundle`)
+  for (const t of outcome.truncatedLogs)
+    args.log?.(
+      `${t.file} cut at maxLogBytes: ${t.keptBytes} bytes kept, ${t.droppedBytes} dropped (recorded in the signed manifest)`,
+    )
   const read = await readOutputs(meta.cwd)
   const outputs =
     meta.outputs?.length || read.present
@@ -86,9 +93,13 @@ export async function startJob(args: {
     join(spool.jobDir(meta.jobId), SUMMARY_FILE),
     JSON.stringify(outcome.sampling, null, 2),
   )
+  // The driver calls the job made and verified (recorded by `zkrunner-agent call` in the ledger).
+  const innerJobs = await fileCallLedger(dirname(spool.root)).innerJobs(meta.jobId)
   await spool.setState(meta.jobId, {
     phase: 'ran',
+    ...(innerJobs.length ? { innerJobs } : {}),
     ...(artifacts.skipped.length ? { skippedArtifacts: artifacts.skipped } : {}),
+    ...(outcome.truncatedLogs.length ? { truncatedLogs: outcome.truncatedLogs } : {}),
     ...(outputs ? { outputs } : {}),
     outcome: {
       exitCode: outcome.signal ? null : outcome.exitCode,

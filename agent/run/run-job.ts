@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
+import type { TruncatedLog } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { createJobCgroup, joinCgroup } from '../sampling/cgroup.ts'
 import {
@@ -43,6 +44,11 @@ export interface RunJobOptions {
   cgroupName: string
   /** Where the perf probe's answer is remembered across agent runs (e.g. in the data dir). */
   perfProbeCache?: string
+  /**
+   * Bytes of each of stdout and stderr kept in its log file; what follows is dropped from the
+   * file (still mirrored) and counted in the outcome's `truncatedLogs`. Unbounded when unset.
+   */
+  maxLogBytes?: number
   /** Where the job's output is mirrored (the agent's own stdout/stderr by default). */
   stdout?: Writable
   stderr?: Writable
@@ -69,6 +75,38 @@ export interface RunOutcome {
   leftoversKilled: number
   /** Files written into outDir (samples.jsonl grows while the job runs). */
   files: { stdout: string; stderr: string; samples: string }
+  /** The logs cut at maxLogBytes: bytes kept in each file and bytes dropped after them. */
+  truncatedLogs: TruncatedLog[]
+}
+
+/**
+ * Writes a stream's first `cap` bytes to `file` and counts the rest: the job's output is capped
+ * where it is captured, so the agent never holds or stores more than the cap of it.
+ */
+class CappedLog {
+  kept = 0
+  dropped = 0
+  constructor(
+    readonly name: TruncatedLog['file'],
+    readonly file: WriteStream,
+    readonly cap: number,
+  ) {}
+  write(b: Buffer): void {
+    const room = Math.max(0, this.cap - this.kept)
+    if (room >= b.length) {
+      this.file.write(b)
+      this.kept += b.length
+      return
+    }
+    if (room > 0) this.file.write(b.subarray(0, room))
+    this.kept += room
+    this.dropped += b.length - room
+  }
+  truncated(): TruncatedLog[] {
+    return this.dropped > 0
+      ? [{ file: this.name, keptBytes: this.kept, droppedBytes: this.dropped }]
+      : []
+  }
 }
 
 function procState(pid: number): string | null {
@@ -95,6 +133,9 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   }
   const outFile = createWriteStream(files.stdout)
   const errFile = createWriteStream(files.stderr)
+  const cap = opts.maxLogBytes ?? Number.POSITIVE_INFINITY
+  const outLog = new CappedLog('stdout.log', outFile, cap)
+  const errLog = new CappedLog('stderr.log', errFile, cap)
   const events = opts.perfEvents ?? DEFAULT_PERF_EVENTS
   const [probe, cg]: [PerfProbe, Awaited<ReturnType<typeof createJobCgroup>>] = await Promise.all([
     opts.perf === 'auto'
@@ -130,11 +171,11 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
   const mirrorErr = opts.stderr ?? process.stderr
   child.stdout!.on('data', (b: Buffer) => {
     mirrorOut.write(b)
-    outFile.write(b)
+    outLog.write(b)
   })
   child.stderr!.on('data', (b: Buffer) => {
     mirrorErr.write(b)
-    errFile.write(b)
+    errLog.write(b)
   })
   const streamsDone = Promise.all([
     new Promise((r) => child.stdout!.on('close', r)),
@@ -206,5 +247,6 @@ export async function runJob(opts: RunJobOptions): Promise<RunOutcome> {
     ...(probe.available ? {} : { perfUnavailable: probe.reason ?? 'unavailable' }),
     leftoversKilled: leftovers,
     files,
+    truncatedLogs: [...outLog.truncated(), ...errLog.truncated()],
   }
 }

@@ -249,11 +249,24 @@ export async function startSigner(
   const dir = dirname(socketPath)
   await mkdir(dir, { recursive: true, mode: 0o755 })
   const held = await stat(dir)
-  if (held.uid !== (process.getuid?.() ?? 0) || (held.mode & 0o022) !== 0)
+  const self = process.getuid?.() ?? 0
+  if (held.uid !== self || (held.mode & 0o022) !== 0)
     throw new AgentError(
       AgentErrorCode.INVALID_CONFIG,
       `${dir} must be the signer's own directory, writable by no one else (the socket ${socketPath} lives there)`,
     )
+  // And so must the way to it: whoever may write a directory above it can move the socket's
+  // directory aside and put one of their own in its place. A sticky directory (/tmp) lets nobody
+  // move what is not theirs.
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    const up = await stat(d)
+    if ((up.uid !== self && up.uid !== 0) || ((up.mode & 0o022) !== 0 && (up.mode & 0o1000) === 0))
+      throw new AgentError(
+        AgentErrorCode.INVALID_CONFIG,
+        `${d} (above the socket ${socketPath}) may be written by others: a job could move the socket's directory and put its own in its place; keep the socket under directories of root's`,
+      )
+    if (d === dirname(d)) break
+  }
   await rm(socketPath, { force: true })
   // Created 0600 (no moment when anyone else can connect), then opened to the job user's group.
   const umask = process.umask(0o177)

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { open, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
+  type InnerJob,
   type ManifestOutputs,
   type OutputSpec,
   RequestIdSchema,
   type RunMode,
   type SkippedArtifact,
+  type TruncatedLog,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../isolation/private-fs.ts'
@@ -51,6 +53,8 @@ export interface JobMeta {
   voucher?: unknown
   /** The service's declared outputs (`ZKRUNNER_OUTPUTS`), which the job's written values are checked against. */
   outputs?: OutputSpec[]
+  /** The service versions above this job when it is a driver call (`ZKRUNNER_CALL_PATH`). */
+  callPath?: string[]
 }
 
 /** The durable state of one spooled job. */
@@ -66,8 +70,12 @@ export interface JobState {
   }
   /** Declared artifacts left out of the bundle, and why (they go into the manifest). */
   skippedArtifacts?: SkippedArtifact[]
+  /** Logs cut at maxLogBytes, and how much of each was dropped (they go into the manifest). */
+  truncatedLogs?: TruncatedLog[]
   /** The job's outputs as checked against its declarations (they go into the manifest). */
   outputs?: ManifestOutputs
+  /** The driver jobs it called and verified (`zkrunner-agent call --wait`; into the manifest). */
+  innerJobs?: InnerJob[]
   /** Set when the job was refused before it ran: its manifest says so and it is never charged. */
   notRun?: 'source-mismatch'
   /** The Worker holds a different result for this job (HTTP 409): an operator must look. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encodeHeartbeat } from '../../protocol/index.ts'
-import type { ServiceOnChain } from './chain-reader.ts'
+import type { ServiceOnChain } from '../../verify/index.ts'
 import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
 import type { MarketService } from './views/services.ts'
 import type { WorkerServiceStatus } from './worker-client.ts'

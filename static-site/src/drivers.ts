@@ -6,7 +6,7 @@ import {
   ServiceUnavailable,
   serviceAvailability,
 } from '../../protocol/index.ts'
-import { decodeServiceState } from './chain-reader.ts'
+import { decodeServiceState } from '../../verify/index.ts'
 import type { MarketService } from './views/services.ts'
 
 const CODES: readonly string[] = Object.values(ServiceUnavailable)

@@ -14,31 +14,37 @@ import {
   upgradeNotice,
 } from '../../protocol/index.ts'
 import {
+  createVerifiedReader,
+  DEFAULT_MAX_FILE_BYTES,
+  type VerifiedReader,
+} from '../../verify/gateway-reader.ts'
+import {
   type ChainReader,
+  contentVerified,
   decodeServiceState,
   GraphqlChainReader,
   latestSettlement,
   ownListings,
+  ranText,
+  ranVouched,
   registryEntries,
   registryListings,
+  revealsInRegistry,
   type Settlement,
-} from './chain-reader.ts'
+  settledResultsFrom,
+  truncatedLogsText,
+  type VerifyOutcome,
+  type VerifyTarget,
+  verifyResult,
+} from '../../verify/index.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
 import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
-import {
-  createVerifiedReader,
-  DEFAULT_MAX_FILE_BYTES,
-  type VerifiedReader,
-} from './ipfs/verified-reader.ts'
 import { type OperatorVersion, operatorVersion } from './operator-view.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
-import { contentVerified } from './verify/links.ts'
-import { ranText, ranVouched } from './verify/ran.ts'
-import { settledResultsFrom } from './verify/settled-leaves.ts'
-import { type VerifyOutcome, type VerifyTarget, verifyResult } from './verify/verify-result.ts'
 import { h, messageOf, short } from './views/dom.ts'
+import { innerJobsTree } from './views/inner-jobs.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
 import { renderLogs } from './views/log-viewer.ts'
 import {
@@ -94,23 +100,6 @@ function ownRecord(service: string, user: string) {
   } catch {
     return undefined
   }
-}
-
-/**
- * The reveal documents a service's own runner key listed for it in the registry, newest first (a
- * stranger's listings are dropped as for the market).
- */
-async function revealsOf(app: App, service: string): Promise<readonly string[]> {
-  const events = await app.chain.events(app.config.registryAddress)
-  const [own] = await ownListings(
-    registryEntries(events).filter((e) => e.service === service),
-    async (s) => {
-      const fields = await app.chain.zkappState(s).catch(() => null)
-      return holdsServiceState(fields) ? decodeServiceState(fields).runnerKeyHash : null
-    },
-    (fields) => app.prover.poseidon(fields),
-  )
-  return own?.laterCids ?? []
 }
 
 /** The node's announced upgrade; `unknown` when it cannot say (no `runtimeConfig`, or no answer). */
@@ -222,7 +211,10 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
         settled: settledResultsFrom(app.ipfs, (owner, digests) =>
           app.prover.resultsRoot(owner, digests),
         ),
-        reveals: (service) => revealsOf(app, service),
+        reveals: (service) =>
+          revealsInRegistry(app.chain, app.config.registryAddress, service, (fields) =>
+            app.prover.poseidon(fields),
+          ),
       },
       panel.update,
     )
@@ -232,6 +224,9 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
     return
   }
   panel.finish(outcome.links)
+  // A higher-order result: the driver jobs it used, each with its own links, as a tree.
+  const tree = innerJobsTree(outcome.inner)
+  if (tree) extras.append(tree)
   const m = outcome.manifest
   if (!m) return
   const content: HTMLElement[] = [
@@ -243,8 +238,12 @@ async function showVerification(app: App, root: HTMLElement, target: VerifyTarge
   ]
   // Part of the signed manifest: shown only when the manifest and its signature hold (else
   // anyone could have written it), escaped so it is read, never acted on.
-  const ran = ranVouched(outcome.links) ? ranText(m) : null
+  const vouched = ranVouched(outcome.links)
+  const ran = vouched ? ranText(m) : null
   if (ran) content.push(h('p', { 'data-role': 'result-ran' }, ran))
+  // A log the runner cut at its cap: the signed manifest says how much of it is missing.
+  const truncated = vouched ? truncatedLogsText(m) : null
+  if (truncated) content.push(h('p', { 'data-role': 'result-truncated-logs' }, truncated))
   if (outcome.outputs) content.push(outputsSection(outcome.outputs))
   const samples = outcome.files.get(m.sampling.samplesPath)
   if (samples) content.push(renderPlot(parseSamples(decoder.decode(samples))))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ServiceOnChain } from './chain-reader.ts'
+import type { ServiceOnChain } from '../../verify/index.ts'
 import { operatorVersion } from './operator-view.ts'
 import type { WorkerServiceStatus } from './worker-client.ts'
 

@@ -1,5 +1,5 @@
 import { serviceAvailability } from '../../protocol/index.ts'
-import type { ServiceOnChain } from './chain-reader.ts'
+import type { ServiceOnChain } from '../../verify/index.ts'
 import type { WorkerServiceStatus, WorkerServiceSummary } from './worker-client.ts'
 
 /** One of an operator's versions, as the "My services" view shows it. */

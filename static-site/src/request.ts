@@ -36,6 +36,11 @@ export interface RequestInput {
   lastNonce: bigint
   /** Seconds since the epoch (injectable for tests). */
   now?: number
+  /**
+   * The service versions above this request when a job calls its driver (the agent's `call`),
+   * outermost first; absent for a user's own request. Bound into the request digest.
+   */
+  callPath?: readonly string[]
 }
 
 /**
@@ -64,6 +69,7 @@ export async function buildSealedRequest(
       requestId: newRequestId(),
       parameters: input.values,
       expiresAt: now + REQUEST_TTL_SECONDS,
+      ...(input.callPath?.length ? { callPath: [...input.callPath] } : {}),
     },
     voucher: {
       v: 1,
@@ -77,9 +83,15 @@ export async function buildSealedRequest(
   const parsed = parseJobSubmission(candidate)
   if (!parsed.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, parsed.error.message)
   const envelope = await sealJson(input.descriptor.workerPublicKey, JOB_REQUEST_INFO, parsed.value)
-  const { requestId, service, user } = parsed.value.request
+  const { requestId, service, user, callPath } = parsed.value.request
   // What the result must answer: the parameters as the Worker passes them to the job.
-  const binding = { requestId, service, user, parameters: checked.value }
+  const binding = {
+    requestId,
+    service,
+    user,
+    parameters: checked.value,
+    ...(callPath ? { callPath } : {}),
+  }
   return { envelope, submission: parsed.value, binding }
 }
 

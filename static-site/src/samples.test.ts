@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { samplesJsonl } from '../test/support/bundle-fixture.ts'
+import { samplesJsonl } from '../../verify/test-support/bundle-fixture.ts'
 import { parseSamples } from './samples.ts'
 
 describe('parseSamples', () => {

@@ -9,9 +9,9 @@ import {
   signVoucher,
   verifyVoucher,
 } from '../../protocol/index.ts'
+import { computeResultsRoot } from '../../verify/results-root.ts'
+import { PRIVATE_OPENING } from '../../verify/test-support/bundle-fixture.ts'
 import { isProverWorkerScript } from '../headers.ts'
-import { computeResultsRoot } from '../src/verify/results-root.ts'
-import { PRIVATE_OPENING } from './support/bundle-fixture.ts'
 import { launchChromium } from './support/chromium.ts'
 import { buildPage, type Stack, startStack } from './support/stack.ts'
 
@@ -162,6 +162,7 @@ describe('the page in Chromium', () => {
       service: 'ok',
       source: 'ok',
       settled: 'ok',
+      inner: 'ok',
     })
     expect(await summary.getAttribute('data-result')).toBe('ok')
     // Every link holds, so the content is shown as checked, not under the unverified label.
@@ -310,6 +311,37 @@ describe('the page in Chromium', () => {
         'Unverified',
       )
     await page.locator('#verify').screenshot({ path: join(RESULTS, `page-${variant}.png`) })
+  })
+
+  it('shows the inner jobs of a higher-order result as a tree, each link checked', async () => {
+    const nested = await stack.addNestedBundle('good')
+    const links = await verifyByCid(nested.cid, nested.jobId, stack.higherOrder.address)
+    expect(links.inner).toBe('ok')
+    const item = page.locator(
+      `#verify [data-role="inner-jobs"] [data-inner-job="${nested.innerJobId}"]`,
+    )
+    expect(await item.getAttribute('data-status')).toBe('ok')
+    expect(await item.locator('[data-link="files"]').getAttribute('data-status')).toBe('ok')
+    expect(await item.textContent()).toContain(stack.service.address)
+    await page.locator('#verify').screenshot({ path: join(RESULTS, 'page-nested.png') })
+  })
+
+  it('names the inner job and its broken link when an inner bundle was tampered with', async () => {
+    const nested = await stack.addNestedBundle('tampered-file')
+    const links = await verifyByCid(nested.cid, nested.jobId, stack.higherOrder.address)
+    expect(
+      Object.entries(links)
+        .filter(([, s]) => s === 'broken')
+        .map(([id]) => id),
+    ).toEqual(['inner'])
+    expect(await page.locator('#verify ol.links [data-link="inner"]').textContent()).toContain(
+      `inner job ${nested.innerJobId} of ${stack.service.address}: link "files" broken`,
+    )
+    const item = page.locator(`#verify [data-inner-job="${nested.innerJobId}"]`)
+    expect(await item.getAttribute('data-status')).toBe('broken')
+    expect(await item.locator('[data-link="files"]').getAttribute('data-status')).toBe('broken')
+    // The outer content is not shown as checked while an inner job it used does not hold.
+    expect(await page.locator('#verify [data-role="unverified"]').count()).toBe(1)
   })
 
   it('refuses a bundle CID with a path at the bundle link', async () => {
@@ -602,6 +634,7 @@ describe('the page in Chromium', () => {
       service: 'ok',
       source: 'pending',
       settled: 'ok',
+      inner: 'ok',
     })
     expect(await page.locator('#service [data-link="source"] .detail').textContent()).toBe(
       `private (committed): ${priv.sourceCommitment}`,

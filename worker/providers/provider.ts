@@ -89,8 +89,11 @@ export interface Provider<C = unknown> {
   ): Promise<ReconcileOutcome>
   /** Whether a webhook's evidence proves it came from this service's provider (constant time). */
   authenticate(credentials: C, evidence: HookEvidence): Promise<boolean>
-  /** Name of the JobIndex pointer that routes a run's later events (job-level) to this job, or null. */
-  runPointer(descriptor: PublicServiceDescriptor, run: RunRef): string | null
+  /**
+   * Name of the JobIndex pointer that routes a run's later events (job-level) to this job, or
+   * null. It must be a name no other service can claim first (the pointer is first-writer-wins).
+   */
+  runPointer(descriptor: PublicServiceDescriptor, run: RunRef, credentials: C): string | null
   /** A run id as GET /v1/jobs shows it (GitLab's pipeline ids stay numbers). */
   viewRunId(id: string): number | string
 }

@@ -16,6 +16,8 @@ export interface TriggerJob {
   /** The validated parameters, defaults filled in, as CI variable values. */
   parameters: Record<string, string>
   voucher: Voucher
+  /** The service versions above a driver call; absent or empty for a user's own request. */
+  callPath?: readonly string[]
 }
 
 /**
@@ -42,6 +44,9 @@ export function triggerVariables(
     // The declared outputs, which the runner checks the job's written values against before
     // it signs them. Only when declared: a GitHub workflow then declares this input too.
     ...(runsOn.outputs?.length ? { ZKRUNNER_OUTPUTS: canonicalJson(runsOn.outputs) } : {}),
+    // A driver call's path: the runner hashes it into requestDigest, and a call the job makes
+    // carries it on one level down. Only when present: a GitHub workflow then declares it too.
+    ...(job.callPath?.length ? { ZKRUNNER_CALL_PATH: canonicalJson(job.callPath) } : {}),
   }
 }
 

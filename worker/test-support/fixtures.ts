@@ -348,6 +348,8 @@ export async function sealedJob(
     parameters?: ParameterValues
     requestId?: string
     expiresAt?: number
+    /** The service versions above this request (a driver call); absent: a user's own request. */
+    callPath?: string[]
   },
 ): Promise<{ envelope: Envelope; requestId: string }> {
   const { publicKey } = await workerKey()
@@ -359,6 +361,7 @@ export async function sealedJob(
     requestId,
     parameters: options.parameters ?? { N: 3 },
     expiresAt: options.expiresAt ?? Math.floor(Date.now() / 1000) + 600,
+    ...(options.callPath ? { callPath: options.callPath } : {}),
   }
   const voucher = signVoucher(
     {

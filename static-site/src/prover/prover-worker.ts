@@ -4,7 +4,7 @@ import { proveDeposit } from '../../../contracts/client.ts'
 import { CreditToken, setCreditTokenAddress } from '../../../contracts/credit-token.ts'
 import { ServiceContract } from '../../../contracts/service-contract.ts'
 import { fromHex } from '../../../protocol/index.ts'
-import { computeResultsRoot } from '../verify/results-root.ts'
+import { computeResultsRoot } from '../../../verify/results-root.ts'
 import type { ProverRequest, ProverResponse } from './messages.ts'
 
 // Runs o1js off the main thread: compiling and proving take minutes and would freeze the page.

@@ -8,6 +8,7 @@ const NOT_CHARGED_BECAUSE: Record<NotChargedReason, string> = {
   'agent-lost': 'the runner lost the job before it ended',
   'not-run': 'the runner refused to run it',
   'no-exit-code': 'the job ended without an exit code',
+  'provider-quota': 'the CI provider refused to run it for quota',
 }
 
 /** What the user pays for a job, in words: the payable rule's outcome and its reason. */

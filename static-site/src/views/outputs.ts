@@ -1,4 +1,4 @@
-import type { OutputsSummary } from '../verify/outputs.ts'
+import type { OutputsSummary } from '../../../verify/index.ts'
 import { h } from './dom.ts'
 
 const shown = (v: string | boolean | null): string =>

@@ -4,7 +4,7 @@ import {
   providerLink,
   type ServiceDescriptor,
 } from '../../../protocol/index.ts'
-import type { ServiceOnChain } from '../chain-reader.ts'
+import type { ServiceOnChain } from '../../../verify/index.ts'
 import { groupVersions } from '../versions.ts'
 import type { WorkerServiceStatus } from '../worker-client.ts'
 import { h, short } from './dom.ts'

@@ -1,5 +1,5 @@
-import type { VerificationLink } from '../verify/links.ts'
-import { LINKS, type LinkId } from '../verify/links.ts'
+import type { VerificationLink } from '../../../verify/index.ts'
+import { LINKS, type LinkId } from '../../../verify/index.ts'
 import { h } from './dom.ts'
 
 const ICON = { ok: '✔', broken: '✘', pending: '…' } as const

@@ -21,7 +21,6 @@ import {
   unwrap,
   validateParameters,
 } from '../../../protocol/index.ts'
-import { pageHeaders } from '../../headers.ts'
 import {
   type BundleVariant,
   bundleFixture,
@@ -29,10 +28,15 @@ import {
   requestFixture,
   type ServiceFixture,
   serviceFixture,
-} from './bundle-fixture.ts'
-import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './genuine.ts'
-import { type ChainData, startGraphqlDouble } from './graphql-double.ts'
-import { listen, type RunningServer, startTrustlessGateway } from './trustless-gateway.ts'
+} from '../../../verify/test-support/bundle-fixture.ts'
+import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../../../verify/test-support/genuine.ts'
+import { type ChainData, startGraphqlDouble } from '../../../verify/test-support/graphql-double.ts'
+import {
+  listen,
+  type RunningServer,
+  startTrustlessGateway,
+} from '../../../verify/test-support/trustless-gateway.ts'
+import { pageHeaders } from '../../headers.ts'
 import { type DoubleResult, startWorkerDouble, type WorkerDouble } from './worker-double.ts'
 
 const SITE = new URL('../..', import.meta.url).pathname
@@ -74,6 +78,13 @@ export interface Stack {
   revealOf(service: ServiceFixture): SourceReveal
   /** Builds another bundle for `service` in the gateway's blockstore (to verify by CID). */
   addBundle(variant: BundleVariant, jobId: string): Promise<string>
+  /**
+   * A result of `higherOrder` whose signed manifest lists one inner job of `service` (requested by
+   * the higher-order runner, as `zkrunner-agent call` does), the inner bundle built as `variant`.
+   */
+  addNestedBundle(
+    variant: BundleVariant,
+  ): Promise<{ cid: string; jobId: string; innerJobId: string }>
   /** A genuine, runner-signed result of another user's job with `service`, pinned to the gateway. */
   anotherUsersJob(): Promise<DoubleResult>
   /** Jobs the Worker double completed (and, with `settledRoot`, settled), oldest first. */
@@ -370,6 +381,36 @@ export async function startStack(opts: {
     }),
     addBundle: async (variant, jobId) =>
       (await bundleFixture(blocks, service, jobId, variant)).cid.toString(),
+    addNestedBundle: async (variant) => {
+      const innerJobId = newRequestId()
+      const inner = await bundleFixture(blocks, service, innerJobId, variant, {
+        ...requestFixture(service, innerJobId, higherOrder.runner.publicKey),
+        callPath: [higherOrder.address],
+      })
+      const jobId = newRequestId()
+      const outer = await bundleFixture(
+        blocks,
+        higherOrder,
+        jobId,
+        'good',
+        // Its DRIVER is the service the inner job ran on.
+        {
+          requestId: jobId,
+          service: higherOrder.address,
+          user: higherOrder.user.publicKey,
+          parameters: { DRIVER: service.address },
+        },
+        [
+          {
+            service: service.address,
+            jobId: innerJobId,
+            bundleCid: inner.cid.toString(),
+            manifestDigest: toHex(manifestDigest(inner.manifest)),
+          },
+        ],
+      )
+      return { cid: outer.cid.toString(), jobId, innerJobId }
+    },
     anotherUsersJob: async () => {
       const jobId = newRequestId()
       const other = generateMinaKeyPair().publicKey

@@ -14,7 +14,11 @@ import {
   toHex,
   verifyVoucher,
 } from '../../../protocol/index.ts'
-import { CROSS_ORIGIN_HEADERS, listen, type RunningServer } from './trustless-gateway.ts'
+import {
+  CROSS_ORIGIN_HEADERS,
+  listen,
+  type RunningServer,
+} from '../../../verify/test-support/trustless-gateway.ts'
 
 /** What a finished job reports: the bundle the runner pinned. */
 export interface DoubleResult {

@@ -3,6 +3,7 @@ import { secretsEqual } from '../../secrets-equal.ts'
 import type { Provider, ProviderContext, RunRef } from '../provider.ts'
 import { JOB_ID_VARIABLE } from '../variables.ts'
 import { GitlabClient, type GitlabPipeline } from './client.ts'
+import { jobHookPointer } from './job-hook-pointer.ts'
 
 /** A GitLab service's opened credentials (a bare string is a trigger token alone). */
 export interface GitlabCredentials {
@@ -81,9 +82,12 @@ export const gitlab: Provider<GitlabCredentials> = {
     return expected !== undefined && (await secretsEqual(evidence.secret, expected))
   },
 
-  // Job Hooks name only project and pipeline: this pointer routes them to the job.
-  runPointer: (_descriptor, run) =>
-    run.projectId === null ? null : `pipeline:${run.projectId}:${run.id}`,
+  // Job Hooks name only project and pipeline: this pointer routes them to the job. Without a
+  // webhook secret no hook authenticates, so none is routed.
+  runPointer: (_descriptor, run, credentials) =>
+    run.projectId === null || !credentials.webhookSecret
+      ? null
+      : jobHookPointer(credentials.webhookSecret, run.projectId, run.id),
 
   viewRunId: (id) => Number(id),
 }

@@ -8,6 +8,7 @@ import { ApiError, ApiErrorCode } from '../../errors.ts'
 import { serviceStub } from '../../services.ts'
 import { JOB_ID_VARIABLE, SERVICE_VARIABLE } from '../variables.ts'
 import { answer, ignored } from '../webhook-answer.ts'
+import { jobHookPointer } from './job-hook-pointer.ts'
 
 // GitLab's documented payloads carry much more; only what the Worker reads is checked.
 const PipelineHookSchema = z.object({
@@ -34,10 +35,15 @@ const JobHookSchema = z.object({
   build_id: z.number().int().nonnegative(),
   build_name: z.string().max(255).nullish(),
   build_status: z.string().min(1).max(64),
+  // Set on failed jobs; `ci_quota_exceeded` is GitLab's refusal for quota (the job never ran).
+  build_failure_reason: z.string().max(128).nullish(),
   pipeline_id: z.number().int().nonnegative(),
   project_id: z.number().int().nonnegative(),
   project: z.object({ path_with_namespace: z.string().max(1024).nullish() }).nullish(),
 })
+
+/** GitLab's `failure_reason` for a job it will not run because the namespace's CI quota is used up. */
+const QUOTA_FAILURE = 'ci_quota_exceeded'
 
 /**
  * `POST /v1/gitlab/webhook`: GitLab Pipeline Hook and Job Hook events. Each service has its own
@@ -84,7 +90,7 @@ export const gitlabWebhook = new Hono<AppEnv>().post('/', async (c) => {
     if (!hook.success) throw invalid(hook.error)
     const h = hook.data
     const pointer = await c.env.JOBS.get(
-      c.env.JOBS.idFromName(`pipeline:${h.project_id}:${h.pipeline_id}`),
+      c.env.JOBS.idFromName(jobHookPointer(token, h.project_id, h.pipeline_id)),
     ).get()
     if (pointer === null) return c.json(ignored('unknown pipeline'))
     const { service, jobId } = JSON.parse(pointer) as { service: string; jobId: string }
@@ -99,7 +105,10 @@ export const gitlabWebhook = new Hono<AppEnv>().post('/', async (c) => {
       status: h.build_status,
       webUrl: null,
       kind: 'job',
-      detail: `job ${h.build_id}${h.build_name ? ` (${h.build_name})` : ''}`,
+      detail: `job ${h.build_id}${h.build_name ? ` (${h.build_name})` : ''}${
+        h.build_status === 'failed' && h.build_failure_reason ? `: ${h.build_failure_reason}` : ''
+      }`,
+      quotaRefused: h.build_status === 'failed' && h.build_failure_reason === QUOTA_FAILURE,
     })
     return c.json(answer(outcome))
   }

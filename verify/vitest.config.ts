@@ -1,0 +1,14 @@
+import { defineProject } from 'vitest/config'
+
+// The shared verifier's own tests, in Node against real components: Helia verified retrieval from
+// a loopback trustless gateway, a Mina GraphQL double, o1js Poseidon for the results tree.
+export default defineProject({
+  test: {
+    name: 'verify',
+    root: import.meta.dirname,
+    include: ['**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+})
