@@ -6,6 +6,7 @@ import {
   type Cache,
   Experimental,
   Field,
+  Gadgets,
   method,
   Permissions,
   Poseidon,
@@ -281,17 +282,24 @@ export class ChannelLedger extends TokenContract {
   }
 
   /**
-   * Burns `amount` of the runner's receipts (the runner signs). Called by LedgerVault.redeem,
-   * which pays as many credits. Only the runner's: a user's receipt balance is the count of
-   * refunds they pulled, which must never go down.
+   * Burns `amount` of the runner's receipts (the runner signs) and returns `runnerPaid`, with an
+   * equality precondition on it. Called by LedgerVault.redeem, which pays as many credits, at most
+   * `runnerPaid` minus what it redeemed before: receipts alone do not bound a redeem, since the
+   * ledger key can mint receipts to the runner before the ledger's permissions freeze. Only the
+   * runner's: a user's receipt balance is the count of refunds they pulled, which must never go
+   * down.
    */
-  @method
+  @method.returns(UInt64)
   async burnReceipts(runner: PublicKey, amount: UInt64) {
     Poseidon.hash(runner.toFields()).assertEquals(
       this.runnerKeyHash.getAndRequireEquals(),
       ServiceErrors.notRunner,
     )
     this.internal.burn({ address: runner, amount })
+    // Range-checked, not trusted: a state field set before the freeze could hold any Field.
+    const paid = this.runnerPaid.getAndRequireEquals()
+    Gadgets.rangeCheck64(paid)
+    return UInt64.Unsafe.fromField(paid)
   }
 
   /**

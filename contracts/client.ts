@@ -12,7 +12,7 @@ import {
   UInt32,
   UInt64,
 } from 'o1js'
-import { digestToFields, unwrap } from '../protocol/index.ts'
+import { digestToFields, LedgerState, LedgerVaultState, unwrap } from '../protocol/index.ts'
 import { ChannelLedger, commitLedgerBatch, ledgerReducer } from './channel-ledger.ts'
 import { CreditAdmin } from './credit-admin.ts'
 import {
@@ -405,6 +405,22 @@ export async function refund(payer: FeePayer, service: PublicKey, userKey: Priva
     await vault.refund(user, pulled, channel, bookMap(books.committed))
     await token.approveAccountUpdate(vault.self)
   })
+}
+
+/**
+ * The credits the runner may still redeem: the ledger's `runnerPaid` minus the vault's
+ * `redeemed`. Not its receipt balance, which receipts minted before the ledger's freeze may raise
+ * (LedgerVault.redeem refuses anything above this, `redeemAbovePaid`).
+ */
+export async function readRedeemable(service: PublicKey): Promise<bigint> {
+  const ledgerAddress = await ledgerOf(service)
+  await fetchAll([ledgerAddress], [ledgerAddress, creditTokenId()])
+  const paid = Mina.getAccount(ledgerAddress).zkapp?.appState[LedgerState.runnerPaid]
+  const redeemed = Mina.getAccount(ledgerAddress, creditTokenId()).zkapp?.appState[
+    LedgerVaultState.redeemed
+  ]
+  if (!paid || !redeemed) throw new Error('not a ledger and its vault')
+  return paid.toBigInt() - redeemed.toBigInt()
 }
 
 /** The runner (who signs) turns `amount` of its payout receipts into credits. */

@@ -6,6 +6,7 @@ import {
   Permissions,
   type PrivateKey,
   type PublicKey,
+  TokenId,
   Types,
   UInt32,
   UInt64,
@@ -24,10 +25,18 @@ import {
 import { ChannelLedger, frozenLedgerPermissions } from './channel-ledger.ts'
 import * as client from './client.ts'
 import { creditTokenAddress, creditTokenId } from './credit-token.ts'
+import { ServiceErrors } from './errors.ts'
 import { LedgerVault } from './ledger-vault.ts'
 import { dummyGenuineCode, readServiceAccounts } from './service-accounts.ts'
 import { ServiceContract } from './service-contract.ts'
-import { seededEvenKey, seededKey, startTestChain, type TestChain } from './test-chain.ts'
+import {
+  seededEvenKey,
+  seededKey,
+  startTestChain,
+  type TestChain,
+  type TestService,
+  testDigests,
+} from './test-chain.ts'
 
 // Operators cannot take deposits: each attack an operator (the service and ledger key holder) can
 // mount at deploy time, run on a LocalBlockchain, and the readers' genuine-and-frozen check
@@ -64,6 +73,8 @@ async function operatorDeploy(
     ledgerPermissions?: ReturnType<typeof frozenLedgerPermissions>
     noVault?: boolean
     serviceVkHash?: Field
+    /** Receipts the ledger key mints, in the deploy transaction before the ledger's freeze. */
+    preMint?: { to: PublicKey; amount: bigint }[]
   } = {},
 ) {
   const key = seededKey(seed)
@@ -71,7 +82,10 @@ async function operatorDeploy(
   const address = key.toPublicKey()
   const p = props(seed)
   await send([key, ledgerKey], async () => {
-    AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), o.noVault ? 2 : 3)
+    AccountUpdate.fundNewAccount(
+      chain.payer.key.toPublicKey(),
+      (o.noVault ? 2 : 3) + (o.preMint?.length ?? 0),
+    )
     const dummy = await VerificationKey.dummy()
     await new ServiceContract(address).deploy({
       ...p,
@@ -86,13 +100,23 @@ async function operatorDeploy(
       p.withdrawTimelockSlots,
     )
     if (o.ledgerPermissions) ledger.account.permissions.set(o.ledgerPermissions)
+    // In the deploy's own account update, authorized by the ledger key's signature against the
+    // permissions before it (the freeze applies to what comes after).
+    for (const m of o.preMint ?? [])
+      ledger.internal.mint({ address: m.to, amount: UInt64.from(m.amount) })
     if (!o.noVault) {
       const vault = new LedgerVault(ledgerKey.toPublicKey(), creditTokenId())
       await vault.deploy()
       await new FungibleToken(creditTokenAddress()).approveAccountUpdate(vault.self)
     }
   })
-  return { key, ledgerKey, address, ledger: ledgerKey.toPublicKey() }
+  return {
+    key,
+    ledgerKey,
+    address,
+    ledger: ledgerKey.toPublicKey(),
+    runnerKey: seededKey(seed + 1),
+  }
 }
 
 beforeAll(async () => {
@@ -183,5 +207,78 @@ describe('operators cannot take deposits', () => {
     expect(
       checkGenuineService(await readServiceAccounts(s.address), { ...code, txnVersion: '4' }),
     ).toMatchObject({ genuine: false, code: UnsafeServiceCode.VK_UNFROZEN_BY_UPGRADE })
+  })
+})
+
+describe('receipts minted before the freeze pay nobody', () => {
+  it('the runner is never paid more than the batches paid it, whatever it was minted before the freeze', async () => {
+    const accomplice = seededKey(7560)
+    const s = await operatorDeploy(7501, {
+      preMint: [
+        { to: accomplice.toPublicKey(), amount: 1500n },
+        // The runner's receipt account, with 1,500 receipts nobody paid for.
+        { to: props(7501).runner, amount: 1500n },
+      ],
+    })
+    const runner = s.runnerKey.toPublicKey()
+    const receipts = TokenId.derive(s.ledger)
+    expect(Mina.getBalance(runner, receipts).toBigInt()).toBe(1500n)
+    // Still a genuine, frozen service for every reader: the mints left no trace in its accounts.
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toEqual({
+      genuine: true,
+    })
+    const [alice, bob] = chain.users as [PrivateKey, PrivateKey]
+    await client.deposit(chain.payer, s.address, alice, alice.toPublicKey(), 1000n)
+    await client.deposit(chain.payer, s.address, bob, bob.toPublicKey(), 1000n)
+    expect(await client.readEscrow(s.address)).toBe(2000n)
+
+    // The runner's pre-minted receipts redeem nothing: the batches paid it nothing yet.
+    expect(await client.readRedeemable(s.address)).toBe(0n)
+    await expect(client.redeem(chain.payer, s.address, s.runnerKey, 1500n)).rejects.toThrow(
+      ServiceErrors.redeemAbovePaid,
+    )
+    await expect(client.redeem(chain.payer, s.address, s.runnerKey, 1n)).rejects.toThrow(
+      ServiceErrors.redeemAbovePaid,
+    )
+    // The accomplice's receipts are no claim either: only the runner redeems, and a user's
+    // receipts count the refunds they pulled, so they only lower what a refund pays.
+    await expect(client.redeem(chain.payer, s.address, accomplice, 1500n)).rejects.toThrow(
+      ServiceErrors.notRunner,
+    )
+    await expect(client.refund(chain.payer, s.address, accomplice)).rejects.toThrow(
+      ServiceErrors.nothingToRefund,
+    )
+    expect(await client.readEscrow(s.address)).toBe(2000n)
+
+    // An honest settlement: 3 results of Alice at 10 each. The runner redeems exactly that.
+    const svc: TestService = {
+      key: s.key,
+      address: s.address,
+      runnerKey: s.runnerKey,
+      ledgerKey: s.ledgerKey,
+      ledger: s.ledger,
+      price: 10n,
+      timelock: Number(WITHDRAW_TIMELOCK_BOUNDS.min),
+    }
+    await chain.claimResults(
+      svc,
+      alice.toPublicKey(),
+      testDigests(3),
+      chain.voucher(alice, svc, 30n, 1n),
+    )
+    await client.processBatches(chain.payer, s.address, runner)
+    expect(await client.readRedeemable(s.address)).toBe(30n)
+    await expect(client.redeem(chain.payer, s.address, s.runnerKey, 31n)).rejects.toThrow(
+      ServiceErrors.redeemAbovePaid,
+    )
+    await client.redeem(chain.payer, s.address, s.runnerKey, 30n)
+    expect(await client.readCredits(runner)).toBe(30n)
+    expect(await client.readRedeemable(s.address)).toBe(0n)
+    await expect(client.redeem(chain.payer, s.address, s.runnerKey, 1n)).rejects.toThrow(
+      ServiceErrors.redeemAbovePaid,
+    )
+    // Only the settled 30 left the escrow; the runner still holds 1,500 receipts worth nothing.
+    expect(await client.readEscrow(s.address)).toBe(2000n - 30n)
+    expect(Mina.getBalance(runner, receipts).toBigInt()).toBe(1500n)
   })
 })

@@ -20,6 +20,8 @@ export const ServiceErrors = {
   receiptsNotTransferable: 'Deposit receipts cannot be transferred',
   runnerHasNoChannel: 'The runner cannot be a user of its own ledger',
   nothingToRefund: 'No refund above what was pulled before',
+  redeemAbovePaid: 'Redeem would pay the runner more than the ledger paid it',
+  zeroRedeem: 'Redeem amount must be positive',
   notThisService: 'The ledger settles for another service',
   ledgerKeyOdd: 'The ledger key must have an even y (the service keeps its x only)',
 } as const

@@ -45,6 +45,7 @@ export {
   readCredits,
   readEscrow,
   readFundable,
+  readRedeemable,
   readServiceState,
   readUserChannel,
   redeem,

@@ -51,6 +51,16 @@ export const LedgerState = {
   serviceKeyHash: 7,
 } as const
 
+/**
+ * Index of each LedgerVault state field (the vault: the ledger's address, credit token). The
+ * runner's credits still to redeem are the ledger's `runnerPaid` minus `redeemed`, whatever
+ * payout receipts it holds (the ledger key can mint receipts before the ledger's freeze).
+ */
+export const LedgerVaultState = {
+  /** Credits LedgerVault.redeem paid the runner in total (never above the ledger's runnerPaid). */
+  redeemed: 0,
+} as const
+
 /** How many state fields the service layout occupies (8 today; an o1js 3 account has 32 in all). */
 export const SERVICE_STATE_FIELDS = Math.max(...Object.values(ServiceState)) + 1
 
