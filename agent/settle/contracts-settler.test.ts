@@ -46,6 +46,9 @@ let settler: Settler
 let runner: MinaKeyPair
 let userKey: PrivateKey
 let service: PrivateKey
+let payer: { key: PrivateKey }
+let adminKey: PrivateKey
+let secondUser: PrivateKey
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'zkrunner-agent-settle-'))
@@ -53,8 +56,10 @@ beforeAll(async () => {
   spool = new Spool(dir)
   const local = await Mina.LocalBlockchain({ proofsEnabled: false })
   Mina.setActiveInstance(local)
-  const [deployer, runnerAccount, user, admin] = local.testAccounts
-  const payer = { key: deployer!.key }
+  const [deployer, runnerAccount, user, admin, second] = local.testAccounts
+  payer = { key: deployer!.key }
+  adminKey = admin!.key
+  secondUser = second!.key
   // The runner key is a funded account: it pays its own settlement fees (the default).
   runner = { privateKey: runnerAccount!.key.toBase58(), publicKey: runnerAccount!.toBase58() }
   userKey = user!.key
@@ -94,18 +99,21 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** Runs a tiny job whose voucher owes `jobs` × price in total, through to the settlement queue. */
-async function runPaidJob(jobs: bigint): Promise<string> {
+/**
+ * Runs a tiny job of `user` (the first user by default) whose voucher owes `jobs` × price in
+ * total, through to the settlement queue.
+ */
+async function runPaidJob(jobs: bigint, user: PrivateKey = userKey): Promise<string> {
   const jobId = randomBytes(16).toString('hex')
   const voucher = signVoucher(
     {
       v: 1,
-      user: userKey.toPublicKey().toBase58(),
+      user: user.toPublicKey().toBase58(),
       service: service.toPublicKey().toBase58(),
       cumulativeAmount: String(jobs * PRICE),
       nonce: String(jobs),
     },
-    userKey.toBase58(),
+    user.toBase58(),
   )
   await startJob({
     spool,
@@ -113,7 +121,7 @@ async function runPaidJob(jobs: bigint): Promise<string> {
     meta: {
       jobId,
       service: service.toPublicKey().toBase58(),
-      user: userKey.toPublicKey().toBase58(),
+      user: user.toPublicKey().toBase58(),
       sourceCommitment: 'c'.repeat(40),
       command: 'sh',
       args: ['-c', `echo job ${jobs}`],
@@ -191,9 +199,15 @@ describe('settlement through the contracts client', () => {
   it('three jobs, one voucher for three: the runner is paid exactly 3 × price', async () => {
     for (const n of [1n, 2n, 3n]) ids.push(await runPaidJob(n))
     const out = await settleQueued(spool, settler)
-    expect(out).toHaveLength(1)
+    // The claim, then the service's flush: one batch and one redeem of the 3 × price.
+    expect(out).toHaveLength(2)
     expect(out[0]).toMatchObject({ jobs: 3 })
     expect(out[0]).toHaveProperty('txHash')
+    expect(out[1]).toEqual({
+      service: service.toPublicKey().toBase58(),
+      batches: 1,
+      redeemed: String(3n * PRICE),
+    })
     expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(0n + 3n * PRICE)
     for (const [i, id] of ids.entries()) {
       const s = await spool.state(id)
@@ -230,5 +244,43 @@ describe('settlement through the contracts client', () => {
     expect(out[0]).toMatchObject({ jobs: 1 })
     expect(await readCredits(PublicKey.fromBase58(runner.publicKey))).toBe(5n * PRICE)
     expect(await lastSettledRoot()).toBe(resultsRoot(owner(), await digestsOf(ids)).toBigInt())
+  }, 300_000)
+
+  it("two users' claims land first, then one batch applies both and one redeem pays both", async () => {
+    const ledger = new ChannelLedger(await ledgerOf(service.toPublicKey()))
+    // What each Batch event paid the runner (the events come in no fixed order).
+    const batchPays = async () =>
+      (await ledger.fetchEvents())
+        .filter((e) => e.type === 'Batch')
+        .map((e) => (e.event.data as unknown as { runnerPaid: UInt64 }).runnerPaid.toBigInt())
+    const before = await batchPays()
+    await mintCredits(payer, adminKey, secondUser.toPublicKey(), 100n)
+    await deposit(payer, service.toPublicKey(), secondUser, secondUser.toPublicKey(), 100n)
+    const runnerAddress = PublicKey.fromBase58(runner.publicKey)
+    const paidBefore = await readCredits(runnerAddress)
+    // The first user's voucher owes 7 × price, 5 paid: one new job. The second's first job.
+    await runPaidJob(7n)
+    await runPaidJob(1n, secondUser)
+    const out = await settleQueued(spool, settler)
+    // Both claims (in queue order), then the service's one flush.
+    expect(out).toHaveLength(3)
+    expect(out.slice(0, 2)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ user: userKey.toPublicKey().toBase58(), jobs: 1 }),
+        expect.objectContaining({ user: secondUser.toPublicKey().toBase58(), jobs: 1 }),
+      ]),
+    )
+    expect(out[2]).toEqual({
+      service: service.toPublicKey().toBase58(),
+      batches: 1,
+      redeemed: String(2n * PRICE),
+    })
+    // One batch applied both claims (both landed before it), and paid 2 × price at once.
+    const after = await batchPays()
+    expect(after).toHaveLength(before.length + 1)
+    const added = [...after]
+    for (const paid of before) added.splice(added.indexOf(paid), 1)
+    expect(added).toEqual([2n * PRICE])
+    expect(await readCredits(runnerAddress)).toBe(paidBefore + 2n * PRICE)
   }, 300_000)
 })

@@ -12,6 +12,7 @@ import {
   processBatches,
   type ResultsOwner,
   readLedgerBooks,
+  readRedeemable,
   redeem,
   resultsRoot,
   setCreditTokenAddress,
@@ -28,7 +29,7 @@ import {
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { pinSettledLeaves } from './pin-leaves.ts'
-import type { SettlementBatch, SettleResult, Settler } from './settler.ts'
+import type { FlushResult, SettlementBatch, SettleResult, Settler } from './settler.ts'
 
 /** A selected Mina instance: `Mina.Network(…)` in production, a LocalBlockchain in tests. */
 export type MinaInstance = Parameters<typeof Mina.setActiveInstance>[0]
@@ -98,9 +99,9 @@ async function lastClaimTx(ledger: PublicKey, user: PublicKey): Promise<string> 
 /**
  * A Settler on the contracts client: rebuilds the user's channel from the service ledger's
  * actions, checks the batch against it, pins the SettledLeaves document of the cumulative results
- * root, signs settleMessage over that root and the document's CID, lands the claim in the ledger,
- * then applies every pending action (processBatch, which anyone may run; the runner does) and
- * redeems the runner's payout receipts for credits.
+ * root, signs settleMessage over that root and the document's CID, and lands the claim in the
+ * ledger. `flush`, once every claim of a round landed, applies the pending actions
+ * (processBatch, which anyone may run; the runner does) and redeems the runner's pay once.
  */
 export async function openContractsSettler(options: ContractsSettlerOptions): Promise<Settler> {
   const network =
@@ -127,20 +128,39 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
   const runner = PublicKey.fromBase58(options.runner.publicKey)
   const runnerKey = PrivateKey.fromBase58(options.runner.privateKey)
 
+  async function ensureCompiled(): Promise<void> {
+    if (network.proofsEnabled && !compiled) {
+      await compileAll(token, options.cacheDir)
+      compiled = true
+    }
+  }
+
   /**
-   * Applies every pending action of the service's ledger (the runner's claims among them) and
-   * redeems the runner's payout receipts for credits.
+   * Applies every pending action of the service's ledger (the runner's claims among them), then
+   * redeems what the batches paid the runner and it did not redeem yet (`runnerPaid − redeemed`,
+   * never its receipt balance: receipts minted before the ledger's freeze redeem nothing). The
+   * redeem holds `runnerPaid` as an equality precondition: with every claim of the runner
+   * processed first, nobody else's batch can change it before the redeem lands.
    */
-  async function payRunner(service: PublicKey): Promise<void> {
+  async function flush(service: PublicKey): Promise<FlushResult> {
+    await ensureCompiled()
     try {
-      await processBatches(payer, service, runner)
+      const batches = await processBatches(payer, service, runner)
       const tokenId = await payoutTokenId(service)
-      const owed = (await accountExists(runner, tokenId))
+      const receipts = (await accountExists(runner, tokenId))
         ? Mina.getBalance(runner, tokenId).toBigInt()
         : 0n
-      if (owed > 0n) await redeem(payer, service, runnerKey, owed)
+      const redeemable = await readRedeemable(service)
+      const amount = redeemable < receipts ? redeemable : receipts
+      if (amount > 0n) {
+        const pending = await redeem(payer, service, runnerKey, amount)
+        const included = await pending.safeWait()
+        if (included.status !== 'included')
+          fail(`redeem ${pending.hash} was not included: ${JSON.stringify(included.errors)}`)
+      }
+      return { batches, redeemed: String(amount) }
     } catch (e) {
-      fail(`batch or redeem failed: ${(e as Error).message.split('\n')[0]}`)
+      return fail(`batch or redeem failed: ${(e as Error).message.split('\n')[0]}`)
     }
   }
 
@@ -179,7 +199,6 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
           if (rootOf(owner, leaves).toBigInt() !== onChainRoot) continue
           // Pinned before the send; pinned again in case the store lost it since.
           await pinLeaves(leaves)
-          await payRunner(service)
           return { txHash: await lastClaimTx(ledger, user), jobs: n }
         }
         fail(`voucher nonce ${nonce} is not above the settled nonce ${channel.voucherNonce}`)
@@ -222,10 +241,7 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
         }),
         options.runner.privateKey,
       )
-      if (network.proofsEnabled && !compiled) {
-        await compileAll(token, options.cacheDir)
-        compiled = true
-      }
+      await ensureCompiled()
       let pending: Awaited<ReturnType<typeof claim>>
       try {
         pending = await claim(payer, {
@@ -245,13 +261,15 @@ export async function openContractsSettler(options: ContractsSettlerOptions): Pr
         fail(
           `claim transaction ${pending.hash} was not included: ${JSON.stringify(included.errors)}`,
         )
-      await payRunner(service)
-      // The claim's outcome is decided by its place in the action order: applied unless an
-      // action before it (a withdrawal) changed the channel since the book was read.
+      // The claim's outcome is decided by its place in the action order, before any batch runs
+      // (the book folds every landed action): applied unless an action before it (a withdrawal)
+      // changed the channel since the book was read. flush applies it on chain.
       const after = (await bookOf(service)).book.get(batch.user)
       if (after.resultsRoot !== results.root.toBigInt())
-        fail('the claim was skipped by its batch (the channel changed before it); retry')
+        fail('the claim will be skipped by its batch (the channel changed before it); retry')
       return { txHash: pending.hash, jobs: covered }
     },
+
+    flush: (serviceAddress: string) => flush(PublicKey.fromBase58(serviceAddress)),
   }
 }

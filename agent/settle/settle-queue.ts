@@ -2,10 +2,15 @@ import { isPayable, parseVoucher, type Voucher } from '../../protocol/index.ts'
 import type { Spool } from '../spool/spool.ts'
 import type { SettlementBatch, Settler } from './settler.ts'
 
-/** Outcome of settling one batch. */
+/**
+ * Outcome of settling one batch (a user's claim), or of a service's flush once its claims landed
+ * (its batches and the runner's redeem: `batches`).
+ */
 export type SettleOutcome =
   | { service: string; user: string; jobs: number; txHash: string }
   | { service: string; user: string; jobs: number; error: string }
+  | { service: string; batches: number; redeemed: string }
+  | { service: string; batches: 0; error: string }
 
 type Group = SettlementBatch & {
   createdAt: string[]
@@ -92,9 +97,11 @@ export async function byWithdrawalDeadline(
 }
 
 /**
- * Settles every pending batch (one transaction per user and service), earliest withdrawal
- * deadline first, and marks the jobs it covered settled, with their leaf index in the user's
- * results tree.
+ * Settles every pending batch (one claim per user and service), earliest withdrawal deadline
+ * first, and marks the jobs it covered settled, with their leaf index in the user's results tree.
+ * Then, once per service, the settler's flush: one round of batches applies every claim, and one
+ * redeem pays the runner (not a batch and a redeem after each claim: each costs a proof and a
+ * fee, and a redeem waits for the runner's claims to be processed).
  */
 export async function settleQueued(
   spool: Spool,
@@ -118,6 +125,17 @@ export async function settleQueued(
       out.push({ ...base, jobs, txHash })
     } catch (e) {
       out.push({ ...base, jobs: 0, error: (e as Error).message })
+    }
+  }
+  if (settler.flush) {
+    // Every service with a batch, even one whose claims failed: a claim an earlier round landed
+    // (its flush interrupted) is applied and paid now.
+    for (const service of new Set(batches.map((b) => b.service))) {
+      try {
+        out.push({ service, ...(await settler.flush(service)) })
+      } catch (e) {
+        out.push({ service, batches: 0, error: (e as Error).message })
+      }
     }
   }
   return out
