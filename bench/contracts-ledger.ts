@@ -15,7 +15,7 @@ import { seededKey, startTestChain, testDigests } from '../contracts/test-chain.
 // `node --import ./scripts/swc-register.mjs bench/contracts-ledger.ts`.
 
 /** Full batches the runner lands in one block in this benchmark. */
-const BATCHES_A_BLOCK = 4
+const BATCHES_A_BLOCK = 8
 
 /** Runs the ledger figures; `transferRows` is the baseline measured by the caller. */
 export async function ledgerFigures(transferRows: number): Promise<Record<string, number>> {

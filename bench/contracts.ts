@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { setBackend } from 'o1js'
 import * as client from '../contracts/client.ts'
 import { compileAll } from '../contracts/compile.ts'
@@ -65,7 +67,38 @@ export async function run(opts: { cold?: boolean } = {}): Promise<Record<string,
   out['max jobs a user per results tree'] = jobs
   // The collision-free settlement prototype: rows, channels a batch, proving a batch and a channel.
   Object.assign(out, await ledgerFigures(transfer))
+  // What the page compiles for a deposit, in WebAssembly (contracts-wasm.ts, its own process).
+  Object.assign(out, await wasmFigures())
   return out
+}
+
+/** Runs bench/contracts-wasm.ts in a child process (the backend is fixed per process). */
+function wasmFigures(): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        fileURLToPath(new URL('../scripts/swc-register.mjs', import.meta.url)),
+        fileURLToPath(new URL('./contracts-wasm.ts', import.meta.url)),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    let text = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      text += d
+    })
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`contracts-wasm exited with ${code}`))
+      const figures: Record<string, number> = {}
+      for (const line of text.split('\n')) {
+        const m = /^(.*): ([0-9.]+)$/.exec(line)
+        if (m) figures[m[1]!] = Number(m[2])
+      }
+      resolve(figures)
+    })
+  })
 }
 
 if (import.meta.url === `file://${process.argv[1]}` && !process.env.VITEST) {

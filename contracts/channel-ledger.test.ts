@@ -1,4 +1,4 @@
-import { Cache, Mina, type PrivateKey, PublicKey, UInt64 } from 'o1js'
+import { Cache, Mina, type PrivateKey, PublicKey, setBackend, UInt64 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ChannelMap } from './channel.ts'
 import { compileLedger, LEDGER_BATCH_SIZE, SkipReason, skipReasonAt } from './channel-ledger.ts'
@@ -15,6 +15,9 @@ import { seededKey, startTestChain, type TestChain, testDigests } from './test-c
 // parties', one block holding every kind of operation, 200 users withdrawing together), and one
 // batch proved and verified. Every test checks the credits that moved, exactly, and that supply
 // is conserved: credits held + vault = credits minted, vault = escrow + receipts not redeemed.
+
+// The proved batch runs on the native backend, as the runner proves: WebAssembly is the page's.
+setBackend('native')
 
 const PRICE = 10n
 const TIMELOCK = 40

@@ -55,9 +55,13 @@ const { BatchReducer } = Experimental
  * number of account updates whatever its size (its proof, one receipt mint to the runner for the
  * whole batch, the fee payer): refunds are not paid in the batch but recorded in the user's
  * channel and pulled by the user (`LedgerVault.refund`). So the size is bound by rows only
- * (`npm run bench -- contracts` prints them; no circuit over 2^16).
+ * (`npm run bench -- contracts` prints them), and by the browser: the page's deposit proves
+ * `deposit`, and compiling a contract compiles every method, processBatch included. In
+ * WebAssembly a 2^16-row circuit cannot write its prover key (32 slots, 56,434 rows:
+ * `RuntimeError: unreachable` in caml_pasta_fp_plonk_index_encode); 16 slots are 28,522 rows,
+ * under 2^15 (each slot is about 1,720 rows).
  */
-export const LEDGER_BATCH_SIZE = 32
+export const LEDGER_BATCH_SIZE = 16
 
 export { ActionKind, SkipReason }
 
