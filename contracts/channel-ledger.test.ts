@@ -585,5 +585,7 @@ describe('ChannelLedger: mass withdrawal', () => {
     expect(credits(runner)).toBe(paidTotal)
     expectConserved(l, holders, holders)
     release()
-  })
+    // About 200 proofs-off transactions (12 batches of 16 among them), each running its circuit
+    // to build the witness: beyond the default 10 minutes on the loaded shared machine.
+  }, 1_800_000)
 })
