@@ -10,6 +10,7 @@ import {
 } from './ledger-actions.ts'
 import { ActionKind } from './ledger-book.ts'
 import { FIELD_MODULUS, publicKeyToFields } from './mina-key.ts'
+import { poseidonSalt } from './poseidon.ts'
 
 // A fake archive and node over a list of blocks of account updates, each a list of actions:
 // the archive answers in the Archive-Node-API's shape, the node with the account's action state.
@@ -105,6 +106,7 @@ describe('ledger actions', () => {
     expect(EMPTY_ACTION_STATE).toBe(
       25079927036070901246064867767436987657692091363973573142121686150614948079097n,
     )
+    expect(poseidonSalt('MinaZkappActionStateEmptyElt')[0]).toBe(EMPTY_ACTION_STATE)
     const s1 = nextActionState(EMPTY_ACTION_STATE, [a])
     expect(s1).toBe(18596743016177348970472367468987462169316389757474375813758849034877536826458n)
     expect(nextActionState(s1, [a, b])).toBe(
