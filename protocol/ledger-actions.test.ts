@@ -133,6 +133,33 @@ describe('ledger actions', () => {
     expect(r.book.get(USER).withdrawRequestedAtSlot).toBe(9n)
   })
 
+  it('processed: stops at the action state the ledger’s batches processed', async () => {
+    const chain = [...funded, { updates: [[action(ActionKind.deposit, USER, { amount: 50n })]] }]
+    const s = sources(chain, archiveData(funded))
+    // The node's latest action state is past the deposit; the ledger processed up to `funded`.
+    s.node = async () => ({
+      account: {
+        actionState: [String(stateAfter(chain))],
+        zkappState: [String(stateAfter(funded)), ...Array(7).fill('0')],
+      },
+    })
+    const r = await readLedgerBook(s, LEDGER, terms, { processed: true })
+    expect(r.book.fundable(USER)).toBe(70n)
+    expect(r.settledJobs).toBe(3n)
+    expect(r.actionState).toBe(stateAfter(funded))
+    // A ledger that processed nothing reads empty, without the archive.
+    s.node = async () => ({
+      account: {
+        actionState: [String(stateAfter(chain))],
+        zkappState: [String(EMPTY_ACTION_STATE)],
+      },
+    })
+    s.archive = async () => {
+      throw new Error('not asked')
+    }
+    expect((await readLedgerBook(s, LEDGER, terms, { processed: true })).settledJobs).toBe(0n)
+  })
+
   it('a ledger with no actions reads as an empty book without asking the archive', async () => {
     const s = sources([])
     s.archive = async () => {

@@ -1,4 +1,4 @@
-import type { ServiceTerms } from './chain-layout.ts'
+import { LedgerState, type ServiceTerms } from './chain-layout.ts'
 import {
   type BookAction,
   decodeLedgerAction,
@@ -254,21 +254,26 @@ export interface LedgerSources {
 
 /**
  * Reads a ledger's book: the node's action state, then every archived action up to it, checked
- * and folded. Each read starts from the ledger's first action (no book shared between reads, so
- * concurrent reads cannot fold an action twice). Throws LedgerReadError.
+ * and folded. `processed` stops at the action state the ledger's batches have processed (its
+ * state field LedgerState.actionState): the channels its root commits to and what it has paid,
+ * rather than what every landed action will give. Each read starts from the ledger's first action
+ * (no book shared between reads, so concurrent reads cannot fold an action twice). Throws
+ * LedgerReadError.
  */
 export async function readLedgerBook(
   sources: LedgerSources,
   ledger: string,
   terms: ServiceTerms,
-  options: { max?: number } = {},
+  options: { max?: number; processed?: boolean } = {},
 ): Promise<LedgerReading & { head: LedgerHead }> {
   const head = parseLedgerHead(await ask(sources.node, ledgerActionStateQuery(ledger)))
-  if (head.actionState === EMPTY_ACTION_STATE)
-    return { ...foldLedgerActions([], terms, head.actionState), head }
-  const data = await ask(sources.archive, ledgerActionsQuery(ledger, head.actionState))
-  const actions = parseLedgerActions(data, head.actionState, EMPTY_ACTION_STATE, options.max)
-  return { ...foldLedgerActions(actions, terms, head.actionState), head }
+  const end = options.processed ? head.zkappState[LedgerState.actionState] : head.actionState
+  if (end === undefined)
+    throw new LedgerReadError(LedgerReadErrorCode.NO_LEDGER, 'the ledger has no app state')
+  if (end === EMPTY_ACTION_STATE) return { ...foldLedgerActions([], terms, end), head }
+  const data = await ask(sources.archive, ledgerActionsQuery(ledger, end))
+  const actions = parseLedgerActions(data, end, EMPTY_ACTION_STATE, options.max)
+  return { ...foldLedgerActions(actions, terms, end), head }
 }
 
 async function ask(query: GraphqlQuery, document: string): Promise<unknown> {
