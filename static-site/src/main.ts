@@ -23,10 +23,10 @@ import {
   contentVerified,
   decodeServiceState,
   GraphqlChainReader,
-  latestSettlement,
   ownListings,
   ranText,
   ranVouched,
+  readSettlement,
   registryEntries,
   registryListings,
   revealsInRegistry,
@@ -398,8 +398,8 @@ function openService(app: App, s: MarketService): void {
     // (protocol's rule). The Worker's answer is read as untrusted JSON.
     const [funding, settlement] = await Promise.all([
       app.worker.service(s.address, await statusQueryFor(app.wallet)).then(fundingOf),
-      app.chain.events(s.address).then(
-        (events): Settlement | null | string => latestSettlement(events, user),
+      readSettlement(app.chain, s.address, user).then(
+        (settled): Settlement | null | string => settled,
         () => 'not readable now (counting 0, which only lowers what is signed)',
       ),
     ])
