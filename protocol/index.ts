@@ -20,6 +20,7 @@ export {
   fieldToCommit,
   holdsServiceState,
   LedgerState,
+  ledgerPaid,
   SERVICE_STATE_FIELDS,
   type ServiceHeartbeat,
   ServiceState,

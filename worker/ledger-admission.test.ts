@@ -106,6 +106,14 @@ describe('admission against the ledger book', () => {
     expect((await submit(service, user, 30n, 6n)).res.status).toBe(202)
   })
 
+  it('reports settled jobs from the ledger’s runnerPaid, not the heartbeat', async () => {
+    const service = await registeredService({ price: 10n, runnerPaid: 30n })
+    const status = (await (await call(`/v1/services/${service.address}`)).json()) as {
+      chain: { settledJobs: string }
+    }
+    expect(status.chain.settledJobs).toBe('3')
+  })
+
   it('fails closed when the archive hides an action the chain holds', async () => {
     const service = await registeredService({ price: 10n })
     const user = await fundedUser(service, 100n)

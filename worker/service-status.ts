@@ -8,7 +8,7 @@ import {
   type HealthReason,
   holdsServiceState,
   type LedgerReading,
-  LedgerState,
+  ledgerPaid,
   parseCid,
   type ServiceDescriptor,
   type ServiceDisabledReason,
@@ -63,8 +63,6 @@ export async function readServiceChainState(
   const state = accounts.service?.zkappState
   if (!holdsServiceState(state)) return null
   const terms = decodeTerms(state[ServiceState.terms]!)
-  // Settlement lives in the ledger: what it paid the runner, in jobs at the frozen price.
-  const runnerPaid = accounts.ledger?.zkappState?.[LedgerState.runnerPaid] ?? 0n
   return {
     state,
     currentSlot,
@@ -72,7 +70,8 @@ export async function readServiceChainState(
     heartbeat: decodeHeartbeat(state[ServiceState.heartbeat]!),
     verdict: checkGenuineService(accounts, genuine.code),
     ledger: accounts.ledgerAddress,
-    settledJobs: terms.pricePerJob > 0n ? runnerPaid / terms.pricePerJob : 0n,
+    // Settlement lives in the ledger: what it paid the runner, in jobs at the frozen price.
+    settledJobs: ledgerPaid(accounts.ledger?.zkappState, terms.pricePerJob).settledJobs,
   }
 }
 

@@ -4,6 +4,7 @@ import {
   holdsServiceState,
   isPublicKey as isMinaAddress,
   isPrivateService,
+  ledgerPaid,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
@@ -179,6 +180,9 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         address: entry.service,
         operator: entry.operator,
         chain,
+        settledJobs: chain
+          ? ledgerPaid(accounts?.ledger?.zkappState, chain.terms.pricePerJob).settledJobs
+          : null,
         descriptor,
         status,
         currentSlot,
@@ -570,7 +574,11 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
     registryListings(events)
       .filter((l) => l.operator === operator)
       .map(async (l) => {
-        const fields = await app.chain.zkappState(l.service).catch(() => null)
+        // Both accounts: the service's state, and its ledger's (runnerPaid: what was settled).
+        const accounts = await app.chain
+          .serviceAccounts(l.service, app.config.creditTokenId)
+          .catch(() => null)
+        const fields = accounts?.service?.zkappState
         const chain = holdsServiceState(fields) ? decodeServiceState(fields) : null
         const [descriptor, status, summary] = await Promise.all([
           descriptorOf(app, chain?.descriptorCid ?? null),
@@ -582,6 +590,7 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
           name: descriptor?.name ?? null,
           retiredInRegistry: l.retired,
           chain,
+          ledgerState: accounts?.ledger?.zkappState ?? null,
           currentSlot,
           maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
           status,

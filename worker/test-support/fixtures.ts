@@ -12,6 +12,7 @@ import {
   FROZEN_SERVICE_PERMISSIONS,
   generateMinaKeyPair,
   JOB_REQUEST_INFO,
+  LedgerState,
   ledgerActionStateQuery,
   type MinaKeyPair,
   newRequestId,
@@ -158,6 +159,8 @@ export async function makeService(
   options: {
     price?: bigint
     heartbeatSlot?: number
+    /** What the service's ledger has paid its runner (its runnerPaid state). */
+    runnerPaid?: bigint
     apiToken?: boolean
     triggerToken?: string
     /** The webhook secret sealed in the registration; null seals none. */
@@ -263,7 +266,10 @@ export async function makeService(
       settledJobs: 0n,
     }),
   ].map(String)
-  await setChainAccount(fixtureLedgerAddress(address), genuineLedger(address, zkappState))
+  const ledger = genuineLedger(address, zkappState)
+  if (options.runnerPaid !== undefined && ledger.zkappState)
+    ledger.zkappState[LedgerState.runnerPaid] = String(options.runnerPaid)
+  await setChainAccount(fixtureLedgerAddress(address), ledger)
   await setChainAccount(address, {
     ...genuineServiceCode(),
     ...options.serviceCode,
