@@ -616,6 +616,8 @@ async function bringUp(
     [
       `HPKE_PRIVATE_KEY=${secrets.hpkePrivateKey}`,
       `MINA_GRAPHQL_URL=${urls.minaGraphql}`,
+      // Deposits and withdrawal requests are ledger actions, read from the archive.
+      `MINA_ARCHIVE_URL=${urls.archive}`,
       `GITLAB_URL=${urls.gitlab}`,
       // The stand-in is plain http on loopback; production config never sets this.
       'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
