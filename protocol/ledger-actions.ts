@@ -128,13 +128,15 @@ export function parseLedgerHead(data: unknown): LedgerHead {
 
 /**
  * The raw actions (each a field list, dispatch order) of the `data` of `ledgerActionsQuery`,
- * accepted only when they hash from `from` to `end`. Throws LedgerReadError.
+ * accepted only when they hash from `from` to `end` and each has `fields` fields (a
+ * LedgerAction's by default). Throws LedgerReadError.
  */
 export function parseLedgerActions(
   data: unknown,
   end: bigint,
   from: bigint = EMPTY_ACTION_STATE,
   max: number = MAX_LEDGER_ACTIONS,
+  fields: number = LEDGER_ACTION_FIELDS,
 ): bigint[][] {
   const blocks = isRecord(data) ? data.actions : undefined
   if (!Array.isArray(blocks))
@@ -186,10 +188,10 @@ export function parseLedgerActions(
       const k = `${item.sequence}:${item.update}`
       if (k !== key) flush()
       key = k
-      if (item.data.length !== LEDGER_ACTION_FIELDS)
+      if (item.data.length !== fields)
         throw new LedgerReadError(
           LedgerReadErrorCode.MALFORMED_ACTIONS,
-          `block ${b}: an action of ${item.data.length} fields, not ${LEDGER_ACTION_FIELDS}`,
+          `block ${b}: an action of ${item.data.length} fields, not ${fields}`,
         )
       group.push(item.data.map((v, j) => field(v, `block ${b}: action field ${j}`)))
     }
