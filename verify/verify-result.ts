@@ -54,7 +54,7 @@ export interface BundleReader {
 export interface SettledResults {
   /**
    * Manifest digests in leaf order from the SettledLeaves document `leavesCid` (named by the
-   * user's latest Settle event); throws SETTLED_LEAVES_INVALID when the document retrieved is not
+   * Claim event that set the user's channel); throws SETTLED_LEAVES_INVALID when the document retrieved is not
    * a leaf list of `user` with `service`, any other error when it cannot be retrieved.
    */
   digests(

@@ -147,7 +147,7 @@ async function servePage(dir: string, config: unknown): Promise<RunningServer> {
 /**
  * Starts the pieces the page talks to, all real protocols on loopback: a trustless gateway over
  * a blockstore, a Worker-API double (HPKE, vouchers), a Mina GraphQL + archive double, and the
- * built page. `settledRoot` computes the results root for a Settle event once a job completes
+ * built page. `settledRoot` computes the results root of the runner's claim once a job completes
  * (o1js Poseidon), and the user's cumulative SettledLeaves document is put in the gateway's
  * blockstore, as the runner pins it; without it the job stays unsettled.
  */
