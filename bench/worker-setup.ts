@@ -2,9 +2,11 @@ import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { startGitlabStandin } from '../gitlab-standin/index.ts'
 import {
+  ActionKind,
   canonicalBytes,
   cidToFields,
   commitToField,
+  EMPTY_ACTION_STATE,
   encodeHeartbeat,
   encodeTerms,
   FROZEN_SERVICE_PERMISSIONS,
@@ -13,7 +15,8 @@ import {
   type HpkeKeyPair,
   JOB_REQUEST_INFO,
   newRequestId,
-  receiptTokenIdOf,
+  nextActionState,
+  publicKeyToFields,
   type ServiceDescriptor,
   sealJson,
   sha256,
@@ -83,10 +86,10 @@ export function workerBindings(s: Standins): Record<string, string> {
   }
 }
 
-/** A registered service: its address and the receipt token users' deposits are held in. */
+/** A registered service: its address and its ledger's action state (users' deposits are actions). */
 export interface BenchService {
   address: string
-  receiptTokenId: string
+  actionState: bigint
 }
 
 /** Puts one service on the fake chain and registers it with the Worker. */
@@ -114,8 +117,6 @@ export async function registerService(
   }
   const cid = CID.createV1(0x55, createDigest(0x12, sha256(canonicalBytes(descriptor))))
   const [c0, c1] = unwrap(cidToFields(cid))
-  // The Worker refuses a registration whose receipt token is not TokenId.derive(service).
-  const receiptTokenId = unwrap(receiptTokenIdOf(address))
   mina.setSlot(1000)
   // A genuine, frozen service as the Worker checks it: both accounts' code and permissions.
   const frozenVk = { auth: 'Impossible', txnVersion: TEST_GENUINE_CODE.txnVersion }
@@ -143,14 +144,13 @@ export async function registerService(
       service: address,
       descriptor,
       descriptorCid: cid.toString(),
-      receiptTokenId,
       triggerToken: await sealJson(hpke.publicKey, TRIGGER_TOKEN_INFO, TRIGGER_TOKEN),
     },
     operator.privateKey,
   )
   const reg = await post('/v1/services', JSON.stringify(registration))
   if (reg.status !== 201) throw new Error(`registration failed: ${await reg.text()}`)
-  return { address, receiptTokenId }
+  return { address, actionState: EMPTY_ACTION_STATE }
 }
 
 /**
@@ -169,7 +169,14 @@ export async function jobBodies(
   const out: string[][] = []
   for (let lane = 0; lane < lanes; lane++) {
     const user = generateMinaKeyPair()
-    mina.setAccount(user.publicKey, { balance: String(perLane + 10) }, service.receiptTokenId)
+    // The user's deposit lands in the service's ledger as an action (the fake hashes nothing).
+    const [x, isOdd] = unwrap(publicKeyToFields(user.publicKey))
+    const data = [BigInt(ActionKind.deposit), x, isOdd, BigInt(perLane + 10), 0n, 0n, 0n, 0n]
+    service.actionState = nextActionState(service.actionState, [data])
+    mina.dispatch(fixtureLedgerAddress(service.address), {
+      data: data.map(String),
+      state: String(service.actionState),
+    })
     const bodies: string[] = []
     for (let i = 1; i <= perLane && lane * perLane + i <= total; i++) {
       const voucher = signVoucher(

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   generateHpkeKeyPair,
   generateMinaKeyPair,
+  ledgerAddressOf,
   manifestDigest,
   newRequestId,
   outputsDigest,
@@ -74,7 +75,8 @@ beforeAll(async () => {
   const bundle = await bundleFixture(blocks, service, jobId)
   const owner = { service: service.address, user: service.user.publicKey }
   const data = await settleFixture(blocks, owner, [manifestDigest(bundle.manifest)])
-  chain.events.set(service.address, [{ height: 9, data }])
+  // The claim lands on the service's ledger (the address its state names).
+  chain.events.set(ledgerAddressOf(service.state)!, [{ height: 9, data }])
   settled = { jobId, cid: bundle.cid.toString() }
   settledManifest = bundle.manifest
   dir = await mkdtemp(join(tmpdir(), 'zkrunner-cli-'))

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
-import { PublicKey, TokenId } from 'o1js'
+import { PublicKey } from 'o1js'
 import { z } from 'zod'
 import { openIpfsNode } from '../agent/ipfs/node.ts'
 import { pinServiceDescriptor } from '../agent/ipfs/pin-descriptor.ts'
@@ -172,9 +172,6 @@ export async function offerCommand(
             service,
             descriptor,
             descriptorCid: cid,
-            // Deposits moved to the service's ledger: the Worker still reads a receipt balance
-            // under this id (none exist now) until its admission reads the ledger's book.
-            receiptTokenId: TokenId.toBase58(TokenId.derive(PublicKey.fromBase58(service))),
             credentials,
             runnerPrivateKey: runnerKey.toBase58(),
           },

@@ -55,7 +55,6 @@ async function registered(
       service: generateMinaKeyPair().publicKey,
       descriptor,
       descriptorCid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku',
-      receiptTokenId: 'x',
       credentials: {
         triggerToken: 'github_pat_0123456789',
         apiToken: 'glpat-read',

@@ -58,7 +58,6 @@ export interface Registration {
   service: string
   descriptor: ServiceDescriptor
   descriptorCid: string
-  receiptTokenId: string
   credentials: ProviderCredentials
   /** The descriptor's runner key (base58 private key): signs the registration. */
   runnerPrivateKey: string
@@ -91,7 +90,6 @@ export async function registerWithWorker(
       service: r.service,
       descriptor: r.descriptor,
       descriptorCid: r.descriptorCid,
-      receiptTokenId: r.receiptTokenId,
       triggerToken: await sealJson(
         r.descriptor.workerPublicKey,
         TRIGGER_TOKEN_INFO,

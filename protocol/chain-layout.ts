@@ -61,6 +61,19 @@ export const LedgerVaultState = {
   redeemed: 0,
 } as const
 
+/**
+ * What a service's ledger has paid its runner (its runnerPaid, state field 5) and the jobs that
+ * pays for at the frozen price: the chain's count of settled jobs (0 without a ledger state; a
+ * free service pays nothing, so it shows none). Every reader (Worker, page) counts through here.
+ */
+export function ledgerPaid(
+  ledgerState: readonly bigint[] | null | undefined,
+  pricePerJob: bigint,
+): { runnerPaid: bigint; settledJobs: bigint } {
+  const runnerPaid = ledgerState?.[LedgerState.runnerPaid] ?? 0n
+  return { runnerPaid, settledJobs: pricePerJob > 0n ? runnerPaid / pricePerJob : 0n }
+}
+
 /** How many state fields the service layout occupies (8 today; an o1js 3 account has 32 in all). */
 export const SERVICE_STATE_FIELDS = Math.max(...Object.values(ServiceState)) + 1
 

@@ -21,6 +21,7 @@ export {
   holdsServiceState,
   LedgerState,
   LedgerVaultState,
+  ledgerPaid,
   SERVICE_STATE_FIELDS,
   type ServiceHeartbeat,
   ServiceState,
@@ -116,6 +117,23 @@ export {
   parseJobVariables,
   RanCommitSchema,
 } from './job-variables.ts'
+export {
+  EMPTY_ACTION_STATE,
+  foldLedgerActions,
+  type GraphqlQuery,
+  type LedgerHead,
+  LedgerReadError,
+  LedgerReadErrorCode,
+  type LedgerReading,
+  type LedgerSources,
+  ledgerActionStateQuery,
+  ledgerActionsQuery,
+  MAX_LEDGER_ACTIONS,
+  nextActionState,
+  parseLedgerActions,
+  parseLedgerHead,
+  readLedgerBook,
+} from './ledger-actions.ts'
 export {
   ActionKind,
   type ActionOutcome,

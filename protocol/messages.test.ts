@@ -110,7 +110,6 @@ describe('signatures over messages', () => {
       service: keys.service.publicKey,
       descriptor,
       descriptorCid: manifest.files[0]!.cid,
-      receiptTokenId: 'wSHV2S4qX9jFsLjQo8r1BsMLH2ZRKsZx6EJd1sbozGPieEC4Jf',
       triggerToken: await sealJson(worker.publicKey, TRIGGER_TOKEN_INFO, { token: 'glptt-secret' }),
     }
     const reg = signServiceRegistration(body, keys.runner.privateKey)

@@ -125,12 +125,6 @@ export const ServiceRegistrationSchema = z.strictObject({
   descriptor: ServiceDescriptorSchema,
   /** CID of the descriptor JSON on IPFS, as frozen in the contract. */
   descriptorCid: CidSchema,
-  /** Token id of the service's deposit receipts (TokenId.derive(service)), base58. */
-  receiptTokenId: z
-    .string()
-    .min(10)
-    .max(80)
-    .regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'must be base58'),
   /** SealedGitlabCredentials sealed with TRIGGER_TOKEN_INFO: trigger token, API token, webhook secret. */
   triggerToken: EnvelopeSchema,
   /** Signature of the descriptor's runner key over registrationMessage(sha256(body without signature)). */

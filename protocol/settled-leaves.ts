@@ -14,7 +14,7 @@ export const MAX_SETTLED_LEAVES = 1024
 
 /**
  * The public leaf list of a user's settled results root with one service: pinned by the runner,
- * its CID signed in the settlement and emitted in the Settle event, so anyone can rebuild the
+ * its CID signed in the claim and emitted in the ledger's Claim event, so anyone can rebuild the
  * root from the chain and IPFS alone (no browser's memory of which jobs it requested).
  */
 export const SettledLeavesSchema = z.strictObject({

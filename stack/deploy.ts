@@ -24,8 +24,6 @@ export interface Deployment {
   token: string
   registry: string
   service: string
-  /** Base58 token id of the service's deposit receipts. */
-  receiptTokenId: string
   /** Base58 token id of the credit token (the service's vault lives under it). */
   creditTokenId: string
   /** What readers compare services with: the compiled contracts' key hashes (protocol). */
@@ -111,16 +109,11 @@ export async function ensureDeployed(input: DeployInput): Promise<Deployment> {
     token: token.toBase58(),
     registry: registry.toBase58(),
     service: service.toBase58(),
-    receiptTokenId: receiptTokenOf(service),
     creditTokenId: TokenId.toBase58(TokenId.derive(token)),
     // From the compile above (cached keys): never hard-coded, since the circuits embed the token.
     genuine: await genuineCode(token),
   }
 }
-
-// Deposits moved to the service's ledger: the Worker still reads a receipt balance under this id
-// (none exist now) until its admission reads the ledger's book.
-const receiptTokenOf = (service: PublicKey) => TokenId.toBase58(TokenId.derive(service))
 
 /** One more service version of the same runner: its contract and its descriptor. */
 export interface ServiceVersionInput {
@@ -143,7 +136,7 @@ export async function ensureService(
     'serviceKey' | 'ledgerKey' | 'sourceCommitment' | 'descriptorCid' | 'users'
   >,
   version: ServiceVersionInput,
-): Promise<{ service: string; receiptTokenId: string }> {
+): Promise<{ service: string }> {
   const { payer, log } = input
   const service = version.serviceKey.toPublicKey()
   if (!(await accountExists(service))) {
@@ -171,5 +164,5 @@ export async function ensureService(
       await publishService(payer, input.registryKey.toPublicKey(), input.runnerKey, service, cid),
     )
   }
-  return { service: service.toBase58(), receiptTokenId: receiptTokenOf(service) }
+  return { service: service.toBase58() }
 }

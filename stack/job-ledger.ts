@@ -14,7 +14,7 @@ export interface LedgerEntry {
 
 /**
  * The user's own record of its jobs in the order they ran, kept in the data dir. Checking
- * settlement does not need it: each Settle event names the public leaves document.
+ * settlement does not need it: each claim's Claim event names the public leaves document.
  */
 export class JobLedger {
   constructor(readonly path: string) {}

@@ -18,7 +18,7 @@ import {
 } from '../static-site/src/worker-client.ts'
 import { verifyFromEndpoints } from '../verify/from-endpoints.ts'
 import type { OutputsSummary, VerificationLink } from '../verify/index.ts'
-import { decodeServiceState, GraphqlChainReader, latestSettlement } from '../verify/index.ts'
+import { decodeServiceState, GraphqlChainReader, readSettlement } from '../verify/index.ts'
 
 /** Where the user side of a job talks to: the same three things the page needs. */
 export interface UserEndpoints {
@@ -93,8 +93,7 @@ export async function requestJob(
   // refuses as insufficient rather than anyone overpaying.
   const [funding, settlement] = await Promise.all([
     worker.service(service, await statusQueryFor(wallet)).then(fundingOf),
-    chain.events(service).then(
-      (events) => latestSettlement(events, wallet.publicKey),
+    readSettlement(chain, service, wallet.publicKey).catch(
       // Unreadable counts as never settled: 0 only lowers what is signed.
       () => {
         log('voucher: the settled amount could not be read from the archive; counting 0')

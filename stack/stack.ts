@@ -104,8 +104,6 @@ export type StackProvider = ServiceDescriptor['provider']
 export interface StackService {
   provider: StackProvider
   service: string
-  /** Base58 token id of its deposit receipts. */
-  receiptTokenId: string
   descriptor: ServiceDescriptor
   descriptorCid: string
 }
@@ -430,7 +428,6 @@ async function bringUp(
     gitlab: {
       provider: 'gitlab',
       service: deployment.service,
-      receiptTokenId: deployment.receiptTokenId,
       descriptor,
       descriptorCid,
     },
@@ -619,6 +616,8 @@ async function bringUp(
     [
       `HPKE_PRIVATE_KEY=${secrets.hpkePrivateKey}`,
       `MINA_GRAPHQL_URL=${urls.minaGraphql}`,
+      // Deposits and withdrawal requests are ledger actions, read from the archive.
+      `MINA_ARCHIVE_URL=${urls.archive}`,
       `GITLAB_URL=${urls.gitlab}`,
       // The stand-in is plain http on loopback; production config never sets this.
       'DEV_ALLOW_LOOPBACK_PROVIDER=loopback-http',
@@ -665,7 +664,6 @@ async function bringUp(
     service: deployment.service,
     descriptor,
     descriptorCid,
-    receiptTokenId: deployment.receiptTokenId,
     credentials: {
       triggerToken: secrets.triggerToken,
       apiToken: secrets.apiToken,
@@ -678,7 +676,6 @@ async function bringUp(
     service: githubDeployment.service,
     descriptor: githubDescriptor,
     descriptorCid: githubDescriptorCid,
-    receiptTokenId: githubDeployment.receiptTokenId,
     credentials: {
       triggerToken: secrets.githubToken,
       webhookSecret: secrets.githubWebhookSecret,
@@ -690,7 +687,6 @@ async function bringUp(
     service: privateService.service,
     descriptor: privateService.descriptor,
     descriptorCid: privateDescriptorCid,
-    receiptTokenId: privateService.receiptTokenId,
     credentials: {
       triggerToken: secrets.triggerToken,
       apiToken: secrets.apiToken,

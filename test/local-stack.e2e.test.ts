@@ -19,6 +19,7 @@ import {
 import { main as operatorCli } from '../operator/cli.ts'
 import {
   checkGenuineService,
+  ledgerPaid,
   publicKeyToFields,
   type ResultManifest,
   type ServiceDescriptor,
@@ -42,6 +43,17 @@ import { freePort } from './free-port.ts'
 /** What was deposited for `user` in the service's ledger (until a withdrawal, all deposits). */
 const depositedOf = async (service: PublicKey, user: PublicKey) =>
   (await readUserChannel(service, user)).deposited
+
+/**
+ * What the service's ChannelLedger has paid its runner (its runnerPaid) and the settled jobs that
+ * makes, read as every reader reads them (protocol's ledgerPaid over the ledger account).
+ */
+async function ledgerPaidOf(service: string) {
+  const reader = new GraphqlChainReader(stack.urls.minaGraphql, stack.urls.archive)
+  const accounts = await reader.serviceAccounts(service, stack.deployment.creditTokenId)
+  const state = await readServiceState(PublicKey.fromBase58(service))
+  return ledgerPaid(accounts.ledger?.zkappState, state.terms.pricePerJob)
+}
 
 // The product's main job, end to end on loopback, with the faults an operator meets: GitLab
 // failing, the runner crashing mid-job, the gateway restarting. Every job must end verified and
@@ -294,15 +306,21 @@ describe('the local stack', () => {
   test('one settlement pays the runner exactly the price of every payable job, once', async () => {
     const service = PublicKey.fromBase58(stack.deployment.service)
     const user = PublicKey.fromBase58(stack.keys.user.publicKey)
+    const paidBefore = await ledgerPaidOf(stack.deployment.service)
     await stack.settle(log)
     const price = BigInt(stack.descriptor.pricePerJob)
+    const payable = BigInt(jobs.length - notCharged.length)
+    // The ledger's batches pay the runner in payout receipts (runnerPaid); the settler then
+    // redeems them for credits from the ledger's vault: credits move only at the redeem.
+    const paid = await ledgerPaidOf(stack.deployment.service)
+    expect(paid.runnerPaid - paidBefore.runnerPaid).toBe(price * payable)
+    expect(paid.settledJobs - paidBefore.settledJobs).toBe(payable)
     const runnerCredits = await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))
-    expect(runnerCredits - runnerCreditsBefore).toBe(
-      price * BigInt(jobs.length - notCharged.length),
-    )
+    expect(runnerCredits - runnerCreditsBefore).toBe(price * payable)
     // Settling again pays nothing more.
     await stack.settle(log)
     expect(await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))).toBe(runnerCredits)
+    expect((await ledgerPaidOf(stack.deployment.service)).runnerPaid).toBe(paid.runnerPaid)
     // Conservation: what left the user is the deposit, now in escrow or paid to the runner.
     const deposited = userCreditsBefore - (await readCredits(user))
     expect(deposited).toBe(await depositedOf(service, user))
@@ -724,11 +742,9 @@ describe('the local stack', () => {
         // The job bought before the retirement still settles (at the frozen price) and verifies
         // on the page, every link.
         const creditsBefore = await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))
-        const settledBefore = (await readServiceState(PublicKey.fromBase58(service))).heartbeat
-          .settledJobs
+        const settledBefore = (await ledgerPaidOf(service)).settledJobs
         await stack.settle(log)
-        const state = await readServiceState(PublicKey.fromBase58(service))
-        expect(state.heartbeat.settledJobs - settledBefore).toBe(1n)
+        expect((await ledgerPaidOf(service)).settledJobs - settledBefore).toBe(1n)
         expect(
           (await readCredits(PublicKey.fromBase58(stack.keys.runner.publicKey))) - creditsBefore,
         ).toBeGreaterThanOrEqual(7n)
@@ -778,11 +794,11 @@ describe('the local stack', () => {
           charged: { jobs: number; amount: string }
           pending: { jobs: number; amount: string }
         }
-        const { settledJobs, lastHeartbeatSlot } = state.heartbeat
+        const { lastHeartbeatSlot } = state.heartbeat
+        // Settled figures are the ledger's: what its batches paid the runner.
+        const { settledJobs, runnerPaid } = await ledgerPaidOf(service)
         expect(await cell(service, 'settled')).toBe(String(settledJobs))
-        expect(await cell(service, 'earnings')).toBe(
-          `${settledJobs * state.terms.pricePerJob} credits`,
-        )
+        expect(await cell(service, 'earnings')).toBe(`${runnerPaid} credits`)
         expect(await cell(service, 'jobs')).toBe(String(summary.jobs))
         expect(await cell(service, 'charged')).toBe(
           `${summary.charged.jobs} (${summary.charged.amount} credits)`,

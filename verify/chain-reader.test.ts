@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { cidToFields, generateMinaKeyPair, publicKeyToFields, unwrap } from '../protocol/index.ts'
 import {
   GraphqlChainReader,
-  latestSettlement,
   ownListings,
   registryEntries,
   registryListings,
@@ -98,33 +97,6 @@ describe('chain reader decoding', () => {
     const runnerKeyHash = await nodePoseidon(rn!)
     const own = await ownListings(entries, async () => runnerKeyHash, nodePoseidon)
     expect(own).toEqual([expect.objectContaining({ service, operator: runner })])
-  })
-
-  it('sums a user’s settled jobs and takes the root and leaves CID of the latest Settle event', () => {
-    const user = generateMinaKeyPair().publicKey
-    const other = generateMinaKeyPair().publicKey
-    const settle = (who: string, jobs: bigint, root: bigint, cid: [bigint, bigint]) => {
-      const [x, odd] = unwrap(publicKeyToFields(who))
-      const amount = 10n * jobs + root
-      return { ...at(1), data: [3n, x, odd, amount, root, 10n, jobs, root, ...cid] }
-    }
-    const cid = unwrap(cidToFields(CID))
-    const events = [
-      settle(user, 2n, 11n, [0n, 1n << 128n]),
-      settle(other, 5n, 99n, cid),
-      settle(user, 1n, 22n, cid),
-    ]
-    // The latest voucher's amount and nonce: the floor of what the page may sign next.
-    expect(latestSettlement(events, user)).toMatchObject({
-      cumulativeAmount: 32n,
-      nonce: 22n,
-      jobs: 3n,
-      resultsRoot: 22n,
-      leavesCid: CID,
-    })
-    // Fields out of range for a CID decode to null, not a throw.
-    expect(latestSettlement(events.slice(0, 1), user)?.leavesCid).toBeNull()
-    expect(latestSettlement(events, generateMinaKeyPair().publicKey)).toBeNull()
   })
 })
 

@@ -3,7 +3,10 @@ import {
   decodeTerms,
   fieldsToCid,
   fieldToSourceCommitment,
+  LedgerReadError,
+  type LedgerReading,
   publicKeyToFields,
+  readLedgerBook,
   readServiceAccountsWith,
   type ServiceAccounts,
   type ServiceHeartbeat,
@@ -52,6 +55,16 @@ export interface ChainReader {
   currentSlot(): Promise<bigint>
   /** Every event of `address` in chain order, oldest first (from the archive, all of its history). */
   events(address: string): Promise<ChainEvent[]>
+  /**
+   * The channels of the ChannelLedger at `ledger` (protocol's readLedgerBook: the archive's
+   * actions, accepted only when they hash to the node's action state). `processed`: only what
+   * its batches have applied (what it has paid).
+   */
+  ledgerBook(
+    ledger: string,
+    terms: ServiceTerms,
+    options?: { processed?: boolean },
+  ): Promise<LedgerReading>
   /** The hard fork's stop slots the node announces in `runtimeConfig` (none when it has none). */
   stopSlots(): Promise<StopSlots>
 }
@@ -151,6 +164,31 @@ export class GraphqlChainReader implements ChainReader {
     return stopSlotsOf(data.runtimeConfig)
   }
 
+  async ledgerBook(
+    ledger: string,
+    terms: ServiceTerms,
+    options: { processed?: boolean } = {},
+  ): Promise<LedgerReading> {
+    try {
+      return await readLedgerBook(
+        {
+          node: (d) => this.#query(this.graphqlUrl, d),
+          archive: (d) => this.#query(this.archiveUrl, d),
+        },
+        ledger,
+        terms,
+        options,
+      )
+    } catch (e) {
+      if (e instanceof LedgerReadError)
+        throw new VerifyError(
+          VerifyErrorCode.CHAIN_UNAVAILABLE,
+          `the ledger's actions (${e.code}): ${e.message}`,
+        )
+      throw e
+    }
+  }
+
   async events(address: string): Promise<ChainEvent[]> {
     const state = await this.#query(
       this.archiveUrl,
@@ -207,7 +245,6 @@ export class GraphqlChainReader implements ChainReader {
 // o1js numbers a contract's event types by their sorted names.
 const REGISTRY_PUBLISHED = 0n
 const REGISTRY_RETIRED = 1n
-const SERVICE_SETTLE = 3n
 
 /** One listing in the registry: who published which service contract, with which descriptor. */
 export interface RegistryEntry {
@@ -323,60 +360,3 @@ export function decodeServiceState(state: readonly bigint[]): ServiceOnChain {
 /** True when a source commitment (a commit SHA or a private one) is the one frozen in the state. */
 export const sameCommit = (state: ServiceOnChain, commitment: string): boolean =>
   sameSourceCommitment(commitment, sourceCommitmentToField(state.sourceCommitment))
-
-/** A user's channel as its settlements left it: jobs covered so far and their results root. */
-export interface Settlement {
-  /**
-   * The cumulative amount of the latest settled voucher: what the user is proven to owe at least
-   * (the contract settles only a voucher the user signed, so the user once signed this amount).
-   */
-  cumulativeAmount: bigint
-  /** The nonce of that voucher: every later voucher needs a higher one. */
-  nonce: bigint
-  /** Jobs paid for over all of the user's settlements (each Settle event counts its batch). */
-  jobs: bigint
-  /** The results root of the latest settlement: it covers every settled job. */
-  resultsRoot: bigint
-  /**
-   * CID of the SettledLeaves document the runner signed with that root (its leaf list), or null
-   * when the event's two fields do not decode to a CID.
-   */
-  leavesCid: string | null
-  height: number
-  /** The archive's status of the latest settlement's block (`canonical` or `pending`). */
-  chainStatus: string
-}
-
-// Blocks of the chain the archive follows: final (`canonical`) or on the best chain but not yet
-// final (`pending`). An `orphaned` block lost a fork: its settlements never happened.
-const ON_CHAIN = new Set(['canonical', 'pending'])
-
-/**
- * The user's settlement state from a service's event log (any order), or null if never settled:
- * the newest Settle by block and place within the block, over blocks still on the chain.
- */
-export function latestSettlement(events: readonly ChainEvent[], user: string): Settlement | null {
-  let latest: Settlement | null = null
-  let total = 0n
-  for (const e of [...events].sort(chainOrder)) {
-    if (!ON_CHAIN.has(e.chainStatus)) continue
-    // SettleEvent: user (x, isOdd), cumulativeAmount, nonce, paid, jobs, resultsRoot, leavesCid0, leavesCid1.
-    const [kind, ux, uOdd, cumulativeAmount, nonce, , jobs, root, c0, c1] = e.data
-    if (kind !== SERVICE_SETTLE || ux === undefined || uOdd === undefined) continue
-    if (jobs === undefined || root === undefined) continue
-    if (cumulativeAmount === undefined || nonce === undefined) continue
-    if (fieldsToPublicKey(ux, uOdd) !== user) continue
-    total += jobs
-    const cid = c0 === undefined || c1 === undefined ? null : fieldsToCid([c0, c1])
-    latest = {
-      cumulativeAmount,
-      nonce,
-      jobs: total,
-      resultsRoot: root,
-      leavesCid: cid?.ok ? cid.value.toString() : null,
-      height: e.height,
-      chainStatus: e.chainStatus,
-    }
-  }
-  return latest
-}

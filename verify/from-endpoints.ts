@@ -49,7 +49,7 @@ export async function verifyFromEndpoints(
         ...(registry
           ? { reveals: (service: string) => revealsInRegistry(chain, registry, service, poseidon) }
           : {}),
-        // The leaves come from the document the Settle event names, as on the page.
+        // The leaves come from the document the Claim event names, as on the page.
         settled: settledResultsFrom(reader, async (owner, digests) =>
           computeResultsRoot(owner, digests),
         ),

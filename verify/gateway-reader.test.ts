@@ -8,6 +8,7 @@ import {
 } from './gateway-reader.ts'
 import { bundleFixture, serviceFixture } from './test-support/bundle-fixture.ts'
 import { genuineAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { emptyBook } from './test-support/ledger-double.ts'
 import { type RunningServer, startTrustlessGateway } from './test-support/trustless-gateway.ts'
 import { verifyResult } from './verify-result.ts'
 
@@ -38,6 +39,7 @@ describe('createVerifiedReader', () => {
         chain: {
           serviceAccounts: async () => genuineAccounts(service.state),
           events: async () => [],
+          ledgerBook: emptyBook,
         },
         genuine: TEST_GENUINE,
         poseidon: nodePoseidon,

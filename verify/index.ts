@@ -12,14 +12,12 @@ export {
   chainOrder,
   decodeServiceState,
   GraphqlChainReader,
-  latestSettlement,
   ownListings,
   type RegistryEntry,
   type RegistryListing,
   registryEntries,
   registryListings,
   type ServiceOnChain,
-  type Settlement,
   sameCommit,
 } from './chain-reader.ts'
 export { VerifyError, VerifyErrorCode } from './errors.ts'
@@ -44,6 +42,7 @@ export { type OutputsSummary, outputsSummary } from './outputs.ts'
 export { ranText, ranVouched } from './ran.ts'
 export { revealsInRegistry } from './reveals.ts'
 export { settledResultsFrom } from './settled-leaves.ts'
+export { readSettlement, type Settlement, settlementFor, settlementOf } from './settlement.ts'
 export { truncatedLogsText } from './truncated-logs.ts'
 export {
   type BundleReader,

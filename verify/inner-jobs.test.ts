@@ -17,6 +17,7 @@ import {
   serviceFixture,
 } from './test-support/bundle-fixture.ts'
 import { genuineAccounts, noAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { emptyBook } from './test-support/ledger-double.ts'
 import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import { verifyResult } from './verify-result.ts'
 
@@ -41,6 +42,7 @@ const deps = () => ({
       return s ? genuineAccounts(s.state) : noAccounts(address)
     },
     events: async () => [],
+    ledgerBook: emptyBook,
   },
   genuine: TEST_GENUINE,
   poseidon: nodePoseidon,

@@ -16,6 +16,7 @@ import {
   serviceFixture,
 } from './test-support/bundle-fixture.ts'
 import { genuineAccounts, noAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { emptyBook } from './test-support/ledger-double.ts'
 import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import type { VerifyDeps } from './verify-result.ts'
 import { verifyResult } from './verify-result.ts'
@@ -60,6 +61,7 @@ async function verifyPast(reveals: string[]) {
       serviceAccounts: async (a) =>
         a === service.address ? genuineAccounts(service.state) : noAccounts(),
       events: async () => [],
+      ledgerBook: emptyBook,
     },
     genuine: TEST_GENUINE,
     poseidon: nodePoseidon,

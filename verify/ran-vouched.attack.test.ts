@@ -4,6 +4,7 @@ import { generateHpkeKeyPair, generateMinaKeyPair, newRequestId } from '../proto
 import { ranVouched } from './ran.ts'
 import { bundleFixture, requestFixture, serviceFixture } from './test-support/bundle-fixture.ts'
 import { genuineAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { emptyBook } from './test-support/ledger-double.ts'
 import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import { verifyResult } from './verify-result.ts'
 
@@ -35,6 +36,7 @@ describe('ranVouched: a manifest signed by a key that is not the service runner'
         chain: {
           serviceAccounts: async () => genuineAccounts(service.state),
           events: async () => [],
+          ledgerBook: emptyBook,
         },
         genuine: TEST_GENUINE,
         poseidon: nodePoseidon,

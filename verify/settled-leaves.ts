@@ -8,7 +8,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 const READ_TIMEOUT_MS = 30_000
 
 /**
- * The leaves of a settled results root, read from the SettledLeaves document a Settle event names
+ * The leaves of a settled results root, read from the SettledLeaves document a Claim event names
  * (verified retrieval from the configured gateways), so anyone can check settlement, not only the
  * browser that requested the jobs. Retrieval failures keep their own error (IPFS_UNAVAILABLE);
  * a retrieved document that is not this channel's leaf list is SETTLED_LEAVES_INVALID.

@@ -6,6 +6,7 @@ import {
   cidToFields,
   generateHpkeKeyPair,
   generateMinaKeyPair,
+  ledgerAddressOf,
   manifestDigest,
   newRequestId,
   publicKeyToFields,
@@ -17,10 +18,11 @@ import {
   toHex,
   unwrap,
 } from '../protocol/index.ts'
-import { type ChainEvent, GraphqlChainReader, latestSettlement } from './chain-reader.ts'
+import { type ChainEvent, GraphqlChainReader } from './chain-reader.ts'
 import { contentVerified, type VerificationLink } from './links.ts'
 import { computeResultsRoot } from './results-root.ts'
 import { settledResultsFrom } from './settled-leaves.ts'
+import { readSettlement } from './settlement.ts'
 import {
   bundleFixture,
   requestFixture,
@@ -29,6 +31,7 @@ import {
 } from './test-support/bundle-fixture.ts'
 import { genuineAccounts, noAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
 import { startGraphqlDouble } from './test-support/graphql-double.ts'
+import { claimData, claimsBook } from './test-support/ledger-double.ts'
 import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import { type VerifyDeps, type VerifyTarget, verifyResult } from './verify-result.ts'
 
@@ -48,6 +51,7 @@ const chainWith = (events: ChainEvent[] = [], state?: bigint[]): VerifyDeps['cha
   serviceAccounts: async (address) =>
     address === service.address ? genuineAccounts(state ?? service.state) : noAccounts(address),
   events: async () => events,
+  ledgerBook: claimsBook(() => events),
 })
 
 const statuses = (links: VerificationLink[]) =>
@@ -151,7 +155,13 @@ describe('verification tells the truth', () => {
         chainStatus: 'canonical',
         sequence: 0,
         index: 0,
-        data: [3n, ux, uOdd, 5n, 1n, 5n, 1n, 1n, ...unwrap(cidToFields(service.descriptorCid))],
+        data: claimData([ux, uOdd], {
+          amount: 10n ** 9n,
+          nonce: 1n,
+          root: 1n,
+          count: 1n,
+          cid: unwrap(cidToFields(service.descriptorCid)),
+        }),
       }
       // A leaves source that answers something that is not a list: a TypeError outside any
       // check of its own. The panel must end on a verdict, not on "Verifying…".
@@ -245,7 +255,8 @@ describe('verification tells the truth', () => {
         chainStatus: 'canonical',
         sequence: 0,
         index: 0,
-        data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root, ...cid],
+        // A claim at nonce `jobs`: each later claim of these tests covers more results.
+        data: claimData([ux, uOdd], { amount: 10n ** 9n, nonce: jobs, root, count: jobs, cid }),
         ...where,
       }
     }
@@ -265,12 +276,12 @@ describe('verification tells the truth', () => {
       return links.find((l) => l.id === 'settled')!
     }
 
-    it('takes the newest Settle by place within the block, whatever order the archive answers', async () => {
+    it('takes the newest claim by place within the block, whatever order the archive answers', async () => {
       const older = new Uint8Array(32).fill(1)
       const link = await settledLink(async (digest) => {
         const leaves = [older, digest]
         const newest = settle(
-          1n,
+          2n,
           computeResultsRoot(ownerOf(), leaves),
           await pin(leavesOf(leaves)),
           {
@@ -316,18 +327,18 @@ describe('verification tells the truth', () => {
       const user = service.user.publicKey
       const [ux, uOdd] = unwrap(publicKeyToFields(user))
       const cid = unwrap(cidToFields(settledLeavesCid(leavesOf([]))))
+      const ledger = ledgerAddressOf(service.state)!
+      const claim = { amount: 10n ** 9n, nonce: 1n, root: 42n, count: 1n, cid }
       const double = await startGraphqlDouble({
-        states: new Map(),
+        states: new Map([[service.address, service.state]]),
         balances: new Map(),
         slot: 1n,
         tip: 25_000,
-        events: new Map([
-          [service.address, [{ height: 7, data: [3n, ux, uOdd, 5n, 1n, 5n, 1n, 42n, ...cid] }]],
-        ]),
+        events: new Map([[ledger, [{ height: 7, data: claimData([ux, uOdd], claim) }]]]),
       })
       try {
         const reader = new GraphqlChainReader(`${double.url}/graphql`, `${double.url}/archive`)
-        const settlement = latestSettlement(await reader.events(service.address), user)
+        const settlement = await readSettlement(reader, service.address, user)
         expect(settlement).toMatchObject({ height: 7, resultsRoot: 42n, jobs: 1n })
       } finally {
         await double.close()

@@ -25,6 +25,7 @@ import {
   serviceFixture,
 } from './test-support/bundle-fixture.ts'
 import { genuineAccounts, noAccounts, nodePoseidon, TEST_GENUINE } from './test-support/genuine.ts'
+import { claimData, claimsBook, emptyBook } from './test-support/ledger-double.ts'
 import { memoryBundleReader } from './test-support/memory-bundle-reader.ts'
 import { type VerifyDeps, verifyResult } from './verify-result.ts'
 
@@ -48,6 +49,7 @@ const chainWith = (
     return s ? genuineAccounts(s) : noAccounts()
   },
   events: async () => events,
+  ledgerBook: claimsBook(() => events),
 })
 
 /** The dependencies every verification gets: the genuine code and o1js's Poseidon. */
@@ -186,10 +188,17 @@ describe('verifyResult', () => {
         chainStatus: 'canonical',
         sequence: 0,
         index: 0,
-        data: [3n, ux, uOdd, 5n, 1n, 5n, jobs, root, c0, c1],
+        // A Claim on the service's ledger (the double's book applies it: deposit and voucher cover it).
+        data: claimData([ux, uOdd], {
+          amount: 10n ** 9n,
+          nonce: 1n,
+          root,
+          count: jobs,
+          cid: [c0, c1],
+        }),
       }
     }
-    /** Verifies a fresh good bundle against one Settle event, reading leaves through the real reader. */
+    /** Verifies a fresh good bundle against one Claim event, reading leaves through the real reader. */
     const verifySettled = async (
       event: (digest: Uint8Array) => Promise<ChainEvent>,
       reader = memoryBundleReader(blocks),
@@ -310,6 +319,7 @@ describe('verifyResult: typed outputs', () => {
     const chain: VerifyDeps['chain'] = {
       serviceAccounts: async () => genuineAccounts(withOutputs.state),
       events: async () => [],
+      ledgerBook: emptyBook,
     }
     const reader = memoryBundleReader(blocks)
     const bundleReader = edit

@@ -28,7 +28,6 @@ import {
 import {
   type ChainReader,
   decodeServiceState,
-  latestSettlement,
   type ServiceOnChain,
   sameCommit,
 } from './chain-reader.ts'
@@ -41,6 +40,7 @@ import {
 } from './inner-jobs.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
 import { type OutputsSummary, outputsSummary } from './outputs.ts'
+import { type Settlement, settlementFor } from './settlement.ts'
 
 /** Content-addressed reads; every implementation must check each block against its CID. */
 export interface BundleReader {
@@ -54,7 +54,7 @@ export interface BundleReader {
 export interface SettledResults {
   /**
    * Manifest digests in leaf order from the SettledLeaves document `leavesCid` (named by the
-   * user's latest Settle event); throws SETTLED_LEAVES_INVALID when the document retrieved is not
+   * Claim event that set the user's channel); throws SETTLED_LEAVES_INVALID when the document retrieved is not
    * a leaf list of `user` with `service`, any other error when it cannot be retrieved.
    */
   digests(
@@ -85,7 +85,7 @@ export interface VerifyTarget {
 /** The narrow dependencies of verification. */
 export interface VerifyDeps {
   bundle: BundleReader
-  chain: Pick<ChainReader, 'serviceAccounts' | 'events'>
+  chain: Pick<ChainReader, 'serviceAccounts' | 'events' | 'ledgerBook'>
   /** What a genuine service is compared with (the page's config). */
   genuine: { creditTokenId: string; code: GenuineCode }
   /** Poseidon over fields, as the contract hashes (o1js; in the page's prover worker). */
@@ -335,7 +335,7 @@ async function walkChain(
   } else set('source', 'ok', state.sourceCommitment)
 
   // 8. Inclusion in the user's settled results root.
-  set('settled', ...(await settledStatus(target.service, manifest, state, deps)))
+  set('settled', ...(await settledStatus(target.service, fields ?? [], manifest, state, deps)))
 
   // 9. The driver jobs it used, each verified as any result is, one level down; only those a
   // manifest the service's runner signed lists. Anyone's bytes can list 64 entries: fetching and
@@ -382,13 +382,14 @@ function requestMismatch(manifest: ResultManifest, target: VerifyTarget): string
 
 async function settledStatus(
   service: string,
+  serviceState: readonly bigint[],
   manifest: ResultManifest,
   state: ServiceOnChain,
   deps: VerifyDeps,
 ): Promise<['ok' | 'broken' | 'pending', string]> {
-  let settlement: ReturnType<typeof latestSettlement>
+  let settlement: Settlement | null
   try {
-    settlement = latestSettlement(await deps.chain.events(service), manifest.user)
+    settlement = await settlementFor(deps.chain, serviceState, manifest.user)
   } catch (e) {
     return ['pending', `archive unavailable: ${why(e)}`]
   }

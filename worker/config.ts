@@ -15,6 +15,8 @@ export interface Config {
   /** Every key an envelope may name: current first, then the previous one during rotation. */
   keys: HpkeKeyPair[]
   minaGraphqlUrl: string
+  /** The archive node API (every ledger action, checked against the node's action state). */
+  minaArchiveUrl: string
   /** Overrides a descriptor's providerUrl (the local stand-in); unset in production. */
   gitlabUrl: string | undefined
   /** Overrides every GitHub descriptor's REST base (the local stand-in); unset in production. */
@@ -71,6 +73,7 @@ function resolve(env: Env): Config | ApiError {
     currentKey: current.value,
     keys,
     minaGraphqlUrl: c.MINA_GRAPHQL_URL,
+    minaArchiveUrl: c.MINA_ARCHIVE_URL ?? c.MINA_GRAPHQL_URL.replace(/\/graphql\/?$/, '/archive'),
     gitlabUrl: c.GITLAB_URL,
     githubApiUrl: c.GITHUB_API_URL,
     allowLoopbackProvider: c.DEV_ALLOW_LOOPBACK_PROVIDER === 'loopback-http',

@@ -10,6 +10,8 @@ export interface Env {
   /** The previous HPKE private key, still accepted during a rotation grace period. Secret. */
   HPKE_PREVIOUS_PRIVATE_KEY?: string
   MINA_GRAPHQL_URL?: string
+  /** The archive node API the Worker reads ledger actions from (default: MINA_GRAPHQL_URL's `/archive`). */
+  MINA_ARCHIVE_URL?: string
   /** Base58 token id of the credit token the services are paid in (their vaults live under it). */
   CREDIT_TOKEN_ID?: string
   /**

@@ -17,7 +17,8 @@ export const ApiErrorCode = {
   /** Not a genuine, frozen zkrunner service (fake vault, other code, unfrozen permissions). */
   UNSAFE_SERVICE: 'unsafe_service',
   DESCRIPTOR_MISMATCH: 'descriptor_mismatch',
-  RECEIPT_TOKEN_MISMATCH: 'receipt_token_mismatch',
+  /** A registration in an older shape (it names a receipt token; deposits now sit in the ledger). */
+  REGISTRATION_OUTDATED: 'registration_outdated',
   INVALID_PARAMETERS: 'invalid_parameters',
   /** A `service` parameter names no service contract (protocol's driver rule: unknown-service). */
   DRIVER_UNKNOWN: 'driver_unknown',

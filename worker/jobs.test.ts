@@ -10,12 +10,12 @@ import {
 import { app } from './index.ts'
 import {
   call,
+  depositFor,
   fundedUser,
   pipelinesFor,
   postJson,
   registeredService,
   sealedJob,
-  setChainAccount,
   setSlot,
   workerKey,
 } from './test-support/fixtures.ts'
@@ -220,8 +220,8 @@ describe('POST /v1/jobs', () => {
       code: 'service_disabled',
       message: expect.stringContaining('insufficient-deposit'),
     })
-    // A top-up on chain re-enables it.
-    await setChainAccount(user.publicKey, { balance: '40' }, service.receiptTokenId)
+    // A top-up into the ledger re-enables it.
+    await depositFor(service, user.publicKey, 15n)
     expect((await post(30n, 3n)).status).toBe(202)
   })
 

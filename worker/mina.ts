@@ -1,4 +1,11 @@
-import { readServiceAccountsWith, type ServiceAccounts } from '../protocol/index.ts'
+import {
+  LedgerReadError,
+  type LedgerReading,
+  readLedgerBook,
+  readServiceAccountsWith,
+  type ServiceAccounts,
+  type ServiceTerms,
+} from '../protocol/index.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 
 /** What the Worker reads from the chain: narrow, so tests use a small fake GraphQL endpoint. */
@@ -6,10 +13,15 @@ export interface ChainReader {
   /** Both accounts of a service, `(service, MINA)` and `(service, credit token)`, for the genuine check. */
   serviceAccounts(service: string, creditTokenId: string): Promise<ServiceAccounts>
   /**
-   * The balance of `(owner, tokenId)`; 0 when the account does not exist. `fresh` reads the node
+   * Every channel of the ledger at `ledger`, folded from its actions (archive) checked against its
+   * action state (node); a lying or lagging archive throws 503 `chain_unavailable`. `fresh` reads
    * now, past the cache (an admission must see a deposit that landed a moment ago).
    */
-  balance(owner: string, tokenId: string, options?: { fresh?: boolean }): Promise<bigint>
+  ledgerBook(
+    ledger: string,
+    terms: ServiceTerms,
+    options?: { fresh?: boolean },
+  ): Promise<LedgerReading>
   /** The global slot of the best tip. */
   currentSlot(): Promise<bigint>
 }
@@ -20,28 +32,34 @@ const IN_FLIGHT = -1
 const unavailable = (why: string) =>
   new ApiError(503, ApiErrorCode.CHAIN_UNAVAILABLE, `the Mina node did not answer: ${why}`)
 
-// Inputs are validated base58 before they get here; quoting them is still the safe thing to do.
-const literal = (s: string) => JSON.stringify(s)
+/** Bytes of one answer the Worker reads at most (a ledger's archive answer is the largest). */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 const toBigint = (value: unknown): bigint => {
   if (typeof value === 'string' || typeof value === 'number') return BigInt(value)
   throw new TypeError('not a number')
 }
 
-/** Reads Mina GraphQL (the documents o1js sends), with a short cache per query. */
+/** Reads Mina GraphQL and the archive API (the documents o1js sends), with a short cache per query. */
 export class MinaGraphqlReader implements ChainReader {
   readonly #cache = new Map<string, { at: number; value: Promise<unknown> }>()
 
   constructor(
     readonly url: string,
-    readonly options: { cacheMs?: number; timeoutMs?: number; fetch?: typeof fetch } = {},
+    readonly options: {
+      cacheMs?: number
+      timeoutMs?: number
+      fetch?: typeof fetch
+      /** The archive node API; defaults to `url`'s `/archive` sibling (the local chain's). */
+      archiveUrl?: string
+    } = {},
   ) {}
 
-  async #query(query: string): Promise<Record<string, unknown>> {
+  async #query(query: string, url = this.url): Promise<Record<string, unknown>> {
     const doFetch = this.options.fetch ?? fetch
     let res: Response
     try {
-      res = await doFetch(this.url, {
+      res = await doFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query }),
@@ -53,8 +71,11 @@ export class MinaGraphqlReader implements ChainReader {
     if (!res.ok) throw unavailable(`HTTP ${res.status}`)
     let body: { data?: Record<string, unknown>; errors?: { message?: string }[] }
     try {
-      body = await res.json()
-    } catch {
+      const text = await res.text()
+      if (text.length > MAX_ANSWER_BYTES) throw unavailable('the answer is too large')
+      body = JSON.parse(text)
+    } catch (err) {
+      if (err instanceof ApiError) throw err
       throw unavailable('answer is not JSON')
     }
     if (body.data === undefined || body.data === null) {
@@ -96,19 +117,26 @@ export class MinaGraphqlReader implements ChainReader {
     })
   }
 
-  balance(owner: string, tokenId: string, options: { fresh?: boolean } = {}): Promise<bigint> {
+  ledgerBook(
+    ledger: string,
+    terms: ServiceTerms,
+    options: { fresh?: boolean } = {},
+  ): Promise<LedgerReading> {
+    const archiveUrl = this.options.archiveUrl ?? this.url.replace(/\/graphql\/?$/, '/archive')
     return this.#cached(
-      `balance:${owner}:${tokenId}`,
+      `ledger:${ledger}:${terms.pricePerJob}:${terms.withdrawTimelockSlots}`,
       async () => {
-        const data = await this.#query(
-          `{ account(publicKey: ${literal(owner)}, token: ${literal(tokenId)}) { balance { total } } }`,
-        )
-        const account = data.account as { balance?: { total?: unknown } } | null | undefined
-        if (!account) return 0n
         try {
-          return toBigint(account.balance?.total)
-        } catch {
-          throw unavailable('balance is not a number')
+          return await readLedgerBook(
+            { node: (d) => this.#query(d), archive: (d) => this.#query(d, archiveUrl) },
+            ledger,
+            terms,
+          )
+        } catch (err) {
+          // Every failure refuses: a book the Worker cannot check admits nobody.
+          if (err instanceof LedgerReadError)
+            throw unavailable(`the ledger's actions (${err.code}): ${err.message}`)
+          throw err
         }
       },
       options.fresh,

@@ -17,7 +17,6 @@ import {
   parseVoucher,
   providerUrlProblem,
   type ResultReport,
-  receiptTokenIdOf,
   resolveRunsOn,
   runLink,
   type ServiceRegistration,
@@ -51,9 +50,11 @@ import {
   type Availability,
   availabilityOf,
   checkDescriptorAgainstChain,
+  ledgerBookOf,
   readServiceChainState,
   refusalOf,
   requireGenuine,
+  userFunding,
 } from './service-status.ts'
 import { serviceStub } from './services.ts'
 
@@ -146,18 +147,6 @@ function voucherOf(variables: string): Voucher | null {
   }
   const parsed = parseVoucher(voucher)
   return parsed.ok ? parsed.value : null
-}
-
-/**
- * The receipt token of a service, derived from its address: a stored registration's figure (older
- * rows were trusted as sent) is never what deposits are read from.
- */
-function receiptTokenOf(service: string): string {
-  const derived = receiptTokenIdOf(service)
-  if (!derived.ok) {
-    throw new ApiError(400, ApiErrorCode.INVALID_BODY, 'not a Mina address', ['service'])
-  }
-  return derived.value
 }
 
 const refuse = (error: ApiError): Outcome<never> => ({
@@ -479,9 +468,10 @@ export class ServiceObject extends DurableObject<Env> {
       let availability: Availability | null = null
       if (chainState) {
         const funding =
-          user && registration
+          user && registration && chainState.verdict.genuine
             ? {
-                deposit: await chainReaderFor(config).balance(user, receiptTokenOf(address)),
+                deposit: userFunding(await ledgerBookOf(chainReaderFor(config), chainState), user)
+                  .deposit,
                 owed: this.#channel(user).cumulative,
                 voucher: this.#latestVoucher(user),
               }
@@ -618,15 +608,17 @@ export class ServiceObject extends DurableObject<Env> {
     await this.#requireDrivers(descriptor.parameters, parameters.value, request.service)
     const config = this.#config()
     const chain = chainReaderFor(config)
-    const [chainState, deposit] = await Promise.all([
-      readServiceChainState(chain, request.service, config.genuine),
-      // Fresh: a user who deposited a moment ago is not refused on a cached balance.
-      chain.balance(request.user, receiptTokenOf(request.service), { fresh: true }),
-    ])
+    const chainState = await readServiceChainState(chain, request.service, config.genuine)
     if (!chainState) {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
     }
     requireGenuine(chainState)
+    // The user's channel in the ledger's book, fresh: a user who deposited a moment ago is not
+    // refused on a cached read. Only the user's own signed actions lower what they can fund.
+    const { deposit, settledNonce } = userFunding(
+      await ledgerBookOf(chain, chainState, { fresh: true }),
+      request.user,
+    )
     const price = chainState.terms.pricePerJob
     const cumulative = BigInt(voucher.cumulativeAmount)
     const nonce = BigInt(voucher.nonce)
@@ -646,12 +638,12 @@ export class ServiceObject extends DurableObject<Env> {
       if (!availability.enabled) {
         throw refusalOf(availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE)
       }
-      if (nonce <= channel.nonce) {
-        throw new ApiError(
-          409,
-          ApiErrorCode.VOUCHER_STALE,
-          `voucher nonce must exceed ${channel.nonce}`,
-        )
+      // The ledger skips a claim whose nonce is not above the channel's (after a withdrawal, its
+      // close nonce): a job under such a voucher would never be paid.
+      if (nonce <= channel.nonce || nonce <= settledNonce) {
+        const floor =
+          nonce <= channel.nonce && channel.nonce >= settledNonce ? channel.nonce : settledNonce
+        throw new ApiError(409, ApiErrorCode.VOUCHER_STALE, `voucher nonce must exceed ${floor}`)
       }
       if (cumulative < channel.cumulative + price) {
         throw new ApiError(

@@ -7,6 +7,8 @@ import {
   type GenuineVerdict,
   type HealthReason,
   holdsServiceState,
+  type LedgerReading,
+  ledgerPaid,
   parseCid,
   type ServiceDescriptor,
   type ServiceDisabledReason,
@@ -31,6 +33,10 @@ export interface ServiceChainState {
   state: bigint[]
   /** Whether both accounts are the genuine, frozen contracts (protocol's check). */
   verdict: GenuineVerdict
+  /** The service's ChannelLedger (the address its state froze), null when it names none. */
+  ledger: string | null
+  /** Jobs the ledger has paid the runner for: its runnerPaid / price (0 without a ledger). */
+  settledJobs: bigint
 }
 
 /**
@@ -56,13 +62,47 @@ export async function readServiceChainState(
   ])
   const state = accounts.service?.zkappState
   if (!holdsServiceState(state)) return null
+  const terms = decodeTerms(state[ServiceState.terms]!)
   return {
     state,
     currentSlot,
-    terms: decodeTerms(state[ServiceState.terms]!),
+    terms,
     heartbeat: decodeHeartbeat(state[ServiceState.heartbeat]!),
     verdict: checkGenuineService(accounts, genuine.code),
+    ledger: accounts.ledgerAddress,
+    // Settlement lives in the ledger: what it paid the runner, in jobs at the frozen price.
+    settledJobs: ledgerPaid(accounts.ledger?.zkappState, terms.pricePerJob).settledJobs,
   }
+}
+
+/**
+ * What the ledger's book says `user` may owe in all (the cap of a voucher's cumulative amount,
+ * the `deposit` of the availability rule): what was paid from their channel plus what they can
+ * still fund (none while a withdrawal is pending: the runner might not settle new work before the
+ * timelock ends), and the voucher nonce the ledger last settled (a voucher at or below it, or
+ * below a completed withdrawal's close nonce, would be skipped as stale: never paid).
+ */
+export function userFunding(
+  reading: LedgerReading,
+  user: string,
+): { deposit: bigint; settledNonce: bigint } {
+  const channel = reading.book.get(user)
+  return {
+    deposit: channel.paidSoFar + reading.book.fundable(user),
+    settledNonce: channel.voucherNonce,
+  }
+}
+
+/** Reads the service's ledger book (fresh past the cache for an admission); 409 without a ledger. */
+export function ledgerBookOf(
+  chain: ChainReader,
+  chainState: ServiceChainState,
+  options: { fresh?: boolean } = {},
+): Promise<LedgerReading> {
+  if (!chainState.ledger) {
+    throw new ApiError(409, ApiErrorCode.UNSAFE_SERVICE, 'the service names no ledger')
+  }
+  return chain.ledgerBook(chainState.ledger, chainState.terms, options)
 }
 
 /** Throws 409 `unsafe_service` unless the service is a genuine, frozen zkrunner service. */
@@ -166,7 +206,7 @@ export function availabilityOf(
     lastHeartbeatSlot: String(chainState.heartbeat.lastHeartbeatSlot),
     currentSlot: String(chainState.currentSlot),
     maxHeartbeatAgeSlots: String(maxHeartbeatAgeSlots),
-    settledJobs: String(chainState.heartbeat.settledJobs),
+    settledJobs: String(chainState.settledJobs),
   }
   if (!verdict.genuine) {
     return {

@@ -12,6 +12,7 @@ import {
 } from '../protocol/index.ts'
 import {
   call,
+  depositFor,
   fundedUser,
   genuineServiceCode,
   genuineVault,
@@ -99,23 +100,26 @@ describe('POST /v1/services', () => {
     expect((await errorOf(none)).code).toBe('unknown_service')
   })
 
-  it('refuses a receiptTokenId other than the service’s own, and keeps the good registration', async () => {
+  it('refuses an old registration naming a receipt token, keeps the good one, and counts ledger deposits only', async () => {
     const service = await registeredService({ price: 10n })
-    const other = await makeService()
-    const { signServiceRegistration } = await import('../protocol/index.ts')
-    const { signature: _s, ...body } = service.registration
-    // Signed by the service's own runner key, so only the derived token can refuse it.
-    const wrong = signServiceRegistration(
-      { ...body, receiptTokenId: other.receiptTokenId },
+    const { signServiceRegistration, receiptTokenIdOf } = await import('../protocol/index.ts')
+    const receiptTokenId = receiptTokenIdOf(service.address)
+    if (!receiptTokenId.ok) throw receiptTokenId.error
+    // Signed by the service's own runner key, in the shape registrations had before the ledger.
+    const old = signServiceRegistration(
+      { ...service.registration, receiptTokenId: receiptTokenId.value } as never,
       service.operator.privateKey,
     )
-    const res = await postJson('/v1/services', wrong)
+    const res = await postJson('/v1/services', old)
     expect(res.status).toBe(409)
-    expect(await errorOf(res)).toMatchObject({ code: 'receipt_token_mismatch' })
-    // A deposit in the wrong token buys nothing; the service's own token still counts.
+    expect(await errorOf(res)).toMatchObject({
+      code: 'registration_outdated',
+      message: expect.stringContaining('register again'),
+    })
+    // A balance of the old receipt token buys nothing; a deposit into the ledger counts.
     const user = generateMinaKeyPair()
-    await setChainAccount(user.publicKey, { balance: '1000' }, other.receiptTokenId)
-    await setChainAccount(user.publicKey, { balance: '15' }, service.receiptTokenId)
+    await setChainAccount(user.publicKey, { balance: '1000' }, receiptTokenId.value)
+    await depositFor(service, user.publicKey, 15n)
     const status = await (await call(serviceStatusPath(service, user))).json()
     expect(status).toMatchObject({
       registered: true,

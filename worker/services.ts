@@ -3,7 +3,6 @@ import {
   isPublicKey,
   parseServiceRegistration,
   parseServiceRetirement,
-  receiptTokenIdOf,
   ServiceUnavailable,
   verifyServiceRegistration,
   verifyStatusQuery,
@@ -52,7 +51,19 @@ function checkStatusQuery(query: Record<string, string>, user: string): void {
 export const services = new Hono<AppEnv>()
   .post('/', async (c) => {
     const config = configOf(c.env)
-    const parsed = parseServiceRegistration(await readJson(c))
+    const body = await readJson(c)
+    // Registrations once named the service's receipt token, whose balances were the deposits.
+    // Deposits now sit in the service's ChannelLedger and are read from its actions; an old client
+    // is told so rather than refused with an unknown-field error.
+    if (typeof body === 'object' && body !== null && 'receiptTokenId' in body) {
+      throw new ApiError(
+        409,
+        ApiErrorCode.REGISTRATION_OUTDATED,
+        "this registration names a receiptTokenId: deposits are read from the service's ledger now, register again with this version's zkrunner-operator",
+        ['receiptTokenId'],
+      )
+    }
+    const parsed = parseServiceRegistration(body)
     if (!parsed.ok) throw fromProtocol(parsed.error)
     const registration = parsed.value
     if (!config.keys.some((k) => k.publicKey === registration.descriptor.workerPublicKey)) {
@@ -61,17 +72,6 @@ export const services = new Hono<AppEnv>()
         ApiErrorCode.DESCRIPTOR_MISMATCH,
         'the descriptor names a key this Worker does not hold',
         ['descriptor', 'workerPublicKey'],
-      )
-    }
-    // The receipt token follows from the address: a registration naming another token would make
-    // the Worker read deposits of the wrong token (someone else's, or one the operator mints).
-    const receiptTokenId = receiptTokenIdOf(registration.service)
-    if (!receiptTokenId.ok || receiptTokenId.value !== registration.receiptTokenId) {
-      throw new ApiError(
-        409,
-        ApiErrorCode.RECEIPT_TOKEN_MISMATCH,
-        `receiptTokenId is not the token of this service (TokenId.derive(service) is ${receiptTokenId.ok ? receiptTokenId.value : 'undefined'})`,
-        ['receiptTokenId'],
       )
     }
     const signed = verifyServiceRegistration(registration)

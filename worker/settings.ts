@@ -12,6 +12,9 @@ export const ConfigSchema = z.object({
   HPKE_PRIVATE_KEY: z.string().min(1, 'HPKE_PRIVATE_KEY is not set'),
   HPKE_PREVIOUS_PRIVATE_KEY: z.string().optional(),
   MINA_GRAPHQL_URL: z.url().default('http://127.0.0.1:3085/graphql'),
+  // The archive node API (a ledger's actions); unset: the GraphQL URL's `/archive` sibling, where
+  // the local chain serves it.
+  MINA_ARCHIVE_URL: z.url().optional(),
   GITLAB_URL: z.url().optional(),
   GITHUB_API_URL: z.url().optional(),
   CREDIT_TOKEN_ID: z

@@ -27,6 +27,7 @@ import {
   serviceFixture,
 } from '../../verify/test-support/bundle-fixture.ts'
 import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../verify/test-support/genuine.ts'
+import { emptyBook } from '../../verify/test-support/ledger-double.ts'
 import { memoryBundleReader } from '../../verify/test-support/memory-bundle-reader.ts'
 import { AgentErrorCode } from '../errors.ts'
 import { type CallBudget, fileCallLedger } from './call-budget.ts'
@@ -129,7 +130,7 @@ function deps(budget: CallBudget = { perJob: 100n, perService: 1000n }): CallDep
       submit: (e) => worker.submit(e),
       job: (id) => worker.job(id),
     },
-    chain: { zkappState: async () => driver.state, events: async () => [] },
+    chain: { zkappState: async () => driver.state, events: async () => [], ledgerBook: emptyBook },
     readDescriptor: (cid) => reader.readCid(cid),
     // Counts every signature the caller's key makes: a voucher beyond the budget is never one.
     wallet: {
@@ -149,6 +150,7 @@ function deps(budget: CallBudget = { perJob: 100n, perService: 1000n }): CallDep
         chain: {
           serviceAccounts: async () => genuineAccounts(driver.state),
           events: async () => [],
+          ledgerBook: emptyBook,
         },
         genuine: TEST_GENUINE,
         poseidon: nodePoseidon,

@@ -23,11 +23,11 @@ import {
   type WorkerJob,
 } from '../../static-site/src/worker-client.ts'
 import {
-  type ChainEvent,
+  type ChainReader,
   contentVerified,
   decodeServiceState,
   firstBroken,
-  latestSettlement,
+  settlementFor,
   type VerifyOutcome,
   type VerifyTarget,
 } from '../../verify/index.ts'
@@ -55,10 +55,7 @@ export interface CallDeps {
     submit(envelope: Envelope): Promise<{ jobId: string }>
     job(jobId: string): Promise<WorkerJob>
   }
-  chain: {
-    zkappState(address: string): Promise<bigint[] | null>
-    events(address: string): Promise<ChainEvent[]>
-  }
+  chain: Pick<ChainReader, 'zkappState' | 'events' | 'ledgerBook'>
   /** The driver's descriptor bytes by CID, with every block checked against it. */
   readDescriptor(cid: string): Promise<Uint8Array>
   /** The caller's key as the driver's user (the runner's calling key). */
@@ -124,10 +121,8 @@ export async function callDriver(req: CallRequest, deps: CallDeps): Promise<Call
 
   const [funding, settlement] = await Promise.all([
     deps.worker.service(req.driver, await statusQueryFor(deps.wallet)).then(fundingOf),
-    deps.chain.events(req.driver).then(
-      (events) => latestSettlement(events, deps.wallet.publicKey),
-      () => null,
-    ),
+    // Unreadable counts as never settled: 0 only lowers what is signed.
+    settlementFor(deps.chain, fields, deps.wallet.publicKey).catch(() => null),
   ])
   const next = nextVoucher({
     user: deps.wallet.publicKey,

@@ -12,6 +12,14 @@ import {
   type Types,
 } from 'o1js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  EMPTY_ACTION_STATE,
+  ledgerActionStateQuery,
+  ledgerActionsQuery,
+  nextActionState,
+  parseLedgerActions,
+  parseLedgerHead,
+} from '../../protocol/index.ts'
 import { type LocalChainNode, startLocalChain } from '../index.ts'
 import { Counter, runCounterScenario, type ScenarioResult } from './counter.ts'
 import { importO1jsInternal } from './o1js-internals.ts'
@@ -78,6 +86,34 @@ describe('with proofs off', () => {
     expect(actual.reducerActions).toEqual(['3', '4'])
     expect(actual.failedCallRejected).toBe(true)
     expect(actual).toEqual(expected)
+  })
+
+  it('answers protocol’s action reader: the archive’s actions hash to the node’s action state', async () => {
+    const ask = async (url: string, query: string) =>
+      (
+        (await (
+          await fetch(url, {
+            method: 'POST',
+            body: JSON.stringify({ query }),
+            headers: { 'content-type': 'application/json' },
+          })
+        ).json()) as { data: unknown }
+      ).data
+    const address = zkappKey.toPublicKey().toBase58()
+    const head = parseLedgerHead(await ask(node.url, ledgerActionStateQuery(address)))
+    expect(head.actionState).not.toBe(EMPTY_ACTION_STATE)
+    const data = await ask(node.archiveUrl, ledgerActionsQuery(address, head.actionState))
+    // The Counter dispatches one Field a call: the reader re-hashes them into the node's state.
+    expect(parseLedgerActions(data, head.actionState, EMPTY_ACTION_STATE, 100, 1)).toEqual([
+      [3n],
+      [4n],
+    ])
+    // Up to an earlier action state: only the actions before it.
+    const first = nextActionState(EMPTY_ACTION_STATE, [[3n]])
+    const upTo = await ask(node.archiveUrl, ledgerActionsQuery(address, first))
+    expect(parseLedgerActions(upTo, first, EMPTY_ACTION_STATE, 100, 1)).toEqual([[3n]])
+    // Checked against a state the chain never had: refused.
+    expect(() => parseLedgerActions(data, first, EMPTY_ACTION_STATE, 100, 1)).toThrow(/do not hash/)
   })
 
   it('reports the failed command in its block with the daemon failure names', async () => {

@@ -26,6 +26,7 @@ const row = (over: Partial<MarketService>): MarketService => ({
   address: 'B62s',
   operator: 'B62o',
   chain,
+  settledJobs: null,
   descriptor: null,
   status: status({}),
   currentSlot: 1000n,

@@ -4,6 +4,7 @@ import {
   holdsServiceState,
   isPublicKey as isMinaAddress,
   isPrivateService,
+  ledgerPaid,
   nextVoucher,
   type ParameterValues,
   parseServiceDescriptor,
@@ -23,10 +24,10 @@ import {
   contentVerified,
   decodeServiceState,
   GraphqlChainReader,
-  latestSettlement,
   ownListings,
   ranText,
   ranVouched,
+  readSettlement,
   registryEntries,
   registryListings,
   revealsInRegistry,
@@ -179,6 +180,9 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         address: entry.service,
         operator: entry.operator,
         chain,
+        settledJobs: chain
+          ? ledgerPaid(accounts?.ledger?.zkappState, chain.terms.pricePerJob).settledJobs
+          : null,
         descriptor,
         status,
         currentSlot,
@@ -398,8 +402,8 @@ function openService(app: App, s: MarketService): void {
     // (protocol's rule). The Worker's answer is read as untrusted JSON.
     const [funding, settlement] = await Promise.all([
       app.worker.service(s.address, await statusQueryFor(app.wallet)).then(fundingOf),
-      app.chain.events(s.address).then(
-        (events): Settlement | null | string => latestSettlement(events, user),
+      readSettlement(app.chain, s.address, user).then(
+        (settled): Settlement | null | string => settled,
         () => 'not readable now (counting 0, which only lowers what is signed)',
       ),
     ])
@@ -570,7 +574,11 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
     registryListings(events)
       .filter((l) => l.operator === operator)
       .map(async (l) => {
-        const fields = await app.chain.zkappState(l.service).catch(() => null)
+        // Both accounts: the service's state, and its ledger's (runnerPaid: what was settled).
+        const accounts = await app.chain
+          .serviceAccounts(l.service, app.config.creditTokenId)
+          .catch(() => null)
+        const fields = accounts?.service?.zkappState
         const chain = holdsServiceState(fields) ? decodeServiceState(fields) : null
         const [descriptor, status, summary] = await Promise.all([
           descriptorOf(app, chain?.descriptorCid ?? null),
@@ -582,6 +590,7 @@ async function loadOperatorVersions(app: App, operator: string): Promise<Operato
           name: descriptor?.name ?? null,
           retiredInRegistry: l.retired,
           chain,
+          ledgerState: accounts?.ledger?.zkappState ?? null,
           currentSlot,
           maxHeartbeatAgeSlots: BigInt(app.config.maxHeartbeatAgeSlots),
           status,

@@ -29,11 +29,14 @@ const summary = {
 
 describe('operatorVersion', () => {
   it('shows a live version with its jobs, settled earnings and what awaits settlement', () => {
+    // The ledger paid the runner 10 (one job at 10); the heartbeat's own figure is not read.
+    const ledgerState = [0n, 0n, 0n, 0n, 0n, 10n, 0n, 0n]
     const v = operatorVersion({
       service: 'B62s',
       name: 'primes',
       retiredInRegistry: false,
-      chain: chain(990n, 1n),
+      chain: chain(990n, 7n),
+      ledgerState,
       currentSlot: 1000n,
       maxHeartbeatAgeSlots: 60n,
       status: status({}),
@@ -47,6 +50,20 @@ describe('operatorVersion', () => {
       awaitingSettlement: 1,
       jobs: summary,
     })
+    // No ledger state read: nothing counts as settled.
+    expect(
+      operatorVersion({
+        service: 'B62s',
+        name: 'primes',
+        retiredInRegistry: false,
+        chain: chain(990n, 7n),
+        ledgerState: null,
+        currentSlot: 1000n,
+        maxHeartbeatAgeSlots: 60n,
+        status: status({}),
+        summary,
+      }),
+    ).toMatchObject({ settledJobs: 0n, earningsSettled: 0n, awaitingSettlement: 2 })
   })
 
   it('says why a version is disabled, and that a retired one is retired', () => {
@@ -54,6 +71,7 @@ describe('operatorVersion', () => {
       service: 'B62s',
       name: null,
       chain: chain(990n, 0n),
+      ledgerState: null,
       currentSlot: 1000n,
       maxHeartbeatAgeSlots: 60n,
       summary: null,
@@ -83,6 +101,7 @@ describe('operatorVersion', () => {
       service: 'B62s',
       name: null,
       retiredInRegistry: false,
+      ledgerState: null,
       currentSlot: 1000n,
       maxHeartbeatAgeSlots: 60n,
       summary: null,

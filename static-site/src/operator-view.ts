@@ -1,4 +1,4 @@
-import { serviceAvailability } from '../../protocol/index.ts'
+import { ledgerPaid, serviceAvailability } from '../../protocol/index.ts'
 import type { ServiceOnChain } from '../../verify/index.ts'
 import type { WorkerServiceStatus, WorkerServiceSummary } from './worker-client.ts'
 
@@ -12,7 +12,10 @@ export interface OperatorVersion {
   heartbeatAgeSlots: bigint | null
   /** Jobs the Worker admitted; charged (paid by a result) and pending (no result yet). */
   jobs: WorkerServiceSummary | null
-  /** Jobs settled on chain, and what they earned (settled jobs are payable ones, at the frozen price). */
+  /**
+   * Jobs settled on chain, and what they earned: the ledger's runnerPaid (what its batches paid
+   * the runner), in jobs at the frozen price.
+   */
   settledJobs: bigint | null
   earningsSettled: bigint | null
   /** Charged jobs not yet settled on chain. */
@@ -29,6 +32,8 @@ export function operatorVersion(input: {
   name: string | null
   retiredInRegistry: boolean
   chain: ServiceOnChain | null
+  /** The state of the service's ChannelLedger (its runnerPaid is what was settled), when read. */
+  ledgerState: readonly bigint[] | null
   currentSlot: bigint
   /** The page's liveness threshold (its config, the Worker's default unless set). */
   maxHeartbeatAgeSlots: bigint
@@ -58,7 +63,8 @@ export function operatorVersion(input: {
           : status.enabled
             ? { kind: 'live' }
             : { kind: 'disabled', reason: status.reason ?? 'unknown-service' }
-  const settledJobs = chain ? chain.heartbeat.settledJobs : null
+  const paid = chain ? ledgerPaid(input.ledgerState, chain.terms.pricePerJob) : null
+  const settledJobs = paid ? paid.settledJobs : null
   const awaiting =
     summary && settledJobs !== null ? summary.charged.jobs - Number(settledJobs) : null
   return {
@@ -68,7 +74,7 @@ export function operatorVersion(input: {
     heartbeatAgeSlots: chain ? input.currentSlot - chain.heartbeat.lastHeartbeatSlot : null,
     jobs: summary,
     settledJobs,
-    earningsSettled: chain ? chain.heartbeat.settledJobs * chain.terms.pricePerJob : null,
+    earningsSettled: paid ? paid.runnerPaid : null,
     awaitingSettlement: awaiting === null ? null : Math.max(0, awaiting),
   }
 }

@@ -1,12 +1,13 @@
 import { createServer } from 'node:http'
 import { buildSchema, graphql } from 'graphql'
-import { ledgerAddressOf } from '../../protocol/index.ts'
+import { LedgerState, ledgerAddressOf } from '../../protocol/index.ts'
 import {
   genuineAccounts,
   genuineLedgerCode,
   genuineLedgerState,
   TEST_CREDIT_TOKEN_ID,
 } from './genuine.ts'
+import { actionStateOf, actionsOfClaims } from './ledger-double.ts'
 import { CROSS_ORIGIN_HEADERS, listen, type RunningServer } from './trustless-gateway.ts'
 
 // The subset of the Mina daemon and archive GraphQL schemas the page queries, answered by the
@@ -23,6 +24,7 @@ const DAEMON = buildSchema(`
   }
   type Account {
     zkappState: [String!]
+    actionState: [String!]
     balance: Balance!
     verificationKey: VerificationKeyWithHash
     permissions: Permissions
@@ -45,7 +47,17 @@ const ARCHIVE = buildSchema(`
   type EventOutput { blockInfo: BlockInfo, eventData: [EventData] }
   type MaxBlockHeightInfo { canonicalMaxBlockHeight: Int!, pendingMaxBlockHeight: Int! }
   type NetworkStateOutput { maxBlockHeight: MaxBlockHeightInfo }
-  type Query { events(input: EventFilterOptionsInput!): [EventOutput]!, networkState: NetworkStateOutput! }
+  input ActionFilterOptionsInput { address: String!, tokenId: String, status: String, to: Int, from: Int, fromActionState: String, endActionState: String }
+  type ActionTransactionInfo { status: String!, sequenceNumber: Int!, zkappAccountUpdateIds: [Int]! }
+  type ActionData { accountUpdateId: String!, transactionInfo: ActionTransactionInfo, data: [String]! }
+  type ActionStates { actionStateOne: String, actionStateTwo: String }
+  type ActionBlockInfo { height: Int! }
+  type ActionOutput { blockInfo: ActionBlockInfo, actionData: [ActionData], actionState: ActionStates! }
+  type Query {
+    events(input: EventFilterOptionsInput!): [EventOutput]!
+    actions(input: ActionFilterOptionsInput!): [ActionOutput]!
+    networkState: NetworkStateOutput!
+  }
 `)
 
 /** Blocks one archive events query scans, as the archive node API's default limit. */
@@ -107,8 +119,13 @@ export async function startGraphqlDouble(
           }
         }
         if (!token) {
+          // Its actions follow from its Claim events; its batches processed every one.
+          const latest = String(actionStateOf(actionsOfClaims(data.events.get(publicKey) ?? [])))
+          const ledgerState = genuineLedgerState(state, service).map(String)
+          ledgerState[LedgerState.actionState] = latest
           return {
-            zkappState: genuineLedgerState(state, service).map(String),
+            zkappState: ledgerState,
+            actionState: [latest],
             balance: { total: '0' },
             verificationKey: { hash: String(genuineLedgerCode.ledger.vkHash) },
             permissions: genuineLedgerCode.ledger.permissions,
@@ -137,6 +154,31 @@ export async function startGraphqlDouble(
     networkState: () => ({
       maxBlockHeight: { canonicalMaxBlockHeight: tipOf(data), pendingMaxBlockHeight: tipOf(data) },
     }),
+    // A ledger's actions, one block each, up to `endActionState` (an unknown one is an error).
+    actions: ({ input }: { input: { address: string; endActionState?: string } }) => {
+      const actions = actionsOfClaims(data.events.get(input.address) ?? [])
+      const states = actions.map((_, i) => String(actionStateOf(actions.slice(0, i + 1))))
+      const end =
+        input.endActionState === undefined
+          ? states.length
+          : states.indexOf(input.endActionState) + 1
+      if (end === 0)
+        throw new Error(`endActionState ${input.endActionState} is not an action state`)
+      return actions.slice(0, end).map((a, i) => ({
+        blockInfo: { height: i + 1 },
+        actionState: {
+          actionStateOne: states[i],
+          actionStateTwo: i === 0 ? String(actionStateOf([])) : states[i - 1],
+        },
+        actionData: [
+          {
+            accountUpdateId: '1',
+            transactionInfo: { status: 'applied', sequenceNumber: 0, zkappAccountUpdateIds: [1] },
+            data: a.map(String),
+          },
+        ],
+      }))
+    },
     // Like the archive node API: `to` exclusive, and at most DOUBLE_BLOCK_RANGE blocks scanned,
     // the newest ones, so a query without a range silently loses older events.
     events: ({ input }: { input: { address: string; from?: number; to?: number } }) => {

@@ -8,12 +8,14 @@ import {
   unwrap,
 } from '../../protocol/index.ts'
 import { computeResultsRoot } from '../results-root.ts'
+import { claimData } from './ledger-double.ts'
 
 /**
  * Settles `digests` (leaf i = the i-th job) of `user` with `service` as the runner does: the
- * SettledLeaves document put in `blocks` (the gateway's), and the Settle event's fields naming
- * its CID and the results root the contract would compute (o1js Poseidon). `price` credits per
- * job, all `digests` paid.
+ * SettledLeaves document put in `blocks` (the gateway's), and the fields of the Claim event the
+ * runner's claim emits on the service's ledger, naming its CID and the results root the contract
+ * would compute (o1js Poseidon). `price` credits per job, all `digests` paid (the ledger double's
+ * book applies the claim).
  */
 export async function settleFixture(
   blocks: MemoryBlockstore,
@@ -34,5 +36,11 @@ export async function settleFixture(
   const price = opts.price ?? 5n
   const jobs = BigInt(digests.length)
   const root = computeResultsRoot(owner, digests)
-  return [3n, ux, uOdd, price * jobs, opts.nonce ?? 1n, price * jobs, jobs, root, c0, c1]
+  return claimData([ux, uOdd], {
+    amount: price * jobs,
+    nonce: opts.nonce ?? 1n,
+    root,
+    count: jobs,
+    cid: [c0, c1],
+  })
 }

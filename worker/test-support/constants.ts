@@ -40,4 +40,17 @@ export interface FakeAccount {
   balance?: string
   verificationKey?: { hash: string }
   permissions?: Record<string, unknown>
+  /**
+   * A zkApp's actions, one account update (and block) each: decimal fields and the action state
+   * after it (the tests hash in workerd, where protocol's Poseidon runs; the fake hashes nothing).
+   */
+  actions?: FakeAction[]
+  /** What the fake archive lists for the account instead of `actions` (a lying archive). */
+  archiveActions?: FakeAction[]
+}
+
+/** One action on the fake chain and the account's action state after it. */
+export interface FakeAction {
+  data: string[]
+  state: string
 }

@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { inject } from 'vitest'
 import {
+  ActionKind,
   canonicalBytes,
   cidToFields,
   type Envelope,
@@ -11,13 +12,17 @@ import {
   FROZEN_SERVICE_PERMISSIONS,
   generateMinaKeyPair,
   JOB_REQUEST_INFO,
+  LedgerState,
+  ledgerActionStateQuery,
   type MinaKeyPair,
   newRequestId,
+  nextActionState,
   type ParameterValues,
   type PrivateCoordinates,
   type PublicServiceDescriptor,
+  parseLedgerHead,
   privateCommitment,
-  receiptTokenIdOf,
+  publicKeyToFields,
   type ServiceDescriptor,
   type ServiceRegistration,
   sealJson,
@@ -145,7 +150,6 @@ export interface TestService {
   /** A private service's sealed coordinates (with the opening of its commitment). */
   coordinates?: PrivateCoordinates
   descriptorCid: string
-  receiptTokenId: string
   registration: ServiceRegistration
   price: bigint
 }
@@ -155,6 +159,8 @@ export async function makeService(
   options: {
     price?: bigint
     heartbeatSlot?: number
+    /** What the service's ledger has paid its runner (its runnerPaid state). */
+    runnerPaid?: bigint
     apiToken?: boolean
     triggerToken?: string
     /** The webhook secret sealed in the registration; null seals none. */
@@ -260,17 +266,15 @@ export async function makeService(
       settledJobs: 0n,
     }),
   ].map(String)
-  await setChainAccount(fixtureLedgerAddress(address), genuineLedger(address, zkappState))
+  const ledger = genuineLedger(address, zkappState)
+  if (options.runnerPaid !== undefined && ledger.zkappState)
+    ledger.zkappState[LedgerState.runnerPaid] = String(options.runnerPaid)
+  await setChainAccount(fixtureLedgerAddress(address), ledger)
   await setChainAccount(address, {
     ...genuineServiceCode(),
     ...options.serviceCode,
     zkappState,
   })
-  const receiptTokenId = (() => {
-    const t = receiptTokenIdOf(address)
-    if (!t.ok) throw t.error
-    return t.value
-  })()
   const credentials =
     options.provider === 'github'
       ? {
@@ -297,7 +301,6 @@ export async function makeService(
       service: address,
       descriptor: published,
       descriptorCid: cid.toString(),
-      receiptTokenId,
       triggerToken,
     },
     operator.privateKey,
@@ -309,7 +312,6 @@ export async function makeService(
     published,
     ...(coordinates ? { coordinates } : {}),
     descriptorCid: cid.toString(),
-    receiptTokenId,
     registration,
     price,
   }
@@ -325,10 +327,61 @@ export async function registeredService(
   return service
 }
 
-/** A user with a deposit of `deposit` credits into `service`. */
+/**
+ * Lands one action on the fake ledger of `service` (kind and user, the other LedgerAction fields
+ * as given): what a deposit, claim or withdrawal request dispatches on chain.
+ */
+export async function dispatchLedgerAction(
+  service: { address: string },
+  kind: number,
+  user: string,
+  o: Partial<{
+    amount: bigint
+    nonce: bigint
+    slot: bigint
+    resultsCount: bigint
+    /** The action lands on chain but the archive does not list it (a lying archive). */
+    hidden: boolean
+  }> = {},
+): Promise<void> {
+  const key = publicKeyToFields(user)
+  if (!key.ok) throw key.error
+  const data = [
+    BigInt(kind),
+    key.value[0],
+    key.value[1],
+    o.amount ?? 0n,
+    o.nonce ?? 0n,
+    o.slot ?? 0n,
+    o.resultsCount ? 7n : 0n,
+    o.resultsCount ?? 0n,
+  ]
+  const ledger = fixtureLedgerAddress(service.address)
+  // The fake hashes nothing: the action state after this action is computed here, as the chain does.
+  const res = await fetch(inject('minaUrl'), {
+    method: 'POST',
+    body: JSON.stringify({ query: ledgerActionStateQuery(ledger) }),
+  })
+  const { actionState } = parseLedgerHead(((await res.json()) as { data: unknown }).data)
+  const state = String(nextActionState(actionState, [data]))
+  await fetch(`${minaControl()}/__fake/dispatch`, {
+    method: 'POST',
+    body: JSON.stringify({
+      publicKey: ledger,
+      action: { data: data.map(String), state },
+      hidden: o.hidden === true,
+    }),
+  })
+}
+
+/** Deposits `amount` credits for `user` into the service's ledger (a deposit action). */
+export const depositFor = (service: { address: string }, user: string, amount: bigint) =>
+  dispatchLedgerAction(service, ActionKind.deposit, user, { amount })
+
+/** A user with a deposit of `deposit` credits into `service`'s ledger. */
 export async function fundedUser(service: TestService, deposit: bigint): Promise<MinaKeyPair> {
   const user = generateMinaKeyPair()
-  await setChainAccount(user.publicKey, { balance: String(deposit) }, service.receiptTokenId)
+  await depositFor(service, user.publicKey, deposit)
   return user
 }
 

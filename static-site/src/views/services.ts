@@ -14,6 +14,8 @@ export interface MarketService {
   address: string
   operator: string
   chain: ServiceOnChain | null
+  /** Jobs the service's ledger has paid its runner for (runnerPaid / price), null unread. */
+  settledJobs: bigint | null
   descriptor: ServiceDescriptor | null
   status: WorkerServiceStatus | null
   currentSlot: bigint
@@ -268,7 +270,9 @@ function row(
     h(
       'td',
       {},
-      hb ? `slot ${hb.lastHeartbeatSlot} (${age} slots ago) · ${hb.settledJobs} jobs settled` : '—',
+      hb
+        ? `slot ${hb.lastHeartbeatSlot} (${age} slots ago) · ${s.settledJobs ?? 0n} jobs settled`
+        : '—',
     ),
     h(
       'td',

@@ -9,6 +9,7 @@ import { build } from 'vite'
 import {
   cidToFields,
   generateMinaKeyPair,
+  ledgerAddressOf,
   manifestDigest,
   newRequestId,
   publicKeyToFields,
@@ -31,6 +32,7 @@ import {
 } from '../../../verify/test-support/bundle-fixture.ts'
 import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from '../../../verify/test-support/genuine.ts'
 import { type ChainData, startGraphqlDouble } from '../../../verify/test-support/graphql-double.ts'
+import { claimData } from '../../../verify/test-support/ledger-double.ts'
 import {
   listen,
   type RunningServer,
@@ -145,7 +147,7 @@ async function servePage(dir: string, config: unknown): Promise<RunningServer> {
 /**
  * Starts the pieces the page talks to, all real protocols on loopback: a trustless gateway over
  * a blockstore, a Worker-API double (HPKE, vouchers), a Mina GraphQL + archive double, and the
- * built page. `settledRoot` computes the results root for a Settle event once a job completes
+ * built page. `settledRoot` computes the results root of the runner's claim once a job completes
  * (o1js Poseidon), and the user's cumulative SettledLeaves document is put in the gateway's
  * blockstore, as the runner pins it; without it the job stays unsettled.
  */
@@ -238,13 +240,23 @@ export async function startStack(opts: {
         const cid = settledLeavesCid(doc)
         await blocks.put(cid, settledLeavesBytes(doc))
         const [c0, c1] = unwrap(cidToFields(cid))
-        const events = chain.events.get(asked.address) ?? []
+        // The runner's claim lands on the service's ledger with the user's voucher; the double's
+        // ledger applies it (its actions follow from these Claim events).
+        const ledger = ledgerAddressOf(asked.state)
+        if (!ledger) throw new Error('the fixture service names no ledger')
+        const events = chain.events.get(ledger) ?? []
         events.push({
           height: 9,
           sequence: events.length,
-          data: [3n, ux, uOdd, 5n, BigInt(voucher.nonce), 5n, 1n, root, c0, c1],
+          data: claimData([ux, uOdd], {
+            amount: BigInt(voucher.cumulativeAmount),
+            nonce: BigInt(voucher.nonce),
+            root,
+            count: BigInt(digests.length),
+            cid: [c0, c1],
+          }),
         })
-        chain.events.set(asked.address, events)
+        chain.events.set(ledger, events)
       }
       return {
         bundleCid: bundle.cid.toString(),
