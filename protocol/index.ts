@@ -116,6 +116,23 @@ export {
   RanCommitSchema,
 } from './job-variables.ts'
 export {
+  EMPTY_ACTION_STATE,
+  foldLedgerActions,
+  type GraphqlQuery,
+  type LedgerHead,
+  LedgerReadError,
+  LedgerReadErrorCode,
+  type LedgerReading,
+  type LedgerSources,
+  ledgerActionStateQuery,
+  ledgerActionsQuery,
+  MAX_LEDGER_ACTIONS,
+  nextActionState,
+  parseLedgerActions,
+  parseLedgerHead,
+  readLedgerBook,
+} from './ledger-actions.ts'
+export {
   ActionKind,
   type ActionOutcome,
   applyAction,

@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest'
+import {
+  EMPTY_ACTION_STATE,
+  type GraphqlQuery,
+  LedgerReadError,
+  LedgerReadErrorCode,
+  nextActionState,
+  parseLedgerActions,
+  readLedgerBook,
+} from './ledger-actions.ts'
+import { ActionKind } from './ledger-book.ts'
+import { FIELD_MODULUS, publicKeyToFields } from './mina-key.ts'
+
+// A fake archive and node over a list of blocks of account updates, each a list of actions:
+// the archive answers in the Archive-Node-API's shape, the node with the account's action state.
+
+const USER = 'B62qnd1W3pcLTpEj6ecoVpco8uHaPHRpJHHiQTMS4abk2u2jWwc9Trc'
+const OTHER = 'B62qkmSLJVkBYf82Ja5Nrx6N2AvWUEbf7dRfy1Wmh3SjvHwpT5UBstJ'
+const LEDGER = 'B62qkzUATuPpDcqJ7W8pq381ihswvJ2HdFbE64GK2jP1xkqYUnmeuVA'
+const terms = { pricePerJob: 10n, withdrawTimelockSlots: 50n }
+
+function action(
+  kind: number,
+  user: string,
+  o: Partial<{ amount: bigint; nonce: bigint; slot: bigint; count: bigint }> = {},
+): bigint[] {
+  const key = publicKeyToFields(user)
+  if (!key.ok) throw new Error('a test key')
+  const [x, isOdd] = key.value
+  return [BigInt(kind), x, isOdd, o.amount ?? 0n, o.nonce ?? 0n, o.slot ?? 0n, 5n, o.count ?? 0n]
+}
+
+type Update = bigint[][]
+interface Block {
+  updates: Update[]
+}
+
+function stateAfter(blocks: Block[]): bigint {
+  let s = EMPTY_ACTION_STATE
+  for (const b of blocks) for (const u of b.updates) s = nextActionState(s, u)
+  return s
+}
+
+function archiveData(blocks: Block[]) {
+  let s = EMPTY_ACTION_STATE
+  return {
+    actions: blocks.map((b, h) => {
+      const before = s
+      const actionData = b.updates.flatMap((u, seq) =>
+        u.map((data) => ({
+          accountUpdateId: String(100 + seq),
+          data: data.map(String),
+          transactionInfo: {
+            status: 'applied',
+            sequenceNumber: seq,
+            zkappAccountUpdateIds: [100 + seq],
+          },
+        })),
+      )
+      for (const u of b.updates) s = nextActionState(s, u)
+      return {
+        blockInfo: { height: h + 1 },
+        actionState: { actionStateOne: String(s), actionStateTwo: String(before) },
+        actionData,
+      }
+    }),
+  }
+}
+
+function sources(chain: Block[], archive: unknown = archiveData(chain)) {
+  const node: GraphqlQuery = async () => ({
+    account: {
+      actionState: [String(stateAfter(chain)), '0', '0', '0', '0'],
+      zkappState: Array(8).fill('0'),
+    },
+  })
+  const archiveQuery: GraphqlQuery = async () => archive
+  return { node, archive: archiveQuery }
+}
+
+async function refused(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(LedgerReadError)
+  return (err as LedgerReadError).code
+}
+
+const funded: Block[] = [
+  { updates: [[action(ActionKind.deposit, USER, { amount: 100n })]] },
+  {
+    updates: [
+      [action(ActionKind.settle, USER, { amount: 30n, nonce: 1n, count: 3n })],
+      [action(ActionKind.deposit, OTHER, { amount: 1n })],
+    ],
+  },
+]
+
+describe('ledger actions', () => {
+  it('hashes actions into the action state exactly as o1js does', () => {
+    // Printed by o1js 2.15: Actions.emptyActionState(), then updateSequenceState(s, Actions.hash(list)).
+    const a = [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]
+    const b = [9n, 10n, 11n, 12n, 13n, 14n, 15n, 16n]
+    expect(EMPTY_ACTION_STATE).toBe(
+      25079927036070901246064867767436987657692091363973573142121686150614948079097n,
+    )
+    const s1 = nextActionState(EMPTY_ACTION_STATE, [a])
+    expect(s1).toBe(18596743016177348970472367468987462169316389757474375813758849034877536826458n)
+    expect(nextActionState(s1, [a, b])).toBe(
+      11994330428901735259524378592410606509910371171218461735108911208080741006403n,
+    )
+  })
+
+  it('folds a checked archive into the book: fundable, paid, settled jobs', async () => {
+    const r = await readLedgerBook(sources(funded), LEDGER, terms)
+    expect(r.book.fundable(USER)).toBe(70n)
+    expect(r.book.fundable(OTHER)).toBe(1n)
+    expect(r.runnerPaid).toBe(30n)
+    expect(r.settledJobs).toBe(3n)
+    expect(r.actionState).toBe(stateAfter(funded))
+  })
+
+  it('a pending withdrawal makes a user fundable for nothing', async () => {
+    const chain = [
+      ...funded,
+      { updates: [[action(ActionKind.requestWithdraw, USER, { nonce: 2n, slot: 9n })]] },
+    ]
+    const r = await readLedgerBook(sources(chain), LEDGER, terms)
+    expect(r.book.fundable(USER)).toBe(0n)
+    expect(r.book.get(USER).withdrawRequestedAtSlot).toBe(9n)
+  })
+
+  it('a ledger with no actions reads as an empty book without asking the archive', async () => {
+    const s = sources([])
+    s.archive = async () => {
+      throw new Error('not asked')
+    }
+    const r = await readLedgerBook(s, LEDGER, terms)
+    expect(r.book.fundable(USER)).toBe(0n)
+    expect(r.settledJobs).toBe(0n)
+  })
+
+  it('an action whose user does not decode is ignored, not fatal, and touches no channel', async () => {
+    const bogus = action(ActionKind.deposit, USER, { amount: 5n })
+    bogus[2] = 2n // isOdd is not a bit
+    const chain = [...funded, { updates: [[bogus]] }]
+    const r = await readLedgerBook(sources(chain), LEDGER, terms)
+    expect(r.ignored).toBe(1)
+    expect(r.book.fundable(USER)).toBe(70n)
+  })
+
+  it('an archive that drops, alters, reorders or adds an action is refused', async () => {
+    const chain = [
+      ...funded,
+      { updates: [[action(ActionKind.requestWithdraw, USER, { nonce: 2n, slot: 9n })]] },
+    ]
+    // Dropped: hiding the withdrawal request would admit a user whose deposit is leaving.
+    expect(await refused(readLedgerBook(sources(chain, archiveData(funded)), LEDGER, terms))).toBe(
+      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+    )
+    // Altered: a bigger deposit.
+    const altered = archiveData(funded)
+    altered.actions[0]!.actionData[0]!.data[3] = '1000'
+    expect(await refused(readLedgerBook(sources(funded, altered), LEDGER, terms))).toBe(
+      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+    )
+    // Reordered within a block (sequence numbers swapped).
+    const reordered = archiveData(funded)
+    const [x, y] = reordered.actions[1]!.actionData
+    x!.transactionInfo.sequenceNumber = 1
+    y!.transactionInfo.sequenceNumber = 0
+    expect(await refused(readLedgerBook(sources(funded, reordered), LEDGER, terms))).toBe(
+      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+    )
+    // Added: a deposit the chain never saw.
+    const added = archiveData([
+      ...funded,
+      { updates: [[action(ActionKind.deposit, USER, { amount: 9n })]] },
+    ])
+    expect(await refused(readLedgerBook(sources(funded, added), LEDGER, terms))).toBe(
+      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+    )
+  })
+
+  it('a failed transaction’s actions do not count', async () => {
+    const data = archiveData(funded)
+    const listed = archiveData([
+      ...funded,
+      { updates: [[action(ActionKind.deposit, USER, { amount: 500n })]] },
+    ])
+    const extra = listed.actions[2]!
+    extra.actionData[0]!.transactionInfo.status = 'failed'
+    data.actions.push(extra)
+    const r = await readLedgerBook(sources(funded, data), LEDGER, terms)
+    expect(r.book.fundable(USER)).toBe(70n)
+  })
+
+  it('refuses malformed answers with MALFORMED_ACTIONS', async () => {
+    const cases: unknown[] = [
+      null,
+      { actions: 'x' },
+      { actions: [{ actionData: 'x' }] },
+      { actions: [{ actionData: [{ data: 'x' }] }] },
+    ]
+    const bad = (mutate: (d: ReturnType<typeof archiveData>) => void) => {
+      const d = archiveData(funded)
+      mutate(d)
+      cases.push(d)
+    }
+    bad((d) => d.actions[0]!.actionData[0]!.data.pop()) // 7 fields
+    bad((d) => d.actions[0]!.actionData[0]!.data.push('0')) // 9 fields
+    bad((d) => {
+      d.actions[0]!.actionData[0]!.data[3] = '-1'
+    })
+    bad((d) => {
+      d.actions[0]!.actionData[0]!.data[3] = '0x10'
+    })
+    bad((d) => {
+      d.actions[0]!.actionData[0]!.data[3] = String(FIELD_MODULUS)
+    })
+    bad((d) => {
+      d.actions[0]!.actionData[0]!.data[3] = '1'.repeat(200)
+    })
+    for (const data of cases) {
+      expect(await refused(readLedgerBook(sources(funded, data), LEDGER, terms))).toBe(
+        LedgerReadErrorCode.MALFORMED_ACTIONS,
+      )
+    }
+  })
+
+  it('refuses more actions than the bound before hashing any', () => {
+    const many = {
+      actions: [{ actionData: Array.from({ length: 11 }, () => ({ data: 'not even a list' })) }],
+    }
+    let err: unknown
+    try {
+      parseLedgerActions(many, 0n, EMPTY_ACTION_STATE, 10)
+    } catch (e) {
+      err = e
+    }
+    expect((err as LedgerReadError).code).toBe(LedgerReadErrorCode.TOO_MANY_ACTIONS)
+  })
+
+  it('a node without the ledger, or an unreachable archive, is a typed error', async () => {
+    const none = sources(funded)
+    none.node = async () => ({ account: null })
+    expect(await refused(readLedgerBook(none, LEDGER, terms))).toBe(LedgerReadErrorCode.NO_LEDGER)
+    const plain = sources(funded)
+    plain.node = async () => ({ account: { actionState: null, zkappState: null } })
+    expect(await refused(readLedgerBook(plain, LEDGER, terms))).toBe(LedgerReadErrorCode.NO_LEDGER)
+    const down = sources(funded)
+    down.archive = async () => {
+      throw new TypeError('fetch failed')
+    }
+    expect(await refused(readLedgerBook(down, LEDGER, terms))).toBe(
+      LedgerReadErrorCode.ARCHIVE_UNAVAILABLE,
+    )
+  })
+})
