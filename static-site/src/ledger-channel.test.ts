@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { EMPTY_BOOK_CHANNEL } from '../../protocol/index.ts'
-import {
-  type ChannelReading,
-  channelActions,
-  channelFacts,
-  readingFromJson,
-  readingToJson,
-} from './ledger-channel.ts'
+import { type ChannelReading, channelActions, channelFacts } from './ledger-channel.ts'
 
 const reading = (r: Partial<ChannelReading> = {}): ChannelReading => ({
   user: 'B62user',
@@ -57,10 +51,5 @@ describe('the channel view rules', () => {
     const done = channelFacts(reading({ all: granted, committed: granted, pulled: 15n }))
     expect(channelActions(done).refund.reason).toBe('Nothing to refund.')
     expect(channelActions(done)['request-withdraw'].reason).toBe('Nothing in escrow to withdraw.')
-  })
-
-  it('round-trips through the worker’s JSON', () => {
-    const r = reading()
-    expect(readingFromJson(readingToJson(r))).toEqual(r)
   })
 })

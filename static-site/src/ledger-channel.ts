@@ -1,13 +1,13 @@
 import type { BookChannel, ServiceTerms } from '../../protocol/index.ts'
 
 // The user's channel in a service's ChannelLedger as the page shows it, and which of its money
-// buttons can do anything now. Pure (no o1js, no DOM): the prover worker reads the chain
-// (prover/ledger-reader.ts), this decides what it means for the user.
+// buttons can do anything now. Pure (no o1js, no DOM): ledger-read.ts reads the
+// chain, this decides what it means for the user.
 
 /**
  * What the chain proves of one user's channel: both books of the ledger (protocol's LedgerBook,
- * folded by contracts' readLedgerBooks from actions the worker checked against the ledger's own
- * action state), the refunds the user already pulled, and the chain's slot.
+ * folded from actions checked against the ledger's action states on chain, ledger-read.ts), the
+ * refunds the user already pulled, and the chain's slot.
  */
 export interface ChannelReading {
   /** The user (base58). */
@@ -119,43 +119,5 @@ export function channelActions(f: ChannelFacts): Record<ChannelAction, ActionSta
               `Your refund of ${f.refundWaiting} credits waits for a batch: process it, then pull.`,
             )
           : off('Nothing to refund.'),
-  }
-}
-
-type Json<T> = {
-  [K in keyof T]: T[K] extends bigint ? string : T[K] extends object ? Json<T[K]> : T[K]
-}
-
-/** A reading as JSON (bigints as decimal strings), as the worker answers it. */
-export function readingToJson(r: ChannelReading): string {
-  return JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
-}
-
-const channelOf = (c: Json<BookChannel>): BookChannel => ({
-  paidSoFar: BigInt(c.paidSoFar),
-  voucherNonce: BigInt(c.voucherNonce),
-  withdrawRequestedAtSlot: BigInt(c.withdrawRequestedAtSlot),
-  resultsRoot: BigInt(c.resultsRoot),
-  resultsCount: BigInt(c.resultsCount),
-  closeNonce: BigInt(c.closeNonce),
-  deposited: BigInt(c.deposited),
-  refunded: BigInt(c.refunded),
-})
-
-/** The worker's JSON back to a reading (the worker is the page's own code: shape trusted). */
-export function readingFromJson(json: string): ChannelReading {
-  const r = JSON.parse(json) as Json<ChannelReading>
-  return {
-    user: r.user,
-    ledger: r.ledger,
-    terms: {
-      pricePerJob: BigInt(r.terms.pricePerJob),
-      withdrawTimelockSlots: BigInt(r.terms.withdrawTimelockSlots),
-    },
-    all: channelOf(r.all),
-    committed: channelOf(r.committed),
-    pulled: BigInt(r.pulled),
-    pendingActions: r.pendingActions,
-    slot: BigInt(r.slot),
   }
 }

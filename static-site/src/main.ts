@@ -40,6 +40,7 @@ import {
 import { loadConfig, type SiteConfig } from './config.ts'
 import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
 import type { ChannelAction, ChannelReading } from './ledger-channel.ts'
+import { type ChannelSources, graphqlAt, readChannel } from './ledger-read.ts'
 import { type OperatorVersion, operatorVersion } from './operator-view.ts'
 import type { LedgerOp } from './prover/messages.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
@@ -382,7 +383,7 @@ function openService(app: App, s: MarketService): void {
   const channel = channelView({
     read: async () => {
       if (!app.wallet) throw new Error('connect a wallet to see your channel')
-      return app.prover.channel(s.address, app.wallet.publicKey, await app.chain.currentSlot())
+      return readChannel(channelSources(app), s.address, app.wallet.publicKey)
     },
     send: (action, reading, progress) =>
       sendLedgerOp(app, s.address, ledgerOpOf(action, reading, s.address, d), progress),
@@ -503,6 +504,17 @@ function openService(app: App, s: MarketService): void {
   )
   root.scrollIntoView({ block: 'start' })
   void channel.refresh()
+}
+
+/** The chain as the channel reader asks it: the node trusted for state, the archive checked. */
+function channelSources(app: App): ChannelSources {
+  return {
+    node: graphqlAt(app.config.minaGraphqlUrl),
+    archive: graphqlAt(app.config.archiveUrl),
+    serviceState: (service) => app.chain.zkappState(service),
+    balance: (owner, tokenId) => app.chain.balance(owner, tokenId),
+    currentSlot: () => app.chain.currentSlot(),
+  }
 }
 
 const MEMO: Record<LedgerOp['op'], string> = {

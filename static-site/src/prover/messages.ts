@@ -38,16 +38,6 @@ export type ProverRequest =
        */
       privateKey?: string
     } & LedgerOp)
-  /** The user's channel in the service's ledger, as the chain proves it (a ChannelReading as JSON). */
-  | {
-      kind: 'channel'
-      id: number
-      network: ProverNetwork
-      service: string
-      user: string
-      /** The chain's current slot, as the page read it (decides whether a timelock is over). */
-      slot: string
-    }
   | { kind: 'results-root'; id: number; service: string; user: string; digests: string[] }
   /** Poseidon over decimal fields, as the contract hashes (runner and Worker key hashes). */
   | { kind: 'poseidon'; id: number; fields: string[] }

@@ -1,7 +1,6 @@
 import { toHex } from '../../../protocol/index.ts'
 import type { SiteConfig } from '../config.ts'
 import { SiteError, SiteErrorCode } from '../errors.ts'
-import { type ChannelReading, readingFromJson } from '../ledger-channel.ts'
 import type { LedgerOp, ProverRequest, ProverResponse } from './messages.ts'
 
 /** What the page asks of o1js, answered off the main thread. */
@@ -18,8 +17,6 @@ export interface Prover {
     privateKey: string | null,
     onProgress?: (m: string) => void,
   ): Promise<string>
-  /** The user's channel in the service's ledger, as the chain proves it (fails closed). */
-  channel(service: string, user: string, slot: bigint): Promise<ChannelReading>
   /** The results-tree root of manifest digests, as the contract computes it. */
   resultsRoot(
     owner: { service: string; user: string },
@@ -107,10 +104,6 @@ export function createProver(config: SiteConfig): Prover {
           ...op,
         },
         onProgress,
-      ),
-    channel: async (service, user, slot) =>
-      readingFromJson(
-        await ask({ kind: 'channel', network, service, user, slot: slot.toString() }),
       ),
     resultsRoot: async (owner, digests) =>
       BigInt(await ask({ kind: 'results-root', ...owner, digests: digests.map(toHex) })),

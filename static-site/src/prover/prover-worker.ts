@@ -6,9 +6,7 @@ import { LedgerVault } from '../../../contracts/ledger-vault.ts'
 import { minaNetwork } from '../../../contracts/network.ts'
 import { fromHex } from '../../../protocol/index.ts'
 import { computeResultsRoot } from '../../../verify/results-root.ts'
-import { readingToJson } from '../ledger-channel.ts'
 import { devSigner, proveLedgerOp } from './ledger-calls.ts'
-import { readChannel } from './ledger-reader.ts'
 import type { LedgerOp, ProverNetwork, ProverRequest, ProverResponse } from './messages.ts'
 
 // Runs o1js off the main thread: compiling and proving take minutes and would freeze the page.
@@ -91,15 +89,6 @@ async function handle(req: ProverRequest): Promise<string> {
       ).toString()
     case 'poseidon':
       return Poseidon.hash(req.fields.map((f) => Field(BigInt(f)))).toString()
-    case 'channel': {
-      useNetwork(req.network)
-      const reading = await readChannel(
-        PublicKey.fromBase58(req.service),
-        PublicKey.fromBase58(req.user),
-        BigInt(req.slot),
-      )
-      return readingToJson(reading)
-    }
     case 'ledger': {
       useNetwork(req.network)
       if (!req.network.dummyProofs) await compile(req.id, req.op)
