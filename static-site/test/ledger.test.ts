@@ -51,6 +51,11 @@ afterAll(async () => {
 const text = (role: string) => page.locator(`[data-role="${role}"]`).textContent()
 const button = (action: string) => page.locator(`[data-action="${action}"]`)
 const user = () => stack.user.toPublicKey()
+/** A channel field, read again from the chain first (the view's "Read again"). */
+const fresh = async (role: string) => {
+  await page.locator('[data-role="channel-refresh"]').click()
+  return text(role)
+}
 
 /** Opens the service; its channel view reads the chain. */
 async function open() {
@@ -60,13 +65,22 @@ async function open() {
   await page.locator('[data-role="channel-deposited"]').waitFor({ timeout: 120_000 })
 }
 
+const LABELS: Record<string, string> = {
+  'request-withdraw': 'Request withdrawal',
+  withdraw: 'Withdraw',
+  'process-batch': 'Process the pending batch',
+  refund: 'Pull my refund',
+}
+
 /** Clicks a channel button and waits until the page has seen its transaction on chain. */
 async function act(action: string) {
+  const label = LABELS[action]!
   await button(action).click()
+  // This click's own outcome: its label, then either the hash once followed, or the error.
   await expect
     .poll(() => text('channel-status'), { timeout: 300_000, interval: 1000 })
-    .toMatch(/: sent \w+$|: (?!sent).*$/)
-  expect(await text('channel-status')).toMatch(/: sent \w+$/)
+    .toMatch(new RegExp(`^${label}: (?!reading)[^…]*$`))
+  expect(await text('channel-status')).toMatch(new RegExp(`^${label}: sent \\w+$`))
 }
 
 describe('the page’s ledger flows in Chromium, against the local chain', () => {
@@ -92,7 +106,7 @@ describe('the page’s ledger flows in Chromium, against the local chain', () =>
     expect(await text('channel-pending')).toBe('1')
     // No runner needed: the user applies the pending actions.
     await act('process-batch')
-    await expect.poll(() => text('channel-pending'), { timeout: 60_000 }).toBe('0')
+    await expect.poll(() => fresh('channel-pending'), { timeout: 60_000 }).toBe('0')
     expect(await text('channel-escrowed')).toBe('20 credits')
   }, 600_000)
 
@@ -102,7 +116,7 @@ describe('the page’s ledger flows in Chromium, against the local chain', () =>
     expect(await text('channel-paid')).toBe('5 credits (5 claimed, not applied by a batch yet)')
     expect(await text('channel-escrowed')).toBe('15 credits')
     await act('process-batch')
-    await expect.poll(() => text('channel-paid'), { timeout: 60_000 }).toBe('5 credits')
+    await expect.poll(() => fresh('channel-paid'), { timeout: 60_000 }).toBe('5 credits')
   }, 600_000)
 
   it('requests withdrawal; before the timelock it says when, and nothing is refundable', async () => {
@@ -163,10 +177,10 @@ describe('the page’s ledger flows in Chromium, against the local chain', () =>
       .poll(() => text('reason-refund'), { timeout: 60_000 })
       .toMatch(/^Your refund of 11 credits waits for a batch/)
     await act('process-batch')
-    await expect.poll(() => text('channel-refund'), { timeout: 60_000 }).toBe('11 credits')
+    await expect.poll(() => fresh('channel-refund'), { timeout: 60_000 }).toBe('11 credits')
     const before = await stack.readCredits(user())
     await act('refund')
-    await expect.poll(() => text('channel-refund'), { timeout: 60_000 }).toBe('0 credits')
+    await expect.poll(() => fresh('channel-refund'), { timeout: 60_000 }).toBe('0 credits')
     expect(await text('reason-refund')).toBe('Nothing to refund.')
     // 20 deposited and 1 by the stranger, 10 paid to the runner for two jobs: 11 back.
     expect(await stack.readCredits(user())).toBe(before + 11n)

@@ -39,11 +39,13 @@ const FOLLOW_TRIES = 90
 export function channelView(source: ChannelSource): { el: HTMLElement; refresh(): Promise<void> } {
   const status = h('p', { 'aria-live': 'polite', 'data-role': 'channel-status' })
   const body = h('div', { 'data-role': 'channel' })
+  const again = h('button', { type: 'button', 'data-role': 'channel-refresh' }, 'Read again')
   const el = h(
     'section',
     { 'data-role': 'channel-view' },
     h('h3', {}, 'Your channel'),
     body,
+    h('div', { class: 'controls' }, again),
     status,
   )
   let busy = false
@@ -136,6 +138,7 @@ export function channelView(source: ChannelSource): { el: HTMLElement; refresh()
   const act = async (a: ChannelAction) => {
     if (busy) return
     busy = true
+    status.textContent = `${LABELS[a]}: reading the channel…`
     try {
       // Read again at the click: the channel may have moved since it was shown.
       const r = await read()
@@ -167,6 +170,11 @@ export function channelView(source: ChannelSource): { el: HTMLElement; refresh()
       if (last) render(last)
     }
   }
+
+  // The chain moves without the page (the timelock ends, a runner's claim lands): read it again.
+  again.addEventListener('click', () => {
+    if (!busy) void read()
+  })
 
   return {
     el,
