@@ -35,6 +35,12 @@ export const SiteConfigSchema = z.strictObject({
   devKey: z.string().min(40).max(64).optional(),
   /** Base URL of commit links, `{project}` and `{sha}` replaced; defaults to the descriptor's GitLab. */
   commitUrlTemplate: z.string().max(300).optional(),
+  /**
+   * Local stack only: the chain verifies no proofs (`npm run chain` without `--proofs`), so the
+   * page's ledger transactions carry o1js's dummy proofs and nothing is compiled in the browser. A
+   * real network refuses them: never set in production.
+   */
+  dummyProofs: z.boolean().default(false),
   /** How old (in slots) a heartbeat may be before a service counts as down (the Worker's default). */
   maxHeartbeatAgeSlots: z.int().min(1).default(DEFAULT_MAX_HEARTBEAT_AGE_SLOTS),
 })

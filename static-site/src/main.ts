@@ -40,10 +40,14 @@ import {
 } from '../../verify/index.ts'
 import { loadConfig, type SiteConfig } from './config.ts'
 import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
+import type { ChannelAction, ChannelReading } from './ledger-channel.ts'
+import { type ChannelSources, graphqlAt, readChannel } from './ledger-read.ts'
 import { type OperatorVersion, operatorVersion } from './operator-view.ts'
+import type { LedgerOp } from './prover/messages.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
+import { channelView } from './views/channel.ts'
 import { h, messageOf, short } from './views/dom.ts'
 import { innerJobsTree } from './views/inner-jobs.ts'
 import { type RunProvider, renderJob } from './views/job-watch.ts'
@@ -361,38 +365,32 @@ function openService(app: App, s: MarketService): void {
       depositStatus.textContent = blocked
       return
     }
-    const wallet = app.wallet
-    if (!wallet || (!app.devPrivateKey && !wallet.sendTransaction)) {
-      depositStatus.textContent = 'Connect Auro to deposit.'
-      return
-    }
     const progress = (m: string) => {
       depositStatus.textContent = m
     }
     depositButton.disabled = true
     try {
-      const credits = BigInt(amount.value)
-      let hash: string
-      if (app.devPrivateKey) {
-        const command = await app.prover.deposit(s.address, app.devPrivateKey, credits, progress)
-        progress('Sending the deposit…')
-        hash = await sendZkappCommand(app.config.minaGraphqlUrl, command)
-      } else {
-        const command = await app.prover.proveDeposit(
-          s.address,
-          wallet.publicKey,
-          credits,
-          progress,
-        )
-        progress('Waiting for Auro to sign and send the deposit…')
-        hash = await wallet.sendTransaction!(command)
-      }
+      const hash = await sendLedgerOp(
+        app,
+        s.address,
+        { op: 'deposit', amount: BigInt(amount.value).toString() },
+        progress,
+      )
       depositStatus.textContent = `Deposit sent: ${hash}`
+      void channel.refresh()
     } catch (e) {
       depositStatus.textContent = messageOf(e)
     } finally {
       depositButton.disabled = upgradeBlock !== null
     }
+  })
+  const channel = channelView({
+    read: async () => {
+      if (!app.wallet) throw new Error('connect a wallet to see your channel')
+      return readChannel(channelSources(app), s.address, app.wallet.publicKey)
+    },
+    send: (action, reading, progress) =>
+      sendLedgerOp(app, s.address, ledgerOpOf(action, reading, s.address, d), progress),
   })
   const submit = async (values: ParameterValues) => {
     if (!app.wallet) throw new Error('connect a wallet first')
@@ -502,12 +500,93 @@ function openService(app: App, s: MarketService): void {
     h('p', { class: 'muted' }, 'Proving runs in a web worker and takes a few minutes.'),
     h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
     depositStatus,
+    channel.el,
     h('h3', {}, 'Request a job'),
     renderRequestForm(d, price, submit, driverSource(app)),
     amountBox,
     jobBox,
   )
   root.scrollIntoView({ block: 'start' })
+  void channel.refresh()
+}
+
+/** The chain as the channel reader asks it: the node trusted for state, the archive checked. */
+function channelSources(app: App): ChannelSources {
+  return {
+    node: graphqlAt(app.config.minaGraphqlUrl),
+    archive: graphqlAt(app.config.archiveUrl),
+    serviceState: (service) => app.chain.zkappState(service),
+    balance: (owner, tokenId) => app.chain.balance(owner, tokenId),
+    currentSlot: () => app.chain.currentSlot(),
+  }
+}
+
+const MEMO: Record<LedgerOp['op'], string> = {
+  deposit: 'zkrunner deposit',
+  'request-withdraw': 'zkrunner withdrawal request',
+  withdraw: 'zkrunner withdrawal',
+  'process-batch': 'zkrunner ledger batch',
+  refund: 'zkrunner refund',
+}
+
+/**
+ * Proves one ledger transaction for the wallet's user and sends it: the dev key's is signed in
+ * the prover and sent to the node by the page; Auro signs and sends its own.
+ */
+async function sendLedgerOp(
+  app: App,
+  service: string,
+  op: LedgerOp,
+  progress: (m: string) => void,
+): Promise<string> {
+  const wallet = app.wallet
+  if (!wallet || (!app.devPrivateKey && !wallet.sendTransaction))
+    throw new Error('Connect Auro to sign ledger transactions.')
+  const command = await app.prover.ledger(
+    op,
+    service,
+    wallet.publicKey,
+    app.devPrivateKey,
+    progress,
+  )
+  if (app.devPrivateKey) {
+    progress('Sending…')
+    return sendZkappCommand(app.config.minaGraphqlUrl, command)
+  }
+  progress('Waiting for Auro to sign and send…')
+  return wallet.sendTransaction!(command, MEMO[op.op])
+}
+
+/**
+ * The ledger transaction a channel button sends. A withdrawal request closes the channel for
+ * every voucher up to the highest nonce this user signed that the page knows of (this browser's
+ * record, the channel's own): none of them settles after the withdrawal, and this browser's next
+ * voucher is numbered above it.
+ */
+function ledgerOpOf(
+  action: ChannelAction,
+  reading: ChannelReading,
+  service: string,
+  d: ServiceDescriptor,
+): LedgerOp {
+  switch (action) {
+    case 'request-withdraw': {
+      const user = reading.user
+      const local = BigInt(localStorage.getItem(nonceKey(service, user)) ?? '0')
+      const signed = ownRecord(service, user)?.nonce ?? 0n
+      const closeNonce = [local, signed, reading.all.voucherNonce].reduce((a, b) => (a > b ? a : b))
+      localStorage.setItem(nonceKey(service, user), closeNonce.toString())
+      return { op: 'request-withdraw', closeNonce: closeNonce.toString() }
+    }
+    case 'withdraw':
+      return { op: 'withdraw' }
+    case 'process-batch':
+      // Anyone may apply the pending actions: the contract checks this key against its frozen
+      // runner key hash, and needs nothing from the runner itself.
+      return { op: 'process-batch', runner: d.runnerPublicKey }
+    case 'refund':
+      return { op: 'refund' }
+  }
 }
 
 function renderWallet(app: App, onChange: () => void): void {

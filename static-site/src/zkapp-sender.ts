@@ -2,8 +2,8 @@ import { SiteError, SiteErrorCode } from './errors.ts'
 
 /**
  * Sends a signed zkApp command (JSON, as o1js's `toJSON` gives it) to a Mina daemon's GraphQL
- * `sendZkapp`; resolves with the transaction hash. The page sends the dev key's deposits this way;
- * Auro sends its own.
+ * `sendZkapp`; resolves with the transaction hash. The page sends the dev key's ledger
+ * transactions this way; Auro sends its own.
  */
 export async function sendZkappCommand(
   graphqlUrl: string,
@@ -30,7 +30,10 @@ export async function sendZkappCommand(
   const hash = body.data?.sendZkapp?.zkapp?.hash
   if (!hash) {
     const why = body.errors?.map((e) => e.message).join('; ') || `HTTP ${res.status}`
-    throw new SiteError(SiteErrorCode.TRANSACTION_REJECTED, `the node refused the deposit: ${why}`)
+    throw new SiteError(
+      SiteErrorCode.TRANSACTION_REJECTED,
+      `the node refused the transaction: ${why}`,
+    )
   }
   return hash
 }

@@ -1,28 +1,20 @@
-import { publicKeyOf, toHex } from '../../../protocol/index.ts'
+import { toHex } from '../../../protocol/index.ts'
 import type { SiteConfig } from '../config.ts'
 import { SiteError, SiteErrorCode } from '../errors.ts'
-import type { ProverRequest, ProverResponse } from './messages.ts'
+import type { LedgerOp, ProverRequest, ProverResponse } from './messages.ts'
 
 /** What the page asks of o1js, answered off the main thread. */
 export interface Prover {
   /**
-   * Proves a deposit of `amount` credits of the dev key into `service` and signs it with the key;
-   * resolves with the zkApp command as JSON, for the page to send.
+   * Proves a transaction of the service's ChannelLedger for `payer` (the user, who pays its fee):
+   * signed with `privateKey` (the dev key) for the page to send, or unsigned (no key) for a wallet
+   * (Auro) to sign and send. Resolves with the zkApp command as JSON.
    */
-  deposit(
-    service: string,
-    privateKey: string,
-    amount: bigint,
-    onProgress?: (m: string) => void,
-  ): Promise<string>
-  /**
-   * Proves a deposit of `amount` credits of `payer` into `service` without signing it; resolves
-   * with the zkApp command as JSON, for a wallet (Auro) to sign and send.
-   */
-  proveDeposit(
+  ledger(
+    op: LedgerOp,
     service: string,
     payer: string,
-    amount: bigint,
+    privateKey: string | null,
     onProgress?: (m: string) => void,
   ): Promise<string>
   /** The results-tree root of manifest digests, as the contract computes it. */
@@ -38,9 +30,9 @@ type Body<K> = K extends ProverRequest ? Omit<K, 'id'> : never
 
 /**
  * Starts prover web workers lazily (o1js loads only when first needed). Results roots share one
- * long-lived worker. Each deposit gets a worker of its own, ended when it answers: in Chromium a
+ * long-lived worker. Each ledger transaction gets a worker of its own, ended when it answers: in Chromium a
  * second deposit proved in the same o1js worker did not finish (minutes at full CPU, against
- * about 40 s for the first), so every deposit compiles afresh and proves once.
+ * about 40 s for the first), so every ledger transaction compiles afresh and proves once.
  */
 export function createProver(config: SiteConfig): Prover {
   let shared: Worker | null = null
@@ -73,7 +65,7 @@ export function createProver(config: SiteConfig): Prover {
   const ask = (body: Body<ProverRequest>, progress?: (m: string) => void) =>
     new Promise<string>((resolve, reject) => {
       const id = next++
-      if (body.kind === 'deposit') {
+      if (body.kind === 'ledger') {
         const worker = spawn()
         const end =
           <T>(f: (v: T) => void) =>
@@ -98,25 +90,21 @@ export function createProver(config: SiteConfig): Prover {
     archiveUrl: config.archiveUrl,
     networkId: config.networkId,
     tokenAddress: config.tokenAddress,
+    dummyProofs: config.dummyProofs,
   }
   return {
-    deposit: (service, privateKey, amount, onProgress) => {
-      const payer = publicKeyOf(privateKey)
-      if (!payer.ok) throw new SiteError(SiteErrorCode.CONFIG_INVALID, 'devKey is not a Mina key')
-      return ask(
+    ledger: (op, service, payer, privateKey, onProgress) =>
+      ask(
         {
-          kind: 'deposit',
+          kind: 'ledger',
           network,
           service,
-          payer: payer.value,
-          privateKey,
-          amount: amount.toString(),
+          payer,
+          ...(privateKey === null ? {} : { privateKey }),
+          ...op,
         },
         onProgress,
-      )
-    },
-    proveDeposit: (service, payer, amount, onProgress) =>
-      ask({ kind: 'deposit', network, service, payer, amount: amount.toString() }, onProgress),
+      ),
     resultsRoot: async (owner, digests) =>
       BigInt(await ask({ kind: 'results-root', ...owner, digests: digests.map(toHex) })),
     poseidon: async (fields) => BigInt(await ask({ kind: 'poseidon', fields: fields.map(String) })),

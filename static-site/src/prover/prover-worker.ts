@@ -1,33 +1,83 @@
 /// <reference lib="webworker" />
-import { Field, Mina, Poseidon, PrivateKey, PublicKey } from 'o1js'
-import { proveDeposit } from '../../../contracts/client.ts'
+import { Field, Mina, Poseidon, PublicKey } from 'o1js'
+import { ChannelLedger, ledgerReducer } from '../../../contracts/channel-ledger.ts'
 import { CreditToken, setCreditTokenAddress } from '../../../contracts/credit-token.ts'
-import { ServiceContract } from '../../../contracts/service-contract.ts'
+import { LedgerVault } from '../../../contracts/ledger-vault.ts'
+import { minaNetwork } from '../../../contracts/network.ts'
 import { fromHex } from '../../../protocol/index.ts'
 import { computeResultsRoot } from '../../../verify/results-root.ts'
-import type { ProverRequest, ProverResponse } from './messages.ts'
+import { devSigner, proveLedgerOp } from './ledger-calls.ts'
+import type { LedgerOp, ProverNetwork, ProverRequest, ProverResponse } from './messages.ts'
 
 // Runs o1js off the main thread: compiling and proving take minutes and would freeze the page.
 // It needs a cross-origin isolated page (SharedArrayBuffer), hence the COOP/COEP headers.
 
 const post = (m: ProverResponse) => (self as unknown as Worker).postMessage(m)
-let compiled: Promise<void> | null = null
 
-function compileOnce(id: number, tokenAddress: string): Promise<void> {
-  compiled ??= (async () => {
-    setCreditTokenAddress(PublicKey.fromBase58(tokenAddress))
-    // A deposit proves ServiceContract.deposit and the token's transfer it calls; nothing else
-    // (the vault's balance rises without its authorization). Compiling in WebAssembly is the
-    // slow part, so only these two.
-    for (const [name, c] of [
-      ['CreditToken', CreditToken],
-      ['ServiceContract', ServiceContract],
-    ] as const) {
-      post({ kind: 'progress', id, message: `compiling ${name}…` })
-      await c.compile()
-    }
-  })()
-  return compiled
+type Compilable = { compile(): Promise<unknown> }
+const ActionStack = ledgerReducer.program as unknown as Compilable
+
+/**
+ * What each ledger transaction proves: the ledger's method (the ledger's circuit verifies the
+ * action-stack program's proofs, so that compiles first), plus the token's transfer for the
+ * credits a deposit or refund moves and the vault's refund. Compiling in WebAssembly is the slow
+ * part, so only these.
+ */
+const NEEDS: Record<LedgerOp['op'], readonly (readonly [string, Compilable])[]> = {
+  deposit: [
+    ['CreditToken', CreditToken],
+    ['LedgerActionStack', ActionStack],
+    ['ChannelLedger', ChannelLedger],
+  ],
+  'request-withdraw': [
+    ['LedgerActionStack', ActionStack],
+    ['ChannelLedger', ChannelLedger],
+  ],
+  withdraw: [
+    ['LedgerActionStack', ActionStack],
+    ['ChannelLedger', ChannelLedger],
+  ],
+  'process-batch': [
+    ['LedgerActionStack', ActionStack],
+    ['ChannelLedger', ChannelLedger],
+  ],
+  refund: [
+    ['CreditToken', CreditToken],
+    ['LedgerActionStack', ActionStack],
+    ['ChannelLedger', ChannelLedger],
+    ['LedgerVault', LedgerVault],
+  ],
+}
+const compiled = new Set<Compilable>()
+
+async function compile(id: number, op: LedgerOp['op']): Promise<void> {
+  for (const [name, c] of NEEDS[op]) {
+    if (compiled.has(c)) continue
+    post({ kind: 'progress', id, message: `compiling ${name}…` })
+    await c.compile()
+    compiled.add(c)
+  }
+}
+
+/** Selects the configured node; against one that verifies no proofs, transactions carry dummies. */
+function useNetwork(n: ProverNetwork): void {
+  setCreditTokenAddress(PublicKey.fromBase58(n.tokenAddress))
+  Mina.setActiveInstance(
+    minaNetwork({
+      mina: n.minaGraphqlUrl,
+      archive: n.archiveUrl,
+      networkId: n.networkId,
+      prove: !n.dummyProofs,
+    }),
+  )
+}
+
+const LABEL: Record<LedgerOp['op'], string> = {
+  deposit: 'the deposit',
+  'request-withdraw': 'the withdrawal request',
+  withdraw: 'the withdrawal',
+  'process-batch': 'the batch',
+  refund: 'the refund',
 }
 
 async function handle(req: ProverRequest): Promise<string> {
@@ -39,26 +89,16 @@ async function handle(req: ProverRequest): Promise<string> {
       ).toString()
     case 'poseidon':
       return Poseidon.hash(req.fields.map((f) => Field(BigInt(f)))).toString()
-    case 'deposit': {
-      Mina.setActiveInstance(
-        Mina.Network({
-          networkId: req.network.networkId as 'testnet',
-          mina: req.network.minaGraphqlUrl,
-          archive: req.network.archiveUrl,
-        }),
-      )
-      await compileOnce(req.id, req.network.tokenAddress)
-      post({ kind: 'progress', id: req.id, message: 'proving the deposit…' })
+    case 'ledger': {
+      useNetwork(req.network)
+      if (!req.network.dummyProofs) await compile(req.id, req.op)
+      post({ kind: 'progress', id: req.id, message: `proving ${LABEL[req.op]}…` })
       const service = PublicKey.fromBase58(req.service)
       const payer = PublicKey.fromBase58(req.payer)
-      if (req.privateKey === undefined)
-        return proveDeposit(payer, service, payer, BigInt(req.amount))
-      const key = PrivateKey.fromBase58(req.privateKey)
-      if (!key.toPublicKey().equals(payer).toBoolean())
-        throw new Error('the dev key is not the payer')
       // Signed here, sent by the page: o1js's own send() never settled in a browser worker
-      // (the command reached the node, the promise did not resolve).
-      return proveDeposit(payer, service, payer, BigInt(req.amount), { signers: [key] })
+      // (the command reached the node, the promise did not resolve). Unsigned for Auro.
+      const signers = req.privateKey === undefined ? [] : [devSigner(req.privateKey, payer)]
+      return proveLedgerOp(req, service, payer, signers)
     }
   }
 }

@@ -19,8 +19,8 @@ declare global {
   }
 }
 
-/** The fee Auro is asked to set on a deposit, in MINA (Auro's unit). */
-const DEPOSIT_FEE_MINA = 0.1
+/** The fee Auro is asked to set on a ledger transaction, in MINA (Auro's unit). */
+const LEDGER_FEE_MINA = 0.1
 
 const refused = (r: unknown): r is { code: number; message: string } =>
   typeof r === 'object' && r !== null && 'code' in r && 'message' in r
@@ -47,12 +47,12 @@ export async function connectAuro(provider: AuroProvider): Promise<Wallet> {
     },
     ...(provider.sendTransaction
       ? {
-          async sendTransaction(zkappCommand: string) {
+          async sendTransaction(zkappCommand: string, memo: string) {
             // Auro sets the fee payer's nonce, signs the fee payer and the account updates its
             // key authorizes (the credits leaving the account), and broadcasts.
             const r = await provider.sendTransaction!({
               transaction: zkappCommand,
-              feePayer: { fee: DEPOSIT_FEE_MINA, memo: 'zkrunner deposit' },
+              feePayer: { fee: LEDGER_FEE_MINA, memo },
             })
             if (refused(r)) throw new SiteError(SiteErrorCode.WALLET_REFUSED, r.message)
             return r.hash

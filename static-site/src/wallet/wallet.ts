@@ -8,8 +8,9 @@ export interface Wallet {
   /** A Mina field signature (base58) over `fields`, as o1js `Signature.verify` checks it. */
   signFields(fields: readonly bigint[]): Promise<string>
   /**
-   * Signs a proved zkApp command (JSON) as its fee payer and sends it; resolves with the
-   * transaction hash. Auro has it; the dev key deposits through the prover instead.
+   * Signs a proved zkApp command (JSON) as its fee payer (and the updates its key authorizes) and
+   * sends it with `memo`; resolves with the transaction hash. Auro has it; the dev key's commands
+   * are signed in the prover and sent by the page instead.
    */
-  sendTransaction?(zkappCommand: string): Promise<string>
+  sendTransaction?(zkappCommand: string, memo: string): Promise<string>
 }

@@ -114,7 +114,7 @@ export async function buildPage(): Promise<string> {
 }
 
 /** Serves a built page with the headers production hosts must send (loopback allowed), and a config.json. */
-async function servePage(dir: string, config: unknown): Promise<RunningServer> {
+export async function servePage(dir: string, config: unknown): Promise<RunningServer> {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://page').pathname
     // The headers a real host sends, CSP included (the prover worker's own for its script): the
