@@ -6,7 +6,10 @@ import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError } from './errors.ts'
 import {
+  claimJobUser,
+  endJobScope,
   ensureJobDir,
+  enterJobScope,
   executorConfig,
   failureCodes,
   jobFromEnv,
@@ -450,6 +453,7 @@ before the outer job may use anything it did not verify.`,
         checkKeyExposure(isolation, process.env)
         if (jobFromEnv(process.env, process.cwd())) await loadRunnerKey(config)
         await prepareBuildsDir(config.buildsDir, isolation.user)
+        await claimJobUser(process.env, isolation.user)
       } catch (e) {
         process.stderr.write(`zkrunner: ${(e as Error).message}\n`)
         process.exitCode = failureCodes(process.env).system
@@ -468,6 +472,8 @@ before the outer job may use anything it did not verify.`,
         const config = configOf(cmd)
         const isolation = jobIsolation(config.jobUser)
         checkKeyExposure(isolation, process.env)
+        // Before anything of the job runs: all of it is born in the job's scope.
+        await enterJobScope(process.env, isolation.user)
         const job = jobFromEnv(
           process.env,
           process.cwd(),
@@ -513,8 +519,22 @@ before the outer job may use anything it did not verify.`,
     })
   executor
     .command('cleanup')
-    .description('nothing to clean: bundles stay spooled until settled')
-    .action(() => {})
+    .description(
+      'end everything the job left running (its job scope); bundles stay spooled until settled',
+    )
+    .action(async (_o, cmd: Command) => {
+      try {
+        const isolation = jobIsolation(configOf(cmd).jobUser)
+        const ended = await endJobScope(process.env, isolation.user)
+        if (ended > 0)
+          process.stderr.write(`zkrunner: ended ${ended} process(es) the job left running\n`)
+      } catch (e) {
+        process.stderr.write(
+          `zkrunner: ${e instanceof AgentError ? `${e.code}: ` : ''}${(e as Error).message}\n`,
+        )
+        process.exitCode = failureCodes(process.env).system
+      }
+    })
 
   program
     .command('resume')

@@ -223,6 +223,7 @@ function executorEnv(jobId: string, project: string, extra: NodeJS.ProcessEnv = 
     SYSTEM_FAILURE_EXIT_CODE: '38',
     CUSTOM_ENV_CI_COMMIT_SHA: commit,
     CUSTOM_ENV_CI_PROJECT_DIR: project,
+    CUSTOM_ENV_CI_JOB_ID: String(Number.parseInt(jobId.slice(0, 8), 16) || 1),
     CUSTOM_ENV_ZKRUNNER_JOB_ID: jobId,
     CUSTOM_ENV_ZKRUNNER_SERVICE: service,
     CUSTOM_ENV_ZKRUNNER_USER: user,

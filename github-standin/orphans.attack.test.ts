@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process'
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { processesOf, type ScopeOptions } from '../agent/isolation/job-scope.ts'
 import { lookupUser } from '../agent/isolation/job-user.ts'
 import { runAsSelfHostedRunner } from './runner.ts'
 import { startGithubStandin } from './server.ts'
@@ -13,6 +15,8 @@ import { parseWorkflow } from './workflow.ts'
 // `env -u`. In the stack the leftover then lives on as zkrunner-job, the user GitLab jobs (custom
 // executor) run as too: it can read and write the next jobs' build directories and environments,
 // whichever service or provider they are for, and ask the GitHub signer for the next GitHub job.
+// The runner ends the job's whole scope (a cgroup v2, or without one every process of the job
+// user) and starts no job while another job's processes run as its user.
 
 const root = new URL('..', import.meta.url).pathname
 const sample = parseWorkflow(
@@ -44,64 +48,104 @@ const jobUser = (() => {
 
 let standin: GithubStandin | undefined
 let work: string | undefined
-let orphan = 0
+const strays: number[] = []
 afterEach(async () => {
   await standin?.close()
-  if (orphan > 1) {
+  for (const pid of strays.splice(0)) {
     try {
-      process.kill(orphan, 'SIGKILL')
+      process.kill(pid, 'SIGKILL')
     } catch {}
   }
   if (work) await rm(work, { recursive: true, force: true })
   standin = work = undefined
 })
 
+/** A uid no process runs as (no passwd entry needed): the fallback kills every process of it. */
+function unusedUid(): number {
+  for (;;) {
+    const uid = 1_500_000_000 + Math.floor(Math.random() * 100_000_000)
+    if (processesOf(uid).length === 0) return uid
+  }
+}
+
+/** Dispatches one job whose single `run:` step is `script`, on a runner running as `user`. */
+async function runJob(
+  user: { uid: number; gid: number; name?: string },
+  script: string,
+  scope?: ScopeOptions,
+): Promise<{ conclusion: string; log: string }> {
+  work = await mkdtemp(join(tmpdir(), 'zkrunner-ghs-orphan-'))
+  await chown(work, user.uid, user.gid)
+  const workflow = { ...sample, shell: 'bash -e {0}', steps: [{ run: script, env: {} }] }
+  standin = await startGithubStandin({
+    repos: [repo],
+    runJob: (ctx) =>
+      runAsSelfHostedRunner(
+        {
+          workDir: work!,
+          checkoutFrom: work!,
+          env: { PATH: process.env.PATH, HOME: work },
+          user,
+          ...(scope ? { scope } : {}),
+        },
+        workflow,
+        ctx,
+      ),
+  })
+  const res = await fetch(
+    `${standin.url}/repos/octo/primes/actions/workflows/zkrunner.yml/dispatches`,
+    {
+      method: 'POST',
+      headers: { authorization: 'Bearer github_pat_good', 'content-type': 'application/json' },
+      body: JSON.stringify({ ref: 'main', inputs }),
+    },
+  )
+  expect(res.status).toBe(204)
+  await standin.idle()
+  const job = standin.runs[0]!.jobs[0]!
+  return { conclusion: standin.runs[0]!.conclusion ?? '', log: job.log }
+}
+
+const ORPHAN =
+  'env -u RUNNER_TRACKING_ID setsid sleep 600 </dev/null >/dev/null 2>&1 &\necho "orphan=$!"'
+
+/** Gone, or a zombie waiting for its reaper: not running as the job user into the next job. */
+async function expectEnded(pid: number, log: string): Promise<void> {
+  expect(pid, log).toBeGreaterThan(1)
+  strays.push(pid)
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null)
+  expect(stat === null || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'), stat ?? '').toBe(
+    true,
+  )
+}
+
 describe.skipIf(jobUser === undefined)('GitHub runner as the job user: leftovers', () => {
   it('nothing a job started as the job user outlives the job, even without RUNNER_TRACKING_ID', async () => {
-    const user = jobUser!
-    work = await mkdtemp(join(tmpdir(), 'zkrunner-ghs-orphan-'))
-    await chown(work, user.uid, user.gid)
-    const workflow = {
-      ...sample,
-      shell: 'bash -e {0}',
-      steps: [
-        {
-          run: 'env -u RUNNER_TRACKING_ID setsid sleep 600 </dev/null >/dev/null 2>&1 &\necho "orphan=$!"',
-          env: {},
-        },
-      ],
-    }
-    standin = await startGithubStandin({
-      repos: [repo],
-      runJob: (ctx) =>
-        runAsSelfHostedRunner(
-          {
-            workDir: work!,
-            checkoutFrom: work!,
-            env: { PATH: process.env.PATH, HOME: work },
-            user: { uid: user.uid, gid: user.gid },
-          },
-          workflow,
-          ctx,
-        ),
-    })
-    const res = await fetch(
-      `${standin.url}/repos/octo/primes/actions/workflows/zkrunner.yml/dispatches`,
-      {
-        method: 'POST',
-        headers: { authorization: 'Bearer github_pat_good', 'content-type': 'application/json' },
-        body: JSON.stringify({ ref: 'main', inputs }),
-      },
-    )
-    expect(res.status).toBe(204)
-    await standin.idle()
-    const log = standin.runs[0]!.jobs[0]!.log
-    orphan = Number(/orphan=(\d+)/.exec(log)?.[1])
-    expect(orphan, log).toBeGreaterThan(1)
-    // Gone, or a zombie waiting for its reaper: not running as the job user into the next job.
-    const stat = await readFile(`/proc/${orphan}/stat`, 'utf8').catch(() => null)
-    expect(stat === null || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'), stat ?? '').toBe(
-      true,
-    )
+    const { log } = await runJob(jobUser!, ORPHAN)
+    await expectEnded(Number(/orphan=(\d+)/.exec(log)?.[1]), log)
   })
+
+  it('without a cgroup v2 (the fallback), every process of the job user is ended with the job', async () => {
+    const uid = unusedUid()
+    const { log } = await runJob({ uid, gid: uid }, ORPHAN, { cgroupRoot: null })
+    await expectEnded(Number(/orphan=(\d+)/.exec(log)?.[1]), log)
+    expect(processesOf(uid)).toEqual([])
+  })
+
+  for (const [how, scope] of [
+    ['in a cgroup v2', undefined],
+    ['without one', { cgroupRoot: null }],
+  ] as const) {
+    it(`${how}: no job starts while another job's process runs as the job user`, async () => {
+      const uid = unusedUid()
+      // A leftover of some earlier job of this user (or a job running beside it).
+      const stray = spawn('setsid', ['sleep', '600'], { uid, gid: uid, stdio: 'ignore' })
+      strays.push(stray.pid!)
+      await new Promise((r) => stray.once('spawn', r))
+      const { conclusion, log } = await runJob({ uid, gid: uid }, 'echo step-ran', scope)
+      expect(conclusion).toBe('failure')
+      expect(log).toMatch(/another job's processes are running as/)
+      expect(log).not.toMatch(/step-ran/)
+    })
+  }
 })

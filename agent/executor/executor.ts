@@ -7,6 +7,7 @@ import { checkedOutCommit } from '../checkout-commit.ts'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { customEnv } from '../isolation/job-env.ts'
+import { findJobScope, type JobScope, openJobScope } from '../isolation/job-scope.ts'
 import type { JobUser } from '../isolation/job-user.ts'
 import { mkdirPrivate } from '../isolation/private-fs.ts'
 import { type JobIdentity, jobIdentity } from '../job-identity.ts'
@@ -88,4 +89,52 @@ export function runPlain(
     )
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)))
   })
+}
+
+/** The scope key of a GitLab job: its CI_JOB_ID, which every stage of the job carries. */
+function gitlabScopeKey(env: NodeJS.ProcessEnv): string {
+  const id = customEnv(env).CI_JOB_ID
+  if (!id || !/^\d{1,20}$/.test(id))
+    throw new AgentError(
+      AgentErrorCode.EXECUTOR_USAGE,
+      `CUSTOM_ENV_CI_JOB_ID ${JSON.stringify(id ?? '')}: not a GitLab job id`,
+    )
+  return `gitlab-${id}`
+}
+
+/**
+ * prepare_exec: claims the job user for this job (job-scope.ts). Refused while another job's
+ * processes run as that user: GitLab Runner may run jobs of one runner at once (`limit`,
+ * `concurrent`), and two jobs of one user could reach each other's files and processes.
+ */
+export async function claimJobUser(env: NodeJS.ProcessEnv, user: JobUser | null): Promise<void> {
+  if (user) await openJobScope(user, gitlabScopeKey(env))
+}
+
+/**
+ * run_exec: moves this stage's agent into the job's scope before it starts anything, so every
+ * process of the stage (and whatever it leaves) is born there and ends with the job. The scope is
+ * claimed again (the same job's claim finds its own): a scope another job's claim cleared between
+ * two stages is refused while that job runs.
+ */
+export async function enterJobScope(env: NodeJS.ProcessEnv, user: JobUser | null): Promise<void> {
+  if (user) await (await openJobScope(user, gitlabScopeKey(env))).enter(process.pid)
+}
+
+/**
+ * cleanup_exec: ends the job's scope, killing everything the job left running (setsid, a new
+ * process group or a scrubbed environment make no difference), so nothing of it reaches the next
+ * job of the user. Returns how many processes it ended.
+ */
+export async function endJobScope(env: NodeJS.ProcessEnv, user: JobUser | null): Promise<number> {
+  if (!user) return 0
+  let scope: JobScope
+  try {
+    scope = findJobScope(user, gitlabScopeKey(env))
+  } catch (e) {
+    // Gone: another job's claim found it empty and cleared it; nothing of this job is left.
+    if (e instanceof AgentError && e.code === AgentErrorCode.JOB_USER_BUSY) return 0
+    throw e
+  }
+  return scope.end()
 }
