@@ -2,7 +2,7 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync, watch } from 'node:fs'
 import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import type { Socket } from 'node:net'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 
 /** Who a job runs as: the scope is that user's, one job at a time. */
@@ -149,11 +149,11 @@ export async function openJobScope(
     const path = join(dir, other)
     if (other === key || !statSafe(path)?.isDirectory()) continue
     if (populated(path)) throw busy(user, `job ${other}`)
-    await rmdir(path).catch(() => {})
+    await removeCgroupTree(path).catch(() => {})
   }
   // A process of the user outside any job scope (started before, or by something else) could
   // reach this job just the same.
-  const outside = processesOf(user.uid).filter((pid) => !inCgroup(pid, mine))
+  const outside = processesOf(user.uid).filter((pid) => !inCgroup(pid, root, mine))
   if (outside.length > 0) throw busy(user, `pids ${outside.slice(0, 5).join(' ')}`)
   await mkdir(mine).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
@@ -190,13 +190,18 @@ function statSafe(path: string) {
   }
 }
 
-function inCgroup(pid: number, dir: string): boolean {
+/** Whether `pid` is in the cgroup `dir` of the hierarchy mounted at `root`, or below it. */
+function inCgroup(pid: number, root: string, dir: string): boolean {
+  let text: string
   try {
-    const procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8')
-    return procs.split('\n').includes(String(pid))
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
   } catch {
     return false
   }
+  const path = /^0::(.*)$/m.exec(text)?.[1]
+  if (path === undefined) return false
+  const rel = `/${relative(root, dir)}`
+  return path === rel || path.startsWith(`${rel}/`)
 }
 
 function cgroupScope(user: ScopeUser, dir: string): JobScope {
@@ -205,19 +210,38 @@ function cgroupScope(user: ScopeUser, dir: string): JobScope {
     cgroup: dir,
     enter: (pid) => writeFile(join(dir, 'cgroup.procs'), String(pid)),
     async end() {
-      const running = readFileSafe(join(dir, 'cgroup.procs')).split('\n').filter(Boolean).length
+      const running = procsInTree(dir)
       // One write kills the whole cgroup, forks in flight included: nothing escapes by setsid,
       // a new process group or an environment without the runner's tracking variable.
       if (populated(dir)) {
         await writeFile(join(dir, 'cgroup.kill'), '1')
         await untilEmpty(dir)
       }
-      await rmdir(dir).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') throw e
-      })
+      await removeCgroupTree(dir)
       return running
     },
   }
+}
+
+/** How many processes a cgroup and the cgroups under it hold. */
+function procsInTree(dir: string): number {
+  let n = readFileSafe(join(dir, 'cgroup.procs')).split('\n').filter(Boolean).length
+  for (const entry of readdirSafe(dir)) {
+    const sub = join(dir, entry)
+    if (statSafe(sub)?.isDirectory()) n += procsInTree(sub)
+  }
+  return n
+}
+
+/** Removes a cgroup and the cgroups under it (the sampler's, left by a crash), deepest first. */
+async function removeCgroupTree(dir: string): Promise<void> {
+  for (const entry of readdirSafe(dir)) {
+    const sub = join(dir, entry)
+    if (statSafe(sub)?.isDirectory()) await removeCgroupTree(sub)
+  }
+  await rmdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e
+  })
 }
 
 function readFileSafe(path: string): string {
