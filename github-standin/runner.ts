@@ -101,7 +101,8 @@ export async function runAsSelfHostedRunner(
     try {
       scope = await openJobScope(
         { name: runner.user.name ?? String(runner.user.uid), uid: runner.user.uid },
-        `github-${run.id}-${run.run_attempt}`,
+        // Unique to this job on this host: two stand-ins (two stacks) number their runs alike.
+        `github-${run.id}-${run.run_attempt}-${randomUUID().slice(0, 8)}`,
         runner.scope,
       )
     } catch (e) {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { processesOf } from '../agent/isolation/job-scope.ts'
+import { busyJobScopesOf, processesOf } from '../agent/isolation/job-scope.ts'
 import { type JobUser, lookupUser } from '../agent/isolation/job-user.ts'
 
 /** The unprivileged user the stack's jobs run as, created once when missing. */
@@ -100,11 +100,15 @@ export function oneJobAtATime(
   }
 }
 
-/** Waits (polling /proc: another process's exit has no event to wait on) until `user` runs nothing. */
+/**
+ * Waits (polling: another process's exit has no event to wait on) until `user` runs nothing and
+ * no job scope of it holds a process (a GitLab stage's agent, root, is in its job's scope).
+ */
 async function untilUserIdle(user: JobUser, log: (line: string) => void): Promise<void> {
   const bound = Date.now() + 10 * 60_000
   let said = false
-  while (processesOf(user.uid).length > 0 && Date.now() < bound) {
+  const busy = () => processesOf(user.uid).length > 0 || busyJobScopesOf(user).length > 0
+  while (busy() && Date.now() < bound) {
     if (!said) log(`waiting for the processes of ${user.name} (another job on this host) to end`)
     said = true
     await new Promise((r) => setTimeout(r, 500))

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chown, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -91,15 +92,22 @@ export function runPlain(
   })
 }
 
-/** The scope key of a GitLab job: its CI_JOB_ID, which every stage of the job carries. */
+/**
+ * The scope key of a GitLab job, the same in every stage of it: its CI_JOB_ID, and its project
+ * directory (jobs of two GitLab instances, or two local stacks, may share an id, never a directory).
+ */
 function gitlabScopeKey(env: NodeJS.ProcessEnv): string {
-  const id = customEnv(env).CI_JOB_ID
+  const ci = customEnv(env)
+  const id = ci.CI_JOB_ID
   if (!id || !/^\d{1,20}$/.test(id))
     throw new AgentError(
       AgentErrorCode.EXECUTOR_USAGE,
       `CUSTOM_ENV_CI_JOB_ID ${JSON.stringify(id ?? '')}: not a GitLab job id`,
     )
-  return `gitlab-${id}`
+  const where = createHash('sha256')
+    .update(ci.CI_PROJECT_DIR ?? '')
+    .digest('hex')
+  return `gitlab-${id}-${where.slice(0, 12)}`
 }
 
 /**
@@ -113,12 +121,13 @@ export async function claimJobUser(env: NodeJS.ProcessEnv, user: JobUser | null)
 
 /**
  * run_exec: moves this stage's agent into the job's scope before it starts anything, so every
- * process of the stage (and whatever it leaves) is born there and ends with the job. The scope is
- * claimed again (the same job's claim finds its own): a scope another job's claim cleared between
- * two stages is refused while that job runs.
+ * process of the stage (and whatever it leaves) is born there and ends with the job. The scope
+ * must be the one prepare claimed: one another job's claim cleared between two stages (it held
+ * nothing then) is refused, never made again, since that job may have run meanwhile as the same
+ * user and changed this job's checkout.
  */
 export async function enterJobScope(env: NodeJS.ProcessEnv, user: JobUser | null): Promise<void> {
-  if (user) await (await openJobScope(user, gitlabScopeKey(env))).enter(process.pid)
+  if (user) await findJobScope(user, gitlabScopeKey(env)).enter(process.pid)
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -119,6 +119,24 @@ describe.skipIf(jobUser === undefined)(
       expect(running(pid)).toBe(false)
       expect((await executor(['prepare'], second)).code).toBe(0)
       expect((await executor(['cleanup'], second)).code).toBe(0)
+    })
+
+    it('a job whose scope another job took between two of its stages is refused at its next stage, never run after it', async () => {
+      const a = 910_000_000 + Math.floor(Math.random() * 1_000_000)
+      const b = a + 1
+      const marker = join(base, 'project', `ran-${a}`)
+      const script = join(base, `stage-${a}.sh`)
+      await writeFile(script, `touch ${marker}\n`)
+      expect((await executor(['prepare'], a)).code).toBe(0)
+      // Between A's stages nothing of A runs: B (started beside it, against the runner's
+      // limit) claims the user and could change A's checkout as that user meanwhile.
+      expect((await executor(['prepare'], b)).code).toBe(0)
+      const late = await executor(['run', script, 'step_script'], a)
+      expect(late.code).toBe(38)
+      expect(late.stderr).toMatch(/JOB_USER_BUSY/)
+      expect(existsSync(marker)).toBe(false)
+      expect((await executor(['cleanup'], b)).code).toBe(0)
+      expect((await executor(['cleanup'], a)).code).toBe(0)
     })
   },
 )

@@ -167,6 +167,14 @@ export async function openJobScope(
   return cgroupScope(user, mine)
 }
 
+/** The job scopes of `user` that hold a process now (a stage's agent, or the job's own). */
+export function busyJobScopesOf(user: ScopeUser, opts: ScopeOptions = {}): string[] {
+  const root = opts.cgroupRoot === undefined ? unifiedCgroupRoot() : opts.cgroupRoot
+  if (root === null) return []
+  const dir = userDir(root, user)
+  return readdirSafe(dir).filter((d) => populated(join(dir, d)))
+}
+
 /**
  * The scope `openJobScope` opened for `key` (a later stage of the same job, another process):
  * refused when it is gone (another job cleared it, so this one must not go on).
