@@ -126,8 +126,10 @@ function busy(user: ScopeUser, why: string): AgentError {
 /**
  * Claims the job user for the job `key` and opens its scope. Refused (JOB_USER_BUSY) while any
  * process of another job of that user is running, so no job starts beside another job's code or
- * its leftovers. A job cgroup left by a job that ended without `end` (a crash) and holds nothing
- * is cleared. Claiming the same key again (a later GitLab stage) finds the same scope.
+ * its leftovers. Another job's scope that holds nothing is cleared: left by a job that ended
+ * without `end` (a crash), or of a job between two of its stages, which findJobScope then refuses
+ * at its next stage (it may not go on after a job that could have changed its files). Claiming
+ * the same key again finds the same scope.
  */
 export async function openJobScope(
   user: ScopeUser,
