@@ -521,20 +521,33 @@ before the outer job may use anything it did not verify.`,
         try {
           if (job && SAMPLED_STAGES.has(stage)) {
             await ensureJobDir(job.meta.cwd, isolation.user)
-            code = await runCommand(config, {
-              meta: {
-                ...job.meta,
-                command: 'bash',
-                args: [staged.path],
-                mode: 'executor',
-                createdAt: new Date().toISOString(),
-              },
-              env,
+            const { withJobCalls } = await import('./executor/job-calls.ts')
+            // The job's driver calls come back to this agent (root), which holds the key.
+            code = await withJobCalls(
+              config,
               isolation,
-              mismatch: job.mismatch,
-              ranFrom: job.ranFrom,
-              jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
-            })
+              {
+                jobId: job.meta.jobId,
+                service: job.meta.service,
+                ...(job.meta.callPath?.length ? { callPath: job.meta.callPath } : {}),
+              },
+              (callEnv) =>
+                runCommand(config, {
+                  meta: {
+                    ...job.meta,
+                    command: 'bash',
+                    args: [staged.path],
+                    mode: 'executor',
+                    createdAt: new Date().toISOString(),
+                  },
+                  env: { ...env, ...callEnv },
+                  isolation,
+                  mismatch: job.mismatch,
+                  ranFrom: job.ranFrom,
+                  jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
+                }),
+              (line) => process.stderr.write(`zkrunner: ${line}\n`),
+            )
           } else {
             code = await runPlain(staged.path, process.cwd(), env, isolation.user)
           }

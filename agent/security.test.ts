@@ -295,6 +295,42 @@ describe("the runner's key stays with the runner", { timeout: 300_000 }, () => {
     },
   )
 
+  it.skipIf(!asRoot)(
+    "executor run: a job's driver calls go to the agent, with the runner's budget, never the job's own",
+    async () => {
+      const jobId = randomBytes(16).toString('hex')
+      const project = join(work, `project-${jobId}`)
+      const scripts = await mkdtemp(join(base, 'scripts-'))
+      const call = `${NODE} ${CLI.join(' ')} call ${service}`
+      // The job gives its own process a budget: as the job user it has no key, so all it could
+      // do is sign nothing or ask the agent, whose budget (none here) decides. Then the socket
+      // itself with a made-up token.
+      await writeFile(
+        join(scripts, 'step.sh'),
+        [
+          `ZKRUNNER_CALL_BUDGET_PER_JOB=1000000 ZKRUNNER_CALL_BUDGET_PER_SERVICE=1000000 ${call} 2>&1 | tail -1`,
+          `${NODE} -e 'const s=require("node:net").createConnection(process.env.ZKRUNNER_SIGNER_SOCKET);s.on("connect",()=>s.write(JSON.stringify({v:1,op:"call",token:"${'0'.repeat(64)}",driver:"${service}",params:[],wait:false})+"\\n"));s.pipe(process.stdout)'`,
+          'echo calls-done',
+        ].join('\n'),
+        { mode: 0o700 },
+      )
+      const gitlab = executorEnv(jobId, project, {
+        ZKRUNNER_JOB_USER: 'nobody',
+        ZKRUNNER_BUILDS_DIR: join(base, 'builds'),
+      })
+      expect((await agent(['executor', 'prepare'], gitlab)).code).toBe(0)
+      const step = await agent(['executor', 'run', join(scripts, 'step.sh'), 'step_script'], gitlab)
+      expect(step.code, step.stderr).toBe(0)
+      const out = await published(jobId, step)
+      expect(out).toContain('calls-done')
+      expect(out).toContain(
+        'CALL_BUDGET_EXHAUSTED: this runner has no call budget (callBudgetPerJob and callBudgetPerService)',
+      )
+      expect(out).toMatch(/"code":"CALL_REFUSED","message":"no job the signer is running holds/)
+      expect((await agent(['executor', 'cleanup'], gitlab)).code).toBe(0)
+    },
+  )
+
   it('the key in the agent environment with a job of the same user: refused before the job runs', async () => {
     const marker = join(work, `ran-${randomBytes(4).toString('hex')}`)
     const r = await agent(['run', ...JOB, '--', 'sh', '-c', `touch ${marker}`], {

@@ -3,6 +3,7 @@ import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
+import type { OuterJob } from '../call/call-driver.ts'
 import { checkedOutCommit } from '../checkout-commit.ts'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -52,6 +53,12 @@ function finish(socket: Socket): void {
 export interface SignerServer {
   socketPath: string
   server: Server
+  /**
+   * Lets the job `outer` make driver calls here until `revoke`: the token goes into that job's
+   * environment (`ZKRUNNER_CALL_TOKEN`). The signer does this itself for the jobs it runs; the
+   * custom executor, which runs its jobs itself, for its own.
+   */
+  grantCalls(outer: OuterJob): { token: string; revoke(): void }
   close(): Promise<void>
 }
 
@@ -88,6 +95,11 @@ export async function startSigner(
   log: (line: string) => void = () => {},
   /** How a driver call is made (callFor with this config; tests answer with doubles). */
   makeCall?: MakeCall,
+  /**
+   * Only driver calls, for the jobs granted with `grantCalls` (the custom executor's per-job
+   * socket): no job is run or bound to a provider here, so no provider settings are needed.
+   */
+  callsOnly = false,
 ): Promise<SignerServer> {
   const jobUser = isolation.user
   if (!jobUser)
@@ -96,7 +108,7 @@ export async function startSigner(
       'the signer runs jobs as jobUser (ZKRUNNER_JOB_USER) and needs root: without it the job would run as the key owner',
     )
   // Validated once: a signer that cannot ask the provider where a job runs does not start.
-  const binding = signerBinding(config)
+  const binding = callsOnly ? null : signerBinding(config)
   const inFlight = new Set<string>()
   // Driver calls (`zkrunner-agent call`) of the jobs running now, each by its own token.
   const grants = new CallGrants()
@@ -119,6 +131,11 @@ export async function startSigner(
       throw new AgentError(
         AgentErrorCode.SIGNER_REFUSED,
         `the signer only runs jobs ({ v: 1, op: "run", command, args, cwd, vars, options }), makes the driver calls of the jobs it runs (op "call", with the job's token) and says where one stands (op "status"); it signs nothing it did not observe: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+      )
+    if (callsOnly && parsed.data.op !== 'call')
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        'this socket makes driver calls only (op "call"): the job runs under the agent already',
       )
     if (parsed.data.op === 'call') {
       const outcome = await signerCall(parsed.data, grants, call, running)
@@ -196,7 +213,7 @@ export async function startSigner(
         `busy: ${MAX_SIGNER_RUNS} jobs are running; try again when one ends`,
       )
     // The caller names the job; the Worker and the provider say whether it is this runner's now.
-    await checkJobBinding(binding, identity.meta)
+    await checkJobBinding(binding!, identity.meta)
     // Checked again after the wait: another ask for the same job may have started meanwhile.
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
@@ -328,6 +345,10 @@ export async function startSigner(
   return {
     socketPath,
     server,
+    grantCalls(outer) {
+      const token = grants.grant(outer)
+      return { token, revoke: () => grants.revoke(token) }
+    },
     close: () =>
       new Promise<void>((resolve) => server.close(() => resolve())).then(() =>
         rm(socketPath, { force: true }),
