@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { chown, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { processesOf, type ScopeOptions } from '../agent/isolation/job-scope.ts'
+import { processesOf, type ScopeOptions, unifiedCgroupRoot } from '../agent/isolation/job-scope.ts'
 import { lookupUser } from '../agent/isolation/job-user.ts'
 import { runAsSelfHostedRunner } from './runner.ts'
 import { startGithubStandin } from './server.ts'
@@ -49,6 +49,7 @@ const jobUser = (() => {
 let standin: GithubStandin | undefined
 let work: string | undefined
 const strays: number[] = []
+const uids: number[] = []
 afterEach(async () => {
   await standin?.close()
   for (const pid of strays.splice(0)) {
@@ -56,6 +57,10 @@ afterEach(async () => {
       process.kill(pid, 'SIGKILL')
     } catch {}
   }
+  // The made-up users' directories of job scopes (empty once their jobs have ended).
+  const cgroups = unifiedCgroupRoot()
+  for (const uid of uids.splice(0))
+    if (cgroups) await rmdir(join(cgroups, 'zkrunner-jobs', `uid-${uid}`)).catch(() => {})
   if (work) await rm(work, { recursive: true, force: true })
   standin = work = undefined
 })
@@ -64,7 +69,9 @@ afterEach(async () => {
 function unusedUid(): number {
   for (;;) {
     const uid = 1_500_000_000 + Math.floor(Math.random() * 100_000_000)
-    if (processesOf(uid).length === 0) return uid
+    if (processesOf(uid).length > 0) continue
+    uids.push(uid)
+    return uid
   }
 }
 

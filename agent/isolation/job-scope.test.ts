@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { AgentErrorCode } from '../errors.ts'
@@ -16,14 +16,20 @@ import {
 
 const root = unifiedCgroupRoot()
 const opened: JobScope[] = []
+const users: number[] = []
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.end().catch(() => {})
+  // The made-up users' directories of scopes, emptied above.
+  for (const uid of users.splice(0))
+    if (root) await rmdir(join(root, 'zkrunner-jobs', `uid-${uid}`)).catch(() => {})
 })
 
 function unusedUser() {
   for (;;) {
     const uid = 1_600_000_000 + Math.floor(Math.random() * 100_000_000)
-    if (processesOf(uid).length === 0) return { name: `u${uid}`, uid }
+    if (processesOf(uid).length > 0) continue
+    users.push(uid)
+    return { name: `u${uid}`, uid }
   }
 }
 
