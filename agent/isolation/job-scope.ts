@@ -288,16 +288,19 @@ function userScope(user: ScopeUser): JobScope {
     cgroup: null,
     enter: async () => {},
     async end() {
-      // Without a cgroup the job's processes are the user's: kill them until none is left (a
-      // forking loop adds some between two reads, so read again).
-      let killed = 0
+      // Without a cgroup the job's processes are the user's. kill(-1) as that user reaches all of
+      // them in one call, in the kernel: also a process that hops from pid to pid (fork, then the
+      // parent exits) faster than /proc can be listed, which no listing ever catches; a fork in
+      // flight dies with its parent. Then kill what is listed until none is left (a process
+      // started by something else meanwhile), and wait for the killed ones to be gone.
+      const killed = processesOf(user.uid).length
+      await killAllOf(user.uid)
       for (let round = 0; round < 1000; round++) {
         const pids = processesOf(user.uid)
         if (pids.length === 0) return killed
         for (const pid of pids) {
           try {
             process.kill(pid, 'SIGKILL')
-            if (round === 0) killed++
           } catch {}
         }
         await new Promise((r) => setImmediate(r))
@@ -308,6 +311,15 @@ function userScope(user: ScopeUser): JobScope {
       return killed
     },
   }
+}
+
+/** kill(-1, SIGKILL) as `uid`: every process of that user, at once (the shell itself excepted). */
+function killAllOf(uid: number): Promise<void> {
+  return new Promise((resolve) => {
+    const killer = spawn('/bin/sh', ['-c', 'kill -KILL -1'], { uid, stdio: 'ignore' })
+    killer.once('error', () => resolve())
+    killer.once('exit', () => resolve())
+  })
 }
 
 /**
