@@ -160,7 +160,7 @@ describe.skipIf(jobUser === undefined)(
 
       const b = await executor(['prepare'], a)
       expect(b.code).toBe(38)
-      expect(b.stderr).toMatch(/JOB_USER_BUSY/)
+      expect(b.stderr).toMatch(/another job's processes are running/)
 
       expect((await executor(['cleanup'], a)).code).toBe(0)
       expect(running(pid)).toBe(false)

@@ -39,6 +39,15 @@ export interface ScopeOptions {
   cgroupRoot?: string | null
 }
 
+/** How a job claims its user: where (ScopeOptions), and whether its scope must be new. */
+export interface ClaimOptions extends ScopeOptions {
+  /**
+   * The job's first claim (GitLab's prepare): a scope of the same key that exists already is
+   * another job's under the same id (a job can set its own CI_JOB_ID), refused, never shared.
+   */
+  fresh?: boolean
+}
+
 /** A job's name as a directory: its provider and id, nothing that could climb out. */
 const SCOPE_KEY = /^[a-z0-9][a-z0-9-]{0,63}$/
 
@@ -129,12 +138,12 @@ function busy(user: ScopeUser, why: string): AgentError {
  * its leftovers. Another job's scope that holds nothing is cleared: left by a job that ended
  * without `end` (a crash), or of a job between two of its stages, which findJobScope then refuses
  * at its next stage (it may not go on after a job that could have changed its files). Claiming
- * the same key again finds the same scope.
+ * the same key again finds the same scope, unless `fresh`.
  */
 export async function openJobScope(
   user: ScopeUser,
   key: string,
-  opts: ScopeOptions = {},
+  opts: ClaimOptions = {},
 ): Promise<JobScope> {
   if (!SCOPE_KEY.test(key))
     throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job scope ${JSON.stringify(key)}: invalid`)
@@ -159,6 +168,7 @@ export async function openJobScope(
   if (outside.length > 0) throw busy(user, `pids ${outside.slice(0, 5).join(' ')}`)
   await mkdir(mine).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
+    if (opts.fresh) throw busy(user, `job ${key} has a scope already: another job of that id`)
   })
   // Two jobs claiming at once both see the other's directory now: both are refused, neither runs.
   const others = readdirSafe(dir).filter((d) => d !== key && statSafe(join(dir, d))?.isDirectory())
