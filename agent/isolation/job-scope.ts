@@ -9,6 +9,8 @@ import { AgentError, AgentErrorCode } from '../errors.ts'
 export interface ScopeUser {
   name: string
   uid: number
+  /** Its primary group, which the fallback's killer runs with (else nogroup, never root's). */
+  gid?: number
 }
 
 /**
@@ -304,7 +306,7 @@ function userScope(user: ScopeUser): JobScope {
       // flight dies with its parent. Then kill what is listed until none is left (a process
       // started by something else meanwhile), and wait for the killed ones to be gone.
       const killed = processesOf(user.uid).length
-      await killAllOf(user.uid)
+      await killAllOf(user)
       for (let round = 0; round < 1000; round++) {
         const pids = processesOf(user.uid)
         if (pids.length === 0) return killed
@@ -323,10 +325,19 @@ function userScope(user: ScopeUser): JobScope {
   }
 }
 
-/** kill(-1, SIGKILL) as `uid`: every process of that user, at once (the shell itself excepted). */
-function killAllOf(uid: number): Promise<void> {
+/**
+ * kill(-1, SIGKILL) as `user`: every process of that user, at once (the shell itself excepted).
+ * The shell runs as the user, so the job's processes could read or trace it while it starts: it
+ * gets no environment (the agent's may hold the key) and the user's group, never root's.
+ */
+function killAllOf(user: ScopeUser): Promise<void> {
   return new Promise((resolve) => {
-    const killer = spawn('/bin/sh', ['-c', 'kill -KILL -1'], { uid, stdio: 'ignore' })
+    const killer = spawn('/bin/sh', ['-c', 'kill -KILL -1'], {
+      uid: user.uid,
+      gid: user.gid ?? 65534,
+      env: {},
+      stdio: 'ignore',
+    })
     killer.once('error', () => resolve())
     killer.once('exit', () => resolve())
   })
