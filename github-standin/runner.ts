@@ -100,7 +100,11 @@ export async function runAsSelfHostedRunner(
   if (runner.user) {
     try {
       scope = await openJobScope(
-        { name: runner.user.name ?? String(runner.user.uid), uid: runner.user.uid },
+        {
+          name: runner.user.name ?? String(runner.user.uid),
+          uid: runner.user.uid,
+          gid: runner.user.gid,
+        },
         // Unique to this job on this host: two stand-ins (two stacks) number their runs alike.
         `github-${run.id}-${run.run_attempt}-${randomUUID().slice(0, 8)}`,
         runner.scope,

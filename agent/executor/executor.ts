@@ -116,7 +116,9 @@ function gitlabScopeKey(env: NodeJS.ProcessEnv): string {
  * `concurrent`), and two jobs of one user could reach each other's files and processes.
  */
 export async function claimJobUser(env: NodeJS.ProcessEnv, user: JobUser | null): Promise<void> {
-  if (user) await openJobScope(user, gitlabScopeKey(env))
+  // A new scope: the key comes from CI variables a job can override, so one that exists already
+  // is another job's (running, or between its stages), never this one's to share.
+  if (user) await openJobScope(user, gitlabScopeKey(env), { fresh: true })
 }
 
 /**

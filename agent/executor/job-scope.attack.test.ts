@@ -138,5 +138,32 @@ describe.skipIf(jobUser === undefined)(
       expect((await executor(['cleanup'], b)).code).toBe(0)
       expect((await executor(['cleanup'], a)).code).toBe(0)
     })
+
+    it("a job that names a running job's CI_JOB_ID is refused at prepare, never let into that job's scope", async () => {
+      // CI_JOB_ID and CI_PROJECT_DIR reach the executor as CUSTOM_ENV_ variables, and a job's own
+      // `variables:` can override predefined ones (GitLab Runner takes the last value of a key):
+      // job B sets both to those of job A, which is running. B's prepare must not find A's scope
+      // and run beside A as the same user (and B's cleanup would end A).
+      const a = 920_000_000 + Math.floor(Math.random() * 1_000_000)
+      const pidFile = join(base, 'project', `a-${a}.pid`)
+      const script = join(base, `stage-a-${a}.sh`)
+      await writeFile(
+        script,
+        `env -i setsid sleep 600 </dev/null >/dev/null 2>&1 &\necho $! > ${pidFile}\n`,
+      )
+      expect((await executor(['prepare'], a)).code).toBe(0)
+      const run = await executor(['run', script, 'step_script'], a)
+      expect(run.code, run.stderr).toBe(0)
+      const pid = Number(await readFile(pidFile, 'utf8'))
+      leftovers.push(pid)
+      expect(running(pid)).toBe(true)
+
+      const b = await executor(['prepare'], a)
+      expect(b.code).toBe(38)
+      expect(b.stderr).toMatch(/another job's processes are running/)
+
+      expect((await executor(['cleanup'], a)).code).toBe(0)
+      expect(running(pid)).toBe(false)
+    })
   },
 )

@@ -9,6 +9,8 @@ import { AgentError, AgentErrorCode } from '../errors.ts'
 export interface ScopeUser {
   name: string
   uid: number
+  /** Its primary group, which the fallback's killer runs with (else nogroup, never root's). */
+  gid?: number
 }
 
 /**
@@ -37,6 +39,15 @@ export interface ScopeOptions {
    * forces the fallback. Found from `/proc/self/mounts` when not given.
    */
   cgroupRoot?: string | null
+}
+
+/** How a job claims its user: where (ScopeOptions), and whether its scope must be new. */
+export interface ClaimOptions extends ScopeOptions {
+  /**
+   * The job's first claim (GitLab's prepare): a scope of the same key that exists already is
+   * another job's under the same id (a job can set its own CI_JOB_ID), refused, never shared.
+   */
+  fresh?: boolean
 }
 
 /** A job's name as a directory: its provider and id, nothing that could climb out. */
@@ -129,12 +140,12 @@ function busy(user: ScopeUser, why: string): AgentError {
  * its leftovers. Another job's scope that holds nothing is cleared: left by a job that ended
  * without `end` (a crash), or of a job between two of its stages, which findJobScope then refuses
  * at its next stage (it may not go on after a job that could have changed its files). Claiming
- * the same key again finds the same scope.
+ * the same key again finds the same scope, unless `fresh`.
  */
 export async function openJobScope(
   user: ScopeUser,
   key: string,
-  opts: ScopeOptions = {},
+  opts: ClaimOptions = {},
 ): Promise<JobScope> {
   if (!SCOPE_KEY.test(key))
     throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job scope ${JSON.stringify(key)}: invalid`)
@@ -159,6 +170,7 @@ export async function openJobScope(
   if (outside.length > 0) throw busy(user, `pids ${outside.slice(0, 5).join(' ')}`)
   await mkdir(mine).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
+    if (opts.fresh) throw busy(user, `job ${key} has a scope already: another job of that id`)
   })
   // Two jobs claiming at once both see the other's directory now: both are refused, neither runs.
   const others = readdirSafe(dir).filter((d) => d !== key && statSafe(join(dir, d))?.isDirectory())
@@ -288,16 +300,19 @@ function userScope(user: ScopeUser): JobScope {
     cgroup: null,
     enter: async () => {},
     async end() {
-      // Without a cgroup the job's processes are the user's: kill them until none is left (a
-      // forking loop adds some between two reads, so read again).
-      let killed = 0
+      // Without a cgroup the job's processes are the user's. kill(-1) as that user reaches all of
+      // them in one call, in the kernel: also a process that hops from pid to pid (fork, then the
+      // parent exits) faster than /proc can be listed, which no listing ever catches; a fork in
+      // flight dies with its parent. Then kill what is listed until none is left (a process
+      // started by something else meanwhile), and wait for the killed ones to be gone.
+      const killed = processesOf(user.uid).length
+      await killAllOf(user)
       for (let round = 0; round < 1000; round++) {
         const pids = processesOf(user.uid)
         if (pids.length === 0) return killed
         for (const pid of pids) {
           try {
             process.kill(pid, 'SIGKILL')
-            if (round === 0) killed++
           } catch {}
         }
         await new Promise((r) => setImmediate(r))
@@ -308,6 +323,24 @@ function userScope(user: ScopeUser): JobScope {
       return killed
     },
   }
+}
+
+/**
+ * kill(-1, SIGKILL) as `user`: every process of that user, at once (the shell itself excepted).
+ * The shell runs as the user, so the job's processes could read or trace it while it starts: it
+ * gets no environment (the agent's may hold the key) and the user's group, never root's.
+ */
+function killAllOf(user: ScopeUser): Promise<void> {
+  return new Promise((resolve) => {
+    const killer = spawn('/bin/sh', ['-c', 'kill -KILL -1'], {
+      uid: user.uid,
+      gid: user.gid ?? 65534,
+      env: {},
+      stdio: 'ignore',
+    })
+    killer.once('error', () => resolve())
+    killer.once('exit', () => resolve())
+  })
 }
 
 /**
