@@ -4,9 +4,12 @@ import { Command, Option } from 'commander'
 import { isPrivateCommitment } from '../protocol/index.ts'
 import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
-import { AgentError } from './errors.ts'
+import { AgentError, AgentErrorCode } from './errors.ts'
 import {
+  claimJobUser,
+  endJobScope,
   ensureJobDir,
+  enterJobScope,
   executorConfig,
   failureCodes,
   jobFromEnv,
@@ -23,6 +26,32 @@ import { jobIdentity } from './job-identity.ts'
 import { generateRunnerKey, loadRunnerKey } from './keys.ts'
 import { progressDeps, runCommand, withNode } from './pipeline/run-command.ts'
 import { Spool } from './spool/spool.ts'
+
+/**
+ * `call` from a job the signer runs: the signer holds the key, the budgets and the ledger, and
+ * knows the job by the token it gave it (ZKRUNNER_CALL_TOKEN), never by what the job says.
+ */
+async function callViaSigner(
+  socket: string,
+  opts: { driver: string; params: string[]; wait: boolean; out?: string },
+) {
+  const [{ callThroughSigner }, { CALL_TOKEN_VARIABLE }] = await Promise.all([
+    import('./signer/signer-client.ts'),
+    import('./signer/call-grants.ts'),
+  ])
+  const token = process.env[CALL_TOKEN_VARIABLE]
+  if (!token)
+    throw new AgentError(
+      AgentErrorCode.CALL_REFUSED,
+      `call through the signer runs inside a job the signer runs (${CALL_TOKEN_VARIABLE} is not set)`,
+    )
+  const outer = process.env.ZKRUNNER_JOB_ID ?? 'job'
+  return callThroughSigner(
+    socket,
+    { v: 1, op: 'call', token, driver: opts.driver, params: opts.params, wait: opts.wait },
+    opts.out ?? join(process.cwd(), 'zkrunner-calls', /^[0-9a-f]{32}$/.test(outer) ? outer : 'job'),
+  )
+}
 
 /** Where the signer listens unless `signerSocket` says otherwise. */
 const DEFAULT_SIGNER_SOCKET = '/run/zkrunner/signer.sock'
@@ -371,9 +400,13 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Needs, in the agent config: callBudgetPerJob and callBudgetPerService (credits; no voucher is
-signed beyond either), gateways, genuineCode, creditToken; and the outer job's ZKRUNNER_JOB_ID,
-ZKRUNNER_SERVICE (and ZKRUNNER_CALL_PATH when the outer job is itself a driver call).
+With a signer ($ZKRUNNER_SIGNER_SOCKET, set in the jobs the signer runs): the signer makes the
+call for the job its $ZKRUNNER_CALL_TOKEN names, with its own key, budgets and ledger, none of
+which the job can reach. Without one, the call is made in this process, which then must hold the
+key (a job that runs as the agent's own user); it needs, in the agent config: callBudgetPerJob
+and callBudgetPerService (credits; no voucher is signed beyond either), gateways, genuineCode,
+creditToken; and the outer job's ZKRUNNER_JOB_ID, ZKRUNNER_SERVICE (and ZKRUNNER_CALL_PATH when
+the outer job is itself a driver call).
 Prints the inner job id, then with --wait the inner bundle CID on its own line. Fails
 (CALL_REFUSED, CALL_BUDGET_EXHAUSTED, CALL_FAILED, CALL_UNVERIFIED naming the broken link)
 before the outer job may use anything it did not verify.`,
@@ -384,18 +417,20 @@ before the outer job may use anything it did not verify.`,
         opts: { param: string[]; wait?: boolean; out?: string },
         cmd: Command,
       ) => {
-        const { runCall } = await import('./call/call-command.ts')
-        const result = await runCall(
-          configOf(cmd),
-          {
-            driver: service,
-            params: opts.param,
-            wait: opts.wait === true,
-            ...(opts.out ? { out: opts.out } : {}),
-          },
-          process.env,
-          (line) => process.stderr.write(`zkrunner-agent call: ${line}\n`),
-        )
+        const config = configOf(cmd)
+        const callOpts = {
+          driver: service,
+          params: opts.param,
+          wait: opts.wait === true,
+          ...(opts.out ? { out: opts.out } : {}),
+        }
+        const result = config.signerSocket
+          ? await callViaSigner(config.signerSocket, callOpts)
+          : await import('./call/call-command.ts').then((m) =>
+              m.runCall(config, callOpts, process.env, (line) =>
+                process.stderr.write(`zkrunner-agent call: ${line}\n`),
+              ),
+            )
         process.stderr.write(`zkrunner-agent call: driver job ${result.jobId}\n`)
         if (result.result) {
           process.stderr.write(
@@ -450,6 +485,7 @@ before the outer job may use anything it did not verify.`,
         checkKeyExposure(isolation, process.env)
         if (jobFromEnv(process.env, process.cwd())) await loadRunnerKey(config)
         await prepareBuildsDir(config.buildsDir, isolation.user)
+        await claimJobUser(process.env, isolation.user)
       } catch (e) {
         process.stderr.write(`zkrunner: ${(e as Error).message}\n`)
         process.exitCode = failureCodes(process.env).system
@@ -468,6 +504,8 @@ before the outer job may use anything it did not verify.`,
         const config = configOf(cmd)
         const isolation = jobIsolation(config.jobUser)
         checkKeyExposure(isolation, process.env)
+        // Before anything of the job runs: all of it is born in the job's scope.
+        await enterJobScope(process.env, isolation.user)
         const job = jobFromEnv(
           process.env,
           process.cwd(),
@@ -483,20 +521,33 @@ before the outer job may use anything it did not verify.`,
         try {
           if (job && SAMPLED_STAGES.has(stage)) {
             await ensureJobDir(job.meta.cwd, isolation.user)
-            code = await runCommand(config, {
-              meta: {
-                ...job.meta,
-                command: 'bash',
-                args: [staged.path],
-                mode: 'executor',
-                createdAt: new Date().toISOString(),
-              },
-              env,
+            const { withJobCalls } = await import('./executor/job-calls.ts')
+            // The job's driver calls come back to this agent (root), which holds the key.
+            code = await withJobCalls(
+              config,
               isolation,
-              mismatch: job.mismatch,
-              ranFrom: job.ranFrom,
-              jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
-            })
+              {
+                jobId: job.meta.jobId,
+                service: job.meta.service,
+                ...(job.meta.callPath?.length ? { callPath: job.meta.callPath } : {}),
+              },
+              (callEnv) =>
+                runCommand(config, {
+                  meta: {
+                    ...job.meta,
+                    command: 'bash',
+                    args: [staged.path],
+                    mode: 'executor',
+                    createdAt: new Date().toISOString(),
+                  },
+                  env: { ...env, ...callEnv },
+                  isolation,
+                  mismatch: job.mismatch,
+                  ranFrom: job.ranFrom,
+                  jobDirs: [ci.CI_BUILDS_DIR, ci.CI_PROJECT_DIR],
+                }),
+              (line) => process.stderr.write(`zkrunner: ${line}\n`),
+            )
           } else {
             code = await runPlain(staged.path, process.cwd(), env, isolation.user)
           }
@@ -513,8 +564,22 @@ before the outer job may use anything it did not verify.`,
     })
   executor
     .command('cleanup')
-    .description('nothing to clean: bundles stay spooled until settled')
-    .action(() => {})
+    .description(
+      'end everything the job left running (its job scope); bundles stay spooled until settled',
+    )
+    .action(async (_o, cmd: Command) => {
+      try {
+        const isolation = jobIsolation(configOf(cmd).jobUser)
+        const ended = await endJobScope(process.env, isolation.user)
+        if (ended > 0)
+          process.stderr.write(`zkrunner: ended ${ended} process(es) the job left running\n`)
+      } catch (e) {
+        process.stderr.write(
+          `zkrunner: ${e instanceof AgentError ? `${e.code}: ` : ''}${(e as Error).message}\n`,
+        )
+        process.exitCode = failureCodes(process.env).system
+      }
+    })
 
   program
     .command('resume')

@@ -22,6 +22,8 @@ export const AgentErrorCode = {
   BUNDLE_INVALID: 'BUNDLE_INVALID',
   /** The signer refused a request (it only runs jobs; it signs nothing it did not observe). */
   SIGNER_REFUSED: 'SIGNER_REFUSED',
+  /** Another job's processes run as the job user: one job at a time per job user (job-scope.ts). */
+  JOB_USER_BUSY: 'JOB_USER_BUSY',
   /** The GitLab custom executor was called in a way it does not support. */
   EXECUTOR_USAGE: 'EXECUTOR_USAGE',
   /** A driver call would sign a voucher beyond the operator's budget: nothing was signed. */

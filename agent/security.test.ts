@@ -25,6 +25,7 @@ import type { GithubStandin, RunJobContext } from '../github-standin/types.ts'
 import { parseWorkflow } from '../github-standin/workflow.ts'
 import {
   generateMinaKeyPair,
+  newRequestId,
   parseResultReport,
   privateCommitment,
   type ResultManifest,
@@ -37,11 +38,15 @@ import { githubRunnerDirs, startGithubRunner } from '../stack/github-runner.ts'
 import { Supervisor } from '../stack/supervisor.ts'
 import { collectArtifacts } from './bundle/artifacts.ts'
 import { readSealed } from './bundle/build-bundle.ts'
-import { lookupUser } from './isolation/job-user.ts'
+import { fileCallLedger } from './call/call-budget.ts'
+import type { CallResult, OuterJob } from './call/call-driver.ts'
+import { loadConfig } from './config.ts'
+import { jobIsolation, lookupUser } from './isolation/job-user.ts'
 import { KEY_FILE } from './keys.ts'
 import { JobMetrics } from './metrics/metrics.ts'
 import { pendingBatches } from './settle/settle-queue.ts'
 import { MAX_SIGNER_CONNECTIONS, SIGNER_REQUEST_TIMEOUT_MS } from './signer/signer-protocol.ts'
+import { startSigner } from './signer/signer-server.ts'
 import { Spool, writeDurable } from './spool/spool.ts'
 
 // The runner's key stays with the runner: every attack of issue 14 that a job (or whoever
@@ -223,6 +228,7 @@ function executorEnv(jobId: string, project: string, extra: NodeJS.ProcessEnv = 
     SYSTEM_FAILURE_EXIT_CODE: '38',
     CUSTOM_ENV_CI_COMMIT_SHA: commit,
     CUSTOM_ENV_CI_PROJECT_DIR: project,
+    CUSTOM_ENV_CI_JOB_ID: String(Number.parseInt(jobId.slice(0, 8), 16) || 1),
     CUSTOM_ENV_ZKRUNNER_JOB_ID: jobId,
     CUSTOM_ENV_ZKRUNNER_SERVICE: service,
     CUSTOM_ENV_ZKRUNNER_USER: user,
@@ -286,6 +292,42 @@ describe("the runner's key stays with the runner", { timeout: 300_000 }, () => {
       // The job's own variables still reach it; the agent's configuration does not.
       expect(out).toContain(`ZKRUNNER_JOB_ID=${jobId}`)
       expect(out).not.toMatch(/ZKRUNNER_DATA_DIR|ZKRUNNER_WORKER_URL/)
+    },
+  )
+
+  it.skipIf(!asRoot)(
+    "executor run: a job's driver calls go to the agent, with the runner's budget, never the job's own",
+    async () => {
+      const jobId = randomBytes(16).toString('hex')
+      const project = join(work, `project-${jobId}`)
+      const scripts = await mkdtemp(join(base, 'scripts-'))
+      const call = `${NODE} ${CLI.join(' ')} call ${service}`
+      // The job gives its own process a budget: as the job user it has no key, so all it could
+      // do is sign nothing or ask the agent, whose budget (none here) decides. Then the socket
+      // itself with a made-up token.
+      await writeFile(
+        join(scripts, 'step.sh'),
+        [
+          `ZKRUNNER_CALL_BUDGET_PER_JOB=1000000 ZKRUNNER_CALL_BUDGET_PER_SERVICE=1000000 ${call} 2>&1 | tail -1`,
+          `${NODE} -e 'const s=require("node:net").createConnection(process.env.ZKRUNNER_SIGNER_SOCKET);s.on("connect",()=>s.write(JSON.stringify({v:1,op:"call",token:"${'0'.repeat(64)}",driver:"${service}",params:[],wait:false})+"\\n"));s.pipe(process.stdout)'`,
+          'echo calls-done',
+        ].join('\n'),
+        { mode: 0o700 },
+      )
+      const gitlab = executorEnv(jobId, project, {
+        ZKRUNNER_JOB_USER: 'nobody',
+        ZKRUNNER_BUILDS_DIR: join(base, 'builds'),
+      })
+      expect((await agent(['executor', 'prepare'], gitlab)).code).toBe(0)
+      const step = await agent(['executor', 'run', join(scripts, 'step.sh'), 'step_script'], gitlab)
+      expect(step.code, step.stderr).toBe(0)
+      const out = await published(jobId, step)
+      expect(out).toContain('calls-done')
+      expect(out).toContain(
+        'CALL_BUDGET_EXHAUSTED: this runner has no call budget (callBudgetPerJob and callBudgetPerService)',
+      )
+      expect(out).toMatch(/"code":"CALL_REFUSED","message":"no job the signer is running holds/)
+      expect((await agent(['executor', 'cleanup'], gitlab)).code).toBe(0)
     },
   )
 
@@ -1047,6 +1089,86 @@ describe.skipIf(!asRoot)(
       const direct = await asJobUser('/bin/sh', ['-c', thief])
       expect(direct.stdout).toContain('thief-really-done')
       expect(`${direct.stdout}${direct.stderr}`).not.toContain(runnerKey)
+    })
+
+    it("driver calls go through the signer: the job holds no key, spends only its own budget by the signer's ledger, and cannot call for another job, with a made-up token or after it ended", async () => {
+      // A signer whose calls stop at the voucher: the real ledger in the signer's data dir
+      // reserves one price per call within a budget of one call per job, before anything is
+      // signed (`signed` counts what would be).
+      const PRICE = 5n
+      const signed: OuterJob[] = []
+      const callSocket = join(dirname(socketPath), 'signer-calls.sock')
+      const config = loadConfig(
+        {},
+        env({ ZKRUNNER_JOB_USER: 'nobody', ZKRUNNER_RUNNER_KEY: runnerKey, ...providerEnv }),
+      )
+      const calls = await startSigner(
+        config,
+        jobIsolation('nobody'),
+        callSocket,
+        () => {},
+        async (o) => {
+          const requestId = newRequestId()
+          const spent = await fileCallLedger(config.dataDir).spent(o.jobId)
+          await fileCallLedger(config.dataDir).reserve(
+            o.jobId,
+            { requestId, price: PRICE, cumulativeAmount: spent + PRICE },
+            { perJob: PRICE, perService: 1000n },
+            async () => {
+              signed.push(o)
+            },
+          )
+          return {
+            jobId: requestId,
+            request: {} as CallResult['request'],
+            cumulativeAmount: String(spent + PRICE),
+          }
+        },
+      )
+      onTestFinished(() => calls.close())
+      const jobId = randomBytes(16).toString('hex')
+      const other = randomBytes(16).toString('hex')
+      const agentCall = `${NODE} ${CLI.join(' ')} call ${service}`
+      const tokenFile = join(jobDir, `token-${jobId}`)
+      // The job's own code: `call` twice (the budget holds one), then the socket itself with a
+      // made-up token, then `call` without the signer (in its own process, as on a runner
+      // without one), then it keeps its token for later.
+      const script = [
+        `${agentCall} >/dev/null 2>&1; echo "first=$?"`,
+        `${agentCall} 2>&1 | tail -1; echo "second"`,
+        `${NODE} -e 'const s=require("node:net").createConnection(process.env.ZKRUNNER_SIGNER_SOCKET);s.on("connect",()=>s.write(JSON.stringify({v:1,op:"call",token:"${'0'.repeat(64)}",driver:"${service}",params:[],wait:false})+"\\n"));s.pipe(process.stdout)'`,
+        `env -u ZKRUNNER_SIGNER_SOCKET ZKRUNNER_JOB_ID=${other} ZKRUNNER_CALL_BUDGET_PER_JOB=1000000 ZKRUNNER_CALL_BUDGET_PER_SERVICE=1000000 ${agentCall} 2>&1 | tail -1; echo "direct"`,
+        `echo "$ZKRUNNER_CALL_TOKEN" > ${tokenFile}`,
+      ].join('\n')
+      const r = await inRun(jobId, () =>
+        asJobUser(NODE, [...CLI, 'run', '--job', jobId, ...JOB, '--', 'sh', '-c', script], {
+          ZKRUNNER_SIGNER_SOCKET: callSocket,
+        }),
+      )
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain('first=0')
+      expect(r.stdout).toMatch(
+        /CALL_BUDGET_EXHAUSTED: this job has spent 5 of its 5 credit budget[^\n]*\nsecond/,
+      )
+      expect(r.stdout).toMatch(
+        /"code":"CALL_REFUSED","message":"no job the signer is running holds this call token/,
+      )
+      // Without the signer the job's process would need the key, which it cannot read.
+      expect(r.stdout).toMatch(/zkrunner-agent: [A-Z_]+: [^\n]*\ndirect/)
+      // One voucher in all, for the job the signer ran, by its own record.
+      expect(signed).toEqual([{ jobId, service }])
+      expect(await fileCallLedger(config.dataDir).spent(jobId)).toBe(PRICE)
+      expect(await fileCallLedger(config.dataDir).spent(other)).toBe(0n)
+      // The job has ended: its token calls for nobody.
+      const token = (await readFile(tokenFile, 'utf8')).trim()
+      expect(token).toMatch(/^[0-9a-f]{64}$/)
+      const late = await asJobUser(NODE, [...CLI, 'call', service], {
+        ZKRUNNER_SIGNER_SOCKET: callSocket,
+        ZKRUNNER_CALL_TOKEN: token,
+      })
+      expect(late.code).not.toBe(0)
+      expect(late.stderr).toMatch(/CALL_REFUSED|no job the signer is running holds this call token/)
+      expect(signed).toHaveLength(1)
     })
 
     it('the socket signs nothing it did not observe: arbitrary bytes, a manifest or an exit code offered by the caller are refused', async () => {

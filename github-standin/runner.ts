@@ -3,6 +3,12 @@ import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import {
+  type JobScope,
+  openJobScope,
+  type ScopeOptions,
+  spawnInScope,
+} from '../agent/isolation/job-scope.ts'
 import { expandExpressions } from './expressions.ts'
 import type { RunJobContext, RunJobOutcome } from './types.ts'
 import type { ParsedWorkflow } from './workflow.ts'
@@ -27,7 +33,12 @@ export interface SelfHostedRunner {
    * service was installed for): hooks, checkout and steps run as this user, and the workspace and
    * `_temp` are its own. `workDir` must be that user's. Needs the caller to be root.
    */
-  user?: { uid: number; gid: number }
+  user?: { name?: string; uid: number; gid: number }
+  /**
+   * Where the job's scope is made when it runs as `user` (tests force the fallback with
+   * `{ cgroupRoot: null }`); see runAsSelfHostedRunner.
+   */
+  scope?: ScopeOptions
 }
 
 /**
@@ -67,6 +78,12 @@ async function giveTo(path: string, user: { uid: number; gid: number }): Promise
  * run's commit; other actions are skipped), then the job-completed hook, then kills what the job
  * left running (by its `RUNNER_TRACKING_ID`, as GitHub's runner does). A failing step skips the
  * rest; a failing hook fails the job. The completed hook runs whatever happened before it.
+ *
+ * With `user`, the runner is the ephemeral runner README's "Install on a GitHub self-hosted
+ * runner" sets up, in a service whose processes all end with it: everything the job started
+ * (hooks, checkout, steps, and whatever they left, tracking variable or not) runs in a job scope
+ * (agent/isolation/job-scope.ts) that is killed at the job's end, and a job does not start while
+ * another job's processes run as that user.
  */
 export async function runAsSelfHostedRunner(
   runner: SelfHostedRunner,
@@ -78,6 +95,24 @@ export async function runAsSelfHostedRunner(
   const say = (text: string) => {
     log += text
     runner.onLog?.(text)
+  }
+  let scope: JobScope | undefined
+  if (runner.user) {
+    try {
+      scope = await openJobScope(
+        {
+          name: runner.user.name ?? String(runner.user.uid),
+          uid: runner.user.uid,
+          gid: runner.user.gid,
+        },
+        // Unique to this job on this host: two stand-ins (two stacks) number their runs alike.
+        `github-${run.id}-${run.run_attempt}-${randomUUID().slice(0, 8)}`,
+        runner.scope,
+      )
+    } catch (e) {
+      say(`The runner could not start the job: ${(e as Error).message}\n`)
+      return { conclusion: 'failure', log }
+    }
   }
   const temp = await mkdtemp(join(runner.workDir, '_temp-'))
   const workspace = join(runner.workDir, repo.name, repo.name)
@@ -148,14 +183,17 @@ export async function runAsSelfHostedRunner(
 
   const exec = (argv: string[], env: NodeJS.ProcessEnv, cwd: string) =>
     new Promise<number>((resolve) => {
-      const child = spawn(argv[0]!, argv.slice(1), {
+      const options = {
         cwd,
         env,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
         ...(runner.user ? { uid: runner.user.uid, gid: runner.user.gid } : {}),
-      })
-      child.stdout.on('data', (b: Buffer) => say(b.toString()))
-      child.stderr.on('data', (b: Buffer) => say(b.toString()))
+      }
+      const child = scope
+        ? spawnInScope(scope, argv, options)
+        : spawn(argv[0]!, argv.slice(1), options)
+      child.stdout!.on('data', (b: Buffer) => say(b.toString()))
+      child.stderr!.on('data', (b: Buffer) => say(b.toString()))
       child.on('error', (e) => {
         say(`${argv[0]}: ${e.message}\n`)
         resolve(127)
@@ -228,6 +266,13 @@ export async function runAsSelfHostedRunner(
       say('Cleaning up orphan processes\n')
       for (const o of orphans) say(`Terminate orphan process: pid (${o.pid}) (${o.name})\n`)
     }
+    // What dropped the tracking variable: the whole scope ends with the job.
+    const left = await scope?.end().catch((e: Error) => {
+      say(`The job's processes could not all be ended: ${e.message}\n`)
+      failed = true
+      return 0
+    })
+    if (left) say(`Ended ${left} process(es) the job left running as ${scope!.user.name}\n`)
     await rm(temp, { recursive: true, force: true })
   }
   return { conclusion: failed ? 'failure' : 'success', log }

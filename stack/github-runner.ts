@@ -119,7 +119,7 @@ export async function startGithubRunner(input: GithubRunnerInput): Promise<Stack
     onLine: (line) => input.log(`[github-signer] ${line}`),
   })
   input.log(
-    `GitHub jobs run as ${jobUser.name} (uid ${jobUser.uid}) through the signer at ${socketPath}: they cannot read the runner key`,
+    `GitHub jobs run as ${jobUser.name} (uid ${jobUser.uid}) through the signer at ${socketPath}: they cannot read the runner key; each runs in a job scope that ends with it, one job of ${jobUser.name} at a time`,
   )
   // The runner's own environment (its service's, plus its `.env`): nothing of the agent's.
   const env: NodeJS.ProcessEnv = {

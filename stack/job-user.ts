@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { busyJobScopesOf, processesOf } from '../agent/isolation/job-scope.ts'
 import { type JobUser, lookupUser } from '../agent/isolation/job-user.ts'
 
 /** The unprivileged user the stack's jobs run as, created once when missing. */
@@ -75,4 +76,41 @@ export function stackJobUser(buildsDir: string, log: (line: string) => void): Jo
   }
   log(`jobs run as ${user.name} (uid ${user.uid}): they cannot read the runner key`)
   return user
+}
+
+/**
+ * Runs the stack's jobs one at a time when they share the job user (GitLab's and GitHub's alike),
+ * as README's runner set-up has operators do: a job refuses to start while another job's processes
+ * run as its user (agent/isolation/job-scope.ts). Before each job it also waits, within a bound,
+ * for jobs of that user started by something else (another stack on the same host) to end; past
+ * the bound the job starts and is refused with the reason.
+ */
+export function oneJobAtATime(
+  user: JobUser | undefined,
+  log: (line: string) => void,
+): <T>(job: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve()
+  return (job) => {
+    const turn = tail.then(async () => {
+      if (user) await untilUserIdle(user, log)
+      return job()
+    })
+    tail = turn.catch(() => {})
+    return turn
+  }
+}
+
+/**
+ * Waits (polling: another process's exit has no event to wait on) until `user` runs nothing and
+ * no job scope of it holds a process (a GitLab stage's agent, root, is in its job's scope).
+ */
+async function untilUserIdle(user: JobUser, log: (line: string) => void): Promise<void> {
+  const bound = Date.now() + 10 * 60_000
+  let said = false
+  const busy = () => processesOf(user.uid).length > 0 || busyJobScopesOf(user).length > 0
+  while (busy() && Date.now() < bound) {
+    if (!said) log(`waiting for the processes of ${user.name} (another job on this host) to end`)
+    said = true
+    await new Promise((r) => setTimeout(r, 500))
+  }
 }

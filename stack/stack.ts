@@ -35,7 +35,7 @@ import {
 } from './deploy.ts'
 import { githubRunnerDirs, startGithubRunner } from './github-runner.ts'
 import { JobLedger } from './job-ledger.ts'
-import { stackJobUser } from './job-user.ts'
+import { oneJobAtATime, stackJobUser } from './job-user.ts'
 import { agentCommand, runWithExecutor } from './local-runner.ts'
 import { startPageServer } from './page-server.ts'
 import { PRIVATE_PROJECT, privateSample, privateSampleCommit } from './private-sample.ts'
@@ -464,6 +464,9 @@ async function bringUp(
   const jobUser = stackJobUser(buildsDir, log)
   if (jobUser) agentEnv.ZKRUNNER_JOB_USER = jobUser.name
   else delete agentEnv.ZKRUNNER_JOB_USER
+  // GitLab's and GitHub's jobs share the job user: one at a time (a job user's next job is refused
+  // while another job's processes run as it).
+  const jobTurn = oneJobAtATime(jobUser, log)
   // The runner's own copy of the private sample's opening: it runs a checkout only when the commit
   // opens the commitment (README: "Private services", step 4).
   const { salt, providerUrl, project } = priv.coordinates
@@ -532,29 +535,31 @@ async function bringUp(
     ],
     control: true,
     runJob: async ({ project, pipeline, job, variables }) =>
-      runWithExecutor(
-        (spec, options) => sup.exec(spec, options),
-        {
-          ci,
-          projectDir: SAMPLE_PROJECT_DIR,
-          projectPath: project.path ?? 'zkrunner/sample-primes',
-          jobId: job.id,
-          pipelineId: pipeline.id,
-          sha: pipeline.sha,
-          variables,
-        },
-        agent,
-        agentEnv,
-        buildsDir,
-        prefixed('job'),
-        takeKillFault(),
-        jobUser,
-      ).then(async (outcome) => {
-        // After a crash the operator's `zkrunner-agent resume` (at boot) finishes what the agent left.
-        if (killed) await runAgent(sup, agent, ['resume'], agentEnv, prefixed('job'))
-        killed = false
-        return outcome
-      }),
+      jobTurn(() =>
+        runWithExecutor(
+          (spec, options) => sup.exec(spec, options),
+          {
+            ci,
+            projectDir: SAMPLE_PROJECT_DIR,
+            projectPath: project.path ?? 'zkrunner/sample-primes',
+            jobId: job.id,
+            pipelineId: pipeline.id,
+            sha: pipeline.sha,
+            variables,
+          },
+          agent,
+          agentEnv,
+          buildsDir,
+          prefixed('job'),
+          takeKillFault(),
+          jobUser,
+        ).then(async (outcome) => {
+          // After a crash the operator's `zkrunner-agent resume` (at boot) finishes what the agent left.
+          if (killed) await runAgent(sup, agent, ['resume'], agentEnv, prefixed('job'))
+          killed = false
+          return outcome
+        }),
+      ),
   })
   standins.push(gitlab)
 
@@ -596,15 +601,17 @@ async function bringUp(
     runnerName: GITHUB_RUNNER_NAME,
     runnerSlots: 1,
     runJob: (ctx) =>
-      runAsSelfHostedRunner(
-        {
-          ...githubRunner.runner,
-          onLog: (text) => {
-            for (const line of text.split('\n')) if (line) prefixed('job')(line)
+      jobTurn(() =>
+        runAsSelfHostedRunner(
+          {
+            ...githubRunner.runner,
+            onLog: (text) => {
+              for (const line of text.split('\n')) if (line) prefixed('job')(line)
+            },
           },
-        },
-        workflow,
-        ctx,
+          workflow,
+          ctx,
+        ),
       ),
   })
   standins.push(github)

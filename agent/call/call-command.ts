@@ -95,32 +95,64 @@ export function paramsOf(pairs: readonly string[]): Record<string, string> {
   return out
 }
 
-/** Runs one call from the command line; resolves with what was printed's source. */
+/** What one call asks: the driver, its `--param` pairs, whether to wait, and where results go. */
+export interface CallOptions {
+  driver: string
+  params: string[]
+  wait: boolean
+  out?: string
+}
+
+/**
+ * Runs one call from the command line, in the job's own process: only where that process may
+ * hold the runner key (a job that runs as the agent's own user). Where jobs are kept from the key,
+ * `call` goes through the signer instead (callThroughSigner), which holds the key, the budget and
+ * the ledger outside the job.
+ */
 export async function runCall(
   config: AgentConfig,
-  opts: { driver: string; params: string[]; wait: boolean; out?: string },
+  opts: CallOptions,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): Promise<CallResult> {
-  const { callBudgetPerJob, callBudgetPerService, gateways, genuineCode, creditToken } = config
-  if (callBudgetPerJob === undefined || callBudgetPerService === undefined)
+  checkCallConfig(config)
+  const outer = await runningOuterJob(config.dataDir, outerJobFromEnv(env))
+  return callFor(config, outer, opts, log)
+}
+
+/** Refuses a call on a runner whose operator set no budget, or that cannot verify results. */
+function checkCallConfig(config: AgentConfig): void {
+  if (config.callBudgetPerJob === undefined || config.callBudgetPerService === undefined)
     throw new AgentError(
       AgentErrorCode.CALL_BUDGET_EXHAUSTED,
       'this runner has no call budget (callBudgetPerJob and callBudgetPerService): it makes no driver calls',
     )
-  if (!gateways || !genuineCode || !creditToken)
+  if (!config.gateways || !config.genuineCode || !config.creditToken)
     throw new AgentError(
       AgentErrorCode.INVALID_CONFIG,
       'call verifies the driver result: set gateways, genuineCode and creditToken',
     )
+}
+
+/**
+ * One call for `outer` (a job this runner runs, by its own record), with the runner key, the
+ * operator's budgets and the ledger of `config`. The signer calls it for the jobs it runs.
+ */
+export async function callFor(
+  config: AgentConfig,
+  outer: OuterJob,
+  opts: CallOptions,
+  log: (line: string) => void,
+): Promise<CallResult> {
+  checkCallConfig(config)
+  const { gateways, genuineCode, creditToken } = config
   // TokenId.derive(credit token address): the same derivation as a service's receipt token.
-  const creditTokenId = receiptTokenIdOf(creditToken)
+  const creditTokenId = receiptTokenIdOf(creditToken!)
   if (!creditTokenId.ok)
     throw new AgentError(
       AgentErrorCode.INVALID_CONFIG,
       `creditToken: ${creditTokenId.error.message}`,
     )
-  const outer = await runningOuterJob(config.dataDir, outerJobFromEnv(env))
   const driver = parseWith(PublicKeySchema, opts.driver)
   if (!driver.ok)
     throw new AgentError(AgentErrorCode.CALL_REFUSED, `${opts.driver}: not a service address`)
@@ -128,7 +160,7 @@ export async function runCall(
   const key = await loadRunnerKey(config)
   const worker = new WorkerClient(config.workerUrl)
   const chain = new GraphqlChainReader(config.minaGraphqlUrl, config.archiveUrl)
-  const reader = await createVerifiedReader(gateways)
+  const reader = await createVerifiedReader(gateways!)
   try {
     return await callDriver(
       {
@@ -144,15 +176,15 @@ export async function runCall(
         readDescriptor: (cid) => reader.readCid(cid),
         wallet: devKeyWallet(key.privateKey),
         poseidon: async (fields) => Poseidon.hash(fields.map((f) => Field(f))).toBigInt(),
-        budget: { perJob: callBudgetPerJob, perService: callBudgetPerService },
+        budget: { perJob: config.callBudgetPerJob!, perService: config.callBudgetPerService! },
         ledger: fileCallLedger(config.dataDir),
         verify: (target) =>
           verifyFromEndpoints(
             {
               minaGraphqlUrl: config.minaGraphqlUrl,
               archiveUrl: config.archiveUrl,
-              gateways,
-              genuine: { creditTokenId: creditTokenId.value, code: genuineCode },
+              gateways: gateways!,
+              genuine: { creditTokenId: creditTokenId.value, code: genuineCode! },
             },
             target,
           ),

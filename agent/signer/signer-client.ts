@@ -1,8 +1,15 @@
+import { mkdir, writeFile } from 'node:fs/promises'
 import { createConnection } from 'node:net'
+import { dirname, isAbsolute, join, normalize } from 'node:path'
 import { createInterface } from 'node:readline'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import type { JobIo } from '../pipeline/run-command.ts'
-import type { SignerFrame, SignerRequest, SignerRunRequest } from './signer-protocol.ts'
+import type {
+  SignerCallRequest,
+  SignerFrame,
+  SignerRequest,
+  SignerRunRequest,
+} from './signer-protocol.ts'
 
 /**
  * `zkrunner-agent run` through the signer: sends the one request (the command and the caller's
@@ -31,12 +38,51 @@ export async function signerJobStatus(
   return { phase: end.phase, ...(end.bundleCid ? { bundleCid: end.bundleCid } : {}) }
 }
 
-/** Sends one request; mirrors output frames to `io`; resolves with the last frame (exit or status). */
+/** A driver call made by the signer for this job: the inner job and, waited for, its bundle. */
+export interface SignerCallResult {
+  jobId: string
+  cumulativeAmount: string
+  result?: { bundleCid: string; manifestDigest: string; exitCode: number | null; outDir: string }
+}
+
+/**
+ * `zkrunner-agent call` from a job the signer runs: the signer (which holds the key, the budgets
+ * and the ledger) makes the call for the job its token names, verifies the result, and sends the
+ * verified files, which are written under `outDir` here, as the job's own user.
+ */
+export async function callThroughSigner(
+  socketPath: string,
+  request: SignerCallRequest,
+  outDir: string,
+): Promise<SignerCallResult> {
+  const files: { path: string; bytes: Buffer }[] = []
+  const end = await askSigner(socketPath, request, undefined, (path, bytes) =>
+    files.push({ path, bytes }),
+  )
+  if (end.t !== 'call')
+    throw new AgentError(AgentErrorCode.SIGNER_REFUSED, 'the signer answered no call')
+  for (const f of files) {
+    const rel = normalize(f.path)
+    // The signer's paths are its own verified ones; still, nothing lands outside `outDir`.
+    if (isAbsolute(rel) || rel.startsWith('..')) continue
+    const target = join(outDir, rel)
+    await mkdir(dirname(target), { recursive: true })
+    await writeFile(target, f.bytes)
+  }
+  return {
+    jobId: end.jobId,
+    cumulativeAmount: end.cumulativeAmount,
+    ...(end.result ? { result: { ...end.result, outDir } } : {}),
+  }
+}
+
+/** Sends one request; mirrors output frames to `io`; resolves with the last frame (exit, status or call). */
 function askSigner(
   socketPath: string,
   request: SignerRequest,
   io: JobIo = { stdout: process.stdout, stderr: process.stderr },
-): Promise<Extract<SignerFrame, { t: 'exit' | 'status' }>> {
+  onFile: (path: string, bytes: Buffer) => void = () => {},
+): Promise<Extract<SignerFrame, { t: 'exit' | 'status' | 'call' }>> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath)
     let settled = false
@@ -66,7 +112,9 @@ function askSigner(
       }
       if (frame.t === 'out') io.stdout.write(Buffer.from(frame.d, 'base64'))
       else if (frame.t === 'err') io.stderr.write(Buffer.from(frame.d, 'base64'))
-      else if (frame.t === 'exit' || frame.t === 'status') done(() => resolve(frame))
+      else if (frame.t === 'file') onFile(frame.path, Buffer.from(frame.d, 'base64'))
+      else if (frame.t === 'exit' || frame.t === 'status' || frame.t === 'call')
+        done(() => resolve(frame))
       else if (frame.t === 'error')
         done(() =>
           reject(

@@ -48,9 +48,28 @@ export const SignerStatusRequestSchema = z.strictObject({
   jobId: z.string().max(256),
 })
 
-/** Every request the signer answers: run a job, or say where one stands. */
+/**
+ * A driver call (`zkrunner-agent call`) from inside a job the signer runs. The job names nothing
+ * about itself: its call token (`ZKRUNNER_CALL_TOKEN`, given to that job alone while it runs)
+ * says which job calls, and the signer holds the key, the budget and the ledger. Job code that
+ * talks to the socket itself gets no further than `call` would.
+ */
+export const SignerCallRequestSchema = z.strictObject({
+  v: z.literal(1),
+  op: z.literal('call'),
+  token: z.string().regex(/^[0-9a-f]{64}$/),
+  driver: z.string().max(256),
+  /** `NAME=VALUE` pairs as given to `--param`. */
+  params: z.array(z.string().max(65_536)).max(256),
+  wait: z.boolean(),
+})
+/** A driver call asked of the signer. */
+export type SignerCallRequest = z.infer<typeof SignerCallRequestSchema>
+
+/** Every request the signer answers: run a job, make a driver call for one, or say where one stands. */
 export const SignerRequestSchema = z.discriminatedUnion('op', [
   SignerRunRequestSchema,
+  SignerCallRequestSchema,
   SignerStatusRequestSchema,
 ])
 /** A request to the signer. */
@@ -70,10 +89,20 @@ export const SIGNER_REQUEST_TIMEOUT_MS = 10_000
 
 /**
  * What the signer sends back, one JSON line each: the job's output as it comes (`out`, `err`,
- * base64), then how it ended (`exit`) or why it was refused (`error`).
+ * base64), then how it ended (`exit`) or why it was refused (`error`); for a driver call, the
+ * verified files (`file`) and then the call (`call`).
  */
 export type SignerFrame =
   | { t: 'out' | 'err'; d: string }
   | { t: 'exit'; code: number }
   | { t: 'status'; phase: string | null; bundleCid?: string }
+  /** A verified file of a driver call's result (`files/…` or `outputs.json`), base64. */
+  | { t: 'file'; path: string; d: string }
+  /** How a driver call ended: the inner job, and with `wait` its verified bundle. */
+  | {
+      t: 'call'
+      jobId: string
+      cumulativeAmount: string
+      result?: { bundleCid: string; manifestDigest: string; exitCode: number | null }
+    }
   | { t: 'error'; code: string; message: string }

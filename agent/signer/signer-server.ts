@@ -3,6 +3,7 @@ import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
+import type { OuterJob } from '../call/call-driver.ts'
 import { checkedOutCommit } from '../checkout-commit.ts'
 import type { AgentConfig } from '../config.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
@@ -11,7 +12,9 @@ import { type Isolation, userEnv } from '../isolation/job-user.ts'
 import { jobIdentity } from '../job-identity.ts'
 import { runCommand } from '../pipeline/run-command.ts'
 import { Spool } from '../spool/spool.ts'
+import { CALL_TOKEN_VARIABLE, CallGrants } from './call-grants.ts'
 import { checkJobBinding, signerBinding } from './job-binding.ts'
+import { type MakeCall, signerCall } from './signer-call.ts'
 import {
   MAX_REQUEST_BYTES,
   MAX_SIGNER_CONNECTIONS,
@@ -50,6 +53,12 @@ function finish(socket: Socket): void {
 export interface SignerServer {
   socketPath: string
   server: Server
+  /**
+   * Lets the job `outer` make driver calls here until `revoke`: the token goes into that job's
+   * environment (`ZKRUNNER_CALL_TOKEN`). The signer does this itself for the jobs it runs; the
+   * custom executor, which runs its jobs itself, for its own.
+   */
+  grantCalls(outer: OuterJob): { token: string; revoke(): void }
   close(): Promise<void>
 }
 
@@ -84,6 +93,13 @@ export async function startSigner(
   isolation: Isolation,
   socketPath: string,
   log: (line: string) => void = () => {},
+  /** How a driver call is made (callFor with this config; tests answer with doubles). */
+  makeCall?: MakeCall,
+  /**
+   * Only driver calls, for the jobs granted with `grantCalls` (the custom executor's per-job
+   * socket): no job is run or bound to a provider here, so no provider settings are needed.
+   */
+  callsOnly = false,
 ): Promise<SignerServer> {
   const jobUser = isolation.user
   if (!jobUser)
@@ -92,8 +108,16 @@ export async function startSigner(
       'the signer runs jobs as jobUser (ZKRUNNER_JOB_USER) and needs root: without it the job would run as the key owner',
     )
   // Validated once: a signer that cannot ask the provider where a job runs does not start.
-  const binding = signerBinding(config)
+  const binding = callsOnly ? null : signerBinding(config)
   const inFlight = new Set<string>()
+  // Driver calls (`zkrunner-agent call`) of the jobs running now, each by its own token.
+  const grants = new CallGrants()
+  const call: MakeCall =
+    makeCall ??
+    (async (outer, opts) => {
+      const { callFor } = await import('../call/call-command.ts')
+      return callFor(config, outer, opts, (line) => log(`job ${outer.jobId}: call: ${line}`))
+    })
 
   async function serve(socket: Socket, line: string, running: () => void): Promise<void> {
     let request: unknown
@@ -106,8 +130,34 @@ export async function startSigner(
     if (!parsed.success)
       throw new AgentError(
         AgentErrorCode.SIGNER_REFUSED,
-        `the signer only runs jobs ({ v: 1, op: "run", command, args, cwd, vars, options }) and says where one stands (op "status"); it signs nothing it did not observe: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+        `the signer only runs jobs ({ v: 1, op: "run", command, args, cwd, vars, options }), makes the driver calls of the jobs it runs (op "call", with the job's token) and says where one stands (op "status"); it signs nothing it did not observe: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
       )
+    if (callsOnly && parsed.data.op !== 'call')
+      throw new AgentError(
+        AgentErrorCode.SIGNER_REFUSED,
+        'this socket makes driver calls only (op "call"): the job runs under the agent already',
+      )
+    if (parsed.data.op === 'call') {
+      const outcome = await signerCall(parsed.data, grants, call, running)
+      for (const f of outcome.files)
+        send(socket, { t: 'file', path: f.path, d: f.bytes.toString('base64') })
+      const { jobId, cumulativeAmount, result } = outcome.call
+      send(socket, {
+        t: 'call',
+        jobId,
+        cumulativeAmount,
+        ...(result
+          ? {
+              result: {
+                bundleCid: result.bundleCid,
+                manifestDigest: result.manifestDigest,
+                exitCode: result.exitCode,
+              },
+            }
+          : {}),
+      })
+      return
+    }
     if (parsed.data.op === 'status') {
       const spool = new Spool(config.dataDir)
       const { jobId } = parsed.data
@@ -163,7 +213,7 @@ export async function startSigner(
         `busy: ${MAX_SIGNER_RUNS} jobs are running; try again when one ends`,
       )
     // The caller names the job; the Worker and the provider say whether it is this runner's now.
-    await checkJobBinding(binding, identity.meta)
+    await checkJobBinding(binding!, identity.meta)
     // Checked again after the wait: another ask for the same job may have started meanwhile.
     if (inFlight.has(jobId))
       throw new AgentError(AgentErrorCode.INVALID_CONFIG, `job ${jobId} is already running`)
@@ -173,6 +223,13 @@ export async function startSigner(
         `busy: ${MAX_SIGNER_RUNS} jobs are running; try again when one ends`,
       )
     inFlight.add(jobId)
+    // The job's driver calls come back with this token, and only while it runs: the outer job
+    // they spend for is this record, never the caller's word.
+    const token = grants.grant({
+      jobId,
+      service: identity.meta.service,
+      ...(identity.meta.callPath?.length ? { callPath: identity.meta.callPath } : {}),
+    })
     try {
       // From here the job's own output keeps the connection busy or not: no idle cut.
       running()
@@ -191,7 +248,11 @@ export async function startSigner(
             host: vars,
             ci: vars,
             parameters: options.passEnv,
-            overrides: userEnv(isolation),
+            overrides: {
+              ...userEnv(isolation),
+              [CALL_TOKEN_VARIABLE]: token,
+              ZKRUNNER_SIGNER_SOCKET: socketPath,
+            },
           }),
           isolation,
           mismatch: identity.mismatch,
@@ -202,6 +263,7 @@ export async function startSigner(
       )
       send(socket, { t: 'exit', code })
     } finally {
+      grants.revoke(token)
       inFlight.delete(jobId)
     }
   }
@@ -283,6 +345,10 @@ export async function startSigner(
   return {
     socketPath,
     server,
+    grantCalls(outer) {
+      const token = grants.grant(outer)
+      return { token, revoke: () => grants.revoke(token) }
+    },
     close: () =>
       new Promise<void>((resolve) => server.close(() => resolve())).then(() =>
         rm(socketPath, { force: true }),
