@@ -14,6 +14,8 @@ export interface PageConfig {
   genuineCode: GenuineCode
   devKey?: string
   maxHeartbeatAgeSlots?: number
+  /** The page sends dummy proofs (a chain that verifies none): it compiles no contract. */
+  dummyProofs?: boolean
 }
 
 const SITE_ROOT = new URL('../static-site/', import.meta.url).pathname

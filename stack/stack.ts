@@ -295,8 +295,8 @@ async function bringUp(
     onLine: prefixed('chain'),
   })
   // Transactions are proved only when the node verifies proofs (`ZKRUNNER_CHAIN_PROOFS=true`):
-  // against one that does not, a proof costs minutes and proves nothing to anyone (the page's own
-  // deposits still prove in the browser, and the contracts' tests prove every method).
+  // against one that does not, a proof costs minutes and proves nothing to anyone (the page then
+  // sends dummy proofs too; the contracts' tests prove every method).
   const prove = await chainVerifiesProofs(chainBase)
   if (!prove)
     log(
@@ -747,6 +747,10 @@ async function bringUp(
     genuineCode: deployment.genuine,
     devKey: pageUserKey.toBase58(),
     maxHeartbeatAgeSlots: HEARTBEAT_MAX_AGE_SLOTS,
+    // The ledger's largest circuit (processBatch, 28,522 rows) takes the browser's WebAssembly
+    // backend over half an hour to compile on two busy cores, and every ledger method compiles
+    // with it: against a chain that verifies no proofs the page proves nothing, as the stack.
+    dummyProofs: !prove,
   })
   closers.push(page.close)
   urls.page = page.url

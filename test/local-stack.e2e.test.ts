@@ -565,10 +565,11 @@ describe('the local stack', () => {
   })
 
   test(
-    'the page deposits by proving in a web worker, signed and sent through Auro',
+    'the page deposits into the ledger from its web worker, signed and sent through Auro',
     async () => {
-      // o1js compiles the token and the service contract in WebAssembly in the page's worker, then
-      // proves each deposit: minutes on two cores, which is why the stack also deposits at start.
+      // The page's worker builds the deposit into the service's ledger; against the stack's chain,
+      // which verifies no proofs, it sends a dummy proof (compiling the ledger in WebAssembly takes
+      // over half an hour here; ZKRUNNER_CHAIN_PROOFS=true makes the page prove).
       const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
       const context = await launchChromium(profile)
       const service = PublicKey.fromBase58(stack.deployment.service)
@@ -613,9 +614,8 @@ describe('the local stack', () => {
             .toBe(before + amount)
         }
 
-        // One deposit, through Auro (how a user pays): each deposit compiles the circuits afresh in
-        // WebAssembly and proves once, about a quarter of an hour on two busy cores; the dev key's
-        // deposit differs only in who signs, and the stack deposits for it at start.
+        // One deposit, through Auro (how a user pays); the dev key's deposit differs only in who
+        // signs, and the stack deposits for it at start.
         expect(await page.locator('[data-role="wallet"]').textContent()).toMatch(/^Dev key/)
         await page.getByRole('button', { name: 'Connect Auro' }).click()
         await expect
