@@ -1,7 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { createBase58check } from '@scure/base'
 import { expect, test } from 'vitest'
-import { decodeBase58check } from './base58check.ts'
+import { decodeBase58check, encodeBase58check } from './base58check.ts'
 
 const reference = createBase58check(sha256)
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
@@ -16,7 +16,7 @@ const decoded = (text: string): Uint8Array | undefined => {
   }
 }
 
-test('decodes what @scure/base encodes: every length 0..70, leading zero bytes, all-zero payloads', () => {
+test('decodes what @scure/base encodes, and encodes as it does: every length 0..70, leading zero bytes, all-zero payloads', () => {
   for (let n = 0; n <= 70; n++) {
     for (const payload of [
       random(n),
@@ -26,6 +26,7 @@ test('decodes what @scure/base encodes: every length 0..70, leading zero bytes, 
     ]) {
       const text = reference.encode(payload)
       expect(decodeBase58check(text), text).toEqual(payload)
+      expect(encodeBase58check(payload)).toBe(text)
     }
   }
 })
