@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { processesOf, type ScopeOptions, unifiedCgroupRoot } from '../agent/isolation/job-scope.ts'
-import { lookupUser } from '../agent/isolation/job-user.ts'
+import { ensureSystemUser } from '../agent/isolation/job-user.ts'
 import { runAsSelfHostedRunner } from './runner.ts'
 import { startGithubStandin } from './server.ts'
 import type { GithubStandin, StandinRepo } from './types.ts'
@@ -37,14 +37,10 @@ const inputs = {
   LIMIT: '100',
 }
 
-const jobUser = (() => {
-  if (process.getuid?.() !== 0) return undefined
-  try {
-    return lookupUser('zkrunner-job')
-  } catch {
-    return undefined
-  }
-})()
+// A job user of this file's own, made when missing: a user other tests (or a local stack) share
+// could be running a job of theirs, and a job user runs one job at a time. Only root can switch
+// users, so only root runs these.
+const jobUser = process.getuid?.() === 0 ? ensureSystemUser('zkrunner-test-ghjob') : undefined
 
 let standin: GithubStandin | undefined
 let work: string | undefined

@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { busyJobScopesOf, processesOf } from '../agent/isolation/job-scope.ts'
-import { type JobUser, lookupUser } from '../agent/isolation/job-user.ts'
+import { ensureSystemUser, type JobUser, lookupUser } from '../agent/isolation/job-user.ts'
 
 /** The unprivileged user the stack's jobs run as, created once when missing. */
 export const STACK_JOB_USER = 'zkrunner-job'
@@ -33,33 +32,21 @@ export function stackJobUser(buildsDir: string, log: (line: string) => void): Jo
     return undefined
   }
   let user: JobUser | undefined
-  for (const name of [STACK_JOB_USER, 'nobody']) {
-    try {
-      user = lookupUser(name)
-      break
-    } catch {}
-    if (name !== STACK_JOB_USER) continue
-    const r = spawnSync(
-      'useradd',
-      [
-        '--system',
-        '--no-create-home',
-        '--home-dir',
-        '/nonexistent',
-        '--shell',
-        '/usr/sbin/nologin',
-        name,
-      ],
-      { encoding: 'utf8' },
-    )
-    if (r.status === 0) {
-      log(`created the system user ${name} for jobs`)
+  try {
+    const existed = (() => {
       try {
-        user = lookupUser(name)
-        break
-      } catch {}
-    } else
-      log(`useradd ${name} failed (${(r.stderr || r.error?.message || '').trim()}): trying nobody`)
+        return lookupUser(STACK_JOB_USER)
+      } catch {
+        return undefined
+      }
+    })()
+    user = existed ?? ensureSystemUser(STACK_JOB_USER)
+    if (!existed) log(`created the system user ${STACK_JOB_USER} for jobs`)
+  } catch (e) {
+    log(`${(e as Error).message}: trying nobody`)
+    try {
+      user = lookupUser('nobody')
+    } catch {}
   }
   if (!user) {
     log(

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { lookupUser } from '../isolation/job-user.ts'
+import { ensureSystemUser } from '../isolation/job-user.ts'
 
 // Attack (review of the GitLab custom executor, issue 14): every GitLab job of a runner runs as
 // the one job user. A job's stage leaves a process behind with `setsid` and a scrubbed
@@ -19,14 +19,10 @@ const root = new URL('../..', import.meta.url).pathname
 const NODE = join(root, 'node_modules/.bin/node')
 const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
 
-const jobUser = (() => {
-  if (process.getuid?.() !== 0) return undefined
-  try {
-    return lookupUser('zkrunner-job')
-  } catch {
-    return undefined
-  }
-})()
+// A job user of this file's own, made when missing: a user other tests (or a local stack) share
+// could be running a job of theirs, and a job user runs one job at a time. Only root can switch
+// users, so only root runs these.
+const jobUser = process.getuid?.() === 0 ? ensureSystemUser('zkrunner-test-exec') : undefined
 
 let base: string
 const leftovers: number[] = []

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 
@@ -18,6 +19,38 @@ export function lookupUser(spec: string, passwd = readFileSync('/etc/passwd', 'u
       return { name, uid: Number(uid), gid: Number(gid), home: home || '/' }
   }
   throw new AgentError(AgentErrorCode.INVALID_CONFIG, `jobUser ${spec}: no such user`)
+}
+
+/**
+ * The system user `name`, created (as root, with `useradd --system`, no home, no login shell) when
+ * missing. useradd refuses while another holds the passwd lock, so a busy lock is tried again.
+ */
+export function ensureSystemUser(name: string): JobUser {
+  let why = ''
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      return lookupUser(name)
+    } catch {}
+    const r = spawnSync(
+      'useradd',
+      [
+        '--system',
+        '--no-create-home',
+        '--home-dir',
+        '/nonexistent',
+        '--shell',
+        '/usr/sbin/nologin',
+        name,
+      ],
+      { encoding: 'utf8' },
+    )
+    if (r.status === 0) return lookupUser(name)
+    why = (r.stderr || r.error?.message || `exit ${r.status}`).trim()
+    // Exit 9: the user appeared meanwhile (another process made it); 10: the lock was busy.
+    if (r.status !== 9 && r.status !== 10) break
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+  }
+  throw new AgentError(AgentErrorCode.INVALID_CONFIG, `useradd ${name} failed: ${why}`)
 }
 
 /** Whether the job is kept from the runner key, and how; `note` is the line the agent logs. */
