@@ -239,6 +239,27 @@ function executorEnv(jobId: string, project: string, extra: NodeJS.ProcessEnv = 
 
 // Each test runs the real CLI several times (a Node start with the TypeScript loader each): slow
 // on a loaded host.
+/**
+ * The job user runs `zkrunner-agent` from this checkout, as it would from an install it can reach,
+ * so every directory above the checkout must let others pass (x, not r). A fresh clone under a
+ * private temporary directory does not: the way is opened for a test and closed again after it
+ * (the returned function).
+ */
+function openWayToCheckout(): () => void {
+  const opened: { dir: string; mode: number }[] = []
+  for (let dir = root.replace(/\/$/, ''); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777
+    if ((mode & 0o001) === 0) {
+      opened.push({ dir, mode })
+      chmodSync(dir, mode | 0o001)
+    }
+    if (dir === dirname(dir)) break
+  }
+  return () => {
+    for (const { dir, mode } of opened) chmodSync(dir, mode)
+  }
+}
+
 describe("the runner's key stays with the runner", { timeout: 300_000 }, () => {
   it.skipIf(!asRoot)(
     'run: a job as jobUser cannot read the key through its environment, the key file or /proc/<agent pid>/environ',
@@ -298,6 +319,8 @@ describe("the runner's key stays with the runner", { timeout: 300_000 }, () => {
   it.skipIf(!asRoot)(
     "executor run: a job's driver calls go to the agent, with the runner's budget, never the job's own",
     async () => {
+      const closeWay = openWayToCheckout()
+      onTestFinished(closeWay)
       const jobId = randomBytes(16).toString('hex')
       const project = join(work, `project-${jobId}`)
       const scripts = await mkdtemp(join(base, 'scripts-'))
@@ -681,21 +704,10 @@ describe.skipIf(!asRoot)(
     /** The job user's build directory. */
     let jobDir: string
 
-    // The job user runs `zkrunner-agent run` from this checkout, as it would from an install it
-    // can reach, so every directory above the checkout must let others pass (x, not r). A fresh
-    // clone under a private temporary directory does not: the way is opened for these tests and
-    // closed again after them.
-    const opened: { dir: string; mode: number }[] = []
+    let closeWay: () => void = () => {}
 
     beforeAll(async () => {
-      for (let dir = root.replace(/\/$/, ''); ; dir = dirname(dir)) {
-        const mode = statSync(dir).mode & 0o7777
-        if ((mode & 0o001) === 0) {
-          opened.push({ dir, mode })
-          chmodSync(dir, mode | 0o001)
-        }
-        if (dir === dirname(dir)) break
-      }
+      closeWay = openWayToCheckout()
       const runDir = join(base, 'run')
       await mkdir(runDir, { mode: 0o755 })
       socketPath = join(runDir, 'signer.sock')
@@ -776,7 +788,7 @@ describe.skipIf(!asRoot)(
     })
     afterAll(async () => {
       signer?.kill('SIGTERM')
-      for (const { dir, mode } of opened) chmodSync(dir, mode)
+      closeWay()
       await github?.close()
     })
 
