@@ -219,8 +219,21 @@ export async function proveDeposit(
   amount: bigint,
   options: { fee?: number; signers?: PrivateKey[] } = {},
 ): Promise<string> {
-  const body = await depositBody(service, payer, beneficiary, amount)
-  const tx = await proved(payer, options.fee, body)
+  return proveCall(payer, await depositBody(service, payer, beneficiary, amount), options)
+}
+
+/**
+ * A transaction of `body` proved but not sent: the zkApp command as JSON, `sender` paying the fee.
+ * Unsigned by default, for a wallet to sign; with `signers`, signed by them. The page proves its
+ * ledger calls with the bodies below (`requestWithdrawBody`, `withdrawBody`, `nextBatchBody`,
+ * `refundBody`), which this module's own calls sign and send.
+ */
+export async function proveCall(
+  sender: PublicKey,
+  body: () => Promise<void>,
+  options: { fee?: number; signers?: PrivateKey[] } = {},
+): Promise<string> {
+  const tx = await proved(sender, options.fee, body)
   if (options.signers) tx.sign(options.signers)
   return tx.toJSON()
 }
@@ -331,21 +344,33 @@ export async function processBatches(
   runner: PublicKey,
 ): Promise<number> {
   const ledgerAddress = await ledgerOf(service)
-  const ledger = new ChannelLedger(ledgerAddress)
   let sent = 0
   for (;;) {
-    await fetchAll([ledgerAddress])
-    const books = await readLedgerBooks(ledgerAddress)
-    ledgerReducer.setContractInstance(ledger)
-    const batches = await ledgerReducer.prepareBatches()
-    const first = batches[0]
-    if (!first) return sent
-    const pending = await run(payer, [], async () => {
-      await ledger.processBatch(first.batch, first.proof, bookMap(books.committed), runner)
-    })
-    await waitIncluded(pending)
+    const body = await nextBatchBody(ledgerAddress, runner)
+    if (!body) return sent
+    await waitIncluded(await run(payer, [], body))
     commitLedgerBatch(ledgerAddress)
     sent++
+  }
+}
+
+/**
+ * The body of the ledger's next batch (anyone may send it; `runner` is the service's runner key,
+ * public), built on the channels the chain's root commits to, rebuilt from the ledger's actions and
+ * checked against that root; null when no action waits for a batch.
+ */
+export async function nextBatchBody(
+  ledgerAddress: PublicKey,
+  runner: PublicKey,
+): Promise<(() => Promise<void>) | null> {
+  const ledger = new ChannelLedger(ledgerAddress)
+  await fetchAll([ledgerAddress])
+  const books = await readLedgerBooks(ledgerAddress)
+  ledgerReducer.setContractInstance(ledger)
+  const [first] = await ledgerReducer.prepareBatches()
+  if (!first) return null
+  return async () => {
+    await ledger.processBatch(first.batch, first.proof, bookMap(books.committed), runner)
   }
 }
 
@@ -359,12 +384,21 @@ export async function requestWithdraw(
   userKey: PrivateKey,
   closeNonce: bigint,
 ) {
-  const ledgerAddress = await ledgerOf(service)
+  const body = await requestWithdrawBody(await ledgerOf(service), userKey.toPublicKey(), closeNonce)
+  return run(payer, [userKey], body)
+}
+
+/** The body of `user`'s withdrawal request (`user` signs it). */
+export async function requestWithdrawBody(
+  ledgerAddress: PublicKey,
+  user: PublicKey,
+  closeNonce: bigint,
+): Promise<() => Promise<void>> {
   const ledger = new ChannelLedger(ledgerAddress)
-  await fetchAll([ledgerAddress], [userKey.toPublicKey()])
-  return run(payer, [userKey], async () => {
-    await ledger.requestWithdraw(userKey.toPublicKey(), UInt64.from(closeNonce))
-  })
+  await fetchAll([ledgerAddress], [user])
+  return async () => {
+    await ledger.requestWithdraw(user, UInt64.from(closeNonce))
+  }
 }
 
 /**
@@ -372,12 +406,19 @@ export async function requestWithdraw(
  * pulls it with `refund`).
  */
 export async function withdraw(payer: FeePayer, service: PublicKey, userKey: PrivateKey) {
-  const ledgerAddress = await ledgerOf(service)
+  return run(payer, [userKey], await withdrawBody(await ledgerOf(service), userKey.toPublicKey()))
+}
+
+/** The body of `user`'s withdrawal (`user` signs it). */
+export async function withdrawBody(
+  ledgerAddress: PublicKey,
+  user: PublicKey,
+): Promise<() => Promise<void>> {
   const ledger = new ChannelLedger(ledgerAddress)
-  await fetchAll([ledgerAddress], [userKey.toPublicKey()])
-  return run(payer, [userKey], async () => {
-    await ledger.withdraw(userKey.toPublicKey())
-  })
+  await fetchAll([ledgerAddress], [user])
+  return async () => {
+    await ledger.withdraw(user)
+  }
 }
 
 /**
@@ -386,25 +427,37 @@ export async function withdraw(payer: FeePayer, service: PublicKey, userKey: Pri
  * may never have held credits).
  */
 export async function refund(payer: FeePayer, service: PublicKey, userKey: PrivateKey) {
-  const ledgerAddress = await ledgerOf(service)
-  const user = userKey.toPublicKey()
+  const body = await refundBody(
+    await ledgerOf(service),
+    userKey.toPublicKey(),
+    payer.key.toPublicKey(),
+  )
+  return run(payer, [userKey], body)
+}
+
+/**
+ * The body of `user`'s refund pull (`user` signs it); `feePayer` pays for the user's receipt and
+ * credit accounts if missing.
+ */
+export async function refundBody(
+  ledgerAddress: PublicKey,
+  user: PublicKey,
+  feePayer: PublicKey,
+): Promise<() => Promise<void>> {
   const vault = new LedgerVault(ledgerAddress, creditTokenId())
   const token = new CreditToken(creditTokenAddress())
   const receipts = TokenId.derive(ledgerAddress)
   await fetchAll([ledgerAddress], [ledgerAddress, creditTokenId()], [creditTokenAddress()])
   const books = await readLedgerBooks(ledgerAddress)
   const channel = toLedgerChannel(books.committed.get(user.toBase58()))
-  const pulled = (await accountExists(user, receipts))
-    ? Mina.getBalance(user, receipts)
-    : UInt64.zero
-  const missing =
-    Number(!(await accountExists(user, receipts))) +
-    Number(!(await accountExists(user, creditTokenId())))
-  return run(payer, [userKey], async () => {
-    if (missing > 0) AccountUpdate.fundNewAccount(payer.key.toPublicKey(), missing)
+  const hasReceipts = await accountExists(user, receipts)
+  const pulled = hasReceipts ? Mina.getBalance(user, receipts) : UInt64.zero
+  const missing = Number(!hasReceipts) + Number(!(await accountExists(user, creditTokenId())))
+  return async () => {
+    if (missing > 0) AccountUpdate.fundNewAccount(feePayer, missing)
     await vault.refund(user, pulled, channel, bookMap(books.committed))
     await token.approveAccountUpdate(vault.self)
-  })
+  }
 }
 
 /**
