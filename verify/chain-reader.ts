@@ -75,6 +75,46 @@ const toBigint = (v: unknown): bigint => {
   throw new TypeError('not a number')
 }
 
+/**
+ * The `data` of a GraphQL read sent to `url` (a Mina node or the archive API); a node that does not
+ * answer, answers an HTTP error or no data is CHAIN_UNAVAILABLE. Every document sent is a read.
+ */
+export async function graphqlQuery(
+  url: string,
+  query: string,
+  fetchFn: typeof fetch = (...a) => fetch(...a),
+): Promise<Record<string, unknown>> {
+  const send = () =>
+    fetchFn(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    })
+  let res: Response
+  try {
+    res = await send()
+  } catch {
+    // Every document here is a read, so asking twice is safe. A kept-alive connection the node
+    // closed while idle fails the first request after a long pause without reaching the node.
+    try {
+      res = await send()
+    } catch {
+      throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
+    }
+  }
+  if (!res.ok)
+    throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, `${url}: HTTP ${res.status}`)
+  const body = (await res.json().catch(() => ({}))) as {
+    data?: Record<string, unknown> | null
+    errors?: { message?: string }[]
+  }
+  // A missing account comes back as `account: null` beside an error on some nodes: data wins.
+  if (!body.data) {
+    throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, body.errors?.[0]?.message ?? 'no data')
+  }
+  return body.data
+}
+
 /** Reads Mina GraphQL and the archive API with the same documents o1js sends; no o1js needed. */
 export class GraphqlChainReader implements ChainReader {
   constructor(
@@ -83,39 +123,8 @@ export class GraphqlChainReader implements ChainReader {
     readonly fetchFn: typeof fetch = (...a) => fetch(...a),
   ) {}
 
-  async #query(url: string, query: string): Promise<Record<string, unknown>> {
-    const send = () =>
-      this.fetchFn(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query }),
-      })
-    let res: Response
-    try {
-      res = await send()
-    } catch {
-      // Every document here is a read, so asking twice is safe. A kept-alive connection the node
-      // closed while idle fails the first request after a long pause without reaching the node.
-      try {
-        res = await send()
-      } catch {
-        throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
-      }
-    }
-    if (!res.ok)
-      throw new VerifyError(VerifyErrorCode.CHAIN_UNAVAILABLE, `${url}: HTTP ${res.status}`)
-    const body = (await res.json().catch(() => ({}))) as {
-      data?: Record<string, unknown> | null
-      errors?: { message?: string }[]
-    }
-    // A missing account comes back as `account: null` beside an error on some nodes: data wins.
-    if (!body.data) {
-      throw new VerifyError(
-        VerifyErrorCode.CHAIN_UNAVAILABLE,
-        body.errors?.[0]?.message ?? 'no data',
-      )
-    }
-    return body.data
+  #query(url: string, query: string): Promise<Record<string, unknown>> {
+    return graphqlQuery(url, query, this.fetchFn)
   }
 
   async zkappState(address: string): Promise<bigint[] | null> {

@@ -12,6 +12,7 @@ export {
   chainOrder,
   decodeServiceState,
   GraphqlChainReader,
+  graphqlQuery,
   ownListings,
   type RegistryEntry,
   type RegistryListing,

@@ -22,35 +22,6 @@ import type { ChannelReading } from './ledger-channel.ts'
 // account's action state) and the processed ones (up to the action state in the ledger's own
 // app state, what its channels root commits to), each folded with protocol's LedgerBook.
 
-/** The `data` of a GraphQL document sent to `url`; errors are the page's CHAIN_UNAVAILABLE. */
-export function graphqlAt(
-  url: string,
-  fetchFn: typeof fetch = (...a) => fetch(...a),
-): GraphqlQuery {
-  return async (document) => {
-    let res: Response
-    try {
-      res = await fetchFn(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: document }),
-      })
-    } catch {
-      throw new SiteError(SiteErrorCode.CHAIN_UNAVAILABLE, `${url} did not answer`)
-    }
-    const body = (await res.json().catch(() => ({}))) as {
-      data?: unknown
-      errors?: { message?: string }[]
-    }
-    if (!res.ok || !body.data)
-      throw new SiteError(
-        SiteErrorCode.CHAIN_UNAVAILABLE,
-        `${url}: ${body.errors?.[0]?.message ?? `HTTP ${res.status}`}`,
-      )
-    return body.data
-  }
-}
-
 /** Where the reading comes from: the node (trusted for state), the archive (checked), the slot. */
 export interface ChannelSources {
   node: GraphqlQuery

@@ -24,6 +24,7 @@ import {
   contentVerified,
   decodeServiceState,
   GraphqlChainReader,
+  graphqlQuery,
   ownListings,
   ranText,
   ranVouched,
@@ -41,7 +42,7 @@ import {
 import { loadConfig, type SiteConfig } from './config.ts'
 import { marketDriverFacts, unlistedDriverFacts } from './drivers.ts'
 import type { ChannelAction, ChannelReading } from './ledger-channel.ts'
-import { type ChannelSources, graphqlAt, readChannel } from './ledger-read.ts'
+import { type ChannelSources, readChannel } from './ledger-read.ts'
 import { type OperatorVersion, operatorVersion } from './operator-view.ts'
 import type { LedgerOp } from './prover/messages.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
@@ -513,8 +514,8 @@ function openService(app: App, s: MarketService): void {
 /** The chain as the channel reader asks it: the node trusted for state, the archive checked. */
 function channelSources(app: App): ChannelSources {
   return {
-    node: graphqlAt(app.config.minaGraphqlUrl),
-    archive: graphqlAt(app.config.archiveUrl),
+    node: (document) => graphqlQuery(app.config.minaGraphqlUrl, document),
+    archive: (document) => graphqlQuery(app.config.archiveUrl, document),
     serviceState: (service) => app.chain.zkappState(service),
     balance: (owner, tokenId) => app.chain.balance(owner, tokenId),
     currentSlot: () => app.chain.currentSlot(),
