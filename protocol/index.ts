@@ -362,6 +362,8 @@ export {
   checkSourceReveal,
   MAX_REVEAL_BYTES,
   parseSourceReveal,
+  type RevealGoalProgress,
+  revealGoalProgress,
   revealOpening,
   type SourceReveal,
   SourceRevealSchema,

@@ -95,6 +95,10 @@ export const ServiceDescriptorSchema = z
       description:
         'Typed outputs the job writes (`zkrunner-agent output NAME VALUE`), checked by the runner and signed in the manifest (names unique).',
     }),
+    revealGoal: Uint64Schema.optional().meta({
+      description:
+        'Private services only: the credits this version must earn (paid to its runner through its ledger) before its operator reveals the source. The page shows progress toward it from the chain; a promise, not enforced. A decimal string.',
+    }),
   })
   .refine((d) => new Set(d.parameters.map((p) => p.name)).size === d.parameters.length, {
     message: 'parameter names must be unique',
@@ -114,6 +118,12 @@ export const ServiceDescriptorSchema = z
       if (!priv && f !== 'workflow' && d[f] === undefined)
         ctx.addIssue({ code: 'custom', message: 'a public service names it', path: [f] })
     }
+    if (!priv && d.revealGoal !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'only a private service has a reveal goal',
+        path: ['revealGoal'],
+      })
     if (priv !== isPrivateCommitment(d.sourceCommitment))
       ctx.addIssue({
         code: 'custom',

@@ -89,6 +89,17 @@ describe('private service descriptor', () => {
     const { project: _, ...noProject } = publicExample
     expect(parseServiceDescriptor(noProject).ok).toBe(false)
   })
+
+  it('takes a reveal goal in credits on a private one only', () => {
+    expect(privateExample.revealGoal).toBe('5000')
+    const ok = parseServiceDescriptor(privateExample)
+    expect(ok.ok && ok.value.revealGoal).toBe('5000')
+    const pub = parseServiceDescriptor({ ...publicExample, revealGoal: '5000' })
+    expect(pub.ok).toBe(false)
+    if (!pub.ok) expect(pub.error.message).toContain('only a private service has a reveal goal')
+    for (const bad of ['-1', '1.5', '01', 5000, '', '1e3'])
+      expect(parseServiceDescriptor({ ...privateExample, revealGoal: bad }).ok).toBe(false)
+  })
 })
 
 describe('resolveRunsOn', () => {

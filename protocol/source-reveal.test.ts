@@ -6,6 +6,7 @@ import {
   checkSourceReveal,
   MAX_REVEAL_BYTES,
   parseSourceReveal,
+  revealGoalProgress,
   type SourceReveal,
   sourceRevealBytes,
 } from './source-reveal.ts'
@@ -78,5 +79,21 @@ describe('source reveal', () => {
       }),
       { numRuns: 2000 },
     )
+  })
+})
+
+describe('reveal goal progress', () => {
+  it('counts earned credits toward the goal, whole percent, capped at reached', () => {
+    expect(revealGoalProgress(5000n, 0n)).toEqual({
+      goal: 5000n,
+      earned: 0n,
+      reached: false,
+      percent: 0,
+    })
+    expect(revealGoalProgress(5000n, 1249n)).toMatchObject({ reached: false, percent: 24 })
+    expect(revealGoalProgress(5000n, 4999n)).toMatchObject({ reached: false, percent: 99 })
+    expect(revealGoalProgress(5000n, 5000n)).toMatchObject({ reached: true, percent: 100 })
+    expect(revealGoalProgress(5000n, 9000n)).toMatchObject({ reached: true, percent: 100 })
+    expect(revealGoalProgress(0n, 0n)).toMatchObject({ reached: true, percent: 100 })
   })
 })

@@ -73,3 +73,22 @@ export function checkSourceReveal(
     )
   return ok(reveal)
 }
+
+/** How far a private service is toward the reveal its descriptor promises. */
+export interface RevealGoalProgress {
+  goal: bigint
+  earned: bigint
+  reached: boolean
+  /** Whole percent, 0–100 (earned beyond the goal reads 100). */
+  percent: number
+}
+
+/**
+ * Progress toward a descriptor's `revealGoal` from the credits the version's ledger paid its
+ * runner (the chain's `runnerPaid`, never the Worker's word). A goal of 0 is reached at once.
+ */
+export function revealGoalProgress(goal: bigint, earned: bigint): RevealGoalProgress {
+  const reached = earned >= goal
+  const percent = reached ? 100 : Number((earned * 100n) / goal)
+  return { goal, earned, reached, percent }
+}

@@ -53,6 +53,8 @@ export function privateSample(
       description:
         'The sample job as a private service: its repository and commit are committed on chain, not published, until its operator reveals them.',
       sourceCommitment: privateCommitment(coordinates),
+      // The page shows progress toward it; the e2e reveals the sample long before.
+      revealGoal: String(BigInt(sample.pricePerJob) * 100n),
     },
     coordinates,
   }

@@ -41,7 +41,7 @@ export {
 export { fieldsToPublicKey } from './mina-address.ts'
 export { type OutputsSummary, outputsSummary } from './outputs.ts'
 export { ranText, ranVouched } from './ran.ts'
-export { revealsInRegistry } from './reveals.ts'
+export { type RevealState, revealsInRegistry, serviceReveal } from './reveals.ts'
 export { settledResultsFrom } from './settled-leaves.ts'
 export { readSettlement, type Settlement, settlementFor, settlementOf } from './settlement.ts'
 export { truncatedLogsText } from './truncated-logs.ts'

@@ -1,6 +1,5 @@
 import {
   checkGenuineService,
-  checkSourceReveal,
   type GenuineCode,
   holdsServiceState,
   isPrivateCommitment,
@@ -12,7 +11,6 @@ import {
   parseManifestBytes,
   parseManifestSignature,
   parseServiceDescriptor,
-  parseSourceReveal,
   payabilityOf,
   publicKeyToFields,
   type RequestBinding,
@@ -21,7 +19,6 @@ import {
   type ServiceAccounts,
   type ServiceDescriptor,
   sha256,
-  sourceCommitmentToField,
   toHex,
   verifyManifest,
 } from '../protocol/index.ts'
@@ -40,6 +37,7 @@ import {
 } from './inner-jobs.ts'
 import { LINKS, type LinkId, link, type VerificationLink } from './links.ts'
 import { type OutputsSummary, outputsSummary } from './outputs.ts'
+import { serviceReveal } from './reveals.ts'
 import { type Settlement, settlementFor } from './settlement.ts'
 
 /** Content-addressed reads; every implementation must check each block against its CID. */
@@ -463,28 +461,18 @@ async function privateSourceStatus(
   deps: VerifyDeps,
 ): Promise<['ok' | 'broken' | 'pending', string]> {
   const committed = `private (committed): ${state.sourceCommitment}`
-  let cids: readonly string[]
-  try {
-    cids = (await deps.reveals?.(service)) ?? []
-  } catch (e) {
-    return ['pending', `${committed}; the reveal listing could not be read: ${why(e)}`]
-  }
-  const cid = cids[0]
-  if (cid === undefined) return ['pending', committed]
-  let bytes: Uint8Array
-  try {
-    bytes = await deps.bundle.readCid(cid, deps.signal ? { signal: deps.signal } : undefined)
-  } catch (e) {
-    return ['pending', `${committed}; reveal ${cid} could not be retrieved: ${why(e)}`]
-  }
-  const parsed = parseSourceReveal(bytes)
-  if (!parsed.ok)
-    return ['broken', `reveal ${cid} is not a reveal document: ${parsed.error.message}`]
-  const checked = checkSourceReveal(parsed.value, {
-    address: service,
-    commitmentField: sourceCommitmentToField(state.sourceCommitment),
-  })
-  if (!checked.ok) return ['broken', `reveal ${cid}: ${checked.error.message}`]
-  const r = checked.value
-  return ['ok', `revealed (${cid}): ${r.providerUrl} ${r.project} @ ${r.commit}`]
+  const reveal = await serviceReveal(
+    service,
+    state.sourceCommitment,
+    async () => (await deps.reveals?.(service)) ?? [],
+    deps.bundle,
+    deps.signal,
+  )
+  if (reveal.state === 'hidden') return ['pending', committed]
+  if (reveal.state === 'unreadable') return ['pending', `${committed}; ${reveal.why}`]
+  if (reveal.state === 'broken') return ['broken', reveal.why]
+  return [
+    'ok',
+    `revealed (${reveal.cid}): ${reveal.providerUrl} ${reveal.project} @ ${reveal.commit}`,
+  ]
 }

@@ -27,6 +27,8 @@ const row = (over: Partial<MarketService>): MarketService => ({
   operator: 'B62o',
   chain,
   settledJobs: null,
+  runnerPaid: null,
+  reveal: null,
   descriptor: null,
   status: status({}),
   currentSlot: 1000n,

@@ -33,6 +33,7 @@ import {
   registryListings,
   revealsInRegistry,
   type Settlement,
+  serviceReveal,
   settledResultsFrom,
   truncatedLogsText,
   type VerifyOutcome,
@@ -62,7 +63,7 @@ import { renderOperatorVersions } from './views/operator.ts'
 import { outputsSection } from './views/outputs.ts'
 import { renderPlot } from './views/plot.ts'
 import { type DriverSource, renderRequestForm } from './views/request-form.ts'
-import { type MarketService, reasonText, renderMarket } from './views/services.ts'
+import { type MarketService, privateSource, reasonText, renderMarket } from './views/services.ts'
 import { unverifiedSection, verificationPanel } from './views/verification.ts'
 import { confirmVoucher } from './views/voucher-confirm.ts'
 import { auroProvider, connectAuro } from './wallet/auro.ts'
@@ -163,6 +164,17 @@ async function loadMarket(app: App): Promise<MarketService[]> {
           // Shown as unavailable; the Worker's copy is not trusted in its place.
         }
       }
+      // A private service's newest reveal, checked against its frozen commitment (verify's rule).
+      const reveal =
+        chain && descriptor && isPrivateService(descriptor)
+          ? await serviceReveal(
+              entry.service,
+              chain.sourceCommitment,
+              async () => entry.laterCids,
+              app.ipfs,
+              AbortSignal.timeout(15_000),
+            )
+          : null
       const status = await app.worker.service(entry.service, query).catch(() => null)
       // The runner's liveness is the chain's word, judged here by the protocol's rule before the
       // descriptor is: a dead runner (its gateway often down with it) reads as stale, not as an
@@ -185,9 +197,10 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         address: entry.service,
         operator: entry.operator,
         chain,
-        settledJobs: chain
-          ? ledgerPaid(accounts?.ledger?.zkappState, chain.terms.pricePerJob).settledJobs
-          : null,
+        ...(chain
+          ? ledgerPaid(accounts?.ledger?.zkappState, chain.terms.pricePerJob)
+          : { settledJobs: null, runnerPaid: null }),
+        reveal,
         descriptor,
         status,
         currentSlot,
@@ -469,6 +482,8 @@ function openService(app: App, s: MarketService): void {
             h('span', { class: 'badge private' }, 'private code'),
             ' source committed: ',
             h('code', {}, d.sourceCommitment),
+            h('br'),
+            privateSource(s, d, d.sourceCommitment),
           )
         : h('dd', {}, `${d.project} @ ${d.ref}, job ${d.job}`),
       h('dt', {}, 'Runner key'),

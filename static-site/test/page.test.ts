@@ -619,6 +619,11 @@ describe('the page in Chromium', () => {
     const shown = await page.locator('body').innerHTML()
     for (const secret of [PRIVATE_OPENING.project, new URL(PRIVATE_OPENING.providerUrl).host])
       expect(shown).not.toContain(secret)
+    // The descriptor promises a reveal at 50 credits earned: progress from the ledger's runnerPaid.
+    expect(await row.locator('[data-role="reveal-goal"]').textContent()).toBe(
+      ' 0 of 50 credits earned toward the reveal',
+    )
+    expect(await row.locator('.badge.revealed').count()).toBe(0)
 
     await row.locator('button').click()
     await expect.poll(() => page.locator('#service').textContent()).toContain('private code')
@@ -660,6 +665,18 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#service [data-role="unverified"]').count()).toBe(0)
     const job = stack.completed.at(-1)!
     await page.locator('#service').screenshot({ path: join(RESULTS, 'page-private.png') })
+    const marketRow = async () => {
+      await page.goto(stack.pageUrl)
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+      const r = page.locator(`tr[data-service="${priv.address}"]`)
+      await r.waitFor()
+      return r
+    }
+    // The settled job's price counts toward the reveal goal (the ledger's runnerPaid on chain).
+    const settledRow = await marketRow()
+    const goal = settledRow.locator('[data-role="reveal-goal"]')
+    expect(await goal.textContent()).toBe(' 5 of 50 credits earned toward the reveal')
+    expect(await goal.locator('progress').getAttribute('value')).toBe('10')
 
     // A reveal that does not open the commitment (another commit) is a broken link, named.
     const wrong = await stack.reveal({ ...stack.revealOf(priv), commit: 'f'.repeat(40) })
@@ -671,6 +688,13 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#verify [data-role="verify-summary"]').textContent()).toContain(
       'Broken link',
     )
+    // The market names the broken reveal too.
+    const afterWrong = await marketRow()
+    expect(await afterWrong.locator('[data-role="reveal"]').getAttribute('data-state')).toBe(
+      'broken',
+    )
+    expect(await afterWrong.locator('.badge.revealed').count()).toBe(0)
+    expect(await afterWrong.locator('a[href]').count()).toBe(0)
 
     // The right opening, listed later: the job run before the reveal now verifies its source.
     const right = await stack.reveal(stack.revealOf(priv))
@@ -680,7 +704,19 @@ describe('the page in Chromium', () => {
       `revealed (${right}): ${PRIVATE_OPENING.providerUrl} ${PRIVATE_OPENING.project} @ ${PRIVATE_OPENING.commit}`,
     )
     await page.locator('#verify').screenshot({ path: join(RESULTS, 'page-private-revealed.png') })
-  }, 170_000)
+    // The market marks it revealed and links the revealed commit, checked on this page.
+    const afterRight = await marketRow()
+    expect(await afterRight.locator('.badge.revealed').textContent()).toBe('revealed')
+    expect(
+      await afterRight
+        .locator('[data-role="reveal"][data-state="revealed"] a')
+        .getAttribute('href'),
+    ).toBe(
+      `${PRIVATE_OPENING.providerUrl}/${PRIVATE_OPENING.project}/-/commit/${PRIVATE_OPENING.commit}`,
+    )
+    expect(await afterRight.locator('[data-role="reveal-goal"]').count()).toBe(0)
+    await afterRight.screenshot({ path: join(RESULTS, 'market-private-revealed.png') })
+  }, 200_000)
 
   it('logged no errors in the page', () => {
     expect(consoleErrors.filter((e) => !e.includes('favicon'))).toEqual([])

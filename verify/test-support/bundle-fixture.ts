@@ -90,6 +90,8 @@ export async function serviceFixture(
     price?: bigint
     /** A private service: coordinates left out, PRIVATE_OPENING committed with Poseidon. */
     visibility?: 'private'
+    /** A private service's reveal goal in credits (the descriptor's revealGoal). */
+    revealGoal?: bigint
     /** Output declarations of the descriptor (none when absent). */
     outputs?: OutputSpec[]
     /** Parameters of the descriptor (SUITE, REPEAT, FILTER and VERBOSE when absent). */
@@ -109,7 +111,10 @@ export async function serviceFixture(
     description: 'Runs the project test suite.',
     provider: 'gitlab',
     ...(priv
-      ? { visibility: 'private' as const }
+      ? {
+          visibility: 'private' as const,
+          ...(opts.revealGoal !== undefined ? { revealGoal: String(opts.revealGoal) } : {}),
+        }
       : { providerUrl: 'http://127.0.0.1:1/', project: 'zkrunner/demo', ref: 'main', job: 'test' }),
     sourceCommitment,
     pricePerJob: String(opts.price ?? 5n),

@@ -1,6 +1,12 @@
 import { createServer } from 'node:http'
 import { buildSchema, graphql } from 'graphql'
-import { LedgerState, ledgerAddressOf } from '../../protocol/index.ts'
+import {
+  decodeTerms,
+  foldLedgerActions,
+  LedgerState,
+  ledgerAddressOf,
+  ServiceState,
+} from '../../protocol/index.ts'
 import {
   genuineAccounts,
   genuineLedgerCode,
@@ -119,10 +125,15 @@ export async function startGraphqlDouble(
           }
         }
         if (!token) {
-          // Its actions follow from its Claim events; its batches processed every one.
-          const latest = String(actionStateOf(actionsOfClaims(data.events.get(publicKey) ?? [])))
+          // Its actions follow from its Claim events; its batches processed every one, and paid
+          // the runner what those claims pay.
+          const actions = actionsOfClaims(data.events.get(publicKey) ?? [])
+          const latest = String(actionStateOf(actions))
           const ledgerState = genuineLedgerState(state, service).map(String)
           ledgerState[LedgerState.actionState] = latest
+          ledgerState[LedgerState.runnerPaid] = String(
+            foldLedgerActions(actions, decodeTerms(state[ServiceState.terms] ?? 0n), 0n).runnerPaid,
+          )
           return {
             zkappState: ledgerState,
             actionState: [latest],

@@ -1,10 +1,12 @@
 import {
   isPrivateService,
+  type PrivateServiceDescriptor,
   type PublicServiceDescriptor,
   providerLink,
+  revealGoalProgress,
   type ServiceDescriptor,
 } from '../../../protocol/index.ts'
-import type { ServiceOnChain } from '../../../verify/index.ts'
+import type { RevealState, ServiceOnChain } from '../../../verify/index.ts'
 import { groupVersions } from '../versions.ts'
 import type { WorkerServiceStatus } from '../worker-client.ts'
 import { h, short } from './dom.ts'
@@ -16,6 +18,10 @@ export interface MarketService {
   chain: ServiceOnChain | null
   /** Jobs the service's ledger has paid its runner for (runnerPaid / price), null unread. */
   settledJobs: bigint | null
+  /** Credits the service's ledger has paid its runner (the chain's runnerPaid), null unread. */
+  runnerPaid: bigint | null
+  /** A private service's newest reveal, checked against its commitment; null for a public one. */
+  reveal: RevealState | null
   descriptor: ServiceDescriptor | null
   status: WorkerServiceStatus | null
   currentSlot: bigint
@@ -46,7 +52,10 @@ export const REASONS: Record<string, string> = {
 export const reasonText = (r: string): string => REASONS[r] ?? r
 
 /** Link to the commit a service version runs, on its provider. */
-export function commitUrl(d: PublicServiceDescriptor, sha: string): string {
+export function commitUrl(
+  d: Pick<PublicServiceDescriptor, 'provider' | 'providerUrl' | 'project'>,
+  sha: string,
+): string {
   const base = d.providerUrl.endsWith('/') ? d.providerUrl : `${d.providerUrl}/`
   return d.provider === 'github'
     ? `${base}${d.project}/commit/${sha}`
@@ -226,6 +235,10 @@ function row(
             { class: 'muted' },
             `${d.provider} · `,
             h('span', { class: 'badge private' }, 'private code'),
+            s.reveal?.state === 'revealed' ? ' ' : null,
+            s.reveal?.state === 'revealed'
+              ? h('span', { class: 'badge revealed' }, 'revealed')
+              : null,
           )
         : d
           ? h('div', { class: 'muted' }, `${d.provider} · ${d.project} · ${d.job}`)
@@ -256,13 +269,8 @@ function row(
             },
             h('code', {}, s.chain.sourceCommitment.slice(0, 12)),
           )
-        : s.chain && d
-          ? // A private service's commitment hides its commit: there is nothing to link yet.
-            h(
-              'span',
-              { class: 'source-private', title: s.chain.sourceCommitment },
-              'private (committed)',
-            )
+        : s.chain && d && isPrivateService(d)
+          ? privateSource(s, d, s.chain.sourceCommitment)
           : s.chain
             ? h('code', {}, s.chain.sourceCommitment.slice(0, 12))
             : '—',
@@ -271,7 +279,7 @@ function row(
       'td',
       {},
       hb
-        ? `slot ${hb.lastHeartbeatSlot} (${age} slots ago) · ${s.settledJobs ?? 0n} jobs settled`
+        ? `slot ${hb.lastHeartbeatSlot} (${age} slots ago) · ${s.settledJobs ?? 0n} ${s.settledJobs === 1n ? 'job' : 'jobs'} settled`
         : '—',
     ),
     h(
@@ -294,5 +302,56 @@ function row(
       ' ',
       h('button', { type: 'button', onclick: () => onPick(s) }, 'Open'),
     ),
+  )
+}
+
+/**
+ * A private service's source: a link to the revealed commit once a reveal opens the commitment
+ * (checked on this page, never taken from the Worker), a named broken reveal, or the commitment
+ * with the descriptor's reveal goal and what the chain says the service has earned toward it.
+ */
+export function privateSource(
+  s: Pick<MarketService, 'reveal' | 'runnerPaid'>,
+  d: PrivateServiceDescriptor,
+  sourceCommitment: string,
+): HTMLElement {
+  const r = s.reveal
+  if (r?.state === 'revealed') {
+    const href = providerLink(
+      commitUrl({ provider: d.provider, providerUrl: r.providerUrl, project: r.project }, r.commit),
+      r.providerUrl,
+    )
+    return h(
+      'span',
+      { class: 'source-revealed', 'data-role': 'reveal', 'data-state': 'revealed', title: r.cid },
+      'revealed: ',
+      href
+        ? h('a', { href, rel: 'noopener', target: '_blank' }, h('code', {}, r.commit.slice(0, 12)))
+        : h('code', {}, r.commit.slice(0, 12)),
+    )
+  }
+  if (r?.state === 'broken')
+    return h(
+      'span',
+      { class: 'source-broken', 'data-role': 'reveal', 'data-state': 'broken', title: r.why },
+      'reveal broken: it does not open the commitment',
+    )
+  const goal = d.revealGoal === undefined ? null : BigInt(d.revealGoal)
+  const progress =
+    goal === null || s.runnerPaid === null ? null : revealGoalProgress(goal, s.runnerPaid)
+  return h(
+    'span',
+    { class: 'source-committed', title: sourceCommitment },
+    h('span', { class: 'source-private' }, 'private (committed)'),
+    goal === null
+      ? null
+      : h(
+          'div',
+          { class: 'muted reveal-goal', 'data-role': 'reveal-goal' },
+          progress ? h('progress', { max: '100', value: String(progress.percent) }) : null,
+          progress
+            ? ` ${progress.earned} of ${goal} credits earned toward the reveal${progress.reached ? ' (goal reached)' : ''}`
+            : `reveal promised at ${goal} credits earned`,
+        ),
   )
 }

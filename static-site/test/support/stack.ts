@@ -368,6 +368,7 @@ export async function startStack(opts: {
         user: devUser,
         name: 'benchmarks',
         visibility: 'private',
+        revealGoal: 50n,
       })
       chain.states.set(privateService.address, privateService.state)
       list(privateService)
