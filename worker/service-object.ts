@@ -18,6 +18,8 @@ import {
   providerUrlProblem,
   type ResultReport,
   resolveRunsOn,
+  resultDeadline,
+  resultInTime,
   runLink,
   type ServiceRegistration,
   type ServiceRetirement,
@@ -91,6 +93,9 @@ export type JobStatus =
   | 'skipped'
   | 'manual'
   | 'scheduled'
+
+/** A job row's result deadline in SQL (#resultBy): the current window in ms is its parameter. */
+const RESULT_BY_SQL = 'COALESCE(j.result_by, j.created_at + ?)'
 
 const TERMINAL = new Set(['success', 'failed', 'canceled', 'skipped', 'trigger_failed'])
 
@@ -246,6 +251,13 @@ export class ServiceObject extends DurableObject<Env> {
       this.#sql.exec(
         'UPDATE jobs SET run_id = CAST(pipeline_id AS TEXT) WHERE pipeline_id IS NOT NULL',
       )
+    } catch {
+      // The column exists already.
+    }
+    // Each job's result deadline (protocol's resultDeadline), fixed at admission. Rows from before
+    // have none: theirs counts from their admission under the current window (#resultBy).
+    try {
+      this.#sql.exec('ALTER TABLE jobs ADD COLUMN result_by INTEGER')
     } catch {
       // The column exists already.
     }
@@ -472,7 +484,7 @@ export class ServiceObject extends DurableObject<Env> {
             ? {
                 deposit: userFunding(await ledgerBookOf(chainReaderFor(config), chainState), user)
                   .deposit,
-                owed: this.#channel(user).cumulative,
+                owed: this.#owed(user),
                 voucher: this.#latestVoucher(user),
               }
             : undefined
@@ -494,6 +506,12 @@ export class ServiceObject extends DurableObject<Env> {
         availability,
       }
     })
+  }
+
+  /** What a user owes now: their channel once jobs past their result deadline are released. */
+  #owed(user: string): bigint {
+    this.#decideOverdue(Date.now(), user)
+    return this.#channel(user).cumulative
   }
 
   #channel(user: string): { cumulative: bigint; nonce: bigint } {
@@ -627,6 +645,9 @@ export class ServiceObject extends DurableObject<Env> {
     const now = Date.now()
     this.ctx.storage.transactionSync(() => {
       if (this.#seen(request.requestId)) throw replayed()
+      // Jobs of this user past their result deadline are released before what they owe is read,
+      // whether or not the alarm has fired yet.
+      this.#decideOverdue(now, request.user)
       const channel = this.#channel(request.user)
       const quota = this.#quota()
       const availability = availabilityOf(
@@ -684,8 +705,9 @@ export class ServiceObject extends DurableObject<Env> {
         String(nonce),
       )
       this.#sql.exec(
-        `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
+        `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at,
+                           result_by)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)`,
         request.requestId,
         request.user,
         now,
@@ -695,6 +717,9 @@ export class ServiceObject extends DurableObject<Env> {
         // evicted): it comes due when the inline budget is spent, not now. Due now, it fired while
         // every job's trigger was still in flight, and rescheduled itself again and again.
         now + INLINE_RETRY_BUDGET_MS,
+        // Fixed by the Worker's clock at admission: nothing the user, the provider or the runner
+        // sends later moves it.
+        resultDeadline(now, config.resultWindow),
       )
       // What this job adds to the user's channel: released again if the job ends not payable.
       this.#sql.exec(
@@ -765,9 +790,11 @@ export class ServiceObject extends DurableObject<Env> {
    * Brings the user's channel in line with the payable rule once a job's charge is decided: a job
    * that ends not payable lowers what the user owes by its price (the next voucher leaves it out,
    * so the runner's vouchers match the jobs it can settle); a payable result reported after a
-   * release (a cancel that overtook the runner's report) charges it again. Idempotent.
+   * release (a cancel that overtook the runner's report) charges it again, but only before the
+   * job's result deadline: past it, reportResult stores no result, so `no-result` is final.
+   * Idempotent.
    */
-  #applyCharge(jobId: string): void {
+  #applyCharge(jobId: string, now: number = Date.now()): void {
     const job = this.#jobRow(jobId)
     const charge = this.#sql
       .exec<{ amount: string; released_reason: string | null }>(
@@ -776,11 +803,15 @@ export class ServiceObject extends DurableObject<Env> {
       )
       .toArray()[0]
     if (!job || !charge) return
-    const decided = chargeOfJob({
-      status: job.status as string,
-      result: job.result === null ? null : JSON.parse(job.result as string),
-      quotaRefused: this.#quota().isRefused(jobId),
-    })
+    const decided = chargeOfJob(
+      {
+        status: job.status as string,
+        result: job.result === null ? null : JSON.parse(job.result as string),
+        quotaRefused: this.#quota().isRefused(jobId),
+        resultBy: this.#resultBy(job),
+      },
+      now,
+    )
     if (decided === null) return
     const released = charge.released_reason !== null
     if (decided.payable === !released) return
@@ -804,6 +835,39 @@ export class ServiceObject extends DurableObject<Env> {
       Date.now(),
       decided.payable ? `${amount} credits` : decided.reason,
     )
+  }
+
+  /** A job's result deadline: fixed at admission, or for rows from before it was kept, derived. */
+  #resultBy(job: Row): number {
+    return (
+      (job.result_by as number | null) ??
+      resultDeadline(job.created_at as number, this.#config().resultWindow)
+    )
+  }
+
+  /** The whole result window in ms: what #RESULT_BY_SQL adds to a row from before result_by. */
+  #windowMs(): number {
+    const { maxJobSeconds, graceSeconds } = this.#config().resultWindow
+    return (maxJobSeconds + graceSeconds) * 1000
+  }
+
+  /**
+   * Decides every job (of one user, or all) still owed without a result past its deadline: not
+   * charged, `no-result`, its price released from what the user owes. Run by the alarm at the
+   * deadline and, in case the alarm is late, wherever what a user owes is read.
+   */
+  #decideOverdue(now: number, user?: string): void {
+    const overdue = this.#sql
+      .exec<{ job_id: string }>(
+        `SELECT j.job_id AS job_id FROM jobs j JOIN charges c ON c.job_id = j.job_id
+          WHERE j.result IS NULL AND c.released_reason IS NULL
+            AND ${RESULT_BY_SQL} <= ? ${user === undefined ? '' : 'AND j.user = ?'}`,
+        this.#windowMs(),
+        now,
+        ...(user === undefined ? [] : [user]),
+      )
+      .toArray()
+    for (const { job_id } of overdue) this.#applyCharge(job_id, now)
   }
 
   #recordRun(jobId: string, run: RunRef) {
@@ -1022,7 +1086,11 @@ export class ServiceObject extends DurableObject<Env> {
         `SELECT MIN(at) AS at FROM (
            SELECT MIN(next_attempt_at) AS at FROM jobs WHERE next_attempt_at IS NOT NULL
            UNION ALL SELECT MIN(forget_at) FROM requests
-           UNION ALL SELECT MIN(forget_at) FROM hook_keys)`,
+           UNION ALL SELECT MIN(forget_at) FROM hook_keys
+           UNION ALL SELECT MIN(${RESULT_BY_SQL}) FROM jobs j
+             JOIN charges c ON c.job_id = j.job_id
+            WHERE j.result IS NULL AND c.released_reason IS NULL)`,
+        this.#windowMs(),
       )
       .toArray()[0]?.at
     if (next === null || next === undefined) return
@@ -1034,13 +1102,17 @@ export class ServiceObject extends DurableObject<Env> {
     this.#alarmAt = current === null || current > next ? next : current
   }
 
-  /** Retries due triggers and forgets expired request ids and webhook keys. */
+  /**
+   * Retries due triggers, forgets expired request ids and webhook keys, and decides jobs past
+   * their result deadline not charged.
+   */
   override async alarm(): Promise<void> {
     // A fired alarm is gone: the next #scheduleAlarm sets one again.
     this.#alarmAt = undefined
     const now = Date.now()
     this.#sql.exec('DELETE FROM requests WHERE forget_at <= ?', now)
     this.#sql.exec('DELETE FROM hook_keys WHERE forget_at <= ?', now)
+    this.#decideOverdue(now)
     const due = this.#sql
       .exec<{ job_id: string }>(
         "SELECT job_id FROM jobs WHERE status = 'queued' AND next_attempt_at <= ?",
@@ -1190,6 +1262,18 @@ export class ServiceObject extends DurableObject<Env> {
         )
       }
       const now = Date.now()
+      // Past the deadline the job is not charged (no-result) and the user's later vouchers leave
+      // it out: a late report is refused, not stored, so it charges nothing and the agent knows
+      // not to claim it (stored uncharged, every reader of `result` would need a second meaning).
+      const resultBy = this.#resultBy(job)
+      if (!resultInTime(resultBy, now)) {
+        this.#applyCharge(report.jobId, now)
+        throw new ApiError(
+          410,
+          ApiErrorCode.RESULT_TOO_LATE,
+          `no result came before the job's deadline (${new Date(resultBy).toISOString()}): it is not charged`,
+        )
+      }
       this.#sql.exec(
         'UPDATE jobs SET result = ?, updated_at = ? WHERE job_id = ?',
         text,
@@ -1205,6 +1289,9 @@ export class ServiceObject extends DurableObject<Env> {
 
   /** A job's record and history, or null. */
   async job(jobId: string): Promise<JobView | null> {
+    if (!this.#jobRow(jobId)) return null
+    // A job past its deadline reads as decided even before the alarm fires.
+    this.#applyCharge(jobId)
     const job = this.#jobRow(jobId)
     if (!job) return null
     const history = this.#sql
