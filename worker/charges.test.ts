@@ -19,6 +19,7 @@ const stubOf = (service: TestService) =>
 const setResultBy = (service: TestService, jobId: string, at: number) =>
   runInDurableObject(stubOf(service), (_i, state) => {
     state.storage.sql.exec('UPDATE jobs SET result_by = ? WHERE job_id = ?', at, jobId)
+    state.storage.sql.exec('UPDATE awaiting_result SET due_at = ? WHERE job_id = ?', at, jobId)
   })
 
 /** The job's stored release reason, read as the alarm left it (no GET, which decides lazily). */
@@ -133,6 +134,8 @@ describe('charges follow the payable rule', () => {
     await setResultBy(service, silent.requestId, Date.now() - 1)
     expect(await runDurableObjectAlarm(stubOf(service))).toBe(true)
     expect(await releasedReason(service, silent.requestId)).toBe('no-result')
+    // Decided, it is no longer awaited: the alarm is not left due at once, firing in a loop.
+    expect((await stored()).alarm ?? Number.POSITIVE_INFINITY).toBeGreaterThan(Date.now())
     expect((await jobOf(silent.requestId)).charge).toEqual({
       state: 'not-charged',
       amount: '0',

@@ -94,9 +94,6 @@ export type JobStatus =
   | 'manual'
   | 'scheduled'
 
-/** A job row's result deadline in SQL (#resultBy): the current window in ms is its parameter. */
-const RESULT_BY_SQL = 'COALESCE(j.result_by, j.created_at + ?)'
-
 const TERMINAL = new Set(['success', 'failed', 'canceled', 'skipped', 'trigger_failed'])
 
 /** Statuses that show the provider put a job on a runner: it takes work (no quota holds it back). */
@@ -243,6 +240,11 @@ export class ServiceObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS hook_keys (key TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS charges (
         job_id TEXT PRIMARY KEY, amount TEXT NOT NULL, released_reason TEXT);
+      -- Jobs whose charge is not decided yet, by result deadline: what the alarm waits for. A row
+      -- leaves once the job is decided (a result, a release), so the alarm reads one index entry.
+      CREATE TABLE IF NOT EXISTS awaiting_result (
+        job_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS awaiting_result_due ON awaiting_result (due_at);
       ${PROVIDER_QUOTA_SCHEMA}
     `)
     // Run ids as text (GitHub's are 64-bit); rows from before keep theirs from pipeline_id.
@@ -255,11 +257,26 @@ export class ServiceObject extends DurableObject<Env> {
       // The column exists already.
     }
     // Each job's result deadline (protocol's resultDeadline), fixed at admission. Rows from before
-    // have none: theirs counts from their admission under the current window (#resultBy).
+    // it was kept get one once, here, from their admission and the protocol's default window (the
+    // constructor cannot read the Worker's configuration), and the undecided ones await it.
+    let added = false
     try {
       this.#sql.exec('ALTER TABLE jobs ADD COLUMN result_by INTEGER')
+      added = true
     } catch {
       // The column exists already.
+    }
+    if (added) {
+      // resultDeadline from 0 is the default window itself, in ms.
+      this.#sql.exec(
+        'UPDATE jobs SET result_by = created_at + ? WHERE result_by IS NULL',
+        resultDeadline(0),
+      )
+      this.#sql.exec(
+        `INSERT OR IGNORE INTO awaiting_result (job_id, due_at)
+           SELECT j.job_id, j.result_by FROM jobs j JOIN charges c ON c.job_id = j.job_id
+            WHERE j.result IS NULL AND c.released_reason IS NULL`,
+      )
     }
   }
 
@@ -643,6 +660,9 @@ export class ServiceObject extends DurableObject<Env> {
 
     // Admission: from here to the INSERTs there is no await, so it is atomic in this object.
     const now = Date.now()
+    // Fixed by the Worker's clock at admission: nothing the user, the provider or the runner sends
+    // later moves it.
+    const resultBy = resultDeadline(now, config.resultWindow)
     this.ctx.storage.transactionSync(() => {
       if (this.#seen(request.requestId)) throw replayed()
       // Jobs of this user past their result deadline are released before what they owe is read,
@@ -717,15 +737,18 @@ export class ServiceObject extends DurableObject<Env> {
         // evicted): it comes due when the inline budget is spent, not now. Due now, it fired while
         // every job's trigger was still in flight, and rescheduled itself again and again.
         now + INLINE_RETRY_BUDGET_MS,
-        // Fixed by the Worker's clock at admission: nothing the user, the provider or the runner
-        // sends later moves it.
-        resultDeadline(now, config.resultWindow),
+        resultBy,
       )
       // What this job adds to the user's channel: released again if the job ends not payable.
       this.#sql.exec(
         'INSERT INTO charges (job_id, amount, released_reason) VALUES (?, ?, NULL)',
         request.requestId,
         String(price),
+      )
+      this.#sql.exec(
+        'INSERT INTO awaiting_result (job_id, due_at) VALUES (?, ?)',
+        request.requestId,
+        resultBy,
       )
       this.#event(request.requestId, 'queued', 'worker', now)
       // After a quota refusal's wait, this job is the one that probes the provider.
@@ -813,6 +836,8 @@ export class ServiceObject extends DurableObject<Env> {
       now,
     )
     if (decided === null) return
+    // Decided: the deadline no longer concerns it (a result that came in time keeps deciding).
+    this.#sql.exec('DELETE FROM awaiting_result WHERE job_id = ?', jobId)
     const released = charge.released_reason !== null
     if (decided.payable === !released) return
     const amount = BigInt(charge.amount)
@@ -837,18 +862,9 @@ export class ServiceObject extends DurableObject<Env> {
     )
   }
 
-  /** A job's result deadline: fixed at admission, or for rows from before it was kept, derived. */
+  /** A job's result deadline, fixed at admission (the constructor gave older rows theirs). */
   #resultBy(job: Row): number {
-    return (
-      (job.result_by as number | null) ??
-      resultDeadline(job.created_at as number, this.#config().resultWindow)
-    )
-  }
-
-  /** The whole result window in ms: what #RESULT_BY_SQL adds to a row from before result_by. */
-  #windowMs(): number {
-    const { maxJobSeconds, graceSeconds } = this.#config().resultWindow
-    return (maxJobSeconds + graceSeconds) * 1000
+    return job.result_by as number
   }
 
   /**
@@ -859,15 +875,20 @@ export class ServiceObject extends DurableObject<Env> {
   #decideOverdue(now: number, user?: string): void {
     const overdue = this.#sql
       .exec<{ job_id: string }>(
-        `SELECT j.job_id AS job_id FROM jobs j JOIN charges c ON c.job_id = j.job_id
-          WHERE j.result IS NULL AND c.released_reason IS NULL
-            AND ${RESULT_BY_SQL} <= ? ${user === undefined ? '' : 'AND j.user = ?'}`,
-        this.#windowMs(),
+        user === undefined
+          ? 'SELECT job_id FROM awaiting_result WHERE due_at <= ?'
+          : `SELECT a.job_id AS job_id FROM awaiting_result a JOIN jobs j ON j.job_id = a.job_id
+              WHERE a.due_at <= ? AND j.user = ?`,
         now,
         ...(user === undefined ? [] : [user]),
       )
       .toArray()
-    for (const { job_id } of overdue) this.#applyCharge(job_id, now)
+    for (const { job_id } of overdue) {
+      this.#applyCharge(job_id, now)
+      // Whatever #applyCharge found, a job past its deadline is not awaited again: the alarm
+      // never comes due for it in a loop.
+      this.#sql.exec('DELETE FROM awaiting_result WHERE job_id = ?', job_id)
+    }
   }
 
   #recordRun(jobId: string, run: RunRef) {
@@ -1087,10 +1108,7 @@ export class ServiceObject extends DurableObject<Env> {
            SELECT MIN(next_attempt_at) AS at FROM jobs WHERE next_attempt_at IS NOT NULL
            UNION ALL SELECT MIN(forget_at) FROM requests
            UNION ALL SELECT MIN(forget_at) FROM hook_keys
-           UNION ALL SELECT MIN(${RESULT_BY_SQL}) FROM jobs j
-             JOIN charges c ON c.job_id = j.job_id
-            WHERE j.result IS NULL AND c.released_reason IS NULL)`,
-        this.#windowMs(),
+           UNION ALL SELECT MIN(due_at) FROM awaiting_result)`,
       )
       .toArray()[0]?.at
     if (next === null || next === undefined) return
