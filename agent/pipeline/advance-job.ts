@@ -226,7 +226,7 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
         if (e instanceof AgentError && e.code === AgentErrorCode.REPORT_TOO_LATE) {
           // The Worker released the user's debt for it and their later vouchers leave it out: it
           // stays `pinned` (the bundle is still the runner's record), never queued nor retried.
-          return spool.setState(jobId, { notCharged: 'no-result', lastError: e.message })
+          return spool.setState(jobId, { notCharged: 'no-result', lastError: undefined })
         }
         throw e
       }
