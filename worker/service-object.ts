@@ -1379,6 +1379,8 @@ export class ServiceObject extends DurableObject<Env> {
     pending: { jobs: number; amount: string }
     notCharged: number
   }> {
+    // Jobs past their result deadline count as not charged even before the alarm fires.
+    this.#decideOverdue(Date.now())
     const rows = this.#sql
       .exec<{ amount: string | null; released_reason: string | null; has_result: number }>(
         `SELECT c.amount AS amount, c.released_reason AS released_reason,
