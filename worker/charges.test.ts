@@ -1,6 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { type ResultReport, sha256, signResultReport, toHex } from '../protocol/index.ts'
+import { app } from './index.ts'
 import {
   call,
   fundedUser,
@@ -192,5 +194,26 @@ describe('charges follow the payable rule', () => {
     expect((await postJson(`/v1/jobs/${ran.requestId}/result`, inTime)).status).toBe(200)
     const short = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 2n })
     expect((await postJson('/v1/jobs', short.envelope)).status).toBe(402)
+  })
+
+  it('refuses to start with a result window out of bounds: 503 not_configured, naming the setting', async () => {
+    for (const [name, value] of [
+      ['MAX_JOB_SECONDS', '0'],
+      ['RESULT_GRACE_SECONDS', 'soon'],
+      ['RESULT_GRACE_SECONDS', String(8 * 86_400)],
+    ]) {
+      const res = await app.request(
+        '/v1/jobs',
+        { method: 'POST', body: '{}' },
+        {
+          ...env,
+          [name as string]: value,
+        },
+      )
+      expect(res.status).toBe(503)
+      const { error } = (await res.json()) as { error: { code: string; message: string } }
+      expect(error.code).toBe('not_configured')
+      expect(error.message).toContain(name)
+    }
   })
 })
