@@ -766,7 +766,7 @@ before the outer job may use anything it did not verify.`,
       for (const id of await spool.list()) {
         const s = await spool.state(id).catch(() => null)
         process.stdout.write(
-          `${id} ${s?.phase ?? 'corrupt'} ${s?.bundleCid ?? ''}${s?.lastError ? ` (${s.lastError})` : ''}\n`,
+          `${id} ${s?.phase ?? 'corrupt'} ${s?.bundleCid ?? ''}${s?.notCharged ? ` not charged: ${s.notCharged}` : ''}${s?.lastError ? ` (${s.lastError})` : ''}\n`,
         )
       }
     })

@@ -14,6 +14,11 @@ export const AgentErrorCode = {
   REPORT_FAILED: 'REPORT_FAILED',
   /** The Worker holds a different result for this job (HTTP 409): never taken for success. */
   REPORT_CONFLICT: 'REPORT_CONFLICT',
+  /**
+   * The Worker refused the report: the job's result deadline passed first, so it was decided not
+   * charged (`no-result`, HTTP 410 `result_too_late`). Final: the job is never claimed.
+   */
+  REPORT_TOO_LATE: 'REPORT_TOO_LATE',
   /** No settlement client is wired or the transaction failed. */
   SETTLE_FAILED: 'SETTLE_FAILED',
   /** IPFS add, pin or read failed. */

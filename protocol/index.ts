@@ -210,11 +210,16 @@ export { parseJsonWith, parseWith } from './parse.ts'
 export {
   AGENT_LOST_SIGNAL,
   chargeOfJob,
+  DEFAULT_MAX_JOB_SECONDS,
+  DEFAULT_RESULT_GRACE_SECONDS,
   isPayable,
   type NotChargedReason,
   type Payability,
   payabilityOf,
+  type ResultWindow,
   type RunEnd,
+  resultDeadline,
+  resultInTime,
 } from './payable.ts'
 export {
   CidSchema,

@@ -1,5 +1,13 @@
 import { expect, test } from 'vitest'
-import { chargeOfJob, isPayable, payabilityOf } from './payable.ts'
+import {
+  chargeOfJob,
+  DEFAULT_MAX_JOB_SECONDS,
+  DEFAULT_RESULT_GRACE_SECONDS,
+  isPayable,
+  payabilityOf,
+  resultDeadline,
+  resultInTime,
+} from './payable.ts'
 
 test('a job that ran to an end with an exit code is payable, success or failure', () => {
   expect(isPayable({ exitCode: 0 })).toBe(true)
@@ -45,4 +53,24 @@ test('a job the provider refused for quota is not charged, unless the runner rep
     payable: true,
   })
   expect(chargeOfJob({ status: 'failed', result: null, quotaRefused: false })).toBeNull()
+})
+
+test('a job with no result by its deadline is not charged: no-result, decided by the clock alone', () => {
+  const resultBy = resultDeadline(1_000_000, { maxJobSeconds: 600, graceSeconds: 60 })
+  expect(resultBy).toBe(1_000_000 + 660_000)
+  // The documented default: GitHub Actions' 6 h job limit plus an hour to report.
+  expect(resultDeadline(0)).toBe((DEFAULT_MAX_JOB_SECONDS + DEFAULT_RESULT_GRACE_SECONDS) * 1000)
+  const job = { status: 'running', result: null, resultBy }
+  expect(chargeOfJob(job, resultBy - 1)).toBeNull()
+  expect(chargeOfJob(job, resultBy)).toEqual({ payable: false, reason: 'no-result' })
+  // Whatever the provider said: a pipeline that succeeded without a runner report is not charged.
+  expect(chargeOfJob({ ...job, status: 'success' }, resultBy + 1)?.payable).toBe(false)
+  // Without a clock or a deadline nothing is decided (callers that only read a stored charge).
+  expect(chargeOfJob(job)).toBeNull()
+  expect(chargeOfJob({ status: 'running', result: null }, resultBy)).toBeNull()
+  // A result stored in time keeps deciding by the rule after the deadline.
+  expect(chargeOfJob({ ...job, result: { exitCode: 1 } }, resultBy + 1)).toEqual({ payable: true })
+  // A report at the deadline is late: it cannot charge the job.
+  expect(resultInTime(resultBy, resultBy - 1)).toBe(true)
+  expect(resultInTime(resultBy, resultBy)).toBe(false)
 })

@@ -59,6 +59,13 @@ const CREDITS_PER_USER = 1_000_000n
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
 /** The local Worker's wait after a provider-quota refusal before a job probes the provider again. */
 const QUOTA_PROBE_SECONDS = 10
+/**
+ * The local Worker's result deadline: a job with no runner report 15 min + 5 min after admission is
+ * not charged (no-result). Short, so a job lost in the stack releases its user's funds while one
+ * watches; long enough for a sample job and an agent restart on a loaded machine.
+ */
+const MAX_JOB_SECONDS = 900
+const RESULT_GRACE_SECONDS = 300
 const NETWORK_ID = 'devnet'
 const SAMPLE_PROJECT_ID = 1
 /** The sample's repository on the GitHub stand-in, and its workflow file. */
@@ -631,6 +638,8 @@ async function bringUp(
       `HEARTBEAT_MAX_AGE_SLOTS=${HEARTBEAT_MAX_AGE_SLOTS}`,
       // After the stand-in refuses a job for quota, one job probes it again 10 s later (not 10 min).
       `QUOTA_PROBE_SECONDS=${QUOTA_PROBE_SECONDS}`,
+      `MAX_JOB_SECONDS=${MAX_JOB_SECONDS}`,
+      `RESULT_GRACE_SECONDS=${RESULT_GRACE_SECONDS}`,
       `CREDIT_TOKEN_ID=${deployment.creditTokenId}`,
       // Single quotes: the dotenv value is taken literally (it is JSON).
       `GENUINE_SERVICE_CODE='${JSON.stringify(deployment.genuine)}'`,

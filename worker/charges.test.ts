@@ -1,5 +1,8 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { type ResultReport, sha256, signResultReport, toHex } from '../protocol/index.ts'
+import { app } from './index.ts'
 import {
   call,
   fundedUser,
@@ -8,7 +11,28 @@ import {
   sealedJob,
   setGitlabFaults,
   type TestService,
+  testEnv,
 } from './test-support/fixtures.ts'
+
+const stubOf = (service: TestService) =>
+  testEnv.SERVICES.get(testEnv.SERVICES.idFromName(service.address))
+
+/** Moves a job's result deadline (fixed at admission from MAX_JOB_SECONDS + RESULT_GRACE_SECONDS). */
+const setResultBy = (service: TestService, jobId: string, at: number) =>
+  runInDurableObject(stubOf(service), (_i, state) => {
+    state.storage.sql.exec('UPDATE jobs SET result_by = ? WHERE job_id = ?', at, jobId)
+    state.storage.sql.exec('UPDATE awaiting_result SET due_at = ? WHERE job_id = ?', at, jobId)
+  })
+
+/** The job's stored release reason, read as the alarm left it (no GET, which decides lazily). */
+const releasedReason = (service: TestService, jobId: string) =>
+  runInDurableObject(
+    stubOf(service),
+    (_i, state) =>
+      state.storage.sql
+        .exec('SELECT released_reason AS r FROM charges WHERE job_id = ?', jobId)
+        .one().r,
+  )
 
 const jobOf = async (jobId: string) =>
   (await (await call(`/v1/jobs/${jobId}`)).json()) as {
@@ -83,5 +107,113 @@ describe('charges follow the payable rule', () => {
     // have been the old rule.
     const third = await sealedJob(service, user, { cumulativeAmount: 20n, nonce: 3n })
     expect((await postJson('/v1/jobs', third.envelope)).status).toBe(202)
+  })
+
+  it('releases a job with no result by its deadline: the alarm decides it no-result', async () => {
+    const service = await registeredService()
+    const user = await fundedUser(service, 100n)
+    const silent = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
+    expect((await postJson('/v1/jobs', silent.envelope)).status).toBe(202)
+    // Fixed at admission: 6 h of job plus 1 h to report, the protocol's defaults.
+    const stored = () =>
+      runInDurableObject(stubOf(service), async (_i, state) => ({
+        ...(state.storage.sql
+          .exec('SELECT result_by AS resultBy, created_at AS createdAt FROM jobs')
+          .one() as { resultBy: number; createdAt: number }),
+        alarm: await state.storage.getAlarm(),
+      }))
+    const admitted = await stored()
+    expect(admitted.resultBy - admitted.createdAt).toBe((6 + 1) * 3600 * 1000)
+    // The deadline rides the object's one alarm: the earliest thing due (here the deadline, moved
+    // before the request id's forgetting) is when the alarm is set next.
+    const soon = Date.now() + 60_000
+    await setResultBy(service, silent.requestId, soon)
+    expect(await runDurableObjectAlarm(stubOf(service))).toBe(true)
+    expect((await stored()).alarm).toBe(soon)
+    expect(await releasedReason(service, silent.requestId)).toBeNull()
+    expect((await jobOf(silent.requestId)).charge).toEqual({ state: 'pending', amount: '10' })
+
+    await setResultBy(service, silent.requestId, Date.now() - 1)
+    expect(await runDurableObjectAlarm(stubOf(service))).toBe(true)
+    expect(await releasedReason(service, silent.requestId)).toBe('no-result')
+    // Decided, it is no longer awaited: the alarm is not left due at once, firing in a loop.
+    expect((await stored()).alarm ?? Number.POSITIVE_INFINITY).toBeGreaterThan(Date.now())
+    expect((await jobOf(silent.requestId)).charge).toEqual({
+      state: 'not-charged',
+      amount: '0',
+      reason: 'no-result',
+    })
+    // The user no longer owes it: the next voucher owes one price, not two.
+    const next = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 2n })
+    expect((await postJson('/v1/jobs', next.envelope)).status).toBe(202)
+  })
+
+  it('refuses a report after the deadline, even before the alarm: nothing more is owed', async () => {
+    const service = await registeredService()
+    const user = await fundedUser(service, 100n)
+    const late = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
+    expect((await postJson('/v1/jobs', late.envelope)).status).toBe(202)
+    await setResultBy(service, late.requestId, Date.now() - 1)
+    // The runner's genuine, signed report of a successful run, one moment too late.
+    const res = await postJson(
+      `/v1/jobs/${late.requestId}/result`,
+      report(service, late.requestId, { exitCode: 0 }),
+    )
+    expect(res.status).toBe(410)
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('result_too_late')
+    const job = (await (await call(`/v1/jobs/${late.requestId}`)).json()) as {
+      charge: unknown
+      result: unknown
+    }
+    expect(job.result).toBeNull()
+    expect(job.charge).toEqual({ state: 'not-charged', amount: '0', reason: 'no-result' })
+    // Sent again it is still refused, and what the user owes is unchanged: a voucher at one price.
+    expect(
+      (
+        await postJson(
+          `/v1/jobs/${late.requestId}/result`,
+          report(service, late.requestId, { exitCode: 0 }),
+        )
+      ).status,
+    ).toBe(410)
+    const next = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 2n })
+    expect((await postJson('/v1/jobs', next.envelope)).status).toBe(202)
+  })
+
+  it('keeps charging a job whose result came in time, whatever the clock does later', async () => {
+    const service = await registeredService()
+    const user = await fundedUser(service, 100n)
+    const ran = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 1n })
+    expect((await postJson('/v1/jobs', ran.envelope)).status).toBe(202)
+    const inTime = report(service, ran.requestId, { exitCode: 0 })
+    expect((await postJson(`/v1/jobs/${ran.requestId}/result`, inTime)).status).toBe(201)
+    await setResultBy(service, ran.requestId, Date.now() - 1)
+    await runDurableObjectAlarm(stubOf(service))
+    expect((await jobOf(ran.requestId)).charge).toEqual({ state: 'charged', amount: '10' })
+    // The runner's retry of the same report is still acknowledged; the user still owes it.
+    expect((await postJson(`/v1/jobs/${ran.requestId}/result`, inTime)).status).toBe(200)
+    const short = await sealedJob(service, user, { cumulativeAmount: 10n, nonce: 2n })
+    expect((await postJson('/v1/jobs', short.envelope)).status).toBe(402)
+  })
+
+  it('refuses to start with a result window out of bounds: 503 not_configured, naming the setting', async () => {
+    for (const [name, value] of [
+      ['MAX_JOB_SECONDS', '0'],
+      ['RESULT_GRACE_SECONDS', 'soon'],
+      ['RESULT_GRACE_SECONDS', String(8 * 86_400)],
+    ]) {
+      const res = await app.request(
+        '/v1/jobs',
+        { method: 'POST', body: '{}' },
+        {
+          ...env,
+          [name as string]: value,
+        },
+      )
+      expect(res.status).toBe(503)
+      const { error } = (await res.json()) as { error: { code: string; message: string } }
+      expect(error.code).toBe('not_configured')
+      expect(error.message).toContain(name)
+    }
   })
 })

@@ -3,6 +3,7 @@ import {
   GenuineCodeSchema,
   type HpkeKeyPair,
   hpkeKeyPairOf,
+  type ResultWindow,
 } from '../protocol/index.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
@@ -32,6 +33,8 @@ export interface Config {
   chainCacheMs: number
   /** How long a provider-quota refusal switches a service off before one job probes it, in ms. */
   quotaProbeMs: number
+  /** A job's run plus the grace for its report: past both, with no result, it is not charged. */
+  resultWindow: ResultWindow
   gitlabMaxAttempts: number
   gitlabTimeoutMs: number
 }
@@ -81,6 +84,7 @@ function resolve(env: Env): Config | ApiError {
     genuine,
     chainCacheMs: c.CHAIN_CACHE_MS,
     quotaProbeMs: c.QUOTA_PROBE_SECONDS * 1000,
+    resultWindow: { maxJobSeconds: c.MAX_JOB_SECONDS, graceSeconds: c.RESULT_GRACE_SECONDS },
     gitlabMaxAttempts: c.GITLAB_MAX_ATTEMPTS,
     gitlabTimeoutMs: c.GITLAB_TIMEOUT_MS,
   }

@@ -30,6 +30,10 @@ export interface Env {
   CHAIN_CACHE_MS?: string
   /** Seconds a service stays off after a provider-quota refusal before one job probes it again. */
   QUOTA_PROBE_SECONDS?: string
+  /** The longest a job may run, in seconds (its result deadline; protocol's default 6 h). */
+  MAX_JOB_SECONDS?: string
+  /** Seconds the runner has after MAX_JOB_SECONDS to report a job's result (default 1 h). */
+  RESULT_GRACE_SECONDS?: string
   /** Attempts of one trigger before handing over to the alarm. */
   GITLAB_MAX_ATTEMPTS?: string
   /** Per-request timeout towards GitLab, in ms. */

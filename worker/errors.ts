@@ -39,6 +39,11 @@ export const ApiErrorCode = {
   VOUCHER_ABOVE_DEPOSIT: 'voucher_above_deposit',
   WRONG_RUNNER: 'wrong_runner',
   RESULT_CONFLICT: 'result_conflict',
+  /**
+   * The job's result deadline passed without a result: it was decided not charged (no-result),
+   * and a report now would charge a job the user's later vouchers already leave out.
+   */
+  RESULT_TOO_LATE: 'result_too_late',
   UNAUTHORIZED: 'unauthorized',
   WRONG_PROJECT: 'wrong_project',
   NOT_FOUND: 'not_found',

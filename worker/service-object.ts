@@ -18,6 +18,8 @@ import {
   providerUrlProblem,
   type ResultReport,
   resolveRunsOn,
+  resultDeadline,
+  resultInTime,
   runLink,
   type ServiceRegistration,
   type ServiceRetirement,
@@ -238,6 +240,11 @@ export class ServiceObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS hook_keys (key TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS charges (
         job_id TEXT PRIMARY KEY, amount TEXT NOT NULL, released_reason TEXT);
+      -- Jobs whose charge is not decided yet, by result deadline: what the alarm waits for. A row
+      -- leaves once the job is decided (a result, a release), so the alarm reads one index entry.
+      CREATE TABLE IF NOT EXISTS awaiting_result (
+        job_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS awaiting_result_due ON awaiting_result (due_at);
       ${PROVIDER_QUOTA_SCHEMA}
     `)
     // Run ids as text (GitHub's are 64-bit); rows from before keep theirs from pipeline_id.
@@ -248,6 +255,28 @@ export class ServiceObject extends DurableObject<Env> {
       )
     } catch {
       // The column exists already.
+    }
+    // Each job's result deadline (protocol's resultDeadline), fixed at admission. Rows from before
+    // it was kept get one once, here, from their admission and the protocol's default window (the
+    // constructor cannot read the Worker's configuration), and the undecided ones await it.
+    let added = false
+    try {
+      this.#sql.exec('ALTER TABLE jobs ADD COLUMN result_by INTEGER')
+      added = true
+    } catch {
+      // The column exists already.
+    }
+    if (added) {
+      // resultDeadline from 0 is the default window itself, in ms.
+      this.#sql.exec(
+        'UPDATE jobs SET result_by = created_at + ? WHERE result_by IS NULL',
+        resultDeadline(0),
+      )
+      this.#sql.exec(
+        `INSERT OR IGNORE INTO awaiting_result (job_id, due_at)
+           SELECT j.job_id, j.result_by FROM jobs j JOIN charges c ON c.job_id = j.job_id
+            WHERE j.result IS NULL AND c.released_reason IS NULL`,
+      )
     }
   }
 
@@ -472,7 +501,7 @@ export class ServiceObject extends DurableObject<Env> {
             ? {
                 deposit: userFunding(await ledgerBookOf(chainReaderFor(config), chainState), user)
                   .deposit,
-                owed: this.#channel(user).cumulative,
+                owed: this.#owed(user),
                 voucher: this.#latestVoucher(user),
               }
             : undefined
@@ -494,6 +523,12 @@ export class ServiceObject extends DurableObject<Env> {
         availability,
       }
     })
+  }
+
+  /** What a user owes now: their channel once jobs past their result deadline are released. */
+  #owed(user: string): bigint {
+    this.#decideOverdue(Date.now(), user)
+    return this.#channel(user).cumulative
   }
 
   #channel(user: string): { cumulative: bigint; nonce: bigint } {
@@ -625,8 +660,14 @@ export class ServiceObject extends DurableObject<Env> {
 
     // Admission: from here to the INSERTs there is no await, so it is atomic in this object.
     const now = Date.now()
+    // Fixed by the Worker's clock at admission: nothing the user, the provider or the runner sends
+    // later moves it.
+    const resultBy = resultDeadline(now, config.resultWindow)
     this.ctx.storage.transactionSync(() => {
       if (this.#seen(request.requestId)) throw replayed()
+      // Jobs of this user past their result deadline are released before what they owe is read,
+      // whether or not the alarm has fired yet.
+      this.#decideOverdue(now, request.user)
       const channel = this.#channel(request.user)
       const quota = this.#quota()
       const availability = availabilityOf(
@@ -684,8 +725,9 @@ export class ServiceObject extends DurableObject<Env> {
         String(nonce),
       )
       this.#sql.exec(
-        `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
+        `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at,
+                           result_by)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)`,
         request.requestId,
         request.user,
         now,
@@ -695,12 +737,18 @@ export class ServiceObject extends DurableObject<Env> {
         // evicted): it comes due when the inline budget is spent, not now. Due now, it fired while
         // every job's trigger was still in flight, and rescheduled itself again and again.
         now + INLINE_RETRY_BUDGET_MS,
+        resultBy,
       )
       // What this job adds to the user's channel: released again if the job ends not payable.
       this.#sql.exec(
         'INSERT INTO charges (job_id, amount, released_reason) VALUES (?, ?, NULL)',
         request.requestId,
         String(price),
+      )
+      this.#sql.exec(
+        'INSERT INTO awaiting_result (job_id, due_at) VALUES (?, ?)',
+        request.requestId,
+        resultBy,
       )
       this.#event(request.requestId, 'queued', 'worker', now)
       // After a quota refusal's wait, this job is the one that probes the provider.
@@ -765,9 +813,11 @@ export class ServiceObject extends DurableObject<Env> {
    * Brings the user's channel in line with the payable rule once a job's charge is decided: a job
    * that ends not payable lowers what the user owes by its price (the next voucher leaves it out,
    * so the runner's vouchers match the jobs it can settle); a payable result reported after a
-   * release (a cancel that overtook the runner's report) charges it again. Idempotent.
+   * release (a cancel that overtook the runner's report) charges it again, but only before the
+   * job's result deadline: past it, reportResult stores no result, so `no-result` is final.
+   * Idempotent.
    */
-  #applyCharge(jobId: string): void {
+  #applyCharge(jobId: string, now: number = Date.now()): void {
     const job = this.#jobRow(jobId)
     const charge = this.#sql
       .exec<{ amount: string; released_reason: string | null }>(
@@ -776,12 +826,18 @@ export class ServiceObject extends DurableObject<Env> {
       )
       .toArray()[0]
     if (!job || !charge) return
-    const decided = chargeOfJob({
-      status: job.status as string,
-      result: job.result === null ? null : JSON.parse(job.result as string),
-      quotaRefused: this.#quota().isRefused(jobId),
-    })
+    const decided = chargeOfJob(
+      {
+        status: job.status as string,
+        result: job.result === null ? null : JSON.parse(job.result as string),
+        quotaRefused: this.#quota().isRefused(jobId),
+        resultBy: this.#resultBy(job),
+      },
+      now,
+    )
     if (decided === null) return
+    // Decided: the deadline no longer concerns it (a result that came in time keeps deciding).
+    this.#sql.exec('DELETE FROM awaiting_result WHERE job_id = ?', jobId)
     const released = charge.released_reason !== null
     if (decided.payable === !released) return
     const amount = BigInt(charge.amount)
@@ -804,6 +860,35 @@ export class ServiceObject extends DurableObject<Env> {
       Date.now(),
       decided.payable ? `${amount} credits` : decided.reason,
     )
+  }
+
+  /** A job's result deadline, fixed at admission (the constructor gave older rows theirs). */
+  #resultBy(job: Row): number {
+    return job.result_by as number
+  }
+
+  /**
+   * Decides every job (of one user, or all) still owed without a result past its deadline: not
+   * charged, `no-result`, its price released from what the user owes. Run by the alarm at the
+   * deadline and, in case the alarm is late, wherever what a user owes is read.
+   */
+  #decideOverdue(now: number, user?: string): void {
+    const overdue = this.#sql
+      .exec<{ job_id: string }>(
+        user === undefined
+          ? 'SELECT job_id FROM awaiting_result WHERE due_at <= ?'
+          : `SELECT a.job_id AS job_id FROM awaiting_result a JOIN jobs j ON j.job_id = a.job_id
+              WHERE a.due_at <= ? AND j.user = ?`,
+        now,
+        ...(user === undefined ? [] : [user]),
+      )
+      .toArray()
+    for (const { job_id } of overdue) {
+      this.#applyCharge(job_id, now)
+      // Whatever #applyCharge found, a job past its deadline is not awaited again: the alarm
+      // never comes due for it in a loop.
+      this.#sql.exec('DELETE FROM awaiting_result WHERE job_id = ?', job_id)
+    }
   }
 
   #recordRun(jobId: string, run: RunRef) {
@@ -1022,7 +1107,8 @@ export class ServiceObject extends DurableObject<Env> {
         `SELECT MIN(at) AS at FROM (
            SELECT MIN(next_attempt_at) AS at FROM jobs WHERE next_attempt_at IS NOT NULL
            UNION ALL SELECT MIN(forget_at) FROM requests
-           UNION ALL SELECT MIN(forget_at) FROM hook_keys)`,
+           UNION ALL SELECT MIN(forget_at) FROM hook_keys
+           UNION ALL SELECT MIN(due_at) FROM awaiting_result)`,
       )
       .toArray()[0]?.at
     if (next === null || next === undefined) return
@@ -1034,13 +1120,17 @@ export class ServiceObject extends DurableObject<Env> {
     this.#alarmAt = current === null || current > next ? next : current
   }
 
-  /** Retries due triggers and forgets expired request ids and webhook keys. */
+  /**
+   * Retries due triggers, forgets expired request ids and webhook keys, and decides jobs past
+   * their result deadline not charged.
+   */
   override async alarm(): Promise<void> {
     // A fired alarm is gone: the next #scheduleAlarm sets one again.
     this.#alarmAt = undefined
     const now = Date.now()
     this.#sql.exec('DELETE FROM requests WHERE forget_at <= ?', now)
     this.#sql.exec('DELETE FROM hook_keys WHERE forget_at <= ?', now)
+    this.#decideOverdue(now)
     const due = this.#sql
       .exec<{ job_id: string }>(
         "SELECT job_id FROM jobs WHERE status = 'queued' AND next_attempt_at <= ?",
@@ -1190,6 +1280,18 @@ export class ServiceObject extends DurableObject<Env> {
         )
       }
       const now = Date.now()
+      // Past the deadline the job is not charged (no-result) and the user's later vouchers leave
+      // it out: a late report is refused, not stored, so it charges nothing and the agent knows
+      // not to claim it (stored uncharged, every reader of `result` would need a second meaning).
+      const resultBy = this.#resultBy(job)
+      if (!resultInTime(resultBy, now)) {
+        this.#applyCharge(report.jobId, now)
+        throw new ApiError(
+          410,
+          ApiErrorCode.RESULT_TOO_LATE,
+          `no result came before the job's deadline (${new Date(resultBy).toISOString()}): it is not charged`,
+        )
+      }
       this.#sql.exec(
         'UPDATE jobs SET result = ?, updated_at = ? WHERE job_id = ?',
         text,
@@ -1205,6 +1307,9 @@ export class ServiceObject extends DurableObject<Env> {
 
   /** A job's record and history, or null. */
   async job(jobId: string): Promise<JobView | null> {
+    if (!this.#jobRow(jobId)) return null
+    // A job past its deadline reads as decided even before the alarm fires.
+    this.#applyCharge(jobId)
     const job = this.#jobRow(jobId)
     if (!job) return null
     const history = this.#sql
@@ -1274,6 +1379,8 @@ export class ServiceObject extends DurableObject<Env> {
     pending: { jobs: number; amount: string }
     notCharged: number
   }> {
+    // Jobs past their result deadline count as not charged even before the alarm fires.
+    this.#decideOverdue(Date.now())
     const rows = this.#sql
       .exec<{ amount: string | null; released_reason: string | null; has_result: number }>(
         `SELECT c.amount AS amount, c.released_reason AS released_reason,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DEFAULT_MAX_JOB_SECONDS, DEFAULT_RESULT_GRACE_SECONDS } from '../protocol/payable.ts'
 import { DEFAULT_MAX_HEARTBEAT_AGE_SLOTS } from '../protocol/service-availability.ts'
 
 // Apart from config.ts so tools outside workerd (the docs check) can read the names without the
@@ -30,6 +31,12 @@ export const ConfigSchema = z.object({
   // Seconds a service stays switched off after its provider refused a job for quota, before one
   // job may probe it again; doubled after each failed probe, up to 64 times this.
   QUOTA_PROBE_SECONDS: intString(600, 1, 86_400),
+  // A job's result deadline (protocol's payable rule): admission + MAX_JOB_SECONDS +
+  // RESULT_GRACE_SECONDS. A job with no runner report by then is not charged (no-result) and a
+  // later report is refused. At least a minute each (a job and its report take time); at most
+  // 35 days a job (GitHub's self-hosted limit) and a week to report.
+  MAX_JOB_SECONDS: intString(DEFAULT_MAX_JOB_SECONDS, 60, 35 * 86_400),
+  RESULT_GRACE_SECONDS: intString(DEFAULT_RESULT_GRACE_SECONDS, 60, 7 * 86_400),
   GITLAB_MAX_ATTEMPTS: intString(4, 1, 10),
   GITLAB_TIMEOUT_MS: intString(8000, 100, 60_000),
 })

@@ -142,6 +142,8 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
     if (!(await recoverInterrupted(spool, jobId, state))) return state
     state = await spool.state(jobId)
   }
+  // Decided not charged by the Worker (no result by the deadline): nothing left to do.
+  if (state.notCharged) return state
   const bundleDir = spool.bundleDir(jobId)
   let fileCids: Map<string, CID> | undefined
   try {
@@ -221,6 +223,11 @@ export async function advanceJob(deps: AdvanceDeps, jobId: string): Promise<JobS
           await spool.setState(jobId, { reportConflict: e.message })
           deps.onReportConflict?.(jobId, e.message)
         }
+        if (e instanceof AgentError && e.code === AgentErrorCode.REPORT_TOO_LATE) {
+          // The Worker released the user's debt for it and their later vouchers leave it out: it
+          // stays `pinned` (the bundle is still the runner's record), never queued nor retried.
+          return spool.setState(jobId, { notCharged: 'no-result', lastError: undefined })
+        }
         throw e
       }
       state = await spool.setState(jobId, {
@@ -253,7 +260,8 @@ export async function resumeAll(
   for (const jobId of await deps.spool.list()) {
     try {
       const before = await deps.spool.state(jobId)
-      if (reached(before.phase, 'queued')) continue
+      // A job the Worker decided not charged is done: reporting it again changes nothing.
+      if (reached(before.phase, 'queued') || before.notCharged) continue
       const after = await advanceJob(deps, jobId)
       out.push({ jobId, phase: after.phase })
     } catch (e) {

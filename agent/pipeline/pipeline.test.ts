@@ -8,11 +8,17 @@ import { createVerifiedFetch } from '@helia/verified-fetch'
 import { MemoryBlockstore } from 'blockstore-core'
 import { createHeliaLight, type Helia } from 'helia'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateMinaKeyPair, type ResultManifest, verifyManifest } from '../../protocol/index.ts'
+import {
+  generateMinaKeyPair,
+  type ResultManifest,
+  signVoucher,
+  verifyManifest,
+} from '../../protocol/index.ts'
 import { startGateway } from '../gateway/server.ts'
 import { openIpfsNode } from '../ipfs/node.ts'
+import { pendingBatches } from '../settle/settle-queue.ts'
 import { Spool } from '../spool/spool.ts'
-import { advanceJob } from './advance-job.ts'
+import { advanceJob, resumeAll } from './advance-job.ts'
 import { startJob } from './start-job.ts'
 
 /**
@@ -182,5 +188,74 @@ describe('a job through the pipeline', () => {
       await client.stop()
       gw.server.close()
     }
+  })
+})
+
+describe('a job the Worker decided not charged (no result by its deadline)', () => {
+  it('is never reported again nor claimed; a job reported in time is', async () => {
+    const payer = generateMinaKeyPair()
+    const voucher = (amount: number, nonce: number) =>
+      signVoucher(
+        {
+          v: 1,
+          user: payer.publicKey,
+          service,
+          cumulativeAmount: String(amount),
+          nonce: String(nonce),
+        },
+        payer.privateKey,
+      )
+    const start = async (v: unknown) => {
+      const jobId = randomBytes(16).toString('hex')
+      await startJob({
+        spool,
+        config: { intervalMs: 50, perf: 'auto', cgroup: true },
+        meta: {
+          jobId,
+          service,
+          user: payer.publicKey,
+          sourceCommitment: 'a'.repeat(40),
+          command: 'true',
+          args: [],
+          artifacts: [],
+          cwd: dir,
+          createdAt: new Date().toISOString(),
+          voucher: v,
+        },
+        stdout: quiet as never,
+        stderr: quiet as never,
+      })
+      return jobId
+    }
+    const late = await start(voucher(10, 1))
+    const inTime = await start(voucher(20, 2))
+    // The Worker as it answers: 410 result_too_late for the job whose deadline passed.
+    const posted: string[] = []
+    const worker = (async (url: URL) => {
+      const id = url.pathname.split('/')[3]!
+      posted.push(id)
+      return id === late
+        ? new Response('{"error":{"code":"result_too_late"}}', { status: 410 })
+        : new Response('{}', { status: 201 })
+    }) as unknown as typeof fetch
+    const deps = {
+      spool,
+      helia,
+      runner,
+      report: { workerUrl: 'http://worker.invalid', attempts: 3, baseDelayMs: 1, fetch: worker },
+    }
+    const lateState = await advanceJob(deps, late)
+    expect(lateState.notCharged).toBe('no-result')
+    expect(lateState.phase).toBe('pinned')
+    // One post, no retries: the refusal is final.
+    expect(posted).toEqual([late])
+    expect((await advanceJob(deps, inTime)).phase).toBe('queued')
+    // Neither resume nor the settle queue touches it again.
+    posted.length = 0
+    const resumed = await resumeAll(deps)
+    expect(resumed.map((r) => r.jobId)).not.toContain(late)
+    expect(posted).not.toContain(late)
+    const batches = await pendingBatches(spool, { user: payer.publicKey })
+    expect(batches.flatMap((b) => b.jobs.map((j) => j.jobId))).toEqual([inTime])
   })
 })

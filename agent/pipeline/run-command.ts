@@ -156,7 +156,11 @@ export async function runCommand(
           },
           meta.jobId,
         )
-        say(`job ${meta.jobId} ${state.phase}: bundle ${state.bundleCid}`)
+        say(
+          state.notCharged
+            ? `job ${meta.jobId} not charged (${state.notCharged}: the Worker's result deadline passed before the report); bundle ${state.bundleCid} kept, never settled`
+            : `job ${meta.jobId} ${state.phase}: bundle ${state.bundleCid}`,
+        )
       } catch (e) {
         const state = await spool.state(meta.jobId)
         if (state.phase !== 'pinned') throw e

@@ -16,6 +16,8 @@ export interface ReportOptions {
  * and 429 with exponential back-off. 2xx acknowledges (200 when the Worker already holds this very
  * report). 409 means the Worker holds a *different* result for the job, signed by this runner's
  * key: a replay, a second run or a stolen key, so it fails with REPORT_CONFLICT, never as success.
+ * 410 means the job's result deadline passed before the report (REPORT_TOO_LATE): the Worker
+ * decided it not charged, and no retry changes that.
  */
 export async function reportResult(report: ResultReport, options: ReportOptions): Promise<void> {
   const doFetch = options.fetch ?? fetch
@@ -32,6 +34,11 @@ export async function reportResult(report: ResultReport, options: ReportOptions)
         signal: options.signal ?? AbortSignal.timeout(15_000),
       })
       if (res.ok) return
+      if (res.status === 410)
+        throw new AgentError(
+          AgentErrorCode.REPORT_TOO_LATE,
+          `the Worker decided job ${report.jobId} not charged (no result by its deadline): ${(await res.text()).slice(0, 200)}`,
+        )
       if (res.status === 409)
         throw new AgentError(
           AgentErrorCode.REPORT_CONFLICT,

@@ -32,7 +32,9 @@ export async function pendingBatches(
     if (!state?.manifestDigest) continue
     if (state.phase !== 'queued' && state.phase !== 'settled') continue
     // A job refused before it ran (its source did not match) delivered nothing: never charged.
-    if (state.notRun) continue
+    // Nor is one the Worker decided not charged (no result by its deadline): whatever phase it
+    // reached, the user's vouchers after that decision leave it out.
+    if (state.notRun || state.notCharged) continue
     const meta = await spool.meta(id)
     if (filter?.user && meta.user !== filter.user) continue
     const key = `${meta.service}/${meta.user}`

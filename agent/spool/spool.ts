@@ -80,6 +80,11 @@ export interface JobState {
   notRun?: 'source-mismatch'
   /** The Worker holds a different result for this job (HTTP 409): an operator must look. */
   reportConflict?: string
+  /**
+   * The Worker decided the job not charged before its report arrived (protocol's `no-result`: the
+   * result deadline passed). Final: it is never reported again, nor claimed in a settlement.
+   */
+  notCharged?: 'no-result'
   /** Hex SHA-256 of the manifest's canonical JSON. */
   manifestDigest?: string
   signature?: string

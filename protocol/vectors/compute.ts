@@ -20,6 +20,7 @@ import {
   privateCommitment,
   publicKeyToFields,
   requestDigest,
+  resultDeadline,
   resultLeafMessage,
   serviceAvailability,
   settledLeavesBytes,
@@ -167,6 +168,16 @@ const payableJobs = [
   { status: 'running', result: null },
   { status: 'queued', result: null },
 ]
+/** Jobs against their result deadline (resultBy, ms): at the deadline a job without a result is decided. */
+const deadlineJobs = [
+  { job: { status: 'running', result: null, resultBy: 1000 }, now: 999 },
+  { job: { status: 'running', result: null, resultBy: 1000 }, now: 1000 },
+  { job: { status: 'success', result: null, resultBy: 1000 }, now: 5000 },
+  // A result stored in time decides by the rule, whenever it is read.
+  { job: { status: 'success', result: { exitCode: 0 }, resultBy: 1000 }, now: 5000 },
+  // A more specific reason wins over the deadline.
+  { job: { status: 'trigger_failed', result: null, resultBy: 1000 }, now: 5000 },
+]
 
 const dec = (xs: readonly bigint[]) => xs.map(String)
 
@@ -284,6 +295,12 @@ export async function computeVectors() {
     payable: {
       manifests: payableRunEnds.map((end) => ({ end, is: payabilityOf(end) })),
       jobs: payableJobs.map((job) => ({ job, is: chargeOfJob(job) })),
+      deadlines: {
+        window: { maxJobSeconds: 600, graceSeconds: 60 },
+        admittedAt: 1_700_000_000_000,
+        resultBy: resultDeadline(1_700_000_000_000, { maxJobSeconds: 600, graceSeconds: 60 }),
+        jobs: deadlineJobs.map(({ job, now }) => ({ job, now, is: chargeOfJob(job, now) })),
+      },
     },
     driver: {
       spec: driverSpec,

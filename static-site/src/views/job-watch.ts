@@ -9,6 +9,8 @@ const NOT_CHARGED_BECAUSE: Record<NotChargedReason, string> = {
   'not-run': 'the runner refused to run it',
   'no-exit-code': 'the job ended without an exit code',
   'provider-quota': 'the CI provider refused to run it for quota',
+  // The runner reported nothing by the job's deadline (its run time plus a grace to report).
+  'no-result': "no result in time (the runner did not report before the job's deadline)",
 }
 
 /** What the user pays for a job, in words: the payable rule's outcome and its reason. */
