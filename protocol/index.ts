@@ -120,6 +120,7 @@ export {
 export {
   EMPTY_ACTION_STATE,
   foldLedgerActions,
+  foldLedgerActionsOnto,
   type GraphqlQuery,
   type LedgerHead,
   type LedgerProgress,

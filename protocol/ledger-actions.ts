@@ -453,6 +453,15 @@ function listedActions(data: unknown): number {
   return n
 }
 
+/** Folds `actions` into a copy of `from`'s book: the reading at `actionState` (`from` unchanged). */
+export function foldLedgerActionsOnto(
+  from: LedgerReading,
+  actions: readonly (readonly bigint[])[],
+  actionState: bigint,
+): LedgerReading {
+  return foldMore(from, actions, actionState).reading
+}
+
 /** Folds `actions` into a copy of `from`'s book: the reading at `actionState`, and whom it touched. */
 function foldMore(
   from: LedgerReading,
