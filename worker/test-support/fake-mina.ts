@@ -15,6 +15,8 @@ export interface FakeMina {
   setSlot(slot: number): void
   /** Number of GraphQL queries answered. */
   queries(): number
+  /** Actions the archive has listed for the zkApp at `publicKey` (what its reads cost). */
+  archiveListed(publicKey: string): number
   close(): Promise<void>
 }
 
@@ -193,6 +195,7 @@ export async function startFakeMina(port = 0): Promise<FakeMina> {
       slot = s
     },
     queries: () => queries,
+    archiveListed: (pk) => listed.get(pk) ?? 0,
     close: () =>
       new Promise((r) => {
         server.closeAllConnections()
