@@ -11,6 +11,7 @@ import {
   parseLedgerActionsMarked,
   readLedgerBook,
   readLedgerBookFrom,
+  walkLedgerActions,
 } from './ledger-actions.ts'
 import { ActionKind, LedgerBook } from './ledger-book.ts'
 import { FIELD_MODULUS, publicKeyToFields } from './mina-key.ts'
@@ -404,6 +405,39 @@ describe('incremental ledger reads', () => {
     expect(seen).toEqual([false, false, true])
     expect(kept?.book.fundable(USER)).toBe(25n)
     expect(chain.listed).toBe(25 + 15 + 5)
+  })
+
+  it('stops at a block’s end, never inside one, and only after the cap is reached', () => {
+    const blocks: Block[] = Array.from({ length: 3 }, () => ({
+      updates: [0, 1, 2].map(() => [action(ActionKind.deposit, USER, { amount: 1n })]),
+    }))
+    const walk = walkLedgerActions(archiveData(blocks), { limit: 4 })
+    expect(walk).toMatchObject({ done: false, state: stateAfter(blocks.slice(0, 2)) })
+    expect(walk.actions).toHaveLength(6)
+    expect(walkLedgerActions(archiveData(blocks), { limit: 9 }).done).toBe(true)
+  })
+
+  it('progress a lying archive forged in a capped read never completes; the honest rebuild does', async () => {
+    const { chain, sources: s } = followedChain(deposits(25))
+    // The first capped read is fed a forged first block (10 credits, not 1).
+    chain.lie = (data) => {
+      const d = data as ReturnType<typeof archiveData>
+      d.actions[0]!.actionData[0]!.data = action(ActionKind.deposit, USER, { amount: 10n }).map(
+        String,
+      )
+      return d
+    }
+    const forged = await readLedgerBookFrom(s, LEDGER, terms, null, { max: 10 })
+    expect(forged.complete).toBe(false)
+    chain.lie = null
+    let kept = forged.reading
+    let last = forged
+    for (let i = 0; i < 4 && !last.complete; i++) {
+      last = await readLedgerBookFrom(s, LEDGER, terms, kept, { max: 10 })
+      kept = last.reading
+    }
+    expect(last.complete).toBe(true)
+    expect(kept.book.fundable(USER)).toBe(25n)
   })
 
   it('a reading survives JSON storage exactly, and a corrupt one is refused', async () => {
