@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare'
 import { JOB_REQUEST_INFO, openJson, parseEnvelope, unwrap } from '../protocol/index.ts'
+import { runLedgerAdmission } from './worker-ledger.ts'
 import { cpuNs, fixed, load, median, percentile, workerdPids } from './worker-measure.ts'
 import { jobBodies, registerService, startStandins, workerBindings } from './worker-setup.ts'
 
@@ -171,6 +172,9 @@ export async function runDirect(): Promise<Record<string, number | string>> {
       200,
     )
 
+    // Admission against ledgers of many actions: first read against the incremental ones.
+    const ledger = await runLedgerAdmission(post, standins, hpke, pids)
+
     const base = median(noop)
     const less = (samples: readonly number[]) => samples.map((n) => n - base).sort((a, b) => a - b)
     const worker = less(stateless)
@@ -209,6 +213,7 @@ export async function runDirect(): Promise<Record<string, number | string>> {
       'direct: concurrency (lanes, one user each)': CONCURRENCY,
       'direct: requests': REQUESTS,
       'direct: pipelines triggered': gitlab.pipelines.length,
+      ...ledger,
     }
   } finally {
     await mf?.dispose()

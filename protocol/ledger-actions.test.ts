@@ -4,11 +4,16 @@ import {
   type GraphqlQuery,
   LedgerReadError,
   LedgerReadErrorCode,
+  ledgerReadingFromJSON,
+  ledgerReadingToJSON,
   nextActionState,
   parseLedgerActions,
+  parseLedgerActionsMarked,
   readLedgerBook,
+  readLedgerBookFrom,
+  walkLedgerActions,
 } from './ledger-actions.ts'
-import { ActionKind } from './ledger-book.ts'
+import { ActionKind, LedgerBook } from './ledger-book.ts'
 import { FIELD_MODULUS, publicKeyToFields } from './mina-key.ts'
 import { poseidonSalt } from './poseidon.ts'
 
@@ -285,5 +290,182 @@ describe('ledger actions', () => {
     expect(await refused(readLedgerBook(down, LEDGER, terms))).toBe(
       LedgerReadErrorCode.ARCHIVE_UNAVAILABLE,
     )
+  })
+})
+
+// An archive that honours `fromActionState` (exclusive) and `endActionState` as the archive API
+// does (an action state it does not hold is an error), over a chain the test can grow or fork;
+// it counts the actions it lists, the node answers the chain's latest action state.
+function followedChain(initial: Block[]) {
+  const chain = { blocks: initial, listed: 0, lie: null as null | ((data: unknown) => unknown) }
+  const states = () => {
+    let s = EMPTY_ACTION_STATE
+    return chain.blocks.map((b) => {
+      for (const u of b.updates) s = nextActionState(s, u)
+      return s
+    })
+  }
+  const node: GraphqlQuery = async () => ({
+    account: {
+      actionState: [String(stateAfter(chain.blocks)), '0', '0', '0', '0'],
+      zkappState: Array(8).fill('0'),
+    },
+  })
+  const archive: GraphqlQuery = async (document) => {
+    const from = /fromActionState: "(\d+)"/.exec(document)?.[1]
+    const end = /endActionState: "(\d+)"/.exec(document)?.[1]
+    const after = states().map(String)
+    const first = from === undefined ? 0 : after.indexOf(from) + 1
+    const last = end === undefined ? after.length : after.indexOf(end) + 1
+    if (first === 0 && from !== undefined) throw new Error(`fromActionState ${from} is unknown`)
+    if (last === 0) throw new Error(`endActionState ${end} is unknown`)
+    const all = archiveData(chain.blocks).actions
+    const data = { actions: all.slice(first, last) }
+    chain.listed += data.actions.reduce((n, b) => n + b.actionData.length, 0)
+    return chain.lie ? chain.lie(data) : data
+  }
+  return { chain, sources: { node, archive } }
+}
+
+const deposits = (n: number, user = USER): Block[] =>
+  Array.from({ length: n }, () => ({
+    updates: [[action(ActionKind.deposit, user, { amount: 1n })]],
+  }))
+
+describe('incremental ledger reads', () => {
+  it('continues a kept reading with only the new actions, and equals a whole read', async () => {
+    const { chain, sources: s } = followedChain([...funded])
+    const first = await readLedgerBookFrom(s, LEDGER, terms, null)
+    expect(first).toMatchObject({ complete: true, rebuilt: false, listed: 3, folded: 3 })
+    chain.blocks.push(...deposits(2, OTHER))
+    chain.listed = 0
+    const next = await readLedgerBookFrom(s, LEDGER, terms, first.reading)
+    expect(next).toMatchObject({ complete: true, rebuilt: false, listed: 2, folded: 2 })
+    expect(chain.listed).toBe(2)
+    expect([...next.touched]).toEqual([OTHER])
+    const whole = await readLedgerBook(s, LEDGER, terms)
+    expect(next.reading.book.toJSON()).toEqual(whole.book.toJSON())
+    expect(next.reading.runnerPaid).toBe(30n)
+    // The kept reading is left as it was (the increment folds into a copy).
+    expect(first.reading.book.fundable(OTHER)).toBe(1n)
+    expect(next.reading.book.fundable(OTHER)).toBe(3n)
+    // Nothing new: no archive query at all.
+    chain.listed = 0
+    const same = await readLedgerBookFrom(s, LEDGER, terms, next.reading)
+    expect(same).toMatchObject({ complete: true, listed: 0, folded: 0 })
+  })
+
+  it('refuses an increment the archive forged, and rebuilding from a lying archive fails too', async () => {
+    const { chain, sources: s } = followedChain([...funded])
+    const first = await readLedgerBookFrom(s, LEDGER, terms, null)
+    chain.blocks.push({
+      updates: [[action(ActionKind.requestWithdraw, USER, { nonce: 2n, slot: 5n })]],
+    })
+    // The archive hides the withdrawal request, whatever it is asked.
+    chain.lie = () => ({ actions: [] })
+    expect(await refused(readLedgerBookFrom(s, LEDGER, terms, first.reading))).toBe(
+      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+    )
+    // It turns the request into a deposit on the increment only: the rebuild from empty is honest.
+    chain.lie = (data) => {
+      const d = data as ReturnType<typeof archiveData>
+      if (d.actions.length !== 1) return d
+      d.actions[0]!.actionData[0]!.data = action(ActionKind.deposit, USER, { amount: 1n }).map(
+        String,
+      )
+      return d
+    }
+    const healed = await readLedgerBookFrom(s, LEDGER, terms, first.reading)
+    expect(healed).toMatchObject({ complete: true, rebuilt: true })
+    expect(healed.reading.book.fundable(USER)).toBe(0n)
+  })
+
+  it('rebuilds from empty when the node’s state is not reachable from the kept one (a reorg)', async () => {
+    const { chain, sources: s } = followedChain([...funded, ...deposits(2)])
+    const first = await readLedgerBookFrom(s, LEDGER, terms, null)
+    expect(first.reading.book.fundable(USER)).toBe(72n)
+    // The last two blocks are orphaned; another block lands in their place.
+    chain.blocks = [...funded, ...deposits(1, OTHER)]
+    const after = await readLedgerBookFrom(s, LEDGER, terms, first.reading)
+    expect(after).toMatchObject({ complete: true, rebuilt: true, folded: 4 })
+    expect(after.reading.book.fundable(USER)).toBe(70n)
+    expect(after.reading.book.fundable(OTHER)).toBe(2n)
+  })
+
+  it('catches a backlog up over several capped reads, complete only at the node’s state', async () => {
+    const { chain, sources: s } = followedChain(deposits(25))
+    let kept = null
+    const seen: boolean[] = []
+    for (let i = 0; i < 3; i++) {
+      const p = await readLedgerBookFrom(s, LEDGER, terms, kept, { max: 10 })
+      seen.push(p.complete)
+      expect(p.folded).toBeLessThanOrEqual(10)
+      kept = p.reading
+    }
+    expect(seen).toEqual([false, false, true])
+    expect(kept?.book.fundable(USER)).toBe(25n)
+    expect(chain.listed).toBe(25 + 15 + 5)
+  })
+
+  it('stops at a block’s end, never inside one, and only after the cap is reached', () => {
+    const blocks: Block[] = Array.from({ length: 3 }, () => ({
+      updates: [0, 1, 2].map(() => [action(ActionKind.deposit, USER, { amount: 1n })]),
+    }))
+    const walk = walkLedgerActions(archiveData(blocks), { limit: 4 })
+    expect(walk).toMatchObject({ done: false, state: stateAfter(blocks.slice(0, 2)) })
+    expect(walk.actions).toHaveLength(6)
+    expect(walkLedgerActions(archiveData(blocks), { limit: 9 }).done).toBe(true)
+  })
+
+  it('progress a lying archive forged in a capped read never completes; the honest rebuild does', async () => {
+    const { chain, sources: s } = followedChain(deposits(25))
+    // The first capped read is fed a forged first block (10 credits, not 1).
+    chain.lie = (data) => {
+      const d = data as ReturnType<typeof archiveData>
+      d.actions[0]!.actionData[0]!.data = action(ActionKind.deposit, USER, { amount: 10n }).map(
+        String,
+      )
+      return d
+    }
+    const forged = await readLedgerBookFrom(s, LEDGER, terms, null, { max: 10 })
+    expect(forged.complete).toBe(false)
+    chain.lie = null
+    let kept = forged.reading
+    let last = forged
+    for (let i = 0; i < 4 && !last.complete; i++) {
+      last = await readLedgerBookFrom(s, LEDGER, terms, kept, { max: 10 })
+      kept = last.reading
+    }
+    expect(last.complete).toBe(true)
+    expect(kept.book.fundable(USER)).toBe(25n)
+  })
+
+  it('a reading survives JSON storage exactly, and a corrupt one is refused', async () => {
+    const { sources: s } = followedChain([...funded])
+    const { reading } = await readLedgerBookFrom(s, LEDGER, terms, null)
+    const stored = JSON.parse(JSON.stringify(ledgerReadingToJSON(reading)))
+    const back = ledgerReadingFromJSON(terms, stored)
+    expect(back).toEqual(reading)
+    expect(back.book).toBeInstanceOf(LedgerBook)
+    expect(() => ledgerReadingFromJSON(terms, { ...stored, runnerPaid: '-1' })).toThrow(TypeError)
+    expect(() =>
+      ledgerReadingFromJSON(terms, {
+        ...stored,
+        book: { actions: 1, channels: [[USER, ['1']]] },
+      }),
+    ).toThrow(TypeError)
+  })
+
+  it('one pass gives the whole and where the chain passed the processed state', () => {
+    const blocks = [...funded, ...deposits(2)]
+    const processed = stateAfter(funded.slice(0, 1))
+    const r = parseLedgerActionsMarked(archiveData(blocks), stateAfter(blocks), {
+      mark: processed,
+    })
+    expect(r.actions).toHaveLength(5)
+    expect(r.markedAt).toBe(1)
+    expect(
+      parseLedgerActionsMarked(archiveData(blocks), stateAfter(blocks), { mark: 12345n }).markedAt,
+    ).toBeNull()
   })
 })

@@ -4,6 +4,7 @@ import {
   decodeLedgerAction,
   LEDGER_ACTION_FIELDS,
   LedgerBook,
+  type LedgerBookJson,
 } from './ledger-book.ts'
 import { FIELD_MODULUS } from './mina-key.ts'
 import { poseidonHashWithPrefix, poseidonSalt } from './poseidon.ts'
@@ -76,9 +77,18 @@ export function nextActionState(state: bigint, actions: readonly (readonly bigin
   return poseidonHashWithPrefix(SEQ_EVENTS_PREFIX, [state, list])
 }
 
-/** The archive document listing the ledger's actions from its first up to action state `end`. */
-export function ledgerActionsQuery(ledger: string, end: bigint): string {
-  return `{ actions(input: { address: ${JSON.stringify(ledger)}, endActionState: ${JSON.stringify(String(end))} }) { blockInfo { height } actionState { actionStateOne actionStateTwo } actionData { accountUpdateId data transactionInfo { status sequenceNumber zkappAccountUpdateIds } } } }`
+/**
+ * The archive document listing the ledger's actions up to action state `end`: from its first, or
+ * only those after action state `from` (the archive API's `fromActionState`, exclusive).
+ */
+export function ledgerActionsQuery(
+  ledger: string,
+  end: bigint,
+  from: bigint = EMPTY_ACTION_STATE,
+): string {
+  const after =
+    from === EMPTY_ACTION_STATE ? '' : `fromActionState: ${JSON.stringify(String(from))}, `
+  return `{ actions(input: { address: ${JSON.stringify(ledger)}, ${after}endActionState: ${JSON.stringify(String(end))} }) { blockInfo { height } actionState { actionStateOne actionStateTwo } actionData { accountUpdateId data transactionInfo { status sequenceNumber zkappAccountUpdateIds } } } }`
 }
 
 /** The node document reading the ledger account's latest action state and app state. */
@@ -126,37 +136,44 @@ export function parseLedgerHead(data: unknown): LedgerHead {
   }
 }
 
+/** What walking an archive answer's actions from a known action state gave. */
+export interface ActionWalk {
+  /** The raw actions walked (each a field list), in dispatch order. */
+  actions: bigint[][]
+  /** The action state after the last action walked (unchecked until it meets a node's). */
+  state: bigint
+  /** False when `limit` stopped the walk before the end of what the archive listed. */
+  done: boolean
+  /** How many of `actions` lead to `mark` (0 when `mark` is the start), null if never passed. */
+  markedAt: number | null
+}
+
 /**
- * The raw actions (each a field list, dispatch order) of the `data` of `ledgerActionsQuery`,
- * accepted only when they hash from `from` to `end` and each has `fields` fields (a
- * LedgerAction's by default). Throws LedgerReadError.
+ * Walks the `data` of `ledgerActionsQuery` from action state `from`: orders each block's actions
+ * as the chain does, hashes them account update by account update, and stops after the block that
+ * reaches `limit` actions (so one read's hashing is bounded, and it stops at a block's action
+ * state, one the archive can list from). Checks nothing against
+ * a node: callers compare `state` to the node's. Throws LedgerReadError on a malformed answer.
  */
-export function parseLedgerActions(
+export function walkLedgerActions(
   data: unknown,
-  end: bigint,
-  from: bigint = EMPTY_ACTION_STATE,
-  max: number = MAX_LEDGER_ACTIONS,
-  fields: number = LEDGER_ACTION_FIELDS,
-): bigint[][] {
+  options: { from?: bigint; limit?: number; fields?: number; mark?: bigint } = {},
+): ActionWalk {
+  const from = options.from ?? EMPTY_ACTION_STATE
+  const limit = options.limit ?? Number.POSITIVE_INFINITY
+  const fields = options.fields ?? LEDGER_ACTION_FIELDS
   const blocks = isRecord(data) ? data.actions : undefined
   if (!Array.isArray(blocks))
     throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'no list of actions')
-  // Count before any hashing or sorting, so a huge answer costs no work.
-  let count = 0
-  for (const block of blocks) {
-    if (!isRecord(block) || !Array.isArray(block.actionData))
-      throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'a block without actions')
-    count += block.actionData.length
-    if (count > max)
-      throw new LedgerReadError(
-        LedgerReadErrorCode.TOO_MANY_ACTIONS,
-        `the ledger lists more than ${max} actions`,
-      )
-  }
   const out: bigint[][] = []
   let state = from
-  for (const [b, block] of (blocks as { actionData: unknown[] }[]).entries()) {
-    const items = block.actionData.map((item, i) => {
+  let markedAt: number | null = options.mark === from ? 0 : null
+  for (const [b, block] of blocks.entries()) {
+    // Blocks left past the limit: not done (the next read lists from `state`).
+    if (out.length >= limit) return { actions: out, state, done: false, markedAt }
+    if (!isRecord(block) || !Array.isArray(block.actionData))
+      throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'a block without actions')
+    const items = block.actionData.map((item: unknown, i: number) => {
       if (!isRecord(item) || !Array.isArray(item.data))
         throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, `block ${b}: action ${i}`)
       const info = isRecord(item.transactionInfo) ? item.transactionInfo : {}
@@ -167,12 +184,12 @@ export function parseLedgerActions(
         sequence: typeof info.sequenceNumber === 'number' ? info.sequenceNumber : 0,
         update,
         place: ids.indexOf(Number(update)),
-        data: item.data,
+        data: item.data as unknown[],
         i,
       }
     })
     // The chain's order within a block (as o1js's fetchActions sorts): by transaction, then by
-    // the account update's place in it, then as listed. A wrong order fails the hash below.
+    // the account update's place in it, then as listed. A wrong order fails the hash check.
     items.sort((x, y) => x.sequence - y.sequence || x.place - y.place || x.i - y.i)
     let group: bigint[][] = []
     let key: string | null = null
@@ -181,6 +198,7 @@ export function parseLedgerActions(
       state = nextActionState(state, group)
       out.push(...group)
       group = []
+      if (markedAt === null && state === options.mark) markedAt = out.length
     }
     for (const item of items) {
       // A failed transaction dispatched nothing, whatever the archive lists for it.
@@ -197,12 +215,66 @@ export function parseLedgerActions(
     }
     flush()
   }
-  if (state !== end)
-    throw new LedgerReadError(
-      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
-      "the archive's actions do not hash to the ledger's action state",
-    )
-  return out
+  return { actions: out, state, done: true, markedAt }
+}
+
+/** Refuses an answer listing more than `max` actions before any hashing (a huge answer costs no work). */
+function countActions(data: unknown, max: number): void {
+  const blocks = isRecord(data) ? data.actions : undefined
+  if (!Array.isArray(blocks))
+    throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'no list of actions')
+  let count = 0
+  for (const block of blocks) {
+    if (!isRecord(block) || !Array.isArray(block.actionData))
+      throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'a block without actions')
+    count += block.actionData.length
+    if (count > max)
+      throw new LedgerReadError(
+        LedgerReadErrorCode.TOO_MANY_ACTIONS,
+        `the ledger lists more than ${max} actions`,
+      )
+  }
+}
+
+const mismatch = () =>
+  new LedgerReadError(
+    LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+    "the archive's actions do not hash to the ledger's action state",
+  )
+
+/**
+ * The raw actions (each a field list, dispatch order) of the `data` of `ledgerActionsQuery`,
+ * accepted only when they hash from `from` to `end` and each has `fields` fields (a
+ * LedgerAction's by default). Throws LedgerReadError.
+ */
+export function parseLedgerActions(
+  data: unknown,
+  end: bigint,
+  from: bigint = EMPTY_ACTION_STATE,
+  max: number = MAX_LEDGER_ACTIONS,
+  fields: number = LEDGER_ACTION_FIELDS,
+): bigint[][] {
+  return parseLedgerActionsMarked(data, end, { from, max, fields }).actions
+}
+
+/**
+ * parseLedgerActions, and where the checked hash chain passed action state `mark` (how many of
+ * the actions lead to it; null if it never did): one archive answer and one hashing pass give
+ * both a prefix (the ledger's processed actions) and the whole.
+ */
+export function parseLedgerActionsMarked(
+  data: unknown,
+  end: bigint,
+  options: { from?: bigint; max?: number; fields?: number; mark?: bigint } = {},
+): { actions: bigint[][]; markedAt: number | null } {
+  countActions(data, options.max ?? MAX_LEDGER_ACTIONS)
+  const walk = walkLedgerActions(data, {
+    from: options.from ?? EMPTY_ACTION_STATE,
+    ...(options.fields === undefined ? {} : { fields: options.fields }),
+    ...(options.mark === undefined ? {} : { mark: options.mark }),
+  })
+  if (walk.state !== end) throw mismatch()
+  return { actions: walk.actions, markedAt: walk.markedAt }
 }
 
 /** What a ledger's actions say: every channel, and what the runner was paid by them. */
@@ -276,6 +348,183 @@ export async function readLedgerBook(
   const data = await ask(sources.archive, ledgerActionsQuery(ledger, end))
   const actions = parseLedgerActions(data, end, EMPTY_ACTION_STATE, options.max)
   return { ...foldLedgerActions(actions, terms, end), head }
+}
+
+/**
+ * What an incremental read gave: the reading it reached (to keep for the next read, whether or not
+ * it is complete), whether that is the node's own action state (only then may anyone act on it),
+ * and the work it did.
+ */
+export interface LedgerProgress {
+  /** The book up to `reading.actionState`; checked only when `complete`. */
+  reading: LedgerReading
+  head: LedgerHead
+  /** The reading ends at the node's action state (checked): only then is it a ledger's book. */
+  complete: boolean
+  /** The kept reading could not be continued (a reorg, a lying archive): this one began empty. */
+  rebuilt: boolean
+  /** Actions the archive listed in the answers read, and actions hashed and folded. */
+  listed: number
+  folded: number
+  /** Users whose channel the actions folded by this read touched (to store only those). */
+  touched: Set<string>
+}
+
+/**
+ * Continues a reading kept from an earlier read (`kept`, or null to start from the ledger's first
+ * action): asks the archive only for the actions after `kept.actionState` up to the node's action
+ * state, hashes those from the kept state on, folds them into a copy of the kept book. At most
+ * about `max` actions are hashed a read (whole blocks): past that, the result is progress but not
+ * `complete`, and the caller keeps it and reads again, so a long backlog is caught up over several
+ * reads rather than refused for ever; it must not act on an incomplete one (fail closed).
+ *
+ * Sound whatever the archive says: a reading is `complete` only when the hash chain from the empty
+ * action state through every folded action ends at the node's action state, so a forged action
+ * anywhere, in a kept reading or in this increment, can never complete (Poseidon's collision
+ * resistance); it fails here with ACTION_STATE_MISMATCH. When the kept reading cannot be
+ * continued (the archive cannot list from its state, or the increment does not hash to the node's:
+ * a reorg or a lie), the read starts once more from empty in the same call (`rebuilt`). Throws
+ * LedgerReadError when that fails too; the caller then keeps what it had.
+ */
+export async function readLedgerBookFrom(
+  sources: LedgerSources,
+  ledger: string,
+  terms: ServiceTerms,
+  kept: LedgerReading | null,
+  options: { max?: number; processed?: boolean } = {},
+): Promise<LedgerProgress> {
+  const head = parseLedgerHead(await ask(sources.node, ledgerActionStateQuery(ledger)))
+  const end = options.processed ? head.zkappState[LedgerState.actionState] : head.actionState
+  if (end === undefined)
+    throw new LedgerReadError(LedgerReadErrorCode.NO_LEDGER, 'the ledger has no app state')
+  const max = options.max ?? MAX_LEDGER_ACTIONS
+  // A reading under other terms folds to other channels: it is no start for these.
+  const start = kept && sameTerms(kept.book.terms, terms) ? kept : null
+  const progress = (
+    reading: LedgerReading,
+    rebuilt: boolean,
+    listed = 0,
+    folded = 0,
+    touched = new Set<string>(),
+  ): LedgerProgress => ({
+    reading,
+    head,
+    complete: reading.actionState === end,
+    rebuilt,
+    listed,
+    folded,
+    touched,
+  })
+  if (start && start.actionState === end) return progress(start, false)
+  if (end === EMPTY_ACTION_STATE) return progress(foldLedgerActions([], terms, end), start !== null)
+  const continueFrom = async (from: LedgerReading) => {
+    const data = await ask(sources.archive, ledgerActionsQuery(ledger, end, from.actionState))
+    const listed = listedActions(data)
+    const walk = walkLedgerActions(data, { from: from.actionState, limit: max })
+    if (walk.done && walk.state !== end) throw mismatch()
+    const { reading, touched } = foldMore(from, walk.actions, walk.state)
+    return { reading, listed, folded: walk.actions.length, touched }
+  }
+  const empty = foldLedgerActions([], terms, EMPTY_ACTION_STATE)
+  if (start && start.actionState !== EMPTY_ACTION_STATE) {
+    try {
+      const r = await continueFrom(start)
+      return progress(r.reading, false, r.listed, r.folded, r.touched)
+    } catch (err) {
+      if (!(err instanceof LedgerReadError)) throw err
+    }
+    // The node's state is not reached from the kept one: rebuild from the ledger's first action.
+    const r = await continueFrom(empty)
+    return progress(r.reading, true, r.listed, r.folded, r.touched)
+  }
+  const r = await continueFrom(empty)
+  return progress(r.reading, start !== null, r.listed, r.folded, r.touched)
+}
+
+const sameTerms = (a: ServiceTerms, b: ServiceTerms) =>
+  a.pricePerJob === b.pricePerJob && a.withdrawTimelockSlots === b.withdrawTimelockSlots
+
+/** Actions an archive answer lists (what it cost to read, for the caller's accounting). */
+function listedActions(data: unknown): number {
+  const blocks = isRecord(data) ? data.actions : undefined
+  if (!Array.isArray(blocks)) return 0
+  let n = 0
+  for (const b of blocks) if (isRecord(b) && Array.isArray(b.actionData)) n += b.actionData.length
+  return n
+}
+
+/** Folds `actions` into a copy of `from`'s book: the reading at `actionState` (`from` unchanged). */
+export function foldLedgerActionsOnto(
+  from: LedgerReading,
+  actions: readonly (readonly bigint[])[],
+  actionState: bigint,
+): LedgerReading {
+  return foldMore(from, actions, actionState).reading
+}
+
+/** Folds `actions` into a copy of `from`'s book: the reading at `actionState`, and whom it touched. */
+function foldMore(
+  from: LedgerReading,
+  actions: readonly (readonly bigint[])[],
+  actionState: bigint,
+): { reading: LedgerReading; touched: Set<string> } {
+  const book = from.book.clone()
+  const terms = book.terms
+  let runnerPaid = from.runnerPaid
+  let ignored = from.ignored
+  const touched = new Set<string>()
+  for (const fields of actions) {
+    const action = decodeLedgerAction(fields)
+    if (!action) {
+      ignored++
+      continue
+    }
+    touched.add(action.user)
+    runnerPaid += book.apply(action).runnerPaid
+  }
+  const settledJobs = terms.pricePerJob > 0n ? runnerPaid / terms.pricePerJob : 0n
+  return { reading: { book, actionState, runnerPaid, settledJobs, ignored }, touched }
+}
+
+/** A reading as JSON-able values (bigints as decimal strings), for storage. */
+export interface LedgerReadingJson {
+  actionState: string
+  runnerPaid: string
+  ignored: number
+  book: LedgerBookJson
+}
+
+/** A reading in JSON-able form (the book whole; a store by user key can keep `book` apart). */
+export function ledgerReadingToJSON(r: LedgerReading): LedgerReadingJson {
+  return {
+    actionState: r.actionState.toString(),
+    runnerPaid: r.runnerPaid.toString(),
+    ignored: r.ignored,
+    book: r.book.toJSON(),
+  }
+}
+
+/** A reading from ledgerReadingToJSON's form under `terms`; throws TypeError on anything else. */
+export function ledgerReadingFromJSON(terms: ServiceTerms, json: unknown): LedgerReading {
+  const j = json as Partial<LedgerReadingJson> | null
+  const decimal = (v: unknown) => typeof v === 'string' && /^(0|[1-9][0-9]{0,77})$/.test(v)
+  if (
+    typeof j !== 'object' ||
+    j === null ||
+    !decimal(j.actionState) ||
+    !decimal(j.runnerPaid) ||
+    !Number.isSafeInteger(j.ignored)
+  )
+    throw new TypeError('not a stored ledger reading')
+  const book = LedgerBook.fromJSON(terms, j.book)
+  const runnerPaid = BigInt(j.runnerPaid as string)
+  return {
+    book,
+    actionState: BigInt(j.actionState as string),
+    runnerPaid,
+    settledJobs: terms.pricePerJob > 0n ? runnerPaid / terms.pricePerJob : 0n,
+    ignored: j.ignored as number,
+  }
 }
 
 async function ask(query: GraphqlQuery, document: string): Promise<unknown> {

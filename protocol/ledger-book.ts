@@ -179,6 +179,85 @@ export class LedgerBook {
   users(): string[] {
     return [...this.channels.keys()]
   }
+
+  /** A copy to fold more actions into, leaving this one as it is. */
+  clone(): LedgerBook {
+    const copy = new LedgerBook(this.terms)
+    for (const [user, ch] of this.channels) copy.channels.set(user, ch)
+    copy.actions = this.actions
+    return copy
+  }
+
+  /** Sets a user's channel as stored (LedgerBook.fromJSON, a store kept by user key). */
+  restore(user: string, channel: BookChannel): void {
+    this.channels.set(user, channel)
+  }
+
+  /** The book as JSON-able values (bigints as decimal strings), for storage. */
+  toJSON(): LedgerBookJson {
+    return {
+      actions: this.actions,
+      channels: [...this.channels].map(([user, ch]) => [user, bookChannelToJSON(ch)]),
+    }
+  }
+
+  /** A book from `toJSON`'s form; throws TypeError on anything else (a corrupt store). */
+  static fromJSON(terms: ServiceTerms, json: unknown): LedgerBook {
+    const j = json as Partial<LedgerBookJson> | null
+    if (
+      typeof j !== 'object' ||
+      j === null ||
+      !Number.isSafeInteger(j.actions) ||
+      (j.actions as number) < 0 ||
+      !Array.isArray(j.channels)
+    )
+      throw new TypeError('not a stored ledger book')
+    const book = new LedgerBook(terms)
+    book.actions = j.actions as number
+    for (const entry of j.channels) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string')
+        throw new TypeError('not a stored channel')
+      book.channels.set(entry[0], bookChannelFromJSON(entry[1]))
+    }
+    return book
+  }
+}
+
+/** A LedgerBook as JSON-able values: the actions folded, each channel by user. */
+export interface LedgerBookJson {
+  actions: number
+  channels: [user: string, channel: string[]][]
+}
+
+const CHANNEL_FIELDS = [
+  'paidSoFar',
+  'voucherNonce',
+  'withdrawRequestedAtSlot',
+  'resultsRoot',
+  'resultsCount',
+  'closeNonce',
+  'deposited',
+  'refunded',
+] as const satisfies readonly (keyof BookChannel)[]
+
+/** A channel as decimal strings, in BookChannel's field order. */
+export function bookChannelToJSON(ch: BookChannel): string[] {
+  return CHANNEL_FIELDS.map((k) => ch[k].toString())
+}
+
+/** A channel from bookChannelToJSON's form; throws TypeError on anything else. */
+export function bookChannelFromJSON(json: unknown): BookChannel {
+  if (
+    !Array.isArray(json) ||
+    json.length !== CHANNEL_FIELDS.length ||
+    !json.every((v) => typeof v === 'string' && /^(0|[1-9][0-9]{0,77})$/.test(v))
+  )
+    throw new TypeError('not a stored channel')
+  const ch = { ...EMPTY_BOOK_CHANNEL }
+  CHANNEL_FIELDS.forEach((k, i) => {
+    ch[k] = BigInt(json[i] as string)
+  })
+  return ch
 }
 
 /**

@@ -31,6 +31,8 @@ export interface Config {
    */
   genuine: { creditTokenId: string; code: GenuineCode } | undefined
   chainCacheMs: number
+  /** Ledger actions one read hashes at most (bounded CPU per request; a backlog takes several). */
+  ledgerActionsPerRead: number
   /** How long a provider-quota refusal switches a service off before one job probes it, in ms. */
   quotaProbeMs: number
   /** A job's run plus the grace for its report: past both, with no result, it is not charged. */
@@ -83,6 +85,7 @@ function resolve(env: Env): Config | ApiError {
     heartbeatMaxAgeSlots: BigInt(c.HEARTBEAT_MAX_AGE_SLOTS),
     genuine,
     chainCacheMs: c.CHAIN_CACHE_MS,
+    ledgerActionsPerRead: c.LEDGER_ACTIONS_PER_READ,
     quotaProbeMs: c.QUOTA_PROBE_SECONDS * 1000,
     resultWindow: { maxJobSeconds: c.MAX_JOB_SECONDS, graceSeconds: c.RESULT_GRACE_SECONDS },
     gitlabMaxAttempts: c.GITLAB_MAX_ATTEMPTS,

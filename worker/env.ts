@@ -28,6 +28,8 @@ export interface Env {
   HEARTBEAT_MAX_AGE_SLOTS?: string
   /** How long chain reads are reused, in ms (a stale deposit can only refuse, never over-accept). */
   CHAIN_CACHE_MS?: string
+  /** Ledger actions one read hashes at most; a longer backlog is caught up over several reads. */
+  LEDGER_ACTIONS_PER_READ?: string
   /** Seconds a service stays off after a provider-quota refusal before one job probes it again. */
   QUOTA_PROBE_SECONDS?: string
   /** The longest a job may run, in seconds (its result deadline; protocol's default 6 h). */

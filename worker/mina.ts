@@ -1,7 +1,9 @@
 import {
+  type LedgerProgress,
   LedgerReadError,
   type LedgerReading,
   readLedgerBook,
+  readLedgerBookFrom,
   readServiceAccountsWith,
   type ServiceAccounts,
   type ServiceTerms,
@@ -22,6 +24,17 @@ export interface ChainReader {
     terms: ServiceTerms,
     options?: { fresh?: boolean },
   ): Promise<LedgerReading>
+  /**
+   * Continues `kept` (a reading an earlier call returned, or null) with only the actions after it,
+   * at most `max` a call (protocol's readLedgerBookFrom; never cached: the caller keeps the
+   * reading). Acting on it is only sound when `complete`; a lying archive throws 503.
+   */
+  ledgerBookFrom(
+    ledger: string,
+    terms: ServiceTerms,
+    kept: LedgerReading | null,
+    options?: { max?: number; processed?: boolean },
+  ): Promise<LedgerProgress>
   /** The global slot of the best tip. */
   currentSlot(): Promise<bigint>
 }
@@ -141,6 +154,29 @@ export class MinaGraphqlReader implements ChainReader {
       },
       options.fresh,
     )
+  }
+
+  async ledgerBookFrom(
+    ledger: string,
+    terms: ServiceTerms,
+    kept: LedgerReading | null,
+    options: { max?: number; processed?: boolean } = {},
+  ): Promise<LedgerProgress> {
+    try {
+      return await readLedgerBookFrom(this.#ledgerSources(), ledger, terms, kept, options)
+    } catch (err) {
+      if (err instanceof LedgerReadError)
+        throw unavailable(`the ledger's actions (${err.code}): ${err.message}`)
+      throw err
+    }
+  }
+
+  #ledgerSources() {
+    const archiveUrl = this.options.archiveUrl ?? this.url.replace(/\/graphql\/?$/, '/archive')
+    return {
+      node: (d: string) => this.#query(d),
+      archive: (d: string) => this.#query(d, archiveUrl),
+    }
   }
 
   currentSlot(): Promise<bigint> {

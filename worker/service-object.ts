@@ -9,6 +9,7 @@ import {
   type Envelope,
   isPrivateService,
   type JobSubmission,
+  type LedgerReading,
   type NotChargedReason,
   openJson,
   type ParameterSpec,
@@ -36,6 +37,7 @@ import { chainReaderFor } from './chain.ts'
 import { type Config, configOf } from './config.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
+import { LEDGER_FOLLOWER_SCHEMA, LedgerFollower } from './ledger-follower.ts'
 import { PROVIDER_QUOTA_SCHEMA, ProviderQuota } from './provider-quota.ts'
 import {
   backoffMs,
@@ -52,10 +54,10 @@ import {
   type Availability,
   availabilityOf,
   checkDescriptorAgainstChain,
-  ledgerBookOf,
   readServiceChainState,
   refusalOf,
   requireGenuine,
+  type ServiceChainState,
   userFunding,
 } from './service-status.ts'
 import { serviceStub } from './services.ts'
@@ -246,6 +248,7 @@ export class ServiceObject extends DurableObject<Env> {
         job_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS awaiting_result_due ON awaiting_result (due_at);
       ${PROVIDER_QUOTA_SCHEMA}
+      ${LEDGER_FOLLOWER_SCHEMA}
     `)
     // Run ids as text (GitHub's are 64-bit); rows from before keep theirs from pipeline_id.
     try {
@@ -282,6 +285,24 @@ export class ServiceObject extends DurableObject<Env> {
 
   #config(): Config {
     return configOf(this.env)
+  }
+
+  /** This service's ledger reading, kept and continued (see ledger-follower.ts). */
+  #ledgerFollower: LedgerFollower | undefined
+  #ledger(config: Config): LedgerFollower {
+    if (!this.#ledgerFollower || this.#ledgerFollower.maxPerRead !== config.ledgerActionsPerRead)
+      this.#ledgerFollower = new LedgerFollower(
+        { sql: this.#sql, transactionSync: (fn) => this.ctx.storage.transactionSync(fn) },
+        config.ledgerActionsPerRead,
+      )
+    return this.#ledgerFollower
+  }
+
+  /** The ledger's book continued from the kept reading; 409 when the service names no ledger. */
+  #ledgerBook(config: Config, chainState: ServiceChainState): Promise<LedgerReading> {
+    if (!chainState.ledger)
+      throw new ApiError(409, ApiErrorCode.UNSAFE_SERVICE, 'the service names no ledger')
+    return this.#ledger(config).read(chainReaderFor(config), chainState.ledger, chainState.terms)
   }
 
   /** The provider-quota health check of this service (see provider-quota.ts). */
@@ -499,8 +520,7 @@ export class ServiceObject extends DurableObject<Env> {
         const funding =
           user && registration && chainState.verdict.genuine
             ? {
-                deposit: userFunding(await ledgerBookOf(chainReaderFor(config), chainState), user)
-                  .deposit,
+                deposit: userFunding(await this.#ledgerBook(config, chainState), user).deposit,
                 owed: this.#owed(user),
                 voucher: this.#latestVoucher(user),
               }
@@ -648,10 +668,12 @@ export class ServiceObject extends DurableObject<Env> {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
     }
     requireGenuine(chainState)
-    // The user's channel in the ledger's book, fresh: a user who deposited a moment ago is not
-    // refused on a cached read. Only the user's own signed actions lower what they can fund.
+    // The user's channel in the ledger's book, continued to the node's action state now: a user
+    // who deposited a moment ago is not refused on a stale read, and only the actions landed since
+    // the kept reading are read and hashed. Only the user's own signed actions lower what they
+    // can fund.
     const { deposit, settledNonce } = userFunding(
-      await ledgerBookOf(chain, chainState, { fresh: true }),
+      await this.#ledgerBook(config, chainState),
       request.user,
     )
     const price = chainState.terms.pricePerJob

@@ -28,6 +28,8 @@ export const ConfigSchema = z.object({
   // One default with the page's (protocol's constant).
   HEARTBEAT_MAX_AGE_SLOTS: intString(DEFAULT_MAX_HEARTBEAT_AGE_SLOTS, 0, 2 ** 31),
   CHAIN_CACHE_MS: intString(2000, 0, 600_000),
+  // Ledger actions one read hashes at most (a backlog past it is caught up over several reads).
+  LEDGER_ACTIONS_PER_READ: intString(20_000, 1, 20_000),
   // Seconds a service stays switched off after its provider refused a job for quota, before one
   // job may probe it again; doubled after each failed probe, up to 64 times this.
   QUOTA_PROBE_SECONDS: intString(600, 1, 86_400),

@@ -22,6 +22,8 @@ export default defineProject({
           // A quota refusal's first wait (provider-quota.test.ts waits it out twice).
           QUOTA_PROBE_SECONDS: '1',
           CHAIN_CACHE_MS: '0',
+          // Small, so ledger-incremental.test.ts can show a backlog caught up over reads.
+          LEDGER_ACTIONS_PER_READ: '20',
           CREDIT_TOKEN_ID: TEST_CREDIT_TOKEN_ID,
           GENUINE_SERVICE_CODE: JSON.stringify(TEST_GENUINE_CODE),
         },

@@ -112,6 +112,10 @@ describe('with proofs off', () => {
     const first = nextActionState(EMPTY_ACTION_STATE, [[3n]])
     const upTo = await ask(node.archiveUrl, ledgerActionsQuery(address, first))
     expect(parseLedgerActions(upTo, first, EMPTY_ACTION_STATE, 100, 1)).toEqual([[3n]])
+    // From an earlier action state (fromActionState, exclusive): only the actions after it, which
+    // hash from that state to the node's (what an incremental reader continues with).
+    const after = await ask(node.archiveUrl, ledgerActionsQuery(address, head.actionState, first))
+    expect(parseLedgerActions(after, head.actionState, first, 100, 1)).toEqual([[4n]])
     // Checked against a state the chain never had: refused.
     expect(() => parseLedgerActions(data, first, EMPTY_ACTION_STATE, 100, 1)).toThrow(/do not hash/)
   })

@@ -37,8 +37,11 @@ function archiveUpTo(end: bigint, lie?: 'drop-last' | 'ignore-end') {
   let n = lie === 'ignore-end' ? updates.length : states.indexOf(end) + 1
   if (lie === 'drop-last') n = Math.max(0, n - 1)
   let s = EMPTY_ACTION_STATE
+  // Ignoring the end, it lists one more action than the node holds.
+  const listed =
+    lie === 'ignore-end' ? [...updates, [action(ActionKind.deposit, { amount: 1n })]] : updates
   return {
-    actions: updates.slice(0, n).map((u, i) => {
+    actions: listed.slice(0, lie === 'ignore-end' ? listed.length : n).map((u, i) => {
       const before = s
       s = nextActionState(s, u)
       return {
@@ -58,9 +61,12 @@ function archiveUpTo(end: bigint, lie?: 'drop-last' | 'ignore-end') {
   }
 }
 
-function sources(lie?: 'drop-last' | 'ignore-end'): ChannelSources {
+function sources(
+  lie?: 'drop-last' | 'ignore-end' | 'off-chain-processed',
+  queries: string[] = [],
+): ChannelSources {
   const ledgerState = Array(8).fill(0n)
-  ledgerState[0] = states[0]!
+  ledgerState[0] = lie === 'off-chain-processed' ? 12345n : states[0]!
   ledgerState[3] = encodeTerms(terms)
   const serviceState = Array(8).fill(0n)
   serviceState[6] = LEDGER_X
@@ -72,8 +78,9 @@ function sources(lie?: 'drop-last' | 'ignore-end'): ChannelSources {
       },
     }),
     archive: async (document) => {
+      queries.push(document)
       const end = BigInt(/endActionState: "(\d+)"/.exec(document)![1]!)
-      return archiveUpTo(end, lie)
+      return archiveUpTo(end, lie === 'off-chain-processed' ? undefined : lie)
     },
     serviceState: async () => serviceState,
     balance: async () => 0n,
@@ -82,8 +89,10 @@ function sources(lie?: 'drop-last' | 'ignore-end'): ChannelSources {
 }
 
 describe('readChannel', () => {
-  it('folds every landed action and the processed prefix, each anchored on chain', async () => {
-    const r = await readChannel(sources(), SERVICE, USER)
+  it('folds every landed action and the processed prefix, each anchored on chain, from one archive answer', async () => {
+    const queries: string[] = []
+    const r = await readChannel(sources(undefined, queries), SERVICE, USER)
+    expect(queries).toHaveLength(1)
     expect(r.all).toMatchObject({ deposited: 20n, paidSoFar: 5n })
     expect(r.committed).toMatchObject({ deposited: 20n, paidSoFar: 0n })
     expect(r.pendingActions).toBe(1)
@@ -93,7 +102,8 @@ describe('readChannel', () => {
 
   it.each([
     ['drops the runner’s pending claim', 'drop-last'],
-    ['answers the processed prefix with every action (the claim shown as applied)', 'ignore-end'],
+    ['answers with more actions than the node holds', 'ignore-end'],
+    ['is asked for a ledger whose processed state its actions never pass', 'off-chain-processed'],
   ] as const)('fails closed when the archive %s', async (_what, lie) => {
     await expect(readChannel(sources(lie), SERVICE, USER)).rejects.toMatchObject({
       code: LedgerReadErrorCode.ACTION_STATE_MISMATCH,

@@ -2,12 +2,15 @@ import {
   decodeTerms,
   EMPTY_ACTION_STATE,
   foldLedgerActions,
+  foldLedgerActionsOnto,
   type GraphqlQuery,
+  LedgerReadError,
+  LedgerReadErrorCode,
   LedgerState,
   ledgerActionStateQuery,
   ledgerActionsQuery,
   ledgerAddressOf,
-  parseLedgerActions,
+  parseLedgerActionsMarked,
   parseLedgerHead,
   receiptTokenIdOf,
   unwrap,
@@ -18,9 +21,10 @@ import type { ChannelReading } from './ledger-channel.ts'
 // Reads a user's channel in a service's ChannelLedger from the node and the archive, on the main
 // thread (no o1js): protocol's ledger reader accepts the archive's actions only when they hash to
 // an action state the node holds for the ledger, so a lying or lagging archive fails the read
-// and the page shows no amounts. Two prefixes are read that way: every landed action (up to the
-// account's action state) and the processed ones (up to the action state in the ledger's own
-// app state, what its channels root commits to), each folded with protocol's LedgerBook.
+// and the page shows no amounts. Two prefixes are read from one archive answer and one hashing
+// pass: every landed action (up to the account's action state) and the processed ones (up to the
+// action state in the ledger's own app state, what its channels root commits to: where the
+// checked hash chain passes it), each folded with protocol's LedgerBook.
 
 /** Where the reading comes from: the node (trusted for state), the archive (checked), the slot. */
 export interface ChannelSources {
@@ -33,9 +37,33 @@ export interface ChannelSources {
   currentSlot(): Promise<bigint>
 }
 
-async function actionsUpTo(archive: GraphqlQuery, ledger: string, end: bigint) {
-  if (end === EMPTY_ACTION_STATE) return []
-  return parseLedgerActions(await archive(ledgerActionsQuery(ledger, end)), end)
+/**
+ * Every landed action up to `end` (the account's action state), checked, and how many of them
+ * lead to `processed` (the ledger's own action state), from one archive query and one hashing pass.
+ */
+async function actionsAndProcessed(
+  archive: GraphqlQuery,
+  ledger: string,
+  end: bigint,
+  processed: bigint,
+): Promise<{ all: bigint[][]; done: number }> {
+  const notPassed = () =>
+    new LedgerReadError(
+      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+      "the ledger's processed action state is not on its actions' hash chain",
+    )
+  if (end === EMPTY_ACTION_STATE) {
+    if (processed !== EMPTY_ACTION_STATE) throw notPassed()
+    return { all: [], done: 0 }
+  }
+  const { actions, markedAt } = parseLedgerActionsMarked(
+    await archive(ledgerActionsQuery(ledger, end)),
+    end,
+    { mark: processed },
+  )
+  // The processed state is one the chain's own hashes pass, or the reading is refused.
+  if (markedAt === null) throw notPassed()
+  return { all: actions, done: markedAt }
 }
 
 /** The user's channel as the chain proves it; throws (LedgerReadError, SiteError) otherwise. */
@@ -53,19 +81,14 @@ export async function readChannel(
   ])
   const terms = decodeTerms(head.zkappState[LedgerState.terms] ?? 0n)
   const processed = head.zkappState[LedgerState.actionState] ?? EMPTY_ACTION_STATE
-  const [all, done, pulled] = await Promise.all([
-    actionsUpTo(src.archive, ledger, head.actionState),
-    actionsUpTo(src.archive, ledger, processed),
+  const [{ all, done }, pulled] = await Promise.all([
+    actionsAndProcessed(src.archive, ledger, head.actionState, processed),
     src.balance(user, unwrap(receiptTokenIdOf(ledger))),
   ])
-  // Both lists are anchored to the chain's own hashes; the processed one is a prefix of the other.
-  if (done.length > all.length || done.some((a, i) => a.join() !== all[i]!.join()))
-    throw new SiteError(
-      SiteErrorCode.CHAIN_UNAVAILABLE,
-      "the ledger's processed actions are not a prefix of its actions",
-    )
-  const allBook = foldLedgerActions(all, terms, head.actionState).book
-  const doneBook = foldLedgerActions(done, terms, processed).book
+  // The processed prefix folded, then the rest onto a copy of it: one fold of each action.
+  const doneReading = foldLedgerActions(all.slice(0, done), terms, processed)
+  const doneBook = doneReading.book
+  const allBook = foldLedgerActionsOnto(doneReading, all.slice(done), head.actionState).book
   return {
     user,
     ledger,
@@ -73,7 +96,7 @@ export async function readChannel(
     all: allBook.get(user),
     committed: doneBook.get(user),
     pulled,
-    pendingActions: all.length - done.length,
+    pendingActions: all.length - done,
     slot,
   }
 }

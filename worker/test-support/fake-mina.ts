@@ -15,6 +15,8 @@ export interface FakeMina {
   setSlot(slot: number): void
   /** Number of GraphQL queries answered. */
   queries(): number
+  /** Actions the archive has listed for the zkApp at `publicKey` (what its reads cost). */
+  archiveListed(publicKey: string): number
   close(): Promise<void>
 }
 
@@ -23,14 +25,32 @@ const MINA_TOKEN = 'wSHV2S4qX9jFsLjQo8r1BsMLH2ZRKsZx6EJd1sbozGPieEC4Jf'
 const stateOf = (actions: readonly FakeAction[]): string =>
   actions.at(-1)?.state ?? String(EMPTY_ACTION_STATE)
 
-/** The archive's `actions` answer for a list of actions, one account update per block. */
-function archiveAnswer(actions: readonly FakeAction[]): unknown {
+/**
+ * The archive's `actions` answer for a list of actions, one account update per block: those after
+ * `fromActionState` (exclusive) up to `endActionState`, as the archive API lists them; an action
+ * state it does not hold is an error, as there.
+ */
+function archiveAnswer(
+  all: readonly FakeAction[],
+  query: string,
+): { actions: unknown[]; listed: number } | { error: string } {
+  const from = /fromActionState:\s*"(\d+)"/.exec(query)?.[1]
+  const end = /endActionState:\s*"(\d+)"/.exec(query)?.[1]
+  const first = from === undefined ? 0 : all.findIndex((a) => a.state === from) + 1
+  if (first === 0 && from !== undefined) return { error: `fromActionState ${from} is unknown` }
+  // An end the (lying) list does not hold: the fake lists all it has, for the reader to refuse.
+  let last = all.length
+  if (end === String(EMPTY_ACTION_STATE)) last = 0
+  else if (end !== undefined && all.some((a) => a.state === end))
+    last = all.findIndex((a) => a.state === end) + 1
+  const actions = all.slice(first, Math.max(first, last))
   return {
-    actions: actions.map((a, i) => ({
-      blockInfo: { height: i + 1 },
+    listed: actions.length,
+    actions: actions.map((a, j) => ({
+      blockInfo: { height: first + j + 1 },
       actionState: {
         actionStateOne: a.state,
-        actionStateTwo: stateOf(actions.slice(0, i)),
+        actionStateTwo: stateOf(all.slice(0, first + j)),
       },
       actionData: [
         {
@@ -46,13 +66,18 @@ function archiveAnswer(actions: readonly FakeAction[]): unknown {
 /**
  * A tiny stand-in for the Mina GraphQL API: it answers exactly the documents the Worker sends
  * (o1js-style `account` and `bestChain` queries with inline arguments), in the node's shapes, and
- * at `/archive` the archive API's `actions` query. `POST /__fake/account`, `/__fake/dispatch` and
- * `/__fake/slot` let tests in another process set the chain.
+ * at `/archive` the archive API's `actions` query. `POST /__fake/account`, `/__fake/dispatch`,
+ * `/__fake/reorg`, `/__fake/lying-increment` and `/__fake/slot` let tests in another process set
+ * the chain; `/__fake/archive-listed` says how many actions the archive listed for a ledger.
  */
 export async function startFakeMina(port = 0): Promise<FakeMina> {
   const accounts = new Map<string, FakeAccount>()
   let slot = 100
   let queries = 0
+  /** Actions the archive listed, per ledger address (what a read cost). */
+  const listed = new Map<string, number>()
+  /** Ledgers whose archive alters the first action of any answer listed from a kept state. */
+  const lyingIncrement = new Set<string>()
   const key = (pk: string, token?: string) => `${pk}|${token ?? MINA_TOKEN}`
   // `hidden`: the action lands on chain but the archive never lists it (a lying archive).
   const dispatch = (pk: string, action: FakeAction, hidden = false) => {
@@ -112,13 +137,41 @@ export async function startFakeMina(port = 0): Promise<FakeMina> {
           res.end('{"ok":true}')
         } else if (req.url === '/archive') {
           queries++
-          const address = /address:\s*"([^"]+)"/.exec(String(body.query ?? ''))?.[1] ?? ''
+          const query = String(body.query ?? '')
+          const address = /address:\s*"([^"]+)"/.exec(query)?.[1] ?? ''
           const found = accounts.get(key(address))
-          res.end(
-            JSON.stringify({
-              data: archiveAnswer(found?.archiveActions ?? found?.actions ?? []),
-            }),
-          )
+          const answer = archiveAnswer(found?.archiveActions ?? found?.actions ?? [], query)
+          if ('error' in answer) {
+            res.end(JSON.stringify({ data: null, errors: [{ message: answer.error }] }))
+            return
+          }
+          listed.set(address, (listed.get(address) ?? 0) + answer.listed)
+          const first = answer.actions[0] as { actionData: { data: string[] }[] } | undefined
+          if (first && lyingIncrement.has(address) && /fromActionState/.test(query)) {
+            // A deposit of one more credit than landed.
+            const data = [...first.actionData[0]!.data]
+            data[3] = String(BigInt(data[3]!) + 1n)
+            first.actionData[0]!.data = data
+          }
+          res.end(JSON.stringify({ data: { actions: answer.actions } }))
+        } else if (req.url === '/__fake/archive-listed') {
+          res.end(JSON.stringify({ listed: listed.get(body.publicKey as string) ?? 0 }))
+        } else if (req.url === '/__fake/lying-increment') {
+          if (body.lie === true) lyingIncrement.add(body.publicKey as string)
+          else lyingIncrement.delete(body.publicKey as string)
+          res.end('{"ok":true}')
+        } else if (req.url === '/__fake/reorg') {
+          // The chain's last actions are orphaned: the ledger keeps its first `keep`.
+          const found = accounts.get(key(body.publicKey as string)) ?? {}
+          const keep = body.keep as number
+          accounts.set(key(body.publicKey as string), {
+            ...found,
+            actions: (found.actions ?? []).slice(0, keep),
+            ...(found.archiveActions
+              ? { archiveActions: found.archiveActions.slice(0, keep) }
+              : {}),
+          })
+          res.end('{"ok":true}')
         } else if (req.url === '/__fake/slot') {
           slot = body.slot as number
           res.end('{"ok":true}')
@@ -142,6 +195,7 @@ export async function startFakeMina(port = 0): Promise<FakeMina> {
       slot = s
     },
     queries: () => queries,
+    archiveListed: (pk) => listed.get(pk) ?? 0,
     close: () =>
       new Promise((r) => {
         server.closeAllConnections()

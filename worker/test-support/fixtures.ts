@@ -374,6 +374,27 @@ export async function dispatchLedgerAction(
   })
 }
 
+const ledgerControl = (path: string, body: Record<string, unknown>) =>
+  fetch(`${minaControl()}/__fake/${path}`, { method: 'POST', body: JSON.stringify(body) })
+
+/** Actions the fake archive has listed for the service's ledger so far (what reads cost). */
+export async function archiveListed(service: { address: string }): Promise<number> {
+  const res = await ledgerControl('archive-listed', {
+    publicKey: fixtureLedgerAddress(service.address),
+  })
+  return ((await res.json()) as { listed: number }).listed
+}
+
+/** Orphans the ledger's actions after its first `keep` (a reorg; later dispatches extend it). */
+export const reorgLedger = async (service: { address: string }, keep: number) => {
+  await ledgerControl('reorg', { publicKey: fixtureLedgerAddress(service.address), keep })
+}
+
+/** Makes the archive alter the first action of every answer listed from a kept action state. */
+export const lyingIncrement = async (service: { address: string }, lie: boolean) => {
+  await ledgerControl('lying-increment', { publicKey: fixtureLedgerAddress(service.address), lie })
+}
+
 /** Deposits `amount` credits for `user` into the service's ledger (a deposit action). */
 export const depositFor = (service: { address: string }, user: string, amount: bigint) =>
   dispatchLedgerAction(service, ActionKind.deposit, user, { amount })
