@@ -87,7 +87,7 @@ describe.skipIf(jobUser === undefined)(
           'chmod +x "$CI_PROJECT_DIR/.git/hooks/post-checkout"',
           'echo "home=$HOME"',
           '(echo planted > "$HOME/.gitconfig") 2>/dev/null || true',
-          'echo planted > "${TMPDIR:-/tmp}/planted"',
+          'echo planted > "$' + '{TMPDIR:-/tmp}/planted"',
           `echo planted > ${planted}`,
           // A directory it makes read-only, so that it could not be removed as is.
           `mkdir -p ${plantedDir}/inner && echo planted > ${plantedDir}/inner/f && chmod 500 ${plantedDir}/inner ${plantedDir}`,
