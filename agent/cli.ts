@@ -490,7 +490,14 @@ before the outer job may use anything it did not verify.`,
         await claimJobUser(process.env, isolation.user)
         await prepareBuildsDir(config.buildsDir, isolation.user)
         if (isolation.user) {
-          denyScheduling(isolation.user.name)
+          try {
+            denyScheduling(isolation.user.name)
+          } catch (e) {
+            // A read-only /etc: say so, as cron or at (if installed) would let the user schedule.
+            process.stderr.write(
+              `zkrunner: could not put ${isolation.user.name} in /etc/cron.deny and /etc/at.deny (${(e as Error).message}): do it by hand if cron or at is installed\n`,
+            )
+          }
           await freshJobFiles(config.buildsDir, isolation.user)
         }
       } catch (e) {
