@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { lstatSync, readdirSync } from 'node:fs'
 import { chown, mkdir, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import type { JobUser } from '../isolation/job-user.ts'
 
@@ -32,6 +32,13 @@ const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm']
  *   itself. One it could not remove fails the job (a system failure) rather than carry over.
  */
 export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<void> {
+  // Emptied as root: a builds dir that is a system directory (`/`, `/home`, `/var`) is a mistake
+  // of the configuration, never emptied.
+  if (resolve(buildsDir).split('/').filter(Boolean).length < 2)
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      `buildsDir ${buildsDir}: the executor empties it for each job, so it must be a directory of its own (e.g. /var/lib/zkrunner-agent-builds)`,
+    )
   for (const entry of await readdir(buildsDir))
     await rm(join(buildsDir, entry), { recursive: true, force: true })
   const { home, tmp } = jobHomeDirs(buildsDir)
