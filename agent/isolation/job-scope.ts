@@ -177,7 +177,7 @@ export async function openJobScope(
   if (outside.length > 0) throw busy(user, `pids ${outside.slice(0, 5).join(' ')}`)
   // And by the kernel's count, which a process hopping from pid to pid cannot hide from: the
   // user has no process beyond those of this job's own scope (none when it is new).
-  if (await userHasProcesses(user, procsInTree(mine))) throw busy(user, UNLISTED)
+  if (await userHasProcesses(user, userProcsInTree(mine, user.uid))) throw busy(user, UNLISTED)
   await mkdir(mine).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
     if (opts.fresh) throw busy(user, `job ${key} has a scope already: another job of that id`)
@@ -261,6 +261,23 @@ function procsInTree(dir: string): number {
   for (const entry of readdirSafe(dir)) {
     const sub = join(dir, entry)
     if (statSafe(sub)?.isDirectory()) n += procsInTree(sub)
+  }
+  return n
+}
+
+/**
+ * How many processes of real uid `uid` a cgroup and the cgroups under it hold (a stage's agent in
+ * the scope is root's, and the kernel's count of the user does not include it).
+ */
+function userProcsInTree(dir: string, uid: number): number {
+  let n = 0
+  for (const pid of readFileSafe(join(dir, 'cgroup.procs')).split('\n').filter(Boolean)) {
+    const real = /^Uid:\s+(\d+)/m.exec(readFileSafe(`/proc/${pid}/status`))?.[1]
+    if (real !== undefined && Number(real) === uid) n++
+  }
+  for (const entry of readdirSafe(dir)) {
+    const sub = join(dir, entry)
+    if (statSafe(sub)?.isDirectory()) n += userProcsInTree(sub, uid)
   }
   return n
 }
