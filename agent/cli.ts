@@ -17,10 +17,12 @@ import {
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'
+import { freshJobFiles, jobHomeEnv } from './executor/fresh-job-files.ts'
 import { githubJobVariables, inGithubActions } from './github/github-job.ts'
 import { customEnv, jobEnvironment } from './isolation/job-env.ts'
 import { checkKeyExposure, jobIsolation, userEnv } from './isolation/job-user.ts'
 import { checkKeyPlacement } from './isolation/key-placement.ts'
+import { denyScheduling } from './isolation/schedule-deny.ts'
 import { scriptFor } from './isolation/stage-script.ts'
 import { jobIdentity } from './job-identity.ts'
 import { generateRunnerKey, loadRunnerKey } from './keys.ts'
@@ -484,8 +486,20 @@ before the outer job may use anything it did not verify.`,
         const isolation = jobIsolation(config.jobUser)
         checkKeyExposure(isolation, process.env)
         if (jobFromEnv(process.env, process.cwd())) await loadRunnerKey(config)
-        await prepareBuildsDir(config.buildsDir, isolation.user)
+        // Claimed first: no process of the user runs while its files are made fresh.
         await claimJobUser(process.env, isolation.user)
+        await prepareBuildsDir(config.buildsDir, isolation.user)
+        if (isolation.user) {
+          try {
+            denyScheduling(isolation.user.name)
+          } catch (e) {
+            // A read-only /etc: say so, as cron or at (if installed) would let the user schedule.
+            process.stderr.write(
+              `zkrunner: could not put ${isolation.user.name} in /etc/cron.deny and /etc/at.deny (${(e as Error).message}): do it by hand if cron or at is installed\n`,
+            )
+          }
+          await freshJobFiles(config.buildsDir, isolation.user)
+        }
       } catch (e) {
         process.stderr.write(`zkrunner: ${(e as Error).message}\n`)
         process.exitCode = failureCodes(process.env).system
@@ -515,7 +529,11 @@ before the outer job may use anything it did not verify.`,
         const ci = customEnv(process.env)
         // Every stage of every job, zkrunner's or not, runs with the job's variables only and as
         // the job user: none of them may read the runner key.
-        const env = jobEnvironment({ host: process.env, ci, overrides: userEnv(isolation) })
+        const env = jobEnvironment({
+          host: process.env,
+          ci,
+          overrides: { ...userEnv(isolation), ...jobHomeEnv(config.buildsDir, isolation) },
+        })
         const staged = await scriptFor(script, isolation.user)
         let code: number
         try {

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { busyJobScopesOf, processesOf } from '../agent/isolation/job-scope.ts'
 import { ensureSystemUser, type JobUser, lookupUser } from '../agent/isolation/job-user.ts'
+import { userHasProcesses } from '../agent/isolation/user-processes.ts'
 
 /** The unprivileged user the stack's jobs run as, created once when missing. */
 export const STACK_JOB_USER = 'zkrunner-job'
@@ -94,8 +95,12 @@ export function oneJobAtATime(
 async function untilUserIdle(user: JobUser, log: (line: string) => void): Promise<void> {
   const bound = Date.now() + 10 * 60_000
   let said = false
-  const busy = () => processesOf(user.uid).length > 0 || busyJobScopesOf(user).length > 0
-  while (busy() && Date.now() < bound) {
+  // The kernel's count too: a process hopping from pid to pid is never listed.
+  const busy = async () =>
+    processesOf(user.uid).length > 0 ||
+    busyJobScopesOf(user).length > 0 ||
+    (await userHasProcesses(user))
+  while ((await busy()) && Date.now() < bound) {
     if (!said) log(`waiting for the processes of ${user.name} (another job on this host) to end`)
     said = true
     await new Promise((r) => setTimeout(r, 500))

@@ -141,10 +141,12 @@ export async function runWithExecutor(
 
   await mkdir(workDir, { recursive: true })
   const scripts = join(workDir, `scripts-${job.jobId}`)
-  await mkdir(scripts, { recursive: true })
   try {
     if ((await call(['config'])) !== 0) return { status: 'failed', trace: trace.join('\n') }
     if ((await call(['prepare'])) !== 0) return { status: 'failed', trace: trace.join('\n') }
+    // After prepare, which empties the builds dir for the job (GitLab Runner keeps its scripts
+    // elsewhere).
+    await mkdir(scripts, { recursive: true })
     // get_sources: the stand-in has no repository server, so the runner copies the project.
     await rm(buildDir, { recursive: true, force: true })
     await cp(job.projectDir, buildDir, { recursive: true })

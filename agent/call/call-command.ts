@@ -101,6 +101,11 @@ export interface CallOptions {
   params: string[]
   wait: boolean
   out?: string
+  /**
+   * Aborted when the calling job ends: nothing more is signed, and a submitted call's result is
+   * no longer awaited (the Worker job was paid once; it is never re-sent).
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -188,7 +193,19 @@ export async function callFor(
             },
             target,
           ),
-        nextPoll: () => new Promise((r) => setTimeout(r, POLL_MS)),
+        nextPoll: () =>
+          new Promise<void>((r) => {
+            const t = setTimeout(r, POLL_MS)
+            opts.signal?.addEventListener(
+              'abort',
+              () => {
+                clearTimeout(t)
+                r()
+              },
+              { once: true },
+            )
+          }),
+        ...(opts.signal ? { signal: opts.signal } : {}),
         log,
       },
     )

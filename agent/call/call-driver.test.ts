@@ -30,6 +30,8 @@ import { genuineAccounts, nodePoseidon, TEST_GENUINE } from '../../verify/test-s
 import { emptyBook } from '../../verify/test-support/ledger-double.ts'
 import { memoryBundleReader } from '../../verify/test-support/memory-bundle-reader.ts'
 import { AgentErrorCode } from '../errors.ts'
+import { CallGrants } from '../signer/call-grants.ts'
+import { signerCall } from '../signer/signer-call.ts'
 import { type CallBudget, fileCallLedger } from './call-budget.ts'
 import { type CallDeps, callDriver, type OuterJob } from './call-driver.ts'
 
@@ -44,6 +46,9 @@ const outer: OuterJob = { jobId: 'aa'.repeat(16), service: generateMinaKeyPair()
 class WorkerDouble {
   readonly submissions: JobSubmission[] = []
   variant: BundleVariant = 'good'
+  /** How many reads of a job answer it still running (then it has its result), and how many came. */
+  runningReads = 0
+  reads = 0
   /** What its status answers as the caller's funding (any shape: it is untrusted). */
   funding: { owed?: string; voucher?: unknown } = {}
   readonly #bundles = new Map<string, string>()
@@ -85,16 +90,18 @@ class WorkerDouble {
   async job(jobId: string): Promise<WorkerJob> {
     const bundleCid = this.#bundles.get(jobId)
     if (!bundleCid) throw new Error(`no job ${jobId}`)
+    this.reads++
+    const running = this.reads <= this.runningReads
     return {
       jobId,
       service: this.service.address,
       user: '',
-      status: 'success',
+      status: running ? 'running' : 'success',
       createdAt: '',
       updatedAt: '',
       pipeline: null,
       history: [],
-      result: { bundleCid } as WorkerJob['result'],
+      result: running ? null : ({ bundleCid } as WorkerJob['result']),
     }
   }
 }
@@ -289,5 +296,60 @@ describe('zkrunner-agent call: the Worker key the driver contract froze', () => 
     await expect(call(d)).rejects.toMatchObject({ code: AgentErrorCode.CALL_REFUSED })
     expect(signatures).toBe(0)
     expect(worker.submissions).toHaveLength(0)
+  })
+})
+
+// Attack (review of job scopes, issue 14, low): a job starts a waited call, then ends. The call
+// went on after it: the signer (or the custom executor's agent) kept waiting for the driver's
+// result and would record it for a job whose manifest is already signed.
+describe('zkrunner-agent call through the signer: the end of the calling job', () => {
+  it("aborts the job's call in flight: the submitted driver job (paid once) is no longer awaited, nothing more is signed or sent, no result is handed on", async () => {
+    const grants = new CallGrants()
+    const token = grants.grant(outer)
+    // The driver job runs on for three reads; the calling job ends during the first wait.
+    worker.runningReads = 3
+    const d = deps()
+    let polls = 0
+    const pending = signerCall(
+      { v: 1, op: 'call', token, driver: driver.address, params: ['OPT=O2'], wait: true },
+      grants,
+      (o, opts) =>
+        callDriver(
+          { driver: driver.address, values: { OPT: 'O2' }, outer: o, wait: opts.wait, outDir },
+          {
+            ...d,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            nextPoll: async () => {
+              polls++
+              if (polls === 1) grants.revoke(token)
+            },
+          },
+        ),
+    )
+    await expect(pending).rejects.toMatchObject({
+      code: AgentErrorCode.CALL_REFUSED,
+      message: expect.stringContaining('calling job has ended'),
+    })
+    // One Worker request, one voucher signed and reserved; the wait stopped at the abort.
+    expect(worker.submissions).toHaveLength(1)
+    expect(worker.reads).toBe(1)
+    expect(polls).toBe(1)
+    expect(await fileCallLedger(dataDir).spent(outer.jobId)).toBe(PRICE)
+    expect(await fileCallLedger(dataDir).innerJobs(outer.jobId)).toEqual([])
+    const signed = signatures
+    // The token is void: a new call of the ended job signs nothing.
+    await expect(
+      signerCall(
+        { v: 1, op: 'call', token, driver: driver.address, params: ['OPT=O2'], wait: false },
+        grants,
+        (o, opts) =>
+          callDriver(
+            { driver: driver.address, values: { OPT: 'O2' }, outer: o, wait: opts.wait, outDir },
+            d,
+          ),
+      ),
+    ).rejects.toMatchObject({ code: AgentErrorCode.CALL_REFUSED })
+    expect(signatures).toBe(signed)
+    expect(worker.submissions).toHaveLength(1)
   })
 })

@@ -68,6 +68,11 @@ export interface CallDeps {
   verify(target: VerifyTarget): Promise<VerifyOutcome>
   /** Resolves when the Worker's job record may have changed (the CLI polls; tests step). */
   nextPoll(): Promise<void>
+  /**
+   * Aborted when the calling job has ended: before anything is signed the call is refused; once
+   * submitted (and paid, once) its result is no longer awaited.
+   */
+  signal?: AbortSignal
   log?(line: string): void
 }
 
@@ -135,6 +140,11 @@ export async function callDriver(req: CallRequest, deps: CallDeps): Promise<Call
   })
   if (next.warning) log(`voucher: ${next.warning}`)
 
+  if (deps.signal?.aborted)
+    throw new AgentError(
+      AgentErrorCode.CALL_REFUSED,
+      `the calling job has ended: no call to ${req.driver} was signed`,
+    )
   // The request id is drawn when sealing, after the reservation: the entry gets its own id.
   const entryId = newRequestId()
   const sealed = await deps.ledger.reserve(
@@ -176,6 +186,11 @@ export async function callDriver(req: CallRequest, deps: CallDeps): Promise<Call
   if (!req.wait) return called
 
   const job = await finished(jobId, deps)
+  if (deps.signal?.aborted)
+    throw new AgentError(
+      AgentErrorCode.CALL_REFUSED,
+      `the calling job has ended: driver job ${jobId} (submitted and paid once) is not awaited`,
+    )
   const bundleCid = job.result?.bundleCid
   if (!bundleCid)
     throw new AgentError(
@@ -253,6 +268,11 @@ function descriptorOf(bytes: Uint8Array, driver: string): ServiceDescriptor {
 
 async function finished(jobId: string, deps: CallDeps): Promise<WorkerJob> {
   for (;;) {
+    if (deps.signal?.aborted)
+      throw new AgentError(
+        AgentErrorCode.CALL_REFUSED,
+        `the calling job has ended: driver job ${jobId} (submitted and paid once) is not awaited`,
+      )
     const job = await deps.worker.job(jobId)
     if (TERMINAL_STATUSES.has(job.status) && (job.result || job.status === 'trigger_failed'))
       return job

@@ -4,6 +4,7 @@ import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import type { Socket } from 'node:net'
 import { join, relative } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { userHasProcesses } from './user-processes.ts'
 
 /** Who a job runs as: the scope is that user's, one job at a time. */
 export interface ScopeUser {
@@ -127,6 +128,10 @@ function userDir(root: string, user: ScopeUser): string {
   return join(root, 'zkrunner-jobs', `uid-${user.uid}`)
 }
 
+/** Why a user with no listed process is busy: the kernel counts processes /proc never showed. */
+const UNLISTED =
+  'the kernel counts processes of the user that /proc does not list, such as one hopping from pid to pid'
+
 function busy(user: ScopeUser, why: string): AgentError {
   return new AgentError(
     AgentErrorCode.JOB_USER_BUSY,
@@ -153,6 +158,8 @@ export async function openJobScope(
   if (root === null) {
     const running = processesOf(user.uid)
     if (running.length > 0) throw busy(user, `pids ${running.slice(0, 5).join(' ')}`)
+    // The kernel's count: a process hopping from pid to pid is never listed, always counted.
+    if (await userHasProcesses(user)) throw busy(user, UNLISTED)
     return userScope(user)
   }
   const dir = userDir(root, user)
@@ -168,6 +175,9 @@ export async function openJobScope(
   // reach this job just the same.
   const outside = processesOf(user.uid).filter((pid) => !inCgroup(pid, root, mine))
   if (outside.length > 0) throw busy(user, `pids ${outside.slice(0, 5).join(' ')}`)
+  // And by the kernel's count, which a process hopping from pid to pid cannot hide from: the
+  // user has no process beyond those of this job's own scope (none when it is new).
+  if (await userHasProcesses(user, userProcsInTree(mine, user.uid))) throw busy(user, UNLISTED)
   await mkdir(mine).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
     if (opts.fresh) throw busy(user, `job ${key} has a scope already: another job of that id`)
@@ -255,6 +265,23 @@ function procsInTree(dir: string): number {
   return n
 }
 
+/**
+ * How many processes of real uid `uid` a cgroup and the cgroups under it hold (a stage's agent in
+ * the scope is root's, and the kernel's count of the user does not include it).
+ */
+function userProcsInTree(dir: string, uid: number): number {
+  let n = 0
+  for (const pid of readFileSafe(join(dir, 'cgroup.procs')).split('\n').filter(Boolean)) {
+    const real = /^Uid:\s+(\d+)/m.exec(readFileSafe(`/proc/${pid}/status`))?.[1]
+    if (real !== undefined && Number(real) === uid) n++
+  }
+  for (const entry of readdirSafe(dir)) {
+    const sub = join(dir, entry)
+    if (statSafe(sub)?.isDirectory()) n += userProcsInTree(sub, uid)
+  }
+  return n
+}
+
 /** Removes a cgroup and the cgroups under it (the sampler's, left by a crash), deepest first. */
 async function removeCgroupTree(dir: string): Promise<void> {
   for (const entry of readdirSafe(dir)) {
@@ -301,26 +328,30 @@ function userScope(user: ScopeUser): JobScope {
     enter: async () => {},
     async end() {
       // Without a cgroup the job's processes are the user's. kill(-1) as that user reaches all of
-      // them in one call, in the kernel: also a process that hops from pid to pid (fork, then the
-      // parent exits) faster than /proc can be listed, which no listing ever catches; a fork in
-      // flight dies with its parent. Then kill what is listed until none is left (a process
-      // started by something else meanwhile), and wait for the killed ones to be gone.
+      // them in one call, in the kernel; a fork in flight dies with its parent. Then what /proc
+      // lists is killed from here (a process that killed the killer, or started meanwhile). The
+      // user is idle only when the kernel counts no process of it: a process that hops from pid
+      // to pid (fork, then the parent exits) is never listed, and a killed one is counted until
+      // it is reaped. Rounds until then, bounded: a kill that never completes is an error.
       const killed = processesOf(user.uid).length
-      await killAllOf(user)
-      for (let round = 0; round < 1000; round++) {
-        const pids = processesOf(user.uid)
-        if (pids.length === 0) return killed
-        for (const pid of pids) {
+      const bound = Date.now() + 30_000
+      for (let round = 0; ; round++) {
+        await killAllOf(user)
+        for (const pid of processesOf(user.uid)) {
           try {
             process.kill(pid, 'SIGKILL')
           } catch {}
         }
-        await new Promise((r) => setImmediate(r))
+        if (!(await userHasProcesses(user))) return killed
+        if (Date.now() > bound) break
+        // Lets the killed be reaped (by their parents, or init) before the next count.
+        await new Promise((r) => setTimeout(r, Math.min(5 * round, 250)))
       }
       const left = processesOf(user.uid)
-      if (left.length > 0)
-        throw busy(user, `pids ${left.slice(0, 5).join(' ')} survived SIGKILL at the job's end`)
-      return killed
+      throw busy(
+        user,
+        `${left.length > 0 ? `pids ${left.slice(0, 5).join(' ')}` : UNLISTED}: still running 30 s after SIGKILL at the job's end`,
+      )
     },
   }
 }

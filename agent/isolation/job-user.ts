@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { denyScheduling } from './schedule-deny.ts'
 
 /** The user a job runs as when it is not the agent's: who cannot read the runner key. */
 export interface JobUser {
@@ -23,9 +24,16 @@ export function lookupUser(spec: string, passwd = readFileSync('/etc/passwd', 'u
 
 /**
  * The system user `name`, created (as root, with `useradd --system`, no home, no login shell) when
- * missing. useradd refuses while another holds the passwd lock, so a busy lock is tried again.
+ * missing, and kept from cron and at (schedule-deny.ts): a job user runs nothing after its job.
+ * useradd refuses while another holds the passwd lock, so a busy lock is tried again.
  */
 export function ensureSystemUser(name: string): JobUser {
+  const user = createSystemUser(name)
+  denyScheduling(name)
+  return user
+}
+
+function createSystemUser(name: string): JobUser {
   let why = ''
   for (let attempt = 0; attempt < 20; attempt++) {
     try {

@@ -13,23 +13,33 @@ export const CALL_TOKEN_VARIABLE = 'ZKRUNNER_CALL_TOKEN'
  */
 export class CallGrants {
   // By the token's digest: the tokens themselves are kept nowhere but in the jobs' environments.
-  readonly #grants = new Map<string, OuterJob>()
+  readonly #grants = new Map<string, { outer: OuterJob; ended: AbortController }>()
 
   /** A token for `outer`, valid until `revoke`. */
   grant(outer: OuterJob): string {
     const token = randomBytes(32).toString('hex')
-    this.#grants.set(digest(token), outer)
+    this.#grants.set(digest(token), { outer, ended: new AbortController() })
     return token
   }
 
-  /** Ends the token's validity (the job has ended). */
+  /**
+   * Ends the token's validity (the job has ended), and aborts its calls still in flight: nothing
+   * of a job goes on after it, a call it started included.
+   */
   revoke(token: string): void {
+    const grant = this.#grants.get(digest(token))
     this.#grants.delete(digest(token))
+    grant?.ended.abort(new Error('the calling job has ended'))
   }
 
   /** The running job `token` was granted to, or null. */
   outerFor(token: string): OuterJob | null {
-    return this.#grants.get(digest(token)) ?? null
+    return this.#grants.get(digest(token))?.outer ?? null
+  }
+
+  /** Aborted when the job `token` was granted to ends (null for a token no running job holds). */
+  endOf(token: string): AbortSignal | null {
+    return this.#grants.get(digest(token))?.ended.signal ?? null
   }
 }
 

@@ -37,6 +37,9 @@ export async function signerCall(
       AgentErrorCode.CALL_REFUSED,
       'no job the signer is running holds this call token: a driver call is made from inside a running job, with its own ZKRUNNER_CALL_TOKEN',
     )
+  // Revoking the token at the job's end aborts the call: it signs nothing more, and stops
+  // waiting for a driver job it already paid for (once); the result is not handed to anyone.
+  const signal = grants.endOf(request.token) ?? AbortSignal.abort()
   started()
   const out = await mkdtemp(join(tmpdir(), 'zkrunner-signer-call-'))
   try {
@@ -45,11 +48,20 @@ export async function signerCall(
       params: request.params,
       wait: request.wait,
       out,
+      signal,
     })
+    if (signal.aborted) throw callerEnded(call.jobId)
     return { call, files: call.result ? await filesUnder(out) : [] }
   } finally {
     await rm(out, { recursive: true, force: true })
   }
+}
+
+function callerEnded(jobId: string): AgentError {
+  return new AgentError(
+    AgentErrorCode.CALL_REFUSED,
+    `the calling job has ended: driver job ${jobId} is not awaited and its result is handed to no one`,
+  )
 }
 
 async function filesUnder(dir: string): Promise<{ path: string; bytes: Buffer }[]> {

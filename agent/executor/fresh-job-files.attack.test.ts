@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureSystemUser } from '../isolation/job-user.ts'
+
+// Attack (review of job scopes, issue 14, medium): every GitLab job of a runner runs as the one
+// job user, and GitLab Runner reuses a project's build directory. A job plants a hook in the
+// reused checkout's `.git` (it runs in the next job's `git checkout`, as that job, before the
+// agent observes anything), or a file in the user's HOME or /tmp (a `.gitconfig`, a poisoned
+// cache) that a later job, of another project maybe, picks up.
+
+const execFileP = promisify(execFile)
+const root = new URL('../..', import.meta.url).pathname
+const NODE = join(root, 'node_modules/.bin/node')
+const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
+
+// A job user of this file's own (a shared one could be running a job of another test's).
+const jobUser = process.getuid?.() === 0 ? ensureSystemUser('zkrunner-test-iso-fresh') : undefined
+
+let base: string
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'zkrunner-fresh-'))
+  await chmod(base, 0o755)
+  await mkdir(join(base, 'data'), { mode: 0o700 })
+})
+afterAll(async () => {
+  await rm(base, { recursive: true, force: true })
+})
+
+async function executor(
+  args: string[],
+  jobId: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { ZKRUNNER_RUNNER_KEY: _k, ...rest } = process.env
+  const env = {
+    ...rest,
+    ZKRUNNER_DATA_DIR: join(base, 'data'),
+    ZKRUNNER_BUILDS_DIR: join(base, 'builds'),
+    ZKRUNNER_WORKER_URL: 'http://127.0.0.1:9',
+    ZKRUNNER_METRICS_LISTEN: '',
+    ZKRUNNER_JOB_USER: jobUser!.name,
+    BUILD_FAILURE_EXIT_CODE: '37',
+    SYSTEM_FAILURE_EXIT_CODE: '38',
+    // Plain CI jobs of the same runner, in the build directory GitLab Runner reuses.
+    CUSTOM_ENV_CI_JOB_ID: String(jobId),
+    CUSTOM_ENV_CI_BUILDS_DIR: join(base, 'builds'),
+    CUSTOM_ENV_CI_PROJECT_DIR: join(base, 'builds', 'glrt-x', '0', 'group', 'project'),
+  }
+  try {
+    const r = await execFileP(NODE, [...CLI, 'executor', ...args], { env, cwd: base })
+    return { code: 0, stdout: r.stdout, stderr: r.stderr }
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string }
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+  }
+}
+
+async function job(id: number, script: string): Promise<string> {
+  const path = join(base, `stage-${id}.sh`)
+  await writeFile(path, script)
+  const prepare = await executor(['prepare'], id)
+  expect(prepare.code, prepare.stderr).toBe(0)
+  const run = await executor(['run', path, 'step_script'], id)
+  expect(run.code, run.stderr).toBe(0)
+  expect((await executor(['cleanup'], id)).code).toBe(0)
+  return run.stdout
+}
+
+describe.skipIf(jobUser === undefined)(
+  'GitLab executor as the job user: nothing a job wrote reaches the next job',
+  { timeout: 300_000 },
+  () => {
+    it("job B of the same user finds neither A's .git hook in the reused build dir nor A's files in HOME, TMPDIR or /tmp", async () => {
+      const a = 930_000_000 + Math.floor(Math.random() * 1_000_000)
+      const planted = `/tmp/zkrunner-test-iso-planted-${a}`
+      const plantedDir = `/tmp/zkrunner-test-iso-kept-${a}`
+      const outA = await job(
+        a,
+        [
+          'set -e',
+          'mkdir -p "$CI_PROJECT_DIR/.git/hooks"',
+          `printf '#!/bin/sh\\necho pwned\\n' > "$CI_PROJECT_DIR/.git/hooks/post-checkout"`,
+          'chmod +x "$CI_PROJECT_DIR/.git/hooks/post-checkout"',
+          'echo "home=$HOME"',
+          '(echo planted > "$HOME/.gitconfig") 2>/dev/null || true',
+          'echo planted > "$' + '{TMPDIR:-/tmp}/planted"',
+          `echo planted > ${planted}`,
+          // A directory it makes read-only, so that it could not be removed as is.
+          `mkdir -p ${plantedDir}/inner && echo planted > ${plantedDir}/inner/f && chmod 500 ${plantedDir}/inner ${plantedDir}`,
+          '',
+        ].join('\n'),
+      )
+      // A could write to its HOME (a fresh one, in the builds dir).
+      const homeA = /home=(.*)/.exec(outA)?.[1]
+      expect(homeA).toBeTruthy()
+      expect(existsSync(planted)).toBe(true)
+
+      const outB = await job(
+        a + 1,
+        [
+          'echo "home=$HOME"',
+          `for f in "$CI_PROJECT_DIR/.git/hooks/post-checkout" "$CI_PROJECT_DIR/.git" "$HOME/.gitconfig" "\${TMPDIR:-/tmp}/planted" ${planted} ${plantedDir}; do`,
+          '  if [ -e "$f" ]; then echo "seen: $f"; fi',
+          'done',
+          // B has a HOME and a TMPDIR of its own to write to.
+          '(echo ok > "$HOME/mine" && echo ok > "$TMPDIR/mine") 2>/dev/null && echo "writable"',
+          'true',
+          '',
+        ].join('\n'),
+      )
+      expect(outB).not.toContain('seen:')
+      expect(outB).toContain('writable')
+      expect(existsSync(planted)).toBe(false)
+      expect(existsSync(plantedDir)).toBe(false)
+    })
+  },
+)

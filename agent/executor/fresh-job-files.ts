@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process'
+import { lstatSync, readdirSync } from 'node:fs'
+import { chown, mkdir, readdir, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { AgentError, AgentErrorCode } from '../errors.ts'
+import type { JobUser } from '../isolation/job-user.ts'
+
+/**
+ * Where a job's HOME and TMPDIR are: fresh for each job, under the builds dir (so wiped with it).
+ * The builds paths GitLab Runner makes (`<token>/<n>/<namespace>/<project>`, `cache`) never start
+ * with a dot.
+ */
+export function jobHomeDirs(buildsDir: string): { home: string; tmp: string } {
+  const root = join(buildsDir, '.zkrunner-job')
+  return { home: join(root, 'home'), tmp: join(root, 'tmp') }
+}
+
+/** The shared directories where a job user can leave files: its own top-level entries are its. */
+const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm']
+
+/**
+ * prepare_exec, once the job user is claimed (no process of it runs): nothing an earlier job of
+ * the user wrote is left for this one. GitLab Runner reuses a project's build directory (and its
+ * `.git`: hooks and config that run in this job's checkout), and any job of the user could have
+ * planted files in the user's home or in /tmp for a later job to pick up, whatever its project.
+ *
+ * - The builds dir is emptied (as root: no process of the user can swap anything meanwhile) and
+ *   gets a fresh HOME and TMPDIR for the job (`jobHomeDirs`). GitLab's local cache (`cache_dir`,
+ *   inside it) goes with it: another project's job could have written it.
+ * - The user's own entries in /tmp, /var/tmp and /dev/shm, and the contents of its passwd home
+ *   when that is its own directory, are removed as the user: only what a job could have removed
+ *   itself. One it could not remove fails the job (a system failure) rather than carry over.
+ */
+export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<void> {
+  // Emptied as root: a builds dir that is a system directory (`/`, `/home`, `/var`) is a mistake
+  // of the configuration, never emptied.
+  if (resolve(buildsDir).split('/').filter(Boolean).length < 2)
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      `buildsDir ${buildsDir}: the executor empties it for each job, so it must be a directory of its own (e.g. /var/lib/zkrunner-agent-builds)`,
+    )
+  for (const entry of await readdir(buildsDir))
+    await rm(join(buildsDir, entry), { recursive: true, force: true })
+  const { home, tmp } = jobHomeDirs(buildsDir)
+  for (const dir of [join(buildsDir, '.zkrunner-job'), home, tmp]) {
+    await mkdir(dir, { mode: 0o700 })
+    await chown(dir, user.uid, user.gid)
+  }
+  const theirs = SHARED_TEMP.filter((d) => ownedBy(d, 0))
+  const passwdHome = ownedBy(user.home, user.uid) && user.home !== '/' ? [user.home] : []
+  const targets = [
+    ...theirs.flatMap((d) => entriesOf(d, user.uid)),
+    ...passwdHome.flatMap(allEntries),
+  ]
+  if (targets.length === 0) return
+  // Read-only directories of its own are made writable first (a job could make one to keep it).
+  await asUser(user, ['chmod', '-R', 'u+rwX', '--', ...targets])
+  await asUser(user, ['rm', '-rf', '--', ...targets])
+  const left = [...theirs.flatMap((d) => entriesOf(d, user.uid)), ...passwdHome.flatMap(allEntries)]
+  if (left.length > 0)
+    throw new AgentError(
+      AgentErrorCode.JOB_USER_BUSY,
+      `files an earlier job of ${user.name} left could not be removed: ${left.slice(0, 5).join(' ')}`,
+    )
+}
+
+function ownedBy(path: string, uid: number): boolean {
+  try {
+    const s = lstatSync(path)
+    return s.isDirectory() && s.uid === uid
+  } catch {
+    return false
+  }
+}
+
+/** The top-level entries of `dir` owned by `uid` (never followed: a symlink is an entry). */
+function entriesOf(dir: string, uid: number): string[] {
+  return allEntries(dir).filter((p) => {
+    try {
+      return lstatSync(p).uid === uid
+    } catch {
+      return false
+    }
+  })
+}
+
+function allEntries(dir: string): string[] {
+  try {
+    return readdirSync(dir).map((e) => join(dir, e))
+  } catch {
+    return []
+  }
+}
+
+/** Runs `argv` as the user, with no environment beyond PATH; resolves whatever its exit code. */
+function asUser(user: JobUser, argv: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      uid: user.uid,
+      gid: user.gid,
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: 'ignore',
+    })
+    child.once('error', () => resolve())
+    child.once('close', () => resolve())
+  })
+}
+
+/** HOME and TMPDIR of a job that runs as a job user: its fresh ones (none without a job user). */
+export function jobHomeEnv(
+  buildsDir: string,
+  isolation: { user: JobUser | null },
+): Record<string, string> {
+  if (!isolation.user) return {}
+  const { home, tmp } = jobHomeDirs(buildsDir)
+  return { HOME: home, TMPDIR: tmp }
+}
