@@ -1,5 +1,5 @@
 import { SLOT_WINDOW } from '../protocol/index.ts'
-import type { Forgery, LedgerSim, SimConfig, SimOp } from './ledger-sim.ts'
+import type { Forgery, LedgerSim, SimConfig, SimOp, StepResult } from './ledger-sim.ts'
 
 // The seeded operation sequence of the ledger property test: each operation is drawn from the
 // simulation's state (whose results the runner holds, which vouchers are stale), so the same seed
@@ -9,8 +9,56 @@ import type { Forgery, LedgerSim, SimConfig, SimOp } from './ledger-sim.ts'
 // results before the timelocks end, all withdraw, batches process it all, every channel is
 // settled in full and refunded deposit − paid, and every refund is pulled.
 
-/** The seed of the sequence ledger-replay.test.ts replays on a chain (and the property test runs). */
-export const REPLAY_SEED = 1
+/**
+ * The seed of the sequence ledger-replay.test.ts replays on a chain (and the property test runs):
+ * chosen among the first few thousand because its first 80 operations take every path the replay
+ * asserts it covers (REPLAY_COVERS) in the fewest transactions. A change to the generator that
+ * loses one fails the replay's coverage check: pick a new seed then.
+ */
+export const REPLAY_SEED = 966
+
+/** What the replayed prefix must exercise on the chain (`opLabel`s). */
+export const REPLAY_COVERS = [
+  'deposit/sponsor',
+  'deposit/user',
+  'claim/honest',
+  'claim/honest~4',
+  'claim/stale~1',
+  'claim/belowResults~3',
+  'forgedClaim/countAboveTree!',
+  'forgedClaim/countAboveSigned!',
+  'forgedClaim/otherUsersLeaves!',
+  'forgedClaim/notRunnerKey!',
+  'forgedClaim/voucherNotSigned!',
+  'withdraw',
+  'withdraw~5',
+  'withdraw~6',
+  'refund',
+  'refund!',
+  'redeem',
+  'redeem!',
+  'expectClosed',
+] as const
+
+/**
+ * An operation and its outcome as one label: kind, variant, `!` if refused, `~reason` if skipped
+ * (the property test and the replay count what they covered by it).
+ */
+export function opLabel(op: SimOp, result: StepResult): string {
+  const variant =
+    op.kind === 'forgedClaim'
+      ? `/${op.forgery}`
+      : op.kind === 'claim'
+        ? `/${op.intent}`
+        : op.kind === 'deposit'
+          ? op.from === 'sponsor'
+            ? '/sponsor'
+            : '/user'
+          : ''
+  const refused = result.refused ? '!' : ''
+  const skipped = result.outcome?.reason ? `~${result.outcome.reason}` : ''
+  return `${op.kind}${variant}${refused}${skipped}`
+}
 
 /** processBatch's LEDGER_BATCH_SIZE, without o1js (ledger-replay.test.ts checks they agree). */
 export const SIM_BATCH_SIZE = 16
@@ -185,8 +233,17 @@ export class OpSequence {
       return { kind: 'advance', slots }
     }
     if (roll < 87) return sim.pending.length > 0 ? { kind: 'batch' } : null
-    if (roll < 93) return { kind: 'refund', user: r.pick(anyone) }
+    if (roll < 93) {
+      // Mostly a user with a refund to pull; anyone else is refused.
+      const due = anyone.filter(
+        (i) => sim.committed.get(sim.name(i)).refunded > sim.users[i]!.pulled,
+      )
+      const user = due.length > 0 && r.chance(0.7) ? r.pick(due) : r.pick(anyone)
+      return { kind: 'refund', user }
+    }
     const receipts = sim.receipts
+    // Mostly once the runner has receipts to redeem.
+    if (receipts === 0n && !r.chance(0.2)) return null
     const amount = r.chance(0.15) ? receipts + 1n : r.chance(0.05) ? 0n : r.big(1n, receipts)
     if (amount === 0n && receipts > 0n && r.chance(0.5)) return null
     return { kind: 'redeem', amount }
