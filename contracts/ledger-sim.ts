@@ -398,7 +398,10 @@ export class LedgerSim {
         'a withdrawal left credits in escrow or lost them',
       )
       must(next.voucherNonce >= before.closeNonce, 'a withdrawal did not close older vouchers')
-      must(next.withdrawRequestedAtSlot === 0n, 'a withdrawal left its request pending')
+      must(
+        next.withdrawRequestedAtSlot === 0n && next.closeNonce === 0n,
+        'a withdrawal left its request pending',
+      )
     }
   }
 
