@@ -47,6 +47,8 @@ export async function send(payer: PrivateKey, signers: PrivateKey[], body: () =>
 /** What a forged claim changes (tests of refusals). */
 export interface ClaimForgery {
   count?: bigint
+  /** The count the runner signs, when not the one claimed. */
+  signedCount?: bigint
   runnerKey?: PrivateKey
   owner?: PublicKey
 }
@@ -182,7 +184,8 @@ export class LedgerHandle {
 
   /**
    * The runner's claim that `user`'s results are `digests`, under voucher `v`. `forge` changes one
-   * part, for tests of refusals: the claimed count, the signing key, the owner the leaves are for.
+   * part, for tests of refusals: the claimed count, the count signed, the signing key, the owner
+   * the leaves are for.
    */
   claim(
     payer: PrivateKey,
@@ -214,7 +217,7 @@ export class LedgerHandle {
         service: this.service.toBase58(),
         user: user.toBase58(),
         resultsRoot: root.toBigInt(),
-        resultsCount: count,
+        resultsCount: forge.signedCount ?? count,
         leavesCid,
         cumulativeAmount: v.cumulativeAmount,
         nonce: v.nonce,

@@ -1,19 +1,16 @@
-/** Assertion messages of the service contract; tests and clients match on them. */
+/**
+ * Assertion messages of the service, its ledger and vault; tests and clients match on them. The
+ * channel rules processBatch applies are not assertions: a claim or withdrawal breaking one is
+ * skipped with a SkipReason (protocol/ledger-book.ts), never refused.
+ */
 export const ServiceErrors = {
   notRunner: 'Runner key does not match the service',
   badRunnerSignature: 'Runner signature does not verify',
   badVoucherSignature: 'Voucher signature does not verify',
-  staleVoucher: 'Voucher nonce is not above the last settled nonce',
-  voucherBelowPaid: 'Voucher amount is below what was already paid',
-  voucherAboveDeposit: 'Voucher amount is above the deposit',
-  voucherBelowResults: 'Voucher amount does not cover the results settled',
-  noNewResults: 'Settlement adds no result',
   resultsNotProved: 'Results root does not hold the number of results claimed',
   timelockOutOfBounds: 'Withdrawal timelock is outside its bounds',
   channelMismatch: 'Channel does not match the channels root',
   zeroDeposit: 'Deposit amount must be positive',
-  withdrawNotRequested: 'No withdrawal was requested',
-  timelockNotOver: 'Withdrawal timelock is not over',
   staleHeartbeat: 'Heartbeat slot is not recent',
   heartbeatNotNewer: 'Heartbeat slot is not newer than the last one',
   badHeartbeatSignature: 'Heartbeat signature does not verify',

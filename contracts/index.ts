@@ -14,14 +14,6 @@ export {
   skipReasonAt,
 } from './channel-ledger.ts'
 export {
-  type ChannelValues,
-  EMPTY_CHANNEL,
-  type RuleOutcome,
-  requestWithdrawRule,
-  settleRule,
-  withdrawRule,
-} from './channel-rules.ts'
-export {
   accountExists,
   type ClaimArgs,
   claim,

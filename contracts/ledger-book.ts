@@ -31,6 +31,20 @@ export function bookMap(book: LedgerBook): ChannelMap {
   return map
 }
 
+/**
+ * BookChannel (protocol, plain bigints: the Worker and the page have no o1js) is the circuit's
+ * LedgerChannel flattened: the Channel struct's values plus `deposited` and `refunded`. Both
+ * must exist, since protocol cannot import o1js; this type makes them one shape: a field added to
+ * one and not the other fails the typecheck here.
+ */
+type LedgerChannelValues = ReturnType<typeof Channel.toValue> & {
+  deposited: bigint
+  refunded: bigint
+}
+const _sameShape: [BookChannel, LedgerChannelValues] extends [LedgerChannelValues, BookChannel]
+  ? true
+  : never = true
+
 /** A book channel as the circuit's struct. */
 export function toLedgerChannel(ch: BookChannel): LedgerChannel {
   return new LedgerChannel({
@@ -45,6 +59,15 @@ export function toLedgerChannel(ch: BookChannel): LedgerChannel {
     deposited: UInt64.from(ch.deposited),
     refunded: UInt64.from(ch.refunded),
   })
+}
+
+/** The circuit's struct as a book channel (what a test compares with the book). */
+export function bookChannelOf(ch: LedgerChannel): BookChannel {
+  return {
+    ...Channel.toValue(ch.channel),
+    deposited: ch.deposited.toBigInt(),
+    refunded: ch.refunded.toBigInt(),
+  }
 }
 
 /** An action as dispatched (its fields, as the chain returns them) to book values. */
