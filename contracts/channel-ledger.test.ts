@@ -1,5 +1,6 @@
 import { Cache, Mina, type PrivateKey, PublicKey, setBackend, UInt64 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { MAX_PRICE_PER_JOB } from '../protocol/index.ts'
 import { ChannelMap } from './channel.ts'
 import { compileLedger, LEDGER_BATCH_SIZE, SkipReason, skipReasonAt } from './channel-ledger.ts'
 import { balanceOf, LedgerHandle, send } from './channel-ledger-client.ts'
@@ -307,6 +308,10 @@ describe('ChannelLedger: no griefing', () => {
     await expect(
       LedgerHandle.deploy(payer, seededKey(seed++), seededKey(seed++), PRICE, 2 ** 32 - 1),
     ).rejects.toThrow(ServiceErrors.timelockOutOfBounds)
+    // A price whose results could overflow a batch's 64-bit counters is refused at deploy.
+    await expect(
+      LedgerHandle.deploy(payer, seededKey(seed++), seededKey(seed++), MAX_PRICE_PER_JOB + 1n, 40),
+    ).rejects.toThrow(ServiceErrors.priceOutOfBounds)
     // The runner has no channel (its receipts are its pay, a user's count pulled refunds).
     await expect(l.deposit(payer, sponsor, l.runnerKey.toPublicKey(), 1n)).rejects.toThrow(
       ServiceErrors.runnerHasNoChannel,

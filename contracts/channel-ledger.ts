@@ -22,6 +22,7 @@ import {
 } from 'o1js'
 import {
   ActionKind,
+  priceInBounds,
   SETTLE_DOMAIN,
   SkipReason,
   SLOT_WINDOW,
@@ -236,6 +237,7 @@ export class ChannelLedger extends TokenContract {
   ) {
     if (!withdrawTimelockInBounds(withdrawTimelockSlots.toBigint()))
       throw new Error(ServiceErrors.timelockOutOfBounds)
+    if (!priceInBounds(pricePerJob.toBigInt())) throw new Error(ServiceErrors.priceOutOfBounds)
     await super.deploy()
     this.channelsRoot.set(new ChannelMap().root)
     this.terms.set(new Terms({ pricePerJob, withdrawTimelockSlots }).pack())

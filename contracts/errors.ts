@@ -9,6 +9,7 @@ export const ServiceErrors = {
   badVoucherSignature: 'Voucher signature does not verify',
   resultsNotProved: 'Results root does not hold the number of results claimed',
   timelockOutOfBounds: 'Withdrawal timelock is outside its bounds',
+  priceOutOfBounds: 'Price per job is above its bound',
   channelMismatch: 'Channel does not match the channels root',
   zeroDeposit: 'Deposit amount must be positive',
   staleHeartbeat: 'Heartbeat slot is not recent',

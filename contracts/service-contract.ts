@@ -16,6 +16,7 @@ import {
 import { SLOT_WINDOW } from '../protocol/chain-layout.ts'
 import {
   HEARTBEAT_DOMAIN,
+  priceInBounds,
   RESULT_LEAF_DOMAIN,
   withdrawTimelockInBounds,
 } from '../protocol/index.ts'
@@ -116,6 +117,8 @@ export class ServiceContract extends SmartContract {
     // A timelock of 0 leaves the runner no time to settle; one near 2^32 overflows the unlock slot.
     if (!withdrawTimelockInBounds(props.withdrawTimelockSlots.toBigint()))
       throw new Error(ServiceErrors.timelockOutOfBounds)
+    if (!priceInBounds(props.pricePerJob.toBigInt()))
+      throw new Error(ServiceErrors.priceOutOfBounds)
     // Only x is kept: a key with an odd y would name another address than the ledger's.
     if (props.ledger.isOdd.toBoolean()) throw new Error(ServiceErrors.ledgerKeyOdd)
     await super.deploy(props)

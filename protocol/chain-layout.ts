@@ -103,8 +103,8 @@ export const SLOT_WINDOW = 10
 
 /**
  * Bounds of a service's withdrawal timelock, refused outside them at deploy. The minimum leaves
- * the runner one SLOT_WINDOW-sized margin twice over to land its settlement (one settlement per
- * user, one user channel per block and service today: an operator with many users sets more).
+ * the runner one SLOT_WINDOW-sized margin twice over to land its claims (5 a transaction; an
+ * operator with many users sets more: contracts/README.md, "Minimum timelock").
  * The maximum (2^20 slots, about 6 years of 3-minute slots) keeps `requestedAt + timelock` far
  * from the UInt32 slot limit, where a withdrawal could never unlock.
  */
@@ -113,6 +113,16 @@ export const WITHDRAW_TIMELOCK_BOUNDS = { min: 20n, max: 1n << 20n } as const
 /** True when a withdrawal timelock is within WITHDRAW_TIMELOCK_BOUNDS. */
 export const withdrawTimelockInBounds = (slots: bigint): boolean =>
   slots >= WITHDRAW_TIMELOCK_BOUNDS.min && slots <= WITHDRAW_TIMELOCK_BOUNDS.max
+
+/**
+ * The highest price of one job, refused above it at deploy: processBatch adds `price × new results`
+ * (results ≤ 1,024, 2^10) to 64-bit counters, so a price up to 2^54 can never overflow them and
+ * make a batch unprovable, which would freeze every channel of the ledger (withdrawals included).
+ */
+export const MAX_PRICE_PER_JOB = 1n << 54n
+
+/** True when a price per job is at most MAX_PRICE_PER_JOB. */
+export const priceInBounds = (price: bigint): boolean => price >= 0n && price <= MAX_PRICE_PER_JOB
 
 /** The runner's liveness and throughput counters. */
 export interface ServiceHeartbeat {

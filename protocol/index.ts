@@ -22,6 +22,8 @@ export {
   LedgerState,
   LedgerVaultState,
   ledgerPaid,
+  MAX_PRICE_PER_JOB,
+  priceInBounds,
   SERVICE_STATE_FIELDS,
   type ServiceHeartbeat,
   ServiceState,
