@@ -54,6 +54,7 @@ import {
   readServiceChainState,
   refusalOf,
   requireGenuine,
+  requireSolvent,
   userFunding,
 } from './service-status.ts'
 import { serviceStub } from './services.ts'
@@ -386,6 +387,8 @@ export class ServiceObject extends DurableObject<Env> {
       }
       requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
+      // A ledger whose money does not add up is listed nowhere.
+      await requireSolvent(chainReaderFor(config), chainState)
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -613,6 +616,9 @@ export class ServiceObject extends DurableObject<Env> {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
     }
     requireGenuine(chainState)
+    // Fresh, as the book below: a job is admitted only against an escrow that covers what the
+    // ledger owes now. Refused before anything is recorded, so nothing is charged.
+    await requireSolvent(chain, chainState, { fresh: true })
     // The user's channel in the ledger's book, fresh: a user who deposited a moment ago is not
     // refused on a cached read. Only the user's own signed actions lower what they can fund.
     const { deposit, settledNonce } = userFunding(

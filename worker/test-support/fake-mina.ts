@@ -112,11 +112,16 @@ export async function startFakeMina(port = 0): Promise<FakeMina> {
           res.end('{"ok":true}')
         } else if (req.url === '/archive') {
           queries++
-          const address = /address:\s*"([^"]+)"/.exec(String(body.query ?? ''))?.[1] ?? ''
+          const query = String(body.query ?? '')
+          const address = /address:\s*"([^"]+)"/.exec(query)?.[1] ?? ''
+          const end = /endActionState:\s*"([0-9]+)"/.exec(query)?.[1]
           const found = accounts.get(key(address))
+          const listed = found?.archiveActions ?? found?.actions ?? []
+          // Up to the action state asked for, as the archive answers (all when it lists none).
+          const upTo = listed.findIndex((a) => a.state === end)
           res.end(
             JSON.stringify({
-              data: archiveAnswer(found?.archiveActions ?? found?.actions ?? []),
+              data: archiveAnswer(upTo < 0 ? listed : listed.slice(0, upTo + 1)),
             }),
           )
         } else if (req.url === '/__fake/slot') {
