@@ -1,6 +1,13 @@
 import { createServer } from 'node:http'
 import { buildSchema, graphql } from 'graphql'
-import { LedgerState, ledgerAddressOf } from '../../protocol/index.ts'
+import {
+  channelsRootOf,
+  decodeTerms,
+  foldLedgerActions,
+  LedgerState,
+  ledgerAddressOf,
+  ServiceState,
+} from '../../protocol/index.ts'
 import {
   genuineAccounts,
   genuineLedgerCode,
@@ -108,24 +115,33 @@ export async function startGraphqlDouble(
       const ownerOf = [...data.states].find(([, st]) => ledgerAddressOf(st) === publicKey)
       if (ownerOf) {
         const [service, state] = ownerOf
+        // Its actions follow from its Claim events; its batches processed every one.
+        const actions = actionsOfClaims(data.events.get(publicKey) ?? [])
+        const latest = actionStateOf(actions)
+        const terms = decodeTerms(state[ServiceState.terms] ?? 0n)
+        const { book, runnerPaid } = foldLedgerActions(actions, terms, latest)
         if (token === TEST_CREDIT_TOKEN_ID) {
           const fake = data.fakeVaults?.has(service)
           const code = genuineLedgerCode.ledgerVault
+          // A solvent escrow unless a test records another: every credit deposited (none redeemed).
+          let deposited = 0n
+          for (const u of book.users()) deposited += book.get(u).deposited + book.get(u).refunded
           return {
             // The escrow: the balance recorded under the service's credit-token account.
-            balance: { total: String(data.balances.get(`${service}:${token}`) ?? 0n) },
+            balance: { total: String(data.balances.get(`${service}:${token}`) ?? deposited) },
             verificationKey: fake ? null : { hash: String(code.vkHash) },
             permissions: fake ? null : code.permissions,
           }
         }
         if (!token) {
-          // Its actions follow from its Claim events; its batches processed every one.
-          const latest = String(actionStateOf(actionsOfClaims(data.events.get(publicKey) ?? [])))
+          // Its state is what those actions give (the solvency check rebuilds it).
           const ledgerState = genuineLedgerState(state, service).map(String)
-          ledgerState[LedgerState.actionState] = latest
+          ledgerState[LedgerState.actionState] = String(latest)
+          ledgerState[LedgerState.channelsRoot] = String(channelsRootOf(book))
+          ledgerState[LedgerState.runnerPaid] = String(runnerPaid)
           return {
             zkappState: ledgerState,
-            actionState: [latest],
+            actionState: [String(latest)],
             balance: { total: '0' },
             verificationKey: { hash: String(genuineLedgerCode.ledger.vkHash) },
             permissions: genuineLedgerCode.ledger.permissions,
