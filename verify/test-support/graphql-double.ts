@@ -91,6 +91,11 @@ export interface ChainData {
   balances: Map<string, bigint>
   slot: bigint
   events: Map<string, DoubleEvent[]>
+  /**
+   * Ledger state fields written over what the ledger's actions give, by service (a key holder's
+   * write before the freeze): the solvency check refuses such a ledger.
+   */
+  forgedLedgerState?: Map<string, Map<number, bigint>>
   /** The archive's highest block; the highest event's when absent. */
   tip?: number
   /** The daemon's `runtimeConfig.daemon` (a hard fork's stop slots); none when absent; null: a node with no `runtimeConfig` field (a GraphQL error). */
@@ -139,6 +144,8 @@ export async function startGraphqlDouble(
           ledgerState[LedgerState.actionState] = String(latest)
           ledgerState[LedgerState.channelsRoot] = String(channelsRootOf(book))
           ledgerState[LedgerState.runnerPaid] = String(runnerPaid)
+          for (const [i, v] of data.forgedLedgerState?.get(service) ?? [])
+            ledgerState[i] = String(v)
           return {
             zkappState: ledgerState,
             actionState: [String(latest)],
