@@ -20,7 +20,6 @@ import {
   FROZEN_SERVICE_PERMISSIONS,
   FROZEN_VAULT_PERMISSIONS,
   type GenuineCode,
-  readLedgerSolvency,
   UnsafeServiceCode,
   WITHDRAW_TIMELOCK_BOUNDS,
 } from '../protocol/index.ts'
@@ -30,7 +29,7 @@ import * as client from './client.ts'
 import { creditTokenAddress, creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { LedgerVault } from './ledger-vault.ts'
-import { dummyGenuineCode, localLedgerSources, readServiceAccounts } from './service-accounts.ts'
+import { dummyGenuineCode, readServiceAccounts, readSolvency } from './service-accounts.ts'
 import { ServiceContract } from './service-contract.ts'
 import {
   seededEvenKey,
@@ -298,8 +297,8 @@ describe('receipts minted before the freeze pay nobody', () => {
 // check (protocol's readLedgerSolvency, on this chain's real accounts and actions through the
 // readers' own documents) refuses each, and accepts an honest ledger with a gift in its escrow.
 describe('a ledger whose money does not add up is refused', () => {
-  const solvency = (ledger: PublicKey) =>
-    readLedgerSolvency(localLedgerSources(), ledger.toBase58(), TokenId.toBase58(creditTokenId()))
+  // The readers' own documents, answered by this chain (service-accounts' localLedgerSources).
+  const solvency = (ledger: PublicKey) => readSolvency(ledger.toBase58())
 
   it('accepts an honest ledger through deposits, a batch, a redeem, a refund and a gift', async () => {
     expect(CHANNELS_MAP_HEIGHT).toBe(CHANNEL_MAP_HEIGHT)

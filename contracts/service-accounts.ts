@@ -3,8 +3,10 @@ import {
   EMPTY_ACTION_STATE,
   type GenuineCode,
   type LedgerSources,
+  readLedgerSolvency,
   readServiceAccountsWith,
   type ServiceAccounts,
+  type SolvencyVerdict,
   stopSlotsOf,
   type UpgradeNotice,
   upgradeNotice,
@@ -107,6 +109,25 @@ export function localLedgerSources(): LedgerSources {
       return { actions: blocks }
     },
   }
+}
+
+/**
+ * The solvency of the ledger at `ledger` (protocol's readLedgerSolvency), read as the Worker and
+ * the page read it: from the node at `urls.graphql` and the archive at `urls.archive` on a
+ * network, from the LocalBlockchain's accounts and actions otherwise.
+ */
+export function readSolvency(
+  ledger: string,
+  urls?: { graphql: string; archive: string },
+): Promise<SolvencyVerdict> {
+  const sources: LedgerSources =
+    isLocal() || !urls
+      ? localLedgerSources()
+      : {
+          node: (d) => graphqlRead(urls.graphql, d),
+          archive: (d) => graphqlRead(urls.archive, d),
+        }
+  return readLedgerSolvency(sources, ledger, TokenId.toBase58(creditTokenId()))
 }
 
 /** Sends a read-only GraphQL document to a Mina node and returns its `data`, or throws. */
