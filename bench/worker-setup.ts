@@ -90,6 +90,8 @@ export function workerBindings(s: Standins): Record<string, string> {
 export interface BenchService {
   address: string
   actionState: bigint
+  /** Credits in the ledger's vault: every deposit's (the Worker refuses an insolvent ledger). */
+  escrow: bigint
 }
 
 /** Puts one service on the fake chain and registers it with the Worker. */
@@ -150,7 +152,7 @@ export async function registerService(
   )
   const reg = await post('/v1/services', JSON.stringify(registration))
   if (reg.status !== 201) throw new Error(`registration failed: ${await reg.text()}`)
-  return { address, actionState: EMPTY_ACTION_STATE }
+  return { address, actionState: EMPTY_ACTION_STATE, escrow: 0n }
 }
 
 /**
@@ -177,6 +179,12 @@ export async function jobBodies(
       data: data.map(String),
       state: String(service.actionState),
     })
+    service.escrow += BigInt(perLane + 10)
+    mina.setAccount(
+      fixtureLedgerAddress(service.address),
+      genuineLedgerVault(String(service.escrow)),
+      TEST_CREDIT_TOKEN_ID,
+    )
     const bodies: string[] = []
     for (let i = 1; i <= perLane && lane * perLane + i <= total; i++) {
       const voucher = signVoucher(

@@ -37,6 +37,7 @@ import {
   TEST_GENUINE_CODE,
 } from '../verify/test-support/genuine.ts'
 import { type ChainData, startGraphqlDouble } from '../verify/test-support/graphql-double.ts'
+import { DEPOSIT } from '../verify/test-support/ledger-double.ts'
 import { memoryBundleReader } from '../verify/test-support/memory-bundle-reader.ts'
 import { settleFixture } from '../verify/test-support/settle-fixture.ts'
 import {
@@ -391,6 +392,30 @@ describe('zkrunner verify', () => {
   })
 
   // The CLI and the page agree: each tampered link, the good bundle, another job, no job.
+  it('exits 1 naming the service link for a genuine service whose escrow is short of what it owes', async () => {
+    // The settled service's ledger owes its one depositor's credits; its vault holds one less.
+    const escrow = `${service.address}:${TEST_CREDIT_TOKEN_ID}`
+    const args = ['verify', settled.cid, '--service', service.address, '--job', settled.jobId]
+    try {
+      chain.balances.set(escrow, DEPOSIT - 1n)
+      const { code, stdout } = await cli(...args, '--config', config, '--json')
+      expect(code).toBe(1)
+      const report = JSON.parse(stdout) as JsonReport
+      expect(report.verdict).toBe('broken')
+      expect(report.links.find((l) => l.id === 'service')).toMatchObject({
+        status: 'broken',
+        detail: expect.stringContaining('RECEIPTS_EXCEED_ESCROW'),
+      })
+      // No link holds for a service whose money does not add up.
+      expect(report.links.filter((l) => l.status === 'ok')).toEqual([])
+      // A gift above what it owes is accepted: verified again.
+      chain.balances.set(escrow, DEPOSIT + 1_000n)
+      expect((await cli(...args, '--config', config, '--json')).code).toBe(0)
+    } finally {
+      chain.balances.delete(escrow)
+    }
+  })
+
   it('reaches the page’s verdict link by link on every fixture', async () => {
     const variants: BundleVariant[] = [
       'good',

@@ -60,7 +60,7 @@ import {
 import { ensureKeyFile, readKeyFile, writeKeyFile } from './key-file.ts'
 import { fundFromDevAccount } from './local-fund.ts'
 import { selectNetwork } from './network.ts'
-import { readServiceAccounts, readUpgradeNotice } from './service-accounts.ts'
+import { readServiceAccounts, readSolvency, readUpgradeNotice } from './service-accounts.ts'
 import { ServiceRegistry } from './service-registry.ts'
 import { serviceDeployProps } from './service-version.ts'
 
@@ -560,6 +560,19 @@ async function statusCommand(at: ResolvedAlias, io: DeployIo) {
       ledger = accounts.ledgerAddress ?? ''
       const v = checkGenuineService(accounts, code)
       verdict = v.genuine ? ', genuine and frozen' : `, UNSAFE (${v.code}): ${v.reason}`
+      // Then, as every reader: does its ledger's money add up (state rebuilt, escrow covering it)?
+      if (v.genuine && ledger) {
+        const solvency = await readSolvency(ledger, {
+          graphql: at.alias.url,
+          archive: at.alias.archive,
+        }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))
+        verdict +=
+          solvency instanceof Error
+            ? `, solvency unreadable: ${solvency.message}`
+            : solvency.solvent
+              ? `, solvent (escrow ${solvency.escrow}, owes ${solvency.owed})`
+              : `, UNSAFE (${solvency.code}): ${solvency.reason}`
+      }
     }
     await line(
       'service',

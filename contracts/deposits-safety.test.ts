@@ -14,6 +14,7 @@ import {
 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
+  CHANNELS_MAP_HEIGHT,
   checkGenuineService,
   FROZEN_LEDGER_PERMISSIONS,
   FROZEN_SERVICE_PERMISSIONS,
@@ -22,12 +23,13 @@ import {
   UnsafeServiceCode,
   WITHDRAW_TIMELOCK_BOUNDS,
 } from '../protocol/index.ts'
-import { ChannelLedger, frozenLedgerPermissions } from './channel-ledger.ts'
+import { CHANNEL_MAP_HEIGHT, Channel, ChannelMap, channelKey } from './channel.ts'
+import { ChannelLedger, frozenLedgerPermissions, LedgerChannel } from './channel-ledger.ts'
 import * as client from './client.ts'
 import { creditTokenAddress, creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { LedgerVault } from './ledger-vault.ts'
-import { dummyGenuineCode, readServiceAccounts } from './service-accounts.ts'
+import { dummyGenuineCode, readServiceAccounts, readSolvency } from './service-accounts.ts'
 import { ServiceContract } from './service-contract.ts'
 import {
   seededEvenKey,
@@ -75,6 +77,10 @@ async function operatorDeploy(
     serviceVkHash?: Field
     /** Receipts the ledger key mints, in the deploy transaction before the ledger's freeze. */
     preMint?: { to: PublicKey; amount: bigint }[]
+    /** A channels root the ledger key writes in the deploy, before the freeze. */
+    channelsRoot?: Field
+    /** A runnerPaid the ledger key writes in the deploy, before the freeze. */
+    runnerPaid?: bigint
   } = {},
 ) {
   const key = seededKey(seed)
@@ -100,6 +106,8 @@ async function operatorDeploy(
       p.withdrawTimelockSlots,
     )
     if (o.ledgerPermissions) ledger.account.permissions.set(o.ledgerPermissions)
+    if (o.channelsRoot) ledger.channelsRoot.set(o.channelsRoot)
+    if (o.runnerPaid !== undefined) ledger.runnerPaid.set(Field(o.runnerPaid))
     // In the deploy's own account update, authorized by the ledger key's signature against the
     // permissions before it (the freeze applies to what comes after).
     for (const m of o.preMint ?? [])
@@ -280,5 +288,133 @@ describe('receipts minted before the freeze pay nobody', () => {
     // Only the settled 30 left the escrow; the runner still holds 1,500 receipts worth nothing.
     expect(await client.readEscrow(s.address)).toBe(2000n - 30n)
     expect(Mina.getBalance(runner, receipts).toBigInt()).toBe(1500n)
+  })
+})
+
+// State set before the freeze: the ledger key writes the ledger's state in its deploy (a channels
+// map with a refund for an accomplice, a runnerPaid the runner redeems), or moves deposits out of
+// the escrow before the vault freezes it. Each passes the genuine-and-frozen check; the solvency
+// check (protocol's readLedgerSolvency, on this chain's real accounts and actions through the
+// readers' own documents) refuses each, and accepts an honest ledger with a gift in its escrow.
+describe('a ledger whose money does not add up is refused', () => {
+  // The readers' own documents, answered by this chain (service-accounts' localLedgerSources).
+  const solvency = (ledger: PublicKey) => readSolvency(ledger.toBase58())
+
+  it('accepts an honest ledger through deposits, a batch, a redeem, a refund and a gift', async () => {
+    expect(CHANNELS_MAP_HEIGHT).toBe(CHANNEL_MAP_HEIGHT)
+    const s = await chain.deployService({ timelock: Number(WITHDRAW_TIMELOCK_BOUNDS.min) })
+    const [alice, bob] = chain.users as [PrivateKey, PrivateKey]
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 0n, escrow: 0n })
+    await client.deposit(chain.payer, s.address, alice, alice.toPublicKey(), 1000n)
+    await client.deposit(chain.payer, s.address, bob, bob.toPublicKey(), 500n)
+    // Landed, not processed: owed all the same.
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 1500n, escrow: 1500n })
+    await chain.claimResults(
+      s,
+      alice.toPublicKey(),
+      testDigests(3),
+      chain.voucher(alice, s, 30n, 1n),
+    )
+    await client.processBatches(chain.payer, s.address, s.runnerKey.toPublicKey())
+    await client.redeem(chain.payer, s.address, s.runnerKey, 30n)
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 1470n, escrow: 1470n })
+    // Alice withdraws: her 970 is granted as a refund (owed until pulled), then pulled.
+    await client.requestWithdraw(chain.payer, s.address, alice, 1n)
+    chain.local.incrementGlobalSlot(Number(WITHDRAW_TIMELOCK_BOUNDS.min) + 20)
+    await client.withdraw(chain.payer, s.address, alice)
+    await client.processBatches(chain.payer, s.address, s.runnerKey.toPublicKey())
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 1470n, escrow: 1470n })
+    await client.refund(chain.payer, s.address, alice)
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 500n, escrow: 500n })
+    // A gift (a plain transfer into the escrow) harms nobody: accepted.
+    await send([bob], async () => {
+      await new FungibleToken(creditTokenAddress()).transfer(
+        bob.toPublicKey(),
+        s.ledger,
+        UInt64.from(5),
+      )
+    })
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 500n, escrow: 505n })
+  })
+
+  it('refuses a channels map written before the freeze, which pays an accomplice a refund', async () => {
+    const accomplice = seededKey(7660)
+    const forged = new LedgerChannel({
+      channel: Channel.empty(),
+      deposited: UInt64.zero,
+      refunded: UInt64.from(1500),
+    })
+    const map = new ChannelMap()
+    map.insert(channelKey(accomplice.toPublicKey()), forged.hash())
+    const s = await operatorDeploy(7601, { channelsRoot: map.root })
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toEqual({
+      genuine: true,
+    })
+    const [alice, bob] = chain.users as [PrivateKey, PrivateKey]
+    await client.deposit(chain.payer, s.address, alice, alice.toPublicKey(), 1000n)
+    await client.deposit(chain.payer, s.address, bob, bob.toPublicKey(), 1000n)
+    expect(await solvency(s.ledger)).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.CHANNELS_NOT_REBUILT,
+    })
+    // What the check prevents: the accomplice pulls 1,500 of the others' 2,000.
+    await send([accomplice], async () => {
+      AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 2)
+      const vault = new LedgerVault(s.ledger, creditTokenId())
+      await vault.refund(accomplice.toPublicKey(), UInt64.zero, forged, map)
+      await new FungibleToken(creditTokenAddress()).approveAccountUpdate(vault.self)
+    })
+    expect(await client.readEscrow(s.address)).toBe(500n)
+  })
+
+  it('refuses a runnerPaid written before the freeze, which the runner redeems', async () => {
+    const runner = props(7701).runner
+    const s = await operatorDeploy(7701, {
+      runnerPaid: 1500n,
+      preMint: [{ to: runner, amount: 1500n }],
+    })
+    const [alice, bob] = chain.users as [PrivateKey, PrivateKey]
+    await client.deposit(chain.payer, s.address, alice, alice.toPublicKey(), 1000n)
+    await client.deposit(chain.payer, s.address, bob, bob.toPublicKey(), 1000n)
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toEqual({
+      genuine: true,
+    })
+    expect(await solvency(s.ledger)).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.LEDGER_COUNTERS_DIFFER,
+    })
+    // What the check prevents: the runner redeems 1,500 no batch paid it.
+    await client.redeem(chain.payer, s.address, s.runnerKey, 1500n)
+    expect(await client.readEscrow(s.address)).toBe(500n)
+  })
+
+  it('refuses an escrow emptied before its vault was deployed', async () => {
+    const s = await operatorDeploy(7801, { noVault: true })
+    const [alice, bob] = chain.users as [PrivateKey, PrivateKey]
+    const token = new FungibleToken(creditTokenAddress())
+    // The escrow account exists (a 1-credit transfer opened it), so deposits land in it...
+    await send([bob], async () => {
+      AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 1)
+      await token.transfer(bob.toPublicKey(), s.ledger, UInt64.from(1))
+    })
+    await client.deposit(chain.payer, s.address, alice, alice.toPublicKey(), 1000n)
+    // ...the ledger key moves them out, then deploys the genuine vault over the empty account.
+    await send([s.ledgerKey], async () => {
+      AccountUpdate.fundNewAccount(chain.payer.key.toPublicKey(), 1)
+      await token.transfer(s.ledger, seededKey(7802).toPublicKey(), UInt64.from(1001))
+    })
+    await send([s.ledgerKey], async () => {
+      const vault = new LedgerVault(s.ledger, creditTokenId())
+      await vault.deploy()
+      await token.approveAccountUpdate(vault.self)
+    })
+    expect(checkGenuineService(await readServiceAccounts(s.address), code)).toEqual({
+      genuine: true,
+    })
+    expect(await solvency(s.ledger)).toEqual({
+      solvent: false,
+      code: UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+      reason: 'the escrow holds 0 credits but the ledger owes 1000: short by 1000',
+    })
   })
 })

@@ -1,8 +1,12 @@
 import { Mina, PublicKey, TokenId, Types, VerificationKey } from 'o1js'
 import {
+  EMPTY_ACTION_STATE,
   type GenuineCode,
+  type LedgerSources,
+  readLedgerSolvency,
   readServiceAccountsWith,
   type ServiceAccounts,
+  type SolvencyVerdict,
   stopSlotsOf,
   type UpgradeNotice,
   upgradeNotice,
@@ -22,6 +26,7 @@ function localAccountJson(publicKey: PublicKey, tokenId?: ReturnType<typeof cred
     balance: { total: json.balance },
     verificationKey: json.zkapp?.verificationKey ? { hash: json.zkapp.verificationKey.hash } : null,
     permissions: json.permissions,
+    actionState: json.zkapp?.actionState ?? null,
   }
 }
 
@@ -69,6 +74,60 @@ function localAnswer(document: string): Record<string, unknown> {
     )
   }
   return out
+}
+
+/**
+ * A LocalBlockchain as the node and archive the protocol's ledger readers ask (readLedgerBook,
+ * readLedgerSolvency): the node answers account documents as `localAnswer`, the archive its
+ * `actions` document from the chain's action lists, one account update per list, up to the
+ * `endActionState` it names. So tests run the readers' own code on a real chain's state.
+ */
+export function localLedgerSources(): LedgerSources {
+  return {
+    node: async (document) => localAnswer(document.replace(/\{ account\(/, '{ account: account(')),
+    archive: async (document) => {
+      const address = /address: "([^"]+)"/.exec(document)?.[1]
+      const end = /endActionState: "([0-9]+)"/.exec(document)?.[1]
+      if (!address) throw new Error('an archive document without an address')
+      const lists = await Mina.fetchActions(PublicKey.fromBase58(address))
+      if ('error' in lists) throw new Error(JSON.stringify(lists.error))
+      const blocks = []
+      let before = String(EMPTY_ACTION_STATE)
+      for (const list of lists) {
+        blocks.push({
+          blockInfo: { height: blocks.length + 1 },
+          actionState: { actionStateOne: list.hash, actionStateTwo: before },
+          actionData: list.actions.map((data) => ({
+            accountUpdateId: '1',
+            data,
+            transactionInfo: { status: 'applied', sequenceNumber: 0, zkappAccountUpdateIds: [1] },
+          })),
+        })
+        before = list.hash
+        if (list.hash === end) break
+      }
+      return { actions: blocks }
+    },
+  }
+}
+
+/**
+ * The solvency of the ledger at `ledger` (protocol's readLedgerSolvency), read as the Worker and
+ * the page read it: from the node at `urls.graphql` and the archive at `urls.archive` on a
+ * network, from the LocalBlockchain's accounts and actions otherwise.
+ */
+export function readSolvency(
+  ledger: string,
+  urls?: { graphql: string; archive: string },
+): Promise<SolvencyVerdict> {
+  const sources: LedgerSources =
+    isLocal() || !urls
+      ? localLedgerSources()
+      : {
+          node: (d) => graphqlRead(urls.graphql, d),
+          archive: (d) => graphqlRead(urls.archive, d),
+        }
+  return readLedgerSolvency(sources, ledger, TokenId.toBase58(creditTokenId()))
 }
 
 /** Sends a read-only GraphQL document to a Mina node and returns its `data`, or throws. */

@@ -209,8 +209,22 @@ export const UnsafeServiceCode = {
   NOT_FROZEN: 'NOT_FROZEN',
   /** The code freeze was made for another transaction version (after a hard fork it is void). */
   VK_UNFROZEN_BY_UPGRADE: 'VK_UNFROZEN_BY_UPGRADE',
-  /** Users' receipts (deposits not yet withdrawn) exceed the credits in escrow. */
+  /**
+   * What the ledger owes (the runner's unredeemed pay, users' deposits not yet paid or refunded,
+   * refunds not yet pulled, deposits not yet processed) exceeds the credits in escrow
+   * (protocol's checkLedgerSolvency).
+   */
   RECEIPTS_EXCEED_ESCROW: 'RECEIPTS_EXCEED_ESCROW',
+  /**
+   * The ledger's channels root is not the root its processed actions give from an empty map: its
+   * key holder wrote channels (refunds to pull, say) before the freeze.
+   */
+  CHANNELS_NOT_REBUILT: 'CHANNELS_NOT_REBUILT',
+  /**
+   * The ledger's runnerPaid or refunded, or the vault's redeemed, differ from what the processed
+   * actions paid: a counter set before the freeze (the runner could redeem credits nobody paid).
+   */
+  LEDGER_COUNTERS_DIFFER: 'LEDGER_COUNTERS_DIFFER',
   /** The ledger accounts were read at another address than the one the service froze. */
   LEDGER_NOT_BOUND: 'LEDGER_NOT_BOUND',
   /** No zkApp at the ledger address. */

@@ -33,6 +33,12 @@ export {
   withdrawTimelockInBounds,
 } from './chain-layout.ts'
 export {
+  CHANNELS_MAP_HEIGHT,
+  channelsRootOf,
+  indexedMapRoot,
+  ledgerChannelHash,
+} from './channels-root.ts'
+export {
   CONTENT_CODECS,
   cidToFields,
   fieldsToCid,
@@ -159,6 +165,17 @@ export {
   type LedgerBookJson,
   SkipReason,
 } from './ledger-book.ts'
+export {
+  checkLedgerSolvency,
+  type LedgerSolvencyInputs,
+  type SolvencyFigures,
+  type SolvencyVerdict,
+} from './ledger-solvency.ts'
+export {
+  ledgerSolvencyQuery,
+  readLedgerSolvency,
+  readLedgerSolvencyInputs,
+} from './ledger-solvency-read.ts'
 export {
   heartbeatMessage,
   manifestMessage,

@@ -7,11 +7,13 @@ import {
   type LedgerReading,
   publicKeyToFields,
   readLedgerBook,
+  readLedgerSolvency,
   readServiceAccountsWith,
   type ServiceAccounts,
   type ServiceHeartbeat,
   ServiceState,
   type ServiceTerms,
+  type SolvencyVerdict,
   type StopSlots,
   sameSourceCommitment,
   sourceCommitmentToField,
@@ -65,6 +67,11 @@ export interface ChainReader {
     terms: ServiceTerms,
     options?: { processed?: boolean },
   ): Promise<LedgerReading>
+  /**
+   * Whether the ledger at `ledger` is solvent (protocol's readLedgerSolvency: its state rebuilt
+   * from its actions, its escrow at `(ledger, creditTokenId)` covering what it owes).
+   */
+  ledgerSolvency(ledger: string, creditTokenId: string): Promise<SolvencyVerdict>
   /** The hard fork's stop slots the node announces in `runtimeConfig` (none when it has none). */
   stopSlots(): Promise<StopSlots>
 }
@@ -193,6 +200,26 @@ export class GraphqlChainReader implements ChainReader {
         throw new VerifyError(
           VerifyErrorCode.CHAIN_UNAVAILABLE,
           `the ledger's actions (${e.code}): ${e.message}`,
+        )
+      throw e
+    }
+  }
+
+  async ledgerSolvency(ledger: string, creditTokenId: string): Promise<SolvencyVerdict> {
+    try {
+      return await readLedgerSolvency(
+        {
+          node: (d) => this.#query(this.graphqlUrl, d),
+          archive: (d) => this.#query(this.archiveUrl, d),
+        },
+        ledger,
+        creditTokenId,
+      )
+    } catch (e) {
+      if (e instanceof LedgerReadError)
+        throw new VerifyError(
+          VerifyErrorCode.CHAIN_UNAVAILABLE,
+          `the ledger's solvency (${e.code}): ${e.message}`,
         )
       throw e
     }

@@ -6,6 +6,7 @@ import {
   cidToFields,
   generateHpkeKeyPair,
   generateMinaKeyPair,
+  LedgerState,
   ledgerAddressOf,
   manifestDigest,
   newRequestId,
@@ -67,6 +68,43 @@ const run = (target: VerifyTarget, deps: Partial<VerifyDeps> = {}) =>
   })
 
 describe('verification tells the truth', () => {
+  // A genuine, frozen service whose ledger state its key holder wrote before the freeze: the
+  // page's own reader (GraphqlChainReader over the node and archive) finds its channels are not
+  // what its actions give, and no link holds. Before the solvency check, every link was ✓.
+  it('refuses every ✓ for a genuine service whose ledger channels were written before the freeze', async () => {
+    const bundle = await bundleFixture(blocks, service, newRequestId())
+    const target = { bundleCid: bundle.cid.toString(), service: service.address }
+    const data = {
+      states: new Map([[service.address, service.state]]),
+      balances: new Map(),
+      slot: 1n,
+      events: new Map(),
+    }
+    const double = await startGraphqlDouble(data)
+    try {
+      const chain = new GraphqlChainReader(`${double.url}/graphql`, `${double.url}/archive`)
+      const honest = await run(target, { chain })
+      expect(statuses(honest.links)).toMatchObject({ service: 'ok', signature: 'ok' })
+      const forged = await startGraphqlDouble({
+        ...data,
+        forgedLedgerState: new Map([[service.address, new Map([[LedgerState.channelsRoot, 7n]])]]),
+      })
+      try {
+        const reader = new GraphqlChainReader(`${forged.url}/graphql`, `${forged.url}/archive`)
+        const { links } = await run(target, { chain: reader })
+        expect(links.find((l) => l.id === 'service')).toMatchObject({
+          status: 'broken',
+          detail: expect.stringContaining('CHANNELS_NOT_REBUILT'),
+        })
+        expect(links.filter((l) => l.status === 'ok')).toEqual([])
+      } finally {
+        await forged.close()
+      }
+    } finally {
+      await double.close()
+    }
+  })
+
   describe('results are bound to requests', () => {
     it('refuses another user’s genuine job handed back for my request', async () => {
       const mine = requestFixture(service, newRequestId())

@@ -83,7 +83,9 @@ export interface VerifyTarget {
 /** The narrow dependencies of verification. */
 export interface VerifyDeps {
   bundle: BundleReader
-  chain: Pick<ChainReader, 'serviceAccounts' | 'events' | 'ledgerBook'>
+  chain: Pick<ChainReader, 'serviceAccounts' | 'events' | 'ledgerBook'> &
+    // Every real reader (GraphqlChainReader) has it; optional only for test doubles that predate it.
+    Partial<Pick<ChainReader, 'ledgerSolvency'>>
   /** What a genuine service is compared with (the page's config). */
   genuine: { creditTokenId: string; code: GenuineCode }
   /** Poseidon over fields, as the contract hashes (o1js; in the page's prover worker). */
@@ -198,6 +200,24 @@ async function walkChain(
     if (!verdict.genuine) {
       set('service', 'broken', `unsafe service (${verdict.code}): ${verdict.reason}`)
       return outcome(null)
+    }
+    // Genuine code is not enough: a ledger whose state was written before the freeze, or whose
+    // escrow holds less than it owes, is no service to trust either.
+    if (accounts.ledgerAddress && deps.chain.ledgerSolvency) {
+      try {
+        const solvency = await deps.chain.ledgerSolvency(
+          accounts.ledgerAddress,
+          deps.genuine.creditTokenId,
+        )
+        if (!solvency.solvent) {
+          set('service', 'broken', `unsafe service (${solvency.code}): ${solvency.reason}`)
+          return outcome(null)
+        }
+      } catch (e) {
+        // Unjudged is not judged sound: the chain links wait, as when the node is down.
+        accounts = null
+        chainError = e
+      }
     }
   }
 

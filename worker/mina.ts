@@ -4,9 +4,11 @@ import {
   type LedgerReading,
   readLedgerBook,
   readLedgerBookFrom,
+  readLedgerSolvency,
   readServiceAccountsWith,
   type ServiceAccounts,
   type ServiceTerms,
+  type SolvencyVerdict,
 } from '../protocol/index.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 
@@ -35,6 +37,16 @@ export interface ChainReader {
     kept: LedgerReading | null,
     options?: { max?: number; processed?: boolean },
   ): Promise<LedgerProgress>
+  /**
+   * Whether the ledger at `ledger` is solvent (protocol's readLedgerSolvency: its state rebuilt
+   * from its actions, its escrow at `(ledger, creditTokenId)` covering what it owes); a reading
+   * that cannot be checked throws 503 `chain_unavailable`. `fresh` reads now, past the cache.
+   */
+  ledgerSolvency(
+    ledger: string,
+    creditTokenId: string,
+    options?: { fresh?: boolean },
+  ): Promise<SolvencyVerdict>
   /** The global slot of the best tip. */
   currentSlot(): Promise<bigint>
 }
@@ -177,6 +189,32 @@ export class MinaGraphqlReader implements ChainReader {
       node: (d: string) => this.#query(d),
       archive: (d: string) => this.#query(d, archiveUrl),
     }
+  }
+
+  ledgerSolvency(
+    ledger: string,
+    creditTokenId: string,
+    options: { fresh?: boolean } = {},
+  ): Promise<SolvencyVerdict> {
+    const archiveUrl = this.options.archiveUrl ?? this.url.replace(/\/graphql\/?$/, '/archive')
+    return this.#cached(
+      `solvency:${ledger}:${creditTokenId}`,
+      async () => {
+        try {
+          return await readLedgerSolvency(
+            { node: (d) => this.#query(d), archive: (d) => this.#query(d, archiveUrl) },
+            ledger,
+            creditTokenId,
+          )
+        } catch (err) {
+          // A ledger the Worker cannot judge admits nobody, as for the book.
+          if (err instanceof LedgerReadError)
+            throw unavailable(`the ledger's solvency (${err.code}): ${err.message}`)
+          throw err
+        }
+      },
+      options.fresh,
+    )
   }
 
   currentSlot(): Promise<bigint> {

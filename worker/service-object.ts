@@ -57,6 +57,7 @@ import {
   readServiceChainState,
   refusalOf,
   requireGenuine,
+  requireSolvent,
   type ServiceChainState,
   userFunding,
 } from './service-status.ts'
@@ -74,6 +75,8 @@ const REQUEST_ID_MARGIN_MS = 60 * 60 * 1000
 const HOOK_KEY_TTL_MS = 24 * 60 * 60 * 1000
 /** A job whose trigger threw unexpectedly is tried again this much later (not in a hot loop). */
 const FAILED_TRIGGER_RETRY_MS = 30_000
+/** How long a ledger seen solvent is trusted before an admission checks it again. */
+const SOLVENCY_RECHECK_MS = 10 * 60 * 1000
 
 /**
  * A job's status: GitLab's pipeline statuses (GitHub's are mapped onto them) plus the Worker's own
@@ -207,6 +210,8 @@ export class ServiceObject extends DurableObject<Env> {
   readonly #triggering = new Set<string>()
   /** Request ids being admitted now: a concurrent duplicate is refused before it reads the chain. */
   readonly #admitting = new Set<string>()
+  /** Until when the service's ledger counts as solvent without a fresh check (0: check now). */
+  #solventUntil = 0
   /** When the alarm this instance last saw or set fires; undefined when not known. */
   #alarmAt: number | undefined
   /** The opened credentials of the sealed trigger token they came from: one HPKE open per registration. */
@@ -436,6 +441,8 @@ export class ServiceObject extends DurableObject<Env> {
       }
       requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
+      // A ledger whose money does not add up is listed nowhere.
+      await requireSolvent(chainReaderFor(config), chainState)
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -668,6 +675,16 @@ export class ServiceObject extends DurableObject<Env> {
       throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
     }
     requireGenuine(chainState)
+    // A job is admitted only against an escrow that covers what the ledger owes. Refused before
+    // anything is recorded, so nothing is charged. Read fresh, then trusted for a while: a genuine,
+    // frozen ledger can only be made insolvent before its freeze (its methods keep the books
+    // equal), so what the check catches is a ledger that never was solvent, which the first
+    // admission of this object sees; the re-check is defence in depth, and keeps the hot path to
+    // the incremental book read below.
+    if (Date.now() >= this.#solventUntil) {
+      await requireSolvent(chain, chainState, { fresh: true })
+      this.#solventUntil = Date.now() + SOLVENCY_RECHECK_MS
+    }
     // The user's channel in the ledger's book, continued to the node's action state now: a user
     // who deposited a moment ago is not refused on a stale read, and only the actions landed since
     // the kept reading are read and hashed. Only the user's own signed actions lower what they

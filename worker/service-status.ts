@@ -37,6 +37,8 @@ export interface ServiceChainState {
   ledger: string | null
   /** Jobs the ledger has paid the runner for: its runnerPaid / price (0 without a ledger). */
   settledJobs: bigint
+  /** The credit token the escrow is held in (the configured one). */
+  creditTokenId: string
 }
 
 /**
@@ -72,6 +74,7 @@ export async function readServiceChainState(
     ledger: accounts.ledgerAddress,
     // Settlement lives in the ledger: what it paid the runner, in jobs at the frozen price.
     settledJobs: ledgerPaid(accounts.ledger?.zkappState, terms.pricePerJob).settledJobs,
+    creditTokenId: genuine.creditTokenId,
   }
 }
 
@@ -103,6 +106,29 @@ export function ledgerBookOf(
     throw new ApiError(409, ApiErrorCode.UNSAFE_SERVICE, 'the service names no ledger')
   }
   return chain.ledgerBook(chainState.ledger, chainState.terms, options)
+}
+
+/**
+ * Throws 409 `unsafe_service` unless the service's ledger is solvent (protocol's solvency check:
+ * its channels and counters rebuilt from its actions, its escrow covering what it owes). Call it
+ * after `requireGenuine`: solvency is judged of the genuine contracts only.
+ */
+export async function requireSolvent(
+  chain: ChainReader,
+  chainState: ServiceChainState,
+  options: { fresh?: boolean } = {},
+): Promise<void> {
+  if (!chainState.ledger) {
+    throw new ApiError(409, ApiErrorCode.UNSAFE_SERVICE, 'the service names no ledger')
+  }
+  const verdict = await chain.ledgerSolvency(chainState.ledger, chainState.creditTokenId, options)
+  if (!verdict.solvent) {
+    throw new ApiError(
+      409,
+      ApiErrorCode.UNSAFE_SERVICE,
+      `unsafe service (${verdict.code}): ${verdict.reason}`,
+    )
+  }
 }
 
 /** Throws 409 `unsafe_service` unless the service is a genuine, frozen zkrunner service. */

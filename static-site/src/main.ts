@@ -119,6 +119,26 @@ async function readUpgrade(app: App): Promise<PageUpgradeNotice> {
   }
 }
 
+/**
+ * Why a genuine service's ledger is unsafe by the protocol's solvency check (its state written
+ * before the freeze, or an escrow short of what it owes), or null when it is solvent. A ledger
+ * whose figures cannot be read is shown unsafe too: the page offers no deposit it cannot check.
+ */
+async function solvencyUnsafe(
+  app: App,
+  ledger: string,
+): Promise<{ code: string; reason: string } | null> {
+  try {
+    const solvency = await app.chain.ledgerSolvency(ledger, app.config.creditTokenId)
+    return solvency.solvent ? null : solvency
+  } catch (e) {
+    return {
+      code: 'SOLVENCY_UNCHECKED',
+      reason: `the ledger's escrow could not be checked against what it owes: ${e instanceof Error ? e.message : 'the chain did not answer'}`,
+    }
+  }
+}
+
 async function loadMarket(app: App): Promise<MarketService[]> {
   const [events, currentSlot] = await Promise.all([
     app.chain.events(app.config.registryAddress),
@@ -151,7 +171,12 @@ async function loadMarket(app: App): Promise<MarketService[]> {
       const fields = accounts?.service?.zkappState
       const chain = holdsServiceState(fields) ? decodeServiceState(fields) : null
       const verdict = accounts ? checkGenuineService(accounts, app.config.genuineCode) : null
-      const unsafe = verdict && !verdict.genuine ? verdict : null
+      const unsafe =
+        verdict && !verdict.genuine
+          ? verdict
+          : verdict && accounts?.ledgerAddress
+            ? await solvencyUnsafe(app, accounts.ledgerAddress)
+            : null
       let descriptor: ServiceDescriptor | null = null
       if (chain?.descriptorCid) {
         try {

@@ -5,6 +5,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   generateMinaKeyPair,
+  LedgerState,
   newRequestId,
   signVoucher,
   verifyVoucher,
@@ -550,6 +551,24 @@ describe('the page in Chromium', () => {
     expect(await banner.count()).toBe(0)
     expect(await page.locator('[data-role="network-upgrade-unknown"]').count()).toBe(0)
     expect(await deposit.isDisabled()).toBe(false)
+  })
+
+  // A genuine, frozen service whose ledger says it paid its runner what no batch paid (a state
+  // written before the freeze): the solvency check shows it Unsafe, with no deposit and no request.
+  it('marks a service whose ledger money does not add up as Unsafe and offers no deposit', async () => {
+    try {
+      stack.forgeLedgerField(stack.service.address, LedgerState.runnerPaid, 1500n)
+      await page.goto(stack.pageUrl)
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 })
+      const row = page.locator(`tr[data-service="${stack.service.address}"]`)
+      expect(await row.textContent()).toContain('Unsafe: the ledger says it paid the runner 1500')
+      await row.locator('button').click()
+      await expect.poll(() => page.locator('#service').textContent()).toContain('Unsafe:')
+      expect(await page.locator('#service button', { hasText: 'Deposit credits' }).count()).toBe(0)
+      expect(await page.locator('#service form.request').count()).toBe(0)
+    } finally {
+      stack.forgeLedgerField(stack.service.address, LedgerState.runnerPaid, null)
+    }
   })
 
   // A higher-order service's DRIVER is another service: the page offers the market's services

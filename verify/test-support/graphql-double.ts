@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import { buildSchema, graphql } from 'graphql'
 import {
+  channelsRootOf,
   decodeTerms,
   foldLedgerActions,
   LedgerState,
@@ -90,6 +91,11 @@ export interface ChainData {
   balances: Map<string, bigint>
   slot: bigint
   events: Map<string, DoubleEvent[]>
+  /**
+   * Ledger state fields written over what the ledger's actions give, by service (a key holder's
+   * write before the freeze): the solvency check refuses such a ledger.
+   */
+  forgedLedgerState?: Map<string, Map<number, bigint>>
   /** The archive's highest block; the highest event's when absent. */
   tip?: number
   /** The daemon's `runtimeConfig.daemon` (a hard fork's stop slots); none when absent; null: a node with no `runtimeConfig` field (a GraphQL error). */
@@ -114,29 +120,35 @@ export async function startGraphqlDouble(
       const ownerOf = [...data.states].find(([, st]) => ledgerAddressOf(st) === publicKey)
       if (ownerOf) {
         const [service, state] = ownerOf
+        // Its actions follow from its Claim events; its batches processed every one.
+        const actions = actionsOfClaims(data.events.get(publicKey) ?? [])
+        const latest = actionStateOf(actions)
+        const terms = decodeTerms(state[ServiceState.terms] ?? 0n)
+        const { book, runnerPaid } = foldLedgerActions(actions, terms, latest)
         if (token === TEST_CREDIT_TOKEN_ID) {
           const fake = data.fakeVaults?.has(service)
           const code = genuineLedgerCode.ledgerVault
+          // A solvent escrow unless a test records another: every credit deposited (none redeemed).
+          let deposited = 0n
+          for (const u of book.users()) deposited += book.get(u).deposited + book.get(u).refunded
           return {
             // The escrow: the balance recorded under the service's credit-token account.
-            balance: { total: String(data.balances.get(`${service}:${token}`) ?? 0n) },
+            balance: { total: String(data.balances.get(`${service}:${token}`) ?? deposited) },
             verificationKey: fake ? null : { hash: String(code.vkHash) },
             permissions: fake ? null : code.permissions,
           }
         }
         if (!token) {
-          // Its actions follow from its Claim events; its batches processed every one, and paid
-          // the runner what those claims pay.
-          const actions = actionsOfClaims(data.events.get(publicKey) ?? [])
-          const latest = String(actionStateOf(actions))
+          // Its state is what those actions give (the solvency check rebuilds it).
           const ledgerState = genuineLedgerState(state, service).map(String)
-          ledgerState[LedgerState.actionState] = latest
-          ledgerState[LedgerState.runnerPaid] = String(
-            foldLedgerActions(actions, decodeTerms(state[ServiceState.terms] ?? 0n), 0n).runnerPaid,
-          )
+          ledgerState[LedgerState.actionState] = String(latest)
+          ledgerState[LedgerState.channelsRoot] = String(channelsRootOf(book))
+          ledgerState[LedgerState.runnerPaid] = String(runnerPaid)
+          for (const [i, v] of data.forgedLedgerState?.get(service) ?? [])
+            ledgerState[i] = String(v)
           return {
             zkappState: ledgerState,
-            actionState: [latest],
+            actionState: [String(latest)],
             balance: { total: '0' },
             verificationKey: { hash: String(genuineLedgerCode.ledger.vkHash) },
             permissions: genuineLedgerCode.ledger.permissions,

@@ -14,7 +14,8 @@ import { type ChainEvent, chainOrder } from '../chain-reader.ts'
 
 /** ChannelLedger's Claim event type index (Batch 0, Claim 1). */
 export const CLAIM_EVENT = 1n
-const DEPOSIT = 10n ** 15n
+/** What each claimed user deposited before their first claim (the double's escrow holds it all). */
+export const DEPOSIT = 10n ** 15n
 const ON_CHAIN = new Set(['canonical', 'pending'])
 
 /** Claim event data: user (x, isOdd), amount, nonce, root, count, leaves CID fields. */

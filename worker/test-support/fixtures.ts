@@ -5,11 +5,15 @@ import { inject } from 'vitest'
 import {
   ActionKind,
   canonicalBytes,
+  channelsRootOf,
   cidToFields,
+  decodeTerms,
+  EMPTY_ACTION_STATE,
   type Envelope,
   encodeHeartbeat,
   encodeTerms,
   FROZEN_SERVICE_PERMISSIONS,
+  foldLedgerActions,
   generateMinaKeyPair,
   JOB_REQUEST_INFO,
   LedgerState,
@@ -267,9 +271,10 @@ export async function makeService(
     }),
   ].map(String)
   const ledger = genuineLedger(address, zkappState)
-  if (options.runnerPaid !== undefined && ledger.zkappState)
-    ledger.zkappState[LedgerState.runnerPaid] = String(options.runnerPaid)
+  if (options.runnerPaid !== undefined && options.runnerPaid > 0n)
+    Object.assign(ledger, paidLedgerHistory(ledger, price, options.runnerPaid))
   await setChainAccount(fixtureLedgerAddress(address), ledger)
+  if (options.runnerPaid) await creditVault({ address }, options.runnerPaid)
   await setChainAccount(address, {
     ...genuineServiceCode(),
     ...options.serviceCode,
@@ -315,6 +320,36 @@ export async function makeService(
     registration,
     price,
   }
+}
+
+/**
+ * A ledger whose batches paid the runner `runnerPaid` (a multiple of `price`), as the chain holds
+ * it: a user's deposit and the runner's claim, processed (its action state, channels root and
+ * runnerPaid are what those actions give), so the Worker's solvency check holds.
+ */
+function paidLedgerHistory(ledger: FakeAccount, price: bigint, runnerPaid: bigint): FakeAccount {
+  if (runnerPaid % price !== 0n) throw new Error('runnerPaid is not a whole number of jobs')
+  const [x, isOdd] = (() => {
+    const f = publicKeyToFields(generateMinaKeyPair().publicKey)
+    if (!f.ok) throw f.error
+    return f.value
+  })()
+  const raw = [
+    [BigInt(ActionKind.deposit), x, isOdd, runnerPaid, 0n, 0n, 0n, 0n],
+    [BigInt(ActionKind.settle), x, isOdd, runnerPaid, 1n, 0n, 7n, runnerPaid / price],
+  ]
+  let state = EMPTY_ACTION_STATE
+  const actions = raw.map((data) => {
+    state = nextActionState(state, [data])
+    return { data: data.map(String), state: String(state) }
+  })
+  const zkappState = [...(ledger.zkappState ?? [])]
+  const terms = decodeTerms(BigInt(zkappState[LedgerState.terms] ?? 0))
+  const reading = foldLedgerActions(raw, terms, state)
+  zkappState[LedgerState.actionState] = String(state)
+  zkappState[LedgerState.channelsRoot] = String(channelsRootOf(reading.book))
+  zkappState[LedgerState.runnerPaid] = String(reading.runnerPaid)
+  return { ...ledger, zkappState, actions }
 }
 
 /** Deploys and registers a service; fails the test if registration fails. */
@@ -395,9 +430,37 @@ export const lyingIncrement = async (service: { address: string }, lie: boolean)
   await ledgerControl('lying-increment', { publicKey: fixtureLedgerAddress(service.address), lie })
 }
 
-/** Deposits `amount` credits for `user` into the service's ledger (a deposit action). */
-export const depositFor = (service: { address: string }, user: string, amount: bigint) =>
-  dispatchLedgerAction(service, ActionKind.deposit, user, { amount })
+/**
+ * Deposits `amount` credits for `user` into the service's ledger: a deposit action, and the
+ * credits in its vault (as ChannelLedger.deposit moves them), so the ledger stays solvent.
+ */
+export async function depositFor(
+  service: { address: string },
+  user: string,
+  amount: bigint,
+): Promise<void> {
+  await dispatchLedgerAction(service, ActionKind.deposit, user, { amount })
+  await creditVault(service, amount)
+}
+
+/** Adds `amount` credits to the balance of the service's ledger vault (keeping its code). */
+export async function creditVault(service: { address: string }, amount: bigint): Promise<void> {
+  const ledger = fixtureLedgerAddress(service.address)
+  const res = await fetch(inject('minaUrl'), {
+    method: 'POST',
+    body: JSON.stringify({
+      query: `{ v: account(publicKey: ${JSON.stringify(ledger)}, token: ${JSON.stringify(TEST_CREDIT_TOKEN_ID)}) { balance { total } } }`,
+    }),
+  })
+  const found = ((await res.json()) as { data: { v: Record<string, unknown> | null } }).data.v
+  const account: FakeAccount = {}
+  if (found?.zkappState) account.zkappState = found.zkappState as string[]
+  if (found?.verificationKey) account.verificationKey = found.verificationKey as { hash: string }
+  if (found?.permissions) account.permissions = found.permissions as Record<string, unknown>
+  const before = BigInt((found?.balance as { total?: string } | undefined)?.total ?? '0')
+  account.balance = String(before + amount)
+  await setVault(service.address, account)
+}
 
 /** A user with a deposit of `deposit` credits into `service`'s ledger. */
 export async function fundedUser(service: TestService, deposit: bigint): Promise<MinaKeyPair> {

@@ -1,6 +1,8 @@
 import {
+  EMPTY_ACTION_STATE,
   FROZEN_LEDGER_PERMISSIONS,
   FROZEN_VAULT_PERMISSIONS,
+  indexedMapRoot,
   keyHash,
   LedgerState,
   publicKeyFromFields,
@@ -35,6 +37,9 @@ export function genuineLedger(
   serviceState: readonly (string | bigint)[],
 ): FakeAccount {
   const state = Array<bigint>(8).fill(0n)
+  // As deployed: no action processed, the empty channels map (the solvency check rebuilds both).
+  state[LedgerState.actionState] = EMPTY_ACTION_STATE
+  state[LedgerState.channelsRoot] = indexedMapRoot([]) ?? 0n
   state[LedgerState.terms] = BigInt(serviceState[ServiceState.terms] ?? 0)
   state[LedgerState.runnerKeyHash] = BigInt(serviceState[ServiceState.runnerKeyHash] ?? 0)
   state[LedgerState.serviceKeyHash] = keyHash(service) ?? 0n

@@ -97,6 +97,8 @@ export interface Stack {
   setFunding(funding: { owed: string; voucher?: unknown } | null): void
   /** Makes the node announce a hard fork at this slot (its `runtimeConfig`), none with null, or answer no `runtimeConfig` at all. */
   setSlotTxEnd(slot: bigint | null | 'unanswered'): void
+  /** Writes one state field of a service's ledger over what its actions give (null: the truth again). */
+  forgeLedgerField(service: string, field: number, value: bigint | null): void
   /** The chain's current slot. */
   slot: bigint
   close(): Promise<void>
@@ -449,6 +451,14 @@ export async function startStack(opts: {
     setSlotTxEnd: (slot) => {
       chain.daemon =
         slot === null ? undefined : slot === 'unanswered' ? null : { slot_tx_end: Number(slot) }
+    },
+    forgeLedgerField: (service, field, value) => {
+      const forged = chain.forgedLedgerState ?? new Map<string, Map<number, bigint>>()
+      const fields = forged.get(service) ?? new Map<number, bigint>()
+      if (value === null) fields.delete(field)
+      else fields.set(field, value)
+      forged.set(service, fields)
+      chain.forgedLedgerState = forged
     },
     slot: chain.slot,
     close: async () => {

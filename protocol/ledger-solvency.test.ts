@@ -1,0 +1,199 @@
+import { Field, IndexedMerkleMap } from 'o1js'
+import { describe, expect, it } from 'vitest'
+import { LedgerState, LedgerVaultState } from './chain-layout.ts'
+import { channelsRootOf, indexedMapRoot } from './channels-root.ts'
+import { UnsafeServiceCode } from './genuine-service.ts'
+import { EMPTY_ACTION_STATE, foldLedgerActions } from './ledger-actions.ts'
+import { ActionKind } from './ledger-book.ts'
+import { checkLedgerSolvency, type LedgerSolvencyInputs } from './ledger-solvency.ts'
+import { publicKeyToFields } from './mina-key.ts'
+
+// The solvency rule over plain figures: each case a ledger whose actions, state and escrow a
+// test sets, the verdict what every reader shows. contracts' ledger-solvency test runs the same
+// rule on a LocalBlockchain's real reads.
+
+const A = 'B62qnd1W3pcLTpEj6ecoVpco8uHaPHRpJHHiQTMS4abk2u2jWwc9Trc'
+const B = 'B62qkmSLJVkBYf82Ja5Nrx6N2AvWUEbf7dRfy1Wmh3SjvHwpT5UBstJ'
+const terms = { pricePerJob: 10n, withdrawTimelockSlots: 50n }
+
+const act = (
+  kind: number,
+  user: string,
+  o: Partial<{ amount: bigint; nonce: bigint; slot: bigint; count: bigint }> = {},
+): bigint[] => {
+  const key = publicKeyToFields(user)
+  if (!key.ok) throw new Error('a test key')
+  return [
+    BigInt(kind),
+    ...key.value,
+    o.amount ?? 0n,
+    o.nonce ?? 0n,
+    o.slot ?? 0n,
+    5n,
+    o.count ?? 0n,
+  ]
+}
+const deposit = (user: string, amount: bigint) => act(ActionKind.deposit, user, { amount })
+const settle = (user: string, amount: bigint, nonce: bigint, count: bigint) =>
+  act(ActionKind.settle, user, { amount, nonce, count })
+const request = (user: string) => act(ActionKind.requestWithdraw, user, { slot: 10n })
+const withdraw = (user: string) => act(ActionKind.withdraw, user, { slot: 100n })
+
+/**
+ * A ledger whose batches processed `processed` and whose state is exactly what they give (unless
+ * `state` overrides a field), with `pending` landed after, the vault holding `balance`.
+ */
+function ledger(o: {
+  processed?: bigint[][]
+  pending?: bigint[][]
+  balance: bigint
+  redeemed?: bigint
+  receipts?: [string, bigint][]
+  state?: Partial<Record<keyof typeof LedgerState, bigint>>
+}): LedgerSolvencyInputs {
+  const processedActions = o.processed ?? []
+  const processed = foldLedgerActions(processedActions, terms, 1n)
+  const landed = foldLedgerActions([...processedActions, ...(o.pending ?? [])], terms, 2n)
+  let refunded = 0n
+  for (const u of processed.book.users()) refunded += processed.book.get(u).refunded
+  const state = Array<bigint>(8).fill(0n)
+  state[LedgerState.actionState] = 1n
+  state[LedgerState.channelsRoot] = channelsRootOf(processed.book)!
+  state[LedgerState.runnerPaid] = processed.runnerPaid
+  state[LedgerState.refunded] = refunded
+  for (const [k, v] of Object.entries(o.state ?? {}))
+    state[LedgerState[k as keyof typeof LedgerState]] = v
+  const vaultState = Array<bigint>(8).fill(0n)
+  vaultState[LedgerVaultState.redeemed] = o.redeemed ?? 0n
+  return {
+    ledgerState: state,
+    vaultState,
+    vaultBalance: o.balance,
+    processed,
+    landed,
+    receipts: new Map(o.receipts ?? []),
+  }
+}
+
+const code = (inputs: LedgerSolvencyInputs) => {
+  const v = checkLedgerSolvency(inputs)
+  return v.solvent ? 'solvent' : v.code
+}
+
+describe('ledger solvency', () => {
+  it('a fresh ledger with an empty escrow is solvent', () => {
+    expect(checkLedgerSolvency(ledger({ balance: 0n }))).toEqual({
+      solvent: true,
+      owed: 0n,
+      escrow: 0n,
+    })
+  })
+
+  it('accepts a gift above what it owes, refuses a shortfall of one credit', () => {
+    const processed = [deposit(A, 100n), deposit(B, 50n)]
+    expect(checkLedgerSolvency(ledger({ processed, balance: 150n }))).toMatchObject({ owed: 150n })
+    expect(checkLedgerSolvency(ledger({ processed, balance: 1_000n }))).toMatchObject({
+      solvent: true,
+      owed: 150n,
+      escrow: 1_000n,
+    })
+    expect(checkLedgerSolvency(ledger({ processed, balance: 149n }))).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+      reason: expect.stringContaining('short by 1'),
+    })
+  })
+
+  it('counts deposits landed but not yet processed', () => {
+    const pending = [deposit(A, 40n), settle(A, 10n, 1n, 1n)]
+    expect(code(ledger({ processed: [deposit(A, 60n)], pending, balance: 100n }))).toBe('solvent')
+    expect(code(ledger({ processed: [deposit(A, 60n)], pending, balance: 99n }))).toBe(
+      UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+    )
+  })
+
+  it('counts the runner’s pay until redeemed, and what the vault redeemed', () => {
+    const processed = [deposit(A, 100n), settle(A, 30n, 1n, 3n)]
+    expect(code(ledger({ processed, balance: 100n }))).toBe('solvent')
+    expect(code(ledger({ processed, redeemed: 30n, balance: 70n }))).toBe('solvent')
+    expect(code(ledger({ processed, redeemed: 20n, balance: 70n }))).toBe(
+      UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+    )
+    expect(code(ledger({ processed, redeemed: 31n, balance: 69n }))).toBe(
+      UnsafeServiceCode.LEDGER_COUNTERS_DIFFER,
+    )
+  })
+
+  it('counts refunds granted until pulled, and a receipt count above the refund as none owed', () => {
+    const processed = [deposit(A, 100n), settle(A, 30n, 1n, 3n), request(A), withdraw(A)]
+    expect(code(ledger({ processed, balance: 100n }))).toBe('solvent')
+    expect(code(ledger({ processed, balance: 99n }))).toBe(UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW)
+    expect(code(ledger({ processed, receipts: [[A, 70n]], balance: 30n }))).toBe('solvent')
+    expect(code(ledger({ processed, receipts: [[A, 70n]], balance: 29n }))).toBe(
+      UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+    )
+    // Receipts minted to a user before the freeze only lower what that user can pull.
+    expect(code(ledger({ processed, receipts: [[A, 500n]], balance: 30n }))).toBe('solvent')
+  })
+
+  it('refuses a channels root its actions do not rebuild from an empty map', () => {
+    const processed = [deposit(A, 100n)]
+    const forged = foldLedgerActions([deposit(A, 100n), deposit(B, 1_000n)], terms, 1n)
+    expect(
+      code(
+        ledger({
+          processed,
+          balance: 10_000n,
+          state: { channelsRoot: channelsRootOf(forged.book)! },
+        }),
+      ),
+    ).toBe(UnsafeServiceCode.CHANNELS_NOT_REBUILT)
+  })
+
+  it('refuses a runnerPaid or refunded its actions did not pay', () => {
+    const processed = [deposit(A, 100n)]
+    expect(code(ledger({ processed, balance: 10_000n, state: { runnerPaid: 50n } }))).toBe(
+      UnsafeServiceCode.LEDGER_COUNTERS_DIFFER,
+    )
+    expect(code(ledger({ processed, balance: 10_000n, state: { refunded: 50n } }))).toBe(
+      UnsafeServiceCode.LEDGER_COUNTERS_DIFFER,
+    )
+  })
+
+  it('throws when the processed book is not at the ledger’s action state (one reading)', () => {
+    expect(() =>
+      checkLedgerSolvency(ledger({ balance: 0n, state: { actionState: EMPTY_ACTION_STATE } })),
+    ).toThrow(RangeError)
+  })
+})
+
+describe('channels root without o1js', () => {
+  it('equals o1js IndexedMerkleMap(20)’s root, in insertion order, after updates', () => {
+    class Map20 extends IndexedMerkleMap(20) {}
+    const map = new Map20()
+    expect(indexedMapRoot([])).toBe(map.root.toBigInt())
+    const entries: [bigint, bigint][] = [
+      [5n, 11n],
+      [3n, 12n],
+      [900n, 13n],
+      [7n, 14n],
+    ]
+    for (const [k, v] of entries) map.insert(Field(k), Field(v))
+    expect(indexedMapRoot(entries)).toBe(map.root.toBigInt())
+    map.set(Field(3n), Field(99n))
+    entries[1] = [3n, 99n]
+    expect(indexedMapRoot(entries)).toBe(map.root.toBigInt())
+    // The same keys in another order are another map.
+    expect(indexedMapRoot([...entries].reverse())).not.toBe(map.root.toBigInt())
+  })
+
+  it('refuses a repeated or zero key', () => {
+    expect(
+      indexedMapRoot([
+        [5n, 1n],
+        [5n, 2n],
+      ]),
+    ).toBeNull()
+    expect(indexedMapRoot([[0n, 1n]])).toBeNull()
+  })
+})

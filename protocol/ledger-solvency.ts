@@ -1,0 +1,123 @@
+import { LedgerState, LedgerVaultState } from './chain-layout.ts'
+import { channelsRootOf } from './channels-root.ts'
+import { UnsafeServiceCode } from './genuine-service.ts'
+import type { LedgerReading } from './ledger-actions.ts'
+import type { LedgerBook } from './ledger-book.ts'
+
+// "Does this ledger's money add up?" — decided once, here, for every reader (Worker, page, stack,
+// CLI), after the genuine-and-frozen check (genuine-service.ts). Frozen code is not enough: before
+// the freeze (in the deploy transaction, or before the vault is deployed) the key holder can write
+// the ledger's state (a channels map with a refund for an accomplice, a runnerPaid the runner then
+// redeems) or move credits out of the escrow account. After the freeze credits leave the vault
+// only through redeem (bounded by runnerPaid − redeemed) and refund (bounded by a channel's
+// refunded − the user's receipts), so a ledger whose state is what its actions give from the
+// deploy's empty state, and whose vault holds at least what those bounds add up to, pays everyone.
+//
+// What it owes, from the processed book (the actions its batches applied, up to its actionState):
+//   (runnerPaid − redeemed)                       the runner's pay not yet redeemed
+// + Σ_users (deposited − paidSoFar)               channel balances (refunded on withdrawal)
+// + Σ_users max(0, refunded − receipts)           refunds granted and not yet pulled
+// + deposits landed but not yet processed         (the all-landed book's deposits above it)
+// A balance above that is accepted: a gift (a plain transfer to the vault) harms nobody, and
+// anyone can send one, so refusing it would let a stranger take any service down.
+
+/** What a reader read of a ledger, all from one node answer except the receipts. */
+export interface LedgerSolvencyInputs {
+  /** The ledger's app state (`(ledger, MINA)` zkappState). */
+  ledgerState: readonly bigint[]
+  /** The vault's app state (`(ledger, credit token)` zkappState); null reads as redeemed 0. */
+  vaultState: readonly bigint[] | null
+  /** The vault's credit balance: the escrow. */
+  vaultBalance: bigint
+  /** The book up to the ledger's processed action state (its LedgerState.actionState). */
+  processed: Pick<LedgerReading, 'book' | 'actionState' | 'runnerPaid'>
+  /** The book of every landed action (a later read than or the same as `processed`). */
+  landed: Pick<LedgerReading, 'book'>
+  /**
+   * Refund receipts (the ledger's token) of the users whose processed channel has `refunded` > 0:
+   * the refunds each has pulled. A user not listed has pulled none.
+   */
+  receipts: ReadonlyMap<string, bigint>
+}
+
+/** Where the escrow stands: what the ledger owes and holds. */
+export interface SolvencyFigures {
+  owed: bigint
+  escrow: bigint
+}
+
+/** Solvent (with the figures), or insolvent with a stable code and a sentence. */
+export type SolvencyVerdict =
+  | ({ solvent: true } & SolvencyFigures)
+  | { solvent: false; code: UnsafeServiceCode; reason: string }
+
+const insolvent = (code: UnsafeServiceCode, reason: string): SolvencyVerdict => ({
+  solvent: false,
+  code,
+  reason,
+})
+
+/** Σ over a book's users of deposited + refunded: every deposit the book applied. */
+function depositsIn(book: LedgerBook): bigint {
+  let sum = 0n
+  for (const u of book.users()) {
+    const ch = book.get(u)
+    sum += ch.deposited + ch.refunded
+  }
+  return sum
+}
+
+/**
+ * Decides whether a (genuine, frozen) ledger is solvent: its channels root and counters are what
+ * its processed actions give from the deploy's empty state, and its vault holds at least what it
+ * owes. Throws RangeError when the inputs are not one reading (the processed book is not at the
+ * ledger's action state, or the landed book holds fewer deposits): a reader's bug, not a verdict.
+ */
+export function checkLedgerSolvency(inputs: LedgerSolvencyInputs): SolvencyVerdict {
+  const { ledgerState, processed, landed } = inputs
+  const state = (i: number) => ledgerState[i] ?? 0n
+  if (processed.actionState !== state(LedgerState.actionState))
+    throw new RangeError("the processed book is not at the ledger's action state")
+  const root = channelsRootOf(processed.book)
+  if (root === null || root !== state(LedgerState.channelsRoot)) {
+    return insolvent(
+      UnsafeServiceCode.CHANNELS_NOT_REBUILT,
+      "the ledger's channels are not what its actions give from an empty map: its key holder wrote channels before the freeze",
+    )
+  }
+  let balances = 0n
+  let refunded = 0n
+  let unpulled = 0n
+  for (const u of processed.book.users()) {
+    const ch = processed.book.get(u)
+    balances += ch.deposited - ch.paidSoFar
+    refunded += ch.refunded
+    const pulled = inputs.receipts.get(u) ?? 0n
+    if (ch.refunded > pulled) unpulled += ch.refunded - pulled
+  }
+  const runnerPaid = state(LedgerState.runnerPaid)
+  if (runnerPaid !== processed.runnerPaid || state(LedgerState.refunded) !== refunded) {
+    return insolvent(
+      UnsafeServiceCode.LEDGER_COUNTERS_DIFFER,
+      `the ledger says it paid the runner ${runnerPaid} and refunded ${state(LedgerState.refunded)}, its actions paid ${processed.runnerPaid} and refunded ${refunded}`,
+    )
+  }
+  const redeemed = inputs.vaultState?.[LedgerVaultState.redeemed] ?? 0n
+  if (redeemed > runnerPaid) {
+    return insolvent(
+      UnsafeServiceCode.LEDGER_COUNTERS_DIFFER,
+      `the vault says the runner redeemed ${redeemed}, more than the ${runnerPaid} it was paid`,
+    )
+  }
+  const pending = depositsIn(landed.book) - depositsIn(processed.book)
+  if (pending < 0n)
+    throw new RangeError('the landed book holds fewer deposits than the processed one')
+  const owed = runnerPaid - redeemed + balances + unpulled + pending
+  if (inputs.vaultBalance < owed) {
+    return insolvent(
+      UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+      `the escrow holds ${inputs.vaultBalance} credits but the ledger owes ${owed}: short by ${owed - inputs.vaultBalance}`,
+    )
+  }
+  return { solvent: true, owed, escrow: inputs.vaultBalance }
+}
