@@ -210,8 +210,8 @@ export class ServiceObject extends DurableObject<Env> {
   readonly #triggering = new Set<string>()
   /** Request ids being admitted now: a concurrent duplicate is refused before it reads the chain. */
   readonly #admitting = new Set<string>()
-  /** Until when the service's ledger counts as solvent without a fresh check (0: check now). */
-  #solventUntil = 0
+  /** The ledger last seen solvent, and until when it counts so without a fresh check. */
+  #solvency: { ledger: string | null | undefined; until: number } = { ledger: null, until: 0 }
   /** When the alarm this instance last saw or set fires; undefined when not known. */
   #alarmAt: number | undefined
   /** The opened credentials of the sealed trigger token they came from: one HPKE open per registration. */
@@ -681,9 +681,16 @@ export class ServiceObject extends DurableObject<Env> {
     // equal), so what the check catches is a ledger that never was solvent, which the first
     // admission of this object sees; the re-check is defence in depth, and keeps the hot path to
     // the incremental book read below.
-    if (Date.now() >= this.#solventUntil) {
-      await requireSolvent(chain, chainState, { fresh: true })
-      this.#solventUntil = Date.now() + SOLVENCY_RECHECK_MS
+    if (Date.now() >= this.#solvency.until || this.#solvency.ledger !== chainState.ledger) {
+      const seen = this.#solvency.ledger === chainState.ledger
+      try {
+        await requireSolvent(chain, chainState, { fresh: true })
+      } catch (err) {
+        // Only a definite verdict refuses a ledger this object saw solvent: a reading that cannot
+        // be made now (a lagging archive, a stranger's actions past the read cap) is retried later.
+        if (!(seen && err instanceof ApiError && err.status === 503)) throw err
+      }
+      this.#solvency = { ledger: chainState.ledger, until: Date.now() + SOLVENCY_RECHECK_MS }
     }
     // The user's channel in the ledger's book, continued to the node's action state now: a user
     // who deposited a moment ago is not refused on a stale read, and only the actions landed since
