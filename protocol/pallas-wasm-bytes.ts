@@ -20,16 +20,18 @@ import {
 
 // The WebAssembly module behind the voucher verifier's curve arithmetic (pallas-wasm.ts): the
 // double-scalar multiplication s·A + k·B on Pallas (y² = x³ + 5) with the Field arithmetic of the
-// Poseidon module (poseidon-wasm-bytes.ts: Montgomery form, 9 limbs of 29 bits). A second module
-// rather than more functions in poseidon.wasm: browsers have refused a synchronous compile on the
-// main thread above 4 KB, and each module stays below it. Committed as pallas.wasm for the Worker
+// Poseidon module (poseidon-wasm-bytes.ts: Montgomery form, 9 limbs of 29 bits, the same
+// generators). A second module rather than more functions in poseidon.wasm, which stays as it was
+// (under 4 KB, the main-thread limit of synchronous compiles in Chromium before 114); this one is
+// about 5 KB, held under 8 KB by pallas-wasm.test.ts. Committed as pallas.wasm for the Worker
 // (pallas-wasm.test.ts holds the two equal; regenerate with
 // `node --import ./scripts/swc-register.mjs protocol/poseidon-wasm-write.ts`).
 //
 // Points are homogeneous projective (X : Y : Z), the identity (0 : 1 : 0), added and doubled with
 // the complete formulas of Renes, Costello and Batina 2016 (Algorithms 7 and 9, a = 0, b3 = 3·5):
-// one formula for every input, the identity, P + P and P + (−P) included, so no branch on secret or
-// attacker-chosen values and no edge case to get wrong. The walk is Straus/Shamir's: one shared
+// one formula for every input, the identity, P + P and P + (−P) included, so no special case to
+// branch on and none to get wrong (a verification holds no secrets: the walk may branch on its
+// public digits). The walk is Straus/Shamir's: one shared
 // doubling chain over up to four scalars' bits, adding the table's sum of the points whose bits are
 // set (the caller writes the table and the digits 0..15, most significant first). With Pallas'
 // endomorphism a verification's two 255-bit scalars become four of 128 bits: half the doublings.
