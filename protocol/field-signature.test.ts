@@ -344,6 +344,24 @@ describe('the verifier agrees with mina-signer 4 and 3 on random and tampered si
       expect(verify(fields, { r, s }, pk)).toBe(false)
     }
   })
+
+  test('the WebAssembly verifier refuses r ≥ p and s ≥ q handed to it directly, as decoding does', () => {
+    const key = randomKey()
+    const fields = [7n, 8n]
+    const { r, s } = signFieldsFast(fields, key)
+    const pk = Pallas.fromAffine({ x: key.x, y: key.y })
+    expect(verifyFieldSignatureWasm(fields, { r, s }, pk)).toBe(true)
+    // r + p has the same residue: only the range check tells it from r.
+    for (const bad of [
+      { r: r + FIELD_MODULUS, s },
+      { r: FIELD_MODULUS, s },
+      { r, s: s + SCALAR_MODULUS },
+      { r, s: SCALAR_MODULUS },
+      { r: -1n, s },
+      { r, s: -1n },
+    ])
+      expect(verifyFieldSignatureWasm(fields, bad, pk), String(bad.r)).toBe(false)
+  })
 })
 
 describe('o1js agrees', () => {

@@ -86,6 +86,10 @@ export function verifyFieldSignatureWasm(
   pk: PallasPoint,
   prefix: string = SIGNATURE_PREFIX,
 ): boolean {
+  // decodeSignature keeps r and s in range; this verifier holds it again, as r + p would pass the
+  // projective x check below (r·Z ≡ X) where the bigint one compares x = r exactly.
+  if (signature.r < 0n || signature.r >= FIELD_MODULUS) return false
+  if (signature.s < 0n || signature.s >= SCALAR_MODULUS) return false
   const { x, y } = pk.toAffine()
   const e = poseidonHashWithPrefix(prefix, [...fields, x, y, signature.r])
   const R = schnorrPointWasm(signature.s, e, x, y)
