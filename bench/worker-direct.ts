@@ -57,11 +57,12 @@ export async function runDirect(): Promise<Record<string, number | string>> {
   try {
     await bundle(join(ROOT, 'worker/index.ts'), join(dir, 'oracle.js'))
     await bundle(join(ROOT, 'bench/worker-stages.ts'), join(dir, 'stages.js'))
-    copyFileSync(join(ROOT, 'protocol/poseidon.wasm'), join(dir, 'poseidon.wasm'))
-    // Each bundle with the Poseidon module it imports (a compiled-Wasm module, as wrangler makes it).
+    const wasm = ['poseidon.wasm', 'pallas.wasm']
+    for (const file of wasm) copyFileSync(join(ROOT, 'protocol', file), join(dir, file))
+    // Each bundle with the Poseidon and Pallas modules it imports (compiled-Wasm modules, as wrangler makes them).
     const modulesOf = (bundle: string) => [
       { type: 'ESModule' as const, path: join(dir, bundle) },
-      { type: 'CompiledWasm' as const, path: join(dir, 'poseidon.wasm') },
+      ...wasm.map((file) => ({ type: 'CompiledWasm' as const, path: join(dir, file) })),
     ]
     const common = {
       // Module names are paths below this root: the bundles live in a temporary directory.

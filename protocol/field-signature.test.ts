@@ -7,8 +7,14 @@ import { poseidonParamsKimchiFp } from '../node_modules/mina-signer/dist/node/bi
 import { Pallas as ReferencePallas } from '../node_modules/mina-signer/dist/node/bindings/crypto/elliptic-curve.js'
 import { hashWithPrefix as referenceHashWithPrefix } from '../node_modules/mina-signer/dist/node/mina-signer/src/poseidon-bigint.js'
 import { Signature as ReferenceSignature } from '../node_modules/mina-signer/dist/node/mina-signer/src/signature.js'
-import { decodeSignature, SIGNATURE_PREFIX, verifyFieldSignature } from './field-signature.ts'
-import { FIELD_MODULUS, isPublicKey } from './mina-key.ts'
+import {
+  decodeSignature,
+  publicKeyPoint,
+  SIGNATURE_PREFIX,
+  verifyFieldSignature,
+  verifyFieldSignatureWasm,
+} from './field-signature.ts'
+import { FIELD_MODULUS, isPublicKey, publicKeyToFields } from './mina-key.ts'
 import { ENDO_BASIS, ENDO_BETA, ENDO_LAMBDA, Pallas, SCALAR_MODULUS } from './pallas.ts'
 import { poseidonHashWithPrefix } from './poseidon.ts'
 import { MDS, ROUND_CONSTANTS } from './poseidon-constants.ts'
@@ -43,6 +49,15 @@ function reference(client: Client | ClientV3, fields: bigint[], signature: strin
   } catch {
     return false
   }
+}
+
+/** The bigint verifier (noble's Pallas), behind the same decoding and range checks as verifyFields. */
+function bigintVerifier(fields: bigint[], signature: string, publicKey: string): boolean {
+  const key = publicKeyToFields(publicKey)
+  const sig = decodeSignature(signature)
+  if (!key.ok || !sig || fields.some((f) => f < 0n || f >= FIELD_MODULUS)) return false
+  const pk = publicKeyPoint(key.value[0], key.value[1] === 1n)
+  return pk !== undefined && verifyFieldSignature(fields, sig, pk)
 }
 
 const randomInt = (n: number) => crypto.getRandomValues(new Uint32Array(1))[0]! % n
@@ -297,6 +312,8 @@ describe('the verifier agrees with mina-signer 4 and 3 on random and tampered si
         const theirs = reference(signer, c.fields, c.signature, c.publicKey)
         const detail = JSON.stringify({ ...c, fields: c.fields.map(String) })
         expect(ours, `mina-signer 4 disagrees: ${detail}`).toBe(theirs)
+        // verifyFields runs the WebAssembly curve; the bigint one must agree with it too.
+        expect(bigintVerifier(c.fields, c.signature, c.publicKey), `bigint: ${detail}`).toBe(ours)
         if (i % 4 === 0)
           expect(ours, `mina-signer 3 disagrees: ${detail}`).toBe(
             reference(signerV3, c.fields, c.signature, c.publicKey),
@@ -322,8 +339,28 @@ describe('the verifier agrees with mina-signer 4 and 3 on random and tampered si
     const fields = [1n, 2n, 3n]
     const { r, s } = signFieldsFast(fields, key, 'MinaSignatureMainnet')
     const pk = Pallas.fromAffine({ x: key.x, y: key.y })
-    expect(verifyFieldSignature(fields, { r, s }, pk, 'MinaSignatureMainnet')).toBe(true)
-    expect(verifyFieldSignature(fields, { r, s }, pk)).toBe(false)
+    for (const verify of [verifyFieldSignature, verifyFieldSignatureWasm]) {
+      expect(verify(fields, { r, s }, pk, 'MinaSignatureMainnet')).toBe(true)
+      expect(verify(fields, { r, s }, pk)).toBe(false)
+    }
+  })
+
+  test('the WebAssembly verifier refuses r ≥ p and s ≥ q handed to it directly, as decoding does', () => {
+    const key = randomKey()
+    const fields = [7n, 8n]
+    const { r, s } = signFieldsFast(fields, key)
+    const pk = Pallas.fromAffine({ x: key.x, y: key.y })
+    expect(verifyFieldSignatureWasm(fields, { r, s }, pk)).toBe(true)
+    // r + p has the same residue: only the range check tells it from r.
+    for (const bad of [
+      { r: r + FIELD_MODULUS, s },
+      { r: FIELD_MODULUS, s },
+      { r, s: s + SCALAR_MODULUS },
+      { r, s: SCALAR_MODULUS },
+      { r: -1n, s },
+      { r, s: -1n },
+    ])
+      expect(verifyFieldSignatureWasm(fields, bad, pk), String(bad.r)).toBe(false)
   })
 })
 

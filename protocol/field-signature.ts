@@ -1,12 +1,15 @@
 import { decodeBase58check } from './base58check.ts'
 import { FIELD_MODULUS } from './mina-key.ts'
 import { Pallas, type PallasPoint, SCALAR_MODULUS } from './pallas.ts'
+import { schnorrPointWasm } from './pallas-wasm.ts'
 import { poseidonHashWithPrefix } from './poseidon.ts'
 
 // Mina's Schnorr signatures over Fields (mina-signer `verify` with `{ fields }`, o1js
-// `Signature.verify`), checked with noble's Pallas: R = s·G − e·PK in one double-scalar
-// multiplication (GLV-split, one shared doubling chain) where mina-signer does two full ones.
-// field-signature.test.ts cross-checks every accept and reject against mina-signer and o1js.
+// `Signature.verify`): R = s·G − e·PK in one double-scalar multiplication (GLV-split, one shared
+// doubling chain) where mina-signer does two full ones. verifyFieldSignature computes it with
+// noble's bigint Pallas, the reference; verifyFieldSignatureWasm with the WebAssembly curve
+// (pallas-wasm.ts), what signature.ts verifies with. field-signature.test.ts cross-checks every
+// accept and reject of both against mina-signer and o1js.
 
 /** The Poseidon prefix of field signatures: o1js signs under the testnet prefix unless told mainnet, and so do our signers. */
 export const SIGNATURE_PREFIX = 'CodaSignature*******'
@@ -74,4 +77,26 @@ export function verifyFieldSignature(
   if (R.is0()) return false
   const affine = R.toAffine()
   return (affine.y & 1n) === 0n && affine.x === signature.r
+}
+
+/** verifyFieldSignature with the curve arithmetic in WebAssembly (pallas-wasm.ts): the same answer, a fraction of the time. */
+export function verifyFieldSignatureWasm(
+  fields: readonly bigint[],
+  signature: FieldSignature,
+  pk: PallasPoint,
+  prefix: string = SIGNATURE_PREFIX,
+): boolean {
+  // decodeSignature keeps r and s in range; this verifier holds it again, as r + p would pass the
+  // projective x check below (r·Z ≡ X) where the bigint one compares x = r exactly.
+  if (signature.r < 0n || signature.r >= FIELD_MODULUS) return false
+  if (signature.s < 0n || signature.s >= SCALAR_MODULUS) return false
+  const { x, y } = pk.toAffine()
+  const e = poseidonHashWithPrefix(prefix, [...fields, x, y, signature.r])
+  const R = schnorrPointWasm(signature.s, e, x, y)
+  // R = (X : Y : Z) is the point (X/Z, Y/Z), the identity when Z = 0. x = r is checked without
+  // an inversion (X = r·Z); only a signature that passes it pays one for y's parity.
+  if (R.Z === 0n) return false
+  const p = FIELD_MODULUS
+  if ((signature.r * R.Z) % p !== R.X) return false
+  return (((R.Y * Pallas.Fp.inv(R.Z)) % p) & 1n) === 0n
 }

@@ -36,10 +36,10 @@ export const LAYOUT = {
 } as const
 export const ROUNDS = 55
 
-const MASK = (1n << BigInt(LIMB_BITS)) - 1n
+export const MASK = (1n << BigInt(LIMB_BITS)) - 1n
 const limbsOf = (x: bigint): bigint[] =>
   Array.from({ length: LIMBS }, (_, i) => (x >> BigInt(LIMB_BITS * i)) & MASK)
-const P = limbsOf(FIELD_MODULUS)
+export const P = limbsOf(FIELD_MODULUS)
 // −p⁻¹ mod 2^29 by Newton's iteration.
 const N_PRIME = (() => {
   let inv = 1n
@@ -47,7 +47,7 @@ const N_PRIME = (() => {
   return (MASK + 1n - inv) & MASK
 })()
 
-const uleb = (n: number): number[] => {
+export const uleb = (n: number): number[] => {
   const out: number[] = []
   do {
     let b = n & 0x7f
@@ -57,7 +57,7 @@ const uleb = (n: number): number[] => {
   } while (n)
   return out
 }
-const sleb = (n: bigint): number[] => {
+export const sleb = (n: bigint): number[] => {
   const out: number[] = []
   for (;;) {
     const b = Number(n & 0x7fn)
@@ -66,13 +66,13 @@ const sleb = (n: bigint): number[] => {
     out.push(b | 0x80)
   }
 }
-const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)]
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()]
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body]
+export const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)]
+export const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()]
+export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body]
 
-const I32 = 0x7f
-const I64 = 0x7e
-const op = {
+export const I32 = 0x7f
+export const I64 = 0x7e
+export const op = {
   get: (i: number) => [0x20, ...uleb(i)],
   set: (i: number) => [0x21, ...uleb(i)],
   tee: (i: number) => [0x22, ...uleb(i)],
@@ -85,6 +85,7 @@ const op = {
   mul: [0x7e],
   and: [0x83],
   shrU: [0x88],
+  shrS: [0x87],
   i32Add: [0x6a],
   i32LtU: [0x49],
   wrap: [0xa7],
@@ -99,18 +100,18 @@ const op = {
 const OUT = 0
 const A = 1
 const B = 2
-const a = (j: number) => 3 + j
-const b = (j: number) => 3 + LIMBS + j
-const t = (j: number) => 3 + 2 * LIMBS + j
+export const a = (j: number) => 3 + j
+export const b = (j: number) => 3 + LIMBS + j
+export const t = (j: number) => 3 + 2 * LIMBS + j
 const M = 3 + 3 * LIMBS
 const X = M + 1
 const BORROW = M + 2
-const FIELD_LOCALS = BORROW - 2 // i64 locals 3..BORROW
+export const FIELD_LOCALS = BORROW - 2 // i64 locals 3..BORROW
 
 const BITS = BigInt(LIMB_BITS)
 
 /** out = v − p if v ≥ p else v, for v in locals v(0..8): normalized limbs of a value below 2p. */
-function reduceAndStore(v: (j: number) => number): number[] {
+export function reduceAndStore(v: (j: number) => number): number[] {
   const code: number[] = [...op.i64(0n), ...op.set(BORROW)]
   // d_j = v_j − p_j − borrow into b(j) (free by now); a negative difference sets bit 63.
   for (let j = 0; j < LIMBS; j++) {
@@ -126,17 +127,17 @@ function reduceAndStore(v: (j: number) => number): number[] {
   return code
 }
 
-/** Carries locals v(0..8) into 29-bit limbs (the last keeps what is left). */
-function normalize(v: (j: number) => number): number[] {
+/** Carries locals v(0..8) into 29-bit limbs (the last keeps what is left); signed limbs carry with `shift` = shr_s. */
+export function normalize(v: (j: number) => number, shift: number[] = op.shrU): number[] {
   const code: number[] = []
   for (let j = 0; j < LIMBS - 1; j++) {
-    code.push(...op.get(v(j + 1)), ...op.get(v(j)), ...op.i64(BITS), ...op.shrU, ...op.add)
+    code.push(...op.get(v(j + 1)), ...op.get(v(j)), ...op.i64(BITS), ...shift, ...op.add)
     code.push(...op.set(v(j + 1)), ...op.get(v(j)), ...op.i64(MASK), ...op.and, ...op.set(v(j)))
   }
   return code
 }
 
-function mulBody(): number[] {
+export function mulBody(): number[] {
   const code: number[] = []
   for (let j = 0; j < LIMBS; j++) {
     code.push(...op.get(A), ...op.load32(4 * j), ...op.set(a(j)))
@@ -165,7 +166,7 @@ function mulBody(): number[] {
   return [...code, ...normalize(v), ...reduceAndStore(v)]
 }
 
-function addBody(): number[] {
+export function addBody(): number[] {
   // a, b < p < 2^255: the sum fits 9 limbs once carried.
   const code: number[] = []
   for (let j = 0; j < LIMBS; j++) {
@@ -216,7 +217,7 @@ function permuteBody(): number[] {
   return code
 }
 
-const fn = (locals: [number, number][], body: number[]) => {
+export const fn = (locals: [number, number][], body: number[]) => {
   const code = [...vec(locals.map(([n, type]) => [...uleb(n), type])), ...body, ...op.end]
   return [...uleb(code.length), ...code]
 }

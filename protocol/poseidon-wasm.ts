@@ -17,7 +17,7 @@ const MASK = (1n << BITS) - 1n
 let instance: { view: DataView; permute: (state: number) => void } | undefined
 
 /** Writes a Field (reduced mod p first) as LIMBS limbs of LIMB_BITS bits, one u32 each. */
-function write(view: DataView, offset: number, x: bigint): void {
+export function writeLimbs(view: DataView, offset: number, x: bigint): void {
   let v = x >= 0n && x < p ? x : ((x % p) + p) % p
   for (let i = 0; i < LIMBS; i++) {
     view.setUint32(offset + 4 * i, Number(v & MASK), true)
@@ -25,7 +25,8 @@ function write(view: DataView, offset: number, x: bigint): void {
   }
 }
 
-function read(view: DataView, offset: number): bigint {
+/** Reads a Field written as limbs. */
+export function readLimbs(view: DataView, offset: number): bigint {
   let x = 0n
   for (let i = LIMBS - 1; i >= 0; i--)
     x = (x << BITS) | BigInt(view.getUint32(offset + 4 * i, true))
@@ -37,12 +38,13 @@ function load() {
   const memory = wasm.exports.memory as WebAssembly.Memory
   const view = new DataView(memory.buffer)
   const montgomery = (x: bigint) => (x * R) % p
-  write(view, LAYOUT.r2, (R * R) % p)
-  write(view, LAYOUT.one, 1n)
-  for (const [i, m] of MDS.flat().entries()) write(view, LAYOUT.mds + STRIDE * i, montgomery(m))
+  writeLimbs(view, LAYOUT.r2, (R * R) % p)
+  writeLimbs(view, LAYOUT.one, 1n)
+  for (const [i, m] of MDS.flat().entries())
+    writeLimbs(view, LAYOUT.mds + STRIDE * i, montgomery(m))
   if (ROUND_CONSTANTS.length !== ROUNDS) throw new Error('Poseidon: round count mismatch')
   for (const [i, k] of ROUND_CONSTANTS.flat().entries())
-    write(view, LAYOUT.roundConstants + STRIDE * i, montgomery(k))
+    writeLimbs(view, LAYOUT.roundConstants + STRIDE * i, montgomery(k))
   return { view, permute: wasm.exports.permute as (state: number) => void }
 }
 
@@ -51,9 +53,9 @@ export function permuteWasm(a: bigint, b: bigint, c: bigint): [bigint, bigint, b
   instance ??= load()
   const { view } = instance
   const s = LAYOUT.state
-  write(view, s, a)
-  write(view, s + STRIDE, b)
-  write(view, s + 2 * STRIDE, c)
+  writeLimbs(view, s, a)
+  writeLimbs(view, s + STRIDE, b)
+  writeLimbs(view, s + 2 * STRIDE, c)
   instance.permute(s)
-  return [read(view, s), read(view, s + STRIDE), read(view, s + 2 * STRIDE)]
+  return [readLimbs(view, s), readLimbs(view, s + STRIDE), readLimbs(view, s + 2 * STRIDE)]
 }

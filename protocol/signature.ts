@@ -1,6 +1,6 @@
 import Client from 'mina-signer'
 import { fail, ok, ProtocolErrorCode, type Result } from './errors.ts'
-import { decodeSignature, publicKeyPoint, verifyFieldSignature } from './field-signature.ts'
+import { decodeSignature, publicKeyPoint, verifyFieldSignatureWasm } from './field-signature.ts'
 import { FIELD_MODULUS, publicKeyToFields } from './mina-key.ts'
 import type { PallasPoint } from './pallas.ts'
 
@@ -67,8 +67,8 @@ export function verifyFields(
   if (pk === undefined) return fail(ProtocolErrorCode.INVALID_KEY, 'not a Mina public key')
   if (pk && fields.every((f) => f >= 0n && f < FIELD_MODULUS)) {
     const sig = decodeSignature(signature)
-    // mina-signer stays the reference for this verifier: field-signature.test.ts holds them equal.
-    if (sig && verifyFieldSignature(fields, sig, pk)) return ok(true)
+    // mina-signer and the bigint verifier stay the references: field-signature.test.ts holds them equal.
+    if (sig && verifyFieldSignatureWasm(fields, sig, pk)) return ok(true)
   }
   return fail(ProtocolErrorCode.BAD_SIGNATURE, 'signature does not verify')
 }
