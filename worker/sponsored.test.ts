@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   ActionKind,
@@ -20,6 +21,7 @@ import {
   postJson,
   registeredService,
   serviceStatusPath,
+  setGitlabFaults,
   type TestService,
   workerKey,
 } from './test-support/fixtures.ts'
@@ -196,6 +198,21 @@ describe('sponsored services', () => {
     expect(((await spent.res.json()) as ErrorBody).error.message).toContain('funding-exhausted')
   })
 
+  it('a sponsored job that is not payable (its trigger failed) gives its price back to the pool, not to its user', async () => {
+    const service = await registeredService({ price: 10n })
+    const sponsor = await sponsoredPool(service, 10n)
+    await setGitlabFaults({ trigger: [{ status: 400 }] })
+    const failed = await submitSponsored(service, generateMinaKeyPair(), sponsor.publicKey)
+    await setGitlabFaults({})
+    expect(((await failed.res.json()) as { status: string }).status).toBe('trigger_failed')
+    const [pool] = await poolsOf(`/v1/services/${service.address}`)
+    expect(pool).toMatchObject({ enabled: true, jobsLeft: '1', pool: { owed: '0' } })
+    // The one job the pool pays is still there for someone.
+    expect(
+      (await submitSponsored(service, generateMinaKeyPair(), sponsor.publicKey)).res.status,
+    ).toBe(202)
+  })
+
   it('attackers: a forged user signature, an unknown sponsor, a forged or replayed grant are refused', async () => {
     const service = await registeredService({ price: 10n })
     const sponsor = await sponsoredPool(service, 100n, { jobsPerUserPerDay: 1 })
@@ -236,4 +253,117 @@ describe('sponsored services', () => {
     )
     expect(elsewhere.status).toBe(422)
   })
+})
+
+/** Every answer to bad input: below 500, JSON, an error with a code and a message. */
+async function expectClientError(res: Response): Promise<string> {
+  const text = await res.text()
+  expect(res.status, text).toBeLessThan(500)
+  const body = JSON.parse(text) as ErrorBody
+  if (res.status >= 400) {
+    expect(typeof body.error.code).toBe('string')
+    expect(body.error.message.length).toBeGreaterThan(0)
+    return body.error.code
+  }
+  return String(res.status)
+}
+
+describe('fuzz: sponsorships and sponsored requests never make a 5xx', () => {
+  const anyValue = fc.oneof(
+    fc.anything(),
+    fc.string({ maxLength: 80 }),
+    fc.integer(),
+    fc.constant('18446744073709551616'),
+    fc.constant('-1'),
+    // Well-formed values the signature does not cover: refused by the signature check.
+    fc.nat({ max: 5000 }),
+    fc.nat().map(String),
+    fc.constant(generateMinaKeyPair().publicKey),
+  )
+
+  it('POST /v1/services/:address/sponsorships with each field of the grant changed', async () => {
+    const service = await registeredService({ price: 10n })
+    const sponsor = generateMinaKeyPair()
+    const grant = grantFor(service, sponsor, { firstNonce: 1_000n })
+    const sponsorshipFields = Object.keys(grant.sponsorship)
+    const voucherFields = Object.keys(grant.vouchers[0]!)
+    const codes = new Set<string>()
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.record({
+            where: fc.constant('sponsorship'),
+            field: fc.constantFrom(...sponsorshipFields),
+            value: anyValue,
+          }),
+          fc.record({
+            where: fc.constant('voucher'),
+            field: fc.constantFrom(...voucherFields),
+            value: anyValue,
+          }),
+          fc.record({
+            where: fc.constant('top'),
+            field: fc.constantFrom('sponsorship', 'vouchers', 'extra'),
+            value: anyValue,
+          }),
+        ),
+        async ({ where, field, value }) => {
+          const body =
+            where === 'sponsorship'
+              ? { ...grant, sponsorship: { ...grant.sponsorship, [field]: value } }
+              : where === 'voucher'
+                ? {
+                    ...grant,
+                    vouchers: [
+                      { ...grant.vouchers[0]!, [field]: value },
+                      ...grant.vouchers.slice(1),
+                    ],
+                  }
+                : { ...grant, [field]: value }
+          const res = await postJson(`/v1/services/${service.address}/sponsorships`, body)
+          const code = await expectClientError(res)
+          codes.add(code)
+          // Only the grant exactly as the sponsor signed it is ever stored.
+          if (code === '201') expect(JSON.parse(JSON.stringify(body))).toEqual(grant)
+        },
+      ),
+      { numRuns: 300 },
+    )
+    // The changes reached the parser and the signature check; none was stored.
+    expect(codes).toContain('invalid_body')
+    expect(codes).toContain('bad_signature')
+  }, 600_000)
+
+  it('POST /v1/jobs with a sealed sponsored submission whose fields are changed', async () => {
+    const service = await registeredService({ price: 10n })
+    const sponsor = await sponsoredPool(service, 10_000n, { jobsPerUserPerDay: 10_000 })
+    const { publicKey } = await workerKey()
+    const user = generateMinaKeyPair()
+    const codes = new Set<string>()
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('sponsor', 'signature', 'sponsored', 'voucher'),
+        anyValue,
+        async (field, value) => {
+          const request = {
+            v: 1 as const,
+            service: service.address,
+            user: user.publicKey,
+            requestId: newRequestId(),
+            parameters: { N: 3 },
+            expiresAt: Math.floor(Date.now() / 1000) + 600,
+          }
+          const signed = signSponsoredRequest(request, sponsor.publicKey, user.privateKey)
+          const submission =
+            field === 'sponsored' || field === 'voucher'
+              ? { ...signed, [field]: value }
+              : { ...signed, sponsored: { ...signed.sponsored, [field]: value } }
+          const envelope = await sealJson(publicKey, JOB_REQUEST_INFO, submission)
+          codes.add(await expectClientError(await postJson('/v1/jobs', envelope)))
+        },
+      ),
+      { numRuns: 200 },
+    )
+    expect(codes).toContain('invalid_body')
+  }, 600_000)
 })
