@@ -289,6 +289,25 @@ export class ServiceObject extends DurableObject<Env> {
     return guarded(async () => {
       this.#requireRegistration()
       if (this.#retiredAt() !== null) throw refusalOf(ServiceUnavailable.RETIRED)
+      // Only a funded pool is kept: storing and listing grants costs the service's object, so a
+      // stranger's stream of grants from fresh keys must cost a deposit each.
+      const config = this.#config()
+      const chain = chainReaderFor(config)
+      const { service, sponsor } = grant.sponsorship
+      const chainState = await readServiceChainState(chain, service, config.genuine)
+      if (!chainState) {
+        throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
+      }
+      requireGenuine(chainState)
+      const reading = await ledgerBookOf(chain, chainState, { fresh: true })
+      if (reading.book.fundable(sponsor) < chainState.terms.pricePerJob) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.SERVICE_DISABLED,
+          `the pool cannot pay one job (${ServiceUnavailable.FUNDING_EXHAUSTED}): deposit for the sponsor's channel first`,
+          ['sponsorship', 'sponsor'],
+        )
+      }
       this.#pools().offer(grant, Date.now())
       return { sponsor: grant.sponsorship.sponsor, vouchers: grant.vouchers.length }
     })

@@ -21,6 +21,9 @@ export const SPONSOR_POOLS_SCHEMA = `
   CREATE INDEX IF NOT EXISTS sponsored_jobs_allowance ON sponsored_jobs (sponsor, user, day);
 `
 
+/** Sponsors one service keeps at most: each costs a read of its pool whenever the status is asked. */
+export const MAX_SPONSORSHIPS = 64
+
 /** The UTC day (days since the epoch) a moment falls in: allowances count per UTC day. */
 export const utcDay = (ms: number) => Math.floor(ms / 86_400_000)
 
@@ -71,6 +74,18 @@ export class SponsorPools {
   offer(grant: SponsorshipGrant, now: number): void {
     const { sponsor } = grant.sponsorship
     const earlier = this.grant(sponsor)
+    if (!earlier) {
+      const count = this.sql
+        .exec<{ n: number }>('SELECT COUNT(*) AS n FROM sponsorships')
+        .toArray()[0]
+      if ((count?.n ?? 0) >= MAX_SPONSORSHIPS) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.SPONSORSHIPS_FULL,
+          `this service has ${MAX_SPONSORSHIPS} sponsors already`,
+        )
+      }
+    }
     if (earlier) {
       const last = BigInt(earlier.vouchers[earlier.vouchers.length - 1]!.nonce)
       if (BigInt(grant.vouchers[0]!.nonce) <= last) {

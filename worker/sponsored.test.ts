@@ -227,6 +227,16 @@ describe('sponsored services', () => {
     const unknown = await submitSponsored(service, victim, mallory.publicKey)
     expect(unknown.res.status).toBe(404)
     expect(((await unknown.res.json()) as ErrorBody).error.code).toBe('sponsorship_unknown')
+    // A grant whose pool holds nothing is not kept: each kept grant costs its sponsor a deposit.
+    const unfunded = await postJson(
+      `/v1/services/${service.address}/sponsorships`,
+      grantFor(service, mallory),
+    )
+    expect(unfunded.status).toBe(409)
+    expect(((await unfunded.json()) as ErrorBody).error.message).toContain('funding-exhausted')
+    expect(
+      (await submitSponsored(service, generateMinaKeyPair(), mallory.publicKey)).res.status,
+    ).toBe(404)
 
     // A grant for someone else's pool, signed by Mallory, does not verify.
     const grant = grantFor(service, sponsor, { firstNonce: 100n })
