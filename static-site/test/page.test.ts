@@ -13,7 +13,13 @@ import { computeResultsRoot } from '../../verify/results-root.ts'
 import { PRIVATE_OPENING } from '../../verify/test-support/bundle-fixture.ts'
 import { isProverWorkerScript } from '../headers.ts'
 import { launchChromium } from './support/chromium.ts'
-import { buildPage, type Stack, startStack } from './support/stack.ts'
+import {
+  buildPage,
+  SPONSOR_RUN_DRY,
+  SPONSOR_WITH_JOBS,
+  type Stack,
+  startStack,
+} from './support/stack.ts'
 
 // The whole page in Debian's Chromium against loopback doubles that speak the real protocols:
 // a trustless gateway, the Worker's JSON API with HPKE, and Mina/archive GraphQL.
@@ -88,6 +94,16 @@ describe('the page in Chromium', () => {
     const good = page.locator(`tr[data-service="${stack.service.address}"]`)
     expect(await good.textContent()).toContain('5 credits')
     expect(await good.textContent()).toContain('Available')
+    // Its sponsors' pools: what each can still pay, or why it pays nothing.
+    const pools = good.locator('div.pool')
+    expect(await pools.count()).toBe(2)
+    expect(await pools.nth(0).textContent()).toContain(
+      `Sponsored by ${SPONSOR_WITH_JOBS.slice(0, 10)}…: 2 free jobs left (10 credits)`,
+    )
+    expect(await pools.nth(1).textContent()).toContain(
+      `Sponsored by ${SPONSOR_RUN_DRY.slice(0, 10)}…: pool off: funding-exhausted`,
+    )
+    expect(await pools.nth(1).getAttribute('class')).toContain('disabled')
     // A stranger's publish and retire of this service changed nothing: listed under its runner.
     expect(await good.locator(`code[title="${stack.service.runner.publicKey}"]`).count()).toBe(1)
     expect(await good.locator('a[href*="/-/commit/"]').getAttribute('href')).toContain(

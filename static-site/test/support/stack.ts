@@ -52,6 +52,11 @@ const TYPES: Record<string, string> = {
 }
 
 /** The local stack as the page test sees it: URLs, and handles on what the doubles received. */
+
+/** Sponsors of the sample service's pools, as the Worker double reports them. */
+export const SPONSOR_WITH_JOBS = 'B62qpoolwithjobs'
+export const SPONSOR_RUN_DRY = 'B62qpoolrundry00'
+
 export interface Stack {
   pageUrl: string
   worker: WorkerDouble
@@ -209,6 +214,26 @@ export async function startStack(opts: {
               }
             : {}),
         },
+        // The sample service has two sponsors: one pool with jobs left, one run dry.
+        sponsorships:
+          s === service
+            ? [
+                {
+                  sponsor: SPONSOR_WITH_JOBS,
+                  enabled: true,
+                  jobsLeft: '2',
+                  pool: { deposit: '10', owed: '0', fundable: '10' },
+                  ...(user ? { allowance: { used: 1, left: 2 } } : {}),
+                },
+                {
+                  sponsor: SPONSOR_RUN_DRY,
+                  enabled: false,
+                  reason: 'funding-exhausted',
+                  jobsLeft: '0',
+                  pool: { deposit: '15', owed: '15', fundable: '0' },
+                },
+              ]
+            : [],
       }
     },
     complete: async (submission) => {
