@@ -48,6 +48,7 @@ import type { LedgerOp } from './prover/messages.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
+import { buildSealedSponsoredRequest, poolSummary, poolsOf } from './sponsorship.ts'
 import { channelView } from './views/channel.ts'
 import { h, messageOf, short } from './views/dom.ts'
 import { innerJobsTree } from './views/inner-jobs.ts'
@@ -393,8 +394,31 @@ function openService(app: App, s: MarketService): void {
     send: (action, reading, progress) =>
       sendLedgerOp(app, s.address, ledgerOpOf(action, reading, s.address, d), progress),
   })
+  // A sponsor's pool may pay instead of the user's deposit: no voucher is signed then, only the
+  // request (the Worker admits it within the pool and the user's daily allowance).
+  const pools = poolsOf(s.status).filter((p) => p.enabled)
+  const payWith = h(
+    'select',
+    { name: 'pay-with' },
+    h('option', { value: '' }, 'my deposit (sign a voucher)'),
+    ...pools.map((p) => h('option', { value: p.sponsor }, poolSummary(p))),
+  )
   const submit = async (values: ParameterValues) => {
     if (!app.wallet) throw new Error('connect a wallet first')
+    if (payWith.value) {
+      const frozen = s.chain?.workerKeyHash
+      const hash = await workerKeyHashOf(d.workerPublicKey, (f) => app.prover.poseidon(f))
+      if (frozen === undefined || hash !== frozen) {
+        throw new Error("the descriptor's Worker key is not the one the service contract froze")
+      }
+      const { envelope, binding } = await buildSealedSponsoredRequest(
+        { service: s.address, descriptor: d, values, sponsor: payWith.value },
+        app.wallet,
+      )
+      await app.worker.submit(envelope)
+      void watchJob(app, binding, d, jobBox)
+      return
+    }
     const user = app.wallet.publicKey
     // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
     // this service), this page's record or the amount settled on chain, plus one price
@@ -503,6 +527,9 @@ function openService(app: App, s: MarketService): void {
     depositStatus,
     channel.el,
     h('h3', {}, 'Request a job'),
+    pools.length > 0
+      ? h('p', { class: 'controls', 'data-role': 'pay-with' }, h('label', {}, 'Pay with ', payWith))
+      : '',
     renderRequestForm(d, price, submit, driverSource(app)),
     amountBox,
     jobBox,

@@ -5,6 +5,7 @@ import {
   type ParameterValues,
   parseSponsoredSubmission,
   parseSponsorshipGrant,
+  type RequestBinding,
   type ServiceDescriptor,
   type SponsoredSubmission,
   type SponsorshipGrant,
@@ -92,7 +93,7 @@ export async function buildSealedSponsoredRequest(
     now?: number
   },
   wallet: Wallet,
-): Promise<{ envelope: Envelope; submission: SponsoredSubmission }> {
+): Promise<{ envelope: Envelope; submission: SponsoredSubmission; binding: RequestBinding }> {
   const checked = validateParameters(input.descriptor.parameters, input.values)
   if (!checked.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, checked.error.message)
   const now = input.now ?? Math.floor(Date.now() / 1000)
@@ -113,7 +114,14 @@ export async function buildSealedSponsoredRequest(
   })
   if (!parsed.ok) throw new SiteError(SiteErrorCode.INVALID_INPUT, parsed.error.message)
   const envelope = await sealJson(input.descriptor.workerPublicKey, JOB_REQUEST_INFO, parsed.value)
-  return { envelope, submission: parsed.value }
+  // What the result must answer: the parameters as the Worker passes them to the job.
+  const binding = {
+    requestId: request.requestId,
+    service: input.service,
+    user: wallet.publicKey,
+    parameters: checked.value,
+  }
+  return { envelope, submission: parsed.value, binding }
 }
 
 /** One sponsor's pool as the page shows it (from the Worker's status, read defensively). */

@@ -7,6 +7,7 @@ import {
   generateMinaKeyPair,
   newRequestId,
   signVoucher,
+  verifySponsoredSubmission,
   verifyVoucher,
 } from '../../protocol/index.ts'
 import { computeResultsRoot } from '../../verify/results-root.ts'
@@ -697,6 +698,31 @@ describe('the page in Chromium', () => {
     )
     await page.locator('#verify').screenshot({ path: join(RESULTS, 'page-private-revealed.png') })
   }, 170_000)
+
+  it('runs a job on a sponsor’s pool: signs the request only, no voucher, and watches it complete', async () => {
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    // Only the pool that can pay is offered.
+    const payWith = page.locator('#service select[name="pay-with"]')
+    const offered = await payWith
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
+    expect(offered).toEqual(['', SPONSOR_WITH_JOBS])
+    await payWith.selectOption(SPONSOR_WITH_JOBS)
+    const paidBefore = stack.worker.received.length
+    const form = page.locator('form.request')
+    await form.locator('select[name="SUITE"]').selectOption('unit')
+    await form.locator('input[name="REPEAT"]').fill('1')
+    await form.locator('button[type="submit"]').click()
+    await expect.poll(() => stack.worker.sponsored.length, { timeout: 15_000 }).toBe(1)
+    const submission = stack.worker.sponsored[0]!
+    expect(submission.sponsored.sponsor).toBe(SPONSOR_WITH_JOBS)
+    expect(verifySponsoredSubmission(submission).ok).toBe(true)
+    expect(submission).not.toHaveProperty('voucher')
+    // No voucher was shown to confirm, none sealed.
+    expect(await page.locator('[data-role="voucher-confirm-button"]').count()).toBe(0)
+    expect(stack.worker.received).toHaveLength(paidBefore)
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+  })
 
   it('logged no errors in the page', () => {
     expect(consoleErrors.filter((e) => !e.includes('favicon'))).toEqual([])
