@@ -8,6 +8,7 @@ import {
   newRequestId,
   signVoucher,
   verifySponsoredSubmission,
+  verifySponsorshipGrant,
   verifyVoucher,
 } from '../../protocol/index.ts'
 import { computeResultsRoot } from '../../verify/results-root.ts'
@@ -722,6 +723,29 @@ describe('the page in Chromium', () => {
     expect(await page.locator('[data-role="voucher-confirm-button"]').count()).toBe(0)
     expect(stack.worker.received).toHaveLength(paidBefore)
     await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+  })
+
+  it('sponsors a service: the wallet signs the sponsorship and its pool vouchers, and offers them', async () => {
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    const form = page.locator('#service [data-role="sponsor"]')
+    await form.locator('summary').click()
+    await form.locator('input[name="jobs-per-day"]').fill('2')
+    await form.locator('input[name="cap"]').fill('15')
+    await form.locator('button[name="sponsor"]').click()
+    await expect
+      .poll(() => form.locator('[data-role="sponsor-status"]').textContent(), { timeout: 15_000 })
+      .toContain('Sponsorship offered: 3 pool vouchers')
+    const [grant] = stack.worker.grants
+    expect(verifySponsorshipGrant(grant!).ok).toBe(true)
+    expect(grant!.sponsorship).toMatchObject({
+      service: stack.service.address,
+      jobsPerUserPerDay: 2,
+      cap: '15',
+    })
+    // Every voucher is for the sponsor's own channel and the cap: 15 credits pay 3 jobs at 5.
+    expect(new Set(grant!.vouchers.map((v) => `${v.user}:${v.cumulativeAmount}`))).toEqual(
+      new Set([`${grant!.sponsorship.sponsor}:15`]),
+    )
   })
 
   it('logged no errors in the page', () => {

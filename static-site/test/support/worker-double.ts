@@ -11,10 +11,13 @@ import {
   parseEnvelope,
   parseJobSubmission,
   parseSponsoredSubmission,
+  parseSponsorshipGrant,
   type ResultManifest,
   type SponsoredSubmission,
+  type SponsorshipGrant,
   toHex,
   verifySponsoredSubmission,
+  verifySponsorshipGrant,
   verifyVoucher,
 } from '../../../protocol/index.ts'
 import {
@@ -38,6 +41,8 @@ export interface WorkerDouble extends RunningServer {
   received: { envelope: Envelope; submission: JobSubmission }[]
   /** Sponsored submissions (the user's signature, no voucher), apart from the paid ones. */
   sponsored: SponsoredSubmission[]
+  /** Sponsors' grants offered, each verified. */
+  grants: SponsorshipGrant[]
   /**
    * Set to play a dishonest Worker: the next job to complete reports this result (say, another
    * user's genuine job) instead of its own, under its own job id.
@@ -65,6 +70,7 @@ export async function startWorkerDouble(opts: {
   const keys = await generateHpkeKeyPair()
   const received: WorkerDouble['received'] = []
   const sponsored: SponsoredSubmission[] = []
+  const grants: SponsorshipGrant[] = []
   const jobs = new Map<string, Job>()
   const send = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { ...CROSS_ORIGIN_HEADERS, 'content-type': 'application/json' })
@@ -96,6 +102,22 @@ export async function startWorkerDouble(opts: {
       const service = /^\/v1\/services\/([^/]+)$/.exec(url.pathname)
       if (req.method === 'GET' && service) {
         send(res, 200, opts.status(decodeURIComponent(service[1]!), url.searchParams.get('user')))
+        return
+      }
+      const grantPath = /^\/v1\/services\/([^/]+)\/sponsorships$/.exec(url.pathname)
+      if (req.method === 'POST' && grantPath) {
+        const chunks: Buffer[] = []
+        for await (const c of req) chunks.push(c as Buffer)
+        const g = parseSponsorshipGrant(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        if (!g.ok) return refuse(res, 400, 'invalid_body', g.error.message)
+        if (!verifySponsorshipGrant(g.value).ok)
+          return refuse(res, 403, 'bad_signature', 'a signature of the grant does not verify')
+        grants.push(g.value)
+        send(res, 201, {
+          service: grantPath[1],
+          sponsor: g.value.sponsorship.sponsor,
+          vouchers: g.value.vouchers.length,
+        })
         return
       }
       if (req.method === 'POST' && url.pathname === '/v1/jobs') {
@@ -211,6 +233,7 @@ export async function startWorkerDouble(opts: {
     keys,
     received,
     sponsored,
+    grants,
     handBack: null,
     pipelineUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
   }
