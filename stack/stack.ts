@@ -50,7 +50,6 @@ import {
 } from './sample-project.ts'
 import { sampleRepository } from './sample-repository.ts'
 import { loadOrCreateSecrets } from './secrets.ts'
-import { sponsorSample } from './sponsored-sample.ts'
 import { type Supervised, Supervisor } from './supervisor.ts'
 
 const PRICE_PER_JOB = 10n
@@ -702,17 +701,6 @@ async function bringUp(
       coordinates: privateService.coordinates,
     },
     runnerPrivateKey: runnerKey.toBase58(),
-  })
-
-  // A sponsor's pool on the sample service: the page shows it and may run jobs on it.
-  await sponsorSample({
-    payer,
-    service: serviceKey.toPublicKey(),
-    funder: userKey,
-    workerUrl: urls.worker,
-    price: PRICE_PER_JOB,
-    jobs: 5n,
-    log,
   })
 
   // The agent's heartbeat duty, in this process (it shares the stack's chain connection, and
