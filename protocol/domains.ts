@@ -24,3 +24,7 @@ export const RESULT_REPORT_DOMAIN = domainTag('zkrunner/result-report/v1')
 export const RETIREMENT_DOMAIN = domainTag('zkrunner/retirement/v1')
 /** First field of every status query a user signs to read their own funding from the Worker. */
 export const STATUS_QUERY_DOMAIN = domainTag('zkrunner/status-query/v1')
+/** First field of every sponsorship a sponsor signs: the limits under which its pool pays for jobs. */
+export const SPONSORSHIP_DOMAIN = domainTag('zkrunner/sponsorship/v1')
+/** First field of every request a user signs to run a job a sponsor's pool pays for. */
+export const SPONSORED_REQUEST_DOMAIN = domainTag('zkrunner/sponsored-request/v1')

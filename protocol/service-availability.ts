@@ -61,6 +61,18 @@ export interface AvailabilityFacts {
    * descriptor's); without it only the service itself is judged.
    */
   funding?: { deposit: bigint; owed: bigint; pricePerJob: bigint }
+  /**
+   * A sponsor's pool, when the job is to be paid from one: `fundable` is the pool channel's
+   * (ledger-book.ts `fundable`, none while a withdrawal is pending) less what admitted, unsettled
+   * jobs already owe it, and capped by what the sponsor authorised; `open` is false once the
+   * sponsorship ended or its voucher bundle is spent.
+   */
+  pool?: { fundable: bigint; pricePerJob: bigint; open?: boolean }
+}
+
+/** True when a sponsor's pool cannot pay one more job: the `funding-exhausted` health check. */
+export function poolExhausted(pool: NonNullable<AvailabilityFacts['pool']>): boolean {
+  return pool.open === false || pool.fundable < pool.pricePerJob
 }
 
 /** The rule's answer. */
@@ -69,7 +81,8 @@ export type Availability = { enabled: true } | { enabled: false; reason: Service
 /**
  * Decides whether a service takes one more job. In order: a service that is not genuine, retired,
  * never heartbeated or whose heartbeat is older than `maxHeartbeatAgeSlots` takes none; then a
- * health check's finding (provider quota before an exhausted pool); then, for a user, their
+ * health check's finding (provider quota before an exhausted pool); then a sponsor's pool must
+ * pay one more job at the frozen price (poolExhausted); then, for a user, their
  * deposit must cover what they owe plus one job at the frozen price.
  */
 export function serviceAvailability(f: AvailabilityFacts): Availability {
@@ -83,6 +96,7 @@ export function serviceAvailability(f: AvailabilityFacts): Availability {
   for (const reason of [ServiceUnavailable.PROVIDER_QUOTA, ServiceUnavailable.FUNDING_EXHAUSTED]) {
     if (f.health?.includes(reason)) return off(reason)
   }
+  if (f.pool && poolExhausted(f.pool)) return off(ServiceUnavailable.FUNDING_EXHAUSTED)
   if (f.funding && f.funding.owed + f.funding.pricePerJob > f.funding.deposit) {
     return off(ServiceUnavailable.INSUFFICIENT_DEPOSIT)
   }

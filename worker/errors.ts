@@ -37,6 +37,14 @@ export const ApiErrorCode = {
   VOUCHER_STALE: 'voucher_stale',
   VOUCHER_INSUFFICIENT: 'voucher_insufficient',
   VOUCHER_ABOVE_DEPOSIT: 'voucher_above_deposit',
+  /** A sponsored request names a sponsor with no sponsorship of this service. */
+  SPONSORSHIP_UNKNOWN: 'sponsorship_unknown',
+  /** A sponsor's grant whose vouchers do not start above its earlier grant's (a replay). */
+  SPONSORSHIP_STALE: 'sponsorship_stale',
+  /** The service keeps as many sponsors as it may (MAX_SPONSORSHIPS). */
+  SPONSORSHIPS_FULL: 'sponsorships_full',
+  /** The user ran as many jobs on the sponsor's pool today as the sponsorship allows. */
+  ALLOWANCE_EXCEEDED: 'allowance_exceeded',
   WRONG_RUNNER: 'wrong_runner',
   RESULT_CONFLICT: 'result_conflict',
   /**

@@ -8,7 +8,10 @@ import {
   parseEnvelope,
   parseJobSubmission,
   parseResultReport,
+  parseSponsoredSubmission,
   RequestIdSchema,
+  type SponsoredSubmission,
+  verifySponsoredSubmission,
   verifyVoucher,
 } from '../protocol/index.ts'
 import { readJson } from './body.ts'
@@ -45,9 +48,14 @@ export const jobs = new Hono<AppEnv>()
     if (!envelope.ok) throw fromProtocol(envelope.error, ApiErrorCode.BAD_ENVELOPE)
     const opened = await openJson(config.keys, envelope.value, JOB_REQUEST_INFO)
     if (!opened.ok) throw fromProtocol(opened.error, ApiErrorCode.BAD_ENVELOPE)
-    const parsed = parseJobSubmission(opened.value)
+    // A sponsored submission names the sponsor whose pool pays and carries no voucher.
+    const sponsored =
+      typeof opened.value === 'object' && opened.value !== null && 'sponsored' in opened.value
+    const parsed = sponsored
+      ? parseSponsoredSubmission(opened.value)
+      : parseJobSubmission(opened.value)
     if (!parsed.ok) throw fromProtocol(parsed.error)
-    const { request, voucher } = parsed.value
+    const { request } = parsed.value
     const now = Math.floor(Date.now() / 1000)
     if (request.expiresAt <= now)
       throw new ApiError(410, ApiErrorCode.EXPIRED, 'the request expired')
@@ -63,8 +71,17 @@ export const jobs = new Hono<AppEnv>()
     if (!call.ok) {
       throw new ApiError(422, CALL_CODES[call.code], call.message, ['request', 'callPath'])
     }
-    const signed = verifyVoucher(voucher)
-    if (!signed.ok) {
+    if ('sponsored' in parsed.value) {
+      // The user's own signature: nobody can spend a user's daily allowance in their name.
+      if (!verifySponsoredSubmission(parsed.value as SponsoredSubmission).ok) {
+        throw new ApiError(
+          403,
+          ApiErrorCode.BAD_SIGNATURE,
+          'the sponsored request signature does not verify',
+          ['sponsored', 'signature'],
+        )
+      }
+    } else if (!verifyVoucher(parsed.value.voucher).ok) {
       throw new ApiError(403, ApiErrorCode.BAD_SIGNATURE, 'the voucher signature does not verify', [
         'voucher',
         'signature',

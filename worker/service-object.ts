@@ -25,6 +25,8 @@ import {
   type ServiceRegistration,
   type ServiceRetirement,
   ServiceUnavailable,
+  type SponsoredSubmission,
+  type SponsorshipGrant,
   sealedCoordinates,
   sealJson,
   TRIGGER_TOKEN_INFO,
@@ -59,9 +61,11 @@ import {
   requireGenuine,
   requireSolvent,
   type ServiceChainState,
+  type ServiceChainState as ServiceChainStateOf,
   userFunding,
 } from './service-status.ts'
 import { serviceStub } from './services.ts'
+import { SPONSOR_POOLS_SCHEMA, SponsorPools, utcDay } from './sponsor-pools.ts'
 
 /** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
 const RETIREMENT_SKEW_MS = 10 * 60 * 1000
@@ -128,6 +132,22 @@ export interface JobView {
   voucher: { cumulativeAmount: string; nonce: string } | null
   /** Whether the user pays for the job (protocol's payable rule); `pending` until it is decided. */
   charge: JobCharge
+}
+
+/** A sponsor's pool as GET /v1/services/:address answers it (credits as decimal strings). */
+export interface PoolView {
+  sponsor: string
+  jobsPerUserPerDay: number
+  endSlot: string
+  cap: string
+  /** What the pool may pay in all (ledger, capped), what admitted jobs owe it, what is left. */
+  pool: { deposit: string; owed: string; fundable: string }
+  /** Jobs the pool can still pay at the frozen price. */
+  jobsLeft: string
+  enabled: boolean
+  reason?: string
+  /** The asking user's jobs on this pool today and how many more they may run (with `?user=`). */
+  allowance?: { used: number; left: number }
 }
 
 /** A job's charge as GET /v1/jobs/:id answers it. */
@@ -254,6 +274,7 @@ export class ServiceObject extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS awaiting_result_due ON awaiting_result (due_at);
       ${PROVIDER_QUOTA_SCHEMA}
       ${LEDGER_FOLLOWER_SCHEMA}
+      ${SPONSOR_POOLS_SCHEMA}
     `)
     // Run ids as text (GitHub's are 64-bit); rows from before keep theirs from pipeline_id.
     try {
@@ -308,6 +329,89 @@ export class ServiceObject extends DurableObject<Env> {
     if (!chainState.ledger)
       throw new ApiError(409, ApiErrorCode.UNSAFE_SERVICE, 'the service names no ledger')
     return this.#ledger(config).read(chainReaderFor(config), chainState.ledger, chainState.terms)
+  }
+
+  /** The sponsorships of this service: their grants and sponsored jobs (see sponsor-pools.ts). */
+  #pools(): SponsorPools {
+    return new SponsorPools(this.#sql)
+  }
+
+  /**
+   * Stores a sponsor's signature-checked grant for this registered, live service version. Anyone
+   * may deliver it: only the sponsor's key signs one, and an older grant cannot replace a newer.
+   */
+  async sponsor(grant: SponsorshipGrant): Promise<Outcome<{ sponsor: string; vouchers: number }>> {
+    return guarded(async () => {
+      this.#requireRegistration()
+      if (this.#retiredAt() !== null) throw refusalOf(ServiceUnavailable.RETIRED)
+      // Only a funded pool is kept: storing and listing grants costs the service's object, so a
+      // stranger's stream of grants from fresh keys must cost a deposit each.
+      const config = this.#config()
+      const chain = chainReaderFor(config)
+      const { service, sponsor } = grant.sponsorship
+      const chainState = await readServiceChainState(chain, service, config.genuine)
+      if (!chainState) {
+        throw new ApiError(404, ApiErrorCode.UNKNOWN_SERVICE, 'no service contract at this address')
+      }
+      requireGenuine(chainState)
+      const reading = await this.#ledgerBook(config, chainState)
+      if (reading.book.fundable(sponsor) < chainState.terms.pricePerJob) {
+        throw new ApiError(
+          409,
+          ApiErrorCode.SERVICE_DISABLED,
+          `the pool cannot pay one job (${ServiceUnavailable.FUNDING_EXHAUSTED}): deposit for the sponsor's channel first`,
+          ['sponsorship', 'sponsor'],
+        )
+      }
+      this.#pools().offer(grant, Date.now())
+      return { sponsor: grant.sponsorship.sponsor, vouchers: grant.vouchers.length }
+    })
+  }
+
+  /**
+   * Every pool of this service as the page shows it: its limits, what it can still pay (the
+   * ledger's book of the sponsor's channel, less what admitted jobs owe it), whether it takes a
+   * job (the availability rule, funding-exhausted), and `user`'s allowance left today.
+   */
+  #poolViews(
+    chainState: NonNullable<Awaited<ReturnType<typeof readServiceChainState>>>,
+    book: LedgerReading,
+    user: string | undefined,
+    health: ReturnType<ProviderQuota['health']>,
+  ): PoolView[] {
+    const pools = this.#pools()
+    const day = utcDay(Date.now())
+    return pools.all().map((grant) => {
+      const { sponsor, jobsPerUserPerDay, endSlot, cap } = grant.sponsorship
+      const f = pools.figures(
+        grant,
+        userFunding(book, sponsor),
+        this.#channel(sponsor),
+        chainState.currentSlot,
+      )
+      const availability = availabilityOf(
+        chainState,
+        this.#config().heartbeatMaxAgeSlots,
+        undefined,
+        {
+          retired: this.#retiredAt() !== null,
+          health,
+          pool: { fundable: f.fundable, open: f.open },
+        },
+      )
+      const used = user ? pools.usedOn(sponsor, user, day) : 0
+      return {
+        sponsor,
+        jobsPerUserPerDay,
+        endSlot,
+        cap,
+        pool: { deposit: String(f.deposit), owed: String(f.owed), fundable: String(f.fundable) },
+        jobsLeft: String(f.fundable / chainState.terms.pricePerJob),
+        enabled: availability.enabled,
+        ...(availability.reason ? { reason: availability.reason } : {}),
+        ...(user ? { allowance: { used, left: Math.max(0, jobsPerUserPerDay - used) } } : {}),
+      }
+    })
   }
 
   /** The provider-quota health check of this service (see provider-quota.ts). */
@@ -512,6 +616,8 @@ export class ServiceObject extends DurableObject<Env> {
       descriptor: ServiceRegistration['descriptor'] | null
       descriptorCid: string | null
       availability: Availability | null
+      /** The sponsors' pools that pay for this service's jobs (empty when none). */
+      sponsorships: PoolView[]
     }>
   > {
     return guarded(async () => {
@@ -523,6 +629,7 @@ export class ServiceObject extends DurableObject<Env> {
         config.genuine,
       )
       let availability: Availability | null = null
+      let sponsorships: PoolView[] = []
       if (chainState) {
         const funding =
           user && registration && chainState.verdict.genuine
@@ -536,6 +643,14 @@ export class ServiceObject extends DurableObject<Env> {
           retired: this.#retiredAt() !== null,
           health: this.#quota().health(Date.now()),
         })
+        if (registration && chainState.verdict.genuine && this.#pools().all().length > 0) {
+          sponsorships = this.#poolViews(
+            chainState,
+            await this.#ledgerBook(config, chainState),
+            user,
+            this.#quota().health(Date.now()),
+          )
+        }
       }
       return {
         registered: registration !== null,
@@ -548,6 +663,7 @@ export class ServiceObject extends DurableObject<Env> {
         descriptor: registration?.descriptor ?? null,
         descriptorCid: registration?.descriptorCid ?? null,
         availability,
+        sponsorships,
       }
     })
   }
@@ -578,7 +694,9 @@ export class ServiceObject extends DurableObject<Env> {
   #latestVoucher(user: string): Voucher | null {
     const row = this.#sql
       .exec<{ variables: string }>(
-        'SELECT variables FROM jobs WHERE user = ? ORDER BY rowid DESC LIMIT 1',
+        // A sponsored job carries its pool's voucher, not the user's: it is no proof of theirs.
+        `SELECT variables FROM jobs WHERE user = ?
+           AND job_id NOT IN (SELECT job_id FROM sponsored_jobs) ORDER BY rowid DESC LIMIT 1`,
         user,
       )
       .toArray()[0]
@@ -597,7 +715,7 @@ export class ServiceObject extends DurableObject<Env> {
    * Replays, stale or insufficient vouchers and vouchers above the deposit are refused.
    */
   async submit(
-    submission: JobSubmission,
+    submission: JobSubmission | SponsoredSubmission,
   ): Promise<Outcome<{ jobId: string; status: JobStatus; pipelineId: number | string | null }>> {
     return guarded(async () => {
       const { request } = submission
@@ -645,9 +763,20 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   async #admit(
-    submission: JobSubmission,
+    submission: JobSubmission | SponsoredSubmission,
   ): Promise<{ jobId: string; status: JobStatus; pipelineId: number | string | null }> {
-    const { request, voucher } = submission
+    const { request } = submission
+    // A sponsored request names a sponsor whose pool pays; its user signs no voucher.
+    const sponsor = 'sponsored' in submission ? submission.sponsored.sponsor : null
+    const grant = sponsor === null ? null : this.#pools().grant(sponsor)
+    if (sponsor !== null && grant === null) {
+      throw new ApiError(
+        404,
+        ApiErrorCode.SPONSORSHIP_UNKNOWN,
+        'no sponsorship of this sponsor for this service',
+        ['sponsored', 'sponsor'],
+      )
+    }
     const replayed = () =>
       new ApiError(409, ApiErrorCode.REPLAYED, 'this request id was already used')
     const registration = this.#requireRegistration()
@@ -696,13 +825,10 @@ export class ServiceObject extends DurableObject<Env> {
     // who deposited a moment ago is not refused on a stale read, and only the actions landed since
     // the kept reading are read and hashed. Only the user's own signed actions lower what they
     // can fund.
-    const { deposit, settledNonce } = userFunding(
-      await this.#ledgerBook(config, chainState),
-      request.user,
-    )
+    const book = await this.#ledgerBook(config, chainState)
+    // A sponsored job is funded by the pool, the sponsor's channel: the user's own is not read.
+    const { deposit, settledNonce } = userFunding(book, sponsor ?? request.user)
     const price = chainState.terms.pricePerJob
-    const cumulative = BigInt(voucher.cumulativeAmount)
-    const nonce = BigInt(voucher.nonce)
 
     // Admission: from here to the INSERTs there is no await, so it is atomic in this object.
     const now = Date.now()
@@ -711,41 +837,19 @@ export class ServiceObject extends DurableObject<Env> {
     const resultBy = resultDeadline(now, config.resultWindow)
     this.ctx.storage.transactionSync(() => {
       if (this.#seen(request.requestId)) throw replayed()
-      // Jobs of this user past their result deadline are released before what they owe is read,
-      // whether or not the alarm has fired yet.
-      this.#decideOverdue(now, request.user)
-      const channel = this.#channel(request.user)
+      // Jobs past their result deadline are released before what the payer owes is read, whether
+      // or not the alarm has fired yet (a pool's jobs are many users': all overdue ones).
+      this.#decideOverdue(now, sponsor === null ? request.user : undefined)
       const quota = this.#quota()
-      const availability = availabilityOf(
-        chainState,
-        config.heartbeatMaxAgeSlots,
-        { deposit, owed: channel.cumulative },
-        { health: quota.health(now) },
-      )
-      if (!availability.enabled) {
-        throw refusalOf(availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE)
-      }
-      // The ledger skips a claim whose nonce is not above the channel's (after a withdrawal, its
-      // close nonce): a job under such a voucher would never be paid.
-      if (nonce <= channel.nonce || nonce <= settledNonce) {
-        const floor =
-          nonce <= channel.nonce && channel.nonce >= settledNonce ? channel.nonce : settledNonce
-        throw new ApiError(409, ApiErrorCode.VOUCHER_STALE, `voucher nonce must exceed ${floor}`)
-      }
-      if (cumulative < channel.cumulative + price) {
-        throw new ApiError(
-          402,
-          ApiErrorCode.VOUCHER_INSUFFICIENT,
-          `voucher must owe at least ${channel.cumulative + price} (previous ${channel.cumulative} + price ${price})`,
-        )
-      }
-      if (cumulative > deposit) {
-        throw new ApiError(
-          402,
-          ApiErrorCode.VOUCHER_ABOVE_DEPOSIT,
-          `voucher owes ${cumulative}, above the deposit of ${deposit}`,
-        )
-      }
+      const { voucher, payer, cumulative, nonce } =
+        sponsor !== null && grant !== null
+          ? this.#admitOnPool(grant, request.user, { deposit, settledNonce }, chainState, now)
+          : this.#admitOnVoucher(
+              submission as JobSubmission,
+              { deposit, settledNonce },
+              chainState,
+              now,
+            )
       const variables = triggerVariables(runsOn, {
         requestId: request.requestId,
         service: request.service,
@@ -766,40 +870,159 @@ export class ServiceObject extends DurableObject<Env> {
       )
       this.#sql.exec(
         'INSERT OR REPLACE INTO channels (user, cumulative, nonce) VALUES (?, ?, ?)',
-        request.user,
+        payer,
         String(cumulative),
         String(nonce),
       )
-      this.#sql.exec(
-        `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at,
-                           result_by)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)`,
-        request.requestId,
-        request.user,
-        now,
-        now,
-        JSON.stringify(variables),
-        // The alarm is the safety net for an inline trigger that never finished (the instance was
-        // evicted): it comes due when the inline budget is spent, not now. Due now, it fired while
-        // every job's trigger was still in flight, and rescheduled itself again and again.
-        now + INLINE_RETRY_BUDGET_MS,
-        resultBy,
-      )
-      // What this job adds to the user's channel: released again if the job ends not payable.
-      this.#sql.exec(
-        'INSERT INTO charges (job_id, amount, released_reason) VALUES (?, ?, NULL)',
-        request.requestId,
-        String(price),
-      )
-      this.#sql.exec(
-        'INSERT INTO awaiting_result (job_id, due_at) VALUES (?, ?)',
-        request.requestId,
-        resultBy,
-      )
-      this.#event(request.requestId, 'queued', 'worker', now)
+      if (sponsor !== null) {
+        this.#pools().record(request.requestId, sponsor, request.user, utcDay(now))
+      }
+      this.#insertJob(request, variables, price, now, resultBy)
       // After a quota refusal's wait, this job is the one that probes the provider.
       quota.admitted(request.requestId, now)
     })
+    return this.#afterAdmission(request, registration)
+  }
+
+  /**
+   * The checks of a job its user pays with a voucher, inside admission's transaction: the rule
+   * (the user's deposit covers what they owe plus one job), a fresh nonce, the right amount.
+   */
+  #admitOnVoucher(
+    submission: JobSubmission,
+    ledger: { deposit: bigint; settledNonce: bigint },
+    chainState: ServiceChainStateOf,
+    now: number,
+  ): { voucher: Voucher; payer: string; cumulative: bigint; nonce: bigint } {
+    const { request, voucher } = submission
+    const { deposit, settledNonce } = ledger
+    const price = chainState.terms.pricePerJob
+    const cumulative = BigInt(voucher.cumulativeAmount)
+    const nonce = BigInt(voucher.nonce)
+    const channel = this.#channel(request.user)
+    const availability = availabilityOf(
+      chainState,
+      this.#config().heartbeatMaxAgeSlots,
+      { deposit, owed: channel.cumulative },
+      { health: this.#quota().health(now) },
+    )
+    if (!availability.enabled) {
+      throw refusalOf(availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE)
+    }
+    // The ledger skips a claim whose nonce is not above the channel's (after a withdrawal, its
+    // close nonce): a job under such a voucher would never be paid.
+    if (nonce <= channel.nonce || nonce <= settledNonce) {
+      const floor =
+        nonce <= channel.nonce && channel.nonce >= settledNonce ? channel.nonce : settledNonce
+      throw new ApiError(409, ApiErrorCode.VOUCHER_STALE, `voucher nonce must exceed ${floor}`)
+    }
+    if (cumulative < channel.cumulative + price) {
+      throw new ApiError(
+        402,
+        ApiErrorCode.VOUCHER_INSUFFICIENT,
+        `voucher must owe at least ${channel.cumulative + price} (previous ${channel.cumulative} + price ${price})`,
+      )
+    }
+    if (cumulative > deposit) {
+      throw new ApiError(
+        402,
+        ApiErrorCode.VOUCHER_ABOVE_DEPOSIT,
+        `voucher owes ${cumulative}, above the deposit of ${deposit}`,
+      )
+    }
+    return { voucher, payer: request.user, cumulative, nonce }
+  }
+
+  /**
+   * The checks of a sponsored job, inside admission's transaction: the pool (the sponsor's
+   * channel, capped) pays one more job before the end slot with a voucher of its bundle left
+   * (funding-exhausted otherwise), and the user has allowance left today. The job carries the
+   * pool's next voucher: the runner claims from the sponsor's channel with it.
+   */
+  #admitOnPool(
+    grant: SponsorshipGrant,
+    user: string,
+    ledger: { deposit: bigint; settledNonce: bigint },
+    chainState: ServiceChainStateOf,
+    now: number,
+  ): { voucher: Voucher; payer: string; cumulative: bigint; nonce: bigint } {
+    const pools = this.#pools()
+    const { sponsor, jobsPerUserPerDay } = grant.sponsorship
+    const channel = this.#channel(sponsor)
+    const figures = pools.figures(grant, ledger, channel, chainState.currentSlot)
+    const availability = availabilityOf(
+      chainState,
+      this.#config().heartbeatMaxAgeSlots,
+      undefined,
+      {
+        health: this.#quota().health(now),
+        pool: { fundable: figures.fundable, open: figures.open },
+      },
+    )
+    if (!availability.enabled) {
+      throw refusalOf(availability.reason ?? ServiceUnavailable.UNKNOWN_SERVICE)
+    }
+    const used = pools.usedOn(sponsor, user, utcDay(now))
+    if (used >= jobsPerUserPerDay) {
+      throw new ApiError(
+        429,
+        ApiErrorCode.ALLOWANCE_EXCEEDED,
+        `this sponsorship allows ${jobsPerUserPerDay} jobs per user per day; you ran ${used} today (UTC)`,
+        ['sponsored', 'sponsor'],
+      )
+    }
+    // `open` holds only with a next voucher.
+    const voucher = figures.next!
+    return {
+      voucher,
+      payer: sponsor,
+      cumulative: channel.cumulative + chainState.terms.pricePerJob,
+      nonce: BigInt(voucher.nonce),
+    }
+  }
+
+  /** Writes an admitted job's row, its charge and its first event (inside admission's transaction). */
+  #insertJob(
+    request: JobSubmission['request'],
+    variables: Record<string, string>,
+    price: bigint,
+    now: number,
+    resultBy: number,
+  ): void {
+    this.#sql.exec(
+      `INSERT INTO jobs (job_id, user, status, created_at, updated_at, variables, next_attempt_at,
+                         result_by)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)`,
+      request.requestId,
+      request.user,
+      now,
+      now,
+      JSON.stringify(variables),
+      // The alarm is the safety net for an inline trigger that never finished (the instance was
+      // evicted): it comes due when the inline budget is spent, not now. Due now, it fired while
+      // every job's trigger was still in flight, and rescheduled itself again and again.
+      now + INLINE_RETRY_BUDGET_MS,
+      resultBy,
+    )
+    // What this job adds to its payer's channel: released again if the job ends not payable.
+    this.#sql.exec(
+      'INSERT INTO charges (job_id, amount, released_reason) VALUES (?, ?, NULL)',
+      request.requestId,
+      String(price),
+    )
+    this.#sql.exec(
+      'INSERT INTO awaiting_result (job_id, due_at) VALUES (?, ?)',
+      request.requestId,
+      resultBy,
+    )
+    this.#event(request.requestId, 'queued', 'worker', now)
+  }
+
+  /** Schedules the safety alarm, writes the job's pointer and triggers it: the job is admitted. */
+  async #afterAdmission(
+    request: JobSubmission['request'],
+    registration: StoredRegistration,
+  ): Promise<{ jobId: string; status: JobStatus; pipelineId: number | string | null }> {
     // From here the job is admitted and its voucher counted: whatever fails now, the answer is
     // 202 with the job id (never a 4xx/5xx that would make the user pay again for a new request).
     // The alarm retries the trigger; the pointer is written again below if it failed.
@@ -887,7 +1110,8 @@ export class ServiceObject extends DurableObject<Env> {
     const released = charge.released_reason !== null
     if (decided.payable === !released) return
     const amount = BigInt(charge.amount)
-    const user = job.user as string
+    // A sponsored job's charge counts against its sponsor's pool channel, not its user's.
+    const user = this.#pools().payerOf(jobId) ?? (job.user as string)
     const channel = this.#channel(user)
     this.#sql.exec(
       'UPDATE channels SET cumulative = ? WHERE user = ?',

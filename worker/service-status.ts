@@ -206,7 +206,12 @@ export function availabilityOf(
   maxHeartbeatAgeSlots: bigint,
   funding?: { deposit: bigint; owed: bigint; voucher?: Voucher | null },
   /** What the Worker knows of the version besides the chain: retired, and health-check findings. */
-  service: { retired?: boolean; health?: readonly HealthReason[] } = {},
+  service: {
+    retired?: boolean
+    health?: readonly HealthReason[]
+    /** A sponsor's pool the job would be paid from (protocol's funding-exhausted rule). */
+    pool?: { fundable: bigint; open: boolean }
+  } = {},
 ): Availability {
   const { verdict } = chainState
   const decision = serviceAvailability({
@@ -216,6 +221,9 @@ export function availabilityOf(
     genuine: verdict.genuine,
     retired: service.retired === true,
     ...(service.health ? { health: service.health } : {}),
+    ...(service.pool
+      ? { pool: { ...service.pool, pricePerJob: chainState.terms.pricePerJob } }
+      : {}),
     // Without a user, only the service itself is judged.
     ...(funding
       ? {

@@ -3,8 +3,10 @@ import {
   isPublicKey,
   parseServiceRegistration,
   parseServiceRetirement,
+  parseSponsorshipGrant,
   ServiceUnavailable,
   verifyServiceRegistration,
+  verifySponsorshipGrant,
   verifyStatusQuery,
 } from '../protocol/index.ts'
 import { readJson } from './body.ts'
@@ -13,6 +15,9 @@ import type { AppEnv, Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import { fromProtocol, unwrapOutcome } from './outcome.ts'
 import { largestTriggerVariables, providerOf } from './providers/index.ts'
+
+/** The largest sponsorship grant body: its sponsorship and a full bundle of vouchers. */
+const MAX_GRANT_BYTES = 128 * 1024
 
 /** The Durable Object of a service address. */
 export const serviceStub = (env: Env, address: string) =>
@@ -116,6 +121,31 @@ export const services = new Hono<AppEnv>()
     const result = unwrapOutcome(await serviceStub(c.env, address).retire(parsed.value))
     return c.json({ service: address, retired: true, retiredAt: result.retiredAt })
   })
+  .post('/:address/sponsorships', async (c) => {
+    configOf(c.env)
+    const address = c.req.param('address')
+    // A full bundle (MAX_POOL_VOUCHERS vouchers of ~330 bytes) is larger than other bodies.
+    const parsed = parseSponsorshipGrant(await readJson(c, MAX_GRANT_BYTES))
+    if (!parsed.ok) throw fromProtocol(parsed.error)
+    if (parsed.value.sponsorship.service !== address) {
+      throw new ApiError(422, ApiErrorCode.INVALID_BODY, 'the sponsorship names another service', [
+        'sponsorship',
+        'service',
+      ])
+    }
+    // The sponsorship's one signature first: a forged grant costs one check, not a bundle's.
+    const signed = verifySponsorshipGrant(parsed.value)
+    if (!signed.ok) {
+      throw new ApiError(
+        403,
+        ApiErrorCode.BAD_SIGNATURE,
+        'a signature of the grant does not verify',
+        [...signed.error.path],
+      )
+    }
+    const result = unwrapOutcome(await serviceStub(c.env, address).sponsor(parsed.value))
+    return c.json({ service: address, ...result }, 201)
+  })
   .get('/:address/summary', async (c) => {
     configOf(c.env)
     const address = c.req.param('address')
@@ -153,5 +183,6 @@ export const services = new Hono<AppEnv>()
       descriptor: status.descriptor,
       descriptorCid: status.descriptorCid,
       chain: availability,
+      sponsorships: status.sponsorships,
     })
   })

@@ -20,9 +20,11 @@ import {
   fromHex,
   type MinaKeyPair,
   parseSettledLeaves,
+  signSponsorshipGrant,
   signVoucher,
   toHex,
   unwrap,
+  type Voucher,
 } from '../../protocol/index.ts'
 import { openIpfsNode } from '../ipfs/node.ts'
 import { advanceJob } from '../pipeline/advance-job.ts'
@@ -125,6 +127,40 @@ async function runPaidJob(jobs: bigint, user: PrivateKey = userKey): Promise<str
       sourceCommitment: 'c'.repeat(40),
       command: 'sh',
       args: ['-c', `echo job ${jobs}`],
+      artifacts: [],
+      cwd: dir,
+      createdAt: new Date().toISOString(),
+      voucher,
+    },
+    stdout: quiet,
+    stderr: quiet,
+  })
+  const state = await advanceJob(
+    {
+      spool,
+      helia,
+      runner,
+      report: { workerUrl: 'http://w.invalid', attempts: 1, fetch: acknowledge },
+    },
+    jobId,
+  )
+  expect(state.phase).toBe('queued')
+  return jobId
+}
+
+/** Runs a tiny job of `user` that carries a sponsor's pool voucher (as the Worker hands one out). */
+async function runSponsoredJob(user: string, voucher: Voucher): Promise<string> {
+  const jobId = randomBytes(16).toString('hex')
+  await startJob({
+    spool,
+    config: { intervalMs: 50, perf: 'off', cgroup: false },
+    meta: {
+      jobId,
+      service: service.toPublicKey().toBase58(),
+      user,
+      sourceCommitment: 'c'.repeat(40),
+      command: 'sh',
+      args: ['-c', 'echo sponsored'],
       artifacts: [],
       cwd: dir,
       createdAt: new Date().toISOString(),
@@ -283,4 +319,46 @@ describe('settlement through the contracts client', () => {
     expect(added).toEqual([2n * PRICE])
     expect(await readCredits(runnerAddress)).toBe(paidBefore + 2n * PRICE)
   }, 300_000)
+
+  it('a sponsor’s pool pays for two users’ jobs: claimed on the sponsor’s channel with its newest pool voucher', async () => {
+    // The pool key never holds an account or sends a transaction: it signs the grant, offline.
+    const sponsor = PrivateKey.random()
+    const sponsorAddress = sponsor.toPublicKey().toBase58()
+    const grant = signSponsorshipGrant(
+      {
+        v: 1,
+        service: service.toPublicKey().toBase58(),
+        sponsor: sponsorAddress,
+        jobsPerUserPerDay: 5,
+        endSlot: '100000',
+        cap: String(10n * PRICE),
+      },
+      { firstNonce: 1n, count: 4 },
+      sponsor.toBase58(),
+    )
+    // Anyone may fund the pool: here the first user deposits 3 jobs' worth for the sponsor's channel.
+    await deposit(payer, service.toPublicKey(), userKey, sponsor.toPublicKey(), 3n * PRICE)
+    const runnerAddress = PublicKey.fromBase58(runner.publicKey)
+    const paidBefore = await readCredits(runnerAddress)
+    const a = PrivateKey.random().toPublicKey().toBase58()
+    const b = PrivateKey.random().toPublicKey().toBase58()
+    const jobs = [
+      await runSponsoredJob(a, grant.vouchers[0]!),
+      await runSponsoredJob(b, grant.vouchers[1]!),
+    ]
+    const out = await settleQueued(spool, settler)
+    expect(out[0]).toMatchObject({ user: sponsorAddress, jobs: 2 })
+    expect(out.at(-1)).toMatchObject({ batches: 1, redeemed: String(2n * PRICE) })
+    expect(await readCredits(runnerAddress)).toBe(paidBefore + 2n * PRICE)
+    // The pool's tree holds both users' results, in the order they ran.
+    const e = await lastSettle()
+    const pool = { service: service.toPublicKey().toBase58(), user: sponsorAddress }
+    expect(e.resultsRoot.toBigInt()).toBe(resultsRoot(pool, await digestsOf(jobs)).toBigInt())
+    // The claim was at the newest pool voucher's nonce: the next job takes the next voucher.
+    const third = await runSponsoredJob(a, grant.vouchers[2]!)
+    const again = await settleQueued(spool, settler)
+    expect(again[0]).toMatchObject({ user: sponsorAddress, jobs: 1 })
+    expect(await readCredits(runnerAddress)).toBe(paidBefore + 3n * PRICE)
+    expect((await spool.state(third)).phase).toBe('settled')
+  }, 600_000)
 })

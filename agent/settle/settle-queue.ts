@@ -18,8 +18,24 @@ type Group = SettlementBatch & {
 }
 
 /**
- * Groups every queued (reported, unsettled) job by service and user, with the latest voucher and
- * the digests of the user's jobs settled before (in the leaf order they were settled in).
+ * The ledger channel that pays for a job: its voucher's signer. That is the job's user, or for a
+ * sponsored job the sponsor, whose pool voucher the Worker sent with the job (it is signed for the
+ * sponsor's channel and pays only this runner for committed results). A job without a voucher of
+ * its own is its user's.
+ */
+function channelOf(meta: { user: string; voucher?: unknown }): {
+  user: string
+  voucher: Voucher | undefined
+} {
+  const parsed = meta.voucher === undefined ? undefined : parseVoucher(meta.voucher)
+  const voucher = parsed?.ok ? parsed.value : undefined
+  return { user: voucher?.user ?? meta.user, voucher }
+}
+
+/**
+ * Groups every queued (reported, unsettled) job by service and paying channel (the user's, or a
+ * sponsor's pool), with the channel's latest voucher and the digests of the channel's jobs settled
+ * before (in the leaf order they were settled in).
  */
 export async function pendingBatches(
   spool: Spool,
@@ -36,21 +52,20 @@ export async function pendingBatches(
     // reached, the user's vouchers after that decision leave it out.
     if (state.notRun || state.notCharged) continue
     const meta = await spool.meta(id)
-    if (filter?.user && meta.user !== filter.user) continue
-    const key = `${meta.service}/${meta.user}`
+    const { user, voucher: v } = channelOf(meta)
+    if (filter?.user && user !== filter.user) continue
+    const key = `${meta.service}/${user}`
     if (state.phase === 'settled') {
       const list = settled.get(key) ?? []
       list.push({ digest: state.manifestDigest, index: state.resultIndex ?? Number.MAX_VALUE })
       settled.set(key, list)
       continue
     }
-    const voucher = meta.voucher === undefined ? undefined : parseVoucher(meta.voucher)
-    const v: Voucher | undefined = voucher?.ok ? voucher.value : undefined
     let g = groups.get(key)
     if (!g && v) {
       g = {
         service: meta.service,
-        user: meta.user,
+        user,
         voucher: v,
         jobs: [],
         settled: [],

@@ -35,6 +35,12 @@ import {
   voucherMessage,
 } from '../index.ts'
 import {
+  signSponsoredRequest,
+  signSponsorshipGrant,
+  sponsoredRequestMessage,
+  sponsorshipMessage,
+} from '../sponsorship.ts'
+import {
   descriptor,
   driverSpec,
   helloBytes,
@@ -68,6 +74,10 @@ const availabilityCases = [
   { note: 'retired', retired: true, deposit: '0', owed: '0' },
   { note: 'unsafe before retired', genuine: false, retired: true, currentSlot: '999' },
   { note: 'stale before health', currentSlot: '111', health: ['provider-quota'] },
+  { note: 'pool pays one more job', poolFundable: '10' },
+  { note: 'pool short by one', poolFundable: '9' },
+  { note: 'pool ended or its vouchers spent', poolFundable: '100', poolOpen: false },
+  { note: 'pool before the user', poolFundable: '0', deposit: '0', owed: '0' },
 ] as const
 
 /** A case's facts: the defaults (heartbeat at 100, now 105, allowed age 10, price 10) overridden. */
@@ -80,6 +90,8 @@ function availabilityFacts(c: (typeof availabilityCases)[number]) {
     health?: readonly ('provider-quota' | 'funding-exhausted')[]
     deposit?: string
     owed?: string
+    poolFundable?: string
+    poolOpen?: boolean
   }
   return {
     heartbeat: { lastHeartbeatSlot: BigInt(o.lastHeartbeatSlot ?? '100'), settledJobs: 0n },
@@ -91,6 +103,15 @@ function availabilityFacts(c: (typeof availabilityCases)[number]) {
     ...(o.deposit
       ? {
           funding: { deposit: BigInt(o.deposit), owed: BigInt(o.owed ?? '0'), pricePerJob: 10n },
+        }
+      : {}),
+    ...(o.poolFundable
+      ? {
+          pool: {
+            fundable: BigInt(o.poolFundable),
+            pricePerJob: 10n,
+            ...(o.poolOpen === undefined ? {} : { open: o.poolOpen }),
+          },
         }
       : {}),
   }
@@ -190,6 +211,24 @@ export async function computeVectors() {
   const withOutputs = { ...manifest, outputs }
   const withRan = { ...manifest, ran }
   const signedVoucher = signVoucher(voucher, keys.user.privateKey)
+  // The user's key sponsors here (the vectors have no sponsor key of their own): two pool vouchers.
+  const sponsorshipGrant = signSponsorshipGrant(
+    {
+      v: 1,
+      service: keys.service.publicKey,
+      sponsor: keys.user.publicKey,
+      jobsPerUserPerDay: 3,
+      endSlot: '200000',
+      cap: '30',
+    },
+    { firstNonce: 1n, count: 2 },
+    keys.user.privateKey,
+  )
+  const sponsored = signSponsoredRequest(
+    { v: 1, ...request, expiresAt: 1_893_456_000 },
+    keys.user.publicKey,
+    keys.user.privateKey,
+  )
   const leavesCid = settledLeavesCid(settledLeaves)
   const settle = settleMessage({
     service: keys.service.publicKey,
@@ -321,6 +360,20 @@ export async function computeVectors() {
         ...c,
         is: serviceAvailability(availabilityFacts(c)),
       })),
+    },
+    sponsorship: {
+      domains: {
+        sponsorship: String(domainTag('zkrunner/sponsorship/v1')),
+        sponsoredRequest: String(domainTag('zkrunner/sponsored-request/v1')),
+      },
+      grant: sponsorshipGrant,
+      message: dec(sponsorshipMessage(sponsorshipGrant.sponsorship)),
+      sponsoredRequest: {
+        submission: sponsored,
+        message: dec(
+          sponsoredRequestMessage({ ...sponsored.request, sponsor: sponsored.sponsored.sponsor }),
+        ),
+      },
     },
   }
 }

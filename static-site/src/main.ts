@@ -49,6 +49,12 @@ import type { LedgerOp } from './prover/messages.ts'
 import { createProver, type Prover } from './prover/prover-client.ts'
 import { buildSealedRequest, workerKeyHashOf } from './request.ts'
 import { parseSamples } from './samples.ts'
+import {
+  buildSealedSponsoredRequest,
+  poolSummary,
+  poolsOf,
+  signGrantWithWallet,
+} from './sponsorship.ts'
 import { channelView } from './views/channel.ts'
 import { h, messageOf, short } from './views/dom.ts'
 import { innerJobsTree } from './views/inner-jobs.ts'
@@ -431,8 +437,31 @@ function openService(app: App, s: MarketService): void {
     send: (action, reading, progress) =>
       sendLedgerOp(app, s.address, ledgerOpOf(action, reading, s.address, d), progress),
   })
+  // A sponsor's pool may pay instead of the user's deposit: no voucher is signed then, only the
+  // request (the Worker admits it within the pool and the user's daily allowance).
+  const pools = poolsOf(s.status).filter((p) => p.enabled)
+  const payWith = h(
+    'select',
+    { name: 'pay-with' },
+    h('option', { value: '' }, 'my deposit (sign a voucher)'),
+    ...pools.map((p) => h('option', { value: p.sponsor }, poolSummary(p))),
+  )
   const submit = async (values: ParameterValues) => {
     if (!app.wallet) throw new Error('connect a wallet first')
+    if (payWith.value) {
+      const frozen = s.chain?.workerKeyHash
+      const hash = await workerKeyHashOf(d.workerPublicKey, (f) => app.prover.poseidon(f))
+      if (frozen === undefined || hash !== frozen) {
+        throw new Error("the descriptor's Worker key is not the one the service contract froze")
+      }
+      const { envelope, binding } = await buildSealedSponsoredRequest(
+        { service: s.address, descriptor: d, values, sponsor: payWith.value },
+        app.wallet,
+      )
+      await app.worker.submit(envelope)
+      void watchJob(app, binding, d, jobBox)
+      return
+    }
     const user = app.wallet.publicKey
     // Never the Worker's bare `owed`: the user's own latest voucher (checked with their key for
     // this service), this page's record or the amount settled on chain, plus one price
@@ -542,13 +571,77 @@ function openService(app: App, s: MarketService): void {
     h('div', { class: 'controls' }, h('label', {}, 'Amount ', amount), depositButton),
     depositStatus,
     channel.el,
+    sponsorForm(app, s.address, price, s.currentSlot),
     h('h3', {}, 'Request a job'),
+    pools.length > 0
+      ? h('p', { class: 'controls', 'data-role': 'pay-with' }, h('label', {}, 'Pay with ', payWith))
+      : '',
     renderRequestForm(d, price, submit, driverSource(app)),
     amountBox,
     jobBox,
   )
   root.scrollIntoView({ block: 'start' })
   void channel.refresh()
+}
+
+/**
+ * "Sponsor this service": the wallet's own channel is the pool (fund it with the deposit above);
+ * the wallet signs the sponsorship and its pool vouchers here, and the page offers them to the
+ * Worker. No key leaves the wallet: the vouchers only pay this service's runner for results.
+ */
+function sponsorForm(app: App, service: string, price: bigint, currentSlot: bigint): HTMLElement {
+  const perDay = h('input', { type: 'number', min: 1, value: 3, name: 'jobs-per-day' })
+  const days = h('input', { type: 'number', min: 1, value: 30, name: 'days' })
+  const cap = h('input', { type: 'number', min: 1, value: Number(price) * 10, name: 'cap' })
+  const status = h('p', { 'aria-live': 'polite', 'data-role': 'sponsor-status' })
+  const button = h('button', { type: 'button', name: 'sponsor' }, 'Sign and offer the sponsorship')
+  button.addEventListener('click', async () => {
+    if (!app.wallet) {
+      status.textContent = 'connect a wallet first'
+      return
+    }
+    button.disabled = true
+    try {
+      // 480 slots a day (3-minute slots). Nonces from the clock, as the page's vouchers: above
+      // any voucher this wallet signed for its channel before.
+      const grant = await signGrantWithWallet(
+        {
+          service,
+          price,
+          jobsPerUserPerDay: Number(perDay.value),
+          endSlot: currentSlot + BigInt(days.value) * 480n,
+          cap: BigInt(cap.value),
+          firstNonce: BigInt(Date.now()),
+        },
+        app.wallet,
+      )
+      const offered = await app.worker.sponsor(service, grant)
+      status.textContent = `Sponsorship offered: ${offered.vouchers} pool vouchers.`
+    } catch (e) {
+      status.textContent = messageOf(e)
+    } finally {
+      button.disabled = false
+    }
+  })
+  return h(
+    'details',
+    { class: 'sponsor', 'data-role': 'sponsor' },
+    h('summary', {}, 'Sponsor this service'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Your channel is the pool: deposit into it above first. Users then run jobs free within the limits you sign; what is left comes back through the withdrawal.',
+    ),
+    h(
+      'div',
+      { class: 'controls' },
+      h('label', {}, 'Jobs per user per day ', perDay),
+      h('label', {}, 'Days ', days),
+      h('label', {}, 'Cap (credits) ', cap),
+      button,
+    ),
+    status,
+  )
 }
 
 /** The chain as the channel reader asks it: the node trusted for state, the archive checked. */

@@ -3,6 +3,7 @@ import {
   type NotChargedReason,
   type ResultReport,
   type ServiceDescriptor,
+  type SponsorshipGrant,
   type StatusQuery,
   statusQueryString,
 } from '../../protocol/index.ts'
@@ -168,6 +169,18 @@ export class WorkerClient {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(envelope),
+    })
+  }
+
+  /** Offers a sponsor's signed grant for a service (its pool must already pay one job). */
+  sponsor(
+    address: string,
+    grant: SponsorshipGrant,
+  ): Promise<{ sponsor: string; vouchers: number }> {
+    return this.#call(`v1/services/${encodeURIComponent(address)}/sponsorships`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(grant),
     })
   }
 

@@ -8,13 +8,21 @@ import {
   LedgerState,
   newRequestId,
   signVoucher,
+  verifySponsoredSubmission,
+  verifySponsorshipGrant,
   verifyVoucher,
 } from '../../protocol/index.ts'
 import { computeResultsRoot } from '../../verify/results-root.ts'
 import { PRIVATE_OPENING } from '../../verify/test-support/bundle-fixture.ts'
 import { isProverWorkerScript } from '../headers.ts'
 import { launchChromium } from './support/chromium.ts'
-import { buildPage, type Stack, startStack } from './support/stack.ts'
+import {
+  buildPage,
+  SPONSOR_RUN_DRY,
+  SPONSOR_WITH_JOBS,
+  type Stack,
+  startStack,
+} from './support/stack.ts'
 
 // The whole page in Debian's Chromium against loopback doubles that speak the real protocols:
 // a trustless gateway, the Worker's JSON API with HPKE, and Mina/archive GraphQL.
@@ -89,6 +97,16 @@ describe('the page in Chromium', () => {
     const good = page.locator(`tr[data-service="${stack.service.address}"]`)
     expect(await good.textContent()).toContain('5 credits')
     expect(await good.textContent()).toContain('Available')
+    // Its sponsors' pools: what each can still pay, or why it pays nothing.
+    const pools = good.locator('div.pool')
+    expect(await pools.count()).toBe(2)
+    expect(await pools.nth(0).textContent()).toContain(
+      `Sponsored by ${SPONSOR_WITH_JOBS.slice(0, 10)}…: 2 free jobs left (10 credits)`,
+    )
+    expect(await pools.nth(1).textContent()).toContain(
+      `Sponsored by ${SPONSOR_RUN_DRY.slice(0, 10)}…: pool off: funding-exhausted`,
+    )
+    expect(await pools.nth(1).getAttribute('class')).toContain('disabled')
     // A stranger's publish and retire of this service changed nothing: listed under its runner.
     expect(await good.locator(`code[title="${stack.service.runner.publicKey}"]`).count()).toBe(1)
     expect(await good.locator('a[href*="/-/commit/"]').getAttribute('href')).toContain(
@@ -736,6 +754,54 @@ describe('the page in Chromium', () => {
     expect(await afterRight.locator('[data-role="reveal-goal"]').count()).toBe(0)
     await afterRight.screenshot({ path: join(RESULTS, 'market-private-revealed.png') })
   }, 200_000)
+
+  it('runs a job on a sponsor’s pool: signs the request only, no voucher, and watches it complete', async () => {
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    // Only the pool that can pay is offered.
+    const payWith = page.locator('#service select[name="pay-with"]')
+    const offered = await payWith
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
+    expect(offered).toEqual(['', SPONSOR_WITH_JOBS])
+    await payWith.selectOption(SPONSOR_WITH_JOBS)
+    const paidBefore = stack.worker.received.length
+    const form = page.locator('form.request')
+    await form.locator('select[name="SUITE"]').selectOption('unit')
+    await form.locator('input[name="REPEAT"]').fill('1')
+    await form.locator('button[type="submit"]').click()
+    await expect.poll(() => stack.worker.sponsored.length, { timeout: 15_000 }).toBe(1)
+    const submission = stack.worker.sponsored[0]!
+    expect(submission.sponsored.sponsor).toBe(SPONSOR_WITH_JOBS)
+    expect(verifySponsoredSubmission(submission).ok).toBe(true)
+    expect(submission).not.toHaveProperty('voucher')
+    // No voucher was shown to confirm, none sealed.
+    expect(await page.locator('[data-role="voucher-confirm-button"]').count()).toBe(0)
+    expect(stack.worker.received).toHaveLength(paidBefore)
+    await page.locator('[data-role="job-status"][data-phase="done"]').waitFor({ timeout: 30_000 })
+  })
+
+  it('sponsors a service: the wallet signs the sponsorship and its pool vouchers, and offers them', async () => {
+    await page.locator(`tr[data-service="${stack.service.address}"] button`).click()
+    const form = page.locator('#service [data-role="sponsor"]')
+    await form.locator('summary').click()
+    await form.locator('input[name="jobs-per-day"]').fill('2')
+    await form.locator('input[name="cap"]').fill('15')
+    await form.locator('button[name="sponsor"]').click()
+    await expect
+      .poll(() => form.locator('[data-role="sponsor-status"]').textContent(), { timeout: 15_000 })
+      .toContain('Sponsorship offered: 3 pool vouchers')
+    const [grant] = stack.worker.grants
+    expect(verifySponsorshipGrant(grant!).ok).toBe(true)
+    expect(grant!.sponsorship).toMatchObject({
+      service: stack.service.address,
+      jobsPerUserPerDay: 2,
+      cap: '15',
+    })
+    // Every voucher is for the sponsor's own channel and the cap: 15 credits pay 3 jobs at 5.
+    expect(new Set(grant!.vouchers.map((v) => `${v.user}:${v.cumulativeAmount}`))).toEqual(
+      new Set([`${grant!.sponsorship.sponsor}:15`]),
+    )
+  })
 
   it('logged no errors in the page', () => {
     expect(consoleErrors.filter((e) => !e.includes('favicon'))).toEqual([])

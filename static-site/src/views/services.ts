@@ -7,6 +7,7 @@ import {
   type ServiceDescriptor,
 } from '../../../protocol/index.ts'
 import type { RevealState, ServiceOnChain } from '../../../verify/index.ts'
+import { poolSummary, poolsOf } from '../sponsorship.ts'
 import { groupVersions } from '../versions.ts'
 import type { WorkerServiceStatus } from '../worker-client.ts'
 import { h, short } from './dom.ts'
@@ -286,6 +287,10 @@ function row(
       'td',
       {},
       funding ? `deposit ${funding.deposit}, owed ${funding.owed}` : 'connect a wallet to see',
+      // A sponsor's pools: what each can still pay and the user's allowance (the Worker's figures).
+      ...poolsOf(s.status).map((p) =>
+        h('div', { class: `muted pool${p.enabled ? '' : ' disabled'}` }, poolSummary(p)),
+      ),
     ),
     h(
       'td',

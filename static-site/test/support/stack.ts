@@ -52,6 +52,11 @@ const TYPES: Record<string, string> = {
 }
 
 /** The local stack as the page test sees it: URLs, and handles on what the doubles received. */
+
+/** Sponsors of the sample service's pools, as the Worker double reports them. */
+export const SPONSOR_WITH_JOBS = generateMinaKeyPair().publicKey
+export const SPONSOR_RUN_DRY = generateMinaKeyPair().publicKey
+
 export interface Stack {
   pageUrl: string
   worker: WorkerDouble
@@ -211,11 +216,33 @@ export async function startStack(opts: {
               }
             : {}),
         },
+        // The sample service has two sponsors: one pool with jobs left, one run dry.
+        sponsorships:
+          s === service
+            ? [
+                {
+                  sponsor: SPONSOR_WITH_JOBS,
+                  enabled: true,
+                  jobsLeft: '2',
+                  pool: { deposit: '10', owed: '0', fundable: '10' },
+                  ...(user ? { allowance: { used: 1, left: 2 } } : {}),
+                },
+                {
+                  sponsor: SPONSOR_RUN_DRY,
+                  enabled: false,
+                  reason: 'funding-exhausted',
+                  jobsLeft: '0',
+                  pool: { deposit: '15', owed: '15', fundable: '0' },
+                },
+              ]
+            : [],
       }
     },
     complete: async (submission) => {
-      const { request, voucher } = submission
-      owed.set(`${request.service}:${request.user}`, BigInt(voucher.cumulativeAmount))
+      const { request } = submission
+      // A sponsored job owes nothing on the user's channel: the sponsor's pool pays.
+      if ('voucher' in submission)
+        owed.set(`${request.service}:${request.user}`, BigInt(submission.voucher.cumulativeAmount))
       // The job of whichever service was asked (the higher-order and the private one's too).
       const asked =
         [higherOrder, privateService].find((x) => x?.address === request.service) ?? service
@@ -227,7 +254,9 @@ export async function startStack(opts: {
         parameters,
       })
       completed.push({ jobId: request.requestId, bundleCid: bundle.cid.toString() })
-      if (opts.settledRoot && asked !== higherOrder) {
+      // A sponsored job would settle on its sponsor's pool channel: the double settles paid jobs.
+      if (opts.settledRoot && asked !== higherOrder && 'voucher' in submission) {
+        const { voucher } = submission
         const [ux, uOdd] = unwrap(publicKeyToFields(request.user))
         const channel = `${asked.address}:${request.user}`
         const digests = [...(leaves.get(channel) ?? []), manifestDigest(bundle.manifest)]

@@ -10,8 +10,14 @@ import {
   openJson,
   parseEnvelope,
   parseJobSubmission,
+  parseSponsoredSubmission,
+  parseSponsorshipGrant,
   type ResultManifest,
+  type SponsoredSubmission,
+  type SponsorshipGrant,
   toHex,
+  verifySponsoredSubmission,
+  verifySponsorshipGrant,
   verifyVoucher,
 } from '../../../protocol/index.ts'
 import {
@@ -33,6 +39,10 @@ export interface WorkerDouble extends RunningServer {
   keys: HpkeKeyPair
   /** Every envelope POSTed, with what it opened to. */
   received: { envelope: Envelope; submission: JobSubmission }[]
+  /** Sponsored submissions (the user's signature, no voucher), apart from the paid ones. */
+  sponsored: SponsoredSubmission[]
+  /** Sponsors' grants offered, each verified. */
+  grants: SponsorshipGrant[]
   /**
    * Set to play a dishonest Worker: the next job to complete reports this result (say, another
    * user's genuine job) instead of its own, under its own job id.
@@ -43,7 +53,7 @@ export interface WorkerDouble extends RunningServer {
 }
 
 interface Job {
-  submission: JobSubmission
+  submission: JobSubmission | SponsoredSubmission
   polls: number
   result: DoubleResult | null
   createdAt: string
@@ -55,10 +65,12 @@ interface Job {
  */
 export async function startWorkerDouble(opts: {
   status: (address: string, user: string | null) => unknown
-  complete: (submission: JobSubmission) => Promise<DoubleResult>
+  complete: (submission: JobSubmission | SponsoredSubmission) => Promise<DoubleResult>
 }): Promise<WorkerDouble> {
   const keys = await generateHpkeKeyPair()
   const received: WorkerDouble['received'] = []
+  const sponsored: SponsoredSubmission[] = []
+  const grants: SponsorshipGrant[] = []
   const jobs = new Map<string, Job>()
   const send = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { ...CROSS_ORIGIN_HEADERS, 'content-type': 'application/json' })
@@ -92,6 +104,22 @@ export async function startWorkerDouble(opts: {
         send(res, 200, opts.status(decodeURIComponent(service[1]!), url.searchParams.get('user')))
         return
       }
+      const grantPath = /^\/v1\/services\/([^/]+)\/sponsorships$/.exec(url.pathname)
+      if (req.method === 'POST' && grantPath) {
+        const chunks: Buffer[] = []
+        for await (const c of req) chunks.push(c as Buffer)
+        const g = parseSponsorshipGrant(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        if (!g.ok) return refuse(res, 400, 'invalid_body', g.error.message)
+        if (!verifySponsorshipGrant(g.value).ok)
+          return refuse(res, 403, 'bad_signature', 'a signature of the grant does not verify')
+        grants.push(g.value)
+        send(res, 201, {
+          service: grantPath[1],
+          sponsor: g.value.sponsorship.sponsor,
+          vouchers: g.value.vouchers.length,
+        })
+        return
+      }
       if (req.method === 'POST' && url.pathname === '/v1/jobs') {
         const chunks: Buffer[] = []
         for await (const c of req) chunks.push(c as Buffer)
@@ -99,6 +127,31 @@ export async function startWorkerDouble(opts: {
         if (!envelope.ok) return refuse(res, 400, 'bad_envelope', envelope.error.message)
         const opened = await openJson([keys], envelope.value, JOB_REQUEST_INFO)
         if (!opened.ok) return refuse(res, 400, 'decrypt_failed', opened.error.message)
+        if (
+          typeof opened.value === 'object' &&
+          opened.value !== null &&
+          'sponsored' in opened.value
+        ) {
+          const s = parseSponsoredSubmission(opened.value)
+          if (!s.ok) return refuse(res, 400, 'invalid_body', s.error.message)
+          if (!verifySponsoredSubmission(s.value).ok)
+            return refuse(
+              res,
+              403,
+              'bad_signature',
+              'the sponsored request signature does not verify',
+            )
+          const id = s.value.request.requestId
+          sponsored.push(s.value)
+          jobs.set(id, {
+            submission: s.value,
+            polls: 0,
+            result: null,
+            createdAt: new Date().toISOString(),
+          })
+          send(res, 202, { jobId: id, status: 'triggered', pipelineId: 4242 })
+          return
+        }
         const parsed = parseJobSubmission(opened.value)
         if (!parsed.ok) return refuse(res, 400, 'invalid_body', parsed.error.message)
         if (!verifyVoucher(parsed.value.voucher).ok) {
@@ -179,6 +232,8 @@ export async function startWorkerDouble(opts: {
     ...(await listen(server)),
     keys,
     received,
+    sponsored,
+    grants,
     handBack: null,
     pipelineUrl: 'http://127.0.0.1:1/zkrunner/demo/-/pipelines/4242',
   }
