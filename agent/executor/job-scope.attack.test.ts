@@ -113,7 +113,8 @@ describe.skipIf(jobUser === undefined)(
       const cleanup = await executor(['cleanup'], first)
       expect(cleanup.code, cleanup.stderr).toBe(0)
       expect(running(pid)).toBe(false)
-      expect((await executor(['prepare'], second)).code).toBe(0)
+      const again = await executor(['prepare'], second)
+      expect(again.code, again.stderr).toBe(0)
       expect((await executor(['cleanup'], second)).code).toBe(0)
     })
 

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, watch } from 'node:fs'
 import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import type { Socket } from 'node:net'
 import { join, relative } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { userHasProcesses } from './user-processes.ts'
 
@@ -140,6 +141,25 @@ function busy(user: ScopeUser, why: string): AgentError {
 }
 
 /**
+ * The kernel's count of the user's processes beyond `allowed`, given a moment to settle: a process
+ * just killed (the previous job's end) still counts until the kernel has torn it down and its
+ * parent, init for a setsid'd leftover, has reaped it, which /proc no longer shows. One that keeps
+ * hopping from pid to pid is still counted after the wait, and refused.
+ */
+async function countedAfterSettling(
+  user: ScopeUser,
+  allowed: () => number = () => 0,
+): Promise<boolean> {
+  for (let i = 0; ; i++) {
+    if (!(await userHasProcesses(user, allowed()))) return false
+    if (i >= SETTLE_TRIES) return true
+    await delay(SETTLE_GAP_MS)
+  }
+}
+const SETTLE_TRIES = 10
+const SETTLE_GAP_MS = 200
+
+/**
  * Claims the job user for the job `key` and opens its scope. Refused (JOB_USER_BUSY) while any
  * process of another job of that user is running, so no job starts beside another job's code or
  * its leftovers. Another job's scope that holds nothing is cleared: left by a job that ended
@@ -159,7 +179,7 @@ export async function openJobScope(
     const running = processesOf(user.uid)
     if (running.length > 0) throw busy(user, `pids ${running.slice(0, 5).join(' ')}`)
     // The kernel's count: a process hopping from pid to pid is never listed, always counted.
-    if (await userHasProcesses(user)) throw busy(user, UNLISTED)
+    if (await countedAfterSettling(user)) throw busy(user, UNLISTED)
     return userScope(user)
   }
   const dir = userDir(root, user)
@@ -177,7 +197,8 @@ export async function openJobScope(
   if (outside.length > 0) throw busy(user, `pids ${outside.slice(0, 5).join(' ')}`)
   // And by the kernel's count, which a process hopping from pid to pid cannot hide from: the
   // user has no process beyond those of this job's own scope (none when it is new).
-  if (await userHasProcesses(user, userProcsInTree(mine, user.uid))) throw busy(user, UNLISTED)
+  if (await countedAfterSettling(user, () => userProcsInTree(mine, user.uid)))
+    throw busy(user, UNLISTED)
   await mkdir(mine).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e
     if (opts.fresh) throw busy(user, `job ${key} has a scope already: another job of that id`)
