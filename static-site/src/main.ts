@@ -237,7 +237,13 @@ async function loadMarket(app: App): Promise<MarketService[]> {
         currentSlot,
         listedAt: entry.height,
         disabledReason,
-        unsafe: unsafe ? { code: unsafe.code, reason: unsafe.reason } : null,
+        unsafe: unsafe
+          ? {
+              code: unsafe.code,
+              reason: unsafe.reason,
+              ...(verdict?.genuine ? { genuineLedger: true } : {}),
+            }
+          : null,
       }
     }),
   )
@@ -368,15 +374,33 @@ function driverSource(app: App): DriverSource {
   }
 }
 
+/** The wallet's channel in a service's ledger, read from the chain, with its ledger actions. */
+function userChannel(app: App, service: string, d: ServiceDescriptor) {
+  return channelView({
+    read: async () => {
+      if (!app.wallet) throw new Error('connect a wallet to see your channel')
+      return readChannel(channelSources(app), service, app.wallet.publicKey)
+    },
+    send: (action, reading, progress) =>
+      sendLedgerOp(app, service, ledgerOpOf(action, reading, service, d), progress),
+  })
+}
+
 function openService(app: App, s: MarketService): void {
   const root = $('service')
   const d = s.descriptor
   if (s.unsafe) {
-    // No deposit and no request: the service key could take what is paid in.
+    // No deposit and no request: the service key could take what is paid in. A genuine ledger
+    // whose money does not add up (or cannot be checked now) still holds the user's channel:
+    // withdrawing and pulling a refund stay open, first come, first served.
+    const unsafe = s.unsafe
+    const channel = unsafe.genuineLedger && d ? userChannel(app, s.address, d) : null
     root.replaceChildren(
-      h('p', { class: 'badge bad', role: 'alert' }, `Unsafe: ${s.unsafe.reason}`),
-      h('p', { class: 'muted' }, `(${s.unsafe.code}) ${s.address}`),
+      h('p', { class: 'badge bad', role: 'alert' }, `Unsafe: ${unsafe.reason}`),
+      h('p', { class: 'muted' }, `(${unsafe.code}) ${s.address}`),
+      channel ? channel.el : '',
     )
+    if (channel) void channel.refresh()
     return
   }
   if (!d || !s.chain) {
@@ -429,14 +453,7 @@ function openService(app: App, s: MarketService): void {
       depositButton.disabled = upgradeBlock !== null
     }
   })
-  const channel = channelView({
-    read: async () => {
-      if (!app.wallet) throw new Error('connect a wallet to see your channel')
-      return readChannel(channelSources(app), s.address, app.wallet.publicKey)
-    },
-    send: (action, reading, progress) =>
-      sendLedgerOp(app, s.address, ledgerOpOf(action, reading, s.address, d), progress),
-  })
+  const channel = userChannel(app, s.address, d)
   // A sponsor's pool may pay instead of the user's deposit: no voucher is signed then, only the
   // request (the Worker admits it within the pool and the user's daily allowance).
   const pools = poolsOf(s.status).filter((p) => p.enabled)

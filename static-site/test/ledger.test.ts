@@ -154,6 +154,11 @@ describe('the page’s ledger flows in Chromium, against the local chain', () =>
       )
       expect(await page.locator('[data-role="channel-paid"]').count()).toBe(0)
       expect(await page.locator('[data-action]').count()).toBe(0)
+      // The same archive cannot vouch for the escrow either: no deposit or request is offered,
+      // while the channel (and its withdrawal, once readable) stays in reach.
+      expect(await page.locator('#service [role="alert"]').textContent()).toContain('Unsafe')
+      expect(await page.locator('#service').textContent()).toContain('SOLVENCY_UNCHECKED')
+      expect(await page.locator('form.request').count()).toBe(0)
     } finally {
       stack.setArchiveLie(false)
     }

@@ -31,7 +31,15 @@ export interface MarketService {
   /** Why the service cannot take a job from this user, or null when it can. */
   disabledReason: string | null
   /** Set when the service is not a genuine, frozen zkrunner service: no deposit is offered. */
-  unsafe: { code: string; reason: string } | null
+  unsafe: {
+    code: string
+    reason: string
+    /**
+     * Set when the contracts are genuine and only the ledger's money fails the check (or cannot be
+     * read): the channel's withdrawal and refund are real, and a user must still reach them.
+     */
+    genuineLedger?: boolean
+  } | null
 }
 
 /** A sentence for each reason code: the protocol rule's (every one, a test checks) and the page's own. */
