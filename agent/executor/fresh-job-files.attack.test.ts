@@ -34,12 +34,13 @@ afterAll(async () => {
 async function executor(
   args: string[],
   jobId: number,
+  builds = join(base, 'builds'),
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const { ZKRUNNER_RUNNER_KEY: _k, ...rest } = process.env
   const env = {
     ...rest,
     ZKRUNNER_DATA_DIR: join(base, 'data'),
-    ZKRUNNER_BUILDS_DIR: join(base, 'builds'),
+    ZKRUNNER_BUILDS_DIR: builds,
     ZKRUNNER_WORKER_URL: 'http://127.0.0.1:9',
     ZKRUNNER_METRICS_LISTEN: '',
     ZKRUNNER_JOB_USER: jobUser!.name,
@@ -47,8 +48,8 @@ async function executor(
     SYSTEM_FAILURE_EXIT_CODE: '38',
     // Plain CI jobs of the same runner, in the build directory GitLab Runner reuses.
     CUSTOM_ENV_CI_JOB_ID: String(jobId),
-    CUSTOM_ENV_CI_BUILDS_DIR: join(base, 'builds'),
-    CUSTOM_ENV_CI_PROJECT_DIR: join(base, 'builds', 'glrt-x', '0', 'group', 'project'),
+    CUSTOM_ENV_CI_BUILDS_DIR: builds,
+    CUSTOM_ENV_CI_PROJECT_DIR: join(builds, 'glrt-x', '0', 'group', 'project'),
   }
   try {
     const r = await execFileP(NODE, [...CLI, 'executor', ...args], { env, cwd: base })
@@ -116,6 +117,35 @@ describe.skipIf(jobUser === undefined)(
       expect(outB).toContain('writable')
       expect(existsSync(planted)).toBe(false)
       expect(existsSync(plantedDir)).toBe(false)
+    })
+  },
+)
+
+describe.skipIf(!jobUser)(
+  'GitLab executor as the job user: the builds dir and foreign leftovers',
+  () => {
+    it('a builds dir in /tmp itself (as the local stack has it) is kept, and a leftover holding root files does not stop the next job', async () => {
+      const builds = await mkdtemp(join(tmpdir(), 'zkrunner-fresh-builds-'))
+      const stale = await mkdtemp(join(tmpdir(), 'zkrunner-fresh-stale-'))
+      try {
+        // An old runner's builds dir the job user owns, with a directory root made inside it.
+        await mkdir(join(stale, 'scripts-1'))
+        await writeFile(join(stale, 'scripts-1', 'script'), 'echo old\n')
+        await execFileP('chown', [String(jobUser!.uid), stale])
+        const prepared = await executor(['prepare'], 9100, builds)
+        expect(prepared.code, prepared.stderr).toBe(0)
+        expect(existsSync(builds)).toBe(true)
+        expect(prepared.stderr).toContain('holding files of another owner')
+        expect((await executor(['cleanup'], 9100, builds)).code).toBe(0)
+        // And again: the next job starts too.
+        const again = await executor(['prepare'], 9101, builds)
+        expect(again.code, again.stderr).toBe(0)
+        expect(existsSync(builds)).toBe(true)
+        expect((await executor(['cleanup'], 9101, builds)).code).toBe(0)
+      } finally {
+        await rm(builds, { recursive: true, force: true })
+        await rm(stale, { recursive: true, force: true })
+      }
     })
   },
 )

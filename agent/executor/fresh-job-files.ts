@@ -29,7 +29,7 @@ const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm']
  *   inside it) goes with it: another project's job could have written it.
  * - The user's own entries in /tmp, /var/tmp and /dev/shm, and the contents of its passwd home
  *   when that is its own directory, are removed as the user: only what a job could have removed
- *   itself. One it could not remove fails the job (a system failure) rather than carry over.
+ *   itself (anything a job wrote). The builds dir is never among them, wherever it is.
  */
 export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<void> {
   // Emptied as root: a builds dir that is a system directory (`/`, `/home`, `/var`) is a mistake
@@ -48,19 +48,26 @@ export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<v
   }
   const theirs = SHARED_TEMP.filter((d) => ownedBy(d, 0))
   const passwdHome = ownedBy(user.home, user.uid) && user.home !== '/' ? [user.home] : []
-  const targets = [
-    ...theirs.flatMap((d) => entriesOf(d, user.uid)),
-    ...passwdHome.flatMap(allEntries),
-  ]
+  // The builds dir itself (the job user owns it, and it may sit in /tmp) is what this job runs in:
+  // emptied above, never removed.
+  const builds = resolve(buildsDir)
+  const notBuilds = (p: string) => p !== builds && !builds.startsWith(`${p}/`)
+  const swept = () =>
+    [...theirs.flatMap((d) => entriesOf(d, user.uid)), ...passwdHome.flatMap(allEntries)].filter(
+      notBuilds,
+    )
+  const targets = swept()
   if (targets.length === 0) return
   // Read-only directories of its own are made writable first (a job could make one to keep it).
   await asUser(user, ['chmod', '-R', 'u+rwX', '--', ...targets])
   await asUser(user, ['rm', '-rf', '--', ...targets])
-  const left = [...theirs.flatMap((d) => entriesOf(d, user.uid)), ...passwdHome.flatMap(allEntries)]
+  // Whatever a job wrote as the user, the user can remove: what is left holds files of another
+  // owner (a directory root made inside one of the user's, e.g. an old runner's scripts), which no
+  // job wrote. Said, not fatal: failing every later job on it would stop the runner for good.
+  const left = swept()
   if (left.length > 0)
-    throw new AgentError(
-      AgentErrorCode.JOB_USER_BUSY,
-      `files an earlier job of ${user.name} left could not be removed: ${left.slice(0, 5).join(' ')}`,
+    process.stderr.write(
+      `zkrunner: kept ${left.length} entr${left.length === 1 ? 'y' : 'ies'} of ${user.name} holding files of another owner: ${left.slice(0, 5).join(' ')}\n`,
     )
 }
 
