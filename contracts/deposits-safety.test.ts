@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   CHANNELS_MAP_HEIGHT,
   checkGenuineService,
+  EMPTY_ACTION_STATE,
   FROZEN_LEDGER_PERMISSIONS,
   FROZEN_SERVICE_PERMISSIONS,
   FROZEN_VAULT_PERMISSIONS,
@@ -335,6 +336,24 @@ describe('a ledger whose money does not add up is refused', () => {
       )
     })
     expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 500n, escrow: 505n })
+  })
+
+  it('recognises the stack of pending actions a batch leaves when more landed than it takes', async () => {
+    const s = await chain.deployService({ timelock: Number(WITHDRAW_TIMELOCK_BOUNDS.min) })
+    const [alice, bob] = chain.users as [PrivateKey, PrivateKey]
+    // 18 deposits, one account update each: more than a batch's 16 actions.
+    for (let i = 0; i < 18; i++) {
+      const from = i % 2 === 0 ? alice : bob
+      await client.deposit(chain.payer, s.address, from, from.toPublicKey(), 10n)
+    }
+    const body = await client.nextBatchBody(s.ledger, s.runnerKey.toPublicKey())
+    if (!body) throw new Error('no batch to send')
+    await send([], body)
+    // The batch took 16 and left the other two on its stack (o1js BatchReducer).
+    expect(new ChannelLedger(s.ledger).actionStack.get().toBigInt()).not.toBe(EMPTY_ACTION_STATE)
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 180n, escrow: 180n })
+    await client.processBatches(chain.payer, s.address, s.runnerKey.toPublicKey())
+    expect(await solvency(s.ledger)).toEqual({ solvent: true, owed: 180n, escrow: 180n })
   })
 
   it('refuses a channels map written before the freeze, which pays an accomplice a refund', async () => {

@@ -225,6 +225,12 @@ export const UnsafeServiceCode = {
    * actions paid: a counter set before the freeze (the runner could redeem credits nobody paid).
    */
   LEDGER_COUNTERS_DIFFER: 'LEDGER_COUNTERS_DIFFER',
+  /**
+   * The ledger's processed action state, or its BatchReducer stack of pending action lists, is
+   * not one its landed actions give: written before the freeze, so that a batch would apply
+   * actions nobody dispatched (a refund for an accomplice paid from others' deposits).
+   */
+  ACTIONS_FORGED: 'ACTIONS_FORGED',
   /** The ledger accounts were read at another address than the one the service froze. */
   LEDGER_NOT_BOUND: 'LEDGER_NOT_BOUND',
   /** No zkApp at the ledger address. */

@@ -128,6 +128,7 @@ export {
   RanCommitSchema,
 } from './job-variables.ts'
 export {
+  actionListHash,
   EMPTY_ACTION_STATE,
   foldLedgerActions,
   foldLedgerActionsOnto,
@@ -148,6 +149,7 @@ export {
   parseLedgerActions,
   parseLedgerActionsMarked,
   parseLedgerHead,
+  pushListHash,
   readLedgerBook,
   readLedgerBookFrom,
   walkLedgerActions,

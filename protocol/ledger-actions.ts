@@ -65,8 +65,8 @@ const SEQ_EVENTS_PREFIX = 'MinaZkappSeqEvents**'
 export const EMPTY_ACTION_STATE =
   25079927036070901246064867767436987657692091363973573142121686150614948079097n
 
-/** The action state after one account update dispatched `actions` (in dispatch order). */
-export function nextActionState(state: bigint, actions: readonly (readonly bigint[])[]): bigint {
+/** The hash of the actions one account update dispatched (in dispatch order), as a list. */
+export function actionListHash(actions: readonly (readonly bigint[])[]): bigint {
   let list = poseidonSalt('MinaZkappActionsEmpty')[0]
   for (let i = actions.length - 1; i >= 0; i--) {
     list = poseidonHashWithPrefix(SEQ_EVENTS_PREFIX, [
@@ -74,7 +74,20 @@ export function nextActionState(state: bigint, actions: readonly (readonly bigin
       poseidonHashWithPrefix(EVENT_PREFIX, actions[i]!),
     ])
   }
-  return poseidonHashWithPrefix(SEQ_EVENTS_PREFIX, [state, list])
+  return list
+}
+
+/**
+ * Extends a hash chain by one list hash: the account's action state after an account update
+ * (`state`, `actionListHash`), and equally o1js BatchReducer's stack of pending lists
+ * (MerkleActionHashes pushes with the same prefix, from the same empty state).
+ */
+export const pushListHash = (state: bigint, list: bigint): bigint =>
+  poseidonHashWithPrefix(SEQ_EVENTS_PREFIX, [state, list])
+
+/** The action state after one account update dispatched `actions` (in dispatch order). */
+export function nextActionState(state: bigint, actions: readonly (readonly bigint[])[]): bigint {
+  return pushListHash(state, actionListHash(actions))
 }
 
 /**
@@ -146,6 +159,10 @@ export interface ActionWalk {
   done: boolean
   /** How many of `actions` lead to `mark` (0 when `mark` is the start), null if never passed. */
   markedAt: number | null
+  /** The list hash of each account update walked, in order (actionListHash). */
+  lists: bigint[]
+  /** How many of `lists` lead to `mark`, null if never passed. */
+  listsMarkedAt: number | null
 }
 
 /**
@@ -166,11 +183,14 @@ export function walkLedgerActions(
   if (!Array.isArray(blocks))
     throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'no list of actions')
   const out: bigint[][] = []
+  const lists: bigint[] = []
   let state = from
   let markedAt: number | null = options.mark === from ? 0 : null
+  let listsMarkedAt: number | null = markedAt
   for (const [b, block] of blocks.entries()) {
     // Blocks left past the limit: not done (the next read lists from `state`).
-    if (out.length >= limit) return { actions: out, state, done: false, markedAt }
+    if (out.length >= limit)
+      return { actions: out, state, done: false, markedAt, lists, listsMarkedAt }
     if (!isRecord(block) || !Array.isArray(block.actionData))
       throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'a block without actions')
     const items = block.actionData.map((item: unknown, i: number) => {
@@ -195,10 +215,15 @@ export function walkLedgerActions(
     let key: string | null = null
     const flush = () => {
       if (group.length === 0) return
-      state = nextActionState(state, group)
+      const list = actionListHash(group)
+      state = pushListHash(state, list)
+      lists.push(list)
       out.push(...group)
       group = []
-      if (markedAt === null && state === options.mark) markedAt = out.length
+      if (markedAt === null && state === options.mark) {
+        markedAt = out.length
+        listsMarkedAt = lists.length
+      }
     }
     for (const item of items) {
       // A failed transaction dispatched nothing, whatever the archive lists for it.
@@ -215,7 +240,7 @@ export function walkLedgerActions(
     }
     flush()
   }
-  return { actions: out, state, done: true, markedAt }
+  return { actions: out, state, done: true, markedAt, lists, listsMarkedAt }
 }
 
 /** Refuses an answer listing more than `max` actions before any hashing (a huge answer costs no work). */
@@ -266,7 +291,7 @@ export function parseLedgerActionsMarked(
   data: unknown,
   end: bigint,
   options: { from?: bigint; max?: number; fields?: number; mark?: bigint } = {},
-): { actions: bigint[][]; markedAt: number | null } {
+): { actions: bigint[][]; markedAt: number | null; lists: bigint[]; listsMarkedAt: number | null } {
   countActions(data, options.max ?? MAX_LEDGER_ACTIONS)
   const walk = walkLedgerActions(data, {
     from: options.from ?? EMPTY_ACTION_STATE,
@@ -274,7 +299,12 @@ export function parseLedgerActionsMarked(
     ...(options.mark === undefined ? {} : { mark: options.mark }),
   })
   if (walk.state !== end) throw mismatch()
-  return { actions: walk.actions, markedAt: walk.markedAt }
+  return {
+    actions: walk.actions,
+    markedAt: walk.markedAt,
+    lists: walk.lists,
+    listsMarkedAt: walk.listsMarkedAt,
+  }
 }
 
 /** What a ledger's actions say: every channel, and what the runner was paid by them. */

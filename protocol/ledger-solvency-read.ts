@@ -7,7 +7,7 @@ import {
   LedgerReadErrorCode,
   type LedgerSources,
   ledgerActionsQuery,
-  parseLedgerActions,
+  parseLedgerActionsMarked,
 } from './ledger-actions.ts'
 import {
   checkLedgerSolvency,
@@ -79,25 +79,31 @@ export async function readLedgerSolvencyInputs(
   const terms = decodeTerms(ledgerState[LedgerState.terms] ?? 0n)
   const landedAt = BigInt(l.actionState[0]!)
   const processedAt = ledgerState[LedgerState.actionState] ?? EMPTY_ACTION_STATE
-  const actionsUpTo = async (end: bigint) =>
-    end === EMPTY_ACTION_STATE
-      ? []
-      : parseLedgerActions(
-          await ask(sources.archive, ledgerActionsQuery(ledger, end)),
-          end,
-          EMPTY_ACTION_STATE,
-          options.max,
+  // One read of every landed action, checked against the node's action state, marking where the
+  // chain passes the processed state (if it does: batches only ever reach states on it).
+  const walk =
+    landedAt === EMPTY_ACTION_STATE
+      ? {
+          actions: [] as bigint[][],
+          markedAt: processedAt === EMPTY_ACTION_STATE ? 0 : null,
+          lists: [] as bigint[],
+          listsMarkedAt: processedAt === EMPTY_ACTION_STATE ? 0 : null,
+        }
+      : parseLedgerActionsMarked(
+          await ask(sources.archive, ledgerActionsQuery(ledger, landedAt)),
+          landedAt,
+          { mark: processedAt, ...(options.max === undefined ? {} : { max: options.max }) },
         )
-  const processedActions = await actionsUpTo(processedAt)
-  const landedActions = landedAt === processedAt ? processedActions : await actionsUpTo(landedAt)
-  const processed = foldLedgerActions(processedActions, terms, processedAt)
-  const landed = foldLedgerActions(landedActions, terms, landedAt)
+  const processed = foldLedgerActions(walk.actions.slice(0, walk.markedAt ?? 0), terms, processedAt)
+  const landed = foldLedgerActions(walk.actions, terms, landedAt)
+  const pendingLists = walk.listsMarkedAt === null ? null : walk.lists.slice(walk.listsMarkedAt)
   return {
     ledgerState,
     vaultState: v?.zkappState ? v.zkappState.map((f) => BigInt(f)) : null,
     vaultBalance: v ? BigInt(v.balance.total) : 0n,
     processed,
     landed,
+    pendingLists,
     receipts: await readReceipts(sources, ledger, processed.book),
   }
 }

@@ -1,11 +1,22 @@
-import { Field, IndexedMerkleMap } from 'o1js'
+import { Field, IndexedMerkleMap, MerkleList, Poseidon } from 'o1js'
 import { describe, expect, it } from 'vitest'
 import { LedgerState, LedgerVaultState } from './chain-layout.ts'
 import { channelsRootOf, indexedMapRoot } from './channels-root.ts'
 import { UnsafeServiceCode } from './genuine-service.ts'
-import { EMPTY_ACTION_STATE, foldLedgerActions } from './ledger-actions.ts'
+import {
+  actionListHash,
+  EMPTY_ACTION_STATE,
+  foldLedgerActions,
+  LedgerReadError,
+  nextActionState,
+} from './ledger-actions.ts'
 import { ActionKind } from './ledger-book.ts'
-import { checkLedgerSolvency, type LedgerSolvencyInputs } from './ledger-solvency.ts'
+import {
+  checkLedgerSolvency,
+  isPendingStack,
+  type LedgerSolvencyInputs,
+  MAX_CHECKED_STACK_LISTS,
+} from './ledger-solvency.ts'
 import { publicKeyToFields } from './mina-key.ts'
 
 // The solvency rule over plain figures: each case a ledger whose actions, state and escrow a
@@ -14,6 +25,7 @@ import { publicKeyToFields } from './mina-key.ts'
 
 const A = 'B62qnd1W3pcLTpEj6ecoVpco8uHaPHRpJHHiQTMS4abk2u2jWwc9Trc'
 const B = 'B62qkmSLJVkBYf82Ja5Nrx6N2AvWUEbf7dRfy1Wmh3SjvHwpT5UBstJ'
+const X = 'B62qqEc9dEctNXNTmwoJfUxdd42F9CFzPPtGWnu1fLaokR3x53jNFWj' // an accomplice
 const terms = { pricePerJob: 10n, withdrawTimelockSlots: 50n }
 
 const act = (
@@ -58,6 +70,7 @@ function ledger(o: {
   for (const u of processed.book.users()) refunded += processed.book.get(u).refunded
   const state = Array<bigint>(8).fill(0n)
   state[LedgerState.actionState] = 1n
+  state[LedgerState.actionStack] = EMPTY_ACTION_STATE
   state[LedgerState.channelsRoot] = channelsRootOf(processed.book)!
   state[LedgerState.runnerPaid] = processed.runnerPaid
   state[LedgerState.refunded] = refunded
@@ -71,6 +84,8 @@ function ledger(o: {
     vaultBalance: o.balance,
     processed,
     landed,
+    // Each pending action its own account update.
+    pendingLists: (o.pending ?? []).map((a) => actionListHash([a])),
     receipts: new Map(o.receipts ?? []),
   }
 }
@@ -164,6 +179,69 @@ describe('ledger solvency', () => {
     expect(() =>
       checkLedgerSolvency(ledger({ balance: 0n, state: { actionState: EMPTY_ACTION_STATE } })),
     ).toThrow(RangeError)
+  })
+})
+
+describe('a ledger’s actions as batches reached them (ACTIONS_FORGED)', () => {
+  // o1js BatchReducer's stack of pending action lists (MerkleActionHashes): pushed newest first
+  // with the action state's own prefix, from the empty action state; processBatch pops the oldest.
+  const O1jsStack = MerkleList.create(
+    Field,
+    (hash, list) => Poseidon.hashWithPrefix('MinaZkappSeqEvents**', [hash, list]),
+    Field(EMPTY_ACTION_STATE),
+  )
+  const o1jsStackOf = (lists: bigint[]) => {
+    const stack = O1jsStack.empty()
+    for (const l of [...lists].reverse()) stack.push(Field(l))
+    return stack.hash.toBigInt()
+  }
+  const pending = [deposit(A, 40n), deposit(B, 5n), settle(A, 10n, 1n, 1n), deposit(A, 1n)]
+  const lists = pending.map((a) => actionListHash([a]))
+  const withStack = (stack: bigint, o: Partial<LedgerSolvencyInputs> = {}) => {
+    const inputs = ledger({ processed: [deposit(A, 60n)], pending, balance: 200n })
+    const state = [...inputs.ledgerState]
+    state[LedgerState.actionStack] = stack
+    return { ...inputs, ledgerState: state, ...o }
+  }
+
+  it('accepts the empty stack and any stack of the lists landed after the processed state (as o1js builds it)', () => {
+    expect(code(withStack(EMPTY_ACTION_STATE))).toBe('solvent')
+    // Built at each later landed state, then popped from the oldest end (what a batch leaves).
+    for (let built = 1; built <= lists.length; built++)
+      for (let popped = 0; popped < built; popped++)
+        expect(isPendingStack(o1jsStackOf(lists.slice(popped, built)), lists.slice(popped))).toBe(
+          true,
+        )
+    expect(code(withStack(o1jsStackOf(lists.slice(0, 3))))).toBe('solvent')
+  })
+
+  it('refuses a stack of actions nobody dispatched, and a processed state the landed chain never passes', () => {
+    // The attack: the key holder wrote a stack [deposit(X, 2000), request, withdraw] before the
+    // freeze; a batch with useOnchainStack would pop it and refund X from others' deposits.
+    const forged = [deposit(X, 2_000n)].map((a) => actionListHash([a]))
+    expect(code(withStack(o1jsStackOf(forged)))).toBe(UnsafeServiceCode.ACTIONS_FORGED)
+    // Real lists in another order, or skipping one, are no stack a batch leaves either.
+    expect(code(withStack(o1jsStackOf([lists[1]!, lists[0]!])))).toBe(
+      UnsafeServiceCode.ACTIONS_FORGED,
+    )
+    expect(code(withStack(o1jsStackOf([lists[0]!, lists[2]!])))).toBe(
+      UnsafeServiceCode.ACTIONS_FORGED,
+    )
+    expect(code(withStack(EMPTY_ACTION_STATE, { pendingLists: null }))).toBe(
+      UnsafeServiceCode.ACTIONS_FORGED,
+    )
+  })
+
+  it('leaves a stack deeper than it checks undecided (a long backlog), never forged', () => {
+    const many = Array.from({ length: MAX_CHECKED_STACK_LISTS + 3 }, (_, i) =>
+      actionListHash([deposit(A, BigInt(i + 1))]),
+    )
+    // An honest stack built on all of them: undecided, so readers fail closed for now.
+    expect(() => isPendingStack(o1jsStackOf(many), many)).toThrow(LedgerReadError)
+    // Within the depth it is recognised.
+    expect(isPendingStack(o1jsStackOf(many.slice(0, 10)), many)).toBe(true)
+    // And the chain helper agrees with the action state's own hashing.
+    expect(nextActionState(EMPTY_ACTION_STATE, [deposit(A, 1n)])).toBeTypeOf('bigint')
   })
 })
 

@@ -1,7 +1,13 @@
 import { LedgerState, LedgerVaultState } from './chain-layout.ts'
 import { channelsRootOf } from './channels-root.ts'
 import { UnsafeServiceCode } from './genuine-service.ts'
-import type { LedgerReading } from './ledger-actions.ts'
+import {
+  EMPTY_ACTION_STATE,
+  LedgerReadError,
+  LedgerReadErrorCode,
+  type LedgerReading,
+  pushListHash,
+} from './ledger-actions.ts'
 import type { LedgerBook } from './ledger-book.ts'
 
 // "Does this ledger's money add up?" — decided once, here, for every reader (Worker, page, stack,
@@ -33,6 +39,12 @@ export interface LedgerSolvencyInputs {
   processed: Pick<LedgerReading, 'book' | 'actionState' | 'runnerPaid'>
   /** The book of every landed action (a later read than or the same as `processed`). */
   landed: Pick<LedgerReading, 'book'>
+  /**
+   * The list hashes (one per account update) of the actions landed after the processed action
+   * state, oldest first; null when the landed actions never pass the ledger's processed action
+   * state (it was written, not reached by batches).
+   */
+  pendingLists: readonly bigint[] | null
   /**
    * Refund receipts (the ledger's token) of the users whose processed channel has `refunded` > 0:
    * the refunds each has pulled. A user not listed has pulled none.
@@ -76,6 +88,22 @@ function depositsIn(book: LedgerBook): bigint {
 export function checkLedgerSolvency(inputs: LedgerSolvencyInputs): SolvencyVerdict {
   const { ledgerState, processed, landed } = inputs
   const state = (i: number) => ledgerState[i] ?? 0n
+  // Batches advance the processed state list by list along the landed chain, so it is one of its
+  // states; and they pop from a stack of the lists landed after it (o1js BatchReducer), which
+  // the prover may take as stored: a stack written before the freeze would feed the next batch
+  // actions nobody dispatched. Checked first: the rest reads the processed book.
+  if (inputs.pendingLists === null) {
+    return insolvent(
+      UnsafeServiceCode.ACTIONS_FORGED,
+      "the ledger's processed action state is no state its landed actions pass: written before the freeze",
+    )
+  }
+  if (!isPendingStack(state(LedgerState.actionStack), inputs.pendingLists)) {
+    return insolvent(
+      UnsafeServiceCode.ACTIONS_FORGED,
+      "the ledger's stack of pending actions is not one its landed actions give: written before the freeze, a batch would apply actions nobody dispatched",
+    )
+  }
   if (processed.actionState !== state(LedgerState.actionState))
     throw new RangeError("the processed book is not at the ledger's action state")
   const root = channelsRootOf(processed.book)
@@ -120,4 +148,30 @@ export function checkLedgerSolvency(inputs: LedgerSolvencyInputs): SolvencyVerdi
     )
   }
   return { solvent: true, owed, escrow: inputs.vaultBalance }
+}
+
+/** How deep a stored stack of pending lists is checked (depth² / 2 hashes at most). */
+export const MAX_CHECKED_STACK_LISTS = 64
+
+/**
+ * Whether `stack` is a BatchReducer stack the landed lists give: the empty stack, or the lists
+ * landed after the processed state up to some later landed state, pushed newest first (so the
+ * oldest pops first), as processBatch leaves it. Throws LedgerReadError (TOO_MANY_ACTIONS) when
+ * it does not match within MAX_CHECKED_STACK_LISTS lists but more are pending: undecided, not
+ * forged (a long backlog), so readers fail closed without calling the ledger unsafe.
+ */
+export function isPendingStack(stack: bigint, pending: readonly bigint[]): boolean {
+  if (stack === EMPTY_ACTION_STATE) return true
+  const depth = Math.min(pending.length, MAX_CHECKED_STACK_LISTS)
+  for (let k = depth; k >= 1; k--) {
+    let s = EMPTY_ACTION_STATE
+    for (let i = k - 1; i >= 0; i--) s = pushListHash(s, pending[i]!)
+    if (s === stack) return true
+  }
+  if (pending.length > MAX_CHECKED_STACK_LISTS)
+    throw new LedgerReadError(
+      LedgerReadErrorCode.TOO_MANY_ACTIONS,
+      `the ledger's stack of pending actions is deeper than ${MAX_CHECKED_STACK_LISTS} lists: checked once batches catch up`,
+    )
+  return false
 }

@@ -1244,6 +1244,18 @@ export class ServiceObject extends DurableObject<Env> {
     for (;;) {
       const job = this.#jobRow(jobId)
       if (job?.status !== 'queued') return
+      // Past its result deadline a job is decided not charged: triggered now, its runner would
+      // work for a result the Worker must refuse (410). It is never triggered again.
+      if (!resultInTime(this.#resultBy(job), Date.now())) {
+        this.#sql.exec('UPDATE jobs SET next_attempt_at = NULL WHERE job_id = ?', jobId)
+        this.#setStatus(
+          jobId,
+          'trigger_failed',
+          'worker',
+          'its result deadline passed before it was triggered',
+        )
+        return
+      }
       const attempts = this.#sql
         .exec<{ attempt: number; started_at: number; outcome: string | null }>(
           'SELECT attempt, started_at, outcome FROM trigger_attempts WHERE job_id = ? ORDER BY attempt',

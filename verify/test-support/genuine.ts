@@ -1,5 +1,6 @@
 import { Field, Poseidon } from 'o1js'
 import {
+  EMPTY_ACTION_STATE,
   FROZEN_LEDGER_PERMISSIONS,
   FROZEN_SERVICE_PERMISSIONS,
   FROZEN_VAULT_PERMISSIONS,
@@ -38,6 +39,9 @@ export const FIXTURE_SERVICE = 'B62qqeMgshmq7MYw9wkzQKSSSD4ofrxwAGLoPZz4W3r3M1w2
  */
 export function genuineLedgerState(state: readonly bigint[], service: string): bigint[] {
   const ledger = Array<bigint>(8).fill(0n)
+  // As deployed (BatchReducer's initial state): no action processed, nothing stacked.
+  ledger[LedgerState.actionState] = EMPTY_ACTION_STATE
+  ledger[LedgerState.actionStack] = EMPTY_ACTION_STATE
   ledger[LedgerState.terms] = state[ServiceState.terms] ?? 0n
   ledger[LedgerState.runnerKeyHash] = state[ServiceState.runnerKeyHash] ?? 0n
   ledger[LedgerState.serviceKeyHash] = keyHash(service) ?? 0n

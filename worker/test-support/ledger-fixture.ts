@@ -39,6 +39,7 @@ export function genuineLedger(
   const state = Array<bigint>(8).fill(0n)
   // As deployed: no action processed, the empty channels map (the solvency check rebuilds both).
   state[LedgerState.actionState] = EMPTY_ACTION_STATE
+  state[LedgerState.actionStack] = EMPTY_ACTION_STATE
   state[LedgerState.channelsRoot] = indexedMapRoot([]) ?? 0n
   state[LedgerState.terms] = BigInt(serviceState[ServiceState.terms] ?? 0)
   state[LedgerState.runnerKeyHash] = BigInt(serviceState[ServiceState.runnerKeyHash] ?? 0)
