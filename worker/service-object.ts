@@ -265,6 +265,9 @@ export class ServiceObject extends DurableObject<Env> {
         job_id TEXT NOT NULL, attempt INTEGER NOT NULL, started_at INTEGER NOT NULL, outcome TEXT,
         PRIMARY KEY (job_id, attempt));
       CREATE TABLE IF NOT EXISTS hook_keys (key TEXT PRIMARY KEY, forget_at INTEGER NOT NULL);
+      -- Ledgers this object has seen solvent: a later reading that cannot be made does not
+      -- refuse them (kept across evictions, so a stranger's spam cannot wait for one).
+      CREATE TABLE IF NOT EXISTS solvent_ledgers (ledger TEXT PRIMARY KEY, checked_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS charges (
         job_id TEXT PRIMARY KEY, amount TEXT NOT NULL, released_reason TEXT);
       -- Jobs whose charge is not decided yet, by result deadline: what the alarm waits for. A row
@@ -547,6 +550,11 @@ export class ServiceObject extends DurableObject<Env> {
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
       // A ledger whose money does not add up is listed nowhere.
       await requireSolvent(chainReaderFor(config), chainState)
+      this.#sql.exec(
+        'INSERT OR REPLACE INTO solvent_ledgers (ledger, checked_at) VALUES (?, ?)',
+        chainState.ledger ?? '',
+        Date.now(),
+      )
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -811,7 +819,11 @@ export class ServiceObject extends DurableObject<Env> {
     // admission of this object sees; the re-check is defence in depth, and keeps the hot path to
     // the incremental book read below.
     if (Date.now() >= this.#solvency.until || this.#solvency.ledger !== chainState.ledger) {
-      const seen = this.#solvency.ledger === chainState.ledger
+      const ledger = chainState.ledger ?? ''
+      const seen =
+        this.#solvency.ledger === chainState.ledger ||
+        this.#sql.exec('SELECT 1 FROM solvent_ledgers WHERE ledger = ?', ledger).toArray().length >
+          0
       try {
         await requireSolvent(chain, chainState, { fresh: true })
       } catch (err) {
@@ -820,6 +832,11 @@ export class ServiceObject extends DurableObject<Env> {
         if (!(seen && err instanceof ApiError && err.status === 503)) throw err
       }
       this.#solvency = { ledger: chainState.ledger, until: Date.now() + SOLVENCY_RECHECK_MS }
+      this.#sql.exec(
+        'INSERT OR REPLACE INTO solvent_ledgers (ledger, checked_at) VALUES (?, ?)',
+        ledger,
+        Date.now(),
+      )
     }
     // The user's channel in the ledger's book, continued to the node's action state now: a user
     // who deposited a moment ago is not refused on a stale read, and only the actions landed since
