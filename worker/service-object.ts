@@ -417,6 +417,15 @@ export class ServiceObject extends DurableObject<Env> {
     })
   }
 
+  /** Records that this object saw `ledger` solvent (registration and admission both do). */
+  #markSolvent(ledger: string): void {
+    this.#sql.exec(
+      'INSERT OR REPLACE INTO solvent_ledgers (ledger, checked_at) VALUES (?, ?)',
+      ledger,
+      Date.now(),
+    )
+  }
+
   /** The provider-quota health check of this service (see provider-quota.ts). */
   #quota(): ProviderQuota {
     return new ProviderQuota(this.#sql, this.#config().quotaProbeMs)
@@ -550,11 +559,7 @@ export class ServiceObject extends DurableObject<Env> {
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
       // A ledger whose money does not add up is listed nowhere.
       await requireSolvent(chainReaderFor(config), chainState)
-      this.#sql.exec(
-        'INSERT OR REPLACE INTO solvent_ledgers (ledger, checked_at) VALUES (?, ?)',
-        chainState.ledger ?? '',
-        Date.now(),
-      )
+      this.#markSolvent(chainState.ledger ?? '')
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
         const code =
@@ -832,11 +837,7 @@ export class ServiceObject extends DurableObject<Env> {
         if (!(seen && err instanceof ApiError && err.status === 503)) throw err
       }
       this.#solvency = { ledger: chainState.ledger, until: Date.now() + SOLVENCY_RECHECK_MS }
-      this.#sql.exec(
-        'INSERT OR REPLACE INTO solvent_ledgers (ledger, checked_at) VALUES (?, ?)',
-        ledger,
-        Date.now(),
-      )
+      this.#markSolvent(ledger)
     }
     // The user's channel in the ledger's book, continued to the node's action state now: a user
     // who deposited a moment ago is not refused on a stale read, and only the actions landed since
