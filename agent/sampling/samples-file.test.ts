@@ -78,6 +78,46 @@ describe('SamplesFile', () => {
     ])
   })
 
+  it('holds a perf interval until the ticks have passed its time: a tick taken before it but scanned after still goes first', async () => {
+    const path = join(dir, 'race.jsonl')
+    const file = new SamplesFile(path, header([]), 50)
+    file.addTick([proc(700), cgroup(700)])
+    file.addPerf(perf(705))
+    // The 748 ms tick took its time, then scanned /proc while perf's 755 ms interval came in.
+    file.addPerf(perf(755))
+    expect(times(await lines(path))).toEqual(['h', 'p700', 'c700'])
+    file.addTick([proc(748), cgroup(748)])
+    expect(times(await lines(path))).toEqual(['h', 'p700', 'c700', 'p705', 'p748', 'c748'])
+    file.addTick([cgroup(760)])
+    file.addPerf(perf(760))
+    await file.finish(header(['perf', 'procfs', 'cgroup']))
+    const records = await lines(path)
+    expect(times(records)).toEqual([
+      'h',
+      'p700',
+      'c700',
+      'p705',
+      'p748',
+      'c748',
+      'p755',
+      'c760',
+      'p760',
+    ])
+    // At equal times the perf interval (covering up to its end) follows the tick.
+    expect(records.at(-1)?.kind).toBe('perf')
+  })
+
+  it('writes what a stalled perf reports late, after the ticks it no longer held back', async () => {
+    const path = join(dir, 'late.jsonl')
+    const file = new SamplesFile(path, header([]), 100)
+    for (let t = 0; t <= 3100; t += 100) file.addTick([proc(t)])
+    file.addPerf(perf(50))
+    await file.finish(header(['perf', 'procfs']))
+    const records = await lines(path)
+    expect(records.filter((r) => r.kind === 'perf')).toHaveLength(1)
+    expect(records).toHaveLength(34)
+  })
+
   it('stops waiting for a perf that has gone quiet', async () => {
     const path = join(dir, 'stalled.jsonl')
     const file = new SamplesFile(path, header([]), 100)

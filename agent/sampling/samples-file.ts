@@ -12,9 +12,12 @@ const MIN_PERF_WAIT_MS = 3000
  * sample taken so far (fsynced every few seconds), and nothing is kept in memory, so a job of hours
  * costs the agent no more RAM than one of seconds.
  *
- * Records go out in time order. perf reports an interval only once it is over, so the sampler's
- * own tick records wait (briefly, in memory) until perf has passed their time, then both are
- * written in one write. A perf that stalls for more than a few seconds stops holding them back.
+ * Records go out in time order: the file is a merge of two streams, each in order by itself, that
+ * arrive out of step. perf reports an interval only once it is over; a tick's time is taken before
+ * its /proc scan, so a perf interval of a later time can arrive while the scan is still running.
+ * So neither is written until the other stream has passed its time: both wait (briefly, in
+ * memory) and go out together. A perf that stalls for more than a few seconds stops holding the
+ * ticks back; what it reports after that is still written (a count is never dropped), after them.
  *
  * The header comes first but is only known in full at the end (which sources produced records,
  * which events perf could not count): `finish` writes the final header and copies the body behind
@@ -23,7 +26,11 @@ const MIN_PERF_WAIT_MS = 3000
 export class SamplesFile {
   private readonly fd: number
   private readonly headerBytes: number
+  /** Records of both streams not written yet, in time order (ticks before perf at equal times). */
   private pending: SampleRecord[] = []
+  /** The newest time each stream has reached. */
+  private tickHigh = Number.NEGATIVE_INFINITY
+  private perfHigh = Number.NEGATIVE_INFINITY
   private count = 0
   private lastSync = performance.now()
   /** The fsync in flight on the thread pool, if any. */
@@ -52,16 +59,20 @@ export class SamplesFile {
       this.write(records)
       return
     }
-    this.pending.push(...records)
-    const newest = this.pending[this.pending.length - 1]
-    if (!newest || newest.kind === 'header') return
-    const overdue = this.takePending(newest.t - this.perfWaitMs)
-    this.write(overdue)
+    for (const r of records) {
+      if (r.kind === 'header') continue
+      this.insert(r, false)
+      this.tickHigh = Math.max(this.tickHigh, r.t)
+    }
+    // A perf gone quiet holds the ticks back for perfWaitMs at most.
+    this.flush(Math.max(Math.min(this.tickHigh, this.perfHigh), this.tickHigh - this.perfWaitMs))
   }
 
-  /** One complete perf interval: written after the tick records up to its time. */
+  /** One complete perf interval: written once the ticks have passed its time too. */
   addPerf(record: Extract<SampleRecord, { kind: 'perf' }>): void {
-    this.write([...this.takePending(record.t), record])
+    this.insert(record, true)
+    this.perfHigh = Math.max(this.perfHigh, record.t)
+    this.flush(Math.min(this.tickHigh, this.perfHigh))
   }
 
   /** Records written so far, header included. */
@@ -84,15 +95,30 @@ export class SamplesFile {
     return this.records
   }
 
-  /** Removes and returns the pending records at or before `t`. */
-  private takePending(t: number): SampleRecord[] {
+  /**
+   * Places a record among the pending ones by time; at equal times a perf interval (which covers
+   * the time up to its end) goes after the ticks, and each stream keeps its own order.
+   */
+  private insert(record: Exclude<SampleRecord, { kind: 'header' }>, isPerf: boolean): void {
+    let i = this.pending.length
+    while (i > 0) {
+      const before = this.pending[i - 1] as Exclude<SampleRecord, { kind: 'header' }>
+      if (before.t < record.t || (before.t === record.t && (isPerf || before.kind !== 'perf')))
+        break
+      i--
+    }
+    this.pending.splice(i, 0, record)
+  }
+
+  /** Writes the pending records at or before `t`, in one write. */
+  private flush(t: number): void {
     let n = 0
     while (n < this.pending.length) {
       const r = this.pending[n]!
       if (r.kind !== 'header' && r.t > t) break
       n++
     }
-    return n === 0 ? [] : this.pending.splice(0, n)
+    if (n > 0) this.write(this.pending.splice(0, n))
   }
 
   private write(records: readonly SampleRecord[]): void {

@@ -4,7 +4,8 @@ import type { PerfReading } from './perf-csv.ts'
 export const SAMPLES_FORMAT = 'zkrunner-samples/1'
 
 /**
- * `samples.jsonl` is JSON Lines: a header record, then records in time order.
+ * `samples.jsonl` is JSON Lines: a header record, then records in time order (one exception: an
+ * interval a stalled perf reports more than a few seconds late follows the ticks already written).
  * - `{ kind: 'header', format, intervalMs, sources, perfEvents, notSupported }`
  * - `{ kind: 'proc', t, processes, cpuMs, rssBytes, hwmBytes }` (procfs, summed over the tree)
  * - `{ kind: 'cgroup', t, cpuMs, memoryBytes, peakMemoryBytes }` (the job's cgroup)
