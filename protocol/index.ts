@@ -140,6 +140,7 @@ export {
   type LedgerReading,
   type LedgerReadingJson,
   type LedgerSources,
+  type ListStep,
   ledgerActionStateQuery,
   ledgerActionsQuery,
   ledgerReadingFromJSON,
@@ -170,15 +171,24 @@ export {
   SkipReason,
 } from './ledger-book.ts'
 export {
+  type BoundedSolvencyVerdict,
   checkLedgerSolvency,
+  checkLedgerSolvencyBounded,
   type LedgerSolvencyInputs,
+  MAX_CHECKED_STACK_LISTS,
   type SolvencyFigures,
   type SolvencyVerdict,
 } from './ledger-solvency.ts'
 export {
   ledgerSolvencyQuery,
+  RECEIPTS_PER_QUERY,
   readLedgerSolvency,
+  readLedgerSolvencyHead,
   readLedgerSolvencyInputs,
+  readReceipts,
+  type SolvencyHead,
+  type SolvencyReadings,
+  solvencyInputsOf,
 } from './ledger-solvency-read.ts'
 export {
   heartbeatMessage,

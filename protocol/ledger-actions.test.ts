@@ -9,6 +9,7 @@ import {
   nextActionState,
   parseLedgerActions,
   parseLedgerActionsMarked,
+  pushListHash,
   readLedgerBook,
   readLedgerBookFrom,
   walkLedgerActions,
@@ -405,6 +406,28 @@ describe('incremental ledger reads', () => {
     expect(seen).toEqual([false, false, true])
     expect(kept?.book.fundable(USER)).toBe(25n)
     expect(chain.listed).toBe(25 + 15 + 5)
+  })
+
+  it('says which list hashes each read folded and the state after each: the chain a keeper stores', async () => {
+    const { sources: s } = followedChain(deposits(25))
+    const steps: { list: bigint; state: bigint }[] = []
+    let kept = null
+    for (let i = 0; i < 3; i++) {
+      const p = await readLedgerBookFrom(s, LEDGER, terms, kept, { max: 10 })
+      expect(p.lists).toHaveLength(p.folded)
+      steps.push(...p.lists)
+      kept = p.reading
+      expect(steps.at(-1)?.state).toBe(p.reading.actionState)
+    }
+    // Together the reads' steps are the ledger's chain from its first action: each state is the
+    // one before pushed with the list.
+    let state = EMPTY_ACTION_STATE
+    for (const step of steps) {
+      state = pushListHash(state, step.list)
+      expect(step.state).toBe(state)
+    }
+    expect(steps).toHaveLength(25)
+    expect(state).toBe(kept?.actionState)
   })
 
   it('stops at a block’s end, never inside one, and only after the cap is reached', () => {

@@ -163,6 +163,8 @@ export interface ActionWalk {
   lists: bigint[]
   /** How many of `lists` lead to `mark`, null if never passed. */
   listsMarkedAt: number | null
+  /** The action state after each of `lists` (so a keeper can find a later-named state on it). */
+  states: bigint[]
 }
 
 /**
@@ -184,13 +186,14 @@ export function walkLedgerActions(
     throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'no list of actions')
   const out: bigint[][] = []
   const lists: bigint[] = []
+  const states: bigint[] = []
   let state = from
   let markedAt: number | null = options.mark === from ? 0 : null
   let listsMarkedAt: number | null = markedAt
   for (const [b, block] of blocks.entries()) {
     // Blocks left past the limit: not done (the next read lists from `state`).
     if (out.length >= limit)
-      return { actions: out, state, done: false, markedAt, lists, listsMarkedAt }
+      return { actions: out, state, done: false, markedAt, lists, listsMarkedAt, states }
     if (!isRecord(block) || !Array.isArray(block.actionData))
       throw new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, 'a block without actions')
     const items = block.actionData.map((item: unknown, i: number) => {
@@ -218,6 +221,7 @@ export function walkLedgerActions(
       const list = actionListHash(group)
       state = pushListHash(state, list)
       lists.push(list)
+      states.push(state)
       out.push(...group)
       group = []
       if (markedAt === null && state === options.mark) {
@@ -240,7 +244,7 @@ export function walkLedgerActions(
     }
     flush()
   }
-  return { actions: out, state, done: true, markedAt, lists, listsMarkedAt }
+  return { actions: out, state, done: true, markedAt, lists, listsMarkedAt, states }
 }
 
 /** Refuses an answer listing more than `max` actions before any hashing (a huge answer costs no work). */
@@ -398,6 +402,19 @@ export interface LedgerProgress {
   folded: number
   /** Users whose channel the actions folded by this read touched (to store only those). */
   touched: Set<string>
+  /**
+   * The list hash of each account update this read folded, with the action state after it, in
+   * order (after `rebuilt`, from the ledger's first): a keeper that stores them can later find
+   * where the chain passed a state (the solvency check's processed action state) and the lists
+   * after it, without reading the archive again.
+   */
+  lists: readonly ListStep[]
+}
+
+/** One account update's step of a ledger's action chain: its list hash, the state after it. */
+export interface ListStep {
+  list: bigint
+  state: bigint
 }
 
 /**
@@ -436,6 +453,7 @@ export async function readLedgerBookFrom(
     listed = 0,
     folded = 0,
     touched = new Set<string>(),
+    lists: readonly ListStep[] = [],
   ): LedgerProgress => ({
     reading,
     head,
@@ -444,6 +462,7 @@ export async function readLedgerBookFrom(
     listed,
     folded,
     touched,
+    lists,
   })
   if (start && start.actionState === end) return progress(start, false)
   if (end === EMPTY_ACTION_STATE) return progress(foldLedgerActions([], terms, end), start !== null)
@@ -453,22 +472,23 @@ export async function readLedgerBookFrom(
     const walk = walkLedgerActions(data, { from: from.actionState, limit: max })
     if (walk.done && walk.state !== end) throw mismatch()
     const { reading, touched } = foldMore(from, walk.actions, walk.state)
-    return { reading, listed, folded: walk.actions.length, touched }
+    const lists = walk.lists.map((list, i) => ({ list, state: walk.states[i]! }))
+    return { reading, listed, folded: walk.actions.length, touched, lists }
   }
   const empty = foldLedgerActions([], terms, EMPTY_ACTION_STATE)
   if (start && start.actionState !== EMPTY_ACTION_STATE) {
     try {
       const r = await continueFrom(start)
-      return progress(r.reading, false, r.listed, r.folded, r.touched)
+      return progress(r.reading, false, r.listed, r.folded, r.touched, r.lists)
     } catch (err) {
       if (!(err instanceof LedgerReadError)) throw err
     }
     // The node's state is not reached from the kept one: rebuild from the ledger's first action.
     const r = await continueFrom(empty)
-    return progress(r.reading, true, r.listed, r.folded, r.touched)
+    return progress(r.reading, true, r.listed, r.folded, r.touched, r.lists)
   }
   const r = await continueFrom(empty)
-  return progress(r.reading, start !== null, r.listed, r.folded, r.touched)
+  return progress(r.reading, start !== null, r.listed, r.folded, r.touched, r.lists)
 }
 
 const sameTerms = (a: ServiceTerms, b: ServiceTerms) =>

@@ -1,10 +1,11 @@
 import { z } from 'zod'
-import { decodeTerms, LedgerState } from './chain-layout.ts'
+import { decodeTerms, LedgerState, type ServiceTerms } from './chain-layout.ts'
 import {
   EMPTY_ACTION_STATE,
   foldLedgerActions,
   LedgerReadError,
   LedgerReadErrorCode,
+  type LedgerReading,
   type LedgerSources,
   ledgerActionsQuery,
   parseLedgerActionsMarked,
@@ -26,7 +27,7 @@ import { receiptTokenIdOf } from './token-id.ts'
 // which errs towards a surplus, never towards a false alarm.
 
 /** Users' receipt accounts asked per node document. */
-const RECEIPTS_PER_QUERY = 50
+export const RECEIPTS_PER_QUERY = 50
 
 /** The node document reading a ledger and its vault at once. */
 export function ledgerSolvencyQuery(ledger: string, creditTokenId: string): string {
@@ -57,17 +58,24 @@ const ReceiptSchema = z.record(
 const malformed = (what: string) =>
   new LedgerReadError(LedgerReadErrorCode.MALFORMED_ACTIONS, `solvency reading: ${what}`)
 
-/**
- * Reads everything checkLedgerSolvency needs of the ledger at `ledger` (the vault at its
- * `creditTokenId` account). Throws LedgerReadError (NO_LEDGER, ARCHIVE_UNAVAILABLE, a lying
- * archive...): a reader that cannot read the figures refuses, as for the book.
- */
-export async function readLedgerSolvencyInputs(
-  sources: LedgerSources,
+/** What one node document says of a ledger for its solvency: one moment's state and escrow. */
+export interface SolvencyHead {
+  ledgerState: bigint[]
+  vaultState: bigint[] | null
+  vaultBalance: bigint
+  terms: ServiceTerms
+  /** The node's action state of the ledger: where every landed action ends. */
+  landedAt: bigint
+  /** The ledger's processed action state (its LedgerState.actionState). */
+  processedAt: bigint
+}
+
+/** Reads the ledger's and its vault's state (one node document). Throws LedgerReadError. */
+export async function readLedgerSolvencyHead(
+  sources: Pick<LedgerSources, 'node'>,
   ledger: string,
   creditTokenId: string,
-  options: { max?: number } = {},
-): Promise<LedgerSolvencyInputs> {
+): Promise<SolvencyHead> {
   const head = parseWith(
     HeadSchema,
     await ask(sources.node, ledgerSolvencyQuery(ledger, creditTokenId)),
@@ -76,9 +84,80 @@ export async function readLedgerSolvencyInputs(
   const { ledger: l, ledgerVault: v } = head.value
   if (!l) throw new LedgerReadError(LedgerReadErrorCode.NO_LEDGER, 'no zkApp at the ledger address')
   const ledgerState = l.zkappState.map((f) => BigInt(f))
-  const terms = decodeTerms(ledgerState[LedgerState.terms] ?? 0n)
-  const landedAt = BigInt(l.actionState[0]!)
-  const processedAt = ledgerState[LedgerState.actionState] ?? EMPTY_ACTION_STATE
+  return {
+    ledgerState,
+    vaultState: v?.zkappState ? v.zkappState.map((f) => BigInt(f)) : null,
+    vaultBalance: v ? BigInt(v.balance.total) : 0n,
+    terms: decodeTerms(ledgerState[LedgerState.terms] ?? 0n),
+    landedAt: BigInt(l.actionState[0]!),
+    processedAt: ledgerState[LedgerState.actionState] ?? EMPTY_ACTION_STATE,
+  }
+}
+
+/**
+ * The readings of a ledger's actions the solvency check needs, however they were made (one read
+ * of every action, or readings kept and continued): each checked against the node's action states.
+ */
+export interface SolvencyReadings {
+  /** Every landed action's book, at `head.landedAt`. */
+  landed: Pick<LedgerReading, 'book' | 'actionState'>
+  /**
+   * The list hashes after `head.processedAt` on the landed chain, oldest first (the first
+   * MAX_CHECKED_STACK_LISTS + 1 are enough); null when the landed chain never passes it.
+   */
+  pendingLists: readonly bigint[] | null
+  /** The book at `head.processedAt`; null only when `pendingLists` is (it can not be read then). */
+  processed: Pick<LedgerReading, 'book' | 'actionState' | 'runnerPaid'> | null
+}
+
+/**
+ * The one rule turning a head, readings and receipts into checkLedgerSolvency's inputs, for every
+ * reader (page and CLI read once, the Worker continues kept readings). Readings of another moment
+ * than the head (actions landed or processed between the reads) are refused with
+ * ACTION_STATE_MISMATCH: read again, never judged.
+ */
+export function solvencyInputsOf(
+  head: SolvencyHead,
+  readings: SolvencyReadings,
+  receipts: ReadonlyMap<string, bigint>,
+): LedgerSolvencyInputs {
+  const { landed, pendingLists } = readings
+  const processed = readings.processed ?? (pendingLists === null ? null : undefined)
+  if (
+    landed.actionState !== head.landedAt ||
+    processed === undefined ||
+    (processed !== null && processed.actionState !== head.processedAt)
+  )
+    throw new LedgerReadError(
+      LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+      "the ledger's actions moved between the solvency reads: read again",
+    )
+  return {
+    ledgerState: head.ledgerState,
+    vaultState: head.vaultState,
+    vaultBalance: head.vaultBalance,
+    // A forged processed state is judged before the book is looked at (ACTIONS_FORGED).
+    processed: processed ?? foldLedgerActions([], head.terms, head.processedAt),
+    landed,
+    pendingLists,
+    receipts,
+  }
+}
+
+/**
+ * Reads everything checkLedgerSolvency needs of the ledger at `ledger` (the vault at its
+ * `creditTokenId` account) in one go: the head, every landed action (one archive answer), every
+ * refunded user's receipt. Throws LedgerReadError (NO_LEDGER, ARCHIVE_UNAVAILABLE, a lying
+ * archive...): a reader that cannot read the figures refuses, as for the book.
+ */
+export async function readLedgerSolvencyInputs(
+  sources: LedgerSources,
+  ledger: string,
+  creditTokenId: string,
+  options: { max?: number } = {},
+): Promise<LedgerSolvencyInputs> {
+  const head = await readLedgerSolvencyHead(sources, ledger, creditTokenId)
+  const { landedAt, processedAt, terms } = head
   // One read of every landed action, checked against the node's action state, marking where the
   // chain passes the processed state (if it does: batches only ever reach states on it).
   const walk =
@@ -97,26 +176,25 @@ export async function readLedgerSolvencyInputs(
   const processed = foldLedgerActions(walk.actions.slice(0, walk.markedAt ?? 0), terms, processedAt)
   const landed = foldLedgerActions(walk.actions, terms, landedAt)
   const pendingLists = walk.listsMarkedAt === null ? null : walk.lists.slice(walk.listsMarkedAt)
-  return {
-    ledgerState,
-    vaultState: v?.zkappState ? v.zkappState.map((f) => BigInt(f)) : null,
-    vaultBalance: v ? BigInt(v.balance.total) : 0n,
-    processed,
-    landed,
-    pendingLists,
-    receipts: await readReceipts(sources, ledger, processed.book),
-  }
+  const users = processed.book.users().filter((u) => processed.book.get(u).refunded > 0n)
+  return solvencyInputsOf(
+    head,
+    { landed, pendingLists, processed },
+    await readReceipts(sources, ledger, users),
+  )
 }
 
-/** The refund receipts of every processed user with a refund, in documents of a bounded size. */
-async function readReceipts(
-  sources: LedgerSources,
+/**
+ * The refund receipts (refunds pulled) of `users`, RECEIPTS_PER_QUERY to a node document; a user
+ * without a receipt account is left out (pulled none). Throws LedgerReadError.
+ */
+export async function readReceipts(
+  sources: Pick<LedgerSources, 'node'>,
   ledger: string,
-  book: LedgerSolvencyInputs['processed']['book'],
+  users: readonly string[],
 ): Promise<Map<string, bigint>> {
   const token = receiptTokenIdOf(ledger)
   if (!token.ok) throw new LedgerReadError(LedgerReadErrorCode.NO_LEDGER, 'not a ledger address')
-  const users = book.users().filter((u) => book.get(u).refunded > 0n)
   const receipts = new Map<string, bigint>()
   for (let i = 0; i < users.length; i += RECEIPTS_PER_QUERY) {
     const chunk = users.slice(i, i + RECEIPTS_PER_QUERY)

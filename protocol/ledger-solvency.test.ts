@@ -13,10 +13,12 @@ import {
 import { ActionKind } from './ledger-book.ts'
 import {
   checkLedgerSolvency,
+  checkLedgerSolvencyBounded,
   isPendingStack,
   type LedgerSolvencyInputs,
   MAX_CHECKED_STACK_LISTS,
 } from './ledger-solvency.ts'
+import { type SolvencyHead, solvencyInputsOf } from './ledger-solvency-read.ts'
 import { publicKeyToFields } from './mina-key.ts'
 
 // The solvency rule over plain figures: each case a ledger whose actions, state and escrow a
@@ -273,5 +275,117 @@ describe('channels root without o1js', () => {
       ]),
     ).toBeNull()
     expect(indexedMapRoot([[0n, 1n]])).toBeNull()
+  })
+})
+
+describe('ledger solvency with receipts read over several checks', () => {
+  // A and B each deposited 100, were paid 30 of it, withdrew: 70 refunded each, 60 runner pay.
+  const processed = [A, B].flatMap((u) => [
+    deposit(u, 100n),
+    settle(u, 30n, 1n, 3n),
+    request(u),
+    withdraw(u),
+  ])
+  const bounded = (balance: bigint, receipts: [string, bigint][], fresh: string[]) =>
+    checkLedgerSolvencyBounded(ledger({ processed, receipts, balance }), new Set(fresh))
+
+  it('decides with every receipt read now as the whole check does', () => {
+    expect(bounded(130n, [[A, 70n]], [A, B])).toMatchObject({ solvent: true, owed: 130n })
+    expect(bounded(129n, [[A, 70n]], [A, B])).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+    })
+  })
+
+  it('never calls a ledger insolvent on a receipt read before: A pulled since, the escrow paid it', () => {
+    // A was read at 0 by an earlier check and pulled 70 since; the escrow holds what B is owed.
+    expect(bounded(130n, [[A, 0n]], [B])).toEqual({ solvent: null, unread: 1 })
+    expect(bounded(130n, [], [B])).toEqual({ solvent: null, unread: 1 })
+    // The same ledger with A read now is solvent.
+    expect(bounded(130n, [[A, 70n]], [A, B])).toMatchObject({ solvent: true })
+  })
+
+  it('is solvent on receipts read before when even they leave enough (receipts only grow)', () => {
+    expect(bounded(200n, [[A, 0n]], [B])).toMatchObject({ solvent: true, owed: 200n })
+    expect(bounded(200n, [], [])).toMatchObject({ solvent: true })
+  })
+
+  it('is insolvent on unread receipts when even their all being pulled leaves too little', () => {
+    expect(bounded(129n, [], [B])).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+    })
+    expect(bounded(59n, [], [])).toMatchObject({ solvent: false })
+  })
+
+  it('takes a user read at or above their refund as settled, with no read', () => {
+    // A settled by an earlier check (70 of 70): exact; B read now at 0 is owed 70.
+    expect(bounded(130n, [[A, 70n]], [B])).toMatchObject({ solvent: true, owed: 130n })
+    expect(bounded(129n, [[A, 70n]], [B])).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW,
+    })
+  })
+
+  it('passes a verdict that no receipt changes straight through', () => {
+    const inputs = ledger({ processed, balance: 1_000n, state: { runnerPaid: 1n } })
+    expect(checkLedgerSolvencyBounded(inputs, new Set())).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.LEDGER_COUNTERS_DIFFER,
+    })
+  })
+})
+
+describe('solvency inputs from readings (the rule every reader shares)', () => {
+  const inputs = ledger({ processed: [deposit(A, 10n)], pending: [deposit(B, 5n)], balance: 15n })
+  const head: SolvencyHead = {
+    ledgerState: [...inputs.ledgerState],
+    vaultState: null,
+    vaultBalance: 15n,
+    terms,
+    landedAt: 2n,
+    processedAt: 1n,
+  }
+  const readings = {
+    landed: { book: inputs.landed.book, actionState: 2n },
+    pendingLists: inputs.pendingLists,
+    processed: inputs.processed,
+  }
+
+  it('judges readings of the head’s moment', () => {
+    expect(checkLedgerSolvency(solvencyInputsOf(head, readings, new Map()))).toMatchObject({
+      solvent: true,
+      owed: 15n,
+    })
+  })
+
+  it('refuses readings of another moment (actions landed or processed between the reads)', () => {
+    const moved = (f: () => unknown) => {
+      try {
+        f()
+      } catch (err) {
+        return err instanceof LedgerReadError ? err.code : 'other'
+      }
+      return 'judged'
+    }
+    expect(moved(() => solvencyInputsOf({ ...head, landedAt: 3n }, readings, new Map()))).toBe(
+      'ACTION_STATE_MISMATCH',
+    )
+    expect(moved(() => solvencyInputsOf({ ...head, processedAt: 2n }, readings, new Map()))).toBe(
+      'ACTION_STATE_MISMATCH',
+    )
+    // No processed book is only for a processed state the landed chain never passes.
+    expect(moved(() => solvencyInputsOf(head, { ...readings, processed: null }, new Map()))).toBe(
+      'ACTION_STATE_MISMATCH',
+    )
+    const forged = solvencyInputsOf(
+      head,
+      { ...readings, pendingLists: null, processed: null },
+      new Map(),
+    )
+    expect(checkLedgerSolvency(forged)).toMatchObject({
+      solvent: false,
+      code: UnsafeServiceCode.ACTIONS_FORGED,
+    })
   })
 })

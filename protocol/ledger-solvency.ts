@@ -175,3 +175,39 @@ export function isPendingStack(stack: bigint, pending: readonly bigint[]): boole
     )
   return false
 }
+
+/** A verdict, or "undecided" when receipts still unread could make it either. */
+export type BoundedSolvencyVerdict = SolvencyVerdict | { solvent: null; unread: number }
+
+/**
+ * checkLedgerSolvency when not every refunded user's receipt was read for this check: a reader
+ * with a bound on documents per check (the Worker) reads some users now (`fresh`) and keeps what it
+ * read of the others before (in `inputs.receipts`, or nothing). A user's receipt balance never goes
+ * down once the ledger is frozen (the ledger's approveBase refuses every transfer of its token and
+ * burnReceipts burns the runner's only; releaseRefund only mints), so a value read before is a
+ * lower bound of today's, and the check with it over-counts what the ledger owes: solvent then is
+ * solvent now. A user read before at or above their `refunded` is settled (pulls nothing more
+ * until a new withdrawal raises `refunded`), exact whenever read. For the rest, the check with
+ * each unread user taken as fully pulled under-counts what is owed: insolvent then is insolvent
+ * now. Between the two bounds the verdict waits for the next check (`solvent: null`), so an
+ * unfinished read is never called insolvent, nor solvent, on a guess.
+ */
+export function checkLedgerSolvencyBounded(
+  inputs: LedgerSolvencyInputs,
+  fresh: ReadonlySet<string>,
+): BoundedSolvencyVerdict {
+  const upper = checkLedgerSolvency(inputs)
+  if (upper.solvent || upper.code !== UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW) return upper
+  const book = inputs.processed.book
+  const optimistic = new Map(inputs.receipts)
+  let unread = 0
+  for (const u of book.users()) {
+    const { refunded } = book.get(u)
+    if (refunded === 0n || fresh.has(u) || (inputs.receipts.get(u) ?? 0n) >= refunded) continue
+    optimistic.set(u, refunded)
+    unread++
+  }
+  if (unread === 0) return upper
+  const lower = checkLedgerSolvency({ ...inputs, receipts: optimistic })
+  return lower.solvent ? { solvent: null, unread } : lower
+}

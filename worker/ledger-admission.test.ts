@@ -1,35 +1,21 @@
 import { describe, expect, it } from 'vitest'
-import { ActionKind, generateMinaKeyPair, type MinaKeyPair } from '../protocol/index.ts'
+import { ActionKind, generateMinaKeyPair } from '../protocol/index.ts'
 import {
   call,
   depositFor,
   dispatchLedgerAction,
+  errorOf,
   fundedUser,
   pipelinesFor,
-  postJson,
   registeredService,
-  sealedJob,
   serviceStatusPath,
-  type TestService,
+  submit,
 } from './test-support/fixtures.ts'
 
 // Admission reads the user's channel from the service's ChannelLedger: every action the archive
 // lists, checked against the ledger's action state on the node, folded by protocol's book. Only
 // the user's own signed actions (a withdrawal request) lower what they can fund; a stranger's
 // deposit only adds, and an archive that hides an action refuses everyone (fails closed).
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error
-
-const submit = async (
-  service: TestService,
-  user: MinaKeyPair,
-  cumulativeAmount: bigint,
-  nonce: bigint,
-) => {
-  const { envelope, requestId } = await sealedJob(service, user, { cumulativeAmount, nonce })
-  return { res: await postJson('/v1/jobs', envelope), requestId }
-}
 
 describe('admission against the ledger book', () => {
   it('admits a user funded in the ledger, and refuses one with no deposit', async () => {

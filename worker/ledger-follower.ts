@@ -1,6 +1,7 @@
 import {
   bookChannelFromJSON,
   bookChannelToJSON,
+  EMPTY_ACTION_STATE,
   LedgerBook,
   type LedgerProgress,
   type LedgerReading,
@@ -16,6 +17,11 @@ import type { ChainReader } from './mina.ts'
 // in the object's SQLite storage one row per user channel (a book of many users would outgrow one
 // stored value). Soundness does not rest on what is kept: protocol's readLedgerBookFrom makes a
 // reading complete only when its hash chain meets the node's action state.
+//
+// Beside the book, the reading keeps the chain it walked: each account update's list hash and the
+// action state after it (one row each, as the book keeps one per user). The solvency check needs
+// where that chain passes the ledger's processed action state and the lists after it
+// (ACTIONS_FORGED); kept, they come from storage instead of a read of every action per check.
 
 /** The tables the follower keeps (created by the object with its others). */
 export const LEDGER_FOLLOWER_SCHEMA = `
@@ -24,6 +30,11 @@ export const LEDGER_FOLLOWER_SCHEMA = `
     runner_paid TEXT NOT NULL, ignored INTEGER NOT NULL, actions INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS ledger_channel (
     key TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL, PRIMARY KEY (key, user));
+  CREATE TABLE IF NOT EXISTS ledger_list (
+    key TEXT NOT NULL, n INTEGER NOT NULL, list TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (key, n));
+  CREATE INDEX IF NOT EXISTS ledger_list_state ON ledger_list (key, state);
+  CREATE TABLE IF NOT EXISTS ledger_list_count (key TEXT PRIMARY KEY, count INTEGER NOT NULL);
 `
 
 /** Where the follower stores: the object's SQL and its synchronous transaction. */
@@ -111,6 +122,13 @@ export class LedgerFollower {
         }
       | undefined
     if (!head || head.terms !== termsKey(terms)) return null
+    // A reading stored before its chain was kept has no chain to look states up in: start over
+    // (once) rather than ever take a missing state for one the chain never passed.
+    if (
+      this.storage.sql.exec('SELECT 1 FROM ledger_list_count WHERE key = ?', key).toArray()
+        .length === 0
+    )
+      return null
     try {
       const book = new LedgerBook(terms)
       for (const row of this.storage.sql.exec(
@@ -138,7 +156,33 @@ export class LedgerFollower {
     const { reading } = progress
     const { sql } = this.storage
     this.storage.transactionSync(() => {
-      if (whole) sql.exec('DELETE FROM ledger_channel WHERE key = ?', key)
+      if (whole) {
+        sql.exec('DELETE FROM ledger_channel WHERE key = ?', key)
+        sql.exec('DELETE FROM ledger_list WHERE key = ?', key)
+        sql.exec('DELETE FROM ledger_list_count WHERE key = ?', key)
+      }
+      let n = whole
+        ? 0
+        : Number(
+            sql.exec('SELECT count FROM ledger_list_count WHERE key = ?', key).toArray()[0]
+              ?.count ?? 0,
+          )
+      // Only the chain of every landed action is looked up (pendingLists); the processed one is a
+      // prefix of it.
+      for (const step of key.startsWith('all:') ? progress.lists : [])
+        sql.exec(
+          'INSERT OR REPLACE INTO ledger_list (key, n, list, state) VALUES (?, ?, ?, ?)',
+          key,
+          n++,
+          step.list.toString(),
+          step.state.toString(),
+        )
+      sql.exec(
+        `INSERT INTO ledger_list_count (key, count) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET count = excluded.count`,
+        key,
+        n,
+      )
       const users = whole ? reading.book.users() : [...progress.touched]
       for (const user of users)
         sql.exec(
@@ -162,5 +206,55 @@ export class LedgerFollower {
         reading.book.actions,
       )
     })
+  }
+
+  /**
+   * The list hashes after action state `from` up to `to` on the kept chain of every landed action
+   * (`read`'s, not the processed one), oldest first, at most `limit`; null when the chain up to
+   * `to` does not pass `from`. `to` must be a state a complete `read` returned: the stored chain
+   * from the ledger's first action to it is then the ledger's (each state was hashed from the one
+   * before, and `to` is the node's), so a state not on it is one no landed action reached.
+   * Throws 503 when `to` is not on the kept chain (a read since rebuilt it): judge again.
+   */
+  pendingLists(ledger: string, from: bigint, to: bigint, limit: number): bigint[] | null {
+    const key = `all:${ledger}`
+    const { sql } = this.storage
+    const at = (state: bigint): number | null => {
+      if (state === EMPTY_ACTION_STATE) return -1
+      const row = sql
+        .exec(
+          'SELECT n FROM ledger_list WHERE key = ? AND state = ? ORDER BY n LIMIT 1',
+          key,
+          state.toString(),
+        )
+        .toArray()[0]
+      return row ? Number(row.n) : null
+    }
+    const end = at(to)
+    if (end === null)
+      throw new ApiError(
+        503,
+        ApiErrorCode.CHAIN_UNAVAILABLE,
+        "the ledger's kept actions moved while its solvency was read: retry",
+      )
+    const start = at(from)
+    if (start === null) return null
+    // Past `to`: a genuine state of a later moment than the head's (a read since went on).
+    if (start > end)
+      throw new ApiError(
+        503,
+        ApiErrorCode.CHAIN_UNAVAILABLE,
+        "the ledger's actions moved while its solvency was read: retry",
+      )
+    return sql
+      .exec(
+        'SELECT list FROM ledger_list WHERE key = ? AND n > ? AND n <= ? ORDER BY n LIMIT ?',
+        key,
+        start,
+        end,
+        limit,
+      )
+      .toArray()
+      .map((r) => BigInt(String(r.list)))
   }
 }

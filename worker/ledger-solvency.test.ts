@@ -1,17 +1,31 @@
+import { runInDurableObject } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
-import { LedgerState, type MinaKeyPair } from '../protocol/index.ts'
+import {
+  EMPTY_BOOK_CHANNEL,
+  generateMinaKeyPair,
+  LedgerBook,
+  LedgerState,
+  RECEIPTS_PER_QUERY,
+  receiptTokenIdOf,
+} from '../protocol/index.ts'
+import { ReceiptKeeper } from './ledger-receipts.ts'
+import { type ChainReader, MinaGraphqlReader } from './mina.ts'
 import type { FakeAccount } from './test-support/constants.ts'
 import {
+  archiveListed,
+  depositFor,
+  errorOf,
   fundedUser,
   genuineVault,
   makeService,
   pipelinesFor,
   postJson,
   registeredService,
-  sealedJob,
   setChainAccount,
   setVault,
+  submit,
   type TestService,
+  testEnv,
 } from './test-support/fixtures.ts'
 import { fixtureLedgerAddress } from './test-support/ledger-fixture.ts'
 
@@ -19,22 +33,6 @@ import { fixtureLedgerAddress } from './test-support/ledger-fixture.ts'
 // fake node and archive): a ledger whose state its key holder wrote before the freeze, or whose
 // escrow holds less than it owes, is refused with 409 unsafe_service naming why, and a refused
 // job is neither dispatched nor charged. A gift above what the ledger owes is accepted.
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error
-
-const submit = async (
-  service: TestService,
-  user: MinaKeyPair,
-  cumulative: bigint,
-  nonce: bigint,
-) => {
-  const { envelope, requestId } = await sealedJob(service, user, {
-    cumulativeAmount: cumulative,
-    nonce,
-  })
-  return { res: await postJson('/v1/jobs', envelope), requestId }
-}
 
 /** Rewrites one state field of the service's ledger on the fake node (code and permissions kept). */
 async function setLedgerField(service: TestService, field: number, value: bigint) {
@@ -95,5 +93,106 @@ describe('the Worker refuses a ledger whose money does not add up', () => {
     // recorded nothing owed).
     await setVault(service.address, genuineVault('1000'))
     expect((await submit(service, user, 10n, 1n)).res.status).toBe(202)
+  })
+})
+
+describe('the solvency check judges from kept readings', () => {
+  it('checks a ledger with more actions than the per-read cap over several requests, reading each action once', async () => {
+    const service = await makeService({ price: 10n })
+    // A stranger's 45 one-credit deposits: past the cap of 20 a read (LEDGER_ACTIONS_PER_READ).
+    for (let i = 0; i < 45; i++) await depositFor(service, generateMinaKeyPair().publicKey, 1n)
+    const answers: { status: number; message?: string }[] = []
+    for (let i = 0; i < 5; i++) {
+      const res = await postJson('/v1/services', service.registration)
+      answers.push({ status: res.status, ...(res.status === 201 ? {} : await errorOf(res)) })
+      if (res.status === 201) break
+    }
+    // Undecided twice (never unsafe), then listed: 20, 40, 45 actions read.
+    expect(answers.map((a) => a.status)).toEqual([503, 503, 201])
+    expect(answers[0]!.message).toContain('caught up (20 read so far')
+    expect(answers[1]!.message).toContain('caught up (40 read so far')
+    // Each read listed only the actions after the kept progress (45, 25, 5: the archive lists to
+    // the end, the read folds the cap): no check starts again from the first action.
+    expect(await archiveListed(service)).toBe(45 + 25 + 5)
+    // The admission's book continues the same kept reading: only the user's deposit is read.
+    const user = await fundedUser(service, 10n)
+    expect((await submit(service, user, 10n, 1n)).res.status).toBe(202)
+    expect(await archiveListed(service)).toBe(45 + 25 + 5 + 1)
+  })
+
+  it('refuses a ledger whose processed action state no landed action reaches (ACTIONS_FORGED)', async () => {
+    const service = await makeService()
+    await depositFor(service, generateMinaKeyPair().publicKey, 5n)
+    await setLedgerField(service, LedgerState.actionState, 12345n)
+    const res = await postJson('/v1/services', service.registration)
+    expect(res.status).toBe(409)
+    expect(await errorOf(res)).toMatchObject({
+      code: 'unsafe_service',
+      message: expect.stringContaining('ACTIONS_FORGED'),
+    })
+  })
+
+  it('refuses a ledger whose stack of pending actions no landed action gives (ACTIONS_FORGED)', async () => {
+    const service = await makeService()
+    await depositFor(service, generateMinaKeyPair().publicKey, 5n)
+    await setLedgerField(service, LedgerState.actionStack, 777n)
+    const res = await postJson('/v1/services', service.registration)
+    expect(res.status).toBe(409)
+    expect((await errorOf(res)).message).toContain('ACTIONS_FORGED')
+  })
+
+  it('reads many refunded users’ receipts a bounded number of documents a check, and never again once settled', async () => {
+    const service = await makeService()
+    const ledger = fixtureLedgerAddress(service.address)
+    const token = receiptTokenIdOf(ledger)
+    if (!token.ok) throw token.error
+    // 120 users refunded 5 each; the first 30 pulled it all, the next 30 pulled 2.
+    const users = Array.from({ length: 120 }, () => generateMinaKeyPair().publicKey)
+    for (const [i, user] of users.entries())
+      if (i < 60) await setChainAccount(user, { balance: i < 30 ? '5' : '2' }, token.value)
+    const stub = testEnv.SERVICES.get(testEnv.SERVICES.idFromName(service.address))
+    const rounds = await runInDurableObject(stub, async (_instance, state) => {
+      const mina = new MinaGraphqlReader(inject('minaUrl'))
+      const asked: string[][] = []
+      // The real reader over the fake node, counting the users each receipt read asks for.
+      const chain = {
+        ledgerReceipts: (l: string, u: readonly string[]) => {
+          asked.push([...u])
+          return mina.ledgerReceipts(l, u)
+        },
+      } as unknown as ChainReader
+      const book = new LedgerBook({ pricePerJob: 10n, withdrawTimelockSlots: 100n })
+      for (const user of users) book.restore(user, { ...EMPTY_BOOK_CHANNEL, refunded: 5n })
+      const keeper = new ReceiptKeeper(state.storage.sql, 1)
+      const out = []
+      for (let i = 0; i < 4; i++) {
+        const kept = await keeper.read(chain, ledger, book)
+        out.push({
+          documents: kept.documents,
+          fresh: kept.fresh.size,
+          known: kept.receipts.size,
+          settled: [...kept.receipts].filter(([, v]) => v >= 5n).length,
+        })
+      }
+      return { out, asked }
+    })
+    // One document (RECEIPTS_PER_QUERY users) a check: the 120 users all read by the third; then
+    // only the 90 not fully pulled are read again, oldest-read first; the 30 settled never.
+    expect(RECEIPTS_PER_QUERY).toBe(50)
+    expect(rounds.asked.map((a) => a.length)).toEqual([50, 50, 50, 50])
+    expect(rounds.asked[0]).toEqual(users.slice(0, 50))
+    expect(rounds.asked[1]).toEqual(users.slice(50, 100))
+    expect(rounds.asked[2]).toEqual([...users.slice(100), ...users.slice(30, 60)])
+    expect(rounds.asked[3]).toEqual([...users.slice(60, 100), ...users.slice(30, 40)])
+    const settled = new Set(users.slice(0, 30))
+    expect(
+      rounds.asked
+        .slice(1)
+        .flat()
+        .filter((u) => settled.has(u)),
+    ).toEqual([])
+    expect(rounds.out.map((r) => r.documents)).toEqual([1, 1, 1, 1])
+    expect(rounds.out.map((r) => r.settled)).toEqual([30, 30, 30, 30])
+    expect(rounds.out[3]!.known).toBe(120)
   })
 })

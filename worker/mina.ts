@@ -4,11 +4,12 @@ import {
   type LedgerReading,
   readLedgerBook,
   readLedgerBookFrom,
-  readLedgerSolvency,
+  readLedgerSolvencyHead,
+  readReceipts,
   readServiceAccountsWith,
   type ServiceAccounts,
   type ServiceTerms,
-  type SolvencyVerdict,
+  type SolvencyHead,
 } from '../protocol/index.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 
@@ -38,15 +39,15 @@ export interface ChainReader {
     options?: { max?: number; processed?: boolean },
   ): Promise<LedgerProgress>
   /**
-   * Whether the ledger at `ledger` is solvent (protocol's readLedgerSolvency: its state rebuilt
-   * from its actions, its escrow at `(ledger, creditTokenId)` covering what it owes); a reading
-   * that cannot be checked throws 503 `chain_unavailable`. `fresh` reads now, past the cache.
+   * The ledger's and its vault's state at one moment, for the solvency check (protocol's
+   * readLedgerSolvencyHead; one node document, never cached); unreadable throws 503.
    */
-  ledgerSolvency(
-    ledger: string,
-    creditTokenId: string,
-    options?: { fresh?: boolean },
-  ): Promise<SolvencyVerdict>
+  ledgerSolvencyHead(ledger: string, creditTokenId: string): Promise<SolvencyHead>
+  /**
+   * The refund receipts of `users` (protocol's readReceipts: one node document per
+   * RECEIPTS_PER_QUERY users; never cached); a user without a receipt account is left out.
+   */
+  ledgerReceipts(ledger: string, users: readonly string[]): Promise<Map<string, bigint>>
   /** The global slot of the best tip. */
   currentSlot(): Promise<bigint>
 }
@@ -191,30 +192,25 @@ export class MinaGraphqlReader implements ChainReader {
     }
   }
 
-  ledgerSolvency(
-    ledger: string,
-    creditTokenId: string,
-    options: { fresh?: boolean } = {},
-  ): Promise<SolvencyVerdict> {
-    const archiveUrl = this.options.archiveUrl ?? this.url.replace(/\/graphql\/?$/, '/archive')
-    return this.#cached(
-      `solvency:${ledger}:${creditTokenId}`,
-      async () => {
-        try {
-          return await readLedgerSolvency(
-            { node: (d) => this.#query(d), archive: (d) => this.#query(d, archiveUrl) },
-            ledger,
-            creditTokenId,
-          )
-        } catch (err) {
-          // A ledger the Worker cannot judge admits nobody, as for the book.
-          if (err instanceof LedgerReadError)
-            throw unavailable(`the ledger's solvency (${err.code}): ${err.message}`)
-          throw err
-        }
-      },
-      options.fresh,
-    )
+  async ledgerSolvencyHead(ledger: string, creditTokenId: string): Promise<SolvencyHead> {
+    try {
+      return await readLedgerSolvencyHead(this.#ledgerSources(), ledger, creditTokenId)
+    } catch (err) {
+      // A ledger the Worker cannot judge admits nobody, as for the book.
+      if (err instanceof LedgerReadError)
+        throw unavailable(`the ledger's solvency (${err.code}): ${err.message}`)
+      throw err
+    }
+  }
+
+  async ledgerReceipts(ledger: string, users: readonly string[]): Promise<Map<string, bigint>> {
+    try {
+      return await readReceipts(this.#ledgerSources(), ledger, users)
+    } catch (err) {
+      if (err instanceof LedgerReadError)
+        throw unavailable(`the ledger's refund receipts (${err.code}): ${err.message}`)
+      throw err
+    }
   }
 
   currentSlot(): Promise<bigint> {

@@ -25,6 +25,7 @@ import {
   type ServiceRegistration,
   type ServiceRetirement,
   ServiceUnavailable,
+  type SolvencyVerdict,
   type SponsoredSubmission,
   type SponsorshipGrant,
   sealedCoordinates,
@@ -40,6 +41,8 @@ import { type Config, configOf } from './config.ts'
 import type { Env } from './env.ts'
 import { ApiError, ApiErrorCode } from './errors.ts'
 import { LEDGER_FOLLOWER_SCHEMA, LedgerFollower } from './ledger-follower.ts'
+import { LEDGER_RECEIPTS_SCHEMA, ReceiptKeeper } from './ledger-receipts.ts'
+import { keptLedgerSolvency } from './ledger-solvency-kept.ts'
 import { PROVIDER_QUOTA_SCHEMA, ProviderQuota } from './provider-quota.ts'
 import {
   backoffMs,
@@ -277,6 +280,7 @@ export class ServiceObject extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS awaiting_result_due ON awaiting_result (due_at);
       ${PROVIDER_QUOTA_SCHEMA}
       ${LEDGER_FOLLOWER_SCHEMA}
+      ${LEDGER_RECEIPTS_SCHEMA}
       ${SPONSOR_POOLS_SCHEMA}
     `)
     // Run ids as text (GitHub's are 64-bit); rows from before keep theirs from pipeline_id.
@@ -325,6 +329,22 @@ export class ServiceObject extends DurableObject<Env> {
         config.ledgerActionsPerRead,
       )
     return this.#ledgerFollower
+  }
+
+  /**
+   * The solvency verdict of `ledger` from this object's kept readings and receipts (see
+   * ledger-solvency-kept.ts): only the head and a bounded number of receipt documents are read
+   * each time; an unfinished reading answers 503.
+   */
+  #solvencyOf(config: Config): (ledger: string, creditTokenId: string) => Promise<SolvencyVerdict> {
+    return (ledger, creditTokenId) =>
+      keptLedgerSolvency(
+        chainReaderFor(config),
+        this.#ledger(config),
+        new ReceiptKeeper(this.#sql),
+        ledger,
+        creditTokenId,
+      )
   }
 
   /** The ledger's book continued from the kept reading; 409 when the service names no ledger. */
@@ -558,7 +578,7 @@ export class ServiceObject extends DurableObject<Env> {
       requireGenuine(chainState)
       checkDescriptorAgainstChain(chainState, registration.descriptor, registration.descriptorCid)
       // A ledger whose money does not add up is listed nowhere.
-      await requireSolvent(chainReaderFor(config), chainState)
+      await requireSolvent(this.#solvencyOf(config), chainState)
       this.#markSolvent(chainState.ledger ?? '')
       const opened = await openJson(config.keys, registration.triggerToken, TRIGGER_TOKEN_INFO)
       if (!opened.ok) {
@@ -830,7 +850,7 @@ export class ServiceObject extends DurableObject<Env> {
         this.#sql.exec('SELECT 1 FROM solvent_ledgers WHERE ledger = ?', ledger).toArray().length >
           0
       try {
-        await requireSolvent(chain, chainState, { fresh: true })
+        await requireSolvent(this.#solvencyOf(config), chainState)
       } catch (err) {
         // Only a definite verdict refuses a ledger this object saw solvent: a reading that cannot
         // be made now (a lagging archive, a stranger's actions past the read cap) is retried later.

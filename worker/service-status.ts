@@ -16,6 +16,7 @@ import {
   ServiceState,
   type ServiceTerms,
   ServiceUnavailable,
+  type SolvencyVerdict,
   sameSourceCommitment,
   serviceAvailability,
   sha256,
@@ -110,18 +111,18 @@ export function ledgerBookOf(
 
 /**
  * Throws 409 `unsafe_service` unless the service's ledger is solvent (protocol's solvency check:
- * its channels and counters rebuilt from its actions, its escrow covering what it owes). Call it
+ * its channels and counters rebuilt from its actions, its escrow covering what it owes), as
+ * `verdictOf` judges it (the service object's kept readings: ledger-solvency-kept.ts). Call it
  * after `requireGenuine`: solvency is judged of the genuine contracts only.
  */
 export async function requireSolvent(
-  chain: ChainReader,
+  verdictOf: (ledger: string, creditTokenId: string) => Promise<SolvencyVerdict>,
   chainState: ServiceChainState,
-  options: { fresh?: boolean } = {},
 ): Promise<void> {
   if (!chainState.ledger) {
     throw new ApiError(409, ApiErrorCode.UNSAFE_SERVICE, 'the service names no ledger')
   }
-  const verdict = await chain.ledgerSolvency(chainState.ledger, chainState.creditTokenId, options)
+  const verdict = await verdictOf(chainState.ledger, chainState.creditTokenId)
   if (!verdict.solvent) {
     throw new ApiError(
       409,

@@ -548,3 +548,18 @@ export async function githubSignature(secret: string, body: string): Promise<str
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body)))
   return `sha256=${Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('')}`
 }
+
+/** The `error` of a refused request's JSON body. */
+export const errorOf = async (res: Response) =>
+  ((await res.json()) as { error: { code: string; message: string } }).error
+
+/** Submits `user`'s job to `service` at voucher (`cumulativeAmount`, `nonce`): the answer, the job's id. */
+export async function submit(
+  service: TestService,
+  user: MinaKeyPair,
+  cumulativeAmount: bigint,
+  nonce: bigint,
+): Promise<{ res: Response; requestId: string }> {
+  const { envelope, requestId } = await sealedJob(service, user, { cumulativeAmount, nonce })
+  return { res: await postJson('/v1/jobs', envelope), requestId }
+}
