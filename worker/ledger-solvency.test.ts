@@ -1,16 +1,23 @@
 import { runInDurableObject } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
 import {
+  ActionKind,
+  actionListHash,
+  EMPTY_ACTION_STATE,
   EMPTY_BOOK_CHANNEL,
   generateMinaKeyPair,
   LedgerBook,
   LedgerState,
+  publicKeyToFields,
+  pushListHash,
   RECEIPTS_PER_QUERY,
   receiptTokenIdOf,
 } from '../protocol/index.ts'
+import { LedgerFollower } from './ledger-follower.ts'
 import { ReceiptKeeper } from './ledger-receipts.ts'
+import { keptLedgerSolvency } from './ledger-solvency-kept.ts'
 import { type ChainReader, MinaGraphqlReader } from './mina.ts'
-import type { FakeAccount } from './test-support/constants.ts'
+import { type FakeAccount, TEST_CREDIT_TOKEN_ID } from './test-support/constants.ts'
 import {
   archiveListed,
   depositFor,
@@ -46,11 +53,13 @@ async function setLedgerField(service: TestService, field: number, value: bigint
   const found = ((await res.json()) as { data: { l: Required<FakeAccount> } }).data.l
   const zkappState = [...found.zkappState]
   zkappState[field] = String(value)
-  await setChainAccount(ledger, {
-    zkappState,
-    verificationKey: found.verificationKey,
-    permissions: found.permissions,
-  })
+  // Its landed actions stay (a state write does not unland them).
+  await setChainAccount(
+    ledger,
+    { zkappState, verificationKey: found.verificationKey, permissions: found.permissions },
+    undefined,
+    { keepActions: true },
+  )
 }
 
 describe('the Worker refuses a ledger whose money does not add up', () => {
@@ -118,6 +127,64 @@ describe('the solvency check judges from kept readings', () => {
     const user = await fundedUser(service, 10n)
     expect((await submit(service, user, 10n, 1n)).res.status).toBe(202)
     expect(await archiveListed(service)).toBe(45 + 25 + 5 + 1)
+  })
+
+  it('an evicted object judges the pending stack from its stored chain, reading no action again', async () => {
+    // Two actions processed (the ledger paid its runner 20), two deposits landed after.
+    const service = await registeredService({ price: 10n, runnerPaid: 20n })
+    const user = generateMinaKeyPair().publicKey
+    const stranger = generateMinaKeyPair().publicKey
+    await depositFor(service, user, 7n)
+    await depositFor(service, stranger, 1n)
+    const list = (who: string, amount: bigint) => {
+      const f = publicKeyToFields(who)
+      if (!f.ok) throw f.error
+      return actionListHash([[BigInt(ActionKind.deposit), ...f.value, amount, 0n, 0n, 0n, 0n]])
+    }
+    const ledger = fixtureLedgerAddress(service.address)
+    const stub = testEnv.SERVICES.get(testEnv.SERVICES.idFromName(service.address))
+    // A fresh follower and keeper over the object's storage each time: an evicted instance.
+    const judge = () =>
+      runInDurableObject(stub, async (_instance, state) => {
+        const storage = {
+          sql: state.storage.sql,
+          transactionSync: <T>(fn: () => T) => state.storage.transactionSync(fn),
+        }
+        try {
+          const verdict = await keptLedgerSolvency(
+            new MinaGraphqlReader(inject('minaUrl')),
+            new LedgerFollower(storage, 20),
+            new ReceiptKeeper(state.storage.sql),
+            ledger,
+            TEST_CREDIT_TOKEN_ID,
+          )
+          return verdict.solvent ? 'solvent' : verdict.code
+        } catch (err) {
+          return `error: ${err instanceof Error ? err.message : err}`
+        }
+      })
+    expect(await judge()).toBe('solvent')
+    const listed = await archiveListed(service)
+    // The stack processBatch leaves after popping the first pending list: solvent.
+    await setLedgerField(
+      service,
+      LedgerState.actionStack,
+      pushListHash(EMPTY_ACTION_STATE, list(user, 7n)),
+    )
+    expect(await judge()).toBe('solvent')
+    // A stack starting at the second pending list: nobody dispatched it there.
+    await setLedgerField(
+      service,
+      LedgerState.actionStack,
+      pushListHash(EMPTY_ACTION_STATE, list(stranger, 1n)),
+    )
+    expect(await judge()).toBe('ACTIONS_FORGED')
+    // A processed state the landed chain never passes.
+    await setLedgerField(service, LedgerState.actionStack, EMPTY_ACTION_STATE)
+    await setLedgerField(service, LedgerState.actionState, 999n)
+    expect(await judge()).toBe('ACTIONS_FORGED')
+    // All judged from what the object kept: no action listed again.
+    expect(await archiveListed(service)).toBe(listed)
   })
 
   it('refuses a ledger whose processed action state no landed action reaches (ACTIONS_FORGED)', async () => {

@@ -127,10 +127,13 @@ export async function startFakeMina(port = 0): Promise<FakeMina> {
       try {
         const body = JSON.parse(text || '{}') as Record<string, unknown>
         if (req.url === '/__fake/account') {
-          accounts.set(
-            key(body.publicKey as string, body.token as string | undefined),
-            body.account as FakeAccount,
-          )
+          const k = key(body.publicKey as string, body.token as string | undefined)
+          const before = body.keepActions === true ? accounts.get(k) : undefined
+          accounts.set(k, {
+            ...(body.account as FakeAccount),
+            ...(before?.actions ? { actions: before.actions } : {}),
+            ...(before?.archiveActions ? { archiveActions: before.archiveActions } : {}),
+          })
           res.end('{"ok":true}')
         } else if (req.url === '/__fake/dispatch') {
           dispatch(body.publicKey as string, body.action as FakeAction, body.hidden === true)

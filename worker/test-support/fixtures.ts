@@ -78,15 +78,16 @@ export const postJson = (path: string, body: unknown, headers: Record<string, st
 
 const minaControl = () => inject('minaUrl').replace(/\/graphql$/, '')
 
-/** Sets an account on the fake Mina node. */
+/** Sets an account on the fake Mina node (`keepActions`: the actions it had stay landed). */
 export async function setChainAccount(
   publicKey: string,
   account: FakeAccount,
   token?: string,
+  options: { keepActions?: boolean } = {},
 ): Promise<void> {
   await fetch(`${minaControl()}/__fake/account`, {
     method: 'POST',
-    body: JSON.stringify({ publicKey, account, token }),
+    body: JSON.stringify({ publicKey, account, token, keepActions: options.keepActions === true }),
   })
 }
 
