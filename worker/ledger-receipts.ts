@@ -75,10 +75,9 @@ export class ReceiptKeeper {
           .toArray()[0]?.r ?? 0,
       ) + 1
     for (const user of users) {
-      // No account: pulled none. Never below what was read before (receipts only grow).
-      const pulled = read.get(user) ?? 0n
-      const before = kept.get(user)?.pulled ?? 0n
-      const value = pulled > before ? pulled : before
+      // No account: pulled none. The node's value as read (it only grows; a reorg that undid a
+      // pull also gave the escrow its credits back, so the fresh pair is the one to judge).
+      const value = read.get(user) ?? 0n
       receipts.set(user, value)
       this.sql.exec(
         `INSERT INTO ledger_receipt (ledger, user, pulled, read_at) VALUES (?, ?, ?, ?)
