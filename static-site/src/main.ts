@@ -632,6 +632,12 @@ function sponsorForm(app: App, service: string, price: bigint, currentSlot: bigi
         },
         app.wallet,
       )
+      // The bundle's last nonce joins this wallet's record for the service: the channel panel's
+      // withdrawal request closes at or above it, so no voucher of the bundle outlives the
+      // withdrawal (a later deposit could otherwise still be claimed with one).
+      const key = nonceKey(service, app.wallet.publicKey)
+      const last = BigInt(grant.vouchers.at(-1)!.nonce)
+      if (last > BigInt(localStorage.getItem(key) ?? '0')) localStorage.setItem(key, String(last))
       const offered = await app.worker.sponsor(service, grant)
       status.textContent = `Sponsorship offered: ${offered.vouchers} pool vouchers.`
     } catch (e) {
