@@ -670,7 +670,7 @@ describe('the local stack', () => {
     }
     const lastNonce = BigInt(grant.vouchers.at(-1)!.nonce)
     await (await requestWithdraw(payer, service, sponsorKey, lastNonce)).wait()
-    await stack.advanceSlots(WITHDRAW_TIMELOCK_SLOTS + SLOT_WINDOW + 2)
+    await stack.advanceSlots(WITHDRAW_TIMELOCK_SLOTS + SLOT_WINDOW + 5)
     await (await withdraw(payer, service, sponsorKey)).wait()
     await processBatches(payer, service, PublicKey.fromBase58(stack.keys.runner.publicKey))
     await (await refund(payer, service, sponsorKey)).wait()
