@@ -4,19 +4,20 @@ import { type LocalStack, startStack } from './stack.ts'
 
 /** The providers `--once` runs a job on, in order. */
 const PROVIDERS = ['gitlab', 'github'] as const
-const TITLES = { gitlab: 'GitLab', github: 'GitHub' } as const
+const TITLES = { gitlab: 'GitLab', github: 'GitHub', sponsored: 'Sponsored' } as const
 
 const program = new Command()
   .name('npm start --')
   .description(
     'The local zkrunner stack on loopback: Mina node, contracts, Worker (workerd), GitLab and GitHub stand-ins, ' +
-      'runner agent and IPFS gateway, and the page. The sample is offered on both providers; runs one paid sample job ' +
-      'end to end on each and prints every verification link.',
+      'runner agent and IPFS gateway, and the page. The sample is offered on both providers, and as a sponsored service ' +
+      "whose jobs a sponsor's pool pays; runs one paid sample job end to end on each provider and one sponsored job, " +
+      'and prints every verification link.',
   )
   .addOption(
     new Option(
       '--once',
-      'exit after the sample jobs: status 0 only if every link of both (GitLab, GitHub) verified',
+      'exit after the sample jobs: status 0 only if every link of the three (GitLab, GitHub, sponsored) verified and the pool, not the user, paid the sponsored one',
     ),
   )
   .addOption(
@@ -66,7 +67,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   stack = await startStack(config, log)
-  const { urls, keys, deployment, services } = stack
+  const { urls, keys, deployment, services, sponsoredService } = stack
+  const pool = sponsoredService.pool
   console.log(
     [
       '',
@@ -79,22 +81,26 @@ async function main(): Promise<number> {
       `  IPFS gateway     ${urls.gateway}`,
       `  services         GitLab ${services.gitlab.service}`,
       `                   GitHub ${services.github.service}`,
+      `                   sponsored ${sponsoredService.service}  (${pool.offered ? `pool of ${keys.sponsor.publicKey}: ${pool.grant.sponsorship.cap} credits cap, ${pool.grant.sponsorship.jobsPerUserPerDay} jobs per user per day` : `no pool offered: ${pool.why}`})`,
       `                   (registry ${deployment.registry}, token ${deployment.token})`,
       'dev keys (local only, never fund them elsewhere):',
       `  user    ${keys.user.publicKey}  ${keys.user.privateKey}`,
       `  page    ${keys.pageUser.publicKey}  ${keys.pageUser.privateKey}  (the page's dev wallet)`,
       `  runner  ${keys.runner.publicKey}  ${keys.runner.privateKey}`,
       `  fees    ${keys.deployer.publicKey}  ${keys.deployer.privateKey}`,
+      `  sponsor ${keys.sponsor.publicKey}  ${keys.sponsor.privateKey}  (its channel in the sponsored service's ledger is the pool)`,
       '',
     ].join('\n'),
   )
   let runs: Awaited<ReturnType<LocalStack['runSampleJobs']>>
   try {
-    // A job on each provider, one settlement for both, then each verified; lines say whose.
+    // A job on each provider and one on the sponsor's pool, one settlement for all, then each
+    // verified; lines say whose.
     runs = await stack.runSampleJobs(
       config.limit,
       PROVIDERS,
       (provider) => (line) => console.log(provider ? `[${TITLES[provider]}] ${line}` : line),
+      { sponsored: true },
     )
   } catch (e) {
     await stack.stop()
@@ -103,16 +109,20 @@ async function main(): Promise<number> {
   console.log('')
   for (const run of runs) {
     const broken = run.links.filter((l) => l.status !== 'ok')
+    const title = TITLES[run.payer ? 'sponsored' : run.provider]
+    const paid = run.payment
+      ? `; the pool paid ${run.payment.poolPaid} credits, the user's channel ${run.payment.userChannelMoved ? 'MOVED' : 'did not move'}`
+      : ''
     console.log(
       run.verified
-        ? `${TITLES[run.provider]} sample job ${run.jobId}: ${run.status}, every link verified`
-        : `${TITLES[run.provider]} sample job ${run.jobId}: ${run.status}; NOT verified: ${broken.map((l) => `${l.name} (${l.detail})`).join('; ') || 'no result'}`,
+        ? `${title} sample job ${run.jobId}: ${run.status}, every link verified${paid}`
+        : `${title} sample job ${run.jobId}: ${run.status}; NOT verified: ${broken.map((l) => `${l.name} (${l.detail})`).join('; ') || (paid ? `payment${paid}` : 'no result')}`,
     )
   }
   const verified = runs.every((r) => r.verified)
   console.log(
     verified
-      ? `both providers: every link verified (${((Date.now() - t0) / 1000).toFixed(0)} s since start)`
+      ? `both providers and the sponsored service: every link verified (${((Date.now() - t0) / 1000).toFixed(0)} s since start)`
       : 'NOT every link verified',
   )
   if (config.once) {

@@ -8,6 +8,7 @@ import {
   type ServiceDescriptor,
 } from '../protocol/index.ts'
 import { buildSealedRequest } from '../static-site/src/request.ts'
+import { buildSealedSponsoredRequest } from '../static-site/src/sponsorship.ts'
 import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import { statusQueryFor } from '../static-site/src/wallet/status-query.ts'
 import {
@@ -127,6 +128,29 @@ export async function requestJob(
 }
 
 /**
+ * Requests one job on a sponsor's pool as the page's "Pay with" does: the user signs the request
+ * only (no voucher, no deposit); the Worker admits it within the pool and the user's allowance.
+ */
+export async function requestSponsoredJob(
+  endpoints: Pick<UserEndpoints, 'workerUrl'>,
+  service: string,
+  descriptor: ServiceDescriptor,
+  userKey: string,
+  sponsor: string,
+  values: Record<string, string | number | boolean>,
+): Promise<{ jobId: string; user: string; request: RequestBinding }> {
+  const wallet = devKeyWallet(userKey)
+  const { envelope, binding } = await buildSealedSponsoredRequest(
+    { service, descriptor, values, sponsor },
+    wallet,
+  )
+  const submitted = await new WorkerClient(endpoints.workerUrl).submit(envelope)
+  if (submitted.jobId !== binding.requestId)
+    throw new Error(`the Worker answered job ${submitted.jobId} for request ${binding.requestId}`)
+  return { jobId: binding.requestId, user: wallet.publicKey, request: binding }
+}
+
+/**
  * Polls the Worker until the job is finished and its result reported, or it ended without running
  * (its trigger failed, or the provider refused it for quota), or `timeoutMs` passes.
  */
@@ -159,7 +183,7 @@ export async function watchJob(
  */
 export async function verifyJob(
   endpoints: UserEndpoints,
-  target: { bundleCid: string; service: string; request: RequestBinding },
+  target: { bundleCid: string; service: string; request: RequestBinding; payer?: string },
   onLink: (l: VerificationLink) => void,
   onOutputs: (o: OutputsSummary | null) => void = () => {},
 ): Promise<VerificationLink[]> {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { Lightnet, PrivateKey, setBackend } from 'o1js'
 import { heartbeatWorldOnActiveChain } from '../agent/heartbeat/chain-world.ts'
 import { runHeartbeatDuty } from '../agent/heartbeat/duty.ts'
-import type { FeePayer } from '../contracts/index.ts'
+import { type FeePayer, readUserChannel } from '../contracts/index.ts'
 import {
   type GithubStandin,
   parseWorkflow,
@@ -40,7 +40,14 @@ import { agentCommand, runWithExecutor } from './local-runner.ts'
 import { startPageServer } from './page-server.ts'
 import { PRIVATE_PROJECT, privateSample, privateSampleCommit } from './private-sample.ts'
 import { publishDescriptor } from './publish.ts'
-import { ensureDeposit, pk, requestJob, verifyJob, watchJob } from './sample-job.ts'
+import {
+  ensureDeposit,
+  pk,
+  requestJob,
+  requestSponsoredJob,
+  verifyJob,
+  watchJob,
+} from './sample-job.ts'
 import {
   readCiJob,
   SAMPLE_OUTPUTS,
@@ -50,10 +57,17 @@ import {
 } from './sample-project.ts'
 import { sampleRepository } from './sample-repository.ts'
 import { loadOrCreateSecrets } from './secrets.ts'
+import {
+  ensureSponsorPool,
+  SPONSORED_PROJECT,
+  type SponsorPoolSetup,
+  sponsoredSample,
+} from './sponsored-sample.ts'
 import { type Supervised, Supervisor } from './supervisor.ts'
 
 const PRICE_PER_JOB = 10n
-const WITHDRAW_TIMELOCK_SLOTS = 100
+/** The withdrawal timelock of every stack service version (slots; the e2e waits it out). */
+export const WITHDRAW_TIMELOCK_SLOTS = 100
 const CREDITS_PER_USER = 1_000_000n
 // The heartbeat duty renews the runner heartbeat at half this age (slots), so the service stays enabled.
 const HEARTBEAT_MAX_AGE_SLOTS = 1200
@@ -95,13 +109,20 @@ export interface StackKeys {
   pageUser: { publicKey: string; privateKey: string }
   runner: { publicKey: string; privateKey: string }
   deployer: { publicKey: string; privateKey: string }
+  /** The sponsor whose pool pays the sponsored service's jobs (its channel in that ledger). */
+  sponsor: { publicKey: string; privateKey: string }
 }
 
 /** The outcome of one end-to-end sample job. */
 export interface SampleRun extends StackJob {
   links: VerificationLink[]
-  /** True when every verification link holds. */
+  /** True when every verification link holds (and for a sponsored job, the pool paid, not the user). */
   verified: boolean
+  /**
+   * A sponsored job's payment across its settlement: whether its user's channel in the service's
+   * ledger moved (it must not: the user pays nothing) and what the pool's channel paid.
+   */
+  payment?: { userChannelMoved: boolean; poolPaid: bigint }
 }
 
 /** The CI providers the stack offers the sample on: one service version each. */
@@ -126,6 +147,8 @@ export interface StackJob {
   request: RequestBinding
   status: string
   bundleCid: string | null
+  /** The sponsor whose pool paid, for a sponsored job (its settled leaf is in the pool's channel). */
+  payer?: string
 }
 
 /** Faults the end-to-end tests inject; each is consumed by the next job. */
@@ -151,6 +174,11 @@ export interface LocalStack {
    * commitment; `coordinates` are what its operator sealed to the Worker and may reveal later.
    */
   privateService: StackService & { coordinates: PrivateCoordinates }
+  /**
+   * The sample as a sponsored service (GitLab): its jobs are paid from the sponsor's pool, which
+   * the stack funds for SPONSORED_POOL_JOBS jobs at start and offers the Worker a grant for.
+   */
+  sponsoredService: StackService & { sponsor: string; pool: SponsorPoolSetup }
   /** Whether GitHub jobs run as the job user through the signer (as root, with a readable checkout). */
   githubJobsThroughSigner: boolean
   gitlab: GitlabStandin
@@ -165,6 +193,16 @@ export interface LocalStack {
     limit: number,
     onLine?: (line: string) => void,
     target?: StackProvider | { service: string; descriptor: ServiceDescriptor },
+  ): Promise<StackJob>
+  /**
+   * Requests one job on the sponsored service's pool as the page's "Pay with" does (the user signs
+   * only the request; no deposit, no voucher) and waits until its result is reported. `userKey`
+   * defaults to a fresh key that holds nothing.
+   */
+  requestSponsoredJob(
+    limit: number,
+    onLine?: (line: string) => void,
+    userKey?: PrivateKey,
   ): Promise<StackJob>
   /** The runner settles every reported job on chain (`zkrunner-agent settle`). */
   settle(onLine?: (line: string) => void): Promise<void>
@@ -185,7 +223,8 @@ export interface LocalStack {
   runSampleJobs(
     limit: number,
     providers: readonly StackProvider[],
-    lineFor?: (provider?: StackProvider) => (line: string) => void,
+    lineFor?: (provider?: StackProvider | 'sponsored') => (line: string) => void,
+    options?: { sponsored?: boolean },
   ): Promise<SampleRun[]>
   /**
    * Stops the runner agent: its gateway and, with it, the heartbeat duty it runs (SIGTERM, or
@@ -322,6 +361,8 @@ async function bringUp(
   // The page's wallet is a user of its own, so the page's jobs and those run from here (which go
   // to `userKey`) sit in separate results trees.
   const pageUserKey = (await acquire()).privateKey
+  // The sponsor of the sponsored service: a dev account whose credits fund its pool.
+  const sponsorKey = (await acquire()).privateKey
   const payer: FeePayer = { key: deployerKey }
 
   const commitment = await sourceCommitment(SAMPLE_PROJECT_DIR)
@@ -390,6 +431,20 @@ async function bringUp(
     true,
   )
 
+  // The same job as a sponsored service: a project of its own on the GitLab stand-in (the same
+  // source), whose jobs a sponsor's pool pays.
+  const sponsoredDescriptor = sponsoredSample(descriptor)
+  const sponsoredDescriptorCid = await publishDescriptor(agentDataDir, sponsoredDescriptor)
+  const sponsoredServiceKey = await serviceKeyFor(
+    join(dataDir, 'services.json'),
+    sponsoredDescriptorCid,
+  )
+  const sponsoredLedgerKey = await serviceKeyFor(
+    join(dataDir, 'ledgers.json'),
+    sponsoredDescriptorCid,
+    true,
+  )
+
   selectNetwork(urls.minaGraphql, urls.archive, NETWORK_ID, { prove })
   const deployInput = {
     payer,
@@ -400,7 +455,7 @@ async function bringUp(
     serviceKey,
     ledgerKey,
     runnerKey,
-    users: [userKey.toPublicKey(), pageUserKey.toPublicKey()],
+    users: [userKey.toPublicKey(), pageUserKey.toPublicKey(), sponsorKey.toPublicKey()],
     creditsPerUser: CREDITS_PER_USER,
     pricePerJob: PRICE_PER_JOB,
     withdrawTimelockSlots: WITHDRAW_TIMELOCK_SLOTS,
@@ -423,6 +478,13 @@ async function bringUp(
     sourceCommitment: priv.descriptor.sourceCommitment,
     descriptorCid: privateDescriptorCid,
     what: 'the private service version',
+  })
+  const sponsoredDeployment = await ensureService(deployInput, {
+    serviceKey: sponsoredServiceKey,
+    ledgerKey: sponsoredLedgerKey,
+    sourceCommitment: commitment,
+    descriptorCid: sponsoredDescriptorCid,
+    what: 'the sponsored service version',
   })
   const privateService = {
     provider: 'gitlab' as const,
@@ -453,6 +515,7 @@ async function bringUp(
   await sendHeartbeat(payer, serviceKey.toPublicKey(), runnerKey, log)
   await sendHeartbeat(payer, githubServiceKey.toPublicKey(), runnerKey, log)
   await sendHeartbeat(payer, privateServiceKey.toPublicKey(), runnerKey, log)
+  await sendHeartbeat(payer, sponsoredServiceKey.toPublicKey(), runnerKey, log)
 
   const agentEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -537,6 +600,16 @@ async function bringUp(
         triggerTokens: [secrets.triggerToken],
         accessTokens: [secrets.apiToken],
         sha: privateCommit,
+        jobName: ci.name,
+      },
+      {
+        // The sponsored sample: the public sample's source and tokens, under a project of its own.
+        id: SPONSORED_PROJECT.id,
+        path: SPONSORED_PROJECT.path,
+        webhookSecret: secrets.webhookSecret,
+        triggerTokens: [secrets.triggerToken],
+        accessTokens: [secrets.apiToken],
+        sha: commitment,
         jobName: ci.name,
       },
     ],
@@ -711,6 +784,18 @@ async function bringUp(
     },
     runnerPrivateKey: runnerKey.toBase58(),
   })
+  await registerWithWorker({
+    workerUrl: urls.worker,
+    service: sponsoredDeployment.service,
+    descriptor: sponsoredDescriptor,
+    descriptorCid: sponsoredDescriptorCid,
+    credentials: {
+      triggerToken: secrets.triggerToken,
+      apiToken: secrets.apiToken,
+      webhookSecret: secrets.webhookSecret,
+    },
+    runnerPrivateKey: runnerKey.toBase58(),
+  })
 
   // The agent's heartbeat duty, in this process (it shares the stack's chain connection, and
   // proving needs no second compile): it reads the allowed age from the Worker and renews at half
@@ -720,7 +805,12 @@ async function bringUp(
     runnerKey,
     payer,
     workerUrl: urls.worker,
-    services: [deployment.service, githubDeployment.service, privateService.service],
+    services: [
+      deployment.service,
+      githubDeployment.service,
+      privateService.service,
+      sponsoredDeployment.service,
+    ],
   })
   let duty: { stop: AbortController; done: Promise<void> } | undefined
   const keepAlive = async () => {
@@ -743,6 +833,29 @@ async function bringUp(
     duty?.stop.abort()
     await duty?.done
   })
+
+  // The sponsor funds its pool and signs its grant with its own key; the Worker gets only the
+  // signed grant (README: "Sponsoring a service").
+  const sponsoredStatus = (await (
+    await fetch(`${urls.worker}/v1/services/${sponsoredDeployment.service}`)
+  ).json()) as { chain?: { currentSlot?: string } }
+  const pool = await ensureSponsorPool({
+    payer,
+    service: sponsoredDeployment.service,
+    sponsorKey,
+    price: PRICE_PER_JOB,
+    currentSlot: BigInt(sponsoredStatus.chain?.currentSlot ?? '0'),
+    workerUrl: urls.worker,
+    log,
+  })
+  const sponsoredService = {
+    provider: 'gitlab' as const,
+    ...sponsoredDeployment,
+    descriptor: sponsoredDescriptor,
+    descriptorCid: sponsoredDescriptorCid,
+    sponsor: sponsorKey.toPublicKey().toBase58(),
+    pool,
+  }
 
   const page = await startPageServer(config.pagePort, {
     workerUrl: urls.worker,
@@ -847,6 +960,48 @@ async function bringUp(
     if (bundleCid) onLine(`result bundle ${bundleCid}`)
     return { provider, service, jobId, user, request, status: job.status, bundleCid }
   }
+  const requestSponsored = async (
+    limit: number,
+    onLine: (line: string) => void = log,
+    jobUserKey: PrivateKey = PrivateKey.random(),
+  ): Promise<StackJob> => {
+    const { service, descriptor: offered, sponsor } = sponsoredService
+    onLine(
+      `requesting a sponsored job: LIMIT=${limit}, user ${jobUserKey.toPublicKey().toBase58()} (signs the request only), paid by the pool of ${sponsor}`,
+    )
+    const { jobId, user, request } = await requestSponsoredJob(
+      endpoints,
+      service,
+      offered,
+      jobUserKey.toBase58(),
+      sponsor,
+      { LIMIT: limit },
+    )
+    const entry = { jobId, service, user, bundleCid: null, manifestDigest: null }
+    await ledger.record({ ...entry, at: new Date().toISOString() })
+    onLine(`job ${jobId} accepted on the pool; watching it`)
+    const job = await watchJob(urls.worker, jobId, (st, d) =>
+      onLine(`  status: ${st}${d ? ` (${d})` : ''}`),
+    )
+    const bundleCid = job.result?.bundleCid ?? null
+    await ledger.record({
+      ...entry,
+      bundleCid,
+      manifestDigest: job.result?.manifestDigest ?? null,
+      at: job.createdAt,
+    })
+    if (bundleCid) onLine(`result bundle ${bundleCid}`)
+    return {
+      provider: 'gitlab',
+      service,
+      jobId,
+      user,
+      request,
+      status: job.status,
+      bundleCid,
+      payer: sponsor,
+    }
+  }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')
     return runAgent(sup, agent, ['settle'], agentEnv, onLine)
@@ -856,7 +1011,12 @@ async function bringUp(
     onLine('verifying, as anyone can, from the gateway and the chain alone:')
     return verifyJob(
       endpoints,
-      { bundleCid: job.bundleCid, service: job.service, request: job.request },
+      {
+        bundleCid: job.bundleCid,
+        service: job.service,
+        request: job.request,
+        ...(job.payer ? { payer: job.payer } : {}),
+      },
       (l) =>
         onLine(
           `  ${l.status === 'ok' ? '✓' : l.status === 'broken' ? '✗' : '…'} ${l.name}: ${l.detail}`,
@@ -871,24 +1031,57 @@ async function bringUp(
       },
     )
   }
+  /** The sponsored ledger's channels of a job's user and of the pool (the sponsor's). */
+  const sponsoredChannels = async (user: string) => {
+    const service = pk(sponsoredService.service)
+    const [u, p] = await Promise.all([
+      readUserChannel(service, pk(user)),
+      readUserChannel(service, pk(sponsoredService.sponsor)),
+    ])
+    return { user: u, pool: p }
+  }
   const runSampleJobs = async (
     limit: number,
     providers: readonly StackProvider[],
-    lineFor: (provider?: StackProvider) => (line: string) => void = () => log,
+    lineFor: (provider?: StackProvider | 'sponsored') => (line: string) => void = () => log,
+    options: { sponsored?: boolean } = {},
   ): Promise<SampleRun[]> => {
     const jobs: StackJob[] = []
     for (const provider of providers)
       jobs.push(await requestOne(limit, lineFor(provider), provider))
-    // One settlement pays for every reported job, whichever service it was bought from.
+    let sponsoredBefore: Awaited<ReturnType<typeof sponsoredChannels>> | undefined
+    if (options.sponsored) {
+      const job = await requestSponsored(limit, lineFor('sponsored'))
+      sponsoredBefore = await sponsoredChannels(job.user)
+      jobs.push(job)
+    }
+    // One settlement pays for every reported job, whichever service (or pool) it was bought from.
     if (jobs.some((j) => j.bundleCid)) await settle(lineFor())
     const runs: SampleRun[] = []
     for (const job of jobs) {
-      const links = job.bundleCid ? await verify(job, lineFor(job.provider)) : []
-      runs.push({
-        ...job,
-        links,
-        verified: links.length > 0 && links.every((l) => l.status === 'ok'),
-      })
+      const links = job.bundleCid
+        ? await verify(job, lineFor(job.payer ? 'sponsored' : job.provider))
+        : []
+      let verified = links.length > 0 && links.every((l) => l.status === 'ok')
+      let payment: SampleRun['payment']
+      if (job.payer && sponsoredBefore) {
+        // The user pays nothing: their channel in the service's ledger does not move; the pool's
+        // pays the runner at least this job's price (no more than its earlier unsettled jobs too).
+        const after = await sponsoredChannels(job.user)
+        const b = sponsoredBefore
+        payment = {
+          userChannelMoved:
+            after.user.deposited !== b.user.deposited ||
+            after.user.paidSoFar !== b.user.paidSoFar ||
+            after.user.voucherNonce !== b.user.voucherNonce,
+          poolPaid: after.pool.paidSoFar - b.pool.paidSoFar,
+        }
+        lineFor('sponsored')(
+          `  payment: the pool paid ${payment.poolPaid} credits; the user's channel ${payment.userChannelMoved ? 'MOVED' : 'did not move'}`,
+        )
+        verified &&= !payment.userChannelMoved && payment.poolPaid >= PRICE_PER_JOB
+      }
+      runs.push({ ...job, links, verified, ...(payment ? { payment } : {}) })
     }
     return runs
   }
@@ -900,17 +1093,20 @@ async function bringUp(
       pageUser: mina(pageUserKey),
       runner: mina(runnerKey),
       deployer: mina(deployerKey),
+      sponsor: mina(sponsorKey),
     },
     deployment,
     descriptor,
     services,
     privateService,
+    sponsoredService,
     githubJobsThroughSigner: githubRunner.signer !== undefined,
     gitlab,
     github,
     faults,
     stop,
     requestJob: requestOne,
+    requestSponsoredJob: requestSponsored,
     settle,
     verify,
     async restartGateway() {

@@ -10,11 +10,15 @@ import { Spool } from '../agent/spool/spool.ts'
 import { main as deployCli } from '../contracts/deploy-cli.ts'
 import {
   deposit,
+  processBatches,
   readCredits,
   readEscrow,
   readServiceAccounts,
   readServiceState,
   readUserChannel,
+  refund,
+  requestWithdraw,
+  withdraw,
 } from '../contracts/index.ts'
 import { main as operatorCli } from '../operator/cli.ts'
 import {
@@ -23,11 +27,20 @@ import {
   publicKeyToFields,
   type ResultManifest,
   type ServiceDescriptor,
+  SLOT_WINDOW,
   unwrap,
 } from '../protocol/index.ts'
 import { DEFAULTS, type StackConfig } from '../stack/config.ts'
 import { HOLD_MARKER } from '../stack/local-runner.ts'
-import { type LocalStack, type StackJob, startStack } from '../stack/stack.ts'
+import { SPONSOR_SPARE_JOBS, SPONSORED_POOL_JOBS } from '../stack/sponsored-sample.ts'
+import {
+  type LocalStack,
+  type StackJob,
+  startStack,
+  WITHDRAW_TIMELOCK_SLOTS,
+} from '../stack/stack.ts'
+import { buildSealedSponsoredRequest } from '../static-site/src/sponsorship.ts'
+import { devKeyWallet } from '../static-site/src/wallet/dev-key.ts'
 import { launchChromium as launchChromiumIn } from '../static-site/test/support/chromium.ts'
 import { createVerifiedReader } from '../verify/gateway-reader.ts'
 import {
@@ -538,6 +551,137 @@ describe('the local stack', () => {
     }
   })
 
+  test('a sponsored service: the pool pays 3 jobs (users pay nothing, each verifies), a user past the daily allowance and the 4th job are refused before anything is signed, the page shows the pool off, and the sponsor withdraws the remainder after the timelock with every credit accounted for', async () => {
+    const target = stack.sponsoredService
+    const service = PublicKey.fromBase58(target.service)
+    const sponsorKey = PrivateKey.fromBase58(stack.keys.sponsor.privateKey)
+    const sponsor = sponsorKey.toPublicKey()
+    expect(target.pool.offered).toBe(true)
+    if (!target.pool.offered) return
+    const { grant } = target.pool
+    const price = BigInt(target.descriptor.pricePerJob)
+    expect(BigInt(grant.sponsorship.cap)).toBe(price * SPONSORED_POOL_JOBS)
+    const poolBefore = await readUserChannel(service, sponsor)
+    // The stack deposited more than the cap pays: the cap bounds the runner, the rest comes back.
+    expect(poolBefore.deposited).toBe(price * (SPONSORED_POOL_JOBS + SPONSOR_SPARE_JOBS))
+    const sponsorCreditsBefore = await readCredits(sponsor)
+
+    /** A sponsored request as the page sends it, its answer read raw (status and error code). */
+    const submitRaw = async (user: PrivateKey) => {
+      const { envelope } = await buildSealedSponsoredRequest(
+        {
+          service: target.service,
+          descriptor: target.descriptor,
+          values: { LIMIT: 100_000 },
+          sponsor: sponsor.toBase58(),
+        },
+        devKeyWallet(user.toBase58()),
+      )
+      const res = await fetch(`${stack.urls.worker}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(envelope),
+      })
+      return {
+        status: res.status,
+        body: (await res.json()) as { error?: { code: string; message: string } },
+      }
+    }
+
+    // Alice runs her two jobs of the day, then is refused (the pool still pays one more); Bob
+    // runs the third. Neither holds a credit or signs a voucher.
+    const alice = PrivateKey.random()
+    const bob = PrivateKey.random()
+    const sponsoredJobs: StackJob[] = []
+    for (const user of [alice, alice])
+      sponsoredJobs.push(await stack.requestSponsoredJob(100_000, log, user))
+    const pipelinesBefore = stack.gitlab.pipelines.length
+    const overAllowance = await submitRaw(alice)
+    expect(overAllowance.status).toBe(429)
+    expect(overAllowance.body.error?.code).toBe('allowance_exceeded')
+    sponsoredJobs.push(await stack.requestSponsoredJob(100_000, log, bob))
+    for (const job of sponsoredJobs) {
+      expect(job.status).toBe('success')
+      expect(job.bundleCid).toMatch(/^baf/)
+      expect(job.payer).toBe(sponsor.toBase58())
+    }
+
+    // The 4th job: refused funding-exhausted by the Worker, before any trigger, voucher or run.
+    const fourth = await submitRaw(PrivateKey.random())
+    expect(fourth.status).toBe(409)
+    expect(fourth.body.error?.code).toBe('service_disabled')
+    expect(fourth.body.error?.message).toContain('funding-exhausted')
+    expect(stack.gitlab.pipelines.length).toBe(pipelinesBefore + 1)
+    const pools = (
+      (await (await fetch(`${stack.urls.worker}/v1/services/${target.service}`)).json()) as {
+        sponsorships: { sponsor: string; enabled: boolean; reason?: string; jobsLeft: string }[]
+      }
+    ).sponsorships
+    expect(pools).toEqual([
+      expect.objectContaining({
+        sponsor: sponsor.toBase58(),
+        enabled: false,
+        reason: 'funding-exhausted',
+        jobsLeft: '0',
+      }),
+    ])
+
+    // The page shows the pool off, with the reason, in the sponsored service's market row.
+    const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
+    const context = await launchChromium(profile)
+    try {
+      const { page, errors } = await openPage(context)
+      const pool = page.locator(`#market tr[data-service="${target.service}"] .pool`)
+      await pool.first().waitFor({ timeout: 120_000 })
+      expect(await pool.first().getAttribute('class')).toContain('disabled')
+      expect(await pool.first().textContent()).toContain('pool off: funding-exhausted')
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+      await rm(profile, { recursive: true, force: true })
+    }
+
+    // The runner settles the three jobs from the pool (one settlement, as for every job).
+    const paidBefore = await ledgerPaidOf(target.service)
+    await stack.settle(log)
+    for (const job of sponsoredJobs) {
+      const links = await stack.verify(job, log)
+      expect(links.filter((l) => l.status !== 'ok')).toEqual([])
+      expect(allOk(links)).toBe(true)
+      // The users paid nothing: no channel of theirs in the service's ledger moved.
+      expect(await readUserChannel(service, PublicKey.fromBase58(job.user))).toMatchObject({
+        deposited: 0n,
+        paidSoFar: 0n,
+      })
+    }
+    const paid = await ledgerPaidOf(target.service)
+    expect(paid.runnerPaid - paidBefore.runnerPaid).toBe(price * SPONSORED_POOL_JOBS)
+    expect((await readUserChannel(service, sponsor)).paidSoFar).toBe(price * SPONSORED_POOL_JOBS)
+
+    // The sponsor asks to withdraw, closing every voucher of its bundle; after the timelock it
+    // withdraws, a batch grants the refund, and it pulls the remainder.
+    const payer = {
+      key: (
+        await Lightnet.acquireKeyPair({
+          isRegularAccount: true,
+          lightnetAccountManagerEndpoint: stack.urls.accountManager,
+        })
+      ).privateKey,
+    }
+    const lastNonce = BigInt(grant.vouchers.at(-1)!.nonce)
+    await (await requestWithdraw(payer, service, sponsorKey, lastNonce)).wait()
+    await stack.advanceSlots(WITHDRAW_TIMELOCK_SLOTS + SLOT_WINDOW + 5)
+    await (await withdraw(payer, service, sponsorKey)).wait()
+    await processBatches(payer, service, PublicKey.fromBase58(stack.keys.runner.publicKey))
+    await (await refund(payer, service, sponsorKey)).wait()
+    const withdrawn = (await readCredits(sponsor)) - sponsorCreditsBefore
+    expect(withdrawn).toBe(price * SPONSOR_SPARE_JOBS)
+    // Conservation: what the sponsor deposited is what the pool paid the runner plus what it
+    // withdrew; the ledger keeps nothing of it (nobody else deposited with this service).
+    expect(paid.runnerPaid + withdrawn).toBe(poolBefore.deposited)
+    expect(await readEscrow(service)).toBe(0n)
+  })
+
   test('the page in Chromium lists the service, sends a sealed request, watches the job, and verifies every link once settled', async () => {
     const profile = await mkdtemp(join(tmpdir(), 'zkrunner-e2e-chromium-'))
     const results = new URL('./test-results/', import.meta.url).pathname
@@ -916,7 +1060,10 @@ describe('npm start -- --once', () => {
     const text = out.join('')
     expect(text, text).toMatch(/GitLab sample job \w+: success, every link verified/)
     expect(text, text).toMatch(/GitHub sample job \w+: success, every link verified/)
-    expect(text).toContain('both providers: every link verified')
+    expect(text, text).toMatch(
+      /Sponsored sample job \w+: success, every link verified; the pool paid \d+ credits, the user's channel did not move/,
+    )
+    expect(text).toContain('both providers and the sponsored service: every link verified')
     expect(code).toBe(0)
     // The saved chain already had the contracts: nothing was deployed again.
     expect(text).not.toContain('deploying the credit token')

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   cidToFields,
   generateHpkeKeyPair,
+  generateMinaKeyPair,
   manifestDigest,
   newRequestId,
   outputsDigest,
@@ -173,15 +174,20 @@ describe('verifyResult', () => {
       await blocks.put(cid, settledLeavesBytes(doc))
       return unwrap(cidToFields(cid))
     }
-    const leavesOf = (digests: Uint8Array[]): SettledLeaves => ({
+    const leavesOf = (digests: Uint8Array[], user = service.user.publicKey): SettledLeaves => ({
       v: 1,
       service: service.address,
-      user: service.user.publicKey,
+      user,
       manifestDigests: digests.map(toHex),
     })
-    const owner = () => ({ service: service.address, user: service.user.publicKey })
-    const settleEvent = (jobs: bigint, root: bigint, [c0, c1]: [bigint, bigint]): ChainEvent => {
-      const [ux, uOdd] = unwrap(publicKeyToFields(service.user.publicKey))
+    const owner = (user = service.user.publicKey) => ({ service: service.address, user })
+    const settleEvent = (
+      jobs: bigint,
+      root: bigint,
+      [c0, c1]: [bigint, bigint],
+      user = service.user.publicKey,
+    ): ChainEvent => {
+      const [ux, uOdd] = unwrap(publicKeyToFields(user))
       return {
         height: 5,
         slot: 50,
@@ -202,11 +208,17 @@ describe('verifyResult', () => {
     const verifySettled = async (
       event: (digest: Uint8Array) => Promise<ChainEvent>,
       reader = memoryBundleReader(blocks),
+      payer?: string,
     ) => {
       const jobId = newRequestId()
       const bundle = await bundleFixture(blocks, service, jobId)
       const { links } = await verifyResult(
-        { bundleCid: bundle.cid.toString(), service: service.address, jobId },
+        {
+          bundleCid: bundle.cid.toString(),
+          service: service.address,
+          jobId,
+          ...(payer ? { payer } : {}),
+        },
         {
           bundle: memoryBundleReader(blocks),
           chain: chainWith([await event(manifestDigest(bundle.manifest))]),
@@ -229,6 +241,26 @@ describe('verifyResult', () => {
       })
       expect(settled).toMatchObject({ status: 'ok' })
       expect(settled.detail).toContain('leaf 1 of 2')
+    })
+
+    it("a sponsored job: ok under the paying sponsor's channel, pending when looked for in its user's", async () => {
+      const sponsor = generateMinaKeyPair().publicKey
+      const event = async (digest: Uint8Array) =>
+        settleEvent(
+          1n,
+          computeResultsRoot(owner(sponsor), [digest]),
+          await pinLeaves(leavesOf([digest], sponsor)),
+          sponsor,
+        )
+      const paid = await verifySettled(event, undefined, sponsor)
+      expect(paid).toMatchObject({ status: 'ok' })
+      expect(paid.detail).toContain('leaf 0 of 1')
+      const asUser = await verifySettled(event)
+      expect(asUser).toMatchObject({ status: 'pending' })
+      // Naming a channel that did not pay for it proves nothing either.
+      const elsewhere = await verifySettled(event, undefined, generateMinaKeyPair().publicKey)
+      expect(elsewhere.status).toBe('pending')
+      expect(elsewhere.detail).toContain('the paying channel')
     })
 
     it('is broken, naming the document, when its leaves give another root', async () => {

@@ -78,6 +78,13 @@ export interface VerifyTarget {
    * id, user, service, parameters), so a Worker cannot hand back another request's result.
    */
   request?: RequestBinding
+  /**
+   * The channel that paid for the job when it is not its user's own: the sponsor of a sponsored
+   * job (the pool is the sponsor's channel, so its settled leaves are the sponsor's). The caller
+   * knows it from the request it sent. It only says where to look: a leaf found under that
+   * channel's settled root still proves the runner was paid for exactly this signed manifest.
+   */
+  payer?: string
 }
 
 /** The narrow dependencies of verification. */
@@ -353,7 +360,17 @@ async function walkChain(
   } else set('source', 'ok', state.sourceCommitment)
 
   // 8. Inclusion in the user's settled results root.
-  set('settled', ...(await settledStatus(target.service, fields ?? [], manifest, state, deps)))
+  set(
+    'settled',
+    ...(await settledStatus(
+      target.service,
+      fields ?? [],
+      manifest,
+      target.payer ?? manifest.user,
+      state,
+      deps,
+    )),
+  )
 
   // 9. The driver jobs it used, each verified as any result is, one level down; only those a
   // manifest the service's runner signed lists. Anyone's bytes can list 64 entries: fetching and
@@ -402,19 +419,23 @@ async function settledStatus(
   service: string,
   serviceState: readonly bigint[],
   manifest: ResultManifest,
+  payer: string,
   state: ServiceOnChain,
   deps: VerifyDeps,
 ): Promise<['ok' | 'broken' | 'pending', string]> {
   let settlement: Settlement | null
   try {
-    settlement = await settlementFor(deps.chain, serviceState, manifest.user)
+    settlement = await settlementFor(deps.chain, serviceState, payer)
   } catch (e) {
     return ['pending', `archive unavailable: ${why(e)}`]
   }
   const payability = payabilityOf(manifest)
   if (settlement === null)
     return payability.payable
-      ? ['pending', 'not settled yet: the runner has not settled this user']
+      ? [
+          'pending',
+          `not settled yet: the runner has not settled ${payer === manifest.user ? 'this user' : `the paying channel ${payer}`}`,
+        ]
       : ['ok', `not charged (${payability.reason}): never settled, as the payable rule says`]
   if (!deps.settled) return ['pending', 'settled on chain; this page cannot compute results roots']
   // The runner signed the leaves CID with the root, so a CID that does not decode is its fault.
@@ -425,7 +446,7 @@ async function settledStatus(
     leaves = await deps.settled.digests(
       cid,
       service,
-      manifest.user,
+      payer,
       deps.signal ? { signal: deps.signal } : {},
     )
   } catch (e) {
@@ -452,7 +473,7 @@ async function settledStatus(
     ]
   let root: bigint
   try {
-    root = await deps.settled.root({ service, user: manifest.user }, leaves)
+    root = await deps.settled.root({ service, user: payer }, leaves)
   } catch (e) {
     return ['pending', `cannot compute the results root: ${why(e)}`]
   }

@@ -68,7 +68,7 @@ import {
   userFunding,
 } from './service-status.ts'
 import { serviceStub } from './services.ts'
-import { SPONSOR_POOLS_SCHEMA, SponsorPools, utcDay } from './sponsor-pools.ts'
+import { isDeadPool, SPONSOR_POOLS_SCHEMA, SponsorPools, utcDay } from './sponsor-pools.ts'
 
 /** How far a retirement's signing time may be from the Worker's clock (a replay window, not a TTL). */
 const RETIREMENT_SKEW_MS = 10 * 60 * 1000
@@ -386,7 +386,16 @@ export class ServiceObject extends DurableObject<Env> {
           ['sponsorship', 'sponsor'],
         )
       }
-      this.#pools().offer(grant, Date.now())
+      const price = chainState.terms.pricePerJob
+      this.#pools().offer(grant, Date.now(), (g) =>
+        isDeadPool(
+          g,
+          reading.book.get(g.sponsorship.sponsor),
+          this.#channel(g.sponsorship.sponsor),
+          price,
+          chainState.currentSlot,
+        ),
+      )
       return { sponsor: grant.sponsorship.sponsor, vouchers: grant.vouchers.length }
     })
   }

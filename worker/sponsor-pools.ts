@@ -1,4 +1,5 @@
 import {
+  type BookChannel,
   nextPoolVoucher,
   parseSponsorshipGrant,
   type SponsorshipGrant,
@@ -19,6 +20,8 @@ export const SPONSOR_POOLS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS sponsored_jobs (
     job_id TEXT PRIMARY KEY, sponsor TEXT NOT NULL, user TEXT NOT NULL, day INTEGER NOT NULL);
   CREATE INDEX IF NOT EXISTS sponsored_jobs_allowance ON sponsored_jobs (sponsor, user, day);
+  CREATE TABLE IF NOT EXISTS sponsorship_floors (
+    sponsor TEXT PRIMARY KEY, last_nonce TEXT NOT NULL);
 `
 
 /** Sponsors one service keeps at most: each costs a read of its pool whenever the status is asked. */
@@ -26,6 +29,31 @@ export const MAX_SPONSORSHIPS = 64
 
 /** The UTC day (days since the epoch) a moment falls in: allowances count per UTC day. */
 export const utcDay = (ms: number) => Math.floor(ms / 86_400_000)
+
+/**
+ * Whether a kept grant's pool can pay no more job, whatever users do: its ledger channel holds
+ * less than one price (a pending withdrawal counts as empty), its cap is paid out, its end slot is
+ * reached, or its bundle is spent. Jobs in flight are not counted against it: a pool that only
+ * waits for their outcome may get a price back and is still alive. Only a sponsor's deposit (a
+ * refill with a new grant) brings a dead pool back, so its slot may go to another sponsor.
+ */
+export function isDeadPool(
+  grant: SponsorshipGrant,
+  ledger: Pick<BookChannel, 'deposited' | 'paidSoFar' | 'voucherNonce' | 'withdrawRequestedAtSlot'>,
+  channel: { nonce: bigint },
+  price: bigint,
+  currentSlot: bigint,
+): boolean {
+  const balance = ledger.withdrawRequestedAtSlot !== 0n ? 0n : ledger.deposited - ledger.paidSoFar
+  const capLeft = BigInt(grant.sponsorship.cap) - ledger.paidSoFar
+  const above = channel.nonce > ledger.voucherNonce ? channel.nonce : ledger.voucherNonce
+  return (
+    balance < price ||
+    capLeft < price ||
+    currentSlot >= BigInt(grant.sponsorship.endSlot) ||
+    nextPoolVoucher(grant.vouchers, above) === null
+  )
+}
 
 /** What the pool can pay now, by the ledger and the object's own count of what it owes. */
 export interface PoolFigures {
@@ -69,31 +97,30 @@ export class SponsorPools {
   /**
    * Stores a signature-checked grant. A sponsor's later grant replaces its earlier one only when
    * its vouchers start above the earlier bundle's last nonce: an older grant replayed by anyone
-   * cannot bring back limits the sponsor replaced.
+   * cannot bring back limits the sponsor replaced (nor after its grant was evicted: the floor stays).
+   * When every slot is taken, the dead grants (`isDead`, see isDeadPool) are evicted first: a
+   * stranger who fills the slots with tiny pools and withdraws them cannot lock real sponsors out.
+   * A full set of live pools still refuses (409 sponsorships_full).
    */
-  offer(grant: SponsorshipGrant, now: number): void {
+  offer(grant: SponsorshipGrant, now: number, isDead: (g: SponsorshipGrant) => boolean): void {
     const { sponsor } = grant.sponsorship
     const earlier = this.grant(sponsor)
-    if (!earlier) {
-      const count = this.sql
-        .exec<{ n: number }>('SELECT COUNT(*) AS n FROM sponsorships')
-        .toArray()[0]
-      if ((count?.n ?? 0) >= MAX_SPONSORSHIPS) {
+    const floor = earlier ? lastNonce(earlier) : this.#floor(sponsor)
+    if (floor !== null && BigInt(grant.vouchers[0]!.nonce) <= floor) {
+      throw new ApiError(
+        409,
+        ApiErrorCode.SPONSORSHIP_STALE,
+        `a new grant of this sponsor must start its vouchers above nonce ${floor}`,
+        ['vouchers', 0, 'nonce'],
+      )
+    }
+    if (!earlier && this.#count() >= MAX_SPONSORSHIPS) {
+      for (const g of this.all()) if (isDead(g)) this.#evict(g)
+      if (this.#count() >= MAX_SPONSORSHIPS) {
         throw new ApiError(
           409,
           ApiErrorCode.SPONSORSHIPS_FULL,
-          `this service has ${MAX_SPONSORSHIPS} sponsors already`,
-        )
-      }
-    }
-    if (earlier) {
-      const last = BigInt(earlier.vouchers[earlier.vouchers.length - 1]!.nonce)
-      if (BigInt(grant.vouchers[0]!.nonce) <= last) {
-        throw new ApiError(
-          409,
-          ApiErrorCode.SPONSORSHIP_STALE,
-          `a new grant of this sponsor must start its vouchers above nonce ${last}`,
-          ['vouchers', 0, 'nonce'],
+          `this service has ${MAX_SPONSORSHIPS} sponsors whose pools can still pay a job; try again when one runs dry`,
         )
       }
     }
@@ -103,6 +130,37 @@ export class SponsorPools {
       JSON.stringify(grant),
       now,
     )
+  }
+
+  #count(): number {
+    return (
+      this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM sponsorships').toArray()[0]?.n ?? 0
+    )
+  }
+
+  /** The highest voucher nonce of the sponsor's evicted grant, or null. */
+  #floor(sponsor: string): bigint | null {
+    const row = this.sql
+      .exec<{ last_nonce: string }>(
+        'SELECT last_nonce FROM sponsorship_floors WHERE sponsor = ?',
+        sponsor,
+      )
+      .toArray()[0]
+    return row ? BigInt(row.last_nonce) : null
+  }
+
+  /**
+   * Drops a dead grant, keeping its last nonce as the sponsor's floor (one short row). Its jobs
+   * stay in sponsored_jobs: their charges still count against the sponsor's channel.
+   */
+  #evict(grant: SponsorshipGrant): void {
+    const { sponsor } = grant.sponsorship
+    this.sql.exec(
+      'INSERT OR REPLACE INTO sponsorship_floors (sponsor, last_nonce) VALUES (?, ?)',
+      sponsor,
+      String(lastNonce(grant)),
+    )
+    this.sql.exec('DELETE FROM sponsorships WHERE sponsor = ?', sponsor)
   }
 
   /** The pool's figures from the ledger's funding of its channel and the object's count. */
@@ -154,3 +212,6 @@ export class SponsorPools {
     return row?.sponsor ?? null
   }
 }
+
+/** The highest voucher nonce of a grant's bundle (nonces strictly increase). */
+const lastNonce = (g: SponsorshipGrant) => BigInt(g.vouchers[g.vouchers.length - 1]!.nonce)

@@ -13,6 +13,7 @@ import {
   signSponsorshipGrant,
   signVoucher,
 } from '../protocol/index.ts'
+import { MAX_SPONSORSHIPS } from './sponsor-pools.ts'
 import {
   call,
   depositFor,
@@ -47,7 +48,13 @@ interface PoolStatus {
 const grantFor = (
   service: TestService,
   sponsor: MinaKeyPair,
-  o: { jobsPerUserPerDay?: number; cap?: bigint; endSlot?: bigint; firstNonce?: bigint } = {},
+  o: {
+    jobsPerUserPerDay?: number
+    cap?: bigint
+    endSlot?: bigint
+    firstNonce?: bigint
+    count?: number
+  } = {},
 ): SponsorshipGrant =>
   signSponsorshipGrant(
     {
@@ -58,7 +65,7 @@ const grantFor = (
       endSlot: String(o.endSlot ?? 100_000n),
       cap: String(o.cap ?? 1000n),
     },
-    { firstNonce: o.firstNonce ?? 1n, count: 8 },
+    { firstNonce: o.firstNonce ?? 1n, count: o.count ?? 8 },
     sponsor.privateKey,
   )
 
@@ -97,6 +104,14 @@ async function submitSponsored(
   const submission = signSponsoredRequest(request, sponsor, signer.privateKey)
   const envelope = await sealJson(publicKey, JOB_REQUEST_INFO, submission)
   return { res: await postJson('/v1/jobs', envelope), requestId }
+}
+
+/** Repeats a request while the Worker answers 503 catching up the ledger's actions. */
+async function caughtUp(send: () => Promise<Response>): Promise<Response> {
+  for (let i = 0; ; i++) {
+    const res = await send()
+    if (res.status !== 503 || i === 20) return res
+  }
 }
 
 const poolsOf = async (path: string) =>
@@ -212,6 +227,52 @@ describe('sponsored services', () => {
       (await submitSponsored(service, generateMinaKeyPair(), sponsor.publicKey)).res.status,
     ).toBe(202)
   })
+
+  it('attack: a stranger fills the 64 sponsor slots with tiny pools and withdraws them; dead pools are evicted for a real sponsor, live ones are not', async () => {
+    const service = await registeredService({ price: 10n })
+    // One pool of one voucher: after its job its bundle is spent (dead though its deposit is not).
+    const oneShot = await sponsoredPool(service, 20n, { count: 1 })
+    const tiny: MinaKeyPair[] = []
+    for (let i = 1; i < MAX_SPONSORSHIPS; i++)
+      tiny.push(await sponsoredPool(service, 10n, { count: 1 }))
+    const real = generateMinaKeyPair()
+    await depositFor(service, real.publicKey, 100n)
+    const offerReal = () =>
+      postJson(`/v1/services/${service.address}/sponsorships`, grantFor(service, real))
+
+    // 64 pools that can each still pay a job: the set is full, refused with a clear code.
+    const full = await offerReal()
+    expect(full.status).toBe(409)
+    expect(((await full.json()) as ErrorBody).error.code).toBe('sponsorships_full')
+
+    // The stranger withdraws all its pools but one; the one-voucher pool's job spends its bundle.
+    for (const pool of tiny.slice(1)) {
+      await dispatchLedgerAction(service, ActionKind.requestWithdraw, pool.publicKey, {
+        nonce: 1n,
+        slot: 1000n,
+      })
+    }
+    // The Worker reads the 63 new ledger actions a few requests at a time (503 until caught up).
+    const oneJob = await caughtUp(
+      async () => (await submitSponsored(service, generateMinaKeyPair(), oneShot.publicKey)).res,
+    )
+    expect(oneJob.status, await oneJob.clone().text()).toBe(202)
+    const accepted = await offerReal()
+    expect(accepted.status, await accepted.clone().text()).toBe(201)
+    // The dead pools are gone; the stranger's live one and the real sponsor's stay.
+    const pools = await poolsOf(`/v1/services/${service.address}`)
+    expect(pools.map((p) => p.sponsor).sort()).toEqual([tiny[0]!.publicKey, real.publicKey].sort())
+    expect((await submitSponsored(service, generateMinaKeyPair(), real.publicKey)).res.status).toBe(
+      202,
+    )
+    // An evicted grant replayed by anyone does not come back: its nonces are below the floor.
+    const replay = await postJson(
+      `/v1/services/${service.address}/sponsorships`,
+      grantFor(service, oneShot, { count: 1 }),
+    )
+    expect(replay.status).toBe(409)
+    expect(((await replay.json()) as ErrorBody).error.code).toBe('sponsorship_stale')
+  }, 300_000)
 
   it('attackers: a forged user signature, an unknown sponsor, a forged or replayed grant are refused', async () => {
     const service = await registeredService({ price: 10n })

@@ -320,6 +320,8 @@ async function watchJob(
   request: RequestBinding,
   provider: RunProvider,
   root: HTMLElement,
+  /** The sponsor whose pool pays a sponsored job: its settled leaf is in the pool's channel. */
+  payer?: string,
 ) {
   const statusBox = h('div', { 'data-role': 'job' })
   const verifyBox = h('div')
@@ -340,6 +342,7 @@ async function watchJob(
           bundleCid: job.result.bundleCid,
           service: request.service,
           request,
+          ...(payer ? { payer } : {}),
         })
       }
       if (verified && TERMINAL_STATUSES.has(job.status)) return
@@ -476,7 +479,7 @@ function openService(app: App, s: MarketService): void {
         app.wallet,
       )
       await app.worker.submit(envelope)
-      void watchJob(app, binding, d, jobBox)
+      void watchJob(app, binding, d, jobBox, payWith.value)
       return
     }
     const user = app.wallet.publicKey
@@ -632,6 +635,12 @@ function sponsorForm(app: App, service: string, price: bigint, currentSlot: bigi
         },
         app.wallet,
       )
+      // The bundle's last nonce joins this wallet's record for the service: the channel panel's
+      // withdrawal request closes at or above it, so no voucher of the bundle outlives the
+      // withdrawal (a later deposit could otherwise still be claimed with one).
+      const key = nonceKey(service, app.wallet.publicKey)
+      const last = BigInt(grant.vouchers.at(-1)!.nonce)
+      if (last > BigInt(localStorage.getItem(key) ?? '0')) localStorage.setItem(key, String(last))
       const offered = await app.worker.sponsor(service, grant)
       status.textContent = `Sponsorship offered: ${offered.vouchers} pool vouchers.`
     } catch (e) {

@@ -801,6 +801,13 @@ describe('the page in Chromium', () => {
     expect(new Set(grant!.vouchers.map((v) => `${v.user}:${v.cumulativeAmount}`))).toEqual(
       new Set([`${grant!.sponsorship.sponsor}:15`]),
     )
+    // The bundle's last nonce is this wallet's record for the service: a withdrawal request from
+    // the channel panel closes at or above it, so no pool voucher outlives the withdrawal.
+    const recorded = await page.evaluate(
+      (k) => localStorage.getItem(k),
+      `zkrunner:nonce:${stack.service.address}:${grant!.sponsorship.sponsor}`,
+    )
+    expect(recorded).toBe(grant!.vouchers.at(-1)!.nonce)
   })
 
   it('logged no errors in the page', () => {
