@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
+import { E2eFirstSequencer } from './test/sequencer.ts'
 
 // Each part owns its vitest project (its own environment: node, workerd, browser).
 export default defineConfig({
@@ -10,5 +11,6 @@ export default defineConfig({
     // so the e2e's half hour (mostly waiting on blocks, jobs and Chromium) and every unit test ran
     // one after another. Two at least: the e2e beside the unit tests.
     maxWorkers: Math.max(2, availableParallelism()),
+    sequence: { sequencer: E2eFirstSequencer },
   },
 })
