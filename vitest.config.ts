@@ -7,9 +7,8 @@ export default defineConfig({
   test: {
     projects: ['*/vitest.config.ts'],
     globalSetup: ['./test/warm-o1js-cache.ts'],
-    // Vitest's default in a run is one worker fewer than the cores: on a 2-core CI machine, one,
-    // so the e2e's half hour (mostly waiting on blocks, jobs and Chromium) and every unit test ran
-    // one after another. Two at least: the e2e beside the unit tests.
+    // The root's own; each project sets its own (test/workers.ts: Vitest does not pass this down;
+    // the workerd project stays at one, set so by the Workers pool).
     maxWorkers: Math.max(2, availableParallelism()),
     sequence: { sequencer: E2eFirstSequencer },
   },

@@ -1,8 +1,10 @@
 import { defineProject } from 'vitest/config'
+import { PARALLEL_WORKERS } from '../test/workers.ts'
 
 export default defineProject({
   test: {
     name: 'chain',
+    maxWorkers: PARALLEL_WORKERS,
     include: ['**/*.test.ts'],
     environment: 'node',
     // o1js's native prover: several times faster than wasm for the proofs-on test.

@@ -1,8 +1,10 @@
 import { defineProject } from 'vitest/config'
+import { PARALLEL_WORKERS } from '../test/workers.ts'
 
 export default defineProject({
   test: {
     name: 'protocol',
+    maxWorkers: PARALLEL_WORKERS,
     include: ['**/*.test.ts'],
     environment: 'node',
   },

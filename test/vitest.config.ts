@@ -1,10 +1,12 @@
 import { defineProject } from 'vitest/config'
+import { PARALLEL_WORKERS } from './workers.ts'
 
 // Cross-part end-to-end tests: the whole local stack (chain, contracts, Worker in workerd, GitLab
 // stand-in, agent, gateway) on loopback. Slow: minutes of proving on two cores.
 export default defineProject({
   test: {
     name: 'e2e',
+    maxWorkers: PARALLEL_WORKERS,
     include: ['**/*.e2e.test.ts'],
     environment: 'node',
     testTimeout: 20 * 60_000,

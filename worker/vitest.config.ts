@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto'
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineProject } from 'vitest/config'
+import { PARALLEL_WORKERS } from '../test/workers.ts'
 import { TEST_CREDIT_TOKEN_ID, TEST_GENUINE_CODE } from './test-support/constants.ts'
 
 // A fresh HPKE key per run: tests read the public half from GET /v1/keys like any client.
@@ -32,6 +33,7 @@ export default defineProject({
   ],
   test: {
     name: 'worker',
+    maxWorkers: PARALLEL_WORKERS,
     include: ['**/*.test.ts'],
     exclude: ['test-support/**', 'node_modules/**'],
     globalSetup: ['./test-support/global-setup.ts'],
