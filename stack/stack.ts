@@ -902,6 +902,31 @@ async function bringUp(
     registryAddress: deployment.registry,
   }
 
+  /** Records an accepted job in the stack's job ledger, watches it to its end, records its result. */
+  const recordAndWatch = async (
+    jobId: string,
+    service: string,
+    user: string,
+    accepted: string,
+    onLine: (line: string) => void,
+  ) => {
+    const entry = { jobId, service, user, bundleCid: null, manifestDigest: null }
+    await ledger.record({ ...entry, at: new Date().toISOString() })
+    onLine(`job ${jobId} ${accepted}; watching it`)
+    const job = await watchJob(urls.worker, jobId, (st, d) =>
+      onLine(`  status: ${st}${d ? ` (${d})` : ''}`),
+    )
+    const bundleCid = job.result?.bundleCid ?? null
+    await ledger.record({
+      ...entry,
+      bundleCid,
+      manifestDigest: job.result?.manifestDigest ?? null,
+      at: job.createdAt,
+    })
+    if (bundleCid) onLine(`result bundle ${bundleCid}`)
+    return { status: job.status, bundleCid }
+  }
+
   const userPublicKey = userKey.toPublicKey().toBase58()
   const requestOne = async (
     limit: number,
@@ -938,27 +963,8 @@ async function bringUp(
       },
       onLine,
     )
-    const entry = {
-      jobId,
-      service,
-      user,
-      bundleCid: null,
-      manifestDigest: null,
-    }
-    await ledger.record({ ...entry, at: new Date().toISOString() })
-    onLine(`job ${jobId} accepted; watching it`)
-    const job = await watchJob(urls.worker, jobId, (st, d) =>
-      onLine(`  status: ${st}${d ? ` (${d})` : ''}`),
-    )
-    const bundleCid = job.result?.bundleCid ?? null
-    await ledger.record({
-      ...entry,
-      bundleCid,
-      manifestDigest: job.result?.manifestDigest ?? null,
-      at: job.createdAt,
-    })
-    if (bundleCid) onLine(`result bundle ${bundleCid}`)
-    return { provider, service, jobId, user, request, status: job.status, bundleCid }
+    const watched = await recordAndWatch(jobId, service, user, 'accepted', onLine)
+    return { provider, service, jobId, user, request, ...watched }
   }
   const requestSponsored = async (
     limit: number,
@@ -977,30 +983,14 @@ async function bringUp(
       sponsor,
       { LIMIT: limit },
     )
-    const entry = { jobId, service, user, bundleCid: null, manifestDigest: null }
-    await ledger.record({ ...entry, at: new Date().toISOString() })
-    onLine(`job ${jobId} accepted on the pool; watching it`)
-    const job = await watchJob(urls.worker, jobId, (st, d) =>
-      onLine(`  status: ${st}${d ? ` (${d})` : ''}`),
-    )
-    const bundleCid = job.result?.bundleCid ?? null
-    await ledger.record({
-      ...entry,
-      bundleCid,
-      manifestDigest: job.result?.manifestDigest ?? null,
-      at: job.createdAt,
-    })
-    if (bundleCid) onLine(`result bundle ${bundleCid}`)
-    return {
-      provider: 'gitlab',
-      service,
+    const { status, bundleCid } = await recordAndWatch(
       jobId,
+      service,
       user,
-      request,
-      status: job.status,
-      bundleCid,
-      payer: sponsor,
-    }
+      'accepted on the pool',
+      onLine,
+    )
+    return { provider: 'gitlab', service, jobId, user, request, status, bundleCid, payer: sponsor }
   }
   const settle = (onLine: (line: string) => void = log) => {
     onLine('settling on chain (the runner proves one transaction for all reported jobs)…')

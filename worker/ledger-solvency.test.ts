@@ -62,27 +62,27 @@ async function setLedgerField(service: TestService, field: number, value: bigint
   )
 }
 
+/** Registering `service` is refused 409 unsafe_service, naming the solvency check's `code`. */
+async function expectRefusedAs(service: { registration: unknown }, code: string) {
+  const res = await postJson('/v1/services', service.registration)
+  expect(res.status).toBe(409)
+  expect(await errorOf(res)).toMatchObject({
+    code: 'unsafe_service',
+    message: expect.stringContaining(code),
+  })
+}
+
 describe('the Worker refuses a ledger whose money does not add up', () => {
   it('refuses to register a service whose ledger channels were written before the freeze', async () => {
     const service = await makeService()
     await setLedgerField(service, LedgerState.channelsRoot, 12345n)
-    const res = await postJson('/v1/services', service.registration)
-    expect(res.status).toBe(409)
-    expect(await errorOf(res)).toMatchObject({
-      code: 'unsafe_service',
-      message: expect.stringContaining('CHANNELS_NOT_REBUILT'),
-    })
+    await expectRefusedAs(service, 'CHANNELS_NOT_REBUILT')
   })
 
   it('refuses to register a service whose ledger says it paid its runner what no batch paid', async () => {
     const service = await makeService()
     await setLedgerField(service, LedgerState.runnerPaid, 1500n)
-    const res = await postJson('/v1/services', service.registration)
-    expect(res.status).toBe(409)
-    expect(await errorOf(res)).toMatchObject({
-      code: 'unsafe_service',
-      message: expect.stringContaining('LEDGER_COUNTERS_DIFFER'),
-    })
+    await expectRefusedAs(service, 'LEDGER_COUNTERS_DIFFER')
   })
 
   it('admits against a solvent escrow only: one credit short is refused, charging nothing; a gift is fine', async () => {
@@ -191,12 +191,7 @@ describe('the solvency check judges from kept readings', () => {
     const service = await makeService()
     await depositFor(service, generateMinaKeyPair().publicKey, 5n)
     await setLedgerField(service, LedgerState.actionState, 12345n)
-    const res = await postJson('/v1/services', service.registration)
-    expect(res.status).toBe(409)
-    expect(await errorOf(res)).toMatchObject({
-      code: 'unsafe_service',
-      message: expect.stringContaining('ACTIONS_FORGED'),
-    })
+    await expectRefusedAs(service, 'ACTIONS_FORGED')
   })
 
   it('refuses a ledger whose stack of pending actions no landed action gives (ACTIONS_FORGED)', async () => {
