@@ -22,9 +22,9 @@ import { receiptTokenIdOf } from './token-id.ts'
 // (Worker, page, CLI) reads through here, so all of them judge the same figures. The ledger's
 // state, action state and the vault's balance and state come from ONE node document, so they
 // describe one moment; the archive's actions are checked against the action states it names
-// (processed and landed), as readLedgerBook does. Users' refund receipts are read after: a refund
-// pulled in between only lowers what the ledger is taken to owe by what the escrow still counted,
-// which errs towards a surplus, never towards a false alarm.
+// (processed and landed), as readLedgerBook does. Users' refund receipts are read after, and the
+// head once more: a refund pulled in between would lower what the ledger is taken to owe by what
+// the head's escrow still counted (a surplus that is not there), so a moved head is read again.
 
 /** Users' receipt accounts asked per node document. */
 export const RECEIPTS_PER_QUERY = 50
@@ -177,11 +177,23 @@ export async function readLedgerSolvencyInputs(
   const landed = foldLedgerActions(walk.actions, terms, landedAt)
   const pendingLists = walk.listsMarkedAt === null ? null : walk.lists.slice(walk.listsMarkedAt)
   const users = processed.book.users().filter((u) => processed.book.get(u).refunded > 0n)
-  return solvencyInputsOf(
-    head,
-    { landed, pendingLists, processed },
-    await readReceipts(sources, ledger, users),
-  )
+  const receipts = await readReceipts(sources, ledger, users)
+  // The receipts are of a later moment than the head: a refund pulled between the reads would
+  // count as pulled while the head's escrow still holds it, hiding a shortfall as large as the
+  // pull. Judged only when the head is unchanged after them.
+  if (users.length > 0) {
+    const again = await readLedgerSolvencyHead(sources, ledger, creditTokenId)
+    if (
+      again.vaultBalance !== head.vaultBalance ||
+      again.landedAt !== landedAt ||
+      again.processedAt !== processedAt
+    )
+      throw new LedgerReadError(
+        LedgerReadErrorCode.ACTION_STATE_MISMATCH,
+        "the ledger's escrow moved while its refund receipts were read: read again",
+      )
+  }
+  return solvencyInputsOf(head, { landed, pendingLists, processed }, receipts)
 }
 
 /**

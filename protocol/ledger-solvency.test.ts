@@ -318,6 +318,21 @@ describe('ledger solvency with receipts read over several checks', () => {
     expect(bounded(59n, [], [])).toMatchObject({ solvent: false })
   })
 
+  it('ATTACK (attack8): a receipt read after the head lets a pull between the reads hide a shortfall', () => {
+    // Owed 200 (60 runner pay, 70 + 70 refunds unpulled); the escrow is 40 short. B pulls its 70
+    // between the reader's head (escrow 160) and its receipt read (70): both moments are
+    // insolvent, the mix of the two is judged solvent. readLedgerSolvencyInputs and the Worker's
+    // keptLedgerSolvency read the receipts after the head, so an operator who times a pull (or
+    // retries registration around the block that lands it) gets "solvent". Fix: re-read the head
+    // after the receipts and judge only when it did not move (vault balance, action states).
+    const before = bounded(160n, [], [A, B])
+    const after = bounded(90n, [[B, 70n]], [A, B])
+    expect(before).toMatchObject({ solvent: false, code: UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW })
+    expect(after).toMatchObject({ solvent: false, code: UnsafeServiceCode.RECEIPTS_EXCEED_ESCROW })
+    // The mix a reader builds today: the head's escrow, the receipt read after the pull.
+    expect(bounded(160n, [[B, 70n]], [A, B])).toMatchObject({ solvent: true })
+  })
+
   it('takes a user read at or above their refund as settled, with no read', () => {
     // A settled by an earlier check (70 of 70): exact; B read now at 0 is owed 70.
     expect(bounded(130n, [[A, 70n]], [B])).toMatchObject({ solvent: true, owed: 130n })

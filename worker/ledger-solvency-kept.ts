@@ -57,7 +57,19 @@ export async function keptLedgerSolvency(
     }
     const kept = processed
       ? await receipts.read(chain, ledger, processed.book)
-      : { receipts: new Map<string, bigint>(), fresh: new Set<string>() }
+      : { receipts: new Map<string, bigint>(), fresh: new Set<string>(), documents: 0 }
+    // Receipts read after the head are of a later moment: a refund pulled between the two would
+    // count as pulled while the head's escrow still holds it (a shortfall hidden by a timed pull).
+    // Judged only when the head did not move meanwhile (attack8).
+    if (kept.documents > 0) {
+      const again = await chain.ledgerSolvencyHead(ledger, creditTokenId)
+      if (
+        again.vaultBalance !== head.vaultBalance ||
+        again.landedAt !== head.landedAt ||
+        again.processedAt !== head.processedAt
+      )
+        continue
+    }
     try {
       const verdict = checkLedgerSolvencyBounded(
         solvencyInputsOf(head, { landed, pendingLists, processed }, kept.receipts),
