@@ -294,11 +294,14 @@ describe('github stand-in', () => {
   it("kills what a job left running at its end, by the job's RUNNER_TRACKING_ID, as GitHub's runner does", async () => {
     work = await mkdtemp(join(tmpdir(), 'zkrunner-ghs-'))
     // A step that leaves a process in a session of its own (out of the step's process group).
-    const workflow = {
-      ...sample,
-      shell: 'bash -e {0}',
-      steps: [{ run: 'setsid sleep 600 </dev/null >/dev/null 2>&1 &\necho "orphan=$!"', env: {} }],
-    }
+    // The step ends only once setsid has become sleep: on a fast machine the job could end,
+    // and the runner name the orphan, between the fork and the exec.
+    const run = [
+      'setsid sleep 600 </dev/null >/dev/null 2>&1 &',
+      'echo "orphan=$!"',
+      'until [ "$(cat /proc/$!/comm)" = sleep ]; do sleep 0.01; done',
+    ].join('\n')
+    const workflow = { ...sample, shell: 'bash -e {0}', steps: [{ run, env: {} }] }
     await start({
       runJob: (ctx) =>
         runAsSelfHostedRunner(
