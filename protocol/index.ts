@@ -165,6 +165,7 @@ export {
   bookChannelToJSON,
   decodeLedgerAction,
   EMPTY_BOOK_CHANNEL,
+  encodeLedgerAction,
   LEDGER_ACTION_FIELDS,
   LedgerBook,
   type LedgerBookJson,

@@ -15,8 +15,9 @@ import {
   walkLedgerActions,
 } from './ledger-actions.ts'
 import { ActionKind, LedgerBook } from './ledger-book.ts'
-import { FIELD_MODULUS, publicKeyToFields } from './mina-key.ts'
+import { FIELD_MODULUS } from './mina-key.ts'
 import { poseidonSalt } from './poseidon.ts'
+import { ledgerActionFields } from './test-support/ledger-action.ts'
 
 // A fake archive and node over a list of blocks of account updates, each a list of actions:
 // the archive answers in the Archive-Node-API's shape, the node with the account's action state.
@@ -26,16 +27,7 @@ const OTHER = 'B62qkmSLJVkBYf82Ja5Nrx6N2AvWUEbf7dRfy1Wmh3SjvHwpT5UBstJ'
 const LEDGER = 'B62qkzUATuPpDcqJ7W8pq381ihswvJ2HdFbE64GK2jP1xkqYUnmeuVA'
 const terms = { pricePerJob: 10n, withdrawTimelockSlots: 50n }
 
-function action(
-  kind: number,
-  user: string,
-  o: Partial<{ amount: bigint; nonce: bigint; slot: bigint; count: bigint }> = {},
-): bigint[] {
-  const key = publicKeyToFields(user)
-  if (!key.ok) throw new Error('a test key')
-  const [x, isOdd] = key.value
-  return [BigInt(kind), x, isOdd, o.amount ?? 0n, o.nonce ?? 0n, o.slot ?? 0n, 5n, o.count ?? 0n]
-}
+const action = ledgerActionFields
 
 type Update = bigint[][]
 interface Block {
@@ -98,7 +90,7 @@ const funded: Block[] = [
   { updates: [[action(ActionKind.deposit, USER, { amount: 100n })]] },
   {
     updates: [
-      [action(ActionKind.settle, USER, { amount: 30n, nonce: 1n, count: 3n })],
+      [action(ActionKind.settle, USER, { amount: 30n, nonce: 1n, resultsCount: 3n })],
       [action(ActionKind.deposit, OTHER, { amount: 1n })],
     ],
   },

@@ -3,6 +3,8 @@ import {
   ActionKind,
   decodeLedgerAction,
   EMPTY_BOOK_CHANNEL,
+  encodeLedgerAction,
+  LEDGER_ACTION_FIELDS,
   LedgerBook,
   SkipReason,
 } from './ledger-book.ts'
@@ -88,5 +90,13 @@ describe('ledger book', () => {
     })
     expect(decodeLedgerAction(['1', x, 2n, '100', '0', '0', '0', '0'])).toBeNull()
     expect(decodeLedgerAction(['1', x, odd])).toBeNull()
+  })
+
+  it('encodes an action to the fields it decodes from', () => {
+    const a = { ...act(ActionKind.settle, { amount: 30n, nonce: 2n, slot: 7n }), resultsRoot: 9n }
+    const fields = encodeLedgerAction(a)
+    expect(fields).toHaveLength(LEDGER_ACTION_FIELDS)
+    expect(decodeLedgerAction(fields)).toEqual(a)
+    expect(() => encodeLedgerAction({ ...a, user: 'B62qnot-a-key' })).toThrow()
   })
 })

@@ -1,5 +1,5 @@
 import type { ServiceTerms } from './chain-layout.ts'
-import { publicKeyFromFields } from './mina-key.ts'
+import { publicKeyFromFields, publicKeyToFields } from './mina-key.ts'
 
 // The one channel book of a service's ChannelLedger, without o1js (the Worker and the page read
 // it too): every user's channel rebuilt from the ledger's actions with processBatch's rules, over
@@ -279,4 +279,16 @@ export function decodeLedgerAction(fields: readonly (string | bigint)[]): BookAc
     resultsRoot: f[6]!,
     resultsCount: f[7]!,
   }
+}
+
+/**
+ * An action's dispatched fields, the inverse of {@link decodeLedgerAction}: what the contract's
+ * LedgerAction holds, for whoever writes actions without o1js (the Worker's and verify's chain
+ * doubles, the solvency tests). Throws on a malformed user key: a caller's own bug.
+ */
+export function encodeLedgerAction(a: BookAction): bigint[] {
+  const key = publicKeyToFields(a.user)
+  if (!key.ok) throw key.error
+  const [x, isOdd] = key.value
+  return [BigInt(a.kind), x, isOdd, a.amount, a.nonce, a.slot, a.resultsRoot, a.resultsCount]
 }

@@ -19,7 +19,7 @@ import {
   MAX_CHECKED_STACK_LISTS,
 } from './ledger-solvency.ts'
 import { type SolvencyHead, solvencyInputsOf } from './ledger-solvency-read.ts'
-import { publicKeyToFields } from './mina-key.ts'
+import { ledgerActionFields } from './test-support/ledger-action.ts'
 
 // The solvency rule over plain figures: each case a ledger whose actions, state and escrow a
 // test sets, the verdict what every reader shows. contracts' ledger-solvency test runs the same
@@ -30,26 +30,10 @@ const B = 'B62qkmSLJVkBYf82Ja5Nrx6N2AvWUEbf7dRfy1Wmh3SjvHwpT5UBstJ'
 const X = 'B62qqEc9dEctNXNTmwoJfUxdd42F9CFzPPtGWnu1fLaokR3x53jNFWj' // an accomplice
 const terms = { pricePerJob: 10n, withdrawTimelockSlots: 50n }
 
-const act = (
-  kind: number,
-  user: string,
-  o: Partial<{ amount: bigint; nonce: bigint; slot: bigint; count: bigint }> = {},
-): bigint[] => {
-  const key = publicKeyToFields(user)
-  if (!key.ok) throw new Error('a test key')
-  return [
-    BigInt(kind),
-    ...key.value,
-    o.amount ?? 0n,
-    o.nonce ?? 0n,
-    o.slot ?? 0n,
-    5n,
-    o.count ?? 0n,
-  ]
-}
+const act = ledgerActionFields
 const deposit = (user: string, amount: bigint) => act(ActionKind.deposit, user, { amount })
 const settle = (user: string, amount: bigint, nonce: bigint, count: bigint) =>
-  act(ActionKind.settle, user, { amount, nonce, count })
+  act(ActionKind.settle, user, { amount, nonce, resultsCount: count })
 const request = (user: string) => act(ActionKind.requestWithdraw, user, { slot: 10n })
 const withdraw = (user: string) => act(ActionKind.withdraw, user, { slot: 100n })
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { generateMinaKeyPair, MAX_CALL_DEPTH } from '../protocol/index.ts'
 import {
   call,
+  errorOf,
   fundedUser,
   pipelinesFor,
   postJson,
@@ -14,9 +15,6 @@ import {
 // A driver's job may call another driver. The request carries the service versions above it; the
 // Worker refuses a call deeper than MAX_CALL_DEPTH or round a cycle before the service's object
 // is asked: nothing admitted, charged or triggered.
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string; path?: string[] } }).error
 
 const otherVersions = (n: number) =>
   Array.from({ length: n }, () => generateMinaKeyPair().publicKey)

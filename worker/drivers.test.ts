@@ -6,6 +6,7 @@ import {
 } from '../protocol/index.ts'
 import {
   call,
+  errorOf,
   fundedUser,
   makeService,
   pipelinesFor,
@@ -18,9 +19,6 @@ import {
 
 // A higher-order service takes another service (its driver) as a `service` parameter. The Worker
 // checks the driver by protocol's one rule (checkDriver) before anything is charged or triggered.
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error
 
 /** What the driver must offer: OPT (enum) to set, `primes` (integer) to read. */
 const driverParameters: ServiceDescriptor['parameters'] = [

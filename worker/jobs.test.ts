@@ -11,6 +11,7 @@ import { app } from './index.ts'
 import {
   call,
   depositFor,
+  errorOf,
   fundedUser,
   pipelinesFor,
   postJson,
@@ -19,9 +20,6 @@ import {
   setSlot,
   workerKey,
 } from './test-support/fixtures.ts'
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error
 
 describe('POST /v1/jobs', () => {
   it('decrypts, admits and triggers one pipeline carrying the job id and parameters', async () => {

@@ -8,9 +8,9 @@ import {
   generateMinaKeyPair,
   type LedgerProgress,
   LedgerState,
-  publicKeyToFields,
   type SolvencyHead,
 } from '../protocol/index.ts'
+import { ledgerActionFields } from '../protocol/test-support/ledger-action.ts'
 import { LedgerFollower } from './ledger-follower.ts'
 import { ReceiptKeeper } from './ledger-receipts.ts'
 import { keptLedgerSolvency } from './ledger-solvency-kept.ts'
@@ -23,23 +23,7 @@ import { testEnv } from './test-support/fixtures.ts'
 // block that lands it) and gets its short ledger judged solvent, then seen solvent for good.
 
 const terms = { pricePerJob: 10n, withdrawTimelockSlots: 50n }
-const act = (
-  kind: number,
-  user: string,
-  o: { amount?: bigint; nonce?: bigint; slot?: bigint; count?: bigint } = {},
-) => {
-  const key = publicKeyToFields(user)
-  if (!key.ok) throw key.error
-  return [
-    BigInt(kind),
-    ...key.value,
-    o.amount ?? 0n,
-    o.nonce ?? 0n,
-    o.slot ?? 0n,
-    5n,
-    o.count ?? 0n,
-  ]
-}
+const act = ledgerActionFields
 
 describe('the kept solvency check and a refund pulled between its reads', () => {
   it('does not judge a short ledger solvent on a receipt read after the head', async () => {
@@ -48,7 +32,7 @@ describe('the kept solvency check and a refund pulled between its reads', () => 
     // A and B each deposited 100, paid 30, withdrew: owed 60 runner pay + 70 + 70 refunds = 200.
     const actions = [A, B].flatMap((u) => [
       act(ActionKind.deposit, u, { amount: 100n }),
-      act(ActionKind.settle, u, { amount: 30n, nonce: 1n, count: 3n }),
+      act(ActionKind.settle, u, { amount: 30n, nonce: 1n, resultsCount: 3n }),
       act(ActionKind.requestWithdraw, u, { slot: 10n }),
       act(ActionKind.withdraw, u, { slot: 100n }),
     ])

@@ -13,6 +13,7 @@ import {
 import {
   call,
   depositFor,
+  errorOf,
   fundedUser,
   genuineServiceCode,
   genuineVault,
@@ -31,9 +32,6 @@ import {
   fixtureLedgerX,
   genuineLedger,
 } from './test-support/ledger-fixture.ts'
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error
 
 describe('GET /v1/keys', () => {
   it('answers the HPKE suite, key id and public key, and nothing private', async () => {

@@ -39,6 +39,7 @@ import {
   statusQueryString,
   TRIGGER_TOKEN_INFO,
 } from '../../protocol/index.ts'
+import { ledgerActionFields } from '../../protocol/test-support/ledger-action.ts'
 import type { Env } from '../env.ts'
 import {
   type FakeAccount,
@@ -380,18 +381,8 @@ export async function dispatchLedgerAction(
     hidden: boolean
   }> = {},
 ): Promise<void> {
-  const key = publicKeyToFields(user)
-  if (!key.ok) throw key.error
-  const data = [
-    BigInt(kind),
-    key.value[0],
-    key.value[1],
-    o.amount ?? 0n,
-    o.nonce ?? 0n,
-    o.slot ?? 0n,
-    o.resultsCount ? 7n : 0n,
-    o.resultsCount ?? 0n,
-  ]
+  const { hidden: _, ...values } = o
+  const data = ledgerActionFields(kind, user, { ...values, resultsRoot: o.resultsCount ? 7n : 0n })
   const ledger = fixtureLedgerAddress(service.address)
   // The fake hashes nothing: the action state after this action is computed here, as the chain does.
   const res = await fetch(inject('minaUrl'), {
@@ -551,8 +542,9 @@ export async function githubSignature(secret: string, body: string): Promise<str
 }
 
 /** The `error` of a refused request's JSON body. */
+/** The body's error (the Worker's one error shape; `path` names a refused field, when it is one). */
 export const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error
+  ((await res.json()) as { error: { code: string; message: string; path?: string[] } }).error
 
 /** Submits `user`'s job to `service` at voucher (`cumulativeAmount`, `nonce`): the answer, the job's id. */
 export async function submit(
