@@ -5,15 +5,14 @@ import { isPrivateCommitment } from '../protocol/index.ts'
 import { checkedOutCommit } from './checkout-commit.ts'
 import { type AgentConfig, loadConfig } from './config.ts'
 import { AgentError, AgentErrorCode } from './errors.ts'
+import { ensureJobDir, prepareBuildsDir } from './executor/builds-dir.ts'
 import {
   claimJobUser,
   endJobScope,
-  ensureJobDir,
   enterJobScope,
   executorConfig,
   failureCodes,
   jobFromEnv,
-  prepareBuildsDir,
   runPlain,
   SAMPLED_STAGES,
 } from './executor/executor.ts'

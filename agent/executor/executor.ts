@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { chown, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { SourceOpening } from '../../protocol/index.ts'
 import { checkedOutCommit } from '../checkout-commit.ts'
@@ -10,7 +8,6 @@ import { AgentError, AgentErrorCode } from '../errors.ts'
 import { customEnv } from '../isolation/job-env.ts'
 import { findJobScope, type JobScope, openJobScope } from '../isolation/job-scope.ts'
 import type { JobUser } from '../isolation/job-user.ts'
-import { mkdirPrivate } from '../isolation/private-fs.ts'
 import { type JobIdentity, jobIdentity } from '../job-identity.ts'
 
 /** The stages whose script is the user's job: sampled and bundled. Others run plainly. */
@@ -48,19 +45,6 @@ export function jobFromEnv(
     privateSources,
     ...(checkoutAs !== undefined ? { checkout: checkedOutCommit(cwd, checkoutAs) } : {}),
   })
-}
-
-/** Creates the builds dir 0700, owned by the job user when there is one (it clones into it). */
-export async function prepareBuildsDir(dir: string, user: JobUser | null): Promise<void> {
-  await mkdirPrivate(dir)
-  if (user) await chown(dir, user.uid, user.gid)
-}
-
-/** Makes sure the job's directory exists and is the job user's (it runs there). */
-export async function ensureJobDir(dir: string, user: JobUser | null): Promise<void> {
-  if (existsSync(dir)) return
-  await mkdir(dir, { recursive: true, mode: 0o755 })
-  if (user) await chown(dir, user.uid, user.gid)
 }
 
 /** GitLab Runner's failure codes for this call, from its environment. */

@@ -149,3 +149,44 @@ describe.skipIf(!jobUser)(
     })
   },
 )
+
+// Attack (lead, ninth session): the builds dir is the job user's, so where its parent lets the
+// user rename its own entries (a sticky /tmp, as the local stack has it), a job moves the builds
+// dir away and leaves a symlink in its place. The next job's prepare ran as root: it followed the
+// link, chowned its target to the job user and emptied it (rm -rf as root of whatever it names).
+describe.skipIf(!jobUser)(
+  'GitLab executor as the job user: a builds dir swapped for a link',
+  () => {
+    it("a job's symlink in place of the builds dir never makes the next prepare chown or empty its target", async () => {
+      const parent = await mkdtemp(join(tmpdir(), 'zkrunner-fresh-swap-'))
+      const victim = await mkdtemp(join(tmpdir(), 'zkrunner-fresh-victim-'))
+      try {
+        await chmod(parent, 0o1777)
+        await writeFile(join(victim, 'precious'), 'root data\n')
+        const builds = join(parent, 'builds')
+        const id = 940_000_000 + Math.floor(Math.random() * 1_000_000)
+        const path = join(base, `stage-swap-${id}.sh`)
+        await writeFile(path, `mv ${builds} ${builds}.away && ln -s ${victim} ${builds}\ntrue\n`)
+        expect((await executor(['prepare'], id, builds)).code).toBe(0)
+        const run = await executor(['run', path, 'step_script'], id, builds)
+        expect(run.code, run.stderr).toBe(0)
+        expect((await executor(['cleanup'], id, builds)).code).toBe(0)
+        const { lstat } = await import('node:fs/promises')
+        expect((await lstat(builds)).isSymbolicLink()).toBe(true)
+
+        const next = await executor(['prepare'], id + 1, builds)
+        // The target is untouched: still root's, its file still there.
+        expect(existsSync(join(victim, 'precious'))).toBe(true)
+        expect((await lstat(victim)).uid).toBe(0)
+        // And the runner goes on: the link (the job's) is gone, the builds dir a real one again.
+        expect(next.code, next.stderr).toBe(0)
+        expect((await lstat(builds)).isDirectory()).toBe(true)
+        expect((await lstat(builds)).uid).toBe(jobUser!.uid)
+        expect((await executor(['cleanup'], id + 1, builds)).code).toBe(0)
+      } finally {
+        await rm(parent, { recursive: true, force: true })
+        await rm(victim, { recursive: true, force: true })
+      }
+    })
+  },
+)
