@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -190,3 +190,40 @@ describe.skipIf(!jobUser)(
     })
   },
 )
+
+// Attack (lead, tenth session): files are not all a job can leave behind. SysV shared memory,
+// message queues and semaphores outlive every process of the job (cgroup.kill does not end them),
+// and so does a file in /run/lock: a later job of the same user attaches to what it finds there.
+describe.skipIf(!jobUser)('GitLab executor as the job user: SysV IPC objects and /run/lock', () => {
+  // The id is the second column of each /proc/sysvipc table (`ipcs -i` exits 0 when it is gone).
+  const exists = async (table: string, id: string) =>
+    (await readFile(`/proc/sysvipc/${table}`, 'utf8'))
+      .split('\n')
+      .slice(1)
+      .some((line) => line.trim().split(/\s+/)[1] === id)
+
+  it("job B of the same user finds none of A's shared memory, queues, semaphores or lock files", async () => {
+    const id = 950_000_000 + Math.floor(Math.random() * 1_000_000)
+    const lockFile = `/run/lock/zkrunner-planted-${id}`
+    const out = await job(id, `ipcmk -M 4096\nipcmk -Q\nipcmk -S 1\necho planted > ${lockFile}\n`)
+    const idOf = (what: string) => {
+      const m = out.match(new RegExp(`${what} id: (\\d+)`))
+      expect(m, out).not.toBeNull()
+      return m![1]!
+    }
+    const planted: [string, string][] = [
+      ['shm', idOf('Shared memory')],
+      ['msg', idOf('Message queue')],
+      ['sem', idOf('Semaphore')],
+    ]
+    // What the attack relies on: they outlived job A's end.
+    for (const [table, n] of planted) expect(await exists(table, n), `${table} ${n}`).toBe(true)
+    expect(existsSync(lockFile)).toBe(true)
+
+    const next = await executor(['prepare'], id + 1)
+    expect(next.code, next.stderr).toBe(0)
+    for (const [table, n] of planted) expect(await exists(table, n), `${table} ${n}`).toBe(false)
+    expect(existsSync(lockFile)).toBe(false)
+    expect((await executor(['cleanup'], id + 1)).code).toBe(0)
+  })
+})

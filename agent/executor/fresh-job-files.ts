@@ -3,6 +3,7 @@ import { lstatSync, readdirSync } from 'node:fs'
 import { chown, mkdir, readdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { removeUserIpcObjects } from '../isolation/ipc-objects.ts'
 import type { JobUser } from '../isolation/job-user.ts'
 
 /**
@@ -15,8 +16,11 @@ export function jobHomeDirs(buildsDir: string): { home: string; tmp: string } {
   return { home: join(root, 'home'), tmp: join(root, 'tmp') }
 }
 
-/** The shared directories where a job user can leave files: its own top-level entries are its. */
-const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm']
+/**
+ * The shared directories where a job user can leave files: its own top-level entries are its.
+ * /dev/mqueue holds POSIX message queues where it is mounted (a queue is a file there).
+ */
+const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue']
 
 /**
  * prepare_exec, once the job user is claimed (no process of it runs): nothing an earlier job of
@@ -30,6 +34,7 @@ const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm']
  * - The user's own entries in /tmp, /var/tmp and /dev/shm, and the contents of its passwd home
  *   when that is its own directory, are removed as the user: only what a job could have removed
  *   itself (anything a job wrote). The builds dir is never among them, wherever it is.
+ * - The user's SysV shared memory, semaphores and message queues are removed (`ipc-objects.ts`).
  */
 export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<void> {
   // Emptied as root: a builds dir that is a system directory (`/`, `/home`, `/var`) is a mistake
@@ -55,6 +60,11 @@ export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<v
   const swept = () =>
     [...theirs.flatMap((d) => entriesOf(d, user.uid)), ...passwdHome.flatMap(allEntries)].filter(
       notBuilds,
+    )
+  const ipcLeft = await removeUserIpcObjects(user)
+  if (ipcLeft.length > 0)
+    process.stderr.write(
+      `zkrunner: could not remove ${ipcLeft.length} SysV IPC object(s) of ${user.name}: ${ipcLeft.map((o) => `${o.kind} ${o.id}`).join(', ')}\n`,
     )
   const targets = swept()
   if (targets.length === 0) return
