@@ -4,12 +4,18 @@ import { MAX_PRICE_PER_JOB } from '../protocol/index.ts'
 import { ChannelMap } from './channel.ts'
 import { compileLedger, LEDGER_BATCH_SIZE, SkipReason, skipReasonAt } from './channel-ledger.ts'
 import { balanceOf, LedgerHandle, send } from './channel-ledger-client.ts'
-import { mintCredits } from './client.ts'
+import { heartbeatBody, mintCredits, readServiceState } from './client.ts'
 import { DEFAULT_CACHE_DIR } from './compile.ts'
 import { creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { bookMap, readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
-import { seededKey, startTestChain, type TestChain, testDigests } from './test-chain.ts'
+import {
+  seededKey,
+  startTestChain,
+  type TestChain,
+  type TestService,
+  testDigests,
+} from './test-chain.ts'
 
 // The collision-free settlement ledger (channel-ledger.ts) on a LocalBlockchain with the credit
 // token: proofs off for the big runs (a stranger's transactions landing before each of the
@@ -118,6 +124,17 @@ async function ledger(): Promise<LedgerHandle> {
   // Its vault, and its runner once a redeem pays it credits.
   otherHolders.push(l.address, l.runnerKey.toPublicKey())
   return l
+}
+
+/**
+ * A ledger deployed with its ServiceContract, as the stack deploys them: for tests that need the
+ * service's own methods (the runner's heartbeat) beside the ledger's.
+ */
+async function serviceLedger(): Promise<{ l: LedgerHandle; service: TestService }> {
+  const service = await chain.deployService({ price: PRICE, timelock: TIMELOCK })
+  const l = new LedgerHandle(service.ledgerKey, service.runnerKey, service.address)
+  otherHolders.push(l.address, l.runnerKey.toPublicKey())
+  return { l, service }
 }
 
 /** Counts a ledger's vault and runner only once: removed from the others while a test inspects it. */
@@ -371,8 +388,10 @@ describe('ChannelLedger: the channel book', () => {
 })
 
 describe('ChannelLedger: many users per settlement, one block', () => {
-  it('deposits, claims, withdrawal requests, withdrawals, redeems and a batch built on one state all land in one block', async () => {
-    const l = await ledger()
+  it("deposits, claims, withdrawal requests, withdrawals, redeems, the runner's heartbeat and a batch built on one state all land in one block", async () => {
+    // A ledger and its service, so the runner's heartbeat (a ServiceContract method) is of the
+    // same service as the claims and vouchers.
+    const { l, service } = await serviceLedger()
     const [a, b, c] = [newUser(), newUser(), newUser()]
     for (const u of [a, b, c]) await l.deposit(payer, sponsor, u.toPublicKey(), 100n)
     await l.claim(payer, c.toPublicKey(), testDigests(1), l.voucher(c, 10n, 1n))
@@ -397,6 +416,14 @@ describe('ChannelLedger: many users per settlement, one block', () => {
     const runnerFees = newUser()
     const redeemFees = newUser()
     const batch = l.batchCall(pending!)
+    // The heartbeat the agent sends (runner-heartbeat.ts): the runner signs the current slot.
+    const slot = Mina.getNetworkState().globalSlotSinceGenesis.toBigint()
+    const heartbeat = await heartbeatBody(
+      service.address,
+      service.runnerKey.toPublicKey(),
+      slot,
+      chain.heartbeatSign(service, slot),
+    )
     // Each transaction has a fee payer of its own (one fee payer's nonce would order them).
     const fees = () => newUser()
     const txs = [
@@ -416,6 +443,7 @@ describe('ChannelLedger: many users per settlement, one block', () => {
         [l.runnerKey],
         l.redeemCall(redeemFees.toPublicKey(), l.runnerKey.toPublicKey(), 10n),
       ),
+      await build(fees(), [], heartbeat),
       await build(fees(), [], batch.body),
     ]
     // Sent in the reverse of the order they were built: the batch first.
@@ -424,6 +452,9 @@ describe('ChannelLedger: many users per settlement, one block', () => {
       expect(sent.status, JSON.stringify(sent.errors)).toBe('pending')
     }
     batch.commit()
+    // Every transaction landed in the same slot, the heartbeat with them.
+    expect(Mina.getNetworkState().globalSlotSinceGenesis.toBigint()).toBe(slot)
+    expect((await readServiceState(service.address)).heartbeat.lastHeartbeatSlot).toBe(slot)
     // The batch applied c's withdrawal: exactly deposit − paid, which c pulls.
     expect(l.channel(c.toPublicKey()).refunded.toBigInt()).toBe(90n)
     await l.refund(payer, c)
