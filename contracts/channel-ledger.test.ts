@@ -101,6 +101,15 @@ function chainHolders(): PublicKey[] {
   return otherHolders
 }
 
+/** What a transaction landing on `l` would change: its action state, its vault, the runner's pay. */
+function landedSoFar(l: LedgerHandle) {
+  return {
+    actionState: Mina.getAccount(l.address).zkapp?.actionState[0]?.toBigInt(),
+    vault: l.vaultBalance(),
+    runnerReceipts: l.receipts(l.runnerKey.toPublicKey()),
+  }
+}
+
 /** Skip reasons of every Batch event of `l` (0: applied). */
 async function skipReasons(l: LedgerHandle): Promise<number[]> {
   const events = (await l.contract.fetchEvents()).filter((e) => e.type === 'Batch')
@@ -302,6 +311,7 @@ describe('ChannelLedger: no griefing', () => {
     const other = newUser()
     await l.deposit(payer, sponsor, user.toPublicKey(), 100n)
     const v = l.voucher(user, 30n, 1n)
+    const before = landedSoFar(l)
     // More results claimed than the tree proves.
     await expect(
       l.claim(payer, user.toPublicKey(), testDigests(2), v, { count: 3n }),
@@ -309,6 +319,13 @@ describe('ChannelLedger: no griefing', () => {
     // Leaves built for another user.
     await expect(
       l.claim(payer, user.toPublicKey(), testDigests(3), v, { owner: other.toPublicKey() }),
+    ).rejects.toThrow(ServiceErrors.resultsNotProved)
+    // Leaves built for another service, of the same user and runner key: the runner signs this
+    // service's claim over the root of the other's leaves (a result settled there, reused here).
+    await expect(
+      l.claim(payer, user.toPublicKey(), testDigests(3), v, {
+        leafService: seededKey(seed++).toPublicKey(),
+      }),
     ).rejects.toThrow(ServiceErrors.resultsNotProved)
     // Signed by another key than the runner's.
     await expect(
@@ -318,6 +335,8 @@ describe('ChannelLedger: no griefing', () => {
     await expect(
       l.claim(payer, user.toPublicKey(), testDigests(3), l.voucher(other, 30n, 1n)),
     ).rejects.toThrow(ServiceErrors.badVoucherSignature)
+    // None of them landed: no action dispatched, no credit moved.
+    expect(landedSoFar(l)).toEqual(before)
     // A timelock outside the bounds is refused at deploy.
     await expect(
       LedgerHandle.deploy(payer, seededKey(seed++), seededKey(seed++), PRICE, 0),
