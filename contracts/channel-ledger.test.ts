@@ -1,8 +1,14 @@
 import { Cache, Mina, type PrivateKey, PublicKey, setBackend, UInt64 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { MAX_PRICE_PER_JOB } from '../protocol/index.ts'
+import { decodeTerms, MAX_PRICE_PER_JOB, WITHDRAW_TIMELOCK_BOUNDS } from '../protocol/index.ts'
 import { ChannelMap } from './channel.ts'
-import { compileLedger, LEDGER_BATCH_SIZE, SkipReason, skipReasonAt } from './channel-ledger.ts'
+import {
+  ChannelLedger,
+  compileLedger,
+  LEDGER_BATCH_SIZE,
+  SkipReason,
+  skipReasonAt,
+} from './channel-ledger.ts'
 import { balanceOf, LedgerHandle, send } from './channel-ledger-client.ts'
 import { heartbeatBody, mintCredits, readServiceState } from './client.ts'
 import { DEFAULT_CACHE_DIR } from './compile.ts'
@@ -358,6 +364,35 @@ describe('ChannelLedger: no griefing', () => {
     await l.processAll(payer)
     expect(l.receipts(l.runnerKey.toPublicKey())).toBe(30n)
     expect(await skipReasons(l)).toContain(SkipReason.staleVoucher)
+  })
+})
+
+describe('ChannelLedger: deploy bounds', () => {
+  it('a timelock exactly at its bounds deploys, one slot outside them is refused', async () => {
+    const { min, max } = WITHDRAW_TIMELOCK_BOUNDS
+    // Refused before anything is sent: the ledger alone, and a service with its ledger. (A
+    // handle is not printable, its contract's reducer getter throws: an accepted deploy says so.)
+    for (const outside of [min - 1n, max + 1n]) {
+      await expect(
+        LedgerHandle.deploy(
+          payer,
+          seededKey(seed++),
+          seededKey(seed++),
+          PRICE,
+          Number(outside),
+        ).then(() => `deployed with timelock ${outside}`),
+      ).rejects.toThrow(ServiceErrors.timelockOutOfBounds)
+      await expect(
+        chain.deployService({ price: PRICE, timelock: Number(outside) }),
+      ).rejects.toThrow(ServiceErrors.timelockOutOfBounds)
+    }
+    // Accepted, and frozen as given, in the service and its ledger.
+    for (const bound of [min, max]) {
+      const s = await chain.deployService({ price: PRICE, timelock: Number(bound) })
+      expect((await readServiceState(s.address)).terms.withdrawTimelockSlots).toBe(bound)
+      const ledgerTerms = new ChannelLedger(s.ledger).terms.get().toBigInt()
+      expect(decodeTerms(ledgerTerms).withdrawTimelockSlots).toBe(bound)
+    }
   })
 })
 
