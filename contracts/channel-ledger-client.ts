@@ -51,6 +51,8 @@ export interface ClaimForgery {
   signedCount?: bigint
   runnerKey?: PrivateKey
   owner?: PublicKey
+  /** The service the leaves are built for, when not this ledger's (a leaf reused across services). */
+  leafService?: PublicKey
 }
 
 type PreparedBatch = Awaited<ReturnType<typeof ledgerReducer.prepareBatches>>[number]
@@ -184,8 +186,8 @@ export class LedgerHandle {
 
   /**
    * The runner's claim that `user`'s results are `digests`, under voucher `v`. `forge` changes one
-   * part, for tests of refusals: the claimed count, the count signed, the signing key, the owner
-   * the leaves are for.
+   * part, for tests of refusals: the claimed count, the count signed, the signing key, the user
+   * or the service the leaves are for.
    */
   claim(
     payer: PrivateKey,
@@ -205,7 +207,7 @@ export class LedgerHandle {
     forge: ClaimForgery = {},
   ): () => Promise<void> {
     const owner = {
-      service: this.service.toBase58(),
+      service: (forge.leafService ?? this.service).toBase58(),
       user: (forge.owner ?? user).toBase58(),
     }
     const root = resultsRoot(owner, digests)

@@ -1,15 +1,27 @@
 import { Cache, Mina, type PrivateKey, PublicKey, setBackend, UInt64 } from 'o1js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { MAX_PRICE_PER_JOB } from '../protocol/index.ts'
+import { decodeTerms, MAX_PRICE_PER_JOB, WITHDRAW_TIMELOCK_BOUNDS } from '../protocol/index.ts'
 import { ChannelMap } from './channel.ts'
-import { compileLedger, LEDGER_BATCH_SIZE, SkipReason, skipReasonAt } from './channel-ledger.ts'
+import {
+  ChannelLedger,
+  compileLedger,
+  LEDGER_BATCH_SIZE,
+  SkipReason,
+  skipReasonAt,
+} from './channel-ledger.ts'
 import { balanceOf, LedgerHandle, send } from './channel-ledger-client.ts'
-import { mintCredits } from './client.ts'
+import { heartbeatBody, mintCredits, readServiceState } from './client.ts'
 import { DEFAULT_CACHE_DIR } from './compile.ts'
 import { creditTokenId } from './credit-token.ts'
 import { ServiceErrors } from './errors.ts'
 import { bookMap, readLedgerBooks, toLedgerChannel } from './ledger-book.ts'
-import { seededKey, startTestChain, type TestChain, testDigests } from './test-chain.ts'
+import {
+  seededKey,
+  startTestChain,
+  type TestChain,
+  type TestService,
+  testDigests,
+} from './test-chain.ts'
 
 // The collision-free settlement ledger (channel-ledger.ts) on a LocalBlockchain with the credit
 // token: proofs off for the big runs (a stranger's transactions landing before each of the
@@ -95,6 +107,15 @@ function chainHolders(): PublicKey[] {
   return otherHolders
 }
 
+/** What a transaction landing on `l` would change: its action state, its vault, the runner's pay. */
+function landedSoFar(l: LedgerHandle) {
+  return {
+    actionState: Mina.getAccount(l.address).zkapp?.actionState[0]?.toBigInt(),
+    vault: l.vaultBalance(),
+    runnerReceipts: l.receipts(l.runnerKey.toPublicKey()),
+  }
+}
+
 /** Skip reasons of every Batch event of `l` (0: applied). */
 async function skipReasons(l: LedgerHandle): Promise<number[]> {
   const events = (await l.contract.fetchEvents()).filter((e) => e.type === 'Batch')
@@ -118,6 +139,17 @@ async function ledger(): Promise<LedgerHandle> {
   // Its vault, and its runner once a redeem pays it credits.
   otherHolders.push(l.address, l.runnerKey.toPublicKey())
   return l
+}
+
+/**
+ * A ledger deployed with its ServiceContract, as the stack deploys them: for tests that need the
+ * service's own methods (the runner's heartbeat) beside the ledger's.
+ */
+async function serviceLedger(): Promise<{ l: LedgerHandle; service: TestService }> {
+  const service = await chain.deployService({ price: PRICE, timelock: TIMELOCK })
+  const l = new LedgerHandle(service.ledgerKey, service.runnerKey, service.address)
+  otherHolders.push(l.address, l.runnerKey.toPublicKey())
+  return { l, service }
 }
 
 /** Counts a ledger's vault and runner only once: removed from the others while a test inspects it. */
@@ -285,6 +317,7 @@ describe('ChannelLedger: no griefing', () => {
     const other = newUser()
     await l.deposit(payer, sponsor, user.toPublicKey(), 100n)
     const v = l.voucher(user, 30n, 1n)
+    const before = landedSoFar(l)
     // More results claimed than the tree proves.
     await expect(
       l.claim(payer, user.toPublicKey(), testDigests(2), v, { count: 3n }),
@@ -292,6 +325,13 @@ describe('ChannelLedger: no griefing', () => {
     // Leaves built for another user.
     await expect(
       l.claim(payer, user.toPublicKey(), testDigests(3), v, { owner: other.toPublicKey() }),
+    ).rejects.toThrow(ServiceErrors.resultsNotProved)
+    // Leaves built for another service, of the same user and runner key: the runner signs this
+    // service's claim over the root of the other's leaves (a result settled there, reused here).
+    await expect(
+      l.claim(payer, user.toPublicKey(), testDigests(3), v, {
+        leafService: seededKey(seed++).toPublicKey(),
+      }),
     ).rejects.toThrow(ServiceErrors.resultsNotProved)
     // Signed by another key than the runner's.
     await expect(
@@ -301,6 +341,8 @@ describe('ChannelLedger: no griefing', () => {
     await expect(
       l.claim(payer, user.toPublicKey(), testDigests(3), l.voucher(other, 30n, 1n)),
     ).rejects.toThrow(ServiceErrors.badVoucherSignature)
+    // None of them landed: no action dispatched, no credit moved.
+    expect(landedSoFar(l)).toEqual(before)
     // A timelock outside the bounds is refused at deploy.
     await expect(
       LedgerHandle.deploy(payer, seededKey(seed++), seededKey(seed++), PRICE, 0),
@@ -322,6 +364,35 @@ describe('ChannelLedger: no griefing', () => {
     await l.processAll(payer)
     expect(l.receipts(l.runnerKey.toPublicKey())).toBe(30n)
     expect(await skipReasons(l)).toContain(SkipReason.staleVoucher)
+  })
+})
+
+describe('ChannelLedger: deploy bounds', () => {
+  it('a timelock exactly at its bounds deploys, one slot outside them is refused', async () => {
+    const { min, max } = WITHDRAW_TIMELOCK_BOUNDS
+    // Refused before anything is sent: the ledger alone, and a service with its ledger. (A
+    // handle is not printable, its contract's reducer getter throws: an accepted deploy says so.)
+    for (const outside of [min - 1n, max + 1n]) {
+      await expect(
+        LedgerHandle.deploy(
+          payer,
+          seededKey(seed++),
+          seededKey(seed++),
+          PRICE,
+          Number(outside),
+        ).then(() => `deployed with timelock ${outside}`),
+      ).rejects.toThrow(ServiceErrors.timelockOutOfBounds)
+      await expect(
+        chain.deployService({ price: PRICE, timelock: Number(outside) }),
+      ).rejects.toThrow(ServiceErrors.timelockOutOfBounds)
+    }
+    // Accepted, and frozen as given, in the service and its ledger.
+    for (const bound of [min, max]) {
+      const s = await chain.deployService({ price: PRICE, timelock: Number(bound) })
+      expect((await readServiceState(s.address)).terms.withdrawTimelockSlots).toBe(bound)
+      const ledgerTerms = new ChannelLedger(s.ledger).terms.get().toBigInt()
+      expect(decodeTerms(ledgerTerms).withdrawTimelockSlots).toBe(bound)
+    }
   })
 })
 
@@ -371,8 +442,10 @@ describe('ChannelLedger: the channel book', () => {
 })
 
 describe('ChannelLedger: many users per settlement, one block', () => {
-  it('deposits, claims, withdrawal requests, withdrawals, redeems and a batch built on one state all land in one block', async () => {
-    const l = await ledger()
+  it("deposits, claims, withdrawal requests, withdrawals, redeems, the runner's heartbeat and a batch built on one state all land in one block", async () => {
+    // A ledger and its service, so the runner's heartbeat (a ServiceContract method) is of the
+    // same service as the claims and vouchers.
+    const { l, service } = await serviceLedger()
     const [a, b, c] = [newUser(), newUser(), newUser()]
     for (const u of [a, b, c]) await l.deposit(payer, sponsor, u.toPublicKey(), 100n)
     await l.claim(payer, c.toPublicKey(), testDigests(1), l.voucher(c, 10n, 1n))
@@ -397,6 +470,14 @@ describe('ChannelLedger: many users per settlement, one block', () => {
     const runnerFees = newUser()
     const redeemFees = newUser()
     const batch = l.batchCall(pending!)
+    // The heartbeat the agent sends (runner-heartbeat.ts): the runner signs the current slot.
+    const slot = Mina.getNetworkState().globalSlotSinceGenesis.toBigint()
+    const heartbeat = await heartbeatBody(
+      service.address,
+      service.runnerKey.toPublicKey(),
+      slot,
+      chain.heartbeatSign(service, slot),
+    )
     // Each transaction has a fee payer of its own (one fee payer's nonce would order them).
     const fees = () => newUser()
     const txs = [
@@ -416,6 +497,7 @@ describe('ChannelLedger: many users per settlement, one block', () => {
         [l.runnerKey],
         l.redeemCall(redeemFees.toPublicKey(), l.runnerKey.toPublicKey(), 10n),
       ),
+      await build(fees(), [], heartbeat),
       await build(fees(), [], batch.body),
     ]
     // Sent in the reverse of the order they were built: the batch first.
@@ -424,6 +506,9 @@ describe('ChannelLedger: many users per settlement, one block', () => {
       expect(sent.status, JSON.stringify(sent.errors)).toBe('pending')
     }
     batch.commit()
+    // Every transaction landed in the same slot, the heartbeat with them.
+    expect(Mina.getNetworkState().globalSlotSinceGenesis.toBigint()).toBe(slot)
+    expect((await readServiceState(service.address)).heartbeat.lastHeartbeatSlot).toBe(slot)
     // The batch applied c's withdrawal: exactly deposit − paid, which c pulls.
     expect(l.channel(c.toPublicKey()).refunded.toBigInt()).toBe(90n)
     await l.refund(payer, c)

@@ -509,11 +509,24 @@ export async function heartbeat(
   slot: bigint,
   signature: string,
 ) {
+  return run(payer, [], await heartbeatBody(service, runner, slot, signature))
+}
+
+/**
+ * The body of a heartbeat at `slot` (no party signs the transaction: the runner's signature is
+ * an argument), to send alone or beside a service's other transactions in one block.
+ */
+export async function heartbeatBody(
+  service: PublicKey,
+  runner: PublicKey,
+  slot: bigint,
+  signature: string,
+): Promise<() => Promise<void>> {
   const contract = new ServiceContract(service)
   await fetchAll([service])
-  return run(payer, [], async () => {
+  return async () => {
     await contract.heartbeat(runner, UInt32.from(slot), Signature.fromBase58(signature))
-  })
+  }
 }
 
 /** Deploys the service registry. */
