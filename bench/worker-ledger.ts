@@ -7,7 +7,8 @@ import {
   publicKeyToFields,
   unwrap,
 } from '../protocol/index.ts'
-import { fixtureLedgerAddress } from '../worker/test-support/ledger-fixture.ts'
+import { TEST_CREDIT_TOKEN_ID } from '../worker/test-support/constants.ts'
+import { fixtureLedgerAddress, genuineLedgerVault } from '../worker/test-support/ledger-fixture.ts'
 import { cpuNs, fixed, median } from './worker-measure.ts'
 import { jobBodies, type Post, registerService, type Standins } from './worker-setup.ts'
 
@@ -57,6 +58,9 @@ export async function runLedgerAdmission(
     const ledger = fixtureLedgerAddress(service.address)
     for (const st of states) mina.dispatch(ledger, { data: deposit.map(String), state: String(st) })
     service.actionState = states.at(-1) ?? service.actionState
+    // Every deposit credits the vault (the Worker refuses a ledger that owes more than it holds);
+    // jobBodies writes the vault with the user's deposit added.
+    service.escrow += BigInt(states.length)
     // One user, whose deposit is the ledger's last action before the first admission.
     const bodies = (await jobBodies(mina, hpke, service, 1, INCREMENTS + 1)).flat()
     let listed = mina.archiveListed(ledger)
@@ -66,6 +70,8 @@ export async function runLedgerAdmission(
       // One more action lands between admissions.
       service.actionState = nextActionState(service.actionState, [deposit])
       mina.dispatch(ledger, { data: deposit.map(String), state: String(service.actionState) })
+      service.escrow += 1n
+      mina.setAccount(ledger, genuineLedgerVault(String(service.escrow)), TEST_CREDIT_TOKEN_ID)
       listed = mina.archiveListed(ledger)
       next.push(await timed(body))
       listedNext.push(mina.archiveListed(ledger) - listed)
