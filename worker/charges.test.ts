@@ -9,6 +9,7 @@ import {
   postJson,
   registeredService,
   sealedJob,
+  serviceStatusPath,
   setGitlabFaults,
   type TestService,
   testEnv,
@@ -103,6 +104,15 @@ describe('charges follow the payable rule', () => {
       reason: 'agent-lost',
     })
     expect((await jobOf(failed.requestId)).charge).toEqual({ state: 'charged', amount: '10' })
+    // The user's status names the released job, the gap between their voucher (20) and what
+    // they owe (10); the charged one is not listed.
+    const status = (await (await call(serviceStatusPath(service, user))).json()) as {
+      chain: { funding: { owed: string; released: unknown } }
+    }
+    expect(status.chain.funding.owed).toBe('10')
+    expect(status.chain.funding.released).toEqual([
+      { jobId: lost.requestId, amount: '10', reason: 'agent-lost' },
+    ])
     // The user owes 10 now, not 20: a third job's voucher at 20 is accepted, one at 30 would
     // have been the old rule.
     const third = await sealedJob(service, user, { cumulativeAmount: 20n, nonce: 3n })

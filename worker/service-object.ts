@@ -59,6 +59,8 @@ import {
   type Availability,
   availabilityOf,
   checkDescriptorAgainstChain,
+  MAX_RELEASED_LISTED,
+  type ReleasedJob,
   readServiceChainState,
   refusalOf,
   requireGenuine,
@@ -679,6 +681,7 @@ export class ServiceObject extends DurableObject<Env> {
                 deposit: userFunding(await this.#ledgerBook(config, chainState), user).deposit,
                 owed: this.#owed(user),
                 voucher: this.#latestVoucher(user),
+                released: this.#releasedJobs(user),
               }
             : undefined
         availability = availabilityOf(chainState, config.heartbeatMaxAgeSlots, funding, {
@@ -743,6 +746,28 @@ export class ServiceObject extends DurableObject<Env> {
       )
       .toArray()[0]
     return row ? voucherOf(row.variables) : null
+  }
+
+  /**
+   * The user's newest jobs released as not charged (the gap between their latest voucher and what
+   * they owe), so the page can name them. Sponsored jobs are their pool's, not the user's.
+   */
+  #releasedJobs(user: string): ReleasedJob[] {
+    return this.#sql
+      .exec<{ job_id: string; amount: string; released_reason: string }>(
+        `SELECT c.job_id, c.amount, c.released_reason FROM charges c JOIN jobs j ON j.job_id = c.job_id
+          WHERE j.user = ? AND c.released_reason IS NOT NULL
+            AND c.job_id NOT IN (SELECT job_id FROM sponsored_jobs)
+          ORDER BY j.rowid DESC LIMIT ?`,
+        user,
+        MAX_RELEASED_LISTED,
+      )
+      .toArray()
+      .map((r) => ({
+        jobId: r.job_id,
+        amount: r.amount,
+        reason: r.released_reason as NotChargedReason,
+      }))
   }
 
   #seen(requestId: string): boolean {

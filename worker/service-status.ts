@@ -9,6 +9,7 @@ import {
   holdsServiceState,
   type LedgerReading,
   ledgerPaid,
+  type NotChargedReason,
   parseCid,
   type ServiceDescriptor,
   type ServiceDisabledReason,
@@ -194,9 +195,23 @@ export interface Availability {
   settledJobs: string
   /** Set when the service is not a genuine, frozen zkrunner service: it takes no job. */
   unsafe?: { code: string; reason: string }
-  /** The user's deposit, what we record as owed, and the latest voucher they signed (the proof of it). */
-  funding?: { deposit: string; owed: string; voucher: Voucher | null }
+  /**
+   * The user's deposit, what we record as owed, the latest voucher they signed (the proof of it),
+   * and their newest jobs released as not charged: why `owed` may be below that voucher.
+   */
+  funding?: { deposit: string; owed: string; voucher: Voucher | null; released: ReleasedJob[] }
 }
+
+/** A job of the user's released as not charged by the payable rule: its price is not owed. */
+export interface ReleasedJob {
+  jobId: string
+  /** The price the job's voucher had counted, now left out of what is owed. */
+  amount: string
+  reason: NotChargedReason
+}
+
+/** Released jobs a status lists at most, newest first (the page shows them; older ones add nothing). */
+export const MAX_RELEASED_LISTED = 20
 
 /**
  * Decides availability by the protocol's one rule (genuine, retired, heartbeat, health, then the
@@ -205,7 +220,12 @@ export interface Availability {
 export function availabilityOf(
   chainState: ServiceChainState,
   maxHeartbeatAgeSlots: bigint,
-  funding?: { deposit: bigint; owed: bigint; voucher?: Voucher | null },
+  funding?: {
+    deposit: bigint
+    owed: bigint
+    voucher?: Voucher | null
+    released?: readonly ReleasedJob[]
+  },
   /** What the Worker knows of the version besides the chain: retired, and health-check findings. */
   service: {
     retired?: boolean
@@ -261,6 +281,7 @@ export function availabilityOf(
             deposit: String(funding.deposit),
             owed: String(funding.owed),
             voucher: funding.voucher ?? null,
+            released: [...(funding.released ?? [])],
           },
         }
       : {}),

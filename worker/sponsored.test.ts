@@ -217,11 +217,17 @@ describe('sponsored services', () => {
     const service = await registeredService({ price: 10n })
     const sponsor = await sponsoredPool(service, 10n)
     await setGitlabFaults({ trigger: [{ status: 400 }] })
-    const failed = await submitSponsored(service, generateMinaKeyPair(), sponsor.publicKey)
+    const rider = generateMinaKeyPair()
+    const failed = await submitSponsored(service, rider, sponsor.publicKey)
     await setGitlabFaults({})
     expect(((await failed.res.json()) as { status: string }).status).toBe('trigger_failed')
     const [pool] = await poolsOf(`/v1/services/${service.address}`)
     expect(pool).toMatchObject({ enabled: true, jobsLeft: '1', pool: { owed: '0' } })
+    // Nor is it listed among the user's released jobs: it never counted in their vouchers.
+    const status = (await (await call(serviceStatusPath(service, rider))).json()) as {
+      chain: { funding: { owed: string; released: unknown[] } }
+    }
+    expect(status.chain.funding).toMatchObject({ owed: '0', released: [] })
     // The one job the pool pays is still there for someone.
     expect(
       (await submitSponsored(service, generateMinaKeyPair(), sponsor.publicKey)).res.status,

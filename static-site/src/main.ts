@@ -515,6 +515,7 @@ function openService(app: App, s: MarketService): void {
       price,
       reportedOwed: funding.owed,
       settled: typeof settlement === 'string' ? settlement : (settled?.cumulativeAmount ?? 0n),
+      released: funding.released,
     })
     if (!confirmed) throw new Error('Nothing signed: you cancelled the voucher.')
     const { envelope, submission, binding } = await buildSealedRequest(

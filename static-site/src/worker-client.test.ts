@@ -63,7 +63,35 @@ describe('fundingOf, the page’s parser of the Worker’s funding fields', () =
   it('reads an honest answer', () => {
     expect(
       fundingOf({ chain: { funding: { deposit: '100', owed: '40', voucher: honest } } }),
-    ).toEqual({ owed: 40n, voucher: honest })
+    ).toEqual({ owed: 40n, voucher: honest, released: [] })
+  })
+
+  it('reads the released jobs the Worker names, only the well-formed ones, at most 20', () => {
+    const job = (i: number) => i.toString(16).padStart(32, '0')
+    const released = [
+      { jobId: job(1), amount: '10', reason: 'agent-lost' },
+      { jobId: job(2), amount: '10', reason: 'some-future-reason' },
+      // Dropped: not a job id, not an amount, not a reason code, not an object.
+      { jobId: '<img src=x onerror=alert(1)>', amount: '10', reason: 'agent-lost' },
+      { jobId: job(3), amount: '-1', reason: 'agent-lost' },
+      { jobId: job(4), amount: '18446744073709551616', reason: 'agent-lost' },
+      { jobId: job(5), amount: '10', reason: 'Agent Lost <b>' },
+      { jobId: job(6), amount: 10, reason: 'agent-lost' },
+      'job',
+      null,
+    ]
+    expect(fundingOf({ chain: { funding: { owed: '0', released } } }).released).toEqual([
+      { jobId: job(1), amount: 10n, reason: 'agent-lost' },
+      { jobId: job(2), amount: 10n, reason: 'some-future-reason' },
+    ])
+    const many = Array.from({ length: 50 }, (_, i) => ({
+      jobId: job(i),
+      amount: '1',
+      reason: 'no-result',
+    }))
+    expect(fundingOf({ chain: { funding: { released: many } } }).released).toHaveLength(20)
+    for (const odd of [undefined, null, {}, 'x', [[]]])
+      expect(fundingOf({ chain: { funding: { released: odd } } }).released).toEqual([])
   })
 
   it('never throws, never invents a figure, and never lets a server raise what is signed', () => {

@@ -36,7 +36,7 @@ export interface WorkerServiceStatus {
     maxHeartbeatAgeSlots: string
     settledJobs: string
     /** `voucher` is the user's latest signed voucher: untrusted until checked (protocol's nextVoucher). */
-    funding?: { deposit: string; owed: string; voucher?: unknown }
+    funding?: { deposit: string; owed: string; voucher?: unknown; released?: unknown }
   } | null
 }
 
@@ -46,7 +46,24 @@ export interface ReportedFunding {
   owed: bigint | undefined
   /** The voucher the Worker returned, any shape: proven or not by protocol's nextVoucher. */
   voucher: unknown
+  /**
+   * The jobs the Worker says it released as not charged (why its `owed` is below the voucher),
+   * only the well-formed entries, at most {@link MAX_RELEASED_SHOWN}: named to the user, never
+   * signed on.
+   */
+  released: ReleasedCharge[]
 }
+
+/** A job the Worker released as not charged, as its status lists it. */
+export interface ReleasedCharge {
+  jobId: string
+  amount: bigint
+  /** A payable-rule reason code (protocol's NotChargedReason), or another short code as sent. */
+  reason: string
+}
+
+/** Released jobs the page shows at most (the Worker lists 20). */
+export const MAX_RELEASED_SHOWN = 20
 
 const isRecord = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x)
@@ -58,14 +75,39 @@ const isRecord = (x: unknown): x is Record<string, unknown> =>
 export function fundingOf(status: unknown): ReportedFunding {
   const chain = isRecord(status) ? status.chain : undefined
   const funding = isRecord(chain) ? chain.funding : undefined
-  if (!isRecord(funding)) return { owed: undefined, voucher: undefined }
-  const owed =
-    typeof funding.owed === 'string' &&
-    /^\d{1,20}$/.test(funding.owed) &&
-    BigInt(funding.owed) < 2n ** 64n
-      ? BigInt(funding.owed)
-      : undefined
-  return { owed, voucher: Object.hasOwn(funding, 'voucher') ? funding.voucher : undefined }
+  if (!isRecord(funding)) return { owed: undefined, voucher: undefined, released: [] }
+  return {
+    owed: amountOf(funding.owed),
+    voucher: Object.hasOwn(funding, 'voucher') ? funding.voucher : undefined,
+    released: releasedOf(funding.released),
+  }
+}
+
+/** A plain decimal below 2^64, or undefined. */
+function amountOf(x: unknown): bigint | undefined {
+  return typeof x === 'string' && /^\d{1,20}$/.test(x) && BigInt(x) < 2n ** 64n
+    ? BigInt(x)
+    : undefined
+}
+
+function releasedOf(list: unknown): ReleasedCharge[] {
+  if (!Array.isArray(list)) return []
+  const out: ReleasedCharge[] = []
+  for (const r of list.slice(0, MAX_RELEASED_SHOWN)) {
+    if (!isRecord(r)) continue
+    const amount = amountOf(r.amount)
+    const { jobId, reason } = r
+    if (
+      amount === undefined ||
+      typeof jobId !== 'string' ||
+      !/^[0-9a-f]{32}$/.test(jobId) ||
+      typeof reason !== 'string' ||
+      !/^[a-z][a-z-]{0,31}$/.test(reason)
+    )
+      continue
+    out.push({ jobId, amount, reason })
+  }
+  return out
 }
 
 /** `GET /v1/services/:address/summary`: what a service's jobs add up to at the Worker. */

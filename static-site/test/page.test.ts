@@ -507,6 +507,44 @@ describe('the page in Chromium', () => {
       expect(BigInt(voucher.nonce)).toBeGreaterThan(7n)
       expect(shown).toContain('40 proven owed + 5')
       expect(warning).toBeNull()
+      expect(await page.locator('[data-role="released-jobs"]').count()).toBe(0)
+      stack.setFunding(null)
+    }, 120_000)
+
+    it('a job the Worker released: its lower figure is signed, and the page names the job and why', async () => {
+      const honest = signVoucher(
+        {
+          v: 1,
+          user: stack.user.publicKey,
+          service: stack.service.address,
+          cumulativeAmount: '40',
+          nonce: '7',
+        },
+        stack.user.privateKey,
+      )
+      const lost = 'ab'.repeat(16)
+      stack.setFunding({
+        owed: '35',
+        voucher: honest,
+        released: [
+          { jobId: lost, amount: '5', reason: 'agent-lost' },
+          // Markup from a Worker is text, and a malformed entry is not shown at all.
+          { jobId: '<b id=injected>x</b>', amount: '5', reason: 'agent-lost' },
+        ],
+      })
+      const before = stack.worker.received.length
+      await askForJob()
+      const released = page.locator('[data-role="released-jobs"] li')
+      expect(await released.count()).toBe(1)
+      expect(await released.first().getAttribute('data-job')).toBe(lost)
+      expect(await released.first().textContent()).toBe(
+        `job ${lost}: 5 credits not owed, the runner lost the job before it ended`,
+      )
+      expect(await page.locator('#injected').count()).toBe(0)
+      expect(await text('proven-owed')).toContain('jobs it released as not charged')
+      await page.locator('[data-role="voucher-confirm-button"]').click()
+      await expect.poll(() => stack.worker.received.length, { timeout: 15_000 }).toBe(before + 1)
+      expect(stack.worker.received.at(-1)!.submission.voucher.cumulativeAmount).toBe('40')
       stack.setFunding(null)
     }, 120_000)
   })

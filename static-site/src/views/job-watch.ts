@@ -13,10 +13,16 @@ const NOT_CHARGED_BECAUSE: Record<NotChargedReason, string> = {
   'no-result': "no result in time (the runner did not report before the job's deadline)",
 }
 
+/** Why a job is not charged, in words (an unknown code as it is). */
+export function notChargedBecause(reason: string): string {
+  return Object.hasOwn(NOT_CHARGED_BECAUSE, reason)
+    ? NOT_CHARGED_BECAUSE[reason as NotChargedReason]
+    : reason
+}
+
 /** What the user pays for a job, in words: the payable rule's outcome and its reason. */
 export function chargeText(charge: JobCharge): string {
-  if (charge.state === 'not-charged')
-    return `not charged: ${NOT_CHARGED_BECAUSE[charge.reason] ?? charge.reason}`
+  if (charge.state === 'not-charged') return `not charged: ${notChargedBecause(charge.reason)}`
   if (charge.state === 'charged') return `charged ${charge.amount} credits`
   return `${charge.amount} credits, charged once the job has run to an end`
 }

@@ -1,5 +1,7 @@
 import type { NextVoucher, OwedSource } from '../../../protocol/index.ts'
+import type { ReleasedCharge } from '../worker-client.ts'
 import { h } from './dom.ts'
+import { notChargedBecause } from './job-watch.ts'
 
 // The step between "Request a job" and the wallet's signature: the user sees what they are proven
 // to owe, what the Worker claims, and the amount the new voucher will carry, and says yes or no.
@@ -19,6 +21,8 @@ export interface ConfirmContext {
   reportedOwed: bigint | undefined
   /** The amount settled on chain, or why it could not be read. */
   settled: bigint | string
+  /** The jobs the Worker says it released as not charged: why its figure may be lower. */
+  released: readonly ReleasedCharge[]
 }
 
 /** Shows the voucher's terms in `box` and resolves true when the user confirms, false when they cancel. */
@@ -68,6 +72,26 @@ export function confirmVoucher(
         ),
         h('dt', {}, 'New voucher amount'),
         h('dd', { 'data-role': 'new-voucher-amount' }, String(next.cumulativeAmount)),
+        ...(context.released.length > 0
+          ? [
+              h('dt', {}, 'Not charged (the Worker says)'),
+              h(
+                'dd',
+                {},
+                h(
+                  'ul',
+                  { 'data-role': 'released-jobs' },
+                  ...context.released.map((r) =>
+                    h(
+                      'li',
+                      { 'data-job': r.jobId },
+                      `job ${r.jobId}: ${r.amount} credits not owed, ${notChargedBecause(r.reason)}`,
+                    ),
+                  ),
+                ),
+              ),
+            ]
+          : []),
       ),
       next.warning
         ? h('p', { class: 'badge bad', 'data-role': 'voucher-warning' }, next.warning)

@@ -99,7 +99,7 @@ export interface Stack {
   /** The page's dev user (its key signs honest vouchers for the funding double). */
   user: { publicKey: string; privateKey: string }
   /** Makes the double report this funding for every user (an inflated owed, a forged voucher), or the truth again with null. */
-  setFunding(funding: { owed: string; voucher?: unknown } | null): void
+  setFunding(funding: { owed: string; voucher?: unknown; released?: unknown } | null): void
   /** Makes the node announce a hard fork at this slot (its `runtimeConfig`), none with null, or answer no `runtimeConfig` at all. */
   setSlotTxEnd(slot: bigint | null | 'unanswered'): void
   /** Writes one state field of a service's ledger over what its actions give (null: the truth again). */
@@ -168,7 +168,7 @@ export async function startStack(opts: {
   const registry = generateMinaKeyPair().publicKey
   const chain: ChainData = { states: new Map(), balances: new Map(), slot: 12n, events: new Map() }
   const owed = new Map<string, bigint>()
-  let fundingOverride: { owed: string; voucher?: unknown } | null = null
+  let fundingOverride: { owed: string; voucher?: unknown; released?: unknown } | null = null
   const leaves = new Map<string, Uint8Array[]>()
   const completed: Stack['completed'] = []
   let service!: ServiceFixture
