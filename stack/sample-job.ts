@@ -112,6 +112,8 @@ export async function requestJob(
     settledNonce: settlement?.nonce,
   })
   if (next.warning) log(`voucher: ${next.warning}`)
+  for (const r of funding.released)
+    log(`voucher: job ${r.jobId} not charged (${r.reason}): ${r.amount} credits not owed`)
   const { envelope, submission, binding } = await buildSealedRequest(
     { service, descriptor, values, owed: next.provenOwed, price, lastNonce: next.nonce - 1n },
     wallet,
