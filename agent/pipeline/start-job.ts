@@ -38,7 +38,7 @@ export async function startJob(args: {
   await spool.create(meta)
   const bundleDir = spool.bundleDir(meta.jobId)
   // A reused build directory may hold an earlier job's outputs: this job's are only its own.
-  await clearOutputs(meta.cwd)
+  await clearOutputs(meta.cwd, args.user)
   const outcome = await runJob({
     command: meta.command,
     args: meta.args,
