@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs'
 import { constants } from 'node:fs'
-import { type FileHandle, lstat, mkdir, open, readdir, realpath, stat } from 'node:fs/promises'
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseArtifactPath, type SkippedArtifact } from '../../protocol/index.ts'
@@ -70,11 +70,17 @@ export async function collectArtifacts(
   reader?: ArtifactReader,
 ): Promise<CollectedArtifacts> {
   const out: CollectedArtifacts = { copied: [], skipped: [] }
-  const top = await realpath(cwd)
-  const root = await open(top, O_RDONLY | O_DIRECTORY)
+  const root = await open(cwd, O_RDONLY | O_DIRECTORY)
   // The build directory as it is now (a link in its path may have been swapped since the job
   // started there): the job's user must be able to reach it, through every directory above it.
-  let rootReachable = mayAccess(await root.stat(), reader, SEARCH)
+  // Its path is the kernel's for the directory opened, never a path resolved before the open: a
+  // job process can swap the build directory for a symlink between the two, and the directories
+  // checked would not be those above the one opened.
+  const top = await readlink(`/proc/self/fd/${root.fd}`)
+  let rootReachable =
+    top.startsWith('/') &&
+    !top.endsWith(' (deleted)') &&
+    mayAccess(await root.stat(), reader, SEARCH)
   if (reader)
     for (let d = dirname(top); rootReachable; d = dirname(d)) {
       rootReachable = mayAccess(await stat(d), reader, SEARCH)
