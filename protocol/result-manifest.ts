@@ -76,6 +76,11 @@ export const ArtifactSkipReasonSchema = z.enum([
    * rights than the job, and publishes only what the job could have read.
    */
   'unreadable',
+  /**
+   * Larger than what was left of the runner's cap on one job's artifact bytes: a job must not
+   * fill the runner's disk (a sparse file of any size costs the job nothing; its copy is real).
+   */
+  'too-large',
 ])
 
 /** A declared artifact the runner left out of the bundle, and why. */

@@ -1,6 +1,16 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -100,3 +110,34 @@ describe.skipIf(jobUser === undefined)(
     })
   },
 )
+
+// Attack (attack10, medium): a job declares a sparse file of any size as an artifact. It costs the
+// job nothing (no blocks), but the agent's copy into the spool is written out in full, then hashed
+// and imported into the IPFS store: a job filled the runner's disk. Nothing capped artifact bytes.
+describe('an artifact larger than the cap on artifact bytes', () => {
+  it('a sparse file past the cap is skipped as too-large, and the bundle stays under the cap', async () => {
+    const cwd = join(base, 'sparse-project')
+    const bundle = join(base, 'sparse-bundle')
+    await mkdir(cwd)
+    await mkdir(bundle)
+    const cap = 1024 * 1024
+    await writeFile(join(cwd, 'big'), '')
+    await truncate(join(cwd, 'big'), 256 * cap)
+    await writeFile(join(cwd, 'small'), 'ten bytes\n')
+    const got = await collectArtifacts(cwd, ['big', 'small'], bundle, undefined, cap)
+    expect(got.skipped).toEqual([{ path: 'big', reason: 'too-large' }])
+    expect(got.copied).toEqual(['artifacts/small'])
+    expect(existsSync(join(bundle, 'artifacts', 'big'))).toBe(false)
+    expect((await stat(join(bundle, 'artifacts', 'small'))).size).toBe(10)
+  })
+
+  it('the cap counts every file of the job together', async () => {
+    const cwd = join(base, 'many-project')
+    const bundle = join(base, 'many-bundle')
+    await mkdir(join(cwd, 'out'), { recursive: true })
+    for (const n of ['a', 'b', 'c']) await writeFile(join(cwd, 'out', n), Buffer.alloc(400))
+    const got = await collectArtifacts(cwd, ['out'], bundle, undefined, 1000)
+    expect(got.copied).toEqual(['artifacts/out/a', 'artifacts/out/b'])
+    expect(got.skipped).toEqual([{ path: 'out/c', reason: 'too-large' }])
+  })
+})

@@ -61,15 +61,18 @@ function refusal(e: unknown): SkippedArtifact['reason'] {
  * that user could not read itself is skipped as `unreadable`: the agent reads with more rights
  * than the job. The job's leftover processes are killed before this runs
  * (run/kill-leftovers.ts). Skipped and missing artifacts are reported, not fatal: a failed job
- * often has none.
+ * often has none. At most `maxBytes` are copied in all (a file that would pass it is skipped as
+ * `too-large`), each file no further than the size it had when opened (it may still grow).
  */
 export async function collectArtifacts(
   cwd: string,
   paths: readonly string[],
   bundleDir: string,
   reader?: ArtifactReader,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<CollectedArtifacts> {
   const out: CollectedArtifacts = { copied: [], skipped: [] }
+  const budget = { left: maxBytes }
   const root = await open(cwd, O_RDONLY | O_DIRECTORY)
   // The build directory as it is now (a link in its path may have been swapped since the job
   // started there): the job's user must be able to reach it, through every directory above it.
@@ -127,6 +130,7 @@ export async function collectArtifacts(
             join(bundleDir, 'artifacts'),
             out,
             reader,
+            budget,
             p,
           )
       } finally {
@@ -150,6 +154,7 @@ async function copyEntry(
   destRoot: string,
   out: CollectedArtifacts,
   reader: ArtifactReader | undefined,
+  budget: { left: number },
   declared = rel,
 ): Promise<void> {
   const st = await lstat(at(dir, name)).catch(() => null)
@@ -188,13 +193,22 @@ async function copyEntry(
     } else if (now.isDirectory()) {
       await mkdir(join(destRoot, rel), { recursive: true })
       for (const child of (await readdir(`/proc/self/fd/${fh.fd}`)).sort())
-        await copyEntry(fh, child, `${rel}/${child}`, destRoot, out, reader)
+        await copyEntry(fh, child, `${rel}/${child}`, destRoot, out, reader, budget)
+    } else if (now.isFile() && now.size > budget.left) {
+      // Its size, not its blocks: a sparse file is written out in full in the copy.
+      out.skipped.push({ path: declared, reason: 'too-large' })
     } else if (now.isFile()) {
+      budget.left -= now.size
       const dest = join(destRoot, rel)
       await mkdir(join(dest, '..'), { recursive: true })
       const target = await open(dest, 'wx', 0o600)
       try {
-        await pipeline(fh.createReadStream({ autoClose: false }), target.createWriteStream())
+        // No further than the size counted: a process of the job may still be appending to it.
+        if (now.size > 0)
+          await pipeline(
+            fh.createReadStream({ autoClose: false, start: 0, end: now.size - 1 }),
+            target.createWriteStream(),
+          )
       } finally {
         await target.close().catch(() => {})
       }
