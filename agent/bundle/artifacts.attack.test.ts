@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import {
   chmod,
@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MAX_MANIFEST_FILES, MAX_SKIPPED_ARTIFACTS } from '../../protocol/index.ts'
 import { ensureSystemUser } from '../isolation/job-user.ts'
 import { collectArtifacts } from './artifacts.ts'
 
@@ -140,4 +141,41 @@ describe('an artifact larger than the cap on artifact bytes', () => {
     expect(got.copied).toEqual(['artifacts/out/a', 'artifacts/out/b'])
     expect(got.skipped).toEqual([{ path: 'out/c', reason: 'too-large' }])
   })
+})
+
+// Attack (attack10, low): a manifest lists at most MAX_MANIFEST_FILES files and
+// MAX_SKIPPED_ARTIFACTS skipped entries. A job that declares a directory of more (empty files,
+// FIFOs) had them all copied or recorded: its bundle could never be sealed (BUNDLE_INVALID), and
+// every `resume` hashed it all again.
+describe('a declared directory of more entries than a manifest lists', () => {
+  it('FIFOs past the skipped-entries cap stop the walk: the declared path is recorded too-large', async () => {
+    const cwd = join(base, 'fifo-project')
+    await mkdir(join(cwd, 'out'), { recursive: true })
+    const names = Array.from({ length: MAX_SKIPPED_ARTIFACTS + 100 }, (_, i) => `p${i}`)
+    for (let i = 0; i < names.length; i += 200)
+      execFileSync('mkfifo', names.slice(i, i + 200), { cwd: join(cwd, 'out') })
+    await writeFile(join(cwd, 'kept'), 'kept\n')
+    const bundle = join(base, 'fifo-bundle')
+    await mkdir(bundle)
+    const got = await collectArtifacts(cwd, ['out', 'kept'], bundle)
+    expect(got.skipped.length).toBeLessThanOrEqual(MAX_SKIPPED_ARTIFACTS)
+    // The walk stopped in `out`: what follows is not walked either, and recorded as such.
+    expect(got.skipped.slice(-2)).toEqual([
+      { path: 'out', reason: 'too-large' },
+      { path: 'kept', reason: 'too-large' },
+    ])
+    expect(got.copied).toEqual([])
+  })
+
+  it('files past the manifest file cap stop the walk: the declared path is recorded too-large', async () => {
+    const cwd = join(base, 'files-project')
+    await mkdir(join(cwd, 'out'), { recursive: true })
+    for (let i = 0; i < MAX_MANIFEST_FILES; i++) await writeFile(join(cwd, 'out', `f${i}`), '')
+    const bundle = join(base, 'files-bundle')
+    await mkdir(bundle)
+    const got = await collectArtifacts(cwd, ['out'], bundle)
+    // stdout.log, stderr.log and samples.jsonl are files of the bundle too.
+    expect(got.copied.length).toBe(MAX_MANIFEST_FILES - 3)
+    expect(got.skipped).toEqual([{ path: 'out', reason: 'too-large' }])
+  }, 120_000)
 })

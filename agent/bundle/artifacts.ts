@@ -3,7 +3,12 @@ import { constants } from 'node:fs'
 import { type FileHandle, lstat, mkdir, open, readdir, readlink, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { parseArtifactPath, type SkippedArtifact } from '../../protocol/index.ts'
+import {
+  MAX_MANIFEST_FILES,
+  MAX_SKIPPED_ARTIFACTS,
+  parseArtifactPath,
+  type SkippedArtifact,
+} from '../../protocol/index.ts'
 
 /** What collecting the declared artifacts did. */
 export interface CollectedArtifacts {
@@ -36,6 +41,33 @@ function mayAccess(st: Stats, reader: ArtifactReader | undefined, need: number):
   if (!reader || st.uid === reader.uid) return true
   const bits = st.gid === reader.gid ? (st.mode >> 3) & 7 : st.mode & 7
   return (bits & need) === need
+}
+
+/** The bundle's files that are not artifacts: stdout.log, stderr.log, samples.jsonl. */
+const BUNDLE_OWN_FILES = 3
+
+/**
+ * What is left of the bundle for artifacts. Past the manifest's caps (files, skipped entries) the
+ * bundle could never be sealed: the job would stay in the spool, hashed again at every `resume`.
+ * A declared directory of 100 000 files or FIFOs stops the walk (`full`) instead, and its declared
+ * path is recorded once as `too-large`, in a slot kept for each declared path.
+ */
+interface Budget {
+  bytes: number
+  files: number
+  /** Skipped entries inside declared directories that may still be recorded. */
+  skipRecords: number
+  full: boolean
+}
+
+/** Records an entry skipped inside a declared directory, while there is room for it. */
+function skipInside(out: CollectedArtifacts, budget: Budget, entry: SkippedArtifact): void {
+  if (budget.skipRecords <= 0) {
+    budget.full = true
+    return
+  }
+  budget.skipRecords--
+  out.skipped.push(entry)
 }
 
 /** A path naming `name` inside the directory open as `dir`, resolved by the kernel from the fd. */
@@ -72,7 +104,12 @@ export async function collectArtifacts(
   maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<CollectedArtifacts> {
   const out: CollectedArtifacts = { copied: [], skipped: [] }
-  const budget = { left: maxBytes }
+  const budget: Budget = {
+    bytes: maxBytes,
+    files: MAX_MANIFEST_FILES - BUNDLE_OWN_FILES,
+    skipRecords: MAX_SKIPPED_ARTIFACTS - paths.length,
+    full: false,
+  }
   const root = await open(cwd, O_RDONLY | O_DIRECTORY)
   // The build directory as it is now (a link in its path may have been swapped since the job
   // started there): the job's user must be able to reach it, through every directory above it.
@@ -91,6 +128,10 @@ export async function collectArtifacts(
     }
   try {
     for (const p of paths) {
+      if (budget.full) {
+        out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'too-large' })
+        continue
+      }
       const checked = parseArtifactPath(p)
       if (!checked.ok) {
         out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'outside-build-dir' })
@@ -133,6 +174,9 @@ export async function collectArtifacts(
             budget,
             p,
           )
+        // The walk stopped inside it: one record for the declared path, in its kept slot.
+        if (budget.full && !out.skipped.some((s) => s.path === p))
+          out.skipped.push({ path: p, reason: 'too-large' })
       } finally {
         if (dir !== root) await dir.close()
       }
@@ -154,22 +198,27 @@ async function copyEntry(
   destRoot: string,
   out: CollectedArtifacts,
   reader: ArtifactReader | undefined,
-  budget: { left: number },
-  declared = rel,
+  budget: Budget,
+  declared?: string,
 ): Promise<void> {
+  // The declared path itself has a kept slot; entries inside it share what is left.
+  const skip = (reason: SkippedArtifact['reason']) =>
+    declared !== undefined
+      ? out.skipped.push({ path: declared, reason })
+      : skipInside(out, budget, { path: rel, reason })
   const st = await lstat(at(dir, name)).catch(() => null)
   if (!st) {
-    out.skipped.push({ path: declared, reason: 'missing' })
+    skip('missing')
     return
   }
   if (st.isSymbolicLink()) {
-    out.skipped.push({ path: declared, reason: 'symlink' })
+    skip('symlink')
     return
   }
   // A FIFO would block the agent forever; a device is not the job's output (and opening one can
   // act on it): neither is opened.
   if (!st.isDirectory() && !st.isFile()) {
-    out.skipped.push({ path: declared, reason: 'not-a-file' })
+    skip('not-a-file')
     return
   }
   let fh: FileHandle
@@ -180,25 +229,30 @@ async function copyEntry(
       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (st.isDirectory() ? O_DIRECTORY : 0),
     )
   } catch (e) {
-    out.skipped.push({ path: declared, reason: refusal(e) })
+    skip(refusal(e))
     return
   }
   try {
     const now = await fh.stat()
     if (now.ino !== st.ino || now.dev !== st.dev) {
       // Swapped between the lstat and the open: not what was checked.
-      out.skipped.push({ path: declared, reason: 'not-a-file' })
+      skip('not-a-file')
     } else if (!mayAccess(now, reader, now.isDirectory() ? READ | SEARCH : READ)) {
-      out.skipped.push({ path: declared, reason: 'unreadable' })
+      skip('unreadable')
     } else if (now.isDirectory()) {
       await mkdir(join(destRoot, rel), { recursive: true })
-      for (const child of (await readdir(`/proc/self/fd/${fh.fd}`)).sort())
+      for (const child of (await readdir(`/proc/self/fd/${fh.fd}`)).sort()) {
+        if (budget.full) break
         await copyEntry(fh, child, `${rel}/${child}`, destRoot, out, reader, budget)
-    } else if (now.isFile() && now.size > budget.left) {
+      }
+    } else if (now.isFile() && budget.files <= 0) {
+      budget.full = true
+    } else if (now.isFile() && now.size > budget.bytes) {
       // Its size, not its blocks: a sparse file is written out in full in the copy.
-      out.skipped.push({ path: declared, reason: 'too-large' })
+      skip('too-large')
     } else if (now.isFile()) {
-      budget.left -= now.size
+      budget.bytes -= now.size
+      budget.files--
       const dest = join(destRoot, rel)
       await mkdir(join(dest, '..'), { recursive: true })
       const target = await open(dest, 'wx', 0o600)
@@ -214,7 +268,7 @@ async function copyEntry(
       }
       out.copied.push(`artifacts/${rel}`)
     } else {
-      out.skipped.push({ path: declared, reason: 'not-a-file' })
+      skip('not-a-file')
     }
   } finally {
     await fh.close().catch(() => {})
