@@ -68,6 +68,12 @@ export const AgentConfigSchema = z.strictObject({
    */
   maxLogBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /**
+   * Bytes of artifacts copied into one job's bundle, all files together: a file that would pass
+   * it is left out (`too-large` in the manifest). A job's sparse file of a terabyte costs it
+   * nothing, but its copy in the spool is written out in full.
+   */
+  maxArtifactBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /**
    * The openings (salt, providerUrl, project) of the private services this runner serves: the
    * agent checks a private commitment against the checkout with them. JSON in the environment.
    */
@@ -169,6 +175,7 @@ export function defaultConfig(
     announce: false,
     reportAttempts: 5,
     maxLogBytes: 64 * 1024 * 1024,
+    maxArtifactBytes: 4 * 1024 * 1024 * 1024,
     privateSources: [],
   }
 }
@@ -196,6 +203,7 @@ export const ENV_KEYS: Record<keyof AgentConfig, string> = {
   announce: 'ZKRUNNER_ANNOUNCE',
   reportAttempts: 'ZKRUNNER_REPORT_ATTEMPTS',
   maxLogBytes: 'ZKRUNNER_MAX_LOG_BYTES',
+  maxArtifactBytes: 'ZKRUNNER_MAX_ARTIFACT_BYTES',
   privateSources: 'ZKRUNNER_PRIVATE_SOURCES',
   signerSocket: 'ZKRUNNER_SIGNER_SOCKET',
   provider: 'ZKRUNNER_PROVIDER',

@@ -292,6 +292,8 @@ export {
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
   MAX_INNER_JOBS,
+  MAX_MANIFEST_FILES,
+  MAX_SKIPPED_ARTIFACTS,
   type ManifestFile,
   ManifestFileSchema,
   type ManifestSignature,

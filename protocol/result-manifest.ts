@@ -61,6 +61,11 @@ export const SamplingSummarySchema = z.strictObject({
 /** How the run was measured. */
 export type SamplingSummary = z.infer<typeof SamplingSummarySchema>
 
+/** Files a manifest lists at most (every file of the bundle but the manifest and its signature). */
+export const MAX_MANIFEST_FILES = 10_000
+/** Skipped artifacts a manifest lists at most. */
+export const MAX_SKIPPED_ARTIFACTS = 1000
+
 /** Why a declared artifact is not in the bundle. */
 export const ArtifactSkipReasonSchema = z.enum([
   /** Not there after the job (a failed job often has none). */
@@ -76,6 +81,13 @@ export const ArtifactSkipReasonSchema = z.enum([
    * rights than the job, and publishes only what the job could have read.
    */
   'unreadable',
+  /**
+   * Larger than what was left of the runner's cap on one job's artifact bytes: a job must not
+   * fill the runner's disk (a sparse file of any size costs the job nothing; its copy is real).
+   * Also a declared path whose walk stopped because the bundle was full: as many files, or as
+   * many skipped entries, as a manifest lists.
+   */
+  'too-large',
 ])
 
 /** A declared artifact the runner left out of the bundle, and why. */
@@ -167,9 +179,9 @@ export const ResultManifestSchema = z.strictObject({
   peakRssBytes: count,
   sampling: SamplingSummarySchema,
   /** Every file of the bundle except the manifest and its signature. */
-  files: z.array(ManifestFileSchema).max(10_000),
+  files: z.array(ManifestFileSchema).max(MAX_MANIFEST_FILES),
   /** Declared artifacts left out of the bundle (absent when none were). */
-  skippedArtifacts: z.array(SkippedArtifactSchema).max(1000).optional(),
+  skippedArtifacts: z.array(SkippedArtifactSchema).max(MAX_SKIPPED_ARTIFACTS).optional(),
   /** Set when the job was refused before it ran: never charged. */
   notRun: NotRunReasonSchema.optional(),
   /** Logs the runner cut at its cap, and how much of each it dropped (absent when none was). */

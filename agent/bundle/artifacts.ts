@@ -1,9 +1,14 @@
 import type { Stats } from 'node:fs'
 import { constants } from 'node:fs'
-import { type FileHandle, lstat, mkdir, open, readdir, realpath, stat } from 'node:fs/promises'
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { parseArtifactPath, type SkippedArtifact } from '../../protocol/index.ts'
+import {
+  MAX_MANIFEST_FILES,
+  MAX_SKIPPED_ARTIFACTS,
+  parseArtifactPath,
+  type SkippedArtifact,
+} from '../../protocol/index.ts'
 
 /** What collecting the declared artifacts did. */
 export interface CollectedArtifacts {
@@ -38,6 +43,33 @@ function mayAccess(st: Stats, reader: ArtifactReader | undefined, need: number):
   return (bits & need) === need
 }
 
+/** The bundle's files that are not artifacts: stdout.log, stderr.log, samples.jsonl. */
+const BUNDLE_OWN_FILES = 3
+
+/**
+ * What is left of the bundle for artifacts. Past the manifest's caps (files, skipped entries) the
+ * bundle could never be sealed: the job would stay in the spool, hashed again at every `resume`.
+ * A declared directory of 100 000 files or FIFOs stops the walk (`full`) instead, and its declared
+ * path is recorded once as `too-large`, in a slot kept for each declared path.
+ */
+interface Budget {
+  bytes: number
+  files: number
+  /** Skipped entries inside declared directories that may still be recorded. */
+  skipRecords: number
+  full: boolean
+}
+
+/** Records an entry skipped inside a declared directory, while there is room for it. */
+function skipInside(out: CollectedArtifacts, budget: Budget, entry: SkippedArtifact): void {
+  if (budget.skipRecords <= 0) {
+    budget.full = true
+    return
+  }
+  budget.skipRecords--
+  out.skipped.push(entry)
+}
+
 /** A path naming `name` inside the directory open as `dir`, resolved by the kernel from the fd. */
 const at = (dir: FileHandle, name: string) => `/proc/self/fd/${dir.fd}/${name}`
 
@@ -61,20 +93,34 @@ function refusal(e: unknown): SkippedArtifact['reason'] {
  * that user could not read itself is skipped as `unreadable`: the agent reads with more rights
  * than the job. The job's leftover processes are killed before this runs
  * (run/kill-leftovers.ts). Skipped and missing artifacts are reported, not fatal: a failed job
- * often has none.
+ * often has none. At most `maxBytes` are copied in all (a file that would pass it is skipped as
+ * `too-large`), each file no further than the size it had when opened (it may still grow).
  */
 export async function collectArtifacts(
   cwd: string,
   paths: readonly string[],
   bundleDir: string,
   reader?: ArtifactReader,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<CollectedArtifacts> {
   const out: CollectedArtifacts = { copied: [], skipped: [] }
-  const top = await realpath(cwd)
-  const root = await open(top, O_RDONLY | O_DIRECTORY)
+  const budget: Budget = {
+    bytes: maxBytes,
+    files: MAX_MANIFEST_FILES - BUNDLE_OWN_FILES,
+    skipRecords: MAX_SKIPPED_ARTIFACTS - paths.length,
+    full: false,
+  }
+  const root = await open(cwd, O_RDONLY | O_DIRECTORY)
   // The build directory as it is now (a link in its path may have been swapped since the job
   // started there): the job's user must be able to reach it, through every directory above it.
-  let rootReachable = mayAccess(await root.stat(), reader, SEARCH)
+  // Its path is the kernel's for the directory opened, never a path resolved before the open: a
+  // job process can swap the build directory for a symlink between the two, and the directories
+  // checked would not be those above the one opened.
+  const top = await readlink(`/proc/self/fd/${root.fd}`)
+  let rootReachable =
+    top.startsWith('/') &&
+    !top.endsWith(' (deleted)') &&
+    mayAccess(await root.stat(), reader, SEARCH)
   if (reader)
     for (let d = dirname(top); rootReachable; d = dirname(d)) {
       rootReachable = mayAccess(await stat(d), reader, SEARCH)
@@ -82,6 +128,10 @@ export async function collectArtifacts(
     }
   try {
     for (const p of paths) {
+      if (budget.full) {
+        out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'too-large' })
+        continue
+      }
       const checked = parseArtifactPath(p)
       if (!checked.ok) {
         out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'outside-build-dir' })
@@ -121,8 +171,12 @@ export async function collectArtifacts(
             join(bundleDir, 'artifacts'),
             out,
             reader,
+            budget,
             p,
           )
+        // The walk stopped inside it: one record for the declared path, in its kept slot.
+        if (budget.full && !out.skipped.some((s) => s.path === p))
+          out.skipped.push({ path: p, reason: 'too-large' })
       } finally {
         if (dir !== root) await dir.close()
       }
@@ -144,21 +198,27 @@ async function copyEntry(
   destRoot: string,
   out: CollectedArtifacts,
   reader: ArtifactReader | undefined,
-  declared = rel,
+  budget: Budget,
+  declared?: string,
 ): Promise<void> {
+  // The declared path itself has a kept slot; entries inside it share what is left.
+  const skip = (reason: SkippedArtifact['reason']) =>
+    declared !== undefined
+      ? out.skipped.push({ path: declared, reason })
+      : skipInside(out, budget, { path: rel, reason })
   const st = await lstat(at(dir, name)).catch(() => null)
   if (!st) {
-    out.skipped.push({ path: declared, reason: 'missing' })
+    skip('missing')
     return
   }
   if (st.isSymbolicLink()) {
-    out.skipped.push({ path: declared, reason: 'symlink' })
+    skip('symlink')
     return
   }
   // A FIFO would block the agent forever; a device is not the job's output (and opening one can
   // act on it): neither is opened.
   if (!st.isDirectory() && !st.isFile()) {
-    out.skipped.push({ path: declared, reason: 'not-a-file' })
+    skip('not-a-file')
     return
   }
   let fh: FileHandle
@@ -169,32 +229,46 @@ async function copyEntry(
       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (st.isDirectory() ? O_DIRECTORY : 0),
     )
   } catch (e) {
-    out.skipped.push({ path: declared, reason: refusal(e) })
+    skip(refusal(e))
     return
   }
   try {
     const now = await fh.stat()
     if (now.ino !== st.ino || now.dev !== st.dev) {
       // Swapped between the lstat and the open: not what was checked.
-      out.skipped.push({ path: declared, reason: 'not-a-file' })
+      skip('not-a-file')
     } else if (!mayAccess(now, reader, now.isDirectory() ? READ | SEARCH : READ)) {
-      out.skipped.push({ path: declared, reason: 'unreadable' })
+      skip('unreadable')
     } else if (now.isDirectory()) {
       await mkdir(join(destRoot, rel), { recursive: true })
-      for (const child of (await readdir(`/proc/self/fd/${fh.fd}`)).sort())
-        await copyEntry(fh, child, `${rel}/${child}`, destRoot, out, reader)
+      for (const child of (await readdir(`/proc/self/fd/${fh.fd}`)).sort()) {
+        if (budget.full) break
+        await copyEntry(fh, child, `${rel}/${child}`, destRoot, out, reader, budget)
+      }
+    } else if (now.isFile() && budget.files <= 0) {
+      budget.full = true
+    } else if (now.isFile() && now.size > budget.bytes) {
+      // Its size, not its blocks: a sparse file is written out in full in the copy.
+      skip('too-large')
     } else if (now.isFile()) {
+      budget.bytes -= now.size
+      budget.files--
       const dest = join(destRoot, rel)
       await mkdir(join(dest, '..'), { recursive: true })
       const target = await open(dest, 'wx', 0o600)
       try {
-        await pipeline(fh.createReadStream({ autoClose: false }), target.createWriteStream())
+        // No further than the size counted: a process of the job may still be appending to it.
+        if (now.size > 0)
+          await pipeline(
+            fh.createReadStream({ autoClose: false, start: 0, end: now.size - 1 }),
+            target.createWriteStream(),
+          )
       } finally {
         await target.close().catch(() => {})
       }
       out.copied.push(`artifacts/${rel}`)
     } else {
-      out.skipped.push({ path: declared, reason: 'not-a-file' })
+      skip('not-a-file')
     }
   } finally {
     await fh.close().catch(() => {})

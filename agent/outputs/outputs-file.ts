@@ -8,6 +8,7 @@ import {
   type WrittenOutput,
 } from '../../protocol/index.ts'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { removeAsUser } from '../isolation/remove-as-user.ts'
 
 /** Directory in the job's working directory that holds what the job writes for the agent. */
 export const OUTPUTS_DIR = '.zkrunner'
@@ -30,8 +31,15 @@ export const outputsFilePath = (cwd: string): string => join(cwd, OUTPUTS_DIR, O
  * Removes what an earlier job left in the working directory (GitLab reuses build directories), so
  * a job's outputs are only what it wrote. Nothing is followed: a `.zkrunner` that is a symlink is
  * removed itself, and the file is unlinked inside the directory opened without following links.
+ * With `user` (the job's, when the agent is root) the outputs file, or a directory by its name, is
+ * removed as that user: the user's processes may run meanwhile (the signer's caller, a GitLab
+ * job's leftovers of an earlier stage), and root's recursive removal of a directory they swap
+ * parts of follows the symlinks they put in (remove-as-user.ts).
  */
-export async function clearOutputs(cwd: string): Promise<void> {
+export async function clearOutputs(
+  cwd: string,
+  user?: { uid: number; gid: number } | null,
+): Promise<void> {
   const root = await open(await realpath(cwd), O_RDONLY | O_DIRECTORY)
   try {
     const st = await lstat(at(root, OUTPUTS_DIR)).catch(() => null)
@@ -44,7 +52,16 @@ export async function clearOutputs(cwd: string): Promise<void> {
     try {
       // A job may leave a directory (or anything else) by that name: removed too, links not
       // followed, or the next job in a reused build directory could never start.
-      await rm(at(dir, OUTPUTS_FILE), { recursive: true, force: true })
+      if (!user) await rm(at(dir, OUTPUTS_FILE), { recursive: true, force: true })
+      else if (await lstat(at(dir, OUTPUTS_FILE)).catch(() => null)) {
+        await removeAsUser(dir, OUTPUTS_FILE, user)
+        // Left behind (owned by someone else?): an earlier job's outputs would pass for this one's.
+        if (await lstat(at(dir, OUTPUTS_FILE)).catch(() => null))
+          throw new AgentError(
+            AgentErrorCode.INVALID_CONFIG,
+            `${OUTPUTS_DIR}/${OUTPUTS_FILE} in ${cwd} could not be cleared before the job`,
+          )
+      }
     } finally {
       await dir.close()
     }

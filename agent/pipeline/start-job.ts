@@ -22,7 +22,7 @@ import { processRef } from './processes.ts'
 export async function startJob(args: {
   spool: Spool
   config: Pick<AgentConfig, 'intervalMs' | 'perf' | 'cgroup'> &
-    Partial<Pick<AgentConfig, 'maxLogBytes'>>
+    Partial<Pick<AgentConfig, 'maxLogBytes' | 'maxArtifactBytes'>>
   meta: JobMeta
   /** The job's environment (jobEnvironment); shell basics only when omitted, never the agent's. */
   env?: Record<string, string>
@@ -38,7 +38,7 @@ export async function startJob(args: {
   await spool.create(meta)
   const bundleDir = spool.bundleDir(meta.jobId)
   // A reused build directory may hold an earlier job's outputs: this job's are only its own.
-  await clearOutputs(meta.cwd)
+  await clearOutputs(meta.cwd, args.user)
   const outcome = await runJob({
     command: meta.command,
     args: meta.args,
@@ -74,6 +74,7 @@ export async function startJob(args: {
     meta.artifacts,
     bundleDir,
     args.user ?? undefined,
+    args.config.maxArtifactBytes,
   )
   for (const s of artifacts.skipped)
     args.log?.(`artifact ${s.path} skipped (${s.reason}): it is not in the bundle`)
