@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureSystemUser } from '../isolation/job-user.ts'
+import { runExecutor } from './test-support/executor-cli.ts'
 
 // Attack (review of job scopes, issue 14, medium): every GitLab job of a runner runs as the one
 // job user, and GitLab Runner reuses a project's build directory. A job plants a hook in the
@@ -14,9 +15,6 @@ import { ensureSystemUser } from '../isolation/job-user.ts'
 // cache) that a later job, of another project maybe, picks up.
 
 const execFileP = promisify(execFile)
-const root = new URL('../..', import.meta.url).pathname
-const NODE = join(root, 'node_modules/.bin/node')
-const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
 
 // A job user of this file's own (a shared one could be running a job of another test's).
 const jobUser = process.getuid?.() === 0 ? ensureSystemUser('zkrunner-test-iso-fresh') : undefined
@@ -31,33 +29,20 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true })
 })
 
-async function executor(
+function executor(
   args: string[],
   jobId: number,
   builds = join(base, 'builds'),
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { ZKRUNNER_RUNNER_KEY: _k, ...rest } = process.env
-  const env = {
-    ...rest,
-    ZKRUNNER_DATA_DIR: join(base, 'data'),
-    ZKRUNNER_BUILDS_DIR: builds,
-    ZKRUNNER_WORKER_URL: 'http://127.0.0.1:9',
-    ZKRUNNER_METRICS_LISTEN: '',
-    ZKRUNNER_JOB_USER: jobUser!.name,
-    BUILD_FAILURE_EXIT_CODE: '37',
-    SYSTEM_FAILURE_EXIT_CODE: '38',
-    // Plain CI jobs of the same runner, in the build directory GitLab Runner reuses.
-    CUSTOM_ENV_CI_JOB_ID: String(jobId),
-    CUSTOM_ENV_CI_BUILDS_DIR: builds,
-    CUSTOM_ENV_CI_PROJECT_DIR: join(builds, 'glrt-x', '0', 'group', 'project'),
-  }
-  try {
-    const r = await execFileP(NODE, [...CLI, 'executor', ...args], { env, cwd: base })
-    return { code: 0, stdout: r.stdout, stderr: r.stderr }
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string }
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
-  }
+  // Plain CI jobs of the same runner, in the build directory GitLab Runner reuses.
+  return runExecutor(args, {
+    base,
+    jobUser: jobUser!,
+    jobId,
+    builds,
+    ciBuildsDir: builds,
+    projectDir: join(builds, 'glrt-x', '0', 'group', 'project'),
+  })
 }
 
 async function job(id: number, script: string): Promise<string> {

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureSystemUser } from '../isolation/job-user.ts'
+import { runExecutor } from './test-support/executor-cli.ts'
 
 // Attack (review of the GitLab custom executor, issue 14): every GitLab job of a runner runs as
 // the one job user. A job's stage leaves a process behind with `setsid` and a scrubbed
@@ -13,11 +12,6 @@ import { ensureSystemUser } from '../isolation/job-user.ts'
 // lives on as the job user into the next jobs (any project's), where it can rewrite their checkout
 // and outputs before the agent signs them, or watch them; and two jobs of the user at once can do
 // the same to each other. Any GitLab job can do it, zkrunner's or a plain CI job on the same runner.
-
-const execFileP = promisify(execFile)
-const root = new URL('../..', import.meta.url).pathname
-const NODE = join(root, 'node_modules/.bin/node')
-const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
 
 // A job user of this file's own, made when missing: a user other tests (or a local stack) share
 // could be running a job of theirs, and a job user runs one job at a time. Only root can switch
@@ -42,34 +36,13 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true })
 })
 
-async function executor(
+function executor(
   args: string[],
   jobId: number,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { ZKRUNNER_RUNNER_KEY: _k, ...rest } = process.env
-  const env = {
-    ...rest,
-    ZKRUNNER_DATA_DIR: join(base, 'data'),
-    ZKRUNNER_BUILDS_DIR: join(base, 'builds'),
-    ZKRUNNER_WORKER_URL: 'http://127.0.0.1:9',
-    ZKRUNNER_METRICS_LISTEN: '',
-    ZKRUNNER_JOB_USER: jobUser!.name,
-    BUILD_FAILURE_EXIT_CODE: '37',
-    SYSTEM_FAILURE_EXIT_CODE: '38',
-    // A plain CI job (no ZKRUNNER_JOB_ID): any job the runner takes.
-    CUSTOM_ENV_CI_JOB_ID: String(jobId),
-    CUSTOM_ENV_CI_PROJECT_DIR: join(base, 'project'),
-  }
-  try {
-    const r = await execFileP(NODE, [...CLI, 'executor', ...args], {
-      env,
-      cwd: join(base, 'project'),
-    })
-    return { code: 0, stdout: r.stdout, stderr: r.stderr }
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string }
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
-  }
+  // A plain CI job (no ZKRUNNER_JOB_ID): any job the runner takes.
+  const projectDir = join(base, 'project')
+  return runExecutor(args, { base, jobUser: jobUser!, jobId, projectDir, cwd: projectDir })
 }
 
 function running(pid: number): boolean {

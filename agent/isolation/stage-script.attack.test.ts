@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runExecutor } from '../executor/test-support/executor-cli.ts'
 import { ensureSystemUser } from './job-user.ts'
 
 // Attack (attack10, high): each stage script runs from a copy in a temporary directory the agent
@@ -13,11 +12,6 @@ import { ensureSystemUser } from './job-user.ts'
 // directory. Root's recursive removal goes by path names (lstat, readdir, unlink of
 // `<dir>/sub/<name>`), so a name looked up while the symlink stands resolves through it: root
 // unlinked files of a directory the job cannot even read (293 of 300 in a run on the old code).
-
-const execFileP = promisify(execFile)
-const root = new URL('../..', import.meta.url).pathname
-const NODE = join(root, 'node_modules/.bin/node')
-const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
 
 // A job user of this file's own: a shared one could be running a job of another test's.
 const jobUser = process.getuid?.() === 0 ? ensureSystemUser('zkrunner-test-iso-script') : undefined
@@ -34,33 +28,19 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true })
 })
 
-async function executor(
+function executor(
   args: string[],
   jobId: number,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { ZKRUNNER_RUNNER_KEY: _k, ...rest } = process.env
+  // A plain CI job (no ZKRUNNER_JOB_ID): any job the runner takes can do this.
   const builds = join(base, 'builds')
-  const env = {
-    ...rest,
-    ZKRUNNER_DATA_DIR: join(base, 'data'),
-    ZKRUNNER_BUILDS_DIR: builds,
-    ZKRUNNER_WORKER_URL: 'http://127.0.0.1:9',
-    ZKRUNNER_METRICS_LISTEN: '',
-    ZKRUNNER_JOB_USER: jobUser!.name,
-    BUILD_FAILURE_EXIT_CODE: '37',
-    SYSTEM_FAILURE_EXIT_CODE: '38',
-    // A plain CI job (no ZKRUNNER_JOB_ID): any job the runner takes can do this.
-    CUSTOM_ENV_CI_JOB_ID: String(jobId),
-    CUSTOM_ENV_CI_BUILDS_DIR: builds,
-    CUSTOM_ENV_CI_PROJECT_DIR: join(builds, 'group', 'project'),
-  }
-  try {
-    const r = await execFileP(NODE, [...CLI, 'executor', ...args], { env, cwd: base })
-    return { code: 0, stdout: r.stdout, stderr: r.stderr }
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string }
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
-  }
+  return runExecutor(args, {
+    base,
+    jobUser: jobUser!,
+    jobId,
+    ciBuildsDir: builds,
+    projectDir: join(builds, 'group', 'project'),
+  })
 }
 
 describe.skipIf(jobUser === undefined)(
