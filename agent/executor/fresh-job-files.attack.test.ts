@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureSystemUser } from '../isolation/job-user.ts'
-import { runExecutor } from './test-support/executor-cli.ts'
+import { makeExecutorBase, runExecutor } from './test-support/executor-cli.ts'
 
 // Attack (review of job scopes, issue 14, medium): every GitLab job of a runner runs as the one
 // job user, and GitLab Runner reuses a project's build directory. A job plants a hook in the
@@ -21,9 +21,7 @@ const jobUser = process.getuid?.() === 0 ? ensureSystemUser('zkrunner-test-iso-f
 
 let base: string
 beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'zkrunner-fresh-'))
-  await chmod(base, 0o755)
-  await mkdir(join(base, 'data'), { mode: 0o700 })
+  base = await makeExecutorBase('zkrunner-fresh-')
 })
 afterAll(async () => {
   await rm(base, { recursive: true, force: true })

@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureSystemUser } from '../isolation/job-user.ts'
-import { runExecutor } from './test-support/executor-cli.ts'
+import { makeExecutorBase, runExecutor } from './test-support/executor-cli.ts'
 
 // Attack (review of the GitLab custom executor, issue 14): every GitLab job of a runner runs as
 // the one job user. A job's stage leaves a process behind with `setsid` and a scrubbed
@@ -21,9 +20,7 @@ const jobUser = process.getuid?.() === 0 ? ensureSystemUser('zkrunner-test-exec'
 let base: string
 const leftovers: number[] = []
 beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'zkrunner-exec-scope-'))
-  await chmod(base, 0o755)
-  await mkdir(join(base, 'data'), { mode: 0o700 })
+  base = await makeExecutorBase('zkrunner-exec-scope-')
   await mkdir(join(base, 'project'), { mode: 0o755 })
   if (jobUser) await chown(join(base, 'project'), jobUser.uid, jobUser.gid)
 })

@@ -1,8 +1,7 @@
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runExecutor } from '../executor/test-support/executor-cli.ts'
+import { makeExecutorBase, runExecutor } from '../executor/test-support/executor-cli.ts'
 import { ensureSystemUser } from './job-user.ts'
 
 // Attack (attack10, high): each stage script runs from a copy in a temporary directory the agent
@@ -20,9 +19,7 @@ const VICTIMS = 300
 
 let base: string
 beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'zkrunner-stage-script-'))
-  await chmod(base, 0o755)
-  await mkdir(join(base, 'data'), { mode: 0o700 })
+  base = await makeExecutorBase('zkrunner-stage-script-')
 })
 afterAll(async () => {
   await rm(base, { recursive: true, force: true })

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process'
+import { chmod, mkdir, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { JobUser } from '../../isolation/job-user.ts'
@@ -10,6 +12,17 @@ const execFileP = promisify(execFile)
 const root = new URL('../../..', import.meta.url).pathname
 const NODE = join(root, 'node_modules/.bin/node')
 const CLI = ['--import', join(root, 'scripts/swc-register.mjs'), join(root, 'agent/cli.ts')]
+
+/**
+ * A fresh `base` for `ExecutorCall`s: open to the job user (it runs inside), with the agent's
+ * data dir (`base/data`) private to root.
+ */
+export async function makeExecutorBase(prefix: string): Promise<string> {
+  const base = await mkdtemp(join(tmpdir(), prefix))
+  await chmod(base, 0o755)
+  await mkdir(join(base, 'data'), { mode: 0o700 })
+  return base
+}
 
 /** One stage call: the test's own dirs under `base` (data in `base/data`), a plain CI job. */
 export interface ExecutorCall {
