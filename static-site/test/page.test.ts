@@ -402,6 +402,18 @@ describe('the page in Chromium', () => {
       await page.locator('[data-role="voucher-confirm-button"]').waitFor({ timeout: 15_000 })
     }
     const text = (role: string) => page.locator(`[data-role="${role}"]`).textContent()
+    /** A voucher the page's own user signed for the sample service. */
+    const userVoucher = (cumulativeAmount: string, nonce: string) =>
+      signVoucher(
+        {
+          v: 1,
+          user: stack.user.publicKey,
+          service: stack.service.address,
+          cumulativeAmount,
+          nonce,
+        },
+        stack.user.privateKey,
+      )
     /**
      * What the runner's claims have settled on chain for the page's user so far: the double's
      * runner claims each completed job with its voucher, so the newest voucher it received.
@@ -491,16 +503,7 @@ describe('the page in Chromium', () => {
     }, 120_000)
 
     it('an honest voucher: what it proves, plus one price, and nothing to warn about', async () => {
-      const honest = signVoucher(
-        {
-          v: 1,
-          user: stack.user.publicKey,
-          service: stack.service.address,
-          cumulativeAmount: '40',
-          nonce: '7',
-        },
-        stack.user.privateKey,
-      )
+      const honest = userVoucher('40', '7')
       stack.setFunding({ owed: '40', voucher: honest })
       const { voucher, shown, warning } = await requestOnce()
       expect(voucher.cumulativeAmount).toBe('45')
@@ -512,16 +515,7 @@ describe('the page in Chromium', () => {
     }, 120_000)
 
     it('a job the Worker released: its lower figure is signed, and the page names the job and why', async () => {
-      const honest = signVoucher(
-        {
-          v: 1,
-          user: stack.user.publicKey,
-          service: stack.service.address,
-          cumulativeAmount: '40',
-          nonce: '7',
-        },
-        stack.user.privateKey,
-      )
+      const honest = userVoucher('40', '7')
       const lost = 'ab'.repeat(16)
       stack.setFunding({
         owed: '35',
