@@ -117,15 +117,21 @@ export async function collectArtifacts(
   // job process can swap the build directory for a symlink between the two, and the directories
   // checked would not be those above the one opened.
   const top = await readlink(`/proc/self/fd/${root.fd}`)
+  const rootStat = await root.stat()
   let rootReachable =
-    top.startsWith('/') &&
-    !top.endsWith(' (deleted)') &&
-    mayAccess(await root.stat(), reader, SEARCH)
-  if (reader)
+    top.startsWith('/') && !top.endsWith(' (deleted)') && mayAccess(rootStat, reader, SEARCH)
+  if (reader) {
     for (let d = dirname(top); rootReachable; d = dirname(d)) {
       rootReachable = mayAccess(await stat(d), reader, SEARCH)
       if (d === dirname(d)) break
     }
+    // That path is the one in the mount namespace the directory was reached in: through a
+    // symlink to /proc/<pid>/root of a process in a namespace of its own (a PrivateTmp service, a
+    // container), it names other directories in the agent's, and those were the ones checked. The
+    // path must name, here and after the walk, the very directory opened.
+    const named = rootReachable ? await stat(top).catch(() => null) : null
+    rootReachable = named !== null && named.dev === rootStat.dev && named.ino === rootStat.ino
+  }
   try {
     for (const p of paths) {
       if (budget.full) {
