@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MAX_MANIFEST_FILES, MAX_SKIPPED_ARTIFACTS } from '../../protocol/index.ts'
+import { MAX_BUNDLE_PATH, MAX_MANIFEST_FILES, MAX_SKIPPED_ARTIFACTS } from '../../protocol/index.ts'
 import { ensureSystemUser } from '../isolation/job-user.ts'
 import { collectArtifacts } from './artifacts.ts'
 
@@ -255,3 +255,26 @@ describe.skipIf(jobUser === undefined || !canUnshare)(
     })
   },
 )
+
+// Attack (recheck10, low): a manifest's paths (a bundle file's, a skipped entry's) are at most
+// MAX_BUNDLE_PATH characters. A declared directory holding a file deep enough (names the job
+// chooses, 200 characters each) had it copied under a longer path: the bundle could never be
+// sealed, and every resume hashed it again. Deeper still, making the copy's directories failed
+// (ENAMETOOLONG) and the whole collection threw.
+describe('an entry of a declared directory deeper than a manifest path holds', () => {
+  it('is recorded as too-large, and every path recorded fits the manifest', async () => {
+    const cwd = join(base, 'deep-project')
+    const bundle = join(base, 'deep-bundle')
+    await mkdir(bundle, { recursive: true })
+    const long = 'd'.repeat(200)
+    const deep = join(cwd, 'out', ...Array.from({ length: 18 }, () => long))
+    await mkdir(deep, { recursive: true })
+    await writeFile(join(cwd, 'out', long, long, long, long, long, long, 'far'), 'x')
+    await writeFile(join(cwd, 'out', 'near'), 'x')
+    const got = await collectArtifacts(cwd, ['out'], bundle)
+    expect(got.copied).toContain('artifacts/out/near')
+    for (const p of got.copied) expect(p.length).toBeLessThanOrEqual(MAX_BUNDLE_PATH)
+    for (const s of got.skipped) expect(s.path.length).toBeLessThanOrEqual(MAX_BUNDLE_PATH)
+    expect(got.skipped.some((s) => s.reason === 'too-large')).toBe(true)
+  })
+})

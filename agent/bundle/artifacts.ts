@@ -4,6 +4,7 @@ import { type FileHandle, lstat, mkdir, open, readdir, readlink, stat } from 'no
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import {
+  MAX_BUNDLE_PATH,
   MAX_MANIFEST_FILES,
   MAX_SKIPPED_ARTIFACTS,
   parseArtifactPath,
@@ -212,6 +213,12 @@ async function copyEntry(
     declared !== undefined
       ? out.skipped.push({ path: declared, reason })
       : skipInside(out, budget, { path: rel, reason })
+  // Past a manifest's paths (deeper still, past the copy's own path limit): never sealed.
+  if (`artifacts/${rel}`.length > MAX_BUNDLE_PATH) {
+    if (declared !== undefined) skip('too-large')
+    else skipInside(out, budget, { path: rel.slice(0, MAX_BUNDLE_PATH), reason: 'too-large' })
+    return
+  }
   const st = await lstat(at(dir, name)).catch(() => null)
   if (!st) {
     skip('missing')
