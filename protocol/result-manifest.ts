@@ -19,11 +19,14 @@ import { SourceCommitmentSchema } from './source-commitment.ts'
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const isoTime = z.iso.datetime({ offset: true })
 
+/** Characters of a path a manifest records (a bundle file's, a skipped artifact's) at most. */
+export const MAX_BUNDLE_PATH = 1024
+
 /** One file of a result bundle, as the runner hashed it. */
 export const ManifestFileSchema = z.strictObject({
   /** Path inside the bundle, `/`-separated, no `..`. */
   path: WellFormedStringSchema.min(1)
-    .max(1024)
+    .max(MAX_BUNDLE_PATH)
     .refine(
       (p) => !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.' || s === ''),
       {
@@ -92,7 +95,7 @@ export const ArtifactSkipReasonSchema = z.enum([
 
 /** A declared artifact the runner left out of the bundle, and why. */
 export const SkippedArtifactSchema = z.strictObject({
-  path: z.string().min(1).max(1024),
+  path: z.string().min(1).max(MAX_BUNDLE_PATH),
   reason: ArtifactSkipReasonSchema,
 })
 /** A declared artifact the runner left out of the bundle. */

@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MAX_MANIFEST_FILES, MAX_SKIPPED_ARTIFACTS } from '../../protocol/index.ts'
+import { MAX_BUNDLE_PATH, MAX_MANIFEST_FILES, MAX_SKIPPED_ARTIFACTS } from '../../protocol/index.ts'
 import { ensureSystemUser } from '../isolation/job-user.ts'
 import { collectArtifacts } from './artifacts.ts'
 
@@ -178,4 +178,103 @@ describe('a declared directory of more entries than a manifest lists', () => {
     expect(got.copied.length).toBe(MAX_MANIFEST_FILES - 3)
     expect(got.skipped).toEqual([{ path: 'out', reason: 'too-large' }])
   }, 120_000)
+})
+
+// Attack (recheck10, medium): the path the kernel gives for the build directory opened
+// (/proc/self/fd) is the path in the mount namespace the directory was reached in. Root follows a
+// job's symlink into /proc/<pid>/root of a root process in a namespace of its own (a systemd
+// service with PrivateTmp, a container): the directory opened is that namespace's, but its path
+// names the agent's own directories, and those were the ones checked. A file the job user could
+// never reach (under a directory only root enters) was published.
+const canUnshare = (() => {
+  if (process.getuid?.() !== 0) return false
+  try {
+    execFileSync('unshare', ['--mount', '--propagation', 'private', 'true'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+describe.skipIf(jobUser === undefined || !canUnshare)(
+  "a build directory reached through another mount namespace's root",
+  () => {
+    it('is checked where it is, not where its path points in the agent namespace', async () => {
+      const user = jobUser!
+      // A root service's files: readable by mode, under a directory only root enters.
+      const hidden = join(base, 'ns-private')
+      const secret = join(hidden, 'tmp')
+      await mkdir(secret, { recursive: true, mode: 0o755 })
+      await chmod(hidden, 0o700)
+      await writeFile(join(secret, 'stdout.log'), 'SECRET of a service\n', { mode: 0o644 })
+      // In the service's namespace that directory is mounted where, in the agent's, an empty
+      // directory anyone may reach stands (as PrivateTmp mounts its own /tmp over /tmp).
+      const view = join(base, 'ns-view')
+      await mkdir(view, { mode: 0o755 })
+      const service = spawn(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount --bind "$1" "$2" && echo ready && exec sleep 100',
+          'sh',
+          secret,
+          view,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      )
+      const exited = new Promise((resolve) => service.once('exit', resolve))
+      try {
+        await new Promise<void>((resolve) => service.stdout!.once('data', () => resolve()))
+        // The job's build directory, swapped for a symlink into the service's root.
+        const builds = join(base, 'ns-builds')
+        await mkdir(builds)
+        await chown(builds, user.uid, user.gid)
+        const project = join(builds, 'project')
+        execFileSync('setpriv', [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          '--clear-groups',
+          'ln',
+          '-s',
+          `/proc/${service.pid}/root${view}`,
+          project,
+        ])
+        const bundle = join(base, 'ns-bundle')
+        await mkdir(bundle)
+        const got = await collectArtifacts(project, ['stdout.log'], bundle, user)
+        expect(existsSync(join(bundle, 'artifacts', 'stdout.log'))).toBe(false)
+        expect(got.skipped).toEqual([{ path: 'stdout.log', reason: 'unreadable' }])
+      } finally {
+        service.kill('SIGKILL')
+        await exited
+      }
+    })
+  },
+)
+
+// Attack (recheck10, low): a manifest's paths (a bundle file's, a skipped entry's) are at most
+// MAX_BUNDLE_PATH characters. A declared directory holding a file deep enough (names the job
+// chooses, 200 characters each) had it copied under a longer path: the bundle could never be
+// sealed, and every resume hashed it again. Deeper still, making the copy's directories failed
+// (ENAMETOOLONG) and the whole collection threw.
+describe('an entry of a declared directory deeper than a manifest path holds', () => {
+  it('is recorded as too-large, and every path recorded fits the manifest', async () => {
+    const cwd = join(base, 'deep-project')
+    const bundle = join(base, 'deep-bundle')
+    await mkdir(bundle, { recursive: true })
+    const long = 'd'.repeat(200)
+    const deep = join(cwd, 'out', ...Array.from({ length: 18 }, () => long))
+    await mkdir(deep, { recursive: true })
+    await writeFile(join(cwd, 'out', long, long, long, long, long, long, 'far'), 'x')
+    await writeFile(join(cwd, 'out', 'near'), 'x')
+    const got = await collectArtifacts(cwd, ['out'], bundle)
+    expect(got.copied).toContain('artifacts/out/near')
+    for (const p of got.copied) expect(p.length).toBeLessThanOrEqual(MAX_BUNDLE_PATH)
+    for (const s of got.skipped) expect(s.path.length).toBeLessThanOrEqual(MAX_BUNDLE_PATH)
+    expect(got.skipped.some((s) => s.reason === 'too-large')).toBe(true)
+  })
 })

@@ -4,6 +4,7 @@ import { type FileHandle, lstat, mkdir, open, readdir, readlink, stat } from 'no
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import {
+  MAX_BUNDLE_PATH,
   MAX_MANIFEST_FILES,
   MAX_SKIPPED_ARTIFACTS,
   parseArtifactPath,
@@ -117,15 +118,21 @@ export async function collectArtifacts(
   // job process can swap the build directory for a symlink between the two, and the directories
   // checked would not be those above the one opened.
   const top = await readlink(`/proc/self/fd/${root.fd}`)
+  const rootStat = await root.stat()
   let rootReachable =
-    top.startsWith('/') &&
-    !top.endsWith(' (deleted)') &&
-    mayAccess(await root.stat(), reader, SEARCH)
-  if (reader)
+    top.startsWith('/') && !top.endsWith(' (deleted)') && mayAccess(rootStat, reader, SEARCH)
+  if (reader) {
     for (let d = dirname(top); rootReachable; d = dirname(d)) {
       rootReachable = mayAccess(await stat(d), reader, SEARCH)
       if (d === dirname(d)) break
     }
+    // That path is the one in the mount namespace the directory was reached in: through a
+    // symlink to /proc/<pid>/root of a process in a namespace of its own (a PrivateTmp service, a
+    // container), it names other directories in the agent's, and those were the ones checked. The
+    // path must name, here and after the walk, the very directory opened.
+    const named = rootReachable ? await stat(top).catch(() => null) : null
+    rootReachable = named !== null && named.dev === rootStat.dev && named.ino === rootStat.ino
+  }
   try {
     for (const p of paths) {
       if (budget.full) {
@@ -206,6 +213,12 @@ async function copyEntry(
     declared !== undefined
       ? out.skipped.push({ path: declared, reason })
       : skipInside(out, budget, { path: rel, reason })
+  // Past a manifest's paths (deeper still, past the copy's own path limit): never sealed.
+  if (`artifacts/${rel}`.length > MAX_BUNDLE_PATH) {
+    if (declared !== undefined) skip('too-large')
+    else skipInside(out, budget, { path: rel.slice(0, MAX_BUNDLE_PATH), reason: 'too-large' })
+    return
+  }
   const st = await lstat(at(dir, name)).catch(() => null)
   if (!st) {
     skip('missing')

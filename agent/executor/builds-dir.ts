@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
-import { lchown, lstat, mkdir, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { lstat, mkdir, open, unlink } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import type { JobUser } from '../isolation/job-user.ts'
@@ -50,7 +51,17 @@ export async function prepareBuildsDir(
     await unlink(path)
   }
   await mkdirPrivate(path)
-  if (user) await lchown(path, user.uid, user.gid)
+  // An existing one keeps the mode a job gave it (0777: another user's processes, running
+  // meanwhile, could work in it while root empties it): 0700 again, through the directory opened
+  // without following a link.
+  if (!user) return
+  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+  try {
+    await fh.chown(user.uid, user.gid)
+    await fh.chmod(0o700)
+  } finally {
+    await fh.close()
+  }
 }
 
 /**

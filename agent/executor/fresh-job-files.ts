@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { lstatSync, readdirSync } from 'node:fs'
-import { chown, mkdir, readdir, rm } from 'node:fs/promises'
+import { chown, mkdir, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { removeUserIpcObjects } from '../isolation/ipc-objects.ts'
@@ -28,8 +28,8 @@ const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue']
  * `.git`: hooks and config that run in this job's checkout), and any job of the user could have
  * planted files in the user's home or in /tmp for a later job to pick up, whatever its project.
  *
- * - The builds dir is emptied (as root: no process of the user can swap anything meanwhile) and
- *   gets a fresh HOME and TMPDIR for the job (`jobHomeDirs`). GitLab's local cache (`cache_dir`,
+ * - The builds dir is emptied (as root, from directory fds: no process of the user runs, but one
+ *   of another user may, where a job opened the builds dir to it) and gets a fresh HOME and TMPDIR for the job (`jobHomeDirs`). GitLab's local cache (`cache_dir`,
  *   inside it) goes with it: another project's job could have written it.
  * - The user's own entries in /tmp, /var/tmp and /dev/shm, and the contents of its passwd home
  *   when that is its own directory, are removed as the user: only what a job could have removed
@@ -37,15 +37,16 @@ const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue']
  * - The user's SysV shared memory, semaphores and message queues are removed (`ipc-objects.ts`).
  */
 export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<void> {
-  // Emptied as root: a builds dir that is a system directory (`/`, `/home`, `/var`) is a mistake
+  // Emptied as root (by fds, never following a link: removeTrees): a builds dir that is a system directory (`/`, `/home`, `/var`) is a mistake
   // of the configuration, never emptied.
   if (resolve(buildsDir).split('/').filter(Boolean).length < 2)
     throw new AgentError(
       AgentErrorCode.INVALID_CONFIG,
       `buildsDir ${buildsDir}: the executor empties it for each job, so it must be a directory of its own (e.g. /var/lib/zkrunner-agent-builds)`,
     )
-  for (const entry of await readdir(buildsDir))
-    await rm(join(buildsDir, entry), { recursive: true, force: true })
+  // In batches: a job may leave more top-level entries than one argument list holds.
+  const entries = (await readdir(buildsDir)).map((e) => join(buildsDir, e))
+  for (let i = 0; i < entries.length; i += 1000) await removeTrees(entries.slice(i, i + 1000))
   const { home, tmp } = jobHomeDirs(buildsDir)
   for (const dir of [join(buildsDir, '.zkrunner-job'), home, tmp]) {
     await mkdir(dir, { mode: 0o700 })
@@ -79,6 +80,40 @@ export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<v
     process.stderr.write(
       `zkrunner: kept ${left.length} entr${left.length === 1 ? 'y' : 'ies'} of ${user.name} holding files of another owner: ${left.slice(0, 5).join(' ')}\n`,
     )
+}
+
+/**
+ * Removes `paths` and all they hold, as root, with GNU rm: it walks each tree from directory fds
+ * (fts, openat, O_NOFOLLOW), so a directory swapped for a symlink while it is inside is never
+ * followed. Node's recursive rm goes by path names: the builds dir keeps whatever mode a job gave
+ * it, and a process of another user (another runner's job user, running meanwhile) that can write
+ * in it swapped a subdirectory for a symlink once root was unlinking inside: root's next unlinks
+ * landed in any directory.
+ */
+function removeTrees(paths: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('rm', ['-rf', '--', ...paths], {
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 4096) stderr += d.toString()
+    })
+    child.once('error', (e) =>
+      reject(new AgentError(AgentErrorCode.SPAWN_FAILED, `rm: ${e.message}`)),
+    )
+    child.once('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new AgentError(
+              AgentErrorCode.SPAWN_FAILED,
+              `could not empty the builds dir: ${stderr.trim().slice(0, 512)}`,
+            ),
+          ),
+    )
+  })
 }
 
 function ownedBy(path: string, uid: number): boolean {

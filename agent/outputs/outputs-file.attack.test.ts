@@ -90,3 +90,29 @@ describe.skipIf(jobUser === undefined)('clearing the outputs file as root', () =
     expect(existsSync(join(cwd, OUTPUTS_DIR, OUTPUTS_FILE))).toBe(false)
   })
 })
+
+// Attack (recheck10, low): the job's directory is opened by its path, which a process of the job
+// user can have swapped for a symlink to any directory (a GitLab job's leftover of an earlier
+// stage, before the sampled stage clears the outputs). A `.zkrunner` there that is not a directory
+// was unlinked by root: a job removed any file or symlink of that name, in directories it cannot
+// even enter (an operator's `~/.zkrunner` symlink to where the runner key is kept).
+describe.skipIf(jobUser === undefined)(
+  'clearing the outputs of a directory swapped for a link',
+  () => {
+    it('never unlinks, as root, a .zkrunner the job user could not have removed', async () => {
+      const user = jobUser!
+      const home = join(base, 'operator-home')
+      await mkdir(home, { mode: 0o700 })
+      const { symlink, lstat } = await import('node:fs/promises')
+      await symlink('/var/lib/zkrunner-elsewhere', join(home, OUTPUTS_DIR))
+      const builds = join(base, 'swap-builds')
+      await mkdir(builds)
+      await chown(builds, user.uid, user.gid)
+      // What the leftover left: the project a symlink to the operator's home.
+      await symlink(home, join(builds, 'project'))
+      // Refused (the job's own directory it could always clear), and left where it is.
+      await expect(clearOutputs(join(builds, 'project'), user)).rejects.toThrow(/could not/)
+      expect((await lstat(join(home, OUTPUTS_DIR))).isSymbolicLink()).toBe(true)
+    })
+  },
+)

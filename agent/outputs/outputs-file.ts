@@ -45,7 +45,17 @@ export async function clearOutputs(
     const st = await lstat(at(root, OUTPUTS_DIR)).catch(() => null)
     if (!st) return
     if (!st.isDirectory()) {
-      await unlink(at(root, OUTPUTS_DIR))
+      // As the job user too: `cwd` was opened by its path, which a process of the user may have
+      // swapped for a symlink to any directory; root would unlink a `.zkrunner` of anyone's.
+      if (!user) await unlink(at(root, OUTPUTS_DIR))
+      else {
+        await removeAsUser(root, OUTPUTS_DIR, user)
+        if (await lstat(at(root, OUTPUTS_DIR)).catch(() => null))
+          throw new AgentError(
+            AgentErrorCode.INVALID_CONFIG,
+            `${OUTPUTS_DIR} in ${cwd} could not be cleared before the job`,
+          )
+      }
       return
     }
     const dir = await open(at(root, OUTPUTS_DIR), O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
