@@ -29,16 +29,17 @@ const SHARED_TEMP = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue']
  * planted files in the user's home or in /tmp for a later job to pick up, whatever its project.
  *
  * - The builds dir is emptied (as root, from directory fds: no process of the user runs, but one
- *   of another user may, where a job opened the builds dir to it) and gets a fresh HOME and TMPDIR for the job (`jobHomeDirs`). GitLab's local cache (`cache_dir`,
- *   inside it) goes with it: another project's job could have written it.
+ *   of another user may, where a job opened the builds dir to it) and gets a fresh HOME and
+ *   TMPDIR for the job (`jobHomeDirs`). GitLab's local cache (`cache_dir`, inside it) goes with
+ *   it: another project's job could have written it.
  * - The user's own entries in /tmp, /var/tmp and /dev/shm, and the contents of its passwd home
  *   when that is its own directory, are removed as the user: only what a job could have removed
  *   itself (anything a job wrote). The builds dir is never among them, wherever it is.
  * - The user's SysV shared memory, semaphores and message queues are removed (`ipc-objects.ts`).
  */
 export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<void> {
-  // Emptied as root (by fds, never following a link: removeTrees): a builds dir that is a system directory (`/`, `/home`, `/var`) is a mistake
-  // of the configuration, never emptied.
+  // Emptied as root (by fds, never following a link: removeTrees): a builds dir that is a system
+  // directory (`/`, `/home`, `/var`) is a mistake of the configuration, never emptied.
   if (resolve(buildsDir).split('/').filter(Boolean).length < 2)
     throw new AgentError(
       AgentErrorCode.INVALID_CONFIG,
