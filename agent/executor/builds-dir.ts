@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { lstat, mkdir, open, unlink } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import type { JobUser } from '../isolation/job-user.ts'
 import { mkdirPrivate } from '../isolation/private-fs.ts'
+import { runTool } from '../isolation/run-tool.ts'
 
 // The agent prepares the builds dir as root, and the builds dir is the job user's: wherever the
 // user can rename its own entries (a sticky /tmp, as the local stack has it), a job can move the
@@ -70,27 +70,9 @@ export async function prepareBuildsDir(
  */
 export function ensureJobDir(dir: string, user: JobUser | null): Promise<void> {
   if (!user) return mkdir(dir, { recursive: true, mode: 0o755 }).then(() => {})
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('mkdir', ['-p', '--', dir], {
-      uid: user.uid,
-      gid: user.gid,
-      env: { PATH: '/usr/bin:/bin' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.once('error', reject)
-    child.once('close', (code) =>
-      code === 0
-        ? resolvePromise()
-        : reject(
-            new AgentError(
-              AgentErrorCode.SPAWN_FAILED,
-              `could not make the job's directory ${dir} as ${user.name}: ${stderr.trim()}`,
-            ),
-          ),
-    )
-  })
+  return runTool(
+    ['mkdir', '-p', '--', dir],
+    `could not make the job's directory ${dir} as ${user.name}`,
+    { uid: user.uid, gid: user.gid },
+  )
 }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { AgentError, AgentErrorCode } from '../errors.ts'
 import { removeUserIpcObjects } from '../isolation/ipc-objects.ts'
 import type { JobUser } from '../isolation/job-user.ts'
+import { runTool } from '../isolation/run-tool.ts'
 
 /**
  * Where a job's HOME and TMPDIR are: fresh for each job, under the builds dir (so wiped with it).
@@ -92,29 +93,7 @@ export async function freshJobFiles(buildsDir: string, user: JobUser): Promise<v
  * landed in any directory.
  */
 function removeTrees(paths: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('rm', ['-rf', '--', ...paths], {
-      env: { PATH: '/usr/bin:/bin' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => {
-      if (stderr.length < 4096) stderr += d.toString()
-    })
-    child.once('error', (e) =>
-      reject(new AgentError(AgentErrorCode.SPAWN_FAILED, `rm: ${e.message}`)),
-    )
-    child.once('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new AgentError(
-              AgentErrorCode.SPAWN_FAILED,
-              `could not empty the builds dir: ${stderr.trim().slice(0, 512)}`,
-            ),
-          ),
-    )
-  })
+  return runTool(['rm', '-rf', '--', ...paths], 'could not empty the builds dir')
 }
 
 function ownedBy(path: string, uid: number): boolean {

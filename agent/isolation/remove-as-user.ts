@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import type { FileHandle } from 'node:fs/promises'
 import { AgentError, AgentErrorCode } from '../errors.ts'
+import { runTool } from './run-tool.ts'
 
 /**
  * Makes what it removes writable first (the user's own entries: a job may leave a read-only
@@ -24,31 +24,10 @@ export function removeAsUser(
 ): Promise<void> {
   if (name === '' || name === '.' || name === '..' || name.includes('/'))
     throw new AgentError(AgentErrorCode.EXECUTOR_USAGE, `not one entry's name: ${name}`)
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', REMOVE, 'zkrunner-remove', `/proc/self/fd/3/${name}`], {
-      uid: user.uid,
-      gid: user.gid,
-      // Not the agent's own directory, which the user may not be allowed to enter.
-      cwd: '/',
-      env: { PATH: '/usr/bin:/bin' },
-      stdio: ['ignore', 'ignore', 'pipe', dir.fd],
-    })
-    let stderr = ''
-    child.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 4096) stderr += d.toString()
-    })
-    child.once('error', (e) =>
-      reject(new AgentError(AgentErrorCode.SPAWN_FAILED, `/bin/sh: ${e.message}`)),
-    )
-    child.once('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new AgentError(
-              AgentErrorCode.SPAWN_FAILED,
-              `could not remove ${name} as uid ${user.uid}: ${stderr.trim().slice(0, 512)}`,
-            ),
-          ),
-    )
-  })
+  return runTool(
+    ['/bin/sh', '-c', REMOVE, 'zkrunner-remove', `/proc/self/fd/3/${name}`],
+    `could not remove ${name} as uid ${user.uid}`,
+    // Not the agent's own directory as cwd, which the user may not be allowed to enter.
+    { uid: user.uid, gid: user.gid, cwd: '/', fd3: dir.fd },
+  )
 }
