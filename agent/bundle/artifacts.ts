@@ -136,12 +136,15 @@ export async function collectArtifacts(
   try {
     for (const p of paths) {
       if (budget.full) {
-        out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'too-large' })
+        out.skipped.push({ path: p.slice(0, MAX_BUNDLE_PATH) || '(empty)', reason: 'too-large' })
         continue
       }
       const checked = parseArtifactPath(p)
       if (!checked.ok) {
-        out.skipped.push({ path: p.slice(0, 1024) || '(empty)', reason: 'outside-build-dir' })
+        out.skipped.push({
+          path: p.slice(0, MAX_BUNDLE_PATH) || '(empty)',
+          reason: 'outside-build-dir',
+        })
         continue
       }
       const segments = p.split('/').filter((s) => s !== '' && s !== '.')

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { lstatSync, readdirSync } from 'node:fs'
 import { chown, mkdir, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -124,18 +123,9 @@ function allEntries(dir: string): string[] {
   }
 }
 
-/** Runs `argv` as the user, with no environment beyond PATH; resolves whatever its exit code. */
+/** Runs `argv` as the user (runTool); resolves whatever its exit code: what is left is read back. */
 function asUser(user: JobUser, argv: string[]): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      uid: user.uid,
-      gid: user.gid,
-      env: { PATH: '/usr/bin:/bin' },
-      stdio: 'ignore',
-    })
-    child.once('error', () => resolve())
-    child.once('close', () => resolve())
-  })
+  return runTool(argv, argv[0]!, { uid: user.uid, gid: user.gid }).catch(() => {})
 }
 
 /** HOME and TMPDIR of a job that runs as a job user: its fresh ones (none without a job user). */

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { JobUser } from './job-user.ts'
+import { runTool } from './run-tool.ts'
 
 // SysV shared memory, semaphores and message queues outlive every process: cgroup.kill ends a
 // job's processes, not a segment it made. A job could leave one for a later job of the same user
@@ -62,13 +62,9 @@ export async function removeUserIpcObjects(
   const found = userIpcObjects(user, procDir)
   if (found.length === 0) return []
   const args = found.flatMap((o) => [KINDS.find((k) => k.file === o.kind)!.flag, String(o.id)])
-  await new Promise<void>((resolve) => {
-    // ipcrm (util-linux) goes on past an id that is gone and exits non-zero: what is left is read
-    // back below instead of trusting its exit code.
-    const child = spawn('ipcrm', args, { env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' })
-    child.once('error', () => resolve())
-    child.once('close', () => resolve())
-  })
+  // ipcrm (util-linux) goes on past an id that is gone and exits non-zero: what is left is read
+  // back below instead of trusting its exit code.
+  await runTool(['ipcrm', ...args], 'ipcrm').catch(() => {})
   const left = new Set(found.map((o) => `${o.kind}:${o.id}`))
   return userIpcObjects(user, procDir).filter((o) => left.has(`${o.kind}:${o.id}`))
 }

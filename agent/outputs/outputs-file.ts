@@ -48,14 +48,7 @@ export async function clearOutputs(
       // As the job user too: `cwd` was opened by its path, which a process of the user may have
       // swapped for a symlink to any directory; root would unlink a `.zkrunner` of anyone's.
       if (!user) await unlink(at(root, OUTPUTS_DIR))
-      else {
-        await removeAsUser(root, OUTPUTS_DIR, user)
-        if (await lstat(at(root, OUTPUTS_DIR)).catch(() => null))
-          throw new AgentError(
-            AgentErrorCode.INVALID_CONFIG,
-            `${OUTPUTS_DIR} in ${cwd} could not be cleared before the job`,
-          )
-      }
+      else await removeOrRefuse(root, OUTPUTS_DIR, user, `${OUTPUTS_DIR} in ${cwd}`)
       return
     }
     const dir = await open(at(root, OUTPUTS_DIR), O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
@@ -63,21 +56,32 @@ export async function clearOutputs(
       // A job may leave a directory (or anything else) by that name: removed too, links not
       // followed, or the next job in a reused build directory could never start.
       if (!user) await rm(at(dir, OUTPUTS_FILE), { recursive: true, force: true })
-      else if (await lstat(at(dir, OUTPUTS_FILE)).catch(() => null)) {
-        await removeAsUser(dir, OUTPUTS_FILE, user)
-        // Left behind (owned by someone else?): an earlier job's outputs would pass for this one's.
-        if (await lstat(at(dir, OUTPUTS_FILE)).catch(() => null))
-          throw new AgentError(
-            AgentErrorCode.INVALID_CONFIG,
-            `${OUTPUTS_DIR}/${OUTPUTS_FILE} in ${cwd} could not be cleared before the job`,
-          )
-      }
+      else if (await lstat(at(dir, OUTPUTS_FILE)).catch(() => null))
+        await removeOrRefuse(dir, OUTPUTS_FILE, user, `${OUTPUTS_DIR}/${OUTPUTS_FILE} in ${cwd}`)
     } finally {
       await dir.close()
     }
   } finally {
     await root.close()
   }
+}
+
+/**
+ * Removes `name` from `dir` as `user`, and refuses the job when it is still there (owned by
+ * someone else?): an earlier job's outputs would pass for this one's.
+ */
+async function removeOrRefuse(
+  dir: FileHandle,
+  name: string,
+  user: { uid: number; gid: number },
+  what: string,
+): Promise<void> {
+  await removeAsUser(dir, name, user)
+  if (await lstat(at(dir, name)).catch(() => null))
+    throw new AgentError(
+      AgentErrorCode.INVALID_CONFIG,
+      `${what} could not be cleared before the job`,
+    )
 }
 
 /** What the job wrote, and why anything it wrote could not be read (never the file's bytes). */
