@@ -1,6 +1,7 @@
 import {
   type Envelope,
   type NotChargedReason,
+  RequestIdSchema,
   type ResultReport,
   type ServiceDescriptor,
   type SponsorshipGrant,
@@ -100,7 +101,7 @@ function releasedOf(list: unknown): ReleasedCharge[] {
     if (
       amount === undefined ||
       typeof jobId !== 'string' ||
-      !/^[0-9a-f]{32}$/.test(jobId) ||
+      !RequestIdSchema.safeParse(jobId).success ||
       typeof reason !== 'string' ||
       !/^[a-z][a-z-]{0,31}$/.test(reason)
     )
